@@ -1,0 +1,93 @@
+package dev.distill.schemas.validation;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.distill.schemas.TestRecords;
+import dev.distill.schemas.avro.TeacherOutput;
+import dev.distill.schemas.codec.SoftLabels;
+import java.nio.ByteBuffer;
+import java.util.List;
+import java.util.Optional;
+import org.junit.jupiter.api.Test;
+
+class SoftLabelValidatorTest {
+
+  private static Optional<Reason> reasonOf(int[] ids, float[] probs, float[] tail, int vocab) {
+    return SoftLabelValidator.validate(new SoftLabels(1, ids.length, ids, probs, tail), vocab)
+        .map(Violation::reason);
+  }
+
+  @Test
+  void acceptsAWellFormedDistribution() {
+    assertThat(reasonOf(new int[] {1, 2}, new float[] {0.6f, 0.3f}, new float[] {0.1f}, 10))
+        .isEmpty();
+  }
+
+  @Test
+  void namesEachKindOfBadLabel() {
+    assertThat(reasonOf(new int[] {1, 2}, new float[] {Float.NaN, 0.3f}, new float[] {0.1f}, 10))
+        .contains(Reason.NON_FINITE_PROBABILITY);
+    assertThat(reasonOf(new int[] {1, 2}, new float[] {-0.1f, 0.3f}, new float[] {0.1f}, 10))
+        .contains(Reason.PROBABILITY_OUT_OF_RANGE);
+    assertThat(reasonOf(new int[] {1, 2}, new float[] {0.8f, 0.3f}, new float[] {0f}, 10))
+        .contains(Reason.TOPK_SUM_ABOVE_ONE);
+    assertThat(reasonOf(new int[] {1, 12}, new float[] {0.5f, 0.3f}, new float[] {0.2f}, 10))
+        .contains(Reason.ID_OUT_OF_VOCAB);
+    assertThat(reasonOf(new int[] {3, 3}, new float[] {0.5f, 0.3f}, new float[] {0.2f}, 10))
+        .contains(Reason.DUPLICATE_ID);
+    assertThat(reasonOf(new int[] {1, 2, 3}, new float[] {0.5f, 0.3f, 0.1f}, new float[] {0f}, 2))
+        .contains(Reason.SHAPE_MISMATCH);
+  }
+
+  @Test
+  void toleratesFloatRoundingOnTheTopKSum() {
+    assertThat(reasonOf(new int[] {1, 2}, new float[] {0.70005f, 0.3f}, new float[] {0f}, 10))
+        .isEmpty();
+  }
+
+  @Test
+  void acceptsAValidRecord() {
+    assertThat(SoftLabelValidator.validate(TestRecords.teacherOutput("r1", 5))).isEmpty();
+  }
+
+  @Test
+  void refusesNonPositiveTemperature() {
+    TeacherOutput r = TestRecords.teacherOutput("r1", 5);
+    r.getProvenance().setTemperature(0f);
+    assertThat(SoftLabelValidator.validate(r).map(Violation::reason))
+        .contains(Reason.NON_POSITIVE_TEMPERATURE);
+  }
+
+  @Test
+  void refusesTokensThatDoNotMatchThePositions() {
+    TeacherOutput r = TestRecords.teacherOutput("r1", 5);
+    r.setTokens(List.of(1, 2, 3));
+    assertThat(SoftLabelValidator.validate(r).map(Violation::reason))
+        .contains(Reason.SHAPE_MISMATCH);
+  }
+
+  @Test
+  void refusesTokenIdsOutsideTheVocabulary() {
+    TeacherOutput r = TestRecords.teacherOutput("r1", 2);
+    r.setTokens(List.of(1, 2, 99));
+    assertThat(SoftLabelValidator.validate(r).map(Violation::reason))
+        .contains(Reason.TOKEN_OUT_OF_VOCAB);
+  }
+
+  @Test
+  void refusesUndecodableSoftLabels() {
+    TeacherOutput r = TestRecords.teacherOutput("r1", 2);
+    r.setSoftLabels(ByteBuffer.wrap(new byte[] {1, 2, 3}));
+    Optional<Violation> v = SoftLabelValidator.validate(r);
+    assertThat(v.map(Violation::reason)).contains(Reason.UNDECODABLE_SOFT_LABELS);
+    assertThat(v.get().detail()).contains("magic");
+  }
+
+  @Test
+  void refusesAnUnknownCodec() {
+    TeacherOutput r = TestRecords.teacherOutput("r1", 2);
+    r.getProvenance().setCodec("dense-fp32");
+    assertThat(SoftLabelValidator.validate(r).map(Violation::reason))
+        .contains(Reason.UNKNOWN_CODEC);
+  }
+}
