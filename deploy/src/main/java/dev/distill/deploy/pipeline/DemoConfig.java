@@ -1,0 +1,225 @@
+package dev.distill.deploy.pipeline;
+
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * Everything the embedded default runs with. Built from defaults, then a config file, then
+ * command-line overrides; an unknown key fails. The full map is written next to the outputs.
+ *
+ * <p>The defaults are nanoGPT's CPU "baby GPT" for the teacher (4 layers, 4 heads, 128 wide,
+ * context 64) and a student with about 1/8 of its parameters (2 layers, 64 wide).
+ */
+public record DemoConfig(
+    String runId,
+    String runsDir,
+    String cacheDir,
+    boolean quick,
+    String bootstrapServers,
+    String topic,
+    String sparkMaster,
+    long seed,
+    int blockSize,
+    int teacherLayers,
+    int teacherHeads,
+    int teacherEmbd,
+    int teacherSteps,
+    int teacherBatch,
+    float teacherLr,
+    int topK,
+    float temperature,
+    int trainWindows,
+    int valWindows,
+    int labelBatch,
+    double curateValFraction,
+    int studentLayers,
+    int studentHeads,
+    int studentEmbd,
+    int studentSteps,
+    int studentBatch,
+    float studentLr,
+    float alpha,
+    int evalWindows) {
+
+  public DemoConfig {
+    if (runId == null || !runId.matches("[A-Za-z0-9._-]{1,64}")) {
+      throw new IllegalArgumentException("run.id must match [A-Za-z0-9._-]{1,64}, got " + runId);
+    }
+    if (!(temperature > 0f)) {
+      throw new IllegalArgumentException("label.temperature must be > 0, got " + temperature);
+    }
+    if (alpha < 0f || alpha > 1f) {
+      throw new IllegalArgumentException("student.alpha must be in [0, 1], got " + alpha);
+    }
+    if (curateValFraction <= 0 || curateValFraction >= 1) {
+      throw new IllegalArgumentException("curate.val-fraction must be in (0, 1)");
+    }
+    for (int v :
+        new int[] {
+          blockSize, teacherLayers, teacherHeads, teacherEmbd, teacherSteps, teacherBatch, topK,
+          trainWindows, valWindows, labelBatch, studentLayers, studentHeads, studentEmbd,
+          studentSteps, studentBatch, evalWindows
+        }) {
+      if (v < 1) {
+        throw new IllegalArgumentException("sizes and counts must be >= 1: " + this);
+      }
+    }
+  }
+
+  /** Defaults for the full demo, or for {@code --quick} (toy sizes, same stages). */
+  public static Map<String, String> defaults(boolean quick) {
+    Map<String, String> m = new LinkedHashMap<>();
+    m.put("run.id", "demo");
+    m.put("run.dir", "runs");
+    m.put("run.cache-dir", "runs/.cache");
+    m.put("run.quick", Boolean.toString(quick));
+    m.put("run.seed", "1337");
+    m.put("kafka.bootstrap-servers", "");
+    m.put("kafka.topic", "distill.teacher-outputs");
+    m.put("spark.master", "local[2]");
+    m.put("model.block-size", "64");
+    m.put("teacher.layers", quick ? "2" : "4");
+    m.put("teacher.heads", quick ? "2" : "4");
+    m.put("teacher.embd", quick ? "64" : "128");
+    m.put("teacher.steps", quick ? "150" : "2000");
+    m.put("teacher.batch", "12");
+    m.put("teacher.lr", "0.001");
+    m.put("label.top-k", "8");
+    m.put("label.temperature", "2.0");
+    m.put("label.train-windows", quick ? "240" : "3000");
+    m.put("label.val-windows", quick ? "40" : "300");
+    m.put("label.batch", "64");
+    m.put("curate.val-fraction", "0.1");
+    m.put("student.layers", quick ? "1" : "2");
+    m.put("student.heads", "2");
+    m.put("student.embd", quick ? "32" : "64");
+    m.put("student.steps", quick ? "100" : "1500");
+    m.put("student.batch", quick ? "16" : "32");
+    m.put("student.lr", "0.002");
+    m.put("student.alpha", "0.5");
+    m.put("eval.windows", quick ? "40" : "200");
+    return m;
+  }
+
+  /** Applies overrides on top of the defaults; a key the defaults do not have fails. */
+  public static DemoConfig from(Map<String, String> overrides) {
+    boolean quick = Boolean.parseBoolean(overrides.getOrDefault("run.quick", "false"));
+    Map<String, String> m = defaults(quick);
+    for (Map.Entry<String, String> e : overrides.entrySet()) {
+      if (!m.containsKey(e.getKey())) {
+        throw new IllegalArgumentException(
+            "unknown config key '" + e.getKey() + "'; known keys: " + new TreeMap<>(m).keySet());
+      }
+      m.put(e.getKey(), e.getValue().trim());
+    }
+    Parser p = new Parser(m);
+    return new DemoConfig(
+        p.str("run.id"),
+        p.str("run.dir"),
+        p.str("run.cache-dir"),
+        p.bool("run.quick"),
+        p.str("kafka.bootstrap-servers").isEmpty() ? null : p.str("kafka.bootstrap-servers"),
+        p.str("kafka.topic"),
+        p.str("spark.master"),
+        p.lng("run.seed"),
+        p.i("model.block-size"),
+        p.i("teacher.layers"),
+        p.i("teacher.heads"),
+        p.i("teacher.embd"),
+        p.i("teacher.steps"),
+        p.i("teacher.batch"),
+        p.f("teacher.lr"),
+        p.i("label.top-k"),
+        p.f("label.temperature"),
+        p.i("label.train-windows"),
+        p.i("label.val-windows"),
+        p.i("label.batch"),
+        p.d("curate.val-fraction"),
+        p.i("student.layers"),
+        p.i("student.heads"),
+        p.i("student.embd"),
+        p.i("student.steps"),
+        p.i("student.batch"),
+        p.f("student.lr"),
+        p.f("student.alpha"),
+        p.i("eval.windows"));
+  }
+
+  /** The full configuration as key = value, the form it is written next to a run's outputs. */
+  public Map<String, String> toMap() {
+    Map<String, String> m = new LinkedHashMap<>();
+    m.put("run.id", runId);
+    m.put("run.dir", runsDir);
+    m.put("run.cache-dir", cacheDir);
+    m.put("run.quick", Boolean.toString(quick));
+    m.put("run.seed", Long.toString(seed));
+    m.put("kafka.bootstrap-servers", bootstrapServers == null ? "" : bootstrapServers);
+    m.put("kafka.topic", topic);
+    m.put("spark.master", sparkMaster);
+    m.put("model.block-size", Integer.toString(blockSize));
+    m.put("teacher.layers", Integer.toString(teacherLayers));
+    m.put("teacher.heads", Integer.toString(teacherHeads));
+    m.put("teacher.embd", Integer.toString(teacherEmbd));
+    m.put("teacher.steps", Integer.toString(teacherSteps));
+    m.put("teacher.batch", Integer.toString(teacherBatch));
+    m.put("teacher.lr", Float.toString(teacherLr));
+    m.put("label.top-k", Integer.toString(topK));
+    m.put("label.temperature", Float.toString(temperature));
+    m.put("label.train-windows", Integer.toString(trainWindows));
+    m.put("label.val-windows", Integer.toString(valWindows));
+    m.put("label.batch", Integer.toString(labelBatch));
+    m.put("curate.val-fraction", Double.toString(curateValFraction));
+    m.put("student.layers", Integer.toString(studentLayers));
+    m.put("student.heads", Integer.toString(studentHeads));
+    m.put("student.embd", Integer.toString(studentEmbd));
+    m.put("student.steps", Integer.toString(studentSteps));
+    m.put("student.batch", Integer.toString(studentBatch));
+    m.put("student.lr", Float.toString(studentLr));
+    m.put("student.alpha", Float.toString(alpha));
+    m.put("eval.windows", Integer.toString(evalWindows));
+    return m;
+  }
+
+  private record Parser(Map<String, String> m) {
+    String str(String k) {
+      return m.get(k);
+    }
+
+    boolean bool(String k) {
+      String v = m.get(k);
+      if (!v.equals("true") && !v.equals("false")) {
+        throw new IllegalArgumentException(k + " must be true or false, got '" + v + "'");
+      }
+      return Boolean.parseBoolean(v);
+    }
+
+    int i(String k) {
+      try {
+        return Integer.parseInt(m.get(k));
+      } catch (NumberFormatException e) {
+        throw new IllegalArgumentException(k + " must be an integer, got '" + m.get(k) + "'");
+      }
+    }
+
+    long lng(String k) {
+      try {
+        return Long.parseLong(m.get(k));
+      } catch (NumberFormatException e) {
+        throw new IllegalArgumentException(k + " must be an integer, got '" + m.get(k) + "'");
+      }
+    }
+
+    float f(String k) {
+      return (float) d(k);
+    }
+
+    double d(String k) {
+      try {
+        return Double.parseDouble(m.get(k));
+      } catch (NumberFormatException e) {
+        throw new IllegalArgumentException(k + " must be a number, got '" + m.get(k) + "'");
+      }
+    }
+  }
+}

@@ -1,0 +1,537 @@
+package dev.distill.deploy.pipeline;
+
+import com.google.gson.GsonBuilder;
+import dev.distill.deploy.kafka.EmbeddedKafka;
+import dev.distill.models.checkpoint.Checkpoints;
+import dev.distill.models.gpt.GptConfig;
+import dev.distill.models.gpt.LanguageModel;
+import dev.distill.models.tokenizer.CharTokenizer;
+import dev.distill.schemas.avro.Provenance;
+import dev.distill.spark.jobs.CurateConfig;
+import dev.distill.spark.jobs.CurateJob;
+import dev.distill.spark.jobs.CurateResult;
+import dev.distill.spark.jobs.IngestConfig;
+import dev.distill.spark.jobs.IngestJob;
+import dev.distill.spark.jobs.IngestResult;
+import dev.distill.teacher.inference.LabelingConfig;
+import dev.distill.teacher.inference.SoftLabeler;
+import dev.distill.teacher.inference.TeacherIdentity;
+import dev.distill.teacher.io.ParquetOutputSink;
+import dev.distill.teacher.kafka.KafkaOutputSink;
+import dev.distill.teacher.kafka.Topics;
+import dev.distill.teacher.labeling.LabelingRun;
+import dev.distill.teacher.labeling.TeeSink;
+import dev.distill.teacher.labeling.TextPrompt;
+import dev.distill.trainer.data.Example;
+import dev.distill.trainer.evaluation.EvalResult;
+import dev.distill.trainer.evaluation.HeldOutEvaluator;
+import dev.distill.trainer.io.CuratedDataset;
+import dev.distill.trainer.loss.DistillationLoss;
+import dev.distill.trainer.training.SoftLabelBatches;
+import dev.distill.trainer.training.TextWindows;
+import dev.distill.trainer.training.TrainConfig;
+import dev.distill.trainer.training.TrainResult;
+import dev.distill.trainer.training.TrainingLoop;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.stream.Stream;
+
+/**
+ * The embedded default: every stage of the pipeline on one machine, with the real components
+ * (a KRaft broker, local Spark, DJL), writing only under {@code runs/<run-id>/} and the model
+ * cache. Only this class (an entry point) knows the run folder's layout and the topic name.
+ */
+public final class LocalPipeline {
+  static final String CORPUS = "/corpus/tinyshakespeare.txt";
+  static final String CORPUS_SHA256 =
+      "86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed";
+
+  private final DemoConfig config;
+  private final PrintStream out;
+  private final Map<String, Double> timings = new LinkedHashMap<>();
+
+  public LocalPipeline(DemoConfig config, PrintStream out) {
+    this.config = config;
+    this.out = out;
+  }
+
+  /** Runs every stage and returns the path of report.json. */
+  public Path run() throws IOException {
+    long t0 = System.nanoTime();
+    Path runDir = Path.of(config.runsDir(), config.runId()).toAbsolutePath();
+    deleteRecursively(runDir); // re-running a run id replaces its outputs
+    Files.createDirectories(runDir.resolve("models"));
+    writeConfig(runDir.resolve("config.properties"));
+    out.println("run folder: " + runDir);
+
+    String text = corpus();
+    CharTokenizer tokenizer = CharTokenizer.fromCorpus(text);
+    int[] all = tokenizer.encode(text);
+    int n = (int) (all.length * 0.9);
+    int[] train = java.util.Arrays.copyOfRange(all, 0, n);
+    int[] val = java.util.Arrays.copyOfRange(all, n, all.length);
+    // The first half of the validation text is labelled (the "val" slice the issue asks for);
+    // the second half is held out from every stage and used only by the evaluation.
+    int[] valLabelled = java.util.Arrays.copyOfRange(val, 0, val.length / 2);
+    int[] heldOut = java.util.Arrays.copyOfRange(val, val.length / 2, val.length);
+
+    Map<String, Object> report = new LinkedHashMap<>();
+    EmbeddedKafka broker = null;
+    try {
+      // 1. Kafka
+      long t = System.nanoTime();
+      String bootstrap = config.bootstrapServers();
+      if (bootstrap == null) {
+        out.println("[kafka] starting a single-node KRaft broker (Kafka 3.9.2) on loopback");
+        broker = EmbeddedKafka.start(runDir.resolve("kafka"), Duration.ofSeconds(90));
+        bootstrap = broker.bootstrapServers();
+      }
+      out.println("[kafka] bootstrap servers " + bootstrap + ", topic " + config.topic());
+      Topics.ensure(bootstrap, Map.of(), config.topic(), 2, (short) 1);
+      timings.put("kafka", secondsSince(t));
+
+      // 2. Teacher
+      t = System.nanoTime();
+      GptConfig teacherConfig =
+          new GptConfig(
+              tokenizer.vocabSize(),
+              config.blockSize(),
+              config.teacherLayers(),
+              config.teacherHeads(),
+              config.teacherEmbd(),
+              0f);
+      Path teacherDir = teacherCheckpoint(teacherConfig, tokenizer, train, val);
+      timings.put("teacher", secondsSince(t));
+
+      try (LanguageModel teacher = Checkpoints.load(teacherDir)) {
+        copyRecursively(teacherDir, runDir.resolve("models/teacher"));
+
+        // 3. Label
+        t = System.nanoTime();
+        LabelingConfig lc = new LabelingConfig(config.topK(), config.temperature(), config.labelBatch());
+        Provenance provenance =
+            TeacherIdentity.provenance("shakespeare-char-gpt-" + teacherConfig.nLayer() + "l", teacher, lc);
+        List<TextPrompt> prompts = new ArrayList<>();
+        prompts.addAll(windows("shakespeare/train", train, config.trainWindows()));
+        prompts.addAll(windows("shakespeare/val", valLabelled, config.valWindows()));
+        LabelingRun labeling = new LabelingRun(new SoftLabeler(teacher, lc), provenance, config.runId());
+        StageProgress lp = new StageProgress(out, "teacher-service");
+        LabelingRun.Summary summary;
+        try (KafkaOutputSink kafka =
+                new KafkaOutputSink(bootstrap, config.topic(), "distill-demo-" + config.runId(), Map.of());
+            ParquetOutputSink parquet =
+                new ParquetOutputSink(runDir.resolve("teacher-outputs").toString(), 2000);
+            TeeSink sink = new TeeSink(List.of(kafka, parquet))) {
+          summary =
+              labeling.run(
+                  prompts, sink, done -> lp.update(done, prompts.size(), "prompts labelled"));
+        }
+        out.printf(
+            Locale.ROOT,
+            "[teacher-service] %d records, %d tokens, %.1f bytes/token (top-%d at T=%.1f) -> Kafka %s and %s%n",
+            summary.records(),
+            summary.tokens(),
+            summary.bytesPerToken(),
+            config.topK(),
+            config.temperature(),
+            config.topic(),
+            runDir.resolve("teacher-outputs"));
+        timings.put("label", secondsSince(t));
+        report.put(
+            "soft_labels",
+            ordered(
+                "records", summary.records(),
+                "tokens", summary.tokens(),
+                "bytes_per_token", round(summary.bytesPerToken(), 2),
+                "top_k", config.topK(),
+                "temperature", config.temperature(),
+                "codec", provenance.getCodec()));
+
+        // 4. Spark: ingest then curate
+        t = System.nanoTime();
+        out.println("[spark] ingest: Kafka -> raw Parquet (Structured Streaming, AvailableNow, read_committed)");
+        IngestResult ingest =
+            IngestJob.run(
+                new IngestConfig(
+                    bootstrap,
+                    config.topic(),
+                    runDir.resolve("raw").toString(),
+                    runDir.resolve("quarantine").toString(),
+                    runDir.resolve("checkpoints/ingest").toString(),
+                    config.sparkMaster(),
+                    Map.of()));
+        out.printf(
+            "[spark] ingested %d records, quarantined %d%n", ingest.ingested(), ingest.quarantined());
+        timings.put("ingest", secondsSince(t));
+        t = System.nanoTime();
+        out.println("[spark] curate: validate, dedupe, split");
+        CurateResult curate =
+            CurateJob.run(
+                new CurateConfig(
+                    runDir.resolve("raw").toString(),
+                    runDir.resolve("curated").toString(),
+                    runDir.resolve("curation-report.json").toString(),
+                    config.curateValFraction(),
+                    config.sparkMaster()));
+        out.printf(
+            "[spark] curated %d -> kept %d (train %d, val %d), rejected %d %s, duplicates %d%n",
+            curate.input(),
+            curate.kept(),
+            curate.train(),
+            curate.val(),
+            curate.rejected(),
+            curate.rejectedByReason(),
+            curate.duplicates());
+        timings.put("curate", secondsSince(t));
+        report.put(
+            "curation",
+            ordered(
+                "input", curate.input(),
+                "kept", curate.kept(),
+                "rejected", curate.rejected(),
+                "rejected_by_reason", curate.rejectedByReason(),
+                "duplicates", curate.duplicates(),
+                "train", curate.train(),
+                "val", curate.val(),
+                "quarantined_at_ingest", ingest.quarantined()));
+
+        // 5. Students
+        t = System.nanoTime();
+        String curated = runDir.resolve("curated").toString();
+        CuratedDataset trainSet = CuratedDataset.read(curated, "train", tokenizer.sha256());
+        CuratedDataset valSet = CuratedDataset.read(curated, "val", tokenizer.sha256());
+        GptConfig studentConfig =
+            new GptConfig(
+                tokenizer.vocabSize(),
+                config.blockSize(),
+                config.studentLayers(),
+                config.studentHeads(),
+                config.studentEmbd(),
+                0f);
+        TrainConfig studentTrain =
+            new TrainConfig(
+                config.studentSteps(),
+                config.studentBatch(),
+                config.studentLr(),
+                Math.max(1, config.studentSteps() / 20),
+                config.studentLr() / 10,
+                0.01f,
+                1.0f,
+                Math.max(1, config.studentSteps() / 5),
+                4,
+                config.seed());
+        DistillationLoss kdLoss =
+            new DistillationLoss(config.alpha(), trainSet.temperature(), false);
+        DistillationLoss hardLoss = new DistillationLoss(0f, trainSet.temperature(), false);
+        Map<String, TrainResult> curves = new LinkedHashMap<>();
+        curves.put(
+            "kd-student",
+            trainStudent(
+                "kd-student", studentConfig, tokenizer, trainSet.examples(), valSet.examples(),
+                kdLoss, studentTrain, runDir));
+        curves.put(
+            "hard-label-student",
+            trainStudent(
+                "hard-label-student", studentConfig, tokenizer, trainSet.examples(),
+                valSet.examples(), hardLoss, studentTrain, runDir));
+        timings.put("train", secondsSince(t));
+
+        // 6. Evaluation
+        t = System.nanoTime();
+        out.println("[eval] held-out text: " + heldOut.length + " characters never seen by any stage");
+        HeldOutEvaluator evaluator =
+            new HeldOutEvaluator(teacher, heldOut, config.blockSize(), config.evalWindows(), 32);
+        EvalResult teacherEval =
+            evaluator.evaluate("teacher", teacher, Checkpoints.sizeOnDisk(teacherDir));
+        List<EvalResult> students = new ArrayList<>();
+        for (String name : curves.keySet()) {
+          Path dir = runDir.resolve("models").resolve(name);
+          try (LanguageModel s = Checkpoints.load(dir)) {
+            students.add(evaluator.evaluate(name, s, Checkpoints.sizeOnDisk(dir)));
+          }
+        }
+        try (LanguageModel random = LanguageModel.create(studentConfig, tokenizer, config.seed() + 99)) {
+          students.add(evaluator.evaluate("random-init-student", random, 0));
+        }
+        timings.put("eval", secondsSince(t));
+        timings.put("total", secondsSince(t0));
+
+        report.put("run_id", config.runId());
+        report.put(
+            "teacher",
+            ordered(
+                "params", teacherEval.params(),
+                "val_loss", round(teacherEval.valLoss(), 4),
+                "bytes_on_disk", teacherEval.bytesOnDisk(),
+                "config", teacherConfig.toJson()));
+        List<Map<String, Object>> studentRows = new ArrayList<>();
+        for (EvalResult s : students) {
+          TrainResult tr = curves.get(s.name());
+          studentRows.add(
+              ordered(
+                  "name", s.name(),
+                  "params", s.params(),
+                  "val_loss", round(s.valLoss(), 4),
+                  "top1_agreement", round(s.top1Agreement(), 4),
+                  "kl_teacher_student", round(s.klTeacherStudent(), 4),
+                  "bytes_on_disk", s.bytesOnDisk(),
+                  "train_tokens_per_second", tr == null ? null : round(tr.tokensPerSecond(), 0),
+                  "loss", tr == null ? "none (random initialisation)" : lossOf(s.name(), kdLoss, hardLoss)));
+        }
+        report.put("students", studentRows);
+        report.put("eval", ordered("held_out_tokens", evaluator.tokens(), "metric_units", "nats per character"));
+        Map<String, Object> tm = new LinkedHashMap<>();
+        timings.forEach((k, v) -> tm.put(k, round(v, 1)));
+        report.put("timings_seconds", tm);
+        Path reportPath = runDir.resolve("report.json");
+        Files.writeString(
+            reportPath,
+            new GsonBuilder().setPrettyPrinting().serializeNulls().create().toJson(report));
+        printTable(teacherEval, students, summary);
+        out.println("report: " + reportPath);
+        return reportPath;
+      }
+    } finally {
+      if (broker != null) {
+        out.println("[kafka] stopping the broker");
+        broker.close();
+      }
+    }
+  }
+
+  private String lossOf(String name, DistillationLoss kd, DistillationLoss hard) {
+    return name.startsWith("kd") ? kd.description() : hard.description();
+  }
+
+  private TrainResult trainStudent(
+      String name,
+      GptConfig studentConfig,
+      CharTokenizer tokenizer,
+      List<Example> train,
+      List<Example> val,
+      DistillationLoss loss,
+      TrainConfig tc,
+      Path runDir)
+      throws IOException {
+    out.printf(
+        Locale.ROOT,
+        "[train] %s: %,d params, %s%n",
+        name,
+        studentConfig.parameterCount(),
+        loss.description());
+    StageProgress sp = new StageProgress(out, "train " + name);
+    try (LanguageModel student = LanguageModel.create(studentConfig, tokenizer, config.seed())) {
+      TrainResult r =
+          TrainingLoop.run(
+              student,
+              new SoftLabelBatches(train, tc.batchSize(), loss),
+              new SoftLabelBatches(val, tc.batchSize(), loss),
+              tc,
+              (step, total, l, v, tps) ->
+                  sp.update(
+                      step,
+                      total,
+                      String.format(Locale.ROOT, "loss %.4f val %.4f %,.0f tok/s", l, v, tps)));
+      Checkpoints.save(
+          student,
+          runDir.resolve("models").resolve(name),
+          Map.of("role", "student", "loss", loss.description(), "run_id", config.runId()));
+      return r;
+    }
+  }
+
+  /** Loads the cached teacher whose key matches, or trains one and caches it. */
+  private Path teacherCheckpoint(GptConfig gc, CharTokenizer tokenizer, int[] train, int[] val)
+      throws IOException {
+    TrainConfig tc =
+        new TrainConfig(
+            config.teacherSteps(),
+            config.teacherBatch(),
+            config.teacherLr(),
+            Math.max(1, config.teacherSteps() / 20),
+            config.teacherLr() / 10,
+            0.01f,
+            1.0f,
+            Math.max(1, config.teacherSteps() / 4),
+            8,
+            config.seed());
+    String key =
+        sha256(CORPUS_SHA256 + "|" + gc.toJson() + "|" + tc + "|" + tokenizer.sha256()).substring(0, 16);
+    Path dir = Path.of(config.cacheDir(), "teacher-" + key).toAbsolutePath();
+    if (Files.exists(dir.resolve("manifest.json"))) {
+      try {
+        Checkpoints.load(dir).close();
+        out.println("[teacher] cached checkpoint " + dir);
+        return dir;
+      } catch (RuntimeException | IOException e) {
+        out.println("[teacher] cached checkpoint unusable (" + e.getMessage() + "), retraining");
+      }
+    }
+    out.printf(
+        Locale.ROOT,
+        "[teacher] training a char-level GPT on tiny Shakespeare: %d layers, %d heads, %d wide, context %d, %,d params, %d steps%n",
+        gc.nLayer(),
+        gc.nHead(),
+        gc.nEmbd(),
+        gc.blockSize(),
+        gc.parameterCount(),
+        tc.steps());
+    StageProgress sp = new StageProgress(out, "teacher");
+    try (LanguageModel teacher = LanguageModel.create(gc, tokenizer, config.seed())) {
+      TrainResult r =
+          TrainingLoop.run(
+              teacher,
+              new TextWindows(train, gc.blockSize(), tc.batchSize()),
+              new TextWindows(val, gc.blockSize(), tc.batchSize()),
+              tc,
+              (step, total, l, v, tps) ->
+                  sp.update(
+                      step,
+                      total,
+                      String.format(Locale.ROOT, "loss %.4f val %.4f %,.0f tok/s", l, v, tps)));
+      out.printf(Locale.ROOT, "[teacher] val loss %.4f%n", r.finalValLoss());
+      Checkpoints.save(
+          teacher,
+          dir,
+          Map.of(
+              "role", "teacher",
+              "corpus_sha256", CORPUS_SHA256,
+              "val_loss", Double.toString(r.finalValLoss())));
+    }
+    return dir;
+  }
+
+  /** Evenly spaced windows of blockSize + 1 tokens. */
+  private List<TextPrompt> windows(String source, int[] tokens, int count) {
+    int len = config.blockSize() + 1;
+    int available = tokens.length - len;
+    if (available < 1) {
+      throw new IllegalArgumentException(source + " is shorter than one window");
+    }
+    List<TextPrompt> out = new ArrayList<>(count);
+    for (int i = 0; i < count; i++) {
+      int start = (int) ((long) available * i / count);
+      out.add(
+          new TextPrompt(
+              source + "@" + start, source, java.util.Arrays.copyOfRange(tokens, start, start + len)));
+    }
+    return out;
+  }
+
+  private void printTable(
+      EvalResult teacher, List<EvalResult> students, LabelingRun.Summary summary) {
+    out.println();
+    out.printf(
+        Locale.ROOT,
+        "%-22s %10s %12s %10s %14s %12s%n",
+        "model",
+        "params",
+        "val nats/ch",
+        "top1 agr",
+        "KL(T||S)",
+        "disk bytes");
+    for (EvalResult r : Stream.concat(Stream.of(teacher), students.stream()).toList()) {
+      out.printf(
+          Locale.ROOT,
+          "%-22s %,10d %12.4f %10.4f %14.4f %,12d%n",
+          r.name(),
+          r.params(),
+          r.valLoss(),
+          r.top1Agreement(),
+          r.klTeacherStudent(),
+          r.bytesOnDisk());
+    }
+    out.printf(
+        Locale.ROOT,
+        "soft labels: %,d tokens at %.1f bytes/token; timings (s): %s%n",
+        summary.tokens(),
+        summary.bytesPerToken(),
+        timings);
+  }
+
+  private void writeConfig(Path file) throws IOException {
+    StringBuilder sb = new StringBuilder("# the full configuration this run used\n");
+    config.toMap().forEach((k, v) -> sb.append(k).append(" = ").append(v).append('\n'));
+    Files.writeString(file, sb.toString());
+  }
+
+  static String corpus() throws IOException {
+    try (InputStream in = LocalPipeline.class.getResourceAsStream(CORPUS)) {
+      if (in == null) {
+        throw new IOException("bundled corpus " + CORPUS + " missing from the classpath");
+      }
+      byte[] bytes = in.readAllBytes();
+      String sha = sha256Bytes(bytes);
+      if (!sha.equals(CORPUS_SHA256)) {
+        throw new IOException("bundled corpus has sha256 " + sha + ", expected " + CORPUS_SHA256);
+      }
+      return new String(bytes, StandardCharsets.UTF_8);
+    }
+  }
+
+  private static Map<String, Object> ordered(Object... kv) {
+    Map<String, Object> m = new LinkedHashMap<>();
+    for (int i = 0; i < kv.length; i += 2) {
+      m.put((String) kv[i], kv[i + 1]);
+    }
+    return m;
+  }
+
+  private static double round(double v, int digits) {
+    double f = Math.pow(10, digits);
+    return Math.round(v * f) / f;
+  }
+
+  private static double secondsSince(long t) {
+    return (System.nanoTime() - t) / 1e9;
+  }
+
+  static String sha256(String s) {
+    return sha256Bytes(s.getBytes(StandardCharsets.UTF_8));
+  }
+
+  static String sha256Bytes(byte[] b) {
+    try {
+      return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(b));
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  static void deleteRecursively(Path p) throws IOException {
+    if (!Files.exists(p)) {
+      return;
+    }
+    try (Stream<Path> s = Files.walk(p)) {
+      for (Path x : s.sorted(java.util.Comparator.reverseOrder()).toList()) {
+        Files.delete(x);
+      }
+    }
+  }
+
+  static void copyRecursively(Path from, Path to) throws IOException {
+    try (Stream<Path> s = Files.walk(from)) {
+      for (Path x : s.toList()) {
+        Path target = to.resolve(from.relativize(x).toString());
+        if (Files.isDirectory(x)) {
+          Files.createDirectories(target);
+        } else {
+          Files.copy(x, target, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        }
+      }
+    }
+  }
+}

@@ -1,0 +1,62 @@
+package dev.distill.deploy.pipeline;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.io.IOException;
+import java.io.Reader;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.Properties;
+import org.junit.jupiter.api.Test;
+
+class DemoConfigTest {
+
+  @Test
+  void unknownKeyFailsAndNamesTheKey() {
+    assertThatThrownBy(() -> DemoConfig.from(Map.of("teacher.layer", "4")))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("teacher.layer");
+  }
+
+  @Test
+  void badNumberNamesTheKey() {
+    assertThatThrownBy(() -> DemoConfig.from(Map.of("student.steps", "many")))
+        .hasMessageContaining("student.steps");
+  }
+
+  @Test
+  void quickLowersTheSizes() {
+    DemoConfig quick = DemoConfig.from(Map.of("run.quick", "true"));
+    DemoConfig full = DemoConfig.from(Map.of());
+    assertThat(quick.teacherSteps()).isLessThan(full.teacherSteps());
+    assertThat(full.teacherLayers()).isEqualTo(4);
+    assertThat(full.teacherEmbd()).isEqualTo(128);
+  }
+
+  @Test
+  void toMapRoundTrips() {
+    DemoConfig c = DemoConfig.from(Map.of("label.top-k", "16", "run.id", "x"));
+    assertThat(DemoConfig.from(c.toMap())).isEqualTo(c);
+  }
+
+  @Test
+  void shippedPipelineConfIsValidAndEqualsTheDefaults() throws IOException {
+    Path conf = Path.of("..", "conf", "pipeline.conf");
+    Properties p = new Properties();
+    try (Reader r = Files.newBufferedReader(conf)) {
+      p.load(r);
+    }
+    Map<String, String> m = new HashMap<>();
+    p.stringPropertyNames().forEach(k -> m.put(k, p.getProperty(k)));
+    assertThat(DemoConfig.from(m)).isEqualTo(DemoConfig.from(Map.of()));
+  }
+
+  @Test
+  void runIdMustBeAFolderName() {
+    assertThatThrownBy(() -> DemoConfig.from(Map.of("run.id", "../etc")))
+        .hasMessageContaining("run.id");
+  }
+}

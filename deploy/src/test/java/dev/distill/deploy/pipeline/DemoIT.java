@@ -1,0 +1,78 @@
+package dev.distill.deploy.pipeline;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.google.gson.JsonArray;
+import com.google.gson.JsonElement;
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
+import dev.distill.deploy.cli.DistillCli;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+/**
+ * {@code distill demo --quick} end to end with the real components: a KRaft broker in a child
+ * JVM, Spark local in-process, DJL models. Checks that the report's numbers are sane.
+ */
+class DemoIT {
+
+  @Test
+  void quickDemoWritesASaneReport() throws Exception {
+    Path runs = Path.of("target", "it-runs").toAbsolutePath();
+    int code =
+        DistillCli.execute(
+            "demo",
+            "--quick",
+            "--run-id",
+            "it-quick",
+            "--set",
+            "run.dir=" + runs,
+            "--set",
+            "run.cache-dir=" + runs.resolve(".cache"));
+    assertThat(code).isZero();
+    Path runDir = runs.resolve("it-quick");
+    JsonObject report =
+        JsonParser.parseString(Files.readString(runDir.resolve("report.json"))).getAsJsonObject();
+
+    double teacherLoss = report.getAsJsonObject("teacher").get("val_loss").getAsDouble();
+    assertThat(teacherLoss).isFinite().isGreaterThan(0.5).isLessThan(Math.log(65));
+
+    Map<String, JsonObject> students = new HashMap<>();
+    JsonArray arr = report.getAsJsonArray("students");
+    for (JsonElement e : arr) {
+      students.put(e.getAsJsonObject().get("name").getAsString(), e.getAsJsonObject());
+    }
+    assertThat(students).containsKeys("kd-student", "hard-label-student", "random-init-student");
+    JsonObject kd = students.get("kd-student");
+    JsonObject random = students.get("random-init-student");
+    assertThat(kd.get("val_loss").getAsDouble()).isFinite();
+    assertThat(kd.get("kl_teacher_student").getAsDouble())
+        .isGreaterThanOrEqualTo(0)
+        .isLessThan(random.get("kl_teacher_student").getAsDouble());
+    assertThat(kd.get("top1_agreement").getAsDouble())
+        .isGreaterThan(random.get("top1_agreement").getAsDouble());
+    assertThat(kd.get("params").getAsLong())
+        .isLessThan(report.getAsJsonObject("teacher").get("params").getAsLong());
+
+    JsonObject labels = report.getAsJsonObject("soft_labels");
+    assertThat(labels.get("records").getAsLong()).isEqualTo(280);
+    assertThat(labels.get("bytes_per_token").getAsDouble()).isBetween(20.0, 40.0);
+    JsonObject curation = report.getAsJsonObject("curation");
+    assertThat(curation.get("input").getAsLong()).isEqualTo(280);
+    assertThat(curation.get("kept").getAsLong() + curation.get("rejected").getAsLong()
+            + curation.get("duplicates").getAsLong())
+        .isEqualTo(280);
+    for (String stage : new String[] {"teacher", "ingest", "curate", "train", "eval", "total"}) {
+      assertThat(report.getAsJsonObject("timings_seconds").get(stage).getAsDouble())
+          .as(stage)
+          .isGreaterThanOrEqualTo(0);
+    }
+    assertThat(runDir.resolve("config.properties")).exists();
+    assertThat(runDir.resolve("curated/_SUCCESS")).exists();
+    assertThat(runDir.resolve("teacher-outputs/_SUCCESS")).exists();
+    assertThat(runDir.resolve("models/kd-student/manifest.json")).exists();
+  }
+}

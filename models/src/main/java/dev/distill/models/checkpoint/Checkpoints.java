@@ -1,0 +1,229 @@
+package dev.distill.models.checkpoint;
+
+import com.google.gson.Gson;
+import com.google.gson.GsonBuilder;
+import com.google.gson.JsonElement;
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParseException;
+import com.google.gson.JsonParser;
+import dev.distill.models.gpt.GptConfig;
+import dev.distill.models.gpt.LanguageModel;
+import dev.distill.models.tokenizer.CharTokenizer;
+import java.io.BufferedInputStream;
+import java.io.BufferedOutputStream;
+import java.io.DataOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.security.DigestInputStream;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.Comparator;
+import java.util.HexFormat;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.UUID;
+import java.util.stream.Stream;
+
+/**
+ * The checkpoint format: a folder holding {@value #CONFIG} ({@link GptConfig#toJson()}), {@value
+ * #TOKENIZER} ({@link CharTokenizer#save}), {@value #PARAMETERS} (DJL's {@code
+ * Block.saveParameters} stream), {@value #METADATA} (a JSON object of strings) and {@value
+ * #MANIFEST} (format version and the SHA-256 of every other file).
+ */
+public final class Checkpoints {
+
+  public static final String CONFIG = "config.json";
+  public static final String TOKENIZER = "tokenizer.json";
+  public static final String PARAMETERS = "parameters.bin";
+  public static final String METADATA = "metadata.json";
+  public static final String MANIFEST = "manifest.json";
+
+  private static final String FORMAT = "distill-gpt-checkpoint/1";
+  private static final List<String> FILES = List.of(CONFIG, TOKENIZER, PARAMETERS, METADATA);
+  private static final Gson GSON =
+      new GsonBuilder().disableHtmlEscaping().setPrettyPrinting().create();
+
+  private Checkpoints() {}
+
+  /**
+   * A folder: config.json, tokenizer.json, the parameters file, metadata.json, manifest.json
+   * (sha256 of every other file). Written atomically: to a sibling temp folder, then renamed over
+   * {@code dir} (an existing {@code dir} is replaced).
+   *
+   * <p>Replacing an existing folder takes two renames (old aside, new in place) because a directory
+   * cannot be renamed over a non-empty one; a crash between them leaves the complete new checkpoint
+   * in the sibling temp folder and the old one in a sibling {@code .old-} folder, never a
+   * half-written {@code dir}.
+   */
+  public static void save(LanguageModel lm, Path dir, Map<String, String> metadata)
+      throws IOException {
+    Path target = dir.toAbsolutePath().normalize();
+    Path parent = target.getParent();
+    Files.createDirectories(parent);
+    String name = target.getFileName().toString();
+    Path tmp = parent.resolve("." + name + ".tmp-" + UUID.randomUUID());
+    Files.createDirectory(tmp);
+    try {
+      Files.writeString(tmp.resolve(CONFIG), lm.config().toJson(), StandardCharsets.UTF_8);
+      lm.tokenizer().save(tmp.resolve(TOKENIZER));
+      try (OutputStream os = Files.newOutputStream(tmp.resolve(PARAMETERS));
+          DataOutputStream out = new DataOutputStream(new BufferedOutputStream(os))) {
+        lm.block().saveParameters(out);
+      }
+      Map<String, String> meta = new TreeMap<>(metadata);
+      Files.writeString(tmp.resolve(METADATA), GSON.toJson(meta), StandardCharsets.UTF_8);
+      JsonObject files = new JsonObject();
+      for (String file : FILES) {
+        files.addProperty(file, sha256(tmp.resolve(file)));
+      }
+      JsonObject manifest = new JsonObject();
+      manifest.addProperty("format", FORMAT);
+      manifest.add("sha256", files);
+      Files.writeString(tmp.resolve(MANIFEST), GSON.toJson(manifest), StandardCharsets.UTF_8);
+
+      if (Files.exists(target)) {
+        Path old = parent.resolve("." + name + ".old-" + UUID.randomUUID());
+        move(target, old);
+        move(tmp, target);
+        deleteRecursively(old);
+      } else {
+        move(tmp, target);
+      }
+    } finally {
+      if (Files.exists(tmp)) {
+        deleteRecursively(tmp);
+      }
+    }
+  }
+
+  /**
+   * Verifies every manifest sha256 first; a missing or mismatching file -> CheckpointException
+   * naming the file.
+   */
+  public static LanguageModel load(Path dir) throws IOException {
+    verify(dir);
+    GptConfig config;
+    try {
+      config = GptConfig.fromJson(Files.readString(dir.resolve(CONFIG), StandardCharsets.UTF_8));
+    } catch (IllegalArgumentException e) {
+      throw new CheckpointException(dir.resolve(CONFIG) + ": " + e.getMessage(), e);
+    }
+    CharTokenizer tokenizer = CharTokenizer.load(dir.resolve(TOKENIZER));
+    try (InputStream in = new BufferedInputStream(Files.newInputStream(dir.resolve(PARAMETERS)))) {
+      return LanguageModel.load(config, tokenizer, in);
+    } catch (IOException | IllegalArgumentException e) {
+      throw new CheckpointException(dir.resolve(PARAMETERS) + ": " + e.getMessage(), e);
+    }
+  }
+
+  /** The metadata map saved with the checkpoint (not verified against the manifest). */
+  public static Map<String, String> metadata(Path dir) throws IOException {
+    Path file = dir.resolve(METADATA);
+    try {
+      JsonObject obj = JsonParser.parseString(readRequired(file)).getAsJsonObject();
+      Map<String, String> out = new LinkedHashMap<>();
+      for (Map.Entry<String, JsonElement> e : obj.entrySet()) {
+        out.put(e.getKey(), e.getValue().getAsString());
+      }
+      return out;
+    } catch (JsonParseException | IllegalStateException | UnsupportedOperationException e) {
+      throw new CheckpointException(file + ": not a JSON object of strings", e);
+    }
+  }
+
+  /** Bytes of all regular files under {@code dir}. */
+  public static long sizeOnDisk(Path dir) throws IOException {
+    try (Stream<Path> files = Files.walk(dir)) {
+      long total = 0;
+      for (Path p : (Iterable<Path>) files.filter(Files::isRegularFile)::iterator) {
+        total += Files.size(p);
+      }
+      return total;
+    }
+  }
+
+  private static void verify(Path dir) throws IOException {
+    Path manifestFile = dir.resolve(MANIFEST);
+    JsonObject hashes;
+    try {
+      JsonObject manifest = JsonParser.parseString(readRequired(manifestFile)).getAsJsonObject();
+      if (!FORMAT.equals(manifest.get("format").getAsString())) {
+        throw new CheckpointException(
+            manifestFile + ": format " + manifest.get("format") + " is not " + FORMAT);
+      }
+      hashes = manifest.getAsJsonObject("sha256");
+    } catch (JsonParseException | IllegalStateException | NullPointerException e) {
+      throw new CheckpointException(manifestFile + ": not a checkpoint manifest", e);
+    }
+    for (String file : FILES) {
+      if (!hashes.has(file)) {
+        throw new CheckpointException(manifestFile + ": no sha256 for " + file);
+      }
+    }
+    for (Map.Entry<String, JsonElement> e : hashes.entrySet()) {
+      Path file = dir.resolve(e.getKey()).normalize();
+      if (!file.getParent().equals(dir.normalize())) {
+        throw new CheckpointException(manifestFile + ": bad file name " + e.getKey());
+      }
+      if (!Files.isRegularFile(file)) {
+        throw new CheckpointException("checkpoint file missing: " + file);
+      }
+      String actual = sha256(file);
+      if (!actual.equals(e.getValue().getAsString())) {
+        throw new CheckpointException(
+            "checkpoint file "
+                + file
+                + " has sha256 "
+                + actual
+                + ", manifest says "
+                + e.getValue().getAsString());
+      }
+    }
+  }
+
+  private static String readRequired(Path file) throws IOException {
+    try {
+      return Files.readString(file, StandardCharsets.UTF_8);
+    } catch (NoSuchFileException e) {
+      throw new CheckpointException("checkpoint file missing: " + file, e);
+    }
+  }
+
+  private static void move(Path from, Path to) throws IOException {
+    try {
+      Files.move(from, to, StandardCopyOption.ATOMIC_MOVE);
+    } catch (AtomicMoveNotSupportedException e) {
+      Files.move(from, to);
+    }
+  }
+
+  private static void deleteRecursively(Path root) throws IOException {
+    try (Stream<Path> paths = Files.walk(root)) {
+      for (Path p : (Iterable<Path>) paths.sorted(Comparator.reverseOrder())::iterator) {
+        Files.deleteIfExists(p);
+      }
+    }
+  }
+
+  static String sha256(Path file) throws IOException {
+    MessageDigest md;
+    try {
+      md = MessageDigest.getInstance("SHA-256");
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
+    }
+    try (InputStream in = new DigestInputStream(Files.newInputStream(file), md)) {
+      in.transferTo(OutputStream.nullOutputStream());
+    }
+    return HexFormat.of().formatHex(md.digest());
+  }
+}

@@ -1,0 +1,255 @@
+package dev.distill.models.gpt;
+
+import ai.djl.Device;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.internal.NDArrayEx;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.ndarray.types.SparseFormat;
+import ai.djl.nn.AbstractBlock;
+import ai.djl.nn.Parameter;
+import ai.djl.nn.core.Linear;
+import ai.djl.training.ParameterStore;
+import ai.djl.training.initializer.NormalInitializer;
+import ai.djl.util.PairList;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+
+/**
+ * A GPT shaped like nanoGPT model.py: token + learned position embeddings, nLayer pre-LayerNorm
+ * blocks (causal multi-head self-attention, MLP 4x with GELU), final LayerNorm, output head tied to
+ * the token embedding (logits = x @ wte^T, no bias). Input NDList(tokens (B,T) int32 or int64, T <=
+ * blockSize); output NDList(logits (B,T,V) float32).
+ *
+ * <p>Per layer: {@code x = x + proj(attn(ln1(x)))}, {@code x = x + mlpProj(gelu(fc(ln2(x))))}, with
+ * {@code attn = softmax(q k^T / sqrt(headSize) + causalMask) v} per head.
+ *
+ * <p>All parameters are direct parameters of this one block (no child blocks), in a fixed order:
+ * {@code wte, wpe}, then per layer {@code hN.ln1.gamma, hN.ln1.beta, hN.attn.weight, hN.attn.bias,
+ * hN.attnProj.weight, hN.attnProj.bias, hN.ln2.gamma, hN.ln2.beta, hN.fc.weight, hN.fc.bias,
+ * hN.mlpProj.weight, hN.mlpProj.bias}, then {@code lnF.gamma, lnF.beta}. Linear weights are stored
+ * (out, in), as {@link Linear#linear} expects. Default initializers: weights N(0, 0.02), gamma 1,
+ * beta and biases 0.
+ *
+ * <p>Memory: every op in the forward takes an activation (attached to the input's manager) as its
+ * first operand, so nothing computed in a step is attached to the model's manager.
+ */
+public final class Gpt extends AbstractBlock {
+
+  private static final byte VERSION = 1;
+  private static final float LAYER_NORM_EPS = 1e-5f;
+
+  private final GptConfig config;
+  private final Parameter wte;
+  private final Parameter wpe;
+  private final List<Layer> layers;
+  private final Norm lnF;
+
+  private record Norm(Parameter gamma, Parameter beta) {}
+
+  private record Layer(
+      Norm ln1,
+      Parameter attnWeight,
+      Parameter attnBias,
+      Parameter attnProjWeight,
+      Parameter attnProjBias,
+      Norm ln2,
+      Parameter fcWeight,
+      Parameter fcBias,
+      Parameter mlpProjWeight,
+      Parameter mlpProjBias) {}
+
+  public Gpt(GptConfig config) {
+    super(VERSION);
+    this.config = Objects.requireNonNull(config, "config");
+    long c = config.nEmbd();
+    wte = weight("wte", new Shape(config.vocabSize(), c));
+    wpe = weight("wpe", new Shape(config.blockSize(), c));
+    List<Layer> ls = new ArrayList<>(config.nLayer());
+    for (int i = 0; i < config.nLayer(); i++) {
+      String p = "h" + i + ".";
+      ls.add(
+          new Layer(
+              norm(p + "ln1", c),
+              weight(p + "attn.weight", new Shape(3 * c, c)),
+              bias(p + "attn.bias", 3 * c),
+              weight(p + "attnProj.weight", new Shape(c, c)),
+              bias(p + "attnProj.bias", c),
+              norm(p + "ln2", c),
+              weight(p + "fc.weight", new Shape(4 * c, c)),
+              bias(p + "fc.bias", 4 * c),
+              weight(p + "mlpProj.weight", new Shape(c, 4 * c)),
+              bias(p + "mlpProj.bias", c)));
+    }
+    layers = List.copyOf(ls);
+    lnF = norm("lnF", c);
+    setInitializer(new NormalInitializer(0.02f), Parameter.Type.WEIGHT);
+  }
+
+  public GptConfig config() {
+    return config;
+  }
+
+  private Parameter weight(String name, Shape shape) {
+    return addParameter(
+        Parameter.builder().setName(name).setType(Parameter.Type.WEIGHT).optShape(shape).build());
+  }
+
+  private Parameter bias(String name, long size) {
+    return addParameter(
+        Parameter.builder()
+            .setName(name)
+            .setType(Parameter.Type.BIAS)
+            .optShape(new Shape(size))
+            .build());
+  }
+
+  private Norm norm(String name, long size) {
+    Parameter gamma =
+        addParameter(
+            Parameter.builder()
+                .setName(name + ".gamma")
+                .setType(Parameter.Type.GAMMA)
+                .optShape(new Shape(size))
+                .build());
+    Parameter beta =
+        addParameter(
+            Parameter.builder()
+                .setName(name + ".beta")
+                .setType(Parameter.Type.BETA)
+                .optShape(new Shape(size))
+                .build());
+    return new Norm(gamma, beta);
+  }
+
+  @Override
+  protected NDList forwardInternal(
+      ParameterStore ps, NDList inputs, boolean training, PairList<String, Object> params) {
+    NDArray tokens = inputs.singletonOrThrow();
+    if (tokens.getShape().dimension() != 2) {
+      throw new IllegalArgumentException("tokens must be (B, T), got " + tokens.getShape());
+    }
+    long b = tokens.getShape().get(0);
+    long t = tokens.getShape().get(1);
+    if (t < 1 || t > config.blockSize()) {
+      throw new IllegalArgumentException(
+          "sequence length " + t + " outside [1, blockSize=" + config.blockSize() + "]");
+    }
+    DataType type = tokens.getDataType();
+    if (type != DataType.INT64 && type != DataType.INT32) {
+      throw new IllegalArgumentException("tokens must be int32 or int64, got " + type);
+    }
+    Device device = tokens.getDevice();
+    NDManager manager = tokens.getManager();
+    NDArrayEx ex = tokens.getNDArrayInternal();
+    long c = config.nEmbd();
+    int nh = config.nHead();
+    long hs = config.headSize();
+
+    NDArray idx = type == DataType.INT64 ? tokens : tokens.toType(DataType.INT64, false);
+    NDArray wteArr = ps.getValue(wte, device, training);
+    NDArray tok = ex.embedding(idx, wteArr, SparseFormat.DENSE).singletonOrThrow();
+    // Positions go through the same native embedding op: its backward is a fast scatter, and
+    // slicing wpe would make the parameter the first operand (result on the model's manager).
+    NDArray positions = manager.arange(0, (int) t, 1, DataType.INT64);
+    NDArray pos =
+        ex.embedding(positions, ps.getValue(wpe, device, training), SparseFormat.DENSE)
+            .singletonOrThrow();
+    NDArray x = dropout(tok.add(pos), training);
+
+    NDArray mask = causalMask(manager, (int) t);
+    float scale = (float) (1.0 / Math.sqrt(hs));
+    for (Layer layer : layers) {
+      NDArray h = layerNorm(x, layer.ln1(), ps, device, training);
+      NDArray qkv =
+          Linear.linear(
+                  h,
+                  ps.getValue(layer.attnWeight(), device, training),
+                  ps.getValue(layer.attnBias(), device, training))
+              .singletonOrThrow();
+      NDList split = qkv.split(3, 2);
+      NDArray q = heads(split.get(0), b, t, nh, hs);
+      NDArray k = heads(split.get(1), b, t, nh, hs);
+      NDArray v = heads(split.get(2), b, t, nh, hs);
+      NDArray att = q.matMul(k.transpose(0, 1, 3, 2)).muli(scale).add(mask).softmax(-1);
+      att = dropout(att, training);
+      NDArray y = att.matMul(v).transpose(0, 2, 1, 3).reshape(b, t, c);
+      y =
+          Linear.linear(
+                  y,
+                  ps.getValue(layer.attnProjWeight(), device, training),
+                  ps.getValue(layer.attnProjBias(), device, training))
+              .singletonOrThrow();
+      x = x.add(dropout(y, training));
+
+      h = layerNorm(x, layer.ln2(), ps, device, training);
+      h =
+          Linear.linear(
+                  h,
+                  ps.getValue(layer.fcWeight(), device, training),
+                  ps.getValue(layer.fcBias(), device, training))
+              .singletonOrThrow();
+      h = h.getNDArrayInternal().gelu();
+      h =
+          Linear.linear(
+                  h,
+                  ps.getValue(layer.mlpProjWeight(), device, training),
+                  ps.getValue(layer.mlpProjBias(), device, training))
+              .singletonOrThrow();
+      x = x.add(dropout(h, training));
+    }
+    x = layerNorm(x, lnF, ps, device, training);
+    // Tied head: logits = x @ wte^T, no bias.
+    NDArray logits = Linear.linear(x, wteArr, null).singletonOrThrow();
+    return new NDList(logits);
+  }
+
+  /** (B, T, C) -> (B, nh, T, hs). */
+  private static NDArray heads(NDArray a, long b, long t, int nh, long hs) {
+    return a.reshape(b, t, nh, hs).transpose(0, 2, 1, 3);
+  }
+
+  /** Additive mask (T, T): 0 on and below the diagonal, -inf above (a query sees no later key). */
+  private static NDArray causalMask(NDManager manager, int t) {
+    float[] m = new float[t * t];
+    for (int i = 0; i < t; i++) {
+      for (int j = i + 1; j < t; j++) {
+        m[i * t + j] = Float.NEGATIVE_INFINITY;
+      }
+    }
+    return manager.create(m, new Shape(t, t));
+  }
+
+  private NDArray layerNorm(
+      NDArray x, Norm norm, ParameterStore ps, Device device, boolean training) {
+    return x.getNDArrayInternal()
+        .layerNorm(
+            x,
+            new Shape(config.nEmbd()),
+            ps.getValue(norm.gamma(), device, training),
+            ps.getValue(norm.beta(), device, training),
+            LAYER_NORM_EPS)
+        .singletonOrThrow();
+  }
+
+  private NDArray dropout(NDArray x, boolean training) {
+    if (!training || config.dropout() == 0f) {
+      return x;
+    }
+    return x.getNDArrayInternal().dropout(x, config.dropout(), true).singletonOrThrow();
+  }
+
+  @Override
+  public Shape[] getOutputShapes(Shape[] inputShapes) {
+    Shape in = inputShapes[0];
+    return new Shape[] {new Shape(in.get(0), in.get(1), config.vocabSize())};
+  }
+
+  @Override
+  public String toString() {
+    return "Gpt" + config;
+  }
+}

@@ -1,0 +1,256 @@
+package dev.distill.models.gpt;
+
+import ai.djl.MalformedModelException;
+import ai.djl.Model;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.Parameter;
+import ai.djl.pytorch.jni.JniUtils;
+import ai.djl.training.ParameterStore;
+import ai.djl.training.initializer.Initializer;
+import ai.djl.util.Pair;
+import dev.distill.models.tokenizer.CharTokenizer;
+import java.io.DataInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.HexFormat;
+import java.util.Objects;
+import java.util.Random;
+
+/**
+ * A Gpt block inside a DJL Model, plus its tokenizer.
+ *
+ * <p>Training: the parameters are initialised (and marked as requiring gradients) when this object
+ * is created or loaded, so the standard DJL loop works as is and keeps them: {@code Trainer t =
+ * lm.model().newTrainer(config)}, then {@code t.forward(new NDList(tokens))} inside {@code
+ * t.newGradientCollector()}, {@code gc.backward(loss)}, {@code t.step()}. Calling {@code
+ * t.initialize(new Shape(b, t))} is not needed; it is harmless (DJL skips parameters that already
+ * have values), so the parameters are never re-initialised. Create the input arrays (int32 or
+ * int64, shape (B, T), T <= blockSize) in a per-step manager (e.g. {@code
+ * trainer.getManager().newSubManager()}) and close it after {@code step()}: every activation of the
+ * forward is attached to the tokens' manager.
+ *
+ * <p>The model lives on the CPU device of the PyTorch engine. Closing this closes the model and
+ * every parameter.
+ */
+public final class LanguageModel implements AutoCloseable {
+
+  private static final String ENGINE = "PyTorch";
+
+  private final Model model;
+  private final Gpt block;
+  private final CharTokenizer tokenizer;
+
+  private LanguageModel(Model model, Gpt block, CharTokenizer tokenizer) {
+    this.model = model;
+    this.block = block;
+    this.tokenizer = tokenizer;
+  }
+
+  /**
+   * A new model whose parameters are initialised deterministically from {@code seed}: weights N(0,
+   * 0.02) drawn from {@code java.util.Random(seed)} in parameter order, LayerNorm gamma 1 and beta
+   * 0, biases 0. The same seed gives the same parameters on every machine.
+   */
+  public static LanguageModel create(GptConfig config, CharTokenizer tokenizer, long seed) {
+    checkVocab(config, tokenizer);
+    Gpt block = new Gpt(config);
+    block.setInitializer(new SeededNormal(new Random(seed), 0.02f), Parameter.Type.WEIGHT);
+    Model model = Model.newInstance("gpt", ai.djl.Device.cpu(), ENGINE);
+    try {
+      model.setBlock(block);
+      block.initialize(model.getNDManager(), DataType.FLOAT32, inputShape(config));
+      return new LanguageModel(model, block, tokenizer);
+    } catch (RuntimeException e) {
+      model.close();
+      throw e;
+    }
+  }
+
+  /**
+   * A model whose parameters are read from a stream written by {@code block().saveParameters(new
+   * DataOutputStream(out))}. Used by the checkpoint format; the stream is not closed.
+   *
+   * @throws IOException if the stream does not hold parameters of this config
+   */
+  public static LanguageModel load(GptConfig config, CharTokenizer tokenizer, InputStream params)
+      throws IOException {
+    checkVocab(config, tokenizer);
+    Gpt block = new Gpt(config);
+    Model model = Model.newInstance("gpt", ai.djl.Device.cpu(), ENGINE);
+    try {
+      model.setBlock(block);
+      block.loadParameters(model.getNDManager(), new DataInputStream(params));
+      for (Pair<String, Parameter> p : block.getParameters()) {
+        Shape expected = p.getValue().getShape();
+        Shape actual = p.getValue().getArray().getShape();
+        if (!expected.equals(actual)) {
+          throw new IOException(
+              "parameter " + p.getKey() + " has shape " + actual + ", config needs " + expected);
+        }
+      }
+      // Loaded arrays do not require gradients yet; initialize() on initialised parameters only
+      // marks them, so a Trainer can train a loaded model exactly like a created one.
+      block.initialize(model.getNDManager(), DataType.FLOAT32, inputShape(config));
+      return new LanguageModel(model, block, tokenizer);
+    } catch (MalformedModelException e) {
+      model.close();
+      throw new IOException("malformed parameters: " + e.getMessage(), e);
+    } catch (IOException | RuntimeException e) {
+      model.close();
+      throw e;
+    }
+  }
+
+  private static Shape inputShape(GptConfig config) {
+    return new Shape(1, config.blockSize());
+  }
+
+  private static void checkVocab(GptConfig config, CharTokenizer tokenizer) {
+    Objects.requireNonNull(config, "config");
+    Objects.requireNonNull(tokenizer, "tokenizer");
+    if (config.vocabSize() != tokenizer.vocabSize()) {
+      throw new IllegalArgumentException(
+          "config vocabSize "
+              + config.vocabSize()
+              + " != tokenizer vocabSize "
+              + tokenizer.vocabSize()
+              + " ("
+              + tokenizer.id()
+              + ")");
+    }
+  }
+
+  public Model model() {
+    return model;
+  }
+
+  public Gpt block() {
+    return block;
+  }
+
+  public GptConfig config() {
+    return block.config();
+  }
+
+  public CharTokenizer tokenizer() {
+    return tokenizer;
+  }
+
+  /**
+   * Inference forward (no dropout, no gradient recording) of a batch of equal-length rows.
+   *
+   * @return logits (B, T, V) float32, attached to {@code manager}; the caller closes it
+   * @throws IllegalArgumentException for an empty batch, rows of different lengths, a length
+   *     outside [1, blockSize] or an id outside [0, vocabSize)
+   */
+  public NDArray logits(NDManager manager, int[][] tokens) {
+    int b = tokens.length;
+    if (b == 0) {
+      throw new IllegalArgumentException("empty batch");
+    }
+    int t = tokens[0].length;
+    int v = config().vocabSize();
+    int[] flat = new int[b * t];
+    for (int i = 0; i < b; i++) {
+      if (tokens[i].length != t) {
+        throw new IllegalArgumentException(
+            "row " + i + " has length " + tokens[i].length + ", row 0 has " + t);
+      }
+      for (int j = 0; j < t; j++) {
+        int id = tokens[i][j];
+        if (id < 0 || id >= v) {
+          throw new IllegalArgumentException(
+              "token id " + id + " at [" + i + "][" + j + "] outside [0, " + v + ")");
+        }
+        flat[i * t + j] = id;
+      }
+    }
+    boolean pytorch = ENGINE.equals(manager.getEngine().getEngineName());
+    // Inside a caller's GradientCollector grad mode is on; a teacher's logits must not build a
+    // graph, so switch it off for this forward and restore it after.
+    boolean gradMode = pytorch && JniUtils.isGradMode();
+    if (gradMode) {
+      JniUtils.setGradMode(false);
+    }
+    try (NDManager scratch = manager.newSubManager()) {
+      NDArray x = scratch.create(flat, new Shape(b, t));
+      ParameterStore ps = new ParameterStore(scratch, false);
+      NDArray out = block.forward(ps, new NDList(x), false).singletonOrThrow();
+      out.attach(manager);
+      return out;
+    } finally {
+      if (gradMode) {
+        JniUtils.setGradMode(true);
+      }
+    }
+  }
+
+  /**
+   * SHA-256 (hex) over all parameters in block order; for each: its name (UTF-8), its shape's
+   * dimensions (int64 little-endian), its float32 values (little-endian).
+   */
+  public String parametersSha256() {
+    MessageDigest md;
+    try {
+      md = MessageDigest.getInstance("SHA-256");
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
+    }
+    for (Pair<String, Parameter> p : block.getParameters()) {
+      md.update(p.getKey().getBytes(StandardCharsets.UTF_8));
+      NDArray a = p.getValue().getArray();
+      long[] dims = a.getShape().getShape();
+      ByteBuffer shape = ByteBuffer.allocate(8 * (dims.length + 1)).order(ByteOrder.LITTLE_ENDIAN);
+      shape.putLong(dims.length);
+      for (long d : dims) {
+        shape.putLong(d);
+      }
+      md.update(shape.array());
+      float[] values = a.toFloatArray();
+      ByteBuffer buf = ByteBuffer.allocate(4 * values.length).order(ByteOrder.LITTLE_ENDIAN);
+      buf.asFloatBuffer().put(values);
+      md.update(buf.array());
+    }
+    return HexFormat.of().formatHex(md.digest());
+  }
+
+  @Override
+  public void close() {
+    model.close();
+  }
+
+  /** N(0, sigma) from one shared {@link Random}, consumed in parameter order (deterministic). */
+  private static final class SeededNormal implements Initializer {
+    private final Random rng;
+    private final float sigma;
+
+    SeededNormal(Random rng, float sigma) {
+      this.rng = rng;
+      this.sigma = sigma;
+    }
+
+    @Override
+    public NDArray initialize(NDManager manager, Shape shape, DataType dataType) {
+      float[] values = new float[Math.toIntExact(shape.size())];
+      for (int i = 0; i < values.length; i++) {
+        values[i] = (float) (rng.nextGaussian() * sigma);
+      }
+      NDArray array = manager.create(values, shape);
+      if (dataType == DataType.FLOAT32) {
+        return array;
+      }
+      try (array) {
+        return array.toType(dataType, true);
+      }
+    }
+  }
+}

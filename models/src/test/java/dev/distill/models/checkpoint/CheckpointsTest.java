@@ -1,0 +1,120 @@
+package dev.distill.models.checkpoint;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import ai.djl.ndarray.NDManager;
+import dev.distill.models.gpt.GptConfig;
+import dev.distill.models.gpt.LanguageModel;
+import dev.distill.models.tokenizer.CharTokenizer;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class CheckpointsTest {
+
+  private static final CharTokenizer TOKENIZER = CharTokenizer.fromCorpus("to be or not to be?");
+  private static final GptConfig CONFIG = new GptConfig(TOKENIZER.vocabSize(), 16, 2, 2, 32, 0.1f);
+  private static final int[][] TOKENS = {{1, 2, 3, 4, 5, 6}, {6, 5, 4, 3, 2, 1}};
+  private static LanguageModel lm;
+
+  @TempDir Path tmp;
+
+  @BeforeAll
+  static void createModel() {
+    lm = LanguageModel.create(CONFIG, TOKENIZER, 7);
+  }
+
+  @AfterAll
+  static void closeModel() {
+    lm.close();
+  }
+
+  @Test
+  void saveThenLoadGivesIdenticalLogitsAndParameters() throws IOException {
+    Path dir = tmp.resolve("ckpt");
+    Checkpoints.save(lm, dir, Map.of("step", "100"));
+    try (LanguageModel loaded = Checkpoints.load(dir);
+        NDManager manager = NDManager.newBaseManager()) {
+      assertThat(loaded.config()).isEqualTo(CONFIG);
+      assertThat(loaded.tokenizer().sha256()).isEqualTo(TOKENIZER.sha256());
+      assertThat(loaded.parametersSha256()).isEqualTo(lm.parametersSha256());
+      assertThat(loaded.logits(manager, TOKENS).toFloatArray())
+          .containsExactly(lm.logits(manager, TOKENS).toFloatArray());
+    }
+  }
+
+  @Test
+  void folderHoldsTheDocumentedFilesAndNoTempLeftovers() throws IOException {
+    Path dir = tmp.resolve("ckpt");
+    Checkpoints.save(lm, dir, Map.of());
+    try (Stream<Path> files = Files.list(dir)) {
+      assertThat(files.map(p -> p.getFileName().toString()))
+          .containsExactlyInAnyOrder(
+              "config.json", "tokenizer.json", "parameters.bin", "metadata.json", "manifest.json");
+    }
+    try (Stream<Path> siblings = Files.list(tmp)) {
+      assertThat(siblings).containsExactly(dir);
+    }
+  }
+
+  @Test
+  void metadataRoundTripsAndAnExistingFolderIsReplaced() throws IOException {
+    Path dir = tmp.resolve("ckpt");
+    Checkpoints.save(lm, dir, Map.of("step", "1", "loss", "3.5"));
+    Files.writeString(dir.resolve("stale.txt"), "from an older save");
+    Checkpoints.save(lm, dir, Map.of("step", "2"));
+    assertThat(Checkpoints.metadata(dir)).isEqualTo(Map.of("step", "2"));
+    assertThat(dir.resolve("stale.txt")).doesNotExist();
+    try (Stream<Path> siblings = Files.list(tmp)) {
+      assertThat(siblings).containsExactly(dir);
+    }
+  }
+
+  @Test
+  void tamperedParametersFileFailsLoadingNamingTheFile() throws IOException {
+    Path dir = tmp.resolve("ckpt");
+    Checkpoints.save(lm, dir, Map.of());
+    Path params = dir.resolve("parameters.bin");
+    byte[] bytes = Files.readAllBytes(params);
+    bytes[bytes.length - 3] ^= 0x01;
+    Files.write(params, bytes);
+    assertThatThrownBy(() -> Checkpoints.load(dir))
+        .isInstanceOf(CheckpointException.class)
+        .hasMessageContaining("parameters.bin");
+  }
+
+  @Test
+  void missingFileFailsLoadingNamingTheFile() throws IOException {
+    Path dir = tmp.resolve("ckpt");
+    Checkpoints.save(lm, dir, Map.of());
+    Files.delete(dir.resolve("tokenizer.json"));
+    assertThatThrownBy(() -> Checkpoints.load(dir))
+        .isInstanceOf(CheckpointException.class)
+        .hasMessageContaining("tokenizer.json");
+    Files.delete(dir.resolve("manifest.json"));
+    assertThatThrownBy(() -> Checkpoints.load(dir))
+        .isInstanceOf(CheckpointException.class)
+        .hasMessageContaining("manifest.json");
+  }
+
+  @Test
+  void sizeOnDiskIsTheSumOfTheFilesAndDominatedByParameters() throws IOException {
+    Path dir = tmp.resolve("ckpt");
+    Checkpoints.save(lm, dir, Map.of());
+    long sum = 0;
+    try (Stream<Path> files = Files.list(dir)) {
+      for (Path p : (Iterable<Path>) files::iterator) {
+        sum += Files.size(p);
+      }
+    }
+    assertThat(Checkpoints.sizeOnDisk(dir)).isEqualTo(sum);
+    assertThat(Checkpoints.sizeOnDisk(dir)).isGreaterThan(4 * CONFIG.parameterCount());
+  }
+}

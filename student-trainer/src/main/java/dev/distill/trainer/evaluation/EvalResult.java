@@ -1,0 +1,23 @@
+package dev.distill.trainer.evaluation;
+
+/**
+ * One model measured on held-out text against its teacher.
+ *
+ * @param name model name, e.g. "teacher", "kd-student"
+ * @param params parameter count
+ * @param valLoss cross-entropy of the true next token, nats per token
+ * @param top1Agreement share of positions where argmax matches the teacher's argmax
+ * @param klTeacherStudent mean KL(teacher || model) over the full vocabulary at T = 1
+ * @param bytesOnDisk size of the model's checkpoint folder
+ */
+public record EvalResult(
+    String name,
+    long params,
+    double valLoss,
+    double top1Agreement,
+    double klTeacherStudent,
+    long bytesOnDisk) {
+  public double perplexity() {
+    return Math.exp(valLoss);
+  }
+}

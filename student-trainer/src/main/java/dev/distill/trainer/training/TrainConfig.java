@@ -1,0 +1,58 @@
+package dev.distill.trainer.training;
+
+/**
+ * One training run's optimisation settings (AdamW, linear warmup then cosine decay, global-norm
+ * gradient clipping), as in nanoGPT's train.py.
+ *
+ * @param steps optimiser steps
+ * @param batchSize sequences per step
+ * @param learningRate peak learning rate
+ * @param warmupSteps linear warmup from 0 to the peak
+ * @param minLearningRate floor of the cosine decay
+ * @param weightDecay AdamW decoupled weight decay
+ * @param gradClipNorm global L2 norm the gradients are scaled down to; 0 disables
+ * @param evalEvery steps between validation passes; 0 evaluates only at the end
+ * @param evalBatches batches per validation pass
+ * @param seed seeds data sampling
+ */
+public record TrainConfig(
+    int steps,
+    int batchSize,
+    float learningRate,
+    int warmupSteps,
+    float minLearningRate,
+    float weightDecay,
+    float gradClipNorm,
+    int evalEvery,
+    int evalBatches,
+    long seed) {
+  public TrainConfig {
+    require(steps >= 1, "steps must be >= 1, got " + steps);
+    require(batchSize >= 1, "batchSize must be >= 1, got " + batchSize);
+    require(learningRate > 0 && learningRate < 1, "learningRate must be in (0, 1)");
+    require(warmupSteps >= 0 && warmupSteps <= steps, "warmupSteps must be in [0, steps]");
+    require(
+        minLearningRate >= 0 && minLearningRate <= learningRate,
+        "minLearningRate must be in [0, learningRate]");
+    require(weightDecay >= 0, "weightDecay must be >= 0");
+    require(gradClipNorm >= 0, "gradClipNorm must be >= 0");
+    require(evalEvery >= 0, "evalEvery must be >= 0");
+    require(evalBatches >= 1, "evalBatches must be >= 1");
+  }
+
+  private static void require(boolean ok, String message) {
+    if (!ok) {
+      throw new IllegalArgumentException(message);
+    }
+  }
+
+  /** Learning rate at a 0-based step: linear warmup, then cosine down to the floor. */
+  public float learningRateAt(int step) {
+    if (step < warmupSteps) {
+      return learningRate * (step + 1) / warmupSteps;
+    }
+    double progress = (double) (step - warmupSteps) / Math.max(1, steps - warmupSteps);
+    double cosine = 0.5 * (1 + Math.cos(Math.PI * Math.min(1.0, progress)));
+    return (float) (minLearningRate + cosine * (learningRate - minLearningRate));
+  }
+}

@@ -1,0 +1,113 @@
+package dev.distill.teacher.inference;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import dev.distill.models.gpt.LanguageModel;
+import dev.distill.schemas.codec.SoftLabels;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Exact soft labels from an in-process teacher: {@code p = softmax(z / T)} over the whole
+ * vocabulary, then the top-k of p and the tail mass {@code 1 - sum(top-k)}. Entropy is computed on
+ * the full distribution, on the device, so only {@code k + 1} numbers per position cross to the
+ * host whatever the vocabulary size.
+ */
+public final class SoftLabeler {
+  private final LanguageModel teacher;
+  private final LabelingConfig config;
+
+  public SoftLabeler(LanguageModel teacher, LabelingConfig config) {
+    if (config.topK() > teacher.config().vocabSize()) {
+      throw new IllegalArgumentException(
+          "topK " + config.topK() + " exceeds the vocabulary " + teacher.config().vocabSize());
+    }
+    this.teacher = teacher;
+    this.config = config;
+  }
+
+  public LabelingConfig config() {
+    return config;
+  }
+
+  /**
+   * Labels sequences of equal length {@code L + 1 <= blockSize + 1}: the first L tokens are the
+   * input, and position i's label is compared with token i + 1 for the outside-top-k rate.
+   */
+  public List<LabeledSequence> label(List<int[]> sequences) {
+    List<LabeledSequence> out = new ArrayList<>(sequences.size());
+    for (int from = 0; from < sequences.size(); from += config.batchSize()) {
+      out.addAll(
+          labelBatch(
+              sequences.subList(from, Math.min(sequences.size(), from + config.batchSize()))));
+    }
+    return out;
+  }
+
+  private List<LabeledSequence> labelBatch(List<int[]> batch) {
+    int len = batch.get(0).length;
+    if (len < 2) {
+      throw new IllegalArgumentException("a sequence needs at least 2 tokens, got " + len);
+    }
+    int positions = len - 1;
+    int[][] inputs = new int[batch.size()][];
+    for (int b = 0; b < batch.size(); b++) {
+      int[] seq = batch.get(b);
+      if (seq.length != len) {
+        throw new IllegalArgumentException(
+            "sequences in one batch must have equal length: " + seq.length + " vs " + len);
+      }
+      inputs[b] = java.util.Arrays.copyOf(seq, positions);
+    }
+    int k = config.topK();
+    float[] topProbs;
+    long[] topIds;
+    float[] entropy;
+    try (NDManager manager = NDManager.newBaseManager()) {
+      NDArray logits = teacher.logits(manager, inputs);
+      NDArray logp = logits.div(config.temperature()).logSoftmax(-1);
+      NDArray p = logp.exp();
+      entropy = p.mul(logp).sum(new int[] {-1}).neg().toFloatArray();
+      NDList top = p.topK(k, -1, true, true);
+      topProbs = top.get(0).toFloatArray();
+      topIds = top.get(1).toLongArray();
+    }
+    List<LabeledSequence> out = new ArrayList<>(batch.size());
+    for (int b = 0; b < batch.size(); b++) {
+      int[] seq = batch.get(b);
+      int[] ids = new int[positions * k];
+      float[] probs = new float[positions * k];
+      float[] tail = new float[positions];
+      double sumEntropy = 0;
+      double sumMargin = 0;
+      double sumMass = 0;
+      int outside = 0;
+      for (int pos = 0; pos < positions; pos++) {
+        int base = (b * positions + pos) * k;
+        double mass = 0;
+        boolean hit = false;
+        for (int j = 0; j < k; j++) {
+          ids[pos * k + j] = (int) topIds[base + j];
+          probs[pos * k + j] = topProbs[base + j];
+          mass += topProbs[base + j];
+          hit |= topIds[base + j] == seq[pos + 1];
+        }
+        tail[pos] = (float) Math.max(0.0, 1.0 - mass);
+        sumMass += mass;
+        sumMargin += k > 1 ? topProbs[base] - topProbs[base + 1] : topProbs[base];
+        sumEntropy += entropy[b * positions + pos];
+        outside += hit ? 0 : 1;
+      }
+      out.add(
+          new LabeledSequence(
+              seq,
+              new SoftLabels(positions, k, ids, probs, tail),
+              (float) (sumEntropy / positions),
+              (float) (sumMargin / positions),
+              (float) (sumMass / positions),
+              (float) outside / positions));
+    }
+    return out;
+  }
+}

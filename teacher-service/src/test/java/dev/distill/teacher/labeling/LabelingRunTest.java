@@ -1,0 +1,101 @@
+package dev.distill.teacher.labeling;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.distill.models.gpt.GptConfig;
+import dev.distill.models.gpt.LanguageModel;
+import dev.distill.models.tokenizer.CharTokenizer;
+import dev.distill.schemas.avro.TeacherOutput;
+import dev.distill.schemas.validation.SoftLabelValidator;
+import dev.distill.teacher.inference.LabelingConfig;
+import dev.distill.teacher.inference.SoftLabeler;
+import dev.distill.teacher.inference.TeacherIdentity;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+class LabelingRunTest {
+  static LanguageModel teacher;
+
+  @BeforeAll
+  static void teacher() {
+    CharTokenizer tok = CharTokenizer.fromCorpus("abcdefghij ");
+    teacher = LanguageModel.create(new GptConfig(tok.vocabSize(), 16, 1, 1, 8, 0f), tok, 7);
+  }
+
+  @AfterAll
+  static void close() {
+    teacher.close();
+  }
+
+  /** Collects batches in memory and records whether commit happened. */
+  static final class CollectingSink implements OutputSink {
+    final List<TeacherOutput> records = new ArrayList<>();
+    int commits;
+
+    @Override
+    public void write(List<TeacherOutput> batch) {
+      records.addAll(batch);
+    }
+
+    @Override
+    public void commit() {
+      commits++;
+    }
+
+    @Override
+    public void close() {}
+  }
+
+  private List<TextPrompt> prompts(int n) {
+    List<TextPrompt> out = new ArrayList<>();
+    for (int i = 0; i < n; i++) {
+      out.add(
+          new TextPrompt(
+              "p" + i, "test", teacher.tokenizer().encode("abc def " + (char) ('a' + i))));
+    }
+    return out;
+  }
+
+  @Test
+  void everyPromptBecomesOneValidRecordWithProvenanceAndOneCommit() throws IOException {
+    LabelingConfig lc = new LabelingConfig(3, 2f, 4);
+    LabelingRun run =
+        new LabelingRun(
+            new SoftLabeler(teacher, lc), TeacherIdentity.provenance("t", teacher, lc), "run-1");
+    CollectingSink sink = new CollectingSink();
+    List<Long> progress = new ArrayList<>();
+    LabelingRun.Summary s = run.run(prompts(10), sink, progress::add);
+
+    assertThat(sink.records).hasSize(10);
+    assertThat(sink.commits).isEqualTo(1);
+    assertThat(progress).containsExactly(4L, 8L, 10L);
+    assertThat(s.records()).isEqualTo(10);
+    assertThat(s.tokens()).isEqualTo(10 * 8);
+    assertThat(s.bytesPerToken()).isGreaterThan(3 * 2);
+    for (TeacherOutput r : sink.records) {
+      assertThat(SoftLabelValidator.validate(r)).isEmpty();
+      assertThat(r.getProvenance().getTokenizerSha256()).isEqualTo(teacher.tokenizer().sha256());
+      assertThat(r.getProvenance().getTeacherSha256()).isEqualTo(teacher.parametersSha256());
+      assertThat(r.getRunId()).isEqualTo("run-1");
+    }
+  }
+
+  @Test
+  void recordIdsAreStableAcrossRunsAndDistinctAcrossPrompts() throws IOException {
+    LabelingConfig lc = new LabelingConfig(3, 2f, 4);
+    LabelingRun run =
+        new LabelingRun(
+            new SoftLabeler(teacher, lc), TeacherIdentity.provenance("t", teacher, lc), "r");
+    CollectingSink a = new CollectingSink();
+    CollectingSink b = new CollectingSink();
+    run.run(prompts(5), a, x -> {});
+    run.run(prompts(5), b, x -> {});
+    List<String> idsA = a.records.stream().map(TeacherOutput::getRecordId).toList();
+    List<String> idsB = b.records.stream().map(TeacherOutput::getRecordId).toList();
+    assertThat(idsA).isEqualTo(idsB).doesNotHaveDuplicates();
+  }
+}
