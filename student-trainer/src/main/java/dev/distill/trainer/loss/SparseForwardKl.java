@@ -1,0 +1,120 @@
+package dev.distill.trainer.loss;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.types.Shape;
+
+/**
+ * Sparse forward KL, {@code KL(teacher || student)}, over the teacher's top-k plus one tail bucket,
+ * at temperature T, multiplied by {@code T^2} (Hinton, Vinyals, Dean 2015, "Distilling the
+ * Knowledge in a Neural Network", arXiv:1503.02531, section 2: the soft-target gradients scale as
+ * {@code 1/T^2}, so the term is multiplied by {@code T^2}).
+ *
+ * <p>Teacher: top-k probabilities {@code p_j} (already at T) on ids {@code i_j} and tail mass
+ * {@code p_tail}, nominally {@code 1 - sum_j p_j}. The k + 1 buckets are divided by their sum
+ * {@code sum_j p_j + p_tail}, a no-op for consistent labels that absorbs quantisation rounding, so
+ * the teacher side is always a distribution and the divergence is never negative. Student: {@code q
+ * = softmax(z / T)} over the full vocabulary; {@code q_j = q[i_j]}; {@code q_tail = 1 - sum_j q_j},
+ * computed without cancellation as {@code exp(logsumexp(z/T outside the top-k) - logsumexp(z/T))}
+ * and clamped at {@code >= EPS}.
+ *
+ * <pre>
+ *   KL = sum_j p_j (log p_j - log q_j) + p_tail (log p_tail - log q_tail),   0 log 0 = 0
+ *   loss = T^2 * mean over positions with mask 1 of max(KL, 0)
+ * </pre>
+ *
+ * <p>With {@code renormalise} (off by default, DESIGN.md) both sides are renormalised over the
+ * top-k ids and there is no tail term: {@code p'_j = p_j / sum p}, {@code q'_j = softmax_j(z[i_j] /
+ * T)} (the convention of trainers that keep only the teacher's top-k).
+ *
+ * <p>Everything is computed in float32.
+ */
+public final class SparseForwardKl {
+  /** Floor of the student's tail mass, so {@code log q_tail} stays finite. */
+  public static final float EPS = 1e-8f;
+
+  private static final float MASKED_LOGIT = -1e9f;
+
+  private SparseForwardKl() {}
+
+  /**
+   * @param studentLogits (B, T, V), any float type (cast to float32)
+   * @param topkIds (B, T, k) int64, the teacher's top-k ids
+   * @param topkProbs (B, T, k) float32, the teacher's probabilities at {@code temperature}
+   * @param tail (B, T) float32, the teacher's mass outside the top-k
+   * @param mask (B, T) float32, 1 for positions that count
+   * @return a scalar float32: the masked mean of the per-position KL, already times {@code T^2}
+   */
+  public static NDArray loss(
+      NDArray studentLogits,
+      NDArray topkIds,
+      NDArray topkProbs,
+      NDArray tail,
+      NDArray mask,
+      float temperature,
+      boolean renormalise) {
+    NDArray perPosition =
+        perPosition(studentLogits, topkIds, topkProbs, tail, temperature, renormalise);
+    return LossOps.maskedMean(perPosition, mask).mul(temperature * temperature);
+  }
+
+  /**
+   * The per-position KL (B, T), not scaled by {@code T^2} and not masked: what {@link #loss}
+   * averages.
+   */
+  public static NDArray perPosition(
+      NDArray studentLogits,
+      NDArray topkIds,
+      NDArray topkProbs,
+      NDArray tail,
+      float temperature,
+      boolean renormalise) {
+    LossOps.checkTemperature(temperature);
+    Shape s = studentLogits.getShape();
+    Shape k = topkIds.getShape();
+    if (s.dimension() != 3
+        || k.dimension() != 3
+        || s.get(0) != k.get(0)
+        || s.get(1) != k.get(1)
+        || !topkProbs.getShape().equals(k)
+        || !tail.getShape().equals(new Shape(k.get(0), k.get(1)))) {
+      throw new IllegalArgumentException(
+          "shapes disagree: logits "
+              + s
+              + ", topkIds "
+              + k
+              + ", topkProbs "
+              + topkProbs.getShape()
+              + ", tail "
+              + tail.getShape());
+    }
+    NDArray z = LossOps.f32(studentLogits).div(temperature);
+    NDArray p = LossOps.f32(topkProbs).maximum(0f);
+    NDArray zk = z.gather(topkIds, 2); // (B, T, k)
+
+    if (renormalise) {
+      NDArray pn = p.div(p.sum(new int[] {2}, true).maximum(LossOps.TINY));
+      NDArray logQ = zk.logSoftmax(2);
+      NDArray kl = LossOps.xLogX(pn).sub(pn.mul(logQ)).sum(new int[] {2});
+      return kl.maximum(0f);
+    }
+
+    NDArray pt = LossOps.f32(tail).maximum(0f).expandDims(2); // (B, T, 1)
+    NDArray total = p.sum(new int[] {2}, true).add(pt).maximum(LossOps.TINY);
+    p = p.div(total);
+    pt = pt.div(total);
+
+    NDArray lse = LossOps.logSumExp(z, 2); // (B, T, 1)
+    NDArray logQ = zk.sub(lse);
+    // the student's mass outside the top-k: logsumexp over the logits with the top-k masked out
+    NDArray inTopk =
+        z.getManager()
+            .zeros(z.getShape())
+            .scatter(topkIds, z.getManager().ones(k), 2); // 1 on the top-k ids
+    NDArray outside = z.add(inTopk.mul(MASKED_LOGIT));
+    NDArray logQTail = LossOps.logSumExp(outside, 2).sub(lse).maximum((float) Math.log(EPS));
+
+    NDArray topTerm = LossOps.xLogX(p).sub(p.mul(logQ)).sum(new int[] {2}); // (B, T)
+    NDArray tailTerm = LossOps.xLogX(pt).sub(pt.mul(logQTail)).squeeze(2); // (B, T)
+    return topTerm.add(tailTerm).maximum(0f);
+  }
+}

@@ -1,0 +1,104 @@
+package dev.distill.trainer.loss;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.within;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+import dev.distill.schemas.codec.SoftLabels;
+import dev.distill.trainer.data.Example;
+import dev.distill.trainer.data.KdBatch;
+import java.util.List;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+class DistillationLossTest {
+  private NDManager manager;
+
+  @BeforeEach
+  void open() {
+    manager = NDManager.newBaseManager();
+    manager.getEngine().setRandomSeed(5);
+  }
+
+  @AfterEach
+  void close() {
+    manager.close();
+  }
+
+  private static Example example(String id, int positions) {
+    int k = 2;
+    int[] tokens = new int[positions + 1];
+    int[] ids = new int[positions * k];
+    float[] probs = new float[positions * k];
+    float[] tail = new float[positions];
+    for (int p = 0; p <= positions; p++) {
+      tokens[p] = (p * 3) % 6;
+    }
+    for (int p = 0; p < positions; p++) {
+      ids[p * k] = p % 5;
+      ids[p * k + 1] = p % 5 + 1;
+      probs[p * k] = 0.5f;
+      probs[p * k + 1] = 0.3f;
+      tail[p] = 0.2f;
+    }
+    return new Example(id, tokens, new SoftLabels(positions, k, ids, probs, tail), 1f);
+  }
+
+  @Test
+  void totalIsAlphaTimesKdPlusOneMinusAlphaTimesCe() {
+    try (KdBatch batch = KdBatch.of(manager, List.of(example("a", 4), example("b", 2)))) {
+      NDArray logits = manager.randomNormal(new Shape(2, 4, 6));
+      float temp = 2f;
+      float kd =
+          SparseForwardKl.loss(
+                  logits,
+                  batch.topkIds(),
+                  batch.topkProbs(),
+                  batch.tail(),
+                  batch.mask(),
+                  temp,
+                  false)
+              .getFloat();
+      float ce = HardLabelCrossEntropy.loss(logits, batch.targets(), batch.mask()).getFloat();
+      assertThat(kd).isNotCloseTo(ce, within(1e-3f));
+
+      assertThat(new DistillationLoss(0.7f, temp).total(logits, batch).getFloat())
+          .isCloseTo(0.7f * kd + 0.3f * ce, within(1e-5f));
+      assertThat(new DistillationLoss(0f, temp).total(logits, batch).getFloat())
+          .isCloseTo(ce, within(1e-6f));
+      assertThat(new DistillationLoss(1f, temp).total(logits, batch).getFloat())
+          .isCloseTo(kd, within(1e-6f));
+    }
+  }
+
+  @Test
+  void refusesAlphaOutsideTheUnitIntervalAndNonPositiveTemperature() {
+    assertThatThrownBy(() -> new DistillationLoss(1.1f, 1f, false))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("alpha");
+    assertThatThrownBy(() -> new DistillationLoss(0.5f, 0f, false))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("temperature");
+    assertThatThrownBy(() -> new DistillationLoss(Float.NaN, 1f, false))
+        .isInstanceOf(IllegalArgumentException.class);
+  }
+
+  @Test
+  void descriptionStatesTheConventions() {
+    String d = new DistillationLoss(0.5f, 2f).description();
+    assertThat(d)
+        .contains("KL(teacher||student)")
+        .contains("tail bucket")
+        .contains("T=2.0")
+        .contains("T^2")
+        .contains("0.5 * KD")
+        .doesNotContain("\n");
+    assertThat(new DistillationLoss(0.5f, 2f, true).description())
+        .contains("renormalised")
+        .doesNotContain("plus one tail bucket");
+  }
+}

@@ -1,0 +1,50 @@
+package dev.distill.trainer.training;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.distill.models.gpt.GptConfig;
+import dev.distill.models.gpt.LanguageModel;
+import dev.distill.models.tokenizer.CharTokenizer;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+class TrainingLoopTest {
+  private static final String TEXT = "to be or not to be, that is the question. ".repeat(40);
+
+  private static TrainResult train(long seed, List<Double> losses) {
+    CharTokenizer tok = CharTokenizer.fromCorpus(TEXT);
+    int[] ids = tok.encode(TEXT);
+    TrainConfig tc = new TrainConfig(80, 8, 3e-3f, 5, 3e-4f, 0.0f, 1.0f, 40, 2, seed);
+    try (LanguageModel lm =
+        LanguageModel.create(new GptConfig(tok.vocabSize(), 16, 1, 2, 32, 0f), tok, seed)) {
+      return TrainingLoop.run(
+          lm,
+          new TextWindows(ids, 16, 8),
+          new TextWindows(ids, 16, 8),
+          tc,
+          (step, total, loss, val, tps) -> losses.add(loss));
+    }
+  }
+
+  @Test
+  void languageModelLossFallsWellBelowTheUniformBaseline() {
+    List<Double> losses = new ArrayList<>();
+    TrainResult r = train(1, losses);
+    double uniform = Math.log(CharTokenizer.fromCorpus(TEXT).vocabSize());
+    assertThat(losses).hasSize(80);
+    assertThat(losses.get(0)).isGreaterThan(uniform * 0.8);
+    assertThat(r.finalValLoss()).isLessThan(uniform * 0.5);
+    assertThat(r.curve()).extracting(TrainResult.CurvePoint::step).containsExactly(40, 80);
+    assertThat(r.tokensPerSecond()).isPositive();
+  }
+
+  @Test
+  void sameSeedGivesTheSameLosses() {
+    List<Double> a = new ArrayList<>();
+    List<Double> b = new ArrayList<>();
+    train(3, a);
+    train(3, b);
+    assertThat(a).isEqualTo(b);
+  }
+}
