@@ -1,0 +1,38 @@
+package dev.distill.spark.jobs;
+
+/**
+ * Where CurateJob reads and writes.
+ *
+ * @param inputPath raw Parquet folder (IngestJob's output, or teacher-service's batch output)
+ * @param outputPath curated Parquet folder, partitioned by {@code split}
+ * @param reportPath curation report JSON file
+ * @param valFraction share of record ids that go to {@code val}, in [0, 1]
+ * @param master Spark master; null means the active or spark-submit session's master
+ */
+public record CurateConfig(
+    String inputPath, String outputPath, String reportPath, double valFraction, String master) {
+  public static final double DEFAULT_VAL_FRACTION = 0.1;
+
+  public CurateConfig {
+    IngestConfig.requireText("inputPath", inputPath);
+    IngestConfig.requireText("outputPath", outputPath);
+    IngestConfig.requireText("reportPath", reportPath);
+    if (!(valFraction >= 0.0 && valFraction <= 1.0)) {
+      throw new IllegalArgumentException("valFraction must be in [0, 1], got " + valFraction);
+    }
+    if (master != null && master.isBlank()) {
+      throw new IllegalArgumentException("master must be null or non-blank");
+    }
+    if (inputPath.equals(outputPath)) {
+      throw new IllegalArgumentException("inputPath and outputPath must differ: " + inputPath);
+    }
+    if (reportPath.equals(outputPath) || reportPath.startsWith(stripSlash(outputPath) + "/")) {
+      throw new IllegalArgumentException(
+          "reportPath must lie outside outputPath (overwrite would delete it): " + reportPath);
+    }
+  }
+
+  private static String stripSlash(String p) {
+    return p.endsWith("/") ? p.substring(0, p.length() - 1) : p;
+  }
+}

@@ -1,0 +1,293 @@
+package dev.distill.spark.jobs;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.distill.schemas.avro.CuratedExample;
+import dev.distill.schemas.avro.Provenance;
+import dev.distill.schemas.avro.TeacherOutput;
+import dev.distill.spark.TestRecords;
+import dev.distill.spark.transforms.CuratedProjection;
+import dev.distill.spark.transforms.MixedProvenanceException;
+import dev.distill.spark.transforms.SplitAssignment;
+import java.io.IOException;
+import java.io.RandomAccessFile;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.stream.Stream;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.parquet.avro.AvroParquetReader;
+import org.apache.parquet.avro.AvroParquetWriter;
+import org.apache.parquet.avro.AvroReadSupport;
+import org.apache.parquet.avro.AvroWriteSupport;
+import org.apache.parquet.hadoop.ParquetReader;
+import org.apache.parquet.hadoop.ParquetWriter;
+import org.apache.parquet.hadoop.util.HadoopInputFile;
+import org.apache.parquet.hadoop.util.HadoopOutputFile;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.SparkSession;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** CurateJob on real Parquet files in a temp folder. */
+class CurateJobIT {
+  private static SparkSession spark;
+
+  @TempDir static Path tmp;
+
+  @BeforeAll
+  static void start() {
+    spark =
+        SparkSession.builder()
+            .appName("curate-it")
+            .master("local[2]")
+            .config("spark.ui.enabled", "false")
+            .config("spark.sql.shuffle.partitions", "2")
+            .getOrCreate();
+  }
+
+  @AfterAll
+  static void stop() {
+    spark.stop();
+  }
+
+  private static TeacherOutput withTemperature(TeacherOutput r, float t) {
+    return TeacherOutput.newBuilder(r)
+        .setProvenance(Provenance.newBuilder(r.getProvenance()).setTemperature(t).build())
+        .build();
+  }
+
+  /** 20 distinct valid, 2 same-token duplicates, 1 redelivered record, 2 invalid: 25 rows. */
+  private static List<TeacherOutput> mixedBatch() {
+    List<TeacherOutput> records = new ArrayList<>();
+    for (int i = 0; i < 20; i++) {
+      records.add(TestRecords.record(String.format("rec-%02d", i), i));
+    }
+    records.add(TestRecords.record("zzz-dup-of-3", 3));
+    records.add(TestRecords.record("zzz-dup-of-4", 4));
+    records.add(TestRecords.record("rec-05", 5));
+    records.add(TestRecords.record("bad-token", List.of(1, 2, 3, 99999, 4)));
+    records.add(withTemperature(TestRecords.record("bad-temp", 500), 0f));
+    return records;
+  }
+
+  private static Path writeRaw(String name, List<TeacherOutput> records, int files) {
+    Path dir = tmp.resolve(name);
+    TestRecords.raw(spark, records).repartition(files).write().parquet(dir.toString());
+    return dir;
+  }
+
+  private static long expectedVal(int n, double fraction) {
+    long val = 0;
+    for (int i = 0; i < n; i++) {
+      if (SplitAssignment.hashFraction(String.format("rec-%02d", i)) < fraction) {
+        val++;
+      }
+    }
+    return val;
+  }
+
+  @Test
+  void curatesRawParquetIntoSplitFoldersWithReport() throws Exception {
+    Path input = writeRaw("raw-main", mixedBatch(), 3);
+    Path output = tmp.resolve("curated-main");
+    Path report = tmp.resolve("report-main.json");
+    long expectedVal = expectedVal(20, 0.5);
+    assertThat(expectedVal).as("precondition: both splits non-empty").isBetween(1L, 19L);
+
+    CurateResult result =
+        CurateJob.run(
+            new CurateConfig(input.toString(), output.toString(), report.toString(), 0.5, null));
+
+    assertThat(result.input()).isEqualTo(25);
+    assertThat(result.rejected()).isEqualTo(2);
+    assertThat(result.rejectedByReason())
+        .containsOnly(
+            java.util.Map.entry("TOKEN_OUT_OF_VOCAB", 1L),
+            java.util.Map.entry("NON_POSITIVE_TEMPERATURE", 1L));
+    assertThat(result.duplicates()).isEqualTo(3);
+    assertThat(result.kept()).isEqualTo(20);
+    assertThat(result.val()).isEqualTo(expectedVal);
+    assertThat(result.train()).isEqualTo(20 - expectedVal);
+    assertThat(output.resolve("_SUCCESS")).exists();
+    assertThat(output.resolve("split=train")).isDirectory();
+    assertThat(output.resolve("split=val")).isDirectory();
+    try (Stream<Path> files = Files.list(output.resolve("split=train"))) {
+      assertThat(files.map(p -> p.getFileName().toString()).filter(f -> f.endsWith(".parquet")))
+          .isNotEmpty()
+          .allMatch(f -> f.endsWith(".zstd.parquet"));
+    }
+
+    JsonNode json = new ObjectMapper().readTree(report.toFile());
+    assertThat(json.get("input").asLong()).isEqualTo(25);
+    assertThat(json.get("kept").asLong()).isEqualTo(20);
+    assertThat(json.get("rejected").asLong()).isEqualTo(2);
+    assertThat(json.get("rejected_by_reason").get("TOKEN_OUT_OF_VOCAB").asLong()).isEqualTo(1);
+    assertThat(json.get("rejected_by_reason").get("NON_POSITIVE_TEMPERATURE").asLong())
+        .isEqualTo(1);
+    assertThat(json.get("duplicates").asLong()).isEqualTo(3);
+    assertThat(json.get("splits").get("train").asLong()).isEqualTo(20 - expectedVal);
+    assertThat(json.get("splits").get("val").asLong()).isEqualTo(expectedVal);
+    assertThat(json.get("output").asText()).isEqualTo(output.toString());
+
+    Dataset<Row> curated = spark.read().parquet(output.toString());
+    List<String> columns = new ArrayList<>(CuratedProjection.curatedFieldNames());
+    columns.add("split");
+    assertThat(curated.columns()).containsExactlyElementsOf(columns);
+    List<String> ids =
+        curated.select("exampleId").as(org.apache.spark.sql.Encoders.STRING()).collectAsList();
+    assertThat(ids).hasSize(20).doesNotHaveDuplicates().contains("rec-03", "rec-04");
+    assertThat(ids).noneMatch(id -> id.startsWith("zzz") || id.startsWith("bad"));
+    assertThat(spark.active()).isSameAs(spark);
+  }
+
+  @Test
+  void curatedFilesReadBackAsCuratedExampleWithParquetAvro() throws Exception {
+    Path input = writeRaw("raw-avro", List.of(TestRecords.record("only", 42)), 1);
+    Path output = tmp.resolve("curated-avro");
+
+    CurateJob.run(
+        new CurateConfig(
+            input.toString(), output.toString(), tmp.resolve("r-avro.json").toString(), 0.0, null));
+
+    Path file;
+    try (Stream<Path> files = Files.list(output.resolve("split=train"))) {
+      file = files.filter(p -> p.toString().endsWith(".parquet")).findFirst().orElseThrow();
+    }
+    Configuration conf = new Configuration();
+    AvroReadSupport.setAvroReadSchema(conf, CuratedExample.getClassSchema());
+    try (ParquetReader<CuratedExample> reader =
+        AvroParquetReader.<CuratedExample>builder(
+                HadoopInputFile.fromPath(new org.apache.hadoop.fs.Path(file.toString()), conf))
+            .withConf(conf)
+            .build()) {
+      CuratedExample e = reader.read();
+      TeacherOutput source = TestRecords.record("only", 42);
+      assertThat(e.getExampleId()).isEqualTo("only");
+      assertThat(e.getTokens()).isEqualTo(source.getTokens());
+      assertThat(e.getSoftLabels()).isEqualTo(source.getSoftLabels());
+      assertThat(e.getWeight()).isEqualTo(1.0f);
+      assertThat(e.getTokenizerSha256()).isEqualTo("cc22");
+      assertThat(e.getTemperature()).isEqualTo(2f);
+      assertThat(reader.read()).isNull();
+    }
+  }
+
+  @Test
+  void rerunWithNoValRecordsRemovesTheStaleValFolder() {
+    Path input = writeRaw("raw-rerun", mixedBatch(), 1);
+    Path output = tmp.resolve("curated-rerun");
+    String report = tmp.resolve("r-rerun.json").toString();
+    CurateJob.run(new CurateConfig(input.toString(), output.toString(), report, 0.5, null));
+    assertThat(output.resolve("split=val")).isDirectory();
+
+    CurateResult second =
+        CurateJob.run(new CurateConfig(input.toString(), output.toString(), report, 0.0, null));
+
+    assertThat(second.val()).isZero();
+    assertThat(second.train()).isEqualTo(20);
+    assertThat(output.resolve("split=val")).doesNotExist();
+    assertThat(spark.read().parquet(output.toString()).count()).isEqualTo(20);
+  }
+
+  @Test
+  void mixedTokenizersFailTheJobAndWriteNothing() {
+    TeacherOutput other = TestRecords.record("other", 7);
+    other =
+        TeacherOutput.newBuilder(other)
+            .setProvenance(
+                Provenance.newBuilder(other.getProvenance())
+                    .setTokenizerId("bpe")
+                    .setTokenizerSha256("ee99")
+                    .build())
+            .build();
+    Path input = writeRaw("raw-mixed", List.of(TestRecords.record("a", 1), other), 1);
+    Path output = tmp.resolve("curated-mixed");
+    Path report = tmp.resolve("r-mixed.json");
+
+    assertThatThrownBy(
+            () ->
+                CurateJob.run(
+                    new CurateConfig(
+                        input.toString(), output.toString(), report.toString(), 0.1, null)))
+        .isInstanceOf(MixedProvenanceException.class)
+        .hasMessageContaining("char@cc22")
+        .hasMessageContaining("bpe@ee99");
+    assertThat(output).doesNotExist();
+    assertThat(report).doesNotExist();
+  }
+
+  @Test
+  void truncatedInputFileFailsTheJobNamingTheFile() throws IOException {
+    Path input = writeRaw("raw-truncated", mixedBatch(), 3);
+    Path victim;
+    try (Stream<Path> files = Files.list(input)) {
+      victim =
+          files
+              .filter(p -> p.getFileName().toString().endsWith(".parquet"))
+              .sorted()
+              .reduce((a, b) -> b)
+              .orElseThrow();
+    }
+    try (RandomAccessFile f = new RandomAccessFile(victim.toFile(), "rw")) {
+      f.setLength(f.length() / 2);
+    }
+    Files.deleteIfExists(input.resolve("." + victim.getFileName() + ".crc"));
+    Path output = tmp.resolve("curated-truncated");
+
+    assertThatThrownBy(
+            () ->
+                CurateJob.run(
+                    new CurateConfig(
+                        input.toString(),
+                        output.toString(),
+                        tmp.resolve("r-trunc.json").toString(),
+                        0.1,
+                        null)))
+        .isInstanceOf(IllegalStateException.class)
+        .hasMessageContaining(victim.getFileName().toString());
+    assertThat(output.resolve("_SUCCESS")).doesNotExist();
+  }
+
+  @Test
+  void teacherServiceBatchLayoutIsCuratedLikeTheFlatLayout() throws Exception {
+    Path input = Files.createDirectories(tmp.resolve("raw-batch"));
+    Configuration conf = new Configuration();
+    conf.setBoolean(AvroWriteSupport.WRITE_OLD_LIST_STRUCTURE, false);
+    try (ParquetWriter<TeacherOutput> w =
+        AvroParquetWriter.<TeacherOutput>builder(
+                HadoopOutputFile.fromPath(
+                    new org.apache.hadoop.fs.Path(input.resolve("part-00000.parquet").toString()),
+                    conf))
+            .withSchema(TeacherOutput.getClassSchema())
+            .withConf(conf)
+            .build()) {
+      for (TeacherOutput r : mixedBatch()) {
+        w.write(r);
+      }
+    }
+    Path output = tmp.resolve("curated-batch");
+
+    CurateResult result =
+        CurateJob.run(
+            new CurateConfig(
+                input.toString(),
+                output.toString(),
+                tmp.resolve("r-batch.json").toString(),
+                0.5,
+                null));
+
+    assertThat(result.input()).isEqualTo(25);
+    assertThat(result.rejected()).isEqualTo(2);
+    assertThat(result.duplicates()).isEqualTo(3);
+    assertThat(result.kept()).isEqualTo(20);
+    assertThat(result.val()).isEqualTo(expectedVal(20, 0.5));
+  }
+}

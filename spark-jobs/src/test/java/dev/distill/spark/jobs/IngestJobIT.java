@@ -1,0 +1,195 @@
+package dev.distill.spark.jobs;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.distill.schemas.encoding.SingleObjectEncoding;
+import dev.distill.spark.TestRecords;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import kafka.testkit.KafkaClusterTestKit;
+import kafka.testkit.TestKitNodes;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Encoders;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.SparkSession;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** IngestJob against a real in-JVM KRaft broker. */
+class IngestJobIT {
+  private static KafkaClusterTestKit kafka;
+  private static SparkSession spark;
+  private static int producerSeq;
+
+  @TempDir static Path tmp;
+
+  @BeforeAll
+  static void start() throws Exception {
+    kafka =
+        new KafkaClusterTestKit.Builder(
+                new TestKitNodes.Builder()
+                    .setCombined(true)
+                    .setNumBrokerNodes(1)
+                    .setNumControllerNodes(1)
+                    .build())
+            .setConfigProp("offsets.topic.replication.factor", "1")
+            .setConfigProp("offsets.topic.num.partitions", "1")
+            .setConfigProp("transaction.state.log.replication.factor", "1")
+            .setConfigProp("transaction.state.log.min.isr", "1")
+            .setConfigProp("transaction.state.log.num.partitions", "1")
+            .setConfigProp("group.initial.rebalance.delay.ms", "0")
+            .build();
+    kafka.format();
+    kafka.startup();
+    kafka.waitForReadyBrokers();
+    spark =
+        SparkSession.builder()
+            .appName("ingest-it")
+            .master("local[2,4]")
+            .config("spark.ui.enabled", "false")
+            .config("spark.sql.shuffle.partitions", "2")
+            .getOrCreate();
+  }
+
+  @AfterAll
+  static void stop() throws Exception {
+    if (spark != null) {
+      spark.stop();
+    }
+    if (kafka != null) {
+      kafka.close();
+    }
+  }
+
+  private static void createTopic(String topic, int partitions) throws Exception {
+    try (Admin admin = Admin.create(kafka.clientProperties())) {
+      admin.createTopics(List.of(new NewTopic(topic, partitions, (short) 1))).all().get();
+    }
+  }
+
+  private static KafkaProducer<byte[], byte[]> transactionalProducer() {
+    Properties p = new Properties();
+    p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers());
+    p.put(ProducerConfig.TRANSACTIONAL_ID_CONFIG, "it-producer-" + producerSeq++);
+    p.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
+    p.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
+    KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(p);
+    producer.initTransactions();
+    return producer;
+  }
+
+  private static ProducerRecord<byte[], byte[]> message(String topic, String id, int seed) {
+    return new ProducerRecord<>(
+        topic,
+        id.getBytes(StandardCharsets.UTF_8),
+        SingleObjectEncoding.encode(TestRecords.record(id, seed)));
+  }
+
+  /** Sends records [from, to) in one committed transaction. */
+  private static List<String> sendCommitted(
+      KafkaProducer<byte[], byte[]> producer, String topic, String prefix, int from, int to) {
+    List<String> ids = new ArrayList<>();
+    producer.beginTransaction();
+    for (int i = from; i < to; i++) {
+      String id = prefix + i;
+      producer.send(message(topic, id, i));
+      ids.add(id);
+    }
+    producer.commitTransaction();
+    return ids;
+  }
+
+  private IngestConfig config(String topic, Path dir) {
+    return new IngestConfig(
+        kafka.bootstrapServers(),
+        topic,
+        dir.resolve("raw").toString(),
+        dir.resolve("quarantine").toString(),
+        dir.resolve("checkpoint").toString(),
+        null,
+        Map.of("client.id", "ingest-it"));
+  }
+
+  private static List<String> recordIds(String path) {
+    return spark.read().parquet(path).select("record_id").as(Encoders.STRING()).collectAsList();
+  }
+
+  @Test
+  void ingestsOnlyCommittedRecordsAndQuarantinesUndecodableMessages() throws Exception {
+    String topic = "teacher-outputs-a";
+    createTopic(topic, 2);
+    byte[] garbage = "{\"not\": \"avro\"}".getBytes(StandardCharsets.UTF_8);
+    List<String> committed;
+    try (KafkaProducer<byte[], byte[]> producer = transactionalProducer()) {
+      committed = sendCommitted(producer, topic, "good-", 0, 6);
+      producer.beginTransaction();
+      for (int i = 100; i < 104; i++) {
+        producer.send(message(topic, "aborted-" + i, i));
+      }
+      producer.flush();
+      producer.abortTransaction();
+      producer.beginTransaction();
+      producer.send(
+          new ProducerRecord<>(topic, 0, "junk".getBytes(StandardCharsets.UTF_8), garbage));
+      producer.commitTransaction();
+    }
+    Path dir = Files.createDirectories(tmp.resolve("a"));
+
+    IngestResult result = IngestJob.run(config(topic, dir));
+
+    assertThat(result.ingested()).isEqualTo(6);
+    assertThat(result.quarantined()).isEqualTo(1);
+    assertThat(result.outputPath()).isEqualTo(dir.resolve("raw").toString());
+    assertThat(recordIds(result.outputPath())).containsExactlyInAnyOrderElementsOf(committed);
+    assertThat(Files.exists(dir.resolve("raw").resolve("_spark_metadata"))).isTrue();
+    Dataset<Row> raw = spark.read().parquet(result.outputPath());
+    assertThat(raw.columns())
+        .containsExactly(dev.distill.spark.transforms.RawColumns.SCHEMA.fieldNames());
+    Row first = raw.where("record_id = 'good-3'").first();
+    assertThat(first.<String>getAs("tokenizer_id")).isEqualTo("char");
+    assertThat(first.<Long>getAs("kafka_offset")).isNotNull();
+    List<Row> quarantined =
+        spark.read().parquet(dir.resolve("quarantine").toString()).collectAsList();
+    assertThat(quarantined).hasSize(1);
+    assertThat(quarantined.get(0).<String>getAs("reason")).isEqualTo("NOT_SINGLE_OBJECT_ENCODING");
+    assertThat(quarantined.get(0).<byte[]>getAs("value")).isEqualTo(garbage);
+    assertThat(quarantined.get(0).<Integer>getAs("kafka_partition")).isEqualTo(0);
+    assertThat(spark.active()).isSameAs(spark);
+  }
+
+  @Test
+  void rerunFromTheCheckpointAddsOnlyNewRecordsWithoutDuplicates() throws Exception {
+    String topic = "teacher-outputs-b";
+    createTopic(topic, 1);
+    Path dir = Files.createDirectories(tmp.resolve("b"));
+    List<String> all = new ArrayList<>();
+    try (KafkaProducer<byte[], byte[]> producer = transactionalProducer()) {
+      all.addAll(sendCommitted(producer, topic, "r-", 0, 5));
+
+      IngestResult first = IngestJob.run(config(topic, dir));
+      all.addAll(sendCommitted(producer, topic, "r-", 5, 8));
+      IngestResult second = IngestJob.run(config(topic, dir));
+      IngestResult third = IngestJob.run(config(topic, dir));
+
+      assertThat(first.ingested()).isEqualTo(5);
+      assertThat(second.ingested()).isEqualTo(3);
+      assertThat(third.ingested()).isZero();
+      assertThat(second.quarantined()).isZero();
+    }
+    List<String> ids = recordIds(dir.resolve("raw").toString());
+    assertThat(ids).hasSize(8).doesNotHaveDuplicates().containsExactlyInAnyOrderElementsOf(all);
+  }
+}
