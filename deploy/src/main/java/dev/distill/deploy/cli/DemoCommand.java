@@ -10,8 +10,10 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Properties;
 import java.util.concurrent.Callable;
+import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
 
 /** {@code distill demo}: every stage on one machine, with real components. */
 @Command(
@@ -24,6 +26,8 @@ import picocli.CommandLine.Option;
       "Writes only under <run.dir>/<run-id>/ and the model cache."
     })
 final class DemoCommand implements Callable<Integer> {
+  @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
   @Option(names = "--quick", description = "Same stages at toy sizes (about 2 minutes).")
   boolean quick;
 
@@ -67,7 +71,13 @@ final class DemoCommand implements Callable<Integer> {
     if (bootstrapServers != null) {
       overrides.put("kafka.bootstrap-servers", bootstrapServers);
     }
-    DemoConfig config = DemoConfig.from(overrides);
+    DemoConfig config;
+    try {
+      config = DemoConfig.from(overrides);
+    } catch (IllegalArgumentException e) {
+      // A bad key or value is a usage error (exit code 2), not a failed run.
+      throw new ParameterException(spec.commandLine(), e.getMessage(), e);
+    }
     new LocalPipeline(config, System.out).run();
     return 0;
   }

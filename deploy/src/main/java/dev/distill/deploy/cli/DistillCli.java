@@ -4,8 +4,8 @@ import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
 /**
- * The {@code distill} command line: one entry point for every stage. Exit codes: 0 ok, 1 failure,
- * 2 usage error.
+ * The {@code distill} command line: one entry point for every stage. Exit codes: 0 ok, 1 failure, 2
+ * usage error.
  */
 @Command(
     name = "distill",

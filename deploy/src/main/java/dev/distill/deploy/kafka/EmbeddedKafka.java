@@ -24,6 +24,23 @@ import java.util.concurrent.TimeUnit;
  * own classpath, so nothing is downloaded.
  */
 public final class EmbeddedKafka implements AutoCloseable {
+  private static final String BROKER_LOG_CONFIG =
+      """
+      <?xml version="1.0" encoding="UTF-8"?>
+      <Configuration status="WARN">
+        <Appenders>
+          <Console name="out" target="SYSTEM_OUT">
+            <PatternLayout pattern="%d{HH:mm:ss.SSS} %-5level %c{1} - %msg%n"/>
+          </Console>
+        </Appenders>
+        <Loggers>
+          <Logger name="kafka.server" level="INFO"/>
+          <Logger name="kafka.Kafka" level="INFO"/>
+          <Root level="WARN"><AppenderRef ref="out"/></Root>
+        </Loggers>
+      </Configuration>
+      """;
+
   private final Process process;
   private final int port;
   private final Thread shutdownHook;
@@ -35,7 +52,9 @@ public final class EmbeddedKafka implements AutoCloseable {
     Runtime.getRuntime().addShutdownHook(shutdownHook);
   }
 
-  /** Formats storage under {@code dir} and starts the broker; returns once it accepts connections. */
+  /**
+   * Formats storage under {@code dir} and starts the broker; returns once it accepts connections.
+   */
   public static EmbeddedKafka start(Path dir, Duration timeout) throws IOException {
     Files.createDirectories(dir);
     int port = freePort();
@@ -62,12 +81,23 @@ public final class EmbeddedKafka implements AutoCloseable {
             "group.initial.rebalance.delay.ms=0",
             "auto.create.topics.enable=false");
     Files.write(props, lines, StandardCharsets.UTF_8);
+    // The broker logs at INFO to its own file (readiness is read from it); the pipeline's JVM
+    // keeps its quiet configuration.
+    Path logConfig = dir.resolve("log4j2-broker.xml");
+    Files.writeString(logConfig, BROKER_LOG_CONFIG);
     Path log = dir.resolve("kafka.log");
     run(
-        command("kafka.tools.StorageTool", "format", "-t", clusterId(), "-c", props.toString()),
+        command(
+            logConfig,
+            "kafka.tools.StorageTool",
+            "format",
+            "-t",
+            clusterId(),
+            "-c",
+            props.toString()),
         log,
         Duration.ofSeconds(60));
-    ProcessBuilder pb = new ProcessBuilder(command("kafka.Kafka", props.toString()));
+    ProcessBuilder pb = new ProcessBuilder(command(logConfig, "kafka.Kafka", props.toString()));
     pb.redirectErrorStream(true);
     pb.redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
     EmbeddedKafka kafka = new EmbeddedKafka(pb.start(), port);
@@ -108,10 +138,11 @@ public final class EmbeddedKafka implements AutoCloseable {
     throw new IOException("Kafka broker not ready after " + timeout + "; see " + log);
   }
 
-  private static List<String> command(String mainClass, String... args) {
+  private static List<String> command(Path logConfig, String mainClass, String... args) {
     List<String> cmd = new ArrayList<>();
     cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
     cmd.add("-Xmx512m");
+    cmd.add("-Dlog4j2.configurationFile=" + logConfig.toAbsolutePath());
     cmd.add("-cp");
     cmd.add(System.getProperty("java.class.path"));
     cmd.add(mainClass);
@@ -127,10 +158,10 @@ public final class EmbeddedKafka implements AutoCloseable {
     try {
       if (!p.waitFor(timeout.toSeconds(), TimeUnit.SECONDS)) {
         p.destroyForcibly();
-        throw new IOException(cmd.get(4) + " timed out; see " + log);
+        throw new IOException(cmd.get(5) + " timed out; see " + log);
       }
       if (p.exitValue() != 0) {
-        throw new IOException(cmd.get(4) + " failed with code " + p.exitValue() + "; see " + log);
+        throw new IOException(cmd.get(5) + " failed with code " + p.exitValue() + "; see " + log);
       }
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
@@ -184,5 +215,4 @@ public final class EmbeddedKafka implements AutoCloseable {
       // already in shutdown: the hook runs or ran
     }
   }
-
 }

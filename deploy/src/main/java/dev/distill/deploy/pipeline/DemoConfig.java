@@ -57,9 +57,22 @@ public record DemoConfig(
     }
     for (int v :
         new int[] {
-          blockSize, teacherLayers, teacherHeads, teacherEmbd, teacherSteps, teacherBatch, topK,
-          trainWindows, valWindows, labelBatch, studentLayers, studentHeads, studentEmbd,
-          studentSteps, studentBatch, evalWindows
+          blockSize,
+          teacherLayers,
+          teacherHeads,
+          teacherEmbd,
+          teacherSteps,
+          teacherBatch,
+          topK,
+          trainWindows,
+          valWindows,
+          labelBatch,
+          studentLayers,
+          studentHeads,
+          studentEmbd,
+          studentSteps,
+          studentBatch,
+          evalWindows
         }) {
       if (v < 1) {
         throw new IllegalArgumentException("sizes and counts must be >= 1: " + this);

@@ -48,11 +48,12 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.stream.Stream;
+import org.apache.hadoop.conf.Configuration;
 
 /**
- * The embedded default: every stage of the pipeline on one machine, with the real components
- * (a KRaft broker, local Spark, DJL), writing only under {@code runs/<run-id>/} and the model
- * cache. Only this class (an entry point) knows the run folder's layout and the topic name.
+ * The embedded default: every stage of the pipeline on one machine, with the real components (a
+ * KRaft broker, local Spark, DJL), writing only under {@code runs/<run-id>/} and the model cache.
+ * Only this class (an entry point) knows the run folder's layout and the topic name.
  */
 public final class LocalPipeline {
   static final String CORPUS = "/corpus/tinyshakespeare.txt";
@@ -121,17 +122,21 @@ public final class LocalPipeline {
 
         // 3. Label
         t = System.nanoTime();
-        LabelingConfig lc = new LabelingConfig(config.topK(), config.temperature(), config.labelBatch());
+        LabelingConfig lc =
+            new LabelingConfig(config.topK(), config.temperature(), config.labelBatch());
         Provenance provenance =
-            TeacherIdentity.provenance("shakespeare-char-gpt-" + teacherConfig.nLayer() + "l", teacher, lc);
+            TeacherIdentity.provenance(
+                "shakespeare-char-gpt-" + teacherConfig.nLayer() + "l", teacher, lc);
         List<TextPrompt> prompts = new ArrayList<>();
         prompts.addAll(windows("shakespeare/train", train, config.trainWindows()));
         prompts.addAll(windows("shakespeare/val", valLabelled, config.valWindows()));
-        LabelingRun labeling = new LabelingRun(new SoftLabeler(teacher, lc), provenance, config.runId());
+        LabelingRun labeling =
+            new LabelingRun(new SoftLabeler(teacher, lc), provenance, config.runId());
         StageProgress lp = new StageProgress(out, "teacher-service");
         LabelingRun.Summary summary;
         try (KafkaOutputSink kafka =
-                new KafkaOutputSink(bootstrap, config.topic(), "distill-demo-" + config.runId(), Map.of());
+                new KafkaOutputSink(
+                    bootstrap, config.topic(), "distill-demo-" + config.runId(), Map.of());
             ParquetOutputSink parquet =
                 new ParquetOutputSink(runDir.resolve("teacher-outputs").toString(), 2000);
             TeeSink sink = new TeeSink(List.of(kafka, parquet))) {
@@ -162,7 +167,8 @@ public final class LocalPipeline {
 
         // 4. Spark: ingest then curate
         t = System.nanoTime();
-        out.println("[spark] ingest: Kafka -> raw Parquet (Structured Streaming, AvailableNow, read_committed)");
+        out.println(
+            "[spark] ingest: Kafka -> raw Parquet (Structured Streaming, AvailableNow, read_committed)");
         IngestResult ingest =
             IngestJob.run(
                 new IngestConfig(
@@ -174,7 +180,8 @@ public final class LocalPipeline {
                     config.sparkMaster(),
                     Map.of()));
         out.printf(
-            "[spark] ingested %d records, quarantined %d%n", ingest.ingested(), ingest.quarantined());
+            "[spark] ingested %d records, quarantined %d%n",
+            ingest.ingested(), ingest.quarantined());
         timings.put("ingest", secondsSince(t));
         t = System.nanoTime();
         out.println("[spark] curate: validate, dedupe, split");
@@ -211,8 +218,12 @@ public final class LocalPipeline {
         // 5. Students
         t = System.nanoTime();
         String curated = runDir.resolve("curated").toString();
-        CuratedDataset trainSet = CuratedDataset.read(curated, "train", tokenizer.sha256());
-        CuratedDataset valSet = CuratedDataset.read(curated, "val", tokenizer.sha256());
+        CuratedDataset trainSet =
+            CuratedDataset.read(
+                curated, "train", tokenizer.id(), tokenizer.sha256(), new Configuration());
+        CuratedDataset valSet =
+            CuratedDataset.read(
+                curated, "val", tokenizer.id(), tokenizer.sha256(), new Configuration());
         GptConfig studentConfig =
             new GptConfig(
                 tokenizer.vocabSize(),
@@ -240,18 +251,31 @@ public final class LocalPipeline {
         curves.put(
             "kd-student",
             trainStudent(
-                "kd-student", studentConfig, tokenizer, trainSet.examples(), valSet.examples(),
-                kdLoss, studentTrain, runDir));
+                "kd-student",
+                studentConfig,
+                tokenizer,
+                trainSet.examples(),
+                valSet.examples(),
+                kdLoss,
+                studentTrain,
+                runDir));
         curves.put(
             "hard-label-student",
             trainStudent(
-                "hard-label-student", studentConfig, tokenizer, trainSet.examples(),
-                valSet.examples(), hardLoss, studentTrain, runDir));
+                "hard-label-student",
+                studentConfig,
+                tokenizer,
+                trainSet.examples(),
+                valSet.examples(),
+                hardLoss,
+                studentTrain,
+                runDir));
         timings.put("train", secondsSince(t));
 
         // 6. Evaluation
         t = System.nanoTime();
-        out.println("[eval] held-out text: " + heldOut.length + " characters never seen by any stage");
+        out.println(
+            "[eval] held-out text: " + heldOut.length + " characters never seen by any stage");
         HeldOutEvaluator evaluator =
             new HeldOutEvaluator(teacher, heldOut, config.blockSize(), config.evalWindows(), 32);
         EvalResult teacherEval =
@@ -263,7 +287,8 @@ public final class LocalPipeline {
             students.add(evaluator.evaluate(name, s, Checkpoints.sizeOnDisk(dir)));
           }
         }
-        try (LanguageModel random = LanguageModel.create(studentConfig, tokenizer, config.seed() + 99)) {
+        try (LanguageModel random =
+            LanguageModel.create(studentConfig, tokenizer, config.seed() + 99)) {
           students.add(evaluator.evaluate("random-init-student", random, 0));
         }
         timings.put("eval", secondsSince(t));
@@ -289,10 +314,15 @@ public final class LocalPipeline {
                   "kl_teacher_student", round(s.klTeacherStudent(), 4),
                   "bytes_on_disk", s.bytesOnDisk(),
                   "train_tokens_per_second", tr == null ? null : round(tr.tokensPerSecond(), 0),
-                  "loss", tr == null ? "none (random initialisation)" : lossOf(s.name(), kdLoss, hardLoss)));
+                  "loss",
+                      tr == null
+                          ? "none (random initialisation)"
+                          : lossOf(s.name(), kdLoss, hardLoss)));
         }
         report.put("students", studentRows);
-        report.put("eval", ordered("held_out_tokens", evaluator.tokens(), "metric_units", "nats per character"));
+        report.put(
+            "eval",
+            ordered("held_out_tokens", evaluator.tokens(), "metric_units", "nats per character"));
         Map<String, Object> tm = new LinkedHashMap<>();
         timings.forEach((k, v) -> tm.put(k, round(v, 1)));
         report.put("timings_seconds", tm);
@@ -328,10 +358,11 @@ public final class LocalPipeline {
       throws IOException {
     out.printf(
         Locale.ROOT,
-        "[train] %s: %,d params, %s%n",
+        "[train] %s: %,d params, alpha %.2f (KD: forward KL at T=%.1f x T^2, tail bucket)%n",
         name,
         studentConfig.parameterCount(),
-        loss.description());
+        loss.alpha(),
+        loss.temperature());
     StageProgress sp = new StageProgress(out, "train " + name);
     try (LanguageModel student = LanguageModel.create(studentConfig, tokenizer, config.seed())) {
       TrainResult r =
@@ -369,7 +400,8 @@ public final class LocalPipeline {
             8,
             config.seed());
     String key =
-        sha256(CORPUS_SHA256 + "|" + gc.toJson() + "|" + tc + "|" + tokenizer.sha256()).substring(0, 16);
+        sha256(CORPUS_SHA256 + "|" + gc.toJson() + "|" + tc + "|" + tokenizer.sha256())
+            .substring(0, 16);
     Path dir = Path.of(config.cacheDir(), "teacher-" + key).toAbsolutePath();
     if (Files.exists(dir.resolve("manifest.json"))) {
       try {
@@ -407,9 +439,12 @@ public final class LocalPipeline {
           teacher,
           dir,
           Map.of(
-              "role", "teacher",
-              "corpus_sha256", CORPUS_SHA256,
-              "val_loss", Double.toString(r.finalValLoss())));
+              "role",
+              "teacher",
+              "corpus_sha256",
+              CORPUS_SHA256,
+              "val_loss",
+              Double.toString(r.finalValLoss())));
     }
     return dir;
   }
@@ -426,7 +461,9 @@ public final class LocalPipeline {
       int start = (int) ((long) available * i / count);
       out.add(
           new TextPrompt(
-              source + "@" + start, source, java.util.Arrays.copyOfRange(tokens, start, start + len)));
+              source + "@" + start,
+              source,
+              java.util.Arrays.copyOfRange(tokens, start, start + len)));
     }
     return out;
   }

@@ -14,8 +14,8 @@ import java.util.Map;
 import org.junit.jupiter.api.Test;
 
 /**
- * {@code distill demo --quick} end to end with the real components: a KRaft broker in a child
- * JVM, Spark local in-process, DJL models. Checks that the report's numbers are sane.
+ * {@code distill demo --quick} end to end with the real components: a KRaft broker in a child JVM,
+ * Spark local in-process, DJL models. Checks that the report's numbers are sane.
  */
 class DemoIT {
 
@@ -62,8 +62,10 @@ class DemoIT {
     assertThat(labels.get("bytes_per_token").getAsDouble()).isBetween(20.0, 40.0);
     JsonObject curation = report.getAsJsonObject("curation");
     assertThat(curation.get("input").getAsLong()).isEqualTo(280);
-    assertThat(curation.get("kept").getAsLong() + curation.get("rejected").getAsLong()
-            + curation.get("duplicates").getAsLong())
+    assertThat(
+            curation.get("kept").getAsLong()
+                + curation.get("rejected").getAsLong()
+                + curation.get("duplicates").getAsLong())
         .isEqualTo(280);
     for (String stage : new String[] {"teacher", "ingest", "curate", "train", "eval", "total"}) {
       assertThat(report.getAsJsonObject("timings_seconds").get(stage).getAsDouble())

@@ -1,0 +1,62 @@
+package dev.distill.deploy.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import org.junit.jupiter.api.Test;
+
+class DistillCliTest {
+
+  private record Result(int code, String out, String err) {}
+
+  private static Result run(String... args) {
+    PrintStream oldOut = System.out;
+    PrintStream oldErr = System.err;
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    ByteArrayOutputStream err = new ByteArrayOutputStream();
+    try {
+      System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
+      System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
+      int code = DistillCli.execute(args);
+      return new Result(
+          code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+    } finally {
+      System.setOut(oldOut);
+      System.setErr(oldErr);
+    }
+  }
+
+  @Test
+  void helpListsTheDemoAndExitsZero() {
+    Result r = run("--help");
+    assertThat(r.code()).isZero();
+    assertThat(r.out()).contains("demo");
+  }
+
+  @Test
+  void everySubcommandHasHelp() {
+    Result r = run("demo", "--help");
+    assertThat(r.code()).isZero();
+    assertThat(r.out()).contains("--quick", "--bootstrap-servers", "--run-id");
+  }
+
+  @Test
+  void unknownOptionIsAUsageErrorWithExitCodeTwo() {
+    assertThat(run("demo", "--no-such-flag").code()).isEqualTo(2);
+    assertThat(run("no-such-command").code()).isEqualTo(2);
+  }
+
+  @Test
+  void unknownConfigKeyIsAUsageErrorNamingTheKey() {
+    Result r = run("demo", "--set", "teacher.layerz=3");
+    assertThat(r.code()).isEqualTo(2);
+    assertThat(r.err()).contains("teacher.layerz");
+  }
+
+  @Test
+  void noSubcommandIsAUsageError() {
+    assertThat(run().code()).isEqualTo(2);
+  }
+}
