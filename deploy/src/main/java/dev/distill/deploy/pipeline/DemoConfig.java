@@ -95,7 +95,7 @@ public record DemoConfig(
     m.put("teacher.layers", quick ? "2" : "4");
     m.put("teacher.heads", quick ? "2" : "4");
     m.put("teacher.embd", quick ? "64" : "128");
-    m.put("teacher.steps", quick ? "150" : "2000");
+    m.put("teacher.steps", quick ? "150" : "5000");
     m.put("teacher.batch", "12");
     m.put("teacher.lr", "0.001");
     m.put("label.top-k", "8");
