@@ -2,11 +2,14 @@ package dev.distill.deploy.cli;
 
 import dev.distill.deploy.pipeline.DemoConfig;
 import dev.distill.deploy.pipeline.LocalPipeline;
+import dev.distill.trainer.evaluation.Gate;
 import java.io.IOException;
 import java.io.Reader;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Properties;
 import java.util.concurrent.Callable;
@@ -45,6 +48,13 @@ final class DemoCommand implements Callable<Integer> {
   Path configFile;
 
   @Option(
+      names = "--gate",
+      description =
+          "A condition on the report, e.g. 'student.val_loss <= teacher.val_loss + 0.15';"
+              + " the command exits 1 when one fails (repeatable).")
+  List<String> gates = new ArrayList<>();
+
+  @Option(
       names = "--set",
       description = "Override one key, e.g. --set teacher.steps=500 (repeatable).")
   Map<String, String> sets = new LinkedHashMap<>();
@@ -73,12 +83,18 @@ final class DemoCommand implements Callable<Integer> {
     }
     DemoConfig config;
     try {
+      gates.forEach(Gate::parse); // a malformed gate fails before hours of work, not after
       config = DemoConfig.from(overrides);
     } catch (IllegalArgumentException e) {
       // A bad key or value is a usage error (exit code 2), not a failed run.
       throw new ParameterException(spec.commandLine(), e.getMessage(), e);
     }
-    new LocalPipeline(config, System.out).run();
+    LocalPipeline pipeline = new LocalPipeline(config, gates, System.out);
+    pipeline.run();
+    if (!pipeline.result().gatesPassed()) {
+      System.err.println("distill: a gate failed");
+      return 1;
+    }
     return 0;
   }
 }

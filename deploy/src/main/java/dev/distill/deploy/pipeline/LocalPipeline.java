@@ -1,6 +1,5 @@
 package dev.distill.deploy.pipeline;
 
-import com.google.gson.GsonBuilder;
 import dev.distill.deploy.kafka.EmbeddedKafka;
 import dev.distill.models.checkpoint.Checkpoints;
 import dev.distill.models.gpt.GptConfig;
@@ -23,8 +22,6 @@ import dev.distill.teacher.labeling.LabelingRun;
 import dev.distill.teacher.labeling.TeeSink;
 import dev.distill.teacher.labeling.TextPrompt;
 import dev.distill.trainer.data.Example;
-import dev.distill.trainer.evaluation.EvalResult;
-import dev.distill.trainer.evaluation.HeldOutEvaluator;
 import dev.distill.trainer.io.CuratedDataset;
 import dev.distill.trainer.loss.DistillationLoss;
 import dev.distill.trainer.training.SoftLabelBatches;
@@ -64,9 +61,18 @@ public final class LocalPipeline {
   private final PrintStream out;
   private final Map<String, Double> timings = new LinkedHashMap<>();
 
-  public LocalPipeline(DemoConfig config, PrintStream out) {
+  private final List<String> gates;
+  private RunReport.Result lastResult;
+
+  public LocalPipeline(DemoConfig config, List<String> gates, PrintStream out) {
     this.config = config;
+    this.gates = List.copyOf(gates);
     this.out = out;
+  }
+
+  /** The evaluation of the last {@link #run}, with its gate outcomes. */
+  public RunReport.Result result() {
+    return lastResult;
   }
 
   /** Runs every stage and returns the path of report.json. */
@@ -80,14 +86,11 @@ public final class LocalPipeline {
 
     String text = corpus();
     CharTokenizer tokenizer = CharTokenizer.fromCorpus(text);
-    int[] all = tokenizer.encode(text);
-    int n = (int) (all.length * 0.9);
-    int[] train = java.util.Arrays.copyOfRange(all, 0, n);
-    int[] val = java.util.Arrays.copyOfRange(all, n, all.length);
-    // The first half of the validation text is labelled (the "val" slice the issue asks for);
-    // the second half is held out from every stage and used only by the evaluation.
-    int[] valLabelled = java.util.Arrays.copyOfRange(val, 0, val.length / 2);
-    int[] heldOut = java.util.Arrays.copyOfRange(val, val.length / 2, val.length);
+    Splits splits = Splits.of(tokenizer.encode(text));
+    int[] train = splits.train();
+    int[] val = splits.val();
+    int[] valLabelled = splits.valLabelled();
+    int[] heldOut = splits.heldOut();
 
     Map<String, Object> report = new LinkedHashMap<>();
     EmbeddedKafka broker = null;
@@ -272,66 +275,19 @@ public final class LocalPipeline {
                 runDir));
         timings.put("train", secondsSince(t));
 
-        // 6. Evaluation
-        t = System.nanoTime();
-        out.println(
-            "[eval] held-out text: " + heldOut.length + " characters never seen by any stage");
-        HeldOutEvaluator evaluator =
-            new HeldOutEvaluator(teacher, heldOut, config.blockSize(), config.evalWindows(), 32);
-        EvalResult teacherEval =
-            evaluator.evaluate("teacher", teacher, Checkpoints.sizeOnDisk(teacherDir));
-        List<EvalResult> students = new ArrayList<>();
-        for (String name : curves.keySet()) {
-          Path dir = runDir.resolve("models").resolve(name);
-          try (LanguageModel s = Checkpoints.load(dir)) {
-            students.add(evaluator.evaluate(name, s, Checkpoints.sizeOnDisk(dir)));
-          }
+        // 6. Evaluation and report
+        for (Map.Entry<String, TrainResult> e : curves.entrySet()) {
+          RunReport.saveCurve(runDir, e.getKey(), e.getValue());
         }
-        try (LanguageModel random =
-            LanguageModel.create(studentConfig, tokenizer, config.seed() + 99)) {
-          students.add(evaluator.evaluate("random-init-student", random, 0));
-        }
-        timings.put("eval", secondsSince(t));
-        timings.put("total", secondsSince(t0));
-
-        report.put("run_id", config.runId());
-        report.put(
-            "teacher",
-            ordered(
-                "params", teacherEval.params(),
-                "val_loss", round(teacherEval.valLoss(), 4),
-                "bytes_on_disk", teacherEval.bytesOnDisk(),
-                "config", teacherConfig.toJson()));
-        List<Map<String, Object>> studentRows = new ArrayList<>();
-        for (EvalResult s : students) {
-          TrainResult tr = curves.get(s.name());
-          studentRows.add(
-              ordered(
-                  "name", s.name(),
-                  "params", s.params(),
-                  "val_loss", round(s.valLoss(), 4),
-                  "top1_agreement", round(s.top1Agreement(), 4),
-                  "kl_teacher_student", round(s.klTeacherStudent(), 4),
-                  "bytes_on_disk", s.bytesOnDisk(),
-                  "train_tokens_per_second", tr == null ? null : round(tr.tokensPerSecond(), 0),
-                  "loss",
-                      tr == null
-                          ? "none (random initialisation)"
-                          : lossOf(s.name(), kdLoss, hardLoss)));
-        }
-        report.put("students", studentRows);
-        report.put(
-            "eval",
-            ordered("held_out_tokens", evaluator.tokens(), "metric_units", "nats per character"));
+        report.put("loss.kd-student", kdLoss.description());
+        report.put("loss.hard-label-student", hardLoss.description());
         Map<String, Object> tm = new LinkedHashMap<>();
         timings.forEach((k, v) -> tm.put(k, round(v, 1)));
         report.put("timings_seconds", tm);
-        Path reportPath = runDir.resolve("report.json");
-        Files.writeString(
-            reportPath,
-            new GsonBuilder().setPrettyPrinting().serializeNulls().create().toJson(report));
-        printTable(teacherEval, students, summary);
-        out.println("report: " + reportPath);
+        RunReport.writeFacts(runDir, report);
+        RunReport.Result result = RunReport.write(runDir, config, heldOut, gates, t0, out);
+        lastResult = result;
+        Path reportPath = result.reportJson();
         return reportPath;
       }
     } finally {
@@ -468,41 +424,33 @@ public final class LocalPipeline {
     return out;
   }
 
-  private void printTable(
-      EvalResult teacher, List<EvalResult> students, LabelingRun.Summary summary) {
-    out.println();
-    out.printf(
-        Locale.ROOT,
-        "%-22s %10s %12s %10s %14s %12s%n",
-        "model",
-        "params",
-        "val nats/ch",
-        "top1 agr",
-        "KL(T||S)",
-        "disk bytes");
-    for (EvalResult r : Stream.concat(Stream.of(teacher), students.stream()).toList()) {
-      out.printf(
-          Locale.ROOT,
-          "%-22s %,10d %12.4f %10.4f %14.4f %,12d%n",
-          r.name(),
-          r.params(),
-          r.valLoss(),
-          r.top1Agreement(),
-          r.klTeacherStudent(),
-          r.bytesOnDisk());
-    }
-    out.printf(
-        Locale.ROOT,
-        "soft labels: %,d tokens at %.1f bytes/token; timings (s): %s%n",
-        summary.tokens(),
-        summary.bytesPerToken(),
-        timings);
-  }
-
   private void writeConfig(Path file) throws IOException {
     StringBuilder sb = new StringBuilder("# the full configuration this run used\n");
     config.toMap().forEach((k, v) -> sb.append(k).append(" = ").append(v).append('\n'));
     Files.writeString(file, sb.toString());
+  }
+
+  /**
+   * The corpus split by position: 90% train, 10% val (the teacher's validation text). The first
+   * half of the val text is labelled (the "val" slice of the soft labels); the second half is held
+   * out from every stage and used only by the evaluation.
+   */
+  record Splits(int[] train, int[] val, int[] valLabelled, int[] heldOut) {
+    static Splits of(int[] all) {
+      int n = (int) (all.length * 0.9);
+      int[] val = java.util.Arrays.copyOfRange(all, n, all.length);
+      return new Splits(
+          java.util.Arrays.copyOfRange(all, 0, n),
+          val,
+          java.util.Arrays.copyOfRange(val, 0, val.length / 2),
+          java.util.Arrays.copyOfRange(val, val.length / 2, val.length));
+    }
+  }
+
+  /** The held-out tokens of the bundled corpus, for {@code distill eval}. */
+  public static int[] heldOutTokens() throws IOException {
+    String text = corpus();
+    return Splits.of(CharTokenizer.fromCorpus(text).encode(text)).heldOut();
   }
 
   static String corpus() throws IOException {

@@ -31,7 +31,10 @@ class DemoIT {
             "--set",
             "run.dir=" + runs,
             "--set",
-            "run.cache-dir=" + runs.resolve(".cache"));
+            "run.cache-dir=" + runs.resolve(".cache"),
+            "--gate",
+            "students.kd-student.kl_teacher_student"
+                + " < students.random-init-student.kl_teacher_student");
     assertThat(code).isZero();
     Path runDir = runs.resolve("it-quick");
     JsonObject report =
@@ -76,5 +79,26 @@ class DemoIT {
     assertThat(runDir.resolve("curated/_SUCCESS")).exists();
     assertThat(runDir.resolve("teacher-outputs/_SUCCESS")).exists();
     assertThat(runDir.resolve("models/kd-student/manifest.json")).exists();
+    assertThat(report.getAsJsonArray("gates").get(0).getAsJsonObject().get("passed").getAsBoolean())
+        .isTrue();
+
+    // The report opens in a real browser: every chart rendered and no script error occurred.
+    Path html = runDir.resolve("report.html");
+    assertThat(html).exists();
+    if (HeadlessChromium.binary() == null) {
+      assertThat(System.getenv("CI")).as("CI installs chromium (.ci/run)").isNull();
+      System.err.println("DemoIT: no chromium on this machine; browser check skipped");
+    } else {
+      String dom = HeadlessChromium.dumpDom(html, runs.resolve("chromium-profile"));
+      assertThat(dom).contains("data-status=\"ok\"").contains("data-charts=\"3\"");
+    }
+
+    // distill eval re-evaluates the finished run; a failing gate exits 1.
+    assertThat(
+            DistillCli.execute(
+                "eval", "--run-dir", runDir.toString(), "--gate", "student.val_loss < 0.01"))
+        .isEqualTo(1);
+    assertThat(DistillCli.execute("eval", "--run-dir", runDir.toString(), "--gate", "a <="))
+        .isEqualTo(2);
   }
 }

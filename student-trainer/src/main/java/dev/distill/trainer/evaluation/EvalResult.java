@@ -9,6 +9,7 @@ package dev.distill.trainer.evaluation;
  * @param top1Agreement share of positions where argmax matches the teacher's argmax
  * @param klTeacherStudent mean KL(teacher || model) over the full vocabulary at T = 1
  * @param bytesOnDisk size of the model's checkpoint folder
+ * @param calibration top-1 confidence against accuracy on the true next token
  */
 public record EvalResult(
     String name,
@@ -16,7 +17,8 @@ public record EvalResult(
     double valLoss,
     double top1Agreement,
     double klTeacherStudent,
-    long bytesOnDisk) {
+    long bytesOnDisk,
+    Calibration calibration) {
   public double perplexity() {
     return Math.exp(valLoss);
   }

@@ -49,6 +49,7 @@ public final class HeldOutEvaluator {
     double kl = 0;
     long agree = 0;
     long count = 0;
+    Calibration.Builder calibration = new Calibration.Builder(10);
     for (int from = 0; from < windows.size(); from += batchSize) {
       List<int[]> slice = windows.subList(from, Math.min(windows.size(), from + batchSize));
       int len = slice.get(0).length - 1;
@@ -68,8 +69,10 @@ public final class HeldOutEvaluator {
         kl += logp.exp().mul(logp.sub(logq)).sum().getFloat();
         long[] a = logq.argMax(-1).toLongArray();
         long[] b = logp.argMax(-1).toLongArray();
+        float[] confidence = logq.max(new int[] {-1}).exp().toFloatArray();
         for (int i = 0; i < a.length; i++) {
           agree += a[i] == b[i] ? 1 : 0;
+          calibration.add(confidence[i], a[i] == targets[i]);
         }
         count += a.length;
       }
@@ -80,6 +83,7 @@ public final class HeldOutEvaluator {
         nll / count,
         (double) agree / count,
         Math.max(0.0, kl / count),
-        bytesOnDisk);
+        bytesOnDisk,
+        calibration.build());
   }
 }

@@ -1,0 +1,275 @@
+package dev.distill.deploy.pipeline;
+
+import com.google.gson.Gson;
+import com.google.gson.GsonBuilder;
+import com.google.gson.reflect.TypeToken;
+import dev.distill.models.checkpoint.Checkpoints;
+import dev.distill.models.gpt.LanguageModel;
+import dev.distill.trainer.evaluation.EvalResult;
+import dev.distill.trainer.evaluation.Gate;
+import dev.distill.trainer.evaluation.HeldOutEvaluator;
+import dev.distill.trainer.report.HtmlReport;
+import dev.distill.trainer.training.TrainResult;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.stream.Stream;
+
+/**
+ * The evaluation stage over a run folder: every model under {@code models/} against the teacher on
+ * the held-out text, then {@code report.json}, {@code report.html} and the gates. Used by {@code
+ * distill demo} at its end and by {@code distill eval} on a finished run.
+ */
+public final class RunReport {
+  static final String PIPELINE_FACTS = "pipeline.json";
+  static final String METRICS_DIR = "metrics";
+  private static final Gson GSON = new GsonBuilder().setPrettyPrinting().serializeNulls().create();
+
+  /** What the stage produced. */
+  public record Result(Path reportJson, Path reportHtml, List<Gate.Outcome> gates) {
+    public boolean gatesPassed() {
+      return gates.stream().allMatch(Gate.Outcome::passed);
+    }
+  }
+
+  private RunReport() {}
+
+  /** Writes a model's training curve where {@link #write} finds it. */
+  static void saveCurve(Path runDir, String name, TrainResult r) throws IOException {
+    Files.createDirectories(runDir.resolve(METRICS_DIR));
+    Files.writeString(runDir.resolve(METRICS_DIR).resolve(name + ".json"), GSON.toJson(r));
+  }
+
+  /**
+   * Evaluates and writes the report. {@code heldOut} is the token stream no stage trained on.
+   *
+   * @param gates gate expressions
+   * @param pipelineStartNanos start of the whole run, for timings_seconds.total; null for none
+   */
+  public static Result write(
+      Path runDir,
+      DemoConfig config,
+      int[] heldOut,
+      List<String> gates,
+      Long pipelineStartNanos,
+      PrintStream out)
+      throws IOException {
+    List<Gate> parsed = gates.stream().map(Gate::parse).toList();
+    long t = System.nanoTime();
+    Path models = runDir.resolve("models");
+    Path teacherDir = models.resolve("teacher");
+    if (!Files.exists(teacherDir.resolve("manifest.json"))) {
+      throw new IOException("no teacher checkpoint in " + teacherDir);
+    }
+    Map<String, Object> report = new LinkedHashMap<>();
+    Map<String, Object> facts = readFacts(runDir);
+    EvalResult teacherEval;
+    List<EvalResult> students = new ArrayList<>();
+    Map<String, TrainResult> curves = new LinkedHashMap<>();
+    int heldOutTokens;
+    try (LanguageModel teacher = Checkpoints.load(teacherDir)) {
+      out.println("[eval] held-out text: " + heldOut.length + " tokens never seen by any stage");
+      HeldOutEvaluator evaluator =
+          new HeldOutEvaluator(teacher, heldOut, config.blockSize(), config.evalWindows(), 32);
+      heldOutTokens = evaluator.tokens();
+      teacherEval = evaluator.evaluate("teacher", teacher, Checkpoints.sizeOnDisk(teacherDir));
+      List<Path> studentDirs;
+      try (Stream<Path> s = Files.list(models)) {
+        studentDirs =
+            s.filter(p -> !p.getFileName().toString().equals("teacher"))
+                .filter(p -> Files.exists(p.resolve("manifest.json")))
+                .sorted()
+                .toList();
+      }
+      for (Path dir : studentDirs) {
+        String name = dir.getFileName().toString();
+        try (LanguageModel s = Checkpoints.load(dir)) {
+          students.add(evaluator.evaluate(name, s, Checkpoints.sizeOnDisk(dir)));
+        }
+        Path curve = runDir.resolve(METRICS_DIR).resolve(name + ".json");
+        if (Files.exists(curve)) {
+          curves.put(name, GSON.fromJson(Files.readString(curve), TrainResult.class));
+        }
+      }
+      // A floor for every number: the same student architecture with random weights.
+      if (!studentDirs.isEmpty()) {
+        try (LanguageModel first = Checkpoints.load(studentDirs.get(0));
+            LanguageModel random =
+                LanguageModel.create(first.config(), first.tokenizer(), config.seed() + 99)) {
+          students.add(evaluator.evaluate("random-init-student", random, 0));
+        }
+      }
+    }
+    double evalSeconds = (System.nanoTime() - t) / 1e9;
+
+    report.put("run_id", config.runId());
+    report.put(
+        "teacher",
+        ordered(
+            "params", teacherEval.params(),
+            "val_loss", round(teacherEval.valLoss()),
+            "top1_agreement", round(teacherEval.top1Agreement()),
+            "ece", round(teacherEval.calibration().ece()),
+            "bytes_on_disk", teacherEval.bytesOnDisk()));
+    List<Map<String, Object>> rows = new ArrayList<>();
+    for (EvalResult s : students) {
+      TrainResult tr = curves.get(s.name());
+      rows.add(
+          ordered(
+              "name", s.name(),
+              "params", s.params(),
+              "val_loss", round(s.valLoss()),
+              "perplexity", round(s.perplexity()),
+              "top1_agreement", round(s.top1Agreement()),
+              "kl_teacher_student", round(s.klTeacherStudent()),
+              "ece", round(s.calibration().ece()),
+              "bytes_on_disk", s.bytesOnDisk(),
+              "compression_vs_teacher",
+                  s.bytesOnDisk() == 0
+                      ? null
+                      : round((double) teacherEval.bytesOnDisk() / s.bytesOnDisk()),
+              "train_tokens_per_second", tr == null ? null : Math.round(tr.tokensPerSecond()),
+              "loss", facts.getOrDefault("loss." + s.name(), null)));
+    }
+    report.put("students", rows);
+    report.put(
+        "eval", ordered("held_out_tokens", heldOutTokens, "units", "nats per token (character)"));
+    for (Map.Entry<String, Object> e : facts.entrySet()) {
+      if (!e.getKey().startsWith("loss.")) {
+        report.put(e.getKey(), e.getValue());
+      }
+    }
+    @SuppressWarnings("unchecked")
+    Map<String, Object> timings =
+        new LinkedHashMap<>(
+            (Map<String, Object>) report.getOrDefault("timings_seconds", new LinkedHashMap<>()));
+    timings.put("eval", Math.round(evalSeconds * 10) / 10.0);
+    if (pipelineStartNanos != null) {
+      timings.put("total", Math.round((System.nanoTime() - pipelineStartNanos) / 1e8) / 10.0);
+    }
+    report.put("timings_seconds", timings);
+
+    List<Gate.Outcome> outcomes = new ArrayList<>();
+    Map<String, Double> metrics = metrics(teacherEval, students);
+    for (Gate g : parsed) {
+      outcomes.add(g.evaluate(metrics));
+    }
+    if (!outcomes.isEmpty()) {
+      report.put(
+          "gates",
+          outcomes.stream().map(o -> ordered("gate", o.gate(), "passed", o.passed())).toList());
+    }
+    Path json = runDir.resolve("report.json");
+    Files.writeString(json, GSON.toJson(report));
+    Map<String, Map<String, Object>> sections = new LinkedHashMap<>();
+    for (String key : new String[] {"soft_labels", "curation", "timings_seconds"}) {
+      Object v = report.get(key);
+      if (v instanceof Map<?, ?> m) {
+        Map<String, Object> sec = new LinkedHashMap<>();
+        m.forEach((k, val) -> sec.put(String.valueOf(k), val));
+        sections.put(key.replace('_', ' '), sec);
+      }
+    }
+    sections.put("configuration", new LinkedHashMap<>(config.toMap()));
+    Path html = runDir.resolve("report.html");
+    Files.writeString(
+        html,
+        HtmlReport.render(
+            new HtmlReport.Input(
+                "distill report: run " + config.runId(),
+                teacherEval,
+                students,
+                curves,
+                sections,
+                outcomes)));
+    printTable(out, teacherEval, students);
+    for (Gate.Outcome o : outcomes) {
+      out.println("[gate] " + o);
+    }
+    out.println("report: " + json + " and " + html);
+    return new Result(json, html, outcomes);
+  }
+
+  /** Flat metric names for gates: teacher.X, students.NAME.X, and student.X for the first one. */
+  static Map<String, Double> metrics(EvalResult teacher, List<EvalResult> students) {
+    Map<String, Double> m = new LinkedHashMap<>();
+    put(m, "teacher", teacher);
+    for (EvalResult s : students) {
+      put(m, "students." + s.name(), s);
+    }
+    students.stream()
+        .filter(s -> !s.name().equals("random-init-student"))
+        .findFirst()
+        .ifPresent(s -> put(m, "student", s));
+    return m;
+  }
+
+  private static void put(Map<String, Double> m, String prefix, EvalResult r) {
+    m.put(prefix + ".val_loss", r.valLoss());
+    m.put(prefix + ".perplexity", r.perplexity());
+    m.put(prefix + ".top1_agreement", r.top1Agreement());
+    m.put(prefix + ".kl_teacher_student", r.klTeacherStudent());
+    m.put(prefix + ".ece", r.calibration().ece());
+    m.put(prefix + ".params", (double) r.params());
+    m.put(prefix + ".bytes_on_disk", (double) r.bytesOnDisk());
+  }
+
+  static void writeFacts(Path runDir, Map<String, Object> facts) throws IOException {
+    Files.writeString(runDir.resolve(PIPELINE_FACTS), GSON.toJson(facts));
+  }
+
+  private static Map<String, Object> readFacts(Path runDir) throws IOException {
+    Path p = runDir.resolve(PIPELINE_FACTS);
+    if (!Files.exists(p)) {
+      return new LinkedHashMap<>();
+    }
+    Map<String, Object> m =
+        GSON.fromJson(
+            Files.readString(p), new TypeToken<LinkedHashMap<String, Object>>() {}.getType());
+    return m == null ? new LinkedHashMap<>() : m;
+  }
+
+  private static void printTable(PrintStream out, EvalResult teacher, List<EvalResult> students) {
+    out.println();
+    out.printf(
+        Locale.ROOT,
+        "%-22s %10s %12s %10s %10s %8s %12s%n",
+        "model",
+        "params",
+        "val nats/ch",
+        "top1 agr",
+        "KL(T||S)",
+        "ECE",
+        "disk bytes");
+    for (EvalResult r : Stream.concat(Stream.of(teacher), students.stream()).toList()) {
+      out.printf(
+          Locale.ROOT,
+          "%-22s %,10d %12.4f %10.4f %10.4f %8.4f %,12d%n",
+          r.name(),
+          r.params(),
+          r.valLoss(),
+          r.top1Agreement(),
+          r.klTeacherStudent(),
+          r.calibration().ece(),
+          r.bytesOnDisk());
+    }
+  }
+
+  static Map<String, Object> ordered(Object... kv) {
+    Map<String, Object> m = new LinkedHashMap<>();
+    for (int i = 0; i < kv.length; i += 2) {
+      m.put((String) kv[i], kv[i + 1]);
+    }
+    return m;
+  }
+
+  private static double round(double v) {
+    return Math.round(v * 10000) / 10000.0;
+  }
+}

@@ -1,0 +1,237 @@
+package dev.distill.trainer.report;
+
+import dev.distill.trainer.evaluation.EvalResult;
+import dev.distill.trainer.evaluation.Gate;
+import dev.distill.trainer.training.TrainResult;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * One self-contained {@code report.html}: tables and inline SVG charts, no external resources, all
+ * text escaped. A small inline script checks that every chart rendered and records the result in
+ * {@code body[data-status]} (what the browser test reads).
+ */
+public final class HtmlReport {
+
+  /**
+   * What the report shows.
+   *
+   * @param title page title
+   * @param teacher the teacher's evaluation
+   * @param students every student's evaluation (and baselines)
+   * @param curves training curves by student name (missing for models not trained here)
+   * @param sections extra key/value tables by heading (soft labels, curation, timings, config)
+   * @param gates gate outcomes, empty when none were given
+   */
+  public record Input(
+      String title,
+      EvalResult teacher,
+      List<EvalResult> students,
+      Map<String, TrainResult> curves,
+      Map<String, Map<String, Object>> sections,
+      List<Gate.Outcome> gates) {}
+
+  private HtmlReport() {}
+
+  public static String render(Input in) {
+    StringBuilder sb = new StringBuilder();
+    sb.append("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">")
+        .append("<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none';")
+        .append(" style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:\">")
+        .append("<title>")
+        .append(Html.escape(in.title()))
+        .append("</title><style>")
+        .append("body{font-family:sans-serif;margin:24px;color:#222}")
+        .append("table{border-collapse:collapse;margin:8px 0 20px}")
+        .append("td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}")
+        .append("th{background:#f4f4f4}td.name,th.name{text-align:left}")
+        .append(".pass{color:#2a7a2a}.fail{color:#b22}")
+        .append(".charts{display:flex;flex-wrap:wrap;gap:16px}")
+        .append("</style></head><body data-status=\"loading\">\n");
+    sb.append("<h1>").append(Html.escape(in.title())).append("</h1>\n");
+
+    sb.append("<h2>Student vs teacher on held-out text</h2>\n<table id=\"models\"><tr>")
+        .append("<th class=\"name\">model</th><th>params</th><th>size vs teacher</th>")
+        .append("<th>val loss (nats/token)</th><th>perplexity</th><th>top-1 agreement</th>")
+        .append("<th>KL(teacher||model)</th><th>ECE</th><th>bytes on disk</th></tr>\n");
+    List<EvalResult> all = new ArrayList<>();
+    all.add(in.teacher());
+    all.addAll(in.students());
+    for (EvalResult r : all) {
+      sb.append("<tr><td class=\"name\">")
+          .append(Html.escape(r.name()))
+          .append("</td><td>")
+          .append(String.format(Locale.ROOT, "%,d", r.params()))
+          .append("</td><td>")
+          .append(String.format(Locale.ROOT, "%.3f", (double) r.params() / in.teacher().params()))
+          .append("</td><td>")
+          .append(num(r.valLoss()))
+          .append("</td><td>")
+          .append(num(r.perplexity()))
+          .append("</td><td>")
+          .append(num(r.top1Agreement()))
+          .append("</td><td>")
+          .append(num(r.klTeacherStudent()))
+          .append("</td><td>")
+          .append(num(r.calibration().ece()))
+          .append("</td><td>")
+          .append(String.format(Locale.ROOT, "%,d", r.bytesOnDisk()))
+          .append("</td></tr>\n");
+    }
+    sb.append("</table>\n");
+
+    if (!in.gates().isEmpty()) {
+      sb.append("<h2>Gates</h2>\n<ul id=\"gates\">");
+      for (Gate.Outcome g : in.gates()) {
+        sb.append("<li class=\"")
+            .append(g.passed() ? "pass" : "fail")
+            .append("\">")
+            .append(Html.escape(g.toString()))
+            .append("</li>");
+      }
+      sb.append("</ul>\n");
+    }
+
+    sb.append("<h2>Charts</h2>\n<div class=\"charts\">\n");
+    sb.append(lossCurves(in.curves())).append('\n');
+    sb.append(sizeVsQuality(all)).append('\n');
+    sb.append(calibration(all)).append('\n');
+    sb.append("</div>\n");
+
+    for (Map.Entry<String, Map<String, Object>> section : in.sections().entrySet()) {
+      sb.append("<h2>").append(Html.escape(section.getKey())).append("</h2>\n<table>");
+      for (Map.Entry<String, Object> e : section.getValue().entrySet()) {
+        sb.append("<tr><th class=\"name\">")
+            .append(Html.escape(e.getKey()))
+            .append("</th><td class=\"name\">")
+            .append(Html.escape(value(e.getValue())))
+            .append("</td></tr>");
+      }
+      sb.append("</table>\n");
+    }
+
+    sb.append("<script>\n")
+        .append("window.onerror=function(m){document.body.dataset.status='error: '+m;};\n")
+        .append("(function(){var charts=document.querySelectorAll('svg.chart');var bad=[];\n")
+        .append("charts.forEach(function(c){var b=c.getBBox();\n")
+        .append(" if(!(b.width>0&&b.height>0)||c.querySelectorAll('polyline,circle').length==0)")
+        .append("bad.push(c.id);});\n")
+        .append("document.body.dataset.charts=String(charts.length);\n")
+        .append("document.body.dataset.status=bad.length?'error: empty chart '+bad.join(','):'ok';")
+        .append("})();\n</script>\n</body></html>\n");
+    return sb.toString();
+  }
+
+  private static String lossCurves(Map<String, TrainResult> curves) {
+    List<SvgChart.Series> series = new ArrayList<>();
+    for (Map.Entry<String, TrainResult> e : curves.entrySet()) {
+      List<TrainResult.CurvePoint> pts = e.getValue().curve();
+      double[] x = new double[pts.size()];
+      double[] train = new double[pts.size()];
+      double[] val = new double[pts.size()];
+      for (int i = 0; i < pts.size(); i++) {
+        x[i] = pts.get(i).step();
+        train[i] = pts.get(i).trainLoss();
+        val[i] = pts.get(i).valLoss();
+      }
+      series.add(new SvgChart.Series(e.getKey() + " train", x, train, true, true));
+      series.add(new SvgChart.Series(e.getKey() + " val", x, val, true, false));
+    }
+    return SvgChart.render(
+        "chart-loss",
+        "Training and validation loss (each model's own objective)",
+        "step",
+        "loss",
+        series,
+        false,
+        null);
+  }
+
+  private static String sizeVsQuality(List<EvalResult> all) {
+    List<SvgChart.Series> series = new ArrayList<>();
+    for (EvalResult r : all) {
+      series.add(
+          new SvgChart.Series(
+              r.name(), new double[] {r.params()}, new double[] {r.valLoss()}, false, false));
+    }
+    List<EvalResult> front = paretoFront(all);
+    double[] fx = new double[front.size()];
+    double[] fy = new double[front.size()];
+    for (int i = 0; i < front.size(); i++) {
+      fx[i] = front.get(i).params();
+      fy[i] = front.get(i).valLoss();
+    }
+    series.add(new SvgChart.Series("Pareto front", fx, fy, true, true));
+    return SvgChart.render(
+        "chart-pareto",
+        "Size vs quality",
+        "parameters",
+        "val loss (nats/token)",
+        series,
+        true,
+        null);
+  }
+
+  /** Models that no other model beats on both size and loss, smallest first. */
+  static List<EvalResult> paretoFront(List<EvalResult> all) {
+    List<EvalResult> sorted =
+        all.stream()
+            .sorted(
+                Comparator.comparingLong(EvalResult::params)
+                    .thenComparingDouble(EvalResult::valLoss))
+            .toList();
+    List<EvalResult> front = new ArrayList<>();
+    double best = Double.POSITIVE_INFINITY;
+    for (EvalResult r : sorted) {
+      if (r.valLoss() < best) {
+        best = r.valLoss();
+        front.add(r);
+      }
+    }
+    return front;
+  }
+
+  private static String calibration(List<EvalResult> all) {
+    List<SvgChart.Series> series = new ArrayList<>();
+    series.add(
+        new SvgChart.Series("perfect", new double[] {0, 1}, new double[] {0, 1}, true, true));
+    for (EvalResult r : all) {
+      List<double[]> pts = new ArrayList<>();
+      for (int b = 0; b < r.calibration().count().length; b++) {
+        if (r.calibration().count()[b] > 0) {
+          pts.add(new double[] {r.calibration().confidence()[b], r.calibration().accuracy()[b]});
+        }
+      }
+      double[] x = new double[pts.size()];
+      double[] y = new double[pts.size()];
+      for (int i = 0; i < pts.size(); i++) {
+        x[i] = pts.get(i)[0];
+        y[i] = pts.get(i)[1];
+      }
+      series.add(new SvgChart.Series(r.name(), x, y, true, false));
+    }
+    return SvgChart.render(
+        "chart-calibration",
+        "Calibration (top-1)",
+        "confidence",
+        "accuracy",
+        series,
+        false,
+        new double[] {0, 1, 0, 1});
+  }
+
+  /** Numbers read back from JSON are doubles; show whole ones as integers. */
+  static String value(Object v) {
+    if (v instanceof Double d && d == Math.rint(d) && Math.abs(d) < 1e15) {
+      return Long.toString(d.longValue());
+    }
+    return String.valueOf(v);
+  }
+
+  private static String num(double v) {
+    return String.format(Locale.ROOT, "%.4f", v);
+  }
+}

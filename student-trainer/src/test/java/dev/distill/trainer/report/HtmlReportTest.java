@@ -1,0 +1,70 @@
+package dev.distill.trainer.report;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.distill.trainer.evaluation.Calibration;
+import dev.distill.trainer.evaluation.EvalResult;
+import dev.distill.trainer.evaluation.Gate;
+import dev.distill.trainer.training.TrainResult;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+class HtmlReportTest {
+
+  static EvalResult result(String name, long params, double loss) {
+    Calibration.Builder b = new Calibration.Builder(10);
+    b.add(0.5, true);
+    b.add(0.9, true);
+    return new EvalResult(name, params, loss, 0.8, 0.1, params * 4, b.build());
+  }
+
+  static HtmlReport.Input input(String studentName) {
+    TrainResult tr =
+        new TrainResult(
+            List.of(
+                new TrainResult.CurvePoint(10, 2.0, 2.1), new TrainResult.CurvePoint(20, 1.5, 1.6)),
+            1.6,
+            1000,
+            1);
+    Map<String, Map<String, Object>> sections = new LinkedHashMap<>();
+    sections.put("Soft labels", Map.of("bytes_per_token", 26.1));
+    return new HtmlReport.Input(
+        "distill report",
+        result("teacher", 800_000, 1.7),
+        List.of(result(studentName, 100_000, 1.9)),
+        Map.of(studentName, tr),
+        sections,
+        List.of(new Gate.Outcome("student.val_loss <= 2", true, 1.9, 2)));
+  }
+
+  @Test
+  void everyChartIsInlineSvgAndNothingIsFetched() {
+    String html = HtmlReport.render(input("kd-student"));
+    assertThat(html)
+        .contains("id=\"chart-loss\"", "id=\"chart-pareto\"", "id=\"chart-calibration\"");
+    assertThat(html)
+        .doesNotContain("http://", "https://", "src=\"//")
+        .contains("<svg class=\"chart\"");
+    assertThat(html).contains("kd-student", "0.125", "26.1", "PASS student.val_loss &lt;= 2");
+  }
+
+  @Test
+  void namesAreEscapedBecauseTheyAreData() {
+    String html = HtmlReport.render(input("<script>alert(1)</script>"));
+    assertThat(html).doesNotContain("<script>alert(1)</script>").contains("&lt;script&gt;alert(1)");
+  }
+
+  @Test
+  void paretoFrontKeepsOnlyModelsNoOtherBeatsOnSizeAndLoss() {
+    List<EvalResult> front =
+        HtmlReport.paretoFront(
+            List.of(
+                result("teacher", 800_000, 1.7),
+                result("small-good", 100_000, 1.8),
+                result("small-bad", 120_000, 2.5),
+                result("tiny", 10_000, 3.0)));
+    assertThat(front).extracting(EvalResult::name).containsExactly("tiny", "small-good", "teacher");
+  }
+}
