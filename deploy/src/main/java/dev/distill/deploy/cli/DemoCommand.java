@@ -4,14 +4,11 @@ import dev.distill.deploy.pipeline.DemoConfig;
 import dev.distill.deploy.pipeline.LocalPipeline;
 import dev.distill.trainer.evaluation.Gate;
 import java.io.IOException;
-import java.io.Reader;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Properties;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -61,17 +58,12 @@ final class DemoCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws IOException {
-    Map<String, String> overrides = new LinkedHashMap<>();
-    if (configFile != null) {
-      Properties p = new Properties();
-      try (Reader r = Files.newBufferedReader(configFile)) {
-        p.load(r);
-      }
-      for (String k : p.stringPropertyNames()) {
-        overrides.put(k, p.getProperty(k));
-      }
-    }
-    overrides.putAll(sets);
+    Map<String, String> overrides =
+        ConfigSources.collect(
+            configFile,
+            System.getenv(),
+            sets,
+            DemoConfig.defaults(quick || sets.containsKey("run.quick")).keySet());
     if (quick) {
       overrides.put("run.quick", "true");
     }

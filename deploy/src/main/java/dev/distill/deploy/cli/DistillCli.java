@@ -12,7 +12,12 @@ import picocli.CommandLine.Command;
     mixinStandardHelpOptions = true,
     version = "distill 0.1.0",
     description = "Distributed knowledge distillation for language models.",
-    subcommands = {DemoCommand.class, EvalCommand.class, CommandLine.HelpCommand.class})
+    subcommands = {
+      DemoCommand.class,
+      EvalCommand.class,
+      ConfigCommand.class,
+      CommandLine.HelpCommand.class
+    })
 public final class DistillCli implements Runnable {
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
