@@ -138,6 +138,43 @@ public final class ArithmeticTask {
     return at < 0 ? 0 : s.charAt(at) - '0';
   }
 
+  private static final Pattern STEP =
+      Pattern.compile("(\\d)([+*-])(\\d)[+-](\\d)=(\\d+) [cb](\\d)");
+
+  /**
+   * The answer a rationale implies, read back from its digit lines (each line's result digit, least
+   * significant first, plus the final carry), or null when it cannot be read. Used for
+   * faithfulness: does the emitted answer follow from the written steps?
+   */
+  public static String answerFromRationale(String rationale) {
+    StringBuilder digits = new StringBuilder();
+    String op = null;
+    int carry = 0;
+    int lines = 0;
+    for (String line : rationale.split("\n")) {
+      if (line.isBlank()) {
+        continue;
+      }
+      Matcher m = STEP.matcher(line.trim());
+      if (!m.matches()) {
+        return null;
+      }
+      op = m.group(2);
+      int result = Integer.parseInt(m.group(5));
+      digits.append(result % 10);
+      carry = Integer.parseInt(m.group(6));
+      lines++;
+    }
+    if (lines == 0) {
+      return null;
+    }
+    if (!"-".equals(op) && carry > 0) {
+      digits.append(carry);
+    }
+    String s = digits.reverse().toString().replaceFirst("^0+(?=\\d)", "");
+    return s;
+  }
+
   /** The answer in generated text, or null when it has none. */
   public static Long extractAnswer(String generated) {
     Matcher m = ANSWER.matcher(generated);

@@ -52,6 +52,24 @@ class ArithmeticTaskTest {
   }
 
   @Test
+  void everyGoldRationaleImpliesItsAnswer() {
+    for (ArithmeticTask.Problem p :
+        ArithmeticTask.generate(11, 300, 1, 5, List.of("+", "-", "*"))) {
+      assertThat(ArithmeticTask.answerFromRationale(p.rationale()))
+          .as(p.text())
+          .isEqualTo(Long.toString(p.answer()));
+    }
+  }
+
+  @Test
+  void aWrongStepImpliesAnotherAnswerAndGarbageImpliesNone() {
+    assertThat(ArithmeticTask.answerFromRationale("7+5+0=12 c1\n4+8+1=14 c1\n3+2+1=6 c0\n"))
+        .isEqualTo("642");
+    assertThat(ArithmeticTask.answerFromRationale("hello\n")).isNull();
+    assertThat(ArithmeticTask.answerFromRationale("")).isNull();
+  }
+
+  @Test
   void badDigitRangesAreRefused() {
     assertThatThrownBy(() -> ArithmeticTask.generate(1, 1, 3, 2, List.of("+")))
         .hasMessageContaining("digits");

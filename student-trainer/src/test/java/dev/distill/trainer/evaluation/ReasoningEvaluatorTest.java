@@ -1,0 +1,82 @@
+package dev.distill.trainer.evaluation;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.distill.models.gpt.GptConfig;
+import dev.distill.models.gpt.LanguageModel;
+import dev.distill.models.tokenizer.CharTokenizer;
+import dev.distill.trainer.training.ProgressListener;
+import dev.distill.trainer.training.TextWindows;
+import dev.distill.trainer.training.TrainConfig;
+import dev.distill.trainer.training.TrainingLoop;
+import java.util.List;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+class ReasoningEvaluatorTest {
+  static final String EXAMPLE = "1+1=\nr2\nA 2.\n";
+  static LanguageModel model;
+
+  /** A tiny model that has memorised one worked example. */
+  @BeforeAll
+  static void train() {
+    String text = EXAMPLE.repeat(200);
+    CharTokenizer tok = CharTokenizer.fromCorpus(text + "3");
+    model = LanguageModel.create(new GptConfig(tok.vocabSize(), 16, 1, 2, 32, 0f), tok, 3);
+    int[] ids = tok.encode(text);
+    TrainingLoop.run(
+        model,
+        new TextWindows(ids, 16, 8),
+        new TextWindows(ids, 16, 8),
+        new TrainConfig(150, 8, 5e-3f, 10, 5e-4f, 0f, 1f, 0, 1, 1),
+        ProgressListener.NONE);
+  }
+
+  @AfterAll
+  static void close() {
+    model.close();
+  }
+
+  private static ReasoningEvaluator evaluator(List<ReasoningEvaluator.Task> tasks, String implied) {
+    return new ReasoningEvaluator(
+        tasks, "\n", Pattern.compile("A (\\d+)\\."), "A ", rationale -> implied, 12);
+  }
+
+  @Test
+  void exactMatchCountsOnlyTheRightAnswer() {
+    ReasoningEvaluator.Result r =
+        evaluator(
+                List.of(
+                    new ReasoningEvaluator.Task("1+1=\n", "2", "add"),
+                    new ReasoningEvaluator.Task("1+1=\n", "3", "wrong-gold")),
+                "2")
+            .evaluate("m", model);
+    assertThat(r.problems()).isEqualTo(2);
+    assertThat(r.exactMatchWithRationale()).isEqualTo(0.5);
+    assertThat(r.withRationaleBySlice()).containsEntry("add", 1.0).containsEntry("wrong-gold", 0.0);
+  }
+
+  @Test
+  void faithfulnessComparesTheRationalesImpliedAnswerWithTheEmittedOne() {
+    List<ReasoningEvaluator.Task> t = List.of(new ReasoningEvaluator.Task("1+1=\n", "2", "add"));
+    assertThat(evaluator(t, "2").evaluate("m", model).faithfulness()).isEqualTo(1.0);
+    assertThat(evaluator(t, "7").evaluate("m", model).faithfulness()).isEqualTo(0.0);
+  }
+
+  @Test
+  void greedyDecodingStopsAtTheAnswer() {
+    String gen = evaluator(List.of(), "2").greedy(model, "\n1+1=\n", "");
+    assertThat(gen).isEqualTo("r2\nA 2.");
+  }
+
+  @Test
+  void promptOutsideTheVocabularyScoresZero() {
+    ReasoningEvaluator.Result r =
+        evaluator(List.of(new ReasoningEvaluator.Task("9*9=\n", "81", "mul")), "81")
+            .evaluate("m", model);
+    assertThat(r.exactMatchWithRationale()).isZero();
+    assertThat(r.exactMatchWithoutRationale()).isZero();
+  }
+}
