@@ -1,0 +1,198 @@
+package dev.distill.spark.jobs;
+
+import static org.apache.spark.sql.functions.col;
+
+import dev.distill.spark.transforms.RationaleCuration;
+import dev.distill.spark.transforms.SplitAssignment;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.stream.Collectors;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.fs.Path;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.SparkSession;
+import org.apache.spark.storage.StorageLevel;
+
+/**
+ * Teacher outputs with sampled rationales (nested {@code TeacherOutput} Parquet, as teacher-service
+ * writes in batch mode) -> curated Parquet of the kept rationales ({@code split=train|val}, zstd,
+ * {@code _SUCCESS}) and a report of every rationale's decision (see {@link RationaleCuration}).
+ */
+public final class CurateRationalesJob {
+  static final String USAGE =
+      "usage: CurateRationalesJob --input DIR --output DIR --report FILE [--val-fraction F]"
+          + " [--min-chars N] [--max-chars N] [--require-gold true|false]";
+
+  /** The job's settings. */
+  public record Config(
+      String inputPath,
+      String outputPath,
+      String reportPath,
+      double valFraction,
+      RationaleCuration.Options options,
+      String master) {
+    public Config {
+      for (String p : new String[] {inputPath, outputPath, reportPath}) {
+        if (p == null || p.isBlank()) {
+          throw new IllegalArgumentException("input, output and report paths are required");
+        }
+      }
+      if (!(valFraction > 0 && valFraction < 1)) {
+        throw new IllegalArgumentException("valFraction must be in (0, 1), got " + valFraction);
+      }
+    }
+  }
+
+  /** Counts: prompts read, rationales by decision, examples per split. */
+  public record Result(
+      long prompts, long rationales, Map<String, Long> decisions, long train, long val) {
+    public long kept() {
+      return train + val;
+    }
+  }
+
+  private CurateRationalesJob() {}
+
+  public static Result run(Config config) {
+    try (Sessions.Handle session = Sessions.open("distill-curate-rationales", config.master())) {
+      SparkSession spark = session.spark();
+      Dataset<Row> input = spark.read().parquet(config.inputPath());
+      requireSingle(input, "provenance.tokenizerSha256");
+      requireSingle(input, "provenance.teacherSha256");
+      requireSingle(input, "provenance.temperature");
+      Dataset<Row> annotated =
+          RationaleCuration.annotate(input, config.options())
+              .persist(StorageLevel.MEMORY_AND_DISK());
+      try {
+        long prompts = input.count();
+        Map<String, Long> decisions = new TreeMap<>();
+        long rationales = 0;
+        for (Row r : annotated.groupBy(RationaleCuration.DECISION).count().collectAsList()) {
+          decisions.put(r.getString(0), r.getLong(1));
+          rationales += r.getLong(1);
+        }
+        Dataset<Row> curated = RationaleCuration.toCurated(annotated, config.valFraction());
+        Configuration hadoop = spark.sparkContext().hadoopConfiguration();
+        Path success = new Path(config.outputPath(), "_SUCCESS");
+        FileSystem fs = success.getFileSystem(hadoop);
+        fs.delete(new Path(config.outputPath()), true); // a re-run replaces the whole output
+        curated
+            .write()
+            .mode("overwrite")
+            .option("compression", "zstd")
+            .partitionBy(SplitAssignment.SPLIT)
+            .parquet(config.outputPath());
+        long train = 0;
+        long val = 0;
+        for (Row r :
+            spark
+                .read()
+                .parquet(config.outputPath())
+                .groupBy(SplitAssignment.SPLIT)
+                .count()
+                .collectAsList()) {
+          if (SplitAssignment.VAL.equals(r.getString(0))) {
+            val = r.getLong(1);
+          } else {
+            train = r.getLong(1);
+          }
+        }
+        fs.create(success, true).close();
+        Result result = new Result(prompts, rationales, decisions, train, val);
+        writeText(hadoop, config.reportPath(), json(result, config.outputPath()));
+        return result;
+      } catch (IOException e) {
+        throw new IllegalStateException(
+            "rationale curation of " + config.inputPath() + " failed: " + e.getMessage(), e);
+      } finally {
+        annotated.unpersist();
+      }
+    }
+  }
+
+  private static void requireSingle(Dataset<Row> input, String column) {
+    List<Row> distinct = input.select(col(column)).distinct().limit(5).collectAsList();
+    if (distinct.size() > 1) {
+      throw new IllegalStateException(
+          "refusing to mix "
+              + column
+              + " values in one output: "
+              + distinct.stream()
+                  .map(r -> String.valueOf(r.get(0)))
+                  .collect(Collectors.joining(", ")));
+    }
+  }
+
+  static String json(Result r, String output) {
+    String decisions =
+        r.decisions().entrySet().stream()
+            .map(e -> CurateJob.quote(e.getKey()) + ": " + e.getValue())
+            .collect(Collectors.joining(", "));
+    return "{\"prompts\": "
+        + r.prompts()
+        + ", \"rationales\": "
+        + r.rationales()
+        + ", \"decisions\": {"
+        + decisions
+        + "}, \"kept\": "
+        + r.kept()
+        + ", \"splits\": {\"train\": "
+        + r.train()
+        + ", \"val\": "
+        + r.val()
+        + "}, \"output\": "
+        + CurateJob.quote(output)
+        + "}\n";
+  }
+
+  private static void writeText(Configuration hadoop, String path, String text) throws IOException {
+    Path p = new Path(path);
+    try (OutputStream out = p.getFileSystem(hadoop).create(p, true)) {
+      out.write(text.getBytes(StandardCharsets.UTF_8));
+    }
+  }
+
+  public static void main(String[] args) {
+    int code =
+        Args.exitCode(
+            USAGE,
+            () -> {
+              Args a =
+                  Args.parse(
+                      args,
+                      Set.of(
+                          "input",
+                          "output",
+                          "report",
+                          "val-fraction",
+                          "min-chars",
+                          "max-chars",
+                          "require-gold"),
+                      Set.of());
+              Config c =
+                  new Config(
+                      a.required("input"),
+                      a.required("output"),
+                      a.required("report"),
+                      Double.parseDouble(a.optional("val-fraction", "0.1")),
+                      new RationaleCuration.Options(
+                          Integer.parseInt(a.optional("min-chars", "1")),
+                          Integer.parseInt(a.optional("max-chars", "100000")),
+                          Boolean.parseBoolean(a.optional("require-gold", "true"))),
+                      null);
+              Result r = run(c);
+              System.err.println("rationales " + r.rationales() + " decisions " + r.decisions());
+              System.out.println(c.outputPath());
+            });
+    if (code != 0) {
+      System.exit(code);
+    }
+  }
+}
