@@ -31,25 +31,6 @@ class LabelingRunTest {
     teacher.close();
   }
 
-  /** Collects batches in memory and records whether commit happened. */
-  static final class CollectingSink implements OutputSink {
-    final List<TeacherOutput> records = new ArrayList<>();
-    int commits;
-
-    @Override
-    public void write(List<TeacherOutput> batch) {
-      records.addAll(batch);
-    }
-
-    @Override
-    public void commit() {
-      commits++;
-    }
-
-    @Override
-    public void close() {}
-  }
-
   private List<TextPrompt> prompts(int n) {
     List<TextPrompt> out = new ArrayList<>();
     for (int i = 0; i < n; i++) {
