@@ -40,7 +40,8 @@ public record DemoConfig(
     int studentBatch,
     float studentLr,
     float alpha,
-    int evalWindows) {
+    int evalWindows,
+    ArithmeticConfig arithmetic) {
 
   public DemoConfig {
     if (runId == null || !runId.matches("[A-Za-z0-9._-]{1,64}")) {
@@ -112,6 +113,20 @@ public record DemoConfig(
     m.put("student.lr", "0.002");
     m.put("student.alpha", "0.5");
     m.put("eval.windows", quick ? "40" : "200");
+    m.put("arith.enabled", "true");
+    m.put("arith.train-problems", quick ? "3000" : "60000");
+    m.put("arith.block-size", "64");
+    m.put("arith.teacher-steps", quick ? "500" : "3000");
+    m.put("arith.teacher-batch", "24");
+    m.put("arith.labelled-problems", quick ? "24" : "1500");
+    m.put("arith.rationales", quick ? "2" : "4");
+    m.put("arith.sample-temperature", "0.7");
+    m.put("arith.student-layers", quick ? "1" : "2");
+    m.put("arith.student-heads", quick ? "2" : "4");
+    m.put("arith.student-embd", quick ? "32" : "80");
+    m.put("arith.student-steps", quick ? "40" : "3000");
+    m.put("arith.student-batch", "32");
+    m.put("arith.eval-problems", quick ? "8" : "100");
     return m;
   }
 
@@ -156,7 +171,22 @@ public record DemoConfig(
         p.i("student.batch"),
         p.f("student.lr"),
         p.f("student.alpha"),
-        p.i("eval.windows"));
+        p.i("eval.windows"),
+        new ArithmeticConfig(
+            p.bool("arith.enabled"),
+            p.i("arith.train-problems"),
+            p.i("arith.block-size"),
+            p.i("arith.teacher-steps"),
+            p.i("arith.teacher-batch"),
+            p.i("arith.labelled-problems"),
+            p.i("arith.rationales"),
+            p.f("arith.sample-temperature"),
+            p.i("arith.student-layers"),
+            p.i("arith.student-heads"),
+            p.i("arith.student-embd"),
+            p.i("arith.student-steps"),
+            p.i("arith.student-batch"),
+            p.i("arith.eval-problems")));
   }
 
   /** The full configuration as key = value, the form it is written next to a run's outputs. */
@@ -191,6 +221,21 @@ public record DemoConfig(
     m.put("student.lr", Float.toString(studentLr));
     m.put("student.alpha", Float.toString(alpha));
     m.put("eval.windows", Integer.toString(evalWindows));
+    ArithmeticConfig a = arithmetic;
+    m.put("arith.enabled", Boolean.toString(a.enabled()));
+    m.put("arith.train-problems", Integer.toString(a.trainProblems()));
+    m.put("arith.block-size", Integer.toString(a.blockSize()));
+    m.put("arith.teacher-steps", Integer.toString(a.teacherSteps()));
+    m.put("arith.teacher-batch", Integer.toString(a.teacherBatch()));
+    m.put("arith.labelled-problems", Integer.toString(a.labelledProblems()));
+    m.put("arith.rationales", Integer.toString(a.rationales()));
+    m.put("arith.sample-temperature", Float.toString(a.sampleTemperature()));
+    m.put("arith.student-layers", Integer.toString(a.studentLayers()));
+    m.put("arith.student-heads", Integer.toString(a.studentHeads()));
+    m.put("arith.student-embd", Integer.toString(a.studentEmbd()));
+    m.put("arith.student-steps", Integer.toString(a.studentSteps()));
+    m.put("arith.student-batch", Integer.toString(a.studentBatch()));
+    m.put("arith.eval-problems", Integer.toString(a.evalProblems()));
     return m;
   }
 

@@ -25,7 +25,6 @@ import dev.distill.trainer.data.Example;
 import dev.distill.trainer.io.CuratedDataset;
 import dev.distill.trainer.loss.DistillationLoss;
 import dev.distill.trainer.training.SoftLabelBatches;
-import dev.distill.trainer.training.TextWindows;
 import dev.distill.trainer.training.TrainConfig;
 import dev.distill.trainer.training.TrainResult;
 import dev.distill.trainer.training.TrainingLoop;
@@ -275,7 +274,14 @@ public final class LocalPipeline {
                 runDir));
         timings.put("train", secondsSince(t));
 
-        // 6. Evaluation and report
+        // 6. The arithmetic chain-of-thought workload (its own teacher, students and evaluation)
+        if (config.arithmetic().enabled()) {
+          t = System.nanoTime();
+          report.put("arithmetic", new ArithmeticStage(config, out).run(runDir));
+          timings.put("arithmetic", secondsSince(t));
+        }
+
+        // 7. Evaluation and report
         for (Map.Entry<String, TrainResult> e : curves.entrySet()) {
           RunReport.saveCurve(runDir, e.getKey(), e.getValue());
         }
@@ -355,54 +361,17 @@ public final class LocalPipeline {
             Math.max(1, config.teacherSteps() / 4),
             8,
             config.seed());
-    String key =
-        sha256(CORPUS_SHA256 + "|" + gc.toJson() + "|" + tc + "|" + tokenizer.sha256())
-            .substring(0, 16);
-    Path dir = Path.of(config.cacheDir(), "teacher-" + key).toAbsolutePath();
-    if (Files.exists(dir.resolve("manifest.json"))) {
-      try {
-        Checkpoints.load(dir).close();
-        out.println("[teacher] cached checkpoint " + dir);
-        return dir;
-      } catch (RuntimeException | IOException e) {
-        out.println("[teacher] cached checkpoint unusable (" + e.getMessage() + "), retraining");
-      }
-    }
-    out.printf(
-        Locale.ROOT,
-        "[teacher] training a char-level GPT on tiny Shakespeare: %d layers, %d heads, %d wide, context %d, %,d params, %d steps%n",
-        gc.nLayer(),
-        gc.nHead(),
-        gc.nEmbd(),
-        gc.blockSize(),
-        gc.parameterCount(),
-        tc.steps());
-    StageProgress sp = new StageProgress(out, "teacher");
-    try (LanguageModel teacher = LanguageModel.create(gc, tokenizer, config.seed())) {
-      TrainResult r =
-          TrainingLoop.run(
-              teacher,
-              new TextWindows(train, gc.blockSize(), tc.batchSize()),
-              new TextWindows(val, gc.blockSize(), tc.batchSize()),
-              tc,
-              (step, total, l, v, tps) ->
-                  sp.update(
-                      step,
-                      total,
-                      String.format(Locale.ROOT, "loss %.4f val %.4f %,.0f tok/s", l, v, tps)));
-      out.printf(Locale.ROOT, "[teacher] val loss %.4f%n", r.finalValLoss());
-      Checkpoints.save(
-          teacher,
-          dir,
-          Map.of(
-              "role",
-              "teacher",
-              "corpus_sha256",
-              CORPUS_SHA256,
-              "val_loss",
-              Double.toString(r.finalValLoss())));
-    }
-    return dir;
+    return TeacherCache.loadOrTrain(
+        Path.of(config.cacheDir()),
+        "shakespeare",
+        CORPUS_SHA256,
+        gc,
+        tc,
+        tokenizer,
+        train,
+        val,
+        config.seed(),
+        out);
   }
 
   /** Evenly spaced windows of blockSize + 1 tokens. */

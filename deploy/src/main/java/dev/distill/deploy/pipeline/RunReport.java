@@ -157,6 +157,16 @@ public final class RunReport {
 
     List<Gate.Outcome> outcomes = new ArrayList<>();
     Map<String, Double> metrics = metrics(teacherEval, students);
+    Map<String, Object> flat = new LinkedHashMap<>();
+    if (facts.get("arithmetic") != null) {
+      flatten("arithmetic", facts.get("arithmetic"), flat);
+    }
+    flat.forEach(
+        (k, v) -> {
+          if (v instanceof Number n) {
+            metrics.put(k.replace(".models.", "."), n.doubleValue());
+          }
+        });
     for (Gate g : parsed) {
       outcomes.add(g.evaluate(metrics));
     }
@@ -168,11 +178,11 @@ public final class RunReport {
     Path json = runDir.resolve("report.json");
     Files.writeString(json, GSON.toJson(report));
     Map<String, Map<String, Object>> sections = new LinkedHashMap<>();
-    for (String key : new String[] {"soft_labels", "curation", "timings_seconds"}) {
+    for (String key : new String[] {"soft_labels", "curation", "arithmetic", "timings_seconds"}) {
       Object v = report.get(key);
       if (v instanceof Map<?, ?> m) {
         Map<String, Object> sec = new LinkedHashMap<>();
-        m.forEach((k, val) -> sec.put(String.valueOf(k), val));
+        flatten("", m, sec);
         sections.put(key.replace('_', ' '), sec);
       }
     }
@@ -194,6 +204,36 @@ public final class RunReport {
     }
     out.println("report: " + json + " and " + html);
     return new Result(json, html, outcomes);
+  }
+
+  /** Nested maps and lists as dotted keys, for the report's key/value tables. */
+  static void flatten(String prefix, Object v, Map<String, Object> out) {
+    if (v instanceof Map<?, ?> m) {
+      for (Map.Entry<?, ?> e : m.entrySet()) {
+        flatten(
+            prefix.isEmpty() ? String.valueOf(e.getKey()) : prefix + "." + e.getKey(),
+            e.getValue(),
+            out);
+      }
+    } else if (v instanceof List<?> l) {
+      for (int i = 0; i < l.size(); i++) {
+        Object item = l.get(i);
+        String name =
+            item instanceof Map<?, ?> m && m.get("name") != null
+                ? String.valueOf(m.get("name"))
+                : Integer.toString(i);
+        flatten(
+            prefix + "." + name, item instanceof Map<?, ?> m2 ? without(m2, "name") : item, out);
+      }
+    } else {
+      out.put(prefix, v);
+    }
+  }
+
+  private static Map<?, ?> without(Map<?, ?> m, String key) {
+    Map<Object, Object> copy = new LinkedHashMap<>(m);
+    copy.remove(key);
+    return copy;
   }
 
   /** Flat metric names for gates: teacher.X, students.NAME.X, and student.X for the first one. */

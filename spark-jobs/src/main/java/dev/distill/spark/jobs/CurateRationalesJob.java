@@ -78,32 +78,33 @@ public final class CurateRationalesJob {
           decisions.put(r.getString(0), r.getLong(1));
           rationales += r.getLong(1);
         }
-        Dataset<Row> curated = RationaleCuration.toCurated(annotated, config.valFraction());
-        Configuration hadoop = spark.sparkContext().hadoopConfiguration();
-        Path success = new Path(config.outputPath(), "_SUCCESS");
-        FileSystem fs = success.getFileSystem(hadoop);
-        fs.delete(new Path(config.outputPath()), true); // a re-run replaces the whole output
-        curated
-            .write()
-            .mode("overwrite")
-            .option("compression", "zstd")
-            .partitionBy(SplitAssignment.SPLIT)
-            .parquet(config.outputPath());
+        Dataset<Row> curated =
+            RationaleCuration.toCurated(annotated, config.valFraction())
+                .persist(StorageLevel.MEMORY_AND_DISK());
         long train = 0;
         long val = 0;
-        for (Row r :
-            spark
-                .read()
-                .parquet(config.outputPath())
-                .groupBy(SplitAssignment.SPLIT)
-                .count()
-                .collectAsList()) {
+        for (Row r : curated.groupBy(SplitAssignment.SPLIT).count().collectAsList()) {
           if (SplitAssignment.VAL.equals(r.getString(0))) {
             val = r.getLong(1);
           } else {
             train = r.getLong(1);
           }
         }
+        Configuration hadoop = spark.sparkContext().hadoopConfiguration();
+        Path success = new Path(config.outputPath(), "_SUCCESS");
+        FileSystem fs = success.getFileSystem(hadoop);
+        fs.delete(new Path(config.outputPath()), true); // a re-run replaces the whole output
+        // With nothing kept the output is an empty folder with _SUCCESS: a complete, empty result.
+        fs.mkdirs(new Path(config.outputPath()));
+        if (train + val > 0) {
+          curated
+              .write()
+              .mode("overwrite")
+              .option("compression", "zstd")
+              .partitionBy(SplitAssignment.SPLIT)
+              .parquet(config.outputPath());
+        }
+        curated.unpersist();
         fs.create(success, true).close();
         Result result = new Result(prompts, rationales, decisions, train, val);
         writeText(hadoop, config.reportPath(), json(result, config.outputPath()));

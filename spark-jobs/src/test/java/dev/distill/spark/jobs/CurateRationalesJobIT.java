@@ -158,6 +158,15 @@ class CurateRationalesJobIT {
   }
 
   @Test
+  void nothingKeptIsAnEmptyButCompleteOutput() throws Exception {
+    Path input = writeInput(List.of(prompt("p", "1", rationale("none", null))));
+    CurateRationalesJob.Result r = CurateRationalesJob.run(config(input));
+    assertThat(r.kept()).isZero();
+    assertThat(r.decisions()).containsEntry("NO_ANSWER", 1L);
+    assertThat(tmp.resolve("curated/_SUCCESS")).exists();
+  }
+
+  @Test
   void refusesToMixTemperatures() throws Exception {
     TeacherOutput a = prompt("a", "1", rationale("1", "1"));
     TeacherOutput b = prompt("b", "1", rationale("1", "1"));

@@ -1,0 +1,53 @@
+package dev.distill.deploy.pipeline;
+
+/**
+ * The arithmetic chain-of-thought workload of the embedded default (keys {@code arith.*}).
+ *
+ * @param enabled run the workload at all
+ * @param trainProblems problems whose gold rationales train the teacher
+ * @param blockSize context length of teacher and students
+ * @param teacherSteps teacher optimiser steps (same width and depth as the Shakespeare teacher)
+ * @param teacherBatch teacher batch size
+ * @param labelledProblems problems the teacher samples rationales for
+ * @param rationales rationales sampled per problem (n, for self-consistency)
+ * @param sampleTemperature sampling temperature of the rationales
+ * @param studentLayers student depth
+ * @param studentHeads student heads
+ * @param studentEmbd student width
+ * @param studentSteps student optimiser steps
+ * @param studentBatch student batch size
+ * @param evalProblems held-out problems per evaluation slice
+ */
+public record ArithmeticConfig(
+    boolean enabled,
+    int trainProblems,
+    int blockSize,
+    int teacherSteps,
+    int teacherBatch,
+    int labelledProblems,
+    int rationales,
+    float sampleTemperature,
+    int studentLayers,
+    int studentHeads,
+    int studentEmbd,
+    int studentSteps,
+    int studentBatch,
+    int evalProblems) {
+  public ArithmeticConfig {
+    for (int v :
+        new int[] {
+          trainProblems, blockSize, teacherSteps, teacherBatch, labelledProblems, rationales,
+          studentLayers, studentHeads, studentEmbd, studentSteps, studentBatch, evalProblems
+        }) {
+      if (v < 1) {
+        throw new IllegalArgumentException("arith.* sizes and counts must be >= 1");
+      }
+    }
+    if (!(sampleTemperature > 0f)) {
+      throw new IllegalArgumentException("arith.sample-temperature must be > 0");
+    }
+    if (labelledProblems > trainProblems) {
+      throw new IllegalArgumentException("arith.labelled-problems must be <= arith.train-problems");
+    }
+  }
+}

@@ -1,0 +1,359 @@
+package dev.distill.deploy.pipeline;
+
+import dev.distill.deploy.workloads.ArithmeticTask;
+import dev.distill.models.checkpoint.Checkpoints;
+import dev.distill.models.gpt.GptConfig;
+import dev.distill.models.gpt.LanguageModel;
+import dev.distill.models.tokenizer.CharTokenizer;
+import dev.distill.schemas.avro.Provenance;
+import dev.distill.spark.jobs.CurateRationalesJob;
+import dev.distill.spark.transforms.RationaleCuration;
+import dev.distill.teacher.inference.LabelingConfig;
+import dev.distill.teacher.inference.RationaleConfig;
+import dev.distill.teacher.inference.RationaleSampler;
+import dev.distill.teacher.inference.SoftLabeler;
+import dev.distill.teacher.inference.TeacherIdentity;
+import dev.distill.teacher.io.ParquetOutputSink;
+import dev.distill.teacher.labeling.ReasoningRun;
+import dev.distill.trainer.evaluation.ReasoningEvaluator;
+import dev.distill.trainer.io.CuratedDataset;
+import dev.distill.trainer.loss.DistillationLoss;
+import dev.distill.trainer.training.BatchSource;
+import dev.distill.trainer.training.SoftLabelBatches;
+import dev.distill.trainer.training.TextWindows;
+import dev.distill.trainer.training.TrainConfig;
+import dev.distill.trainer.training.TrainResult;
+import dev.distill.trainer.training.TrainingLoop;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import org.apache.hadoop.conf.Configuration;
+
+/**
+ * The arithmetic chain-of-thought workload, every stage real: a teacher trained on step-by-step
+ * solutions (cached), n rationales sampled per problem and written as teacher outputs to Parquet
+ * (teacher-service batch mode), Spark curation keeping the self-consistent rationales that agree
+ * with the gold answer, a student distilled step by step from the kept rationales' soft labels, the
+ * same student trained on answers only, and exact-match evaluation on held-out problems.
+ */
+final class ArithmeticStage {
+  /** Characters of the workload; a fixed alphabet so the tokenizer never depends on sampling. */
+  static final String ALPHABET = "0123456789+-*=\nAbc. ";
+
+  /** What precedes a problem in the teacher's training stream (the end of the previous one). */
+  static final String CONTEXT = ".\n";
+
+  private static final List<String> OPS = List.of("+", "-", "*");
+
+  private final DemoConfig config;
+  private final ArithmeticConfig a;
+  private final PrintStream out;
+
+  ArithmeticStage(DemoConfig config, PrintStream out) {
+    this.config = config;
+    this.a = config.arithmetic();
+    this.out = out;
+  }
+
+  Map<String, Object> run(Path runDir) throws IOException {
+    Path dir = runDir.resolve("arithmetic");
+    CharTokenizer tok = CharTokenizer.fromCorpus(ALPHABET);
+    List<ArithmeticTask.Problem> problems =
+        ArithmeticTask.generate(config.seed(), a.trainProblems(), 1, 3, OPS);
+    StringBuilder sb = new StringBuilder();
+    for (ArithmeticTask.Problem p : problems) {
+      sb.append(p.text());
+    }
+    int[] all = tok.encode(sb.toString());
+    int cut = (int) (all.length * 0.95);
+    GptConfig teacherConfig =
+        new GptConfig(
+            tok.vocabSize(),
+            a.blockSize(),
+            config.teacherLayers(),
+            config.teacherHeads(),
+            config.teacherEmbd(),
+            0f);
+    TrainConfig teacherTrain =
+        new TrainConfig(
+            a.teacherSteps(),
+            a.teacherBatch(),
+            2e-3f,
+            Math.max(1, a.teacherSteps() / 30),
+            2e-4f,
+            0.01f,
+            1f,
+            Math.max(1, a.teacherSteps() / 4),
+            4,
+            config.seed());
+    Path teacherDir =
+        TeacherCache.loadOrTrain(
+            Path.of(config.cacheDir()),
+            "arithmetic",
+            LocalPipeline.sha256(sb.toString()),
+            teacherConfig,
+            teacherTrain,
+            tok,
+            java.util.Arrays.copyOfRange(all, 0, cut),
+            java.util.Arrays.copyOfRange(all, cut, all.length),
+            config.seed(),
+            out);
+    LocalPipeline.copyRecursively(teacherDir, dir.resolve("models/teacher"));
+
+    Map<String, Object> facts = new LinkedHashMap<>();
+    try (LanguageModel teacher = Checkpoints.load(teacherDir)) {
+      // Teacher service, batch mode: n rationales per problem -> Parquet.
+      List<ArithmeticTask.Problem> labelled = problems.subList(0, a.labelledProblems());
+      LabelingConfig lc = new LabelingConfig(config.topK(), config.temperature(), 64);
+      SoftLabeler labeler = new SoftLabeler(teacher, lc);
+      RationaleSampler sampler =
+          new RationaleSampler(
+              teacher,
+              labeler,
+              new RationaleConfig(
+                  a.rationales(),
+                  a.sampleTemperature(),
+                  a.blockSize(),
+                  ArithmeticTask.ANSWER,
+                  CONTEXT + "%s"));
+      Provenance provenance = TeacherIdentity.provenance("arithmetic-cot-gpt", teacher, lc);
+      List<ReasoningRun.Question> questions = new ArrayList<>();
+      for (int i = 0; i < labelled.size(); i++) {
+        ArithmeticTask.Problem p = labelled.get(i);
+        questions.add(
+            new ReasoningRun.Question(
+                "arith-" + i, "arithmetic/train", p.prompt(), Long.toString(p.answer())));
+      }
+      StageProgress lp = new StageProgress(out, "teacher-service arithmetic");
+      ReasoningRun.Summary sampled;
+      try (ParquetOutputSink sink =
+          new ParquetOutputSink(dir.resolve("teacher-outputs").toString(), 2000)) {
+        sampled =
+            new ReasoningRun(sampler, labeler, provenance, config.runId())
+                .run(
+                    questions,
+                    config.seed(),
+                    sink,
+                    done -> lp.update(done, questions.size(), "problems with rationales"));
+      }
+      out.printf(
+          Locale.ROOT,
+          "[teacher-service arithmetic] %d problems, %d rationales, %d with an answer, %d matching"
+              + " gold%n",
+          sampled.records(),
+          sampled.rationales(),
+          sampled.withAnswer(),
+          sampled.matchingGold());
+      facts.put(
+          "rationales",
+          LocalPipelineFacts.ordered(
+              "problems", sampled.records(),
+              "sampled", sampled.rationales(),
+              "with_answer", sampled.withAnswer(),
+              "matching_gold", sampled.matchingGold(),
+              "per_problem", a.rationales(),
+              "sample_temperature", a.sampleTemperature()));
+
+      // Spark: keep self-consistent rationales that agree with the gold answer.
+      out.println("[spark] curate rationales: answer present, self-consistency, gold agreement");
+      CurateRationalesJob.Result curated =
+          CurateRationalesJob.run(
+              new CurateRationalesJob.Config(
+                  dir.resolve("teacher-outputs").toString(),
+                  dir.resolve("curated").toString(),
+                  dir.resolve("curation-report.json").toString(),
+                  config.curateValFraction(),
+                  new RationaleCuration.Options(1, 4 * a.blockSize(), true),
+                  config.sparkMaster()));
+      out.printf(
+          "[spark] rationales %d -> kept %d (train %d, val %d) %s%n",
+          curated.rationales(),
+          curated.kept(),
+          curated.train(),
+          curated.val(),
+          curated.decisions());
+      facts.put(
+          "curation",
+          LocalPipelineFacts.ordered(
+              "rationales", curated.rationales(),
+              "kept", curated.kept(),
+              "decisions", curated.decisions(),
+              "train", curated.train(),
+              "val", curated.val()));
+
+      // Students: distilled step by step, and answers only (same architecture, steps, seed).
+      GptConfig studentConfig =
+          new GptConfig(
+              tok.vocabSize(),
+              a.blockSize(),
+              a.studentLayers(),
+              a.studentHeads(),
+              a.studentEmbd(),
+              0f);
+      TrainConfig studentTrain =
+          new TrainConfig(
+              a.studentSteps(),
+              a.studentBatch(),
+              3e-3f,
+              Math.max(1, a.studentSteps() / 30),
+              3e-4f,
+              0.01f,
+              1f,
+              Math.max(1, a.studentSteps() / 4),
+              2,
+              config.seed());
+      if (curated.train() == 0) {
+        // Nothing to distill from: say so in the report rather than train on nothing.
+        out.println("[train arithmetic] no rationale survived curation; students not trained");
+        facts.put("students", "not trained: no rationale survived curation");
+        return facts;
+      }
+      String curatedDir = dir.resolve("curated").toString();
+      CuratedDataset trainSet =
+          CuratedDataset.read(curatedDir, "train", tok.id(), tok.sha256(), new Configuration());
+      // A tiny run can leave the val split empty; validation then reuses the training split.
+      CuratedDataset valSet =
+          curated.val() > 0
+              ? CuratedDataset.read(curatedDir, "val", tok.id(), tok.sha256(), new Configuration())
+              : trainSet;
+      DistillationLoss kd = new DistillationLoss(config.alpha(), trainSet.temperature(), false);
+      StringBuilder answers = new StringBuilder();
+      for (ArithmeticTask.Problem p : labelled) {
+        answers.append(p.answerOnlyText());
+      }
+      int[] answerTokens = tok.encode(answers.toString());
+      Map<String, BatchSource[]> students = new LinkedHashMap<>();
+      students.put(
+          "cot-kd-student",
+          new BatchSource[] {
+            new SoftLabelBatches(trainSet.examples(), a.studentBatch(), kd),
+            new SoftLabelBatches(valSet.examples(), a.studentBatch(), kd)
+          });
+      students.put(
+          "answers-only-student",
+          new BatchSource[] {
+            new TextWindows(answerTokens, a.blockSize(), a.studentBatch()),
+            new TextWindows(answerTokens, a.blockSize(), a.studentBatch())
+          });
+      for (Map.Entry<String, BatchSource[]> e : students.entrySet()) {
+        out.printf(
+            Locale.ROOT,
+            "[train arithmetic] %s: %,d params (%.2f of the teacher)%n",
+            e.getKey(),
+            studentConfig.parameterCount(),
+            (double) studentConfig.parameterCount() / teacherConfig.parameterCount());
+        StageProgress sp = new StageProgress(out, "train " + e.getKey());
+        try (LanguageModel s = LanguageModel.create(studentConfig, tok, config.seed())) {
+          TrainResult r =
+              TrainingLoop.run(
+                  s,
+                  e.getValue()[0],
+                  e.getValue()[1],
+                  studentTrain,
+                  (step, total, l, v, tps) ->
+                      sp.update(step, total, String.format(Locale.ROOT, "loss %.4f", l)));
+          Checkpoints.save(
+              s,
+              dir.resolve("models").resolve(e.getKey()),
+              Map.of("role", "student", "final_val_loss", Double.toString(r.finalValLoss())));
+        }
+      }
+
+      // Evaluation: exact match on held-out problems.
+      ReasoningEvaluator evaluator =
+          new ReasoningEvaluator(
+              heldOut(problems),
+              CONTEXT,
+              ArithmeticTask.ANSWER,
+              "A ",
+              ArithmeticTask::answerFromRationale,
+              a.blockSize());
+      List<Map<String, Object>> rows = new ArrayList<>();
+      rows.add(row(evaluator.evaluate("teacher", teacher), teacherConfig.parameterCount()));
+      for (String name : students.keySet()) {
+        try (LanguageModel s = Checkpoints.load(dir.resolve("models").resolve(name))) {
+          ReasoningEvaluator.Result r = evaluator.evaluate(name, s);
+          rows.add(row(r, studentConfig.parameterCount()));
+        }
+      }
+      facts.put("models", rows);
+      facts.put(
+          "student_params_vs_teacher",
+          Math.round(1000.0 * studentConfig.parameterCount() / teacherConfig.parameterCount())
+              / 1000.0);
+      out.println();
+      out.printf(
+          Locale.ROOT,
+          "%-22s %10s %14s %14s %12s %10s %10s%n",
+          "arithmetic model",
+          "params",
+          "EM rationale",
+          "EM direct",
+          "faithful",
+          "add 3-dig",
+          "add 4-dig");
+      for (Map<String, Object> r : rows) {
+        @SuppressWarnings("unchecked")
+        Map<String, Double> slices = (Map<String, Double>) r.get("exact_match_by_slice");
+        out.printf(
+            Locale.ROOT,
+            "%-22s %,10d %14.3f %14.3f %12.3f %10.3f %10.3f%n",
+            r.get("name"),
+            (Long) r.get("params"),
+            (Double) r.get("exact_match_with_rationale"),
+            (Double) r.get("exact_match_without_rationale"),
+            (Double) r.get("faithfulness"),
+            slices.getOrDefault("add/3-digit", Double.NaN),
+            slices.getOrDefault("add/4-digit (longer than training)", Double.NaN));
+      }
+    }
+    return facts;
+  }
+
+  private static Map<String, Object> row(ReasoningEvaluator.Result r, long params) {
+    return LocalPipelineFacts.ordered(
+        "name", r.name(),
+        "params", params,
+        "problems", r.problems(),
+        "exact_match_with_rationale", r.exactMatchWithRationale(),
+        "exact_match_without_rationale", r.exactMatchWithoutRationale(),
+        "faithfulness", r.faithfulness(),
+        "exact_match_by_slice", r.withRationaleBySlice());
+  }
+
+  /** Held-out slices: problems not in the training set, and a length the training set lacks. */
+  private List<ReasoningEvaluator.Task> heldOut(List<ArithmeticTask.Problem> train) {
+    Set<String> seen = new HashSet<>();
+    for (ArithmeticTask.Problem p : train) {
+      seen.add(p.prompt());
+    }
+    List<ReasoningEvaluator.Task> tasks = new ArrayList<>();
+    Object[][] slices = {
+      {"add/3-digit", "+", 3},
+      {"sub/3-digit", "-", 3},
+      {"mul/3-digit", "*", 3},
+      {"add/4-digit (longer than training)", "+", 4}
+    };
+    long seed = config.seed() + 1_000_003L;
+    for (Object[] s : slices) {
+      int added = 0;
+      for (ArithmeticTask.Problem p :
+          ArithmeticTask.generate(
+              seed++, a.evalProblems() * 3, (int) s[2], (int) s[2], List.of((String) s[1]))) {
+        if (added < a.evalProblems() && seen.add(p.prompt())) {
+          tasks.add(
+              new ReasoningEvaluator.Task(p.prompt(), Long.toString(p.answer()), (String) s[0]));
+          added++;
+        }
+      }
+    }
+    return tasks;
+  }
+}

@@ -1,0 +1,91 @@
+package dev.distill.deploy.pipeline;
+
+import dev.distill.models.checkpoint.Checkpoints;
+import dev.distill.models.gpt.GptConfig;
+import dev.distill.models.gpt.LanguageModel;
+import dev.distill.models.tokenizer.CharTokenizer;
+import dev.distill.trainer.training.TextWindows;
+import dev.distill.trainer.training.TrainConfig;
+import dev.distill.trainer.training.TrainResult;
+import dev.distill.trainer.training.TrainingLoop;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * Teachers the pipeline trains itself, cached by a key over everything that determines them (data
+ * hash, model and training configuration, tokenizer), so a second run loads instead of retraining,
+ * and any change retrains.
+ */
+final class TeacherCache {
+  private TeacherCache() {}
+
+  static Path loadOrTrain(
+      Path cacheDir,
+      String name,
+      String dataSha256,
+      GptConfig gc,
+      TrainConfig tc,
+      CharTokenizer tokenizer,
+      int[] train,
+      int[] val,
+      long seed,
+      PrintStream out)
+      throws IOException {
+    String key =
+        LocalPipeline.sha256(dataSha256 + "|" + gc.toJson() + "|" + tc + "|" + tokenizer.sha256())
+            .substring(0, 16);
+    Path dir = cacheDir.resolve(name + "-" + key).toAbsolutePath();
+    String stage = "teacher " + name;
+    if (Files.exists(dir.resolve("manifest.json"))) {
+      try {
+        Checkpoints.load(dir).close();
+        out.println("[" + stage + "] cached checkpoint " + dir);
+        return dir;
+      } catch (RuntimeException | IOException e) {
+        out.println(
+            "[" + stage + "] cached checkpoint unusable (" + e.getMessage() + "), retraining");
+      }
+    }
+    out.printf(
+        Locale.ROOT,
+        "[%s] training a char-level GPT: %d layers, %d heads, %d wide, context %d, %,d params,"
+            + " %d steps%n",
+        stage,
+        gc.nLayer(),
+        gc.nHead(),
+        gc.nEmbd(),
+        gc.blockSize(),
+        gc.parameterCount(),
+        tc.steps());
+    StageProgress sp = new StageProgress(out, stage);
+    try (LanguageModel teacher = LanguageModel.create(gc, tokenizer, seed)) {
+      TrainResult r =
+          TrainingLoop.run(
+              teacher,
+              new TextWindows(train, gc.blockSize(), tc.batchSize()),
+              new TextWindows(val, gc.blockSize(), tc.batchSize()),
+              tc,
+              (step, total, l, v, tps) ->
+                  sp.update(
+                      step,
+                      total,
+                      String.format(Locale.ROOT, "loss %.4f val %.4f %,.0f tok/s", l, v, tps)));
+      out.printf(Locale.ROOT, "[%s] val loss %.4f%n", stage, r.finalValLoss());
+      Checkpoints.save(
+          teacher,
+          dir,
+          Map.of(
+              "role",
+              "teacher",
+              "data_sha256",
+              dataSha256,
+              "val_loss",
+              Double.toString(r.finalValLoss())));
+    }
+    return dir;
+  }
+}
