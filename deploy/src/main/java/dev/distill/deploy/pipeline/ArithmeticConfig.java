@@ -11,6 +11,7 @@ package dev.distill.deploy.pipeline;
  * @param labelledProblems problems the teacher samples rationales for
  * @param rationales rationales sampled per problem (n, for self-consistency)
  * @param sampleTemperature sampling temperature of the rationales
+ * @param requireGold curation drops problems whose majority answer differs from the gold one
  * @param studentLayers student depth
  * @param studentHeads student heads
  * @param studentEmbd student width
@@ -27,6 +28,7 @@ public record ArithmeticConfig(
     int labelledProblems,
     int rationales,
     float sampleTemperature,
+    boolean requireGold,
     int studentLayers,
     int studentHeads,
     int studentEmbd,

@@ -170,7 +170,7 @@ final class ArithmeticStage {
                   dir.resolve("curated").toString(),
                   dir.resolve("curation-report.json").toString(),
                   config.curateValFraction(),
-                  new RationaleCuration.Options(1, 4 * a.blockSize(), true),
+                  new RationaleCuration.Options(1, 4 * a.blockSize(), a.requireGold()),
                   config.sparkMaster()));
       out.printf(
           "[spark] rationales %d -> kept %d (train %d, val %d) %s%n",

@@ -121,6 +121,8 @@ public record DemoConfig(
     m.put("arith.labelled-problems", quick ? "24" : "1500");
     m.put("arith.rationales", quick ? "2" : "4");
     m.put("arith.sample-temperature", "0.7");
+    // A toy teacher rarely agrees with the gold answers; --quick still exercises every stage.
+    m.put("arith.require-gold", quick ? "false" : "true");
     m.put("arith.student-layers", quick ? "1" : "2");
     m.put("arith.student-heads", quick ? "2" : "4");
     m.put("arith.student-embd", quick ? "32" : "80");
@@ -181,6 +183,7 @@ public record DemoConfig(
             p.i("arith.labelled-problems"),
             p.i("arith.rationales"),
             p.f("arith.sample-temperature"),
+            p.bool("arith.require-gold"),
             p.i("arith.student-layers"),
             p.i("arith.student-heads"),
             p.i("arith.student-embd"),
@@ -230,6 +233,7 @@ public record DemoConfig(
     m.put("arith.labelled-problems", Integer.toString(a.labelledProblems()));
     m.put("arith.rationales", Integer.toString(a.rationales()));
     m.put("arith.sample-temperature", Float.toString(a.sampleTemperature()));
+    m.put("arith.require-gold", Boolean.toString(a.requireGold()));
     m.put("arith.student-layers", Integer.toString(a.studentLayers()));
     m.put("arith.student-heads", Integer.toString(a.studentHeads()));
     m.put("arith.student-embd", Integer.toString(a.studentEmbd()));

@@ -64,13 +64,20 @@ public final class ReasoningEvaluator {
   }
 
   public Result evaluate(String name, LanguageModel model) {
+    List<String> contexts = new java.util.ArrayList<>(tasks.size());
+    for (Task t : tasks) {
+      contexts.add(contextPrefix + t.prompt());
+    }
+    List<String> withRationale = greedyAll(model, contexts, "");
+    List<String> direct = greedyAll(model, contexts, directAnswerPrefix);
     int withOk = 0;
     int withoutOk = 0;
     int answered = 0;
     int faithful = 0;
     Map<String, int[]> slices = new LinkedHashMap<>();
-    for (Task t : tasks) {
-      String gen = greedy(model, contextPrefix + t.prompt(), "");
+    for (int i = 0; i < tasks.size(); i++) {
+      Task t = tasks.get(i);
+      String gen = withRationale.get(i);
       Matcher m = answerPattern.matcher(gen);
       String answer = m.find() ? m.group(1) : null;
       boolean ok = t.gold().equals(answer);
@@ -83,8 +90,7 @@ public final class ReasoningEvaluator {
         String implied = rationaleReader.apply(gen.substring(0, m.start()));
         faithful += Objects.equals(implied, answer) ? 1 : 0;
       }
-      String direct = greedy(model, contextPrefix + t.prompt(), directAnswerPrefix);
-      Matcher dm = answerPattern.matcher(direct);
+      Matcher dm = answerPattern.matcher(direct.get(i));
       withoutOk += dm.find() && t.gold().equals(dm.group(1)) ? 1 : 0;
     }
     Map<String, Double> bySlice = new LinkedHashMap<>();
@@ -100,32 +106,59 @@ public final class ReasoningEvaluator {
   }
 
   /**
-   * Greedy continuation of {@code context + forced} until the answer pattern matches the output
-   * (which starts with {@code forced}) or {@code maxTokens} are generated.
+   * Greedy continuations of many contexts: contexts of equal token length decode together in one
+   * batch, one forward pass per token, each stopping when its output matches the answer pattern.
    */
-  String greedy(LanguageModel model, String context, String forced) {
-    int[] seq;
-    try {
-      seq = model.tokenizer().encode(context + forced);
-    } catch (IllegalArgumentException e) {
-      return ""; // a prompt outside the model's vocabulary cannot be answered
+  List<String> greedyAll(LanguageModel model, List<String> contexts, String forced) {
+    String[] out = new String[contexts.size()];
+    Map<Integer, List<Integer>> byLength = new java.util.TreeMap<>();
+    int[][] seqs = new int[contexts.size()][];
+    for (int i = 0; i < contexts.size(); i++) {
+      try {
+        seqs[i] = model.tokenizer().encode(contexts.get(i) + forced);
+        byLength.computeIfAbsent(seqs[i].length, k -> new java.util.ArrayList<>()).add(i);
+      } catch (IllegalArgumentException e) {
+        out[i] = ""; // a prompt outside the model's vocabulary cannot be answered
+      }
     }
     int block = model.config().blockSize();
-    StringBuilder out = new StringBuilder(forced);
-    for (int i = 0; i < maxTokens; i++) {
-      int[] ctx =
-          seq.length > block ? Arrays.copyOfRange(seq, seq.length - block, seq.length) : seq;
-      int next;
-      try (NDManager m = NDManager.newBaseManager()) {
-        next = (int) model.logits(m, new int[][] {ctx}).get(0, ctx.length - 1).argMax().getLong();
+    for (List<Integer> group : byLength.values()) {
+      StringBuilder[] text = new StringBuilder[contexts.size()];
+      List<Integer> active = new java.util.ArrayList<>(group);
+      for (int i : group) {
+        text[i] = new StringBuilder(forced);
       }
-      seq = Arrays.copyOf(seq, seq.length + 1);
-      seq[seq.length - 1] = next;
-      out.append(model.tokenizer().decode(new int[] {next}));
-      if (answerPattern.matcher(out).find()) {
-        break;
+      for (int step = 0; step < maxTokens && !active.isEmpty(); step++) {
+        int[][] ctx = new int[active.size()][];
+        for (int a = 0; a < active.size(); a++) {
+          int[] s = seqs[active.get(a)];
+          ctx[a] = s.length > block ? Arrays.copyOfRange(s, s.length - block, s.length) : s;
+        }
+        long[] next;
+        try (NDManager m = NDManager.newBaseManager()) {
+          next = model.logits(m, ctx).get(":, -1, :").argMax(-1).toLongArray();
+        }
+        List<Integer> still = new java.util.ArrayList<>(active.size());
+        for (int a = 0; a < active.size(); a++) {
+          int i = active.get(a);
+          seqs[i] = Arrays.copyOf(seqs[i], seqs[i].length + 1);
+          seqs[i][seqs[i].length - 1] = (int) next[a];
+          text[i].append(model.tokenizer().decode(new int[] {(int) next[a]}));
+          if (!answerPattern.matcher(text[i]).find()) {
+            still.add(i);
+          }
+        }
+        active = still;
+      }
+      for (int i : group) {
+        out[i] = text[i].toString();
       }
     }
-    return out.toString();
+    return List.of(out);
+  }
+
+  /** Greedy continuation of one context (see {@link #greedyAll}). */
+  String greedy(LanguageModel model, String context, String forced) {
+    return greedyAll(model, List.of(context), forced).get(0);
   }
 }

@@ -9,7 +9,9 @@ import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
 import java.util.Random;
+import java.util.TreeMap;
 import java.util.regex.Matcher;
 
 /**
@@ -37,37 +39,99 @@ public final class RationaleSampler {
   }
 
   public List<Rationale> sample(String prompt, Random rng) {
-    int[] start = promptTokens(prompt);
+    return sampleAll(List.of(prompt), rng).get(0);
+  }
+
+  /**
+   * Samples n rationales for each prompt. Prompts of equal token length are decoded together in one
+   * batch (n per prompt), one forward pass per generated token for the whole group.
+   */
+  public List<List<Rationale>> sampleAll(List<String> prompts, Random rng) {
     int n = config.samples();
     int block = teacher.config().blockSize();
-    int[][] seqs = new int[n][];
-    double[] logprob = new double[n];
-    int[] generated = new int[n];
-    boolean[] done = new boolean[n];
-    for (int i = 0; i < n; i++) {
-      seqs[i] = start;
+    int[][] starts = new int[prompts.size()][];
+    Map<Integer, List<Integer>> byLength = new TreeMap<>();
+    for (int p = 0; p < prompts.size(); p++) {
+      starts[p] = promptTokens(prompts.get(p));
+      if (starts[p].length >= block + 1) {
+        throw new IllegalArgumentException(
+            "prompt of " + starts[p].length + " tokens leaves no room in a context of " + block);
+      }
+      byLength.computeIfAbsent(starts[p].length, k -> new ArrayList<>()).add(p);
     }
-    StringBuilder[] texts = new StringBuilder[n];
-    for (int i = 0; i < n; i++) {
-      texts[i] = new StringBuilder();
+    int total = prompts.size() * n;
+    int[][] seqs = new int[total][];
+    double[] logprob = new double[total];
+    int[] generated = new int[total];
+    StringBuilder[] texts = new StringBuilder[total];
+    for (List<Integer> group : byLength.values()) {
+      decodeGroup(group, starts, seqs, logprob, generated, texts, rng);
     }
-    int vocab = teacher.config().vocabSize();
-    // Soft labels cover the whole sequence in one window, so it stays within the context.
-    int budget = Math.min(config.maxTokens(), block + 1 - start.length);
-    if (budget < 1) {
-      throw new IllegalArgumentException(
-          "prompt of " + start.length + " tokens leaves no room in a context of " + block);
+    // Soft labels of every sequence, batched by length.
+    LabeledSequence[] labels = new LabeledSequence[total];
+    Map<Integer, List<Integer>> seqByLength = new TreeMap<>();
+    for (int i = 0; i < total; i++) {
+      seqByLength.computeIfAbsent(seqs[i].length, k -> new ArrayList<>()).add(i);
     }
-    for (int step = 0; step < budget; step++) {
-      List<Integer> active = new ArrayList<>();
-      for (int i = 0; i < n; i++) {
-        if (!done[i]) {
-          active.add(i);
+    for (List<Integer> idx : seqByLength.values()) {
+      List<int[]> batch = new ArrayList<>(idx.size());
+      for (int i : idx) {
+        batch.add(seqs[i]);
+      }
+      List<LabeledSequence> labelled = labeler.label(batch);
+      for (int j = 0; j < idx.size(); j++) {
+        labels[idx.get(j)] = labelled.get(j);
+      }
+    }
+    List<List<Rationale>> out = new ArrayList<>(prompts.size());
+    for (int p = 0; p < prompts.size(); p++) {
+      List<Rationale> rs = new ArrayList<>(n);
+      for (int k = 0; k < n; k++) {
+        int i = p * n + k;
+        Matcher m = config.answerPattern().matcher(texts[i]);
+        String answer = m.find() ? m.group(1) : null;
+        List<Integer> ids = new ArrayList<>(seqs[i].length);
+        for (int t : seqs[i]) {
+          ids.add(t);
         }
+        rs.add(
+            Rationale.newBuilder()
+                .setText(texts[i].toString())
+                .setTokenIds(ids)
+                .setAnswer(answer)
+                .setMeanLogprob(generated[i] == 0 ? 0f : (float) (logprob[i] / generated[i]))
+                .setSoftLabels(ByteBuffer.wrap(SoftLabelCodec.encode(labels[i].labels())))
+                .build());
       }
-      if (active.isEmpty()) {
-        break;
+      out.add(rs);
+    }
+    return out;
+  }
+
+  /** Decodes n samples of each prompt in {@code group} (all of one token length) in lockstep. */
+  private void decodeGroup(
+      List<Integer> group,
+      int[][] starts,
+      int[][] seqs,
+      double[] logprob,
+      int[] generated,
+      StringBuilder[] texts,
+      Random rng) {
+    int n = config.samples();
+    int vocab = teacher.config().vocabSize();
+    int startLength = starts[group.get(0)].length;
+    List<Integer> active = new ArrayList<>();
+    for (int p : group) {
+      for (int k = 0; k < n; k++) {
+        int i = p * n + k;
+        seqs[i] = starts[p];
+        texts[i] = new StringBuilder();
+        active.add(i);
       }
+    }
+    // Soft labels cover the whole sequence in one window, so it stays within the context.
+    int budget = Math.min(config.maxTokens(), teacher.config().blockSize() + 1 - startLength);
+    for (int step = 0; step < budget && !active.isEmpty(); step++) {
       int[][] ctx = new int[active.size()][];
       for (int a = 0; a < active.size(); a++) {
         ctx[a] = seqs[active.get(a)];
@@ -77,6 +141,7 @@ public final class RationaleSampler {
         NDArray logits = teacher.logits(m, ctx);
         last = logits.get(":, -1, :").logSoftmax(-1).toFloatArray();
       }
+      List<Integer> still = new ArrayList<>(active.size());
       for (int a = 0; a < active.size(); a++) {
         int i = active.get(a);
         int next = sample(last, a * vocab, vocab, config.temperature(), rng);
@@ -86,30 +151,12 @@ public final class RationaleSampler {
         grown[grown.length - 1] = next;
         seqs[i] = grown;
         texts[i].append(teacher.tokenizer().decode(new int[] {next}));
-        if (config.answerPattern().matcher(texts[i]).find()) {
-          done[i] = true;
+        if (!config.answerPattern().matcher(texts[i]).find()) {
+          still.add(i);
         }
       }
+      active = still;
     }
-    List<Rationale> out = new ArrayList<>(n);
-    for (int i = 0; i < n; i++) {
-      Matcher m = config.answerPattern().matcher(texts[i]);
-      String answer = m.find() ? m.group(1) : null;
-      LabeledSequence labels = labeler.label(List.of(seqs[i])).get(0);
-      List<Integer> ids = new ArrayList<>(seqs[i].length);
-      for (int t : seqs[i]) {
-        ids.add(t);
-      }
-      out.add(
-          Rationale.newBuilder()
-              .setText(texts[i].toString())
-              .setTokenIds(ids)
-              .setAnswer(answer)
-              .setMeanLogprob(generated[i] == 0 ? 0f : (float) (logprob[i] / generated[i]))
-              .setSoftLabels(ByteBuffer.wrap(SoftLabelCodec.encode(labels.labels())))
-              .build());
-    }
-    return out;
   }
 
   /** Draws from softmax(logp / T) of one row of log-probabilities. */

@@ -18,6 +18,9 @@ import java.util.function.LongConsumer;
  * labels) for curation to vote on.
  */
 public final class ReasoningRun {
+  /** Questions handed to the sampler at once. */
+  static final int CHUNK = 32;
+
   /** A question with an optional gold answer. */
   public record Question(String promptId, String source, String text, String goldAnswer) {}
 
@@ -45,30 +48,34 @@ public final class ReasoningRun {
     long rationales = 0;
     long withAnswer = 0;
     long matching = 0;
-    List<TeacherOutput> batch = new ArrayList<>();
     int done = 0;
-    for (Question q : questions) {
-      int[] promptTokens = sampler.promptTokens(q.text());
-      TextPrompt prompt = new TextPrompt(q.promptId(), q.source(), promptTokens);
-      LabeledSequence labels = labeler.label(List.of(promptTokens)).get(0);
-      TeacherOutput r = records.toRecord(prompt, labels);
-      List<Rationale> sampled = sampler.sample(q.text(), rng);
-      r.setRationales(sampled);
-      r.setGoldAnswer(q.goldAnswer());
-      for (Rationale x : sampled) {
-        rationales++;
-        withAnswer += x.getAnswer() != null ? 1 : 0;
-        matching += q.goldAnswer() != null && q.goldAnswer().equals(x.getAnswer()) ? 1 : 0;
+    // Questions go to the sampler in chunks so equal-length prompts decode in one batch.
+    for (int from = 0; from < questions.size(); from += CHUNK) {
+      List<Question> chunk = questions.subList(from, Math.min(questions.size(), from + CHUNK));
+      List<String> texts = new ArrayList<>(chunk.size());
+      for (Question q : chunk) {
+        texts.add(q.text());
       }
-      batch.add(r);
-      if (batch.size() == 64) {
-        sink.write(batch);
-        batch = new ArrayList<>();
+      List<List<Rationale>> sampled = sampler.sampleAll(texts, rng);
+      List<TeacherOutput> batch = new ArrayList<>(chunk.size());
+      for (int i = 0; i < chunk.size(); i++) {
+        Question q = chunk.get(i);
+        int[] promptTokens = sampler.promptTokens(q.text());
+        LabeledSequence labels = labeler.label(List.of(promptTokens)).get(0);
+        TeacherOutput r =
+            records.toRecord(new TextPrompt(q.promptId(), q.source(), promptTokens), labels);
+        r.setRationales(sampled.get(i));
+        r.setGoldAnswer(q.goldAnswer());
+        for (Rationale x : sampled.get(i)) {
+          rationales++;
+          withAnswer += x.getAnswer() != null ? 1 : 0;
+          matching += q.goldAnswer() != null && q.goldAnswer().equals(x.getAnswer()) ? 1 : 0;
+        }
+        batch.add(r);
       }
-      progress.accept(++done);
-    }
-    if (!batch.isEmpty()) {
       sink.write(batch);
+      done += chunk.size();
+      progress.accept(done);
     }
     sink.commit();
     return new Summary(questions.size(), rationales, withAnswer, matching);

@@ -85,6 +85,22 @@ class RationaleSamplerTest {
   }
 
   @Test
+  void batchedSamplingKeepsEachPromptsRationalesWithItsPrompt() {
+    List<String> prompts = List.of("1+2", "33+44", "5+6", "777+1");
+    List<List<Rationale>> all = sampler(2, "A (\\d+)\\.", 4).sampleAll(prompts, new Random(5));
+    assertThat(all).hasSize(4);
+    for (int p = 0; p < prompts.size(); p++) {
+      int[] prompt = teacher.tokenizer().encode("Q" + prompts.get(p) + "=");
+      assertThat(all.get(p)).hasSize(2);
+      for (Rationale r : all.get(p)) {
+        for (int i = 0; i < prompt.length; i++) {
+          assertThat(r.getTokenIds().get(i)).isEqualTo(prompt[i]);
+        }
+      }
+    }
+  }
+
+  @Test
   void promptThatFillsTheContextIsRefused() {
     assertThatThrownBy(() -> sampler(1, "(.)", 5).sample("1".repeat(30), new Random(1)))
         .hasMessageContaining("no room");
