@@ -153,7 +153,7 @@ final class ArithmeticStage {
           sampled.matchingGold());
       facts.put(
           "rationales",
-          LocalPipelineFacts.ordered(
+          Facts.ordered(
               "problems", sampled.records(),
               "sampled", sampled.rationales(),
               "with_answer", sampled.withAnswer(),
@@ -181,7 +181,7 @@ final class ArithmeticStage {
           curated.decisions());
       facts.put(
           "curation",
-          LocalPipelineFacts.ordered(
+          Facts.ordered(
               "rationales", curated.rationales(),
               "kept", curated.kept(),
               "decisions", curated.decisions(),
@@ -318,7 +318,7 @@ final class ArithmeticStage {
   }
 
   private static Map<String, Object> row(ReasoningEvaluator.Result r, long params) {
-    return LocalPipelineFacts.ordered(
+    return Facts.ordered(
         "name", r.name(),
         "params", params,
         "problems", r.problems(),

@@ -159,7 +159,7 @@ public final class LocalPipeline {
         timings.put("label", secondsSince(t));
         report.put(
             "soft_labels",
-            ordered(
+            Facts.ordered(
                 "records", summary.records(),
                 "tokens", summary.tokens(),
                 "bytes_per_token", round(summary.bytesPerToken(), 2),
@@ -207,7 +207,7 @@ public final class LocalPipeline {
         timings.put("curate", secondsSince(t));
         report.put(
             "curation",
-            ordered(
+            Facts.ordered(
                 "input", curate.input(),
                 "kept", curate.kept(),
                 "rejected", curate.rejected(),
@@ -434,14 +434,6 @@ public final class LocalPipeline {
       }
       return new String(bytes, StandardCharsets.UTF_8);
     }
-  }
-
-  private static Map<String, Object> ordered(Object... kv) {
-    Map<String, Object> m = new LinkedHashMap<>();
-    for (int i = 0; i < kv.length; i += 2) {
-      m.put((String) kv[i], kv[i + 1]);
-    }
-    return m;
   }
 
   private static double round(double v, int digits) {

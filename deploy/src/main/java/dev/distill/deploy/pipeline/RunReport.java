@@ -111,7 +111,7 @@ public final class RunReport {
     report.put("run_id", config.runId());
     report.put(
         "teacher",
-        ordered(
+        Facts.ordered(
             "params", teacherEval.params(),
             "val_loss", round(teacherEval.valLoss()),
             "top1_agreement", round(teacherEval.top1Agreement()),
@@ -121,7 +121,7 @@ public final class RunReport {
     for (EvalResult s : students) {
       TrainResult tr = curves.get(s.name());
       rows.add(
-          ordered(
+          Facts.ordered(
               "name", s.name(),
               "params", s.params(),
               "val_loss", round(s.valLoss()),
@@ -139,7 +139,8 @@ public final class RunReport {
     }
     report.put("students", rows);
     report.put(
-        "eval", ordered("held_out_tokens", heldOutTokens, "units", "nats per token (character)"));
+        "eval",
+        Facts.ordered("held_out_tokens", heldOutTokens, "units", "nats per token (character)"));
     for (Map.Entry<String, Object> e : facts.entrySet()) {
       if (!e.getKey().startsWith("loss.")) {
         report.put(e.getKey(), e.getValue());
@@ -173,7 +174,9 @@ public final class RunReport {
     if (!outcomes.isEmpty()) {
       report.put(
           "gates",
-          outcomes.stream().map(o -> ordered("gate", o.gate(), "passed", o.passed())).toList());
+          outcomes.stream()
+              .map(o -> Facts.ordered("gate", o.gate(), "passed", o.passed()))
+              .toList());
     }
     Path json = runDir.resolve("report.json");
     Files.writeString(json, GSON.toJson(report));
@@ -299,14 +302,6 @@ public final class RunReport {
           r.calibration().ece(),
           r.bytesOnDisk());
     }
-  }
-
-  static Map<String, Object> ordered(Object... kv) {
-    Map<String, Object> m = new LinkedHashMap<>();
-    for (int i = 0; i < kv.length; i += 2) {
-      m.put((String) kv[i], kv[i + 1]);
-    }
-    return m;
   }
 
   private static double round(double v) {

@@ -82,6 +82,22 @@ class DemoIT {
     assertThat(report.getAsJsonArray("gates").get(0).getAsJsonObject().get("passed").getAsBoolean())
         .isTrue();
 
+    // The arithmetic workload ran every stage: n rationales per problem, curation decided on
+    // each, two students trained and evaluated beside the teacher.
+    JsonObject arith = report.getAsJsonObject("arithmetic");
+    assertThat(arith.getAsJsonObject("rationales").get("sampled").getAsLong()).isEqualTo(24 * 2);
+    long decided = 0;
+    for (var e : arith.getAsJsonObject("curation").getAsJsonObject("decisions").entrySet()) {
+      decided += e.getValue().getAsLong();
+    }
+    assertThat(decided).isEqualTo(48);
+    assertThat(arith.getAsJsonArray("models")).hasSize(3);
+    for (JsonElement m : arith.getAsJsonArray("models")) {
+      assertThat(m.getAsJsonObject().get("exact_match_with_rationale").getAsDouble())
+          .isBetween(0.0, 1.0);
+    }
+    assertThat(arith.get("student_params_vs_teacher").getAsDouble()).isLessThan(0.25);
+
     // The report opens in a real browser: every chart rendered and no script error occurred.
     Path html = runDir.resolve("report.html");
     assertThat(html).exists();

@@ -4,8 +4,8 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 
 /** Ordered maps for report sections. */
-final class LocalPipelineFacts {
-  private LocalPipelineFacts() {}
+final class Facts {
+  private Facts() {}
 
   static Map<String, Object> ordered(Object... kv) {
     Map<String, Object> m = new LinkedHashMap<>();
