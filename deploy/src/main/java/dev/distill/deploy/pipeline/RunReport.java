@@ -7,6 +7,7 @@ import dev.distill.models.checkpoint.Checkpoints;
 import dev.distill.models.gpt.LanguageModel;
 import dev.distill.trainer.evaluation.EvalResult;
 import dev.distill.trainer.evaluation.Gate;
+import dev.distill.trainer.evaluation.GenerationSpeed;
 import dev.distill.trainer.evaluation.HeldOutEvaluator;
 import dev.distill.trainer.report.HtmlReport;
 import dev.distill.trainer.training.TrainResult;
@@ -73,6 +74,7 @@ public final class RunReport {
     List<EvalResult> students = new ArrayList<>();
     Map<String, TrainResult> curves = new LinkedHashMap<>();
     int heldOutTokens;
+    Map<String, Object> cost = new LinkedHashMap<>();
     try (LanguageModel teacher = Checkpoints.load(teacherDir)) {
       out.println("[eval] held-out text: " + heldOut.length + " tokens never seen by any stage");
       HeldOutEvaluator evaluator =
@@ -95,6 +97,14 @@ public final class RunReport {
         Path curve = runDir.resolve(METRICS_DIR).resolve(name + ".json");
         if (Files.exists(curve)) {
           curves.put(name, GSON.fromJson(Files.readString(curve), TrainResult.class));
+        }
+      }
+      // Cost side by side in one run: analytic FLOPs and measured greedy decoding speed.
+      int[] prompt = java.util.Arrays.copyOf(heldOut, Math.min(16, heldOut.length));
+      cost.put("teacher", cost(teacher, prompt));
+      for (Path dir : studentDirs) {
+        try (LanguageModel s = Checkpoints.load(dir)) {
+          cost.put(dir.getFileName().toString(), cost(s, prompt));
         }
       }
       // A floor for every number: the same student architecture with random weights.
@@ -128,6 +138,8 @@ public final class RunReport {
               "perplexity", round(s.perplexity()),
               "top1_agreement", round(s.top1Agreement()),
               "kl_teacher_student", round(s.klTeacherStudent()),
+              "reverse_kl", round(s.reverseKl()),
+              "jsd", round(s.jsd()),
               "ece", round(s.calibration().ece()),
               "bytes_on_disk", s.bytesOnDisk(),
               "compression_vs_teacher",
@@ -141,6 +153,7 @@ public final class RunReport {
     report.put(
         "eval",
         Facts.ordered("held_out_tokens", heldOutTokens, "units", "nats per token (character)"));
+    report.put("cost", cost);
     for (Map.Entry<String, Object> e : facts.entrySet()) {
       if (!e.getKey().startsWith("loss.")) {
         report.put(e.getKey(), e.getValue());
@@ -181,7 +194,8 @@ public final class RunReport {
     Path json = runDir.resolve("report.json");
     Files.writeString(json, GSON.toJson(report));
     Map<String, Map<String, Object>> sections = new LinkedHashMap<>();
-    for (String key : new String[] {"soft_labels", "curation", "arithmetic", "timings_seconds"}) {
+    for (String key :
+        new String[] {"cost", "soft_labels", "curation", "arithmetic", "timings_seconds"}) {
       Object v = report.get(key);
       if (v instanceof Map<?, ?> m) {
         Map<String, Object> sec = new LinkedHashMap<>();
@@ -207,6 +221,16 @@ public final class RunReport {
     }
     out.println("report: " + json + " and " + html);
     return new Result(json, html, outcomes);
+  }
+
+  private static Map<String, Object> cost(LanguageModel m, int[] prompt) {
+    GenerationSpeed.Result r = GenerationSpeed.measure(m, prompt, 48, 3);
+    return Facts.ordered(
+        "params", m.config().parameterCount(),
+        "flops_per_token", GenerationSpeed.flopsPerToken(m.config()),
+        "generation_tokens_per_second", Math.round(r.tokensPerSecond()),
+        "latency_ms_p50", round(r.p50Millis()),
+        "latency_ms_p95", round(r.p95Millis()));
   }
 
   /** Nested maps and lists as dotted keys, for the report's key/value tables. */
@@ -258,6 +282,8 @@ public final class RunReport {
     m.put(prefix + ".perplexity", r.perplexity());
     m.put(prefix + ".top1_agreement", r.top1Agreement());
     m.put(prefix + ".kl_teacher_student", r.klTeacherStudent());
+    m.put(prefix + ".reverse_kl", r.reverseKl());
+    m.put(prefix + ".jsd", r.jsd());
     m.put(prefix + ".ece", r.calibration().ece());
     m.put(prefix + ".params", (double) r.params());
     m.put(prefix + ".bytes_on_disk", (double) r.bytesOnDisk());

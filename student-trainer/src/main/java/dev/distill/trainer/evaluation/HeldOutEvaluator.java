@@ -3,13 +3,15 @@ package dev.distill.trainer.evaluation;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import dev.distill.models.gpt.LanguageModel;
+import dev.distill.trainer.loss.Divergences;
 import java.util.ArrayList;
 import java.util.List;
 
 /**
  * Student against teacher on held-out text: the same fixed, non-overlapping windows for every
  * model, so numbers in one report are comparable. KL is forward KL(teacher || student) over the
- * full vocabulary at T = 1 (DESIGN.md naming), in nats per token.
+ * full vocabulary at T = 1 (DESIGN.md naming), in nats per token; reverse KL(student || teacher)
+ * and JSD(0.5) beside it.
  */
 public final class HeldOutEvaluator {
   private final LanguageModel teacher;
@@ -47,6 +49,8 @@ public final class HeldOutEvaluator {
   public EvalResult evaluate(String name, LanguageModel model, long bytesOnDisk) {
     double nll = 0;
     double kl = 0;
+    double reverseKl = 0;
+    double jsd = 0;
     long agree = 0;
     long count = 0;
     Calibration.Builder calibration = new Calibration.Builder(10);
@@ -67,6 +71,8 @@ public final class HeldOutEvaluator {
         NDArray target = m.create(targets, new ai.djl.ndarray.types.Shape(slice.size(), len, 1));
         nll -= logq.gather(target, -1).sum().getFloat();
         kl += logp.exp().mul(logp.sub(logq)).sum().getFloat();
+        reverseKl += Divergences.reverseKl(logp, logq, 1f).sum().getFloat();
+        jsd += Divergences.jsd(logp, logq, 1f, 0.5f).sum().getFloat();
         long[] a = logq.argMax(-1).toLongArray();
         long[] b = logp.argMax(-1).toLongArray();
         float[] confidence = logq.max(new int[] {-1}).exp().toFloatArray();
@@ -83,6 +89,8 @@ public final class HeldOutEvaluator {
         nll / count,
         (double) agree / count,
         Math.max(0.0, kl / count),
+        Math.max(0.0, reverseKl / count),
+        Math.max(0.0, jsd / count),
         bytesOnDisk,
         calibration.build());
   }

@@ -56,7 +56,8 @@ public final class HtmlReport {
     sb.append("<h2>Student vs teacher on held-out text</h2>\n<table id=\"models\"><tr>")
         .append("<th class=\"name\">model</th><th>params</th><th>size vs teacher</th>")
         .append("<th>val loss (nats/token)</th><th>perplexity</th><th>top-1 agreement</th>")
-        .append("<th>KL(teacher||model)</th><th>ECE</th><th>bytes on disk</th></tr>\n");
+        .append("<th>KL(teacher||model)</th><th>KL(model||teacher)</th><th>JSD</th>")
+        .append("<th>ECE</th><th>bytes on disk</th></tr>\n");
     List<EvalResult> all = new ArrayList<>();
     all.add(in.teacher());
     all.addAll(in.students());
@@ -75,6 +76,10 @@ public final class HtmlReport {
           .append(num(r.top1Agreement()))
           .append("</td><td>")
           .append(num(r.klTeacherStudent()))
+          .append("</td><td>")
+          .append(num(r.reverseKl()))
+          .append("</td><td>")
+          .append(num(r.jsd()))
           .append("</td><td>")
           .append(num(r.calibration().ece()))
           .append("</td><td>")

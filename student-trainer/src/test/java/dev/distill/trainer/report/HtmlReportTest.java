@@ -17,7 +17,7 @@ class HtmlReportTest {
     Calibration.Builder b = new Calibration.Builder(10);
     b.add(0.5, true);
     b.add(0.9, true);
-    return new EvalResult(name, params, loss, 0.8, 0.1, params * 4, b.build());
+    return new EvalResult(name, params, loss, 0.8, 0.1, 0.12, 0.03, params * 4, b.build());
   }
 
   static HtmlReport.Input input(String studentName) {

@@ -1,0 +1,63 @@
+package dev.distill.trainer.evaluation;
+
+import ai.djl.ndarray.NDManager;
+import dev.distill.models.gpt.GptConfig;
+import dev.distill.models.gpt.LanguageModel;
+import java.util.Arrays;
+
+/**
+ * Generation cost of a model: per-token latency of greedy decoding at batch 1 (p50, p95) and tokens
+ * per second, measured on this machine; and the analytic forward FLOPs per token.
+ */
+public final class GenerationSpeed {
+  /** Measured speed. */
+  public record Result(double tokensPerSecond, double p50Millis, double p95Millis) {}
+
+  private GenerationSpeed() {}
+
+  /**
+   * Forward FLOPs per token, {@code 2 N + 2 nLayer nCtx d} with N the non-embedding parameters
+   * (Kaplan et al., "Scaling Laws for Neural Language Models", 2020, table 1), plus the tied output
+   * head's {@code 2 V d}, which matters at these small sizes.
+   */
+  public static long flopsPerToken(GptConfig c) {
+    long d = c.nEmbd();
+    long nonEmbedding = c.nLayer() * 12L * d * d;
+    return 2 * nonEmbedding + 2L * c.nLayer() * c.blockSize() * d + 2L * c.vocabSize() * d;
+  }
+
+  /**
+   * Greedy-decodes {@code tokens} tokens after {@code prompt}, {@code runs} times after one warm-up
+   * run, timing every token (no KV cache: each token is one forward over the context).
+   */
+  public static Result measure(LanguageModel model, int[] prompt, int tokens, int runs) {
+    double[] latencies = new double[tokens * runs];
+    int at = 0;
+    long total = 0;
+    for (int run = -1; run < runs; run++) {
+      int[] seq = prompt.clone();
+      for (int i = 0; i < tokens; i++) {
+        int block = model.config().blockSize();
+        int[] ctx =
+            seq.length > block ? Arrays.copyOfRange(seq, seq.length - block, seq.length) : seq;
+        long t0 = System.nanoTime();
+        int next;
+        try (NDManager m = NDManager.newBaseManager()) {
+          next = (int) model.logits(m, new int[][] {ctx}).get(0, ctx.length - 1).argMax().getLong();
+        }
+        long dt = System.nanoTime() - t0;
+        seq = Arrays.copyOf(seq, seq.length + 1);
+        seq[seq.length - 1] = next;
+        if (run >= 0) {
+          latencies[at++] = dt / 1e6;
+          total += dt;
+        }
+      }
+    }
+    Arrays.sort(latencies);
+    return new Result(
+        latencies.length / (total / 1e9),
+        latencies[(int) (0.50 * (latencies.length - 1))],
+        latencies[(int) (0.95 * (latencies.length - 1))]);
+  }
+}
