@@ -118,7 +118,7 @@ public record DemoConfig(
     m.put("arith.block-size", "64");
     m.put("arith.teacher-steps", quick ? "500" : "3000");
     m.put("arith.teacher-batch", "24");
-    m.put("arith.labelled-problems", quick ? "24" : "1500");
+    m.put("arith.labelled-problems", quick ? "24" : "3000");
     m.put("arith.rationales", quick ? "2" : "4");
     m.put("arith.sample-temperature", "0.7");
     // A toy teacher rarely agrees with the gold answers; --quick still exercises every stage.

@@ -19,7 +19,7 @@ import java.util.function.LongConsumer;
  */
 public final class ReasoningRun {
   /** Questions handed to the sampler at once. */
-  static final int CHUNK = 32;
+  static final int CHUNK = 256;
 
   /** A question with an optional gold answer. */
   public record Question(String promptId, String source, String text, String goldAnswer) {}
