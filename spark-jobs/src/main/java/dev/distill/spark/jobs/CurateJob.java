@@ -65,15 +65,9 @@ public final class CurateJob {
                     SplitAssignment.assign(
                         Deduplication.dropDuplicateTokens(valid), config.valFraction()))
                 .persist(StorageLevel.MEMORY_AND_DISK());
-        long train = 0;
-        long val = 0;
-        for (Row r : curated.groupBy(SplitAssignment.SPLIT).count().collectAsList()) {
-          if (SplitAssignment.VAL.equals(r.getString(0))) {
-            val = r.getLong(1);
-          } else {
-            train = r.getLong(1);
-          }
-        }
+        SplitAssignment.Counts counts = SplitAssignment.count(curated);
+        long train = counts.train();
+        long val = counts.val();
         Configuration hadoop = spark.sparkContext().hadoopConfiguration();
         Path success = new Path(config.outputPath(), "_SUCCESS");
         FileSystem outFs = success.getFileSystem(hadoop);

@@ -81,15 +81,9 @@ public final class CurateRationalesJob {
         Dataset<Row> curated =
             RationaleCuration.toCurated(annotated, config.valFraction())
                 .persist(StorageLevel.MEMORY_AND_DISK());
-        long train = 0;
-        long val = 0;
-        for (Row r : curated.groupBy(SplitAssignment.SPLIT).count().collectAsList()) {
-          if (SplitAssignment.VAL.equals(r.getString(0))) {
-            val = r.getLong(1);
-          } else {
-            train = r.getLong(1);
-          }
-        }
+        SplitAssignment.Counts counts = SplitAssignment.count(curated);
+        long train = counts.train();
+        long val = counts.val();
         Configuration hadoop = spark.sparkContext().hadoopConfiguration();
         Path success = new Path(config.outputPath(), "_SUCCESS");
         FileSystem fs = success.getFileSystem(hadoop);

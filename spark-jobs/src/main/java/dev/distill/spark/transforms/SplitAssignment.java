@@ -39,6 +39,23 @@ public final class SplitAssignment {
             .otherwise(lit(TRAIN)));
   }
 
+  /** Rows per split. */
+  public record Counts(long train, long val) {}
+
+  /** Counts the rows of each split (one aggregation). */
+  public static Counts count(Dataset<Row> withSplit) {
+    long train = 0;
+    long val = 0;
+    for (Row r : withSplit.groupBy(SPLIT).count().collectAsList()) {
+      if (VAL.equals(r.getString(0))) {
+        val = r.getLong(1);
+      } else {
+        train = r.getLong(1);
+      }
+    }
+    return new Counts(train, val);
+  }
+
   /** The hash fraction of a string column, as a Spark expression. */
   public static Column hashFraction(Column id) {
     return conv(substring(sha2(id, 256), 1, 13), 16, 10).cast("double").divide(lit(TWO_POW_52));

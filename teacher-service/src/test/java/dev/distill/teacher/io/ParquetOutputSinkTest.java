@@ -2,8 +2,8 @@ package dev.distill.teacher.io;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.distill.schemas.TestRecords;
 import dev.distill.schemas.avro.TeacherOutput;
-import dev.distill.teacher.labeling.Records;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -42,7 +42,7 @@ class ParquetOutputSinkTest {
   private static List<TeacherOutput> records(int n) {
     List<TeacherOutput> out = new ArrayList<>();
     for (int i = 0; i < n; i++) {
-      out.add(Records.teacherOutput("r" + i, 5));
+      out.add(TestRecords.teacherOutput("r" + i, 5));
     }
     return out;
   }

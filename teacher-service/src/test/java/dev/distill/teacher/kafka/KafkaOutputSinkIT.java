@@ -2,9 +2,9 @@ package dev.distill.teacher.kafka;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.distill.schemas.TestRecords;
 import dev.distill.schemas.avro.TeacherOutput;
 import dev.distill.schemas.encoding.SingleObjectEncoding;
-import dev.distill.teacher.labeling.Records;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -80,14 +80,14 @@ class KafkaOutputSinkIT {
     Topics.ensure(cluster.bootstrapServers(), Map.of(), topic, 2, (short) 1);
     try (KafkaOutputSink sink =
         new KafkaOutputSink(cluster.bootstrapServers(), topic, "tx-ok", Map.of())) {
-      sink.write(List.of(Records.teacherOutput("a", 4), Records.teacherOutput("b", 4)));
-      sink.write(List.of(Records.teacherOutput("c", 4)));
+      sink.write(List.of(TestRecords.teacherOutput("a", 4), TestRecords.teacherOutput("b", 4)));
+      sink.write(List.of(TestRecords.teacherOutput("c", 4)));
       sink.commit();
       assertThat(sink.sent()).isEqualTo(3);
     }
     try (KafkaOutputSink sink =
         new KafkaOutputSink(cluster.bootstrapServers(), topic, "tx-abandoned", Map.of())) {
-      sink.write(List.of(Records.teacherOutput("never", 4)));
+      sink.write(List.of(TestRecords.teacherOutput("never", 4)));
       // closed without commit: the open transaction is aborted
     }
     List<TeacherOutput> seen = readCommitted(topic, 3);
@@ -103,7 +103,7 @@ class KafkaOutputSinkIT {
     Topics.ensure(cluster.bootstrapServers(), Map.of(), topic, 1, (short) 1); // idempotent
     try (KafkaOutputSink sink =
         new KafkaOutputSink(cluster.bootstrapServers(), topic, null, Map.of())) {
-      sink.write(List.of(Records.teacherOutput("x", 3)));
+      sink.write(List.of(TestRecords.teacherOutput("x", 3)));
       sink.commit();
     }
     assertThat(readCommitted(topic, 1)).extracting(TeacherOutput::getRecordId).containsExactly("x");
