@@ -1,0 +1,53 @@
+package dev.distill.trainer.bench;
+
+import dev.distill.models.gpt.GptConfig;
+import dev.distill.models.gpt.LanguageModel;
+import dev.distill.models.tokenizer.CharTokenizer;
+import dev.distill.trainer.training.ProgressListener;
+import dev.distill.trainer.training.TextWindows;
+import dev.distill.trainer.training.TrainConfig;
+import dev.distill.trainer.training.TrainResult;
+import dev.distill.trainer.training.TrainingLoop;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.Locale;
+
+/**
+ * nanoGPT's CPU "baby GPT" trained with distill's DJL loop: the Java side of the comparison in
+ * {@code student-trainer/bench/run.sh} (same model and recipe as {@code baby_gpt_pytorch.py}). Not
+ * a test: a benchmark that prints numbers. Args: corpus path, iterations (default 2000).
+ */
+public final class BabyGptBenchmark {
+  private BabyGptBenchmark() {}
+
+  public static void main(String[] args) throws Exception {
+    String text = Files.readString(Path.of(args[0]), StandardCharsets.UTF_8);
+    int iters = args.length > 1 ? Integer.parseInt(args[1]) : 2000;
+    CharTokenizer tok = CharTokenizer.fromCorpus(text);
+    int[] all = tok.encode(text);
+    int n = (int) (all.length * 0.9);
+    int[] train = Arrays.copyOfRange(all, 0, n);
+    int[] val = Arrays.copyOfRange(all, n, all.length);
+    GptConfig gc = new GptConfig(tok.vocabSize(), 64, 4, 4, 128, 0f);
+    // Validation only at the end, over 50 batches, as the Python reference does.
+    TrainConfig tc = new TrainConfig(iters, 12, 1e-3f, 100, 1e-4f, 0.01f, 1f, 0, 50, 1337);
+    try (LanguageModel lm = LanguageModel.create(gc, tok, 1337)) {
+      TrainResult r =
+          TrainingLoop.run(
+              lm,
+              new TextWindows(train, 64, 12),
+              new TextWindows(val, 64, 12),
+              tc,
+              ProgressListener.NONE);
+      System.out.printf(
+          Locale.ROOT,
+          "distill-djl iters=%d tokens_per_second=%.0f val_loss=%.4f seconds=%.1f%n",
+          iters,
+          r.tokensPerSecond(),
+          r.finalValLoss(),
+          r.seconds());
+    }
+  }
+}
