@@ -8,12 +8,19 @@ package dev.distill.spark.jobs;
  * @param reportPath curation report JSON file
  * @param valFraction share of record ids that go to {@code val}, in [0, 1]
  * @param master Spark master; null means the active or spark-submit session's master
+ * @param options optional stages (near-duplicates, logit filters, decontamination, weights)
  */
 public record CurateConfig(
-    String inputPath, String outputPath, String reportPath, double valFraction, String master) {
+    String inputPath,
+    String outputPath,
+    String reportPath,
+    double valFraction,
+    String master,
+    CurateOptions options) {
   public static final double DEFAULT_VAL_FRACTION = 0.1;
 
   public CurateConfig {
+    options = options == null ? CurateOptions.defaults() : options;
     IngestConfig.requireText("inputPath", inputPath);
     IngestConfig.requireText("outputPath", outputPath);
     IngestConfig.requireText("reportPath", reportPath);
@@ -30,6 +37,16 @@ public record CurateConfig(
       throw new IllegalArgumentException(
           "reportPath must lie outside outputPath (overwrite would delete it): " + reportPath);
     }
+  }
+
+  /** Config with every optional stage off ({@link CurateOptions#defaults()}). */
+  public CurateConfig(
+      String inputPath, String outputPath, String reportPath, double valFraction, String master) {
+    this(inputPath, outputPath, reportPath, valFraction, master, CurateOptions.defaults());
+  }
+
+  public CurateConfig withOptions(CurateOptions o) {
+    return new CurateConfig(inputPath, outputPath, reportPath, valFraction, master, o);
   }
 
   private static String stripSlash(String p) {

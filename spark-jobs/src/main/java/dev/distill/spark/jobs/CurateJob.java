@@ -1,8 +1,18 @@
 package dev.distill.spark.jobs;
 
+import static org.apache.spark.sql.functions.col;
+import static org.apache.spark.sql.functions.count;
+import static org.apache.spark.sql.functions.lit;
+import static org.apache.spark.sql.functions.sum;
+
+import dev.distill.spark.transforms.ChunkReassembly;
 import dev.distill.spark.transforms.CuratedProjection;
+import dev.distill.spark.transforms.Decontamination;
 import dev.distill.spark.transforms.Deduplication;
+import dev.distill.spark.transforms.ExampleWeights;
+import dev.distill.spark.transforms.LogitFilters;
 import dev.distill.spark.transforms.MixedProvenanceException;
+import dev.distill.spark.transforms.NearDuplicates;
 import dev.distill.spark.transforms.ProvenanceGuard;
 import dev.distill.spark.transforms.RecordValidation;
 import dev.distill.spark.transforms.SplitAssignment;
@@ -34,19 +44,24 @@ import org.apache.spark.storage.StorageLevel;
  */
 public final class CurateJob {
   static final String USAGE =
-      "usage: CurateJob --input DIR --output DIR --report FILE [--val-fraction F (default 0.1)]";
+      "usage: CurateJob --input DIR --output DIR --report FILE [--val-fraction F (default 0.1)]\n"
+          + "  [--near-dup-threshold J [--near-dup-ngram 5] [--near-dup-hashes 128]"
+          + " [--near-dup-bands 16]]\n"
+          + "  [--filter 'mean_entropy<=q0.99']... (columns: mean_entropy, mean_top1_margin,"
+          + " mean_topk_mass, label_outside_topk_rate; >= or <=; a value or qP)\n"
+          + "  [--decontaminate-against PARQUET_DIR|val [--decontaminate-ngram 13]]\n"
+          + "  [--weights uniform|entropy [--weight-tau 1.0]]";
 
   private CurateJob() {}
 
   public static CurateResult run(CurateConfig config) {
     try (Sessions.Handle session = Sessions.open("distill-curate", config.master())) {
       SparkSession spark = session.spark();
-      Dataset<Row> annotated = null;
-      Dataset<Row> curated = null;
+      CurateOptions opt = config.options();
+      List<Dataset<Row>> cached = new ArrayList<>();
       try {
-        annotated =
-            RecordValidation.annotate(spark.read().parquet(config.inputPath()))
-                .persist(StorageLevel.MEMORY_AND_DISK());
+        Dataset<Row> annotated =
+            keep(cached, RecordValidation.annotate(spark.read().parquet(config.inputPath())));
         long input = 0;
         long rejected = 0;
         Map<String, Long> byReason = new TreeMap<>();
@@ -60,11 +75,84 @@ public final class CurateJob {
         }
         Dataset<Row> valid =
             ProvenanceGuard.requireSingleProvenance(RecordValidation.valid(annotated));
-        curated =
-            CuratedProjection.toCurated(
-                    SplitAssignment.assign(
-                        Deduplication.dropDuplicateTokens(valid), config.valFraction()))
-                .persist(StorageLevel.MEMORY_AND_DISK());
+
+        // Chunked records -> one example each (or rejected as a whole).
+        Dataset<Row> reassembled = keep(cached, ChunkReassembly.reassemble(valid));
+        long examples = 0;
+        long chunkRowsMerged = 0;
+        for (Row r :
+            reassembled
+                .groupBy(ChunkReassembly.CHUNK_REJECT)
+                .agg(count(lit(1)), sum(ChunkReassembly.CHUNK_ROWS))
+                .collectAsList()) {
+          long n = r.getLong(1);
+          long rows = r.getLong(2);
+          if (r.isNullAt(0)) {
+            examples += n;
+            chunkRowsMerged += rows - n;
+          } else {
+            rejected += rows;
+            byReason.merge(r.getString(0), rows, Long::sum);
+          }
+        }
+
+        Dataset<Row> deduped =
+            keep(cached, Deduplication.dropDuplicateTokens(ChunkReassembly.examples(reassembled)));
+        long afterDedupe = deduped.count();
+
+        // Distributions of the summary columns before filtering (and quantile thresholds).
+        Map<String, Map<Double, Double>> distributions =
+            LogitFilters.quantiles(deduped, LogitFilters.quantilesNeeded(opt.logitFilters()));
+        List<LogitFilters.Resolved> resolved =
+            LogitFilters.resolve(opt.logitFilters(), distributions);
+        Map<String, Long> filtered = new TreeMap<>();
+        Dataset<Row> passed = deduped;
+        long afterFilters = afterDedupe;
+        if (!resolved.isEmpty()) {
+          Dataset<Row> decided = keep(cached, LogitFilters.annotate(deduped, resolved));
+          for (LogitFilters.Resolved f : resolved) {
+            filtered.put(f.filter().name(), 0L);
+          }
+          for (Row r : decided.groupBy(LogitFilters.DECISION).count().collectAsList()) {
+            if (!r.isNullAt(0)) {
+              filtered.put(r.getString(0), r.getLong(1));
+              afterFilters -= r.getLong(1);
+            }
+          }
+          passed = LogitFilters.passed(decided);
+        }
+
+        Dataset<Row> unique = passed;
+        long nearDuplicates = 0;
+        if (opt.nearDuplicates() != null) {
+          Dataset<Row> keyed = NearDuplicates.withKey(passed);
+          Dataset<Row> sigs = keep(cached, NearDuplicates.signatures(keyed, opt.nearDuplicates()));
+          unique = keep(cached, NearDuplicates.dropKeyed(keyed, sigs, opt.nearDuplicates()));
+          nearDuplicates = afterFilters - unique.count();
+        }
+
+        Dataset<Row> split = SplitAssignment.assign(unique, config.valFraction());
+        long contaminated = 0;
+        if (opt.decontamination() != null) {
+          Decontamination.Params d = opt.decontamination();
+          split = keep(cached, split);
+          Dataset<Row> eval =
+              d.againstVal()
+                  ? split.where(col(SplitAssignment.SPLIT).equalTo(SplitAssignment.VAL))
+                  : spark.read().parquet(d.evalPath());
+          Dataset<Row> evalNgrams = keep(cached, Decontamination.ngrams(eval, d.ngram()));
+          Dataset<Row> train =
+              split.where(col(SplitAssignment.SPLIT).equalTo(SplitAssignment.TRAIN));
+          Dataset<Row> dirty = Decontamination.split(train, evalNgrams, d.ngram(), true);
+          contaminated = dirty.count();
+          Dataset<Row> clean = Decontamination.split(train, evalNgrams, d.ngram(), false);
+          split =
+              clean.unionByName(
+                  split.where(col(SplitAssignment.SPLIT).equalTo(SplitAssignment.VAL)));
+        }
+
+        Dataset<Row> curated =
+            keep(cached, CuratedProjection.toCurated(ExampleWeights.assign(split, opt.weights())));
         SplitAssignment.Counts counts = SplitAssignment.count(curated);
         long train = counts.train();
         long val = counts.val();
@@ -88,18 +176,21 @@ public final class CurateJob {
         }
         // With dynamic partition overwrite the committer's _SUCCESS stays in its staging folder.
         outFs.create(success, true).close();
-        long kept = train + val;
         CurateResult result =
             new CurateResult(
                 input,
-                kept,
+                train + val,
                 rejected,
                 byReason,
-                input - rejected - kept,
+                examples - afterDedupe,
                 train,
                 val,
-                config.outputPath());
-        writeText(hadoop, config.reportPath(), reportJson(result));
+                config.outputPath(),
+                chunkRowsMerged,
+                filtered,
+                nearDuplicates,
+                contaminated);
+        writeText(hadoop, config.reportPath(), reportJson(result, distributions, resolved, opt));
         return result;
       } catch (MixedProvenanceException e) {
         throw e;
@@ -107,14 +198,17 @@ public final class CurateJob {
         throw new IllegalStateException(
             "curation of " + config.inputPath() + " failed: " + describe(e), e);
       } finally {
-        if (curated != null) {
-          curated.unpersist();
-        }
-        if (annotated != null) {
-          annotated.unpersist();
+        for (Dataset<Row> d : cached) {
+          d.unpersist();
         }
       }
     }
+  }
+
+  private static Dataset<Row> keep(List<Dataset<Row>> cached, Dataset<Row> d) {
+    Dataset<Row> p = d.persist(StorageLevel.MEMORY_AND_DISK());
+    cached.add(p);
+    return p;
   }
 
   private static void deleteSplit(Configuration hadoop, String output, String split)
@@ -137,37 +231,80 @@ public final class CurateJob {
     return String.join(" <- caused by: ", parts);
   }
 
-  /**
-   * The curation report: {input, kept, rejected, rejected_by_reason, duplicates, splits, output}.
-   */
+  /** The report of a run with no optional stage (no distributions). */
   static String reportJson(CurateResult r) {
-    List<String> reasons = new ArrayList<>();
-    new TreeMap<>(r.rejectedByReason())
-        .forEach((k, v) -> reasons.add("    " + quote(k) + ": " + v));
-    return "{\n"
-        + "  \"input\": "
-        + r.input()
-        + ",\n"
-        + "  \"kept\": "
-        + r.kept()
-        + ",\n"
-        + "  \"rejected\": "
-        + r.rejected()
-        + ",\n"
-        + "  \"rejected_by_reason\": {"
-        + (reasons.isEmpty() ? "" : "\n" + String.join(",\n", reasons) + "\n  ")
-        + "},\n"
-        + "  \"duplicates\": "
-        + r.duplicates()
-        + ",\n"
-        + "  \"splits\": {\"train\": "
-        + r.train()
-        + ", \"val\": "
-        + r.val()
-        + "},\n"
-        + "  \"output\": "
-        + quote(r.outputPath())
-        + "\n}\n";
+    return reportJson(r, Map.of(), List.of(), CurateOptions.defaults());
+  }
+
+  /**
+   * The curation report: {input, kept, rejected, rejected_by_reason, duplicates, chunk_rows_merged,
+   * filtered, near_duplicates, contaminated, splits, distributions (quantiles of each summary
+   * column before the logit filters), filters (with resolved thresholds), options, output}.
+   */
+  static String reportJson(
+      CurateResult r,
+      Map<String, Map<Double, Double>> distributions,
+      List<LogitFilters.Resolved> filters,
+      CurateOptions opt) {
+    StringBuilder b = new StringBuilder("{\n");
+    b.append("  \"input\": ").append(r.input()).append(",\n");
+    b.append("  \"kept\": ").append(r.kept()).append(",\n");
+    b.append("  \"rejected\": ").append(r.rejected()).append(",\n");
+    b.append("  \"rejected_by_reason\": ").append(counts(r.rejectedByReason())).append(",\n");
+    b.append("  \"duplicates\": ").append(r.duplicates()).append(",\n");
+    b.append("  \"chunk_rows_merged\": ").append(r.chunkRowsMerged()).append(",\n");
+    b.append("  \"filtered\": ").append(counts(r.filtered())).append(",\n");
+    b.append("  \"near_duplicates\": ").append(r.nearDuplicates()).append(",\n");
+    b.append("  \"contaminated\": ").append(r.contaminated()).append(",\n");
+    b.append("  \"splits\": {\"train\": ")
+        .append(r.train())
+        .append(", \"val\": ")
+        .append(r.val())
+        .append("},\n");
+    List<String> dist = new ArrayList<>();
+    distributions.forEach(
+        (column, qs) -> {
+          List<String> parts = new ArrayList<>();
+          qs.forEach((q, v) -> parts.add(quote("q" + q) + ": " + number(v)));
+          dist.add("    " + quote(column) + ": {" + String.join(", ", parts) + "}");
+        });
+    b.append("  \"distributions\": {")
+        .append(dist.isEmpty() ? "" : "\n" + String.join(",\n", dist) + "\n  ")
+        .append("},\n");
+    List<String> fs = new ArrayList<>();
+    for (LogitFilters.Resolved f : filters) {
+      fs.add(
+          "    {\"name\": "
+              + quote(f.filter().name())
+              + ", \"threshold\": "
+              + number(f.threshold())
+              + ", \"dropped\": "
+              + r.filtered().getOrDefault(f.filter().name(), 0L)
+              + "}");
+    }
+    b.append("  \"filters\": [")
+        .append(fs.isEmpty() ? "" : "\n" + String.join(",\n", fs) + "\n  ")
+        .append("],\n");
+    b.append("  \"options\": {")
+        .append("\"near_duplicates\": ")
+        .append(opt.nearDuplicates() == null ? "null" : quote(opt.nearDuplicates().toString()))
+        .append(", \"decontamination\": ")
+        .append(opt.decontamination() == null ? "null" : quote(opt.decontamination().toString()))
+        .append(", \"weights\": ")
+        .append(quote(opt.weights().toString()))
+        .append("},\n");
+    b.append("  \"output\": ").append(quote(r.outputPath())).append("\n}\n");
+    return b.toString();
+  }
+
+  private static String counts(Map<String, Long> m) {
+    List<String> parts = new ArrayList<>();
+    new TreeMap<>(m).forEach((k, v) -> parts.add("    " + quote(k) + ": " + v));
+    return "{" + (parts.isEmpty() ? "" : "\n" + String.join(",\n", parts) + "\n  ") + "}";
+  }
+
+  private static String number(double v) {
+    return Double.isFinite(v) ? Double.toString(v) : "null";
   }
 
   static String quote(String s) {
@@ -205,14 +342,20 @@ public final class CurateJob {
             () -> {
               CurateResult result = run(parse(args));
               System.err.printf(
-                  "input %d, kept %d (train %d, val %d), rejected %d %s, duplicates %d%n",
+                  "input %d, kept %d (train %d, val %d), rejected %d %s, duplicates %d,"
+                      + " chunk rows merged %d, filtered %s, near-duplicates %d,"
+                      + " contaminated %d%n",
                   result.input(),
                   result.kept(),
                   result.train(),
                   result.val(),
                   result.rejected(),
                   result.rejectedByReason(),
-                  result.duplicates());
+                  result.duplicates(),
+                  result.chunkRowsMerged(),
+                  result.filtered(),
+                  result.nearDuplicates(),
+                  result.contaminated());
               System.out.println(result.outputPath());
             });
     if (code != 0) {
@@ -221,15 +364,66 @@ public final class CurateJob {
   }
 
   static CurateConfig parse(String[] args) {
-    Args a = Args.parse(args, Set.of("input", "output", "report", "val-fraction"), Set.of());
-    double fraction;
-    String f = a.optional("val-fraction", String.valueOf(CurateConfig.DEFAULT_VAL_FRACTION));
-    try {
-      fraction = Double.parseDouble(f);
-    } catch (NumberFormatException e) {
-      throw new Args.UsageException("--val-fraction wants a number, got " + f);
+    Args a =
+        Args.parse(
+            args,
+            Set.of(
+                "input",
+                "output",
+                "report",
+                "val-fraction",
+                "near-dup-threshold",
+                "near-dup-ngram",
+                "near-dup-hashes",
+                "near-dup-bands",
+                "decontaminate-against",
+                "decontaminate-ngram",
+                "weights",
+                "weight-tau"),
+            Set.of("filter"));
+    double fraction = number(a, "val-fraction", String.valueOf(CurateConfig.DEFAULT_VAL_FRACTION));
+    CurateOptions opt = CurateOptions.defaults();
+    String threshold = a.optional("near-dup-threshold", null);
+    if (threshold != null) {
+      NearDuplicates.Params d =
+          NearDuplicates.Params.withThreshold(number(a, "near-dup-threshold", threshold));
+      opt =
+          opt.withNearDuplicates(
+              new NearDuplicates.Params(
+                  (int) number(a, "near-dup-ngram", String.valueOf(d.ngram())),
+                  (int) number(a, "near-dup-hashes", String.valueOf(d.numHashes())),
+                  (int) number(a, "near-dup-bands", String.valueOf(d.bands())),
+                  d.threshold(),
+                  d.maxBucketSize()));
+    }
+    List<LogitFilters.Filter> filters = new ArrayList<>();
+    for (String spec : a.all("filter")) {
+      filters.add(LogitFilters.Filter.parse(spec));
+    }
+    opt = opt.withLogitFilters(filters);
+    String against = a.optional("decontaminate-against", null);
+    if (against != null) {
+      int n = (int) number(a, "decontaminate-ngram", String.valueOf(Decontamination.DEFAULT_NGRAM));
+      opt =
+          opt.withDecontamination(
+              against.equals("val")
+                  ? new Decontamination.Params(n, null, true)
+                  : new Decontamination.Params(n, against, false));
+    }
+    ExampleWeights.Scheme scheme = ExampleWeights.Scheme.parse(a.optional("weights", "uniform"));
+    if (scheme == ExampleWeights.Scheme.ENTROPY) {
+      opt = opt.withWeights(ExampleWeights.Params.entropy(number(a, "weight-tau", "1.0")));
     }
     return new CurateConfig(
-        a.required("input"), a.required("output"), a.required("report"), fraction, null);
+        a.required("input"), a.required("output"), a.required("report"), fraction, null, opt);
+  }
+
+  private static double number(Args a, String key, String fallback) {
+    String v = a.optional(key, fallback);
+    try {
+      return Double.parseDouble(v);
+    } catch (NumberFormatException e) {
+      throw new Args.UsageException("--" + key + " wants a number, got " + v);
+    }
   }
 }

@@ -18,8 +18,9 @@ import org.apache.spark.sql.Row;
  * Avro record {@code CuratedExample}, in its order, plus {@code split}, so the student trainer can
  * read the files with parquet-avro by field name.
  *
- * <p>A chunk of a multi-chunk record becomes its own example, {@code exampleId = recordId#chunk}
- * (chunks are not reassembled).
+ * <p>{@code weight} is the {@link ExampleWeights#WEIGHT} column when the rows have one, else 1.0. A
+ * chunk row that was not reassembled ({@link ChunkReassembly}) would become its own example, {@code
+ * exampleId = recordId#chunk}; CurateJob reassembles chunks first.
  */
 public final class CuratedProjection {
   private CuratedProjection() {}
@@ -45,7 +46,10 @@ public final class CuratedProjection {
         col(RawColumns.SOURCE).as("source"),
         col(RawColumns.TOKENS).as("tokens"),
         col(RawColumns.SOFT_LABELS).as("softLabels"),
-        lit(1.0f).as("weight"),
+        (java.util.Arrays.asList(rows.columns()).contains(ExampleWeights.WEIGHT)
+                ? col(ExampleWeights.WEIGHT).cast("float")
+                : lit(1.0f))
+            .as("weight"),
         col(RawColumns.MEAN_ENTROPY).cast("float").as("meanEntropy"),
         col(RawColumns.MEAN_TOPK_MASS).cast("float").as("meanTopkMass"),
         col(RawColumns.TEACHER_ID).as("teacherId"),

@@ -106,9 +106,60 @@ class ConfigAndArgsTest {
                 "/out/\"q\""));
 
     assertThat(json.replaceAll("\\s", ""))
-        .isEqualTo(
+        .startsWith(
             "{\"input\":10,\"kept\":6,\"rejected\":3,\"rejected_by_reason\":{\"SHAPE_MISMATCH\":2,"
-                + "\"TOKEN_OUT_OF_VOCAB\":1},\"duplicates\":1,\"splits\":{\"train\":5,\"val\":1},"
-                + "\"output\":\"/out/\\\"q\\\"\"}");
+                + "\"TOKEN_OUT_OF_VOCAB\":1},\"duplicates\":1,\"chunk_rows_merged\":0,"
+                + "\"filtered\":{},\"near_duplicates\":0,\"contaminated\":0,"
+                + "\"splits\":{\"train\":5,\"val\":1},\"distributions\":{},\"filters\":[],")
+        .endsWith("\"output\":\"/out/\\\"q\\\"\"}");
+  }
+
+  @Test
+  void curateOptionsParseFromTheCommandLineAndDefaultToOff() {
+    CurateConfig plain =
+        CurateJob.parse(new String[] {"--input", "/i", "--output", "/o", "--report", "/r.json"});
+    assertThat(plain.options()).isEqualTo(CurateOptions.defaults());
+
+    CurateConfig c =
+        CurateJob.parse(
+            new String[] {
+              "--input",
+              "/i",
+              "--output",
+              "/o",
+              "--report",
+              "/r.json",
+              "--near-dup-threshold",
+              "0.7",
+              "--near-dup-bands",
+              "10",
+              "--filter",
+              "mean_entropy<=q0.99",
+              "--filter",
+              "mean_topk_mass>=0.5",
+              "--decontaminate-against",
+              "val",
+              "--decontaminate-ngram",
+              "8",
+              "--weights",
+              "entropy",
+              "--weight-tau",
+              "2"
+            });
+    assertThat(c.options().nearDuplicates().threshold()).isEqualTo(0.7);
+    assertThat(c.options().nearDuplicates().bands()).isEqualTo(10);
+    assertThat(c.options().logitFilters())
+        .extracting(f -> f.name())
+        .containsExactly("mean_entropy<=q0.99", "mean_topk_mass>=0.5");
+    assertThat(c.options().decontamination().againstVal()).isTrue();
+    assertThat(c.options().decontamination().ngram()).isEqualTo(8);
+    assertThat(c.options().weights().tau()).isEqualTo(2.0);
+    assertThatThrownBy(
+            () ->
+                CurateJob.parse(
+                    new String[] {
+                      "--input", "/i", "--output", "/o", "--report", "/r", "--filter", "x<3"
+                    }))
+        .isInstanceOf(IllegalArgumentException.class);
   }
 }

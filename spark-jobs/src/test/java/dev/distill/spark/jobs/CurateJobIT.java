@@ -290,4 +290,104 @@ class CurateJobIT {
     assertThat(result.kept()).isEqualTo(20);
     assertThat(result.val()).isEqualTo(expectedVal(20, 0.5));
   }
+
+  private static List<Integer> text(long seed) {
+    java.util.Random r = new java.util.Random(seed);
+    List<Integer> t = new ArrayList<>();
+    for (int i = 0; i < 64; i++) {
+      t.add(r.nextInt(60));
+    }
+    return t;
+  }
+
+  private static TeacherOutput chunk(String id, List<Integer> tokens, int index, int count) {
+    return TeacherOutput.newBuilder(TestRecords.record(id, tokens))
+        .setChunkIndex(index)
+        .setChunkCount(count)
+        .build();
+  }
+
+  @Test
+  void everyOptionalStageIsCountedInTheResultAndTheReport() throws Exception {
+    List<TeacherOutput> records = new ArrayList<>();
+    for (int i = 0; i < 30; i++) {
+      records.add(TestRecords.record(String.format("rec-%02d", i), text(i)));
+    }
+    List<Integer> near = new ArrayList<>(text(0));
+    near.set(40, (near.get(40) + 1) % 60);
+    records.add(TestRecords.record("zz-near-of-00", near)); // near-duplicate of rec-00
+    records.add(TestRecords.record("rec-01", text(1))); // exact duplicate
+    List<Integer> whole = text(77);
+    records.add(chunk("chunked", whole.subList(0, 33), 0, 2));
+    records.add(chunk("chunked", whole.subList(32, 64), 1, 2));
+    records.add(chunk("lost", text(78).subList(0, 20), 0, 3)); // chunks 1, 2 never came
+    TeacherOutput hot = TestRecords.record("hot", text(79));
+    records.add(
+        TeacherOutput.newBuilder(hot)
+            .setStats(
+                dev.distill.schemas.avro.LabelStats.newBuilder(hot.getStats())
+                    .setMeanEntropy(9f)
+                    .build())
+            .build());
+    // An evaluation set sharing 13 tokens with rec-05.
+    List<Integer> evalTokens = new ArrayList<>(text(500).subList(0, 20));
+    evalTokens.addAll(text(5).subList(10, 23));
+    Path eval = tmp.resolve("eval-set");
+    TestRecords.raw(spark, List.of(TestRecords.record("eval-0", evalTokens)))
+        .write()
+        .parquet(eval.toString());
+    Path input = writeRaw("raw-options", records, 2);
+    Path output = tmp.resolve("curated-options");
+    Path report = tmp.resolve("report-options.json");
+    CurateOptions options =
+        CurateOptions.defaults()
+            .withNearDuplicates(
+                dev.distill.spark.transforms.NearDuplicates.Params.withThreshold(0.8))
+            .withLogitFilters(
+                List.of(dev.distill.spark.transforms.LogitFilters.Filter.parse("mean_entropy<=5")))
+            .withDecontamination(
+                new dev.distill.spark.transforms.Decontamination.Params(13, eval.toString(), false))
+            .withWeights(dev.distill.spark.transforms.ExampleWeights.Params.entropy(1.0));
+
+    CurateResult r =
+        CurateJob.run(
+            new CurateConfig(input.toString(), output.toString(), report.toString(), 0.0, null)
+                .withOptions(options));
+
+    assertThat(r.input()).isEqualTo(36);
+    assertThat(r.rejectedByReason()).containsOnly(java.util.Map.entry("INCOMPLETE_CHUNKS", 1L));
+    assertThat(r.chunkRowsMerged()).isEqualTo(1);
+    assertThat(r.duplicates()).isEqualTo(1);
+    assertThat(r.filtered()).containsOnly(java.util.Map.entry("mean_entropy<=5.0", 1L));
+    assertThat(r.nearDuplicates()).isEqualTo(1);
+    assertThat(r.contaminated()).isEqualTo(1);
+    assertThat(r.kept()).isEqualTo(30); // 29 rec-* (rec-05 contaminated) + chunked
+    assertThat(
+            r.kept()
+                + r.rejected()
+                + r.duplicates()
+                + r.chunkRowsMerged()
+                + r.filteredTotal()
+                + r.nearDuplicates()
+                + r.contaminated())
+        .isEqualTo(r.input());
+    List<Row> rows = spark.read().parquet(output.toString()).collectAsList();
+    assertThat(rows)
+        .extracting(x -> x.<String>getAs("exampleId"))
+        .contains("rec-00", "chunked")
+        .doesNotContain("zz-near-of-00", "rec-05", "hot", "lost");
+    Row chunked =
+        rows.stream().filter(x -> x.getAs("exampleId").equals("chunked")).findFirst().orElseThrow();
+    assertThat(chunked.getList(chunked.fieldIndex("tokens"))).containsExactlyElementsOf(whole);
+    assertThat(rows.stream().mapToDouble(x -> x.<Float>getAs("weight")).average().orElseThrow())
+        .isCloseTo(1.0, org.assertj.core.api.Assertions.within(1e-3));
+
+    JsonNode json = new ObjectMapper().readTree(report.toFile());
+    assertThat(json.get("near_duplicates").asLong()).isEqualTo(1);
+    assertThat(json.get("contaminated").asLong()).isEqualTo(1);
+    assertThat(json.get("chunk_rows_merged").asLong()).isEqualTo(1);
+    assertThat(json.get("filtered").get("mean_entropy<=5.0").asLong()).isEqualTo(1);
+    assertThat(json.get("distributions").get("mean_entropy").get("q1.0").asDouble()).isEqualTo(9.0);
+    assertThat(json.get("filters").get(0).get("threshold").asDouble()).isEqualTo(5.0);
+  }
 }

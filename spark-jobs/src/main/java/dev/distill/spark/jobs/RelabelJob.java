@@ -1,0 +1,176 @@
+package dev.distill.spark.jobs;
+
+import static org.apache.spark.sql.functions.col;
+import static org.apache.spark.sql.functions.count;
+import static org.apache.spark.sql.functions.lit;
+import static org.apache.spark.sql.functions.sum;
+
+import dev.distill.spark.transforms.Relabeling;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.fs.Path;
+import org.apache.spark.sql.DataFrameWriter;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.SparkSession;
+import org.apache.spark.storage.StorageLevel;
+
+/**
+ * Curated Parquet to derived curated sets, without the teacher ({@link Relabeling}): one folder per
+ * variant under the output ({@code <output>/t1.0-k4/split=.../}, {@code _SUCCESS}), and a report
+ * JSON with the mean KL divergence (nats per position) of each derived set from its source.
+ */
+public final class RelabelJob {
+  static final String USAGE =
+      "usage: RelabelJob --input CURATED_DIR --output DIR --report FILE --variant t=T,k=K...";
+
+  /**
+   * @param inputPath curated Parquet folder (CurateJob's output)
+   * @param outputPath parent folder of the derived sets
+   * @param reportPath report JSON file
+   * @param variants the derived sets
+   * @param master Spark master; null means the active or spark-submit session's master
+   */
+  public record Config(
+      String inputPath,
+      String outputPath,
+      String reportPath,
+      List<Relabeling.Variant> variants,
+      String master) {
+    public Config {
+      IngestConfig.requireText("inputPath", inputPath);
+      IngestConfig.requireText("outputPath", outputPath);
+      IngestConfig.requireText("reportPath", reportPath);
+      variants = List.copyOf(variants);
+      if (variants.isEmpty()) {
+        throw new IllegalArgumentException("at least one variant is needed");
+      }
+      if (inputPath.equals(outputPath)) {
+        throw new IllegalArgumentException("inputPath and outputPath must differ");
+      }
+    }
+  }
+
+  /**
+   * @param rows examples relabelled per variant
+   * @param meanKl variant name to mean KL(source || derived) per position, nats
+   * @param outputs variant name to its folder
+   */
+  public record Result(long rows, Map<String, Double> meanKl, Map<String, String> outputs) {}
+
+  private RelabelJob() {}
+
+  public static Result run(Config config) {
+    try (Sessions.Handle session = Sessions.open("distill-relabel", config.master())) {
+      SparkSession spark = session.spark();
+      Configuration hadoop = spark.sparkContext().hadoopConfiguration();
+      Dataset<Row> source = spark.read().parquet(config.inputPath());
+      boolean split = Arrays.asList(source.columns()).contains("split");
+      Map<String, Double> kl = new LinkedHashMap<>();
+      Map<String, String> outputs = new LinkedHashMap<>();
+      long rows = 0;
+      for (Relabeling.Variant v : config.variants()) {
+        String out = new Path(config.outputPath(), v.name()).toString();
+        Dataset<Row> derived = Relabeling.derive(source, v).persist(StorageLevel.MEMORY_AND_DISK());
+        try {
+          Row agg =
+              derived
+                  .agg(count(lit(1)), sum(Relabeling.KL), sum(col(Relabeling.POSITIONS)))
+                  .first();
+          rows = agg.getLong(0);
+          double positions = agg.isNullAt(2) ? 0 : agg.getLong(2);
+          kl.put(v.name(), positions == 0 ? 0.0 : agg.getDouble(1) / positions);
+          DataFrameWriter<Row> w =
+              derived
+                  .drop(Relabeling.KL, Relabeling.POSITIONS)
+                  .write()
+                  .mode("overwrite")
+                  .option("compression", "zstd");
+          if (split) {
+            w = w.partitionBy("split");
+          }
+          w.parquet(out);
+          outputs.put(v.name(), out);
+        } finally {
+          derived.unpersist();
+        }
+      }
+      writeReport(hadoop, config.reportPath(), rows, kl, outputs);
+      return new Result(rows, kl, outputs);
+    } catch (IllegalArgumentException e) {
+      throw e;
+    } catch (Exception e) {
+      throw new IllegalStateException(
+          "relabel of " + config.inputPath() + " failed: " + CurateJob.describe(e), e);
+    }
+  }
+
+  private static void writeReport(
+      Configuration hadoop,
+      String path,
+      long rows,
+      Map<String, Double> kl,
+      Map<String, String> outputs)
+      throws java.io.IOException {
+    List<String> sets = new ArrayList<>();
+    kl.forEach(
+        (name, value) ->
+            sets.add(
+                "    "
+                    + CurateJob.quote(name)
+                    + ": {\"mean_kl_nats_per_position\": "
+                    + value
+                    + ", \"output\": "
+                    + CurateJob.quote(outputs.get(name))
+                    + "}"));
+    String json =
+        "{\n  \"rows\": "
+            + rows
+            + ",\n  \"kl\": \"KL(source || derived), tail spread uniformly over the ids outside"
+            + " top-k\",\n  \"sets\": {\n"
+            + String.join(",\n", sets)
+            + "\n  }\n}\n";
+    Path p = new Path(path);
+    FileSystem fs = p.getFileSystem(hadoop);
+    try (OutputStream o = fs.create(p, true)) {
+      o.write(json.getBytes(StandardCharsets.UTF_8));
+    }
+  }
+
+  public static void main(String[] args) {
+    int code =
+        Args.exitCode(
+            USAGE,
+            () -> {
+              Result r = run(parse(args));
+              System.err.printf(
+                  "relabelled %d rows; mean KL per position %s%n", r.rows(), r.meanKl());
+              System.out.println(config(args).outputPath());
+            });
+    if (code != 0) {
+      System.exit(code);
+    }
+  }
+
+  private static Config config(String[] args) {
+    return parse(args);
+  }
+
+  static Config parse(String[] args) {
+    Args a = Args.parse(args, Set.of("input", "output", "report"), Set.of("variant"));
+    List<Relabeling.Variant> variants = new ArrayList<>();
+    for (String s : a.all("variant")) {
+      variants.add(Relabeling.Variant.parse(s));
+    }
+    return new Config(
+        a.required("input"), a.required("output"), a.required("report"), variants, null);
+  }
+}

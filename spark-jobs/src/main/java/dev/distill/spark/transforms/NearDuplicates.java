@@ -1,0 +1,288 @@
+package dev.distill.spark.transforms;
+
+import static org.apache.spark.sql.functions.array_intersect;
+import static org.apache.spark.sql.functions.array_union;
+import static org.apache.spark.sql.functions.col;
+import static org.apache.spark.sql.functions.collect_list;
+import static org.apache.spark.sql.functions.concat_ws;
+import static org.apache.spark.sql.functions.expr;
+import static org.apache.spark.sql.functions.lit;
+import static org.apache.spark.sql.functions.posexplode;
+import static org.apache.spark.sql.functions.size;
+import static org.apache.spark.sql.functions.substring;
+import static org.apache.spark.sql.functions.udf;
+import static org.apache.spark.sql.functions.when;
+
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.Iterator;
+import java.util.List;
+import java.util.SplittableRandom;
+import org.apache.spark.api.java.function.FlatMapFunction;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Encoders;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.RowFactory;
+import org.apache.spark.sql.api.java.UDF1;
+import org.apache.spark.sql.expressions.UserDefinedFunction;
+import org.apache.spark.sql.types.DataTypes;
+import org.apache.spark.sql.types.StructType;
+
+/**
+ * Near-duplicate removal with MinHash and LSH banding, written here because Spark ML is not
+ * published for Spark 4.2.
+ *
+ * <ol>
+ *   <li>Shingles: the distinct token n-grams of an example (64-bit hashes, {@link TokenHashing}); a
+ *       sequence shorter than n is one shingle. For the character tokenizer tokens are characters,
+ *       so these are character n-grams; for a subword tokenizer they are token n-grams.
+ *   <li>Signature: {@code numHashes} MinHash values, {@code min over shingles of fmix64(s ^
+ *       seed_i)}, seeds fixed (reproducible across runs and machines).
+ *   <li>Banding: the signature is cut into {@code bands} bands of {@code r = numHashes / bands}
+ *       values; each band hashes to a bucket key. Rows sharing a bucket in any band are candidate
+ *       pairs. A pair with Jaccard J is a candidate with probability {@code 1 - (1 - J^r)^b}.
+ *   <li>Verification: the exact Jaccard similarity of each candidate pair's shingle sets; a pair at
+ *       or above the threshold is a near-duplicate.
+ *   <li>Survivor: every row that has a verified near-duplicate with a smaller key ({@code
+ *       record_id}, then chunk index, then content hash) is dropped. This is deterministic and
+ *       never drops the smallest row of a group; in a chain A~B~C where A and C are not similar, C
+ *       is still dropped because of B.
+ * </ol>
+ *
+ * <p>Cost is linear in the number of rows: an equi-join/aggregation on bucket keys (no cross join).
+ * Within a bucket all pairs are formed, except that in a bucket larger than {@code maxBucketSize}
+ * each row is paired only with the first {@code maxBucketSize} rows (by key), which bounds the
+ * pairs at {@code rows * bands * maxBucketSize}.
+ */
+public final class NearDuplicates {
+  public static final String KEY = "_nd_key";
+  public static final String SHINGLES = "_nd_shingles";
+  public static final String BANDS = "_nd_bands";
+
+  /**
+   * @param ngram shingle length in tokens
+   * @param numHashes MinHash signature length
+   * @param bands LSH bands; must divide numHashes
+   * @param threshold Jaccard similarity at or above which a pair is a near-duplicate, in (0, 1]
+   * @param maxBucketSize rows of one bucket paired with every other row of it
+   */
+  public record Params(int ngram, int numHashes, int bands, double threshold, int maxBucketSize)
+      implements java.io.Serializable {
+    public Params {
+      if (ngram < 1 || numHashes < 1 || bands < 1 || numHashes % bands != 0) {
+        throw new IllegalArgumentException(
+            "near-duplicates: need ngram >= 1, numHashes >= 1, bands >= 1 dividing numHashes; got"
+                + " ngram="
+                + ngram
+                + " numHashes="
+                + numHashes
+                + " bands="
+                + bands);
+      }
+      if (!(threshold > 0 && threshold <= 1)) {
+        throw new IllegalArgumentException(
+            "near-duplicate threshold must be in (0, 1], got " + threshold);
+      }
+      if (maxBucketSize < 2) {
+        throw new IllegalArgumentException("maxBucketSize must be >= 2, got " + maxBucketSize);
+      }
+    }
+
+    /**
+     * 5-token shingles, 120 hashes in 20 bands of 6: a pair at J = 0.8 is a candidate with p =
+     * 0.998, at J = 0.5 with p = 0.27, at J = 0.3 with p = 0.015.
+     */
+    public static Params withThreshold(double threshold) {
+      return new Params(5, 120, 20, threshold, 100);
+    }
+
+    public int rowsPerBand() {
+      return numHashes / bands;
+    }
+
+    /** Probability that a pair with Jaccard {@code j} becomes a candidate. */
+    public double candidateProbability(double j) {
+      return 1 - Math.pow(1 - Math.pow(j, rowsPerBand()), bands);
+    }
+  }
+
+  private NearDuplicates() {}
+
+  // ---- plain Java, unit-tested ----
+
+  private static long[] seeds(int numHashes) {
+    SplittableRandom r = new SplittableRandom(0x5EEDL);
+    long[] s = new long[numHashes];
+    for (int i = 0; i < numHashes; i++) {
+      s[i] = r.nextLong();
+    }
+    return s;
+  }
+
+  /** MinHash signature of a shingle set; all {@code Long.MAX_VALUE} for an empty set. */
+  public static long[] signature(long[] shingles, int numHashes) {
+    long[] seeds = seeds(numHashes);
+    long[] sig = new long[numHashes];
+    java.util.Arrays.fill(sig, Long.MAX_VALUE);
+    for (long s : shingles) {
+      for (int i = 0; i < numHashes; i++) {
+        long h = TokenHashing.fmix64(s ^ seeds[i]);
+        if (h < sig[i]) {
+          sig[i] = h;
+        }
+      }
+    }
+    return sig;
+  }
+
+  /** One bucket key per band (the band index is mixed in); empty for an empty shingle set. */
+  public static long[] bandKeys(long[] shingles, Params p) {
+    if (shingles.length == 0) {
+      return new long[0];
+    }
+    long[] sig = signature(shingles, p.numHashes());
+    int r = p.rowsPerBand();
+    long[] keys = new long[p.bands()];
+    for (int b = 0; b < p.bands(); b++) {
+      long h = TokenHashing.fmix64(b + 1L);
+      for (int j = 0; j < r; j++) {
+        h = TokenHashing.fmix64(h * 31 + sig[b * r + j]);
+      }
+      keys[b] = h;
+    }
+    return keys;
+  }
+
+  /** Exact Jaccard similarity of two sorted distinct arrays; 0 when both are empty. */
+  public static double jaccard(long[] a, long[] b) {
+    int i = 0;
+    int j = 0;
+    int inter = 0;
+    while (i < a.length && j < b.length) {
+      if (a[i] == b[j]) {
+        inter++;
+        i++;
+        j++;
+      } else if (a[i] < b[j]) {
+        i++;
+      } else {
+        j++;
+      }
+    }
+    int union = a.length + b.length - inter;
+    return union == 0 ? 0.0 : (double) inter / union;
+  }
+
+  // ---- Spark ----
+
+  /** Adds {@value #KEY}: record id, chunk index and a content-hash prefix; unique after dedupe. */
+  public static Dataset<Row> withKey(Dataset<Row> rows) {
+    return rows.withColumn(
+        KEY,
+        concat_ws(
+            "\u0001",
+            col(RawColumns.RECORD_ID),
+            expr("lpad(cast(" + RawColumns.CHUNK_INDEX + " as string), 6, '0')"),
+            substring(
+                expr("sha2(array_join(transform(tokens, t -> cast(t as string)), ','), 256)"),
+                1,
+                16)));
+  }
+
+  private static UserDefinedFunction shinglesUdf(int n) {
+    return udf(
+        (UDF1<Object, long[]>) t -> TokenHashing.ngramHashes(TokenHashing.tokens(t), n, true),
+        DataTypes.createArrayType(DataTypes.LongType, false));
+  }
+
+  private static UserDefinedFunction bandsUdf(Params p) {
+    return udf(
+        (UDF1<Object, long[]>) s -> bandKeys(longs(s), p),
+        DataTypes.createArrayType(DataTypes.LongType, false));
+  }
+
+  private static long[] longs(Object value) {
+    scala.collection.Seq<?> seq = (scala.collection.Seq<?>) value;
+    long[] out = new long[seq.size()];
+    scala.collection.Iterator<?> it = seq.iterator();
+    int i = 0;
+    while (it.hasNext()) {
+      out[i++] = ((Number) it.next()).longValue();
+    }
+    return out;
+  }
+
+  /** {@value #KEY}, {@value #SHINGLES} and {@value #BANDS} of rows that carry {@value #KEY}. */
+  public static Dataset<Row> signatures(Dataset<Row> keyed, Params p) {
+    Dataset<Row> s =
+        keyed.select(col(KEY), shinglesUdf(p.ngram()).apply(col(RawColumns.TOKENS)).as(SHINGLES));
+    return s.select(col(KEY), col(SHINGLES), bandsUdf(p).apply(col(SHINGLES)).as(BANDS));
+  }
+
+  static final StructType PAIR =
+      new StructType().add("a", DataTypes.StringType).add("b", DataTypes.StringType);
+
+  /** Candidate pairs {@code (a, b)}, {@code a < b}, sharing at least one bucket; distinct. */
+  public static Dataset<Row> candidatePairs(Dataset<Row> signatures, Params p) {
+    int cap = p.maxBucketSize();
+    return signatures
+        .select(col(KEY), posexplode(col(BANDS)).as(new String[] {"band", "bucket"}))
+        .groupBy(col("band"), col("bucket"))
+        .agg(collect_list(col(KEY)).as("members"))
+        .where(size(col("members")).gt(1))
+        .select(col("members"))
+        .flatMap(
+            (FlatMapFunction<Row, Row>)
+                r -> {
+                  List<String> m = new ArrayList<>(r.getList(0));
+                  Collections.sort(m);
+                  List<Row> out = new ArrayList<>();
+                  for (int j = 1; j < m.size(); j++) {
+                    for (int i = 0; i < Math.min(j, cap); i++) {
+                      if (!m.get(i).equals(m.get(j))) {
+                        out.add(RowFactory.create(m.get(i), m.get(j)));
+                      }
+                    }
+                  }
+                  Iterator<Row> it = out.iterator();
+                  return it;
+                },
+            Encoders.row(PAIR))
+        .distinct();
+  }
+
+  /**
+   * Verified near-duplicate pairs: {@code a} (kept side), {@code b} (dropped), {@code jaccard}
+   * (exact on the shingle sets), with {@code jaccard >= threshold}.
+   */
+  public static Dataset<Row> verifiedPairs(Dataset<Row> signatures, Params p) {
+    Dataset<Row> sa = signatures.select(col(KEY).as("a"), col(SHINGLES).as("sa"));
+    Dataset<Row> sb = signatures.select(col(KEY).as("b"), col(SHINGLES).as("sb"));
+    var union = size(array_union(col("sa"), col("sb")));
+    return candidatePairs(signatures, p)
+        .join(sa, "a")
+        .join(sb, "b")
+        .select(
+            col("a"),
+            col("b"),
+            when(union.equalTo(0), lit(0.0))
+                .otherwise(
+                    size(array_intersect(col("sa"), col("sb")))
+                        .cast("double")
+                        .divide(union.cast("double")))
+                .as("jaccard"))
+        .where(col("jaccard").geq(lit(p.threshold())));
+  }
+
+  /** Rows (with {@value #KEY}) minus the near-duplicates; drops {@value #KEY}. */
+  public static Dataset<Row> dropKeyed(Dataset<Row> keyed, Dataset<Row> signatures, Params p) {
+    Dataset<Row> dropped = verifiedPairs(signatures, p).select(col("b").as(KEY)).distinct();
+    return keyed.join(dropped, KEY, "left_anti").drop(KEY);
+  }
+
+  /** The whole transform: rows in, rows without near-duplicates out (same columns). */
+  public static Dataset<Row> dropNearDuplicates(Dataset<Row> rows, Params p) {
+    Dataset<Row> keyed = withKey(rows);
+    return dropKeyed(keyed, signatures(keyed, p), p);
+  }
+}
