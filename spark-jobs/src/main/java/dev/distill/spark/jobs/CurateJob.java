@@ -45,8 +45,8 @@ import org.apache.spark.storage.StorageLevel;
 public final class CurateJob {
   static final String USAGE =
       "usage: CurateJob --input DIR --output DIR --report FILE [--val-fraction F (default 0.1)]\n"
-          + "  [--near-dup-threshold J [--near-dup-ngram 5] [--near-dup-hashes 128]"
-          + " [--near-dup-bands 16]]\n"
+          + "  [--near-dup-threshold J [--near-dup-ngram 5] [--near-dup-hashes 120]"
+          + " [--near-dup-bands 20]]\n"
           + "  [--filter 'mean_entropy<=q0.99']... (columns: mean_entropy, mean_top1_margin,"
           + " mean_topk_mass, label_outside_topk_rate; >= or <=; a value or qP)\n"
           + "  [--decontaminate-against PARQUET_DIR|val [--decontaminate-ngram 13]]\n"

@@ -1,5 +1,6 @@
 package dev.distill.spark.jobs;
 
+import java.time.Duration;
 import java.util.Map;
 import java.util.Objects;
 import java.util.TreeMap;
@@ -16,6 +17,10 @@ import java.util.TreeMap;
  * @param master Spark master; null means the active or spark-submit session's master
  * @param kafkaOptions Kafka client properties (e.g. SASL/SSL), passed to Spark as {@code
  *     kafka.<key>}; a key may already carry the {@code kafka.} prefix
+ * @param processingTime null for {@code Trigger.AvailableNow()} (scheduled runs: everything
+ *     committed so far, then stop); else the micro-batch interval of an always-on query ({@code
+ *     Trigger.ProcessingTime}) that runs until it fails or is stopped. Spark's continuous trigger
+ *     is not an option: the file sink does not support it.
  */
 public record IngestConfig(
     String bootstrapServers,
@@ -24,9 +29,13 @@ public record IngestConfig(
     String quarantinePath,
     String checkpointPath,
     String master,
-    Map<String, String> kafkaOptions) {
+    Map<String, String> kafkaOptions,
+    Duration processingTime) {
 
   public IngestConfig {
+    if (processingTime != null && processingTime.isNegative()) {
+      throw new IllegalArgumentException("processingTime must be >= 0, got " + processingTime);
+    }
     requireText("bootstrapServers", bootstrapServers);
     requireText("topic", topic);
     requireText("outputPath", outputPath);
@@ -64,6 +73,67 @@ public record IngestConfig(
     kafkaOptions = Map.copyOf(opts);
   }
 
+  /** A scheduled ({@code AvailableNow}) run. */
+  public IngestConfig(
+      String bootstrapServers,
+      String topic,
+      String outputPath,
+      String quarantinePath,
+      String checkpointPath,
+      String master,
+      Map<String, String> kafkaOptions) {
+    this(
+        bootstrapServers,
+        topic,
+        outputPath,
+        quarantinePath,
+        checkpointPath,
+        master,
+        kafkaOptions,
+        null);
+  }
+
+  /** The same run, always on with micro-batches every {@code interval}. */
+  public IngestConfig withProcessingTime(Duration interval) {
+    return new IngestConfig(
+        bootstrapServers,
+        topic,
+        outputPath,
+        quarantinePath,
+        checkpointPath,
+        master,
+        kafkaOptions,
+        java.util.Objects.requireNonNull(interval, "interval"));
+  }
+
+  /** Whether the run is always on (processing-time trigger) rather than AvailableNow. */
+  public boolean alwaysOn() {
+    return processingTime != null;
+  }
+
+  /**
+   * Parses {@code available-now} or {@code processing-time=DURATION} ({@code 500ms}, {@code 30s},
+   * {@code 5m}) into a processing time, null for available-now.
+   */
+  public static Duration parseTrigger(String spec) {
+    String s = spec.trim();
+    if (s.equals("available-now")) {
+      return null;
+    }
+    java.util.regex.Matcher m =
+        java.util.regex.Pattern.compile("processing-time=([0-9]+)(ms|s|m)").matcher(s);
+    if (!m.matches()) {
+      throw new IllegalArgumentException(
+          "trigger must be available-now or processing-time=N(ms|s|m), got " + spec);
+    }
+    long n = Long.parseLong(m.group(1));
+    return switch (m.group(2)) {
+      case "ms" -> Duration.ofMillis(n);
+      case "s" -> Duration.ofSeconds(n);
+      default -> Duration.ofMinutes(n);
+    };
+  }
+
   /** Config for a local or active session with no extra Kafka options. */
   public IngestConfig(
       String bootstrapServers,
@@ -94,6 +164,8 @@ public record IngestConfig(
         + master
         + ", kafkaOptions="
         + shown
+        + ", trigger="
+        + (processingTime == null ? "available-now" : "processing-time=" + processingTime)
         + "]";
   }
 

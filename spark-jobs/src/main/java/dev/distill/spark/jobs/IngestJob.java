@@ -21,11 +21,12 @@ import org.apache.spark.sql.types.StructType;
 /**
  * Kafka teacher-outputs topic to raw Parquet, exactly once: Structured Streaming from the earliest
  * offsets with {@code read_committed} (aborted transactions never appear), {@code
- * Trigger.AvailableNow()} (everything committed so far, then stop), checkpointed so the next run
- * starts where this one ended. Messages are decoded with plain Avro in {@code mapPartitions}; the
- * file sink's {@code _spark_metadata} log is the commit record, so readers must read the folder
- * through Spark. Undecodable messages go to the quarantine folder with their bytes, Kafka
- * coordinates and reason.
+ * Trigger.AvailableNow()} (everything committed so far, then stop; for schedulers) or an always-on
+ * {@code Trigger.ProcessingTime} query (runs until stopped or failed), checkpointed so the next run
+ * starts where this one ended, also after a kill. Messages are decoded with plain Avro in {@code
+ * mapPartitions}; the file sink's {@code _spark_metadata} log is the commit record, so readers must
+ * read the folder through Spark. Undecodable messages go to the quarantine folder with their bytes,
+ * Kafka coordinates and reason.
  *
  * <p>Two queries run side by side (one per sink, each with its own checkpoint under {@code
  * checkpointPath}); each is exactly-once on its own.
@@ -33,7 +34,8 @@ import org.apache.spark.sql.types.StructType;
 public final class IngestJob {
   static final String USAGE =
       "usage: IngestJob --bootstrap-servers HOST:PORT --topic T --output DIR --quarantine DIR"
-          + " --checkpoint DIR [--kafka-option key=value]...";
+          + " --checkpoint DIR [--kafka-option key=value]..."
+          + " [--trigger available-now|processing-time=30s]";
 
   private IngestJob() {}
 
@@ -49,19 +51,27 @@ public final class IngestJob {
           start(
               KafkaRecordDecoding.decoded(decoded),
               config.outputPath(),
-              new Path(config.checkpointPath(), "raw").toString());
+              new Path(config.checkpointPath(), "raw").toString(),
+              config);
       StreamingQuery quarantine;
       try {
         quarantine =
             start(
                 KafkaRecordDecoding.quarantined(decoded),
                 config.quarantinePath(),
-                new Path(config.checkpointPath(), "quarantine").toString());
+                new Path(config.checkpointPath(), "quarantine").toString(),
+                config);
       } catch (RuntimeException e) {
         stopQuietly(raw);
         throw e;
       }
-      awaitBoth(raw, quarantine);
+      if (config.alwaysOn()) {
+        System.err.println(
+            "ingest always on, micro-batch every " + config.processingTime() + ": " + raw.id());
+        awaitEither(spark, raw, quarantine);
+      } else {
+        awaitBoth(raw, quarantine);
+      }
 
       long ingested = committedRows(spark, config.outputPath(), RawColumns.SCHEMA) - rawBefore;
       long quarantined =
@@ -81,14 +91,19 @@ public final class IngestJob {
     return spark.readStream().format("kafka").options(options);
   }
 
-  private static StreamingQuery start(Dataset<Row> rows, String path, String checkpoint) {
+  private static StreamingQuery start(
+      Dataset<Row> rows, String path, String checkpoint, IngestConfig config) {
+    Trigger trigger =
+        config.alwaysOn()
+            ? Trigger.ProcessingTime(config.processingTime().toMillis())
+            : Trigger.AvailableNow();
     try {
       return rows.writeStream()
           .format("parquet")
           .option("path", path)
           .option("checkpointLocation", checkpoint)
           .option("compression", "zstd")
-          .trigger(Trigger.AvailableNow())
+          .trigger(trigger)
           .start();
     } catch (TimeoutException e) {
       throw new IllegalStateException("streaming query to " + path + " did not start", e);
@@ -103,6 +118,28 @@ public final class IngestJob {
       stopQuietly(a);
       stopQuietly(b);
       throw new IllegalStateException("ingest failed: " + e.getMessage(), e);
+    }
+  }
+
+  /**
+   * Always on: returns when either query stops (then stops the other), throws when either failed. A
+   * query stopped from outside (another thread, {@code spark.streams()}) ends the run normally.
+   */
+  private static void awaitEither(SparkSession spark, StreamingQuery a, StreamingQuery b) {
+    try {
+      spark.streams().awaitAnyTermination();
+    } catch (StreamingQueryException e) {
+      stopQuietly(a);
+      stopQuietly(b);
+      throw new IllegalStateException("ingest failed: " + e.getMessage(), e);
+    }
+    stopQuietly(a);
+    stopQuietly(b);
+    for (StreamingQuery q : new StreamingQuery[] {a, b}) {
+      if (q.exception().isDefined()) {
+        throw new IllegalStateException(
+            "ingest failed: " + q.exception().get().getMessage(), q.exception().get());
+      }
     }
   }
 
@@ -147,7 +184,7 @@ public final class IngestJob {
     Args a =
         Args.parse(
             args,
-            Set.of("bootstrap-servers", "topic", "output", "quarantine", "checkpoint"),
+            Set.of("bootstrap-servers", "topic", "output", "quarantine", "checkpoint", "trigger"),
             Set.of("kafka-option"));
     Map<String, String> kafka = new LinkedHashMap<>();
     for (String kv : a.all("kafka-option")) {
@@ -164,6 +201,7 @@ public final class IngestJob {
         a.required("quarantine"),
         a.required("checkpoint"),
         null,
-        kafka);
+        kafka,
+        IngestConfig.parseTrigger(a.optional("trigger", "available-now")));
   }
 }

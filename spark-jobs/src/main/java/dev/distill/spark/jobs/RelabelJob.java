@@ -150,18 +150,15 @@ public final class RelabelJob {
         Args.exitCode(
             USAGE,
             () -> {
-              Result r = run(parse(args));
+              Config c = parse(args);
+              Result r = run(c);
               System.err.printf(
                   "relabelled %d rows; mean KL per position %s%n", r.rows(), r.meanKl());
-              System.out.println(config(args).outputPath());
+              System.out.println(c.outputPath());
             });
     if (code != 0) {
       System.exit(code);
     }
-  }
-
-  private static Config config(String[] args) {
-    return parse(args);
   }
 
   static Config parse(String[] args) {

@@ -162,4 +162,81 @@ class ConfigAndArgsTest {
                     }))
         .isInstanceOf(IllegalArgumentException.class);
   }
+
+  @Test
+  void exitCodesAreZeroOnSuccessOneOnFailureAndTwoOnUsageErrors() {
+    assertThat(Args.exitCode("u", () -> {})).isZero();
+    assertThat(
+            Args.exitCode(
+                "u",
+                () -> {
+                  throw new IllegalStateException("curation of /raw failed: file x truncated");
+                }))
+        .isEqualTo(1);
+    assertThat(
+            Args.exitCode(
+                "u",
+                () -> {
+                  throw new dev.distill.spark.transforms.MixedProvenanceException("two teachers");
+                }))
+        .isEqualTo(1);
+    assertThat(Args.exitCode("u", () -> CurateJob.parse(new String[] {"--input", "/raw"})))
+        .isEqualTo(2);
+  }
+
+  @Test
+  void ingestTriggerParsesAvailableNowAndProcessingTimeIntervals() {
+    assertThat(IngestConfig.parseTrigger("available-now")).isNull();
+    assertThat(IngestConfig.parseTrigger("processing-time=30s"))
+        .isEqualTo(java.time.Duration.ofSeconds(30));
+    assertThat(IngestConfig.parseTrigger("processing-time=500ms"))
+        .isEqualTo(java.time.Duration.ofMillis(500));
+    assertThatThrownBy(() -> IngestConfig.parseTrigger("continuous"))
+        .hasMessageContaining("available-now or processing-time");
+    IngestConfig c =
+        IngestJob.parse(
+            new String[] {
+              "--bootstrap-servers",
+              "b:1",
+              "--topic",
+              "t",
+              "--output",
+              "/o",
+              "--quarantine",
+              "/q",
+              "--checkpoint",
+              "/c",
+              "--trigger",
+              "processing-time=2m"
+            });
+    assertThat(c.alwaysOn()).isTrue();
+    assertThat(c.processingTime()).isEqualTo(java.time.Duration.ofMinutes(2));
+  }
+
+  @Test
+  void evalArgsDefaultToTheValSplitAndAscendingLengthBuckets() {
+    EvalJob.Config c =
+        EvalJob.parse(
+            new String[] {
+              "--teacher", "/t", "--predictions", "/p", "--output", "/o", "--report", "/r"
+            });
+    assertThat(c.split()).isEqualTo("val");
+    assertThat(c.lengthBuckets()).containsExactly(64, 256, 1024);
+    assertThatThrownBy(
+            () ->
+                EvalJob.parse(
+                    new String[] {
+                      "--teacher",
+                      "/t",
+                      "--predictions",
+                      "/p",
+                      "--output",
+                      "/o",
+                      "--report",
+                      "/r",
+                      "--length-buckets",
+                      "256,64"
+                    }))
+        .hasMessageContaining("ascending");
+  }
 }

@@ -4,6 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.distill.schemas.encoding.SingleObjectEncoding;
 import dev.distill.spark.TestRecords;
+import dev.distill.spark.transforms.RawColumns;
+import java.lang.management.ManagementFactory;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -11,6 +13,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
+import java.util.concurrent.TimeUnit;
 import kafka.testkit.KafkaClusterTestKit;
 import kafka.testkit.TestKitNodes;
 import org.apache.kafka.clients.admin.Admin;
@@ -191,5 +194,105 @@ class IngestJobIT {
     }
     List<String> ids = recordIds(dir.resolve("raw").toString());
     assertThat(ids).hasSize(8).doesNotHaveDuplicates().containsExactlyInAnyOrderElementsOf(all);
+  }
+
+  /** The child JVM's command: this test's classpath and Spark flags, running IngestJob's main. */
+  private static List<String> childIngest(String topic, Path dir) {
+    List<String> cmd = new ArrayList<>();
+    cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+    for (String a : ManagementFactory.getRuntimeMXBean().getInputArguments()) {
+      if (a.startsWith("--add-")
+          || a.startsWith("-XX:+IgnoreUnrecognized")
+          || a.startsWith("--sun-misc")
+          || a.startsWith("--enable-native")
+          || a.startsWith("-Dio.netty")) {
+        cmd.add(a);
+      }
+    }
+    String cp =
+        System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
+    cmd.addAll(
+        List.of(
+            "-Xmx768m",
+            "-Dspark.master=local[2]",
+            "-Dspark.ui.enabled=false",
+            "-Dspark.sql.shuffle.partitions=2",
+            "-cp",
+            cp,
+            IngestJob.class.getName(),
+            "--bootstrap-servers",
+            kafka.bootstrapServers(),
+            "--topic",
+            topic,
+            "--output",
+            dir.resolve("raw").toString(),
+            "--quarantine",
+            dir.resolve("quarantine").toString(),
+            "--checkpoint",
+            dir.resolve("checkpoint").toString(),
+            "--trigger",
+            "processing-time=300ms"));
+    return cmd;
+  }
+
+  /** Micro-batches the raw sink has committed: the numbered files of its _spark_metadata log. */
+  private static long committedBatches(Path raw) throws Exception {
+    Path log = raw.resolve("_spark_metadata");
+    if (!Files.isDirectory(log)) {
+      return 0;
+    }
+    try (var files = Files.list(log)) {
+      return files.filter(f -> f.getFileName().toString().matches("[0-9]+(\\.compact)?")).count();
+    }
+  }
+
+  @Test
+  void alwaysOnIngestKilledMidStreamAndRestartedFromItsCheckpointLosesAndDuplicatesNothing()
+      throws Exception {
+    String topic = "teacher-outputs-kill";
+    createTopic(topic, 2);
+    Path dir = Files.createDirectories(tmp.resolve("kill"));
+    Path raw = dir.resolve("raw");
+    List<String> sent = new ArrayList<>();
+    Process child =
+        new ProcessBuilder(childIngest(topic, dir))
+            .redirectErrorStream(true)
+            .redirectOutput(dir.resolve("child.log").toFile())
+            .start();
+    long committedAtKill;
+    try (KafkaProducer<byte[], byte[]> producer = transactionalProducer()) {
+      int batch = 0;
+      // Keep producing (10 records a transaction) while the child commits micro-batches; kill it
+      // once it has committed a few, while records are still arriving.
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
+      while (committedBatches(raw) < 3) {
+        assertThat(child.isAlive())
+            .as("child ingest died; log:%n%s", Files.readString(dir.resolve("child.log")))
+            .isTrue();
+        assertThat(System.nanoTime()).as("child never committed 3 batches").isLessThan(deadline);
+        sent.addAll(sendCommitted(producer, topic, "k-", batch * 10, batch * 10 + 10));
+        batch++;
+        Thread.sleep(100);
+      }
+      sent.addAll(sendCommitted(producer, topic, "k-", batch * 10, batch * 10 + 10));
+      batch++;
+      child.destroyForcibly(); // SIGKILL: no shutdown hook, no clean stop
+      assertThat(child.waitFor(30, TimeUnit.SECONDS)).isTrue();
+      committedAtKill = IngestJob.committedRows(spark, raw.toString(), RawColumns.SCHEMA);
+      // More arrive while ingest is down.
+      for (int i = 0; i < 3; i++, batch++) {
+        sent.addAll(sendCommitted(producer, topic, "k-", batch * 10, batch * 10 + 10));
+      }
+    } finally {
+      child.destroyForcibly();
+    }
+
+    IngestResult restarted = IngestJob.run(config(topic, dir));
+
+    assertThat(committedAtKill).isPositive().isLessThan(sent.size());
+    assertThat(restarted.ingested()).isEqualTo(sent.size() - committedAtKill);
+    List<String> ids = recordIds(raw.toString());
+    assertThat(ids).hasSameSizeAs(sent).doesNotHaveDuplicates();
+    assertThat(ids).containsExactlyInAnyOrderElementsOf(sent);
   }
 }

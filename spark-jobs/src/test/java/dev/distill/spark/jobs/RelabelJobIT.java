@@ -69,7 +69,10 @@ class RelabelJobIT {
     assertThat(r.rows()).isEqualTo(10);
     assertThat(r.meanKl().get("t2.0")).isCloseTo(0.0, org.assertj.core.api.Assertions.within(1e-6));
     assertThat(r.meanKl().get("t1.0")).isGreaterThan(0.01);
-    assertThat(r.meanKl().get("k1")).isGreaterThan(0.0);
+    // Source (0.6, 0.3, tail 0.1), V = 1000; k1 keeps 0.6, tail 0.4 spread over 999 ids: the
+    // dropped id gets 0.4/999 and the source's tail bucket (998 ids) 0.4 * 998/999.
+    double k1Kl = 0.3 * Math.log(0.3 / (0.4 / 999)) + 0.1 * Math.log(0.1 / (0.4 * 998 / 999));
+    assertThat(r.meanKl().get("k1")).isCloseTo(k1Kl, org.assertj.core.api.Assertions.within(0.01));
     assertThat(out.resolve("k1").resolve("split=train")).isDirectory();
     List<Row> k1 = spark.read().parquet(out.resolve("k1").toString()).collectAsList();
     assertThat(k1).hasSize(10).allMatch(x -> x.<Integer>getAs("topK") == 1);

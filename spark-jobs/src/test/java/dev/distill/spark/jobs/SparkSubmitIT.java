@@ -34,14 +34,27 @@ class SparkSubmitIT {
     }
   }
 
-  /** The test classpath minus our own classes and modules: the Spark side of spark-submit. */
+  /**
+   * The test classpath minus our own classes and modules and minus what the app jar bundles (the
+   * Kafka connector and client): what a Spark distribution's {@code jars/} folder provides.
+   */
   private static String sparkClasspath() {
     String cp =
         System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
     return Arrays.stream(cp.split(File.pathSeparator))
         .filter(e -> e.endsWith(".jar"))
         .filter(e -> !e.contains("dev/distill") && !e.contains("/target/"))
+        .filter(e -> !e.contains("/org/apache/kafka/") && !e.contains("-kafka-0-10_"))
+        .filter(e -> !e.contains("commons-pool2"))
         .collect(Collectors.joining(File.pathSeparator));
+  }
+
+  /** Top-level packages of the jar's classes, e.g. {@code org/apache/spark/sql/kafka010}. */
+  private static List<String> classEntries(JarFile j) {
+    return j.stream()
+        .map(e -> e.getName())
+        .filter(n -> n.endsWith(".class"))
+        .collect(Collectors.toList());
   }
 
   @Test
@@ -54,6 +67,22 @@ class SparkSubmitIT {
       assertThat(j.getEntry("org/apache/hadoop/fs/FileSystem.class")).isNull();
       assertThat(j.getEntry("scala/Option.class")).isNull();
       assertThat(j.getEntry("org/apache/avro/Schema.class")).isNull();
+      // The Kafka connector is not part of a Spark distribution: the jar carries it.
+      assertThat(j.getEntry("org/apache/spark/sql/kafka010/KafkaSourceProvider.class")).isNotNull();
+      assertThat(j.getEntry("org/apache/kafka/clients/consumer/KafkaConsumer.class")).isNotNull();
+      // Nothing else of Spark, Hadoop, Scala or Avro: every class is ours, schemas' or Kafka's.
+      assertThat(classEntries(j))
+          .isNotEmpty()
+          .allMatch(
+              n ->
+                  n.startsWith("dev/distill/")
+                      || n.startsWith("org/apache/spark/sql/kafka010/")
+                      || n.startsWith("org/apache/spark/kafka010/")
+                      || n.startsWith("org/apache/kafka/")
+                      || n.startsWith("org/apache/commons/pool2/")
+                      || n.equals("module-info.class")
+                      || n.startsWith("META-INF/versions/"),
+              "a class of ours, schemas, the Kafka connector or client");
     }
     Path input = tmp.resolve("raw");
     SparkSession spark =

@@ -1,0 +1,231 @@
+package dev.distill.spark.jobs;
+
+import static org.apache.spark.sql.functions.col;
+
+import dev.distill.spark.transforms.SplitAssignment;
+import dev.distill.spark.transforms.StudentEvaluation;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Set;
+import org.apache.hadoop.fs.Path;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.SparkSession;
+import org.apache.spark.storage.StorageLevel;
+
+/**
+ * Student predictions joined with teacher outputs (curated Parquet) to student-vs-teacher metrics
+ * per slice ({@link StudentEvaluation}): all, length bucket, source. Writes the metrics as Parquet
+ * ({@code <output>/}, overwritten: idempotent) and a report JSON; prints the output path.
+ */
+public final class EvalJob {
+  static final String USAGE =
+      "usage: EvalJob --teacher CURATED_DIR --predictions PARQUET_DIR --output DIR --report FILE"
+          + " [--split val|train|all (default val)] [--length-buckets 64,256,1024]";
+
+  /**
+   * @param teacherPath curated Parquet (CurateJob's output)
+   * @param predictionsPath student predictions Parquet ({@link StudentEvaluation#PREDICTIONS})
+   * @param outputPath metrics Parquet folder
+   * @param reportPath report JSON file
+   * @param split curated split to evaluate on, or null for every row
+   * @param lengthBuckets ascending bucket edges in positions
+   * @param master Spark master; null means the active or spark-submit session's master
+   */
+  public record Config(
+      String teacherPath,
+      String predictionsPath,
+      String outputPath,
+      String reportPath,
+      String split,
+      int[] lengthBuckets,
+      String master) {
+    public Config {
+      IngestConfig.requireText("teacherPath", teacherPath);
+      IngestConfig.requireText("predictionsPath", predictionsPath);
+      IngestConfig.requireText("outputPath", outputPath);
+      IngestConfig.requireText("reportPath", reportPath);
+      if (split != null && !Set.of("train", "val").contains(split)) {
+        throw new IllegalArgumentException("split must be train, val or null, got " + split);
+      }
+      lengthBuckets = lengthBuckets.clone();
+      for (int i = 0; i < lengthBuckets.length; i++) {
+        if (lengthBuckets[i] <= 0 || (i > 0 && lengthBuckets[i] <= lengthBuckets[i - 1])) {
+          throw new IllegalArgumentException(
+              "length buckets must be positive and ascending: " + Arrays.toString(lengthBuckets));
+        }
+      }
+      if (outputPath.equals(teacherPath) || outputPath.equals(predictionsPath)) {
+        throw new IllegalArgumentException("outputPath must differ from the inputs");
+      }
+    }
+  }
+
+  /**
+   * @param positions teacher positions evaluated
+   * @param scored positions with a valid student prediction
+   * @param orphans student rows with no teacher position
+   * @param metrics one row per (slice, value): slice, value, positions, scored, top1_agreement,
+   *     forward_kl_mean and the decision counts
+   */
+  public record Result(
+      long positions, long scored, long orphans, List<Row> metrics, String outputPath) {}
+
+  private EvalJob() {}
+
+  public static Result run(Config config) {
+    try (Sessions.Handle session = Sessions.open("distill-eval", config.master())) {
+      SparkSession spark = session.spark();
+      Dataset<Row> teacher = spark.read().parquet(config.teacherPath());
+      if (config.split() != null) {
+        teacher = teacher.where(col(SplitAssignment.SPLIT).equalTo(config.split()));
+      }
+      Dataset<Row> predictions =
+          spark.read().parquet(config.predictionsPath()).select(predictionColumns());
+      Dataset<Row> positions =
+          StudentEvaluation.teacherPositions(teacher, config.lengthBuckets())
+              .persist(StorageLevel.MEMORY_AND_DISK());
+      Dataset<Row> scored =
+          StudentEvaluation.score(positions, predictions).persist(StorageLevel.MEMORY_AND_DISK());
+      try {
+        long orphans = StudentEvaluation.orphans(positions, predictions).count();
+        Dataset<Row> metrics =
+            StudentEvaluation.metrics(scored, null)
+                .unionByName(StudentEvaluation.metrics(scored, StudentEvaluation.LENGTH_BUCKET))
+                .unionByName(StudentEvaluation.metrics(scored, StudentEvaluation.SOURCE))
+                .orderBy(col("slice"), col("value"))
+                .coalesce(1);
+        metrics
+            .write()
+            .mode("overwrite")
+            .option("compression", "zstd")
+            .parquet(config.outputPath());
+        List<Row> rows = spark.read().parquet(config.outputPath()).collectAsList();
+        Row all =
+            rows.stream().filter(r -> "all".equals(r.getAs("slice"))).findFirst().orElse(null);
+        long total = all == null ? 0 : all.<Long>getAs("positions");
+        long ok = all == null ? 0 : all.<Long>getAs("scored");
+        Result result = new Result(total, ok, orphans, rows, config.outputPath());
+        writeReport(spark, config, result);
+        return result;
+      } finally {
+        scored.unpersist();
+        positions.unpersist();
+      }
+    } catch (IllegalArgumentException e) {
+      throw e;
+    } catch (Exception e) {
+      throw new IllegalStateException(
+          "evaluation of "
+              + config.predictionsPath()
+              + " against "
+              + config.teacherPath()
+              + " failed: "
+              + CurateJob.describe(e),
+          e);
+    }
+  }
+
+  private static org.apache.spark.sql.Column[] predictionColumns() {
+    return Arrays.stream(StudentEvaluation.PREDICTIONS.fieldNames())
+        .map(n -> col(n))
+        .toArray(org.apache.spark.sql.Column[]::new);
+  }
+
+  private static void writeReport(SparkSession spark, Config config, Result r) throws Exception {
+    List<String> slices = new ArrayList<>();
+    for (Row m : r.metrics()) {
+      slices.add(
+          "    {\"slice\": "
+              + CurateJob.quote(m.getAs("slice"))
+              + ", \"value\": "
+              + CurateJob.quote(String.valueOf((Object) m.getAs("value")))
+              + ", \"positions\": "
+              + m.getAs("positions")
+              + ", \"scored\": "
+              + m.getAs("scored")
+              + ", \"top1_agreement\": "
+              + number(m, "top1_agreement")
+              + ", \"forward_kl_mean\": "
+              + number(m, "forward_kl_mean")
+              + ", \"missing_prediction\": "
+              + m.getAs(StudentEvaluation.MISSING_PREDICTION)
+              + ", \"missing_teacher_id\": "
+              + m.getAs(StudentEvaluation.MISSING_TEACHER_ID)
+              + ", \"bad_logprobs\": "
+              + m.getAs(StudentEvaluation.BAD_LOGPROBS)
+              + "}");
+    }
+    String json =
+        "{\n  \"positions\": "
+            + r.positions()
+            + ",\n  \"scored\": "
+            + r.scored()
+            + ",\n  \"orphan_predictions\": "
+            + r.orphans()
+            + ",\n  \"split\": "
+            + (config.split() == null ? "null" : CurateJob.quote(config.split()))
+            + ",\n  \"kl\": \"KL(teacher || student) on the teacher's top-k + tail, nats per"
+            + " position\",\n  \"slices\": [\n"
+            + String.join(",\n", slices)
+            + "\n  ],\n  \"output\": "
+            + CurateJob.quote(r.outputPath())
+            + "\n}\n";
+    Path p = new Path(config.reportPath());
+    try (OutputStream o =
+        p.getFileSystem(spark.sparkContext().hadoopConfiguration()).create(p, true)) {
+      o.write(json.getBytes(StandardCharsets.UTF_8));
+    }
+  }
+
+  private static String number(Row m, String field) {
+    Object v = m.getAs(field);
+    return v == null || !Double.isFinite((Double) v) ? "null" : v.toString();
+  }
+
+  public static void main(String[] args) {
+    int code =
+        Args.exitCode(
+            USAGE,
+            () -> {
+              Result r = run(parse(args));
+              System.err.printf(
+                  "positions %d, scored %d, orphan predictions %d%n",
+                  r.positions(), r.scored(), r.orphans());
+              System.out.println(r.outputPath());
+            });
+    if (code != 0) {
+      System.exit(code);
+    }
+  }
+
+  static Config parse(String[] args) {
+    Args a =
+        Args.parse(
+            args,
+            Set.of("teacher", "predictions", "output", "report", "split", "length-buckets"),
+            Set.of());
+    String split = a.optional("split", "val");
+    int[] edges;
+    try {
+      edges =
+          Arrays.stream(a.optional("length-buckets", "64,256,1024").split(","))
+              .map(String::trim)
+              .mapToInt(Integer::parseInt)
+              .toArray();
+    } catch (NumberFormatException e) {
+      throw new Args.UsageException("--length-buckets wants comma-separated integers");
+    }
+    return new Config(
+        a.required("teacher"),
+        a.required("predictions"),
+        a.required("output"),
+        a.required("report"),
+        split.equals("all") ? null : split,
+        edges,
+        null);
+  }
+}
