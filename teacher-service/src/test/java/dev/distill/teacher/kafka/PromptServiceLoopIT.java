@@ -144,8 +144,13 @@ class PromptServiceLoopIT {
 
   static List<ConsumerRecord<String, byte[]>> readCommitted(
       String topic, int expect, Duration timeout) {
+    return readCommitted(cluster.bootstrapServers(), topic, expect, timeout);
+  }
+
+  static List<ConsumerRecord<String, byte[]>> readCommitted(
+      String bootstrap, String topic, int expect, Duration timeout) {
     Properties p = new Properties();
-    p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, cluster.bootstrapServers());
+    p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
     p.put(ConsumerConfig.GROUP_ID_CONFIG, "reader-" + System.nanoTime());
     p.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
     p.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
@@ -167,6 +172,11 @@ class PromptServiceLoopIT {
   /** Asserts every prompt's chunks arrived exactly once and reassemble to its tokens. */
   static void assertExactlyOnce(
       Map<String, String> texts, List<ConsumerRecord<String, byte[]>> out) {
+    assertExactlyOnce(teacher, texts, out);
+  }
+
+  static void assertExactlyOnce(
+      LocalTeacher teacher, Map<String, String> texts, List<ConsumerRecord<String, byte[]>> out) {
     Map<String, Map<Integer, TeacherOutput>> byPrompt = new HashMap<>();
     for (ConsumerRecord<String, byte[]> r : out) {
       TeacherOutput t = SingleObjectEncoding.decodeTeacherOutput(r.value());
