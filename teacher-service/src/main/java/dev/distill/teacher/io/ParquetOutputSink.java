@@ -89,6 +89,20 @@ public final class ParquetOutputSink implements OutputSink {
     }
   }
 
+  /**
+   * Writes a small side file (the run's config, its rejects) into the folder being committed, so it
+   * is published and replaced together with the data.
+   */
+  public void writeSideFile(String name, byte[] content) throws IOException {
+    // Readers (Spark, Parquet) skip files whose names start with '_'.
+    if (!name.startsWith("_") || name.equals("_SUCCESS") || name.contains("/")) {
+      throw new IllegalArgumentException("side files are named _<name>, not " + name);
+    }
+    try (var out = fs.create(new Path(staging, name), true)) {
+      out.write(content);
+    }
+  }
+
   /** The folder readers use. */
   public String target() {
     return target.toString();

@@ -1,0 +1,409 @@
+package dev.distill.teacher;
+
+import com.google.gson.GsonBuilder;
+import com.google.gson.JsonObject;
+import dev.distill.models.checkpoint.Checkpoints;
+import dev.distill.models.gpt.LanguageModel;
+import dev.distill.models.tokenizer.CharTokenizer;
+import dev.distill.teacher.http.ServerConfig;
+import dev.distill.teacher.http.TeacherHttpServer;
+import dev.distill.teacher.inference.LabelingConfig;
+import dev.distill.teacher.inference.LocalTeacher;
+import dev.distill.teacher.inference.Teacher;
+import dev.distill.teacher.io.JsonlPrompts;
+import dev.distill.teacher.io.ParquetOutputSink;
+import dev.distill.teacher.kafka.PromptServiceLoop;
+import dev.distill.teacher.kafka.ServiceConfig;
+import dev.distill.teacher.labeling.BatchRun;
+import dev.distill.teacher.labeling.PromptLabeler;
+import dev.distill.teacher.remote.RemoteTeacher;
+import dev.distill.teacher.remote.RemoteTeacherConfig;
+import dev.distill.teacher.service.TeacherMetrics;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import picocli.CommandLine;
+import picocli.CommandLine.ArgGroup;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * The teacher service's entry point: {@code serve} (HTTP API and/or the Kafka consume-transform-
+ * produce loop) and {@code batch} (JSONL prompts to Parquet). Topic names and paths live here and
+ * nowhere else in the module. Secrets (the HTTP bearer token, the remote API key) are read from
+ * environment variables named on the command line, never from arguments, which other users can see
+ * in the process list. Exit codes: 0 ok, 1 failure, 2 usage.
+ */
+@Command(
+    name = "teacher-service",
+    mixinStandardHelpOptions = true,
+    subcommands = {TeacherServiceMain.Serve.class, TeacherServiceMain.Batch.class},
+    description = "Soft labels from a teacher: HTTP API, Kafka service mode, batch mode.")
+public final class TeacherServiceMain {
+  private static final Logger LOG = LoggerFactory.getLogger(TeacherServiceMain.class);
+
+  /** Which teacher: an in-process checkpoint or a remote OpenAI-compatible endpoint. */
+  static final class TeacherOptions {
+    @Option(names = "--checkpoint", description = "teacher checkpoint folder (models format)")
+    Path checkpoint;
+
+    @Option(names = "--remote-url", description = "OpenAI-compatible endpoint, e.g. http://h:8000")
+    URI remoteUrl;
+
+    @Option(names = "--remote-model", description = "model name sent to the remote endpoint")
+    String remoteModel;
+
+    @Option(
+        names = "--remote-api-key-env",
+        description = "environment variable holding the remote API key")
+    String remoteApiKeyEnv;
+
+    @Option(
+        names = "--remote-temperature",
+        defaultValue = "1.0",
+        description = "temperature of the remote log-probabilities (default ${DEFAULT-VALUE})")
+    float remoteTemperature;
+
+    @Option(
+        names = "--remote-concurrency",
+        defaultValue = "8",
+        description = "remote requests in flight (default ${DEFAULT-VALUE})")
+    int remoteConcurrency;
+
+    @Option(
+        names = "--tokenizer",
+        description = "tokenizer.json (char tokenizer) for a remote teacher")
+    Path tokenizer;
+
+    @Option(names = "--teacher-id", defaultValue = "teacher", description = "teacher id")
+    String teacherId;
+
+    @Option(names = "--top-k", defaultValue = "8", description = "k (default ${DEFAULT-VALUE})")
+    int topK;
+
+    @Option(
+        names = "--temperature",
+        defaultValue = "2.0",
+        description = "T (default ${DEFAULT-VALUE})")
+    float temperature;
+
+    @Option(names = "--batch-size", defaultValue = "64", description = "sequences per forward")
+    int batchSize;
+
+    Teacher open() throws Exception {
+      if ((checkpoint == null) == (remoteUrl == null)) {
+        throw new CommandLine.ParameterException(
+            new CommandLine(new TeacherServiceMain()),
+            "give exactly one of --checkpoint and --remote-url");
+      }
+      if (checkpoint != null) {
+        LanguageModel lm = Checkpoints.load(checkpoint);
+        return new LocalTeacher(teacherId, lm, new LabelingConfig(topK, temperature, batchSize));
+      }
+      if (tokenizer == null || remoteModel == null) {
+        throw new CommandLine.ParameterException(
+            new CommandLine(new TeacherServiceMain()),
+            "--remote-url needs --remote-model and --tokenizer");
+      }
+      String key = remoteApiKeyEnv == null ? null : System.getenv(remoteApiKeyEnv);
+      return new RemoteTeacher(
+          new RemoteTeacherConfig(
+              remoteUrl,
+              remoteModel,
+              key,
+              topK,
+              temperature,
+              remoteTemperature,
+              4097,
+              remoteConcurrency,
+              Duration.ofSeconds(5),
+              Duration.ofSeconds(60),
+              3,
+              Duration.ofMillis(200)),
+          CharTokenizer.load(tokenizer));
+    }
+  }
+
+  /** Chunking and limits shared by both modes. */
+  static final class LimitOptions {
+    @Option(
+        names = "--chunk-positions",
+        defaultValue = "1024",
+        description = "positions per record")
+    int chunkPositions;
+
+    @Option(names = "--max-prompt-tokens", defaultValue = "65536", description = "longer: DLQ")
+    int maxPromptTokens;
+
+    @Option(names = "--token-budget", defaultValue = "4096", description = "tokens per batch")
+    int tokenBudget;
+  }
+
+  @Command(
+      name = "serve",
+      mixinStandardHelpOptions = true,
+      description = "Serve the HTTP API and/or consume prompts from Kafka until SIGTERM.")
+  static final class Serve implements Callable<Integer> {
+    @ArgGroup(exclusive = false, multiplicity = "1")
+    TeacherOptions teacher = new TeacherOptions();
+
+    @ArgGroup(exclusive = false)
+    LimitOptions limits = new LimitOptions();
+
+    @Option(names = "--http-host", defaultValue = "127.0.0.1", description = "bind address")
+    String httpHost;
+
+    @Option(names = "--http-port", defaultValue = "-1", description = "HTTP port (-1: no HTTP)")
+    int httpPort;
+
+    @Option(
+        names = "--http-token-env",
+        description = "environment variable holding the bearer token (required off loopback)")
+    String httpTokenEnv;
+
+    @Option(names = "--bootstrap-servers", description = "Kafka brokers (absent: no Kafka)")
+    String bootstrapServers;
+
+    @Option(names = "--group-id", defaultValue = "distill-teacher", description = "consumer group")
+    String groupId;
+
+    @Option(names = "--transactional-id", description = "unique per instance (default: random)")
+    String transactionalId;
+
+    @Option(names = "--prompts-topic", defaultValue = "distill.prompts")
+    String promptsTopic;
+
+    @Option(names = "--outputs-topic", defaultValue = "distill.teacher-outputs")
+    String outputsTopic;
+
+    @Option(names = "--dlq-topic", defaultValue = "distill.prompts.dlq")
+    String dlqTopic;
+
+    @Option(names = "--max-wait-ms", defaultValue = "20", description = "batch fill wait")
+    long maxWaitMs;
+
+    @Option(names = "--retries", defaultValue = "3", description = "teacher retries, then DLQ")
+    int retries;
+
+    @Option(
+        names = "--kafka-property",
+        description = "client property k=v (consumer./producer. prefix for one client)")
+    Map<String, String> kafkaProperties = new LinkedHashMap<>();
+
+    @Override
+    public Integer call() throws Exception {
+      if (httpPort < 0 && bootstrapServers == null) {
+        throw new CommandLine.ParameterException(
+            new CommandLine(this), "nothing to serve: give --http-port and/or --bootstrap-servers");
+      }
+      LimitOptions lim = limits == null ? new LimitOptions() : limits;
+      TeacherMetrics metrics = new TeacherMetrics();
+      CountDownLatch done = new CountDownLatch(1);
+      try (Teacher t = teacher.open()) {
+        TeacherHttpServer http = null;
+        PromptServiceLoop loop = null;
+        Thread loopThread = null;
+        CountDownLatch stopped = new CountDownLatch(1);
+        if (httpPort >= 0) {
+          String token = httpTokenEnv == null ? null : System.getenv(httpTokenEnv);
+          ServerConfig d = ServerConfig.loopback();
+          http =
+              new TeacherHttpServer(
+                  new ServerConfig(
+                      httpHost,
+                      httpPort,
+                      token,
+                      d.maxBodyBytes(),
+                      d.maxK(),
+                      d.maxTokens(),
+                      d.threads(),
+                      d.maxInFlight(),
+                      lim.tokenBudget,
+                      d.maxWait()),
+                  t,
+                  metrics);
+          http.start();
+          System.out.println("http " + http.baseUri());
+        }
+        if (bootstrapServers != null) {
+          loop =
+              new PromptServiceLoop(
+                  new ServiceConfig(
+                      bootstrapServers,
+                      groupId,
+                      transactionalId != null
+                          ? transactionalId
+                          : "distill-teacher-" + UUID.randomUUID(),
+                      promptsTopic,
+                      outputsTopic,
+                      dlqTopic,
+                      lim.tokenBudget,
+                      Duration.ofMillis(maxWaitMs),
+                      lim.chunkPositions,
+                      lim.maxPromptTokens,
+                      retries,
+                      Duration.ofMillis(100),
+                      kafkaProperties),
+                  new PromptLabeler(t, lim.chunkPositions, lim.maxPromptTokens),
+                  metrics);
+          PromptServiceLoop l = loop;
+          loopThread =
+              new Thread(
+                  () -> {
+                    try {
+                      l.run();
+                    } catch (RuntimeException e) {
+                      LOG.error("service loop failed", e);
+                    } finally {
+                      stopped.countDown();
+                    }
+                  },
+                  "service-loop");
+          loopThread.start();
+        }
+        TeacherHttpServer h = http;
+        PromptServiceLoop l = loop;
+        Thread lt = loopThread;
+        // SIGTERM / Ctrl-C: finish the current batch (its transaction), stop HTTP, then exit.
+        Runtime.getRuntime()
+            .addShutdownHook(
+                new Thread(
+                    () -> {
+                      if (l != null) {
+                        l.requestStop();
+                      }
+                      stopped.countDown();
+                      try {
+                        if (lt != null) {
+                          lt.join(30_000);
+                        }
+                        done.await(30, TimeUnit.SECONDS);
+                      } catch (InterruptedException ignored) {
+                        Thread.currentThread().interrupt();
+                      }
+                    },
+                    "teacher-shutdown"));
+        System.out.println("ready");
+        stopped.await();
+        if (h != null) {
+          h.close();
+        }
+        if (lt != null) {
+          lt.join(30_000);
+        }
+        System.out.println("stopped");
+      } finally {
+        done.countDown();
+      }
+      return 0;
+    }
+  }
+
+  @Command(
+      name = "batch",
+      mixinStandardHelpOptions = true,
+      description = "Label JSONL prompts into Parquet (rolling files, _SUCCESS, re-run replaces).")
+  static final class Batch implements Callable<Integer> {
+    @ArgGroup(exclusive = false, multiplicity = "1")
+    TeacherOptions teacher = new TeacherOptions();
+
+    @ArgGroup(exclusive = false)
+    LimitOptions limits = new LimitOptions();
+
+    @Option(names = "--input", required = true, description = "prompts, JSON Lines")
+    Path input;
+
+    @Option(names = "--output", required = true, description = "output folder (replaced)")
+    String output;
+
+    @Option(names = "--run-id", required = true, description = "run id recorded in every record")
+    String runId;
+
+    @Option(names = "--source", defaultValue = "batch", description = "default source name")
+    String source;
+
+    @Option(names = "--records-per-file", defaultValue = "100000", description = "rolling size")
+    int recordsPerFile;
+
+    @Override
+    public Integer call() throws Exception {
+      LimitOptions lim = limits == null ? new LimitOptions() : limits;
+      JsonlPrompts.Read read = JsonlPrompts.read(input, runId, source);
+      try (Teacher t = teacher.open();
+          ParquetOutputSink sink = new ParquetOutputSink(output, recordsPerFile)) {
+        BatchRun.Summary s =
+            new BatchRun(
+                    new PromptLabeler(t, lim.chunkPositions, lim.maxPromptTokens), lim.tokenBudget)
+                .run(read.prompts(), sink);
+        // The config and the rejects are published with the data, in the same atomic commit.
+        sink.writeSideFile("_config.json", config(lim).getBytes(StandardCharsets.UTF_8));
+        StringBuilder rej = new StringBuilder();
+        for (JsonlPrompts.Rejected r : read.rejected()) {
+          rej.append(rejectLine(r.promptId(), r.why().reason().name(), r.why().detail()));
+        }
+        for (BatchRun.Rejected r : s.rejected()) {
+          rej.append(rejectLine(r.promptId(), r.why().reason().name(), r.why().detail()));
+        }
+        sink.writeSideFile("_rejects.jsonl", rej.toString().getBytes(StandardCharsets.UTF_8));
+        sink.commit();
+        System.out.printf(
+            "labelled %d prompts into %d records (%d positions, %.2f bytes/token); rejected %d"
+                + " (%d unreadable lines, %s)%n",
+            s.prompts(),
+            s.records(),
+            s.positions(),
+            s.positions() == 0 ? 0.0 : (double) s.softLabelBytes() / s.positions(),
+            s.rejected().size() + read.rejected().size(),
+            read.rejected().size(),
+            s.rejectedByReason());
+      }
+      return 0;
+    }
+
+    private String config(LimitOptions lim) {
+      JsonObject c = new JsonObject();
+      c.addProperty("input", input.toString());
+      c.addProperty("output", output);
+      c.addProperty("run_id", runId);
+      c.addProperty("source", source);
+      c.addProperty("records_per_file", recordsPerFile);
+      c.addProperty("checkpoint", String.valueOf(teacher.checkpoint));
+      c.addProperty("remote_url", String.valueOf(teacher.remoteUrl));
+      c.addProperty("remote_model", teacher.remoteModel);
+      c.addProperty("remote_temperature", teacher.remoteTemperature);
+      c.addProperty("teacher_id", teacher.teacherId);
+      c.addProperty("top_k", teacher.topK);
+      c.addProperty("temperature", teacher.temperature);
+      c.addProperty("batch_size", teacher.batchSize);
+      c.addProperty("chunk_positions", lim.chunkPositions);
+      c.addProperty("max_prompt_tokens", lim.maxPromptTokens);
+      c.addProperty("token_budget", lim.tokenBudget);
+      return new GsonBuilder().setPrettyPrinting().create().toJson(c);
+    }
+
+    private static String rejectLine(String id, String reason, String detail) {
+      JsonObject o = new JsonObject();
+      o.addProperty("prompt_id", id);
+      o.addProperty("reason", reason);
+      o.addProperty("detail", detail);
+      return o + "\n";
+    }
+  }
+
+  public static int execute(String... args) {
+    return new CommandLine(new TeacherServiceMain()).execute(args);
+  }
+
+  public static void main(String[] args) {
+    System.exit(execute(args));
+  }
+}

@@ -1,0 +1,145 @@
+package dev.distill.teacher.labeling;
+
+import dev.distill.schemas.avro.Prompt;
+import dev.distill.schemas.avro.TeacherOutput;
+import dev.distill.teacher.inference.LabeledSequence;
+import dev.distill.teacher.inference.Teacher;
+import dev.distill.teacher.inference.TeacherException;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * Turns one {@link Prompt} into the {@link TeacherOutput} records of its soft labels, chunked so
+ * that every record stays under the producer's size limit and every chunk fits the teacher's
+ * context; or into a {@link Rejection} naming why it cannot be served.
+ *
+ * <h2>Chunks</h2>
+ *
+ * Tokens {@code t[0..L]} are cut at {@code 0 = s_0 < s_1 < ... < s_n = L} with {@code s_{i+1} - s_i
+ * <= chunkPositions}. Chunk i holds tokens {@code t[s_i .. s_{i+1}]} (both ends) and the soft
+ * labels of positions {@code s_i .. s_{i+1} - 1}, so consecutive chunks share one boundary token:
+ * the convention spark-jobs' {@code ChunkReassembly} reassembles. All chunks share the record id
+ * and carry {@code chunkIndex}/{@code chunkCount}. Each chunk is labelled in its own context window
+ * (the teacher's context starts again at {@code s_i}); for an in-process GPT whose block size is
+ * the chunk length this is what the teacher can see anyway.
+ */
+public final class PromptLabeler {
+  /** Why a prompt was not served; the DLQ's reason header. */
+  public enum Reason {
+    UNDECODABLE,
+    BAD_UTF8,
+    UNTOKENIZABLE,
+    TOO_SHORT,
+    OVER_LENGTH,
+    TEACHER_FAILED
+  }
+
+  /** What {@link #prepare} makes of a prompt. */
+  public sealed interface Outcome permits Prepared, Rejection {}
+
+  /** A prompt that cannot be served, with the reason and a human-readable detail. */
+  public record Rejection(Reason reason, String detail) implements Outcome {}
+
+  /** A prompt cut into the token windows the teacher labels. */
+  public record Prepared(Prompt prompt, int[] tokens, List<int[]> chunks) implements Outcome {
+    public int tokenCount() {
+      return tokens.length;
+    }
+  }
+
+  private final Teacher teacher;
+  private final int chunkPositions;
+  private final int maxPromptTokens;
+
+  /**
+   * @param chunkPositions most positions per record (capped by the teacher's context)
+   * @param maxPromptTokens longer prompts are rejected as {@link Reason#OVER_LENGTH}
+   */
+  public PromptLabeler(Teacher teacher, int chunkPositions, int maxPromptTokens) {
+    if (chunkPositions < 1 || maxPromptTokens < 2) {
+      throw new IllegalArgumentException("chunkPositions >= 1 and maxPromptTokens >= 2 needed");
+    }
+    this.teacher = teacher;
+    this.chunkPositions = Math.min(chunkPositions, teacher.maxSequenceTokens() - 1);
+    this.maxPromptTokens = maxPromptTokens;
+  }
+
+  public int chunkPositions() {
+    return chunkPositions;
+  }
+
+  /** Tokenizes and chunks, or says why the prompt cannot be served. */
+  public Outcome prepare(Prompt prompt) {
+    String text = prompt.getText().toString();
+    // Avro decodes malformed UTF-8 to U+FFFD; a prompt carrying one was not valid text.
+    if (text.indexOf('\uFFFD') >= 0) {
+      return new Rejection(
+          Reason.BAD_UTF8, "prompt " + prompt.getPromptId() + " is not valid UTF-8");
+    }
+    int[] tokens;
+    try {
+      tokens = teacher.encode(text);
+    } catch (IllegalArgumentException e) {
+      return new Rejection(
+          Reason.UNTOKENIZABLE, "prompt " + prompt.getPromptId() + ": " + e.getMessage());
+    }
+    if (tokens.length < 2) {
+      return new Rejection(
+          Reason.TOO_SHORT,
+          "prompt " + prompt.getPromptId() + " has " + tokens.length + " tokens; 2 needed");
+    }
+    if (tokens.length > maxPromptTokens) {
+      return new Rejection(
+          Reason.OVER_LENGTH,
+          "prompt "
+              + prompt.getPromptId()
+              + " has "
+              + tokens.length
+              + " tokens, over the limit of "
+              + maxPromptTokens);
+    }
+    List<int[]> chunks = new ArrayList<>();
+    for (int s = 0; s < tokens.length - 1; s += chunkPositions) {
+      int end = Math.min(tokens.length - 1, s + chunkPositions);
+      chunks.add(Arrays.copyOfRange(tokens, s, end + 1));
+    }
+    return new Prepared(prompt, tokens, chunks);
+  }
+
+  /** Labels prepared prompts together (one teacher call) and builds their records. */
+  public List<List<TeacherOutput>> label(List<Prepared> prepared) throws TeacherException {
+    List<int[]> all = new ArrayList<>();
+    for (Prepared p : prepared) {
+      all.addAll(p.chunks());
+    }
+    List<LabeledSequence> labelled = teacher.label(all);
+    List<List<TeacherOutput>> out = new ArrayList<>(prepared.size());
+    int at = 0;
+    for (Prepared p : prepared) {
+      out.add(records(p, labelled.subList(at, at + p.chunks().size())));
+      at += p.chunks().size();
+    }
+    return out;
+  }
+
+  private List<TeacherOutput> records(Prepared p, List<LabeledSequence> chunks) {
+    Prompt prompt = p.prompt();
+    LabelingRun run = new LabelingRun(null, teacher.provenance(), prompt.getRunId().toString());
+    TextPrompt whole =
+        new TextPrompt(prompt.getPromptId().toString(), prompt.getSource().toString(), p.tokens());
+    String recordId = run.recordId(whole);
+    List<TeacherOutput> out = new ArrayList<>(chunks.size());
+    for (int i = 0; i < chunks.size(); i++) {
+      LabeledSequence c = chunks.get(i);
+      TeacherOutput r =
+          run.toRecord(new TextPrompt(whole.promptId(), whole.source(), c.tokens()), c);
+      r.setRecordId(recordId);
+      r.setChunkIndex(i);
+      r.setChunkCount(chunks.size());
+      r.setGoldAnswer(prompt.getGoldAnswer() == null ? null : prompt.getGoldAnswer().toString());
+      out.add(r);
+    }
+    return out;
+  }
+}

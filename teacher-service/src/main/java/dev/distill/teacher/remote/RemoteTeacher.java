@@ -1,0 +1,275 @@
+package dev.distill.teacher.remote;
+
+import com.google.gson.JsonArray;
+import com.google.gson.JsonElement;
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
+import dev.distill.models.tokenizer.CharTokenizer;
+import dev.distill.schemas.avro.Provenance;
+import dev.distill.schemas.codec.SoftLabelCodec;
+import dev.distill.schemas.codec.SoftLabels;
+import dev.distill.teacher.inference.LabeledSequence;
+import dev.distill.teacher.inference.Teacher;
+import dev.distill.teacher.inference.TeacherException;
+import dev.distill.teacher.inference.TeacherIdentity;
+import java.io.IOException;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.net.http.HttpTimeoutException;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ThreadLocalRandom;
+
+/**
+ * Soft labels from a remote OpenAI-compatible endpoint: one {@code POST /v1/completions} per
+ * sequence with {@code echo: true, max_tokens: 0, logprobs: k}, which returns each prompt token's
+ * top-k log-probabilities (vLLM's prompt scoring). Position i of our labels is the endpoint's
+ * {@code top_logprobs[i + 1]}. Probabilities are re-tempered to T within the top k ({@link
+ * Retemperature}) and the provenance says so.
+ *
+ * <p>At most {@code maxConcurrency} requests are in flight; each has connect and request timeouts
+ * and is retried on timeouts, connection errors, 429 and 5xx with exponential backoff and jitter.
+ * Other 4xx answers and responses that do not match our tokenizer are not retried.
+ */
+public final class RemoteTeacher implements Teacher {
+  private final RemoteTeacherConfig config;
+  private final CharTokenizer tokenizer;
+  private final HttpClient http;
+  private final ExecutorService pool;
+  private final Provenance provenance;
+
+  public RemoteTeacher(RemoteTeacherConfig config, CharTokenizer tokenizer) {
+    this.config = config;
+    this.tokenizer = tokenizer;
+    this.pool =
+        Executors.newFixedThreadPool(
+            config.maxConcurrency(),
+            r -> {
+              Thread t = new Thread(r, "remote-teacher");
+              t.setDaemon(true);
+              return t;
+            });
+    this.http = HttpClient.newBuilder().connectTimeout(config.connectTimeout()).build();
+    this.provenance =
+        Provenance.newBuilder()
+            .setTeacherId(config.model())
+            // A remote teacher's weights are not ours to hash: identify it by endpoint and model.
+            .setTeacherSha256(sha256("remote\n" + config.baseUrl() + "\n" + config.model()))
+            .setTokenizerId(tokenizer.id())
+            .setTokenizerSha256(tokenizer.sha256())
+            .setVocabSize(tokenizer.vocabSize())
+            .setTemperature(config.temperature())
+            .setTopK(config.topK())
+            .setCodec(SoftLabelCodec.NAME)
+            .setCodecVersion(SoftLabelCodec.VERSION)
+            .setSchemaVersion(TeacherIdentity.SCHEMA_VERSION)
+            .setRetemperatured(config.temperature() != config.remoteTemperature())
+            .build();
+  }
+
+  @Override
+  public List<LabeledSequence> label(List<int[]> sequences) throws TeacherException {
+    List<CompletableFuture<LabeledSequence>> futures = new ArrayList<>(sequences.size());
+    for (int[] seq : sequences) {
+      if (seq.length < 2 || seq.length > config.maxSequenceTokens()) {
+        throw new TeacherException(
+            "sequence of " + seq.length + " tokens outside [2, " + config.maxSequenceTokens() + "]",
+            false);
+      }
+      // The pool has maxConcurrency threads, so at most that many requests are in flight.
+      futures.add(
+          CompletableFuture.supplyAsync(
+              () -> {
+                try {
+                  return labelOne(seq);
+                } catch (TeacherException e) {
+                  throw new CompletionException(e);
+                }
+              },
+              pool));
+    }
+    List<LabeledSequence> out = new ArrayList<>(sequences.size());
+    for (CompletableFuture<LabeledSequence> f : futures) {
+      try {
+        out.add(f.join());
+      } catch (CompletionException e) {
+        if (e.getCause() instanceof TeacherException te) {
+          throw te;
+        }
+        throw new TeacherException("remote teacher failed: " + e.getCause(), true, e.getCause());
+      }
+    }
+    return out;
+  }
+
+  private LabeledSequence labelOne(int[] seq) throws TeacherException {
+    JsonObject body = new JsonObject();
+    body.addProperty("model", config.model());
+    body.addProperty("prompt", tokenizer.decode(seq));
+    body.addProperty("max_tokens", 0);
+    body.addProperty("echo", true);
+    body.addProperty("logprobs", config.topK());
+    body.addProperty("temperature", config.remoteTemperature());
+    HttpRequest.Builder req =
+        HttpRequest.newBuilder(config.baseUrl().resolve("/v1/completions"))
+            .timeout(config.requestTimeout())
+            .header("Content-Type", "application/json")
+            .POST(HttpRequest.BodyPublishers.ofString(body.toString()));
+    if (config.apiKey() != null) {
+      req.header("Authorization", "Bearer " + config.apiKey());
+    }
+    String response = send(req.build());
+    try {
+      return parse(seq, JsonParser.parseString(response).getAsJsonObject());
+    } catch (RuntimeException e) {
+      throw new TeacherException("unexpected completions response: " + e.getMessage(), false, e);
+    }
+  }
+
+  private String send(HttpRequest request) throws TeacherException {
+    long delay = config.backoff().toMillis();
+    String last = null;
+    for (int attempt = 0; ; attempt++) {
+      try {
+        HttpResponse<String> r = http.send(request, HttpResponse.BodyHandlers.ofString());
+        int s = r.statusCode();
+        if (s == 200) {
+          return r.body();
+        }
+        last = "HTTP " + s;
+        if (s != 429 && s < 500) {
+          throw new TeacherException("remote teacher answered " + last, false);
+        }
+      } catch (HttpTimeoutException e) {
+        last = "timeout";
+      } catch (IOException e) {
+        last = e.toString();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new TeacherException("interrupted", true, e);
+      }
+      if (attempt >= config.retries()) {
+        throw new TeacherException(
+            "remote teacher failed after " + (attempt + 1) + " attempts: " + last, true);
+      }
+      try {
+        Thread.sleep(delay + ThreadLocalRandom.current().nextLong(delay / 2 + 1));
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new TeacherException("interrupted", true, e);
+      }
+      delay *= 2;
+    }
+  }
+
+  private LabeledSequence parse(int[] seq, JsonObject resp) throws TeacherException {
+    JsonObject lp =
+        resp.getAsJsonArray("choices").get(0).getAsJsonObject().getAsJsonObject("logprobs");
+    JsonArray tokens = lp.getAsJsonArray("tokens");
+    JsonArray top = lp.getAsJsonArray("top_logprobs");
+    if (tokens.size() != seq.length || top.size() != seq.length) {
+      throw new TeacherException(
+          "remote tokenization differs: sent " + seq.length + " tokens, got " + tokens.size(),
+          false);
+    }
+    int positions = seq.length - 1;
+    int k = config.topK();
+    int[] ids = new int[positions * k];
+    float[] probs = new float[positions * k];
+    float[] tail = new float[positions];
+    double entropy = 0;
+    double margin = 0;
+    double mass = 0;
+    int outside = 0;
+    for (int p = 0; p < positions; p++) {
+      JsonElement e = top.get(p + 1);
+      if (e == null || e.isJsonNull()) {
+        throw new TeacherException("no top_logprobs at position " + (p + 1), false);
+      }
+      List<Map.Entry<String, JsonElement>> entries =
+          new ArrayList<>(e.getAsJsonObject().entrySet());
+      entries.sort(
+          (a, b) -> Double.compare(b.getValue().getAsDouble(), a.getValue().getAsDouble()));
+      if (entries.size() < k) {
+        throw new TeacherException(
+            "position " + (p + 1) + " has " + entries.size() + " top logprobs, asked " + k, false);
+      }
+      float[] row = new float[k];
+      for (int j = 0; j < k; j++) {
+        int[] id = tokenizer.encode(entries.get(j).getKey());
+        if (id.length != 1) {
+          throw new TeacherException(
+              "remote token '" + entries.get(j).getKey() + "' is not one token of ours", false);
+        }
+        ids[p * k + j] = id[0];
+        row[j] = (float) Math.exp(entries.get(j).getValue().getAsDouble());
+      }
+      tail[p] = Retemperature.apply(row, config.remoteTemperature(), config.temperature());
+      boolean hit = false;
+      double m = 0;
+      for (int j = 0; j < k; j++) {
+        probs[p * k + j] = row[j];
+        m += row[j];
+        hit |= ids[p * k + j] == seq[p + 1];
+        entropy -= row[j] > 0 ? row[j] * Math.log(row[j]) : 0;
+      }
+      // The tail as one bucket: a lower bound of the full distribution's entropy.
+      entropy -= tail[p] > 0 ? tail[p] * Math.log(tail[p]) : 0;
+      mass += m;
+      margin += k > 1 ? row[0] - row[1] : row[0];
+      outside += hit ? 0 : 1;
+    }
+    return new LabeledSequence(
+        seq,
+        new SoftLabels(positions, k, ids, probs, tail),
+        (float) (entropy / positions),
+        (float) (margin / positions),
+        (float) (mass / positions),
+        (float) outside / positions);
+  }
+
+  @Override
+  public int maxSequenceTokens() {
+    return config.maxSequenceTokens();
+  }
+
+  @Override
+  public int[] encode(String text) {
+    return tokenizer.encode(text);
+  }
+
+  @Override
+  public String decode(int[] ids) {
+    return tokenizer.decode(ids);
+  }
+
+  @Override
+  public Provenance provenance() {
+    return Provenance.newBuilder(provenance).build();
+  }
+
+  @Override
+  public void close() {
+    pool.shutdownNow();
+  }
+
+  private static String sha256(String s) {
+    try {
+      return HexFormat.of()
+          .formatHex(
+              MessageDigest.getInstance("SHA-256").digest(s.getBytes(StandardCharsets.UTF_8)));
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+}

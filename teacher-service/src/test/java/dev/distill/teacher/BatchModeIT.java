@@ -1,0 +1,127 @@
+package dev.distill.teacher;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.distill.models.checkpoint.Checkpoints;
+import dev.distill.teacher.inference.LocalTeacher;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Stream;
+import org.apache.avro.generic.GenericRecord;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.parquet.avro.AvroParquetReader;
+import org.apache.parquet.hadoop.ParquetReader;
+import org.apache.parquet.hadoop.util.HadoopInputFile;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** {@code teacher-service batch}: a real checkpoint, JSONL in, real Parquet files out. */
+class BatchModeIT {
+  @TempDir Path tmp;
+
+  static List<GenericRecord> readAll(Path dir) throws IOException {
+    List<GenericRecord> out = new ArrayList<>();
+    try (Stream<Path> files = Files.list(dir)) {
+      for (Path f : files.filter(p -> p.toString().endsWith(".parquet")).sorted().toList()) {
+        try (ParquetReader<GenericRecord> r =
+            AvroParquetReader.<GenericRecord>builder(
+                    HadoopInputFile.fromPath(
+                        new org.apache.hadoop.fs.Path(f.toString()), new Configuration()))
+                .build()) {
+          for (GenericRecord g = r.read(); g != null; g = r.read()) {
+            out.add(g);
+          }
+        }
+      }
+    }
+    return out;
+  }
+
+  @Test
+  void jsonlPromptsBecomeChunkedParquetWithSuccessRejectsAndConfigAndRerunReplaces()
+      throws Exception {
+    Path ckpt = tmp.resolve("teacher");
+    try (LocalTeacher t = TestTeachers.tiny(16, 4, 2f)) {
+      Checkpoints.save(t.model(), ckpt, Map.of());
+    }
+    StringBuilder jsonl = new StringBuilder();
+    for (int i = 0; i < 20; i++) {
+      jsonl.append(
+          "{\"prompt_id\":\"p" + i + "\",\"text\":\"" + "abc de".repeat(1 + i % 6) + "\"}\n");
+    }
+    jsonl.append("{\"prompt_id\":\"bad\",\"text\":\"hash # sign\"}\n");
+    jsonl.append("{\"prompt_id\":\"long\",\"text\":\"" + "a".repeat(200) + "\"}\n");
+    jsonl.append("{\"prompt_id\":\"x\",\"text\":\"ok\",\"colour\":\"red\"}\n");
+    jsonl.append("not json\n");
+    Path input = tmp.resolve("prompts.jsonl");
+    Files.write(input, jsonl.toString().getBytes(StandardCharsets.UTF_8));
+    Path out = tmp.resolve("out");
+    String[] args = {
+      "batch",
+      "--checkpoint",
+      ckpt.toString(),
+      "--top-k",
+      "4",
+      "--temperature",
+      "2",
+      "--chunk-positions",
+      "16",
+      "--max-prompt-tokens",
+      "100",
+      "--token-budget",
+      "64",
+      "--input",
+      input.toString(),
+      "--output",
+      out.toString(),
+      "--run-id",
+      "r1",
+      "--records-per-file",
+      "10"
+    };
+    assertThat(TeacherServiceMain.execute(args)).isZero();
+    List<GenericRecord> first = readAll(out);
+    int expected = 0;
+    for (int i = 0; i < 20; i++) {
+      int len = 6 * (1 + i % 6);
+      expected += (len - 1 + 15) / 16;
+    }
+    assertThat(first).hasSize(expected);
+    Map<String, Integer> chunks = new HashMap<>();
+    for (GenericRecord g : first) {
+      chunks.merge(g.get("promptId").toString(), 1, Integer::sum);
+      assertThat(chunks.get(g.get("promptId").toString()))
+          .isLessThanOrEqualTo((Integer) g.get("chunkCount"));
+      assertThat(g.get("runId").toString()).isEqualTo("r1");
+    }
+    assertThat(chunks).hasSize(20);
+    try (Stream<Path> files = Files.list(out)) {
+      assertThat(files.filter(p -> p.toString().endsWith(".parquet")).count()).isGreaterThan(1);
+    }
+    assertThat(out.resolve("_SUCCESS")).exists();
+    assertThat(Files.readString(out.resolve("_config.json"))).contains("\"run_id\": \"r1\"");
+    List<String> rejects = Files.readAllLines(out.resolve("_rejects.jsonl"));
+    assertThat(rejects).hasSize(4);
+    assertThat(String.join("\n", rejects))
+        .contains("\"prompt_id\":\"bad\",\"reason\":\"UNTOKENIZABLE\"")
+        .contains("\"prompt_id\":\"long\",\"reason\":\"OVER_LENGTH\"")
+        .contains("unknown key colour")
+        .contains("prompts.jsonl:24");
+
+    assertThat(TeacherServiceMain.execute(args)).isZero();
+    assertThat(readAll(out)).hasSize(expected);
+  }
+
+  @Test
+  void usageErrorsExitWithTwo() {
+    assertThat(TeacherServiceMain.execute("batch", "--input", "x")).isEqualTo(2);
+    assertThat(TeacherServiceMain.execute("serve", "--checkpoint", "x", "--remote-url", "http://h"))
+        .isEqualTo(2);
+  }
+}

@@ -1,0 +1,225 @@
+package dev.distill.teacher.http;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.distill.schemas.avro.Provenance;
+import dev.distill.schemas.codec.SoftLabels;
+import dev.distill.teacher.inference.LabeledSequence;
+import dev.distill.teacher.inference.Teacher;
+import dev.distill.teacher.service.TeacherMetrics;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+
+/** The HTTP layer's limits and auth, with a stand-in teacher whose speed the test controls. */
+class TeacherHttpServerTest {
+  static final String TOKEN = "s3cret-token-0123456789";
+  final HttpClient http = HttpClient.newHttpClient();
+
+  /**
+   * Labels every position with ids 0..k-1 at equal probability; blocks while {@code gate} is shut.
+   */
+  static final class StubTeacher implements Teacher {
+    final CountDownLatch gate;
+    final CountDownLatch entered = new CountDownLatch(1);
+
+    StubTeacher(CountDownLatch gate) {
+      this.gate = gate;
+    }
+
+    @Override
+    public List<LabeledSequence> label(List<int[]> sequences) {
+      entered.countDown();
+      try {
+        gate.await(10, TimeUnit.SECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+      List<LabeledSequence> out = new ArrayList<>();
+      for (int[] s : sequences) {
+        int p = s.length - 1;
+        int[] ids = new int[p * 2];
+        float[] probs = new float[p * 2];
+        for (int i = 0; i < p; i++) {
+          ids[2 * i + 1] = 1;
+          probs[2 * i] = 0.5f;
+          probs[2 * i + 1] = 0.25f;
+        }
+        out.add(
+            new LabeledSequence(
+                s, new SoftLabels(p, 2, ids, probs, new float[p]), 1f, 0.25f, 0.75f, 0f));
+      }
+      return out;
+    }
+
+    @Override
+    public int maxSequenceTokens() {
+      return 9;
+    }
+
+    @Override
+    public int[] encode(String text) {
+      return text.chars().map(c -> c % 4).toArray();
+    }
+
+    @Override
+    public String decode(int[] ids) {
+      return "";
+    }
+
+    @Override
+    public Provenance provenance() {
+      return Provenance.newBuilder()
+          .setTeacherId("stub")
+          .setTeacherSha256("0")
+          .setTokenizerId("stub")
+          .setTokenizerSha256("0")
+          .setVocabSize(4)
+          .setTemperature(1f)
+          .setTopK(2)
+          .setCodec("topk-logq16")
+          .setCodecVersion(1)
+          .setSchemaVersion(1)
+          .build();
+    }
+  }
+
+  private HttpResponse<String> post(TeacherHttpServer s, String path, String body, String token)
+      throws Exception {
+    HttpRequest.Builder b =
+        HttpRequest.newBuilder(URI.create(s.baseUri() + path))
+            .timeout(Duration.ofSeconds(20))
+            .POST(HttpRequest.BodyPublishers.ofString(body));
+    if (token != null) {
+      b.header("Authorization", "Bearer " + token);
+    }
+    return http.send(b.build(), HttpResponse.BodyHandlers.ofString());
+  }
+
+  private HttpResponse<String> get(TeacherHttpServer s, String path, String token)
+      throws Exception {
+    HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(s.baseUri() + path)).GET();
+    if (token != null) {
+      b.header("Authorization", "Bearer " + token);
+    }
+    return http.send(b.build(), HttpResponse.BodyHandlers.ofString());
+  }
+
+  @Test
+  void nonLoopbackBindWithoutTokenIsRefusedAndTokenNeverPrinted() {
+    ServerConfig c = ServerConfig.loopback();
+    assertThatThrownBy(
+            () -> new ServerConfig("0.0.0.0", 0, null, 1024, 8, 8, 2, 2, 64, Duration.ofMillis(1)))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("without a bearer token");
+    ServerConfig open =
+        new ServerConfig("0.0.0.0", 0, TOKEN, 1024, 8, 8, 2, 2, 64, Duration.ofMillis(1));
+    assertThat(open.toString()).doesNotContain(TOKEN).contains("<redacted>");
+    assertThat(c.withToken(TOKEN).toString()).doesNotContain(TOKEN);
+  }
+
+  @Test
+  void bearerTokenIsRequiredExceptOnProbesAndNeverAppearsInMetrics() throws Exception {
+    try (TeacherHttpServer s =
+        new TeacherHttpServer(
+            ServerConfig.loopback().withToken(TOKEN),
+            new StubTeacher(new CountDownLatch(0)),
+            new TeacherMetrics())) {
+      s.start();
+      assertThat(get(s, "/healthz", null).statusCode()).isEqualTo(200);
+      assertThat(get(s, "/readyz", null).statusCode()).isEqualTo(200);
+      assertThat(get(s, "/metrics", null).statusCode()).isEqualTo(401);
+      HttpResponse<String> wrong = post(s, "/v1/soft-labels", "{\"text\":\"abc\"}", "x" + TOKEN);
+      assertThat(wrong.statusCode()).isEqualTo(401);
+      assertThat(wrong.headers().firstValue("WWW-Authenticate")).contains("Bearer");
+      String sameLength = TOKEN.substring(0, TOKEN.length() - 1) + "X";
+      assertThat(post(s, "/v1/soft-labels", "{\"text\":\"abc\"}", sameLength).statusCode())
+          .isEqualTo(401);
+      HttpResponse<String> ok = post(s, "/v1/soft-labels", "{\"text\":\"abc\"}", TOKEN);
+      assertThat(ok.statusCode()).isEqualTo(200);
+      assertThat(ok.body()).contains("\"top_ids\":[[0,1],[0,1]]").contains("\"tail_mass\"");
+      HttpResponse<String> metrics = get(s, "/metrics", TOKEN);
+      assertThat(metrics.statusCode()).isEqualTo(200);
+      assertThat(metrics.body())
+          .contains("distill_http_request_seconds_bucket")
+          .contains("distill_http_rejected_requests_total{reason=\"unauthorized\"} 3.0")
+          .doesNotContain(TOKEN);
+    }
+  }
+
+  @Test
+  void oversizedBodyIs413AndLimitsAndBadInputAre400() throws Exception {
+    try (TeacherHttpServer s =
+        new TeacherHttpServer(
+            ServerConfig.loopback().withLimits(64, 2, 4, 4),
+            new StubTeacher(new CountDownLatch(0)),
+            new TeacherMetrics())) {
+      s.start();
+      String big = "{\"text\":\"" + "a".repeat(100) + "\"}";
+      assertThat(post(s, "/v1/soft-labels", big, null).statusCode()).isEqualTo(413);
+      assertThat(post(s, "/v1/soft-labels", "{\"text\":\"abc\",\"k\":3}", null).statusCode())
+          .isEqualTo(400);
+      assertThat(post(s, "/v1/soft-labels", "{\"text\":\"abc\",\"k\":0}", null).statusCode())
+          .isEqualTo(400);
+      HttpResponse<String> tooLong = post(s, "/v1/soft-labels", "{\"text\":\"abcdefghij\"}", null);
+      assertThat(tooLong.statusCode()).isEqualTo(400);
+      assertThat(tooLong.body()).contains("10 tokens");
+      assertThat(post(s, "/v1/soft-labels", "{\"tokens\":[0,9]}", null).body())
+          .contains("outside [0, 4)");
+      assertThat(post(s, "/v1/soft-labels", "not json", null).statusCode()).isEqualTo(400);
+      assertThat(post(s, "/v1/soft-labels", "{\"text\":\"ab\",\"k\":1}", null).body())
+          .contains("\"top_ids\":[[0]]")
+          .contains("\"tail_mass\":[0.25]");
+      HttpRequest badUtf8 =
+          HttpRequest.newBuilder(URI.create(s.baseUri() + "/v1/soft-labels"))
+              .POST(
+                  HttpRequest.BodyPublishers.ofByteArray(
+                      new byte[] {
+                        '{', '"', 't', 'e', 'x', 't', '"', ':', '"', (byte) 0xC3, '"', '}'
+                      }))
+              .build();
+      HttpResponse<String> r = http.send(badUtf8, HttpResponse.BodyHandlers.ofString());
+      assertThat(r.statusCode()).isEqualTo(400);
+      assertThat(r.body()).contains("UTF-8");
+    }
+  }
+
+  @Test
+  void fullQueueIsAnswered503WithRetryAfter() throws Exception {
+    CountDownLatch gate = new CountDownLatch(1);
+    StubTeacher teacher = new StubTeacher(gate);
+    try (TeacherHttpServer s =
+        new TeacherHttpServer(
+            ServerConfig.loopback().withLimits(1024, 2, 4, 1), teacher, new TeacherMetrics())) {
+      s.start();
+      CompletableFuture<HttpResponse<String>> first =
+          CompletableFuture.supplyAsync(
+              () -> {
+                try {
+                  return post(s, "/v1/soft-labels", "{\"text\":\"abc\"}", null);
+                } catch (Exception e) {
+                  throw new IllegalStateException(e);
+                }
+              });
+      assertThat(teacher.entered.await(10, TimeUnit.SECONDS)).isTrue();
+      HttpResponse<String> second = post(s, "/v1/soft-labels", "{\"text\":\"abc\"}", null);
+      assertThat(second.statusCode()).isEqualTo(503);
+      assertThat(second.headers().firstValue("Retry-After")).contains("1");
+      gate.countDown();
+      assertThat(first.get(10, TimeUnit.SECONDS).statusCode()).isEqualTo(200);
+      assertThat(post(s, "/v1/soft-labels", "{\"text\":\"abc\"}", null).statusCode())
+          .isEqualTo(200);
+      assertThat(s.metrics().scrape())
+          .contains("distill_http_rejected_requests_total{reason=\"queue_full\"} 1.0");
+    }
+  }
+}
