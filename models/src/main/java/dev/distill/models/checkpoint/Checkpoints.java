@@ -151,7 +151,11 @@ public final class Checkpoints {
     }
   }
 
-  private static void verify(Path dir) throws IOException {
+  /**
+   * Checks that every file named in the manifest exists and has its sha256; throws
+   * CheckpointException naming the file otherwise.
+   */
+  public static void verify(Path dir) throws IOException {
     Path manifestFile = dir.resolve(MANIFEST);
     JsonObject hashes;
     try {
@@ -214,7 +218,8 @@ public final class Checkpoints {
     }
   }
 
-  static String sha256(Path file) throws IOException {
+  /** SHA-256 (hex) of a file's bytes. */
+  public static String sha256(Path file) throws IOException {
     MessageDigest md;
     try {
       md = MessageDigest.getInstance("SHA-256");

@@ -110,6 +110,32 @@ public final class LanguageModel implements AutoCloseable {
     }
   }
 
+  /**
+   * Replaces this model's parameter values, in place, with those of a stream written by {@code
+   * block().saveParameters(...)} (e.g. a checkpoint's parameters file), and marks them as requiring
+   * gradients again. Used to resume training into a model a caller already holds; create any
+   * Trainer after this call. The stream is not closed.
+   *
+   * @throws IOException if the stream does not hold parameters of this model's config
+   */
+  public void loadParameters(InputStream params) throws IOException {
+    try {
+      block.loadParameters(model.getNDManager(), new DataInputStream(params));
+    } catch (MalformedModelException e) {
+      throw new IOException("malformed parameters: " + e.getMessage(), e);
+    }
+    for (Pair<String, Parameter> p : block.getParameters()) {
+      Shape expected = p.getValue().getShape();
+      Shape actual = p.getValue().getArray().getShape();
+      if (!expected.equals(actual)) {
+        throw new IOException(
+            "parameter " + p.getKey() + " has shape " + actual + ", config needs " + expected);
+      }
+    }
+    // as in load(): initialize() on initialised parameters only marks them as requiring gradients
+    block.initialize(model.getNDManager(), DataType.FLOAT32, inputShape(config()));
+  }
+
   private static Shape inputShape(GptConfig config) {
     return new Shape(1, config.blockSize());
   }
