@@ -61,8 +61,17 @@ public final class LanguageModel implements AutoCloseable {
    * 0, biases 0. The same seed gives the same parameters on every machine.
    */
   public static LanguageModel create(GptConfig config, CharTokenizer tokenizer, long seed) {
+    return create(config, tokenizer, seed, LinearMode.DENSE);
+  }
+
+  /**
+   * As {@link #create(GptConfig, CharTokenizer, long)} with the block linear layers in {@code
+   * mode}; the dense parameters get the same values as a dense model of the same seed.
+   */
+  public static LanguageModel create(
+      GptConfig config, CharTokenizer tokenizer, long seed, LinearMode mode) {
     checkVocab(config, tokenizer);
-    Gpt block = new Gpt(config);
+    Gpt block = new Gpt(config, mode);
     block.setInitializer(new SeededNormal(new Random(seed), 0.02f), Parameter.Type.WEIGHT);
     Model model = Model.newInstance("gpt", ai.djl.Device.cpu(), ENGINE);
     try {
@@ -83,8 +92,15 @@ public final class LanguageModel implements AutoCloseable {
    */
   public static LanguageModel load(GptConfig config, CharTokenizer tokenizer, InputStream params)
       throws IOException {
+    return load(config, tokenizer, params, LinearMode.DENSE);
+  }
+
+  /** As {@link #load(GptConfig, CharTokenizer, InputStream)} for a model in {@code mode}. */
+  public static LanguageModel load(
+      GptConfig config, CharTokenizer tokenizer, InputStream params, LinearMode mode)
+      throws IOException {
     checkVocab(config, tokenizer);
-    Gpt block = new Gpt(config);
+    Gpt block = new Gpt(config, mode);
     Model model = Model.newInstance("gpt", ai.djl.Device.cpu(), ENGINE);
     try {
       model.setBlock(block);
@@ -165,6 +181,11 @@ public final class LanguageModel implements AutoCloseable {
 
   public GptConfig config() {
     return block.config();
+  }
+
+  /** How the block linear layers compute. */
+  public LinearMode mode() {
+    return block.mode();
   }
 
   public CharTokenizer tokenizer() {
