@@ -30,6 +30,7 @@ public final class ResumableAdamW extends Optimizer {
   private static final int MAGIC = 0x41644D57; // "AdMW"
 
   private final IntToDoubleFunction learningRate;
+  private final Map<String, Float> special;
   private final float beta1;
   private final float beta2;
   private final float epsilon;
@@ -47,7 +48,22 @@ public final class ResumableAdamW extends Optimizer {
       float beta1,
       float beta2,
       float epsilon) {
+    this(learningRate, weightDecay, beta1, beta2, epsilon, Map.of());
+  }
+
+  /**
+   * @param special parameter id -> learning-rate multiplier; these parameters also get no weight
+   *     decay (quantiser bit depths and exponents)
+   */
+  public ResumableAdamW(
+      IntToDoubleFunction learningRate,
+      float weightDecay,
+      float beta1,
+      float beta2,
+      float epsilon,
+      Map<String, Float> special) {
     super(new Builder().optWeightDecays(weightDecay));
+    this.special = Map.copyOf(special);
     this.learningRate = learningRate;
     this.beta1 = beta1;
     this.beta2 = beta2;
@@ -66,9 +82,10 @@ public final class ResumableAdamW extends Optimizer {
     int t = counts.merge(parameterId, 1, Integer::sum);
     double c1 = 1.0 - Math.pow(beta1, t);
     double c2 = 1.0 - Math.pow(beta2, t);
-    float lr = (float) learningRate.applyAsDouble(t);
+    Float scale = special.get(parameterId);
+    float lr = (float) (learningRate.applyAsDouble(t) * (scale == null ? 1f : scale));
     float lrCorrected = (float) (lr * Math.sqrt(c2) / c1);
-    float wd = getWeightDecay();
+    float wd = scale == null ? getWeightDecay() : 0f;
     Preconditions.checkArgument(
         Float.isFinite(lr) && Float.isFinite(wd),
         "learning rate or weight decay is nan or infinite");

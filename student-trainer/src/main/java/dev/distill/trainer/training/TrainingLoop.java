@@ -33,6 +33,9 @@ import org.slf4j.LoggerFactory;
 public final class TrainingLoop {
   private static final Logger LOG = LoggerFactory.getLogger(TrainingLoop.class);
 
+  /** Learning-rate multiplier of quantiser parameters (bit depths, exponents). */
+  public static final float QUANT_LR_SCALE = 10f;
+
   private TrainingLoop() {}
 
   public static TrainResult run(
@@ -60,8 +63,33 @@ public final class TrainingLoop {
       TrainConfig config,
       ProgressListener listener,
       Checkpointing checkpointing) {
+    return run(model, train, val, config, listener, checkpointing, null);
+  }
+
+  /**
+   * As above, adding {@code regularizer}'s penalty (null for none) to every training step's loss;
+   * the reported train loss includes it, validation losses do not. Quantiser parameters (names
+   * ending in {@code .bits} or {@code .exp}) get no weight decay and {@value #QUANT_LR_SCALE} times
+   * the learning rate: Adam moves every parameter by about the learning rate per step, and a bit
+   * depth must travel several bits within one run.
+   */
+  public static TrainResult run(
+      LanguageModel model,
+      BatchSource train,
+      BatchSource val,
+      TrainConfig config,
+      ProgressListener listener,
+      Checkpointing checkpointing,
+      Regularizer regularizer) {
+    Map<String, Float> lrScale = new java.util.HashMap<>();
+    for (Pair<String, Parameter> p : model.block().getParameters()) {
+      if (p.getKey().endsWith(".bits") || p.getKey().endsWith(".exp")) {
+        lrScale.put(p.getValue().getId(), QUANT_LR_SCALE);
+      }
+    }
     ResumableAdamW optimizer =
-        new ResumableAdamW(config::learningRateAt, config.weightDecay(), 0.9f, 0.99f, 1e-8f);
+        new ResumableAdamW(
+            config::learningRateAt, config.weightDecay(), 0.9f, 0.99f, 1e-8f, lrScale);
     // The loss here is unused: batches score their own logits. DJL requires one in the config.
     DefaultTrainingConfig tc =
         new DefaultTrainingConfig(Loss.l2Loss())
@@ -113,6 +141,9 @@ public final class TrainingLoop {
           try (GradientCollector gc = trainer.newGradientCollector()) {
             NDArray logits = trainer.forward(new NDList(batch.inputs())).singletonOrThrow();
             NDArray loss = batch.loss(logits);
+            if (regularizer != null) {
+              loss = loss.add(regularizer.penalty(model, stepManager, step));
+            }
             gc.backward(loss);
             trainLoss = loss.getFloat();
           }
