@@ -8,6 +8,7 @@ import com.google.gson.JsonParseException;
 import com.google.gson.JsonParser;
 import dev.distill.models.gpt.GptConfig;
 import dev.distill.models.gpt.LanguageModel;
+import dev.distill.models.gpt.LinearMode;
 import dev.distill.models.tokenizer.CharTokenizer;
 import java.io.BufferedInputStream;
 import java.io.BufferedOutputStream;
@@ -47,6 +48,12 @@ public final class Checkpoints {
   public static final String METADATA = "metadata.json";
   public static final String MANIFEST = "manifest.json";
 
+  /**
+   * Metadata key naming the model's {@link LinearMode} (absent means dense); {@link #save} writes
+   * it and {@link #load} builds the model in that mode.
+   */
+  public static final String LINEAR_MODE = "gpt.linearMode";
+
   private static final String FORMAT = "distill-gpt-checkpoint/1";
   private static final List<String> FILES = List.of(CONFIG, TOKENIZER, PARAMETERS, METADATA);
   private static final Gson GSON =
@@ -80,6 +87,9 @@ public final class Checkpoints {
         lm.block().saveParameters(out);
       }
       Map<String, String> meta = new TreeMap<>(metadata);
+      if (lm.mode() != LinearMode.DENSE) {
+        meta.put(LINEAR_MODE, lm.mode().name());
+      }
       Files.writeString(tmp.resolve(METADATA), GSON.toJson(meta), StandardCharsets.UTF_8);
       JsonObject files = new JsonObject();
       for (String file : FILES) {
@@ -118,8 +128,14 @@ public final class Checkpoints {
       throw new CheckpointException(dir.resolve(CONFIG) + ": " + e.getMessage(), e);
     }
     CharTokenizer tokenizer = CharTokenizer.load(dir.resolve(TOKENIZER));
+    LinearMode mode;
+    try {
+      mode = LinearMode.valueOf(metadata(dir).getOrDefault(LINEAR_MODE, LinearMode.DENSE.name()));
+    } catch (IllegalArgumentException e) {
+      throw new CheckpointException(dir.resolve(METADATA) + ": unknown " + LINEAR_MODE, e);
+    }
     try (InputStream in = new BufferedInputStream(Files.newInputStream(dir.resolve(PARAMETERS)))) {
-      return LanguageModel.load(config, tokenizer, in);
+      return LanguageModel.load(config, tokenizer, in, mode);
     } catch (IOException | IllegalArgumentException e) {
       throw new CheckpointException(dir.resolve(PARAMETERS) + ": " + e.getMessage(), e);
     }
@@ -151,7 +167,11 @@ public final class Checkpoints {
     }
   }
 
-  private static void verify(Path dir) throws IOException {
+  /**
+   * Checks that every file named in the manifest exists and has its sha256; throws
+   * CheckpointException naming the file otherwise.
+   */
+  public static void verify(Path dir) throws IOException {
     Path manifestFile = dir.resolve(MANIFEST);
     JsonObject hashes;
     try {
@@ -214,7 +234,8 @@ public final class Checkpoints {
     }
   }
 
-  static String sha256(Path file) throws IOException {
+  /** SHA-256 (hex) of a file's bytes. */
+  public static String sha256(Path file) throws IOException {
     MessageDigest md;
     try {
       md = MessageDigest.getInstance("SHA-256");

@@ -12,6 +12,7 @@ import ai.djl.nn.AbstractBlock;
 import ai.djl.nn.Parameter;
 import ai.djl.nn.core.Linear;
 import ai.djl.training.ParameterStore;
+import ai.djl.training.initializer.ConstantInitializer;
 import ai.djl.training.initializer.NormalInitializer;
 import ai.djl.util.PairList;
 import java.util.ArrayList;
@@ -43,6 +44,7 @@ public final class Gpt extends AbstractBlock {
   private static final float LAYER_NORM_EPS = 1e-5f;
 
   private final GptConfig config;
+  private final LinearMode mode;
   private final Parameter wte;
   private final Parameter wpe;
   private final List<Layer> layers;
@@ -50,21 +52,41 @@ public final class Gpt extends AbstractBlock {
 
   private record Norm(Parameter gamma, Parameter beta) {}
 
-  private record Layer(
-      Norm ln1,
-      Parameter attnWeight,
-      Parameter attnBias,
-      Parameter attnProjWeight,
-      Parameter attnProjBias,
-      Norm ln2,
-      Parameter fcWeight,
-      Parameter fcBias,
-      Parameter mlpProjWeight,
-      Parameter mlpProjBias) {}
+  /**
+   * One linear layer: weight (out, in), bias (out); bits and exp (out, 1) only when
+   * self-compressing.
+   */
+  private static final class Lin {
+    final String name;
+    final Parameter weight;
+    final Parameter bias;
+    Parameter bits;
+    Parameter exp;
+
+    Lin(String name, Parameter weight, Parameter bias) {
+      this.name = name;
+      this.weight = weight;
+      this.bias = bias;
+    }
+  }
+
+  private record Layer(Norm ln1, Lin attn, Lin attnProj, Norm ln2, Lin fc, Lin mlpProj) {}
 
   public Gpt(GptConfig config) {
+    this(config, LinearMode.DENSE);
+  }
+
+  /**
+   * A GPT whose block linear layers compute in {@code mode}. With {@link
+   * LinearMode#SELF_COMPRESSING} the per-channel {@code .bits} and {@code .exp} parameters (out, 1)
+   * of every block linear layer follow all the dense parameters, in layer order (attn, attnProj,
+   * fc, mlpProj), bits before exp; they are initialised to {@link #INIT_BITS} and {@link
+   * #INIT_EXP}.
+   */
+  public Gpt(GptConfig config, LinearMode mode) {
     super(VERSION);
     this.config = Objects.requireNonNull(config, "config");
+    this.mode = Objects.requireNonNull(mode, "mode");
     long c = config.nEmbd();
     wte = weight("wte", new Shape(config.vocabSize(), c));
     wpe = weight("wpe", new Shape(config.blockSize(), c));
@@ -74,19 +96,52 @@ public final class Gpt extends AbstractBlock {
       ls.add(
           new Layer(
               norm(p + "ln1", c),
-              weight(p + "attn.weight", new Shape(3 * c, c)),
-              bias(p + "attn.bias", 3 * c),
-              weight(p + "attnProj.weight", new Shape(c, c)),
-              bias(p + "attnProj.bias", c),
+              lin(p + "attn", 3 * c, c),
+              lin(p + "attnProj", c, c),
               norm(p + "ln2", c),
-              weight(p + "fc.weight", new Shape(4 * c, c)),
-              bias(p + "fc.bias", 4 * c),
-              weight(p + "mlpProj.weight", new Shape(c, 4 * c)),
-              bias(p + "mlpProj.bias", c)));
+              lin(p + "fc", 4 * c, c),
+              lin(p + "mlpProj", c, 4 * c)));
     }
     layers = List.copyOf(ls);
     lnF = norm("lnF", c);
     setInitializer(new NormalInitializer(0.02f), Parameter.Type.WEIGHT);
+    if (mode == LinearMode.SELF_COMPRESSING) {
+      // after every dense parameter, so a dense model's parameter order is unchanged
+      for (Layer layer : layers) {
+        for (Lin lin : List.of(layer.attn(), layer.attnProj(), layer.fc(), layer.mlpProj())) {
+          long out = lin.weight.getShape().get(0);
+          lin.bits = constant(lin.name + ".bits", out, INIT_BITS);
+          lin.exp = constant(lin.name + ".exp", out, INIT_EXP);
+        }
+      }
+    }
+  }
+
+  /** Initial bit depth of a self-compressing channel. */
+  public static final float INIT_BITS = 8f;
+
+  /**
+   * Initial exponent of a self-compressing channel: 2^-8 steps with 8 bits cover +-0.5, about 25
+   * standard deviations of the N(0, 0.02) initial weights.
+   */
+  public static final float INIT_EXP = -8f;
+
+  public LinearMode mode() {
+    return mode;
+  }
+
+  private Lin lin(String name, long out, long in) {
+    return new Lin(name, weight(name + ".weight", new Shape(out, in)), bias(name + ".bias", out));
+  }
+
+  private Parameter constant(String name, long out, float value) {
+    return addParameter(
+        Parameter.builder()
+            .setName(name)
+            .setType(Parameter.Type.OTHER)
+            .optShape(new Shape(out, 1))
+            .optInitializer(new ConstantInitializer(value))
+            .build());
   }
 
   public GptConfig config() {
@@ -164,12 +219,7 @@ public final class Gpt extends AbstractBlock {
     float scale = (float) (1.0 / Math.sqrt(hs));
     for (Layer layer : layers) {
       NDArray h = layerNorm(x, layer.ln1(), ps, device, training);
-      NDArray qkv =
-          Linear.linear(
-                  h,
-                  ps.getValue(layer.attnWeight(), device, training),
-                  ps.getValue(layer.attnBias(), device, training))
-              .singletonOrThrow();
+      NDArray qkv = linear(h, layer.attn(), ps, device, training);
       NDList split = qkv.split(3, 2);
       NDArray q = heads(split.get(0), b, t, nh, hs);
       NDArray k = heads(split.get(1), b, t, nh, hs);
@@ -177,34 +227,55 @@ public final class Gpt extends AbstractBlock {
       NDArray att = q.matMul(k.transpose(0, 1, 3, 2)).muli(scale).add(mask).softmax(-1);
       att = dropout(att, training);
       NDArray y = att.matMul(v).transpose(0, 2, 1, 3).reshape(b, t, c);
-      y =
-          Linear.linear(
-                  y,
-                  ps.getValue(layer.attnProjWeight(), device, training),
-                  ps.getValue(layer.attnProjBias(), device, training))
-              .singletonOrThrow();
+      y = linear(y, layer.attnProj(), ps, device, training);
       x = x.add(dropout(y, training));
 
       h = layerNorm(x, layer.ln2(), ps, device, training);
-      h =
-          Linear.linear(
-                  h,
-                  ps.getValue(layer.fcWeight(), device, training),
-                  ps.getValue(layer.fcBias(), device, training))
-              .singletonOrThrow();
+      h = linear(h, layer.fc(), ps, device, training);
       h = h.getNDArrayInternal().gelu();
-      h =
-          Linear.linear(
-                  h,
-                  ps.getValue(layer.mlpProjWeight(), device, training),
-                  ps.getValue(layer.mlpProjBias(), device, training))
-              .singletonOrThrow();
+      h = linear(h, layer.mlpProj(), ps, device, training);
       x = x.add(dropout(h, training));
     }
     x = layerNorm(x, lnF, ps, device, training);
     // Tied head: logits = x @ wte^T, no bias.
     NDArray logits = Linear.linear(x, wteArr, null).singletonOrThrow();
     return new NDList(logits);
+  }
+
+  /** {@code x W^T + b} as {@link #mode} computes it. */
+  private NDArray linear(NDArray x, Lin lin, ParameterStore ps, Device device, boolean training) {
+    NDArray w = ps.getValue(lin.weight, device, training);
+    NDArray b = ps.getValue(lin.bias, device, training);
+    switch (mode) {
+      case DENSE:
+        break;
+      case TERNARY:
+        x = Quantizers.activations8(x);
+        w = Quantizers.ternary(onStep(x, w));
+        break;
+      case ACT8:
+        x = Quantizers.activations8(x);
+        break;
+      case SELF_COMPRESSING:
+        w =
+            Quantizers.selfCompress(
+                onStep(x, w),
+                onStep(x, ps.getValue(lin.bits, device, training)),
+                onStep(x, ps.getValue(lin.exp, device, training)));
+        break;
+      default:
+        throw new IllegalStateException("unknown mode " + mode);
+    }
+    return Linear.linear(x, w, b).singletonOrThrow();
+  }
+
+  /**
+   * {@code p} times a scalar 1 created on the activation's manager: the same values and gradient,
+   * but the quantiser's intermediates derived from it are attached to the step's manager instead of
+   * the model's (see the class comment on memory).
+   */
+  private static NDArray onStep(NDArray activation, NDArray p) {
+    return activation.getManager().create(1f).mul(p);
   }
 
   /** (B, T, C) -> (B, nh, T, hs). */
@@ -250,6 +321,6 @@ public final class Gpt extends AbstractBlock {
 
   @Override
   public String toString() {
-    return "Gpt" + config;
+    return "Gpt" + config + (mode == LinearMode.DENSE ? "" : "[" + mode + "]");
   }
 }

@@ -61,8 +61,17 @@ public final class LanguageModel implements AutoCloseable {
    * 0, biases 0. The same seed gives the same parameters on every machine.
    */
   public static LanguageModel create(GptConfig config, CharTokenizer tokenizer, long seed) {
+    return create(config, tokenizer, seed, LinearMode.DENSE);
+  }
+
+  /**
+   * As {@link #create(GptConfig, CharTokenizer, long)} with the block linear layers in {@code
+   * mode}; the dense parameters get the same values as a dense model of the same seed.
+   */
+  public static LanguageModel create(
+      GptConfig config, CharTokenizer tokenizer, long seed, LinearMode mode) {
     checkVocab(config, tokenizer);
-    Gpt block = new Gpt(config);
+    Gpt block = new Gpt(config, mode);
     block.setInitializer(new SeededNormal(new Random(seed), 0.02f), Parameter.Type.WEIGHT);
     Model model = Model.newInstance("gpt", ai.djl.Device.cpu(), ENGINE);
     try {
@@ -83,8 +92,15 @@ public final class LanguageModel implements AutoCloseable {
    */
   public static LanguageModel load(GptConfig config, CharTokenizer tokenizer, InputStream params)
       throws IOException {
+    return load(config, tokenizer, params, LinearMode.DENSE);
+  }
+
+  /** As {@link #load(GptConfig, CharTokenizer, InputStream)} for a model in {@code mode}. */
+  public static LanguageModel load(
+      GptConfig config, CharTokenizer tokenizer, InputStream params, LinearMode mode)
+      throws IOException {
     checkVocab(config, tokenizer);
-    Gpt block = new Gpt(config);
+    Gpt block = new Gpt(config, mode);
     Model model = Model.newInstance("gpt", ai.djl.Device.cpu(), ENGINE);
     try {
       model.setBlock(block);
@@ -108,6 +124,32 @@ public final class LanguageModel implements AutoCloseable {
       model.close();
       throw e;
     }
+  }
+
+  /**
+   * Replaces this model's parameter values, in place, with those of a stream written by {@code
+   * block().saveParameters(...)} (e.g. a checkpoint's parameters file), and marks them as requiring
+   * gradients again. Used to resume training into a model a caller already holds; create any
+   * Trainer after this call. The stream is not closed.
+   *
+   * @throws IOException if the stream does not hold parameters of this model's config
+   */
+  public void loadParameters(InputStream params) throws IOException {
+    try {
+      block.loadParameters(model.getNDManager(), new DataInputStream(params));
+    } catch (MalformedModelException e) {
+      throw new IOException("malformed parameters: " + e.getMessage(), e);
+    }
+    for (Pair<String, Parameter> p : block.getParameters()) {
+      Shape expected = p.getValue().getShape();
+      Shape actual = p.getValue().getArray().getShape();
+      if (!expected.equals(actual)) {
+        throw new IOException(
+            "parameter " + p.getKey() + " has shape " + actual + ", config needs " + expected);
+      }
+    }
+    // as in load(): initialize() on initialised parameters only marks them as requiring gradients
+    block.initialize(model.getNDManager(), DataType.FLOAT32, inputShape(config()));
   }
 
   private static Shape inputShape(GptConfig config) {
@@ -139,6 +181,11 @@ public final class LanguageModel implements AutoCloseable {
 
   public GptConfig config() {
     return block.config();
+  }
+
+  /** How the block linear layers compute. */
+  public LinearMode mode() {
+    return block.mode();
   }
 
   public CharTokenizer tokenizer() {

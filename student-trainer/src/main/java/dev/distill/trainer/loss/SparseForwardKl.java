@@ -1,7 +1,6 @@
 package dev.distill.trainer.loss;
 
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.types.Shape;
 
 /**
  * Sparse forward KL, {@code KL(teacher || student)}, over the teacher's top-k plus one tail bucket,
@@ -26,13 +25,12 @@ import ai.djl.ndarray.types.Shape;
  * top-k ids and there is no tail term: {@code p'_j = p_j / sum p}, {@code q'_j = softmax_j(z[i_j] /
  * T)} (the convention of trainers that keep only the teacher's top-k).
  *
- * <p>Everything is computed in float32.
+ * <p>Everything is computed in float32. This is {@link SparseKd} with {@link
+ * Divergence#FORWARD_KL}.
  */
 public final class SparseForwardKl {
   /** Floor of the student's tail mass, so {@code log q_tail} stays finite. */
-  public static final float EPS = 1e-8f;
-
-  private static final float MASKED_LOGIT = -1e9f;
+  public static final float EPS = SparseKd.EPS;
 
   private SparseForwardKl() {}
 
@@ -68,53 +66,7 @@ public final class SparseForwardKl {
       NDArray tail,
       float temperature,
       boolean renormalise) {
-    LossOps.checkTemperature(temperature);
-    Shape s = studentLogits.getShape();
-    Shape k = topkIds.getShape();
-    if (s.dimension() != 3
-        || k.dimension() != 3
-        || s.get(0) != k.get(0)
-        || s.get(1) != k.get(1)
-        || !topkProbs.getShape().equals(k)
-        || !tail.getShape().equals(new Shape(k.get(0), k.get(1)))) {
-      throw new IllegalArgumentException(
-          "shapes disagree: logits "
-              + s
-              + ", topkIds "
-              + k
-              + ", topkProbs "
-              + topkProbs.getShape()
-              + ", tail "
-              + tail.getShape());
-    }
-    NDArray z = LossOps.f32(studentLogits).div(temperature);
-    NDArray p = LossOps.f32(topkProbs).maximum(0f);
-    NDArray zk = z.gather(topkIds, 2); // (B, T, k)
-
-    if (renormalise) {
-      NDArray pn = p.div(p.sum(new int[] {2}, true).maximum(LossOps.TINY));
-      NDArray logQ = zk.logSoftmax(2);
-      NDArray kl = LossOps.xLogX(pn).sub(pn.mul(logQ)).sum(new int[] {2});
-      return kl.maximum(0f);
-    }
-
-    NDArray pt = LossOps.f32(tail).maximum(0f).expandDims(2); // (B, T, 1)
-    NDArray total = p.sum(new int[] {2}, true).add(pt).maximum(LossOps.TINY);
-    p = p.div(total);
-    pt = pt.div(total);
-
-    NDArray lse = LossOps.logSumExp(z, 2); // (B, T, 1)
-    NDArray logQ = zk.sub(lse);
-    // the student's mass outside the top-k: logsumexp over the logits with the top-k masked out
-    NDArray inTopk =
-        z.getManager()
-            .zeros(z.getShape())
-            .scatter(topkIds, z.getManager().ones(k), 2); // 1 on the top-k ids
-    NDArray outside = z.add(inTopk.mul(MASKED_LOGIT));
-    NDArray logQTail = LossOps.logSumExp(outside, 2).sub(lse).maximum((float) Math.log(EPS));
-
-    NDArray topTerm = LossOps.xLogX(p).sub(p.mul(logQ)).sum(new int[] {2}); // (B, T)
-    NDArray tailTerm = LossOps.xLogX(pt).sub(pt.mul(logQTail)).squeeze(2); // (B, T)
-    return topTerm.add(tailTerm).maximum(0f);
+    return SparseKd.perPosition(
+        Divergence.FORWARD_KL, studentLogits, topkIds, topkProbs, tail, temperature, renormalise);
   }
 }

@@ -55,4 +55,20 @@ public record TrainConfig(
     double cosine = 0.5 * (1 + Math.cos(Math.PI * Math.min(1.0, progress)));
     return (float) (minLearningRate + cosine * (learningRate - minLearningRate));
   }
+
+  /** Every setting by component name, as strings (recorded with checkpoints and runs). */
+  public java.util.Map<String, String> describe() {
+    java.util.Map<String, String> m = new java.util.LinkedHashMap<>();
+    m.put("steps", Integer.toString(steps));
+    m.put("batchSize", Integer.toString(batchSize));
+    m.put("learningRate", Float.toString(learningRate));
+    m.put("warmupSteps", Integer.toString(warmupSteps));
+    m.put("minLearningRate", Float.toString(minLearningRate));
+    m.put("weightDecay", Float.toString(weightDecay));
+    m.put("gradClipNorm", Float.toString(gradClipNorm));
+    m.put("evalEvery", Integer.toString(evalEvery));
+    m.put("evalBatches", Integer.toString(evalBatches));
+    m.put("seed", Long.toString(seed));
+    return m;
+  }
 }

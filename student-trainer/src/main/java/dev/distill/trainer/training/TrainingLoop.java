@@ -9,12 +9,19 @@ import ai.djl.training.DefaultTrainingConfig;
 import ai.djl.training.GradientCollector;
 import ai.djl.training.Trainer;
 import ai.djl.training.loss.Loss;
-import ai.djl.training.optimizer.Optimizer;
 import ai.djl.util.Pair;
 import dev.distill.models.gpt.LanguageModel;
+import dev.distill.trainer.io.TrainingCheckpoints;
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.Optional;
 import java.util.Random;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The training loop shared by teacher pre-training and student distillation: AdamW with the
@@ -24,6 +31,11 @@ import java.util.Random;
  * memory stays flat over the run.
  */
 public final class TrainingLoop {
+  private static final Logger LOG = LoggerFactory.getLogger(TrainingLoop.class);
+
+  /** Learning-rate multiplier of quantiser parameters (bit depths, exponents). */
+  public static final float QUANT_LR_SCALE = 10f;
+
   private TrainingLoop() {}
 
   public static TrainResult run(
@@ -32,35 +44,106 @@ public final class TrainingLoop {
       BatchSource val,
       TrainConfig config,
       ProgressListener listener) {
-    Optimizer optimizer =
-        Optimizer.adamW()
-            .optLearningRateTracker((String id, int n) -> config.learningRateAt(n))
-            .optWeightDecays(config.weightDecay())
-            .optBeta1(0.9f)
-            .optBeta2(0.99f)
-            .build();
+    return run(model, train, val, config, listener, Checkpointing.none());
+  }
+
+  /**
+   * As {@link #run(LanguageModel, BatchSource, BatchSource, TrainConfig, ProgressListener)}, with
+   * checkpoints every {@code checkpointing.every()} steps and, with {@code resume}, continuing from
+   * the newest valid checkpoint: model, AdamW moments and counts, the sampling RNG (the data
+   * cursor), the curve so far. The engine's RNG (dropout) is re-seeded from {@code (seed, step)} at
+   * every step, so a resumed run draws the same dropout masks as an uninterrupted one.
+   *
+   * @throws UncheckedIOException when a checkpoint cannot be written or read
+   */
+  public static TrainResult run(
+      LanguageModel model,
+      BatchSource train,
+      BatchSource val,
+      TrainConfig config,
+      ProgressListener listener,
+      Checkpointing checkpointing) {
+    return run(model, train, val, config, listener, checkpointing, null);
+  }
+
+  /**
+   * As above, adding {@code regularizer}'s penalty (null for none) to every training step's loss;
+   * the reported train loss includes it, validation losses do not. Quantiser parameters (names
+   * ending in {@code .bits} or {@code .exp}) get no weight decay and {@value #QUANT_LR_SCALE} times
+   * the learning rate: Adam moves every parameter by about the learning rate per step, and a bit
+   * depth must travel several bits within one run.
+   */
+  public static TrainResult run(
+      LanguageModel model,
+      BatchSource train,
+      BatchSource val,
+      TrainConfig config,
+      ProgressListener listener,
+      Checkpointing checkpointing,
+      Regularizer regularizer) {
+    Map<String, Float> lrScale = new java.util.HashMap<>();
+    for (Pair<String, Parameter> p : model.block().getParameters()) {
+      if (p.getKey().endsWith(".bits") || p.getKey().endsWith(".exp")) {
+        lrScale.put(p.getValue().getId(), QUANT_LR_SCALE);
+      }
+    }
+    ResumableAdamW optimizer =
+        new ResumableAdamW(
+            config::learningRateAt, config.weightDecay(), 0.9f, 0.99f, 1e-8f, lrScale);
     // The loss here is unused: batches score their own logits. DJL requires one in the config.
     DefaultTrainingConfig tc =
         new DefaultTrainingConfig(Loss.l2Loss())
             .optOptimizer(optimizer)
             .optDevices(new Device[] {Device.cpu()});
+    Map<String, String> names = new LinkedHashMap<>();
+    for (Pair<String, Parameter> p : model.block().getParameters()) {
+      names.put(p.getValue().getId(), p.getKey());
+    }
     Random trainRng = new Random(config.seed());
     List<TrainResult.CurvePoint> curve = new ArrayList<>();
     double lastVal = Double.NaN;
+    double trainLoss = Double.NaN;
     long tokens = 0;
+    double priorSeconds = 0;
+    int firstStep = 0;
+    if (checkpointing.resume()) {
+      try {
+        Optional<TrainingCheckpoints.Found> found =
+            TrainingCheckpoints.latestValid(checkpointing.dir(), LOG::warn);
+        if (found.isPresent()) {
+          TrainingCheckpoints.State s = found.get().state();
+          TrainingCheckpoints.restore(found.get(), model, optimizer, names);
+          trainRng = s.rng();
+          curve.addAll(s.curve());
+          lastVal = s.lastVal();
+          trainLoss = s.trainLoss();
+          tokens = s.tokens();
+          priorSeconds = s.seconds();
+          firstStep = s.step();
+          LOG.info("resuming from {} at step {}", found.get().dir(), firstStep);
+        } else {
+          LOG.info("no checkpoint under {}; starting at step 0", checkpointing.dir());
+        }
+      } catch (IOException e) {
+        throw new UncheckedIOException(e);
+      }
+    }
     long start = System.nanoTime();
     try (Trainer trainer = model.model().newTrainer(tc)) {
       List<NDArray> params = new ArrayList<>();
       for (Pair<String, Parameter> p : model.block().getParameters()) {
         params.add(p.getValue().getArray());
       }
-      double trainLoss = Double.NaN;
-      for (int step = 0; step < config.steps(); step++) {
+      for (int step = firstStep; step < config.steps(); step++) {
+        trainer.getManager().getEngine().setRandomSeed(stepSeed(config.seed(), step));
         try (NDManager stepManager = trainer.getManager().newSubManager()) {
           BatchSource.Batch batch = train.next(stepManager, trainRng);
           try (GradientCollector gc = trainer.newGradientCollector()) {
             NDArray logits = trainer.forward(new NDList(batch.inputs())).singletonOrThrow();
             NDArray loss = batch.loss(logits);
+            if (regularizer != null) {
+              loss = loss.add(regularizer.penalty(model, stepManager, step));
+            }
             gc.backward(loss);
             trainLoss = loss.getFloat();
           }
@@ -75,12 +158,43 @@ public final class TrainingLoop {
           lastVal = evaluate(trainer, val, config);
           curve.add(new TrainResult.CurvePoint(step + 1, trainLoss, lastVal));
         }
-        double seconds = (System.nanoTime() - start) / 1e9;
+        double seconds = priorSeconds + (System.nanoTime() - start) / 1e9;
+        if (checkpointing.enabled() && (step + 1) % checkpointing.every() == 0) {
+          try {
+            TrainingCheckpoints.save(
+                checkpointing.dir(),
+                model,
+                optimizer,
+                names,
+                new TrainingCheckpoints.State(
+                    step + 1,
+                    trainRng,
+                    tokens,
+                    seconds,
+                    trainLoss,
+                    lastVal,
+                    List.copyOf(curve),
+                    config.describe(),
+                    checkpointing.metadata()),
+                checkpointing.keep());
+          } catch (IOException e) {
+            throw new UncheckedIOException(e);
+          }
+        }
         listener.onStep(step + 1, config.steps(), trainLoss, lastVal, tokens / seconds);
       }
     }
-    double seconds = (System.nanoTime() - start) / 1e9;
+    double seconds = priorSeconds + (System.nanoTime() - start) / 1e9;
     return new TrainResult(curve, lastVal, tokens / seconds, seconds);
+  }
+
+  /** The engine seed of a step: a mix of the run's seed and the step (SplitMix64's finaliser). */
+  static int stepSeed(long seed, int step) {
+    long z = seed + 0x9E3779B97F4A7C15L * (step + 1L);
+    z = (z ^ (z >>> 30)) * 0xBF58476D1CE4E5B9L;
+    z = (z ^ (z >>> 27)) * 0x94D049BB133111EBL;
+    z = z ^ (z >>> 31);
+    return (int) (z & 0x7FFFFFFF);
   }
 
   /** Mean loss over {@code evalBatches} batches from a fixed seed, without recording gradients. */

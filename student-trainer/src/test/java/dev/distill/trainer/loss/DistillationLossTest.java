@@ -101,4 +101,66 @@ class DistillationLossTest {
         .contains("renormalised")
         .doesNotContain("plus one tail bucket");
   }
+
+  @Test
+  void rationaleTokensAreASecondTaskWithTheirOwnWeight() {
+    KdBatch batch = KdBatch.of(manager, List.of(example("a", 6), example("b", 6)));
+    NDArray logits = manager.randomNormal(new Shape(2, 6, 6));
+    // positions 0..3 of each row are rationale, 4..5 the answer
+    float[] r = new float[12];
+    for (int row = 0; row < 2; row++) {
+      for (int p = 0; p < 4; p++) {
+        r[row * 6 + p] = 1f;
+      }
+    }
+    NDArray rationale = manager.create(r, new Shape(2, 6));
+    NDArray answer = batch.mask().sub(rationale);
+    DistillationLoss loss = new DistillationLoss(0.4f, 2f, false, Divergence.jsd(0.5f), 0.7f);
+    float total = loss.total(logits, batch, rationale).getFloat();
+
+    float kd =
+        SparseKd.loss(
+                Divergence.jsd(0.5f),
+                logits,
+                batch.topkIds(),
+                batch.topkProbs(),
+                batch.tail(),
+                batch.mask(),
+                2f,
+                false)
+            .getFloat();
+    float ceAnswer = HardLabelCrossEntropy.loss(logits, batch.targets(), answer).getFloat();
+    float ceRationale = HardLabelCrossEntropy.loss(logits, batch.targets(), rationale).getFloat();
+    assertThat(ceAnswer).isNotCloseTo(ceRationale, within(1e-3f)); // the split is observable
+    assertThat(total).isCloseTo(0.4f * kd + 0.6f * ceAnswer + 0.7f * ceRationale, within(1e-5f));
+    // without a rationale mask every position is an answer token and there is no rationale term
+    float plain = loss.total(logits, batch).getFloat();
+    float ceAll = HardLabelCrossEntropy.loss(logits, batch.targets(), batch.mask()).getFloat();
+    assertThat(plain).isCloseTo(0.4f * kd + 0.6f * ceAll, within(1e-5f));
+  }
+
+  @Test
+  void djlLossAdapterGivesTheSameValueAndMetadataNamesTheConventions() {
+    KdBatch batch = KdBatch.of(manager, List.of(example("a", 5)));
+    NDArray logits = manager.randomNormal(new Shape(1, 5, 6));
+    DistillationLoss loss = new DistillationLoss(0.8f, 2f, false, Divergence.REVERSE_KL, 0f);
+    KdLoss djl = new KdLoss(loss);
+    float viaDjl =
+        djl.evaluate(
+                new ai.djl.ndarray.NDList(
+                    batch.targets(),
+                    batch.topkIds(),
+                    batch.topkProbs(),
+                    batch.tail(),
+                    batch.mask()),
+                new ai.djl.ndarray.NDList(logits))
+            .getFloat();
+    assertThat(viaDjl).isPositive().isEqualTo(loss.total(logits, batch).getFloat());
+    assertThat(djl.getName()).isEqualTo("kd-reverse_kl");
+    assertThat(loss.metadata())
+        .containsEntry("loss.divergence", "reverse_kl")
+        .containsEntry("loss.tSquared", "true")
+        .containsEntry("loss.sparseTargets", "top-k+tail-bucket");
+    assertThat(loss.description()).contains("reverse_kl").contains("T^2");
+  }
 }
