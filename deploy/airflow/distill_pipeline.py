@@ -56,6 +56,7 @@ COMMANDS = {
         "distill", "train",
         "--curated", RUN + "/curated",
         "--output", RUN + "/models/kd-student",
+        "--tokenizer", "/data/models/teacher/tokenizer.json",
         "--config", "/etc/distill",
     ],
     "eval": [

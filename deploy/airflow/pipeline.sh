@@ -37,7 +37,8 @@ if [ "${kept:-0}" -lt "$MIN_KEPT" ]; then
 fi
 
 step train
-"$DISTILL" train --curated "$run/curated" --output "$run/models/kd-student" --config /etc/distill
+"$DISTILL" train --curated "$run/curated" --output "$run/models/kd-student" \
+  --tokenizer "${DISTILL_TOKENIZER:-/data/models/teacher/tokenizer.json}" --config /etc/distill
 
 step eval
 "$DISTILL" eval --run-dir "$run" --gate 'student.val_loss <= teacher.val_loss + 0.25'

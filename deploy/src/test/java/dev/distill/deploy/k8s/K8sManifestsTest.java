@@ -88,7 +88,9 @@ class K8sManifestsTest {
             "Job/distill-create-topics",
             "SparkApplication/distill-ingest",
             "SparkApplication/distill-curate",
-            "SparkApplication/distill-relabel");
+            "SparkApplication/distill-relabel",
+            "SparkApplication/distill-train",
+            "Job/distill-train");
   }
 
   @Test
@@ -109,6 +111,9 @@ class K8sManifestsTest {
         if (arg.startsWith("--")) {
           assertThat(usage).as("%s accepts %s", job.getSimpleName(), arg).contains(arg + " ");
         }
+      }
+      if (job.getSimpleName().equals("BarrierTrainJob")) {
+        checkBarrierTraining(spec);
       }
       // The jar the image carries (distill-spark.Dockerfile copies it there).
       String jar = str(spec, "mainApplicationFile");
@@ -253,6 +258,40 @@ class K8sManifestsTest {
         assertThat(image).startsWith("apache/kafka:");
       }
     }
+  }
+
+  /**
+   * Barrier mode schedules all tasks at once or none: the executors must offer a slot per worker.
+   * Every trainer option is a declared config key or one of the trainer's paths.
+   */
+  static void checkBarrierTraining(Map<String, Object> spec) {
+    List<String> args = list(spec, "arguments");
+    int workers = Integer.parseInt(args.get(args.indexOf("--workers") + 1));
+    Map<String, Object> executor = map(spec, "executor");
+    int taskCpus = Integer.parseInt(str(map(spec, "sparkConf"), "spark.task.cpus"));
+    int slots =
+        Integer.parseInt(str(executor, "instances"))
+            * (Integer.parseInt(str(executor, "cores")) / taskCpus);
+    assertThat(slots).as("barrier slots for %d workers", workers).isGreaterThanOrEqualTo(workers);
+    int options = 0;
+    for (int i = 0; i < args.size() - 1; i++) {
+      if (args.get(i).equals("--option")) {
+        String key = args.get(i + 1).substring(0, args.get(i + 1).indexOf('='));
+        assertThat(
+                Set.of("curated", "tokenizer", "output").contains(key)
+                    || ConfigKeys.find(key).isPresent())
+            .as("trainer option %s is a declared key", key)
+            .isTrue();
+        options++;
+      }
+    }
+    assertThat(options).isPositive();
+    assertThat(str(map(spec, "sparkConf"), "spark.executor.extraClassPath"))
+        .isEqualTo("/opt/distill/trainer-lib/*");
+    assertThat(
+            (int)
+                ConfigKeys.all().stream().filter(k -> k.name().startsWith("train.spark.")).count())
+        .isPositive();
   }
 
   // ---- helpers
