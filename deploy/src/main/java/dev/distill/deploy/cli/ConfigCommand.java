@@ -1,9 +1,13 @@
 package dev.distill.deploy.cli;
 
+import dev.distill.deploy.config.ConfigDocs;
 import dev.distill.deploy.pipeline.DemoConfig;
 import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
@@ -16,8 +20,10 @@ import picocli.CommandLine.ParameterException;
     name = "config",
     mixinStandardHelpOptions = true,
     description = {
-      "Prints the configuration a run would use (defaults < --config file < DISTILL_* environment"
-          + " variables < --set), after validation; secret-looking keys are redacted."
+      "Prints the configuration a run would use (defaults < --config files < DISTILL_* environment"
+          + " variables < --set), after validation; secrets are redacted.",
+      "With --docs DIR, writes the documented conf files (one per stage) generated from the key"
+          + " declarations instead."
     })
 final class ConfigCommand implements Callable<Integer> {
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
@@ -25,27 +31,49 @@ final class ConfigCommand implements Callable<Integer> {
   @Option(names = "--quick", description = "Start from the --quick defaults.")
   boolean quick;
 
-  @Option(names = "--config", description = "A key = value file; unknown keys fail.")
-  Path configFile;
+  @Option(
+      names = "--config",
+      description =
+          "A key = value file, or a folder of *.conf files (repeatable); unknown keys fail.")
+  List<Path> configFiles = new ArrayList<>();
 
   @Option(names = "--set", description = "Override one key (repeatable).")
   Map<String, String> sets = new LinkedHashMap<>();
 
+  @Option(
+      names = "--docs",
+      paramLabel = "DIR",
+      description = "Write the generated, documented conf files to DIR (e.g. conf) and exit.")
+  Path docsDir;
+
   @Override
   public Integer call() throws IOException {
-    Map<String, String> overrides =
-        ConfigSources.collect(
-            configFile, System.getenv(), sets, DemoConfig.defaults(quick).keySet());
-    if (quick) {
-      overrides.put("run.quick", "true");
+    if (docsDir != null) {
+      Files.createDirectories(docsDir);
+      for (Map.Entry<String, String> f : ConfigDocs.files().entrySet()) {
+        Files.writeString(docsDir.resolve(f.getKey()), f.getValue());
+        System.out.println(docsDir.resolve(f.getKey()));
+      }
+      return 0;
     }
-    DemoConfig config;
+    Map<String, String> effective;
     try {
-      config = DemoConfig.from(overrides);
+      Map<String, String> overrides =
+          ConfigSources.collect(
+              configFiles, System.getenv(), sets, DemoConfig.defaults(quick).keySet());
+      if (quick) {
+        overrides.put("run.quick", "true");
+      }
+      DemoConfig config = DemoConfig.from(overrides);
+      // Keys of other commands (e.g. train.spark.*) are validated by those commands; print them
+      // as given so the listing is complete.
+      effective = new LinkedHashMap<>(DemoConfig.defaults(config.quick()));
+      effective.putAll(overrides);
+      effective.putAll(config.toMap());
     } catch (IllegalArgumentException e) {
       throw new ParameterException(spec.commandLine(), e.getMessage(), e);
     }
-    config.toMap().forEach((k, v) -> System.out.println(k + " = " + ConfigSources.redact(k, v)));
+    effective.forEach((k, v) -> System.out.println(k + " = " + ConfigSources.redact(k, v)));
     return 0;
   }
 }

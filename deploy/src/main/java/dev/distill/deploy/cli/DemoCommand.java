@@ -41,8 +41,10 @@ final class DemoCommand implements Callable<Integer> {
 
   @Option(
       names = "--config",
-      description = "A key = value file (see conf/pipeline.conf); unknown keys fail.")
-  Path configFile;
+      description =
+          "A key = value file, or a folder of *.conf files such as conf/ (repeatable);"
+              + " unknown keys fail.")
+  List<Path> configFiles = new ArrayList<>();
 
   @Option(
       names = "--gate",
@@ -58,12 +60,17 @@ final class DemoCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws IOException {
-    Map<String, String> overrides =
-        ConfigSources.collect(
-            configFile,
-            System.getenv(),
-            sets,
-            DemoConfig.defaults(quick || sets.containsKey("run.quick")).keySet());
+    Map<String, String> overrides;
+    try {
+      overrides =
+          ConfigSources.collect(
+              configFiles,
+              System.getenv(),
+              sets,
+              DemoConfig.defaults(quick || sets.containsKey("run.quick")).keySet());
+    } catch (IllegalArgumentException e) {
+      throw new ParameterException(spec.commandLine(), e.getMessage(), e);
+    }
     if (quick) {
       overrides.put("run.quick", "true");
     }

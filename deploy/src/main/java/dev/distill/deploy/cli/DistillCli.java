@@ -15,6 +15,7 @@ import picocli.CommandLine.Command;
     subcommands = {
       DemoCommand.class,
       EvalCommand.class,
+      TrainCommand.class,
       ConfigCommand.class,
       CommandLine.HelpCommand.class
     })

@@ -1,5 +1,6 @@
 package dev.distill.deploy.pipeline;
 
+import dev.distill.deploy.config.ConfigKeys;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.TreeMap;
@@ -81,55 +82,12 @@ public record DemoConfig(
     }
   }
 
-  /** Defaults for the full demo, or for {@code --quick} (toy sizes, same stages). */
+  /**
+   * Defaults for the full demo, or for {@code --quick} (toy sizes, same stages): every declared key
+   * ({@link ConfigKeys}), including those of other commands, so one set of conf files serves all.
+   */
   public static Map<String, String> defaults(boolean quick) {
-    Map<String, String> m = new LinkedHashMap<>();
-    m.put("run.id", "demo");
-    m.put("run.dir", "runs");
-    m.put("run.cache-dir", "runs/.cache");
-    m.put("run.quick", Boolean.toString(quick));
-    m.put("run.seed", "1337");
-    m.put("kafka.bootstrap-servers", "");
-    m.put("kafka.topic", "distill.teacher-outputs");
-    m.put("spark.master", "local[2]");
-    m.put("model.block-size", "64");
-    m.put("teacher.layers", quick ? "2" : "4");
-    m.put("teacher.heads", quick ? "2" : "4");
-    m.put("teacher.embd", quick ? "64" : "128");
-    m.put("teacher.steps", quick ? "150" : "5000");
-    m.put("teacher.batch", "12");
-    m.put("teacher.lr", "0.001");
-    m.put("label.top-k", "8");
-    m.put("label.temperature", "2.0");
-    m.put("label.train-windows", quick ? "240" : "3000");
-    m.put("label.val-windows", quick ? "40" : "300");
-    m.put("label.batch", "64");
-    m.put("curate.val-fraction", "0.1");
-    m.put("student.layers", quick ? "1" : "2");
-    m.put("student.heads", "2");
-    m.put("student.embd", quick ? "32" : "64");
-    m.put("student.steps", quick ? "100" : "1500");
-    m.put("student.batch", quick ? "16" : "32");
-    m.put("student.lr", "0.002");
-    m.put("student.alpha", "0.5");
-    m.put("eval.windows", quick ? "40" : "200");
-    m.put("arith.enabled", "true");
-    m.put("arith.train-problems", quick ? "3000" : "60000");
-    m.put("arith.block-size", "64");
-    m.put("arith.teacher-steps", quick ? "500" : "3000");
-    m.put("arith.teacher-batch", "24");
-    m.put("arith.labelled-problems", quick ? "24" : "3000");
-    m.put("arith.rationales", quick ? "2" : "4");
-    m.put("arith.sample-temperature", "0.7");
-    // A toy teacher rarely agrees with the gold answers; --quick still exercises every stage.
-    m.put("arith.require-gold", quick ? "false" : "true");
-    m.put("arith.student-layers", quick ? "1" : "2");
-    m.put("arith.student-heads", quick ? "2" : "4");
-    m.put("arith.student-embd", quick ? "32" : "80");
-    m.put("arith.student-steps", quick ? "40" : "3000");
-    m.put("arith.student-batch", "32");
-    m.put("arith.eval-problems", quick ? "8" : "100");
-    return m;
+    return ConfigKeys.defaults(quick);
   }
 
   /** Applies overrides on top of the defaults; a key the defaults do not have fails. */

@@ -40,4 +40,55 @@ class ConfigSourcesTest {
     assertThat(ConfigSources.redact("s3.access.key", "AKIA")).isEqualTo("*****");
     assertThat(ConfigSources.redact("teacher.steps", "10")).isEqualTo("10");
   }
+
+  @Test
+  void secretIsReadFromAFileGivenAsKeyDotFileAndIsRedacted() throws Exception {
+    Path token = tmp.resolve("token");
+    Files.writeString(token, "s3cr3t-value\n");
+    Map<String, String> out =
+        ConfigSources.collect(
+            List.of(),
+            Map.of("DISTILL_TEACHER_API_TOKEN_FILE", token.toString()),
+            Map.of(),
+            List.of("teacher.api-token"));
+    assertThat(out).containsEntry("teacher.api-token", "s3cr3t-value");
+    assertThat(out).doesNotContainKey("teacher.api-token.file");
+    assertThat(ConfigSources.redact("teacher.api-token", "s3cr3t-value")).isEqualTo("*****");
+  }
+
+  @Test
+  void valuesMayReferToEnvironmentVariablesAndFiles() throws Exception {
+    Path f = tmp.resolve("servers");
+    Files.writeString(f, "broker:9092");
+    Map<String, String> out =
+        ConfigSources.collect(
+            List.of(),
+            Map.of("TOPIC_NAME", "t1"),
+            Map.of(
+                "kafka.topic", "${env:TOPIC_NAME}", "kafka.bootstrap-servers", "${file:" + f + "}"),
+            List.of());
+    assertThat(out)
+        .containsEntry("kafka.topic", "t1")
+        .containsEntry("kafka.bootstrap-servers", "broker:9092");
+  }
+
+  @Test
+  void aMissingSecretFileNamesTheKeyAndPath() {
+    org.assertj.core.api.Assertions.assertThatThrownBy(
+            () ->
+                ConfigSources.collect(
+                    List.of(),
+                    Map.of(),
+                    Map.of("teacher.api-token.file", "/nonexistent/token"),
+                    List.of()))
+        .hasMessageContaining("teacher.api-token.file")
+        .hasMessageContaining("/nonexistent/token");
+  }
+
+  @Test
+  void aConfigFolderLoadsEveryConfFileAndEqualsTheDefaults() throws Exception {
+    Map<String, String> out =
+        ConfigSources.collect(List.of(Path.of("..", "conf")), Map.of(), Map.of(), List.of());
+    assertThat(out).isEqualTo(dev.distill.deploy.config.ConfigKeys.defaults(false));
+  }
 }

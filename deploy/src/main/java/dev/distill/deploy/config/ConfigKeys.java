@@ -1,0 +1,197 @@
+package dev.distill.deploy.config;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * The one declaration of every configuration key: its stage file, its defaults (full and {@code
+ * --quick}), whether it is a secret, and its documentation. The defaults of the pipeline, the
+ * shipped {@code conf/*.conf} files ({@link ConfigDocs}, checked equal by a test) and {@code
+ * distill config --docs} all come from here, so nothing is written twice.
+ */
+public final class ConfigKeys {
+  /** One file of {@code conf/}: a stage, with the paragraph that opens it. */
+  public enum Stage {
+    PIPELINE(
+        "pipeline.conf",
+        "The whole run: run folder, Kafka, Spark. Read by every stage; `distill demo` reads all of"
+            + " conf/ (`--config conf`)."),
+    TEACHER(
+        "teacher.conf",
+        "Teacher and labelling: nanoGPT's CPU \"baby GPT\" (char-level, tiny Shakespeare, 90/10"
+            + " split by position) and its soft labels (top-k at temperature T, plus the tail"
+            + " mass)."),
+    CURATE("curate.conf", "Curation (Spark CurateJob)."),
+    TRAIN(
+        "train.conf",
+        "Students: about 1/8 of the teacher's parameters. alpha mixes KD (forward KL, T^2, tail"
+            + " bucket) with hard-label cross-entropy; the baseline student uses alpha = 0 with the"
+            + " same steps and seed. train.spark.* applies to `distill train --spark`."),
+    EVAL("eval.conf", "Evaluation."),
+    ARITHMETIC(
+        "arithmetic.conf",
+        "The arithmetic chain-of-thought workload: a teacher trained on step-by-step solutions of"
+            + " 1-3 digit addition, subtraction and multiplication by one digit; it samples n"
+            + " rationales per problem; Spark keeps the self-consistent ones that agree with the"
+            + " gold answer; a student with under a quarter of the teacher's parameters is"
+            + " distilled step by step, beside the same student trained on answers only.");
+
+    private final String file;
+    private final String doc;
+
+    Stage(String file, String doc) {
+      this.file = file;
+      this.doc = doc;
+    }
+
+    public String file() {
+      return file;
+    }
+
+    public String doc() {
+      return doc;
+    }
+  }
+
+  /**
+   * One key.
+   *
+   * @param name the key, e.g. {@code teacher.steps}
+   * @param stage the conf file it lives in
+   * @param full the default of the full run
+   * @param quick the default under {@code --quick}
+   * @param secret never printed nor written next to a run; may be given as {@code name.file}
+   * @param doc one line of documentation
+   */
+  public record Key(
+      String name, Stage stage, String full, String quick, boolean secret, String doc) {
+    public String defaultValue(boolean quickRun) {
+      return quickRun ? quick : full;
+    }
+  }
+
+  private static final List<Key> KEYS = new ArrayList<>();
+
+  private static void key(Stage s, String name, String full, String quick, String doc) {
+    KEYS.add(new Key(name, s, full, quick, false, doc));
+  }
+
+  private static void key(Stage s, String name, String value, String doc) {
+    key(s, name, value, value, doc);
+  }
+
+  static {
+    Stage p = Stage.PIPELINE;
+    key(p, "run.id", "demo", "Run folder name under run.dir; re-running an id replaces it.");
+    key(p, "run.dir", "runs", "Where run folders go. Nothing else on disk is written.");
+    key(p, "run.cache-dir", "runs/.cache", "Cache of trained teachers, keyed by their config.");
+    key(p, "run.quick", "false", "true", "Toy sizes, same stages (set by --quick).");
+    key(p, "run.seed", "1337", "Seeds model init, sampling and data order.");
+    key(
+        p,
+        "kafka.bootstrap-servers",
+        "",
+        "Kafka cluster; empty = start a single-node KRaft broker on loopback under the run"
+            + " folder.");
+    key(p, "kafka.topic", "distill.teacher-outputs", "Topic of the teacher's soft labels.");
+    key(p, "spark.master", "local[2]", "Spark master for ingest, curation and --spark training.");
+
+    Stage t = Stage.TEACHER;
+    key(t, "model.block-size", "64", "Context length of teacher and students.");
+    key(t, "teacher.layers", "4", "2", "Teacher depth.");
+    key(t, "teacher.heads", "4", "2", "Teacher attention heads.");
+    key(t, "teacher.embd", "128", "64", "Teacher width.");
+    key(t, "teacher.steps", "5000", "150", "Teacher optimiser steps (cached once trained).");
+    key(t, "teacher.batch", "12", "Teacher batch size (sequences).");
+    key(t, "teacher.lr", "0.001", "Teacher peak learning rate (AdamW, warmup + cosine).");
+    KEYS.add(
+        new Key(
+            "teacher.api-token",
+            t,
+            "",
+            "",
+            true,
+            "Bearer token of the teacher HTTP API; give it as teacher.api-token.file = PATH or"
+                + " DISTILL_TEACHER_API_TOKEN(_FILE). Never printed.")); // secret
+    key(t, "label.top-k", "8", "Soft labels: the teacher's k most likely next tokens.");
+    key(t, "label.temperature", "2.0", "Soft labels: temperature T of the teacher's softmax.");
+    key(t, "label.train-windows", "3000", "240", "Train-text windows labelled.");
+    key(t, "label.val-windows", "300", "40", "Val-text windows labelled.");
+    key(t, "label.batch", "64", "Windows per teacher forward pass.");
+
+    key(
+        Stage.CURATE,
+        "curate.val-fraction",
+        "0.1",
+        "Share of examples in the val split (hash of id).");
+
+    Stage s = Stage.TRAIN;
+    key(s, "student.layers", "2", "1", "Student depth.");
+    key(s, "student.heads", "2", "Student attention heads.");
+    key(s, "student.embd", "64", "32", "Student width.");
+    key(s, "student.steps", "1500", "100", "Student optimiser steps.");
+    key(s, "student.batch", "32", "16", "Student global batch (sequences per step).");
+    key(s, "student.lr", "0.002", "Student peak learning rate.");
+    key(s, "student.alpha", "0.5", "Weight of the KD term; 1 - alpha weights hard-label CE.");
+    key(s, "train.spark.workers", "2", "Barrier tasks (data-parallel workers) of --spark.");
+    key(
+        s,
+        "train.spark.sync",
+        "allreduce",
+        "allreduce: gradients summed every step; average: parameters averaged every"
+            + " train.spark.average-every steps (local SGD).");
+    key(s, "train.spark.average-every", "8", "H of local SGD (train.spark.sync = average).");
+
+    key(Stage.EVAL, "eval.windows", "200", "40", "Windows of held-out text (no stage sees it).");
+
+    Stage a = Stage.ARITHMETIC;
+    key(a, "arith.enabled", "true", "Run the workload at all.");
+    key(
+        a,
+        "arith.train-problems",
+        "60000",
+        "3000",
+        "Problems whose gold rationales train the teacher.");
+    key(a, "arith.block-size", "64", "Context length of teacher and students.");
+    key(a, "arith.teacher-steps", "3000", "500", "Teacher optimiser steps.");
+    key(a, "arith.teacher-batch", "24", "Teacher batch size.");
+    key(a, "arith.labelled-problems", "3000", "24", "Problems the teacher samples rationales for.");
+    key(a, "arith.rationales", "4", "2", "Rationales sampled per problem (n, self-consistency).");
+    key(a, "arith.sample-temperature", "0.7", "Sampling temperature of the rationales.");
+    // A toy teacher rarely agrees with the gold answers; --quick still exercises every stage.
+    key(
+        a,
+        "arith.require-gold",
+        "true",
+        "false",
+        "Drop problems whose majority answer differs from gold.");
+    key(a, "arith.student-layers", "2", "1", "Student depth.");
+    key(a, "arith.student-heads", "4", "2", "Student attention heads.");
+    key(a, "arith.student-embd", "80", "32", "Student width.");
+    key(a, "arith.student-steps", "3000", "40", "Student optimiser steps.");
+    key(a, "arith.student-batch", "32", "Student batch size.");
+    key(a, "arith.eval-problems", "100", "8", "Held-out problems per evaluation slice.");
+  }
+
+  private ConfigKeys() {}
+
+  public static List<Key> all() {
+    return List.copyOf(KEYS);
+  }
+
+  public static Optional<Key> find(String name) {
+    return KEYS.stream().filter(k -> k.name().equals(name)).findFirst();
+  }
+
+  /** Every key with its default, in declaration order. */
+  public static Map<String, String> defaults(boolean quick) {
+    Map<String, String> m = new LinkedHashMap<>();
+    for (Key k : KEYS) {
+      m.put(k.name(), k.defaultValue(quick));
+    }
+    return m;
+  }
+}

@@ -1,0 +1,166 @@
+package dev.distill.spark.training;
+
+import dev.distill.schemas.distributed.AllReduce;
+import dev.distill.schemas.distributed.DistributedTrainer;
+import dev.distill.schemas.distributed.TrainSummary;
+import dev.distill.schemas.distributed.WorkerTask;
+import java.io.Serializable;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.apache.spark.BarrierTaskContext;
+import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.rdd.RDD;
+import org.apache.spark.sql.SparkSession;
+import scala.collection.Iterator;
+import scala.jdk.javaapi.CollectionConverters;
+import scala.reflect.ClassTag$;
+import scala.runtime.AbstractFunction1;
+
+/**
+ * Data-parallel training as a Spark job in barrier execution mode: one barrier stage of {@code
+ * workers} tasks, all scheduled together (or none), each running a {@link DistributedTrainer} found
+ * by {@link java.util.ServiceLoader} on its shard, synchronised through {@link BarrierAllReduce}.
+ *
+ * <p>This module never sees DJL: the trainer ({@code student-trainer}, package {@code
+ * dev.distill.trainer.distributed}) must be on the job's class path at run time (deploy/README.md,
+ * "Training on Spark").
+ */
+public final class BarrierTrainJob {
+  static final String USAGE =
+      "usage: BarrierTrainJob --workers N [--trainer student] --option key=value...";
+
+  private BarrierTrainJob() {}
+
+  /**
+   * Runs on the active session if there is one (the embedded pipeline, tests), else on a new one
+   * with {@code master} (null: from spark-submit), which it stops at the end.
+   */
+  public static List<TrainSummary> run(
+      String master, String trainer, int workers, Map<String, String> options) {
+    boolean existed =
+        SparkSession.getActiveSession().isDefined() || SparkSession.getDefaultSession().isDefined();
+    SparkSession.Builder b = SparkSession.builder().appName("distill-train");
+    if (master != null) {
+      b = b.master(master);
+    }
+    if (!existed) {
+      b = b.config("spark.ui.enabled", "false");
+    }
+    SparkSession spark = b.getOrCreate();
+    try {
+      return runWith(spark, trainer, workers, options);
+    } finally {
+      if (!existed) {
+        spark.stop();
+      }
+    }
+  }
+
+  /** Runs on {@code spark}'s cluster and returns every worker's summary, by rank. */
+  public static List<TrainSummary> runWith(
+      SparkSession spark, String trainer, int workers, Map<String, String> options) {
+    if (workers < 1) {
+      throw new IllegalArgumentException("workers must be >= 1, got " + workers);
+    }
+    JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
+    List<Integer> ranks = new ArrayList<>();
+    for (int r = 0; r < workers; r++) {
+      ranks.add(r);
+    }
+    RDD<TrainSummary> out =
+        jsc.parallelize(ranks, workers)
+            .rdd()
+            .barrier()
+            .mapPartitions(
+                new Worker(trainer, workers, new LinkedHashMap<>(options)),
+                false,
+                ClassTag$.MODULE$.apply(TrainSummary.class));
+    List<TrainSummary> summaries = new ArrayList<>(out.toJavaRDD().collect());
+    summaries.sort((a, b) -> Integer.compare(a.rank(), b.rank()));
+    return summaries;
+  }
+
+  /** The body of one barrier task. */
+  static final class Worker extends AbstractFunction1<Iterator<Integer>, Iterator<TrainSummary>>
+      implements Serializable {
+    private static final long serialVersionUID = 1L;
+    private final String trainer;
+    private final int workers;
+    private final LinkedHashMap<String, String> options;
+
+    Worker(String trainer, int workers, LinkedHashMap<String, String> options) {
+      this.trainer = trainer;
+      this.workers = workers;
+      this.options = options;
+    }
+
+    @Override
+    public Iterator<TrainSummary> apply(Iterator<Integer> partition) {
+      BarrierTaskContext context = BarrierTaskContext.get();
+      int rank = context.partitionId();
+      AllReduce allReduce = new BarrierAllReduce(context);
+      try {
+        TrainSummary s =
+            DistributedTrainer.load(trainer)
+                .train(new WorkerTask(rank, workers, options), allReduce);
+        return CollectionConverters.asScala(List.of(s).iterator());
+      } catch (RuntimeException e) {
+        throw e;
+      } catch (Exception e) {
+        throw new IllegalStateException("worker " + rank + " of " + workers + " failed", e);
+      }
+    }
+  }
+
+  public static void main(String[] args) {
+    int workers = -1;
+    String trainer = "student";
+    Map<String, String> options = new LinkedHashMap<>();
+    try {
+      for (int i = 0; i < args.length; i++) {
+        String name = args[i];
+        if (i + 1 >= args.length) {
+          throw new IllegalArgumentException("missing value for " + name);
+        }
+        String value = args[++i];
+        switch (name) {
+          case "--workers" -> workers = Integer.parseInt(value);
+          case "--trainer" -> trainer = value;
+          case "--option" -> {
+            int eq = value.indexOf('=');
+            if (eq <= 0) {
+              throw new IllegalArgumentException("--option wants key=value, got " + value);
+            }
+            options.put(value.substring(0, eq), value.substring(eq + 1));
+          }
+          default -> throw new IllegalArgumentException("unknown option " + name);
+        }
+      }
+      if (workers < 1) {
+        throw new IllegalArgumentException("--workers N (>= 1) is required");
+      }
+    } catch (IllegalArgumentException e) {
+      System.err.println("error: " + e.getMessage());
+      System.err.println(USAGE);
+      System.exit(2);
+      return;
+    }
+    SparkSession spark = SparkSession.builder().appName("distill-train").getOrCreate();
+    try {
+      for (TrainSummary s : runWith(spark, trainer, workers, options)) {
+        System.err.println(s);
+        if (!s.output().isEmpty()) {
+          System.out.println(s.output());
+        }
+      }
+    } catch (RuntimeException e) {
+      System.err.println("failed: " + e);
+      e.printStackTrace(System.err);
+      spark.stop();
+      System.exit(1);
+    }
+    spark.stop();
+  }
+}

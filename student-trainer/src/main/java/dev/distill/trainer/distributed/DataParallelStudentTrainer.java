@@ -1,0 +1,388 @@
+package dev.distill.trainer.distributed;
+
+import ai.djl.Device;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.nn.Parameter;
+import ai.djl.training.DefaultTrainingConfig;
+import ai.djl.training.GradientCollector;
+import ai.djl.training.Trainer;
+import ai.djl.training.loss.Loss;
+import ai.djl.training.optimizer.Optimizer;
+import ai.djl.util.Pair;
+import dev.distill.models.checkpoint.Checkpoints;
+import dev.distill.models.gpt.GptConfig;
+import dev.distill.models.gpt.LanguageModel;
+import dev.distill.models.tokenizer.CharTokenizer;
+import dev.distill.schemas.distributed.AllReduce;
+import dev.distill.schemas.distributed.DistributedTrainer;
+import dev.distill.schemas.distributed.TrainSummary;
+import dev.distill.schemas.distributed.WorkerTask;
+import dev.distill.trainer.data.Example;
+import dev.distill.trainer.data.KdBatch;
+import dev.distill.trainer.io.CuratedDataset;
+import dev.distill.trainer.loss.DistillationLoss;
+import dev.distill.trainer.training.SoftLabelBatches;
+import dev.distill.trainer.training.TrainConfig;
+import dev.distill.trainer.training.TrainingLoop;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Random;
+import org.apache.hadoop.conf.Configuration;
+
+/**
+ * The KD student trained data-parallel: one instance per worker, each on its shard of the curated
+ * train split, synchronised through an {@link AllReduce} (Spark barrier tasks in production, see
+ * {@code dev.distill.spark.training.BarrierTrainJob}). Optimiser, schedule, clipping and loss are
+ * those of {@link TrainingLoop} and the embedded pipeline's KD student.
+ *
+ * <p>Two synchronisation modes ({@code train.spark.sync}):
+ *
+ * <ul>
+ *   <li>{@code allreduce}: after every backward pass the gradients are summed across workers, each
+ *       weighted by its labelled-token count, and divided by the total token count: the mean
+ *       gradient of the global batch, so W workers with B/W sequences each take the same step as
+ *       one worker with B (synchronous data-parallel SGD, Goyal et al. 2017). Clipping then sees
+ *       the global gradient, as it would on one machine.
+ *   <li>{@code average}: each worker takes H local AdamW steps, then parameters are averaged (local
+ *       SGD / "Don't use large mini-batches, use local SGD", Lin et al. 2020; DiLoCo, Douillard et
+ *       al. 2023, with plain averaging as the outer step). One exchange per H steps, for slow
+ *       networks; optimiser moments stay local.
+ * </ul>
+ *
+ * <p>Data order is deterministic and independent of the world size: the examples (sorted by id) are
+ * shuffled once with {@code run.seed}, cut to a multiple of W, and dealt round-robin; step s of
+ * worker r uses its shard positions {@code s*b .. s*b+b-1} (mod shard size), b = B / W. The union
+ * over workers is exactly the global positions {@code s*B .. s*B+B-1} that one worker with batch B
+ * uses, which is what makes the all-reduce run equal to the single-process run.
+ */
+public final class DataParallelStudentTrainer implements DistributedTrainer {
+  public static final String NAME = "student";
+  private static final Object AUTOGRAD = new Object();
+
+  @Override
+  public String name() {
+    return NAME;
+  }
+
+  @Override
+  public TrainSummary train(WorkerTask task, AllReduce allReduce) throws Exception {
+    Options o = Options.of(task.options());
+    int world = task.worldSize();
+    int rank = task.rank();
+    if (o.batch % world != 0) {
+      throw new IllegalArgumentException(
+          "student.batch " + o.batch + " must be a multiple of the worker count " + world);
+    }
+    int localBatch = o.batch / world;
+    CharTokenizer tokenizer = CharTokenizer.load(Path.of(o.tokenizer));
+    CuratedDataset trainSet =
+        CuratedDataset.read(
+            o.curated, "train", tokenizer.id(), tokenizer.sha256(), new Configuration());
+    CuratedDataset valSet =
+        CuratedDataset.read(
+            o.curated, "val", tokenizer.id(), tokenizer.sha256(), new Configuration());
+    List<Example> all = new ArrayList<>(trainSet.examples());
+    all.sort(Comparator.comparing(Example::id));
+    Collections.shuffle(all, new Random(o.seed));
+    int usable = all.size() - all.size() % world;
+    if (usable < world) {
+      throw new IllegalArgumentException(
+          "curated train split of "
+              + o.curated
+              + " has "
+              + all.size()
+              + " examples, fewer than "
+              + world
+              + " workers");
+    }
+    List<Example> shard = new ArrayList<>(usable / world);
+    for (int i = rank; i < usable; i += world) {
+      shard.add(all.get(i));
+    }
+
+    GptConfig gpt =
+        new GptConfig(tokenizer.vocabSize(), o.blockSize, o.layers, o.heads, o.embd, 0f);
+    TrainConfig tc =
+        new TrainConfig(
+            o.steps,
+            o.batch,
+            o.lr,
+            Math.max(1, o.steps / 20),
+            o.lr / 10,
+            0.01f,
+            1.0f,
+            Math.max(1, o.steps / 5),
+            4,
+            o.seed);
+    DistillationLoss loss = new DistillationLoss(o.alpha, trainSet.temperature(), false);
+    SoftLabelBatches val = new SoftLabelBatches(valSet.examples(), o.batch, loss);
+
+    long tokens = 0;
+    long syncs = 0;
+    double valLoss = Double.NaN;
+    long start;
+    double seconds;
+    try (LanguageModel model = LanguageModel.create(gpt, tokenizer, o.seed);
+        Trainer trainer = model.model().newTrainer(trainingConfig(tc))) {
+      List<NDArray> params = new ArrayList<>();
+      for (Pair<String, Parameter> p : model.block().getParameters()) {
+        params.add(p.getValue().getArray());
+      }
+      checkSameStart(params, allReduce, world);
+      start = System.nanoTime();
+      for (int step = 0; step < o.steps; step++) {
+        try (NDManager m = trainer.getManager().newSubManager()) {
+          List<Example> picked = new ArrayList<>(localBatch);
+          for (int u = 0; u < localBatch; u++) {
+            picked.add(shard.get((int) (((long) step * localBatch + u) % shard.size())));
+          }
+          KdBatch batch = KdBatch.of(m, picked);
+          // DJL's PyTorch engine allows one gradient collector per JVM at a time. On a cluster
+          // each barrier task has its own executor JVM (spark.task.cpus = executor cores); with
+          // several workers in one JVM (local[N]) their forward/backward passes take turns. The
+          // all-reduce stays outside the lock, or a waiting worker would block the others.
+          synchronized (AUTOGRAD) {
+            try (GradientCollector gc = trainer.newGradientCollector()) {
+              NDArray logits = trainer.forward(new NDList(batch.inputs())).singletonOrThrow();
+              gc.backward(loss.total(logits, batch));
+            }
+          }
+          tokens += batch.tokenCount();
+          if (o.sync == Sync.ALLREDUCE) {
+            averageGradients(params, batch.tokenCount(), allReduce, m);
+            syncs++;
+          }
+          clipGlobalNorm(params, tc.gradClipNorm());
+          trainer.step();
+          boolean last = step == o.steps - 1;
+          if (o.sync == Sync.AVERAGE && ((step + 1) % o.averageEvery == 0 || last)) {
+            averageParameters(params, allReduce, world, m);
+            syncs++;
+          }
+        }
+        if (step == o.steps - 1 || (step + 1) % tc.evalEvery() == 0) {
+          valLoss = TrainingLoop.evaluate(trainer, val, tc);
+        }
+      }
+      seconds = (System.nanoTime() - start) / 1e9;
+      String output = "";
+      if (rank == 0) {
+        Checkpoints.save(
+            model,
+            Path.of(o.output),
+            Map.of(
+                "role", "student",
+                "loss", loss.description(),
+                "training",
+                    String.format(
+                        Locale.ROOT,
+                        "data-parallel, %d workers, sync %s%s",
+                        world,
+                        o.sync.name().toLowerCase(Locale.ROOT),
+                        o.sync == Sync.AVERAGE ? " every " + o.averageEvery + " steps" : "")));
+        output = o.output;
+      }
+      return new TrainSummary(
+          rank,
+          o.steps,
+          tokens,
+          seconds,
+          valLoss,
+          allReduce.bytesSent(),
+          syncs,
+          all.size() - usable,
+          output);
+    }
+  }
+
+  private static DefaultTrainingConfig trainingConfig(TrainConfig tc) {
+    // The same optimiser as TrainingLoop (AdamW, warmup + cosine, nanoGPT's betas).
+    Optimizer optimizer =
+        Optimizer.adamW()
+            .optLearningRateTracker((String id, int n) -> tc.learningRateAt(n))
+            .optWeightDecays(tc.weightDecay())
+            .optBeta1(0.9f)
+            .optBeta2(0.99f)
+            .build();
+    return new DefaultTrainingConfig(Loss.l2Loss())
+        .optOptimizer(optimizer)
+        .optDevices(new Device[] {Device.cpu()});
+  }
+
+  /** Same seed, same init on every machine; a worker that differs would silently diverge. */
+  private static void checkSameStart(List<NDArray> params, AllReduce allReduce, int world) {
+    double own = 0;
+    for (NDArray p : params) {
+      for (float v : p.toFloatArray()) {
+        own += v;
+      }
+    }
+    float[] sum = allReduce.sum(new float[] {(float) own});
+    if (Math.abs(sum[0] - world * (float) own) > 1e-3 * Math.max(1, Math.abs(world * own))) {
+      throw new IllegalStateException(
+          "workers start from different parameters (checksum sum "
+              + sum[0]
+              + " vs "
+              + world * own
+              + "): same model config and run.seed on every worker?");
+    }
+  }
+
+  /** Replaces every gradient by the token-weighted mean gradient over all workers. */
+  static void averageGradients(
+      List<NDArray> params, long localTokens, AllReduce allReduce, NDManager m) {
+    int n = 0;
+    List<float[]> grads = new ArrayList<>(params.size());
+    for (NDArray p : params) {
+      try (NDArray g = p.getGradient()) {
+        float[] a = g.toFloatArray();
+        grads.add(a);
+        n += a.length;
+      }
+    }
+    float[] flat = new float[n + 1];
+    int at = 0;
+    for (float[] a : grads) {
+      for (float v : a) {
+        flat[at++] = v * localTokens;
+      }
+    }
+    flat[n] = localTokens;
+    float[] sum = allReduce.sum(flat);
+    float total = sum[n];
+    at = 0;
+    for (NDArray p : params) {
+      try (NDArray g = p.getGradient()) {
+        int size = (int) g.size();
+        float[] mean = new float[size];
+        for (int i = 0; i < size; i++) {
+          mean[i] = sum[at + i] / total;
+        }
+        at += size;
+        try (NDArray replacement = m.create(mean, g.getShape())) {
+          g.muli(0f).addi(replacement);
+        }
+      }
+    }
+  }
+
+  /** Replaces every parameter by its mean over all workers (outside autograd). */
+  static void averageParameters(List<NDArray> params, AllReduce allReduce, int world, NDManager m) {
+    int n = 0;
+    for (NDArray p : params) {
+      n += (int) p.size();
+    }
+    float[] flat = new float[n];
+    int at = 0;
+    for (NDArray p : params) {
+      float[] a = p.toFloatArray();
+      System.arraycopy(a, 0, flat, at, a.length);
+      at += a.length;
+    }
+    float[] sum = allReduce.sum(flat);
+    at = 0;
+    for (NDArray p : params) {
+      int size = (int) p.size();
+      float[] mean = new float[size];
+      for (int i = 0; i < size; i++) {
+        mean[i] = sum[at + i] / world;
+      }
+      at += size;
+      // torch's param.detach().copy_(x): a detached view shares the storage, so writing through it
+      // updates the parameter without autograd refusing an in-place op on a leaf.
+      try (NDArray replacement = m.create(mean, p.getShape());
+          NDArray view = p.stopGradient()) {
+        view.muli(0f).addi(replacement);
+      }
+    }
+  }
+
+  /** torch.nn.utils.clip_grad_norm_ over all parameters (as TrainingLoop does). */
+  private static void clipGlobalNorm(List<NDArray> params, float maxNorm) {
+    if (maxNorm <= 0) {
+      return;
+    }
+    double sq = 0;
+    for (NDArray p : params) {
+      try (NDArray g = p.getGradient();
+          NDArray s = g.square();
+          NDArray t = s.sum()) {
+        sq += t.getFloat();
+      }
+    }
+    double norm = Math.sqrt(sq);
+    if (norm > maxNorm) {
+      float scale = (float) (maxNorm / (norm + 1e-6));
+      for (NDArray p : params) {
+        try (NDArray g = p.getGradient()) {
+          g.muli(scale);
+        }
+      }
+    }
+  }
+
+  enum Sync {
+    ALLREDUCE,
+    AVERAGE
+  }
+
+  /** The options every worker gets (config keys of conf/train.conf plus paths). */
+  record Options(
+      String curated,
+      String tokenizer,
+      String output,
+      int blockSize,
+      int layers,
+      int heads,
+      int embd,
+      int steps,
+      int batch,
+      float lr,
+      float alpha,
+      long seed,
+      Sync sync,
+      int averageEvery) {
+    static Options of(Map<String, String> m) {
+      String sync = get(m, "train.spark.sync");
+      if (!sync.equals("allreduce") && !sync.equals("average")) {
+        throw new IllegalArgumentException(
+            "train.spark.sync must be allreduce or average, got '" + sync + "'");
+      }
+      Options o =
+          new Options(
+              get(m, "curated"),
+              get(m, "tokenizer"),
+              get(m, "output"),
+              Integer.parseInt(get(m, "model.block-size")),
+              Integer.parseInt(get(m, "student.layers")),
+              Integer.parseInt(get(m, "student.heads")),
+              Integer.parseInt(get(m, "student.embd")),
+              Integer.parseInt(get(m, "student.steps")),
+              Integer.parseInt(get(m, "student.batch")),
+              Float.parseFloat(get(m, "student.lr")),
+              Float.parseFloat(get(m, "student.alpha")),
+              Long.parseLong(get(m, "run.seed")),
+              sync.equals("allreduce") ? Sync.ALLREDUCE : Sync.AVERAGE,
+              Integer.parseInt(get(m, "train.spark.average-every")));
+      if (o.averageEvery < 1) {
+        throw new IllegalArgumentException("train.spark.average-every must be >= 1");
+      }
+      return o;
+    }
+
+    private static String get(Map<String, String> m, String key) {
+      String v = m.get(key);
+      if (v == null) {
+        throw new IllegalArgumentException("missing trainer option '" + key + "'");
+      }
+      return v;
+    }
+  }
+}
