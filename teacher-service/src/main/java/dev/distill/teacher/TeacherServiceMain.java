@@ -10,6 +10,7 @@ import dev.distill.teacher.http.TeacherHttpServer;
 import dev.distill.teacher.inference.LabelingConfig;
 import dev.distill.teacher.inference.LocalTeacher;
 import dev.distill.teacher.inference.Teacher;
+import dev.distill.teacher.inference.TorchScriptTeacher;
 import dev.distill.teacher.io.JsonlPrompts;
 import dev.distill.teacher.io.ParquetOutputSink;
 import dev.distill.teacher.kafka.PromptServiceLoop;
@@ -56,6 +57,17 @@ public final class TeacherServiceMain {
     @Option(names = "--checkpoint", description = "teacher checkpoint folder (models format)")
     Path checkpoint;
 
+    @Option(
+        names = "--torchscript",
+        description = "folder with model.pt (TorchScript causal LM) and tokenizer.json (HF)")
+    Path torchscript;
+
+    @Option(
+        names = "--context-tokens",
+        defaultValue = "1024",
+        description = "context length of the TorchScript model (default ${DEFAULT-VALUE})")
+    int contextTokens;
+
     @Option(names = "--remote-url", description = "OpenAI-compatible endpoint, e.g. http://h:8000")
     URI remoteUrl;
 
@@ -100,10 +112,21 @@ public final class TeacherServiceMain {
     int batchSize;
 
     Teacher open() throws Exception {
-      if ((checkpoint == null) == (remoteUrl == null)) {
+      int given =
+          (checkpoint != null ? 1 : 0)
+              + (torchscript != null ? 1 : 0)
+              + (remoteUrl != null ? 1 : 0);
+      if (given != 1) {
         throw new CommandLine.ParameterException(
             new CommandLine(new TeacherServiceMain()),
-            "give exactly one of --checkpoint and --remote-url");
+            "give exactly one of --checkpoint, --torchscript and --remote-url");
+      }
+      if (torchscript != null) {
+        return new TorchScriptTeacher(
+            teacherId,
+            torchscript,
+            new LabelingConfig(topK, temperature, batchSize),
+            contextTokens);
       }
       if (checkpoint != null) {
         LanguageModel lm = Checkpoints.load(checkpoint);
@@ -377,6 +400,8 @@ public final class TeacherServiceMain {
       c.addProperty("source", source);
       c.addProperty("records_per_file", recordsPerFile);
       c.addProperty("checkpoint", String.valueOf(teacher.checkpoint));
+      c.addProperty("torchscript", String.valueOf(teacher.torchscript));
+      c.addProperty("context_tokens", teacher.contextTokens);
       c.addProperty("remote_url", String.valueOf(teacher.remoteUrl));
       c.addProperty("remote_model", teacher.remoteModel);
       c.addProperty("remote_temperature", teacher.remoteTemperature);

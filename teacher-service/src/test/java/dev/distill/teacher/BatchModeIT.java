@@ -119,6 +119,39 @@ class BatchModeIT {
   }
 
   @Test
+  void torchScriptTeacherLabelsThroughTheEntryPoint() throws Exception {
+    Path input = tmp.resolve("p.jsonl");
+    Files.writeString(
+        input,
+        "{\"prompt_id\":\"a\",\"text\":\"the cat sat on the mat.\"}\n"
+            + "{\"prompt_id\":\"b\",\"text\":\"hello, world\"}\n");
+    Path out = tmp.resolve("ts-out");
+    assertThat(
+            TeacherServiceMain.execute(
+                "batch",
+                "--torchscript",
+                "src/test/resources/torchscript",
+                "--context-tokens",
+                "64",
+                "--top-k",
+                "4",
+                "--input",
+                input.toString(),
+                "--output",
+                out.toString(),
+                "--run-id",
+                "ts"))
+        .isZero();
+    List<GenericRecord> records = readAll(out);
+    assertThat(records).hasSize(2);
+    for (GenericRecord g : records) {
+      GenericRecord prov = (GenericRecord) g.get("provenance");
+      assertThat(prov.get("tokenizerId").toString()).isEqualTo("hf:tokenizer.json");
+      assertThat((Integer) prov.get("vocabSize")).isEqualTo(29);
+    }
+  }
+
+  @Test
   void usageErrorsExitWithTwo() {
     assertThat(TeacherServiceMain.execute("batch", "--input", "x")).isEqualTo(2);
     assertThat(TeacherServiceMain.execute("serve", "--checkpoint", "x", "--remote-url", "http://h"))
