@@ -13,6 +13,7 @@ import dev.distill.teacher.inference.Teacher;
 import dev.distill.teacher.inference.TorchScriptTeacher;
 import dev.distill.teacher.io.JsonlPrompts;
 import dev.distill.teacher.io.ParquetOutputSink;
+import dev.distill.teacher.io.ParquetPrompts;
 import dev.distill.teacher.kafka.PromptServiceLoop;
 import dev.distill.teacher.kafka.ServiceConfig;
 import dev.distill.teacher.labeling.BatchRun;
@@ -342,7 +343,10 @@ public final class TeacherServiceMain {
     @ArgGroup(exclusive = false)
     LimitOptions limits = new LimitOptions();
 
-    @Option(names = "--input", required = true, description = "prompts, JSON Lines")
+    @Option(
+        names = "--input",
+        required = true,
+        description = "prompts: *.jsonl (JSON Lines), else a Parquet file or folder")
     Path input;
 
     @Option(names = "--output", required = true, description = "output folder (replaced)")
@@ -360,7 +364,11 @@ public final class TeacherServiceMain {
     @Override
     public Integer call() throws Exception {
       LimitOptions lim = limits == null ? new LimitOptions() : limits;
-      JsonlPrompts.Read read = JsonlPrompts.read(input, runId, source);
+      // JSON Lines by extension; anything else (a .parquet file or a folder) is read as Parquet.
+      JsonlPrompts.Read read =
+          input.toString().endsWith(".jsonl")
+              ? JsonlPrompts.read(input, runId, source)
+              : ParquetPrompts.read(input.toString(), runId, source);
       try (Teacher t = teacher.open();
           ParquetOutputSink sink = new ParquetOutputSink(output, recordsPerFile)) {
         BatchRun.Summary s =
