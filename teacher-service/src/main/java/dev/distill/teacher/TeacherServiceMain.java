@@ -323,6 +323,10 @@ public final class TeacherServiceMain {
         }
         if (lt != null) {
           lt.join(30_000);
+          if (lt.isAlive()) {
+            System.out.println("the service loop did not stop within 30 s");
+            return 1;
+          }
         }
         System.out.println("stopped");
       } finally {

@@ -209,6 +209,12 @@ public final class TeacherHttpServer implements AutoCloseable {
     }
     try {
       return work.run();
+    } catch (NumberFormatException
+        | UnsupportedOperationException
+        | IllegalStateException
+        | ClassCastException e) {
+      // Gson's typed accessors throw these when a field has the wrong JSON type.
+      throw new HttpError(400, "a request field has the wrong type");
     } finally {
       admission.release();
     }

@@ -260,12 +260,10 @@ class ServiceFailoverIT {
     assertThat(seen).hasSize(texts.size());
     child.destroy(); // SIGTERM
     assertThat(child.waitFor(30, TimeUnit.SECONDS)).as(Files.readString(log)).isTrue();
-    // The JVM reports 143 (128 + SIGTERM) even after a clean stop; "stopped" is printed only after
-    // the loop finished its transaction and closed its clients, and the HTTP server stopped.
+    // The JVM reports 143 (128 + SIGTERM) even after a clean stop; "stopped" is printed only once
+    // the loop thread has finished (its transaction committed, its clients closed).
     assertThat(child.exitValue()).isEqualTo(143);
-    assertThat(Files.readString(log))
-        .contains("ready")
-        .contains("service loop stopping after")
-        .contains("stopped");
+    // (log4j's own shutdown hook may already have stopped logging, so check stdout only.)
+    assertThat(Files.readString(log)).contains("ready").contains("stopped");
   }
 }
