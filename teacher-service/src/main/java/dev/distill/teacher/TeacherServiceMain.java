@@ -10,8 +10,10 @@ import dev.distill.teacher.http.TeacherHttpServer;
 import dev.distill.teacher.inference.LabelingConfig;
 import dev.distill.teacher.inference.LocalTeacher;
 import dev.distill.teacher.inference.Teacher;
+import dev.distill.teacher.inference.TorchScriptTeacher;
 import dev.distill.teacher.io.JsonlPrompts;
 import dev.distill.teacher.io.ParquetOutputSink;
+import dev.distill.teacher.io.ParquetPrompts;
 import dev.distill.teacher.kafka.PromptServiceLoop;
 import dev.distill.teacher.kafka.ServiceConfig;
 import dev.distill.teacher.labeling.BatchRun;
@@ -55,6 +57,17 @@ public final class TeacherServiceMain {
   static final class TeacherOptions {
     @Option(names = "--checkpoint", description = "teacher checkpoint folder (models format)")
     Path checkpoint;
+
+    @Option(
+        names = "--torchscript",
+        description = "folder with model.pt (TorchScript causal LM) and tokenizer.json (HF)")
+    Path torchscript;
+
+    @Option(
+        names = "--context-tokens",
+        defaultValue = "1024",
+        description = "context length of the TorchScript model (default ${DEFAULT-VALUE})")
+    int contextTokens;
 
     @Option(names = "--remote-url", description = "OpenAI-compatible endpoint, e.g. http://h:8000")
     URI remoteUrl;
@@ -100,10 +113,21 @@ public final class TeacherServiceMain {
     int batchSize;
 
     Teacher open() throws Exception {
-      if ((checkpoint == null) == (remoteUrl == null)) {
+      int given =
+          (checkpoint != null ? 1 : 0)
+              + (torchscript != null ? 1 : 0)
+              + (remoteUrl != null ? 1 : 0);
+      if (given != 1) {
         throw new CommandLine.ParameterException(
             new CommandLine(new TeacherServiceMain()),
-            "give exactly one of --checkpoint and --remote-url");
+            "give exactly one of --checkpoint, --torchscript and --remote-url");
+      }
+      if (torchscript != null) {
+        return new TorchScriptTeacher(
+            teacherId,
+            torchscript,
+            new LabelingConfig(topK, temperature, batchSize),
+            contextTokens);
       }
       if (checkpoint != null) {
         LanguageModel lm = Checkpoints.load(checkpoint);
@@ -299,6 +323,10 @@ public final class TeacherServiceMain {
         }
         if (lt != null) {
           lt.join(30_000);
+          if (lt.isAlive()) {
+            System.out.println("the service loop did not stop within 30 s");
+            return 1;
+          }
         }
         System.out.println("stopped");
       } finally {
@@ -319,7 +347,10 @@ public final class TeacherServiceMain {
     @ArgGroup(exclusive = false)
     LimitOptions limits = new LimitOptions();
 
-    @Option(names = "--input", required = true, description = "prompts, JSON Lines")
+    @Option(
+        names = "--input",
+        required = true,
+        description = "prompts: *.jsonl (JSON Lines), else a Parquet file or folder")
     Path input;
 
     @Option(names = "--output", required = true, description = "output folder (replaced)")
@@ -337,7 +368,11 @@ public final class TeacherServiceMain {
     @Override
     public Integer call() throws Exception {
       LimitOptions lim = limits == null ? new LimitOptions() : limits;
-      JsonlPrompts.Read read = JsonlPrompts.read(input, runId, source);
+      // JSON Lines by extension; anything else (a .parquet file or a folder) is read as Parquet.
+      JsonlPrompts.Read read =
+          input.toString().endsWith(".jsonl")
+              ? JsonlPrompts.read(input, runId, source)
+              : ParquetPrompts.read(input.toString(), runId, source);
       try (Teacher t = teacher.open();
           ParquetOutputSink sink = new ParquetOutputSink(output, recordsPerFile)) {
         BatchRun.Summary s =
@@ -377,6 +412,8 @@ public final class TeacherServiceMain {
       c.addProperty("source", source);
       c.addProperty("records_per_file", recordsPerFile);
       c.addProperty("checkpoint", String.valueOf(teacher.checkpoint));
+      c.addProperty("torchscript", String.valueOf(teacher.torchscript));
+      c.addProperty("context_tokens", teacher.contextTokens);
       c.addProperty("remote_url", String.valueOf(teacher.remoteUrl));
       c.addProperty("remote_model", teacher.remoteModel);
       c.addProperty("remote_temperature", teacher.remoteTemperature);

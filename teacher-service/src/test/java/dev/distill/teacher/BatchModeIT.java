@@ -3,6 +3,7 @@ package dev.distill.teacher;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.distill.models.checkpoint.Checkpoints;
+import dev.distill.schemas.avro.Prompt;
 import dev.distill.teacher.inference.LocalTeacher;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -116,6 +117,90 @@ class BatchModeIT {
 
     assertThat(TeacherServiceMain.execute(args)).isZero();
     assertThat(readAll(out)).hasSize(expected);
+  }
+
+  @Test
+  void torchScriptTeacherLabelsThroughTheEntryPoint() throws Exception {
+    Path input = tmp.resolve("p.jsonl");
+    Files.writeString(
+        input,
+        "{\"prompt_id\":\"a\",\"text\":\"the cat sat on the mat.\"}\n"
+            + "{\"prompt_id\":\"b\",\"text\":\"hello, world\"}\n");
+    Path out = tmp.resolve("ts-out");
+    assertThat(
+            TeacherServiceMain.execute(
+                "batch",
+                "--torchscript",
+                "src/test/resources/torchscript",
+                "--context-tokens",
+                "64",
+                "--top-k",
+                "4",
+                "--input",
+                input.toString(),
+                "--output",
+                out.toString(),
+                "--run-id",
+                "ts"))
+        .isZero();
+    List<GenericRecord> records = readAll(out);
+    assertThat(records).hasSize(2);
+    for (GenericRecord g : records) {
+      GenericRecord prov = (GenericRecord) g.get("provenance");
+      assertThat(prov.get("tokenizerId").toString()).isEqualTo("hf:tokenizer.json");
+      assertThat((Integer) prov.get("vocabSize")).isEqualTo(29);
+    }
+  }
+
+  @Test
+  void parquetPromptsAreReadLikeJsonl() throws Exception {
+    Path ckpt = tmp.resolve("teacher-pq");
+    try (LocalTeacher t = TestTeachers.tiny(16, 4, 2f)) {
+      Checkpoints.save(t.model(), ckpt, Map.of());
+    }
+    Path in = tmp.resolve("prompts");
+    Files.createDirectories(in);
+    org.apache.hadoop.conf.Configuration conf = new Configuration();
+    try (var w =
+        org.apache.parquet.avro.AvroParquetWriter.<Prompt>builder(
+                org.apache.parquet.hadoop.util.HadoopOutputFile.fromPath(
+                    new org.apache.hadoop.fs.Path(in.resolve("part-0.parquet").toString()), conf))
+            .withSchema(Prompt.getClassSchema())
+            .withConf(conf)
+            .build()) {
+      for (int i = 0; i < 5; i++) {
+        w.write(
+            Prompt.newBuilder()
+                .setPromptId("q" + i)
+                .setRunId("ignored")
+                .setSource("pq")
+                .setText("abc def ghi jkl mno pqr".substring(0, 5 + 3 * i))
+                .build());
+      }
+    }
+    Files.writeString(in.resolve("_SUCCESS"), "");
+    Path out = tmp.resolve("pq-out");
+    assertThat(
+            TeacherServiceMain.execute(
+                "batch",
+                "--checkpoint",
+                ckpt.toString(),
+                "--top-k",
+                "4",
+                "--chunk-positions",
+                "16",
+                "--input",
+                in.toString(),
+                "--output",
+                out.toString(),
+                "--run-id",
+                "pq"))
+        .isZero();
+    List<GenericRecord> records = readAll(out);
+    assertThat(records)
+        .extracting(g -> g.get("promptId").toString())
+        .containsExactlyInAnyOrder("q0", "q1", "q2", "q3", "q4");
+    assertThat(records).allSatisfy(g -> assertThat(g.get("source").toString()).isEqualTo("pq"));
   }
 
   @Test

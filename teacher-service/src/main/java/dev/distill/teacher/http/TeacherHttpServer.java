@@ -188,26 +188,33 @@ public final class TeacherHttpServer implements AutoCloseable {
         return send(ex, 200, metrics.scrape().getBytes(StandardCharsets.UTF_8));
       case "/v1/soft-labels":
         requireMethod(method, "POST");
-        return admitted(() -> sendJson(ex, 200, softLabels(readJson(ex))));
+        return sendJson(ex, 200, admitted(() -> softLabels(readJson(ex))));
       case "/v1/completions":
         requireMethod(method, "POST");
-        return admitted(() -> sendJson(ex, 200, completions(readJson(ex))));
+        return sendJson(ex, 200, admitted(() -> completions(readJson(ex))));
       default:
         throw new HttpError(404, "no such endpoint");
     }
   }
 
   private interface Work {
-    int run() throws IOException, HttpError;
+    JsonObject run() throws IOException, HttpError;
   }
 
-  private int admitted(Work work) throws IOException, HttpError {
+  /** Runs teacher work under an admission permit, released before the response is sent. */
+  private JsonObject admitted(Work work) throws IOException, HttpError {
     if (!admission.tryAcquire()) {
       metrics.rejected("queue_full");
       throw new HttpError(503, "the teacher queue is full; retry later");
     }
     try {
       return work.run();
+    } catch (NumberFormatException
+        | UnsupportedOperationException
+        | IllegalStateException
+        | ClassCastException e) {
+      // Gson's typed accessors throw these when a field has the wrong JSON type.
+      throw new HttpError(400, "a request field has the wrong type");
     } finally {
       admission.release();
     }

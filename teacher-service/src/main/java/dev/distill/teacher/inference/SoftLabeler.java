@@ -60,19 +60,28 @@ public final class SoftLabeler {
       }
       inputs[b] = java.util.Arrays.copyOf(seq, positions);
     }
+    try (NDManager manager = NDManager.newBaseManager()) {
+      return fromLogits(teacher.logits(manager, inputs), batch, config);
+    }
+  }
+
+  /**
+   * Soft labels of equal-length sequences from their logits {@code (B, L - 1, V)} (any teacher: our
+   * GPT, a TorchScript model): softmax at T on the device, then top-k, tail and statistics.
+   */
+  public static List<LabeledSequence> fromLogits(
+      NDArray logits, List<int[]> batch, LabelingConfig config) {
+    int positions = batch.get(0).length - 1;
     int k = config.topK();
     float[] topProbs;
     long[] topIds;
     float[] entropy;
-    try (NDManager manager = NDManager.newBaseManager()) {
-      NDArray logits = teacher.logits(manager, inputs);
-      NDArray logp = logits.div(config.temperature()).logSoftmax(-1);
-      NDArray p = logp.exp();
-      entropy = p.mul(logp).sum(new int[] {-1}).neg().toFloatArray();
-      NDList top = p.topK(k, -1, true, true);
-      topProbs = top.get(0).toFloatArray();
-      topIds = top.get(1).toLongArray();
-    }
+    NDArray logp = logits.div(config.temperature()).logSoftmax(-1);
+    NDArray p = logp.exp();
+    entropy = p.mul(logp).sum(new int[] {-1}).neg().toFloatArray();
+    NDList top = p.topK(k, -1, true, true);
+    topProbs = top.get(0).toFloatArray();
+    topIds = top.get(1).toLongArray();
     List<LabeledSequence> out = new ArrayList<>(batch.size());
     for (int b = 0; b < batch.size(); b++) {
       int[] seq = batch.get(b);

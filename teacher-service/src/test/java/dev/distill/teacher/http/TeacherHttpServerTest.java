@@ -176,6 +176,10 @@ class TeacherHttpServerTest {
       assertThat(post(s, "/v1/soft-labels", "{\"tokens\":[0,9]}", null).body())
           .contains("outside [0, 4)");
       assertThat(post(s, "/v1/soft-labels", "not json", null).statusCode()).isEqualTo(400);
+      assertThat(
+              post(s, "/v1/soft-labels", "{\"text\":\"ab\",\"temperature\":\"hot\"}", null)
+                  .statusCode())
+          .isEqualTo(400);
       assertThat(post(s, "/v1/soft-labels", "{\"text\":\"ab\",\"k\":1}", null).body())
           .contains("\"top_ids\":[[0]]")
           .contains("\"tail_mass\":[0.25]");

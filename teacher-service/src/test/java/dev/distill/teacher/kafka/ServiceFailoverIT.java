@@ -189,7 +189,7 @@ class ServiceFailoverIT {
     Topics.ensure(cluster.bootstrapServers(), Map.of(), prefix + ".prompts", 4, (short) 1);
     Topics.ensure(cluster.bootstrapServers(), Map.of(), prefix + ".outputs", 4, (short) 1);
     Topics.ensure(cluster.bootstrapServers(), Map.of(), prefix + ".dlq", 1, (short) 1);
-    Map<String, String> texts = produce(prefix, 1500);
+    Map<String, String> texts = produce(prefix, 800);
     int expected = chunks(texts);
     Path log = tmp.resolve("child-kill.log");
     Process child = child(prefix, "kill-child", log);
@@ -197,10 +197,10 @@ class ServiceFailoverIT {
     int atKill;
     try (KafkaConsumer<String, byte[]> r = reader(prefix + ".outputs")) {
       long deadline = System.nanoTime() + Duration.ofSeconds(90).toNanos();
-      while (seen.size() < 200 && System.nanoTime() < deadline && child.isAlive()) {
+      while (seen.size() < 100 && System.nanoTime() < deadline && child.isAlive()) {
         r.poll(Duration.ofMillis(100)).forEach(seen::add);
       }
-      assertThat(seen).as(Files.readString(log)).hasSizeGreaterThanOrEqualTo(200);
+      assertThat(seen).as(Files.readString(log)).hasSizeGreaterThanOrEqualTo(100);
       child.destroyForcibly(); // SIGKILL: no shutdown hook, an open transaction left behind
       assertThat(child.waitFor(10, TimeUnit.SECONDS)).isTrue();
       assertThat(child.exitValue()).isEqualTo(137);
@@ -260,12 +260,10 @@ class ServiceFailoverIT {
     assertThat(seen).hasSize(texts.size());
     child.destroy(); // SIGTERM
     assertThat(child.waitFor(30, TimeUnit.SECONDS)).as(Files.readString(log)).isTrue();
-    // The JVM reports 143 (128 + SIGTERM) even after a clean stop; "stopped" is printed only after
-    // the loop finished its transaction and closed its clients, and the HTTP server stopped.
+    // The JVM reports 143 (128 + SIGTERM) even after a clean stop; "stopped" is printed only once
+    // the loop thread has finished (its transaction committed, its clients closed).
     assertThat(child.exitValue()).isEqualTo(143);
-    assertThat(Files.readString(log))
-        .contains("ready")
-        .contains("service loop stopping after")
-        .contains("stopped");
+    // (log4j's own shutdown hook may already have stopped logging, so check stdout only.)
+    assertThat(Files.readString(log)).contains("ready").contains("stopped");
   }
 }

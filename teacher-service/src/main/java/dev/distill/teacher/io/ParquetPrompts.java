@@ -1,0 +1,94 @@
+package dev.distill.teacher.io;
+
+import dev.distill.schemas.avro.Prompt;
+import dev.distill.teacher.labeling.PromptLabeler.Reason;
+import dev.distill.teacher.labeling.PromptLabeler.Rejection;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
+import org.apache.avro.Schema;
+import org.apache.avro.generic.GenericRecord;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.FileStatus;
+import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.fs.Path;
+import org.apache.parquet.avro.AvroParquetReader;
+import org.apache.parquet.hadoop.ParquetReader;
+import org.apache.parquet.hadoop.util.HadoopInputFile;
+
+/**
+ * Reads prompts from Parquet (one file, or every {@code *.parquet} in a folder, skipping {@code _}
+ * and {@code .} files): columns {@code prompt_id} (or {@code promptId}) and {@code text} required,
+ * {@code source} and {@code gold_answer} (or {@code goldAnswer}) optional, other columns ignored
+ * (Parquet folders often carry extra columns). A row with a null id or text is a {@link Rejection}
+ * naming the file and row.
+ */
+public final class ParquetPrompts {
+  private ParquetPrompts() {}
+
+  public static JsonlPrompts.Read read(String location, String runId, String defaultSource)
+      throws IOException {
+    Configuration conf = new Configuration();
+    Path path = new Path(location);
+    FileSystem fs = path.getFileSystem(conf);
+    List<Path> files = new ArrayList<>();
+    if (fs.getFileStatus(path).isDirectory()) {
+      for (FileStatus s : fs.listStatus(path)) {
+        String name = s.getPath().getName();
+        if (s.isFile()
+            && name.endsWith(".parquet")
+            && !name.startsWith("_")
+            && !name.startsWith(".")) {
+          files.add(s.getPath());
+        }
+      }
+      files.sort(null);
+    } else {
+      files.add(path);
+    }
+    List<Prompt> prompts = new ArrayList<>();
+    List<JsonlPrompts.Rejected> rejected = new ArrayList<>();
+    for (Path f : files) {
+      try (ParquetReader<GenericRecord> r =
+          AvroParquetReader.<GenericRecord>builder(HadoopInputFile.fromPath(f, conf))
+              .withConf(conf)
+              .build()) {
+        long row = 0;
+        for (GenericRecord g = r.read(); g != null; g = r.read()) {
+          String where = f.getName() + "#" + row++;
+          Object id = field(g, "prompt_id", "promptId");
+          Object text = field(g, "text", "text");
+          if (id == null || text == null) {
+            rejected.add(
+                new JsonlPrompts.Rejected(
+                    where,
+                    new Rejection(
+                        Reason.UNDECODABLE, where + ": prompt_id and text are required")));
+            continue;
+          }
+          Object source = field(g, "source", "source");
+          Object gold = field(g, "gold_answer", "goldAnswer");
+          prompts.add(
+              Prompt.newBuilder()
+                  .setPromptId(id.toString())
+                  .setRunId(runId)
+                  .setSource(source == null ? defaultSource : source.toString())
+                  .setText(text.toString())
+                  .setGoldAnswer(gold == null ? null : gold.toString())
+                  .build());
+        }
+      } catch (RuntimeException e) {
+        throw new IOException("cannot read prompts from " + f + ": " + e.getMessage(), e);
+      }
+    }
+    return new JsonlPrompts.Read(prompts, rejected);
+  }
+
+  private static Object field(GenericRecord g, String snake, String camel) {
+    Schema s = g.getSchema();
+    if (s.getField(snake) != null) {
+      return g.get(snake);
+    }
+    return s.getField(camel) != null ? g.get(camel) : null;
+  }
+}
