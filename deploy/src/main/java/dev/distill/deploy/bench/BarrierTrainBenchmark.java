@@ -4,7 +4,9 @@ import dev.distill.deploy.config.ConfigKeys;
 import dev.distill.models.gpt.GptConfig;
 import dev.distill.models.gpt.LanguageModel;
 import dev.distill.models.tokenizer.CharTokenizer;
+import dev.distill.schemas.distributed.AllReduce;
 import dev.distill.schemas.distributed.TrainSummary;
+import dev.distill.schemas.distributed.WorkerTask;
 import dev.distill.spark.jobs.CurateConfig;
 import dev.distill.spark.jobs.CurateJob;
 import dev.distill.spark.training.BarrierTrainJob;
@@ -57,7 +59,44 @@ public final class BarrierTrainBenchmark {
     base.put("curated", curated.toString());
     base.put("tokenizer", tokenizerFile.toString());
     List<String> lines = new ArrayList<>();
-    double oneWorker = 0;
+    // Reference: the same trainer in this process, no Spark, no exchange (distill train).
+    Map<String, String> ref = new LinkedHashMap<>(base);
+    ref.put("train.spark.sync", "allreduce");
+    ref.put("output", dir.resolve("student-in-process").toString());
+    // In its own thread, as a Spark task would run it.
+    TrainSummary[] holder = new TrainSummary[1];
+    Thread t =
+        new Thread(
+            () -> {
+              try {
+                holder[0] =
+                    new DataParallelStudentTrainer()
+                        .train(new WorkerTask(0, 1, ref), AllReduce.single());
+              } catch (Exception e) {
+                throw new IllegalStateException(e);
+              }
+            });
+    t.start();
+    try {
+      t.join();
+    } catch (InterruptedException e) {
+      throw new IllegalStateException(e);
+    }
+    TrainSummary inProcess = holder[0];
+    if (inProcess == null) {
+      throw new IllegalStateException("the in-process reference run failed (see above)");
+    }
+    double oneWorker = inProcess.tokens() / inProcess.seconds();
+    lines.add(
+        String.format(
+            Locale.ROOT,
+            "in-process workers=1 steps=%d tokens=%d seconds=%.1f tokens/s=%.0f (x1.00)"
+                + " val_loss=%.4f",
+            inProcess.steps(),
+            inProcess.tokens(),
+            inProcess.seconds(),
+            oneWorker,
+            inProcess.valLoss()));
     for (String sync : List.of("allreduce", "average")) {
       for (int workers : new int[] {1, 2}) {
         if (sync.equals("average") && workers == 1) {
@@ -71,15 +110,13 @@ public final class BarrierTrainBenchmark {
         long tokens = s.stream().mapToLong(TrainSummary::tokens).sum();
         double seconds = s.stream().mapToDouble(TrainSummary::seconds).max().orElseThrow();
         double tps = tokens / seconds;
-        if (workers == 1) {
-          oneWorker = tps;
-        }
         TrainSummary r0 = s.get(0);
         lines.add(
             String.format(
                 Locale.ROOT,
-                "%-9s workers=%d steps=%d tokens=%d seconds=%.1f tokens/s=%.0f (x%.2f vs 1 worker)"
-                    + " val_loss=%.4f syncs=%d bytes/sync/worker=%d",
+                "%-10s workers=%d steps=%d tokens=%d seconds=%.1f tokens/s=%.0f (x%.2f vs"
+                    + " in-process) val_loss=%.4f syncs=%d bytes/sync/worker=%d"
+                    + " seconds/sync=%.3f",
                 sync,
                 workers,
                 r0.steps(),
@@ -89,7 +126,10 @@ public final class BarrierTrainBenchmark {
                 tps / oneWorker,
                 r0.valLoss(),
                 r0.syncs(),
-                r0.syncs() == 0 ? 0 : (r0.bytesSent() - 4) / r0.syncs()));
+                r0.syncs() == 0 ? 0 : (r0.bytesSent() - 4) / r0.syncs(),
+                // wall time not spent computing, per exchange (compute = in-process time x 1/W,
+                // upper bound: in one JVM the workers' backward passes take turns)
+                r0.syncs() == 0 ? 0.0 : (seconds - inProcess.seconds() / workers) / r0.syncs()));
       }
     }
     System.out.println("master " + master + ", student 2L/2H/64, global batch 32, context 64");
