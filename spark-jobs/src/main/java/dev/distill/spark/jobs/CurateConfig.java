@@ -9,6 +9,9 @@ package dev.distill.spark.jobs;
  * @param valFraction share of record ids that go to {@code val}, in [0, 1]
  * @param master Spark master; null means the active or spark-submit session's master
  * @param options optional stages (near-duplicates, logit filters, decontamination, weights)
+ * @param runId null: the output is {@code <output>/split=.../}; else {@code
+ *     <output>/run_id=<runId>/split=.../}, and a re-run with the same id replaces only that run's
+ *     partitions (dynamic partition overwrite), so a scheduler can re-run one day or batch
  */
 public record CurateConfig(
     String inputPath,
@@ -16,10 +19,18 @@ public record CurateConfig(
     String reportPath,
     double valFraction,
     String master,
-    CurateOptions options) {
+    CurateOptions options,
+    String runId) {
   public static final double DEFAULT_VAL_FRACTION = 0.1;
 
+  /** The partition column of {@link #runId}. */
+  public static final String RUN_PARTITION = "run_id";
+
   public CurateConfig {
+    if (runId != null && !runId.matches("[A-Za-z0-9][A-Za-z0-9._-]{0,127}")) {
+      throw new IllegalArgumentException(
+          "runId must be 1-128 letters, digits, '.', '_' or '-' (a path segment), got " + runId);
+    }
     options = options == null ? CurateOptions.defaults() : options;
     IngestConfig.requireText("inputPath", inputPath);
     IngestConfig.requireText("outputPath", outputPath);
@@ -39,6 +50,17 @@ public record CurateConfig(
     }
   }
 
+  /** Output not partitioned by run. */
+  public CurateConfig(
+      String inputPath,
+      String outputPath,
+      String reportPath,
+      double valFraction,
+      String master,
+      CurateOptions options) {
+    this(inputPath, outputPath, reportPath, valFraction, master, options, null);
+  }
+
   /** Config with every optional stage off ({@link CurateOptions#defaults()}). */
   public CurateConfig(
       String inputPath, String outputPath, String reportPath, double valFraction, String master) {
@@ -46,7 +68,16 @@ public record CurateConfig(
   }
 
   public CurateConfig withOptions(CurateOptions o) {
-    return new CurateConfig(inputPath, outputPath, reportPath, valFraction, master, o);
+    return new CurateConfig(inputPath, outputPath, reportPath, valFraction, master, o, runId);
+  }
+
+  public CurateConfig withRunId(String id) {
+    return new CurateConfig(inputPath, outputPath, reportPath, valFraction, master, options, id);
+  }
+
+  /** The folder holding this run's {@code split=} folders. */
+  public String splitsRoot() {
+    return runId == null ? outputPath : stripSlash(outputPath) + "/" + RUN_PARTITION + "=" + runId;
   }
 
   private static String stripSlash(String p) {

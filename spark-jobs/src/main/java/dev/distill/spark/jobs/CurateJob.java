@@ -45,6 +45,7 @@ import org.apache.spark.storage.StorageLevel;
 public final class CurateJob {
   static final String USAGE =
       "usage: CurateJob --input DIR --output DIR --report FILE [--val-fraction F (default 0.1)]\n"
+          + "  [--run-id ID (writes OUTPUT/run_id=ID/split=..., re-runs replace only that run)]\n"
           + "  [--near-dup-threshold J [--near-dup-ngram 5] [--near-dup-hashes 120]"
           + " [--near-dup-bands 20]]\n"
           + "  [--filter 'mean_entropy<=q0.99']... (columns: mean_entropy, mean_top1_margin,"
@@ -158,23 +159,36 @@ public final class CurateJob {
         long val = counts.val();
         Configuration hadoop = spark.sparkContext().hadoopConfiguration();
         Path success = new Path(config.outputPath(), "_SUCCESS");
+        // With a run id the run's own folder gets one too: it is what a reader is pointed at.
+        Path runSuccess = new Path(config.splitsRoot(), "_SUCCESS");
         FileSystem outFs = success.getFileSystem(hadoop);
         outFs.delete(success, false);
-        curated
+        outFs.delete(runSuccess, false);
+        Dataset<Row> toWrite =
+            config.runId() == null
+                ? curated
+                : curated.withColumn(CurateConfig.RUN_PARTITION, lit(config.runId()));
+        String[] partitions =
+            config.runId() == null
+                ? new String[] {SplitAssignment.SPLIT}
+                : new String[] {CurateConfig.RUN_PARTITION, SplitAssignment.SPLIT};
+        toWrite
             .write()
             .mode("overwrite")
             .option("partitionOverwriteMode", "dynamic")
             .option("compression", "zstd")
-            .partitionBy(SplitAssignment.SPLIT)
+            .partitionBy(partitions)
             .parquet(config.outputPath());
-        // Dynamic overwrite replaces only the splits written now: clear a split left empty.
+        // Dynamic overwrite replaces only the partitions written now (other run ids stay): clear
+        // a split of this run left empty.
         if (train == 0) {
-          deleteSplit(hadoop, config.outputPath(), SplitAssignment.TRAIN);
+          deleteSplit(hadoop, config.splitsRoot(), SplitAssignment.TRAIN);
         }
         if (val == 0) {
-          deleteSplit(hadoop, config.outputPath(), SplitAssignment.VAL);
+          deleteSplit(hadoop, config.splitsRoot(), SplitAssignment.VAL);
         }
         // With dynamic partition overwrite the committer's _SUCCESS stays in its staging folder.
+        outFs.create(runSuccess, true).close();
         outFs.create(success, true).close();
         CurateResult result =
             new CurateResult(
@@ -185,7 +199,7 @@ public final class CurateJob {
                 examples - afterDedupe,
                 train,
                 val,
-                config.outputPath(),
+                config.splitsRoot(),
                 chunkRowsMerged,
                 filtered,
                 nearDuplicates,
@@ -379,7 +393,8 @@ public final class CurateJob {
                 "decontaminate-against",
                 "decontaminate-ngram",
                 "weights",
-                "weight-tau"),
+                "weight-tau",
+                "run-id"),
             Set.of("filter"));
     double fraction = number(a, "val-fraction", String.valueOf(CurateConfig.DEFAULT_VAL_FRACTION));
     CurateOptions opt = CurateOptions.defaults();
@@ -415,7 +430,13 @@ public final class CurateJob {
       opt = opt.withWeights(ExampleWeights.Params.entropy(number(a, "weight-tau", "1.0")));
     }
     return new CurateConfig(
-        a.required("input"), a.required("output"), a.required("report"), fraction, null, opt);
+        a.required("input"),
+        a.required("output"),
+        a.required("report"),
+        fraction,
+        null,
+        opt,
+        a.optional("run-id", null));
   }
 
   private static double number(Args a, String key, String fallback) {

@@ -15,7 +15,8 @@ import java.util.Map;
  * @param duplicates examples dropped as exact duplicates (same tokens) of a kept one
  * @param train examples in {@code split=train}
  * @param val examples in {@code split=val}
- * @param outputPath the curated folder
+ * @param outputPath the curated folder holding the {@code split=} folders (with a run id: {@code
+ *     <output>/run_id=<id>})
  * @param chunkRowsMerged chunk rows folded into another row's example by reassembly (a record of n
  *     chunks counts n - 1)
  * @param filtered examples dropped by each logit filter, by filter name

@@ -159,6 +159,28 @@ public final class Relabeling {
     return v.k() == null ? out : truncate(out, v.k());
   }
 
+  /**
+   * Entropy (nats) of position {@code p} with the tail spread uniformly over the {@code V - k} ids
+   * outside the top-k, the same convention as {@link #klSum}: {@code -sum_j q_j ln q_j - tail
+   * ln(tail / (V - k))}. Used for {@code meanEntropy} after a temperature change, where the
+   * source's value (the teacher's full-vocabulary entropy at the old T) would be stale; it is an
+   * estimate, exact only when the tail really is uniform.
+   */
+  public static double entropyEstimate(SoftLabels s, int p, int vocab) {
+    double h = 0;
+    for (int j = 0; j < s.k(); j++) {
+      double q = s.prob(p, j);
+      if (q > 0) {
+        h -= q * Math.log(q);
+      }
+    }
+    double tail = s.tail(p);
+    if (tail > 0) {
+      h -= tail * Math.log(tail / Math.max(1, vocab - s.k()));
+    }
+    return h;
+  }
+
   /** Sum over positions of {@code KL(source || derived)} (nats), as documented on the class. */
   public static double klSum(SoftLabels src, SoftLabels der, int vocab) {
     double total = 0;
@@ -195,7 +217,8 @@ public final class Relabeling {
   /**
    * Curated-layout rows in (columns {@code softLabels}, {@code temperature}, {@code topK}, {@code
    * vocabSize}, {@code meanTopkMass}, ...), the derived rows out with the same columns (soft
-   * labels, temperature, topK and meanTopkMass replaced) plus {@value #KL} (sum over the row's
+   * labels, temperature, topK and meanTopkMass replaced; meanEntropy re-estimated ({@link
+   * #entropyEstimate}) when the temperature changes) plus {@value #KL} (sum over the row's
    * positions) and {@value #POSITIONS}.
    */
   public static Dataset<Row> derive(Dataset<Row> curated, Variant v) {
@@ -207,6 +230,7 @@ public final class Relabeling {
     int topK = in.fieldIndex("topK");
     int vocab = in.fieldIndex("vocabSize");
     int topkMass = in.fieldIndex("meanTopkMass");
+    int entropy = in.fieldIndex("meanEntropy");
     return curated.mapPartitions(
         (MapPartitionsFunction<Row, Row>)
             it ->
@@ -237,6 +261,15 @@ public final class Relabeling {
                     }
                     values[topkMass] =
                         der.positions() == 0 ? r.get(topkMass) : (float) (mass / der.positions());
+                    if (v.temperature() != null
+                        && v.temperature().floatValue() != tOld
+                        && der.positions() > 0) {
+                      double h = 0;
+                      for (int p = 0; p < der.positions(); p++) {
+                        h += entropyEstimate(der, p, r.getInt(vocab));
+                      }
+                      values[entropy] = (float) (h / der.positions());
+                    }
                     values[in.size()] = klSum(src, der, r.getInt(vocab));
                     values[in.size() + 1] = src.positions();
                     return RowFactory.create(values);

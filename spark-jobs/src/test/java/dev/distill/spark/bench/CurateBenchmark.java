@@ -36,7 +36,8 @@ import org.apache.spark.sql.SparkSession;
  * of earlier records. Curate runs validation, exact dedupe, a quantile logit filter, MinHash/LSH
  * near-duplicates (J >= 0.8), split and entropy weights.
  *
- * <p>Run: {@code bash spark-jobs/bench/run.sh [N] [positions]} (defaults 10000, 128).
+ * <p>Run: {@code bash spark-jobs/bench/run.sh [N] [positions] [once]} (defaults 10000, 128; {@code
+ * once} skips the 10 N run). The data lives in a temp folder, deleted at the end.
  */
 public final class CurateBenchmark {
   static final int VOCAB = 96;
@@ -211,6 +212,14 @@ public final class CurateBenchmark {
     return new double[] {plain, curate};
   }
 
+  private static void deleteTree(Path dir) throws java.io.IOException {
+    try (var files = Files.walk(dir)) {
+      for (Path p : files.sorted(java.util.Comparator.reverseOrder()).toList()) {
+        Files.deleteIfExists(p);
+      }
+    }
+  }
+
   public static void main(String[] args) throws Exception {
     long n = args.length > 0 ? Long.parseLong(args[0]) : 10_000;
     int positions = args.length > 1 ? Integer.parseInt(args[1]) : 128;
@@ -226,14 +235,17 @@ public final class CurateBenchmark {
       spark.sparkContext().setLogLevel("ERROR");
       measure(spark, dir, Math.max(1000, n / 10), positions, false); // JIT warm-up
       double[] one = measure(spark, dir, n, positions, true);
+      if (args.length > 2 && args[2].equals("once")) {
+        return;
+      }
       double[] ten = measure(spark, dir, 10 * n, positions, true);
       System.out.printf(
           "10x data: plain time x%.2f, curate time x%.2f (linear = x10); curate/plain ratio %.2fx"
               + " at N, %.2fx at 10N%n",
           ten[0] / one[0], ten[1] / one[1], one[1] / one[0], ten[1] / ten[0]);
-      System.out.println("data under " + dir);
     } finally {
       spark.stop();
+      deleteTree(dir);
     }
   }
 }

@@ -198,6 +198,45 @@ class CurateJobIT {
   }
 
   @Test
+  void rerunningOneRunIdReplacesOnlyThatRunsPartitions() {
+    List<TeacherOutput> day1 = new ArrayList<>();
+    List<TeacherOutput> day2 = new ArrayList<>();
+    for (int i = 0; i < 8; i++) {
+      day1.add(TestRecords.record(String.format("d1-%02d", i), 100 + i));
+      day2.add(TestRecords.record(String.format("d2-%02d", i), 200 + i));
+    }
+    Path output = tmp.resolve("curated-runs");
+    String report = tmp.resolve("r-runs.json").toString();
+    Path in1 = writeRaw("raw-day1", day1, 1);
+    CurateJob.run(
+        new CurateConfig(in1.toString(), output.toString(), report, 0.3, null)
+            .withRunId("2026-11-21"));
+    CurateJob.run(
+        new CurateConfig(
+                writeRaw("raw-day2", day2, 1).toString(), output.toString(), report, 0.3, null)
+            .withRunId("2026-11-22"));
+    // Day 1 again, now with only 5 of its records, all in train.
+    CurateResult again =
+        CurateJob.run(
+            new CurateConfig(
+                    writeRaw("raw-day1-again", day1.subList(0, 5), 1).toString(),
+                    output.toString(),
+                    report,
+                    0.0,
+                    null)
+                .withRunId("2026-11-21"));
+
+    assertThat(again.outputPath()).isEqualTo(output.resolve("run_id=2026-11-21").toString());
+    assertThat(output.resolve("run_id=2026-11-21").resolve("_SUCCESS")).exists();
+    assertThat(output.resolve("run_id=2026-11-21").resolve("split=val")).doesNotExist();
+    assertThat(output.resolve("_SUCCESS")).exists();
+    Dataset<Row> all = spark.read().parquet(output.toString());
+    assertThat(all.where("run_id = '2026-11-21'").count()).isEqualTo(5);
+    assertThat(all.where("run_id = '2026-11-22'").count()).isEqualTo(8);
+    assertThat(spark.read().parquet(again.outputPath()).columns()).doesNotContain("run_id");
+  }
+
+  @Test
   void mixedTokenizersFailTheJobAndWriteNothing() {
     TeacherOutput other = TestRecords.record("other", 7);
     other =

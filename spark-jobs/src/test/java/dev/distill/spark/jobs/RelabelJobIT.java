@@ -81,6 +81,8 @@ class RelabelJobIT {
     assertThat(l.tail(0)).isCloseTo(0.4f, org.assertj.core.api.Assertions.within(1e-3f));
     List<Row> t1 = spark.read().parquet(out.resolve("t1.0").toString()).collectAsList();
     assertThat(t1).allMatch(x -> x.<Float>getAs("temperature") == 1.0f);
+    // Cooled from T = 2 to 1: the entropy is re-estimated, lower than the source's 1.5.
+    assertThat(t1).allMatch(x -> x.<Float>getAs("meanEntropy") < 1.5f);
     JsonNode json = new ObjectMapper().readTree(report.toFile());
     assertThat(json.get("sets").get("t1.0").get("mean_kl_nats_per_position").asDouble())
         .isEqualTo(r.meanKl().get("t1.0"));

@@ -56,4 +56,16 @@ class RelabelingTest {
     assertThatThrownBy(() -> Relabeling.Variant.parse("t=0")).hasMessageContaining("> 0");
     assertThatThrownBy(() -> Relabeling.Variant.parse("x=1")).hasMessageContaining("t=T,k=K");
   }
+
+  @Test
+  void entropyEstimateSpreadsTheTailUniformlyOverTheIdsOutsideTopK() {
+    // ids 3, 7, 9 with 0.5, 0.3, 0.1; tail 0.1 over 97 ids of a 100-id vocabulary.
+    double expected =
+        -(0.5 * Math.log(0.5) + 0.3 * Math.log(0.3) + 0.1 * Math.log(0.1))
+            - 0.1 * Math.log(0.1 / 97);
+    assertThat(Relabeling.entropyEstimate(one(), 0, 100)).isCloseTo(expected, within(1e-6));
+    // Colder labels are more certain.
+    assertThat(Relabeling.entropyEstimate(Relabeling.retemper(one(), 2.0, 1.0), 0, 100))
+        .isLessThan(expected);
+  }
 }
