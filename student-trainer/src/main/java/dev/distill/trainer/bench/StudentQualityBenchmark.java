@@ -141,7 +141,7 @@ public final class StudentQualityBenchmark {
 
   private static String bits(Path export) throws Exception {
     try (LanguageModel lm = PackedExport.read(export)) {
-      return "export " + Files.size(export.resolve(PackedExport.PACKED)) + " bytes";
+      return "packed.bin " + Files.size(export.resolve(PackedExport.PACKED)) + " bytes";
     }
   }
 
