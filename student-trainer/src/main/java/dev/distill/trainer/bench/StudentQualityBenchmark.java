@@ -128,12 +128,12 @@ public final class StudentQualityBenchmark {
     System.out.printf(Locale.ROOT, "dense kd (seed 1) val_ce=%.4f bits_per_weight=32%n", kd[0]);
     System.out.printf(
         Locale.ROOT,
-        "ternary kd       val_ce=%.4f bits_per_weight=%s%n",
+        "ternary kd       val_ce=%.4f %s%n",
         ternary,
         bits(scratch.resolve("ternary")));
     System.out.printf(
         Locale.ROOT,
-        "self-compressed  val_ce=%.4f bits_per_weight=%s (Q at end %.3f)%n",
+        "self-compressed  val_ce=%.4f %s (Q at end %.3f)%n",
         sc,
         bits(scratch.resolve("self-compressed")),
         reg.history().get(reg.history().size() - 1)[1]);
