@@ -5,6 +5,7 @@ import com.google.gson.GsonBuilder;
 import com.google.gson.reflect.TypeToken;
 import dev.distill.models.checkpoint.Checkpoints;
 import dev.distill.models.gpt.LanguageModel;
+import dev.distill.models.gpt.PackedExport;
 import dev.distill.trainer.evaluation.EvalResult;
 import dev.distill.trainer.evaluation.Gate;
 import dev.distill.trainer.evaluation.GenerationSpeed;
@@ -91,7 +92,7 @@ public final class RunReport {
       }
       for (Path dir : studentDirs) {
         String name = dir.getFileName().toString();
-        try (LanguageModel s = Checkpoints.load(dir)) {
+        try (LanguageModel s = PackedExport.loadAny(dir)) {
           students.add(evaluator.evaluate(name, s, Checkpoints.sizeOnDisk(dir)));
         }
         Path curve = runDir.resolve(METRICS_DIR).resolve(name + ".json");
@@ -103,13 +104,13 @@ public final class RunReport {
       int[] prompt = java.util.Arrays.copyOf(heldOut, Math.min(16, heldOut.length));
       cost.put("teacher", cost(teacher, prompt));
       for (Path dir : studentDirs) {
-        try (LanguageModel s = Checkpoints.load(dir)) {
+        try (LanguageModel s = PackedExport.loadAny(dir)) {
           cost.put(dir.getFileName().toString(), cost(s, prompt));
         }
       }
       // A floor for every number: the same student architecture with random weights.
       if (!studentDirs.isEmpty()) {
-        try (LanguageModel first = Checkpoints.load(studentDirs.get(0));
+        try (LanguageModel first = PackedExport.loadAny(studentDirs.get(0));
             LanguageModel random =
                 LanguageModel.create(first.config(), first.tokenizer(), config.seed() + 99)) {
           students.add(evaluator.evaluate("random-init-student", random, 0));
@@ -134,6 +135,7 @@ public final class RunReport {
           Facts.ordered(
               "name", s.name(),
               "params", s.params(),
+              "bits_per_weight", bitsPerWeight(facts, s.name()),
               "val_loss", round(s.valLoss()),
               "perplexity", round(s.perplexity()),
               "top1_agreement", round(s.top1Agreement()),
@@ -214,8 +216,9 @@ public final class RunReport {
                 students,
                 curves,
                 sections,
-                outcomes)));
-    printTable(out, teacherEval, students);
+                outcomes,
+                compressionOf(facts))));
+    printTable(out, teacherEval, students, facts);
     for (Gate.Outcome o : outcomes) {
       out.println("[gate] " + o);
     }
@@ -304,13 +307,15 @@ public final class RunReport {
     return m == null ? new LinkedHashMap<>() : m;
   }
 
-  private static void printTable(PrintStream out, EvalResult teacher, List<EvalResult> students) {
+  private static void printTable(
+      PrintStream out, EvalResult teacher, List<EvalResult> students, Map<String, Object> facts) {
     out.println();
     out.printf(
         Locale.ROOT,
-        "%-22s %10s %12s %10s %10s %8s %12s%n",
+        "%-24s %10s %6s %12s %10s %10s %8s %12s%n",
         "model",
         "params",
+        "bits/w",
         "val nats/ch",
         "top1 agr",
         "KL(T||S)",
@@ -319,15 +324,71 @@ public final class RunReport {
     for (EvalResult r : Stream.concat(Stream.of(teacher), students.stream()).toList()) {
       out.printf(
           Locale.ROOT,
-          "%-22s %,10d %12.4f %10.4f %10.4f %8.4f %,12d%n",
+          "%-24s %,10d %6.2f %12.4f %10.4f %10.4f %8.4f %,12d%n",
           r.name(),
           r.params(),
+          bitsPerWeight(facts, r.name()),
           r.valLoss(),
           r.top1Agreement(),
           r.klTeacherStudent(),
           r.calibration().ece(),
           r.bytesOnDisk());
     }
+  }
+
+  /**
+   * Payload bits per block linear weight of a compressed student (from the training facts), 32 for
+   * a dense float32 one.
+   */
+  private static double bitsPerWeight(Map<String, Object> facts, String name) {
+    if (facts.get("compression") instanceof Map<?, ?> c
+        && c.get(name) instanceof Map<?, ?> m
+        && m.get("bits_per_weight") instanceof Number n) {
+      return n.doubleValue();
+    }
+    return 32.0;
+  }
+
+  /** The compressed students' facts (written by the pipeline) for the report's charts. */
+  private static Map<String, HtmlReport.Compressed> compressionOf(Map<String, Object> facts) {
+    Map<String, HtmlReport.Compressed> out = new LinkedHashMap<>();
+    if (!(facts.get("compression") instanceof Map<?, ?> all)) {
+      return out;
+    }
+    for (Map.Entry<?, ?> e : all.entrySet()) {
+      if (!(e.getValue() instanceof Map<?, ?> m)) {
+        continue;
+      }
+      List<String> layers = new ArrayList<>();
+      List<Double> sparsity = new ArrayList<>();
+      if (m.get("layers") instanceof List<?> ls) {
+        for (Object o : ls) {
+          if (o instanceof Map<?, ?> l) {
+            layers.add(String.valueOf(l.get("layer")));
+            sparsity.add(((Number) l.get("sparsity")).doubleValue());
+          }
+        }
+      }
+      List<Double> steps = new ArrayList<>();
+      List<Double> bits = new ArrayList<>();
+      if (m.get("bits_per_weight_over_training") instanceof List<?> curve) {
+        for (Object o : curve) {
+          if (o instanceof List<?> p && p.size() == 2) {
+            steps.add(((Number) p.get(0)).doubleValue());
+            bits.add(((Number) p.get(1)).doubleValue());
+          }
+        }
+      }
+      out.put(
+          String.valueOf(e.getKey()),
+          new HtmlReport.Compressed(
+              ((Number) m.get("bits_per_weight")).doubleValue(),
+              layers,
+              sparsity.stream().mapToDouble(Double::doubleValue).toArray(),
+              steps.stream().mapToDouble(Double::doubleValue).toArray(),
+              bits.stream().mapToDouble(Double::doubleValue).toArray()));
+    }
+    return out;
   }
 
   private static double round(double v) {

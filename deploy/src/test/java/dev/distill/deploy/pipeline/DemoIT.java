@@ -51,6 +51,21 @@ class DemoIT {
     assertThat(students).containsKeys("kd-student", "hard-label-student", "random-init-student");
     JsonObject kd = students.get("kd-student");
     JsonObject random = students.get("random-init-student");
+    // the compressed students sit in the same table, at fewer bits per weight than the dense one
+    assertThat(students).containsKeys("ternary-student", "self-compressed-student");
+    assertThat(kd.get("bits_per_weight").getAsDouble()).isEqualTo(32.0);
+    assertThat(students.get("ternary-student").get("bits_per_weight").getAsDouble()).isEqualTo(2.0);
+    assertThat(students.get("self-compressed-student").get("bits_per_weight").getAsDouble())
+        .isGreaterThan(0)
+        .isLessThan(9.0);
+    assertThat(students.get("ternary-student").get("bytes_on_disk").getAsLong())
+        .isLessThan(kd.get("bytes_on_disk").getAsLong());
+    assertThat(students.get("ternary-student").get("val_loss").getAsDouble())
+        .isLessThan(random.get("val_loss").getAsDouble());
+    JsonObject sc =
+        report.getAsJsonObject("compression").getAsJsonObject("self-compressed-student");
+    assertThat(sc.getAsJsonArray("layers")).isNotEmpty();
+    assertThat(sc.getAsJsonArray("bits_per_weight_over_training")).isNotEmpty();
     assertThat(kd.get("val_loss").getAsDouble()).isFinite();
     assertThat(kd.get("kl_teacher_student").getAsDouble())
         .isGreaterThanOrEqualTo(0)

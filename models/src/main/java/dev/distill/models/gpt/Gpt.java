@@ -18,6 +18,7 @@ import ai.djl.util.PairList;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
+import java.util.function.BiConsumer;
 
 /**
  * A GPT shaped like nanoGPT model.py: token + learned position embeddings, nLayer pre-LayerNorm
@@ -45,6 +46,7 @@ public final class Gpt extends AbstractBlock {
 
   private final GptConfig config;
   private final LinearMode mode;
+  private volatile BiConsumer<String, NDArray> inputObserver;
   private final Parameter wte;
   private final Parameter wpe;
   private final List<Layer> layers;
@@ -128,6 +130,14 @@ public final class Gpt extends AbstractBlock {
 
   public LinearMode mode() {
     return mode;
+  }
+
+  /**
+   * Calls {@code observer} with (layer name, input (B, T, in)) of every block linear layer in each
+   * forward, e.g. to collect calibration activations for Wanda pruning; null stops observing.
+   */
+  public void observeLinearInputs(BiConsumer<String, NDArray> observer) {
+    this.inputObserver = observer;
   }
 
   private Lin lin(String name, long out, long in) {
@@ -244,6 +254,10 @@ public final class Gpt extends AbstractBlock {
 
   /** {@code x W^T + b} as {@link #mode} computes it. */
   private NDArray linear(NDArray x, Lin lin, ParameterStore ps, Device device, boolean training) {
+    BiConsumer<String, NDArray> observer = inputObserver;
+    if (observer != null) {
+      observer.accept(lin.name, x);
+    }
     NDArray w = ps.getValue(lin.weight, device, training);
     NDArray b = ps.getValue(lin.bias, device, training);
     switch (mode) {

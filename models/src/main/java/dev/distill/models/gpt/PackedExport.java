@@ -339,4 +339,25 @@ public final class PackedExport {
       throw e;
     }
   }
+
+  /** Whether {@code dir} holds a packed export (rather than a {@link Checkpoints} folder). */
+  public static boolean isPacked(Path dir) throws IOException {
+    Path manifest = dir.resolve(Checkpoints.MANIFEST);
+    if (!Files.isRegularFile(manifest)) {
+      return false;
+    }
+    try {
+      JsonObject o =
+          JsonParser.parseString(Files.readString(manifest, StandardCharsets.UTF_8))
+              .getAsJsonObject();
+      return o.has("format") && FORMAT.equals(o.get("format").getAsString());
+    } catch (RuntimeException e) {
+      return false;
+    }
+  }
+
+  /** A packed export through {@link #read}, anything else through {@link Checkpoints#load}. */
+  public static LanguageModel loadAny(Path dir) throws IOException {
+    return isPacked(dir) ? read(dir) : Checkpoints.load(dir);
+  }
 }

@@ -25,6 +25,8 @@ public final class HtmlReport {
    * @param curves training curves by student name (missing for models not trained here)
    * @param sections extra key/value tables by heading (soft labels, curation, timings, config)
    * @param gates gate outcomes, empty when none were given
+   * @param compression compressed students by name (bits per weight, per-layer sparsity, bits per
+   *     weight over training); students not in it are dense float32
    */
   public record Input(
       String title,
@@ -32,7 +34,35 @@ public final class HtmlReport {
       List<EvalResult> students,
       Map<String, TrainResult> curves,
       Map<String, Map<String, Object>> sections,
-      List<Gate.Outcome> gates) {}
+      List<Gate.Outcome> gates,
+      Map<String, Compressed> compression) {
+    /** Without compressed students. */
+    public Input(
+        String title,
+        EvalResult teacher,
+        List<EvalResult> students,
+        Map<String, TrainResult> curves,
+        Map<String, Map<String, Object>> sections,
+        List<Gate.Outcome> gates) {
+      this(title, teacher, students, curves, sections, gates, Map.of());
+    }
+  }
+
+  /**
+   * A compressed student's size facts.
+   *
+   * @param bitsPerWeight payload bits per block linear weight
+   * @param layers block linear layer names, in order
+   * @param sparsity fraction of zero weights per layer (same order)
+   * @param steps training steps at which {@code bits} was recorded (empty when not learned)
+   * @param bits bits per weight over training
+   */
+  public record Compressed(
+      double bitsPerWeight,
+      List<String> layers,
+      double[] sparsity,
+      double[] steps,
+      double[] bits) {}
 
   private HtmlReport() {}
 
@@ -57,7 +87,7 @@ public final class HtmlReport {
         .append("<th class=\"name\">model</th><th>params</th><th>size vs teacher</th>")
         .append("<th>val loss (nats/token)</th><th>perplexity</th><th>top-1 agreement</th>")
         .append("<th>KL(teacher||model)</th><th>KL(model||teacher)</th><th>JSD</th>")
-        .append("<th>ECE</th><th>bytes on disk</th></tr>\n");
+        .append("<th>ECE</th><th>bits/weight</th><th>bytes on disk</th></tr>\n");
     List<EvalResult> all = new ArrayList<>();
     all.add(in.teacher());
     all.addAll(in.students());
@@ -83,6 +113,12 @@ public final class HtmlReport {
           .append("</td><td>")
           .append(num(r.calibration().ece()))
           .append("</td><td>")
+          .append(
+              in.compression().containsKey(r.name())
+                  ? String.format(
+                      Locale.ROOT, "%.2f", in.compression().get(r.name()).bitsPerWeight())
+                  : "32")
+          .append("</td><td>")
           .append(String.format(Locale.ROOT, "%,d", r.bytesOnDisk()))
           .append("</td></tr>\n");
     }
@@ -104,6 +140,12 @@ public final class HtmlReport {
     sb.append(lossCurves(in.curves())).append('\n');
     sb.append(sizeVsQuality(all)).append('\n');
     sb.append(calibration(all)).append('\n');
+    if (in.compression().values().stream().anyMatch(c -> c.steps().length > 0)) {
+      sb.append(bitsOverTraining(in.compression())).append('\n');
+    }
+    if (in.compression().values().stream().anyMatch(c -> !c.layers().isEmpty())) {
+      sb.append(layerSparsity(in.compression())).append('\n');
+    }
     sb.append("</div>\n");
 
     for (Map.Entry<String, Map<String, Object>> section : in.sections().entrySet()) {
@@ -128,6 +170,56 @@ public final class HtmlReport {
         .append("document.body.dataset.status=bad.length?'error: empty chart '+bad.join(','):'ok';")
         .append("})();\n</script>\n</body></html>\n");
     return sb.toString();
+  }
+
+  /** Bits per weight over training, one line per self-compressing student (the paper's figure). */
+  private static String bitsOverTraining(Map<String, Compressed> compression) {
+    List<SvgChart.Series> series = new ArrayList<>();
+    for (Map.Entry<String, Compressed> e : compression.entrySet()) {
+      if (e.getValue().steps().length > 0) {
+        series.add(
+            new SvgChart.Series(
+                e.getKey(), e.getValue().steps(), e.getValue().bits(), true, false));
+      }
+    }
+    return SvgChart.render(
+        "chart-bits",
+        "Bits per weight over training",
+        "step",
+        "bits per weight",
+        series,
+        false,
+        null);
+  }
+
+  /** Sparsity of every block linear layer, one marker series per compressed student. */
+  private static String layerSparsity(Map<String, Compressed> compression) {
+    List<SvgChart.Series> series = new ArrayList<>();
+    for (Map.Entry<String, Compressed> e : compression.entrySet()) {
+      int n = e.getValue().layers().size();
+      if (n == 0) {
+        continue;
+      }
+      double[] x = new double[n];
+      for (int i = 0; i < n; i++) {
+        x[i] = i;
+      }
+      series.add(new SvgChart.Series(e.getKey(), x, e.getValue().sparsity(), false, false));
+    }
+    String order =
+        compression.values().stream()
+            .filter(c -> !c.layers().isEmpty())
+            .findFirst()
+            .map(c -> String.join(", ", c.layers()))
+            .orElse("");
+    return SvgChart.render(
+        "chart-sparsity",
+        "Per-layer sparsity (fraction of zero weights)",
+        "layer index (" + order + ")",
+        "sparsity",
+        series,
+        false,
+        new double[] {-0.5, series.get(0).x().length - 0.5, 0, 1});
   }
 
   private static String lossCurves(Map<String, TrainResult> curves) {

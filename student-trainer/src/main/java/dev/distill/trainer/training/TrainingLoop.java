@@ -142,10 +142,16 @@ public final class TrainingLoop {
             NDArray logits = trainer.forward(new NDList(batch.inputs())).singletonOrThrow();
             NDArray loss = batch.loss(logits);
             if (regularizer != null) {
-              loss = loss.add(regularizer.penalty(model, stepManager, step));
+              NDArray penalty = regularizer.penalty(model, stepManager, step);
+              if (penalty != null) {
+                loss = loss.add(penalty);
+              }
             }
             gc.backward(loss);
             trainLoss = loss.getFloat();
+          }
+          if (regularizer != null) {
+            regularizer.afterBackward(model);
           }
           if (config.gradClipNorm() > 0) {
             clipGlobalNorm(params, config.gradClipNorm());

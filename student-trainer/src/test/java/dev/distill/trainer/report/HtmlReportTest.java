@@ -68,4 +68,35 @@ class HtmlReportTest {
                 result("tiny", 10_000, 3.0)));
     assertThat(front).extracting(EvalResult::name).containsExactly("tiny", "small-good", "teacher");
   }
+
+  @Test
+  void compressedStudentsGetBitsPerWeightAndSparsityCharts() {
+    HtmlReport.Input base = input("self-compressed-student");
+    HtmlReport.Input in =
+        new HtmlReport.Input(
+            base.title(),
+            base.teacher(),
+            base.students(),
+            base.curves(),
+            base.sections(),
+            base.gates(),
+            Map.of(
+                "self-compressed-student",
+                new HtmlReport.Compressed(
+                    3.25,
+                    List.of("h0.attn", "h0.fc"),
+                    new double[] {0.1, 0.4},
+                    new double[] {1, 50, 100},
+                    new double[] {8, 5.5, 3.25})));
+    String html = HtmlReport.render(in);
+    assertThat(html).contains("id=\"chart-bits\"", "id=\"chart-sparsity\"", "<td>3.25</td>");
+    String bitsChart = html.substring(html.indexOf("id=\"chart-bits\""));
+    bitsChart = bitsChart.substring(0, bitsChart.indexOf("</svg>"));
+    assertThat(bitsChart).contains("<polyline", "self-compressed-student");
+    // one marker per layer in the sparsity chart
+    assertThat(html).contains("self-compressed-student: 1, 0.400");
+    // without compressed students neither chart is drawn and dense models show 32 bits
+    String dense = HtmlReport.render(input("kd-student"));
+    assertThat(dense).doesNotContain("chart-bits", "chart-sparsity").contains("<td>32</td>");
+  }
 }
