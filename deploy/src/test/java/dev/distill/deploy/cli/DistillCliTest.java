@@ -43,6 +43,24 @@ class DistillCliTest {
   }
 
   @Test
+  void serveAndLabelAreTeacherServiceCommandsWithTheirOwnHelp() {
+    Result serve = run("serve", "--help");
+    assertThat(serve.code()).isZero();
+    assertThat(serve.out())
+        .contains("distill serve", "--checkpoint", "--http-port", "--bootstrap-servers");
+    Result label = run("label", "--help");
+    assertThat(label.code()).isZero();
+    assertThat(label.out()).contains("distill label", "--input", "--output", "--run-id");
+    assertThat(run("--help").out()).contains("serve", "label");
+  }
+
+  @Test
+  void labelWithoutATeacherIsAUsageError() {
+    Result r = run("label", "--input", "p.jsonl", "--output", "out", "--run-id", "r");
+    assertThat(r.code()).isEqualTo(2);
+  }
+
+  @Test
   void unknownOptionIsAUsageErrorWithExitCodeTwo() {
     assertThat(run("demo", "--no-such-flag").code()).isEqualTo(2);
     assertThat(run("no-such-command").code()).isEqualTo(2);
