@@ -21,6 +21,8 @@ import picocli.CommandLine.Model.CommandSpec;
       EvalCommand.class,
       TrainCommand.class,
       ConfigCommand.class,
+      SparkJobCommand.Ingest.class,
+      SparkJobCommand.Curate.class,
       CommandLine.HelpCommand.class
     })
 public final class DistillCli implements Runnable {

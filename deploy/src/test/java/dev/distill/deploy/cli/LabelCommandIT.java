@@ -23,14 +23,15 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * {@code distill label} end to end through the {@code distill} command line: a real (tiny, random)
- * GPT checkpoint, a JSONL file of prompts, real Parquet out with {@code _SUCCESS}.
+ * {@code distill label} then {@code distill curate}, through the {@code distill} command line: a
+ * real (tiny, random) GPT checkpoint, a JSONL file of prompts, real Parquet out with {@code
+ * _SUCCESS}, then CurateJob on local Spark in this JVM.
  */
 class LabelCommandIT {
   @TempDir Path tmp;
 
   @Test
-  void labelTurnsJsonlPromptsIntoCommittedParquetAndReportsRejects() throws Exception {
+  void labelTurnsJsonlPromptsIntoCommittedParquetThatCurateReads() throws Exception {
     Path ckpt = tmp.resolve("teacher");
     CharTokenizer tok = CharTokenizer.fromCorpus("abcdefghijklmnopqrstuvwxyz ,.");
     try (LanguageModel lm =
@@ -68,6 +69,32 @@ class LabelCommandIT {
     }
     assertThat(prompts).containsExactlyInAnyOrder("a", "b");
     assertThat(Files.readString(out.resolve("_rejects.jsonl"))).contains("prompts.jsonl:3");
+
+    // The next step of the nightly chain, in-process: curate reads label's Parquet directly.
+    Path curated = tmp.resolve("curated");
+    Path report = tmp.resolve("curation-report.json");
+    // Tiny data: Spark's 200 default shuffle partitions would be 200 empty tasks per stage.
+    System.setProperty("spark.sql.shuffle.partitions", "2");
+    int curateCode;
+    try {
+      curateCode =
+          DistillCli.execute(
+              "curate",
+              "--master",
+              "local[1]",
+              "--input",
+              out.toString(),
+              "--output",
+              curated.toString(),
+              "--report",
+              report.toString());
+    } finally {
+      System.clearProperty("spark.sql.shuffle.partitions");
+    }
+    assertThat(curateCode).isZero();
+    assertThat(curated.resolve("_SUCCESS")).exists();
+    assertThat(Files.readString(report)).containsPattern("\"kept\": *2\\b");
+    assertThat(System.getProperty("spark.master")).as("not leaked to the JVM").isNull();
   }
 
   static List<GenericRecord> readAll(Path dir) throws IOException {
