@@ -1,10 +1,13 @@
-"""Nightly distillation: label -> ingest -> curate -> train -> eval, with gates.
+"""Nightly distillation: label -> curate -> train -> eval, with gates.
 
 Every task is idempotent per run date: the run id is the logical date (``ds``), every output lives
-under ``{RUNS}/{ds}/``, and each command either replaces its output (curate, train, eval) or
-resumes from a checkpoint of that date (ingest from Kafka, Structured Streaming with
-``Trigger.AvailableNow``), so a retry or a backfill of one date never duplicates or mixes data.
-The teacher writes each date to its own topic, ``distill.teacher-outputs.{ds}``.
+under ``{RUNS}/{ds}/``, and each command replaces its output, so a retry or a backfill of one date
+never duplicates or mixes data. ``distill label`` is teacher-service's batch mode: the date's
+prompts (``{PROMPTS}/{ds}.jsonl``, JSON Lines, or a Parquet file or folder) to teacher-output
+Parquet under ``{RUNS}/{ds}/teacher-outputs``, published with ``_SUCCESS`` (a re-run replaces it);
+CurateJob reads that layout directly. Batch mode writes no Kafka topic, so there is no ingest step
+here: IngestJob is the streaming path, for outputs of the always-on ``distill serve`` (Kafka topic
+``distill.teacher-outputs``; ``deploy/k8s/teacher-service.yaml`` + ``spark-ingest.yaml``).
 
 Gates: the curation gate stops the run when curation kept fewer than MIN_KEPT examples; ``distill
 eval --gate`` exits 1 when the student misses its quality bar, which fails the task, so the
@@ -22,32 +25,23 @@ from datetime import datetime, timedelta
 RUNS = os.environ.get("DISTILL_RUNS", "/data/runs")
 DISTILL = os.environ.get("DISTILL_HOME", "/opt/distill") + "/bin/distill"
 SPARK_JAR = os.environ.get("DISTILL_SPARK_JAR", "/opt/distill/spark-jobs-app.jar")
-KAFKA = os.environ.get("DISTILL_KAFKA_BOOTSTRAP_SERVERS", "kafka:9092")
+PROMPTS = os.environ.get("DISTILL_PROMPTS", "/data/prompts")
+TEACHER = os.environ.get("DISTILL_TEACHER_CHECKPOINT", "/data/models/teacher")
 RUN = RUNS + "/{{ ds }}"
-TOPIC = "distill.teacher-outputs.{{ ds }}"
 MIN_KEPT = 1000
 
 COMMANDS = {
     "label": [
         "distill", "label",
+        "--checkpoint", TEACHER,
+        "--input", PROMPTS + "/{{ ds }}.jsonl",
+        "--output", RUN + "/teacher-outputs",
         "--run-id", "{{ ds }}",
-        "--bootstrap-servers", KAFKA,
-        "--topic", TOPIC,
-        "--config", "/etc/distill",
-    ],
-    "ingest": [
-        "spark-submit", "--master", "yarn", "--deploy-mode", "cluster",
-        "--class", "dev.distill.spark.jobs.IngestJob", SPARK_JAR,
-        "--bootstrap-servers", KAFKA,
-        "--topic", TOPIC,
-        "--output", RUN + "/raw",
-        "--quarantine", RUN + "/quarantine",
-        "--checkpoint", RUN + "/checkpoints/ingest",
     ],
     "curate": [
         "spark-submit", "--master", "yarn", "--deploy-mode", "cluster",
         "--class", "dev.distill.spark.jobs.CurateJob", SPARK_JAR,
-        "--input", RUN + "/raw",
+        "--input", RUN + "/teacher-outputs",
         "--output", RUN + "/curated",
         "--report", RUN + "/curation-report.json",
         "--near-dup-threshold", "0.8",
@@ -56,7 +50,7 @@ COMMANDS = {
         "distill", "train",
         "--curated", RUN + "/curated",
         "--output", RUN + "/models/kd-student",
-        "--tokenizer", "/data/models/teacher/tokenizer.json",
+        "--tokenizer", TEACHER + "/tokenizer.json",
         "--config", "/etc/distill",
     ],
     "eval": [
@@ -65,7 +59,7 @@ COMMANDS = {
         "--gate", "student.val_loss <= teacher.val_loss + 0.25",
     ],
 }
-ORDER = ["label", "ingest", "curate", "train", "eval"]
+ORDER = ["label", "curate", "train", "eval"]
 
 
 def curation_kept(run_dir):
@@ -105,7 +99,7 @@ def build_dag():
             task_id="publish",
             bash_command="ln -sfn " + RUN + "/models/kd-student " + RUNS + "/latest-student",
         )
-        tasks["label"] >> tasks["ingest"] >> tasks["curate"] >> curation_gate
+        tasks["label"] >> tasks["curate"] >> curation_gate
         curation_gate >> tasks["train"] >> tasks["eval"] >> publish
     return dag
 

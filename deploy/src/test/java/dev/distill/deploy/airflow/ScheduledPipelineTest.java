@@ -20,30 +20,29 @@ import picocli.CommandLine;
 
 /**
  * The Airflow DAG and its cron twin: the DAG parses as Python (no Airflow install needed), the
- * chain is label -> ingest -> curate -> train -> eval with every output under the run date, and
- * every command either is a real {@code distill} command line (parsed by picocli) or runs a real
- * Spark job class with options it accepts. The shell script runs the same commands in the same
- * order.
+ * chain is label -> curate -> train -> eval with every output under the run date, and every command
+ * either is a real {@code distill} command line (parsed by picocli) or runs a real Spark job class
+ * with options it accepts. The shell script runs the same commands in the same order.
  */
 class ScheduledPipelineTest {
   static final Path DAG = Path.of("airflow", "distill_pipeline.py");
   static final Path SCRIPT = Path.of("airflow", "pipeline.sh");
 
   /** distill subcommands that are other engineers' work in flight; fails once they exist. */
-  static final Set<String> PENDING_SUBCOMMANDS = Set.of("label");
+  static final Set<String> PENDING_SUBCOMMANDS = Set.of();
 
   /** Prints the DAG's ORDER and COMMANDS, read with ast (no import, so no Airflow needed). */
   static final String DUMP =
       "import ast, json, sys\n"
           + "tree = ast.parse(open(sys.argv[1]).read())\n"
-          + "env = {'RUNS': '/data/runs', 'KAFKA': 'kafka:9092',"
-          + " 'SPARK_JAR': '/opt/distill/spark-jobs-app.jar'}\n"
+          + "env = {'RUNS': '/data/runs', 'PROMPTS': '/data/prompts',"
+          + " 'TEACHER': '/data/models/teacher', 'SPARK_JAR': '/opt/distill/spark-jobs-app.jar'}\n"
           + "out = {}\n"
           + "for node in tree.body:\n"
           + "    if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name):\n"
           + "        name = node.targets[0].id\n"
           + "        src = ast.get_source_segment(open(sys.argv[1]).read(), node.value)\n"
-          + "        if name in ('RUN', 'TOPIC'):\n"
+          + "        if name == 'RUN':\n"
           + "            env[name] = eval(src, {}, dict(env))\n"
           + "        if name in ('COMMANDS', 'ORDER'):\n"
           + "            out[name] = eval(src, {}, dict(env))\n"
@@ -57,21 +56,26 @@ class ScheduledPipelineTest {
         new com.fasterxml.jackson.databind.ObjectMapper().readValue(json, java.util.Map.class);
     @SuppressWarnings("unchecked")
     List<String> order = (List<String>) parsed.get("ORDER");
-    assertThat(order).containsExactly("label", "ingest", "curate", "train", "eval");
+    assertThat(order).containsExactly("label", "curate", "train", "eval");
     @SuppressWarnings("unchecked")
     java.util.Map<String, List<String>> commands =
         (java.util.Map<String, List<String>>) parsed.get("COMMANDS");
     for (String task : order) {
       List<String> argv = commands.get(task);
       checkCommand(task, argv);
-      // Idempotent per run date: every path or topic it writes carries the date.
+      // Idempotent per run date: every path it writes carries the date.
       for (int i = 0; i < argv.size() - 1; i++) {
-        if (Set.of("--output", "--run-dir", "--checkpoint", "--topic", "--run-id")
-            .contains(argv.get(i))) {
+        if (Set.of("--output", "--run-dir", "--run-id").contains(argv.get(i))) {
           assertThat(argv.get(i + 1)).as("%s %s", task, argv.get(i)).contains("{{ ds }}");
         }
       }
     }
+    // Each date labels its own prompts, and curation reads what labelling of that date wrote.
+    List<String> label = commands.get("label");
+    assertThat(label.get(label.indexOf("--input") + 1)).contains("{{ ds }}");
+    List<String> curate = commands.get("curate");
+    assertThat(curate.get(curate.indexOf("--input") + 1))
+        .isEqualTo(label.get(label.indexOf("--output") + 1));
   }
 
   @Test
@@ -99,11 +103,7 @@ class ScheduledPipelineTest {
     }
     assertThat(steps)
         .containsExactly(
-            "distill label",
-            "dev.distill.spark.jobs.IngestJob",
-            "dev.distill.spark.jobs.CurateJob",
-            "distill train",
-            "distill eval");
+            "distill label", "dev.distill.spark.jobs.CurateJob", "distill train", "distill eval");
     // Spark options in the script are ones the jobs accept.
     Matcher opt =
         Pattern.compile("--class (\\S+) \"\\$SPARK_JAR\"([^\\n]*(?:\\\\\\n[^\\n]*)*)")
@@ -119,7 +119,7 @@ class ScheduledPipelineTest {
       }
       jobs++;
     }
-    assertThat(jobs).isEqualTo(2);
+    assertThat(jobs).isEqualTo(1);
   }
 
   static void checkCommand(String task, List<String> argv) throws Exception {

@@ -6,6 +6,7 @@ import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import org.junit.jupiter.api.Test;
+import picocli.CommandLine;
 
 class DistillCliTest {
 
@@ -40,6 +41,45 @@ class DistillCliTest {
     Result r = run("demo", "--help");
     assertThat(r.code()).isZero();
     assertThat(r.out()).contains("--quick", "--bootstrap-servers", "--run-id");
+  }
+
+  @Test
+  void serveAndLabelAreTeacherServiceCommandsWithTheirOwnHelp() {
+    Result serve = run("serve", "--help");
+    assertThat(serve.code()).isZero();
+    assertThat(serve.out())
+        .contains("distill serve", "--checkpoint", "--http-port", "--bootstrap-servers");
+    Result label = run("label", "--help");
+    assertThat(label.code()).isZero();
+    assertThat(label.out()).contains("distill label", "--input", "--output", "--run-id");
+    assertThat(run("--help").out()).contains("serve", "label");
+  }
+
+  @Test
+  void ingestAndCurateShowTheSparkJobsOwnUsage() {
+    Result curate = run("curate", "--help");
+    assertThat(curate.code()).isZero();
+    assertThat(curate.out()).contains("--master", "usage: CurateJob --input DIR --output DIR");
+    Result ingest = run("ingest", "--help");
+    assertThat(ingest.code()).isZero();
+    assertThat(ingest.out()).contains("usage: IngestJob --bootstrap-servers");
+  }
+
+  @Test
+  void curateHandsEveryOtherArgumentToTheJobInOrder() {
+    CommandLine cli = new CommandLine(new DistillCli());
+    CommandLine.ParseResult r =
+        cli.parseArgs(
+            "curate", "--input", "in", "--filter=mean_entropy<=q0.99", "--master", "local[2]");
+    SparkJobCommand cmd = (SparkJobCommand) r.subcommand().commandSpec().userObject();
+    assertThat(cmd.master).isEqualTo("local[2]");
+    assertThat(cmd.jobArgs).containsExactly("--input", "in", "--filter=mean_entropy<=q0.99");
+  }
+
+  @Test
+  void labelWithoutATeacherIsAUsageError() {
+    Result r = run("label", "--input", "p.jsonl", "--output", "out", "--run-id", "r");
+    assertThat(r.code()).isEqualTo(2);
   }
 
   @Test

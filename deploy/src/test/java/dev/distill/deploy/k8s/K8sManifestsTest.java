@@ -46,11 +46,11 @@ class K8sManifestsTest {
       Set.of("/healthz", "/readyz", "/metrics", "/v1/soft-labels", "/v1/completions");
 
   /**
-   * Subcommands the manifests use that belong to another module's work in flight: teacher-service's
-   * HTTP server ({@code distill serve}). The test fails once they exist, so this list is emptied
-   * and their arguments get checked too.
+   * Subcommands the manifests use that belong to another module's work in flight (none now: {@code
+   * distill serve} is teacher-service's {@code serve}). A pending one must not exist yet; the test
+   * fails once it does, so it is removed from here and its arguments get checked too.
    */
-  static final Set<String> PENDING_SUBCOMMANDS = Set.of("serve");
+  static final Set<String> PENDING_SUBCOMMANDS = Set.of();
 
   static List<Map<String, Object>> docs = new ArrayList<>();
   static String version;
@@ -169,28 +169,24 @@ class K8sManifestsTest {
             .collect(Collectors.toSet());
     assertThat(ports).contains(str(annotations, "prometheus.io/port"));
 
-    // The token: a Secret volume, mounted, and the *_FILE variable points inside the mount.
-    Map<String, Object> tokenVolume =
-        maps(map(pod, "spec"), "volumes").stream()
-            .filter(v -> v.containsKey("secret"))
-            .findFirst()
-            .orElseThrow();
-    String mount =
-        maps(c, "volumeMounts").stream()
-            .filter(m -> m.get("name").equals(tokenVolume.get("name")))
-            .map(m -> str(m, "mountPath"))
-            .findFirst()
-            .orElseThrow();
-    String tokenFile =
+    // The token: `serve` reads it from the variable named by --http-token-env; that variable comes
+    // from the Secret by reference (secretKeyRef), never as an inline value.
+    List<String> args = list(c, "args");
+    int i = args.indexOf("--http-token-env");
+    assertThat(i).as("serve binds off loopback, so it needs --http-token-env").isPositive();
+    String tokenVar = args.get(i + 1);
+    Map<String, Object> tokenEnv =
         maps(c, "env").stream()
-            .filter(e -> e.get("name").equals("DISTILL_TEACHER_API_TOKEN_FILE"))
-            .map(e -> str(e, "value"))
+            .filter(e -> e.get("name").equals(tokenVar))
             .findFirst()
             .orElseThrow();
-    assertThat(tokenFile).startsWith(mount + "/");
-    assertThat(ConfigKeys.find("teacher.api-token").orElseThrow().secret()).isTrue();
-    // No secret value inline anywhere in the pod spec.
-    assertThat(maps(c, "env")).allSatisfy(e -> assertThat(e).doesNotContainKey("valueFrom"));
+    assertThat(tokenEnv).doesNotContainKey("value");
+    assertThat(str(map(map(tokenEnv, "valueFrom"), "secretKeyRef"), "name"))
+        .isEqualTo("distill-teacher-token");
+    // Only secret references come from valueFrom; no other variable is sourced that way.
+    assertThat(maps(c, "env"))
+        .filteredOn(e -> e.containsKey("valueFrom"))
+        .allSatisfy(e -> assertThat(map(e, "valueFrom")).containsOnlyKeys("secretKeyRef"));
 
     Map<String, Object> service = named("Service", "distill-teacher");
     assertThat(map(map(service, "spec"), "selector"))

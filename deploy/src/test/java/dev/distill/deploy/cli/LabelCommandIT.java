@@ -1,0 +1,119 @@
+package dev.distill.deploy.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.distill.models.checkpoint.Checkpoints;
+import dev.distill.models.gpt.GptConfig;
+import dev.distill.models.gpt.LanguageModel;
+import dev.distill.models.tokenizer.CharTokenizer;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.stream.Stream;
+import org.apache.avro.generic.GenericRecord;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.parquet.avro.AvroParquetReader;
+import org.apache.parquet.hadoop.ParquetReader;
+import org.apache.parquet.hadoop.util.HadoopInputFile;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * {@code distill label} then {@code distill curate}, through the {@code distill} command line: a
+ * real (tiny, random) GPT checkpoint, a JSONL file of prompts, real Parquet out with {@code
+ * _SUCCESS}, then CurateJob on local Spark in this JVM.
+ */
+class LabelCommandIT {
+  @TempDir Path tmp;
+
+  @Test
+  void labelTurnsJsonlPromptsIntoCommittedParquetThatCurateReads() throws Exception {
+    Path ckpt = tmp.resolve("teacher");
+    CharTokenizer tok = CharTokenizer.fromCorpus("abcdefghijklmnopqrstuvwxyz ,.");
+    try (LanguageModel lm =
+        LanguageModel.create(new GptConfig(tok.vocabSize(), 16, 1, 2, 16, 0f), tok, 3L)) {
+      Checkpoints.save(lm, ckpt, Map.of());
+    }
+    Path input = tmp.resolve("prompts.jsonl");
+    Files.writeString(
+        input,
+        "{\"prompt_id\":\"a\",\"text\":\"the cat sat on the mat.\"}\n"
+            + "{\"prompt_id\":\"b\",\"text\":\"hello, world\"}\n"
+            + "not json\n");
+    Path out = tmp.resolve("teacher-outputs");
+
+    int code =
+        DistillCli.execute(
+            "label",
+            "--checkpoint",
+            ckpt.toString(),
+            "--top-k",
+            "4",
+            "--input",
+            input.toString(),
+            "--output",
+            out.toString(),
+            "--run-id",
+            "2026-01-02");
+
+    assertThat(code).isZero();
+    assertThat(out.resolve("_SUCCESS")).exists();
+    Set<String> prompts = new HashSet<>();
+    for (GenericRecord g : readAll(out)) {
+      prompts.add(g.get("promptId").toString());
+      assertThat(g.get("runId").toString()).isEqualTo("2026-01-02");
+    }
+    assertThat(prompts).containsExactlyInAnyOrder("a", "b");
+    assertThat(Files.readString(out.resolve("_rejects.jsonl"))).contains("prompts.jsonl:3");
+
+    // The next step of the nightly chain, in-process: curate reads label's Parquet directly.
+    Path curated = tmp.resolve("curated");
+    Path report = tmp.resolve("curation-report.json");
+    // Tiny data: Spark's 200 default shuffle partitions would be 200 empty tasks per stage.
+    System.setProperty("spark.sql.shuffle.partitions", "2");
+    int curateCode;
+    try {
+      curateCode =
+          DistillCli.execute(
+              "curate",
+              "--master",
+              "local[1]",
+              "--input",
+              out.toString(),
+              "--output",
+              curated.toString(),
+              "--report",
+              report.toString());
+    } finally {
+      System.clearProperty("spark.sql.shuffle.partitions");
+    }
+    assertThat(curateCode).isZero();
+    assertThat(curated.resolve("_SUCCESS")).exists();
+    assertThat(Files.readString(report)).containsPattern("\"kept\": *2\\b");
+    assertThat(System.getProperty("spark.master")).as("not leaked to the JVM").isNull();
+  }
+
+  static List<GenericRecord> readAll(Path dir) throws IOException {
+    List<GenericRecord> out = new java.util.ArrayList<>();
+    try (Stream<Path> files = Files.list(dir)) {
+      List<Path> parquet = files.filter(p -> p.toString().endsWith(".parquet")).sorted().toList();
+      assertThat(parquet).isNotEmpty();
+      for (Path f : parquet) {
+        try (ParquetReader<GenericRecord> r =
+            AvroParquetReader.<GenericRecord>builder(
+                    HadoopInputFile.fromPath(
+                        new org.apache.hadoop.fs.Path(f.toString()), new Configuration()))
+                .build()) {
+          for (GenericRecord g = r.read(); g != null; g = r.read()) {
+            out.add(g);
+          }
+        }
+      }
+    }
+    return out;
+  }
+}
