@@ -4,6 +4,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import dev.distill.models.gpt.LanguageModel;
 import dev.distill.schemas.avro.Provenance;
+import dev.distill.schemas.avro.Rationale;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -65,6 +66,24 @@ public final class LocalTeacher implements Teacher {
       throw new TeacherException("teacher forward failed: " + e.getMessage(), true, e);
     }
     return Arrays.asList(out);
+  }
+
+  @Override
+  public boolean samplesRationales() {
+    return true;
+  }
+
+  /** {@link RationaleSampler} on this model: n samples per prompt decoded in one batch. */
+  @Override
+  public synchronized List<List<Rationale>> sampleRationales(
+      List<String> prompts, RationaleConfig config, Random rng) throws TeacherException {
+    try {
+      return new RationaleSampler(model, labeler, config).sampleAll(prompts, rng);
+    } catch (IllegalArgumentException e) {
+      throw new TeacherException(e.getMessage(), false, e);
+    } catch (RuntimeException e) {
+      throw new TeacherException("rationale sampling failed: " + e.getMessage(), true, e);
+    }
   }
 
   @Override
