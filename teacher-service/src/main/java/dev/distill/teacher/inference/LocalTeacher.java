@@ -11,6 +11,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import java.util.function.Predicate;
 
 /**
  * An in-process DJL teacher: exact soft labels from logits ({@link SoftLabeler}), with sequences of
@@ -134,8 +135,19 @@ public final class LocalTeacher implements Teacher {
    * Samples up to {@code maxTokens} tokens after {@code prompt} at {@code temperature} (0 =
    * greedy), cropping the context to the model's block size; log-probabilities are at T = 1.
    */
-  public synchronized List<TokenLogprob> generate(
+  public List<TokenLogprob> generate(
       int[] prompt, int maxTokens, float temperature, int k, Random rng) {
+    return generate(prompt, maxTokens, temperature, k, rng, sofar -> false);
+  }
+
+  /** As above, stopping early once {@code done} holds for the tokens generated so far. */
+  public synchronized List<TokenLogprob> generate(
+      int[] prompt,
+      int maxTokens,
+      float temperature,
+      int k,
+      Random rng,
+      Predicate<List<TokenLogprob>> done) {
     int v = model.config().vocabSize();
     int block = model.config().blockSize();
     int[] seq = prompt.clone();
@@ -154,6 +166,9 @@ public final class LocalTeacher implements Teacher {
       out.add(pick(last, 0, v, next, k));
       seq = Arrays.copyOf(seq, seq.length + 1);
       seq[seq.length - 1] = next;
+      if (done.test(out)) {
+        break;
+      }
     }
     return out;
   }
