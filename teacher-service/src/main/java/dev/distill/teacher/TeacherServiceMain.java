@@ -430,14 +430,22 @@ public final class TeacherServiceMain {
     @Option(names = "--records-per-file", defaultValue = "100000", description = "rolling size")
     int recordsPerFile;
 
+    @Option(
+        names = "--rationales",
+        defaultValue = "0",
+        description =
+            "rationales per prompt when the input does not say (num_rationales); needs"
+                + " --rationales-max (default ${DEFAULT-VALUE})")
+    int defaultRationales;
+
     @Override
     public Integer call() throws Exception {
       LimitOptions lim = limits == null ? new LimitOptions() : limits;
       // JSON Lines by extension; anything else (a .parquet file or a folder) is read as Parquet.
       JsonlPrompts.Read read =
           input.toString().endsWith(".jsonl")
-              ? JsonlPrompts.read(input, runId, source)
-              : ParquetPrompts.read(input.toString(), runId, source);
+              ? JsonlPrompts.read(input, runId, source, defaultRationales)
+              : ParquetPrompts.read(input.toString(), runId, source, defaultRationales);
       try (Teacher t = teacher.open();
           ParquetOutputSink sink = new ParquetOutputSink(output, recordsPerFile)) {
         BatchRun.Summary s =
@@ -481,6 +489,7 @@ public final class TeacherServiceMain {
       c.addProperty("run_id", runId);
       c.addProperty("source", source);
       c.addProperty("records_per_file", recordsPerFile);
+      c.addProperty("rationales", defaultRationales);
       c.addProperty("checkpoint", String.valueOf(teacher.checkpoint));
       c.addProperty("torchscript", String.valueOf(teacher.torchscript));
       c.addProperty("context_tokens", teacher.contextTokens);
