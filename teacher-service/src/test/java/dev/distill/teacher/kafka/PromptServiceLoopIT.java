@@ -361,11 +361,10 @@ class PromptServiceLoopIT {
     records.put("no-room", prompt("no-room", "abcdefghijklmn", 1));
     produce(prefix + ".prompts", records);
 
+    TeacherMetrics metrics = new TeacherMetrics();
     PromptServiceLoop loop =
         new PromptServiceLoop(
-            config(prefix, "cot-tx-1"),
-            new PromptLabeler(teacher, BLOCK, 100, cot),
-            new TeacherMetrics());
+            config(prefix, "cot-tx-1"), new PromptLabeler(teacher, BLOCK, 100, cot), metrics);
     Thread thread = start(loop);
     List<ConsumerRecord<String, byte[]>> out =
         readCommitted(prefix + ".outputs", expectedChunks(texts), Duration.ofSeconds(60));
@@ -387,6 +386,9 @@ class PromptServiceLoopIT {
         .containsExactlyInAnyOrderEntriesOf(
             Map.of("too-many", "RATIONALES_REFUSED", "no-room", "OVER_LENGTH"));
 
+    assertThat(metrics.rationalesCount())
+        .isEqualTo(asked.values().stream().mapToInt(Integer::intValue).sum());
+    assertThat(metrics.scrape()).contains("distill_teacher_rationales_answered_total");
     int vocab = teacher.model().config().vocabSize();
     SoftLabeler direct = new SoftLabeler(teacher.model(), new LabelingConfig(4, 2f, 1));
     for (ConsumerRecord<String, byte[]> r : out) {
