@@ -103,9 +103,17 @@ public final class RawColumns {
    * @throws IllegalArgumentException naming the missing columns when the input is neither
    */
   public static Dataset<Row> normalize(Dataset<Row> input) {
+    return normalize(input, new Column[0]);
+  }
+
+  /**
+   * As {@link #normalize(Dataset)}, with {@code extra} columns (expressions on the input, e.g. its
+   * {@code _metadata}) appended after the raw layout.
+   */
+  public static Dataset<Row> normalize(Dataset<Row> input, Column... extra) {
     Set<String> have = new TreeSet<>(Arrays.asList(input.columns()));
     if (have.contains("recordId") && have.contains("provenance")) {
-      return fromAvroLayout(input);
+      return fromAvroLayout(input, extra);
     }
     Set<String> missing = new TreeSet<>();
     for (String name : names()) {
@@ -122,10 +130,11 @@ public final class RawColumns {
       Column c = have.contains(f.name()) ? col(f.name()) : lit(null);
       cols.add(c.cast(f.dataType()).as(f.name()));
     }
+    cols.addAll(Arrays.asList(extra));
     return input.select(cols.toArray(new Column[0]));
   }
 
-  private static Dataset<Row> fromAvroLayout(Dataset<Row> input) {
+  private static Dataset<Row> fromAvroLayout(Dataset<Row> input, Column... extra) {
     String[][] map = {
       {RECORD_ID, "recordId"},
       {PROMPT_ID, "promptId"},
@@ -158,6 +167,7 @@ public final class RawColumns {
     }
     cols.add(lit(null).cast(DataTypes.IntegerType).as(KAFKA_PARTITION));
     cols.add(lit(null).cast(DataTypes.LongType).as(KAFKA_OFFSET));
+    cols.addAll(Arrays.asList(extra));
     return input.select(cols.toArray(new Column[0]));
   }
 }
