@@ -1,10 +1,8 @@
 package dev.distill.spark.jobs;
 
 import static org.apache.spark.sql.functions.col;
-import static org.apache.spark.sql.functions.concat;
 import static org.apache.spark.sql.functions.count;
 import static org.apache.spark.sql.functions.lit;
-import static org.apache.spark.sql.functions.not;
 import static org.apache.spark.sql.functions.sum;
 
 import dev.distill.spark.transforms.ChunkReassembly;
@@ -16,7 +14,6 @@ import dev.distill.spark.transforms.LogitFilters;
 import dev.distill.spark.transforms.MixedProvenanceException;
 import dev.distill.spark.transforms.NearDuplicates;
 import dev.distill.spark.transforms.ProvenanceGuard;
-import dev.distill.spark.transforms.RawColumns;
 import dev.distill.spark.transforms.RecordValidation;
 import dev.distill.spark.transforms.SplitAssignment;
 import java.io.IOException;
@@ -31,7 +28,6 @@ import java.util.TreeMap;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
-import org.apache.spark.sql.Column;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
@@ -57,9 +53,6 @@ public final class CurateJob {
           + "  [--decontaminate-against PARQUET_DIR|val [--decontaminate-ngram 13]]\n"
           + "  [--weights uniform|entropy [--weight-tau 1.0]]";
 
-  /** The input row's identity (file path # row index), stable across scans of the same files. */
-  static final String ROW_KEY = "_row_key";
-
   private CurateJob() {}
 
   public static CurateResult run(CurateConfig config) {
@@ -68,20 +61,8 @@ public final class CurateJob {
       CurateOptions opt = config.options();
       List<Dataset<Row>> cached = new ArrayList<>();
       try {
-        // Only the soft-label bytes are wide (k x 5 bytes a position); no stage but validation,
-        // chunk reassembly and the output needs them. So every decision is made on a narrow
-        // projection keyed by the input row (file, row index: stable across scans), cached once,
-        // and the bytes are read again and joined back by that key just before the write.
-        Dataset<Row> wide =
-            RawColumns.normalize(
-                spark.read().parquet(config.inputPath()),
-                concat(col("_metadata.file_path"), lit("#"), col("_metadata.row_index"))
-                    .as(ROW_KEY));
         Dataset<Row> annotated =
-            keep(
-                cached,
-                RecordValidation.annotateNormalized(wide)
-                    .drop(RawColumns.SOFT_LABELS, RecordValidation.REJECT_DETAIL));
+            keep(cached, RecordValidation.annotate(spark.read().parquet(config.inputPath())));
         long input = 0;
         long rejected = 0;
         Map<String, Long> byReason = new TreeMap<>();
@@ -94,39 +75,11 @@ public final class CurateJob {
           }
         }
         Dataset<Row> valid =
-            ProvenanceGuard.requireSingleProvenance(
-                annotated
-                    .where(col(RecordValidation.REJECT_REASON).isNull())
-                    .drop(RecordValidation.REJECT_REASON));
+            ProvenanceGuard.requireSingleProvenance(RecordValidation.valid(annotated));
 
-        // Chunked records -> one example each (or rejected as a whole). Only their rows are read
-        // with the soft labels (reassembly concatenates them); single rows pass unchanged.
-        Column multi = col(RawColumns.CHUNK_COUNT).gt(1);
-        Dataset<Row> single =
-            valid
-                .where(not(multi))
-                .withColumn(ChunkReassembly.CHUNK_REJECT, lit(null).cast("string"))
-                .withColumn(ChunkReassembly.CHUNK_ROWS, lit(1));
-        Dataset<Row> mergedWide = null;
-        Dataset<Row> reassembled = single;
-        if (!valid.where(multi).isEmpty()) {
-          mergedWide =
-              keep(
-                  cached,
-                  ChunkReassembly.reassemble(
-                          wide.where(multi)
-                              .join(valid.where(multi).select(ROW_KEY), ROW_KEY, "left_semi")
-                              .drop(ROW_KEY))
-                      .withColumn(ROW_KEY, concat(lit("chunked#"), col(RawColumns.RECORD_ID))));
-          reassembled = single.unionByName(mergedWide.drop(RawColumns.SOFT_LABELS));
-        }
-        Dataset<Row> examples = ChunkReassembly.examples(reassembled);
-        // The counts of every later stage come from one aggregation over the final narrow
-        // decisions; the narrow rows of the stages in between are not cached (they are cheap to
-        // recompute from this one).
-        Dataset<Row> deduped =
-            keep(cached, Deduplication.dropDuplicateTokens(examples, col(ROW_KEY)));
-        long examplesCount = 0;
+        // Chunked records -> one example each (or rejected as a whole).
+        Dataset<Row> reassembled = keep(cached, ChunkReassembly.reassemble(valid));
+        long examples = 0;
         long chunkRowsMerged = 0;
         for (Row r :
             reassembled
@@ -136,14 +89,16 @@ public final class CurateJob {
           long n = r.getLong(1);
           long rows = r.getLong(2);
           if (r.isNullAt(0)) {
-            examplesCount += n;
+            examples += n;
             chunkRowsMerged += rows - n;
           } else {
             rejected += rows;
             byReason.merge(r.getString(0), rows, Long::sum);
           }
         }
-        long examples0 = examplesCount;
+
+        Dataset<Row> deduped =
+            keep(cached, Deduplication.dropDuplicateTokens(ChunkReassembly.examples(reassembled)));
         long afterDedupe = deduped.count();
 
         // Distributions of the summary columns before filtering (and quantile thresholds).
@@ -155,7 +110,7 @@ public final class CurateJob {
         Dataset<Row> passed = deduped;
         long afterFilters = afterDedupe;
         if (!resolved.isEmpty()) {
-          Dataset<Row> decided = LogitFilters.annotate(deduped, resolved);
+          Dataset<Row> decided = keep(cached, LogitFilters.annotate(deduped, resolved));
           for (LogitFilters.Resolved f : resolved) {
             filtered.put(f.filter().name(), 0L);
           }
@@ -197,21 +152,9 @@ public final class CurateJob {
                   split.where(col(SplitAssignment.SPLIT).equalTo(SplitAssignment.VAL)));
         }
 
-        Dataset<Row> weighted = keep(cached, ExampleWeights.assign(split, opt.weights()));
-        // The soft labels, read once more: single rows from the input by row key, chunked
-        // records from their reassembled rows. Every kept key is in exactly one of them.
-        Dataset<Row> labels =
-            wide.where(not(multi)).select(col(ROW_KEY), col(RawColumns.SOFT_LABELS));
-        if (mergedWide != null) {
-          labels =
-              labels.unionByName(
-                  mergedWide
-                      .where(col(ChunkReassembly.CHUNK_REJECT).isNull())
-                      .select(col(ROW_KEY), col(RawColumns.SOFT_LABELS)));
-        }
         Dataset<Row> curated =
-            CuratedProjection.toCurated(weighted.join(labels, ROW_KEY).drop(ROW_KEY));
-        SplitAssignment.Counts counts = SplitAssignment.count(weighted);
+            keep(cached, CuratedProjection.toCurated(ExampleWeights.assign(split, opt.weights())));
+        SplitAssignment.Counts counts = SplitAssignment.count(curated);
         long train = counts.train();
         long val = counts.val();
         Configuration hadoop = spark.sparkContext().hadoopConfiguration();
@@ -253,7 +196,7 @@ public final class CurateJob {
                 train + val,
                 rejected,
                 byReason,
-                examples0 - afterDedupe,
+                examples - afterDedupe,
                 train,
                 val,
                 config.splitsRoot(),

@@ -4,7 +4,6 @@ import static org.apache.spark.sql.functions.col;
 import static org.apache.spark.sql.functions.expr;
 import static org.apache.spark.sql.functions.row_number;
 
-import org.apache.spark.sql.Column;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.expressions.Window;
@@ -29,14 +28,6 @@ public final class Deduplication {
 
   /** One row per distinct token sequence; same columns as the input. */
   public static Dataset<Row> dropDuplicateTokens(Dataset<Row> rows) {
-    return dropDuplicateTokens(rows, col(RawColumns.SOFT_LABELS));
-  }
-
-  /**
-   * As {@link #dropDuplicateTokens(Dataset)}, with {@code lastTie} instead of the soft-label bytes
-   * as the last tie-break (for rows that carry a unique row key but not their soft labels).
-   */
-  public static Dataset<Row> dropDuplicateTokens(Dataset<Row> rows, Column lastTie) {
     WindowSpec byContent =
         Window.partitionBy(CONTENT_HASH)
             .orderBy(
@@ -44,7 +35,7 @@ public final class Deduplication {
                 col(RawColumns.CHUNK_INDEX).asc_nulls_last(),
                 col(RawColumns.KAFKA_PARTITION).asc_nulls_last(),
                 col(RawColumns.KAFKA_OFFSET).asc_nulls_last(),
-                lastTie.asc_nulls_last());
+                col(RawColumns.SOFT_LABELS).asc_nulls_last());
     return withContentHash(rows)
         .withColumn("_dedupe_rank", row_number().over(byContent))
         .where(col("_dedupe_rank").equalTo(1))

@@ -103,17 +103,9 @@ public final class RawColumns {
    * @throws IllegalArgumentException naming the missing columns when the input is neither
    */
   public static Dataset<Row> normalize(Dataset<Row> input) {
-    return normalize(input, new Column[0]);
-  }
-
-  /**
-   * As {@link #normalize(Dataset)}, with {@code extra} columns (expressions on the input, e.g. its
-   * {@code _metadata}) appended after the raw layout.
-   */
-  public static Dataset<Row> normalize(Dataset<Row> input, Column... extra) {
     Set<String> have = new TreeSet<>(Arrays.asList(input.columns()));
     if (have.contains("recordId") && have.contains("provenance")) {
-      return fromAvroLayout(input, extra);
+      return fromAvroLayout(input);
     }
     Set<String> missing = new TreeSet<>();
     for (String name : names()) {
@@ -130,11 +122,10 @@ public final class RawColumns {
       Column c = have.contains(f.name()) ? col(f.name()) : lit(null);
       cols.add(c.cast(f.dataType()).as(f.name()));
     }
-    cols.addAll(Arrays.asList(extra));
     return input.select(cols.toArray(new Column[0]));
   }
 
-  private static Dataset<Row> fromAvroLayout(Dataset<Row> input, Column... extra) {
+  private static Dataset<Row> fromAvroLayout(Dataset<Row> input) {
     String[][] map = {
       {RECORD_ID, "recordId"},
       {PROMPT_ID, "promptId"},
@@ -167,7 +158,6 @@ public final class RawColumns {
     }
     cols.add(lit(null).cast(DataTypes.IntegerType).as(KAFKA_PARTITION));
     cols.add(lit(null).cast(DataTypes.LongType).as(KAFKA_OFFSET));
-    cols.addAll(Arrays.asList(extra));
     return input.select(cols.toArray(new Column[0]));
   }
 }

@@ -34,14 +34,7 @@ public final class RecordValidation {
 
   /** Raw rows in (raw layout), the same rows out with the two reject columns appended. */
   public static Dataset<Row> annotate(Dataset<Row> raw) {
-    return annotateNormalized(RawColumns.normalize(raw));
-  }
-
-  /**
-   * As {@link #annotate}, for rows already in the raw layout ({@link RawColumns#normalize}); extra
-   * columns after the layout (a row key) are kept.
-   */
-  public static Dataset<Row> annotateNormalized(Dataset<Row> normalized) {
+    Dataset<Row> normalized = RawColumns.normalize(raw);
     StructType out =
         normalized
             .schema()
