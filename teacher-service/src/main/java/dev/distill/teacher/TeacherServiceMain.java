@@ -9,6 +9,7 @@ import dev.distill.teacher.http.ServerConfig;
 import dev.distill.teacher.http.TeacherHttpServer;
 import dev.distill.teacher.inference.LabelingConfig;
 import dev.distill.teacher.inference.LocalTeacher;
+import dev.distill.teacher.inference.RationaleConfig;
 import dev.distill.teacher.inference.Teacher;
 import dev.distill.teacher.inference.TorchScriptTeacher;
 import dev.distill.teacher.io.JsonlPrompts;
@@ -31,6 +32,7 @@ import java.util.UUID;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.regex.Pattern;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine;
@@ -172,6 +174,59 @@ public final class TeacherServiceMain {
     int tokenBudget;
   }
 
+  /** Rationale sampling for prompts that ask for it ({@code numRationales} > 0); off by default. */
+  static final class RationaleOptions {
+    @Option(
+        names = "--rationales-max",
+        defaultValue = "0",
+        description = "most rationales a prompt may ask for (0: prompts asking go to the DLQ)")
+    int max;
+
+    @Option(
+        names = "--rationale-template",
+        defaultValue = "%s",
+        description = "prompt template, %%s = the prompt text (default ${DEFAULT-VALUE})")
+    String template;
+
+    @Option(
+        names = "--rationale-temperature",
+        defaultValue = "0.8",
+        description = "sampling temperature (default ${DEFAULT-VALUE})")
+    float temperature;
+
+    @Option(
+        names = "--rationale-max-tokens",
+        defaultValue = "128",
+        description = "most new tokens per rationale (default ${DEFAULT-VALUE})")
+    int maxTokens;
+
+    @Option(
+        names = "--rationale-answer-pattern",
+        defaultValue = "answer: *(\\S+)",
+        description = "regex, group 1 = the answer; stops generation (default ${DEFAULT-VALUE})")
+    String answerPattern;
+
+    /** Null when rationales are off (also when picocli left the group null). */
+    static RationaleConfig config(RationaleOptions o) {
+      return o == null ? null : o.config();
+    }
+
+    RationaleConfig config() {
+      return max == 0
+          ? null
+          : new RationaleConfig(
+              max, temperature, maxTokens, Pattern.compile(answerPattern), template);
+    }
+
+    void describe(JsonObject c) {
+      c.addProperty("rationales_max", max);
+      c.addProperty("rationale_template", template);
+      c.addProperty("rationale_temperature", temperature);
+      c.addProperty("rationale_max_tokens", maxTokens);
+      c.addProperty("rationale_answer_pattern", answerPattern);
+    }
+  }
+
   @Command(
       name = "serve",
       mixinStandardHelpOptions = true,
@@ -182,6 +237,9 @@ public final class TeacherServiceMain {
 
     @ArgGroup(exclusive = false)
     LimitOptions limits = new LimitOptions();
+
+    @ArgGroup(exclusive = false)
+    RationaleOptions rationales = new RationaleOptions();
 
     @Option(names = "--http-host", defaultValue = "127.0.0.1", description = "bind address")
     String httpHost;
@@ -277,7 +335,11 @@ public final class TeacherServiceMain {
                       retries,
                       Duration.ofMillis(100),
                       kafkaProperties),
-                  new PromptLabeler(t, lim.chunkPositions, lim.maxPromptTokens),
+                  new PromptLabeler(
+                      t,
+                      lim.chunkPositions,
+                      lim.maxPromptTokens,
+                      RationaleOptions.config(rationales)),
                   metrics);
           PromptServiceLoop l = loop;
           loopThread =
@@ -347,6 +409,9 @@ public final class TeacherServiceMain {
     @ArgGroup(exclusive = false)
     LimitOptions limits = new LimitOptions();
 
+    @ArgGroup(exclusive = false)
+    RationaleOptions rationales = new RationaleOptions();
+
     @Option(
         names = "--input",
         required = true,
@@ -365,19 +430,32 @@ public final class TeacherServiceMain {
     @Option(names = "--records-per-file", defaultValue = "100000", description = "rolling size")
     int recordsPerFile;
 
+    @Option(
+        names = "--rationales",
+        defaultValue = "0",
+        description =
+            "rationales per prompt when the input does not say (num_rationales); needs"
+                + " --rationales-max (default ${DEFAULT-VALUE})")
+    int defaultRationales;
+
     @Override
     public Integer call() throws Exception {
       LimitOptions lim = limits == null ? new LimitOptions() : limits;
       // JSON Lines by extension; anything else (a .parquet file or a folder) is read as Parquet.
       JsonlPrompts.Read read =
           input.toString().endsWith(".jsonl")
-              ? JsonlPrompts.read(input, runId, source)
-              : ParquetPrompts.read(input.toString(), runId, source);
+              ? JsonlPrompts.read(input, runId, source, defaultRationales)
+              : ParquetPrompts.read(input.toString(), runId, source, defaultRationales);
       try (Teacher t = teacher.open();
           ParquetOutputSink sink = new ParquetOutputSink(output, recordsPerFile)) {
         BatchRun.Summary s =
             new BatchRun(
-                    new PromptLabeler(t, lim.chunkPositions, lim.maxPromptTokens), lim.tokenBudget)
+                    new PromptLabeler(
+                        t,
+                        lim.chunkPositions,
+                        lim.maxPromptTokens,
+                        RationaleOptions.config(rationales)),
+                    lim.tokenBudget)
                 .run(read.prompts(), sink);
         // The config and the rejects are published with the data, in the same atomic commit.
         sink.writeSideFile("_config.json", config(lim).getBytes(StandardCharsets.UTF_8));
@@ -411,6 +489,7 @@ public final class TeacherServiceMain {
       c.addProperty("run_id", runId);
       c.addProperty("source", source);
       c.addProperty("records_per_file", recordsPerFile);
+      c.addProperty("rationales", defaultRationales);
       c.addProperty("checkpoint", String.valueOf(teacher.checkpoint));
       c.addProperty("torchscript", String.valueOf(teacher.torchscript));
       c.addProperty("context_tokens", teacher.contextTokens);
@@ -424,6 +503,7 @@ public final class TeacherServiceMain {
       c.addProperty("chunk_positions", lim.chunkPositions);
       c.addProperty("max_prompt_tokens", lim.maxPromptTokens);
       c.addProperty("token_budget", lim.tokenBudget);
+      (rationales == null ? new RationaleOptions() : rationales).describe(c);
       return new GsonBuilder().setPrettyPrinting().create().toJson(c);
     }
 

@@ -13,6 +13,8 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import java.util.stream.Stream;
 import org.apache.avro.generic.GenericRecord;
 import org.apache.hadoop.conf.Configuration;
@@ -201,6 +203,86 @@ class BatchModeIT {
         .extracting(g -> g.get("promptId").toString())
         .containsExactlyInAnyOrder("q0", "q1", "q2", "q3", "q4");
     assertThat(records).allSatisfy(g -> assertThat(g.get("source").toString()).isEqualTo("pq"));
+  }
+
+  @Test
+  void questionsGetSampledRationalesWithAnswersInBatchMode() throws Exception {
+    Path ckpt = tmp.resolve("teacher-cot");
+    try (LocalTeacher t = TestTeachers.tiny(16, 4, 2f)) {
+      Checkpoints.save(t.model(), ckpt, Map.of());
+    }
+    Path input = tmp.resolve("questions.jsonl");
+    Files.writeString(
+        input,
+        "{\"prompt_id\":\"q0\",\"text\":\"abc\",\"gold_answer\":\"x\"}\n"
+            + "{\"prompt_id\":\"q1\",\"text\":\"hello\",\"num_rationales\":3}\n"
+            + "{\"prompt_id\":\"q2\",\"text\":\"plain text\",\"num_rationales\":0}\n"
+            + "{\"prompt_id\":\"q3\",\"text\":\"abc\",\"num_rationales\":5}\n"
+            + "{\"prompt_id\":\"q4\",\"text\":\"abc\",\"num_rationales\":1.5}\n");
+    Path out = tmp.resolve("cot-out");
+    assertThat(
+            TeacherServiceMain.execute(
+                "batch",
+                "--checkpoint",
+                ckpt.toString(),
+                "--top-k",
+                "4",
+                "--chunk-positions",
+                "16",
+                "--rationales",
+                "2",
+                "--rationales-max",
+                "3",
+                "--rationale-template",
+                "q %s a",
+                "--rationale-temperature",
+                "1",
+                "--rationale-max-tokens",
+                "6",
+                "--rationale-answer-pattern",
+                "([a-z]) ",
+                "--input",
+                input.toString(),
+                "--output",
+                out.toString(),
+                "--run-id",
+                "cot"))
+        .isZero();
+    Map<String, GenericRecord> byId = new HashMap<>();
+    for (GenericRecord g : readAll(out)) {
+      byId.put(g.get("promptId").toString(), g);
+    }
+    assertThat(byId.keySet()).containsExactlyInAnyOrder("q0", "q1", "q2");
+    Map<String, Integer> want = Map.of("q0", 2, "q1", 3, "q2", 0);
+    Map<String, String> questions = Map.of("q0", "abc", "q1", "hello", "q2", "plain text");
+    Pattern answer = Pattern.compile("([a-z]) ");
+    try (LocalTeacher t = TestTeachers.tiny(16, 4, 2f)) {
+      for (Map.Entry<String, Integer> e : want.entrySet()) {
+        GenericRecord g = byId.get(e.getKey());
+        List<?> rationales = (List<?>) g.get("rationales");
+        assertThat(rationales).as(e.getKey()).hasSize(e.getValue());
+        int[] start = t.encode("q " + questions.get(e.getKey()) + " a");
+        for (Object o : rationales) {
+          GenericRecord r = (GenericRecord) o;
+          List<?> ids = (List<?>) r.get("tokenIds");
+          assertThat(ids.size()).isBetween(start.length + 1, start.length + 6);
+          for (int i = 0; i < start.length; i++) {
+            assertThat(((Number) ids.get(i)).intValue()).isEqualTo(start[i]);
+          }
+          Matcher m = answer.matcher(r.get("text").toString());
+          assertThat(r.get("answer") == null ? null : r.get("answer").toString())
+              .isEqualTo(m.find() ? m.group(1) : null);
+          assertThat(r.get("softLabels")).isNotNull();
+        }
+      }
+    }
+    assertThat(byId.get("q0").get("goldAnswer").toString()).isEqualTo("x");
+    String rejects = Files.readString(out.resolve("_rejects.jsonl"));
+    assertThat(rejects)
+        .contains("\"prompt_id\":\"q3\",\"reason\":\"RATIONALES_REFUSED\"")
+        .contains("num_rationales must be an integer");
+    assertThat(Files.readString(out.resolve("_config.json")))
+        .contains("\"rationale_template\": \"q %s a\"");
   }
 
   @Test

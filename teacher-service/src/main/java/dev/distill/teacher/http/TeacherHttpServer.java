@@ -29,6 +29,7 @@ import java.nio.charset.CharacterCodingException;
 import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
 import java.util.UUID;
@@ -65,6 +66,10 @@ import org.slf4j.LoggerFactory;
 public final class TeacherHttpServer implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(TeacherHttpServer.class);
   private static final Gson GSON = new Gson();
+
+  /** Most completions one request may ask for ({@code n}). */
+  static final int MAX_CHOICES = 64;
+
   private static final long REQUEST_TIMEOUT_SECONDS = 120;
 
   private final ServerConfig config;
@@ -437,9 +442,10 @@ public final class TeacherHttpServer implements AutoCloseable {
       throw new HttpError(400, "prompt must be a string (one prompt per request)");
     }
     int n = intField(req, "n", 1);
-    if (n != 1) {
-      throw new HttpError(400, "n must be 1");
+    if (n < 1 || n > MAX_CHOICES) {
+      throw new HttpError(400, "n must be in [1, " + MAX_CHOICES + "]");
     }
+    List<String> stop = stopStrings(req.get("stop"));
     int maxTokens = intField(req, "max_tokens", 16);
     if (maxTokens < 0 || maxTokens > config.maxTokens()) {
       throw new HttpError(400, "max_tokens must be in [0, " + config.maxTokens() + "]");
@@ -470,57 +476,85 @@ public final class TeacherHttpServer implements AutoCloseable {
           "echo scores at most " + teacher.maxSequenceTokens() + " prompt tokens (the context)");
     }
     int k = Math.max(logprobs, 0);
-    List<TokenLogprob> gen =
-        maxTokens == 0
-            ? List.of()
-            : local.generate(promptIds, maxTokens, temperature, k, new Random(seed));
     List<TokenLogprob> scored = echo && logprobs >= 0 ? local.score(promptIds, k) : List.of();
-
-    StringBuilder text = new StringBuilder();
-    JsonArray tokens = new JsonArray();
-    JsonArray tokenLogprobs = new JsonArray();
-    JsonArray top = new JsonArray();
-    JsonArray offsets = new JsonArray();
-    if (echo) {
-      for (int i = 0; i < promptIds.length; i++) {
-        String s = teacher.decode(new int[] {promptIds[i]});
+    // One generator for the n choices: with a seed, the whole response is reproducible.
+    Random rng = new Random(seed);
+    JsonArray choices = new JsonArray();
+    int completionTokens = 0;
+    for (int c = 0; c < n; c++) {
+      List<TokenLogprob> gen =
+          maxTokens == 0
+              ? List.of()
+              : local.generate(
+                  promptIds,
+                  maxTokens,
+                  temperature,
+                  k,
+                  rng,
+                  sofar -> stopIndex(decodeAll(sofar), stop) >= 0);
+      // OpenAI semantics: the text ends before the first stop string, which is not returned.
+      int cut = stopIndex(decodeAll(gen), stop);
+      StringBuilder text = new StringBuilder();
+      JsonArray tokens = new JsonArray();
+      JsonArray tokenLogprobs = new JsonArray();
+      JsonArray top = new JsonArray();
+      JsonArray offsets = new JsonArray();
+      if (echo) {
+        for (int i = 0; i < promptIds.length; i++) {
+          String s = teacher.decode(new int[] {promptIds[i]});
+          offsets.add(text.length());
+          text.append(s);
+          tokens.add(s);
+          if (i == 0 || scored.isEmpty()) {
+            tokenLogprobs.add(JsonNull.INSTANCE);
+            top.add(JsonNull.INSTANCE);
+          } else {
+            TokenLogprob t = scored.get(i - 1);
+            tokenLogprobs.add(t.logprob());
+            top.add(topMap(t));
+          }
+        }
+      }
+      int generatedChars = 0;
+      for (TokenLogprob t : gen) {
+        String s = teacher.decode(new int[] {t.id()});
+        if (cut >= 0 && generatedChars + s.length() > cut) {
+          // A token that reaches into the stop string keeps only its part before it.
+          String head = s.substring(0, cut - generatedChars);
+          if (!head.isEmpty()) {
+            offsets.add(text.length());
+            text.append(head);
+            tokens.add(head);
+            tokenLogprobs.add(t.logprob());
+            top.add(topMap(t));
+            completionTokens++;
+          }
+          break;
+        }
         offsets.add(text.length());
         text.append(s);
         tokens.add(s);
-        if (i == 0 || scored.isEmpty()) {
-          tokenLogprobs.add(JsonNull.INSTANCE);
-          top.add(JsonNull.INSTANCE);
-        } else {
-          TokenLogprob t = scored.get(i - 1);
-          tokenLogprobs.add(t.logprob());
-          top.add(topMap(t));
-        }
+        tokenLogprobs.add(t.logprob());
+        top.add(topMap(t));
+        generatedChars += s.length();
+        completionTokens++;
       }
+      JsonObject choice = new JsonObject();
+      choice.addProperty("text", text.toString());
+      choice.addProperty("index", c);
+      if (logprobs >= 0) {
+        JsonObject lp = new JsonObject();
+        lp.add("tokens", tokens);
+        lp.add("token_logprobs", tokenLogprobs);
+        lp.add("top_logprobs", top);
+        lp.add("text_offset", offsets);
+        choice.add("logprobs", lp);
+      } else {
+        choice.add("logprobs", JsonNull.INSTANCE);
+      }
+      choice.addProperty("finish_reason", cut >= 0 ? "stop" : "length");
+      choices.add(choice);
     }
-    for (TokenLogprob t : gen) {
-      String s = teacher.decode(new int[] {t.id()});
-      offsets.add(text.length());
-      text.append(s);
-      tokens.add(s);
-      tokenLogprobs.add(t.logprob());
-      top.add(topMap(t));
-    }
-    JsonObject choice = new JsonObject();
-    choice.addProperty("text", text.toString());
-    choice.addProperty("index", 0);
-    if (logprobs >= 0) {
-      JsonObject lp = new JsonObject();
-      lp.add("tokens", tokens);
-      lp.add("token_logprobs", tokenLogprobs);
-      lp.add("top_logprobs", top);
-      lp.add("text_offset", offsets);
-      choice.add("logprobs", lp);
-    } else {
-      choice.add("logprobs", JsonNull.INSTANCE);
-    }
-    choice.addProperty("finish_reason", "length");
-    JsonArray choices = new JsonArray();
-    choices.add(choice);
     JsonObject out = new JsonObject();
     out.addProperty("id", "cmpl-" + UUID.randomUUID());
     out.addProperty("object", "text_completion");
@@ -529,11 +563,57 @@ public final class TeacherHttpServer implements AutoCloseable {
     out.add("choices", choices);
     JsonObject usage = new JsonObject();
     usage.addProperty("prompt_tokens", promptIds.length);
-    usage.addProperty("completion_tokens", gen.size());
-    usage.addProperty("total_tokens", promptIds.length + gen.size());
+    usage.addProperty("completion_tokens", completionTokens);
+    usage.addProperty("total_tokens", promptIds.length + completionTokens);
     out.add("usage", usage);
-    metrics.batch(1, promptIds.length + gen.size(), gen.size() + scored.size(), 0);
+    metrics.batch(n, promptIds.length + completionTokens, completionTokens + scored.size(), 0);
     return out;
+  }
+
+  /** The {@code stop} field: absent, a string, or up to 4 strings (as OpenAI allows). */
+  private static List<String> stopStrings(JsonElement e) throws HttpError {
+    if (e == null || e.isJsonNull()) {
+      return List.of();
+    }
+    List<String> out = new ArrayList<>();
+    if (e.isJsonPrimitive() && e.getAsJsonPrimitive().isString()) {
+      out.add(e.getAsString());
+    } else if (e.isJsonArray() && e.getAsJsonArray().size() <= 4) {
+      for (JsonElement x : e.getAsJsonArray()) {
+        if (!x.isJsonPrimitive() || !x.getAsJsonPrimitive().isString()) {
+          throw new HttpError(400, "stop must be a string or an array of up to 4 strings");
+        }
+        out.add(x.getAsString());
+      }
+    } else {
+      throw new HttpError(400, "stop must be a string or an array of up to 4 strings");
+    }
+    for (String s : out) {
+      if (s.isEmpty()) {
+        throw new HttpError(400, "stop strings must not be empty");
+      }
+    }
+    return out;
+  }
+
+  /** Where the first stop string starts in {@code text}, or -1. */
+  private static int stopIndex(String text, List<String> stop) {
+    int best = -1;
+    for (String s : stop) {
+      int i = text.indexOf(s);
+      if (i >= 0 && (best < 0 || i < best)) {
+        best = i;
+      }
+    }
+    return best;
+  }
+
+  private String decodeAll(List<TokenLogprob> gen) {
+    int[] ids = new int[gen.size()];
+    for (int i = 0; i < ids.length; i++) {
+      ids[i] = gen.get(i).id();
+    }
+    return teacher.decode(ids);
   }
 
   private JsonObject topMap(TokenLogprob t) {

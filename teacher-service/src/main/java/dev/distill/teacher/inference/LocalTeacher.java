@@ -4,12 +4,14 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import dev.distill.models.gpt.LanguageModel;
 import dev.distill.schemas.avro.Provenance;
+import dev.distill.schemas.avro.Rationale;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import java.util.function.Predicate;
 
 /**
  * An in-process DJL teacher: exact soft labels from logits ({@link SoftLabeler}), with sequences of
@@ -68,6 +70,24 @@ public final class LocalTeacher implements Teacher {
   }
 
   @Override
+  public boolean samplesRationales() {
+    return true;
+  }
+
+  /** {@link RationaleSampler} on this model: n samples per prompt decoded in one batch. */
+  @Override
+  public synchronized List<List<Rationale>> sampleRationales(
+      List<String> prompts, RationaleConfig config, Random rng) throws TeacherException {
+    try {
+      return new RationaleSampler(model, labeler, config).sampleAll(prompts, rng);
+    } catch (IllegalArgumentException e) {
+      throw new TeacherException(e.getMessage(), false, e);
+    } catch (RuntimeException e) {
+      throw new TeacherException("rationale sampling failed: " + e.getMessage(), true, e);
+    }
+  }
+
+  @Override
   public int maxSequenceTokens() {
     return model.config().blockSize() + 1;
   }
@@ -115,8 +135,19 @@ public final class LocalTeacher implements Teacher {
    * Samples up to {@code maxTokens} tokens after {@code prompt} at {@code temperature} (0 =
    * greedy), cropping the context to the model's block size; log-probabilities are at T = 1.
    */
-  public synchronized List<TokenLogprob> generate(
+  public List<TokenLogprob> generate(
       int[] prompt, int maxTokens, float temperature, int k, Random rng) {
+    return generate(prompt, maxTokens, temperature, k, rng, sofar -> false);
+  }
+
+  /** As above, stopping early once {@code done} holds for the tokens generated so far. */
+  public synchronized List<TokenLogprob> generate(
+      int[] prompt,
+      int maxTokens,
+      float temperature,
+      int k,
+      Random rng,
+      Predicate<List<TokenLogprob>> done) {
     int v = model.config().vocabSize();
     int block = model.config().blockSize();
     int[] seq = prompt.clone();
@@ -135,6 +166,9 @@ public final class LocalTeacher implements Teacher {
       out.add(pick(last, 0, v, next, k));
       seq = Arrays.copyOf(seq, seq.length + 1);
       seq[seq.length - 1] = next;
+      if (done.test(out)) {
+        break;
+      }
     }
     return out;
   }

@@ -30,4 +30,9 @@ public record RationaleConfig(
       throw new IllegalArgumentException("promptTemplate must contain %s");
     }
   }
+
+  /** The same settings with n = {@code samples}. */
+  public RationaleConfig withSamples(int samples) {
+    return new RationaleConfig(samples, temperature, maxTokens, answerPattern, promptTemplate);
+  }
 }

@@ -23,19 +23,71 @@ import java.util.regex.Matcher;
  * step-by-step, Hsieh et al. 2023).
  */
 public final class RationaleSampler {
-  private final LanguageModel teacher;
-  private final SoftLabeler labeler;
+  /** What sampling needs of an in-process model: our GPT or a TorchScript causal LM. */
+  public interface Model {
+    int[] encode(String text);
+
+    String decode(int[] ids);
+
+    /** Longest input the model takes. */
+    int contextTokens();
+
+    int vocabSize();
+
+    /** Logits {@code (B, L, V)} of equal-length inputs. */
+    NDArray logits(NDManager manager, int[][] ids);
+
+    /** Exact soft labels of equal-length sequences. */
+    List<LabeledSequence> label(List<int[]> sequences);
+  }
+
+  private final Model teacher;
   private final RationaleConfig config;
 
   public RationaleSampler(LanguageModel teacher, SoftLabeler labeler, RationaleConfig config) {
+    this(
+        new Model() {
+          @Override
+          public int[] encode(String text) {
+            return teacher.tokenizer().encode(text);
+          }
+
+          @Override
+          public String decode(int[] ids) {
+            return teacher.tokenizer().decode(ids);
+          }
+
+          @Override
+          public int contextTokens() {
+            return teacher.config().blockSize();
+          }
+
+          @Override
+          public int vocabSize() {
+            return teacher.config().vocabSize();
+          }
+
+          @Override
+          public NDArray logits(NDManager manager, int[][] ids) {
+            return teacher.logits(manager, ids);
+          }
+
+          @Override
+          public List<LabeledSequence> label(List<int[]> sequences) {
+            return labeler.label(sequences);
+          }
+        },
+        config);
+  }
+
+  public RationaleSampler(Model teacher, RationaleConfig config) {
     this.teacher = teacher;
-    this.labeler = labeler;
     this.config = config;
   }
 
   /** The prompt as the teacher sees it (the template applied), in token ids. */
   public int[] promptTokens(String prompt) {
-    return teacher.tokenizer().encode(String.format(config.promptTemplate(), prompt));
+    return teacher.encode(String.format(config.promptTemplate(), prompt));
   }
 
   public List<Rationale> sample(String prompt, Random rng) {
@@ -48,7 +100,7 @@ public final class RationaleSampler {
    */
   public List<List<Rationale>> sampleAll(List<String> prompts, Random rng) {
     int n = config.samples();
-    int block = teacher.config().blockSize();
+    int block = teacher.contextTokens();
     int[][] starts = new int[prompts.size()][];
     Map<Integer, List<Integer>> byLength = new TreeMap<>();
     for (int p = 0; p < prompts.size(); p++) {
@@ -78,7 +130,7 @@ public final class RationaleSampler {
       for (int i : idx) {
         batch.add(seqs[i]);
       }
-      List<LabeledSequence> labelled = labeler.label(batch);
+      List<LabeledSequence> labelled = teacher.label(batch);
       for (int j = 0; j < idx.size(); j++) {
         labels[idx.get(j)] = labelled.get(j);
       }
@@ -118,7 +170,7 @@ public final class RationaleSampler {
       StringBuilder[] texts,
       Random rng) {
     int n = config.samples();
-    int vocab = teacher.config().vocabSize();
+    int vocab = teacher.vocabSize();
     int startLength = starts[group.get(0)].length;
     List<Integer> active = new ArrayList<>();
     for (int p : group) {
@@ -130,7 +182,7 @@ public final class RationaleSampler {
       }
     }
     // Soft labels cover the whole sequence in one window, so it stays within the context.
-    int budget = Math.min(config.maxTokens(), teacher.config().blockSize() + 1 - startLength);
+    int budget = Math.min(config.maxTokens(), teacher.contextTokens() + 1 - startLength);
     for (int step = 0; step < budget && !active.isEmpty(); step++) {
       int[][] ctx = new int[active.size()][];
       for (int a = 0; a < active.size(); a++) {
@@ -150,7 +202,7 @@ public final class RationaleSampler {
         int[] grown = Arrays.copyOf(seqs[i], seqs[i].length + 1);
         grown[grown.length - 1] = next;
         seqs[i] = grown;
-        texts[i].append(teacher.tokenizer().decode(new int[] {next}));
+        texts[i].append(teacher.decode(new int[] {next}));
         if (!config.answerPattern().matcher(texts[i]).find()) {
           still.add(i);
         }

@@ -1,7 +1,9 @@
 package dev.distill.teacher.inference;
 
 import dev.distill.schemas.avro.Provenance;
+import dev.distill.schemas.avro.Rationale;
 import java.util.List;
+import java.util.Random;
 
 /**
  * A source of soft labels: an in-process model ({@link LocalTeacher}) or a remote OpenAI-compatible
@@ -26,6 +28,24 @@ public interface Teacher extends AutoCloseable {
 
   /** Token ids to text. */
   String decode(int[] ids);
+
+  /** True when {@link #sampleRationales} is implemented. */
+  default boolean samplesRationales() {
+    return false;
+  }
+
+  /**
+   * Samples {@code config.samples()} chain-of-thought rationales per prompt (the template applied
+   * to each), each with its text, token ids, extracted answer, mean log-probability and soft
+   * labels.
+   *
+   * @throws TeacherException when the teacher cannot sample them
+   */
+  default List<List<Rationale>> sampleRationales(
+      List<String> prompts, RationaleConfig config, Random rng) throws TeacherException {
+    throw new TeacherException(
+        "teacher " + provenance().getTeacherId() + " does not sample rationales", false);
+  }
 
   /** The provenance of every record this teacher labels (T and k included). */
   Provenance provenance();

@@ -11,6 +11,7 @@ import ai.djl.ndarray.types.Shape;
 import ai.djl.pytorch.jni.JniUtils;
 import ai.djl.training.ParameterStore;
 import dev.distill.schemas.avro.Provenance;
+import dev.distill.schemas.avro.Rationale;
 import dev.distill.schemas.codec.SoftLabelCodec;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -22,6 +23,7 @@ import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Random;
 
 /**
  * A teacher as users bring one: a TorchScript causal language model ({@code model.pt}: int64 ids
@@ -151,6 +153,67 @@ public final class TorchScriptTeacher implements Teacher {
       throw new TeacherException("TorchScript forward failed: " + e.getMessage(), true, e);
     }
     return Arrays.asList(out);
+  }
+
+  @Override
+  public boolean samplesRationales() {
+    return true;
+  }
+
+  /** {@link RationaleSampler} on the TorchScript model: n samples per prompt in one batch. */
+  @Override
+  public synchronized List<List<Rationale>> sampleRationales(
+      List<String> prompts, RationaleConfig rc, Random rng) throws TeacherException {
+    RationaleSampler.Model m =
+        new RationaleSampler.Model() {
+          @Override
+          public int[] encode(String text) {
+            return TorchScriptTeacher.this.encode(text);
+          }
+
+          @Override
+          public String decode(int[] ids) {
+            return TorchScriptTeacher.this.decode(ids);
+          }
+
+          @Override
+          public int contextTokens() {
+            return contextTokens;
+          }
+
+          @Override
+          public int vocabSize() {
+            return vocabSize;
+          }
+
+          @Override
+          public NDArray logits(NDManager manager, int[][] ids) {
+            long[][] in = new long[ids.length][];
+            for (int i = 0; i < ids.length; i++) {
+              in[i] = Arrays.stream(ids[i]).asLongStream().toArray();
+            }
+            return forward(manager, in);
+          }
+
+          @Override
+          public List<LabeledSequence> label(List<int[]> sequences) {
+            try {
+              return TorchScriptTeacher.this.label(sequences);
+            } catch (TeacherException e) {
+              // Back to a TeacherException below, keeping whether a retry may help.
+              throw e.retryable()
+                  ? new IllegalStateException(e.getMessage(), e)
+                  : new IllegalArgumentException(e.getMessage(), e);
+            }
+          }
+        };
+    try {
+      return new RationaleSampler(m, rc).sampleAll(prompts, rng);
+    } catch (IllegalArgumentException e) {
+      throw new TeacherException(e.getMessage(), false, e);
+    } catch (RuntimeException e) {
+      throw new TeacherException("rationale sampling failed: " + e.getMessage(), true, e);
+    }
   }
 
   /** Log-softmax at T = 1 of one sequence's logits, {@code (T, V)} row-major (for checks). */

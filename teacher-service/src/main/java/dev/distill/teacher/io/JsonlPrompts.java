@@ -22,12 +22,13 @@ import java.util.Set;
 
 /**
  * Reads prompts from JSON Lines: one object per line with {@code prompt_id} and {@code text}
- * (required), {@code source} and {@code gold_answer} (optional); no other keys. A line that is not
- * valid UTF-8, not JSON, or has missing/unknown keys becomes a {@link Rejection} naming the file
- * and line, never a silent skip.
+ * (required), {@code source}, {@code gold_answer} and {@code num_rationales} (optional; n sampled
+ * rationales, default the run's); no other keys. A line that is not valid UTF-8, not JSON, or has
+ * missing/unknown keys becomes a {@link Rejection} naming the file and line, never a silent skip.
  */
 public final class JsonlPrompts {
-  private static final Set<String> KEYS = Set.of("prompt_id", "text", "source", "gold_answer");
+  private static final Set<String> KEYS =
+      Set.of("prompt_id", "text", "source", "gold_answer", "num_rationales");
 
   /** Accepted prompts and rejected lines. */
   public record Read(List<Prompt> prompts, List<Rejected> rejected) {}
@@ -38,6 +39,14 @@ public final class JsonlPrompts {
   private JsonlPrompts() {}
 
   public static Read read(Path file, String runId, String defaultSource) throws IOException {
+    return read(file, runId, defaultSource, 0);
+  }
+
+  /**
+   * @param defaultRationales rationales asked for by lines without {@code num_rationales}
+   */
+  public static Read read(Path file, String runId, String defaultSource, int defaultRationales)
+      throws IOException {
     List<Prompt> prompts = new ArrayList<>();
     List<Rejected> rejected = new ArrayList<>();
     try (InputStream in = Files.newInputStream(file)) {
@@ -96,6 +105,7 @@ public final class JsonlPrompts {
                       o.has("gold_answer") && !o.get("gold_answer").isJsonNull()
                           ? o.get("gold_answer").getAsString()
                           : null)
+                  .setNumRationales(numRationales(o, defaultRationales))
                   .build());
         } catch (JsonParseException | IllegalArgumentException | IllegalStateException e) {
           rejected.add(
@@ -105,5 +115,17 @@ public final class JsonlPrompts {
       }
     }
     return new Read(prompts, rejected);
+  }
+
+  private static int numRationales(JsonObject o, int dflt) {
+    JsonElement e = o.get("num_rationales");
+    if (e == null || e.isJsonNull()) {
+      return dflt;
+    }
+    double d = e.getAsDouble();
+    if (d != Math.rint(d) || d < 0 || d > Integer.MAX_VALUE) {
+      throw new IllegalArgumentException("num_rationales must be an integer >= 0");
+    }
+    return (int) d;
   }
 }

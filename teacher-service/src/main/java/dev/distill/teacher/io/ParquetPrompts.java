@@ -19,14 +19,24 @@ import org.apache.parquet.hadoop.util.HadoopInputFile;
 /**
  * Reads prompts from Parquet (one file, or every {@code *.parquet} in a folder, skipping {@code _}
  * and {@code .} files): columns {@code prompt_id} (or {@code promptId}) and {@code text} required,
- * {@code source} and {@code gold_answer} (or {@code goldAnswer}) optional, other columns ignored
- * (Parquet folders often carry extra columns). A row with a null id or text is a {@link Rejection}
- * naming the file and row.
+ * {@code source}, {@code gold_answer} (or {@code goldAnswer}) and {@code num_rationales} (or {@code
+ * numRationales}) optional, other columns ignored (Parquet folders often carry extra columns). A
+ * row with a null id or text is a {@link Rejection} naming the file and row.
  */
 public final class ParquetPrompts {
   private ParquetPrompts() {}
 
   public static JsonlPrompts.Read read(String location, String runId, String defaultSource)
+      throws IOException {
+    return read(location, runId, defaultSource, 0);
+  }
+
+  /**
+   * @param defaultRationales rationales asked for by rows without a {@code num_rationales} (or
+   *     {@code numRationales}) column
+   */
+  public static JsonlPrompts.Read read(
+      String location, String runId, String defaultSource, int defaultRationales)
       throws IOException {
     Configuration conf = new Configuration();
     Path path = new Path(location);
@@ -68,6 +78,7 @@ public final class ParquetPrompts {
           }
           Object source = field(g, "source", "source");
           Object gold = field(g, "gold_answer", "goldAnswer");
+          Object n = field(g, "num_rationales", "numRationales");
           prompts.add(
               Prompt.newBuilder()
                   .setPromptId(id.toString())
@@ -75,6 +86,7 @@ public final class ParquetPrompts {
                   .setSource(source == null ? defaultSource : source.toString())
                   .setText(text.toString())
                   .setGoldAnswer(gold == null ? null : gold.toString())
+                  .setNumRationales(n == null ? defaultRationales : ((Number) n).intValue())
                   .build());
         }
       } catch (RuntimeException e) {

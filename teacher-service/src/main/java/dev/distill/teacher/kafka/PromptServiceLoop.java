@@ -1,6 +1,7 @@
 package dev.distill.teacher.kafka;
 
 import dev.distill.schemas.avro.Prompt;
+import dev.distill.schemas.avro.Rationale;
 import dev.distill.schemas.avro.TeacherOutput;
 import dev.distill.schemas.encoding.SingleObjectEncoding;
 import dev.distill.teacher.inference.TeacherException;
@@ -318,6 +319,15 @@ public final class PromptServiceLoop implements Runnable {
       transactions++;
       committedPrompts += batch.size();
       metrics.outputs(outputs.size());
+      long rationales = 0;
+      long answered = 0;
+      for (TeacherOutput o : outputs) {
+        for (Rationale r : o.getRationales()) {
+          rationales++;
+          answered += r.getAnswer() != null ? 1 : 0;
+        }
+      }
+      metrics.rationales(rationales, answered);
       for (DeadLetter d : dead) {
         metrics.deadLettered(d.why().reason().name());
         LOG.warn("dead-lettered {}: {}", d.why().reason(), d.why().detail());

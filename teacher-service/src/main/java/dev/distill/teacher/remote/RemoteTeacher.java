@@ -6,9 +6,11 @@ import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
 import dev.distill.models.tokenizer.CharTokenizer;
 import dev.distill.schemas.avro.Provenance;
+import dev.distill.schemas.avro.Rationale;
 import dev.distill.schemas.codec.SoftLabelCodec;
 import dev.distill.schemas.codec.SoftLabels;
 import dev.distill.teacher.inference.LabeledSequence;
+import dev.distill.teacher.inference.RationaleConfig;
 import dev.distill.teacher.inference.Teacher;
 import dev.distill.teacher.inference.TeacherException;
 import dev.distill.teacher.inference.TeacherIdentity;
@@ -17,18 +19,22 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.net.http.HttpTimeoutException;
+import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
+import java.util.Random;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.regex.Matcher;
 
 /**
  * Soft labels from a remote OpenAI-compatible endpoint: one {@code POST /v1/completions} per
@@ -100,16 +106,165 @@ public final class RemoteTeacher implements Teacher {
     }
     List<LabeledSequence> out = new ArrayList<>(sequences.size());
     for (CompletableFuture<LabeledSequence> f : futures) {
-      try {
-        out.add(f.join());
-      } catch (CompletionException e) {
-        if (e.getCause() instanceof TeacherException te) {
-          throw te;
-        }
-        throw new TeacherException("remote teacher failed: " + e.getCause(), true, e.getCause());
-      }
+      out.add(join(f));
     }
     return out;
+  }
+
+  @Override
+  public boolean samplesRationales() {
+    return true;
+  }
+
+  /** One sampled completion: the template-applied prompt's ids followed by the kept tokens. */
+  private record Sampled(int[] ids, String text, String answer, float meanLogprob) {}
+
+  /**
+   * Rationales from the endpoint: per prompt, one {@code POST /v1/completions} with {@code n},
+   * {@code temperature}, {@code max_tokens} and {@code logprobs: 1} (the sampled tokens'
+   * log-probabilities as the endpoint reports them, the model's own for vLLM and for this service).
+   * Each completion is cut after the token where the answer pattern first matches, as the
+   * in-process {@code RationaleSampler} stops there. Each rationale's soft labels come from scoring
+   * its whole sequence ({@link #label}, re-tempered to T like any other sequence).
+   */
+  @Override
+  public List<List<Rationale>> sampleRationales(
+      List<String> prompts, RationaleConfig rc, Random rng) throws TeacherException {
+    List<CompletableFuture<List<Sampled>>> futures = new ArrayList<>(prompts.size());
+    for (String prompt : prompts) {
+      int seed = rng.nextInt(Integer.MAX_VALUE);
+      futures.add(
+          CompletableFuture.supplyAsync(
+              () -> {
+                try {
+                  return sampleOne(prompt, rc, seed);
+                } catch (TeacherException e) {
+                  throw new CompletionException(e);
+                }
+              },
+              pool));
+    }
+    List<List<Sampled>> sampled = new ArrayList<>(prompts.size());
+    List<int[]> sequences = new ArrayList<>();
+    for (CompletableFuture<List<Sampled>> f : futures) {
+      List<Sampled> one = join(f);
+      sampled.add(one);
+      one.forEach(x -> sequences.add(x.ids()));
+    }
+    List<LabeledSequence> labels = label(sequences);
+    List<List<Rationale>> out = new ArrayList<>(prompts.size());
+    int at = 0;
+    for (List<Sampled> one : sampled) {
+      List<Rationale> rs = new ArrayList<>(one.size());
+      for (Sampled x : one) {
+        List<Integer> ids = new ArrayList<>(x.ids().length);
+        for (int t : x.ids()) {
+          ids.add(t);
+        }
+        rs.add(
+            Rationale.newBuilder()
+                .setText(x.text())
+                .setTokenIds(ids)
+                .setAnswer(x.answer())
+                .setMeanLogprob(x.meanLogprob())
+                .setSoftLabels(ByteBuffer.wrap(SoftLabelCodec.encode(labels.get(at++).labels())))
+                .build());
+      }
+      out.add(rs);
+    }
+    return out;
+  }
+
+  private static <T> T join(CompletableFuture<T> f) throws TeacherException {
+    try {
+      return f.join();
+    } catch (CompletionException e) {
+      if (e.getCause() instanceof TeacherException te) {
+        throw te;
+      }
+      throw new TeacherException("remote teacher failed: " + e.getCause(), true, e.getCause());
+    }
+  }
+
+  private List<Sampled> sampleOne(String prompt, RationaleConfig rc, int seed)
+      throws TeacherException {
+    String templated = String.format(rc.promptTemplate(), prompt);
+    int[] start = tokenizer.encode(templated);
+    // The whole rationale is scored in one window for its soft labels: it must fit the context.
+    int room = Math.min(rc.maxTokens(), config.maxSequenceTokens() - start.length);
+    if (start.length < 1 || room < 1) {
+      throw new TeacherException(
+          "prompt of "
+              + start.length
+              + " tokens leaves no room in a context of "
+              + config.maxSequenceTokens(),
+          false);
+    }
+    JsonObject body = new JsonObject();
+    body.addProperty("model", config.model());
+    body.addProperty("prompt", templated);
+    body.addProperty("max_tokens", room);
+    body.addProperty("n", rc.samples());
+    body.addProperty("temperature", rc.temperature());
+    body.addProperty("logprobs", 1);
+    body.addProperty("seed", seed);
+    String response = send(request(body));
+    try {
+      JsonArray choices =
+          JsonParser.parseString(response).getAsJsonObject().getAsJsonArray("choices");
+      if (choices.size() != rc.samples()) {
+        throw new TeacherException(
+            "asked for " + rc.samples() + " completions, got " + choices.size(), false);
+      }
+      List<Sampled> out = new ArrayList<>(choices.size());
+      for (JsonElement c : choices) {
+        JsonObject lp = c.getAsJsonObject().getAsJsonObject("logprobs");
+        JsonArray tokens = lp.getAsJsonArray("tokens");
+        JsonArray logprobs = lp.getAsJsonArray("token_logprobs");
+        StringBuilder text = new StringBuilder();
+        int[] ids = Arrays.copyOf(start, start.length + tokens.size());
+        int kept = 0;
+        double sum = 0;
+        String answer = null;
+        for (int i = 0; i < tokens.size(); i++) {
+          String tok = tokens.get(i).getAsString();
+          int[] id = tokenizer.encode(tok);
+          if (id.length != 1) {
+            throw new TeacherException(
+                "remote token '" + tok + "' is not one token of ours", false);
+          }
+          ids[start.length + kept++] = id[0];
+          sum += logprobs.get(i).getAsDouble();
+          text.append(tok);
+          Matcher m = rc.answerPattern().matcher(text);
+          if (m.find()) {
+            answer = m.group(1);
+            break;
+          }
+        }
+        out.add(
+            new Sampled(
+                Arrays.copyOf(ids, start.length + kept),
+                text.toString(),
+                answer,
+                kept == 0 ? 0f : (float) (sum / kept)));
+      }
+      return out;
+    } catch (RuntimeException e) {
+      throw new TeacherException("unexpected completions response: " + e.getMessage(), false, e);
+    }
+  }
+
+  private HttpRequest request(JsonObject body) {
+    HttpRequest.Builder req =
+        HttpRequest.newBuilder(config.baseUrl().resolve("/v1/completions"))
+            .timeout(config.requestTimeout())
+            .header("Content-Type", "application/json")
+            .POST(HttpRequest.BodyPublishers.ofString(body.toString()));
+    if (config.apiKey() != null) {
+      req.header("Authorization", "Bearer " + config.apiKey());
+    }
+    return req.build();
   }
 
   private LabeledSequence labelOne(int[] seq) throws TeacherException {
@@ -120,15 +275,7 @@ public final class RemoteTeacher implements Teacher {
     body.addProperty("echo", true);
     body.addProperty("logprobs", config.topK());
     body.addProperty("temperature", config.remoteTemperature());
-    HttpRequest.Builder req =
-        HttpRequest.newBuilder(config.baseUrl().resolve("/v1/completions"))
-            .timeout(config.requestTimeout())
-            .header("Content-Type", "application/json")
-            .POST(HttpRequest.BodyPublishers.ofString(body.toString()));
-    if (config.apiKey() != null) {
-      req.header("Authorization", "Bearer " + config.apiKey());
-    }
-    String response = send(req.build());
+    String response = send(request(body));
     try {
       return parse(seq, JsonParser.parseString(response).getAsJsonObject());
     } catch (RuntimeException e) {

@@ -86,6 +86,17 @@ public final class TeacherMetrics {
     registry.counter("distill_teacher_output_records").increment(records);
   }
 
+  /** Committed rationales, and how many of them reached an answer (the pattern matched). */
+  public void rationales(long sampled, long answered) {
+    registry.counter("distill_teacher_rationales").increment(sampled);
+    registry.counter("distill_teacher_rationales_answered").increment(answered);
+  }
+
+  public double rationalesCount() {
+    Counter c = registry.find("distill_teacher_rationales").counter();
+    return c == null ? 0 : c.count();
+  }
+
   /** The Prometheus text exposition. */
   public String scrape() {
     return registry.scrape();

@@ -3,6 +3,7 @@ package dev.distill.teacher.http;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
 
+import ai.djl.ndarray.NDManager;
 import com.google.gson.JsonArray;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
@@ -212,5 +213,70 @@ class TeacherHttpServerIT {
             HttpResponse.BodyHandlers.ofString());
     assertThat(over.statusCode()).isEqualTo(400);
     assertThat(over.body()).contains("max_tokens");
+  }
+
+  /** The model's log-probabilities (T = 1) of the next token after each prefix of {@code ids}. */
+  static float[] logSoftmax(int[] ids) {
+    try (NDManager m = NDManager.newBaseManager()) {
+      return teacher.model().logits(m, new int[][] {ids}).logSoftmax(-1).toFloatArray();
+    }
+  }
+
+  @Test
+  void sampledCompletionsReturnNChoicesCutAtTheStopStringWithTheModelsLogprobs() throws Exception {
+    String body =
+        "{\"prompt\":\"the cat\",\"n\":5,\"max_tokens\":8,\"temperature\":1.0,"
+            + "\"logprobs\":1,\"seed\":42,\"stop\":[\" \",\".\"]}";
+    JsonObject a = post("/v1/completions", body);
+    assertThat(post("/v1/completions", body).get("choices")).isEqualTo(a.get("choices"));
+    JsonArray choices = a.getAsJsonArray("choices");
+    assertThat(choices).hasSize(5);
+    int vocab = teacher.model().config().vocabSize();
+    int[] prompt = teacher.encode("the cat");
+    int stopped = 0;
+    int total = 0;
+    for (int c = 0; c < 5; c++) {
+      JsonObject choice = choices.get(c).getAsJsonObject();
+      assertThat(choice.get("index").getAsInt()).isEqualTo(c);
+      String text = choice.get("text").getAsString();
+      assertThat(text).doesNotContain(" ", ".");
+      String finish = choice.get("finish_reason").getAsString();
+      // Stopped: the stop string was the next token and is not returned; else all 8 tokens.
+      assertThat(finish).isEqualTo(text.length() < 8 ? "stop" : "length");
+      stopped += finish.equals("stop") ? 1 : 0;
+      total += text.length();
+      JsonObject lp = choice.getAsJsonObject("logprobs");
+      JsonArray tokens = lp.getAsJsonArray("tokens");
+      assertThat(tokens).hasSize(text.length());
+      int[] ids = teacher.encode("the cat" + text);
+      float[] logp = logSoftmax(ids);
+      for (int i = 0; i < tokens.size(); i++) {
+        assertThat(tokens.get(i).getAsString()).isEqualTo(text.substring(i, i + 1));
+        int at = prompt.length + i;
+        assertThat(lp.getAsJsonArray("token_logprobs").get(i).getAsDouble())
+            .isCloseTo(logp[(at - 1) * vocab + ids[at]], within(1e-4));
+        assertThat(lp.getAsJsonArray("top_logprobs").get(i).getAsJsonObject().size()).isEqualTo(1);
+      }
+    }
+    assertThat(a.getAsJsonObject("usage").get("completion_tokens").getAsInt()).isEqualTo(total);
+    assertThat(stopped).as("some samples hit a stop string").isPositive();
+
+    for (String bad :
+        new String[] {
+          "{\"prompt\":\"abc\",\"n\":65}",
+          "{\"prompt\":\"abc\",\"n\":0}",
+          "{\"prompt\":\"abc\",\"stop\":3}",
+          "{\"prompt\":\"abc\",\"stop\":[\"a\",\"b\",\"c\",\"d\",\"e\"]}",
+          "{\"prompt\":\"abc\",\"stop\":\"\"}"
+        }) {
+      HttpResponse<String> r =
+          http.send(
+              HttpRequest.newBuilder(URI.create(server.baseUri() + "/v1/completions"))
+                  .header("Authorization", "Bearer " + TOKEN)
+                  .POST(HttpRequest.BodyPublishers.ofString(bad))
+                  .build(),
+              HttpResponse.BodyHandlers.ofString());
+      assertThat(r.statusCode()).as(bad).isEqualTo(400);
+    }
   }
 }

@@ -6,10 +6,16 @@ import static org.assertj.core.api.Assertions.within;
 import com.google.gson.JsonArray;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
+import dev.distill.schemas.avro.Rationale;
+import dev.distill.schemas.codec.SoftLabelCodec;
 import dev.distill.schemas.codec.SoftLabels;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.List;
+import java.util.Random;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -88,5 +94,40 @@ class TorchScriptTeacherIT {
     }
     assertThat(teacher.provenance().getTokenizerSha256()).hasSize(64);
     assertThat(teacher.provenance().getTeacherSha256()).hasSize(64);
+  }
+
+  @Test
+  void rationalesAreSampledFromTheTorchScriptModelWithItsLogprobsAndSoftLabels() throws Exception {
+    RationaleConfig cot = new RationaleConfig(3, 1f, 8, Pattern.compile("([a-z])\\."), "q: %s a:");
+    assertThat(teacher.samplesRationales()).isTrue();
+    List<String> prompts = List.of("the cat", "on the mat");
+    List<List<Rationale>> out = teacher.sampleRationales(prompts, cot, new Random(5));
+    int v = 29;
+    for (int q = 0; q < 2; q++) {
+      assertThat(out.get(q)).hasSize(3);
+      int[] start = teacher.encode(String.format("q: %s a:", prompts.get(q)));
+      for (Rationale x : out.get(q)) {
+        int[] ids = x.getTokenIds().stream().mapToInt(Integer::intValue).toArray();
+        int generated = ids.length - start.length;
+        assertThat(generated).isBetween(1, 8);
+        assertThat(Arrays.copyOf(ids, start.length)).isEqualTo(start);
+        // Mean log-probability of the sampled tokens under the model at T = 1.
+        float[] logp = teacher.logSoftmax(ids);
+        double sum = 0;
+        for (int t = start.length - 1; t < ids.length - 1; t++) {
+          sum += logp[t * v + ids[t + 1]];
+        }
+        assertThat((double) x.getMeanLogprob()).isCloseTo(sum / generated, within(1e-4));
+        Matcher m = cot.answerPattern().matcher(x.getText());
+        assertThat(x.getAnswer() == null ? null : x.getAnswer().toString())
+            .isEqualTo(m.find() ? m.group(1) : null);
+        SoftLabels sent = SoftLabelCodec.decode(x.getSoftLabels().array());
+        SoftLabels exact = teacher.label(List.of(ids)).get(0).labels();
+        assertThat(sent.positions()).isEqualTo(ids.length - 1);
+        for (int p = 0; p < sent.positions(); p++) {
+          assertThat(sent.top1(p)).isEqualTo(exact.top1(p));
+        }
+      }
+    }
   }
 }

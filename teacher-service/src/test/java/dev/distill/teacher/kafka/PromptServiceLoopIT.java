@@ -1,8 +1,11 @@
 package dev.distill.teacher.kafka;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.within;
 
+import ai.djl.ndarray.NDManager;
 import dev.distill.schemas.avro.Prompt;
+import dev.distill.schemas.avro.Rationale;
 import dev.distill.schemas.avro.TeacherOutput;
 import dev.distill.schemas.codec.SoftLabelCodec;
 import dev.distill.schemas.codec.SoftLabels;
@@ -10,18 +13,22 @@ import dev.distill.schemas.encoding.SingleObjectEncoding;
 import dev.distill.teacher.TestTeachers;
 import dev.distill.teacher.inference.LabelingConfig;
 import dev.distill.teacher.inference.LocalTeacher;
+import dev.distill.teacher.inference.RationaleConfig;
 import dev.distill.teacher.inference.SoftLabeler;
 import dev.distill.teacher.labeling.PromptLabeler;
 import dev.distill.teacher.service.TeacherMetrics;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
 import java.util.Random;
 import java.util.TreeMap;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import kafka.testkit.KafkaClusterTestKit;
 import kafka.testkit.TestKitNodes;
 import org.apache.kafka.clients.admin.Admin;
@@ -331,5 +338,110 @@ class PromptServiceLoopIT {
     assertThat(a.committedPrompts()).isPositive();
     assertThat(b.committedPrompts()).isPositive();
     assertThat(a.committedPrompts() + b.committedPrompts()).isEqualTo(60);
+  }
+
+  @Test
+  void promptsAskingForRationalesGetNSampledRationalesWithAnswersLogprobsAndSoftLabels()
+      throws Exception {
+    String prefix = "cot";
+    topics(prefix, 2);
+    RationaleConfig cot = new RationaleConfig(3, 1f, 6, Pattern.compile("([a-z]) "), "q %s a");
+    Map<String, String> texts = new TreeMap<>();
+    Map<String, Integer> asked = new TreeMap<>();
+    Map<String, byte[]> records = new TreeMap<>();
+    String[] questions = {"abc", "hello", "xyz", "ab", "kafka", "no cot"};
+    for (int i = 0; i < questions.length; i++) {
+      String id = prefix + "-" + i;
+      int n = i == questions.length - 1 ? 0 : 1 + i % 3;
+      texts.put(id, questions[i]);
+      asked.put(id, n);
+      records.put(id, prompt(id, questions[i], n));
+    }
+    records.put("too-many", prompt("too-many", "abc", 4));
+    records.put("no-room", prompt("no-room", "abcdefghijklmn", 1));
+    produce(prefix + ".prompts", records);
+
+    TeacherMetrics metrics = new TeacherMetrics();
+    PromptServiceLoop loop =
+        new PromptServiceLoop(
+            config(prefix, "cot-tx-1"), new PromptLabeler(teacher, BLOCK, 100, cot), metrics);
+    Thread thread = start(loop);
+    List<ConsumerRecord<String, byte[]>> out =
+        readCommitted(prefix + ".outputs", expectedChunks(texts), Duration.ofSeconds(60));
+    List<ConsumerRecord<String, byte[]>> dlq =
+        readCommitted(prefix + ".dlq", 2, Duration.ofSeconds(30));
+    loop.requestStop();
+    thread.join(20_000);
+
+    assertExactlyOnce(texts, out);
+    Map<String, String> reasons = new TreeMap<>();
+    for (ConsumerRecord<String, byte[]> r : dlq) {
+      reasons.put(
+          r.key(),
+          new String(
+              r.headers().lastHeader(PromptServiceLoop.REASON_HEADER).value(),
+              StandardCharsets.UTF_8));
+    }
+    assertThat(reasons)
+        .containsExactlyInAnyOrderEntriesOf(
+            Map.of("too-many", "RATIONALES_REFUSED", "no-room", "OVER_LENGTH"));
+
+    assertThat(metrics.rationalesCount())
+        .isEqualTo(asked.values().stream().mapToInt(Integer::intValue).sum());
+    assertThat(metrics.scrape()).contains("distill_teacher_rationales_answered_total");
+    int vocab = teacher.model().config().vocabSize();
+    SoftLabeler direct = new SoftLabeler(teacher.model(), new LabelingConfig(4, 2f, 1));
+    for (ConsumerRecord<String, byte[]> r : out) {
+      TeacherOutput o = SingleObjectEncoding.decodeTeacherOutput(r.value());
+      String id = o.getPromptId().toString();
+      int n = o.getChunkIndex() == 0 ? asked.get(id) : 0;
+      assertThat(o.getRationales()).as(id).hasSize(n);
+      int[] start = teacher.encode("q " + texts.get(id) + " a");
+      for (Rationale x : o.getRationales()) {
+        int[] ids = x.getTokenIds().stream().mapToInt(Integer::intValue).toArray();
+        int generated = ids.length - start.length;
+        assertThat(generated).isBetween(1, 6);
+        assertThat(Arrays.copyOf(ids, start.length)).isEqualTo(start);
+        String text = teacher.decode(Arrays.copyOfRange(ids, start.length, ids.length));
+        assertThat(x.getText().toString()).isEqualTo(text);
+        Matcher m = cot.answerPattern().matcher(text);
+        if (m.find()) {
+          assertThat(x.getAnswer().toString()).isEqualTo(m.group(1));
+          // Generation stops at the first answer.
+          assertThat(m.end()).isEqualTo(text.length());
+        } else {
+          assertThat(x.getAnswer()).isNull();
+          assertThat(generated).isEqualTo(6);
+        }
+        // Mean log-probability of the sampled tokens under the teacher at T = 1, recomputed.
+        double sum = 0;
+        try (NDManager nd = NDManager.newBaseManager()) {
+          float[] logp =
+              teacher.model().logits(nd, new int[][] {ids}).logSoftmax(-1).toFloatArray();
+          for (int t = start.length - 1; t < ids.length - 1; t++) {
+            sum += logp[t * vocab + ids[t + 1]];
+          }
+        }
+        assertThat((double) x.getMeanLogprob()).isCloseTo(sum / generated, within(1e-4));
+        // The rationale's soft labels are the teacher's exact labels of its whole sequence.
+        SoftLabels sent = SoftLabelCodec.decode(x.getSoftLabels().array());
+        SoftLabels exact = direct.label(List.of(ids)).get(0).labels();
+        assertThat(sent.positions()).isEqualTo(ids.length - 1);
+        for (int p = 0; p < sent.positions(); p++) {
+          assertThat(sent.top1(p)).isEqualTo(exact.top1(p));
+        }
+      }
+    }
+  }
+
+  static byte[] prompt(String id, String text, int numRationales) {
+    return SingleObjectEncoding.encode(
+        Prompt.newBuilder()
+            .setPromptId(id)
+            .setRunId("run-1")
+            .setSource("it")
+            .setText(text)
+            .setNumRationales(numRationales)
+            .build());
   }
 }

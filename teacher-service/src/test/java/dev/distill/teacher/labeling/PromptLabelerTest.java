@@ -6,10 +6,12 @@ import dev.distill.schemas.avro.Prompt;
 import dev.distill.schemas.avro.TeacherOutput;
 import dev.distill.teacher.TestTeachers;
 import dev.distill.teacher.inference.LocalTeacher;
+import dev.distill.teacher.inference.RationaleConfig;
 import dev.distill.teacher.labeling.PromptLabeler.Prepared;
 import dev.distill.teacher.labeling.PromptLabeler.Reason;
 import dev.distill.teacher.labeling.PromptLabeler.Rejection;
 import java.util.List;
+import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -80,5 +82,27 @@ class PromptLabelerTest {
     assertThat(((Rejection) labeler.prepare(prompt("ab\uFFFD"))).reason())
         .isEqualTo(Reason.BAD_UTF8);
     assertThat(labeler.prepare(prompt("a".repeat(20)))).isInstanceOf(Prepared.class);
+  }
+
+  @Test
+  void rationalesAreRefusedWithoutAConfigOrOverItsMaximumAndSampledOnTheFirstChunkOtherwise()
+      throws Exception {
+    Prompt asks = Prompt.newBuilder(prompt("abcdefghijklmnopqrstu")).setNumRationales(2).build();
+    Rejection none = (Rejection) new PromptLabeler(teacher, 16, 100).prepare(asks);
+    assertThat(none.reason()).isEqualTo(Reason.RATIONALES_REFUSED);
+    RationaleConfig cot = new RationaleConfig(2, 1f, 4, Pattern.compile("(z)"), "%s");
+    PromptLabeler labeler = new PromptLabeler(teacher, 16, 100, cot);
+    Prompt tooMany = Prompt.newBuilder(asks).setNumRationales(3).build();
+    assertThat(((Rejection) labeler.prepare(tooMany)).reason())
+        .isEqualTo(Reason.RATIONALES_REFUSED);
+    // 21 tokens do not leave room to generate in a context of 16.
+    assertThat(((Rejection) labeler.prepare(asks)).reason()).isEqualTo(Reason.OVER_LENGTH);
+    Prompt fits = Prompt.newBuilder(asks).setText("abcdefghijk").build();
+    List<TeacherOutput> out = labeler.label(List.of((Prepared) labeler.prepare(fits))).get(0);
+    assertThat(out.get(0).getRationales()).hasSize(2);
+    // Seeded from the prompt ids: labelling again samples the same rationales.
+    assertThat(labeler.label(List.of((Prepared) labeler.prepare(fits))).get(0).get(0))
+        .extracting(TeacherOutput::getRationales)
+        .isEqualTo(out.get(0).getRationales());
   }
 }

@@ -4,14 +4,18 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.within;
 
+import ai.djl.ndarray.NDManager;
 import com.sun.net.httpserver.HttpServer;
 import dev.distill.models.tokenizer.CharTokenizer;
+import dev.distill.schemas.avro.Rationale;
+import dev.distill.schemas.codec.SoftLabelCodec;
 import dev.distill.schemas.codec.SoftLabels;
 import dev.distill.teacher.TestTeachers;
 import dev.distill.teacher.http.ServerConfig;
 import dev.distill.teacher.http.TeacherHttpServer;
 import dev.distill.teacher.inference.LabelingConfig;
 import dev.distill.teacher.inference.LocalTeacher;
+import dev.distill.teacher.inference.RationaleConfig;
 import dev.distill.teacher.inference.SoftLabeler;
 import dev.distill.teacher.inference.TeacherException;
 import dev.distill.teacher.service.TeacherMetrics;
@@ -22,8 +26,14 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.time.Duration;
+import java.util.Arrays;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.Random;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -216,6 +226,72 @@ class RemoteTeacherIT {
           .hasMessageContaining("timeout");
     } finally {
       silent.stop(0);
+    }
+  }
+
+  @Test
+  void rationalesFromTheRemoteEndpointCarryAnswersTheirLogprobsAndExactSoftLabels()
+      throws Exception {
+    int v = tokenizer.vocabSize();
+    RationaleConfig cot = new RationaleConfig(3, 1f, 10, Pattern.compile("([a-z]) "), "q %s a");
+    try (RemoteTeacher remote =
+        new RemoteTeacher(config(server.baseUri(), KEY, v, 0, Duration.ofSeconds(10)), tokenizer)) {
+      assertThat(remote.samplesRationales()).isTrue();
+      List<String> prompts = List.of("the cat", "two and two");
+      List<List<Rationale>> out = remote.sampleRationales(prompts, cot, new Random(3));
+      assertThat(out).hasSize(2);
+      int answered = 0;
+      for (int q = 0; q < 2; q++) {
+        assertThat(out.get(q)).hasSize(3);
+        int[] start = tokenizer.encode("q " + prompts.get(q) + " a");
+        for (Rationale x : out.get(q)) {
+          int[] ids = x.getTokenIds().stream().mapToInt(Integer::intValue).toArray();
+          int generated = ids.length - start.length;
+          assertThat(generated).isBetween(1, 10);
+          assertThat(Arrays.copyOf(ids, start.length)).isEqualTo(start);
+          String text = tokenizer.decode(Arrays.copyOfRange(ids, start.length, ids.length));
+          assertThat(x.getText().toString()).isEqualTo(text);
+          Matcher m = cot.answerPattern().matcher(text);
+          if (m.find()) {
+            // Cut right after the token where the answer first appears.
+            assertThat(m.end()).isEqualTo(text.length());
+            assertThat(x.getAnswer().toString()).isEqualTo(m.group(1));
+            answered++;
+          } else {
+            assertThat(x.getAnswer()).isNull();
+            assertThat(generated).isEqualTo(10);
+          }
+          // The mean log-probability is the model's own (T = 1) over the sampled tokens.
+          double sum = 0;
+          try (NDManager nd = NDManager.newBaseManager()) {
+            float[] logp =
+                local.model().logits(nd, new int[][] {ids}).logSoftmax(-1).toFloatArray();
+            for (int t = start.length - 1; t < ids.length - 1; t++) {
+              sum += logp[t * v + ids[t + 1]];
+            }
+          }
+          assertThat((double) x.getMeanLogprob()).isCloseTo(sum / generated, within(1e-4));
+          // Soft labels at full k re-tempered to T = 2 are the exact labels of the sequence.
+          SoftLabels got = SoftLabelCodec.decode(x.getSoftLabels().array());
+          SoftLabels want = exact(ids, v);
+          assertThat(got.positions()).isEqualTo(ids.length - 1);
+          for (int p = 0; p < want.positions(); p++) {
+            // The codec stores ids sorted, so compare as id -> probability (quantised in log
+            // space).
+            assertThat(got.top1(p)).isEqualTo(want.top1(p));
+            Map<Integer, Float> w = new HashMap<>();
+            for (int j = 0; j < v; j++) {
+              w.put(want.id(p, j), want.prob(p, j));
+            }
+            for (int j = 0; j < v; j++) {
+              assertThat(got.prob(p, j)).isCloseTo(w.get(got.id(p, j)), within(2e-3f));
+            }
+          }
+        }
+      }
+      assertThat(answered).as("some rationales reached an answer").isPositive();
+      // The same generator seed samples the same rationales.
+      assertThat(remote.sampleRationales(prompts, cot, new Random(3))).isEqualTo(out);
     }
   }
 }
