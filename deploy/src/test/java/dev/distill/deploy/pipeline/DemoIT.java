@@ -121,7 +121,13 @@ class DemoIT {
       System.err.println("DemoIT: no chromium on this machine; browser check skipped");
     } else {
       String dom = HeadlessChromium.dumpDom(html, runs.resolve("chromium-profile"));
-      assertThat(dom).contains("data-status=\"ok\"").contains("data-charts=\"3\"");
+      // Five charts: loss curves, size vs quality, calibration, and for the compressed students
+      // bits per weight over training and per-layer sparsity.
+      assertThat(dom)
+          .contains("data-status=\"ok\"")
+          .contains("data-charts=\"5\"")
+          .contains("id=\"chart-bits\"")
+          .contains("id=\"chart-sparsity\"");
     }
 
     // distill eval re-evaluates the finished run; a failing gate exits 1.
