@@ -3,13 +3,23 @@ package dev.distill.trainer.io;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.distill.models.gpt.GptConfig;
+import dev.distill.models.gpt.LanguageModel;
+import dev.distill.models.tokenizer.CharTokenizer;
 import dev.distill.schemas.avro.CuratedExample;
 import dev.distill.trainer.data.Example;
+import dev.distill.trainer.loss.DistillationLoss;
+import dev.distill.trainer.training.Checkpointing;
+import dev.distill.trainer.training.SoftLabelBatches;
+import dev.distill.trainer.training.StreamingBatches;
+import dev.distill.trainer.training.TrainConfig;
+import dev.distill.trainer.training.TrainingLoop;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.Path;
 import org.apache.parquet.avro.AvroParquetWriter;
@@ -234,6 +244,48 @@ class CuratedStreamTest {
           .isInstanceOf(DataContractException.class)
           .hasMessageContaining("part-1.parquet");
     }
+  }
+
+  /** Trains a tiny student on the stream for 12 steps, checkpointing every 4; returns losses. */
+  private List<Double> train(java.nio.file.Path ckpt, boolean resume) throws IOException {
+    CuratedStream.Options o = new CuratedStream.Options(2, 2, 4L);
+    TrainConfig tc = new TrainConfig(12, 5, 3e-3f, 2, 3e-4f, 0.0f, 1.0f, 6, 1, 2L);
+    List<Double> losses = new ArrayList<>();
+    CharTokenizer tok = CharTokenizer.fromCorpus("0123456789");
+    try (LanguageModel lm =
+            LanguageModel.create(new GptConfig(tok.vocabSize(), 8, 1, 2, 16, 0f), tok, 2L);
+        StreamingBatches train =
+            new StreamingBatches(c -> open(o, c), 5, new DistillationLoss(0.5f, 2f))) {
+      TrainingLoop.run(
+          lm,
+          train,
+          new SoftLabelBatches(
+              CuratedDataset.read(dir.toString(), "train", SHA).examples(),
+              5,
+              new DistillationLoss(0.5f, 2f)),
+          tc,
+          (step, total, loss, v, tps) -> losses.add(loss),
+          new Checkpointing(ckpt, 4, 5, resume, Map.of()));
+    }
+    return losses;
+  }
+
+  @Test
+  void trainingResumedFromACheckpointContinuesWithTheSameLossesAndData() throws IOException {
+    threeFiles();
+    java.nio.file.Path ckpt = dir.resolve("ckpt");
+    List<Double> full = train(ckpt, false);
+    String cursor8 =
+        Files.readString(TrainingCheckpoints.dirOf(ckpt, 8).resolve(TrainingCheckpoints.STATE));
+    assertThat(cursor8).contains("\"dataCursorKind\": \"stream\"").contains("epoch=0,file=");
+    // As if the run had been killed after its step-4 checkpoint.
+    for (int step : new int[] {8, 12}) {
+      try (var files = Files.walk(TrainingCheckpoints.dirOf(ckpt, step))) {
+        files.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+      }
+    }
+    List<Double> resumed = train(ckpt, true);
+    assertThat(resumed).hasSize(8).isEqualTo(full.subList(4, 12));
   }
 
   @Test
