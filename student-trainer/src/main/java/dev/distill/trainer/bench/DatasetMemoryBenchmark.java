@@ -1,10 +1,19 @@
 package dev.distill.trainer.bench;
 
+import dev.distill.models.gpt.GptConfig;
+import dev.distill.models.gpt.LanguageModel;
+import dev.distill.models.tokenizer.CharTokenizer;
 import dev.distill.schemas.avro.CuratedExample;
 import dev.distill.schemas.codec.SoftLabelCodec;
 import dev.distill.schemas.codec.SoftLabels;
 import dev.distill.trainer.io.CuratedDataset;
 import dev.distill.trainer.io.CuratedStream;
+import dev.distill.trainer.loss.DistillationLoss;
+import dev.distill.trainer.training.ProgressListener;
+import dev.distill.trainer.training.SoftLabelBatches;
+import dev.distill.trainer.training.StreamingBatches;
+import dev.distill.trainer.training.TrainConfig;
+import dev.distill.trainer.training.TrainingLoop;
 import java.lang.management.ManagementFactory;
 import java.lang.management.MemoryMXBean;
 import java.nio.ByteBuffer;
@@ -37,16 +46,22 @@ public final class DatasetMemoryBenchmark {
   private static final String SHA = "bench-tokenizer-sha256";
   private static final int VOCAB = 256;
   private static final int SAMPLES = 20;
+  private static final int TRAIN_STEPS = 20;
+  private static final CuratedStream.Options OPTIONS = new CuratedStream.Options(4, 4, 1L);
 
   private DatasetMemoryBenchmark() {}
 
   public static void main(String[] args) throws Exception {
+    if (args.length > 0 && args[0].equals("--measure")) {
+      measure(args);
+      return;
+    }
     Path scratch = args.length > 0 ? Path.of(args[0]) : Files.createTempDirectory("dataset-memory");
     int rows = args.length > 1 ? Integer.parseInt(args[1]) : 1000;
     int positions = args.length > 2 ? Integer.parseInt(args[2]) : 64;
     int k = args.length > 3 ? Integer.parseInt(args[3]) : 16;
     int perGroup = args.length > 4 ? Integer.parseInt(args[4]) : 200;
-    CuratedStream.Options options = new CuratedStream.Options(4, 4, 1L);
+    CuratedStream.Options options = OPTIONS;
     System.out.printf(
         Locale.ROOT,
         "%,d rows per 1x, %d positions, k=%d, %d rows per row group; stream: prefetch %d,"
@@ -59,31 +74,125 @@ public final class DatasetMemoryBenchmark {
         options.shuffleRowGroups(),
         Runtime.getRuntime().maxMemory() >> 20);
     System.out.println(
-        "size | examples | parquet MiB | in-memory retained MiB | streaming peak MiB | ratio");
-    double firstMem = 0;
-    double firstStream = 0;
+        "size | examples | parquet MiB | read: in-memory retained MiB | read: streaming peak MiB"
+            + " | train: SoftLabelBatches peak MiB | train: StreamingBatches peak MiB");
+    double[] first = null;
     for (int scale : new int[] {1, 4, 16}) {
       Path root = scratch.resolve("x" + scale);
       long bytes = generate(root, scale, rows, positions, k, perGroup);
       int n = scale * rows;
-      double mem = inMemory(root);
-      double stream = streaming(root, n, options);
-      if (scale == 1) {
-        firstMem = mem;
-        firstStream = stream;
+      double[] m = new double[MODES.length];
+      for (int i = 0; i < MODES.length; i++) {
+        m[i] = child(MODES[i], root, n, positions, k);
       }
-      System.out.printf(
-          Locale.ROOT,
-          "%2dx | %,8d | %8.1f | %8.1f (%.1fx of 1x) | %8.1f (%.1fx of 1x) | %.1f%n",
-          scale,
-          n,
-          bytes / 1048576.0,
-          mem,
-          mem / firstMem,
-          stream,
-          stream / firstStream,
-          mem / stream);
+      if (first == null) {
+        first = m;
+      }
+      StringBuilder line =
+          new StringBuilder(
+              String.format(Locale.ROOT, "%2dx | %,8d | %8.1f", scale, n, bytes / 1048576.0));
+      for (int i = 0; i < m.length; i++) {
+        line.append(String.format(Locale.ROOT, " | %7.1f (%4.1fx)", m[i], m[i] / first[i]));
+      }
+      System.out.println(line);
     }
+    System.out.println("(Nx): the value divided by the same column's value at 1x");
+  }
+
+  /**
+   * The most heap seen (GC-after samples every 5 steps) over {@value #TRAIN_STEPS} steps of
+   * training a 1-layer, 32-wide student, data included: the in-memory path loads the whole split
+   * first, as the demo does; the streaming path reads it through {@link StreamingBatches}. Tensors
+   * live in native memory; this is the Java heap, where the examples are.
+   */
+  private static double training(
+      Path root, int positions, int k, CuratedStream.Options options, boolean stream)
+      throws Exception {
+    long base = usedAfterGc();
+    long[] peak = {0};
+    StringBuilder corpus = new StringBuilder();
+    for (int i = 0; i < VOCAB; i++) {
+      corpus.appendCodePoint(0x100 + i);
+    }
+    CharTokenizer tok = CharTokenizer.fromCorpus(corpus.toString());
+    DistillationLoss loss = new DistillationLoss(0.5f, 1f);
+    TrainConfig tc = new TrainConfig(TRAIN_STEPS, 16, 1e-3f, 2, 1e-4f, 0f, 1f, TRAIN_STEPS, 1, 1L);
+    ProgressListener sample =
+        (step, total, l, v, tps) -> {
+          if (step % 5 == 0) {
+            peak[0] = Math.max(peak[0], usedAfterGc() - base);
+          }
+        };
+    try (LanguageModel lm =
+        LanguageModel.create(new GptConfig(VOCAB, positions, 1, 2, 32, 0f), tok, 1L)) {
+      if (stream) {
+        try (StreamingBatches train =
+            new StreamingBatches(
+                c ->
+                    CuratedStream.open(
+                        root.toString(), "train", null, SHA, new Configuration(), options, c),
+                16,
+                loss)) {
+          TrainingLoop.run(lm, train, train, tc, sample);
+        }
+      } else {
+        CuratedDataset ds = CuratedDataset.read(root.toString(), "train", SHA);
+        SoftLabelBatches train = new SoftLabelBatches(ds.examples(), 16, loss);
+        TrainingLoop.run(lm, train, train, tc, sample);
+      }
+    }
+    return peak[0] / 1048576.0;
+  }
+
+  private static final String[] MODES = {
+    "read-memory", "read-stream", "train-memory", "train-stream"
+  };
+
+  /**
+   * Runs one measurement in a fresh JVM with this JVM's classpath and max heap, so that caches and
+   * garbage of one measurement do not count in the next; returns the MiB it prints.
+   */
+  private static double child(String mode, Path root, int n, int positions, int k)
+      throws Exception {
+    List<String> cmd =
+        List.of(
+            Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+            "-Xmx" + (Runtime.getRuntime().maxMemory() >> 20) + "m",
+            "-cp",
+            System.getProperty("java.class.path"),
+            DatasetMemoryBenchmark.class.getName(),
+            "--measure",
+            mode,
+            root.toString(),
+            Integer.toString(n),
+            Integer.toString(positions),
+            Integer.toString(k));
+    Process p = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.DISCARD).start();
+    String out =
+        new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+    if (p.waitFor() != 0) {
+      throw new IllegalStateException(mode + " on " + root + " failed: " + out);
+    }
+    String[] lines = out.strip().split("\n");
+    return Double.parseDouble(lines[lines.length - 1].replace("MiB=", ""));
+  }
+
+  private static void measure(String[] args) throws Exception {
+    String mode = args[1];
+    Path root = Path.of(args[2]);
+    int n = Integer.parseInt(args[3]);
+    int positions = Integer.parseInt(args[4]);
+    int k = Integer.parseInt(args[5]);
+    CuratedStream.Options options = OPTIONS;
+    double mib =
+        switch (mode) {
+          case "read-memory" -> inMemory(root);
+          case "read-stream" -> streaming(root, n, options);
+          case "train-memory" -> training(root, positions, k, options, false);
+          case "train-stream" -> training(root, positions, k, options, true);
+          default -> throw new IllegalArgumentException("unknown mode " + mode);
+        };
+    System.out.println("MiB=" + mib);
   }
 
   /** Heap retained by the in-memory reader after loading, MiB. */
