@@ -102,9 +102,34 @@ public final class CuratedDataset {
       String expectedTokenizerSha256,
       Configuration conf)
       throws IOException {
+    Objects.requireNonNull(expectedTokenizerSha256, "expectedTokenizerSha256");
+    Path splitPath = splitPath(root, split, conf);
+    List<Path> files = dataFiles(splitPath.getFileSystem(conf), splitPath);
+    Checker checker = new Checker(expectedTokenizerId, expectedTokenizerSha256);
+    List<Example> examples = new ArrayList<>();
+    for (Path file : files) {
+      try (ParquetReader<GenericRecord> reader = open(file, conf)) {
+        GenericRecord r;
+        while ((r = readNext(reader, file)) != null) {
+          examples.add(checker.accept(r, file));
+        }
+      }
+    }
+    Provenance first = checker.first;
+    if (first == null) {
+      throw new DataContractException(
+          "no records in " + splitPath + " (" + files.size() + " data files)");
+    }
+    return new CuratedDataset(examples, first);
+  }
+
+  /**
+   * The partition folder {@code root/split=<split>/}, after checking that {@code root} carries
+   * {@code _SUCCESS} and the folder exists. Shared by {@link CuratedStream}.
+   */
+  static Path splitPath(String root, String split, Configuration conf) throws IOException {
     Objects.requireNonNull(root, "root");
     Objects.requireNonNull(split, "split");
-    Objects.requireNonNull(expectedTokenizerSha256, "expectedTokenizerSha256");
     Path rootPath = new Path(root);
     FileSystem fs = rootPath.getFileSystem(conf);
     if (!fs.exists(new Path(rootPath, SUCCESS_MARKER))) {
@@ -120,29 +145,35 @@ public final class CuratedDataset {
       throw new DataContractException(
           "curated data folder " + rootPath + " has no partition folder split=" + split);
     }
-    List<Path> files = dataFiles(fs, splitPath);
-    List<Example> examples = new ArrayList<>();
-    Provenance first = null;
-    for (Path file : files) {
-      try (ParquetReader<GenericRecord> reader = open(file, conf)) {
-        GenericRecord r;
-        while ((r = readNext(reader, file)) != null) {
-          Provenance prov = Provenance.of(r, file);
-          checkTokenizer(prov, expectedTokenizerId, expectedTokenizerSha256, file);
-          if (first == null) {
-            first = prov;
-          } else {
-            first.checkSame(prov, file);
-          }
-          examples.add(toExample(r, prov, file));
-        }
+    return splitPath;
+  }
+
+  /**
+   * The record checks of the data contract, record by record: tokenizer sha256 against the
+   * student's, codec, and the same provenance as the first record accepted. Not thread-safe: one
+   * reader thread owns it.
+   */
+  static final class Checker {
+    private final String expectedId;
+    private final String expectedSha;
+    private Provenance first;
+
+    Checker(String expectedId, String expectedSha) {
+      this.expectedId = expectedId;
+      this.expectedSha = Objects.requireNonNull(expectedSha, "expectedTokenizerSha256");
+    }
+
+    /** Checks one record read from {@code file} and decodes it. */
+    Example accept(GenericRecord r, Path file) {
+      Provenance prov = Provenance.of(r, file);
+      checkTokenizer(prov, expectedId, expectedSha, file);
+      if (first == null) {
+        first = prov;
+      } else {
+        first.checkSame(prov, file);
       }
+      return toExample(r, prov, file);
     }
-    if (first == null) {
-      throw new DataContractException(
-          "no records in " + splitPath + " (" + files.size() + " data files)");
-    }
-    return new CuratedDataset(examples, first);
   }
 
   /** The examples, in file order (files sorted by path). */
@@ -184,7 +215,7 @@ public final class CuratedDataset {
     return tokens;
   }
 
-  private static List<Path> dataFiles(FileSystem fs, Path dir) throws IOException {
+  static List<Path> dataFiles(FileSystem fs, Path dir) throws IOException {
     List<Path> out = new ArrayList<>();
     RemoteIterator<LocatedFileStatus> it = fs.listFiles(dir, true);
     while (it.hasNext()) {

@@ -78,6 +78,9 @@ public final class TrainingCheckpoints {
    *
    * @param step optimiser steps completed
    * @param rng the sampling RNG, as it is after drawing {@code step} batches
+   * @param dataCursor the training data's position when batches are read from a stream ({@link
+   *     dev.distill.trainer.io.CuratedStream.Cursor#encode()}), null when they are drawn by {@code
+   *     rng}
    */
   public record State(
       int step,
@@ -88,7 +91,8 @@ public final class TrainingCheckpoints {
       double lastVal,
       List<TrainResult.CurvePoint> curve,
       Map<String, String> config,
-      Map<String, String> metadata) {}
+      Map<String, String> metadata,
+      String dataCursor) {}
 
   /** A verified checkpoint. */
   public record Found(Path dir, State state) {}
@@ -238,9 +242,14 @@ public final class TrainingCheckpoints {
     JsonObject o = new JsonObject();
     o.addProperty("step", s.step());
     o.addProperty("rng", Base64.getEncoder().encodeToString(serialize(s.rng())));
-    o.addProperty(
-        "dataCursor",
-        "batches drawn with replacement by the seeded rng; " + s.step() + " batches drawn");
+    if (s.dataCursor() == null) {
+      o.addProperty(
+          "dataCursor",
+          "batches drawn with replacement by the seeded rng; " + s.step() + " batches drawn");
+    } else {
+      o.addProperty("dataCursor", s.dataCursor());
+      o.addProperty("dataCursorKind", "stream");
+    }
     o.addProperty("tokens", s.tokens());
     o.addProperty("seconds", s.seconds());
     o.addProperty("trainLoss", Double.toString(s.trainLoss()));
@@ -279,7 +288,8 @@ public final class TrainingCheckpoints {
           Double.parseDouble(o.get("lastVal").getAsString()),
           curve,
           strings(o.getAsJsonObject("config")),
-          strings(o.getAsJsonObject("metadata")));
+          strings(o.getAsJsonObject("metadata")),
+          o.has("dataCursorKind") ? o.get("dataCursor").getAsString() : null);
     } catch (RuntimeException e) {
       throw new CheckpointException(STATE + ": malformed (" + e.getMessage() + ")", e);
     }

@@ -9,6 +9,20 @@ public interface BatchSource {
   /** A batch on {@code manager}. */
   Batch next(NDManager manager, Random rng);
 
+  /**
+   * Where the next batch comes from, for sources that read a stream in order instead of drawing
+   * with {@code rng} (saved in checkpoints); null for sources driven by {@code rng} alone.
+   */
+  default String cursor() {
+    return null;
+  }
+
+  /** Continues from a {@link #cursor()} saved earlier. */
+  default void seek(String cursor) {
+    throw new UnsupportedOperationException(
+        getClass().getSimpleName() + " is driven by the rng and has no cursor to seek to");
+  }
+
   /** A batch and how to score logits on it. */
   interface Batch {
     NDArray inputs();

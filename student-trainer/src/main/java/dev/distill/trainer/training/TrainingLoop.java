@@ -50,9 +50,10 @@ public final class TrainingLoop {
   /**
    * As {@link #run(LanguageModel, BatchSource, BatchSource, TrainConfig, ProgressListener)}, with
    * checkpoints every {@code checkpointing.every()} steps and, with {@code resume}, continuing from
-   * the newest valid checkpoint: model, AdamW moments and counts, the sampling RNG (the data
-   * cursor), the curve so far. The engine's RNG (dropout) is re-seeded from {@code (seed, step)} at
-   * every step, so a resumed run draws the same dropout masks as an uninterrupted one.
+   * the newest valid checkpoint: model, AdamW moments and counts, the sampling RNG and, for a
+   * streaming source, its {@link BatchSource#cursor()} (the data cursor), the curve so far. The
+   * engine's RNG (dropout) is re-seeded from {@code (seed, step)} at every step, so a resumed run
+   * draws the same dropout masks as an uninterrupted one.
    *
    * @throws UncheckedIOException when a checkpoint cannot be written or read
    */
@@ -114,6 +115,9 @@ public final class TrainingLoop {
           TrainingCheckpoints.State s = found.get().state();
           TrainingCheckpoints.restore(found.get(), model, optimizer, names);
           trainRng = s.rng();
+          if (s.dataCursor() != null) {
+            train.seek(s.dataCursor());
+          }
           curve.addAll(s.curve());
           lastVal = s.lastVal();
           trainLoss = s.trainLoss();
@@ -181,7 +185,8 @@ public final class TrainingLoop {
                     lastVal,
                     List.copyOf(curve),
                     config.describe(),
-                    checkpointing.metadata()),
+                    checkpointing.metadata(),
+                    train.cursor()),
                 checkpointing.keep());
           } catch (IOException e) {
             throw new UncheckedIOException(e);

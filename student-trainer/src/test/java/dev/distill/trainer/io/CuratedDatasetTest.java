@@ -33,7 +33,7 @@ class CuratedDatasetTest {
   @TempDir java.nio.file.Path dir;
 
   /** k = 2, vocab 10; position p has ids {p % 9, p % 9 + 1}, probs {0.6, 0.3}, tail 0.1. */
-  private static CuratedExample record(
+  static CuratedExample record(
       String id, int positions, String teacher, float temp, String tokSha) {
     int k = 2;
     int[] ids = new int[positions * k];
@@ -71,13 +71,12 @@ class CuratedDatasetTest {
         .build();
   }
 
-  private static CuratedExample record(String id, int positions) {
+  static CuratedExample record(String id, int positions) {
     return record(id, positions, "teacher-a", 2f, TOKENIZER_SHA);
   }
 
   /** Writes with parquet-avro and Spark's 3-level list layout. */
-  private static void writeAvro(java.nio.file.Path file, CuratedExample... records)
-      throws IOException {
+  static void writeAvro(java.nio.file.Path file, CuratedExample... records) throws IOException {
     Files.createDirectories(file.getParent());
     Configuration conf = new Configuration();
     conf.setBoolean("parquet.avro.write-old-list-structure", false);
