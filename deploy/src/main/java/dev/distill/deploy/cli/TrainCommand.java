@@ -2,11 +2,23 @@ package dev.distill.deploy.cli;
 
 import dev.distill.deploy.config.ConfigKeys;
 import dev.distill.deploy.pipeline.DemoConfig;
-import dev.distill.schemas.distributed.AllReduce;
+import dev.distill.models.checkpoint.Checkpoints;
+import dev.distill.models.gpt.GptConfig;
+import dev.distill.models.gpt.LanguageModel;
+import dev.distill.models.tokenizer.CharTokenizer;
 import dev.distill.schemas.distributed.TrainSummary;
-import dev.distill.schemas.distributed.WorkerTask;
 import dev.distill.spark.training.BarrierTrainJob;
 import dev.distill.trainer.distributed.DataParallelStudentTrainer;
+import dev.distill.trainer.io.CuratedDataset;
+import dev.distill.trainer.io.CuratedStream;
+import dev.distill.trainer.loss.DistillationLoss;
+import dev.distill.trainer.loss.Divergence;
+import dev.distill.trainer.training.Checkpointing;
+import dev.distill.trainer.training.SoftLabelBatches;
+import dev.distill.trainer.training.StreamingBatches;
+import dev.distill.trainer.training.TrainConfig;
+import dev.distill.trainer.training.TrainResult;
+import dev.distill.trainer.training.TrainingLoop;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -15,7 +27,9 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.Callable;
+import org.apache.hadoop.conf.Configuration;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -31,6 +45,9 @@ import picocli.CommandLine.ParameterException;
     description = {
       "Trains the KD student (conf/train.conf) on a curated Parquet folder and writes its"
           + " checkpoint to --output.",
+      "In this process: streams the train split (flat memory), uses the train.divergence KD"
+          + " divergence, checkpoints every train.checkpoint-every steps under"
+          + " <output>.checkpoints; --resume continues from the newest.",
       "With --spark, runs train.spark.workers barrier tasks on spark.master, synchronised every"
           + " step (train.spark.sync = allreduce) or every train.spark.average-every steps"
           + " (average); the student-trainer jars must be on the Spark class path."
@@ -54,6 +71,20 @@ final class TrainCommand implements Callable<Integer> {
   boolean spark;
 
   @Option(
+      names = "--resume",
+      description =
+          "In-process only: continue from the newest valid checkpoint under <output>.checkpoints"
+              + " (model, optimiser, data cursor), giving the run an uninterrupted one gives.")
+  boolean resume;
+
+  @Option(
+      names = "--stop-after",
+      description =
+          "In-process only: stop after this step, as a kill would (checkpoints stay, no final"
+              + " model); for pre-emption drills and tests of --resume.")
+  Integer stopAfter;
+
+  @Option(
       names = "--config",
       description = "A key = value file, or a folder of *.conf files (repeatable).")
   List<Path> configFiles = new ArrayList<>();
@@ -64,6 +95,7 @@ final class TrainCommand implements Callable<Integer> {
   @Override
   public Integer call() throws IOException {
     Map<String, String> options;
+    LocalRun local;
     try {
       Map<String, String> overrides =
           ConfigSources.collect(
@@ -72,6 +104,13 @@ final class TrainCommand implements Callable<Integer> {
       options = new LinkedHashMap<>(DemoConfig.defaults(config.quick()));
       options.putAll(overrides);
       options.putAll(config.toMap());
+      local = LocalRun.of(options); // validates the in-process keys (divergence, checkpoints)
+      if (spark && (resume || stopAfter != null)) {
+        throw new IllegalArgumentException("--resume and --stop-after are in-process only");
+      }
+      if (stopAfter != null && stopAfter < 1) {
+        throw new IllegalArgumentException("--stop-after must be >= 1, got " + stopAfter);
+      }
       for (ConfigKeys.Key k : ConfigKeys.all()) {
         if (k.secret()) {
           options.remove(k.name()); // never shipped to executors
@@ -91,10 +130,16 @@ final class TrainCommand implements Callable<Integer> {
             BarrierTrainJob.run(
                 options.get("spark.master"), DataParallelStudentTrainer.NAME, workers, options);
       } else {
-        summaries =
-            List.of(
-                new DataParallelStudentTrainer()
-                    .train(new WorkerTask(0, 1, options), AllReduce.single()));
+        Optional<TrainSummary> done = trainInProcess(options, local);
+        if (done.isEmpty()) {
+          System.out.printf(
+              Locale.ROOT,
+              "[train] stopped after step %d; checkpoints under %s (continue with --resume)%n",
+              stopAfter,
+              checkpointDir());
+          return 0;
+        }
+        summaries = List.of(done.get());
       }
     } catch (IOException | RuntimeException e) {
       throw e;
@@ -122,5 +167,141 @@ final class TrainCommand implements Callable<Integer> {
     Files.writeString(out.resolveSibling(out.getFileName() + ".config.properties"), sb.toString());
     System.out.println(output);
     return 0;
+  }
+
+  private Path checkpointDir() {
+    Path out = Path.of(output);
+    return out.resolveSibling(out.getFileName() + ".checkpoints");
+  }
+
+  /**
+   * One worker, {@link TrainingLoop}: the train split streamed ({@link StreamingBatches}, its
+   * cursor saved in every checkpoint), validation over the small val split in memory. Empty when
+   * {@code --stop-after} stopped it.
+   */
+  private Optional<TrainSummary> trainInProcess(Map<String, String> o, LocalRun local)
+      throws IOException {
+    CharTokenizer tok = CharTokenizer.load(tokenizer);
+    Configuration hadoop = new Configuration();
+    CuratedDataset valSet = CuratedDataset.read(curated, "val", tok.id(), tok.sha256(), hadoop);
+    DistillationLoss loss =
+        new DistillationLoss(
+            Float.parseFloat(o.get("student.alpha")),
+            valSet.temperature(),
+            false,
+            local.divergence(),
+            0f);
+    int steps = Integer.parseInt(o.get("student.steps"));
+    int batch = Integer.parseInt(o.get("student.batch"));
+    float lr = Float.parseFloat(o.get("student.lr"));
+    long seed = Long.parseLong(o.get("run.seed"));
+    // The schedule of the data-parallel trainer (DataParallelStudentTrainer), one worker.
+    TrainConfig tc =
+        new TrainConfig(
+            steps,
+            batch,
+            lr,
+            Math.max(1, steps / 20),
+            lr / 10,
+            0.01f,
+            1.0f,
+            Math.max(1, steps / 5),
+            4,
+            seed);
+    GptConfig gpt =
+        new GptConfig(
+            tok.vocabSize(),
+            Integer.parseInt(o.get("model.block-size")),
+            Integer.parseInt(o.get("student.layers")),
+            Integer.parseInt(o.get("student.heads")),
+            Integer.parseInt(o.get("student.embd")),
+            0f);
+    CuratedStream.Options streamOptions = new CuratedStream.Options(4, 4, seed);
+    Checkpointing checkpointing =
+        new Checkpointing(checkpointDir(), local.checkpointEvery(), 2, resume, loss.metadata());
+    Path out = Path.of(output);
+    try (LanguageModel model = LanguageModel.create(gpt, tok, seed);
+        StreamingBatches train =
+            new StreamingBatches(
+                c ->
+                    CuratedStream.open(
+                        curated, "train", tok.id(), tok.sha256(), hadoop, streamOptions, c),
+                batch,
+                loss)) {
+      TrainResult r;
+      try {
+        r =
+            TrainingLoop.run(
+                model,
+                train,
+                new SoftLabelBatches(valSet.examples(), batch, loss),
+                tc,
+                (step, total, l, v, tps) -> {
+                  if (stopAfter != null && step >= stopAfter && step < total) {
+                    throw new Stopped();
+                  }
+                },
+                checkpointing);
+      } catch (Stopped e) {
+        return Optional.empty();
+      }
+      Map<String, String> meta = new LinkedHashMap<>(loss.metadata());
+      meta.put("role", "student");
+      meta.put("loss", loss.description());
+      meta.put("training", "in-process, streamed train split, " + steps + " steps");
+      Checkpoints.save(model, out, meta);
+      // The loss conventions and the final losses next to the output, as the config is.
+      TrainResult.CurvePoint last = r.curve().get(r.curve().size() - 1);
+      StringBuilder sb = new StringBuilder("# the loss this training run used, and its end\n");
+      meta.forEach((k, v) -> sb.append(k).append(" = ").append(v).append('\n'));
+      sb.append("final.step = ").append(last.step()).append('\n');
+      sb.append("final.train-loss = ").append(last.trainLoss()).append('\n');
+      sb.append("final.val-loss = ").append(last.valLoss()).append('\n');
+      Files.writeString(out.resolveSibling(out.getFileName() + ".loss.properties"), sb.toString());
+      return Optional.of(
+          new TrainSummary(
+              0,
+              steps,
+              Math.round(r.tokensPerSecond() * r.seconds()),
+              r.seconds(),
+              r.finalValLoss(),
+              0,
+              0,
+              0,
+              output));
+    }
+  }
+
+  /** Thrown from the progress listener to stop a run as a kill would ({@code --stop-after}). */
+  private static final class Stopped extends RuntimeException {
+    Stopped() {
+      super("stopped", null, false, false);
+    }
+  }
+
+  /** The in-process settings, validated when built: an unknown divergence name fails here. */
+  record LocalRun(Divergence divergence, int checkpointEvery) {
+    LocalRun {
+      if (checkpointEvery < 1) {
+        throw new IllegalArgumentException(
+            "train.checkpoint-every must be >= 1, got " + checkpointEvery);
+      }
+    }
+
+    static LocalRun of(Map<String, String> options) {
+      Divergence d;
+      try {
+        d = Divergence.parse(options.get("train.divergence"));
+      } catch (IllegalArgumentException e) {
+        throw new IllegalArgumentException("train.divergence: " + e.getMessage(), e);
+      }
+      String every = options.get("train.checkpoint-every");
+      try {
+        return new LocalRun(d, Integer.parseInt(every.trim()));
+      } catch (NumberFormatException e) {
+        throw new IllegalArgumentException(
+            "train.checkpoint-every must be an integer, got '" + every + "'", e);
+      }
+    }
   }
 }

@@ -136,6 +136,19 @@ public final class ConfigKeys {
     key(s, "student.batch", "32", "16", "Student global batch (sequences per step).");
     key(s, "student.lr", "0.002", "Student peak learning rate.");
     key(s, "student.alpha", "0.5", "Weight of the KD term; 1 - alpha weights hard-label CE.");
+    key(
+        s,
+        "train.divergence",
+        "forward_kl",
+        "KD divergence of `distill train` (in-process): forward_kl, reverse_kl, jsd:BETA,"
+            + " skew_forward_kl:A, skew_reverse_kl:A or total_variation (loss.Divergence).");
+    key(
+        s,
+        "train.checkpoint-every",
+        "100",
+        "20",
+        "Steps between resumable checkpoints of `distill train` (in-process); --resume continues"
+            + " from the newest.");
     key(s, "train.spark.workers", "2", "Barrier tasks (data-parallel workers) of --spark.");
     key(
         s,

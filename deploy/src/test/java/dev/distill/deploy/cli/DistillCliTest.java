@@ -96,6 +96,40 @@ class DistillCliTest {
   }
 
   @Test
+  void trainWithAnUnknownDivergenceIsAUsageErrorNamingIt() {
+    Result r =
+        run(
+            "train",
+            "--curated",
+            "no-such-folder",
+            "--tokenizer",
+            "no-such-tokenizer.json",
+            "--output",
+            "out",
+            "--set",
+            "train.divergence=kl-ish");
+    assertThat(r.code()).isEqualTo(2);
+    assertThat(r.err()).contains("train.divergence").contains("kl-ish");
+  }
+
+  @Test
+  void trainWithANonPositiveCheckpointIntervalIsAUsageError() {
+    Result r =
+        run(
+            "train",
+            "--curated",
+            "c",
+            "--tokenizer",
+            "t.json",
+            "--output",
+            "out",
+            "--set",
+            "train.checkpoint-every=0");
+    assertThat(r.code()).isEqualTo(2);
+    assertThat(r.err()).contains("train.checkpoint-every");
+  }
+
+  @Test
   void noSubcommandIsAUsageError() {
     assertThat(run().code()).isEqualTo(2);
   }

@@ -269,4 +269,66 @@ class BarrierTrainingIT {
     assertThat(config).contains("train.spark.workers = 2").contains("student.steps = 2");
     assertThat(config).doesNotContain("do-not-print-me").doesNotContain("teacher.api-token");
   }
+
+  static int trainInProcess(Path out, String... extra) {
+    List<String> args =
+        new ArrayList<>(
+            List.of(
+                "train",
+                "--curated",
+                curated.toString(),
+                "--tokenizer",
+                tokenizerFile.toString(),
+                "--output",
+                out.toString(),
+                "--set",
+                "model.block-size=" + BLOCK,
+                "--set",
+                "student.layers=1",
+                "--set",
+                "student.embd=32",
+                "--set",
+                "student.steps=6",
+                "--set",
+                "student.batch=4",
+                "--set",
+                "train.checkpoint-every=3",
+                "--set",
+                "train.divergence=jsd:0.5"));
+    args.addAll(List.of(extra));
+    return dev.distill.deploy.cli.DistillCli.execute(args.toArray(String[]::new));
+  }
+
+  static Map<String, String> lossFile(Path out) throws IOException {
+    Map<String, String> m = new LinkedHashMap<>();
+    for (String line :
+        java.nio.file.Files.readAllLines(
+            out.resolveSibling(out.getFileName() + ".loss.properties"))) {
+      int eq = line.indexOf(" = ");
+      if (!line.startsWith("#") && eq > 0) {
+        m.put(line.substring(0, eq), line.substring(eq + 3));
+      }
+    }
+    return m;
+  }
+
+  @Test
+  void distillTrainStoppedAfterACheckpointResumesToTheUninterruptedRun() throws IOException {
+    Path whole = tmp.resolve("local-whole");
+    assertThat(trainInProcess(whole)).isZero();
+
+    Path split = tmp.resolve("local-split");
+    assertThat(trainInProcess(split, "--stop-after", "3")).isZero();
+    assertThat(split.resolve(Checkpoints.MANIFEST)).doesNotExist(); // stopped: no final model
+    assertThat(tmp.resolve("local-split.checkpoints")).isDirectory();
+    assertThat(trainInProcess(split, "--resume")).isZero();
+
+    Map<String, String> a = lossFile(whole);
+    Map<String, String> b = lossFile(split);
+    assertThat(a.get("loss.divergence")).isEqualTo("jsd:0.5");
+    assertThat(a.get("final.step")).isEqualTo("6");
+    assertThat(b.get("final.val-loss")).isEqualTo(a.get("final.val-loss"));
+    assertThat(b.get("final.train-loss")).isEqualTo(a.get("final.train-loss"));
+    assertThat(maxAbsDiff(parameters(split), parameters(whole))).isZero();
+  }
 }

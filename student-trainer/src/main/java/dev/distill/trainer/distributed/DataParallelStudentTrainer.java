@@ -1,16 +1,8 @@
 package dev.distill.trainer.distributed;
 
-import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
-import ai.djl.nn.Parameter;
-import ai.djl.training.DefaultTrainingConfig;
-import ai.djl.training.GradientCollector;
 import ai.djl.training.Trainer;
-import ai.djl.training.loss.Loss;
-import ai.djl.training.optimizer.Optimizer;
-import ai.djl.util.Pair;
 import dev.distill.models.checkpoint.Checkpoints;
 import dev.distill.models.gpt.GptConfig;
 import dev.distill.models.gpt.LanguageModel;
@@ -26,6 +18,7 @@ import dev.distill.trainer.loss.DistillationLoss;
 import dev.distill.trainer.training.SoftLabelBatches;
 import dev.distill.trainer.training.TrainConfig;
 import dev.distill.trainer.training.TrainingLoop;
+import dev.distill.trainer.training.TrainingStep;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -39,8 +32,9 @@ import org.apache.hadoop.conf.Configuration;
 /**
  * The KD student trained data-parallel: one instance per worker, each on its shard of the curated
  * train split, synchronised through an {@link AllReduce} (Spark barrier tasks in production, see
- * {@code dev.distill.spark.training.BarrierTrainJob}). Optimiser, schedule, clipping and loss are
- * those of {@link TrainingLoop} and the embedded pipeline's KD student.
+ * {@code dev.distill.spark.training.BarrierTrainJob}). Optimiser, schedule, forward/backward and
+ * clipping are {@link TrainingStep}'s, shared with {@link TrainingLoop}; the loss is the embedded
+ * pipeline's KD student's.
  *
  * <p>Two synchronisation modes ({@code train.spark.sync}):
  *
@@ -130,11 +124,11 @@ public final class DataParallelStudentTrainer implements DistributedTrainer {
     long start;
     double seconds;
     try (LanguageModel model = LanguageModel.create(gpt, tokenizer, o.seed);
-        Trainer trainer = model.model().newTrainer(trainingConfig(tc))) {
-      List<NDArray> params = new ArrayList<>();
-      for (Pair<String, Parameter> p : model.block().getParameters()) {
-        params.add(p.getValue().getArray());
-      }
+        Trainer trainer =
+            model
+                .model()
+                .newTrainer(TrainingStep.trainingConfig(TrainingStep.optimizer(tc, Map.of())))) {
+      List<NDArray> params = TrainingStep.parameters(model);
       checkSameStart(params, allReduce, world);
       start = System.nanoTime();
       for (int step = 0; step < o.steps; step++) {
@@ -149,17 +143,15 @@ public final class DataParallelStudentTrainer implements DistributedTrainer {
           // several workers in one JVM (local[N]) their forward/backward passes take turns. The
           // all-reduce stays outside the lock, or a waiting worker would block the others.
           synchronized (AUTOGRAD) {
-            try (GradientCollector gc = trainer.newGradientCollector()) {
-              NDArray logits = trainer.forward(new NDList(batch.inputs())).singletonOrThrow();
-              gc.backward(loss.total(logits, batch));
-            }
+            TrainingStep.forwardBackward(
+                trainer, batch.inputs(), logits -> loss.total(logits, batch));
           }
           tokens += batch.tokenCount();
           if (o.sync == Sync.ALLREDUCE) {
             averageGradients(params, batch.tokenCount(), allReduce, m);
             syncs++;
           }
-          clipGlobalNorm(params, tc.gradClipNorm());
+          TrainingStep.clipGlobalNorm(params, tc.gradClipNorm());
           trainer.step();
           boolean last = step == o.steps - 1;
           if (o.sync == Sync.AVERAGE && ((step + 1) % o.averageEvery == 0 || last)) {
@@ -200,20 +192,6 @@ public final class DataParallelStudentTrainer implements DistributedTrainer {
           all.size() - usable,
           output);
     }
-  }
-
-  private static DefaultTrainingConfig trainingConfig(TrainConfig tc) {
-    // The same optimiser as TrainingLoop (AdamW, warmup + cosine, nanoGPT's betas).
-    Optimizer optimizer =
-        Optimizer.adamW()
-            .optLearningRateTracker((String id, int n) -> tc.learningRateAt(n))
-            .optWeightDecays(tc.weightDecay())
-            .optBeta1(0.9f)
-            .optBeta2(0.99f)
-            .build();
-    return new DefaultTrainingConfig(Loss.l2Loss())
-        .optOptimizer(optimizer)
-        .optDevices(new Device[] {Device.cpu()});
   }
 
   /** Same seed, same init on every machine; a worker that differs would silently diverge. */
@@ -300,30 +278,6 @@ public final class DataParallelStudentTrainer implements DistributedTrainer {
       try (NDArray replacement = m.create(mean, p.getShape());
           NDArray view = p.stopGradient()) {
         view.muli(0f).addi(replacement);
-      }
-    }
-  }
-
-  /** torch.nn.utils.clip_grad_norm_ over all parameters (as TrainingLoop does). */
-  private static void clipGlobalNorm(List<NDArray> params, float maxNorm) {
-    if (maxNorm <= 0) {
-      return;
-    }
-    double sq = 0;
-    for (NDArray p : params) {
-      try (NDArray g = p.getGradient();
-          NDArray s = g.square();
-          NDArray t = s.sum()) {
-        sq += t.getFloat();
-      }
-    }
-    double norm = Math.sqrt(sq);
-    if (norm > maxNorm) {
-      float scale = (float) (maxNorm / (norm + 1e-6));
-      for (NDArray p : params) {
-        try (NDArray g = p.getGradient()) {
-          g.muli(scale);
-        }
       }
     }
   }

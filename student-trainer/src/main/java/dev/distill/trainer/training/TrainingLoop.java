@@ -1,14 +1,11 @@
 package dev.distill.trainer.training;
 
-import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.nn.Parameter;
 import ai.djl.training.DefaultTrainingConfig;
-import ai.djl.training.GradientCollector;
 import ai.djl.training.Trainer;
-import ai.djl.training.loss.Loss;
 import ai.djl.util.Pair;
 import dev.distill.models.gpt.LanguageModel;
 import dev.distill.trainer.io.TrainingCheckpoints;
@@ -88,14 +85,8 @@ public final class TrainingLoop {
         lrScale.put(p.getValue().getId(), QUANT_LR_SCALE);
       }
     }
-    ResumableAdamW optimizer =
-        new ResumableAdamW(
-            config::learningRateAt, config.weightDecay(), 0.9f, 0.99f, 1e-8f, lrScale);
-    // The loss here is unused: batches score their own logits. DJL requires one in the config.
-    DefaultTrainingConfig tc =
-        new DefaultTrainingConfig(Loss.l2Loss())
-            .optOptimizer(optimizer)
-            .optDevices(new Device[] {Device.cpu()});
+    ResumableAdamW optimizer = TrainingStep.optimizer(config, lrScale);
+    DefaultTrainingConfig tc = TrainingStep.trainingConfig(optimizer);
     Map<String, String> names = new LinkedHashMap<>();
     for (Pair<String, Parameter> p : model.block().getParameters()) {
       names.put(p.getValue().getId(), p.getKey());
@@ -134,32 +125,30 @@ public final class TrainingLoop {
     }
     long start = System.nanoTime();
     try (Trainer trainer = model.model().newTrainer(tc)) {
-      List<NDArray> params = new ArrayList<>();
-      for (Pair<String, Parameter> p : model.block().getParameters()) {
-        params.add(p.getValue().getArray());
-      }
+      List<NDArray> params = TrainingStep.parameters(model);
       for (int step = firstStep; step < config.steps(); step++) {
         trainer.getManager().getEngine().setRandomSeed(stepSeed(config.seed(), step));
         try (NDManager stepManager = trainer.getManager().newSubManager()) {
           BatchSource.Batch batch = train.next(stepManager, trainRng);
-          try (GradientCollector gc = trainer.newGradientCollector()) {
-            NDArray logits = trainer.forward(new NDList(batch.inputs())).singletonOrThrow();
-            NDArray loss = batch.loss(logits);
-            if (regularizer != null) {
-              NDArray penalty = regularizer.penalty(model, stepManager, step);
-              if (penalty != null) {
-                loss = loss.add(penalty);
-              }
-            }
-            gc.backward(loss);
-            trainLoss = loss.getFloat();
-          }
+          int at = step;
+          trainLoss =
+              TrainingStep.forwardBackward(
+                  trainer,
+                  batch.inputs(),
+                  logits -> {
+                    NDArray loss = batch.loss(logits);
+                    if (regularizer != null) {
+                      NDArray penalty = regularizer.penalty(model, stepManager, at);
+                      if (penalty != null) {
+                        loss = loss.add(penalty);
+                      }
+                    }
+                    return loss;
+                  });
           if (regularizer != null) {
             regularizer.afterBackward(model);
           }
-          if (config.gradClipNorm() > 0) {
-            clipGlobalNorm(params, config.gradClipNorm());
-          }
+          TrainingStep.clipGlobalNorm(params, config.gradClipNorm());
           trainer.step();
           tokens += batch.tokens();
         }
@@ -220,30 +209,5 @@ public final class TrainingLoop {
       }
     }
     return sum / config.evalBatches();
-  }
-
-  /**
-   * Scales all gradients by {@code min(1, maxNorm / ||g||)} where ||g|| is the L2 norm over every
-   * parameter (torch.nn.utils.clip_grad_norm_). DJL's optClipGrad clips element-wise instead.
-   */
-  static double clipGlobalNorm(List<NDArray> params, float maxNorm) {
-    double sq = 0;
-    for (NDArray p : params) {
-      try (NDArray g = p.getGradient();
-          NDArray s = g.square();
-          NDArray t = s.sum()) {
-        sq += t.getFloat();
-      }
-    }
-    double norm = Math.sqrt(sq);
-    if (norm > maxNorm) {
-      float scale = (float) (maxNorm / (norm + 1e-6));
-      for (NDArray p : params) {
-        try (NDArray g = p.getGradient()) {
-          g.muli(scale);
-        }
-      }
-    }
-    return norm;
   }
 }
