@@ -229,6 +229,7 @@ final class TrainCommand implements Callable<Integer> {
                 batch,
                 loss)) {
       TrainResult r;
+      int[] firstStep = {-1}; // the first step this process ran: > 1 when it resumed
       try {
         r =
             TrainingLoop.run(
@@ -237,6 +238,9 @@ final class TrainCommand implements Callable<Integer> {
                 new SoftLabelBatches(valSet.examples(), batch, loss),
                 tc,
                 (step, total, l, v, tps) -> {
+                  if (firstStep[0] < 0) {
+                    firstStep[0] = step;
+                  }
                   if (stopAfter != null && step >= stopAfter && step < total) {
                     throw new Stopped();
                   }
@@ -254,6 +258,13 @@ final class TrainCommand implements Callable<Integer> {
       TrainResult.CurvePoint last = r.curve().get(r.curve().size() - 1);
       StringBuilder sb = new StringBuilder("# the loss this training run used, and its end\n");
       meta.forEach((k, v) -> sb.append(k).append(" = ").append(v).append('\n'));
+      // Steps before this process's first one came from a checkpoint (0: a fresh run).
+      int resumedAt = firstStep[0] < 0 ? steps : firstStep[0] - 1;
+      sb.append("resumed-at.step = ").append(resumedAt).append('\n');
+      if (resumedAt > 0) {
+        System.out.printf(
+            Locale.ROOT, "[train] resumed at step %d from %s%n", resumedAt, checkpointDir());
+      }
       sb.append("final.step = ").append(last.step()).append('\n');
       sb.append("final.train-loss = ").append(last.trainLoss()).append('\n');
       sb.append("final.val-loss = ").append(last.valLoss()).append('\n');

@@ -242,25 +242,11 @@ class BarrierTrainingIT {
   void distillTrainSparkWritesTheCheckpointAndItsConfigWithoutSecrets() throws IOException {
     Path out = tmp.resolve("cli-student");
     int code =
-        dev.distill.deploy.cli.DistillCli.execute(
-            "train",
+        distillTrain(
+            out,
             "--spark",
-            "--curated",
-            curated.toString(),
-            "--tokenizer",
-            tokenizerFile.toString(),
-            "--output",
-            out.toString(),
-            "--set",
-            "model.block-size=" + BLOCK,
-            "--set",
-            "student.layers=1",
-            "--set",
-            "student.embd=32",
             "--set",
             "student.steps=2",
-            "--set",
-            "student.batch=4",
             "--set",
             "teacher.api-token=do-not-print-me");
     assertThat(code).isZero();
@@ -270,7 +256,8 @@ class BarrierTrainingIT {
     assertThat(config).doesNotContain("do-not-print-me").doesNotContain("teacher.api-token");
   }
 
-  static int trainInProcess(Path out, String... extra) {
+  /** {@code distill train} of a 1-layer, 32-wide student, batch 4, on the curated fixture. */
+  static int distillTrain(Path out, String... extra) {
     List<String> args =
         new ArrayList<>(
             List.of(
@@ -288,15 +275,24 @@ class BarrierTrainingIT {
                 "--set",
                 "student.embd=32",
                 "--set",
-                "student.steps=6",
+                "student.batch=4"));
+    args.addAll(List.of(extra));
+    return dev.distill.deploy.cli.DistillCli.execute(args.toArray(String[]::new));
+  }
+
+  /** In-process: 6 steps with jsd:0.5, a checkpoint every 3. */
+  static int trainInProcess(Path out, String... extra) {
+    List<String> args =
+        new ArrayList<>(
+            List.of(
                 "--set",
-                "student.batch=4",
+                "student.steps=6",
                 "--set",
                 "train.checkpoint-every=3",
                 "--set",
                 "train.divergence=jsd:0.5"));
     args.addAll(List.of(extra));
-    return dev.distill.deploy.cli.DistillCli.execute(args.toArray(String[]::new));
+    return distillTrain(out, args.toArray(String[]::new));
   }
 
   static Map<String, String> lossFile(Path out) throws IOException {
@@ -327,6 +323,8 @@ class BarrierTrainingIT {
     Map<String, String> b = lossFile(split);
     assertThat(a.get("loss.divergence")).isEqualTo("jsd:0.5");
     assertThat(a.get("final.step")).isEqualTo("6");
+    assertThat(a.get("resumed-at.step")).isEqualTo("0");
+    assertThat(b.get("resumed-at.step")).isEqualTo("3"); // it did resume, not start over
     assertThat(b.get("final.val-loss")).isEqualTo(a.get("final.val-loss"));
     assertThat(b.get("final.train-loss")).isEqualTo(a.get("final.train-loss"));
     assertThat(maxAbsDiff(parameters(split), parameters(whole))).isZero();
