@@ -44,18 +44,21 @@ public final class LowRankBenchmark {
     GptConfig gc = new GptConfig(tok.vocabSize(), block, layers, 4, width, 0f);
     TextWindows valWindows = new TextWindows(val, block, 12);
     try (LanguageModel dense = LanguageModel.create(gc, tok, 1)) {
-      TrainingLoop.run(
-          dense,
-          new TextWindows(train, block, 12),
-          valWindows,
-          new TrainConfig(denseSteps, 12, 1e-3f, 50, 1e-4f, 0.1f, 1f, 0, 1, 1),
-          (s, t, l, v, r) -> {});
+      var denseRun =
+          TrainingLoop.run(
+              dense,
+              new TextWindows(train, block, 12),
+              valWindows,
+              new TrainConfig(
+                  denseSteps, 12, 1e-3f, Math.min(50, denseSteps), 1e-4f, 0.1f, 1f, 0, 1, 1),
+              (s, t, l, v, r) -> {});
       double denseVal = valCe(dense, valWindows);
       System.out.printf(
           Locale.ROOT,
-          "dense: %,d params, val_ce=%.4f after %d steps%n",
+          "dense: %,d params, val_ce=%.4f (loop's val %.4f) after %d steps%n",
           LowRank.parameterCount(dense),
           denseVal,
+          denseRun.finalValLoss(),
           denseSteps);
       for (int r : ranks) {
         long t0 = System.nanoTime();
@@ -66,7 +69,7 @@ public final class LowRankBenchmark {
               lr,
               new LiveTeacherBatches(dense, train, block, 12),
               new LiveTeacherBatches(dense, val, block, 12),
-              new TrainConfig(ftSteps, 12, 3e-4f, 10, 3e-5f, 0.0f, 1f, 0, 1, 2),
+              new TrainConfig(ftSteps, 12, 3e-4f, Math.min(10, ftSteps), 3e-5f, 0.0f, 1f, 0, 1, 2),
               (s, t, l, v, res) -> {},
               Checkpointing.none(),
               null);
