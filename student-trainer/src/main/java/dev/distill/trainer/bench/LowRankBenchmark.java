@@ -19,7 +19,7 @@ import java.util.Locale;
  * Val loss vs rank of low-rank students: trains a dense char GPT on a corpus (hard labels), then
  * for each rank factorises it by SVD and prints the val cross-entropy right after factorisation and
  * after KD fine-tuning from the dense model ({@link LiveTeacherBatches}), with parameter counts.
- * Args: corpus, dense steps (default 600), fine-tuning steps (default 150), layers (default 2),
+ * Args: corpus, dense steps (default 300), fine-tuning steps (default 60), layers (default 2),
  * width (default 64), ranks (default "64,32,16,8,4").
  */
 public final class LowRankBenchmark {
@@ -27,8 +27,8 @@ public final class LowRankBenchmark {
 
   public static void main(String[] args) throws Exception {
     String text = Files.readString(Path.of(args[0]), StandardCharsets.UTF_8);
-    int denseSteps = args.length > 1 ? Integer.parseInt(args[1]) : 600;
-    int ftSteps = args.length > 2 ? Integer.parseInt(args[2]) : 150;
+    int denseSteps = args.length > 1 ? Integer.parseInt(args[1]) : 300;
+    int ftSteps = args.length > 2 ? Integer.parseInt(args[2]) : 60;
     int layers = args.length > 3 ? Integer.parseInt(args[3]) : 2;
     int width = args.length > 4 ? Integer.parseInt(args[4]) : 64;
     int[] ranks =
