@@ -16,7 +16,9 @@ import ai.djl.training.initializer.ConstantInitializer;
 import ai.djl.training.initializer.NormalInitializer;
 import ai.djl.util.PairList;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 import java.util.function.BiConsumer;
 
@@ -46,6 +48,7 @@ public final class Gpt extends AbstractBlock {
 
   private final GptConfig config;
   private final LinearMode mode;
+  private final Map<String, Integer> ranks;
   private volatile BiConsumer<String, NDArray> inputObserver;
   private final Parameter wte;
   private final Parameter wpe;
@@ -56,18 +59,22 @@ public final class Gpt extends AbstractBlock {
 
   /**
    * One linear layer: weight (out, in), bias (out); bits and exp (out, 1) only when
-   * self-compressing.
+   * self-compressing; when low-rank, u (out, r) and v (r, in) in place of weight (null).
    */
   private static final class Lin {
     final String name;
     final Parameter weight;
+    final Parameter u;
+    final Parameter v;
     final Parameter bias;
     Parameter bits;
     Parameter exp;
 
-    Lin(String name, Parameter weight, Parameter bias) {
+    Lin(String name, Parameter weight, Parameter u, Parameter v, Parameter bias) {
       this.name = name;
       this.weight = weight;
+      this.u = u;
+      this.v = v;
       this.bias = bias;
     }
   }
@@ -86,9 +93,33 @@ public final class Gpt extends AbstractBlock {
    * #INIT_EXP}.
    */
   public Gpt(GptConfig config, LinearMode mode) {
+    this(config, mode, noRanks(mode));
+  }
+
+  private static Map<String, Integer> noRanks(LinearMode mode) {
+    if (mode == LinearMode.LOW_RANK) {
+      throw new IllegalArgumentException("LOW_RANK needs a rank per layer: use Gpt(config, ranks)");
+    }
+    return Map.of();
+  }
+
+  /**
+   * A {@link LinearMode#LOW_RANK} GPT: block linear layer {@code name} (e.g. {@code h0.fc}) has
+   * {@code ranks.get(name)} = r, and its weight (out, in) is replaced, at the same place in the
+   * parameter order, by {@code name.u} (out, r) then {@code name.v} (r, in).
+   *
+   * @throws IllegalArgumentException unless {@code ranks} names exactly the block linear layers,
+   *     each with 1 <= r <= min(out, in)
+   */
+  public Gpt(GptConfig config, Map<String, Integer> ranks) {
+    this(config, LinearMode.LOW_RANK, checkRanks(config, ranks));
+  }
+
+  private Gpt(GptConfig config, LinearMode mode, Map<String, Integer> ranks) {
     super(VERSION);
     this.config = Objects.requireNonNull(config, "config");
     this.mode = Objects.requireNonNull(mode, "mode");
+    this.ranks = ranks;
     long c = config.nEmbd();
     wte = weight("wte", new Shape(config.vocabSize(), c));
     wpe = weight("wpe", new Shape(config.blockSize(), c));
@@ -119,6 +150,48 @@ public final class Gpt extends AbstractBlock {
     }
   }
 
+  /** Block linear layer names in parameter order, each with its (out, in). */
+  public static Map<String, long[]> linearShapes(GptConfig config) {
+    long c = config.nEmbd();
+    Map<String, long[]> out = new LinkedHashMap<>();
+    for (int i = 0; i < config.nLayer(); i++) {
+      String p = "h" + i + ".";
+      out.put(p + "attn", new long[] {3 * c, c});
+      out.put(p + "attnProj", new long[] {c, c});
+      out.put(p + "fc", new long[] {4 * c, c});
+      out.put(p + "mlpProj", new long[] {c, 4 * c});
+    }
+    return out;
+  }
+
+  private static Map<String, Integer> checkRanks(GptConfig config, Map<String, Integer> ranks) {
+    Objects.requireNonNull(ranks, "ranks");
+    Map<String, long[]> shapes = linearShapes(Objects.requireNonNull(config, "config"));
+    if (!shapes.keySet().equals(ranks.keySet())) {
+      throw new IllegalArgumentException(
+          "ranks must name exactly the block linear layers "
+              + shapes.keySet()
+              + ", got "
+              + ranks.keySet());
+    }
+    Map<String, Integer> out = new LinkedHashMap<>();
+    for (Map.Entry<String, long[]> e : shapes.entrySet()) {
+      Integer r = ranks.get(e.getKey());
+      long max = Math.min(e.getValue()[0], e.getValue()[1]);
+      if (r == null || r < 1 || r > max) {
+        throw new IllegalArgumentException(
+            "rank of " + e.getKey() + " must be in [1, " + max + "], got " + r);
+      }
+      out.put(e.getKey(), r);
+    }
+    return java.util.Collections.unmodifiableMap(out);
+  }
+
+  /** Rank per block linear layer (in parameter order) of a low-rank model; empty otherwise. */
+  public Map<String, Integer> ranks() {
+    return ranks;
+  }
+
   /** Initial bit depth of a self-compressing channel. */
   public static final float INIT_BITS = 8f;
 
@@ -141,7 +214,14 @@ public final class Gpt extends AbstractBlock {
   }
 
   private Lin lin(String name, long out, long in) {
-    return new Lin(name, weight(name + ".weight", new Shape(out, in)), bias(name + ".bias", out));
+    if (mode == LinearMode.LOW_RANK) {
+      int r = ranks.get(name);
+      Parameter u = weight(name + ".u", new Shape(out, r));
+      Parameter v = weight(name + ".v", new Shape(r, in));
+      return new Lin(name, null, u, v, bias(name + ".bias", out));
+    }
+    return new Lin(
+        name, weight(name + ".weight", new Shape(out, in)), null, null, bias(name + ".bias", out));
   }
 
   private Parameter constant(String name, long out, float value) {
@@ -258,8 +338,13 @@ public final class Gpt extends AbstractBlock {
     if (observer != null) {
       observer.accept(lin.name, x);
     }
-    NDArray w = ps.getValue(lin.weight, device, training);
     NDArray b = ps.getValue(lin.bias, device, training);
+    if (mode == LinearMode.LOW_RANK) {
+      // x W^T = (x V^T) U^T: r (in + out) multiply-adds per token instead of in * out
+      NDArray h = Linear.linear(x, ps.getValue(lin.v, device, training), null).singletonOrThrow();
+      return Linear.linear(h, ps.getValue(lin.u, device, training), b).singletonOrThrow();
+    }
+    NDArray w = ps.getValue(lin.weight, device, training);
     switch (mode) {
       case DENSE:
         break;

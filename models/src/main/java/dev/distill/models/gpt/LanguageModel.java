@@ -71,7 +71,21 @@ public final class LanguageModel implements AutoCloseable {
   public static LanguageModel create(
       GptConfig config, CharTokenizer tokenizer, long seed, LinearMode mode) {
     checkVocab(config, tokenizer);
-    Gpt block = new Gpt(config, mode);
+    return create(new Gpt(config, mode), tokenizer, seed);
+  }
+
+  /**
+   * A new {@link LinearMode#LOW_RANK} model with the given rank per block linear layer ({@link
+   * Gpt#Gpt(GptConfig, java.util.Map)}), initialised from {@code seed} as the other modes.
+   */
+  public static LanguageModel create(
+      GptConfig config, CharTokenizer tokenizer, long seed, java.util.Map<String, Integer> ranks) {
+    checkVocab(config, tokenizer);
+    return create(new Gpt(config, ranks), tokenizer, seed);
+  }
+
+  private static LanguageModel create(Gpt block, CharTokenizer tokenizer, long seed) {
+    GptConfig config = block.config();
     block.setInitializer(new SeededNormal(new Random(seed), 0.02f), Parameter.Type.WEIGHT);
     Model model = Model.newInstance("gpt", ai.djl.Device.cpu(), ENGINE);
     try {
@@ -100,7 +114,25 @@ public final class LanguageModel implements AutoCloseable {
       GptConfig config, CharTokenizer tokenizer, InputStream params, LinearMode mode)
       throws IOException {
     checkVocab(config, tokenizer);
-    Gpt block = new Gpt(config, mode);
+    return load(new Gpt(config, mode), tokenizer, params);
+  }
+
+  /**
+   * As {@link #load(GptConfig, CharTokenizer, InputStream)} for a low-rank model of {@code ranks}.
+   */
+  public static LanguageModel load(
+      GptConfig config,
+      CharTokenizer tokenizer,
+      InputStream params,
+      java.util.Map<String, Integer> ranks)
+      throws IOException {
+    checkVocab(config, tokenizer);
+    return load(new Gpt(config, ranks), tokenizer, params);
+  }
+
+  private static LanguageModel load(Gpt block, CharTokenizer tokenizer, InputStream params)
+      throws IOException {
+    GptConfig config = block.config();
     Model model = Model.newInstance("gpt", ai.djl.Device.cpu(), ENGINE);
     try {
       model.setBlock(block);

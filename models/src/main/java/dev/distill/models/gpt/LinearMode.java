@@ -26,5 +26,12 @@ public enum LinearMode {
    * >= 0 and exponent e; {@link Quantizers#selfCompress}. The extra parameters are named {@code
    * <layer>.bits} and {@code <layer>.exp}, shape (out, 1).
    */
-  SELF_COMPRESSING
+  SELF_COMPRESSING,
+  /**
+   * Low-rank factorisation: W (out, in) = U (out, r) V (r, in), the factors trained directly, so a
+   * layer holds r (in + out) weights instead of in * out. The parameters are named {@code
+   * <layer>.u} and {@code <layer>.v}; the ranks are part of the architecture ({@link
+   * Gpt#Gpt(GptConfig, java.util.Map)}).
+   */
+  LOW_RANK
 }

@@ -102,8 +102,16 @@ public final class PackedExport {
     return out;
   }
 
-  /** Writes the export of {@code lm} (any mode) to {@code dir} (created; must not exist). */
+  /**
+   * Writes the export of {@code lm} (any mode but {@link LinearMode#LOW_RANK}, whose factors are
+   * already compact float32: see {@code compression.LowRank.save}) to {@code dir} (created; must
+   * not exist).
+   */
   public static Summary write(LanguageModel lm, Path dir) throws IOException {
+    if (lm.mode() == LinearMode.LOW_RANK) {
+      throw new IllegalArgumentException(
+          "a LOW_RANK model has no packed export; save it with its ranks (LowRank.save)");
+    }
     Files.createDirectories(dir.getParent() == null ? Path.of(".") : dir.getParent());
     Files.createDirectory(dir);
     Files.writeString(
