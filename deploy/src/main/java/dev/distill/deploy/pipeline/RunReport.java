@@ -31,7 +31,13 @@ import java.util.stream.Stream;
 public final class RunReport {
   static final String PIPELINE_FACTS = "pipeline.json";
   static final String METRICS_DIR = "metrics";
-  private static final Gson GSON = new GsonBuilder().setPrettyPrinting().serializeNulls().create();
+  private static final Gson GSON =
+      new GsonBuilder()
+          .setPrettyPrinting()
+          .serializeNulls()
+          // A NaN metric is written as NaN rather than failing the whole run at its last step.
+          .serializeSpecialFloatingPointValues()
+          .create();
 
   /** What the stage produced. */
   public record Result(Path reportJson, Path reportHtml, List<Gate.Outcome> gates) {

@@ -151,8 +151,14 @@ public final class DataParallelStudentTrainer implements DistributedTrainer {
             averageGradients(params, batch.tokenCount(), allReduce, m);
             syncs++;
           }
-          TrainingStep.clipGlobalNorm(params, tc.gradClipNorm());
-          trainer.step();
+          double norm = TrainingStep.clipGlobalNorm(params, tc.gradClipNorm());
+          // Decided on the (all-reduced) gradients alone, so every worker skips the same steps.
+          if (TrainingStep.finite(0f, norm, params, tc.gradClipNorm())) {
+            trainer.step();
+          } else {
+            TrainingStep.zeroGradients(params);
+            System.err.printf("[train] worker step %d: non-finite gradients; skipped%n", step + 1);
+          }
           boolean last = step == o.steps - 1;
           if (o.sync == Sync.AVERAGE && ((step + 1) % o.averageEvery == 0 || last)) {
             averageParameters(params, allReduce, world, m);

@@ -69,7 +69,11 @@ public final class TrainingCheckpoints {
   private static final String FORMAT = "distill-train-checkpoint/1";
   private static final Pattern NAME = Pattern.compile("step-(\\d{8})");
   private static final Gson GSON =
-      new GsonBuilder().disableHtmlEscaping().setPrettyPrinting().create();
+      new GsonBuilder()
+          .disableHtmlEscaping()
+          .setPrettyPrinting()
+          .serializeSpecialFloatingPointValues()
+          .create();
 
   private TrainingCheckpoints() {}
 

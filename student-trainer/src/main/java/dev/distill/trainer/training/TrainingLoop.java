@@ -14,6 +14,7 @@ import java.io.UncheckedIOException;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Random;
@@ -95,6 +96,7 @@ public final class TrainingLoop {
     List<TrainResult.CurvePoint> curve = new ArrayList<>();
     double lastVal = Double.NaN;
     double trainLoss = Double.NaN;
+    int skippedSteps = 0;
     long tokens = 0;
     double priorSeconds = 0;
     int firstStep = 0;
@@ -131,7 +133,7 @@ public final class TrainingLoop {
         try (NDManager stepManager = trainer.getManager().newSubManager()) {
           BatchSource.Batch batch = train.next(stepManager, trainRng);
           int at = step;
-          trainLoss =
+          float stepLoss =
               TrainingStep.forwardBackward(
                   trainer,
                   batch.inputs(),
@@ -148,8 +150,22 @@ public final class TrainingLoop {
           if (regularizer != null) {
             regularizer.afterBackward(model);
           }
-          TrainingStep.clipGlobalNorm(params, config.gradClipNorm());
-          trainer.step();
+          double norm = TrainingStep.clipGlobalNorm(params, config.gradClipNorm());
+          if (TrainingStep.finite(stepLoss, norm, params, config.gradClipNorm())) {
+            trainer.step();
+            trainLoss = stepLoss;
+          } else {
+            TrainingStep.zeroGradients(params);
+            skippedSteps++;
+            System.err.printf(
+                Locale.ROOT,
+                "[train] step %d: non-finite loss (%s) or gradient norm (%s); update skipped (%d"
+                    + " so far)%n",
+                step + 1,
+                stepLoss,
+                norm,
+                skippedSteps);
+          }
           tokens += batch.tokens();
         }
         boolean last = step == config.steps() - 1;

@@ -73,15 +73,7 @@ public final class TrainingStep {
     if (maxNorm <= 0) {
       return Double.NaN;
     }
-    double sq = 0;
-    for (NDArray p : params) {
-      try (NDArray g = p.getGradient();
-          NDArray s = g.square();
-          NDArray t = s.sum()) {
-        sq += t.getFloat();
-      }
-    }
-    double norm = Math.sqrt(sq);
+    double norm = Math.sqrt(squaredNorm(params));
     if (norm > maxNorm) {
       float scale = (float) (maxNorm / (norm + 1e-6));
       for (NDArray p : params) {
@@ -91,5 +83,42 @@ public final class TrainingStep {
       }
     }
     return norm;
+  }
+
+  /**
+   * Whether the step's update may be applied: the loss and every gradient are finite. {@code
+   * clippedNorm} is what {@link #clipGlobalNorm} returned (NaN when clipping is disabled, in which
+   * case the norm is computed here). Mixed-precision trainers skip such steps the same way
+   * (PyTorch's GradScaler); one NaN update would otherwise make every parameter NaN for the rest of
+   * the run.
+   */
+  public static boolean finite(
+      float loss, double clippedNorm, List<NDArray> params, float maxNorm) {
+    if (!Float.isFinite(loss)) {
+      return false;
+    }
+    double norm = maxNorm > 0 ? clippedNorm : Math.sqrt(squaredNorm(params));
+    return Double.isFinite(norm);
+  }
+
+  /** Sets every parameter's gradient to 0 in place (a skipped step leaves nothing behind). */
+  public static void zeroGradients(List<NDArray> params) {
+    for (NDArray p : params) {
+      try (NDArray g = p.getGradient()) {
+        g.set(new ai.djl.ndarray.index.NDIndex("..."), 0f);
+      }
+    }
+  }
+
+  private static double squaredNorm(List<NDArray> params) {
+    double sq = 0;
+    for (NDArray p : params) {
+      try (NDArray g = p.getGradient();
+          NDArray s = g.square();
+          NDArray t = s.sum()) {
+        sq += t.getFloat();
+      }
+    }
+    return sq;
   }
 }

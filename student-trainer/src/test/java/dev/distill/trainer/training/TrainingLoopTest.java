@@ -47,4 +47,48 @@ class TrainingLoopTest {
     train(3, b);
     assertThat(a).isEqualTo(b);
   }
+
+  @Test
+  void aStepWithANonFiniteLossOrGradientIsSkippedAndTrainingGoesOn() {
+    CharTokenizer tok = CharTokenizer.fromCorpus(TEXT);
+    int[] ids = tok.encode(TEXT);
+    TrainConfig tc = new TrainConfig(20, 4, 3e-3f, 2, 3e-4f, 0.0f, 1.0f, 0, 1, 1);
+    // Step 3: a NaN loss. Step 5: a finite loss (0) whose gradient is NaN (d sqrt(x)/dx at 0
+    // times 0). Either would make every parameter NaN if the optimiser stepped on it.
+    Regularizer bad =
+        (model, manager, step) -> {
+          if (step == 2) {
+            return manager.create(Float.NaN);
+          }
+          if (step == 4) {
+            ai.djl.ndarray.NDArray w = model.block().getParameters().get(0).getValue().getArray();
+            return w.sub(w).sqrt().sum();
+          }
+          return manager.create(0f);
+        };
+    List<Integer> steps = new ArrayList<>();
+    try (LanguageModel lm =
+        LanguageModel.create(new GptConfig(tok.vocabSize(), 16, 1, 2, 32, 0f), tok, 1)) {
+      TrainResult r =
+          TrainingLoop.run(
+              lm,
+              new TextWindows(ids, 16, 4),
+              new TextWindows(ids, 16, 4),
+              tc,
+              (step, total, loss, val, tps) -> steps.add(step),
+              Checkpointing.none(),
+              bad);
+      assertThat(steps).hasSize(20);
+      for (var p : lm.block().getParameters()) {
+        for (float x : p.getValue().getArray().toFloatArray()) {
+          assertThat(x).isFinite();
+        }
+      }
+      assertThat(r.curve()).isNotEmpty();
+      for (TrainResult.CurvePoint c : r.curve()) {
+        assertThat(c.trainLoss()).isFinite();
+        assertThat(c.valLoss()).isFinite();
+      }
+    }
+  }
 }
