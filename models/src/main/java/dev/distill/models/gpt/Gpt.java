@@ -15,6 +15,7 @@ import ai.djl.training.ParameterStore;
 import ai.djl.training.initializer.ConstantInitializer;
 import ai.djl.training.initializer.NormalInitializer;
 import ai.djl.util.PairList;
+import dev.distill.models.autograd.Scalars;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -314,7 +315,7 @@ public final class Gpt extends AbstractBlock {
       NDArray q = heads(split.get(0), b, t, nh, hs);
       NDArray k = heads(split.get(1), b, t, nh, hs);
       NDArray v = heads(split.get(2), b, t, nh, hs);
-      NDArray att = q.matMul(k.transpose(0, 1, 3, 2)).muli(scale).add(mask).softmax(-1);
+      NDArray att = Scalars.muli(q.matMul(k.transpose(0, 1, 3, 2)), scale).add(mask).softmax(-1);
       att = dropout(att, training);
       NDArray y = att.matMul(v).transpose(0, 2, 1, 3).reshape(b, t, c);
       y = linear(y, layer.attnProj(), ps, device, training);
@@ -374,7 +375,7 @@ public final class Gpt extends AbstractBlock {
    * the model's (see the class comment on memory).
    */
   private static NDArray onStep(NDArray activation, NDArray p) {
-    return activation.getManager().create(1f).mul(p);
+    return Scalars.of(activation, 1f).mul(p);
   }
 
   /** (B, T, C) -> (B, nh, T, hs). */

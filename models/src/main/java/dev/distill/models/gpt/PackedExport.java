@@ -7,6 +7,7 @@ import ai.djl.util.Pair;
 import com.google.gson.GsonBuilder;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
+import dev.distill.models.autograd.Scalars;
 import dev.distill.models.checkpoint.CheckpointException;
 import dev.distill.models.checkpoint.Checkpoints;
 import dev.distill.models.tokenizer.CharTokenizer;
@@ -208,7 +209,7 @@ public final class PackedExport {
     int cols = (int) w.getShape().get(1);
     NDArray e = scratch.create(1f).mul(exp);
     NDArray step = Quantizers.pow2(e);
-    NDArray b = scratch.create(1f).mul(bits).maximum(0f);
+    NDArray b = Scalars.maximum(scratch.create(1f).mul(bits), 0f);
     NDArray half = Quantizers.pow2(b.sub(1f));
     NDArray ints =
         scratch.create(1f).mul(w).div(step).maximum(half.neg()).minimum(half.sub(1f)).round();

@@ -1,6 +1,7 @@
 package dev.distill.models.gpt;
 
 import ai.djl.ndarray.NDArray;
+import dev.distill.models.autograd.Scalars;
 
 /**
  * The quantisers of the compressed students. Each returns the quantised values in the forward pass
@@ -41,8 +42,8 @@ public final class Quantizers {
    * straight-through.
    */
   public static NDArray activations8(NDArray x) {
-    NDArray s = x.abs().max(new int[] {-1}, true).maximum(EPS).stopGradient();
-    NDArray q = x.mul(127f).div(s).round().clip(-128, 127).mul(s).div(127f);
+    NDArray s = Scalars.maximum(x.abs().max(new int[] {-1}, true), EPS).stopGradient();
+    NDArray q = Scalars.div(Scalars.mul(x, 127f).div(s).round().clip(-128, 127).mul(s), 127f);
     return ste(x, q);
   }
 
@@ -56,7 +57,7 @@ public final class Quantizers {
    * @param exp (out, 1), the learnable exponent
    */
   public static NDArray selfCompress(NDArray w, NDArray bits, NDArray exp) {
-    NDArray b = bits.maximum(0f);
+    NDArray b = Scalars.maximum(bits, 0f);
     NDArray half = pow2(b.sub(1f)); // 2^(b-1)
     NDArray scale = pow2(exp); // 2^e
     NDArray z = w.div(scale);
@@ -67,7 +68,7 @@ public final class Quantizers {
 
   /** {@code 2^x} as {@code exp(x ln 2)}. */
   static NDArray pow2(NDArray x) {
-    return x.mul((float) Math.log(2)).exp();
+    return Scalars.mul(x, (float) Math.log(2)).exp();
   }
 
   /** Value of {@code q}, gradient of {@code x}. */

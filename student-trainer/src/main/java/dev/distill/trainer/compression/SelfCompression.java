@@ -4,6 +4,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.nn.Parameter;
 import ai.djl.util.Pair;
+import dev.distill.models.autograd.Scalars;
 import dev.distill.models.gpt.LanguageModel;
 import dev.distill.models.gpt.LinearMode;
 import dev.distill.trainer.training.Regularizer;
@@ -54,17 +55,17 @@ public final class SelfCompression implements Regularizer {
       String layer = name.substring(0, name.length() - ".bits".length());
       long[] shape = model.block().getParameters().get(layer + ".weight").getShape().getShape();
       weights += shape[0] * shape[1];
-      NDArray bits = manager.create(1f).mul(p.getValue().getArray()).maximum(0f);
-      total = total.add(bits.sum().mul((float) shape[1]));
+      NDArray bits = Scalars.maximum(manager.create(1f).mul(p.getValue().getArray()), 0f);
+      total = total.add(Scalars.mul(bits.sum(), (float) shape[1]));
     }
-    return total.div((float) weights);
+    return Scalars.div(total, (float) weights);
   }
 
   @Override
   public NDArray penalty(LanguageModel model, NDManager stepManager, int step) {
     NDArray q = averageBits(model, stepManager);
     history.add(new double[] {step + 1, q.getFloat()});
-    return q.mul(gamma);
+    return Scalars.mul(q, gamma);
   }
 
   /** (step, Q) after every training step so far. */

@@ -3,6 +3,7 @@ package dev.distill.trainer.distributed;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.training.Trainer;
+import dev.distill.models.autograd.Scalars;
 import dev.distill.models.checkpoint.Checkpoints;
 import dev.distill.models.gpt.GptConfig;
 import dev.distill.models.gpt.LanguageModel;
@@ -251,7 +252,7 @@ public final class DataParallelStudentTrainer implements DistributedTrainer {
         }
         at += size;
         try (NDArray replacement = m.create(mean, g.getShape())) {
-          g.muli(0f).addi(replacement);
+          Scalars.muli(g, 0f).addi(replacement);
         }
       }
     }
@@ -283,7 +284,7 @@ public final class DataParallelStudentTrainer implements DistributedTrainer {
       // updates the parameter without autograd refusing an in-place op on a leaf.
       try (NDArray replacement = m.create(mean, p.getShape());
           NDArray view = p.stopGradient()) {
-        view.muli(0f).addi(replacement);
+        Scalars.muli(view, 0f).addi(replacement);
       }
     }
   }

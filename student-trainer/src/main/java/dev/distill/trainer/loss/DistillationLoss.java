@@ -1,6 +1,7 @@
 package dev.distill.trainer.loss;
 
 import ai.djl.ndarray.NDArray;
+import dev.distill.models.autograd.Scalars;
 import dev.distill.trainer.data.KdBatch;
 import java.util.Locale;
 import java.util.Objects;
@@ -95,7 +96,7 @@ public record DistillationLoss(
       NDArray kd =
           SparseKd.loss(
               divergence, studentLogits, topkIds, topkProbs, tail, mask, temperature, renormalise);
-      out = alpha == 1f ? kd : kd.mul(alpha);
+      out = alpha == 1f ? kd : Scalars.mul(kd, alpha);
     }
     NDArray nll = null;
     NDArray answerMask = mask;
@@ -105,7 +106,7 @@ public record DistillationLoss(
       answerMask = m.sub(r);
       if (rationaleWeight > 0f) {
         nll = HardLabelCrossEntropy.perPosition(studentLogits, targets);
-        NDArray rat = LossOps.maskedMean(nll, r).mul(rationaleWeight);
+        NDArray rat = Scalars.mul(LossOps.maskedMean(nll, r), rationaleWeight);
         out = out == null ? rat : out.add(rat);
       }
     }
@@ -114,7 +115,7 @@ public record DistillationLoss(
         nll = HardLabelCrossEntropy.perPosition(studentLogits, targets);
       }
       NDArray ce = LossOps.maskedMean(nll, answerMask);
-      ce = alpha == 0f ? ce : ce.mul(1f - alpha);
+      ce = alpha == 0f ? ce : Scalars.mul(ce, 1f - alpha);
       out = out == null ? ce : out.add(ce);
     }
     if (out == null) {

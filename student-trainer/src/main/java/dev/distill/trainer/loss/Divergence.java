@@ -1,6 +1,7 @@
 package dev.distill.trainer.loss;
 
 import ai.djl.ndarray.NDArray;
+import dev.distill.models.autograd.Scalars;
 import java.util.Locale;
 
 /**
@@ -161,15 +162,16 @@ public record Divergence(Kind kind, float param) {
               yield kl(q, logQ, logP);
             }
             NDArray logM = logMix(logP, param, logQ);
-            yield kl(p, logP, logM).mul(param).add(kl(q, logQ, logM).mul(1f - param));
+            yield Scalars.mul(kl(p, logP, logM), param)
+                .add(Scalars.mul(kl(q, logQ, logM), 1f - param));
           }
           case SKEW_FORWARD_KL ->
               param == 0f ? kl(p, logP, logQ) : kl(p, logP, logMix(logP, param, logQ));
           case SKEW_REVERSE_KL ->
               param == 0f ? kl(q, logQ, logP) : kl(q, logQ, logMix(logQ, param, logP));
-          case TOTAL_VARIATION -> p.sub(q).abs().sum(new int[] {-1}).mul(0.5f);
+          case TOTAL_VARIATION -> Scalars.mul(p.sub(q).abs().sum(new int[] {-1}), 0.5f);
         };
-    return d.maximum(0f);
+    return Scalars.maximum(d, 0f);
   }
 
   /** {@code sum a (logA - logB)} over the last axis; terms with a = 0 are 0. */

@@ -1,6 +1,7 @@
 package dev.distill.trainer.loss;
 
 import ai.djl.ndarray.NDArray;
+import dev.distill.models.autograd.Scalars;
 
 /**
  * Full-distribution divergences between a teacher and a student for evaluation, per DESIGN.md "Loss
@@ -52,11 +53,12 @@ public final class Divergences {
     NDArray b = logQ.add((float) Math.log(1.0 - beta));
     NDArray hi = a.maximum(b);
     NDArray logM = hi.add(a.sub(hi).exp().add(b.sub(hi).exp()).log());
-    return kl(logP, logM).mul(beta).add(kl(logQ, logM).mul(1f - beta)).maximum(0f);
+    return Scalars.maximum(
+        Scalars.mul(kl(logP, logM), beta).add(Scalars.mul(kl(logQ, logM), 1f - beta)), 0f);
   }
 
   /** {@code sum exp(logA) (logA - logB)} over the last axis, clamped at 0. */
   private static NDArray kl(NDArray logA, NDArray logB) {
-    return logA.exp().mul(logA.sub(logB)).sum(new int[] {-1}).maximum(0f);
+    return Scalars.maximum(logA.exp().mul(logA.sub(logB)).sum(new int[] {-1}), 0f);
   }
 }

@@ -2,6 +2,7 @@ package dev.distill.trainer.loss;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.types.DataType;
+import dev.distill.models.autograd.Scalars;
 
 /** Small numeric helpers shared by the losses; every one works in float32. */
 final class LossOps {
@@ -23,18 +24,18 @@ final class LossOps {
 
   /** log softmax(logits / t) along the last axis. */
   static NDArray logProbs(NDArray logits, float t) {
-    return f32(logits).div(t).logSoftmax(-1);
+    return Scalars.div(f32(logits), t).logSoftmax(-1);
   }
 
   /** {@code p * log p} with {@code 0 log 0 = 0}; p carries no gradient here. */
   static NDArray xLogX(NDArray p) {
-    return p.mul(p.maximum(TINY).log());
+    return p.mul(Scalars.maximum(p, TINY).log());
   }
 
   /** Mean of {@code perPosition} over positions where {@code mask} is 1 (0 when none are). */
   static NDArray maskedMean(NDArray perPosition, NDArray mask) {
     NDArray m = f32(mask);
-    return perPosition.mul(m).sum().div(m.sum().maximum(1f));
+    return perPosition.mul(m).sum().div(Scalars.maximum(m.sum(), 1f));
   }
 
   static void checkTemperature(float t) {

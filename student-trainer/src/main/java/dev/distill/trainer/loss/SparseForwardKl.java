@@ -1,6 +1,7 @@
 package dev.distill.trainer.loss;
 
 import ai.djl.ndarray.NDArray;
+import dev.distill.models.autograd.Scalars;
 
 /**
  * Sparse forward KL, {@code KL(teacher || student)}, over the teacher's top-k plus one tail bucket,
@@ -52,7 +53,7 @@ public final class SparseForwardKl {
       boolean renormalise) {
     NDArray perPosition =
         perPosition(studentLogits, topkIds, topkProbs, tail, temperature, renormalise);
-    return LossOps.maskedMean(perPosition, mask).mul(temperature * temperature);
+    return Scalars.mul(LossOps.maskedMean(perPosition, mask), temperature * temperature);
   }
 
   /**

@@ -3,6 +3,7 @@ package dev.distill.trainer.loss;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
+import dev.distill.models.autograd.Scalars;
 
 /**
  * Any {@link Divergence} between the teacher's sparse soft labels and the student, at temperature
@@ -57,7 +58,7 @@ public final class SparseKd {
       boolean renormalise) {
     NDArray perPosition =
         perPosition(divergence, studentLogits, topkIds, topkProbs, tail, temperature, renormalise);
-    return LossOps.maskedMean(perPosition, mask).mul(temperature * temperature);
+    return Scalars.mul(LossOps.maskedMean(perPosition, mask), temperature * temperature);
   }
 
   /** The per-position divergence (B, T), not scaled by {@code T^2} and not masked. */
@@ -88,28 +89,29 @@ public final class SparseKd {
               + ", tail "
               + tail.getShape());
     }
-    NDArray z = LossOps.f32(studentLogits).div(temperature);
-    NDArray p = LossOps.f32(topkProbs).maximum(0f);
+    NDArray z = Scalars.div(LossOps.f32(studentLogits), temperature);
+    NDArray p = Scalars.maximum(LossOps.f32(topkProbs), 0f);
     NDArray zk = z.gather(topkIds, 2); // (B, T, k)
 
     NDArray teacher;
     NDArray logQ;
     if (renormalise) {
-      teacher = p.div(p.sum(new int[] {2}, true).maximum(LossOps.TINY));
+      teacher = p.div(Scalars.maximum(p.sum(new int[] {2}, true), LossOps.TINY));
       logQ = zk.logSoftmax(2);
     } else {
-      NDArray pt = LossOps.f32(tail).maximum(0f).expandDims(2); // (B, T, 1)
+      NDArray pt = Scalars.maximum(LossOps.f32(tail), 0f).expandDims(2); // (B, T, 1)
       teacher = p.concat(pt, 2);
-      teacher = teacher.div(teacher.sum(new int[] {2}, true).maximum(LossOps.TINY));
+      teacher = teacher.div(Scalars.maximum(teacher.sum(new int[] {2}, true), LossOps.TINY));
       NDArray lse = LossOps.logSumExp(z, 2); // (B, T, 1)
       // the student's mass outside the top-k: logsumexp over the logits with the top-k masked out
       NDManager m = z.getManager();
       NDArray inTopk = m.zeros(z.getShape()).scatter(topkIds, m.ones(k), 2);
-      NDArray outside = z.add(inTopk.mul(MASKED_LOGIT));
-      NDArray logQTail = LossOps.logSumExp(outside, 2).sub(lse).maximum((float) Math.log(EPS));
+      NDArray outside = z.add(Scalars.mul(inTopk, MASKED_LOGIT));
+      NDArray logQTail =
+          Scalars.maximum(LossOps.logSumExp(outside, 2).sub(lse), (float) Math.log(EPS));
       logQ = zk.sub(lse).concat(logQTail, 2);
     }
-    NDArray logP = teacher.maximum(LossOps.TINY).log();
+    NDArray logP = Scalars.maximum(teacher, LossOps.TINY).log();
     return divergence.between(teacher, logP, logQ.exp(), logQ);
   }
 }

@@ -9,6 +9,7 @@ import ai.djl.training.GradientCollector;
 import ai.djl.training.Trainer;
 import ai.djl.training.loss.Loss;
 import ai.djl.util.Pair;
+import dev.distill.models.autograd.Scalars;
 import dev.distill.models.gpt.LanguageModel;
 import java.util.ArrayList;
 import java.util.List;
@@ -78,7 +79,7 @@ public final class TrainingStep {
       float scale = (float) (maxNorm / (norm + 1e-6));
       for (NDArray p : params) {
         try (NDArray g = p.getGradient()) {
-          g.muli(scale);
+          Scalars.muli(g, scale);
         }
       }
     }

@@ -3,6 +3,7 @@ package dev.distill.teacher.inference;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
+import dev.distill.models.autograd.Scalars;
 import dev.distill.models.gpt.LanguageModel;
 import dev.distill.schemas.codec.SoftLabels;
 import java.util.ArrayList;
@@ -76,7 +77,7 @@ public final class SoftLabeler {
     float[] topProbs;
     long[] topIds;
     float[] entropy;
-    NDArray logp = logits.div(config.temperature()).logSoftmax(-1);
+    NDArray logp = Scalars.div(logits, config.temperature()).logSoftmax(-1);
     NDArray p = logp.exp();
     entropy = p.mul(logp).sum(new int[] {-1}).neg().toFloatArray();
     NDList top = p.topK(k, -1, true, true);
