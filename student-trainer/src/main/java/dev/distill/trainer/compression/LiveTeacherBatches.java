@@ -49,22 +49,10 @@ public final class LiveTeacherBatches implements BatchSource {
     NDArray inputs = manager.create(flat, new Shape(b, t));
     NDArray logP = teacher.logits(manager, rows).logSoftmax(-1);
     NDArray p = logP.exp();
-    return new Batch() {
-      @Override
-      public NDArray inputs() {
-        return inputs;
-      }
-
-      @Override
-      public NDArray loss(NDArray logits) {
-        // KL(p || q) = sum_v p_v (log p_v - log q_v)
-        return p.mul(logP.sub(logits.logSoftmax(-1))).sum(new int[] {-1}).mean();
-      }
-
-      @Override
-      public long tokens() {
-        return (long) b * t;
-      }
-    };
+    // KL(p || q) = sum_v p_v (log p_v - log q_v)
+    return Batch.of(
+        inputs,
+        (long) b * t,
+        logits -> p.mul(logP.sub(logits.logSoftmax(-1))).sum(new int[] {-1}).mean());
   }
 }

@@ -1,7 +1,6 @@
 package dev.distill.trainer.loss;
 
 import ai.djl.ndarray.NDArray;
-import dev.distill.models.autograd.Scalars;
 
 /**
  * Sparse forward KL, {@code KL(teacher || student)}, over the teacher's top-k plus one tail bucket,
@@ -51,9 +50,15 @@ public final class SparseForwardKl {
       NDArray mask,
       float temperature,
       boolean renormalise) {
-    NDArray perPosition =
-        perPosition(studentLogits, topkIds, topkProbs, tail, temperature, renormalise);
-    return Scalars.mul(LossOps.maskedMean(perPosition, mask), temperature * temperature);
+    return SparseKd.loss(
+        Divergence.FORWARD_KL,
+        studentLogits,
+        topkIds,
+        topkProbs,
+        tail,
+        mask,
+        temperature,
+        renormalise);
   }
 
   /**

@@ -3,6 +3,7 @@ package dev.distill.trainer.training;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import java.util.Random;
+import java.util.function.UnaryOperator;
 
 /** Produces training batches and the loss of the model's logits on them. */
 public interface BatchSource {
@@ -32,5 +33,28 @@ public interface BatchSource {
 
     /** Labelled positions in the batch. */
     long tokens();
+
+    /**
+     * A batch of {@code inputs} with {@code tokens} labelled positions, whose logits {@code loss}
+     * scores: what every source builds once its arrays are on the device.
+     */
+    static Batch of(NDArray inputs, long tokens, UnaryOperator<NDArray> loss) {
+      return new Batch() {
+        @Override
+        public NDArray inputs() {
+          return inputs;
+        }
+
+        @Override
+        public NDArray loss(NDArray logits) {
+          return loss.apply(logits);
+        }
+
+        @Override
+        public long tokens() {
+          return tokens;
+        }
+      };
+    }
   }
 }

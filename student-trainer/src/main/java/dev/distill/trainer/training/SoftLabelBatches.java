@@ -1,11 +1,8 @@
 package dev.distill.trainer.training;
 
-import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import dev.distill.trainer.data.Example;
-import dev.distill.trainer.data.KdBatch;
 import dev.distill.trainer.loss.DistillationLoss;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
 
@@ -30,26 +27,7 @@ public final class SoftLabelBatches implements BatchSource {
 
   @Override
   public Batch next(NDManager manager, Random rng) {
-    List<Example> picked = new ArrayList<>(batchSize);
-    for (int i = 0; i < batchSize; i++) {
-      picked.add(examples.get(rng.nextInt(examples.size())));
-    }
-    KdBatch batch = KdBatch.of(manager, picked);
-    return new Batch() {
-      @Override
-      public NDArray inputs() {
-        return batch.inputs();
-      }
-
-      @Override
-      public NDArray loss(NDArray logits) {
-        return loss.total(logits, batch);
-      }
-
-      @Override
-      public long tokens() {
-        return batch.tokenCount();
-      }
-    };
+    return DistillationBatches.next(
+        manager, batchSize, () -> examples.get(rng.nextInt(examples.size())), loss);
   }
 }

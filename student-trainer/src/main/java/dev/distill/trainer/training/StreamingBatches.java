@@ -1,15 +1,10 @@
 package dev.distill.trainer.training;
 
-import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
-import dev.distill.trainer.data.Example;
-import dev.distill.trainer.data.KdBatch;
 import dev.distill.trainer.io.CuratedStream;
 import dev.distill.trainer.loss.DistillationLoss;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.Objects;
 import java.util.Random;
 
@@ -45,27 +40,7 @@ public final class StreamingBatches implements BatchSource, AutoCloseable {
   @Override
   public Batch next(NDManager manager, Random rng) {
     CuratedStream s = stream(CuratedStream.Cursor.START);
-    List<Example> picked = new ArrayList<>(batchSize);
-    for (int i = 0; i < batchSize; i++) {
-      picked.add(s.next());
-    }
-    KdBatch batch = KdBatch.of(manager, picked);
-    return new Batch() {
-      @Override
-      public NDArray inputs() {
-        return batch.inputs();
-      }
-
-      @Override
-      public NDArray loss(NDArray logits) {
-        return loss.total(logits, batch);
-      }
-
-      @Override
-      public long tokens() {
-        return batch.tokenCount();
-      }
-    };
+    return DistillationBatches.next(manager, batchSize, s::next, loss);
   }
 
   @Override

@@ -40,22 +40,9 @@ public final class TextWindows implements BatchSource {
     NDArray inputs = manager.create(x, shape);
     NDArray targets = manager.create(y, shape);
     NDArray mask = manager.ones(shape);
-    long count = (long) batchSize * blockSize;
-    return new Batch() {
-      @Override
-      public NDArray inputs() {
-        return inputs;
-      }
-
-      @Override
-      public NDArray loss(NDArray logits) {
-        return HardLabelCrossEntropy.loss(logits, targets, mask);
-      }
-
-      @Override
-      public long tokens() {
-        return count;
-      }
-    };
+    return Batch.of(
+        inputs,
+        (long) batchSize * blockSize,
+        logits -> HardLabelCrossEntropy.loss(logits, targets, mask));
   }
 }

@@ -16,6 +16,7 @@ import java.util.List;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.Path;
 import org.apache.parquet.avro.AvroParquetWriter;
+import org.apache.parquet.column.ParquetProperties;
 import org.apache.parquet.example.data.Group;
 import org.apache.parquet.example.data.simple.SimpleGroupFactory;
 import org.apache.parquet.hadoop.ParquetWriter;
@@ -77,6 +78,15 @@ class CuratedDatasetTest {
 
   /** Writes with parquet-avro and Spark's 3-level list layout. */
   static void writeAvro(java.nio.file.Path file, CuratedExample... records) throws IOException {
+    writeAvro(file, ParquetProperties.DEFAULT_ROW_GROUP_ROW_COUNT_LIMIT, records);
+  }
+
+  /**
+   * As {@link #writeAvro(java.nio.file.Path, CuratedExample...)}, {@code perGroup} rows a row
+   * group.
+   */
+  static void writeAvro(java.nio.file.Path file, int perGroup, CuratedExample... records)
+      throws IOException {
     Files.createDirectories(file.getParent());
     Configuration conf = new Configuration();
     conf.setBoolean("parquet.avro.write-old-list-structure", false);
@@ -85,6 +95,7 @@ class CuratedDatasetTest {
                 HadoopOutputFile.fromPath(new Path(file.toUri()), conf))
             .withSchema(CuratedExample.getClassSchema())
             .withConf(conf)
+            .withRowGroupRowCountLimit(perGroup)
             .build()) {
       for (CuratedExample r : records) {
         w.write(r);

@@ -22,11 +22,8 @@ import java.util.List;
 import java.util.Map;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.Path;
-import org.apache.parquet.avro.AvroParquetWriter;
 import org.apache.parquet.hadoop.ParquetFileReader;
-import org.apache.parquet.hadoop.ParquetWriter;
 import org.apache.parquet.hadoop.util.HadoopInputFile;
-import org.apache.parquet.hadoop.util.HadoopOutputFile;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -39,20 +36,11 @@ class CuratedStreamTest {
   private java.nio.file.Path write(String name, String prefix, int n, int perGroup)
       throws IOException {
     java.nio.file.Path file = dir.resolve("split=train").resolve(name);
-    Files.createDirectories(file.getParent());
-    Configuration conf = new Configuration();
-    conf.setBoolean("parquet.avro.write-old-list-structure", false);
-    try (ParquetWriter<CuratedExample> w =
-        AvroParquetWriter.<CuratedExample>builder(
-                HadoopOutputFile.fromPath(new Path(file.toUri()), conf))
-            .withSchema(CuratedExample.getClassSchema())
-            .withConf(conf)
-            .withRowGroupRowCountLimit(perGroup)
-            .build()) {
-      for (int i = 0; i < n; i++) {
-        w.write(CuratedDatasetTest.record(prefix + "-" + i, 3 + i % 4));
-      }
+    CuratedExample[] records = new CuratedExample[n];
+    for (int i = 0; i < n; i++) {
+      records[i] = CuratedDatasetTest.record(prefix + "-" + i, 3 + i % 4);
     }
+    CuratedDatasetTest.writeAvro(file, perGroup, records);
     return file;
   }
 

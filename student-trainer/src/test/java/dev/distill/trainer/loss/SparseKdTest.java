@@ -1,11 +1,13 @@
 package dev.distill.trainer.loss;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.within;
 
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.training.GradientCollector;
 import java.util.Arrays;
@@ -96,6 +98,20 @@ class SparseKdTest {
       Divergence d, float[] student, Sparse s, int b, int t, int v, int k, float temp, boolean rn) {
     float[] mask = new float[b * t];
     Arrays.fill(mask, 1f);
+    return loss(d, student, s, b, t, v, k, mask, temp, rn);
+  }
+
+  private NDArray loss(
+      Divergence d,
+      float[] student,
+      Sparse s,
+      int b,
+      int t,
+      int v,
+      int k,
+      float[] mask,
+      float temp,
+      boolean rn) {
     return SparseKd.loss(
         d,
         manager.create(student, new Shape(b, t, v)),
@@ -105,6 +121,19 @@ class SparseKdTest {
         manager.create(mask, new Shape(b, t)),
         temp,
         rn);
+  }
+
+  private float[] perPosition(
+      Divergence d, float[] student, Sparse s, int b, int t, int v, int k, float temp, boolean rn) {
+    return SparseKd.perPosition(
+            d,
+            manager.create(student, new Shape(b, t, v)),
+            manager.create(s.ids, new Shape(b, t, k)),
+            manager.create(s.probs, new Shape(b, t, k)),
+            manager.create(s.tail, new Shape(b, t)),
+            temp,
+            rn)
+        .toFloatArray();
   }
 
   /** The hand-computed case: P = (0.5, 0.3 | tail 0.2), Q = (0.2, 0.4 | tail 0.4). */
@@ -152,6 +181,8 @@ class SparseKdTest {
     assertThat(handCase(Divergence.REVERSE_KL, true)).isCloseTo(0.174040f, within(1e-5f));
     // TV = (|0.625 - 1/3| + |0.375 - 2/3|) / 2 = 0.291667
     assertThat(handCase(Divergence.TOTAL_VARIATION, true)).isCloseTo(0.291667f, within(1e-5f));
+    // forward KL = 0.625 ln(1.875) + 0.375 ln(0.5625) = 0.392880 - 0.215762 = 0.177119
+    assertThat(handCase(Divergence.FORWARD_KL, true)).isCloseTo(0.177119f, within(1e-5f));
   }
 
   @ParameterizedTest
@@ -175,19 +206,16 @@ class SparseKdTest {
     Random rng = new Random(2);
     int b = 2, t = 4, v = 16, k = 3;
     for (int trial = 0; trial < 5; trial++) {
-      Sparse s = new Sparse(randomLogits(rng, b * t * v, 3), b * t, v, k, 1.5f);
+      float temp = 0.5f + 3 * rng.nextFloat();
+      Sparse s = new Sparse(randomLogits(rng, b * t * v, 3), b * t, v, k, temp);
       float[] student = randomLogits(rng, b * t * v, 3);
-      NDArray per =
-          SparseKd.perPosition(
-              d,
-              manager.create(student, new Shape(b, t, v)),
-              manager.create(s.ids, new Shape(b, t, k)),
-              manager.create(s.probs, new Shape(b, t, k)),
-              manager.create(s.tail, new Shape(b, t)),
-              1.5f,
-              false);
-      for (float x : per.toFloatArray()) {
-        assertThat(x).as(d.name()).isGreaterThan(0f).isFinite();
+      for (float x : perPosition(d, student, s, b, t, v, k, temp, false)) {
+        assertThat(x).as("%s T=%s", d.name(), temp).isGreaterThan(0f).isFinite();
+      }
+      // over the top-k alone the two sides can coincide, so only "never negative" holds
+      for (float x : perPosition(d, student, s, b, t, v, k, temp, true)) {
+        assertThat(x).as("%s T=%s renormalised", d.name(), temp).isGreaterThanOrEqualTo(0f);
+        assertThat(x).isFinite();
       }
     }
   }
@@ -226,20 +254,81 @@ class SparseKdTest {
     float temp = 3f;
     Sparse s = new Sparse(randomLogits(rng, b * t * v, 2), b * t, v, k, temp);
     float[] student = randomLogits(rng, b * t * v, 2);
+    float[] per = perPosition(d, student, s, b, t, v, k, temp, false);
     float mean =
-        SparseKd.perPosition(
-                d,
-                manager.create(student, new Shape(b, t, v)),
-                manager.create(s.ids, new Shape(b, t, k)),
-                manager.create(s.probs, new Shape(b, t, k)),
-                manager.create(s.tail, new Shape(b, t)),
-                temp,
-                false)
-            .mean()
-            .getFloat();
+        (float) IntStream.range(0, per.length).mapToDouble(i -> per[i]).average().orElseThrow();
     assertThat(mean).isPositive();
     assertThat(loss(d, student, s, b, t, v, k, temp, false).getFloat())
         .isCloseTo(9f * mean, within(1e-5f * 9f * mean + 1e-7f));
+  }
+
+  @ParameterizedTest
+  @MethodSource("all")
+  void divergenceIsTakenAtTemperatureOnTheStudentSide(Divergence d) {
+    // student logits scaled by T give the same distribution at T as the originals at 1, and the
+    // teacher's labels are the same numbers, so the only difference left is the T^2 factor
+    Random rng = new Random(7);
+    int b = 1, t = 3, v = 8, k = 2;
+    Sparse s = new Sparse(randomLogits(rng, b * t * v, 2), b * t, v, k, 1f);
+    float[] student = randomLogits(rng, b * t * v, 2);
+    float[] scaled = new float[student.length];
+    for (int i = 0; i < student.length; i++) {
+      scaled[i] = student[i] * 3f;
+    }
+    float atOne = loss(d, student, s, b, t, v, k, 1f, false).getFloat();
+    float atThree = loss(d, scaled, s, b, t, v, k, 3f, false).getFloat();
+
+    assertThat(atOne).isPositive();
+    assertThat(atThree).isCloseTo(9f * atOne, within(1e-4f * 9f * atOne + 1e-6f));
+  }
+
+  @Test
+  void tailBucketStaysFiniteWhenTheStudentPutsAllMassOnTheTopK() {
+    // student mass outside ids {0, 1} underflows to 0: q_tail is clamped at EPS, not log(0)
+    NDArray logits = manager.create(new float[] {50f, 50f, -50f, -50f}, new Shape(1, 1, 4));
+    NDArray ids = manager.create(new long[] {0, 1}, new Shape(1, 1, 2));
+    NDArray probs = manager.create(new float[] {0.4f, 0.4f}, new Shape(1, 1, 2));
+    NDArray tail = manager.create(new float[] {0.2f}, new Shape(1, 1));
+    float l =
+        SparseKd.loss(
+                Divergence.FORWARD_KL,
+                logits,
+                ids,
+                probs,
+                tail,
+                manager.ones(new Shape(1, 1)),
+                1f,
+                false)
+            .getFloat();
+    // q = [0.5, 0.5, ~0, ~0], q_tail = EPS = 1e-8:
+    // KL = 2 * 0.4 ln(0.4 / 0.5) + 0.2 ln(0.2 / 1e-8) = -0.178515 + 3.362236 = 3.183721
+    double expected = 0.8 * Math.log(0.8) + 0.2 * Math.log(0.2 / SparseKd.EPS);
+    assertThat((double) l).isCloseTo(expected, within(1e-3));
+  }
+
+  @Test
+  void maskedPositionsDoNotCount() {
+    Random rng = new Random(4);
+    int b = 1, t = 2, v = 6, k = 2;
+    Divergence d = Divergence.FORWARD_KL;
+    Sparse s = new Sparse(randomLogits(rng, t * v, 2), t, v, k, 1f);
+    float[] student = randomLogits(rng, t * v, 2);
+    float both = loss(d, student, s, b, t, v, k, new float[] {1f, 1f}, 1f, false).getFloat();
+    float first = loss(d, student, s, b, t, v, k, new float[] {1f, 0f}, 1f, false).getFloat();
+
+    float[] garbage = student.clone();
+    for (int i = v; i < 2 * v; i++) {
+      garbage[i] = 1000f * (i % 2 == 0 ? 1 : -1);
+    }
+    float firstWithGarbage =
+        loss(d, garbage, s, b, t, v, k, new float[] {1f, 0f}, 1f, false).getFloat();
+
+    assertThat(first).isNotCloseTo(both, within(1e-4f));
+    assertThat(firstWithGarbage).isCloseTo(first, within(1e-6f));
+    // the mean is over masked positions only: one real position is its own KL, not half of it
+    float[] per = perPosition(d, student, s, b, t, v, k, 1f, false);
+    assertThat(first).isCloseTo(per[0], within(1e-6f));
+    assertThat(both).isCloseTo((per[0] + per[1]) / 2, within(1e-6f));
   }
 
   @ParameterizedTest
@@ -289,23 +378,63 @@ class SparseKdTest {
   }
 
   @Test
-  void forwardKlIsTheExistingSparseForwardKl() {
+  void sparseForwardKlIsTheForwardKlCase() {
     Random rng = new Random(6);
     int b = 2, t = 3, v = 9, k = 3;
     Sparse s = new Sparse(randomLogits(rng, b * t * v, 2), b * t, v, k, 2f);
     float[] student = randomLogits(rng, b * t * v, 2);
-    float viaKd = loss(Divergence.FORWARD_KL, student, s, b, t, v, k, 2f, false).getFloat();
-    float viaFkl =
-        SparseForwardKl.loss(
-                manager.create(student, new Shape(b, t, v)),
-                manager.create(s.ids, new Shape(b, t, k)),
-                manager.create(s.probs, new Shape(b, t, k)),
-                manager.create(s.tail, new Shape(b, t)),
-                manager.ones(new Shape(b, t)),
-                2f,
-                false)
-            .getFloat();
-    assertThat(viaKd).isPositive().isEqualTo(viaFkl);
+    NDArray z = manager.create(student, new Shape(b, t, v));
+    NDArray ids = manager.create(s.ids, new Shape(b, t, k));
+    NDArray probs = manager.create(s.probs, new Shape(b, t, k));
+    NDArray tail = manager.create(s.tail, new Shape(b, t));
+    for (boolean rn : new boolean[] {false, true}) {
+      float viaKd = loss(Divergence.FORWARD_KL, student, s, b, t, v, k, 2f, rn).getFloat();
+      float viaFkl =
+          SparseForwardKl.loss(z, ids, probs, tail, manager.ones(new Shape(b, t)), 2f, rn)
+              .getFloat();
+      assertThat(viaKd).as("renormalise=%s", rn).isPositive().isEqualTo(viaFkl);
+      assertThat(SparseForwardKl.perPosition(z, ids, probs, tail, 2f, rn).toFloatArray())
+          .containsExactly(perPosition(Divergence.FORWARD_KL, student, s, b, t, v, k, 2f, rn));
+    }
+  }
+
+  @Test
+  void studentLogitsOfAnotherFloatTypeAreComputedInFloat32() {
+    NDArray logits =
+        manager
+            .create(new float[] {0f, 1f, 2f, 3f}, new Shape(1, 1, 4))
+            .toType(DataType.FLOAT64, false);
+    NDArray l =
+        SparseKd.loss(
+            Divergence.FORWARD_KL,
+            logits,
+            manager.create(new long[] {2, 3}, new Shape(1, 1, 2)),
+            manager.create(new float[] {0.3f, 0.6f}, new Shape(1, 1, 2)),
+            manager.create(new float[] {0.1f}, new Shape(1, 1)),
+            manager.ones(new Shape(1, 1)),
+            1f,
+            false);
+    assertThat(l.getDataType()).isEqualTo(DataType.FLOAT32);
+    assertThat(l.getShape().dimension()).isZero();
+  }
+
+  @Test
+  void refusesABadTemperatureAndMismatchedShapes() {
+    NDArray logits = manager.zeros(new Shape(1, 2, 4));
+    NDArray ids = manager.zeros(new Shape(1, 2, 2), DataType.INT64);
+    NDArray probs = manager.zeros(new Shape(1, 2, 2));
+    NDArray tail = manager.ones(new Shape(1, 2));
+    NDArray mask = manager.ones(new Shape(1, 2));
+    Divergence d = Divergence.FORWARD_KL;
+    assertThatThrownBy(() -> SparseKd.loss(d, logits, ids, probs, tail, mask, 0f, false))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("temperature");
+    assertThatThrownBy(
+            () ->
+                SparseKd.loss(
+                    d, logits, ids, probs, manager.ones(new Shape(1, 3)), mask, 1f, false))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("tail");
   }
 
   @Test
@@ -314,7 +443,7 @@ class SparseKdTest {
       assertThat(Divergence.parse(d.name())).isEqualTo(d);
     }
     for (String bad : List.of("kl", "jsd", "jsd:1.5", "skew_forward_kl:1", "forward_kl:0.2")) {
-      org.assertj.core.api.Assertions.assertThatThrownBy(() -> Divergence.parse(bad))
+      assertThatThrownBy(() -> Divergence.parse(bad))
           .as(bad)
           .isInstanceOf(IllegalArgumentException.class);
     }
