@@ -4,28 +4,28 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import dev.distill.models.gpt.LanguageModel;
 import dev.distill.schemas.avro.Provenance;
-import dev.distill.schemas.avro.Rationale;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.Random;
 import java.util.function.Predicate;
 
 /**
- * An in-process DJL teacher: exact soft labels from logits ({@link SoftLabeler}), with sequences of
- * different lengths grouped into one forward pass per length, and generation with per-token
- * log-probabilities for the OpenAI-compatible {@code /v1/completions}.
+ * An in-process DJL teacher on our GPT: exact soft labels and rationales as every {@link
+ * InProcessTeacher}, and generation with per-token log-probabilities for the OpenAI-compatible
+ * {@code /v1/completions}.
  */
-public final class LocalTeacher implements Teacher {
+public final class LocalTeacher extends InProcessTeacher {
   private final LanguageModel model;
+  private final InProcessModel gpt;
   private final SoftLabeler labeler;
   private final Provenance provenance;
 
   public LocalTeacher(String teacherId, LanguageModel model, LabelingConfig config) {
+    super("teacher");
     this.model = model;
-    this.labeler = new SoftLabeler(model, config);
+    this.gpt = InProcessModel.of(model);
+    this.labeler = new SoftLabeler(gpt, config);
     this.provenance = TeacherIdentity.provenance(teacherId, model, config);
   }
 
@@ -33,73 +33,14 @@ public final class LocalTeacher implements Teacher {
     return model;
   }
 
-  public LabelingConfig config() {
-    return labeler.config();
+  @Override
+  protected SoftLabeler labeler() {
+    return labeler;
   }
 
   @Override
-  public synchronized List<LabeledSequence> label(List<int[]> sequences) throws TeacherException {
-    Map<Integer, List<Integer>> byLength = new LinkedHashMap<>();
-    for (int i = 0; i < sequences.size(); i++) {
-      int len = sequences.get(i).length;
-      if (len < 2 || len > maxSequenceTokens()) {
-        throw new TeacherException(
-            "sequence " + i + " has " + len + " tokens, outside [2, " + maxSequenceTokens() + "]",
-            false);
-      }
-      byLength.computeIfAbsent(len, k -> new ArrayList<>()).add(i);
-    }
-    LabeledSequence[] out = new LabeledSequence[sequences.size()];
-    try {
-      for (List<Integer> idx : byLength.values()) {
-        List<int[]> group = new ArrayList<>(idx.size());
-        for (int i : idx) {
-          group.add(sequences.get(i));
-        }
-        List<LabeledSequence> labelled = labeler.label(group);
-        for (int j = 0; j < idx.size(); j++) {
-          out[idx.get(j)] = labelled.get(j);
-        }
-      }
-    } catch (IllegalArgumentException e) {
-      throw new TeacherException(e.getMessage(), false, e);
-    } catch (RuntimeException e) {
-      throw new TeacherException("teacher forward failed: " + e.getMessage(), true, e);
-    }
-    return Arrays.asList(out);
-  }
-
-  @Override
-  public boolean samplesRationales() {
-    return true;
-  }
-
-  /** {@link RationaleSampler} on this model: n samples per prompt decoded in one batch. */
-  @Override
-  public synchronized List<List<Rationale>> sampleRationales(
-      List<String> prompts, RationaleConfig config, Random rng) throws TeacherException {
-    try {
-      return new RationaleSampler(model, labeler, config).sampleAll(prompts, rng);
-    } catch (IllegalArgumentException e) {
-      throw new TeacherException(e.getMessage(), false, e);
-    } catch (RuntimeException e) {
-      throw new TeacherException("rationale sampling failed: " + e.getMessage(), true, e);
-    }
-  }
-
-  @Override
-  public int maxSequenceTokens() {
-    return model.config().blockSize() + 1;
-  }
-
-  @Override
-  public int[] encode(String text) {
-    return model.tokenizer().encode(text);
-  }
-
-  @Override
-  public String decode(int[] ids) {
-    return model.tokenizer().decode(ids);
+  protected InProcessModel inProcessModel() {
+    return gpt;
   }
 
   @Override
@@ -154,11 +95,7 @@ public final class LocalTeacher implements Teacher {
     List<TokenLogprob> out = new ArrayList<>(maxTokens);
     for (int step = 0; step < maxTokens; step++) {
       int[] ctx = Arrays.copyOfRange(seq, Math.max(0, seq.length - block), seq.length);
-      float[] last;
-      try (NDManager m = NDManager.newBaseManager()) {
-        NDArray logits = model.logits(m, new int[][] {ctx});
-        last = logits.get(":, -1, :").logSoftmax(-1).toFloatArray();
-      }
+      float[] last = gpt.nextTokenLogprobs(new int[][] {ctx});
       int next =
           temperature <= 0f
               ? argmax(last, v)

@@ -1,7 +1,5 @@
 package dev.distill.teacher.inference;
 
-import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDManager;
 import dev.distill.models.gpt.LanguageModel;
 import dev.distill.schemas.avro.Rationale;
 import dev.distill.schemas.codec.SoftLabelCodec;
@@ -23,65 +21,20 @@ import java.util.regex.Matcher;
  * step-by-step, Hsieh et al. 2023).
  */
 public final class RationaleSampler {
-  /** What sampling needs of an in-process model: our GPT or a TorchScript causal LM. */
-  public interface Model {
-    int[] encode(String text);
-
-    String decode(int[] ids);
-
-    /** Longest input the model takes. */
-    int contextTokens();
-
-    int vocabSize();
-
-    /** Logits {@code (B, L, V)} of equal-length inputs. */
-    NDArray logits(NDManager manager, int[][] ids);
-
-    /** Exact soft labels of equal-length sequences. */
-    List<LabeledSequence> label(List<int[]> sequences);
-  }
-
-  private final Model teacher;
+  private final InProcessModel teacher;
+  private final SoftLabeler labeler;
   private final RationaleConfig config;
 
   public RationaleSampler(LanguageModel teacher, SoftLabeler labeler, RationaleConfig config) {
-    this(
-        new Model() {
-          @Override
-          public int[] encode(String text) {
-            return teacher.tokenizer().encode(text);
-          }
-
-          @Override
-          public String decode(int[] ids) {
-            return teacher.tokenizer().decode(ids);
-          }
-
-          @Override
-          public int contextTokens() {
-            return teacher.config().blockSize();
-          }
-
-          @Override
-          public int vocabSize() {
-            return teacher.config().vocabSize();
-          }
-
-          @Override
-          public NDArray logits(NDManager manager, int[][] ids) {
-            return teacher.logits(manager, ids);
-          }
-
-          @Override
-          public List<LabeledSequence> label(List<int[]> sequences) {
-            return labeler.label(sequences);
-          }
-        },
-        config);
+    this(InProcessModel.of(teacher), labeler, config);
   }
 
-  public RationaleSampler(Model teacher, RationaleConfig config) {
+  /**
+   * @param labeler exact soft labels from {@code teacher}'s logits
+   */
+  public RationaleSampler(InProcessModel teacher, SoftLabeler labeler, RationaleConfig config) {
     this.teacher = teacher;
+    this.labeler = labeler;
     this.config = config;
   }
 
@@ -120,21 +73,7 @@ public final class RationaleSampler {
       decodeGroup(group, starts, seqs, logprob, generated, texts, rng);
     }
     // Soft labels of every sequence, batched by length.
-    LabeledSequence[] labels = new LabeledSequence[total];
-    Map<Integer, List<Integer>> seqByLength = new TreeMap<>();
-    for (int i = 0; i < total; i++) {
-      seqByLength.computeIfAbsent(seqs[i].length, k -> new ArrayList<>()).add(i);
-    }
-    for (List<Integer> idx : seqByLength.values()) {
-      List<int[]> batch = new ArrayList<>(idx.size());
-      for (int i : idx) {
-        batch.add(seqs[i]);
-      }
-      List<LabeledSequence> labelled = teacher.label(batch);
-      for (int j = 0; j < idx.size(); j++) {
-        labels[idx.get(j)] = labelled.get(j);
-      }
-    }
+    List<LabeledSequence> labels = LengthGroups.map(Arrays.asList(seqs), labeler::label);
     List<List<Rationale>> out = new ArrayList<>(prompts.size());
     for (int p = 0; p < prompts.size(); p++) {
       List<Rationale> rs = new ArrayList<>(n);
@@ -152,7 +91,7 @@ public final class RationaleSampler {
                 .setTokenIds(ids)
                 .setAnswer(answer)
                 .setMeanLogprob(generated[i] == 0 ? 0f : (float) (logprob[i] / generated[i]))
-                .setSoftLabels(ByteBuffer.wrap(SoftLabelCodec.encode(labels[i].labels())))
+                .setSoftLabels(ByteBuffer.wrap(SoftLabelCodec.encode(labels.get(i).labels())))
                 .build());
       }
       out.add(rs);
@@ -188,11 +127,7 @@ public final class RationaleSampler {
       for (int a = 0; a < active.size(); a++) {
         ctx[a] = seqs[active.get(a)];
       }
-      float[] last;
-      try (NDManager m = NDManager.newBaseManager()) {
-        NDArray logits = teacher.logits(m, ctx);
-        last = logits.get(":, -1, :").logSoftmax(-1).toFloatArray();
-      }
+      float[] last = teacher.nextTokenLogprobs(ctx);
       List<Integer> still = new ArrayList<>(active.size());
       for (int a = 0; a < active.size(); a++) {
         int i = active.get(a);

@@ -16,13 +16,17 @@ import java.util.List;
  * host whatever the vocabulary size.
  */
 public final class SoftLabeler {
-  private final LanguageModel teacher;
+  private final InProcessModel teacher;
   private final LabelingConfig config;
 
   public SoftLabeler(LanguageModel teacher, LabelingConfig config) {
-    if (config.topK() > teacher.config().vocabSize()) {
+    this(InProcessModel.of(teacher), config);
+  }
+
+  public SoftLabeler(InProcessModel teacher, LabelingConfig config) {
+    if (config.topK() > teacher.vocabSize()) {
       throw new IllegalArgumentException(
-          "topK " + config.topK() + " exceeds the vocabulary " + teacher.config().vocabSize());
+          "topK " + config.topK() + " exceeds the vocabulary " + teacher.vocabSize());
     }
     this.teacher = teacher;
     this.config = config;
@@ -33,7 +37,7 @@ public final class SoftLabeler {
   }
 
   /**
-   * Labels sequences of equal length {@code L + 1 <= blockSize + 1}: the first L tokens are the
+   * Labels sequences of equal length {@code L + 1 <= contextTokens + 1}: the first L tokens are the
    * input, and position i's label is compared with token i + 1 for the outside-top-k rate.
    */
   public List<LabeledSequence> label(List<int[]> sequences) {

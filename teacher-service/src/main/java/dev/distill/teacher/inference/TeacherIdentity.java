@@ -11,12 +11,31 @@ public final class TeacherIdentity {
   private TeacherIdentity() {}
 
   public static Provenance provenance(String teacherId, LanguageModel teacher, LabelingConfig c) {
+    return provenance(
+        teacherId,
+        teacher.parametersSha256(),
+        teacher.tokenizer().id(),
+        teacher.tokenizer().sha256(),
+        teacher.config().vocabSize(),
+        c);
+  }
+
+  /**
+   * The provenance of an in-process teacher identified by these hashes, labelling with {@code c}.
+   */
+  public static Provenance provenance(
+      String teacherId,
+      String teacherSha256,
+      String tokenizerId,
+      String tokenizerSha256,
+      int vocabSize,
+      LabelingConfig c) {
     return Provenance.newBuilder()
         .setTeacherId(teacherId)
-        .setTeacherSha256(teacher.parametersSha256())
-        .setTokenizerId(teacher.tokenizer().id())
-        .setTokenizerSha256(teacher.tokenizer().sha256())
-        .setVocabSize(teacher.config().vocabSize())
+        .setTeacherSha256(teacherSha256)
+        .setTokenizerId(tokenizerId)
+        .setTokenizerSha256(tokenizerSha256)
+        .setVocabSize(vocabSize)
         .setTemperature(c.temperature())
         .setTopK(c.topK())
         .setCodec(SoftLabelCodec.NAME)

@@ -11,33 +11,30 @@ import ai.djl.ndarray.types.Shape;
 import ai.djl.pytorch.jni.JniUtils;
 import ai.djl.training.ParameterStore;
 import dev.distill.schemas.avro.Provenance;
-import dev.distill.schemas.avro.Rationale;
-import dev.distill.schemas.codec.SoftLabelCodec;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
-import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Random;
 
 /**
  * A teacher as users bring one: a TorchScript causal language model ({@code model.pt}: int64 ids
  * {@code (B, T)} to float logits {@code (B, T, V)}) and its Hugging Face {@code tokenizer.json},
- * both in one folder, run by DJL's PyTorch engine. Soft labels are exact from the logits ({@link
- * SoftLabeler#fromLogits}). The provenance hashes both files.
+ * both in one folder, run by DJL's PyTorch engine. Soft labels are exact from the logits and
+ * rationales are sampled from it as by every {@link InProcessTeacher}. The provenance hashes both
+ * files.
  */
-public final class TorchScriptTeacher implements Teacher {
+public final class TorchScriptTeacher extends InProcessTeacher {
   public static final String MODEL_FILE = "model.pt";
   public static final String TOKENIZER_FILE = "tokenizer.json";
 
   private final Model model;
   private final HuggingFaceTokenizer tokenizer;
-  private final LabelingConfig config;
+  private final Scripted scripted = new Scripted();
+  private final SoftLabeler labeler;
   private final int contextTokens;
   private final int vocabSize;
   private final Provenance provenance;
@@ -48,6 +45,7 @@ public final class TorchScriptTeacher implements Teacher {
    */
   public TorchScriptTeacher(String teacherId, Path dir, LabelingConfig config, int contextTokens)
       throws IOException {
+    super("TorchScript");
     Path pt = dir.resolve(MODEL_FILE);
     Path tok = dir.resolve(TOKENIZER_FILE);
     for (Path p : List.of(pt, tok)) {
@@ -58,7 +56,6 @@ public final class TorchScriptTeacher implements Teacher {
     if (contextTokens < 1) {
       throw new IllegalArgumentException("contextTokens must be >= 1");
     }
-    this.config = config;
     this.contextTokens = contextTokens;
     this.tokenizer = HuggingFaceTokenizer.newInstance(tok, Map.of("addSpecialTokens", "false"));
     this.model = Model.newInstance("teacher", Device.cpu(), "PyTorch");
@@ -72,24 +69,10 @@ public final class TorchScriptTeacher implements Teacher {
     try (NDManager m = NDManager.newBaseManager()) {
       this.vocabSize = (int) forward(m, new long[][] {{0}}).getShape().get(2);
     }
-    if (config.topK() > vocabSize) {
-      throw new IllegalArgumentException(
-          "topK " + config.topK() + " exceeds vocabulary " + vocabSize);
-    }
+    this.labeler = new SoftLabeler(scripted, config); // refuses a topK above the vocabulary
     this.provenance =
-        Provenance.newBuilder()
-            .setTeacherId(teacherId)
-            .setTeacherSha256(sha256(pt))
-            .setTokenizerId("hf:" + TOKENIZER_FILE)
-            .setTokenizerSha256(sha256(tok))
-            .setVocabSize(vocabSize)
-            .setTemperature(config.temperature())
-            .setTopK(config.topK())
-            .setCodec(SoftLabelCodec.NAME)
-            .setCodecVersion(SoftLabelCodec.VERSION)
-            .setSchemaVersion(TeacherIdentity.SCHEMA_VERSION)
-            .setRetemperatured(false)
-            .build();
+        TeacherIdentity.provenance(
+            teacherId, sha256(pt), "hf:" + TOKENIZER_FILE, sha256(tok), vocabSize, config);
   }
 
   private NDArray forward(NDManager manager, long[][] ids) {
@@ -117,135 +100,20 @@ public final class TorchScriptTeacher implements Teacher {
   }
 
   @Override
-  public synchronized List<LabeledSequence> label(List<int[]> sequences) throws TeacherException {
-    Map<Integer, List<Integer>> byLength = new LinkedHashMap<>();
-    for (int i = 0; i < sequences.size(); i++) {
-      int len = sequences.get(i).length;
-      if (len < 2 || len > maxSequenceTokens()) {
-        throw new TeacherException(
-            "sequence " + i + " has " + len + " tokens, outside [2, " + maxSequenceTokens() + "]",
-            false);
-      }
-      byLength.computeIfAbsent(len, k -> new ArrayList<>()).add(i);
-    }
-    LabeledSequence[] out = new LabeledSequence[sequences.size()];
-    try {
-      for (List<Integer> idx : byLength.values()) {
-        for (int from = 0; from < idx.size(); from += config.batchSize()) {
-          List<Integer> part = idx.subList(from, Math.min(idx.size(), from + config.batchSize()));
-          List<int[]> batch = new ArrayList<>(part.size());
-          long[][] inputs = new long[part.size()][];
-          for (int j = 0; j < part.size(); j++) {
-            int[] seq = sequences.get(part.get(j));
-            batch.add(seq);
-            inputs[j] = Arrays.stream(seq, 0, seq.length - 1).asLongStream().toArray();
-          }
-          try (NDManager m = NDManager.newBaseManager()) {
-            List<LabeledSequence> labelled =
-                SoftLabeler.fromLogits(forward(m, inputs), batch, config);
-            for (int j = 0; j < part.size(); j++) {
-              out[part.get(j)] = labelled.get(j);
-            }
-          }
-        }
-      }
-    } catch (RuntimeException e) {
-      throw new TeacherException("TorchScript forward failed: " + e.getMessage(), true, e);
-    }
-    return Arrays.asList(out);
+  protected SoftLabeler labeler() {
+    return labeler;
   }
 
   @Override
-  public boolean samplesRationales() {
-    return true;
-  }
-
-  /** {@link RationaleSampler} on the TorchScript model: n samples per prompt in one batch. */
-  @Override
-  public synchronized List<List<Rationale>> sampleRationales(
-      List<String> prompts, RationaleConfig rc, Random rng) throws TeacherException {
-    RationaleSampler.Model m =
-        new RationaleSampler.Model() {
-          @Override
-          public int[] encode(String text) {
-            return TorchScriptTeacher.this.encode(text);
-          }
-
-          @Override
-          public String decode(int[] ids) {
-            return TorchScriptTeacher.this.decode(ids);
-          }
-
-          @Override
-          public int contextTokens() {
-            return contextTokens;
-          }
-
-          @Override
-          public int vocabSize() {
-            return vocabSize;
-          }
-
-          @Override
-          public NDArray logits(NDManager manager, int[][] ids) {
-            long[][] in = new long[ids.length][];
-            for (int i = 0; i < ids.length; i++) {
-              in[i] = Arrays.stream(ids[i]).asLongStream().toArray();
-            }
-            return forward(manager, in);
-          }
-
-          @Override
-          public List<LabeledSequence> label(List<int[]> sequences) {
-            try {
-              return TorchScriptTeacher.this.label(sequences);
-            } catch (TeacherException e) {
-              // Back to a TeacherException below, keeping whether a retry may help.
-              throw e.retryable()
-                  ? new IllegalStateException(e.getMessage(), e)
-                  : new IllegalArgumentException(e.getMessage(), e);
-            }
-          }
-        };
-    try {
-      return new RationaleSampler(m, rc).sampleAll(prompts, rng);
-    } catch (IllegalArgumentException e) {
-      throw new TeacherException(e.getMessage(), false, e);
-    } catch (RuntimeException e) {
-      throw new TeacherException("rationale sampling failed: " + e.getMessage(), true, e);
-    }
+  protected InProcessModel inProcessModel() {
+    return scripted;
   }
 
   /** Log-softmax at T = 1 of one sequence's logits, {@code (T, V)} row-major (for checks). */
   public synchronized float[] logSoftmax(int[] ids) {
     try (NDManager m = NDManager.newBaseManager()) {
-      long[][] in = {Arrays.stream(ids).asLongStream().toArray()};
-      return forward(m, in).logSoftmax(-1).toFloatArray();
+      return scripted.logits(m, new int[][] {ids}).logSoftmax(-1).toFloatArray();
     }
-  }
-
-  @Override
-  public int maxSequenceTokens() {
-    return contextTokens + 1;
-  }
-
-  @Override
-  public int[] encode(String text) {
-    long[] ids = tokenizer.encode(text, false, false).getIds();
-    int[] out = new int[ids.length];
-    for (int i = 0; i < ids.length; i++) {
-      if (ids[i] < 0 || ids[i] >= vocabSize) {
-        throw new IllegalArgumentException(
-            "token id " + ids[i] + " outside the model's vocabulary");
-      }
-      out[i] = (int) ids[i];
-    }
-    return out;
-  }
-
-  @Override
-  public String decode(int[] ids) {
-    return tokenizer.decode(Arrays.stream(ids).asLongStream().toArray(), true);
   }
 
   @Override
@@ -257,6 +125,47 @@ public final class TorchScriptTeacher implements Teacher {
   public void close() {
     model.close();
     tokenizer.close();
+  }
+
+  /** The TorchScript model and its tokenizer, as labelling and sampling see them. */
+  private final class Scripted implements InProcessModel {
+    @Override
+    public int contextTokens() {
+      return contextTokens;
+    }
+
+    @Override
+    public int vocabSize() {
+      return vocabSize;
+    }
+
+    @Override
+    public NDArray logits(NDManager manager, int[][] ids) {
+      long[][] in = new long[ids.length][];
+      for (int i = 0; i < ids.length; i++) {
+        in[i] = Arrays.stream(ids[i]).asLongStream().toArray();
+      }
+      return forward(manager, in);
+    }
+
+    @Override
+    public int[] encode(String text) {
+      long[] ids = tokenizer.encode(text, false, false).getIds();
+      int[] out = new int[ids.length];
+      for (int i = 0; i < ids.length; i++) {
+        if (ids[i] < 0 || ids[i] >= vocabSize) {
+          throw new IllegalArgumentException(
+              "token id " + ids[i] + " outside the model's vocabulary");
+        }
+        out[i] = (int) ids[i];
+      }
+      return out;
+    }
+
+    @Override
+    public String decode(int[] ids) {
+      return tokenizer.decode(Arrays.stream(ids).asLongStream().toArray(), true);
+    }
   }
 
   private static String sha256(Path file) throws IOException {
