@@ -5,28 +5,19 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.within;
 
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import dev.distill.schemas.codec.SoftLabels;
+import dev.distill.trainer.NDManagerPerTest;
 import dev.distill.trainer.data.Example;
 import dev.distill.trainer.data.KdBatch;
 import java.util.List;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
-class DistillationLossTest {
-  private NDManager manager;
-
+class DistillationLossTest extends NDManagerPerTest {
   @BeforeEach
-  void open() {
-    manager = NDManager.newBaseManager();
+  void seed() {
     manager.getEngine().setRandomSeed(5);
-  }
-
-  @AfterEach
-  void close() {
-    manager.close();
   }
 
   private static Example example(String id, int positions) {

@@ -3,31 +3,22 @@ package dev.distill.trainer.training;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.training.optimizer.Optimizer;
+import dev.distill.trainer.NDManagerPerTest;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.DataInputStream;
 import java.io.DataOutputStream;
 import java.io.IOException;
 import java.util.Map;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
-class ResumableAdamWTest {
-  private NDManager manager;
-
+class ResumableAdamWTest extends NDManagerPerTest {
   @BeforeEach
-  void open() {
-    manager = NDManager.newBaseManager();
+  void seed() {
     manager.getEngine().setRandomSeed(9);
-  }
-
-  @AfterEach
-  void close() {
-    manager.close();
   }
 
   private static float lr(int t) {
