@@ -11,8 +11,9 @@ under ``{RUNS}/{ds}/`` and the date's soft labels travel through the date's own 
 - ``ingest`` is IngestJob (``Trigger.AvailableNow``, ``read_committed``): what the topic holds and
   the date's streaming checkpoint has not yet seen, to ``{RUNS}/{ds}/teacher-outputs``.
 - A retried label task produces its records again; ingest then adds them a second time, and
-  CurateJob's exact deduplication (same tokens: one survivor, the smallest record id) removes the
-  copies, so the curated output of a date is the same after any number of retries.
+  CurateJob removes the copies (chunk reassembly merges repeated chunks of a record id, exact
+  deduplication keeps one of equal token sequences), so the curated output of a date is the same
+  after any number of retries (LabelCommandIT runs this chain with a retry).
 
 Gates: the curation gate stops the run when curation kept fewer than MIN_KEPT examples; ``distill
 eval --gate`` exits 1 when the student misses its quality bar, which fails the task, so the

@@ -257,6 +257,26 @@ class BarrierTrainingIT {
     assertThat(config).doesNotContain("do-not-print-me").doesNotContain("teacher.api-token");
   }
 
+  @Test
+  void distillTrainSparkStopsAfterACheckpointAndResumesThroughTheCommandLine() throws IOException {
+    Path out = tmp.resolve("cli-resume");
+    String[] common = {"--spark", "--set", "student.steps=2", "--set", "train.checkpoint-every=1"};
+    List<String> stop = new ArrayList<>(List.of(common));
+    stop.addAll(List.of("--stop-after", "1"));
+    assertThat(distillTrain(out, stop.toArray(String[]::new))).isZero();
+    assertThat(out.resolve(Checkpoints.MANIFEST)).doesNotExist(); // stopped: no final model
+    Path checkpoints = tmp.resolve("cli-resume.checkpoints");
+    assertThat(checkpoints.resolve("step-00000001")).isDirectory();
+
+    List<String> resume = new ArrayList<>(List.of(common));
+    resume.add("--resume");
+    assertThat(distillTrain(out, resume.toArray(String[]::new))).isZero();
+    assertThat(Checkpoints.metadata(out)).containsEntry("resumed-at.step", "1");
+    assertThat(TrainingCheckpoints.list(checkpoints))
+        .extracting(p -> p.getFileName().toString())
+        .containsExactly("step-00000002", "step-00000001");
+  }
+
   /** {@code distill train} of a 1-layer, 32-wide student, batch 4, on the curated fixture. */
   static int distillTrain(Path out, String... extra) {
     List<String> args =
