@@ -1,20 +1,26 @@
-"""Nightly distillation: label -> curate -> train -> eval, with gates.
+"""Nightly distillation: label -> ingest -> curate -> train -> eval, with gates.
 
 Every task is idempotent per run date: the run id is the logical date (``ds``), every output lives
-under ``{RUNS}/{ds}/``, and each command replaces its output, so a retry or a backfill of one date
-never duplicates or mixes data. ``distill label`` is teacher-service's batch mode: the date's
-prompts (``{PROMPTS}/{ds}.jsonl``, JSON Lines, or a Parquet file or folder) to teacher-output
-Parquet under ``{RUNS}/{ds}/teacher-outputs``, published with ``_SUCCESS`` (a re-run replaces it);
-CurateJob reads that layout directly. Batch mode writes no Kafka topic, so there is no ingest step
-here: IngestJob is the streaming path, for outputs of the always-on ``distill serve`` (Kafka topic
-``distill.teacher-outputs``; ``deploy/k8s/teacher-service.yaml`` + ``spark-ingest.yaml``).
+under ``{RUNS}/{ds}/`` and the date's soft labels travel through the date's own topic
+(``distill.batch-labels.{ds}``), so a retry or a backfill of one date never mixes dates.
+
+- ``distill label`` (teacher-service's batch mode) labels the date's prompts
+  (``{PROMPTS}/{ds}.jsonl``) and produces the TeacherOutput records to that topic with the service
+  loop's transactional producer, one transaction per teacher batch (transactional id
+  ``distill-label-{ds}``, so a retry fences a stale producer of the same date).
+- ``ingest`` is IngestJob (``Trigger.AvailableNow``, ``read_committed``): what the topic holds and
+  the date's streaming checkpoint has not yet seen, to ``{RUNS}/{ds}/teacher-outputs``.
+- A retried label task produces its records again; ingest then adds them a second time, and
+  CurateJob removes the copies (chunk reassembly merges repeated chunks of a record id, exact
+  deduplication keeps one of equal token sequences), so the curated output of a date is the same
+  after any number of retries (LabelCommandIT runs this chain with a retry).
 
 Gates: the curation gate stops the run when curation kept fewer than MIN_KEPT examples; ``distill
 eval --gate`` exits 1 when the student misses its quality bar, which fails the task, so the
 ``publish`` step only runs for a student that passed.
 
-The commands are plain argv lists in COMMANDS (DeployFilesTest checks every one of them against
-the real ``distill`` command line and Spark job classes); the same chain runs from cron via
+The commands are plain argv lists in COMMANDS (ScheduledPipelineTest checks every one of them
+against the real ``distill`` command line and Spark job classes); the same chain runs from cron via
 ``pipeline.sh``.
 """
 
@@ -27,7 +33,9 @@ DISTILL = os.environ.get("DISTILL_HOME", "/opt/distill") + "/bin/distill"
 SPARK_JAR = os.environ.get("DISTILL_SPARK_JAR", "/opt/distill/spark-jobs-app.jar")
 PROMPTS = os.environ.get("DISTILL_PROMPTS", "/data/prompts")
 TEACHER = os.environ.get("DISTILL_TEACHER_CHECKPOINT", "/data/models/teacher")
+KAFKA = os.environ.get("DISTILL_KAFKA", "kafka:9092")
 RUN = RUNS + "/{{ ds }}"
+LABELS_TOPIC = "distill.batch-labels.{{ ds }}"
 MIN_KEPT = 1000
 
 COMMANDS = {
@@ -35,8 +43,20 @@ COMMANDS = {
         "distill", "label",
         "--checkpoint", TEACHER,
         "--input", PROMPTS + "/{{ ds }}.jsonl",
-        "--output", RUN + "/teacher-outputs",
         "--run-id", "{{ ds }}",
+        "--bootstrap-servers", KAFKA,
+        "--outputs-topic", LABELS_TOPIC,
+        "--create-topic",
+    ],
+    "ingest": [
+        "spark-submit", "--master", "yarn", "--deploy-mode", "cluster",
+        "--class", "dev.distill.spark.jobs.IngestJob", SPARK_JAR,
+        "--bootstrap-servers", KAFKA,
+        "--topic", LABELS_TOPIC,
+        "--output", RUN + "/teacher-outputs",
+        "--quarantine", RUN + "/quarantine",
+        "--checkpoint", RUN + "/ingest-checkpoint",
+        "--trigger", "available-now",
     ],
     "curate": [
         "spark-submit", "--master", "yarn", "--deploy-mode", "cluster",
@@ -59,7 +79,7 @@ COMMANDS = {
         "--gate", "student.val_loss <= teacher.val_loss + 0.25",
     ],
 }
-ORDER = ["label", "curate", "train", "eval"]
+ORDER = ["label", "ingest", "curate", "train", "eval"]
 
 
 def curation_kept(run_dir):
@@ -99,7 +119,7 @@ def build_dag():
             task_id="publish",
             bash_command="ln -sfn " + RUN + "/models/kd-student " + RUNS + "/latest-student",
         )
-        tasks["label"] >> tasks["curate"] >> curation_gate
+        tasks["label"] >> tasks["ingest"] >> tasks["curate"] >> curation_gate
         curation_gate >> tasks["train"] >> tasks["eval"] >> publish
     return dag
 

@@ -2,8 +2,9 @@
 # The nightly chain of distill_pipeline.py for cron, without Airflow:
 #   0 2 * * *  /opt/distill/deploy/airflow/pipeline.sh >> /var/log/distill.log 2>&1
 # Usage: pipeline.sh [RUN_DATE]   (default: today, UTC). Idempotent per run date: outputs live under
-# $DISTILL_RUNS/<date>/ and every step replaces its output. Labelling is teacher-service's batch
-# mode ($DISTILL_PROMPTS/<date>.jsonl to Parquet), so there is no Kafka ingest step (see the DAG).
+# $DISTILL_RUNS/<date>/, the date's soft labels go through its own topic distill.batch-labels.<date>
+# (label produces transactionally; ingest reads read_committed with a per-date streaming
+# checkpoint; a re-run's duplicates are removed by curation's exact dedupe; see the DAG).
 # Stops at the first failing step (gates exit 1).
 set -euo pipefail
 ds="${1:-$(date -u +%F)}"
@@ -13,13 +14,20 @@ SPARK_JAR="${DISTILL_SPARK_JAR:-/opt/distill/spark-jobs-app.jar}"
 PROMPTS="${DISTILL_PROMPTS:-/data/prompts}"
 TEACHER="${DISTILL_TEACHER_CHECKPOINT:-/data/models/teacher}"
 MIN_KEPT="${DISTILL_MIN_KEPT:-1000}"
+KAFKA="${DISTILL_KAFKA:-kafka:9092}"
+TOPIC="distill.batch-labels.$ds"
 run="$RUNS/$ds"
 mkdir -p "$run"
 step() { echo "[$(date -u +%T)] $*"; }
 
 step label
-"$DISTILL" label --checkpoint "$TEACHER" --input "$PROMPTS/$ds.jsonl" --output "$run/teacher-outputs" \
-  --run-id "$ds"
+"$DISTILL" label --checkpoint "$TEACHER" --input "$PROMPTS/$ds.jsonl" --run-id "$ds" \
+  --bootstrap-servers "$KAFKA" --outputs-topic "$TOPIC" --create-topic
+
+step ingest
+spark-submit --master yarn --deploy-mode cluster --class dev.distill.spark.jobs.IngestJob "$SPARK_JAR" \
+  --bootstrap-servers "$KAFKA" --topic "$TOPIC" --output "$run/teacher-outputs" \
+  --quarantine "$run/quarantine" --checkpoint "$run/ingest-checkpoint" --trigger available-now
 
 step curate
 spark-submit --master yarn --deploy-mode cluster --class dev.distill.spark.jobs.CurateJob "$SPARK_JAR" \

@@ -15,10 +15,15 @@ import dev.distill.teacher.inference.TorchScriptTeacher;
 import dev.distill.teacher.io.JsonlPrompts;
 import dev.distill.teacher.io.ParquetOutputSink;
 import dev.distill.teacher.io.ParquetPrompts;
+import dev.distill.teacher.kafka.KafkaOutputSink;
 import dev.distill.teacher.kafka.PromptServiceLoop;
 import dev.distill.teacher.kafka.ServiceConfig;
+import dev.distill.teacher.kafka.Topics;
+import dev.distill.teacher.kafka.TransactionPerBatch;
 import dev.distill.teacher.labeling.BatchRun;
+import dev.distill.teacher.labeling.OutputSink;
 import dev.distill.teacher.labeling.PromptLabeler;
+import dev.distill.teacher.labeling.TeeSink;
 import dev.distill.teacher.remote.RemoteTeacher;
 import dev.distill.teacher.remote.RemoteTeacherConfig;
 import dev.distill.teacher.service.TeacherMetrics;
@@ -26,7 +31,9 @@ import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.Callable;
@@ -401,7 +408,11 @@ public final class TeacherServiceMain {
   @Command(
       name = "batch",
       mixinStandardHelpOptions = true,
-      description = "Label JSONL prompts into Parquet (rolling files, _SUCCESS, re-run replaces).")
+      description = {
+        "Label JSONL prompts into Parquet (rolling files, _SUCCESS, re-run replaces) and/or,"
+            + " with --bootstrap-servers, into a Kafka topic (transactional, one transaction per"
+            + " teacher batch; read it with isolation.level=read_committed)."
+      })
   static final class Batch implements Callable<Integer> {
     @ArgGroup(exclusive = false, multiplicity = "1")
     TeacherOptions teacher = new TeacherOptions();
@@ -418,8 +429,45 @@ public final class TeacherServiceMain {
         description = "prompts: *.jsonl (JSON Lines), else a Parquet file or folder")
     Path input;
 
-    @Option(names = "--output", required = true, description = "output folder (replaced)")
+    @Option(
+        names = "--output",
+        description = "output folder (replaced); optional when --bootstrap-servers is given")
     String output;
+
+    @Option(
+        names = "--bootstrap-servers",
+        description = "also (or, without --output, only) produce the records to Kafka")
+    String bootstrapServers;
+
+    @Option(
+        names = "--outputs-topic",
+        defaultValue = "distill.teacher-outputs",
+        description = "topic of the records (default ${DEFAULT-VALUE})")
+    String outputsTopic;
+
+    @Option(
+        names = "--transactional-id",
+        description =
+            "producer transactional id (default distill-label-<run-id>: a re-run of the same run"
+                + " fences a stale producer of it)")
+    String transactionalId;
+
+    @Option(
+        names = "--create-topic",
+        description =
+            "create --outputs-topic when missing (--topic-partitions, --topic-replication)")
+    boolean createTopic;
+
+    @Option(names = "--topic-partitions", defaultValue = "6", description = "with --create-topic")
+    int topicPartitions;
+
+    @Option(names = "--topic-replication", defaultValue = "3", description = "with --create-topic")
+    short topicReplication;
+
+    @Option(
+        names = "--kafka-property",
+        description = "producer/admin client property k=v (SASL/SSL settings pass through here)")
+    Map<String, String> kafkaProperties = new LinkedHashMap<>();
 
     @Option(names = "--run-id", required = true, description = "run id recorded in every record")
     String runId;
@@ -446,8 +494,40 @@ public final class TeacherServiceMain {
           input.toString().endsWith(".jsonl")
               ? JsonlPrompts.read(input, runId, source, defaultRationales)
               : ParquetPrompts.read(input.toString(), runId, source, defaultRationales);
+      if (output == null && bootstrapServers == null) {
+        throw new CommandLine.ParameterException(
+            new CommandLine(this), "nowhere to write: give --output and/or --bootstrap-servers");
+      }
+      if (bootstrapServers != null && createTopic) {
+        Topics.ensure(
+            bootstrapServers, kafkaProperties, outputsTopic, topicPartitions, topicReplication);
+      }
+      ParquetOutputSink parquet = null;
+      TransactionPerBatch kafka = null;
+      List<OutputSink> sinks = new ArrayList<>();
+      try {
+        if (output != null) {
+          parquet = new ParquetOutputSink(output, recordsPerFile);
+          sinks.add(parquet);
+        }
+        if (bootstrapServers != null) {
+          kafka =
+              new TransactionPerBatch(
+                  new KafkaOutputSink(
+                      bootstrapServers,
+                      outputsTopic,
+                      transactionalId != null ? transactionalId : "distill-label-" + runId,
+                      kafkaProperties));
+          sinks.add(kafka);
+        }
+      } catch (RuntimeException e) {
+        for (OutputSink o : sinks) {
+          o.close();
+        }
+        throw e;
+      }
       try (Teacher t = teacher.open();
-          ParquetOutputSink sink = new ParquetOutputSink(output, recordsPerFile)) {
+          TeeSink sink = new TeeSink(sinks)) {
         BatchRun.Summary s =
             new BatchRun(
                     new PromptLabeler(
@@ -457,8 +537,6 @@ public final class TeacherServiceMain {
                         RationaleOptions.config(rationales)),
                     lim.tokenBudget)
                 .run(read.prompts(), sink);
-        // The config and the rejects are published with the data, in the same atomic commit.
-        sink.writeSideFile("_config.json", config(lim).getBytes(StandardCharsets.UTF_8));
         StringBuilder rej = new StringBuilder();
         for (JsonlPrompts.Rejected r : read.rejected()) {
           rej.append(rejectLine(r.promptId(), r.why().reason().name(), r.why().detail()));
@@ -466,8 +544,20 @@ public final class TeacherServiceMain {
         for (BatchRun.Rejected r : s.rejected()) {
           rej.append(rejectLine(r.promptId(), r.why().reason().name(), r.why().detail()));
         }
-        sink.writeSideFile("_rejects.jsonl", rej.toString().getBytes(StandardCharsets.UTF_8));
+        if (parquet != null) {
+          // The config and the rejects are published with the data, in the same atomic commit.
+          parquet.writeSideFile("_config.json", config(lim).getBytes(StandardCharsets.UTF_8));
+          parquet.writeSideFile("_rejects.jsonl", rej.toString().getBytes(StandardCharsets.UTF_8));
+        } else {
+          // Kafka only: the config and the rejects go to the log (the task's log in Airflow).
+          System.out.println(config(lim));
+          System.out.print(rej);
+        }
         sink.commit();
+        if (kafka != null) {
+          System.out.printf(
+              "produced %d records to %s in committed transactions%n", kafka.sent(), outputsTopic);
+        }
         System.out.printf(
             "labelled %d prompts into %d records (%d positions, %.2f bytes/token); rejected %d"
                 + " (%d unreadable lines, %s)%n",
@@ -485,7 +575,9 @@ public final class TeacherServiceMain {
     private String config(LimitOptions lim) {
       JsonObject c = new JsonObject();
       c.addProperty("input", input.toString());
-      c.addProperty("output", output);
+      c.addProperty("output", String.valueOf(output));
+      c.addProperty("bootstrap_servers", String.valueOf(bootstrapServers));
+      c.addProperty("outputs_topic", bootstrapServers == null ? "null" : outputsTopic);
       c.addProperty("run_id", runId);
       c.addProperty("source", source);
       c.addProperty("records_per_file", recordsPerFile);

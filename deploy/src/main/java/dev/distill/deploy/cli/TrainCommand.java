@@ -16,6 +16,7 @@ import dev.distill.trainer.loss.Divergence;
 import dev.distill.trainer.training.Checkpointing;
 import dev.distill.trainer.training.SoftLabelBatches;
 import dev.distill.trainer.training.StreamingBatches;
+import dev.distill.trainer.training.StudentRecipe;
 import dev.distill.trainer.training.TrainConfig;
 import dev.distill.trainer.training.TrainResult;
 import dev.distill.trainer.training.TrainingLoop;
@@ -50,7 +51,8 @@ import picocli.CommandLine.ParameterException;
           + " <output>.checkpoints; --resume continues from the newest.",
       "With --spark, runs train.spark.workers barrier tasks on spark.master, synchronised every"
           + " step (train.spark.sync = allreduce) or every train.spark.average-every steps"
-          + " (average); the student-trainer jars must be on the Spark class path."
+          + " (average); the student-trainer jars must be on the Spark class path. Rank 0"
+          + " writes the same checkpoints (train.divergence and --resume apply too)."
     })
 final class TrainCommand implements Callable<Integer> {
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
@@ -73,14 +75,14 @@ final class TrainCommand implements Callable<Integer> {
   @Option(
       names = "--resume",
       description =
-          "In-process only: continue from the newest valid checkpoint under <output>.checkpoints"
+          "Continue from the newest valid checkpoint under <output>.checkpoints"
               + " (model, optimiser, data cursor), giving the run an uninterrupted one gives.")
   boolean resume;
 
   @Option(
       names = "--stop-after",
       description =
-          "In-process only: stop after this step, as a kill would (checkpoints stay, no final"
+          "Stop after this step, as a kill would (checkpoints stay, no final"
               + " model); for pre-emption drills and tests of --resume.")
   Integer stopAfter;
 
@@ -105,9 +107,6 @@ final class TrainCommand implements Callable<Integer> {
       options.putAll(overrides);
       options.putAll(config.toMap());
       local = LocalRun.of(options); // validates the in-process keys (divergence, checkpoints)
-      if (spark && (resume || stopAfter != null)) {
-        throw new IllegalArgumentException("--resume and --stop-after are in-process only");
-      }
       if (stopAfter != null && stopAfter < 1) {
         throw new IllegalArgumentException("--stop-after must be >= 1, got " + stopAfter);
       }
@@ -122,6 +121,14 @@ final class TrainCommand implements Callable<Integer> {
     options.put("curated", curated);
     options.put("tokenizer", tokenizer.toAbsolutePath().toString());
     options.put("output", output);
+    if (spark) {
+      // The data-parallel trainer's checkpoints, in the same folder and format as in-process.
+      options.put("checkpoints", checkpointDir().toAbsolutePath().toString());
+      options.put("resume", Boolean.toString(resume));
+      if (stopAfter != null) {
+        options.put("stop-after", Integer.toString(stopAfter));
+      }
+    }
     int workers = spark ? Integer.parseInt(options.get("train.spark.workers")) : 1;
     List<TrainSummary> summaries;
     try {
@@ -129,6 +136,14 @@ final class TrainCommand implements Callable<Integer> {
         summaries =
             BarrierTrainJob.run(
                 options.get("spark.master"), DataParallelStudentTrainer.NAME, workers, options);
+        if (summaries.get(0).output().isEmpty()) {
+          System.out.printf(
+              Locale.ROOT,
+              "[train] stopped after step %d; checkpoints under %s (continue with --resume)%n",
+              stopAfter,
+              checkpointDir());
+          return 0;
+        }
       } else {
         Optional<TrainSummary> done = trainInProcess(options, local);
         if (done.isEmpty()) {
@@ -185,29 +200,14 @@ final class TrainCommand implements Callable<Integer> {
     Configuration hadoop = new Configuration();
     CuratedDataset valSet = CuratedDataset.read(curated, "val", tok.id(), tok.sha256(), hadoop);
     DistillationLoss loss =
-        new DistillationLoss(
-            Float.parseFloat(o.get("student.alpha")),
-            valSet.temperature(),
-            false,
-            local.divergence(),
-            0f);
+        StudentRecipe.loss(
+            Float.parseFloat(o.get("student.alpha")), valSet.temperature(), local.divergence());
     int steps = Integer.parseInt(o.get("student.steps"));
     int batch = Integer.parseInt(o.get("student.batch"));
     float lr = Float.parseFloat(o.get("student.lr"));
     long seed = Long.parseLong(o.get("run.seed"));
     // The schedule of the data-parallel trainer (DataParallelStudentTrainer), one worker.
-    TrainConfig tc =
-        new TrainConfig(
-            steps,
-            batch,
-            lr,
-            Math.max(1, steps / 20),
-            lr / 10,
-            0.01f,
-            1.0f,
-            Math.max(1, steps / 5),
-            4,
-            seed);
+    TrainConfig tc = StudentRecipe.schedule(steps, batch, lr, seed);
     GptConfig gpt =
         new GptConfig(
             tok.vocabSize(),

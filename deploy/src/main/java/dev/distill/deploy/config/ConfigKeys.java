@@ -140,15 +140,16 @@ public final class ConfigKeys {
         s,
         "train.divergence",
         "forward_kl",
-        "KD divergence of `distill train` (in-process): forward_kl, reverse_kl, jsd:BETA,"
+        "KD divergence of `distill train` (in-process and --spark): forward_kl, reverse_kl,"
+            + " jsd:BETA,"
             + " skew_forward_kl:A, skew_reverse_kl:A or total_variation (loss.Divergence).");
     key(
         s,
         "train.checkpoint-every",
         "100",
         "20",
-        "Steps between resumable checkpoints of `distill train` (in-process); --resume continues"
-            + " from the newest.");
+        "Steps between resumable checkpoints of `distill train` (in-process; with --spark rank 0"
+            + " writes them); --resume continues from the newest.");
     key(s, "train.spark.workers", "2", "Barrier tasks (data-parallel workers) of --spark.");
     key(
         s,

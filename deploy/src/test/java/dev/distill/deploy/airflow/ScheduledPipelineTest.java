@@ -20,9 +20,10 @@ import picocli.CommandLine;
 
 /**
  * The Airflow DAG and its cron twin: the DAG parses as Python (no Airflow install needed), the
- * chain is label -> curate -> train -> eval with every output under the run date, and every command
- * either is a real {@code distill} command line (parsed by picocli) or runs a real Spark job class
- * with options it accepts. The shell script runs the same commands in the same order.
+ * chain is label -> ingest -> curate -> train -> eval with every output (and the labels' topic)
+ * under the run date, and every command either is a real {@code distill} command line (parsed by
+ * picocli) or runs a real Spark job class with options it accepts. The shell script runs the same
+ * commands in the same order.
  */
 class ScheduledPipelineTest {
   static final Path DAG = Path.of("airflow", "distill_pipeline.py");
@@ -36,13 +37,14 @@ class ScheduledPipelineTest {
       "import ast, json, sys\n"
           + "tree = ast.parse(open(sys.argv[1]).read())\n"
           + "env = {'RUNS': '/data/runs', 'PROMPTS': '/data/prompts',"
-          + " 'TEACHER': '/data/models/teacher', 'SPARK_JAR': '/opt/distill/spark-jobs-app.jar'}\n"
+          + " 'TEACHER': '/data/models/teacher', 'SPARK_JAR': '/opt/distill/spark-jobs-app.jar',"
+          + " 'KAFKA': 'kafka:9092'}\n"
           + "out = {}\n"
           + "for node in tree.body:\n"
           + "    if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name):\n"
           + "        name = node.targets[0].id\n"
           + "        src = ast.get_source_segment(open(sys.argv[1]).read(), node.value)\n"
-          + "        if name == 'RUN':\n"
+          + "        if name in ('RUN', 'LABELS_TOPIC'):\n"
           + "            env[name] = eval(src, {}, dict(env))\n"
           + "        if name in ('COMMANDS', 'ORDER'):\n"
           + "            out[name] = eval(src, {}, dict(env))\n"
@@ -56,26 +58,40 @@ class ScheduledPipelineTest {
         new com.fasterxml.jackson.databind.ObjectMapper().readValue(json, java.util.Map.class);
     @SuppressWarnings("unchecked")
     List<String> order = (List<String>) parsed.get("ORDER");
-    assertThat(order).containsExactly("label", "curate", "train", "eval");
+    assertThat(order).containsExactly("label", "ingest", "curate", "train", "eval");
     @SuppressWarnings("unchecked")
     java.util.Map<String, List<String>> commands =
         (java.util.Map<String, List<String>>) parsed.get("COMMANDS");
     for (String task : order) {
       List<String> argv = commands.get(task);
       checkCommand(task, argv);
-      // Idempotent per run date: every path it writes carries the date.
+      // Idempotent per run date: every path and topic it writes (or, for a streaming job, its
+      // checkpoint and topic) carries the date. (distill label's --checkpoint is the teacher.)
+      Set<String> dated =
+          argv.get(0).equals("spark-submit")
+              ? Set.of("--output", "--report", "--quarantine", "--checkpoint", "--topic")
+              : Set.of("--output", "--run-dir", "--run-id", "--outputs-topic");
       for (int i = 0; i < argv.size() - 1; i++) {
-        if (Set.of("--output", "--run-dir", "--run-id").contains(argv.get(i))) {
+        if (dated.contains(argv.get(i))) {
           assertThat(argv.get(i + 1)).as("%s %s", task, argv.get(i)).contains("{{ ds }}");
         }
       }
     }
-    // Each date labels its own prompts, and curation reads what labelling of that date wrote.
+    // Each date labels its own prompts into its own topic, ingest reads that topic (from a
+    // checkpoint of that date), and curation reads what ingest of that date wrote.
     List<String> label = commands.get("label");
     assertThat(label.get(label.indexOf("--input") + 1)).contains("{{ ds }}");
+    List<String> ingest = commands.get("ingest");
+    assertThat(ingest.get(ingest.indexOf("--class") + 1))
+        .isEqualTo("dev.distill.spark.jobs.IngestJob");
+    assertThat(ingest.get(ingest.indexOf("--topic") + 1))
+        .isEqualTo(label.get(label.indexOf("--outputs-topic") + 1));
+    assertThat(ingest.get(ingest.indexOf("--bootstrap-servers") + 1))
+        .isEqualTo(label.get(label.indexOf("--bootstrap-servers") + 1));
+    assertThat(ingest.get(ingest.indexOf("--trigger") + 1)).isEqualTo("available-now");
     List<String> curate = commands.get("curate");
     assertThat(curate.get(curate.indexOf("--input") + 1))
-        .isEqualTo(label.get(label.indexOf("--output") + 1));
+        .isEqualTo(ingest.get(ingest.indexOf("--output") + 1));
   }
 
   @Test
@@ -103,7 +119,11 @@ class ScheduledPipelineTest {
     }
     assertThat(steps)
         .containsExactly(
-            "distill label", "dev.distill.spark.jobs.CurateJob", "distill train", "distill eval");
+            "distill label",
+            "dev.distill.spark.jobs.IngestJob",
+            "dev.distill.spark.jobs.CurateJob",
+            "distill train",
+            "distill eval");
     // Spark options in the script are ones the jobs accept.
     Matcher opt =
         Pattern.compile("--class (\\S+) \"\\$SPARK_JAR\"([^\\n]*(?:\\\\\\n[^\\n]*)*)")
@@ -119,7 +139,7 @@ class ScheduledPipelineTest {
       }
       jobs++;
     }
-    assertThat(jobs).isEqualTo(1);
+    assertThat(jobs).isEqualTo(2);
   }
 
   static void checkCommand(String task, List<String> argv) throws Exception {

@@ -2,6 +2,7 @@ package dev.distill.deploy.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.distill.deploy.kafka.EmbeddedKafka;
 import dev.distill.models.checkpoint.Checkpoints;
 import dev.distill.models.gpt.GptConfig;
 import dev.distill.models.gpt.LanguageModel;
@@ -9,6 +10,7 @@ import dev.distill.models.tokenizer.CharTokenizer;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
@@ -30,14 +32,20 @@ import org.junit.jupiter.api.io.TempDir;
 class LabelCommandIT {
   @TempDir Path tmp;
 
-  @Test
-  void labelTurnsJsonlPromptsIntoCommittedParquetThatCurateReads() throws Exception {
+  /** A tiny random GPT teacher checkpoint. */
+  Path teacher() throws IOException {
     Path ckpt = tmp.resolve("teacher");
     CharTokenizer tok = CharTokenizer.fromCorpus("abcdefghijklmnopqrstuvwxyz ,.");
     try (LanguageModel lm =
         LanguageModel.create(new GptConfig(tok.vocabSize(), 16, 1, 2, 16, 0f), tok, 3L)) {
       Checkpoints.save(lm, ckpt, Map.of());
     }
+    return ckpt;
+  }
+
+  @Test
+  void labelTurnsJsonlPromptsIntoCommittedParquetThatCurateReads() throws Exception {
+    Path ckpt = teacher();
     Path input = tmp.resolve("prompts.jsonl");
     Files.writeString(
         input,
@@ -95,6 +103,92 @@ class LabelCommandIT {
     assertThat(curated.resolve("_SUCCESS")).exists();
     assertThat(Files.readString(report)).containsPattern("\"kept\": *2\\b");
     assertThat(System.getProperty("spark.master")).as("not leaked to the JVM").isNull();
+  }
+
+  /**
+   * The nightly chain of {@code airflow/distill_pipeline.py}, through the real command line: label
+   * into the date's topic (transactional), a retry of label (its records a second time), ingest
+   * (IngestJob, available-now, read_committed) to the date's raw folder, curate: both prompts kept,
+   * the retry's copies removed by curation's exact deduplication.
+   */
+  @Test
+  void labelToKafkaThenIngestThenCurateIsTheNightlyChainAndARetryAddsNothing() throws Exception {
+    Path ckpt = teacher();
+    Path input = tmp.resolve("prompts.jsonl");
+    Files.writeString(
+        input,
+        "{\"prompt_id\":\"a\",\"text\":\"the cat sat on the mat.\"}\n"
+            + "{\"prompt_id\":\"b\",\"text\":\"hello, world\"}\n");
+    String topic = "distill.batch-labels.2026-01-02";
+    try (EmbeddedKafka kafka = EmbeddedKafka.start(tmp.resolve("kafka"), Duration.ofSeconds(90))) {
+      String[] label = {
+        "label",
+        "--checkpoint",
+        ckpt.toString(),
+        "--top-k",
+        "4",
+        "--input",
+        input.toString(),
+        "--run-id",
+        "2026-01-02",
+        "--bootstrap-servers",
+        kafka.bootstrapServers(),
+        "--outputs-topic",
+        topic,
+        "--create-topic",
+        "--topic-partitions",
+        "1",
+        "--topic-replication",
+        "1"
+      };
+      assertThat(DistillCli.execute(label)).isZero();
+      assertThat(DistillCli.execute(label)).isZero(); // a retried task produces everything again
+
+      Path raw = tmp.resolve("teacher-outputs");
+      Path curated = tmp.resolve("curated");
+      Path report = tmp.resolve("curation-report.json");
+      System.setProperty("spark.sql.shuffle.partitions", "2");
+      try {
+        int ingest =
+            DistillCli.execute(
+                "ingest",
+                "--master",
+                "local[1]",
+                "--bootstrap-servers",
+                kafka.bootstrapServers(),
+                "--topic",
+                topic,
+                "--output",
+                raw.toString(),
+                "--quarantine",
+                tmp.resolve("quarantine").toString(),
+                "--checkpoint",
+                tmp.resolve("ingest-checkpoint").toString(),
+                "--trigger",
+                "available-now");
+        assertThat(ingest).isZero();
+        int curate =
+            DistillCli.execute(
+                "curate",
+                "--master",
+                "local[1]",
+                "--input",
+                raw.toString(),
+                "--output",
+                curated.toString(),
+                "--report",
+                report.toString());
+        assertThat(curate).isZero();
+      } finally {
+        System.clearProperty("spark.sql.shuffle.partitions");
+      }
+      String r = Files.readString(report);
+      // Each run produced 3 records (a: 2 chunks at the teacher's context of 16, b: 1); ingest
+      // carried both runs' 6 through; reassembly merges a's repeated chunks and exact
+      // deduplication drops b's copy, so the retry changes nothing downstream.
+      assertThat(r).containsPattern("\"input\": *6\\b");
+      assertThat(r).containsPattern("\"kept\": *2\\b");
+    }
   }
 
   static List<GenericRecord> readAll(Path dir) throws IOException {

@@ -2,7 +2,9 @@ package dev.distill.trainer.distributed;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.nn.Parameter;
 import ai.djl.training.Trainer;
+import ai.djl.util.Pair;
 import dev.distill.models.autograd.Scalars;
 import dev.distill.models.checkpoint.Checkpoints;
 import dev.distill.models.gpt.GptConfig;
@@ -15,8 +17,12 @@ import dev.distill.schemas.distributed.WorkerTask;
 import dev.distill.trainer.data.Example;
 import dev.distill.trainer.data.KdBatch;
 import dev.distill.trainer.io.CuratedDataset;
+import dev.distill.trainer.io.TrainingCheckpoints;
 import dev.distill.trainer.loss.DistillationLoss;
+import dev.distill.trainer.loss.Divergence;
+import dev.distill.trainer.training.ResumableAdamW;
 import dev.distill.trainer.training.SoftLabelBatches;
+import dev.distill.trainer.training.StudentRecipe;
 import dev.distill.trainer.training.TrainConfig;
 import dev.distill.trainer.training.TrainingLoop;
 import dev.distill.trainer.training.TrainingStep;
@@ -24,9 +30,11 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.Comparator;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Random;
 import org.apache.hadoop.conf.Configuration;
 
@@ -56,6 +64,12 @@ import org.apache.hadoop.conf.Configuration;
  * worker r uses its shard positions {@code s*b .. s*b+b-1} (mod shard size), b = B / W. The union
  * over workers is exactly the global positions {@code s*B .. s*B+B-1} that one worker with batch B
  * uses, which is what makes the all-reduce run equal to the single-process run.
+ *
+ * <p>Checkpoints (option {@code checkpoints}, every {@code train.checkpoint-every} steps) are
+ * {@link TrainingCheckpoints}, written by rank 0 alone: after the all-reduce every worker holds the
+ * same parameters and optimiser state. Because the data order above is a function of the step, the
+ * data cursor is the step itself; with {@code resume=true} every worker loads the newest valid
+ * checkpoint and continues from its step, so a resumed run ends on the uninterrupted run's model.
  */
 public final class DataParallelStudentTrainer implements DistributedTrainer {
   public static final String NAME = "student";
@@ -104,88 +118,155 @@ public final class DataParallelStudentTrainer implements DistributedTrainer {
 
     GptConfig gpt =
         new GptConfig(tokenizer.vocabSize(), o.blockSize, o.layers, o.heads, o.embd, 0f);
-    TrainConfig tc =
-        new TrainConfig(
-            o.steps,
-            o.batch,
-            o.lr,
-            Math.max(1, o.steps / 20),
-            o.lr / 10,
-            0.01f,
-            1.0f,
-            Math.max(1, o.steps / 5),
-            4,
-            o.seed);
-    DistillationLoss loss = new DistillationLoss(o.alpha, trainSet.temperature(), false);
+    TrainConfig tc = StudentRecipe.schedule(o.steps, o.batch, o.lr, o.seed);
+    // The same loss construction as the in-process `distill train`, train.divergence included.
+    DistillationLoss loss = StudentRecipe.loss(o.alpha, trainSet.temperature(), o.divergence);
     SoftLabelBatches val = new SoftLabelBatches(valSet.examples(), o.batch, loss);
+    String cursorPrefix =
+        String.format(
+            Locale.ROOT, "data-parallel world=%d batch=%d seed=%d step=", world, o.batch, o.seed);
 
     long tokens = 0;
     long syncs = 0;
     double valLoss = Double.NaN;
+    double priorSeconds = 0;
+    int firstStep = 0;
     long start;
     double seconds;
-    try (LanguageModel model = LanguageModel.create(gpt, tokenizer, o.seed);
-        Trainer trainer =
-            model
-                .model()
-                .newTrainer(TrainingStep.trainingConfig(TrainingStep.optimizer(tc, Map.of())))) {
-      List<NDArray> params = TrainingStep.parameters(model);
-      checkSameStart(params, allReduce, world);
-      start = System.nanoTime();
-      for (int step = 0; step < o.steps; step++) {
-        try (NDManager m = trainer.getManager().newSubManager()) {
-          List<Example> picked = new ArrayList<>(localBatch);
-          for (int u = 0; u < localBatch; u++) {
-            picked.add(shard.get((int) (((long) step * localBatch + u) % shard.size())));
+    ResumableAdamW optimizer = TrainingStep.optimizer(tc, Map.of());
+    try (LanguageModel model = LanguageModel.create(gpt, tokenizer, o.seed)) {
+      Map<String, String> names = new LinkedHashMap<>();
+      for (Pair<String, Parameter> p : model.block().getParameters()) {
+        names.put(p.getValue().getId(), p.getKey());
+      }
+      if (o.resume) {
+        // Every worker loads the same (newest valid) checkpoint from the shared folder; the start
+        // check below fails the job if two workers ended up on different parameters.
+        Optional<TrainingCheckpoints.Found> found =
+            TrainingCheckpoints.latestValid(
+                Path.of(o.checkpoints), w -> System.err.printf("[train] worker %d: %s%n", rank, w));
+        if (found.isPresent()) {
+          TrainingCheckpoints.State s = found.get().state();
+          String cursor = s.dataCursor();
+          if (cursor == null || !cursor.equals(cursorPrefix + s.step())) {
+            throw new IllegalArgumentException(
+                "checkpoint "
+                    + found.get().dir()
+                    + " has data cursor '"
+                    + cursor
+                    + "', this run needs '"
+                    + cursorPrefix
+                    + s.step()
+                    + "': resume with the same train.spark.workers, student.batch and run.seed");
           }
-          KdBatch batch = KdBatch.of(m, picked);
-          // DJL's PyTorch engine allows one gradient collector per JVM at a time. On a cluster
-          // each barrier task has its own executor JVM (spark.task.cpus = executor cores); with
-          // several workers in one JVM (local[N]) their forward/backward passes take turns. The
-          // all-reduce stays outside the lock, or a waiting worker would block the others.
-          synchronized (AUTOGRAD) {
-            TrainingStep.forwardBackward(
-                trainer, batch.inputs(), logits -> loss.total(logits, batch));
+          TrainingCheckpoints.restore(found.get(), model, optimizer, names);
+          firstStep = s.step();
+          valLoss = s.lastVal();
+          priorSeconds = s.seconds();
+          // The cursor is global and deterministic, so each worker recounts its own tokens.
+          for (int step = 0; step < firstStep; step++) {
+            for (Example e : picked(shard, step, localBatch)) {
+              tokens += e.positions();
+            }
           }
-          tokens += batch.tokenCount();
-          if (o.sync == Sync.ALLREDUCE) {
-            averageGradients(params, batch.tokenCount(), allReduce, m);
-            syncs++;
+          if (rank == 0) {
+            System.err.printf(
+                "[train] resuming %d workers from %s at step %d%n",
+                world, found.get().dir(), firstStep);
           }
-          double norm = TrainingStep.clipGlobalNorm(params, tc.gradClipNorm());
-          // Decided on the (all-reduced) gradients alone, so every worker skips the same steps.
-          if (TrainingStep.finite(0f, norm, params, tc.gradClipNorm())) {
-            trainer.step();
-          } else {
-            TrainingStep.zeroGradients(params);
-            System.err.printf("[train] worker step %d: non-finite gradients; skipped%n", step + 1);
-          }
-          boolean last = step == o.steps - 1;
-          if (o.sync == Sync.AVERAGE && ((step + 1) % o.averageEvery == 0 || last)) {
-            averageParameters(params, allReduce, world, m);
-            syncs++;
-          }
-        }
-        if (step == o.steps - 1 || (step + 1) % tc.evalEvery() == 0) {
-          valLoss = TrainingLoop.evaluate(trainer, val, tc);
         }
       }
-      seconds = (System.nanoTime() - start) / 1e9;
+      try (Trainer trainer = model.model().newTrainer(TrainingStep.trainingConfig(optimizer))) {
+        List<NDArray> params = TrainingStep.parameters(model);
+        checkSameStart(params, allReduce, world);
+        start = System.nanoTime();
+        for (int step = firstStep; step < o.steps; step++) {
+          try (NDManager m = trainer.getManager().newSubManager()) {
+            KdBatch batch = KdBatch.of(m, picked(shard, step, localBatch));
+            // DJL's PyTorch engine allows one gradient collector per JVM at a time. On a cluster
+            // each barrier task has its own executor JVM (spark.task.cpus = executor cores); with
+            // several workers in one JVM (local[N]) their forward/backward passes take turns. The
+            // all-reduce stays outside the lock, or a waiting worker would block the others.
+            synchronized (AUTOGRAD) {
+              TrainingStep.forwardBackward(
+                  trainer, batch.inputs(), logits -> loss.total(logits, batch));
+            }
+            tokens += batch.tokenCount();
+            if (o.sync == Sync.ALLREDUCE) {
+              averageGradients(params, batch.tokenCount(), allReduce, m);
+              syncs++;
+            }
+            double norm = TrainingStep.clipGlobalNorm(params, tc.gradClipNorm());
+            // Decided on the (all-reduced) gradients alone, so every worker skips the same steps.
+            if (TrainingStep.finite(0f, norm, params, tc.gradClipNorm())) {
+              trainer.step();
+            } else {
+              TrainingStep.zeroGradients(params);
+              System.err.printf(
+                  "[train] worker step %d: non-finite gradients; skipped%n", step + 1);
+            }
+            boolean last = step == o.steps - 1;
+            if (o.sync == Sync.AVERAGE && ((step + 1) % o.averageEvery == 0 || last)) {
+              averageParameters(params, allReduce, world, m);
+              syncs++;
+            }
+          }
+          if (step == o.steps - 1 || (step + 1) % tc.evalEvery() == 0) {
+            valLoss = TrainingLoop.evaluate(trainer, val, tc);
+          }
+          if (rank == 0 && checkpointDue(o, step + 1)) {
+            // After the all-reduce every worker holds the same parameters and optimiser state,
+            // so rank 0's state is the job's state.
+            TrainingCheckpoints.save(
+                Path.of(o.checkpoints),
+                model,
+                optimizer,
+                names,
+                new TrainingCheckpoints.State(
+                    step + 1,
+                    new Random(o.seed), // unused: batches follow the cursor, not an RNG
+                    tokens,
+                    priorSeconds + (System.nanoTime() - start) / 1e9,
+                    Double.NaN,
+                    valLoss,
+                    List.of(),
+                    tc.describe(),
+                    loss.metadata(),
+                    cursorPrefix + (step + 1)),
+                2);
+          }
+          if (o.stopAfter > 0 && step + 1 >= o.stopAfter && step + 1 < o.steps) {
+            // As a kill would: checkpoints stay, no final model (every worker stops here).
+            seconds = priorSeconds + (System.nanoTime() - start) / 1e9;
+            return new TrainSummary(
+                rank,
+                step + 1,
+                tokens,
+                seconds,
+                valLoss,
+                allReduce.bytesSent(),
+                syncs,
+                all.size() - usable,
+                "");
+          }
+        }
+        seconds = priorSeconds + (System.nanoTime() - start) / 1e9;
+      }
       String output = "";
       if (rank == 0) {
-        Checkpoints.save(
-            model,
-            Path.of(o.output),
-            Map.of(
-                "role", "student",
-                "loss", loss.description(),
-                "training",
-                    String.format(
-                        Locale.ROOT,
-                        "data-parallel, %d workers, sync %s%s",
-                        world,
-                        o.sync.name().toLowerCase(Locale.ROOT),
-                        o.sync == Sync.AVERAGE ? " every " + o.averageEvery + " steps" : "")));
+        Map<String, String> meta = new LinkedHashMap<>(loss.metadata());
+        meta.put("role", "student");
+        meta.put("loss", loss.description());
+        meta.put(
+            "training",
+            String.format(
+                Locale.ROOT,
+                "data-parallel, %d workers, sync %s%s",
+                world,
+                o.sync.name().toLowerCase(Locale.ROOT),
+                o.sync == Sync.AVERAGE ? " every " + o.averageEvery + " steps" : ""));
+        meta.put("resumed-at.step", Integer.toString(firstStep));
+        Checkpoints.save(model, Path.of(o.output), meta);
         output = o.output;
       }
       return new TrainSummary(
@@ -199,6 +280,27 @@ public final class DataParallelStudentTrainer implements DistributedTrainer {
           all.size() - usable,
           output);
     }
+  }
+
+  /** Worker's examples of {@code step}: its shard positions step*b .. step*b+b-1 (mod size). */
+  private static List<Example> picked(List<Example> shard, int step, int localBatch) {
+    List<Example> picked = new ArrayList<>(localBatch);
+    for (int u = 0; u < localBatch; u++) {
+      picked.add(shard.get((int) (((long) step * localBatch + u) % shard.size())));
+    }
+    return picked;
+  }
+
+  /**
+   * A checkpoint after {@code done} steps: every train.checkpoint-every steps; with averaging only
+   * where the parameters were just averaged (every worker equal), the optimiser moments saved are
+   * then rank 0's (local SGD keeps them per worker; a resumed worker continues from rank 0's).
+   */
+  static boolean checkpointDue(Options o, int done) {
+    if (o.checkpoints == null || done % o.checkpointEvery != 0) {
+      return false;
+    }
+    return o.sync == Sync.ALLREDUCE || done % o.averageEvery == 0 || done == o.steps;
   }
 
   /** Same seed, same init on every machine; a worker that differs would silently diverge. */
@@ -309,7 +411,12 @@ public final class DataParallelStudentTrainer implements DistributedTrainer {
       float alpha,
       long seed,
       Sync sync,
-      int averageEvery) {
+      int averageEvery,
+      Divergence divergence,
+      String checkpoints,
+      int checkpointEvery,
+      boolean resume,
+      int stopAfter) {
     static Options of(Map<String, String> m) {
       String sync = get(m, "train.spark.sync");
       if (!sync.equals("allreduce") && !sync.equals("average")) {
@@ -331,11 +438,34 @@ public final class DataParallelStudentTrainer implements DistributedTrainer {
               Float.parseFloat(get(m, "student.alpha")),
               Long.parseLong(get(m, "run.seed")),
               sync.equals("allreduce") ? Sync.ALLREDUCE : Sync.AVERAGE,
-              Integer.parseInt(get(m, "train.spark.average-every")));
+              Integer.parseInt(get(m, "train.spark.average-every")),
+              divergence(get(m, "train.divergence")),
+              m.get("checkpoints"),
+              Integer.parseInt(m.getOrDefault("train.checkpoint-every", "0").trim()),
+              Boolean.parseBoolean(m.getOrDefault("resume", "false")),
+              Integer.parseInt(m.getOrDefault("stop-after", "0")));
       if (o.averageEvery < 1) {
         throw new IllegalArgumentException("train.spark.average-every must be >= 1");
       }
+      if (o.checkpoints != null && o.checkpointEvery < 1) {
+        throw new IllegalArgumentException(
+            "train.checkpoint-every must be >= 1 with checkpoints, got " + o.checkpointEvery);
+      }
+      if (o.resume && o.checkpoints == null) {
+        throw new IllegalArgumentException("resume needs the trainer option 'checkpoints'");
+      }
+      if (o.stopAfter < 0) {
+        throw new IllegalArgumentException("stop-after must be >= 0, got " + o.stopAfter);
+      }
       return o;
+    }
+
+    private static Divergence divergence(String name) {
+      try {
+        return Divergence.parse(name);
+      } catch (IllegalArgumentException e) {
+        throw new IllegalArgumentException("train.divergence: " + e.getMessage(), e);
+      }
     }
 
     private static String get(Map<String, String> m, String key) {

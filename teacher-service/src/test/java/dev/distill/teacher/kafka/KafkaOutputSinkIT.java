@@ -2,14 +2,23 @@ package dev.distill.teacher.kafka;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.distill.models.checkpoint.Checkpoints;
 import dev.distill.schemas.TestRecords;
 import dev.distill.schemas.avro.TeacherOutput;
 import dev.distill.schemas.encoding.SingleObjectEncoding;
+import dev.distill.teacher.TeacherServiceMain;
+import dev.distill.teacher.TestTeachers;
+import dev.distill.teacher.inference.LocalTeacher;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
+import java.util.Set;
+import java.util.TreeMap;
 import kafka.testkit.KafkaClusterTestKit;
 import kafka.testkit.TestKitNodes;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
@@ -21,7 +30,10 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
-/** The Kafka sink against a real single-node KRaft broker (one per class). */
+/**
+ * The Kafka sink against a real single-node KRaft broker (one per class), and {@code
+ * teacher-service batch} ({@code distill label}) producing to it.
+ */
 class KafkaOutputSinkIT {
   static KafkaClusterTestKit cluster;
 
@@ -107,5 +119,80 @@ class KafkaOutputSinkIT {
       sink.commit();
     }
     assertThat(readCommitted(topic, 1)).extracting(TeacherOutput::getRecordId).containsExactly("x");
+  }
+
+  @Test
+  void labelCommandProducesEveryPromptExactlyOnceInCommittedTransactions() throws Exception {
+    Path dir = Files.createTempDirectory("label-kafka-it");
+    Path ckpt = dir.resolve("teacher");
+    try (LocalTeacher t = TestTeachers.tiny(16, 4, 2f)) {
+      Checkpoints.save(t.model(), ckpt, Map.of());
+    }
+    StringBuilder jsonl = new StringBuilder();
+    for (int i = 0; i < 12; i++) {
+      jsonl.append(
+          "{\"prompt_id\":\"p" + i + "\",\"text\":\"" + "abc de".repeat(1 + i % 5) + "\"}\n");
+    }
+    jsonl.append("{\"prompt_id\":\"bad\",\"text\":\"hash # sign\"}\n"); // untokenizable
+    Path input = dir.resolve("prompts.jsonl");
+    Files.writeString(input, jsonl);
+    String topic = "labels-2026-01-02";
+    String[] args = {
+      "batch",
+      "--checkpoint",
+      ckpt.toString(),
+      "--top-k",
+      "4",
+      "--chunk-positions",
+      "16",
+      "--token-budget",
+      "32", // several teacher batches, so several transactions
+      "--input",
+      input.toString(),
+      "--run-id",
+      "2026-01-02",
+      "--bootstrap-servers",
+      cluster.bootstrapServers(),
+      "--outputs-topic",
+      topic,
+      "--create-topic",
+      "--topic-partitions",
+      "2",
+      "--topic-replication",
+      "1"
+    };
+    assertThat(TeacherServiceMain.execute(args)).isZero();
+
+    // Chunks per prompt: positions = length - 1, cut into chunks of at most 16 positions.
+    Map<String, Integer> expectedChunks = new TreeMap<>();
+    for (int i = 0; i < 12; i++) {
+      expectedChunks.put("p" + i, (6 * (1 + i % 5) - 1 + 15) / 16);
+    }
+    int expected = expectedChunks.values().stream().mapToInt(Integer::intValue).sum();
+    List<TeacherOutput> seen = readCommitted(topic, expected);
+    Map<String, Integer> chunks = new TreeMap<>();
+    Set<String> keys = new HashSet<>();
+    for (TeacherOutput r : seen) {
+      chunks.merge(r.getPromptId().toString(), 1, Integer::sum);
+      // Record ids are content addresses (p0 and p5 have the same text, so the same id): a
+      // delivery is identified by prompt and chunk.
+      assertThat(keys.add(r.getPromptId() + "#" + r.getChunkIndex()))
+          .as("prompt %s chunk %d seen twice", r.getPromptId(), r.getChunkIndex())
+          .isTrue();
+      assertThat(r.getRunId().toString()).isEqualTo("2026-01-02");
+    }
+    // Every accepted prompt exactly once (all its chunks, no duplicate); the rejected one absent.
+    assertThat(chunks).isEqualTo(expectedChunks);
+    assertThat(seen).hasSize(expected);
+  }
+
+  @Test
+  void labelCommandWithoutOutputOrBrokerIsAUsageError() throws Exception {
+    Path input = Files.createTempFile("prompts", ".jsonl");
+    Files.writeString(input, "{\"prompt_id\":\"a\",\"text\":\"abc\"}\n");
+    int code =
+        TeacherServiceMain.execute(
+            "batch", "--checkpoint", "/nonexistent", "--input", input.toString(), "--run-id", "r");
+    assertThat(code).isEqualTo(2);
   }
 }
