@@ -321,16 +321,106 @@ public final class Gpt extends AbstractBlock {
       y = linear(y, layer.attnProj(), ps, device, training);
       x = x.add(dropout(y, training));
 
-      h = layerNorm(x, layer.ln2(), ps, device, training);
-      h = linear(h, layer.fc(), ps, device, training);
-      h = h.getNDArrayInternal().gelu();
-      h = linear(h, layer.mlpProj(), ps, device, training);
-      x = x.add(dropout(h, training));
+      x = x.add(dropout(mlp(x, layer, ps, device, training), training));
     }
     x = layerNorm(x, lnF, ps, device, training);
     // Tied head: logits = x @ wte^T, no bias.
     NDArray logits = Linear.linear(x, wteArr, null).singletonOrThrow();
     return new NDList(logits);
+  }
+
+  /** {@code mlpProj(gelu(fc(ln2(x))))}. */
+  private NDArray mlp(NDArray x, Layer layer, ParameterStore ps, Device device, boolean training) {
+    NDArray h = layerNorm(x, layer.ln2(), ps, device, training);
+    h = linear(h, layer.fc(), ps, device, training);
+    h = h.getNDArrayInternal().gelu();
+    return linear(h, layer.mlpProj(), ps, device, training);
+  }
+
+  /**
+   * Incremental inference forward (no dropout; the caller switches gradient recording off): runs
+   * {@code tokens} (B, t) at positions {@code cache.length() .. cache.length() + t - 1}, each
+   * attending to the cached keys and values of every layer and to the new tokens up to itself;
+   * appends the new keys and values to {@code cache} and returns the logits (B, t, V) of the new
+   * positions only, attached to the tokens' manager. The same block structure and the same {@link
+   * #linear} path as {@link #forwardInternal}, so every {@link LinearMode} computes as in a full
+   * forward (the activation quantisers work per token, so a token's quantised input does not depend
+   * on the other tokens of the call).
+   *
+   * <p>Cost per decoded token: the linear layers on one position instead of the whole context, and
+   * attention over the cached length; the cache grows by concatenation (a copy of {@code 2 nLayer B
+   * C length} floats per step, small next to the weights at blockSize 64).
+   */
+  NDArray forwardCached(ParameterStore ps, NDArray tokens, KvCache cache) {
+    if (tokens.getShape().dimension() != 2) {
+      throw new IllegalArgumentException("tokens must be (B, T), got " + tokens.getShape());
+    }
+    long b = tokens.getShape().get(0);
+    int t = Math.toIntExact(tokens.getShape().get(1));
+    int p0 = cache.length();
+    if (t < 1 || p0 + t > config.blockSize()) {
+      throw new IllegalArgumentException(
+          "positions ["
+              + p0
+              + ", "
+              + (p0 + t)
+              + ") outside [0, blockSize="
+              + config.blockSize()
+              + "]");
+    }
+    DataType type = tokens.getDataType();
+    if (type != DataType.INT64 && type != DataType.INT32) {
+      throw new IllegalArgumentException("tokens must be int32 or int64, got " + type);
+    }
+    Device device = tokens.getDevice();
+    NDManager manager = tokens.getManager();
+    NDArrayEx ex = tokens.getNDArrayInternal();
+    long c = config.nEmbd();
+    int nh = config.nHead();
+    long hs = config.headSize();
+
+    NDArray idx = type == DataType.INT64 ? tokens : tokens.toType(DataType.INT64, false);
+    NDArray wteArr = ps.getValue(wte, device, false);
+    NDArray tok = ex.embedding(idx, wteArr, SparseFormat.DENSE).singletonOrThrow();
+    NDArray positions = manager.arange(p0, p0 + t, 1, DataType.INT64);
+    NDArray pos =
+        ex.embedding(positions, ps.getValue(wpe, device, false), SparseFormat.DENSE)
+            .singletonOrThrow();
+    NDArray x = tok.add(pos);
+
+    // One new position sees every cached key and itself: no mask needed.
+    NDArray mask = t == 1 ? null : causalMask(manager, t, p0);
+    float scale = (float) (1.0 / Math.sqrt(hs));
+    for (int l = 0; l < layers.size(); l++) {
+      Layer layer = layers.get(l);
+      NDArray h = layerNorm(x, layer.ln1(), ps, device, false);
+      NDArray qkv = linear(h, layer.attn(), ps, device, false);
+      NDList split = qkv.split(3, 2);
+      NDArray q = heads(split.get(0), b, t, nh, hs);
+      NDArray k = heads(split.get(1), b, t, nh, hs);
+      NDArray v = heads(split.get(2), b, t, nh, hs);
+      if (p0 > 0) {
+        // concat's result lands on the cached array's manager: move it to the step's, so the
+        // views derived from it below are freed with the step; put() moves it to the cache.
+        k = cache.keys(l).concat(k, 2);
+        k.attach(manager);
+        v = cache.values(l).concat(v, 2);
+        v.attach(manager);
+      }
+      NDArray att = Scalars.muli(q.matMul(k.transpose(0, 1, 3, 2)), scale);
+      if (mask != null) {
+        att = att.add(mask);
+      }
+      att = att.softmax(-1);
+      NDArray y = att.matMul(v).transpose(0, 2, 1, 3).reshape(b, t, c);
+      cache.put(l, k, v);
+      y = linear(y, layer.attnProj(), ps, device, false);
+      x = x.add(y);
+      x = x.add(mlp(x, layer, ps, device, false));
+    }
+    cache.advance(t);
+    x = layerNorm(x, lnF, ps, device, false);
+    return Linear.linear(x, wteArr, null).singletonOrThrow();
   }
 
   /** {@code x W^T + b} as {@link #mode} computes it. */
@@ -385,13 +475,22 @@ public final class Gpt extends AbstractBlock {
 
   /** Additive mask (T, T): 0 on and below the diagonal, -inf above (a query sees no later key). */
   private static NDArray causalMask(NDManager manager, int t) {
-    float[] m = new float[t * t];
+    return causalMask(manager, t, 0);
+  }
+
+  /**
+   * Additive mask (T, offset + T) for T queries at positions offset.. over the keys at positions
+   * 0..offset+T-1: query i sees key j iff j <= offset + i.
+   */
+  private static NDArray causalMask(NDManager manager, int t, int offset) {
+    int keys = offset + t;
+    float[] m = new float[t * keys];
     for (int i = 0; i < t; i++) {
-      for (int j = i + 1; j < t; j++) {
-        m[i * t + j] = Float.NEGATIVE_INFINITY;
+      for (int j = offset + i + 1; j < keys; j++) {
+        m[i * keys + j] = Float.NEGATIVE_INFINITY;
       }
     }
-    return manager.create(m, new Shape(t, t));
+    return manager.create(m, new Shape(t, keys));
   }
 
   private NDArray layerNorm(

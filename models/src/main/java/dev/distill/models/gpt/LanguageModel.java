@@ -24,6 +24,7 @@ import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
 import java.util.Objects;
 import java.util.Random;
+import java.util.function.Supplier;
 
 /**
  * A Gpt block inside a DJL Model, plus its tokenizer.
@@ -232,6 +233,57 @@ public final class LanguageModel implements AutoCloseable {
    *     outside [1, blockSize] or an id outside [0, vocabSize)
    */
   public NDArray logits(NDManager manager, int[][] tokens) {
+    int[] flat = flatten(tokens);
+    return withoutGradients(
+        manager,
+        () -> {
+          try (NDManager scratch = manager.newSubManager()) {
+            NDArray x = scratch.create(flat, new Shape(tokens.length, tokens[0].length));
+            ParameterStore ps = new ParameterStore(scratch, false);
+            NDArray out = block.forward(ps, new NDList(x), false).singletonOrThrow();
+            out.attach(manager);
+            return out;
+          }
+        });
+  }
+
+  /**
+   * A new, empty key/value cache for incremental decoding with this model ({@link KvCache}); its
+   * arrays live in a sub-manager of this model's manager until the cache is closed.
+   */
+  public KvCache newKvCache() {
+    return new KvCache(this, model.getNDManager().newSubManager());
+  }
+
+  /** {@link KvCache#logits}: validated there and here; on failure the cache is emptied. */
+  NDArray cachedLogits(NDManager manager, int[][] tokens, KvCache cache) {
+    int[] flat = flatten(tokens);
+    try {
+      return withoutGradients(
+          manager,
+          () -> {
+            try (NDManager scratch = manager.newSubManager()) {
+              NDArray x = scratch.create(flat, new Shape(tokens.length, tokens[0].length));
+              ParameterStore ps = new ParameterStore(scratch, false);
+              NDArray out = block.forwardCached(ps, x, cache);
+              out.attach(manager);
+              return out;
+            }
+          });
+    } catch (RuntimeException e) {
+      // a failure part way through the layers would leave them holding different lengths
+      cache.reset();
+      throw e;
+    }
+  }
+
+  /**
+   * The rows of {@code tokens} in one array, row after row.
+   *
+   * @throws IllegalArgumentException for an empty batch, rows of different lengths or an id outside
+   *     [0, vocabSize)
+   */
+  private int[] flatten(int[][] tokens) {
     int b = tokens.length;
     if (b == 0) {
       throw new IllegalArgumentException("empty batch");
@@ -253,19 +305,22 @@ public final class LanguageModel implements AutoCloseable {
         flat[i * t + j] = id;
       }
     }
+    return flat;
+  }
+
+  /**
+   * Runs {@code forward} with gradient recording off. Inside a caller's GradientCollector grad mode
+   * is on; a teacher's logits must not build a graph, so switch it off for this forward and restore
+   * it after.
+   */
+  private static NDArray withoutGradients(NDManager manager, Supplier<NDArray> forward) {
     boolean pytorch = ENGINE.equals(manager.getEngine().getEngineName());
-    // Inside a caller's GradientCollector grad mode is on; a teacher's logits must not build a
-    // graph, so switch it off for this forward and restore it after.
     boolean gradMode = pytorch && JniUtils.isGradMode();
     if (gradMode) {
       JniUtils.setGradMode(false);
     }
-    try (NDManager scratch = manager.newSubManager()) {
-      NDArray x = scratch.create(flat, new Shape(b, t));
-      ParameterStore ps = new ParameterStore(scratch, false);
-      NDArray out = block.forward(ps, new NDList(x), false).singletonOrThrow();
-      out.attach(manager);
-      return out;
+    try {
+      return forward.get();
     } finally {
       if (gradMode) {
         JniUtils.setGradMode(true);

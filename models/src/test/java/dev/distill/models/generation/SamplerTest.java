@@ -3,6 +3,7 @@ package dev.distill.models.generation;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.distill.models.generation.Sampler.Decoding;
 import dev.distill.models.gpt.GptConfig;
 import dev.distill.models.gpt.LanguageModel;
 import dev.distill.models.tokenizer.CharTokenizer;
@@ -62,6 +63,50 @@ class SamplerTest {
     assertThat(Arrays.stream(a).allMatch(id -> id >= 0 && id < CONFIG.vocabSize())).isTrue();
     // An untrained model at temperature 1 is close to uniform: more than one distinct token.
     assertThat(Arrays.stream(a).distinct().count()).isGreaterThan(1);
+  }
+
+  @Test
+  void cachedAndFullContextDecodingDrawTheSameTokensForTheSameSeed() {
+    int[] prompt = TOKENIZER.encode("cab");
+    for (float temperature : new float[] {0f, 0.7f, 1f}) {
+      for (long seed : new long[] {1, 2, 3}) {
+        int[] full =
+            Sampler.generate(lm, prompt, 12, temperature, new Random(seed), Decoding.FULL_CONTEXT);
+        int[] cached =
+            Sampler.generate(lm, prompt, 12, temperature, new Random(seed), Decoding.KV_CACHE);
+        assertThat(cached).as("T=%s seed %d", temperature, seed).containsExactly(full);
+      }
+    }
+    // the default is the cache
+    assertThat(Sampler.generate(lm, prompt, 12, 1f, new Random(4)))
+        .containsExactly(
+            Sampler.generate(lm, prompt, 12, 1f, new Random(4), Decoding.FULL_CONTEXT));
+  }
+
+  @Test
+  void cachedDecodingPastTheBlockSizeCropsTheContextAsTheFullForwardDoes() {
+    // a prompt longer than the block, then three blocks of new tokens
+    int[] prompt = TOKENIZER.encode("abcdefghabcdefghabcd");
+    assertThat(prompt.length).isGreaterThan(CONFIG.blockSize());
+    int n = 3 * CONFIG.blockSize();
+    for (long seed : new long[] {5, 6}) {
+      int[] full = Sampler.generate(lm, prompt, n, 1f, new Random(seed), Decoding.FULL_CONTEXT);
+      int[] cached = Sampler.generate(lm, prompt, n, 1f, new Random(seed), Decoding.KV_CACHE);
+      assertThat(cached).hasSize(prompt.length + n).startsWith(prompt).containsExactly(full);
+    }
+    int[] greedy = Sampler.generate(lm, TOKENIZER.encode("a"), n, 0f, new Random(0));
+    assertThat(greedy)
+        .containsExactly(
+            Sampler.generate(
+                lm, TOKENIZER.encode("a"), n, 0f, new Random(0), Decoding.FULL_CONTEXT));
+  }
+
+  @Test
+  void zeroNewTokensReturnsThePrompt() {
+    int[] prompt = TOKENIZER.encode("abc");
+    for (Decoding d : Decoding.values()) {
+      assertThat(Sampler.generate(lm, prompt, 0, 1f, new Random(0), d)).containsExactly(prompt);
+    }
   }
 
   @Test

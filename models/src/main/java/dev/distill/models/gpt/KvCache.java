@@ -1,0 +1,132 @@
+package dev.distill.models.gpt;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+
+/**
+ * The keys and values of every layer for the positions decoded so far, for incremental
+ * (inference-only) decoding: {@link #logits} runs the model on the next tokens only, at positions
+ * {@code length() .. length() + t - 1}, each attending to the cached keys and values and to those
+ * of the new tokens before it. The logits equal those of a full forward over the whole prefix (up
+ * to float rounding: the matrix products have other shapes).
+ *
+ * <p>Made by {@link LanguageModel#newKvCache()}; its arrays live in a sub-manager of the model's
+ * manager that {@link #close()} closes, so create one per generation. Not thread-safe.
+ *
+ * <p>The cache holds at most {@code blockSize} positions (the size of the learned position
+ * embedding). A caller whose context grows past that must {@link #reset()} and re-encode the last
+ * {@code blockSize} tokens, as nanoGPT's crop does; {@code Sampler} does so.
+ */
+public final class KvCache implements AutoCloseable {
+
+  private final LanguageModel model;
+  private final NDManager manager;
+
+  /** Per layer: keys and values (B, nHead, length, headSize), null while empty. */
+  private final NDArray[] keys;
+
+  private final NDArray[] values;
+  private int length;
+  private int batch;
+
+  KvCache(LanguageModel model, NDManager manager) {
+    this.model = model;
+    this.manager = manager;
+    int layers = model.config().nLayer();
+    this.keys = new NDArray[layers];
+    this.values = new NDArray[layers];
+  }
+
+  /** Number of positions cached. */
+  public int length() {
+    return length;
+  }
+
+  /** Positions that can still be appended before the context is full. */
+  public int remaining() {
+    return model.config().blockSize() - length;
+  }
+
+  /** Forgets every cached position (frees the arrays); the next {@link #logits} starts at 0. */
+  public void reset() {
+    for (int i = 0; i < keys.length; i++) {
+      close(keys[i]);
+      close(values[i]);
+      keys[i] = null;
+      values[i] = null;
+    }
+    length = 0;
+    batch = 0;
+  }
+
+  /**
+   * Runs the model on {@code tokens} (B rows of equal length t) as the continuation of the cached
+   * positions, appends their keys and values, and returns their logits (B, t, V) float32 attached
+   * to {@code manager} (the caller closes it). No dropout, no gradient recording.
+   *
+   * @throws IllegalArgumentException for an empty batch, rows of different lengths, an id outside
+   *     [0, vocabSize), a batch size other than the cached one, or {@code length() + t > blockSize}
+   */
+  public NDArray logits(NDManager manager, int[][] tokens) {
+    if (tokens.length > 0 && length > 0 && tokens.length != batch) {
+      throw new IllegalArgumentException(
+          "batch of " + tokens.length + " rows, the cache holds " + batch);
+    }
+    if (tokens.length > 0 && tokens[0].length > remaining()) {
+      throw new IllegalArgumentException(
+          tokens[0].length
+              + " more positions after the "
+              + length
+              + " cached exceed blockSize="
+              + model.config().blockSize()
+              + ": reset() and re-encode the last blockSize tokens");
+    }
+    NDArray out = model.cachedLogits(manager, tokens, this);
+    batch = tokens.length;
+    return out;
+  }
+
+  /** Cached keys of {@code layer} (B, nHead, length, headSize), or null while empty. */
+  NDArray keys(int layer) {
+    return keys[layer];
+  }
+
+  /** Cached values of {@code layer} (B, nHead, length, headSize), or null while empty. */
+  NDArray values(int layer) {
+    return values[layer];
+  }
+
+  /**
+   * Replaces the keys and values of {@code layer} by {@code k} and {@code v} (which hold the old
+   * positions followed by the new ones) and moves them to this cache's manager.
+   */
+  void put(int layer, NDArray k, NDArray v) {
+    if (keys[layer] != k) {
+      close(keys[layer]);
+    }
+    if (values[layer] != v) {
+      close(values[layer]);
+    }
+    k.attach(manager);
+    v.attach(manager);
+    keys[layer] = k;
+    values[layer] = v;
+  }
+
+  /** Counts {@code t} new positions, once every layer holds them. */
+  void advance(int t) {
+    length += t;
+  }
+
+  private static void close(NDArray a) {
+    if (a != null) {
+      a.close();
+    }
+  }
+
+  @Override
+  public void close() {
+    reset();
+    manager.close();
+  }
+}
