@@ -310,7 +310,7 @@ public final class Gpt extends AbstractBlock {
     float scale = (float) (1.0 / Math.sqrt(hs));
     for (Layer layer : layers) {
       NDArray h = layerNorm(x, layer.ln1(), ps, device, training);
-      NDArray qkv = linear(h, layer.attn(), ps, device, training);
+      NDArray qkv = linear(h, layer.attn(), ps, device, training, null);
       NDList split = qkv.split(3, 2);
       NDArray q = heads(split.get(0), b, t, nh, hs);
       NDArray k = heads(split.get(1), b, t, nh, hs);
@@ -318,10 +318,10 @@ public final class Gpt extends AbstractBlock {
       NDArray att = Scalars.muli(q.matMul(k.transpose(0, 1, 3, 2)), scale).add(mask).softmax(-1);
       att = dropout(att, training);
       NDArray y = att.matMul(v).transpose(0, 2, 1, 3).reshape(b, t, c);
-      y = linear(y, layer.attnProj(), ps, device, training);
+      y = linear(y, layer.attnProj(), ps, device, training, null);
       x = x.add(dropout(y, training));
 
-      x = x.add(dropout(mlp(x, layer, ps, device, training), training));
+      x = x.add(dropout(mlp(x, layer, ps, device, training, null), training));
     }
     x = layerNorm(x, lnF, ps, device, training);
     // Tied head: logits = x @ wte^T, no bias.
@@ -329,12 +329,13 @@ public final class Gpt extends AbstractBlock {
     return new NDList(logits);
   }
 
-  /** {@code mlpProj(gelu(fc(ln2(x))))}. */
-  private NDArray mlp(NDArray x, Layer layer, ParameterStore ps, Device device, boolean training) {
+  /** {@code mlpProj(gelu(fc(ln2(x))))}; {@code cache} as in {@link #linear}. */
+  private NDArray mlp(
+      NDArray x, Layer layer, ParameterStore ps, Device device, boolean training, KvCache cache) {
     NDArray h = layerNorm(x, layer.ln2(), ps, device, training);
-    h = linear(h, layer.fc(), ps, device, training);
+    h = linear(h, layer.fc(), ps, device, training, cache);
     h = h.getNDArrayInternal().gelu();
-    return linear(h, layer.mlpProj(), ps, device, training);
+    return linear(h, layer.mlpProj(), ps, device, training, cache);
   }
 
   /**
@@ -394,7 +395,7 @@ public final class Gpt extends AbstractBlock {
     for (int l = 0; l < layers.size(); l++) {
       Layer layer = layers.get(l);
       NDArray h = layerNorm(x, layer.ln1(), ps, device, false);
-      NDArray qkv = linear(h, layer.attn(), ps, device, false);
+      NDArray qkv = linear(h, layer.attn(), ps, device, false, cache);
       NDList split = qkv.split(3, 2);
       NDArray q = heads(split.get(0), b, t, nh, hs);
       NDArray k = heads(split.get(1), b, t, nh, hs);
@@ -414,17 +415,24 @@ public final class Gpt extends AbstractBlock {
       att = att.softmax(-1);
       NDArray y = att.matMul(v).transpose(0, 2, 1, 3).reshape(b, t, c);
       cache.put(l, k, v);
-      y = linear(y, layer.attnProj(), ps, device, false);
+      y = linear(y, layer.attnProj(), ps, device, false, cache);
       x = x.add(y);
-      x = x.add(mlp(x, layer, ps, device, false));
+      x = x.add(mlp(x, layer, ps, device, false, cache));
     }
     cache.advance(t);
     x = layerNorm(x, lnF, ps, device, false);
     return Linear.linear(x, wteArr, null).singletonOrThrow();
   }
 
-  /** {@code x W^T + b} as {@link #mode} computes it. */
-  private NDArray linear(NDArray x, Lin lin, ParameterStore ps, Device device, boolean training) {
+  /**
+   * {@code x W^T + b} as {@link #mode} computes it. With a {@code cache} (incremental inference)
+   * the quantised weight of a {@link LinearMode#TERNARY} or {@link LinearMode#SELF_COMPRESSING}
+   * layer is computed on the cache's first call and reused until the cache is closed: the
+   * parameters do not change during a generation, and re-quantising every matrix for one token
+   * would cost more than the token's matrix products.
+   */
+  private NDArray linear(
+      NDArray x, Lin lin, ParameterStore ps, Device device, boolean training, KvCache cache) {
     BiConsumer<String, NDArray> observer = inputObserver;
     if (observer != null) {
       observer.accept(lin.name, x);
@@ -435,26 +443,32 @@ public final class Gpt extends AbstractBlock {
       NDArray h = Linear.linear(x, ps.getValue(lin.v, device, training), null).singletonOrThrow();
       return Linear.linear(h, ps.getValue(lin.u, device, training), b).singletonOrThrow();
     }
-    NDArray w = ps.getValue(lin.weight, device, training);
-    switch (mode) {
-      case DENSE:
-        break;
-      case TERNARY:
-        x = Quantizers.activations8(x);
-        w = Quantizers.ternary(onStep(x, w));
-        break;
-      case ACT8:
-        x = Quantizers.activations8(x);
-        break;
-      case SELF_COMPRESSING:
-        w =
-            Quantizers.selfCompress(
-                onStep(x, w),
-                onStep(x, ps.getValue(lin.bits, device, training)),
-                onStep(x, ps.getValue(lin.exp, device, training)));
-        break;
-      default:
-        throw new IllegalStateException("unknown mode " + mode);
+    if (mode == LinearMode.TERNARY || mode == LinearMode.ACT8) {
+      x = Quantizers.activations8(x);
+    }
+    boolean quantisedWeight = mode == LinearMode.TERNARY || mode == LinearMode.SELF_COMPRESSING;
+    NDArray w = cache != null && quantisedWeight ? cache.weight(lin.name) : null;
+    if (w == null) {
+      w = ps.getValue(lin.weight, device, training);
+      switch (mode) {
+        case DENSE, ACT8:
+          break;
+        case TERNARY:
+          w = Quantizers.ternary(onStep(x, w));
+          break;
+        case SELF_COMPRESSING:
+          w =
+              Quantizers.selfCompress(
+                  onStep(x, w),
+                  onStep(x, ps.getValue(lin.bits, device, training)),
+                  onStep(x, ps.getValue(lin.exp, device, training)));
+          break;
+        default:
+          throw new IllegalStateException("unknown mode " + mode);
+      }
+      if (cache != null && quantisedWeight) {
+        cache.putWeight(lin.name, w);
+      }
     }
     return Linear.linear(x, w, b).singletonOrThrow();
   }

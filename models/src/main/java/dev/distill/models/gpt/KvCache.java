@@ -2,6 +2,8 @@ package dev.distill.models.gpt;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import java.util.HashMap;
+import java.util.Map;
 
 /**
  * The keys and values of every layer for the positions decoded so far, for incremental
@@ -11,7 +13,9 @@ import ai.djl.ndarray.NDManager;
  * to float rounding: the matrix products have other shapes).
  *
  * <p>Made by {@link LanguageModel#newKvCache()}; its arrays live in a sub-manager of the model's
- * manager that {@link #close()} closes, so create one per generation. Not thread-safe.
+ * manager that {@link #close()} closes, so create one per generation. Not thread-safe. The
+ * quantised weights of a {@link LinearMode#TERNARY} or {@link LinearMode#SELF_COMPRESSING} model
+ * are computed once per cache: do not change the parameters while a cache is open.
  *
  * <p>The cache holds at most {@code blockSize} positions (the size of the learned position
  * embedding). A caller whose context grows past that must {@link #reset()} and re-encode the last
@@ -26,6 +30,10 @@ public final class KvCache implements AutoCloseable {
   private final NDArray[] keys;
 
   private final NDArray[] values;
+
+  /** Quantised weights of the compressed modes by layer name, kept across {@link #reset()}. */
+  private final Map<String, NDArray> weights = new HashMap<>();
+
   private int length;
   private int batch;
 
@@ -111,6 +119,19 @@ public final class KvCache implements AutoCloseable {
     v.attach(manager);
     keys[layer] = k;
     values[layer] = v;
+  }
+
+  /**
+   * The quantised weight of block linear layer {@code name} stored by {@link #putWeight}, or null.
+   */
+  NDArray weight(String name) {
+    return weights.get(name);
+  }
+
+  /** Keeps {@code w}, a quantised weight computed in a step, for the rest of this generation. */
+  void putWeight(String name, NDArray w) {
+    w.attach(manager);
+    weights.put(name, w);
   }
 
   /** Counts {@code t} new positions, once every layer holds them. */

@@ -221,5 +221,32 @@ class KvCacheTest {
       assertThat(second.getShape().get(2)).isEqualTo(3);
     }
     assertThat(second.isReleased()).isTrue();
+    // the model's own parameters are not the cache's to close
+    for (Pair<String, Parameter> p : lm.block().getParameters()) {
+      assertThat(p.getValue().getArray().isReleased()).as(p.getKey()).isFalse();
+    }
+    assertThat(fullLastLogits(lm, new int[] {1, 2})).hasSize(CONFIG.vocabSize());
+  }
+
+  @Test
+  void quantisedWeightsAreComputedOncePerCacheAndOnlyForTheQuantisingModes() {
+    NDArray kept;
+    try (KvCache cache = MODELS.get(LinearMode.TERNARY).newKvCache()) {
+      cachedLogits(cache, new int[][] {{1, 2}});
+      kept = cache.weight("h1.mlpProj");
+      assertThat(kept).isNotNull();
+      cachedLogits(cache, new int[][] {{3}});
+      cache.reset();
+      cachedLogits(cache, new int[][] {{4}});
+      assertThat(cache.weight("h1.mlpProj")).isSameAs(kept);
+      assertThat(kept.isReleased()).isFalse();
+    }
+    assertThat(kept.isReleased()).isTrue();
+    for (LinearMode mode : new LinearMode[] {LinearMode.DENSE, LinearMode.ACT8}) {
+      try (KvCache cache = MODELS.get(mode).newKvCache()) {
+        cachedLogits(cache, new int[][] {{1, 2}});
+        assertThat(cache.weight("h1.mlpProj")).as(mode.name()).isNull();
+      }
+    }
   }
 }
