@@ -19,10 +19,10 @@ import java.util.stream.IntStream;
 /**
  * Generated tokens per second of {@link Sampler} with the key/value cache ({@link
  * Decoding#KV_CACHE}) vs a full forward per token ({@link Decoding#FULL_CONTEXT}), side by side in
- * one run: rounds alternate the two decodings (the order flips every round), each round generates
- * {@code newTokens} tokens after a {@code promptLength}-token prompt at temperature 1 with the same
- * seed for both, and the medians over rounds and their ratio are printed. Also checks that both
- * decodings drew the same tokens.
+ * one run: every round runs each (mode, decoding) pair once, in an order rotated every round; each
+ * run generates {@code newTokens} tokens after a {@code promptLength}-token prompt at temperature 1
+ * with the same seed for both, and the medians over rounds and their ratio are printed. Also checks
+ * that both decodings drew the same tokens.
  *
  * <p>Model: the demo teacher's shape (4 layers, 4 heads, 128 wide, context 64, 65 characters),
  * randomly initialised (speed does not depend on the values).
@@ -64,40 +64,56 @@ public final class GenerationBenchmark {
         "cached tok/s",
         "ratio",
         "same tokens");
-    for (LinearMode mode : modes) {
-      try (LanguageModel lm = create(config, tokenizer, mode)) {
-        Map<Decoding, double[]> rates = new LinkedHashMap<>();
-        for (Decoding d : Decoding.values()) {
-          rates.put(d, new double[rounds]);
+    List<LanguageModel> models = new ArrayList<>();
+    try {
+      for (LinearMode mode : modes) {
+        models.add(create(config, tokenizer, mode));
+      }
+      // every (mode, decoding) pair runs once per round, in an order rotated every round, so a
+      // load change on a shared machine hits all of them alike
+      List<int[]> pairs = new ArrayList<>();
+      for (int m = 0; m < modes.size(); m++) {
+        for (int d = 0; d < 2; d++) {
+          pairs.add(new int[] {m, d});
         }
-        boolean same = true;
-        for (int round = -1; round < rounds; round++) {
-          Decoding[] order =
-              (round & 1) == 0
-                  ? new Decoding[] {Decoding.FULL_CONTEXT, Decoding.KV_CACHE}
-                  : new Decoding[] {Decoding.KV_CACHE, Decoding.FULL_CONTEXT};
-          int[][] outs = new int[2][];
-          for (int i = 0; i < 2; i++) {
-            long t0 = System.nanoTime();
-            outs[i] = Sampler.generate(lm, prompt, newTokens, 1f, new Random(round + 7), order[i]);
-            double seconds = (System.nanoTime() - t0) / 1e9;
-            if (round >= 0) {
-              rates.get(order[i])[round] = newTokens / seconds;
-            }
+      }
+      Decoding[] decodings = {Decoding.FULL_CONTEXT, Decoding.KV_CACHE};
+      double[][][] rates = new double[modes.size()][2][rounds];
+      int[][][] outs = new int[modes.size()][2][];
+      boolean[] same = new boolean[modes.size()];
+      Arrays.fill(same, true);
+      for (int round = -1; round < rounds; round++) {
+        for (int p = 0; p < pairs.size(); p++) {
+          int[] pair = pairs.get(Math.floorMod(p + round, pairs.size()));
+          int m = pair[0];
+          int d = pair[1];
+          long t0 = System.nanoTime();
+          outs[m][d] =
+              Sampler.generate(
+                  models.get(m), prompt, newTokens, 1f, new Random(round + 7), decodings[d]);
+          double seconds = (System.nanoTime() - t0) / 1e9;
+          if (round >= 0) {
+            rates[m][d][round] = newTokens / seconds;
           }
-          same &= Arrays.equals(outs[0], outs[1]);
         }
-        double full = median(rates.get(Decoding.FULL_CONTEXT));
-        double cached = median(rates.get(Decoding.KV_CACHE));
+        for (int m = 0; m < modes.size(); m++) {
+          same[m] &= Arrays.equals(outs[m][0], outs[m][1]);
+        }
+      }
+      for (int m = 0; m < modes.size(); m++) {
+        double full = median(rates[m][0]);
+        double cached = median(rates[m][1]);
         System.out.printf(
             Locale.ROOT,
             "%-17s %14.1f %14.1f %7.2fx %s%n",
-            mode,
+            modes.get(m),
             full,
             cached,
             cached / full,
-            same ? "yes" : "NO");
+            same[m] ? "yes" : "NO");
       }
+    } finally {
+      models.forEach(LanguageModel::close);
     }
   }
 

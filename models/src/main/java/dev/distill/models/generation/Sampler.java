@@ -3,7 +3,6 @@ package dev.distill.models.generation;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
-import dev.distill.models.gpt.KvCache;
 import dev.distill.models.gpt.LanguageModel;
 import java.util.Arrays;
 import java.util.Random;
@@ -17,11 +16,12 @@ public final class Sampler {
   /** How each step gets the logits of the last position. */
   public enum Decoding {
     /**
-     * Prefill the prompt (its last blockSize tokens) once into a {@link KvCache}, then run one
-     * position per step against the cached keys and values. Once the context holds blockSize
-     * tokens, each further step re-encodes the last blockSize tokens (nanoGPT's crop: the learned
-     * position embeddings are absolute, so cached keys of a shifted window are not valid), which
-     * costs what a {@link #FULL_CONTEXT} step costs and gives the same logits.
+     * Prefill the prompt (its last blockSize tokens) once into a {@link
+     * dev.distill.models.gpt.KvCache} ({@link CachedDecoder}), then run one position per step
+     * against the cached keys and values. Once the context holds blockSize tokens, each further
+     * step re-encodes the last blockSize tokens (nanoGPT's crop: the learned position embeddings
+     * are absolute, so cached keys of a shifted window are not valid), which costs what a {@link
+     * #FULL_CONTEXT} step costs and gives the same logits.
      */
     KV_CACHE,
     /** A full forward of the last {@code min(len, blockSize)} tokens every step (no cache). */
@@ -98,22 +98,9 @@ public final class Sampler {
 
   private static int[] generateCached(
       LanguageModel lm, int[] out, int len, float temperature, Random rng) {
-    int blockSize = lm.config().blockSize();
-    try (KvCache cache = lm.newKvCache();
-        NDManager manager = lm.model().getNDManager().newSubManager()) {
+    try (CachedDecoder decoder = new CachedDecoder(lm)) {
       while (len < out.length) {
-        int[] context;
-        if (cache.length() == 0 || cache.remaining() == 0) {
-          // first step (prefill) or a full context (re-encode the cropped window)
-          cache.reset();
-          context = Arrays.copyOfRange(out, Math.max(0, len - blockSize), len);
-        } else {
-          context = new int[] {out[len - 1]};
-        }
-        float[] last;
-        try (NDManager stepManager = manager.newSubManager()) {
-          last = lastRow(cache.logits(stepManager, new int[][] {context}));
-        }
+        float[] last = decoder.nextLogits(Arrays.copyOf(out, len));
         out[len++] = pick(last, temperature, rng);
       }
     }
