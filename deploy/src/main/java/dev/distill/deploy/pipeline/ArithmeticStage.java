@@ -15,7 +15,9 @@ import dev.distill.teacher.inference.SoftLabeler;
 import dev.distill.teacher.inference.TeacherIdentity;
 import dev.distill.teacher.io.ParquetOutputSink;
 import dev.distill.teacher.labeling.ReasoningRun;
+import dev.distill.trainer.evaluation.HeldOutEvaluator;
 import dev.distill.trainer.evaluation.ReasoningEvaluator;
+import dev.distill.trainer.evaluation.SliceMetrics;
 import dev.distill.trainer.io.CuratedDataset;
 import dev.distill.trainer.loss.DistillationLoss;
 import dev.distill.trainer.training.BatchSource;
@@ -328,32 +330,114 @@ final class ArithmeticStage {
         "exact_match_by_slice", r.withRationaleBySlice());
   }
 
+  /** One held-out problem and its slice, e.g. "add/3-digit". */
+  record HeldOutProblem(String slice, ArithmeticTask.Problem problem) {}
+
   /** Held-out slices: problems not in the training set, and a length the training set lacks. */
   private List<ReasoningEvaluator.Task> heldOut(List<ArithmeticTask.Problem> train) {
+    List<ReasoningEvaluator.Task> tasks = new ArrayList<>();
+    for (HeldOutProblem h : heldOutProblems(config, train)) {
+      tasks.add(
+          new ReasoningEvaluator.Task(
+              h.problem().prompt(), Long.toString(h.problem().answer()), h.slice()));
+    }
+    return tasks;
+  }
+
+  /** The held-out problems of a run of {@code config} (regenerated: every generator is seeded). */
+  static List<HeldOutProblem> heldOutProblems(DemoConfig config) {
+    return heldOutProblems(
+        config,
+        ArithmeticTask.generate(config.seed(), config.arithmetic().trainProblems(), 1, 3, OPS));
+  }
+
+  private static List<HeldOutProblem> heldOutProblems(
+      DemoConfig config, List<ArithmeticTask.Problem> train) {
     Set<String> seen = new HashSet<>();
     for (ArithmeticTask.Problem p : train) {
       seen.add(p.prompt());
     }
-    List<ReasoningEvaluator.Task> tasks = new ArrayList<>();
+    List<HeldOutProblem> out = new ArrayList<>();
     Object[][] slices = {
       {"add/3-digit", "+", 3},
       {"sub/3-digit", "-", 3},
       {"mul/3-digit", "*", 3},
       {"add/4-digit (longer than training)", "+", 4}
     };
+    int evalProblems = config.arithmetic().evalProblems();
     long seed = config.seed() + 1_000_003L;
     for (Object[] s : slices) {
       int added = 0;
       for (ArithmeticTask.Problem p :
           ArithmeticTask.generate(
-              seed++, a.evalProblems() * 3, (int) s[2], (int) s[2], List.of((String) s[1]))) {
-        if (added < a.evalProblems() && seen.add(p.prompt())) {
-          tasks.add(
-              new ReasoningEvaluator.Task(p.prompt(), Long.toString(p.answer()), (String) s[0]));
+              seed++, evalProblems * 3, (int) s[2], (int) s[2], List.of((String) s[1]))) {
+        if (added < evalProblems && seen.add(p.prompt())) {
+          out.add(new HeldOutProblem((String) s[0], p));
           added++;
         }
       }
     }
-    return tasks;
+    return out;
   }
+
+  /**
+   * Per-slice quality of the arithmetic models (teacher and students under {@code
+   * arithmetic/models}) against the arithmetic teacher on the held-out problems' full texts
+   * (prompt, gold rationale, answer), each problem one example. A text longer than the models'
+   * context is scored on its first {@code blockSize + 1} tokens and counted in {@code truncated}.
+   *
+   * @return empty rows when the run has no arithmetic models (e.g. curation kept nothing)
+   */
+  static SliceScores heldOutSlices(Path runDir, DemoConfig config, int[] lengthBuckets)
+      throws IOException {
+    Path models = runDir.resolve("arithmetic").resolve("models");
+    Path teacherDir = models.resolve("teacher");
+    List<SliceMetrics.Row> rows = new ArrayList<>();
+    if (!java.nio.file.Files.exists(teacherDir.resolve(Checkpoints.MANIFEST))) {
+      return new SliceScores(rows, 0, 0);
+    }
+    List<String> names = new ArrayList<>(List.of("teacher"));
+    try (java.util.stream.Stream<Path> s = java.nio.file.Files.list(models)) {
+      s.filter(p -> java.nio.file.Files.exists(p.resolve(Checkpoints.MANIFEST)))
+          .map(p -> p.getFileName().toString())
+          .filter(n -> !n.equals("teacher"))
+          .sorted()
+          .forEach(names::add);
+    }
+    int truncated = 0;
+    List<int[]> examples = new ArrayList<>();
+    try (LanguageModel teacher = Checkpoints.load(teacherDir)) {
+      int max = teacher.config().blockSize() + 1;
+      for (HeldOutProblem h : heldOutProblems(config)) {
+        int[] ids = teacher.tokenizer().encode(CONTEXT + h.problem().text());
+        if (ids.length > max) {
+          ids = java.util.Arrays.copyOf(ids, max);
+          truncated++;
+        }
+        examples.add(ids);
+      }
+      for (String name : names) {
+        SliceMetrics.Accumulator acc = new SliceMetrics.Accumulator(name, lengthBuckets);
+        if (name.equals("teacher")) {
+          HeldOutEvaluator.scoreExamples(teacher, teacher, TASK, examples, 32, acc);
+        } else {
+          try (LanguageModel m = Checkpoints.load(models.resolve(name))) {
+            HeldOutEvaluator.scoreExamples(teacher, m, TASK, examples, 32, acc);
+          }
+        }
+        rows.addAll(acc.rows());
+      }
+    }
+    return new SliceScores(rows, examples.size(), truncated);
+  }
+
+  /** Task name of this workload in per-slice tables. */
+  static final String TASK = "arithmetic";
+
+  /**
+   * @param rows per (model, length bucket), the all-lengths row first
+   * @param examples held-out problems scored
+   * @param truncated of those, texts cut to the context
+   */
+  record SliceScores(List<SliceMetrics.Row> rows, int examples, int truncated) {}
 }

@@ -367,10 +367,7 @@ public final class LocalPipeline {
               new SoftLabelBatches(val, tc.batchSize(), loss),
               tc,
               (step, total, l, v, tps) ->
-                  sp.update(
-                      step,
-                      total,
-                      String.format(Locale.ROOT, "loss %.4f val %.4f %,.0f tok/s", l, v, tps)));
+                  sp.update(step, total, StageProgress.trainingDetail(l, v, tps)));
       Checkpoints.save(
           student,
           runDir.resolve("models").resolve(name),
@@ -419,10 +416,7 @@ public final class LocalPipeline {
               new SoftLabelBatches(val, tc.batchSize(), loss),
               tc,
               (step, total, l, v, tps) ->
-                  sp.update(
-                      step,
-                      total,
-                      String.format(Locale.ROOT, "loss %.4f val %.4f %,.0f tok/s", l, v, tps)),
+                  sp.update(step, total, StageProgress.trainingDetail(l, v, tps)),
               Checkpointing.none(),
               reg);
       PackedExport.Summary summary =

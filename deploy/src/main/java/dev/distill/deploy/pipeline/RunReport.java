@@ -10,6 +10,7 @@ import dev.distill.trainer.evaluation.EvalResult;
 import dev.distill.trainer.evaluation.Gate;
 import dev.distill.trainer.evaluation.GenerationSpeed;
 import dev.distill.trainer.evaluation.HeldOutEvaluator;
+import dev.distill.trainer.evaluation.SliceMetrics;
 import dev.distill.trainer.report.HtmlReport;
 import dev.distill.trainer.training.TrainResult;
 import java.io.IOException;
@@ -82,12 +83,18 @@ public final class RunReport {
     Map<String, TrainResult> curves = new LinkedHashMap<>();
     int heldOutTokens;
     Map<String, Object> cost = new LinkedHashMap<>();
+    // Per slice (task, length bucket), from the same forward passes as the overall numbers.
+    List<SliceMetrics.Row> slices = new ArrayList<>();
     try (LanguageModel teacher = Checkpoints.load(teacherDir)) {
       out.println("[eval] held-out text: " + heldOut.length + " tokens never seen by any stage");
       HeldOutEvaluator evaluator =
           new HeldOutEvaluator(teacher, heldOut, config.blockSize(), config.evalWindows(), 32);
       heldOutTokens = evaluator.tokens();
-      teacherEval = evaluator.evaluate("teacher", teacher, Checkpoints.sizeOnDisk(teacherDir));
+      SliceMetrics.Accumulator teacherSlices = slicesOf("teacher");
+      teacherEval =
+          evaluator.evaluate(
+              "teacher", teacher, Checkpoints.sizeOnDisk(teacherDir), TASK, teacherSlices);
+      slices.addAll(teacherSlices.rows());
       List<Path> studentDirs;
       try (Stream<Path> s = Files.list(models)) {
         studentDirs =
@@ -99,7 +106,9 @@ public final class RunReport {
       for (Path dir : studentDirs) {
         String name = dir.getFileName().toString();
         try (LanguageModel s = PackedExport.loadAny(dir)) {
-          students.add(evaluator.evaluate(name, s, Checkpoints.sizeOnDisk(dir)));
+          SliceMetrics.Accumulator acc = slicesOf(name);
+          students.add(evaluator.evaluate(name, s, Checkpoints.sizeOnDisk(dir), TASK, acc));
+          slices.addAll(acc.rows());
         }
         Path curve = runDir.resolve(METRICS_DIR).resolve(name + ".json");
         if (Files.exists(curve)) {
@@ -119,9 +128,23 @@ public final class RunReport {
         try (LanguageModel first = PackedExport.loadAny(studentDirs.get(0));
             LanguageModel random =
                 LanguageModel.create(first.config(), first.tokenizer(), config.seed() + 99)) {
-          students.add(evaluator.evaluate("random-init-student", random, 0));
+          SliceMetrics.Accumulator acc = slicesOf("random-init-student");
+          students.add(evaluator.evaluate("random-init-student", random, 0, TASK, acc));
+          slices.addAll(acc.rows());
         }
       }
+    }
+    long ta = System.nanoTime();
+    ArithmeticStage.SliceScores arithmetic =
+        ArithmeticStage.heldOutSlices(runDir, config, SliceMetrics.LENGTH_BUCKETS);
+    slices.addAll(arithmetic.rows());
+    if (arithmetic.examples() > 0) {
+      out.printf(
+          Locale.ROOT,
+          "[eval] arithmetic slices: %d held-out problems (%d cut to the context), %.1f s%n",
+          arithmetic.examples(),
+          arithmetic.truncated(),
+          (System.nanoTime() - ta) / 1e9);
     }
     double evalSeconds = (System.nanoTime() - t) / 1e9;
 
@@ -162,6 +185,7 @@ public final class RunReport {
         "eval",
         Facts.ordered("held_out_tokens", heldOutTokens, "units", "nats per token (character)"));
     report.put("cost", cost);
+    report.put("slices", slicesJson(slices, heldOutTokens, arithmetic));
     for (Map.Entry<String, Object> e : facts.entrySet()) {
       if (!e.getKey().startsWith("loss.")) {
         report.put(e.getKey(), e.getValue());
@@ -223,13 +247,65 @@ public final class RunReport {
                 curves,
                 sections,
                 outcomes,
-                compressionOf(facts))));
+                compressionOf(facts),
+                slices)));
     printTable(out, teacherEval, students, facts);
     for (Gate.Outcome o : outcomes) {
       out.println("[gate] " + o);
     }
     out.println("report: " + json + " and " + html);
     return new Result(json, html, outcomes);
+  }
+
+  /** Task name of the held-out text in per-slice tables. */
+  static final String TASK = "shakespeare";
+
+  private static SliceMetrics.Accumulator slicesOf(String model) {
+    return new SliceMetrics.Accumulator(model, SliceMetrics.LENGTH_BUCKETS);
+  }
+
+  /** report.json's {@code slices}: how they were cut, then one object per (model, slice). */
+  private static Map<String, Object> slicesJson(
+      List<SliceMetrics.Row> rows, int heldOutTokens, ArithmeticStage.SliceScores arithmetic) {
+    List<Map<String, Object>> out = new ArrayList<>();
+    for (SliceMetrics.Row r : rows) {
+      out.add(
+          Facts.ordered(
+              "task", r.task(),
+              "length_bucket", r.lengthBucket(),
+              "model", r.model(),
+              "examples", r.examples(),
+              "tokens", r.tokens(),
+              "loss", round(r.loss()),
+              "top1_agreement", round(r.top1Agreement()),
+              "kl_teacher_student", round(r.forwardKl()),
+              "ece", round(r.ece())));
+    }
+    return Facts.ordered(
+        "length_buckets",
+        java.util.Arrays.stream(SliceMetrics.LENGTH_BUCKETS).boxed().toList(),
+        "convention",
+        "length = scored positions of an example, buckets [0,64) [64,256) [256,1024) [1024,inf)"
+            + " as spark-jobs EvalJob; loss in nats per token, KL(teacher || model) at T = 1,"
+            + " means weighted by tokens; each task against its own teacher",
+        "tasks",
+        Facts.ordered(
+            TASK,
+            Facts.ordered(
+                "examples",
+                rows.stream()
+                    .filter(r -> r.task().equals(TASK) && r.lengthBucket().equals(SliceMetrics.ALL))
+                    .findFirst()
+                    .map(SliceMetrics.Row::examples)
+                    .orElse(0L),
+                "tokens",
+                heldOutTokens),
+            ArithmeticStage.TASK,
+            Facts.ordered(
+                "examples", arithmetic.examples(),
+                "truncated_to_context", arithmetic.truncated())),
+        "rows",
+        out);
   }
 
   private static Map<String, Object> cost(LanguageModel m, int[] prompt) {

@@ -38,6 +38,20 @@ final class StageProgress {
         duration(eta));
   }
 
+  /**
+   * The training part of a progress line: {@code loss 3.9571 val 3.8120 9,582 tok/s}. The
+   * validation loss is NaN until the loop's first evaluation; it prints as {@code val -} then, so a
+   * NaN on the line always means a diverged loss, never "not measured yet".
+   */
+  static String trainingDetail(double trainLoss, double valLoss, double tokensPerSecond) {
+    return String.format(
+        Locale.ROOT,
+        "loss %.4f val %s %,.0f tok/s",
+        trainLoss,
+        Double.isNaN(valLoss) ? "-" : String.format(Locale.ROOT, "%.4f", valLoss),
+        tokensPerSecond);
+  }
+
   static String duration(double seconds) {
     if (Double.isNaN(seconds)) {
       return "?";

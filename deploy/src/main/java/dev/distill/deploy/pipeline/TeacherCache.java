@@ -70,10 +70,7 @@ final class TeacherCache {
               new TextWindows(val, gc.blockSize(), tc.batchSize()),
               tc,
               (step, total, l, v, tps) ->
-                  sp.update(
-                      step,
-                      total,
-                      String.format(Locale.ROOT, "loss %.4f val %.4f %,.0f tok/s", l, v, tps)));
+                  sp.update(step, total, StageProgress.trainingDetail(l, v, tps)));
       out.printf(Locale.ROOT, "[%s] val loss %.4f%n", stage, r.finalValLoss());
       Checkpoints.save(
           teacher,

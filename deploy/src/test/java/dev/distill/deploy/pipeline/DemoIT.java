@@ -113,9 +113,34 @@ class DemoIT {
     }
     assertThat(arith.get("student_params_vs_teacher").getAsDouble()).isLessThan(0.25);
 
+    // Per slice (task, length bucket): both tasks, every model, the shakespeare all-lengths row
+    // of a student equal to its overall loss (same windows, token-weighted).
+    JsonArray sliceRows = report.getAsJsonObject("slices").getAsJsonArray("rows");
+    Map<String, JsonObject> allRows = new HashMap<>();
+    for (JsonElement e : sliceRows) {
+      JsonObject r = e.getAsJsonObject();
+      assertThat(r.get("tokens").getAsLong()).isPositive();
+      if (r.get("length_bucket").getAsString().equals("all")) {
+        allRows.put(r.get("task").getAsString() + "/" + r.get("model").getAsString(), r);
+      }
+    }
+    assertThat(allRows)
+        .containsKeys(
+            "shakespeare/teacher",
+            "shakespeare/kd-student",
+            "shakespeare/random-init-student",
+            "arithmetic/teacher",
+            "arithmetic/cot-kd-student",
+            "arithmetic/answers-only-student");
+    assertThat(allRows.get("shakespeare/kd-student").get("loss").getAsDouble())
+        .isCloseTo(kd.get("val_loss").getAsDouble(), org.assertj.core.api.Assertions.within(1e-3));
+    assertThat(allRows.get("arithmetic/teacher").get("kl_teacher_student").getAsDouble())
+        .isCloseTo(0.0, org.assertj.core.api.Assertions.within(1e-4));
+
     // The report opens in a real browser: every chart rendered and no script error occurred.
     Path html = runDir.resolve("report.html");
     assertThat(html).exists();
+    assertThat(Files.readString(html)).contains("<table id=\"slices\">", "arithmetic");
     if (HeadlessChromium.binary() == null) {
       assertThat(System.getenv("CI")).as("CI installs chromium (.ci/run)").isNull();
       System.err.println("DemoIT: no chromium on this machine; browser check skipped");

@@ -54,6 +54,13 @@ public final class Checkpoints {
    */
   public static final String LINEAR_MODE = "gpt.linearMode";
 
+  /**
+   * Metadata key holding a {@link LinearMode#LOW_RANK} model's rank per block linear layer, a JSON
+   * object of layer name to rank (e.g. {@code {"h0.attn":12,...}}): the ranks are part of the
+   * architecture (they fix the U/V shapes), so without them the parameters cannot be read back.
+   */
+  public static final String RANKS = "gpt.ranks";
+
   private static final String FORMAT = "distill-gpt-checkpoint/1";
   private static final List<String> FILES = List.of(CONFIG, TOKENIZER, PARAMETERS, METADATA);
   private static final Gson GSON =
@@ -89,6 +96,9 @@ public final class Checkpoints {
       Map<String, String> meta = new TreeMap<>(metadata);
       if (lm.mode() != LinearMode.DENSE) {
         meta.put(LINEAR_MODE, lm.mode().name());
+      }
+      if (lm.mode() == LinearMode.LOW_RANK) {
+        meta.put(RANKS, new Gson().toJson(lm.block().ranks()));
       }
       Files.writeString(tmp.resolve(METADATA), GSON.toJson(meta), StandardCharsets.UTF_8);
       JsonObject files = new JsonObject();
@@ -128,17 +138,55 @@ public final class Checkpoints {
       throw new CheckpointException(dir.resolve(CONFIG) + ": " + e.getMessage(), e);
     }
     CharTokenizer tokenizer = CharTokenizer.load(dir.resolve(TOKENIZER));
+    Map<String, String> metadata = metadata(dir);
     LinearMode mode;
     try {
-      mode = LinearMode.valueOf(metadata(dir).getOrDefault(LINEAR_MODE, LinearMode.DENSE.name()));
+      mode = LinearMode.valueOf(metadata.getOrDefault(LINEAR_MODE, LinearMode.DENSE.name()));
     } catch (IllegalArgumentException e) {
       throw new CheckpointException(dir.resolve(METADATA) + ": unknown " + LINEAR_MODE, e);
     }
+    Map<String, Integer> ranks = mode == LinearMode.LOW_RANK ? ranks(dir, metadata) : null;
     try (InputStream in = new BufferedInputStream(Files.newInputStream(dir.resolve(PARAMETERS)))) {
-      return LanguageModel.load(config, tokenizer, in, mode);
+      return ranks != null
+          ? LanguageModel.load(config, tokenizer, in, ranks)
+          : LanguageModel.load(config, tokenizer, in, mode);
     } catch (IOException | IllegalArgumentException e) {
       throw new CheckpointException(dir.resolve(PARAMETERS) + ": " + e.getMessage(), e);
     }
+  }
+
+  /**
+   * The ranks recorded by {@link #save} for a LOW_RANK checkpoint. A LOW_RANK checkpoint written
+   * before the ranks were recorded cannot be rebuilt (the U/V shapes are unknown): it fails here,
+   * naming the file, instead of deep inside the parameter reader.
+   */
+  private static Map<String, Integer> ranks(Path dir, Map<String, String> metadata)
+      throws CheckpointException {
+    Path file = dir.resolve(METADATA);
+    String json = metadata.get(RANKS);
+    if (json == null) {
+      throw new CheckpointException(
+          file
+              + ": a "
+              + LinearMode.LOW_RANK
+              + " checkpoint needs its per-layer ranks under "
+              + RANKS
+              + " (this one was written before they were recorded); re-save the model");
+    }
+    Map<String, Integer> out = new LinkedHashMap<>();
+    try {
+      for (Map.Entry<String, JsonElement> e :
+          JsonParser.parseString(json).getAsJsonObject().entrySet()) {
+        out.put(e.getKey(), e.getValue().getAsInt());
+      }
+    } catch (JsonParseException
+        | IllegalStateException
+        | UnsupportedOperationException
+        | NumberFormatException e) {
+      throw new CheckpointException(
+          file + ": " + RANKS + " is not a JSON object of layer name to rank", e);
+    }
+    return out;
   }
 
   /** The metadata map saved with the checkpoint (not verified against the manifest). */

@@ -4,12 +4,17 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import ai.djl.ndarray.NDManager;
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
+import dev.distill.models.gpt.Gpt;
 import dev.distill.models.gpt.GptConfig;
 import dev.distill.models.gpt.LanguageModel;
+import dev.distill.models.gpt.LinearMode;
 import dev.distill.models.tokenizer.CharTokenizer;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
@@ -116,5 +121,89 @@ class CheckpointsTest {
     }
     assertThat(Checkpoints.sizeOnDisk(dir)).isEqualTo(sum);
     assertThat(Checkpoints.sizeOnDisk(dir)).isGreaterThan(4 * CONFIG.parameterCount());
+  }
+
+  /** Ranks 1..8 cycling over the layers, so no two neighbouring layers share a rank. */
+  private static Map<String, Integer> mixedRanks() {
+    Map<String, Integer> ranks = new LinkedHashMap<>();
+    int i = 0;
+    for (String layer : Gpt.linearShapes(CONFIG).keySet()) {
+      ranks.put(layer, 1 + (i++ * 3) % 8);
+    }
+    return ranks;
+  }
+
+  @Test
+  void lowRankCheckpointWithMixedRanksLoadsWithTheSameRanksAndLogits() throws IOException {
+    Map<String, Integer> ranks = mixedRanks();
+    assertThat(new java.util.HashSet<>(ranks.values())).hasSizeGreaterThan(3);
+    Path dir = tmp.resolve("low");
+    try (LanguageModel low = LanguageModel.create(CONFIG, TOKENIZER, 11, ranks);
+        NDManager manager = NDManager.newBaseManager()) {
+      Checkpoints.save(low, dir, Map.of("step", "5"));
+      try (LanguageModel loaded = Checkpoints.load(dir)) {
+        assertThat(loaded.mode()).isEqualTo(LinearMode.LOW_RANK);
+        assertThat(loaded.block().ranks()).containsExactlyEntriesOf(ranks);
+        assertThat(loaded.parametersSha256()).isEqualTo(low.parametersSha256());
+        assertThat(loaded.logits(manager, TOKENS).toFloatArray())
+            .containsExactly(low.logits(manager, TOKENS).toFloatArray());
+      }
+    }
+    assertThat(Checkpoints.metadata(dir)).containsEntry("step", "5").containsKey(Checkpoints.RANKS);
+  }
+
+  @Test
+  void denseCheckpointRecordsNoRanksAndLoadsDense() throws IOException {
+    Path dir = tmp.resolve("dense");
+    Checkpoints.save(lm, dir, Map.of());
+    assertThat(Checkpoints.metadata(dir)).doesNotContainKey(Checkpoints.RANKS);
+    try (LanguageModel loaded = Checkpoints.load(dir)) {
+      assertThat(loaded.mode()).isEqualTo(LinearMode.DENSE);
+    }
+  }
+
+  @Test
+  void lowRankCheckpointWrittenWithoutRanksFailsNamingTheMetadataFile() throws IOException {
+    Path dir = tmp.resolve("old-low");
+    try (LanguageModel low = LanguageModel.create(CONFIG, TOKENIZER, 11, mixedRanks())) {
+      Checkpoints.save(low, dir, Map.of());
+    }
+    // What a checkpoint from before this change holds: the mode, no ranks, a consistent manifest.
+    Path metadata = rewriteMetadata(dir, meta -> meta.remove(Checkpoints.RANKS));
+
+    assertThatThrownBy(() -> Checkpoints.load(dir))
+        .isInstanceOf(CheckpointException.class)
+        .hasMessageContaining(metadata.toString())
+        .hasMessageContaining(Checkpoints.RANKS);
+  }
+
+  @Test
+  void lowRankCheckpointWithUnreadableRanksFailsNamingTheMetadataFile() throws IOException {
+    Path dir = tmp.resolve("bad-low");
+    try (LanguageModel low = LanguageModel.create(CONFIG, TOKENIZER, 11, mixedRanks())) {
+      Checkpoints.save(low, dir, Map.of());
+    }
+    Path metadata = rewriteMetadata(dir, meta -> meta.addProperty(Checkpoints.RANKS, "[1, 2]"));
+
+    assertThatThrownBy(() -> Checkpoints.load(dir))
+        .isInstanceOf(CheckpointException.class)
+        .hasMessageContaining(metadata.toString())
+        .hasMessageContaining("JSON object of layer name to rank");
+  }
+
+  /** Edits metadata.json and re-hashes it in the manifest, so only the edit is under test. */
+  private static Path rewriteMetadata(Path dir, java.util.function.Consumer<JsonObject> edit)
+      throws IOException {
+    Path metadata = dir.resolve(Checkpoints.METADATA);
+    JsonObject meta = JsonParser.parseString(Files.readString(metadata)).getAsJsonObject();
+    edit.accept(meta);
+    Files.writeString(metadata, meta.toString());
+    Path manifestFile = dir.resolve(Checkpoints.MANIFEST);
+    JsonObject manifest = JsonParser.parseString(Files.readString(manifestFile)).getAsJsonObject();
+    manifest
+        .getAsJsonObject("sha256")
+        .addProperty(Checkpoints.METADATA, Checkpoints.sha256(metadata));
+    Files.writeString(manifestFile, manifest.toString());
+    return metadata;
   }
 }

@@ -2,6 +2,7 @@ package dev.distill.trainer.report;
 
 import dev.distill.trainer.evaluation.EvalResult;
 import dev.distill.trainer.evaluation.Gate;
+import dev.distill.trainer.evaluation.SliceMetrics;
 import dev.distill.trainer.training.TrainResult;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -27,6 +28,7 @@ public final class HtmlReport {
    * @param gates gate outcomes, empty when none were given
    * @param compression compressed students by name (bits per weight, per-layer sparsity, bits per
    *     weight over training); students not in it are dense float32
+   * @param slices quality per (task, length bucket) of every model, empty for none
    */
   public record Input(
       String title,
@@ -35,7 +37,20 @@ public final class HtmlReport {
       Map<String, TrainResult> curves,
       Map<String, Map<String, Object>> sections,
       List<Gate.Outcome> gates,
-      Map<String, Compressed> compression) {
+      Map<String, Compressed> compression,
+      List<SliceMetrics.Row> slices) {
+    /** Without per-slice rows. */
+    public Input(
+        String title,
+        EvalResult teacher,
+        List<EvalResult> students,
+        Map<String, TrainResult> curves,
+        Map<String, Map<String, Object>> sections,
+        List<Gate.Outcome> gates,
+        Map<String, Compressed> compression) {
+      this(title, teacher, students, curves, sections, gates, compression, List.of());
+    }
+
     /** Without compressed students. */
     public Input(
         String title,
@@ -124,6 +139,10 @@ public final class HtmlReport {
     }
     sb.append("</table>\n");
 
+    if (!in.slices().isEmpty()) {
+      sb.append(slicesTable(in.slices()));
+    }
+
     if (!in.gates().isEmpty()) {
       sb.append("<h2>Gates</h2>\n<ul id=\"gates\">");
       for (Gate.Outcome g : in.gates()) {
@@ -170,6 +189,41 @@ public final class HtmlReport {
         .append("document.body.dataset.status=bad.length?'error: empty chart '+bad.join(','):'ok';")
         .append("})();\n</script>\n</body></html>\n");
     return sb.toString();
+  }
+
+  /**
+   * Quality per (task, length bucket): each task's models against that task's teacher, the
+   * all-lengths row first. Every name is data and escaped.
+   */
+  private static String slicesTable(List<SliceMetrics.Row> rows) {
+    StringBuilder sb = new StringBuilder();
+    sb.append("<h2>Per slice: task and length bucket</h2>\n<table id=\"slices\"><tr>")
+        .append("<th class=\"name\">task</th><th class=\"name\">length bucket (positions)</th>")
+        .append("<th class=\"name\">model</th><th>examples</th><th>tokens</th>")
+        .append("<th>loss (nats/token)</th><th>top-1 agreement</th>")
+        .append("<th>KL(teacher||model)</th><th>ECE</th></tr>\n");
+    for (SliceMetrics.Row r : rows) {
+      sb.append("<tr><td class=\"name\">")
+          .append(Html.escape(r.task()))
+          .append("</td><td class=\"name\">")
+          .append(Html.escape(r.lengthBucket()))
+          .append("</td><td class=\"name\">")
+          .append(Html.escape(r.model()))
+          .append("</td><td>")
+          .append(String.format(Locale.ROOT, "%,d", r.examples()))
+          .append("</td><td>")
+          .append(String.format(Locale.ROOT, "%,d", r.tokens()))
+          .append("</td><td>")
+          .append(num(r.loss()))
+          .append("</td><td>")
+          .append(num(r.top1Agreement()))
+          .append("</td><td>")
+          .append(num(r.forwardKl()))
+          .append("</td><td>")
+          .append(num(r.ece()))
+          .append("</td></tr>\n");
+    }
+    return sb.append("</table>\n").toString();
   }
 
   /** Bits per weight over training, one line per self-compressing student (the paper's figure). */

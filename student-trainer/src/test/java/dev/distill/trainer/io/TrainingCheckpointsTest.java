@@ -113,4 +113,38 @@ class TrainingCheckpointsTest {
         .isInstanceOf(CheckpointException.class)
         .hasMessageContaining("no usable checkpoint");
   }
+
+  @Test
+  void lowRankStudentsCheckpointIsALoadableModelWithItsMixedRanks() throws IOException {
+    CharTokenizer tok = CharTokenizer.fromCorpus(TEXT);
+    int[] ids = tok.encode(TEXT);
+    GptConfig config = new GptConfig(tok.vocabSize(), 16, 1, 2, 16, 0f);
+    Map<String, Integer> ranks = new java.util.LinkedHashMap<>();
+    int r = 1;
+    for (String layer : dev.distill.models.gpt.Gpt.linearShapes(config).keySet()) {
+      ranks.put(layer, r);
+      r += 3;
+    }
+    Path dir = tmp.resolve("ckpt");
+    TrainConfig tc = new TrainConfig(4, 4, 3e-3f, 2, 3e-4f, 0.1f, 1.0f, 2, 1, 5);
+    try (LanguageModel lm = LanguageModel.create(config, tok, 5, ranks)) {
+      TrainingLoop.run(
+          lm,
+          new TextWindows(ids, 16, 4),
+          new TextWindows(ids, 16, 4),
+          tc,
+          (step, total, loss, val, tps) -> {},
+          new Checkpointing(dir, 4, 2, false, Map.of()));
+      try (LanguageModel back =
+              Checkpoints.load(
+                  TrainingCheckpoints.dirOf(dir, 4).resolve(TrainingCheckpoints.MODEL));
+          ai.djl.ndarray.NDManager m = ai.djl.ndarray.NDManager.newBaseManager()) {
+        assertThat(back.block().ranks()).containsExactlyEntriesOf(ranks);
+        assertThat(back.parametersSha256()).isEqualTo(lm.parametersSha256());
+        int[][] x = {java.util.Arrays.copyOf(ids, 16)};
+        assertThat(back.logits(m, x).toFloatArray())
+            .containsExactly(lm.logits(m, x).toFloatArray());
+      }
+    }
+  }
 }

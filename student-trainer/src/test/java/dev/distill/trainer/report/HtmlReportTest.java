@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.distill.trainer.evaluation.Calibration;
 import dev.distill.trainer.evaluation.EvalResult;
 import dev.distill.trainer.evaluation.Gate;
+import dev.distill.trainer.evaluation.SliceMetrics;
 import dev.distill.trainer.training.TrainResult;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -98,5 +99,42 @@ class HtmlReportTest {
     // without compressed students neither chart is drawn and dense models show 32 bits
     String dense = HtmlReport.render(input("kd-student"));
     assertThat(dense).doesNotContain("chart-bits", "chart-sparsity").contains("<td>32</td>");
+  }
+
+  @Test
+  void perSliceTableShowsEveryTaskAndLengthBucketWithEscapedNames() {
+    HtmlReport.Input base = input("kd-student");
+    List<SliceMetrics.Row> slices =
+        List.of(
+            new SliceMetrics.Row(
+                "kd-student", "shakespeare", "all", 8, 512, 1.91, 0.72, 0.31, 0.04),
+            new SliceMetrics.Row(
+                "kd-student", "shakespeare", "[64,256)", 8, 512, 1.91, 0.72, 0.31, 0.04),
+            new SliceMetrics.Row(
+                "<b>cot</b>", "arithmetic", "[0,64)", 12, 400, 0.4567, 0.9, 0.05, 0.02));
+    String html =
+        HtmlReport.render(
+            new HtmlReport.Input(
+                base.title(),
+                base.teacher(),
+                base.students(),
+                base.curves(),
+                base.sections(),
+                base.gates(),
+                Map.of(),
+                slices));
+    assertThat(html).contains("<table id=\"slices\">");
+    String table = html.substring(html.indexOf("<table id=\"slices\">"));
+    table = table.substring(0, table.indexOf("</table>"));
+    assertThat(table.split("<tr>")).hasSize(1 + 1 + slices.size()); // preamble, header, rows
+    assertThat(table)
+        .contains(
+            "<td class=\"name\">arithmetic</td><td class=\"name\">[0,64)</td>"
+                + "<td class=\"name\">&lt;b&gt;cot&lt;/b&gt;</td><td>12</td><td>400</td>"
+                + "<td>0.4567</td><td>0.9000</td><td>0.0500</td><td>0.0200</td>")
+        .contains("[64,256)")
+        .doesNotContain("<b>cot</b>");
+    // without slices there is no table
+    assertThat(HtmlReport.render(base)).doesNotContain("id=\"slices\"");
   }
 }
