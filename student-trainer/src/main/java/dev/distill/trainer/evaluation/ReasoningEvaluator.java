@@ -1,6 +1,6 @@
 package dev.distill.trainer.evaluation;
 
-import ai.djl.ndarray.NDManager;
+import dev.distill.models.generation.CachedDecoder;
 import dev.distill.models.gpt.LanguageModel;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -107,7 +107,10 @@ public final class ReasoningEvaluator {
 
   /**
    * Greedy continuations of many contexts: contexts of equal token length decode together in one
-   * batch, one forward pass per token, each stopping when its output matches the answer pattern.
+   * batch through a KV cache ({@link CachedDecoder}: the batch is encoded once, then one position
+   * per token), each stopping when its output matches the answer pattern. A row that has stopped
+   * stays in the batch until the whole batch has stopped (its further tokens are not kept), so the
+   * cache of the batch stays valid; rows do not interact, so its output is the same.
    */
   List<String> greedyAll(LanguageModel model, List<String> contexts, String forced) {
     String[] out = new String[contexts.size()];
@@ -121,40 +124,51 @@ public final class ReasoningEvaluator {
         out[i] = ""; // a prompt outside the model's vocabulary cannot be answered
       }
     }
-    int block = model.config().blockSize();
     for (List<Integer> group : byLength.values()) {
       StringBuilder[] text = new StringBuilder[contexts.size()];
-      List<Integer> active = new java.util.ArrayList<>(group);
+      boolean[] stopped = new boolean[contexts.size()];
+      int active = group.size();
       for (int i : group) {
         text[i] = new StringBuilder(forced);
       }
-      for (int step = 0; step < maxTokens && !active.isEmpty(); step++) {
-        int[][] ctx = new int[active.size()][];
-        for (int a = 0; a < active.size(); a++) {
-          int[] s = seqs[active.get(a)];
-          ctx[a] = s.length > block ? Arrays.copyOfRange(s, s.length - block, s.length) : s;
-        }
-        long[] next;
-        try (NDManager m = NDManager.newBaseManager()) {
-          next = model.logits(m, ctx).get(":, -1, :").argMax(-1).toLongArray();
-        }
-        List<Integer> still = new java.util.ArrayList<>(active.size());
-        for (int a = 0; a < active.size(); a++) {
-          int i = active.get(a);
-          seqs[i] = Arrays.copyOf(seqs[i], seqs[i].length + 1);
-          seqs[i][seqs[i].length - 1] = (int) next[a];
-          text[i].append(model.tokenizer().decode(new int[] {(int) next[a]}));
-          if (!answerPattern.matcher(text[i]).find()) {
-            still.add(i);
+      int[][] batch = new int[group.size()][];
+      try (CachedDecoder decoder = new CachedDecoder(model)) {
+        for (int step = 0; step < maxTokens && active > 0; step++) {
+          for (int a = 0; a < group.size(); a++) {
+            batch[a] = seqs[group.get(a)];
+          }
+          float[][] last = decoder.nextLogits(batch);
+          for (int a = 0; a < group.size(); a++) {
+            int i = group.get(a);
+            int next = argmax(last[a]);
+            seqs[i] = Arrays.copyOf(seqs[i], seqs[i].length + 1);
+            seqs[i][seqs[i].length - 1] = next;
+            if (!stopped[i]) {
+              text[i].append(model.tokenizer().decode(new int[] {next}));
+              if (answerPattern.matcher(text[i]).find()) {
+                stopped[i] = true;
+                active--;
+              }
+            }
           }
         }
-        active = still;
       }
       for (int i : group) {
         out[i] = text[i].toString();
       }
     }
     return List.of(out);
+  }
+
+  /** The lowest id of the largest logit (as {@code argMax} on the logits array). */
+  private static int argmax(float[] logits) {
+    int best = 0;
+    for (int i = 1; i < logits.length; i++) {
+      if (logits[i] > logits[best]) {
+        best = i;
+      }
+    }
+    return best;
   }
 
   /** Greedy continuation of one context (see {@link #greedyAll}). */

@@ -2,6 +2,8 @@ package dev.distill.trainer.evaluation;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.distill.models.generation.Sampler;
+import dev.distill.models.generation.Sampler.Decoding;
 import dev.distill.models.gpt.GptConfig;
 import dev.distill.models.gpt.LanguageModel;
 import dev.distill.models.tokenizer.CharTokenizer;
@@ -10,6 +12,7 @@ import dev.distill.trainer.training.TextWindows;
 import dev.distill.trainer.training.TrainConfig;
 import dev.distill.trainer.training.TrainingLoop;
 import java.util.List;
+import java.util.Random;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -69,6 +72,28 @@ class ReasoningEvaluatorTest {
   void greedyDecodingStopsAtTheAnswer() {
     String gen = evaluator(List.of(), "2").greedy(model, "\n1+1=\n", "");
     assertThat(gen).isEqualTo("r2\nA 2.");
+  }
+
+  @Test
+  void batchedCachedDecodingMatchesUncachedGreedyDecodingOfEachContext() {
+    // equal lengths decode as one batch; the rows stop at different steps (or never, running past
+    // the block size of 16: 6 + 12 tokens)
+    List<String> contexts = List.of("\n1+1=\n", "\n3+1=\n", "\n1+3=\n", "\nA 2.\n", "\n2+2=2");
+    List<String> got = evaluator(List.of(), "2").greedyAll(model, contexts, "");
+    Pattern answer = Pattern.compile("A (\\d+)\\.");
+    for (int c = 0; c < contexts.size(); c++) {
+      int[] prompt = model.tokenizer().encode(contexts.get(c));
+      int[] out = Sampler.generate(model, prompt, 12, 0f, new Random(0), Decoding.FULL_CONTEXT);
+      StringBuilder expected = new StringBuilder();
+      for (int j = prompt.length; j < out.length; j++) {
+        expected.append(model.tokenizer().decode(new int[] {out[j]}));
+        if (answer.matcher(expected).find()) {
+          break;
+        }
+      }
+      assertThat(got.get(c)).as(contexts.get(c)).isEqualTo(expected.toString());
+    }
+    assertThat(got.get(0)).isEqualTo("r2\nA 2.");
   }
 
   @Test
