@@ -10,11 +10,13 @@ import java.util.Arrays;
  * Next-token logits of growing sequences through a {@link KvCache}: the caller passes the whole
  * sequences every step (as it would to {@link LanguageModel#logits}); the decoder runs the model
  * only on the positions it has not seen, when the new sequences extend the ones of its previous
- * call by one token each. Otherwise (first call, other sequences, a context that reached blockSize)
- * it re-encodes the last {@code min(len, blockSize)} tokens from scratch, nanoGPT's crop: the
- * learned position embeddings are absolute, so the keys of a shifted window cannot be reused, and
- * past blockSize every step costs a full forward of the window, as without a cache. Either way the
- * logits are those of a full forward of the cropped context (up to float rounding).
+ * call by one token each; rows of the previous call may be left out (finished sequences of a batch:
+ * their cached rows are dropped), the others keeping their order. Otherwise (first call, other
+ * sequences, a context that reached blockSize) it re-encodes the last {@code min(len, blockSize)}
+ * tokens from scratch, nanoGPT's crop: the learned position embeddings are absolute, so the keys of
+ * a shifted window cannot be reused, and past blockSize every step costs a full forward of the
+ * window, as without a cache. Either way the logits are those of a full forward of the cropped
+ * context (up to float rounding).
  *
  * <p>Inference only (no gradients); arrays live in the cache's sub-manager, freed by {@link
  * #close()}. One per generation; not thread-safe.
@@ -55,7 +57,11 @@ public final class CachedDecoder implements AutoCloseable {
       }
     }
     int[][] input;
-    if (extendsSeenByOne(sequences) && cache.remaining() > 0) {
+    int[] rows = cache.remaining() > 0 ? rowsExtendedByOne(sequences) : null;
+    if (rows != null) {
+      if (rows.length != seen.length || !isIdentity(rows)) {
+        cache.retainRows(rows);
+      }
       input = new int[sequences.length][];
       for (int i = 0; i < sequences.length; i++) {
         input[i] = new int[] {sequences[i][len - 1]};
@@ -97,14 +103,37 @@ public final class CachedDecoder implements AutoCloseable {
     return prefills;
   }
 
-  private boolean extendsSeenByOne(int[][] sequences) {
-    if (seen == null || seen.length != sequences.length || cache.length() == 0) {
-      return false;
+  /**
+   * For each sequence, in order, the index of a row of the previous call that it extends by one
+   * token, the indices increasing (callers drop finished rows but keep the order); null when some
+   * sequence has none. Rows with equal tokens have equal cached keys, so which one matches does not
+   * matter.
+   */
+  private int[] rowsExtendedByOne(int[][] sequences) {
+    if (seen == null || cache.length() == 0) {
+      return null;
     }
+    int[] rows = new int[sequences.length];
+    int j = 0;
     for (int i = 0; i < sequences.length; i++) {
-      int[] old = seen[i];
-      int[] now = sequences[i];
-      if (now.length != old.length + 1 || !Arrays.equals(now, 0, old.length, old, 0, old.length)) {
+      while (j < seen.length && !extendsByOne(sequences[i], seen[j])) {
+        j++;
+      }
+      if (j == seen.length) {
+        return null;
+      }
+      rows[i] = j++;
+    }
+    return rows;
+  }
+
+  private static boolean extendsByOne(int[] now, int[] old) {
+    return now.length == old.length + 1 && Arrays.equals(now, 0, old.length, old, 0, old.length);
+  }
+
+  private static boolean isIdentity(int[] rows) {
+    for (int i = 0; i < rows.length; i++) {
+      if (rows[i] != i) {
         return false;
       }
     }

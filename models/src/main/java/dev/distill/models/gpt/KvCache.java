@@ -2,6 +2,7 @@ package dev.distill.models.gpt;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
 import java.util.HashMap;
 import java.util.Map;
 
@@ -65,6 +66,39 @@ public final class KvCache implements AutoCloseable {
     }
     length = 0;
     batch = 0;
+  }
+
+  /**
+   * Keeps only the cached rows {@code rows} (indices into the current batch, in the new batch's
+   * order; a row may repeat), e.g. when some sequences of a batch have finished.
+   *
+   * @throws IllegalArgumentException for an empty cache or an index outside the batch
+   */
+  public void retainRows(int[] rows) {
+    if (length == 0) {
+      throw new IllegalArgumentException("the cache is empty");
+    }
+    long[] idx = new long[rows.length];
+    for (int i = 0; i < rows.length; i++) {
+      if (rows[i] < 0 || rows[i] >= batch) {
+        throw new IllegalArgumentException(
+            "row " + rows[i] + " outside the cached batch of " + batch);
+      }
+      idx[i] = rows[i];
+    }
+    if (rows.length == 0) {
+      reset();
+      return;
+    }
+    try (NDArray index = manager.create(idx)) {
+      for (int l = 0; l < keys.length; l++) {
+        // results on the cached arrays' manager, i.e. this cache's
+        NDArray k = keys[l].get(new NDIndex("{}", index));
+        NDArray v = values[l].get(new NDIndex("{}", index));
+        put(l, k, v);
+      }
+    }
+    batch = rows.length;
   }
 
   /**

@@ -82,6 +82,23 @@ class CachedDecoderTest {
   }
 
   @Test
+  void finishedRowsLeaveTheBatchWithoutReEncodingTheOthers() {
+    int[][] rows = {TOKENIZER.encode("abc"), TOKENIZER.encode("abc"), TOKENIZER.encode("hhh")};
+    try (CachedDecoder decoder = new CachedDecoder(lm)) {
+      assertClose(decoder.nextLogits(rows), full(rows));
+      rows = append(rows, 1, 2, 3);
+      assertClose(decoder.nextLogits(rows), full(rows));
+      // row 1 finished: rows 0 and 2 go on
+      int[][] left = append(new int[][] {rows[0], rows[2]}, 4, 5);
+      assertClose(decoder.nextLogits(left), full(left));
+      // row 0 finished
+      int[][] last = append(new int[][] {left[1]}, 6);
+      assertClose(decoder.nextLogits(last), full(last));
+      assertThat(decoder.prefills()).isEqualTo(1);
+    }
+  }
+
+  @Test
   void sequencesThatDoNotExtendThePreviousOnesAreReEncoded() {
     try (CachedDecoder decoder = new CachedDecoder(lm)) {
       int[] a = TOKENIZER.encode("abc");

@@ -163,6 +163,30 @@ class KvCacheTest {
   }
 
   @Test
+  void retainedRowsContinueAsTheirOwnSequences() {
+    LanguageModel lm = MODELS.get(LinearMode.DENSE);
+    int[][] rows = {TOKENIZER.encode("abcd"), TOKENIZER.encode("jjjj"), TOKENIZER.encode("acegi")};
+    rows[2] = Arrays.copyOf(rows[2], 4);
+    try (KvCache cache = lm.newKvCache()) {
+      cachedLogits(cache, rows);
+      cache.retainRows(new int[] {2, 0});
+      float[] got = cachedLogits(cache, new int[][] {{7}, {8}}); // (2, 1, V)
+      int[][] grown = {
+        {rows[2][0], rows[2][1], rows[2][2], rows[2][3], 7},
+        {rows[0][0], rows[0][1], rows[0][2], rows[0][3], 8}
+      };
+      float[] full;
+      try (NDManager m = manager.newSubManager()) {
+        full = lm.logits(m, grown).get(":, -1, :").toFloatArray();
+      }
+      assertThat(maxAbsDiff(got, full)).isLessThan(TOLERANCE);
+      assertThatThrownBy(() -> cache.retainRows(new int[] {2}))
+          .isInstanceOf(IllegalArgumentException.class)
+          .hasMessageContaining("row 2 outside the cached batch of 2");
+    }
+  }
+
+  @Test
   void aFullContextIsRejectedWithoutTouchingTheCacheAndResetStartsOver() {
     LanguageModel lm = MODELS.get(LinearMode.DENSE);
     int[] block = new int[CONFIG.blockSize()];

@@ -108,9 +108,8 @@ public final class ReasoningEvaluator {
   /**
    * Greedy continuations of many contexts: contexts of equal token length decode together in one
    * batch through a KV cache ({@link CachedDecoder}: the batch is encoded once, then one position
-   * per token), each stopping when its output matches the answer pattern. A row that has stopped
-   * stays in the batch until the whole batch has stopped (its further tokens are not kept), so the
-   * cache of the batch stays valid; rows do not interact, so its output is the same.
+   * per token; rows that stop leave the cache with them), each stopping when its output matches the
+   * answer pattern.
    */
   List<String> greedyAll(LanguageModel model, List<String> contexts, String forced) {
     String[] out = new String[contexts.size()];
@@ -126,31 +125,32 @@ public final class ReasoningEvaluator {
     }
     for (List<Integer> group : byLength.values()) {
       StringBuilder[] text = new StringBuilder[contexts.size()];
-      boolean[] stopped = new boolean[contexts.size()];
-      int active = group.size();
+      List<Integer> active = new java.util.ArrayList<>(group);
       for (int i : group) {
         text[i] = new StringBuilder(forced);
       }
-      int[][] batch = new int[group.size()][];
       try (CachedDecoder decoder = new CachedDecoder(model)) {
-        for (int step = 0; step < maxTokens && active > 0; step++) {
-          for (int a = 0; a < group.size(); a++) {
-            batch[a] = seqs[group.get(a)];
+        for (int step = 0; step < maxTokens && !active.isEmpty(); step++) {
+          int[][] ctx = new int[active.size()][];
+          for (int a = 0; a < active.size(); a++) {
+            ctx[a] = seqs[active.get(a)]; // the decoder crops to the block size
           }
-          float[][] last = decoder.nextLogits(batch);
-          for (int a = 0; a < group.size(); a++) {
-            int i = group.get(a);
-            int next = argmax(last[a]);
+          float[][] last = decoder.nextLogits(ctx);
+          int[] next = new int[last.length];
+          for (int a = 0; a < last.length; a++) {
+            next[a] = argmax(last[a]);
+          }
+          List<Integer> still = new java.util.ArrayList<>(active.size());
+          for (int a = 0; a < active.size(); a++) {
+            int i = active.get(a);
             seqs[i] = Arrays.copyOf(seqs[i], seqs[i].length + 1);
-            seqs[i][seqs[i].length - 1] = next;
-            if (!stopped[i]) {
-              text[i].append(model.tokenizer().decode(new int[] {next}));
-              if (answerPattern.matcher(text[i]).find()) {
-                stopped[i] = true;
-                active--;
-              }
+            seqs[i][seqs[i].length - 1] = next[a];
+            text[i].append(model.tokenizer().decode(new int[] {next[a]}));
+            if (!answerPattern.matcher(text[i]).find()) {
+              still.add(i);
             }
           }
+          active = still;
         }
       }
       for (int i : group) {
@@ -160,7 +160,7 @@ public final class ReasoningEvaluator {
     return List.of(out);
   }
 
-  /** The lowest id of the largest logit (as {@code argMax} on the logits array). */
+  /** The lowest id of the largest logit (as {@code argMax} of the logits array). */
   private static int argmax(float[] logits) {
     int best = 0;
     for (int i = 1; i < logits.length; i++) {
