@@ -46,6 +46,18 @@ public final class CachedDecoder implements AutoCloseable {
    *     outside [0, vocabSize)
    */
   public float[][] nextLogits(int[][] sequences) {
+    return next(sequences, false);
+  }
+
+  /**
+   * Log-probabilities at T = 1 (B, V) of the token after each of {@code sequences}: {@link
+   * #nextLogits(int[][])} through the engine's log-softmax.
+   */
+  public float[][] nextLogprobs(int[][] sequences) {
+    return next(sequences, true);
+  }
+
+  private float[][] next(int[][] sequences, boolean logSoftmax) {
     if (sequences.length == 0) {
       throw new IllegalArgumentException("empty batch");
     }
@@ -79,7 +91,8 @@ public final class CachedDecoder implements AutoCloseable {
     float[] flat;
     try (NDManager step = manager.newSubManager()) {
       NDArray logits = cache.logits(step, input); // (B, t, V)
-      flat = logits.get(":, -1, :").toFloatArray();
+      NDArray last = logits.get(":, -1, :");
+      flat = (logSoftmax ? last.logSoftmax(-1) : last).toFloatArray();
     }
     int v = lm.config().vocabSize();
     float[][] out = new float[sequences.length][];

@@ -2,6 +2,7 @@ package dev.distill.teacher.inference;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import dev.distill.models.generation.CachedDecoder;
 import dev.distill.models.gpt.LanguageModel;
 
 /**
@@ -32,9 +33,61 @@ public interface InProcessModel {
     }
   }
 
+  /**
+   * Next-token log-probabilities of sequences that grow by one token per call (rows may be left
+   * out, the others keeping their order): what sampling many tokens needs. Close it after the
+   * generation.
+   */
+  interface Decoding extends AutoCloseable {
+    /** As {@link InProcessModel#nextTokenLogprobs}. */
+    float[] nextTokenLogprobs(int[][] ids);
+
+    @Override
+    void close();
+  }
+
+  /**
+   * A decoding session; by default each call is a full forward ({@link #nextTokenLogprobs}). Our
+   * GPT's runs through a KV cache ({@link CachedDecoder}): the context once, then one position per
+   * call.
+   */
+  default Decoding decoding() {
+    return new Decoding() {
+      @Override
+      public float[] nextTokenLogprobs(int[][] ids) {
+        return InProcessModel.this.nextTokenLogprobs(ids);
+      }
+
+      @Override
+      public void close() {}
+    };
+  }
+
   /** Our GPT with its own tokenizer. */
   static InProcessModel of(LanguageModel model) {
     return new InProcessModel() {
+      @Override
+      public Decoding decoding() {
+        CachedDecoder decoder = new CachedDecoder(model);
+        return new Decoding() {
+          @Override
+          public float[] nextTokenLogprobs(int[][] ids) {
+            float[][] rows = decoder.nextLogprobs(ids);
+            int v = model.config().vocabSize();
+            float[] out = new float[rows.length * v];
+            for (int i = 0; i < rows.length; i++) {
+              System.arraycopy(rows[i], 0, out, i * v, v);
+            }
+            return out;
+          }
+
+          @Override
+          public void close() {
+            decoder.close();
+          }
+        };
+      }
+
       @Override
       public int[] encode(String text) {
         return model.tokenizer().encode(text);

@@ -93,18 +93,21 @@ public final class LocalTeacher extends InProcessTeacher {
     int block = model.config().blockSize();
     int[] seq = prompt.clone();
     List<TokenLogprob> out = new ArrayList<>(maxTokens);
-    for (int step = 0; step < maxTokens; step++) {
-      int[] ctx = Arrays.copyOfRange(seq, Math.max(0, seq.length - block), seq.length);
-      float[] last = gpt.nextTokenLogprobs(new int[][] {ctx});
-      int next =
-          temperature <= 0f
-              ? argmax(last, v)
-              : RationaleSampler.sample(last, 0, v, temperature, rng);
-      out.add(pick(last, 0, v, next, k));
-      seq = Arrays.copyOf(seq, seq.length + 1);
-      seq[seq.length - 1] = next;
-      if (done.test(out)) {
-        break;
+    // a KV cache: the prompt once, then one position per token (past the block, the window again)
+    try (InProcessModel.Decoding decoding = gpt.decoding()) {
+      for (int step = 0; step < maxTokens; step++) {
+        int[] ctx = Arrays.copyOfRange(seq, Math.max(0, seq.length - block), seq.length);
+        float[] last = decoding.nextTokenLogprobs(new int[][] {ctx});
+        int next =
+            temperature <= 0f
+                ? argmax(last, v)
+                : RationaleSampler.sample(last, 0, v, temperature, rng);
+        out.add(pick(last, 0, v, next, k));
+        seq = Arrays.copyOf(seq, seq.length + 1);
+        seq[seq.length - 1] = next;
+        if (done.test(out)) {
+          break;
+        }
       }
     }
     return out;

@@ -122,27 +122,30 @@ public final class RationaleSampler {
     }
     // Soft labels cover the whole sequence in one window, so it stays within the context.
     int budget = Math.min(config.maxTokens(), teacher.contextTokens() + 1 - startLength);
-    for (int step = 0; step < budget && !active.isEmpty(); step++) {
-      int[][] ctx = new int[active.size()][];
-      for (int a = 0; a < active.size(); a++) {
-        ctx[a] = seqs[active.get(a)];
-      }
-      float[] last = teacher.nextTokenLogprobs(ctx);
-      List<Integer> still = new ArrayList<>(active.size());
-      for (int a = 0; a < active.size(); a++) {
-        int i = active.get(a);
-        int next = sample(last, a * vocab, vocab, config.temperature(), rng);
-        logprob[i] += last[a * vocab + next];
-        generated[i]++;
-        int[] grown = Arrays.copyOf(seqs[i], seqs[i].length + 1);
-        grown[grown.length - 1] = next;
-        seqs[i] = grown;
-        texts[i].append(teacher.decode(new int[] {next}));
-        if (!config.answerPattern().matcher(texts[i]).find()) {
-          still.add(i);
+    // a KV cache for our GPT: the prompts once, then one position per token
+    try (InProcessModel.Decoding decoding = teacher.decoding()) {
+      for (int step = 0; step < budget && !active.isEmpty(); step++) {
+        int[][] ctx = new int[active.size()][];
+        for (int a = 0; a < active.size(); a++) {
+          ctx[a] = seqs[active.get(a)];
         }
+        float[] last = decoding.nextTokenLogprobs(ctx);
+        List<Integer> still = new ArrayList<>(active.size());
+        for (int a = 0; a < active.size(); a++) {
+          int i = active.get(a);
+          int next = sample(last, a * vocab, vocab, config.temperature(), rng);
+          logprob[i] += last[a * vocab + next];
+          generated[i]++;
+          int[] grown = Arrays.copyOf(seqs[i], seqs[i].length + 1);
+          grown[grown.length - 1] = next;
+          seqs[i] = grown;
+          texts[i].append(teacher.decode(new int[] {next}));
+          if (!config.answerPattern().matcher(texts[i]).find()) {
+            still.add(i);
+          }
+        }
+        active = still;
       }
-      active = still;
     }
   }
 

@@ -2,7 +2,10 @@ package dev.distill.teacher.inference;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.within;
 
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
 import dev.distill.models.gpt.GptConfig;
 import dev.distill.models.gpt.LanguageModel;
 import dev.distill.models.tokenizer.CharTokenizer;
@@ -98,6 +101,60 @@ class RationaleSamplerTest {
         }
       }
     }
+  }
+
+  @Test
+  void cachedDecodingSamplesWhatAFullForwardPerTokenSamples() {
+    InProcessModel gpt = InProcessModel.of(teacher);
+    // the same model without the KV cache: the interface's default decoding, a full forward a call
+    InProcessModel uncached =
+        new InProcessModel() {
+          @Override
+          public int[] encode(String text) {
+            return gpt.encode(text);
+          }
+
+          @Override
+          public String decode(int[] ids) {
+            return gpt.decode(ids);
+          }
+
+          @Override
+          public int contextTokens() {
+            return gpt.contextTokens();
+          }
+
+          @Override
+          public int vocabSize() {
+            return gpt.vocabSize();
+          }
+
+          @Override
+          public NDArray logits(NDManager manager, int[][] ids) {
+            return gpt.logits(manager, ids);
+          }
+        };
+    SoftLabeler labeler = new SoftLabeler(teacher, new LabelingConfig(4, 1f, 8));
+    // rows stop at different steps ("=" is one of 17 characters), and equal-length prompts share a
+    // batch, so finished rows leave the cached batch
+    RationaleConfig config = new RationaleConfig(3, 1.0f, 10, Pattern.compile("(=)"), "Q%s=");
+    List<String> prompts = List.of("1+2", "33+44", "5+6", "7+1");
+    List<List<Rationale>> cached =
+        new RationaleSampler(gpt, labeler, config).sampleAll(prompts, new Random(11));
+    List<List<Rationale>> full =
+        new RationaleSampler(uncached, labeler, config).sampleAll(prompts, new Random(11));
+    java.util.Set<Integer> lengths = new java.util.HashSet<>();
+    for (int p = 0; p < prompts.size(); p++) {
+      for (int k = 0; k < 3; k++) {
+        Rationale c = cached.get(p).get(k);
+        Rationale f = full.get(p).get(k);
+        assertThat(c.getText()).isEqualTo(f.getText());
+        assertThat(c.getTokenIds()).isEqualTo(f.getTokenIds());
+        assertThat(c.getMeanLogprob()).isCloseTo(f.getMeanLogprob(), within(1e-5f));
+        lengths.add(c.getText().length());
+      }
+    }
+    assertThat(lengths).hasSizeGreaterThan(1);
   }
 
   @Test
