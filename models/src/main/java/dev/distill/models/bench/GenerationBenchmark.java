@@ -1,5 +1,7 @@
 package dev.distill.models.bench;
 
+import ai.djl.ndarray.NDManager;
+import dev.distill.models.generation.CachedDecoder;
 import dev.distill.models.generation.Sampler;
 import dev.distill.models.generation.Sampler.Decoding;
 import dev.distill.models.gpt.Gpt;
@@ -27,8 +29,12 @@ import java.util.stream.IntStream;
  * <p>Model: the demo teacher's shape (4 layers, 4 heads, 128 wide, context 64, 65 characters),
  * randomly initialised (speed does not depend on the values).
  *
- * <p>Usage: {@code GenerationBenchmark [rounds] [promptLength] [newTokens] [modes]}, defaults 20 16
- * 48 DENSE,TERNARY; modes is a comma-separated list of {@link LinearMode}s.
+ * <p>A second table does the same for greedy decoding of a batch of {@code batch} prompts (what
+ * rationale sampling and the reasoning evaluation do): {@link CachedDecoder} vs {@link
+ * LanguageModel#logits} of the cropped contexts per token; its tokens/s count every row.
+ *
+ * <p>Usage: {@code GenerationBenchmark [rounds] [promptLength] [newTokens] [modes] [batch]},
+ * defaults 20 16 48 DENSE,TERNARY 16; modes is a comma-separated list of {@link LinearMode}s.
  */
 public final class GenerationBenchmark {
 
@@ -42,6 +48,7 @@ public final class GenerationBenchmark {
     for (String m : (args.length > 3 ? args[3] : "DENSE,TERNARY").split(",")) {
       modes.add(LinearMode.valueOf(m.trim()));
     }
+    int batch = args.length > 4 ? Integer.parseInt(args[4]) : 16;
     String chars =
         IntStream.range(0, 65)
             .mapToObj(i -> String.valueOf((char) (' ' + i)))
@@ -49,6 +56,11 @@ public final class GenerationBenchmark {
     CharTokenizer tokenizer = CharTokenizer.fromCorpus(chars);
     GptConfig config = new GptConfig(65, 64, 4, 4, 128, 0f);
     int[] prompt = new Random(1).ints(promptLength, 0, config.vocabSize()).toArray();
+    int[][] prompts = new int[batch][];
+    Random promptRng = new Random(2);
+    for (int i = 0; i < batch; i++) {
+      prompts[i] = promptRng.ints(promptLength, 0, config.vocabSize()).toArray();
+    }
     System.out.printf(
         Locale.ROOT,
         "model %s, prompt %d tokens, %d new tokens, temperature 1, %d rounds (+1 warm-up)%n",
@@ -56,14 +68,6 @@ public final class GenerationBenchmark {
         promptLength,
         newTokens,
         rounds);
-    System.out.printf(
-        Locale.ROOT,
-        "%-17s %14s %14s %8s %s%n",
-        "mode",
-        "full tok/s",
-        "cached tok/s",
-        "ratio",
-        "same tokens");
     List<LanguageModel> models = new ArrayList<>();
     try {
       for (LinearMode mode : modes) {
@@ -78,43 +82,114 @@ public final class GenerationBenchmark {
         }
       }
       Decoding[] decodings = {Decoding.FULL_CONTEXT, Decoding.KV_CACHE};
-      double[][][] rates = new double[modes.size()][2][rounds];
-      int[][][] outs = new int[modes.size()][2][];
-      boolean[] same = new boolean[modes.size()];
-      Arrays.fill(same, true);
+      // [mode][decoding][round]; kind 0 = Sampler at batch 1, kind 1 = greedy batch of `batch`
+      double[][][][] rates = new double[2][modes.size()][2][rounds];
+      int[][][][][] outs = new int[2][modes.size()][2][][];
+      boolean[][] same = new boolean[2][modes.size()];
+      Arrays.fill(same[0], true);
+      Arrays.fill(same[1], true);
       for (int round = -1; round < rounds; round++) {
         for (int p = 0; p < pairs.size(); p++) {
           int[] pair = pairs.get(Math.floorMod(p + round, pairs.size()));
           int m = pair[0];
           int d = pair[1];
           long t0 = System.nanoTime();
-          outs[m][d] =
-              Sampler.generate(
-                  models.get(m), prompt, newTokens, 1f, new Random(round + 7), decodings[d]);
+          outs[0][m][d] =
+              new int[][] {
+                Sampler.generate(
+                    models.get(m), prompt, newTokens, 1f, new Random(round + 7), decodings[d])
+              };
           double seconds = (System.nanoTime() - t0) / 1e9;
+          t0 = System.nanoTime();
+          outs[1][m][d] = greedyBatch(models.get(m), prompts, newTokens, decodings[d]);
+          double batchSeconds = (System.nanoTime() - t0) / 1e9;
           if (round >= 0) {
-            rates[m][d][round] = newTokens / seconds;
+            rates[0][m][d][round] = newTokens / seconds;
+            rates[1][m][d][round] = batch * newTokens / batchSeconds;
           }
         }
-        for (int m = 0; m < modes.size(); m++) {
-          same[m] &= Arrays.equals(outs[m][0], outs[m][1]);
+        for (int kind = 0; kind < 2; kind++) {
+          for (int m = 0; m < modes.size(); m++) {
+            same[kind][m] &= Arrays.deepEquals(outs[kind][m][0], outs[kind][m][1]);
+          }
         }
       }
-      for (int m = 0; m < modes.size(); m++) {
-        double full = median(rates[m][0]);
-        double cached = median(rates[m][1]);
-        System.out.printf(
-            Locale.ROOT,
-            "%-17s %14.1f %14.1f %7.2fx %s%n",
-            modes.get(m),
-            full,
-            cached,
-            cached / full,
-            same[m] ? "yes" : "NO");
+      for (int kind = 0; kind < 2; kind++) {
+        System.out.println(
+            kind == 0
+                ? "Sampler.generate, batch 1, temperature 1:"
+                : "greedy decoding of a batch of " + batch + " prompts (CachedDecoder vs logits):");
+        printRows(modes, rates[kind], same[kind]);
       }
     } finally {
       models.forEach(LanguageModel::close);
     }
+  }
+
+  private static void printRows(List<LinearMode> modes, double[][][] rates, boolean[] same) {
+    System.out.printf(
+        Locale.ROOT,
+        "%-17s %14s %14s %8s %s%n",
+        "mode",
+        "full tok/s",
+        "cached tok/s",
+        "ratio",
+        "same tokens");
+    for (int m = 0; m < modes.size(); m++) {
+      double full = median(rates[m][0]);
+      double cached = median(rates[m][1]);
+      System.out.printf(
+          Locale.ROOT,
+          "%-17s %14.1f %14.1f %7.2fx %s%n",
+          modes.get(m),
+          full,
+          cached,
+          cached / full,
+          same[m] ? "yes" : "NO");
+    }
+  }
+
+  /**
+   * Greedy decoding of {@code prompts} (equal lengths) in one batch: through a {@link
+   * CachedDecoder}, or a full forward of the cropped contexts per token.
+   */
+  private static int[][] greedyBatch(
+      LanguageModel lm, int[][] prompts, int newTokens, Decoding decoding) {
+    int[][] seqs = Arrays.stream(prompts).map(int[]::clone).toArray(int[][]::new);
+    int block = lm.config().blockSize();
+    try (CachedDecoder decoder = new CachedDecoder(lm);
+        NDManager manager = lm.model().getNDManager().newSubManager()) {
+      for (int step = 0; step < newTokens; step++) {
+        float[][] last;
+        if (decoding == Decoding.KV_CACHE) {
+          last = decoder.nextLogits(seqs);
+        } else {
+          int len = seqs[0].length;
+          int from = Math.max(0, len - block);
+          int[][] ctx =
+              Arrays.stream(seqs).map(r -> Arrays.copyOfRange(r, from, len)).toArray(int[][]::new);
+          try (NDManager stepManager = manager.newSubManager()) {
+            float[] flat = lm.logits(stepManager, ctx).get(":, -1, :").toFloatArray();
+            int v = lm.config().vocabSize();
+            last = new float[seqs.length][];
+            for (int i = 0; i < seqs.length; i++) {
+              last[i] = Arrays.copyOfRange(flat, i * v, (i + 1) * v);
+            }
+          }
+        }
+        for (int i = 0; i < seqs.length; i++) {
+          int best = 0;
+          for (int j = 1; j < last[i].length; j++) {
+            if (last[i][j] > last[i][best]) {
+              best = j;
+            }
+          }
+          seqs[i] = Arrays.copyOf(seqs[i], seqs[i].length + 1);
+          seqs[i][seqs[i].length - 1] = best;
+        }
+      }
+    }
+    return seqs;
   }
 
   private static LanguageModel create(GptConfig config, CharTokenizer tokenizer, LinearMode mode) {

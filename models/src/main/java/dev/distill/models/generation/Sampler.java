@@ -48,8 +48,12 @@ public final class Sampler {
    * <p>Each step takes the logits of the last of the last {@code min(len, blockSize)} tokens and
    * draws the next token from {@code softmax(logits_last / temperature)} with {@code rng} (ties in
    * argmax go to the lowest id); both decodings compute the same logits (up to float rounding) and
-   * draw from {@code rng} the same way, one {@code nextDouble()} per sampled token. Arrays live in
-   * a per-generation sub-manager closed before returning; no gradients are recorded.
+   * draw from {@code rng} the same way, one {@code nextDouble()} per sampled token, so the same
+   * seed gives the same tokens. The one exception is rare: with 8-bit activations (TERNARY, ACT8)
+   * an activation on a rounding boundary can round one quantum apart in the two decodings (their
+   * matrix products differ in the last bit), which moves the logits by up to about 1e-2 and can
+   * change a token whose choice was that close. Arrays live in a per-generation sub-manager closed
+   * before returning; no gradients are recorded.
    *
    * @return the prompt followed by {@code maxNewTokens} generated ids
    * @throws IllegalArgumentException for an empty prompt, a negative count or temperature
