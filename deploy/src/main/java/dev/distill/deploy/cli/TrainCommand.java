@@ -11,9 +11,11 @@ import dev.distill.spark.training.BarrierTrainJob;
 import dev.distill.trainer.distributed.DataParallelStudentTrainer;
 import dev.distill.trainer.io.CuratedDataset;
 import dev.distill.trainer.io.CuratedStream;
+import dev.distill.trainer.io.MetricsLog;
 import dev.distill.trainer.loss.DistillationLoss;
 import dev.distill.trainer.loss.Divergence;
 import dev.distill.trainer.training.Checkpointing;
+import dev.distill.trainer.training.ProgressPrinter;
 import dev.distill.trainer.training.SoftLabelBatches;
 import dev.distill.trainer.training.StreamingBatches;
 import dev.distill.trainer.training.StudentRecipe;
@@ -220,7 +222,12 @@ final class TrainCommand implements Callable<Integer> {
     Checkpointing checkpointing =
         new Checkpointing(checkpointDir(), local.checkpointEvery(), 2, resume, loss.metadata());
     Path out = Path.of(output);
-    try (LanguageModel model = LanguageModel.create(gpt, tok, seed);
+    // Progress for people (a bar on a terminal, periodic lines in a log) and metrics as JSON lines
+    // next to the output, appended to when the run resumes.
+    ProgressPrinter progress = ProgressPrinter.forStandardOutput("train");
+    try (MetricsLog metrics =
+            MetricsLog.append(out.resolveSibling(out.getFileName() + ".metrics.jsonl"), 10);
+        LanguageModel model = LanguageModel.create(gpt, tok, seed);
         StreamingBatches train =
             new StreamingBatches(
                 c ->
@@ -241,6 +248,8 @@ final class TrainCommand implements Callable<Integer> {
                   if (firstStep[0] < 0) {
                     firstStep[0] = step;
                   }
+                  progress.onStep(step, total, l, v, tps);
+                  metrics.onStep(step, total, l, v, tps);
                   if (stopAfter != null && step >= stopAfter && step < total) {
                     throw new Stopped();
                   }

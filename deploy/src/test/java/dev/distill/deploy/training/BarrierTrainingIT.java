@@ -349,6 +349,26 @@ class BarrierTrainingIT {
     assertThat(b.get("final.val-loss")).isEqualTo(a.get("final.val-loss"));
     assertThat(b.get("final.train-loss")).isEqualTo(a.get("final.train-loss"));
     assertThat(maxAbsDiff(parameters(split), parameters(whole))).isZero();
+
+    // Metrics as JSON lines next to the output; the resumed run appended to the stopped one's.
+    List<com.google.gson.JsonObject> wholeMetrics = metricsLines(whole);
+    List<com.google.gson.JsonObject> splitMetrics = metricsLines(split);
+    com.google.gson.JsonObject lastWhole = wholeMetrics.get(wholeMetrics.size() - 1);
+    com.google.gson.JsonObject lastSplit = splitMetrics.get(splitMetrics.size() - 1);
+    assertThat(lastWhole.get("step").getAsInt()).isEqualTo(6);
+    assertThat(lastWhole.get("total_steps").getAsInt()).isEqualTo(6);
+    assertThat(lastWhole.get("val_loss").isJsonNull()).isFalse();
+    assertThat(lastSplit.get("step").getAsInt()).isEqualTo(6);
+    assertThat(lastSplit.get("train_loss").getAsDouble())
+        .isEqualTo(lastWhole.get("train_loss").getAsDouble());
+  }
+
+  static List<com.google.gson.JsonObject> metricsLines(Path out) throws IOException {
+    return java.nio.file.Files.readAllLines(
+            out.resolveSibling(out.getFileName() + ".metrics.jsonl"))
+        .stream()
+        .map(l -> com.google.gson.JsonParser.parseString(l).getAsJsonObject())
+        .toList();
   }
 
   @Test
