@@ -10,6 +10,7 @@ import dev.distill.models.gpt.GptConfig;
 import dev.distill.models.gpt.LanguageModel;
 import dev.distill.models.tokenizer.CharTokenizer;
 import dev.distill.trainer.io.TrainingCheckpoints;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -177,6 +178,26 @@ class EarlyStoppingTest {
     assertThat(s.bestVal()).isEqualTo(2.0);
     assertThat(s.passesWithoutImprovement()).isEqualTo(1);
     assertThat(s.config()).containsEntry("patience", "2");
+    // The best parameters travel under the manifest: a damaged copy is caught like any file.
+    Path best = TrainingCheckpoints.dirOf(dir, 6).resolve(TrainingCheckpoints.BEST);
+    assertThat(best).isNotEmptyFile();
+    byte[] b = Files.readAllBytes(best);
+    b[b.length / 2] ^= 0x5A;
+    Files.write(best, b);
+    List<String> warnings = new ArrayList<>();
+    assertThat(TrainingCheckpoints.latestValid(dir, warnings::add).orElseThrow().state().step())
+        .isEqualTo(3);
+    assertThat(warnings).singleElement().asString().contains(TrainingCheckpoints.BEST);
+  }
+
+  @Test
+  void withoutEarlyStoppingNoBestParametersAreWritten() throws Exception {
+    Path dir = tmp.resolve("plain");
+    run(SCRIPT, 0, 0, 0f, new Checkpointing(dir, 3, 2, false, Map.of()), 7, new ArrayList<>());
+    TrainingCheckpoints.State s =
+        TrainingCheckpoints.latestValid(dir, w -> {}).orElseThrow().state();
+    assertThat(s.bestStep()).isEqualTo(4); // still tracked and reported
+    assertThat(TrainingCheckpoints.dirOf(dir, 6).resolve(TrainingCheckpoints.BEST)).doesNotExist();
   }
 
   @Test

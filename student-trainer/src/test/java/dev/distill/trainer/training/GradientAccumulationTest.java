@@ -12,10 +12,13 @@ import dev.distill.models.gpt.GptConfig;
 import dev.distill.models.gpt.LanguageModel;
 import dev.distill.models.tokenizer.CharTokenizer;
 import dev.distill.trainer.loss.HardLabelCrossEntropy;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 class GradientAccumulationTest {
   private static final String TEXT = "to be or not to be, that is the question. ".repeat(20);
@@ -114,6 +117,49 @@ class GradientAccumulationTest {
       }
     }
     assertThat(maxDiff).isGreaterThan(1e-4);
+  }
+
+  @Test
+  void aRunWithAccumulationResumedFromACheckpointEndsAsTheUninterruptedRun(@TempDir Path tmp) {
+    // rng-drawn windows: the checkpointed RNG must be where it is after k draws per step.
+    CharTokenizer tok = CharTokenizer.fromCorpus(TEXT);
+    int[] ids = tok.encode(TEXT);
+    TrainConfig tc =
+        new TrainConfig(6, 2, 3e-3f, 1, 3e-4f, 0.01f, 1.0f, 0, 1, 9).withAccumulation(3);
+    java.util.function.BiFunction<Checkpointing, Integer, List<float[]>> train =
+        (checkpointing, killAfter) -> {
+          try (LanguageModel lm =
+              LanguageModel.create(new GptConfig(tok.vocabSize(), BLOCK, 1, 2, 32, 0f), tok, 9)) {
+            try {
+              TrainingLoop.run(
+                  lm,
+                  new TextWindows(ids, BLOCK, 2),
+                  new TextWindows(ids, BLOCK, 2),
+                  tc,
+                  (step, total, loss, val, tps) -> {
+                    if (step == killAfter) {
+                      throw new IllegalStateException("killed");
+                    }
+                  },
+                  checkpointing);
+            } catch (IllegalStateException e) {
+              assertThat(e).hasMessage("killed");
+            }
+            List<float[]> out = new ArrayList<>();
+            for (Pair<String, Parameter> p : lm.block().getParameters()) {
+              out.add(p.getValue().getArray().toFloatArray());
+            }
+            return out;
+          }
+        };
+    List<float[]> whole = train.apply(Checkpointing.none(), -1);
+    Path dir = tmp.resolve("ckpt");
+    train.apply(new Checkpointing(dir, 2, 2, false, Map.of()), 3);
+    List<float[]> resumed = train.apply(new Checkpointing(dir, 2, 2, true, Map.of()), -1);
+    assertThat(resumed).hasSameSizeAs(whole);
+    for (int i = 0; i < whole.size(); i++) {
+      assertThat(resumed.get(i)).containsExactly(whole.get(i));
+    }
   }
 
   @Test
