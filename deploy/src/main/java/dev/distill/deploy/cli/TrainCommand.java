@@ -109,6 +109,12 @@ final class TrainCommand implements Callable<Integer> {
       options.putAll(overrides);
       options.putAll(config.toMap());
       local = LocalRun.of(options); // validates the in-process keys (divergence, checkpoints)
+      if (spark && (local.accumulationSteps() > 1 || local.patience() > 0)) {
+        // DataParallelStudentTrainer refuses them too; failing here saves starting Spark.
+        throw new IllegalArgumentException(
+            "train.accumulation-steps > 1 and train.patience > 0 are in-process only; --spark"
+                + " (data-parallel) needs train.accumulation-steps = 1 and train.patience = 0");
+      }
       if (stopAfter != null && stopAfter < 1) {
         throw new IllegalArgumentException("--stop-after must be >= 1, got " + stopAfter);
       }
@@ -209,7 +215,10 @@ final class TrainCommand implements Callable<Integer> {
     float lr = Float.parseFloat(o.get("student.lr"));
     long seed = Long.parseLong(o.get("run.seed"));
     // The schedule of the data-parallel trainer (DataParallelStudentTrainer), one worker.
-    TrainConfig tc = StudentRecipe.schedule(steps, batch, lr, seed);
+    TrainConfig tc =
+        StudentRecipe.schedule(steps, batch, lr, seed)
+            .withAccumulation(local.accumulationSteps())
+            .withEarlyStopping(local.patience(), local.minDelta());
     GptConfig gpt =
         new GptConfig(
             tok.vocabSize(),
@@ -277,11 +286,25 @@ final class TrainCommand implements Callable<Integer> {
       sb.append("final.step = ").append(last.step()).append('\n');
       sb.append("final.train-loss = ").append(last.trainLoss()).append('\n');
       sb.append("final.val-loss = ").append(last.valLoss()).append('\n');
+      // Early stopping (train.patience): the output holds the best pass's parameters.
+      sb.append("best.step = ").append(r.bestStep()).append('\n');
+      sb.append("best.val-loss = ").append(r.bestValLoss()).append('\n');
+      sb.append("stopped-early-at.step = ").append(r.stoppedEarlyAt()).append('\n');
+      if (r.stoppedEarly()) {
+        System.out.printf(
+            Locale.ROOT,
+            "[train] stopped early at step %d (train.patience = %d); kept the parameters of step"
+                + " %d, val loss %.4f%n",
+            r.stoppedEarlyAt(),
+            local.patience(),
+            r.bestStep(),
+            r.bestValLoss());
+      }
       Files.writeString(out.resolveSibling(out.getFileName() + ".loss.properties"), sb.toString());
       return Optional.of(
           new TrainSummary(
               0,
-              steps,
+              r.stoppedEarly() ? r.stoppedEarlyAt() : steps,
               Math.round(r.tokensPerSecond() * r.seconds()),
               r.seconds(),
               r.finalValLoss(),
@@ -300,11 +323,26 @@ final class TrainCommand implements Callable<Integer> {
   }
 
   /** The in-process settings, validated when built: an unknown divergence name fails here. */
-  record LocalRun(Divergence divergence, int checkpointEvery) {
+  record LocalRun(
+      Divergence divergence,
+      int checkpointEvery,
+      int accumulationSteps,
+      int patience,
+      float minDelta) {
     LocalRun {
       if (checkpointEvery < 1) {
         throw new IllegalArgumentException(
             "train.checkpoint-every must be >= 1, got " + checkpointEvery);
+      }
+      if (accumulationSteps < 1) {
+        throw new IllegalArgumentException(
+            "train.accumulation-steps must be >= 1, got " + accumulationSteps);
+      }
+      if (patience < 0) {
+        throw new IllegalArgumentException("train.patience must be >= 0, got " + patience);
+      }
+      if (!(minDelta >= 0) || !Float.isFinite(minDelta)) {
+        throw new IllegalArgumentException("train.min-delta must be >= 0, got " + minDelta);
       }
     }
 
@@ -315,12 +353,29 @@ final class TrainCommand implements Callable<Integer> {
       } catch (IllegalArgumentException e) {
         throw new IllegalArgumentException("train.divergence: " + e.getMessage(), e);
       }
-      String every = options.get("train.checkpoint-every");
+      return new LocalRun(
+          d,
+          integer(options, "train.checkpoint-every"),
+          integer(options, "train.accumulation-steps"),
+          integer(options, "train.patience"),
+          number(options, "train.min-delta"));
+    }
+
+    private static int integer(Map<String, String> options, String key) {
+      String v = options.get(key);
       try {
-        return new LocalRun(d, Integer.parseInt(every.trim()));
-      } catch (NumberFormatException e) {
-        throw new IllegalArgumentException(
-            "train.checkpoint-every must be an integer, got '" + every + "'", e);
+        return Integer.parseInt(v.trim());
+      } catch (NumberFormatException | NullPointerException e) {
+        throw new IllegalArgumentException(key + " must be an integer, got '" + v + "'", e);
+      }
+    }
+
+    private static float number(Map<String, String> options, String key) {
+      String v = options.get(key);
+      try {
+        return Float.parseFloat(v.trim());
+      } catch (NumberFormatException | NullPointerException e) {
+        throw new IllegalArgumentException(key + " must be a number, got '" + v + "'", e);
       }
     }
   }

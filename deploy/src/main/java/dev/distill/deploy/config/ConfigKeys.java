@@ -150,6 +150,26 @@ public final class ConfigKeys {
         "20",
         "Steps between resumable checkpoints of `distill train` (in-process; with --spark rank 0"
             + " writes them); --resume continues from the newest.");
+    key(
+        s,
+        "train.accumulation-steps",
+        "1",
+        "Micro-batches of student.batch sequences per optimiser step of `distill train`"
+            + " (in-process; effective batch = student.batch x this, as nanoGPT's"
+            + " gradient_accumulation_steps). --spark refuses more than 1.");
+    key(
+        s,
+        "train.patience",
+        "0",
+        "Early stopping of `distill train` (in-process): stop after this many validation passes"
+            + " (every 20% of student.steps) without improvement and keep the best pass's"
+            + " parameters; 0 never stops early. --spark refuses more than 0.");
+    key(
+        s,
+        "train.min-delta",
+        "0",
+        "How much a validation loss must beat the best so far (nats per token) to count as an"
+            + " improvement for train.patience.");
     key(s, "train.spark.workers", "2", "Barrier tasks (data-parallel workers) of --spark.");
     key(
         s,

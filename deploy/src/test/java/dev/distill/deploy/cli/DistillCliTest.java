@@ -130,6 +130,50 @@ class DistillCliTest {
   }
 
   @Test
+  void trainWithZeroAccumulationStepsOrANegativePatienceIsAUsageError() {
+    for (String[] bad :
+        new String[][] {
+          {"train.accumulation-steps=0", "train.accumulation-steps"},
+          {"train.patience=-1", "train.patience"},
+          {"train.min-delta=x", "train.min-delta"}
+        }) {
+      Result r =
+          run(
+              "train",
+              "--curated",
+              "c",
+              "--tokenizer",
+              "t.json",
+              "--output",
+              "out",
+              "--set",
+              bad[0]);
+      assertThat(r.code()).as(bad[0]).isEqualTo(2);
+      assertThat(r.err()).as(bad[0]).contains(bad[1]);
+    }
+  }
+
+  @Test
+  void trainSparkWithAccumulationOrEarlyStoppingIsAUsageError() {
+    for (String bad : new String[] {"train.accumulation-steps=2", "train.patience=1"}) {
+      Result r =
+          run(
+              "train",
+              "--spark",
+              "--curated",
+              "c",
+              "--tokenizer",
+              "t.json",
+              "--output",
+              "out",
+              "--set",
+              bad);
+      assertThat(r.code()).as(bad).isEqualTo(2);
+      assertThat(r.err()).as(bad).contains("in-process only");
+    }
+  }
+
+  @Test
   void noSubcommandIsAUsageError() {
     assertThat(run().code()).isEqualTo(2);
   }

@@ -372,6 +372,34 @@ class BarrierTrainingIT {
   }
 
   @Test
+  void distillTrainAccumulatesMicroBatchesAndStopsEarlyWithTheBestPass() throws IOException {
+    // 10 steps: validation every 2. With min-delta 100 no pass after the first improves, so
+    // patience 1 stops at the second pass (step 4) and keeps step 2's parameters.
+    Path out = tmp.resolve("local-early");
+    assertThat(
+            distillTrain(
+                out,
+                "--set",
+                "student.steps=10",
+                "--set",
+                "train.accumulation-steps=2",
+                "--set",
+                "train.patience=1",
+                "--set",
+                "train.min-delta=100"))
+        .isZero();
+    Map<String, String> m = lossFile(out);
+    assertThat(m.get("best.step")).isEqualTo("2");
+    assertThat(m.get("stopped-early-at.step")).isEqualTo("4");
+    assertThat(m.get("final.step")).isEqualTo("4");
+    assertThat(out.resolve(Checkpoints.MANIFEST)).exists();
+    String config =
+        java.nio.file.Files.readString(
+            out.resolveSibling(out.getFileName() + ".config.properties"));
+    assertThat(config).contains("train.accumulation-steps = 2").contains("train.patience = 1");
+  }
+
+  @Test
   void sparkTrainingStoppedAfterACheckpointResumesToTheUninterruptedRun() throws IOException {
     Path whole = tmp.resolve("dp-whole");
     Map<String, String> w = options(whole.toString(), "allreduce");

@@ -444,6 +444,24 @@ public final class DataParallelStudentTrainer implements DistributedTrainer {
               Integer.parseInt(m.getOrDefault("train.checkpoint-every", "0").trim()),
               Boolean.parseBoolean(m.getOrDefault("resume", "false")),
               Integer.parseInt(m.getOrDefault("stop-after", "0")));
+      // Not implemented here: the per-step all-reduce would have to follow k micro-batches, and
+      // early stopping would need every worker to agree on the stop and restore the same copy.
+      // Refused rather than silently ignored.
+      String accumulation = m.getOrDefault("train.accumulation-steps", "1").trim();
+      if (!accumulation.equals("1")) {
+        throw new IllegalArgumentException(
+            "train.accumulation-steps = "
+                + accumulation
+                + " is not supported with --spark (data-parallel); use 1, or raise"
+                + " train.spark.workers or student.batch for a larger effective batch");
+      }
+      String patience = m.getOrDefault("train.patience", "0").trim();
+      if (!patience.equals("0")) {
+        throw new IllegalArgumentException(
+            "train.patience = "
+                + patience
+                + " (early stopping) is not supported with --spark (data-parallel); use 0");
+      }
       if (o.averageEvery < 1) {
         throw new IllegalArgumentException("train.spark.average-every must be >= 1");
       }

@@ -1,5 +1,7 @@
 package dev.distill.trainer.io;
 
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
 import com.google.gson.Gson;
 import com.google.gson.GsonBuilder;
 import com.google.gson.JsonArray;
@@ -30,6 +32,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.Base64;
+import java.util.Collection;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
@@ -51,6 +54,8 @@ import java.util.stream.Stream;
  *   <li>{@value #STATE}: step, the sampling RNG's state (the data cursor: batches are drawn by it,
  *       with replacement), tokens and seconds so far, the curve, the training config and the run
  *       metadata (loss conventions);
+ *   <li>{@value #BEST} (only when the run stops early): the parameters of the best validation pass
+ *       so far, by name;
  *   <li>{@value #MANIFEST}: format and the sha256 of {@value #OPTIMIZER}, {@value #STATE} and
  *       {@code model/manifest.json} (which in turn covers the model's files).
  * </ul>
@@ -65,6 +70,14 @@ public final class TrainingCheckpoints {
   public static final String OPTIMIZER = "optimizer.bin";
   public static final String STATE = "state.json";
   public static final String MANIFEST = "manifest.json";
+
+  /**
+   * The parameters of the best validation pass so far, by name, when the run stops early ({@code
+   * patience > 0}): an early stop after a resume returns to them exactly.
+   */
+  public static final String BEST = "best-parameters.bin";
+
+  private static final int BEST_MAGIC = 0x42657374; // "Best"
 
   private static final String FORMAT = "distill-train-checkpoint/1";
   private static final Pattern NAME = Pattern.compile("step-(\\d{8})");
@@ -85,6 +98,9 @@ public final class TrainingCheckpoints {
    * @param dataCursor the training data's position when batches are read from a stream ({@link
    *     dev.distill.trainer.io.CuratedStream.Cursor#encode()}), null when they are drawn by {@code
    *     rng}
+   * @param bestVal the lowest validation loss so far (early stopping; NaN before the first pass)
+   * @param bestStep the step of that pass (0 before the first pass)
+   * @param passesWithoutImprovement validation passes since the best one
    */
   public record State(
       int step,
@@ -96,7 +112,39 @@ public final class TrainingCheckpoints {
       List<TrainResult.CurvePoint> curve,
       Map<String, String> config,
       Map<String, String> metadata,
-      String dataCursor) {}
+      String dataCursor,
+      double bestVal,
+      int bestStep,
+      int passesWithoutImprovement) {
+
+    /** A state without early-stopping bookkeeping (no validation pass counted yet). */
+    public State(
+        int step,
+        Random rng,
+        long tokens,
+        double seconds,
+        double trainLoss,
+        double lastVal,
+        List<TrainResult.CurvePoint> curve,
+        Map<String, String> config,
+        Map<String, String> metadata,
+        String dataCursor) {
+      this(
+          step,
+          rng,
+          tokens,
+          seconds,
+          trainLoss,
+          lastVal,
+          curve,
+          config,
+          metadata,
+          dataCursor,
+          Double.NaN,
+          0,
+          0);
+    }
+  }
 
   /** A verified checkpoint. */
   public record Found(Path dir, State state) {}
@@ -120,6 +168,22 @@ public final class TrainingCheckpoints {
       State state,
       int keep)
       throws IOException {
+    return save(root, lm, optimizer, names, state, Map.of(), keep);
+  }
+
+  /**
+   * As above, also writing {@code best} (parameter name -> the best validation pass's values, empty
+   * for none) into {@value #BEST}, covered by the manifest.
+   */
+  public static Path save(
+      Path root,
+      LanguageModel lm,
+      ResumableAdamW optimizer,
+      Map<String, String> names,
+      State state,
+      Map<String, NDArray> best,
+      int keep)
+      throws IOException {
     Files.createDirectories(root);
     Path target = dirOf(root, state.step());
     Path tmp = root.resolve("." + target.getFileName() + ".tmp-" + UUID.randomUUID());
@@ -131,8 +195,17 @@ public final class TrainingCheckpoints {
         optimizer.save(out, names);
       }
       Files.writeString(tmp.resolve(STATE), GSON.toJson(toJson(state)), StandardCharsets.UTF_8);
+      List<String> covered =
+          new ArrayList<>(List.of(OPTIMIZER, STATE, MODEL + "/" + Checkpoints.MANIFEST));
+      if (!best.isEmpty()) {
+        try (OutputStream os = Files.newOutputStream(tmp.resolve(BEST));
+            DataOutputStream out = new DataOutputStream(new BufferedOutputStream(os))) {
+          writeBest(out, best);
+        }
+        covered.add(BEST);
+      }
       JsonObject files = new JsonObject();
-      for (String f : List.of(OPTIMIZER, STATE, MODEL + "/" + Checkpoints.MANIFEST)) {
+      for (String f : covered) {
         files.addProperty(f, Checkpoints.sha256(tmp.resolve(f)));
       }
       JsonObject manifest = new JsonObject();
@@ -210,6 +283,56 @@ public final class TrainingCheckpoints {
     }
   }
 
+  /**
+   * The best validation pass's parameters saved with a verified checkpoint (name -> array in {@code
+   * manager}); empty when it has none.
+   *
+   * @throws IOException when the file is not such parameters or names a parameter not in {@code
+   *     names}
+   */
+  public static Map<String, NDArray> best(Found found, Collection<String> names, NDManager manager)
+      throws IOException {
+    Path file = found.dir().resolve(BEST);
+    if (!Files.exists(file)) {
+      return Map.of();
+    }
+    Map<String, NDArray> best = new TreeMap<>();
+    try (DataInputStream in =
+        new DataInputStream(new BufferedInputStream(Files.newInputStream(file)))) {
+      if (in.readInt() != BEST_MAGIC) {
+        throw new IOException(file + ": not best parameters (bad magic)");
+      }
+      int n = in.readInt();
+      for (int i = 0; i < n; i++) {
+        String name = in.readUTF();
+        if (!names.contains(name)) {
+          throw new IOException(file + ": parameter " + name + " is not in the model");
+        }
+        int len = in.readInt();
+        if (len < 0 || len > (1 << 30)) {
+          throw new IOException(file + ": bad array length " + len + " for " + name);
+        }
+        byte[] bytes = new byte[len];
+        in.readFully(bytes);
+        best.put(name, NDArray.decode(manager, bytes));
+      }
+    }
+    return best;
+  }
+
+  private static void writeBest(DataOutputStream out, Map<String, NDArray> best)
+      throws IOException {
+    Map<String, NDArray> sorted = new TreeMap<>(best);
+    out.writeInt(BEST_MAGIC);
+    out.writeInt(sorted.size());
+    for (Map.Entry<String, NDArray> e : sorted.entrySet()) {
+      byte[] bytes = e.getValue().encode();
+      out.writeUTF(e.getKey());
+      out.writeInt(bytes.length);
+      out.write(bytes);
+    }
+  }
+
   private static State verify(Path dir) throws IOException {
     Path manifestFile = dir.resolve(MANIFEST);
     JsonObject hashes;
@@ -224,7 +347,12 @@ public final class TrainingCheckpoints {
     } catch (JsonParseException | IllegalStateException | NullPointerException e) {
       throw new CheckpointException(manifestFile + ": not a checkpoint manifest", e);
     }
-    for (String f : List.of(OPTIMIZER, STATE, MODEL + "/" + Checkpoints.MANIFEST)) {
+    List<String> covered =
+        new ArrayList<>(List.of(OPTIMIZER, STATE, MODEL + "/" + Checkpoints.MANIFEST));
+    if (hashes.has(BEST)) {
+      covered.add(BEST);
+    }
+    for (String f : covered) {
       JsonElement expected = hashes.get(f);
       Path file = dir.resolve(f);
       if (expected == null || !Files.isRegularFile(file)) {
@@ -267,6 +395,9 @@ public final class TrainingCheckpoints {
       curve.add(point);
     }
     o.add("curve", curve);
+    o.addProperty("bestVal", Double.toString(s.bestVal()));
+    o.addProperty("bestStep", s.bestStep());
+    o.addProperty("passesWithoutImprovement", s.passesWithoutImprovement());
     o.add("config", GSON.toJsonTree(new TreeMap<>(s.config())));
     o.add("metadata", GSON.toJsonTree(new TreeMap<>(s.metadata())));
     return o;
@@ -293,7 +424,11 @@ public final class TrainingCheckpoints {
           curve,
           strings(o.getAsJsonObject("config")),
           strings(o.getAsJsonObject("metadata")),
-          o.has("dataCursorKind") ? o.get("dataCursor").getAsString() : null);
+          o.has("dataCursorKind") ? o.get("dataCursor").getAsString() : null,
+          // Checkpoints written before early stopping existed have no best pass recorded.
+          o.has("bestVal") ? Double.parseDouble(o.get("bestVal").getAsString()) : Double.NaN,
+          o.has("bestStep") ? o.get("bestStep").getAsInt() : 0,
+          o.has("passesWithoutImprovement") ? o.get("passesWithoutImprovement").getAsInt() : 0);
     } catch (RuntimeException e) {
       throw new CheckpointException(STATE + ": malformed (" + e.getMessage() + ")", e);
     }

@@ -5,7 +5,7 @@ package dev.distill.trainer.training;
  * gradient clipping), as in nanoGPT's train.py.
  *
  * @param steps optimiser steps
- * @param batchSize sequences per step
+ * @param batchSize sequences per micro-batch (per step without accumulation)
  * @param learningRate peak learning rate
  * @param warmupSteps linear warmup from 0 to the peak
  * @param minLearningRate floor of the cosine decay
@@ -14,6 +14,13 @@ package dev.distill.trainer.training;
  * @param evalEvery steps between validation passes; 0 evaluates only at the end
  * @param evalBatches batches per validation pass
  * @param seed seeds data sampling
+ * @param accumulationSteps micro-batches of {@code batchSize} sequences per optimiser step (>= 1):
+ *     the effective batch is {@code batchSize * accumulationSteps}, as nanoGPT's {@code
+ *     gradient_accumulation_steps}
+ * @param patience validation passes without an improvement of more than {@code minDelta} after
+ *     which the run stops and returns to the best pass's parameters; 0 never stops early
+ * @param minDelta how much lower than the best so far a validation loss must be to count as an
+ *     improvement (nats per token, >= 0)
  */
 public record TrainConfig(
     int steps,
@@ -25,7 +32,10 @@ public record TrainConfig(
     float gradClipNorm,
     int evalEvery,
     int evalBatches,
-    long seed) {
+    long seed,
+    int accumulationSteps,
+    int patience,
+    float minDelta) {
   public TrainConfig {
     require(steps >= 1, "steps must be >= 1, got " + steps);
     require(batchSize >= 1, "batchSize must be >= 1, got " + batchSize);
@@ -38,6 +48,75 @@ public record TrainConfig(
     require(gradClipNorm >= 0, "gradClipNorm must be >= 0");
     require(evalEvery >= 0, "evalEvery must be >= 0");
     require(evalBatches >= 1, "evalBatches must be >= 1");
+    require(accumulationSteps >= 1, "accumulationSteps must be >= 1, got " + accumulationSteps);
+    require(patience >= 0, "patience must be >= 0, got " + patience);
+    // Without periodic validation there is a single pass, at the end: nothing to stop early.
+    require(patience == 0 || evalEvery > 0, "patience > 0 needs evalEvery > 0");
+    require(Float.isFinite(minDelta) && minDelta >= 0, "minDelta must be >= 0, got " + minDelta);
+  }
+
+  /** No gradient accumulation, no early stopping. */
+  public TrainConfig(
+      int steps,
+      int batchSize,
+      float learningRate,
+      int warmupSteps,
+      float minLearningRate,
+      float weightDecay,
+      float gradClipNorm,
+      int evalEvery,
+      int evalBatches,
+      long seed) {
+    this(
+        steps,
+        batchSize,
+        learningRate,
+        warmupSteps,
+        minLearningRate,
+        weightDecay,
+        gradClipNorm,
+        evalEvery,
+        evalBatches,
+        seed,
+        1,
+        0,
+        0f);
+  }
+
+  /** This config with {@code accumulationSteps} micro-batches per optimiser step. */
+  public TrainConfig withAccumulation(int accumulationSteps) {
+    return new TrainConfig(
+        steps,
+        batchSize,
+        learningRate,
+        warmupSteps,
+        minLearningRate,
+        weightDecay,
+        gradClipNorm,
+        evalEvery,
+        evalBatches,
+        seed,
+        accumulationSteps,
+        patience,
+        minDelta);
+  }
+
+  /** This config with early stopping after {@code patience} passes without improvement. */
+  public TrainConfig withEarlyStopping(int patience, float minDelta) {
+    return new TrainConfig(
+        steps,
+        batchSize,
+        learningRate,
+        warmupSteps,
+        minLearningRate,
+        weightDecay,
+        gradClipNorm,
+        evalEvery,
+        evalBatches,
+        seed,
+        accumulationSteps,
+        patience,
+        minDelta);
   }
 
   private static void require(boolean ok, String message) {
@@ -69,6 +148,9 @@ public record TrainConfig(
     m.put("evalEvery", Integer.toString(evalEvery));
     m.put("evalBatches", Integer.toString(evalBatches));
     m.put("seed", Long.toString(seed));
+    m.put("accumulationSteps", Integer.toString(accumulationSteps));
+    m.put("patience", Integer.toString(patience));
+    m.put("minDelta", Float.toString(minDelta));
     return m;
   }
 }

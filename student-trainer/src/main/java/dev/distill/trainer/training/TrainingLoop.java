@@ -7,6 +7,7 @@ import ai.djl.nn.Parameter;
 import ai.djl.training.DefaultTrainingConfig;
 import ai.djl.training.Trainer;
 import ai.djl.util.Pair;
+import dev.distill.models.autograd.Scalars;
 import dev.distill.models.gpt.LanguageModel;
 import dev.distill.trainer.io.TrainingCheckpoints;
 import java.io.IOException;
@@ -23,7 +24,9 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The training loop shared by teacher pre-training and student distillation: AdamW with the
- * schedule of {@link TrainConfig}, global-norm clipping, periodic validation.
+ * schedule of {@link TrainConfig}, gradient accumulation over {@code accumulationSteps}
+ * micro-batches, global-norm clipping, periodic validation and early stopping on the validation
+ * loss ({@code patience}), which returns the model to the best pass's parameters.
  *
  * <p>Every step allocates its arrays in a child manager that is closed at the end of the step, so
  * memory stays flat over the run.
@@ -100,6 +103,10 @@ public final class TrainingLoop {
     long tokens = 0;
     double priorSeconds = 0;
     int firstStep = 0;
+    double bestVal = Double.NaN;
+    int bestStep = 0;
+    int passesWithout = 0;
+    TrainingCheckpoints.Found resumed = null;
     if (checkpointing.resume()) {
       try {
         Optional<TrainingCheckpoints.Found> found =
@@ -117,6 +124,10 @@ public final class TrainingLoop {
           tokens = s.tokens();
           priorSeconds = s.seconds();
           firstStep = s.step();
+          bestVal = s.bestVal();
+          bestStep = s.bestStep();
+          passesWithout = s.passesWithoutImprovement();
+          resumed = found.get();
           LOG.info("resuming from {} at step {}", found.get().dir(), firstStep);
         } else {
           LOG.info("no checkpoint under {}; starting at step 0", checkpointing.dir());
@@ -126,27 +137,49 @@ public final class TrainingLoop {
       }
     }
     long start = System.nanoTime();
-    try (Trainer trainer = model.model().newTrainer(tc)) {
+    int stoppedEarlyAt = 0;
+    // Parameters of the best validation pass (name -> copy), kept only when the run may stop early.
+    try (Trainer trainer = model.model().newTrainer(tc);
+        NDManager bestManager = model.model().getNDManager().newSubManager()) {
+      Map<String, NDArray> best = new LinkedHashMap<>();
+      if (resumed != null && config.patience() > 0) {
+        try {
+          best.putAll(TrainingCheckpoints.best(resumed, names.values(), bestManager));
+        } catch (IOException e) {
+          throw new UncheckedIOException(e);
+        }
+      }
       List<NDArray> params = TrainingStep.parameters(model);
+      int micro = config.accumulationSteps();
       for (int step = firstStep; step < config.steps(); step++) {
         trainer.getManager().getEngine().setRandomSeed(stepSeed(config.seed(), step));
         try (NDManager stepManager = trainer.getManager().newSubManager()) {
-          BatchSource.Batch batch = train.next(stepManager, trainRng);
-          int at = step;
-          float stepLoss =
-              TrainingStep.forwardBackward(
-                  trainer,
-                  batch.inputs(),
-                  logits -> {
-                    NDArray loss = batch.loss(logits);
-                    if (regularizer != null) {
-                      NDArray penalty = regularizer.penalty(model, stepManager, at);
-                      if (penalty != null) {
-                        loss = loss.add(penalty);
+          // Gradient accumulation (nanoGPT's gradient_accumulation_steps): micro backward passes
+          // before one update. PyTorch autograd adds each backward into .grad (a fresh
+          // GradientCollector does not zero it; DJL's PtGradientCollector only sets grad mode), and
+          // the engine's fused adamUpdate zeroes .grad after the update (a skipped step zeroes it
+          // here), so each step starts from zero. Every micro loss is a mean over its tokens,
+          // scaled by 1/micro so the summed gradient is that of the mean over the effective batch.
+          float stepLoss = 0f;
+          for (int k = 0; k < micro; k++) {
+            BatchSource.Batch batch = train.next(stepManager, trainRng);
+            int at = step;
+            stepLoss +=
+                TrainingStep.forwardBackward(
+                    trainer,
+                    batch.inputs(),
+                    logits -> {
+                      NDArray loss = batch.loss(logits);
+                      if (regularizer != null) {
+                        NDArray penalty = regularizer.penalty(model, stepManager, at);
+                        if (penalty != null) {
+                          loss = loss.add(penalty);
+                        }
                       }
-                    }
-                    return loss;
-                  });
+                      return micro == 1 ? loss : Scalars.mul(loss, 1f / micro);
+                    });
+            tokens += batch.tokens();
+          }
           if (regularizer != null) {
             regularizer.afterBackward(model);
           }
@@ -166,15 +199,44 @@ public final class TrainingLoop {
                 norm,
                 skippedSteps);
           }
-          tokens += batch.tokens();
         }
         boolean last = step == config.steps() - 1;
+        boolean stop = false;
         if (last || (config.evalEvery() > 0 && (step + 1) % config.evalEvery() == 0)) {
           lastVal = evaluate(trainer, val, config);
           curve.add(new TrainResult.CurvePoint(step + 1, trainLoss, lastVal));
+          // Early stopping on the validation loss (Prechelt 1998, "Early Stopping - But When?"):
+          // an improvement must beat the best by more than minDelta; a NaN loss never improves.
+          if (Double.isNaN(bestVal)
+              ? Double.isFinite(lastVal)
+              : lastVal < bestVal - config.minDelta()) {
+            bestVal = lastVal;
+            bestStep = step + 1;
+            passesWithout = 0;
+            if (config.patience() > 0) {
+              copyParameters(model, best, bestManager);
+            }
+          } else {
+            passesWithout++;
+            stop = config.patience() > 0 && passesWithout >= config.patience() && !last;
+          }
+        }
+        if (stop) {
+          restoreParameters(model, best);
+          stoppedEarlyAt = step + 1;
+          LOG.info(
+              "early stop at step {}: no validation improvement > {} in {} passes; restored the"
+                  + " parameters of step {} (val loss {})",
+              stoppedEarlyAt,
+              config.minDelta(),
+              passesWithout,
+              bestStep,
+              bestVal);
         }
         double seconds = priorSeconds + (System.nanoTime() - start) / 1e9;
-        if (checkpointing.enabled() && (step + 1) % checkpointing.every() == 0) {
+        // No checkpoint at the stopping step: its parameters are the best pass's, not the
+        // optimiser's; a resume from the previous checkpoint replays to the same stop.
+        if (!stop && checkpointing.enabled() && (step + 1) % checkpointing.every() == 0) {
           try {
             TrainingCheckpoints.save(
                 checkpointing.dir(),
@@ -191,17 +253,50 @@ public final class TrainingLoop {
                     List.copyOf(curve),
                     config.describe(),
                     checkpointing.metadata(),
-                    train.cursor()),
+                    train.cursor(),
+                    bestVal,
+                    bestStep,
+                    passesWithout),
+                best,
                 checkpointing.keep());
           } catch (IOException e) {
             throw new UncheckedIOException(e);
           }
         }
         listener.onStep(step + 1, config.steps(), trainLoss, lastVal, tokens / seconds);
+        if (stop) {
+          break;
+        }
       }
     }
     double seconds = priorSeconds + (System.nanoTime() - start) / 1e9;
-    return new TrainResult(curve, lastVal, tokens / seconds, seconds);
+    double finalVal = stoppedEarlyAt > 0 ? bestVal : lastVal;
+    return new TrainResult(
+        curve, finalVal, tokens / seconds, seconds, bestStep, bestVal, stoppedEarlyAt);
+  }
+
+  /** Copies every parameter into {@code into} (by name), replacing earlier copies. */
+  private static void copyParameters(
+      LanguageModel model, Map<String, NDArray> into, NDManager manager) {
+    for (Pair<String, Parameter> p : model.block().getParameters()) {
+      NDArray copy = p.getValue().getArray().duplicate();
+      copy.attach(manager);
+      NDArray old = into.put(p.getKey(), copy);
+      if (old != null) {
+        old.close();
+      }
+    }
+  }
+
+  /** Writes the copies of {@link #copyParameters} back into the model's parameters. */
+  private static void restoreParameters(LanguageModel model, Map<String, NDArray> from) {
+    for (Pair<String, Parameter> p : model.block().getParameters()) {
+      NDArray copy = from.get(p.getKey());
+      if (copy == null) {
+        throw new IllegalStateException("no copy of parameter " + p.getKey() + " to restore");
+      }
+      p.getValue().getArray().set(copy.toByteBuffer());
+    }
   }
 
   /** The engine seed of a step: a mix of the run's seed and the step (SplitMix64's finaliser). */
