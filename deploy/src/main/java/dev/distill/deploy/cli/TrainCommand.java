@@ -299,6 +299,7 @@ final class TrainCommand implements Callable<Integer> {
             local.patience(),
             r.bestStep(),
             r.bestValLoss());
+        metrics.earlyStop(r.stoppedEarlyAt(), r.bestStep(), r.bestValLoss());
       }
       Files.writeString(out.resolveSibling(out.getFileName() + ".loss.properties"), sb.toString());
       return Optional.of(

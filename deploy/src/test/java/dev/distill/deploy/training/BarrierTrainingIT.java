@@ -391,6 +391,10 @@ class BarrierTrainingIT {
     Map<String, String> m = lossFile(out);
     assertThat(m.get("best.step")).isEqualTo("2");
     assertThat(m.get("stopped-early-at.step")).isEqualTo("4");
+    List<com.google.gson.JsonObject> metrics = metricsLines(out);
+    com.google.gson.JsonObject event = metrics.get(metrics.size() - 1);
+    assertThat(event.get("event").getAsString()).isEqualTo("early_stop");
+    assertThat(event.get("best_step").getAsInt()).isEqualTo(2);
     assertThat(m.get("final.step")).isEqualTo("4");
     assertThat(out.resolve(Checkpoints.MANIFEST)).exists();
     String config =

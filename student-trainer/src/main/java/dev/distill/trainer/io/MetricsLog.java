@@ -70,6 +70,26 @@ public final class MetricsLog implements ProgressListener, Closeable {
             number(tps),
             Instant.now(),
             nonFinite ? ",\"non_finite\":true" : "");
+    write(line);
+  }
+
+  /**
+   * Records that early stopping ended the run: {@code {"event":"early_stop","step":..,
+   * "best_step":..,"best_val_loss":..,"time":..}}; the output holds the best pass's parameters.
+   */
+  public void earlyStop(int stoppedAt, int bestStep, double bestValLoss) {
+    write(
+        String.format(
+            Locale.ROOT,
+            "{\"event\":\"early_stop\",\"step\":%d,\"best_step\":%d,\"best_val_loss\":%s,"
+                + "\"time\":\"%s\"}%n",
+            stoppedAt,
+            bestStep,
+            number(bestValLoss),
+            Instant.now()));
+  }
+
+  private void write(String line) {
     try {
       out.write(line);
       out.flush();

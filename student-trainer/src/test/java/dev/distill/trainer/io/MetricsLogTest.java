@@ -53,4 +53,18 @@ class MetricsLogTest {
     assertThat(lines.get(0).get("non_finite").getAsBoolean()).isTrue();
     assertThat(lines.get(1).get("step").getAsInt()).isEqualTo(2);
   }
+
+  @Test
+  void anEarlyStopIsAnEventLineWithTheBestPass() throws Exception {
+    Path file = dir.resolve("e.jsonl");
+    try (MetricsLog log = MetricsLog.append(file, 5)) {
+      log.onStep(5, 100, 1.5, 1.75, 10);
+      log.earlyStop(40, 20, 1.625);
+    }
+    JsonObject event = read(file).get(1);
+    assertThat(event.get("event").getAsString()).isEqualTo("early_stop");
+    assertThat(event.get("step").getAsInt()).isEqualTo(40);
+    assertThat(event.get("best_step").getAsInt()).isEqualTo(20);
+    assertThat(event.get("best_val_loss").getAsDouble()).isEqualTo(1.625);
+  }
 }
