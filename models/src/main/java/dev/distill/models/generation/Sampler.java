@@ -119,7 +119,8 @@ public final class Sampler {
     return temperature == 0f ? argmax(logits) : sample(logits, temperature, rng);
   }
 
-  private static int argmax(float[] logits) {
+  /** The lowest id of the largest logit (greedy decoding). */
+  public static int argmax(float[] logits) {
     int best = 0;
     for (int i = 1; i < logits.length; i++) {
       if (logits[i] > logits[best]) {

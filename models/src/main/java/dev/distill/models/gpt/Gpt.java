@@ -275,36 +275,15 @@ public final class Gpt extends AbstractBlock {
   protected NDList forwardInternal(
       ParameterStore ps, NDList inputs, boolean training, PairList<String, Object> params) {
     NDArray tokens = inputs.singletonOrThrow();
-    if (tokens.getShape().dimension() != 2) {
-      throw new IllegalArgumentException("tokens must be (B, T), got " + tokens.getShape());
-    }
+    NDArray x = dropout(embed(ps, tokens, 0, training), training);
     long b = tokens.getShape().get(0);
     long t = tokens.getShape().get(1);
-    if (t < 1 || t > config.blockSize()) {
-      throw new IllegalArgumentException(
-          "sequence length " + t + " outside [1, blockSize=" + config.blockSize() + "]");
-    }
-    DataType type = tokens.getDataType();
-    if (type != DataType.INT64 && type != DataType.INT32) {
-      throw new IllegalArgumentException("tokens must be int32 or int64, got " + type);
-    }
     Device device = tokens.getDevice();
     NDManager manager = tokens.getManager();
-    NDArrayEx ex = tokens.getNDArrayInternal();
     long c = config.nEmbd();
     int nh = config.nHead();
     long hs = config.headSize();
-
-    NDArray idx = type == DataType.INT64 ? tokens : tokens.toType(DataType.INT64, false);
     NDArray wteArr = ps.getValue(wte, device, training);
-    NDArray tok = ex.embedding(idx, wteArr, SparseFormat.DENSE).singletonOrThrow();
-    // Positions go through the same native embedding op: its backward is a fast scatter, and
-    // slicing wpe would make the parameter the first operand (result on the model's manager).
-    NDArray positions = manager.arange(0, (int) t, 1, DataType.INT64);
-    NDArray pos =
-        ex.embedding(positions, ps.getValue(wpe, device, training), SparseFormat.DENSE)
-            .singletonOrThrow();
-    NDArray x = dropout(tok.add(pos), training);
 
     NDArray mask = causalMask(manager, (int) t);
     float scale = (float) (1.0 / Math.sqrt(hs));
@@ -339,26 +318,14 @@ public final class Gpt extends AbstractBlock {
   }
 
   /**
-   * Incremental inference forward (no dropout; the caller switches gradient recording off): runs
-   * {@code tokens} (B, t) at positions {@code cache.length() .. cache.length() + t - 1}, each
-   * attending to the cached keys and values of every layer and to the new tokens up to itself;
-   * appends the new keys and values to {@code cache} and returns the logits (B, t, V) of the new
-   * positions only, attached to the tokens' manager. The same block structure and the same {@link
-   * #linear} path as {@link #forwardInternal}, so every {@link LinearMode} computes as in a full
-   * forward (the activation quantisers work per token, so a token's quantised input does not depend
-   * on the other tokens of the call).
-   *
-   * <p>Cost per decoded token: the linear layers on one position instead of the whole context, and
-   * attention over the cached length; the cache grows by concatenation (a copy of {@code 2 nLayer B
-   * C length} floats per step, small next to the weights at blockSize 64).
+   * Token plus position embeddings (B, T, C) of {@code tokens} (B, T) at positions {@code p0 .. p0
+   * + T - 1}, after checking the shape, type and that the positions fit in the block.
    */
-  NDArray forwardCached(ParameterStore ps, NDArray tokens, KvCache cache) {
+  private NDArray embed(ParameterStore ps, NDArray tokens, int p0, boolean training) {
     if (tokens.getShape().dimension() != 2) {
       throw new IllegalArgumentException("tokens must be (B, T), got " + tokens.getShape());
     }
-    long b = tokens.getShape().get(0);
-    int t = Math.toIntExact(tokens.getShape().get(1));
-    int p0 = cache.length();
+    long t = tokens.getShape().get(1);
     if (t < 1 || p0 + t > config.blockSize()) {
       throw new IllegalArgumentException(
           "positions ["
@@ -374,20 +341,45 @@ public final class Gpt extends AbstractBlock {
       throw new IllegalArgumentException("tokens must be int32 or int64, got " + type);
     }
     Device device = tokens.getDevice();
-    NDManager manager = tokens.getManager();
     NDArrayEx ex = tokens.getNDArrayInternal();
+    NDArray idx = type == DataType.INT64 ? tokens : tokens.toType(DataType.INT64, false);
+    NDArray tok =
+        ex.embedding(idx, ps.getValue(wte, device, training), SparseFormat.DENSE)
+            .singletonOrThrow();
+    // Positions go through the same native embedding op: its backward is a fast scatter, and
+    // slicing wpe would make the parameter the first operand (result on the model's manager).
+    NDArray positions = tokens.getManager().arange(p0, (int) (p0 + t), 1, DataType.INT64);
+    NDArray pos =
+        ex.embedding(positions, ps.getValue(wpe, device, training), SparseFormat.DENSE)
+            .singletonOrThrow();
+    return tok.add(pos);
+  }
+
+  /**
+   * Incremental inference forward (no dropout; the caller switches gradient recording off): runs
+   * {@code tokens} (B, t) at positions {@code cache.length() .. cache.length() + t - 1}, each
+   * attending to the cached keys and values of every layer and to the new tokens up to itself;
+   * appends the new keys and values to {@code cache} and returns the logits (B, t, V) of the new
+   * positions only, attached to the tokens' manager. The same block structure and the same {@link
+   * #linear} path as {@link #forwardInternal}, so every {@link LinearMode} computes as in a full
+   * forward (the activation quantisers work per token, so a token's quantised input does not depend
+   * on the other tokens of the call).
+   *
+   * <p>Cost per decoded token: the linear layers on one position instead of the whole context, and
+   * attention over the cached length; the cache grows by concatenation (a copy of {@code 2 nLayer B
+   * C length} floats per step, small next to the weights at blockSize 64).
+   */
+  NDArray forwardCached(ParameterStore ps, NDArray tokens, KvCache cache) {
+    int p0 = cache.length();
+    NDArray x = embed(ps, tokens, p0, false);
+    long b = tokens.getShape().get(0);
+    int t = Math.toIntExact(tokens.getShape().get(1));
+    Device device = tokens.getDevice();
+    NDManager manager = tokens.getManager();
     long c = config.nEmbd();
     int nh = config.nHead();
     long hs = config.headSize();
-
-    NDArray idx = type == DataType.INT64 ? tokens : tokens.toType(DataType.INT64, false);
     NDArray wteArr = ps.getValue(wte, device, false);
-    NDArray tok = ex.embedding(idx, wteArr, SparseFormat.DENSE).singletonOrThrow();
-    NDArray positions = manager.arange(p0, p0 + t, 1, DataType.INT64);
-    NDArray pos =
-        ex.embedding(positions, ps.getValue(wpe, device, false), SparseFormat.DENSE)
-            .singletonOrThrow();
-    NDArray x = tok.add(pos);
 
     // One new position sees every cached key and itself: no mask needed.
     NDArray mask = t == 1 ? null : causalMask(manager, t, p0);

@@ -1,6 +1,7 @@
 package dev.distill.trainer.evaluation;
 
 import dev.distill.models.generation.CachedDecoder;
+import dev.distill.models.generation.Sampler;
 import dev.distill.models.gpt.GptConfig;
 import dev.distill.models.gpt.LanguageModel;
 import java.util.Arrays;
@@ -41,7 +42,7 @@ public final class GenerationSpeed {
       try (CachedDecoder decoder = new CachedDecoder(model)) {
         for (int i = 0; i < tokens; i++) {
           long t0 = System.nanoTime();
-          int next = argmax(decoder.nextLogits(seq));
+          int next = Sampler.argmax(decoder.nextLogits(seq));
           long dt = System.nanoTime() - t0;
           seq = Arrays.copyOf(seq, seq.length + 1);
           seq[seq.length - 1] = next;
@@ -57,15 +58,5 @@ public final class GenerationSpeed {
         latencies.length / (total / 1e9),
         latencies[(int) (0.50 * (latencies.length - 1))],
         latencies[(int) (0.95 * (latencies.length - 1))]);
-  }
-
-  private static int argmax(float[] logits) {
-    int best = 0;
-    for (int i = 1; i < logits.length; i++) {
-      if (logits[i] > logits[best]) {
-        best = i;
-      }
-    }
-    return best;
   }
 }

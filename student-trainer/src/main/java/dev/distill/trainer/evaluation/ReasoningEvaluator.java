@@ -1,6 +1,7 @@
 package dev.distill.trainer.evaluation;
 
 import dev.distill.models.generation.CachedDecoder;
+import dev.distill.models.generation.Sampler;
 import dev.distill.models.gpt.LanguageModel;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -138,7 +139,7 @@ public final class ReasoningEvaluator {
           float[][] last = decoder.nextLogits(ctx);
           int[] next = new int[last.length];
           for (int a = 0; a < last.length; a++) {
-            next[a] = argmax(last[a]);
+            next[a] = Sampler.argmax(last[a]);
           }
           List<Integer> still = new java.util.ArrayList<>(active.size());
           for (int a = 0; a < active.size(); a++) {
@@ -158,17 +159,6 @@ public final class ReasoningEvaluator {
       }
     }
     return List.of(out);
-  }
-
-  /** The lowest id of the largest logit (as {@code argMax} of the logits array). */
-  private static int argmax(float[] logits) {
-    int best = 0;
-    for (int i = 1; i < logits.length; i++) {
-      if (logits[i] > logits[best]) {
-        best = i;
-      }
-    }
-    return best;
   }
 
   /** Greedy continuation of one context (see {@link #greedyAll}). */
