@@ -144,25 +144,17 @@ final class TrainCommand implements Callable<Integer> {
         summaries =
             BarrierTrainJob.run(
                 options.get("spark.master"), DataParallelStudentTrainer.NAME, workers, options);
-        if (summaries.get(0).output().isEmpty()) {
-          System.out.printf(
-              Locale.ROOT,
-              "[train] stopped after step %d; checkpoints under %s (continue with --resume)%n",
-              stopAfter,
-              checkpointDir());
-          return 0;
-        }
       } else {
-        Optional<TrainSummary> done = trainInProcess(options, local);
-        if (done.isEmpty()) {
-          System.out.printf(
-              Locale.ROOT,
-              "[train] stopped after step %d; checkpoints under %s (continue with --resume)%n",
-              stopAfter,
-              checkpointDir());
-          return 0;
-        }
-        summaries = List.of(done.get());
+        summaries = trainInProcess(options, local).map(List::of).orElse(List.of());
+      }
+      // --stop-after: no final model (the workers report an empty output path)
+      if (summaries.isEmpty() || summaries.get(0).output().isEmpty()) {
+        System.out.printf(
+            Locale.ROOT,
+            "[train] stopped after step %d; checkpoints under %s (continue with --resume)%n",
+            stopAfter,
+            checkpointDir());
+        return 0;
       }
     } catch (IOException | RuntimeException e) {
       throw e;
