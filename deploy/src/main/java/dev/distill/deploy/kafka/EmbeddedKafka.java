@@ -170,11 +170,21 @@ public final class EmbeddedKafka implements AutoCloseable {
     }
   }
 
-  /** A KRaft cluster id: 16 random bytes, base64url without padding (Kafka's Uuid format). */
+  /**
+   * A KRaft cluster id: 16 random bytes, base64url without padding (Kafka's Uuid format). Like
+   * Kafka's own {@code Uuid.randomUuid()}, never one that starts with '-': StorageTool would read
+   * {@code -t -abc...} as an option and fail (1 start in 64 failed that way, seen in
+   * LabelCommandIT).
+   */
   static String clusterId() {
+    SecureRandom random = new SecureRandom();
     byte[] b = new byte[16];
-    new SecureRandom().nextBytes(b);
-    return Base64.getUrlEncoder().withoutPadding().encodeToString(b);
+    String id;
+    do {
+      random.nextBytes(b);
+      id = Base64.getUrlEncoder().withoutPadding().encodeToString(b);
+    } while (id.startsWith("-"));
+    return id;
   }
 
   private static int freePort() throws IOException {

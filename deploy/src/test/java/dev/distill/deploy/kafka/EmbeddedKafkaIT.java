@@ -42,5 +42,9 @@ class EmbeddedKafkaIT {
     String id = EmbeddedKafka.clusterId();
     assertThat(id).hasSize(22).matches("[A-Za-z0-9_-]+");
     assertThat(EmbeddedKafka.clusterId()).isNotEqualTo(id);
+    // StorageTool's argument parser takes an id starting with '-' for an option (1 draw in 64)
+    for (int i = 0; i < 2000; i++) {
+      assertThat(EmbeddedKafka.clusterId()).doesNotStartWith("-");
+    }
   }
 }
