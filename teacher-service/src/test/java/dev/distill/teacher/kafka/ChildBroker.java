@@ -7,10 +7,9 @@ import java.net.Socket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Base64;
 import java.util.List;
-import java.util.UUID;
 import java.util.concurrent.TimeUnit;
+import org.apache.kafka.common.Uuid;
 
 /**
  * A single-node KRaft broker (combined mode) in a child JVM on fixed loopback ports, so that it can
@@ -45,19 +44,16 @@ final class ChildBroker implements AutoCloseable {
             "transaction.state.log.num.partitions=2",
             "group.initial.rebalance.delay.ms=0",
             "transaction.abort.timed.out.transaction.cleanup.interval.ms=1000"));
-    byte[] id = new byte[16];
-    UUID u = UUID.randomUUID();
-    for (int i = 0; i < 8; i++) {
-      id[i] = (byte) (u.getMostSignificantBits() >>> (8 * i));
-      id[8 + i] = (byte) (u.getLeastSignificantBits() >>> (8 * i));
-    }
+    // Kafka's own random cluster id never starts with '-', which StorageTool would read as an
+    // option ("argument --cluster-id/-t: expected one argument"; 1 random id in 64 did).
+    String clusterId = Uuid.randomUuid().toString();
     Process format =
         new ProcessBuilder(
                 command(
                     "kafka.tools.StorageTool",
                     "format",
                     "-t",
-                    Base64.getUrlEncoder().withoutPadding().encodeToString(id),
+                    clusterId,
                     "-c",
                     dir.resolve("server.properties").toString()))
             .redirectErrorStream(true)
