@@ -9,6 +9,7 @@ bytes_to_unicode, id = byte value. Merged tokens get the next ids in merge order
 result already exists adds no new id). The special tokens follow at the end of the vocabulary.
 """
 import collections
+import hashlib
 import os
 
 import jinja2
@@ -136,6 +137,8 @@ def main():
         "num_merges": len(merges),
         "special_token_ids": ids,
         "corpus_token_count": len(corpus_ids),
+        # sha256 of the corpus ids written as decimal numbers joined by "," (no spaces).
+        "corpus_ids_sha256": hashlib.sha256(",".join(map(str, corpus_ids)).encode()).hexdigest(),
         "encodings": cases,
         "chat": {"messages": CONVERSATION, "add_generation_prompt": True, "rendered": rendered,
                  "ids": bpe.encode(rendered)},
