@@ -4,6 +4,7 @@ import com.google.gson.Gson;
 import com.google.gson.GsonBuilder;
 import com.google.gson.reflect.TypeToken;
 import dev.distill.models.checkpoint.Checkpoints;
+import dev.distill.models.gpt.GptConfig;
 import dev.distill.models.gpt.LanguageModel;
 import dev.distill.models.gpt.PackedExport;
 import dev.distill.trainer.evaluation.EvalResult;
@@ -127,7 +128,8 @@ public final class RunReport {
       if (!studentDirs.isEmpty()) {
         try (LanguageModel first = PackedExport.loadAny(studentDirs.get(0));
             LanguageModel random =
-                LanguageModel.create(first.config(), first.tokenizer(), config.seed() + 99)) {
+                LanguageModel.create(
+                    (GptConfig) first.config(), first.tokenizer(), config.seed() + 99)) {
           SliceMetrics.Accumulator acc = slicesOf("random-init-student");
           students.add(evaluator.evaluate("random-init-student", random, 0, TASK, acc));
           slices.addAll(acc.rows());

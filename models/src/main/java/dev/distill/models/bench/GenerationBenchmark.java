@@ -7,7 +7,7 @@ import dev.distill.models.generation.Sampler.Decoding;
 import dev.distill.models.gpt.Gpt;
 import dev.distill.models.gpt.GptConfig;
 import dev.distill.models.gpt.LanguageModel;
-import dev.distill.models.gpt.LinearMode;
+import dev.distill.models.nn.LinearMode;
 import dev.distill.models.tokenizer.CharTokenizer;
 import java.util.ArrayList;
 import java.util.Arrays;

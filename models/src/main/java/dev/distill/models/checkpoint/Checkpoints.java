@@ -8,7 +8,7 @@ import com.google.gson.JsonParseException;
 import com.google.gson.JsonParser;
 import dev.distill.models.gpt.GptConfig;
 import dev.distill.models.gpt.LanguageModel;
-import dev.distill.models.gpt.LinearMode;
+import dev.distill.models.nn.LinearMode;
 import dev.distill.models.tokenizer.CharTokenizer;
 import java.io.BufferedInputStream;
 import java.io.BufferedOutputStream;

@@ -12,6 +12,9 @@ import ai.djl.pytorch.jni.JniUtils;
 import ai.djl.training.ParameterStore;
 import ai.djl.training.initializer.Initializer;
 import ai.djl.util.Pair;
+import dev.distill.models.nn.CausalLm;
+import dev.distill.models.nn.LinearMode;
+import dev.distill.models.nn.LmConfig;
 import dev.distill.models.tokenizer.CharTokenizer;
 import java.io.DataInputStream;
 import java.io.IOException;
@@ -27,7 +30,8 @@ import java.util.Random;
 import java.util.function.Supplier;
 
 /**
- * A Gpt block inside a DJL Model, plus its tokenizer.
+ * A causal language model block ({@link CausalLm}: our {@link Gpt}, or a Hugging Face family)
+ * inside a DJL Model, plus its tokenizer.
  *
  * <p>Training: the parameters are initialised (and marked as requiring gradients) when this object
  * is created or loaded, so the standard DJL loop works as is and keeps them: {@code Trainer t =
@@ -47,10 +51,10 @@ public final class LanguageModel implements AutoCloseable {
   private static final String ENGINE = "PyTorch";
 
   private final Model model;
-  private final Gpt block;
+  private final CausalLm block;
   private final CharTokenizer tokenizer;
 
-  private LanguageModel(Model model, Gpt block, CharTokenizer tokenizer) {
+  private LanguageModel(Model model, CausalLm block, CharTokenizer tokenizer) {
     this.model = model;
     this.block = block;
     this.tokenizer = tokenizer;
@@ -85,8 +89,8 @@ public final class LanguageModel implements AutoCloseable {
     return create(new Gpt(config, ranks), tokenizer, seed);
   }
 
-  private static LanguageModel create(Gpt block, CharTokenizer tokenizer, long seed) {
-    GptConfig config = block.config();
+  private static LanguageModel create(CausalLm block, CharTokenizer tokenizer, long seed) {
+    LmConfig config = block.config();
     block.setInitializer(new SeededNormal(new Random(seed), 0.02f), Parameter.Type.WEIGHT);
     Model model = Model.newInstance("gpt", ai.djl.Device.cpu(), ENGINE);
     try {
@@ -131,9 +135,9 @@ public final class LanguageModel implements AutoCloseable {
     return load(new Gpt(config, ranks), tokenizer, params);
   }
 
-  private static LanguageModel load(Gpt block, CharTokenizer tokenizer, InputStream params)
+  private static LanguageModel load(CausalLm block, CharTokenizer tokenizer, InputStream params)
       throws IOException {
-    GptConfig config = block.config();
+    LmConfig config = block.config();
     Model model = Model.newInstance("gpt", ai.djl.Device.cpu(), ENGINE);
     try {
       model.setBlock(block);
@@ -185,7 +189,7 @@ public final class LanguageModel implements AutoCloseable {
     block.initialize(model.getNDManager(), DataType.FLOAT32, inputShape(config()));
   }
 
-  private static Shape inputShape(GptConfig config) {
+  private static Shape inputShape(LmConfig config) {
     return new Shape(1, config.blockSize());
   }
 
@@ -208,11 +212,11 @@ public final class LanguageModel implements AutoCloseable {
     return model;
   }
 
-  public Gpt block() {
+  public CausalLm block() {
     return block;
   }
 
-  public GptConfig config() {
+  public LmConfig config() {
     return block.config();
   }
 

@@ -10,6 +10,8 @@ import com.google.gson.JsonParser;
 import dev.distill.models.autograd.Scalars;
 import dev.distill.models.checkpoint.CheckpointException;
 import dev.distill.models.checkpoint.Checkpoints;
+import dev.distill.models.nn.LinearMode;
+import dev.distill.models.nn.Quantizers;
 import dev.distill.models.tokenizer.CharTokenizer;
 import java.io.BufferedInputStream;
 import java.io.BufferedOutputStream;
