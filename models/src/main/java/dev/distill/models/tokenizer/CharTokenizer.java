@@ -16,6 +16,7 @@ import java.util.Arrays;
 import java.util.HashMap;
 import java.util.HexFormat;
 import java.util.Map;
+import java.util.OptionalInt;
 import java.util.Set;
 
 /**
@@ -25,8 +26,10 @@ import java.util.Set;
  *
  * <p>Immutable and thread-safe. Its identity ({@link #sha256()}) depends only on the vocabulary, so
  * two tokenizers built from different corpora with the same character set are the same tokenizer.
+ * It has no special tokens ({@link SpecialTokens#NONE}); a vocabulary entry's string ({@link
+ * #token}) is its one character.
  */
-public final class CharTokenizer {
+public final class CharTokenizer implements Tokenizer {
 
   private static final String TYPE = "char";
   private static final Gson GSON = new GsonBuilder().disableHtmlEscaping().create();
@@ -66,6 +69,7 @@ public final class CharTokenizer {
    * @throws IllegalArgumentException naming the first character outside the vocabulary and its
    *     index (a {@code String} char index) in {@code text}
    */
+  @Override
   public int[] encode(String text) {
     int[] ids = new int[text.codePointCount(0, text.length())];
     int n = 0;
@@ -89,6 +93,7 @@ public final class CharTokenizer {
    *
    * @throws IllegalArgumentException for an id outside {@code [0, vocabSize)}
    */
+  @Override
   public String decode(int[] ids) {
     StringBuilder sb = new StringBuilder(ids.length);
     for (int i = 0; i < ids.length; i++) {
@@ -102,18 +107,60 @@ public final class CharTokenizer {
     return sb.toString();
   }
 
+  @Override
   public int vocabSize() {
     return codePoints.length;
   }
 
   /** {@code "char-" + vocabSize + "-" + the first 12 hex chars of sha256()}. */
+  @Override
   public String id() {
     return "char-" + vocabSize() + "-" + sha256.substring(0, 12);
   }
 
   /** SHA-256 (lower-case hex) of the vocabulary string (the sorted characters) in UTF-8. */
+  @Override
   public String sha256() {
     return sha256;
+  }
+
+  /** None: a char tokenizer has no BOS/EOS/PAD/UNK. */
+  @Override
+  public SpecialTokens specialTokens() {
+    return SpecialTokens.NONE;
+  }
+
+  /** The id of {@code token} when it is exactly one character of the vocabulary. */
+  @Override
+  public OptionalInt tokenId(String token) {
+    if (token == null
+        || token.isEmpty()
+        || token.codePointCount(0, token.length()) != 1
+        || !idOf.containsKey(token.codePointAt(0))) {
+      return OptionalInt.empty();
+    }
+    return OptionalInt.of(idOf.get(token.codePointAt(0)));
+  }
+
+  /**
+   * The character of {@code id}.
+   *
+   * @throws IllegalArgumentException for an id outside {@code [0, vocabSize)}
+   */
+  @Override
+  public String token(int id) {
+    if (id < 0 || id >= codePoints.length) {
+      throw new IllegalArgumentException(
+          "token id " + id + " outside [0, " + codePoints.length + ") of " + id());
+    }
+    return new String(Character.toChars(codePoints[id]));
+  }
+
+  /** Writes {@code dir/tokenizer.json} with {@link #save} (the folder is created if needed). */
+  @Override
+  public void saveTo(Path dir) throws IOException {
+    Files.createDirectories(dir);
+    save(dir.resolve(Tokenizers.TOKENIZER_FILE));
   }
 
   /** The vocabulary as one string, characters in id order. */
