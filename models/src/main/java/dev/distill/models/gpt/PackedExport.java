@@ -119,7 +119,7 @@ public final class PackedExport {
     Files.createDirectory(dir);
     Files.writeString(
         dir.resolve(Checkpoints.CONFIG), lm.config().toJson(), StandardCharsets.UTF_8);
-    lm.tokenizer().save(dir.resolve(Checkpoints.TOKENIZER));
+    lm.tokenizer().saveTo(dir);
     List<LayerStats> layers = new ArrayList<>();
     try (OutputStream os = Files.newOutputStream(dir.resolve(PACKED));
         DataOutputStream out = new DataOutputStream(new BufferedOutputStream(os))) {

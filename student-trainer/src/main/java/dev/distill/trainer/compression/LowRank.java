@@ -152,7 +152,7 @@ public final class LowRank {
     Files.createDirectory(dir);
     Files.writeString(
         dir.resolve(Checkpoints.CONFIG), lm.config().toJson(), StandardCharsets.UTF_8);
-    lm.tokenizer().save(dir.resolve(Checkpoints.TOKENIZER));
+    lm.tokenizer().saveTo(dir);
     Files.writeString(dir.resolve(RANKS), GSON.toJson(lm.block().ranks()), StandardCharsets.UTF_8);
     try (OutputStream os = Files.newOutputStream(dir.resolve(Checkpoints.PARAMETERS));
         DataOutputStream out = new DataOutputStream(new BufferedOutputStream(os))) {

@@ -61,7 +61,7 @@ public final class LocalTeacher extends InProcessTeacher {
     if (positions < 1) {
       return out;
     }
-    int v = model.config().vocabSize();
+    int v = model.vocabSize();
     try (NDManager m = NDManager.newBaseManager()) {
       NDArray logp = model.logits(m, new int[][] {Arrays.copyOf(tokens, positions)}).logSoftmax(-1);
       float[] all = logp.toFloatArray();
@@ -89,7 +89,7 @@ public final class LocalTeacher extends InProcessTeacher {
       int k,
       Random rng,
       Predicate<List<TokenLogprob>> done) {
-    int v = model.config().vocabSize();
+    int v = model.vocabSize();
     int block = model.config().blockSize();
     int[] seq = prompt.clone();
     List<TokenLogprob> out = new ArrayList<>(maxTokens);
