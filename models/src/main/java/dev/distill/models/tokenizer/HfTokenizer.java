@@ -38,7 +38,10 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
  *       model's input ids, position by position. A character that the tokenizer drops (a BPE
  *       without an unk token meets a character outside its vocabulary) is an error naming it, never
  *       a silent gap; whitespace that a pre-tokenizer splits on may be dropped.
- *   <li>Decoding keeps special tokens (as their text) and applies the tokenizer's own decoder only.
+ *   <li>Decoding keeps special tokens (as their text) and applies the tokenizer's own decoder only:
+ *       {@code tokenizer_config.json}'s {@code clean_up_tokenization_spaces} (which turns " ." into
+ *       "." in {@code transformers}) is not applied, so that {@code decode(encode(text))} gives the
+ *       text back for a lossless (byte-level) tokenizer.
  *   <li>Vocabulary: {@code vocabSize = 1 + max id} over {@code model.vocab} (an object {@code token
  *       -> id}, or Unigram's list of {@code [token, score]} whose index is the id) and {@code
  *       added_tokens}; an added token's string wins over a vocabulary entry with the same id. An id
