@@ -38,7 +38,10 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
  *       model's input ids, position by position. A character that the tokenizer drops (a BPE
  *       without an unk token meets a character outside its vocabulary) is an error naming it, never
  *       a silent gap; whitespace that a pre-tokenizer splits on may be dropped.
- *   <li>Decoding keeps special tokens (as their text) and applies the tokenizer's own decoder only.
+ *   <li>Decoding keeps special tokens (as their text) and applies the tokenizer's own decoder only:
+ *       {@code tokenizer_config.json}'s {@code clean_up_tokenization_spaces} (which turns " ." into
+ *       "." in {@code transformers}) is not applied, so that {@code decode(encode(text))} gives the
+ *       text back for a lossless (byte-level) tokenizer.
  *   <li>Vocabulary: {@code vocabSize = 1 + max id} over {@code model.vocab} (an object {@code token
  *       -> id}, or Unigram's list of {@code [token, score]} whose index is the id) and {@code
  *       added_tokens}; an added token's string wins over a vocabulary entry with the same id. An id
@@ -195,20 +198,7 @@ public final class HfTokenizer implements Tokenizer {
   @Override
   public int[] encode(String text) {
     Objects.requireNonNull(text, "text");
-    Encoding encoding;
-    lock.readLock().lock();
-    try {
-      requireOpen();
-      encoding = rust.encode(text, false, false);
-    } catch (RuntimeException e) {
-      if (e instanceof IllegalStateException) {
-        throw e;
-      }
-      throw new IllegalArgumentException(
-          id + " cannot encode a text of " + text.length() + " chars: " + e.getMessage(), e);
-    } finally {
-      lock.readLock().unlock();
-    }
+    Encoding encoding = encodeRaw(text);
     long[] raw = encoding.getIds();
     int[] out = new int[raw.length];
     for (int i = 0; i < raw.length; i++) {
@@ -222,10 +212,27 @@ public final class HfTokenizer implements Tokenizer {
     return out;
   }
 
+  private Encoding encodeRaw(String text) {
+    lock.readLock().lock();
+    try {
+      requireOpen();
+      return rust.encode(text, false, false);
+    } catch (IllegalStateException e) {
+      throw e;
+    } catch (RuntimeException e) {
+      throw new IllegalArgumentException(
+          id + " cannot encode a text of " + text.length() + " chars: " + e.getMessage(), e);
+    } finally {
+      lock.readLock().unlock();
+    }
+  }
+
   /**
-   * Fails on the first non-whitespace character that no token covers: the Rust BPE skips a
-   * character outside its vocabulary when it has no unk token, which would silently change the
-   * text. Spans are in Unicode code points (the Rust library's char offsets).
+   * Fails when a non-whitespace character is covered by no token: the Rust BPE skips a character
+   * outside its vocabulary when it has no unk token, which would silently change the text. Spans
+   * are in Unicode code points (the Rust library's char offsets); after a skipped character they
+   * shift, so the character is named by encoding the characters one by one (on this error path
+   * only).
    */
   private void requireCovered(String text, CharSpan[] spans) {
     int n = text.codePointCount(0, text.length());
@@ -241,14 +248,25 @@ public final class HfTokenizer implements Tokenizer {
     for (int i = 0; i < text.length(); c++) {
       int cp = text.codePointAt(i);
       if (!covered[c] && !Character.isWhitespace(cp)) {
-        throw new IllegalArgumentException(
-            String.format(
-                "character '%s' (U+%04X) at index %d has no token in %s (a %s model without an"
-                    + " unk token drops it)",
-                new String(Character.toChars(cp)), cp, i, id, modelType));
+        throw new IllegalArgumentException(droppedCharacter(text));
       }
       i += Character.charCount(cp);
     }
+  }
+
+  private String droppedCharacter(String text) {
+    for (int i = 0; i < text.length(); ) {
+      int cp = text.codePointAt(i);
+      String one = new String(Character.toChars(cp));
+      if (!Character.isWhitespace(cp) && encodeRaw(one).getIds().length == 0) {
+        return String.format(
+            "character '%s' (U+%04X) at index %d has no token in %s (a %s model without an unk"
+                + " token drops it)",
+            one, cp, i, id, modelType);
+      }
+      i += Character.charCount(cp);
+    }
+    return "a character of the text has no token in " + id + " (its tokens do not cover the text)";
   }
 
   @Override

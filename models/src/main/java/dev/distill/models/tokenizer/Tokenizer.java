@@ -8,7 +8,7 @@ import java.util.OptionalInt;
 /**
  * Text to token ids and back, for every stage (label, serve, curate, train, eval, demo). Two
  * implementations: {@link CharTokenizer} (one id per Unicode code point, nanoGPT's
- * shakespeare_char) and {@code HfTokenizer} (a Hugging Face {@code tokenizer.json} run by the Rust
+ * shakespeare_char) and {@link HfTokenizer} (a Hugging Face {@code tokenizer.json} run by the Rust
  * {@code tokenizers} library through DJL).
  *
  * <p>Identity: two tokenizers are the same tokenizer iff their {@link #sha256()} are equal; soft
