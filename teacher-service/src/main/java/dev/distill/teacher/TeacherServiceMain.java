@@ -2,15 +2,15 @@ package dev.distill.teacher;
 
 import com.google.gson.GsonBuilder;
 import com.google.gson.JsonObject;
-import dev.distill.models.checkpoint.Checkpoints;
-import dev.distill.models.gpt.LanguageModel;
 import dev.distill.models.tokenizer.CharTokenizer;
+import dev.distill.models.tokenizer.Tokenizer;
+import dev.distill.models.tokenizer.Tokenizers;
 import dev.distill.teacher.http.ServerConfig;
 import dev.distill.teacher.http.TeacherHttpServer;
 import dev.distill.teacher.inference.LabelingConfig;
-import dev.distill.teacher.inference.LocalTeacher;
 import dev.distill.teacher.inference.RationaleConfig;
 import dev.distill.teacher.inference.Teacher;
+import dev.distill.teacher.inference.TeacherSources;
 import dev.distill.teacher.inference.TorchScriptTeacher;
 import dev.distill.teacher.io.JsonlPrompts;
 import dev.distill.teacher.io.ParquetOutputSink;
@@ -27,8 +27,10 @@ import dev.distill.teacher.labeling.TeeSink;
 import dev.distill.teacher.remote.RemoteTeacher;
 import dev.distill.teacher.remote.RemoteTeacherConfig;
 import dev.distill.teacher.service.TeacherMetrics;
+import java.io.IOException;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -64,7 +66,16 @@ public final class TeacherServiceMain {
 
   /** Which teacher: an in-process checkpoint or a remote OpenAI-compatible endpoint. */
   static final class TeacherOptions {
-    @Option(names = "--checkpoint", description = "teacher checkpoint folder (models format)")
+    @Option(
+        names = "--teacher",
+        description =
+            "in-process teacher: hf:FOLDER (Hugging Face config.json, *.safetensors, tokenizer"
+                + " files) or a folder holding one of our checkpoints or a Hugging Face model")
+    String teacherSpec;
+
+    @Option(
+        names = "--checkpoint",
+        description = "teacher checkpoint folder (models format, or a Hugging Face folder)")
     Path checkpoint;
 
     @Option(
@@ -103,10 +114,16 @@ public final class TeacherServiceMain {
 
     @Option(
         names = "--tokenizer",
-        description = "tokenizer.json (char tokenizer) for a remote teacher")
+        description =
+            "the remote teacher's tokenizer: a folder (tokenizer.json of either kind, with"
+                + " tokenizer_config.json etc.) or a char tokenizer file")
     Path tokenizer;
 
-    @Option(names = "--teacher-id", defaultValue = "teacher", description = "teacher id")
+    @Option(
+        names = "--teacher-id",
+        description =
+            "teacher id (default: for a Hugging Face folder its model_type and sha256 prefix,"
+                + " else teacher)")
     String teacherId;
 
     @Option(names = "--top-k", defaultValue = "8", description = "k (default ${DEFAULT-VALUE})")
@@ -123,24 +140,27 @@ public final class TeacherServiceMain {
 
     Teacher open() throws Exception {
       int given =
-          (checkpoint != null ? 1 : 0)
+          (teacherSpec != null ? 1 : 0)
+              + (checkpoint != null ? 1 : 0)
               + (torchscript != null ? 1 : 0)
               + (remoteUrl != null ? 1 : 0);
       if (given != 1) {
         throw new CommandLine.ParameterException(
             new CommandLine(new TeacherServiceMain()),
-            "give exactly one of --checkpoint, --torchscript and --remote-url");
+            "give exactly one of --teacher, --checkpoint, --torchscript and --remote-url");
       }
       if (torchscript != null) {
         return new TorchScriptTeacher(
-            teacherId,
+            teacherId == null ? "teacher" : teacherId,
             torchscript,
             new LabelingConfig(topK, temperature, batchSize),
             contextTokens);
       }
-      if (checkpoint != null) {
-        LanguageModel lm = Checkpoints.load(checkpoint);
-        return new LocalTeacher(teacherId, lm, new LabelingConfig(topK, temperature, batchSize));
+      if (teacherSpec != null || checkpoint != null) {
+        return TeacherSources.open(
+            teacherSpec != null ? teacherSpec : checkpoint.toString(),
+            teacherId,
+            new LabelingConfig(topK, temperature, batchSize));
       }
       if (tokenizer == null || remoteModel == null) {
         throw new CommandLine.ParameterException(
@@ -162,7 +182,18 @@ public final class TeacherServiceMain {
               Duration.ofSeconds(60),
               3,
               Duration.ofMillis(200)),
-          CharTokenizer.load(tokenizer));
+          remoteTokenizer(tokenizer));
+    }
+
+    /** A folder (either kind, by its tokenizer.json), or a char tokenizer file. */
+    static Tokenizer remoteTokenizer(Path path) throws IOException {
+      if (Files.isDirectory(path)) {
+        return Tokenizers.load(path);
+      }
+      if (path.getFileName().toString().equals(Tokenizers.TOKENIZER_FILE)) {
+        return Tokenizers.load(path.toAbsolutePath().getParent());
+      }
+      return CharTokenizer.load(path);
     }
   }
 
@@ -546,11 +577,14 @@ public final class TeacherServiceMain {
         }
         if (parquet != null) {
           // The config and the rejects are published with the data, in the same atomic commit.
-          parquet.writeSideFile("_config.json", config(lim).getBytes(StandardCharsets.UTF_8));
+          parquet.writeSideFile(
+              "_config.json",
+              config(lim, t.provenance().getTeacherId().toString())
+                  .getBytes(StandardCharsets.UTF_8));
           parquet.writeSideFile("_rejects.jsonl", rej.toString().getBytes(StandardCharsets.UTF_8));
         } else {
           // Kafka only: the config and the rejects go to the log (the task's log in Airflow).
-          System.out.println(config(lim));
+          System.out.println(config(lim, t.provenance().getTeacherId().toString()));
           System.out.print(rej);
         }
         sink.commit();
@@ -572,7 +606,7 @@ public final class TeacherServiceMain {
       return 0;
     }
 
-    private String config(LimitOptions lim) {
+    private String config(LimitOptions lim, String teacherId) {
       JsonObject c = new JsonObject();
       c.addProperty("input", input.toString());
       c.addProperty("output", String.valueOf(output));
@@ -582,13 +616,14 @@ public final class TeacherServiceMain {
       c.addProperty("source", source);
       c.addProperty("records_per_file", recordsPerFile);
       c.addProperty("rationales", defaultRationales);
+      c.addProperty("teacher", String.valueOf(teacher.teacherSpec));
       c.addProperty("checkpoint", String.valueOf(teacher.checkpoint));
       c.addProperty("torchscript", String.valueOf(teacher.torchscript));
       c.addProperty("context_tokens", teacher.contextTokens);
       c.addProperty("remote_url", String.valueOf(teacher.remoteUrl));
       c.addProperty("remote_model", teacher.remoteModel);
       c.addProperty("remote_temperature", teacher.remoteTemperature);
-      c.addProperty("teacher_id", teacher.teacherId);
+      c.addProperty("teacher_id", teacherId);
       c.addProperty("top_k", teacher.topK);
       c.addProperty("temperature", teacher.temperature);
       c.addProperty("batch_size", teacher.batchSize);
