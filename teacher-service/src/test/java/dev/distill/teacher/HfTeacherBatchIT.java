@@ -22,7 +22,7 @@ import org.junit.jupiter.api.io.TempDir;
  * 704 rows), JSONL in, real Parquet files out.
  */
 class HfTeacherBatchIT {
-  static final Path QWEN2 = Path.of("../models/src/test/resources/hf/qwen2").toAbsolutePath();
+  static final Path QWEN2 = HfFixtures.QWEN2;
 
   @TempDir Path tmp;
 

@@ -30,7 +30,9 @@ import java.util.UUID;
  * dev.distill.teacher.inference.TokenStrings#text(int)}.
  */
 final class CompletionsHandler implements OpenAiEndpoint {
-  private static final Gson GSON = new Gson();
+  // null members are written ("finish_reason": null), as the OpenAI API writes them
+  private static final Gson GSON =
+      new com.google.gson.GsonBuilder().serializeNulls().disableHtmlEscaping().create();
 
   private final Teacher teacher;
   private final Generations gens; // null: the teacher does not generate

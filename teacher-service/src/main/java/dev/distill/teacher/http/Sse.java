@@ -15,7 +15,9 @@ import java.nio.charset.StandardCharsets;
  * before {@code [DONE]}, as vLLM does.
  */
 final class Sse implements AutoCloseable {
-  private static final Gson GSON = new Gson();
+  // null members are written ("finish_reason": null), as the OpenAI API writes them
+  private static final Gson GSON =
+      new com.google.gson.GsonBuilder().serializeNulls().disableHtmlEscaping().create();
   private final OutputStream out;
 
   private Sse(OutputStream out) {

@@ -42,9 +42,10 @@ import org.slf4j.LoggerFactory;
  *   <li>{@code POST /v1/soft-labels}: {@code {"text": ..., "k": ...}} or {@code {"tokens": [...]}}
  *       in; top-k ids and probabilities at the server's T, tail mass, statistics and provenance
  *       out.
- *   <li>{@code POST /v1/completions}: OpenAI-compatible (legacy completions) with {@code logprobs},
- *       {@code echo} and {@code max_tokens}; log-probabilities are the model's own (T = 1), as vLLM
- *       reports them. Only for an in-process teacher.
+ *   <li>{@code POST /v1/completions} ({@link CompletionsHandler}) and {@code POST
+ *       /v1/chat/completions} ({@link ChatCompletionsHandler}): OpenAI-compatible, whole or
+ *       streamed ({@link Sse}); log-probabilities are the model's own (T = 1), as vLLM reports
+ *       them. For a teacher with {@link Teacher#textGeneration()} (every in-process one).
  *   <li>{@code GET /healthz}, {@code GET /readyz}, {@code GET /metrics} (Prometheus).
  * </ul>
  *

@@ -9,6 +9,7 @@ import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
 import dev.distill.models.tokenizer.ChatTemplate;
 import dev.distill.models.tokenizer.Tokenizer;
+import dev.distill.teacher.HfFixtures;
 import dev.distill.teacher.TestTeachers;
 import dev.distill.teacher.inference.LabelingConfig;
 import dev.distill.teacher.inference.LocalTeacher;
@@ -35,7 +36,7 @@ import org.junit.jupiter.api.Test;
  * JSON chunks, {@code [DONE]}.
  */
 class ChatCompletionsIT {
-  static final Path QWEN2 = Path.of("../models/src/test/resources/hf/qwen2").toAbsolutePath();
+  static final Path QWEN2 = HfFixtures.QWEN2;
   static LocalTeacher teacher;
   static TeacherHttpServer server;
   static final HttpClient http = HttpClient.newHttpClient();

@@ -6,11 +6,9 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import dev.distill.models.tokenizer.CharTokenizer;
 import dev.distill.models.tokenizer.HfTokenizer;
 import dev.distill.models.tokenizer.Tokenizer;
+import dev.distill.teacher.HfFixtures;
 import java.io.IOException;
-import java.io.InputStream;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.zip.GZIPInputStream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -18,29 +16,13 @@ import org.junit.jupiter.api.io.TempDir;
 
 /** Token strings of endpoints to ids, on GPT-2's real vocabulary (models' fixture). */
 class TokenStringsTest {
-  static final Path GPT2 =
-      Path.of("../models/src/test/resources/hf/gpt2-real-tokenizer").toAbsolutePath();
-
   @TempDir static Path tmp;
   static HfTokenizer gpt2;
   static TokenStrings strings;
 
-  /** The fixture with tokenizer.json unpacked, as a model folder has it. */
-  static HfTokenizer realGpt2(Path dir) throws IOException {
-    Files.createDirectories(dir);
-    try (InputStream in =
-        new GZIPInputStream(Files.newInputStream(GPT2.resolve("tokenizer.json.gz")))) {
-      Files.copy(in, dir.resolve("tokenizer.json"));
-    }
-    for (String f : new String[] {"tokenizer_config.json", "special_tokens_map.json"}) {
-      Files.copy(GPT2.resolve(f), dir.resolve(f));
-    }
-    return HfTokenizer.load(dir);
-  }
-
   @BeforeAll
   static void load() throws IOException {
-    gpt2 = realGpt2(tmp.resolve("gpt2"));
+    gpt2 = HfFixtures.realGpt2(tmp.resolve("gpt2"));
     strings = new TokenStrings(gpt2);
   }
 

@@ -7,9 +7,9 @@ import static org.assertj.core.api.Assertions.within;
 import com.sun.net.httpserver.HttpServer;
 import dev.distill.models.tokenizer.HfTokenizer;
 import dev.distill.schemas.codec.SoftLabels;
+import dev.distill.teacher.HfFixtures;
 import dev.distill.teacher.inference.LabeledSequence;
 import dev.distill.teacher.inference.TeacherException;
-import dev.distill.teacher.inference.TokenStringsTest;
 import java.io.OutputStream;
 import java.net.InetSocketAddress;
 import java.net.URI;
@@ -36,7 +36,7 @@ class RemoteTokenStringsTest {
 
   @BeforeAll
   static void start() throws Exception {
-    gpt2 = TokenStringsTest.realGpt2(tmp.resolve("gpt2"));
+    gpt2 = HfFixtures.realGpt2(tmp.resolve("gpt2"));
     endpoint = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
     endpoint.createContext(
         "/v1/completions",
