@@ -121,6 +121,14 @@ public final class TeacherServiceMain {
     @Option(names = "--batch-size", defaultValue = "64", description = "sequences per forward")
     int batchSize;
 
+    /** The remote API key, read by {@link #readSecrets} before anything starts. */
+    private String remoteApiKey;
+
+    /** Reads the secrets named on the command line; an unset or empty variable refuses to start. */
+    void readSecrets(CommandLine cmd) {
+      remoteApiKey = secret(cmd, "--remote-api-key-env", remoteApiKeyEnv);
+    }
+
     Teacher open() throws Exception {
       int given =
           (checkpoint != null ? 1 : 0)
@@ -147,12 +155,11 @@ public final class TeacherServiceMain {
             new CommandLine(new TeacherServiceMain()),
             "--remote-url needs --remote-model and --tokenizer");
       }
-      String key = remoteApiKeyEnv == null ? null : System.getenv(remoteApiKeyEnv);
       return new RemoteTeacher(
           new RemoteTeacherConfig(
               remoteUrl,
               remoteModel,
-              key,
+              remoteApiKey,
               topK,
               temperature,
               remoteTemperature,
@@ -239,6 +246,8 @@ public final class TeacherServiceMain {
       mixinStandardHelpOptions = true,
       description = "Serve the HTTP API and/or consume prompts from Kafka until SIGTERM.")
   static final class Serve implements Callable<Integer> {
+    @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
     @ArgGroup(exclusive = false, multiplicity = "1")
     TeacherOptions teacher = new TeacherOptions();
 
@@ -292,8 +301,11 @@ public final class TeacherServiceMain {
     public Integer call() throws Exception {
       if (httpPort < 0 && bootstrapServers == null) {
         throw new CommandLine.ParameterException(
-            new CommandLine(this), "nothing to serve: give --http-port and/or --bootstrap-servers");
+            spec.commandLine(), "nothing to serve: give --http-port and/or --bootstrap-servers");
       }
+      // Secrets first: a named variable that is unset never means "no auth".
+      String token = secret(spec.commandLine(), "--http-token-env", httpTokenEnv);
+      teacher.readSecrets(spec.commandLine());
       LimitOptions lim = limits == null ? new LimitOptions() : limits;
       TeacherMetrics metrics = new TeacherMetrics();
       CountDownLatch done = new CountDownLatch(1);
@@ -303,7 +315,6 @@ public final class TeacherServiceMain {
         Thread loopThread = null;
         CountDownLatch stopped = new CountDownLatch(1);
         if (httpPort >= 0) {
-          String token = httpTokenEnv == null ? null : System.getenv(httpTokenEnv);
           ServerConfig d = ServerConfig.loopback();
           http =
               new TeacherHttpServer(
@@ -414,6 +425,8 @@ public final class TeacherServiceMain {
             + " teacher batch; read it with isolation.level=read_committed)."
       })
   static final class Batch implements Callable<Integer> {
+    @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
     @ArgGroup(exclusive = false, multiplicity = "1")
     TeacherOptions teacher = new TeacherOptions();
 
@@ -489,6 +502,7 @@ public final class TeacherServiceMain {
     @Override
     public Integer call() throws Exception {
       LimitOptions lim = limits == null ? new LimitOptions() : limits;
+      teacher.readSecrets(spec.commandLine());
       // JSON Lines by extension; anything else (a .parquet file or a folder) is read as Parquet.
       JsonlPrompts.Read read =
           input.toString().endsWith(".jsonl")
@@ -496,7 +510,7 @@ public final class TeacherServiceMain {
               : ParquetPrompts.read(input.toString(), runId, source, defaultRationales);
       if (output == null && bootstrapServers == null) {
         throw new CommandLine.ParameterException(
-            new CommandLine(this), "nowhere to write: give --output and/or --bootstrap-servers");
+            spec.commandLine(), "nowhere to write: give --output and/or --bootstrap-servers");
       }
       if (bootstrapServers != null && createTopic) {
         Topics.ensure(
@@ -605,6 +619,15 @@ public final class TeacherServiceMain {
       o.addProperty("reason", reason);
       o.addProperty("detail", detail);
       return o + "\n";
+    }
+  }
+
+  /** {@link SecretEnv#read} from the process environment, as a usage error naming the option. */
+  static String secret(CommandLine cmd, String option, String variable) {
+    try {
+      return SecretEnv.read(option, variable, System::getenv);
+    } catch (IllegalArgumentException e) {
+      throw new CommandLine.ParameterException(cmd, e.getMessage());
     }
   }
 
