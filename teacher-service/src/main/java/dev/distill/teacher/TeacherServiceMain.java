@@ -32,6 +32,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.EnumMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -572,16 +573,21 @@ public final class TeacherServiceMain {
           System.out.printf(
               "produced %d records to %s in committed transactions%n", kafka.sent(), outputsTopic);
         }
+        Map<PromptLabeler.Reason, Integer> byReason = new EnumMap<>(PromptLabeler.Reason.class);
+        byReason.putAll(s.rejectedByReason());
+        for (JsonlPrompts.Rejected r : read.rejected()) {
+          byReason.merge(r.why().reason(), 1, Integer::sum);
+        }
         System.out.printf(
             "labelled %d prompts into %d records (%d positions, %.2f bytes/token); rejected %d"
-                + " (%d unreadable lines, %s)%n",
+                + " (%d at reading the input, %s)%n",
             s.prompts(),
             s.records(),
             s.positions(),
             s.positions() == 0 ? 0.0 : (double) s.softLabelBytes() / s.positions(),
             s.rejected().size() + read.rejected().size(),
             read.rejected().size(),
-            s.rejectedByReason());
+            byReason);
       }
       return 0;
     }
