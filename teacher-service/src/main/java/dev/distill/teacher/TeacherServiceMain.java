@@ -11,6 +11,7 @@ import dev.distill.teacher.inference.LabelingConfig;
 import dev.distill.teacher.inference.LocalTeacher;
 import dev.distill.teacher.inference.RationaleConfig;
 import dev.distill.teacher.inference.Teacher;
+import dev.distill.teacher.inference.TeacherIdentity;
 import dev.distill.teacher.inference.TorchScriptTeacher;
 import dev.distill.teacher.io.JsonlPrompts;
 import dev.distill.teacher.io.ParquetOutputSink;
@@ -107,8 +108,20 @@ public final class TeacherServiceMain {
         description = "tokenizer.json (char tokenizer) for a remote teacher")
     Path tokenizer;
 
-    @Option(names = "--teacher-id", defaultValue = "teacher", description = "teacher id")
+    @Option(
+        names = "--teacher-id",
+        description =
+            "teacher id (default: for --checkpoint the name stored in the checkpoint, else gpt-"
+                + " and its parameters' sha256 prefix, as the demo records it; else teacher)")
     String teacherId;
+
+    /** The given id, else the checkpoint's own (so every command records one identity). */
+    String resolvedTeacherId() throws java.io.IOException {
+      if (teacherId != null) {
+        return teacherId;
+      }
+      return checkpoint != null ? TeacherIdentity.teacherIdOf(checkpoint) : "teacher";
+    }
 
     @Option(names = "--top-k", defaultValue = "8", description = "k (default ${DEFAULT-VALUE})")
     int topK;
@@ -142,14 +155,15 @@ public final class TeacherServiceMain {
       }
       if (torchscript != null) {
         return new TorchScriptTeacher(
-            teacherId,
+            resolvedTeacherId(),
             torchscript,
             new LabelingConfig(topK, temperature, batchSize),
             contextTokens);
       }
       if (checkpoint != null) {
         LanguageModel lm = Checkpoints.load(checkpoint);
-        return new LocalTeacher(teacherId, lm, new LabelingConfig(topK, temperature, batchSize));
+        return new LocalTeacher(
+            resolvedTeacherId(), lm, new LabelingConfig(topK, temperature, batchSize));
       }
       if (tokenizer == null || remoteModel == null) {
         throw new CommandLine.ParameterException(
@@ -561,11 +575,14 @@ public final class TeacherServiceMain {
         }
         if (parquet != null) {
           // The config and the rejects are published with the data, in the same atomic commit.
-          parquet.writeSideFile("_config.json", config(lim).getBytes(StandardCharsets.UTF_8));
+          parquet.writeSideFile(
+              "_config.json",
+              config(lim, t.provenance().getTeacherId().toString())
+                  .getBytes(StandardCharsets.UTF_8));
           parquet.writeSideFile("_rejects.jsonl", rej.toString().getBytes(StandardCharsets.UTF_8));
         } else {
           // Kafka only: the config and the rejects go to the log (the task's log in Airflow).
-          System.out.println(config(lim));
+          System.out.println(config(lim, t.provenance().getTeacherId().toString()));
           System.out.print(rej);
         }
         sink.commit();
@@ -592,7 +609,7 @@ public final class TeacherServiceMain {
       return 0;
     }
 
-    private String config(LimitOptions lim) {
+    private String config(LimitOptions lim, String teacherId) {
       JsonObject c = new JsonObject();
       c.addProperty("input", input.toString());
       c.addProperty("output", String.valueOf(output));
@@ -608,7 +625,7 @@ public final class TeacherServiceMain {
       c.addProperty("remote_url", String.valueOf(teacher.remoteUrl));
       c.addProperty("remote_model", teacher.remoteModel);
       c.addProperty("remote_temperature", teacher.remoteTemperature);
-      c.addProperty("teacher_id", teacher.teacherId);
+      c.addProperty("teacher_id", teacherId);
       c.addProperty("top_k", teacher.topK);
       c.addProperty("temperature", teacher.temperature);
       c.addProperty("batch_size", teacher.batchSize);
