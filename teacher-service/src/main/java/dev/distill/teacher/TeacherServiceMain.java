@@ -528,8 +528,19 @@ public final class TeacherServiceMain {
             spec.commandLine(), "nowhere to write: give --output and/or --bootstrap-servers");
       }
       if (bootstrapServers != null && createTopic) {
-        Topics.ensure(
-            bootstrapServers, kafkaProperties, outputsTopic, topicPartitions, topicReplication);
+        try {
+          Topics.ensure(
+              bootstrapServers, kafkaProperties, outputsTopic, topicPartitions, topicReplication);
+        } catch (Topics.ReplicationFactorTooHigh e) {
+          int fit = e.brokers() > 0 ? e.brokers() : 1;
+          throw new IllegalStateException(
+              e.getMessage()
+                  + "; give --topic-replication "
+                  + fit
+                  + " (at most the number of brokers)"
+                  + " or create the topic yourself",
+              e);
+        }
       }
       ParquetOutputSink parquet = null;
       TransactionPerBatch kafka = null;
