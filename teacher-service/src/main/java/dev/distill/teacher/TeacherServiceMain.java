@@ -518,6 +518,10 @@ public final class TeacherServiceMain {
     public Integer call() throws Exception {
       LimitOptions lim = limits == null ? new LimitOptions() : limits;
       teacher.readSecrets(spec.commandLine());
+      if (!java.nio.file.Files.exists(input)) {
+        throw new CommandLine.ParameterException(
+            spec.commandLine(), "--input " + input + ": no such file or folder");
+      }
       // JSON Lines by extension; anything else (a .parquet file or a folder) is read as Parquet.
       JsonlPrompts.Read read =
           input.toString().endsWith(".jsonl")

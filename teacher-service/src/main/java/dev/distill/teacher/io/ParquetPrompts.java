@@ -55,6 +55,12 @@ public final class ParquetPrompts {
         }
       }
       files.sort(null);
+      if (files.isEmpty()) {
+        throw new IOException(
+            "no Parquet files (*.parquet) in "
+                + location
+                + "; give a folder of prompt Parquet files, a .parquet file or a .jsonl file");
+      }
     } else {
       files.add(path);
     }
@@ -98,8 +104,16 @@ public final class ParquetPrompts {
           }
           prompts.add(p);
         }
-      } catch (RuntimeException e) {
-        throw new IOException("cannot read prompts from " + f + ": " + e.getMessage(), e);
+      } catch (RuntimeException | IOException e) {
+        // Parquet says e.g. "... is not a Parquet file. Expected magic number at tail": a
+        // truncated or foreign file. Name it and say what to do.
+        throw new IOException(
+            "cannot read prompts from "
+                + f
+                + " (truncated, or not a Parquet file?): "
+                + firstLine(e.getMessage())
+                + "; rewrite it or move it out of the input",
+            e);
       }
     }
     return new JsonlPrompts.Read(prompts, rejected);
@@ -146,6 +160,10 @@ public final class ParquetPrompts {
 
   private static Rejection wrong(String where, String why) {
     return new Rejection(Reason.WRONG_TYPE, where + ": " + why);
+  }
+
+  private static String firstLine(String m) {
+    return m == null ? "" : m.strip().lines().findFirst().orElse("");
   }
 
   private static String typeOf(Object v) {
