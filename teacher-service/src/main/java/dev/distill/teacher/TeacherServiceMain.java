@@ -11,6 +11,7 @@ import dev.distill.teacher.inference.LabelingConfig;
 import dev.distill.teacher.inference.LocalTeacher;
 import dev.distill.teacher.inference.RationaleConfig;
 import dev.distill.teacher.inference.Teacher;
+import dev.distill.teacher.inference.TeacherIdentity;
 import dev.distill.teacher.inference.TorchScriptTeacher;
 import dev.distill.teacher.io.JsonlPrompts;
 import dev.distill.teacher.io.ParquetOutputSink;
@@ -32,6 +33,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.EnumMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -106,8 +108,20 @@ public final class TeacherServiceMain {
         description = "tokenizer.json (char tokenizer) for a remote teacher")
     Path tokenizer;
 
-    @Option(names = "--teacher-id", defaultValue = "teacher", description = "teacher id")
+    @Option(
+        names = "--teacher-id",
+        description =
+            "teacher id (default: for --checkpoint the name stored in the checkpoint, else gpt-"
+                + " and its parameters' sha256 prefix, as the demo records it; else teacher)")
     String teacherId;
+
+    /** The given id, else the checkpoint's own (so every command records one identity). */
+    String resolvedTeacherId() throws java.io.IOException {
+      if (teacherId != null) {
+        return teacherId;
+      }
+      return checkpoint != null ? TeacherIdentity.teacherIdOf(checkpoint) : "teacher";
+    }
 
     @Option(names = "--top-k", defaultValue = "8", description = "k (default ${DEFAULT-VALUE})")
     int topK;
@@ -121,6 +135,14 @@ public final class TeacherServiceMain {
     @Option(names = "--batch-size", defaultValue = "64", description = "sequences per forward")
     int batchSize;
 
+    /** The remote API key, read by {@link #readSecrets} before anything starts. */
+    private String remoteApiKey;
+
+    /** Reads the secrets named on the command line; an unset or empty variable refuses to start. */
+    void readSecrets(CommandLine cmd) {
+      remoteApiKey = secret(cmd, "--remote-api-key-env", remoteApiKeyEnv);
+    }
+
     Teacher open() throws Exception {
       int given =
           (checkpoint != null ? 1 : 0)
@@ -133,26 +155,26 @@ public final class TeacherServiceMain {
       }
       if (torchscript != null) {
         return new TorchScriptTeacher(
-            teacherId,
+            resolvedTeacherId(),
             torchscript,
             new LabelingConfig(topK, temperature, batchSize),
             contextTokens);
       }
       if (checkpoint != null) {
         LanguageModel lm = Checkpoints.load(checkpoint);
-        return new LocalTeacher(teacherId, lm, new LabelingConfig(topK, temperature, batchSize));
+        return new LocalTeacher(
+            resolvedTeacherId(), lm, new LabelingConfig(topK, temperature, batchSize));
       }
       if (tokenizer == null || remoteModel == null) {
         throw new CommandLine.ParameterException(
             new CommandLine(new TeacherServiceMain()),
             "--remote-url needs --remote-model and --tokenizer");
       }
-      String key = remoteApiKeyEnv == null ? null : System.getenv(remoteApiKeyEnv);
       return new RemoteTeacher(
           new RemoteTeacherConfig(
               remoteUrl,
               remoteModel,
-              key,
+              remoteApiKey,
               topK,
               temperature,
               remoteTemperature,
@@ -239,6 +261,8 @@ public final class TeacherServiceMain {
       mixinStandardHelpOptions = true,
       description = "Serve the HTTP API and/or consume prompts from Kafka until SIGTERM.")
   static final class Serve implements Callable<Integer> {
+    @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
     @ArgGroup(exclusive = false, multiplicity = "1")
     TeacherOptions teacher = new TeacherOptions();
 
@@ -292,8 +316,11 @@ public final class TeacherServiceMain {
     public Integer call() throws Exception {
       if (httpPort < 0 && bootstrapServers == null) {
         throw new CommandLine.ParameterException(
-            new CommandLine(this), "nothing to serve: give --http-port and/or --bootstrap-servers");
+            spec.commandLine(), "nothing to serve: give --http-port and/or --bootstrap-servers");
       }
+      // Secrets first: a named variable that is unset never means "no auth".
+      String token = secret(spec.commandLine(), "--http-token-env", httpTokenEnv);
+      teacher.readSecrets(spec.commandLine());
       LimitOptions lim = limits == null ? new LimitOptions() : limits;
       TeacherMetrics metrics = new TeacherMetrics();
       CountDownLatch done = new CountDownLatch(1);
@@ -303,7 +330,6 @@ public final class TeacherServiceMain {
         Thread loopThread = null;
         CountDownLatch stopped = new CountDownLatch(1);
         if (httpPort >= 0) {
-          String token = httpTokenEnv == null ? null : System.getenv(httpTokenEnv);
           ServerConfig d = ServerConfig.loopback();
           http =
               new TeacherHttpServer(
@@ -414,6 +440,8 @@ public final class TeacherServiceMain {
             + " teacher batch; read it with isolation.level=read_committed)."
       })
   static final class Batch implements Callable<Integer> {
+    @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
     @ArgGroup(exclusive = false, multiplicity = "1")
     TeacherOptions teacher = new TeacherOptions();
 
@@ -489,6 +517,11 @@ public final class TeacherServiceMain {
     @Override
     public Integer call() throws Exception {
       LimitOptions lim = limits == null ? new LimitOptions() : limits;
+      teacher.readSecrets(spec.commandLine());
+      if (!java.nio.file.Files.exists(input)) {
+        throw new CommandLine.ParameterException(
+            spec.commandLine(), "--input " + input + ": no such file or folder");
+      }
       // JSON Lines by extension; anything else (a .parquet file or a folder) is read as Parquet.
       JsonlPrompts.Read read =
           input.toString().endsWith(".jsonl")
@@ -496,11 +529,22 @@ public final class TeacherServiceMain {
               : ParquetPrompts.read(input.toString(), runId, source, defaultRationales);
       if (output == null && bootstrapServers == null) {
         throw new CommandLine.ParameterException(
-            new CommandLine(this), "nowhere to write: give --output and/or --bootstrap-servers");
+            spec.commandLine(), "nowhere to write: give --output and/or --bootstrap-servers");
       }
       if (bootstrapServers != null && createTopic) {
-        Topics.ensure(
-            bootstrapServers, kafkaProperties, outputsTopic, topicPartitions, topicReplication);
+        try {
+          Topics.ensure(
+              bootstrapServers, kafkaProperties, outputsTopic, topicPartitions, topicReplication);
+        } catch (Topics.ReplicationFactorTooHigh e) {
+          int fit = e.brokers() > 0 ? e.brokers() : 1;
+          throw new IllegalStateException(
+              e.getMessage()
+                  + "; give --topic-replication "
+                  + fit
+                  + " (at most the number of brokers)"
+                  + " or create the topic yourself",
+              e);
+        }
       }
       ParquetOutputSink parquet = null;
       TransactionPerBatch kafka = null;
@@ -546,11 +590,14 @@ public final class TeacherServiceMain {
         }
         if (parquet != null) {
           // The config and the rejects are published with the data, in the same atomic commit.
-          parquet.writeSideFile("_config.json", config(lim).getBytes(StandardCharsets.UTF_8));
+          parquet.writeSideFile(
+              "_config.json",
+              config(lim, t.provenance().getTeacherId().toString())
+                  .getBytes(StandardCharsets.UTF_8));
           parquet.writeSideFile("_rejects.jsonl", rej.toString().getBytes(StandardCharsets.UTF_8));
         } else {
           // Kafka only: the config and the rejects go to the log (the task's log in Airflow).
-          System.out.println(config(lim));
+          System.out.println(config(lim, t.provenance().getTeacherId().toString()));
           System.out.print(rej);
         }
         sink.commit();
@@ -558,21 +605,26 @@ public final class TeacherServiceMain {
           System.out.printf(
               "produced %d records to %s in committed transactions%n", kafka.sent(), outputsTopic);
         }
+        Map<PromptLabeler.Reason, Integer> byReason = new EnumMap<>(PromptLabeler.Reason.class);
+        byReason.putAll(s.rejectedByReason());
+        for (JsonlPrompts.Rejected r : read.rejected()) {
+          byReason.merge(r.why().reason(), 1, Integer::sum);
+        }
         System.out.printf(
             "labelled %d prompts into %d records (%d positions, %.2f bytes/token); rejected %d"
-                + " (%d unreadable lines, %s)%n",
+                + " (%d at reading the input, %s)%n",
             s.prompts(),
             s.records(),
             s.positions(),
             s.positions() == 0 ? 0.0 : (double) s.softLabelBytes() / s.positions(),
             s.rejected().size() + read.rejected().size(),
             read.rejected().size(),
-            s.rejectedByReason());
+            byReason);
       }
       return 0;
     }
 
-    private String config(LimitOptions lim) {
+    private String config(LimitOptions lim, String teacherId) {
       JsonObject c = new JsonObject();
       c.addProperty("input", input.toString());
       c.addProperty("output", String.valueOf(output));
@@ -588,7 +640,7 @@ public final class TeacherServiceMain {
       c.addProperty("remote_url", String.valueOf(teacher.remoteUrl));
       c.addProperty("remote_model", teacher.remoteModel);
       c.addProperty("remote_temperature", teacher.remoteTemperature);
-      c.addProperty("teacher_id", teacher.teacherId);
+      c.addProperty("teacher_id", teacherId);
       c.addProperty("top_k", teacher.topK);
       c.addProperty("temperature", teacher.temperature);
       c.addProperty("batch_size", teacher.batchSize);
@@ -605,6 +657,15 @@ public final class TeacherServiceMain {
       o.addProperty("reason", reason);
       o.addProperty("detail", detail);
       return o + "\n";
+    }
+  }
+
+  /** {@link SecretEnv#read} from the process environment, as a usage error naming the option. */
+  static String secret(CommandLine cmd, String option, String variable) {
+    try {
+      return SecretEnv.read(option, variable, System::getenv);
+    } catch (IllegalArgumentException e) {
+      throw new CommandLine.ParameterException(cmd, e.getMessage());
     }
   }
 

@@ -3,7 +3,6 @@ package dev.distill.deploy.pipeline;
 import dev.distill.deploy.config.ConfigKeys;
 import java.util.LinkedHashMap;
 import java.util.Map;
-import java.util.TreeMap;
 
 /**
  * Everything the embedded default runs with. Built from defaults, then a config file, then
@@ -90,14 +89,54 @@ public record DemoConfig(
     return ConfigKeys.defaults(quick);
   }
 
+  /**
+   * "unknown config key 'K'", the nearest known key when one is close (edit distance <= 3), and
+   * where the keys are listed.
+   */
+  static String unknownKey(String key, java.util.Collection<String> known) {
+    String best = null;
+    int bestDistance = Integer.MAX_VALUE;
+    for (String k : new java.util.TreeSet<>(known)) {
+      int d = editDistance(key, k);
+      if (d < bestDistance) {
+        bestDistance = d;
+        best = k;
+      }
+    }
+    String hint = best != null && bestDistance <= 3 ? " (did you mean " + best + "?)" : "";
+    return "unknown config key '"
+        + key
+        + "'"
+        + hint
+        + "; `distill config` lists every key with its value, conf/*.conf documents them";
+  }
+
+  private static int editDistance(String a, String b) {
+    int[] prev = new int[b.length() + 1];
+    int[] cur = new int[b.length() + 1];
+    for (int j = 0; j <= b.length(); j++) {
+      prev[j] = j;
+    }
+    for (int i = 1; i <= a.length(); i++) {
+      cur[0] = i;
+      for (int j = 1; j <= b.length(); j++) {
+        int sub = prev[j - 1] + (a.charAt(i - 1) == b.charAt(j - 1) ? 0 : 1);
+        cur[j] = Math.min(sub, Math.min(prev[j] + 1, cur[j - 1] + 1));
+      }
+      int[] t = prev;
+      prev = cur;
+      cur = t;
+    }
+    return prev[b.length()];
+  }
+
   /** Applies overrides on top of the defaults; a key the defaults do not have fails. */
   public static DemoConfig from(Map<String, String> overrides) {
     boolean quick = Boolean.parseBoolean(overrides.getOrDefault("run.quick", "false"));
     Map<String, String> m = defaults(quick);
     for (Map.Entry<String, String> e : overrides.entrySet()) {
       if (!m.containsKey(e.getKey())) {
-        throw new IllegalArgumentException(
-            "unknown config key '" + e.getKey() + "'; known keys: " + new TreeMap<>(m).keySet());
+        throw new IllegalArgumentException(unknownKey(e.getKey(), m.keySet()));
       }
       m.put(e.getKey(), e.getValue().trim());
     }

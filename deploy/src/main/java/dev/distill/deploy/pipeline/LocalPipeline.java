@@ -131,8 +131,7 @@ public final class LocalPipeline {
         LabelingConfig lc =
             new LabelingConfig(config.topK(), config.temperature(), config.labelBatch());
         Provenance provenance =
-            TeacherIdentity.provenance(
-                "shakespeare-char-gpt-" + teacherConfig.nLayer() + "l", teacher, lc);
+            TeacherIdentity.provenance(TeacherIdentity.teacherIdOf(teacherDir), teacher, lc);
         List<TextPrompt> prompts = new ArrayList<>();
         prompts.addAll(windows("shakespeare/train", train, config.trainWindows()));
         prompts.addAll(windows("shakespeare/val", valLabelled, config.valWindows()));
@@ -468,6 +467,7 @@ public final class LocalPipeline {
     return TeacherCache.loadOrTrain(
         Path.of(config.cacheDir()),
         "shakespeare",
+        "shakespeare-char-gpt-" + gc.nLayer() + "l",
         CORPUS_SHA256,
         gc,
         tc,

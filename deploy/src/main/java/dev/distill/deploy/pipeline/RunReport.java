@@ -2,6 +2,7 @@ package dev.distill.deploy.pipeline;
 
 import com.google.gson.Gson;
 import com.google.gson.GsonBuilder;
+import com.google.gson.ToNumberPolicy;
 import com.google.gson.reflect.TypeToken;
 import dev.distill.models.checkpoint.Checkpoints;
 import dev.distill.models.gpt.GptConfig;
@@ -39,6 +40,9 @@ public final class RunReport {
           .serializeNulls()
           // A NaN metric is written as NaN rather than failing the whole run at its last step.
           .serializeSpecialFloatingPointValues()
+          // Facts read back from pipeline.json keep their counts integers (280, not 280.0, in
+          // report.json: issue 17); Gson's default reads every JSON number as a double.
+          .setObjectToNumberStrategy(ToNumberPolicy.LONG_OR_DOUBLE)
           .create();
 
   /** What the stage produced. */
@@ -376,11 +380,16 @@ public final class RunReport {
     m.put(prefix + ".bytes_on_disk", (double) r.bytesOnDisk());
   }
 
+  /** report.json's text for {@code report}, as {@link #write} writes it. */
+  static String toJson(Object report) {
+    return GSON.toJson(report);
+  }
+
   static void writeFacts(Path runDir, Map<String, Object> facts) throws IOException {
     Files.writeString(runDir.resolve(PIPELINE_FACTS), GSON.toJson(facts));
   }
 
-  private static Map<String, Object> readFacts(Path runDir) throws IOException {
+  static Map<String, Object> readFacts(Path runDir) throws IOException {
     Path p = runDir.resolve(PIPELINE_FACTS);
     if (!Files.exists(p)) {
       return new LinkedHashMap<>();

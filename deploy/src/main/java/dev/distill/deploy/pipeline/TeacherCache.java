@@ -4,6 +4,7 @@ import dev.distill.models.checkpoint.Checkpoints;
 import dev.distill.models.gpt.GptConfig;
 import dev.distill.models.gpt.LanguageModel;
 import dev.distill.models.tokenizer.CharTokenizer;
+import dev.distill.teacher.inference.TeacherIdentity;
 import dev.distill.trainer.training.TextWindows;
 import dev.distill.trainer.training.TrainConfig;
 import dev.distill.trainer.training.TrainResult;
@@ -23,9 +24,14 @@ import java.util.Map;
 final class TeacherCache {
   private TeacherCache() {}
 
+  /**
+   * @param teacherId stored in the checkpoint's metadata ({@link TeacherIdentity#TEACHER_ID_KEY}):
+   *     the id every command that labels with this checkpoint records
+   */
   static Path loadOrTrain(
       Path cacheDir,
       String name,
+      String teacherId,
       String dataSha256,
       GptConfig gc,
       TrainConfig tc,
@@ -76,6 +82,8 @@ final class TeacherCache {
           teacher,
           dir,
           Map.of(
+              TeacherIdentity.TEACHER_ID_KEY,
+              teacherId,
               "role",
               "teacher",
               "data_sha256",
