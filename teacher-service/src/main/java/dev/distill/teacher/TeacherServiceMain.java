@@ -2,16 +2,16 @@ package dev.distill.teacher;
 
 import com.google.gson.GsonBuilder;
 import com.google.gson.JsonObject;
-import dev.distill.models.checkpoint.Checkpoints;
-import dev.distill.models.gpt.LanguageModel;
 import dev.distill.models.tokenizer.CharTokenizer;
+import dev.distill.models.tokenizer.Tokenizer;
+import dev.distill.models.tokenizer.Tokenizers;
 import dev.distill.teacher.http.ServerConfig;
 import dev.distill.teacher.http.TeacherHttpServer;
 import dev.distill.teacher.inference.LabelingConfig;
-import dev.distill.teacher.inference.LocalTeacher;
 import dev.distill.teacher.inference.RationaleConfig;
 import dev.distill.teacher.inference.Teacher;
 import dev.distill.teacher.inference.TeacherIdentity;
+import dev.distill.teacher.inference.TeacherSources;
 import dev.distill.teacher.inference.TorchScriptTeacher;
 import dev.distill.teacher.io.JsonlPrompts;
 import dev.distill.teacher.io.ParquetOutputSink;
@@ -28,8 +28,10 @@ import dev.distill.teacher.labeling.TeeSink;
 import dev.distill.teacher.remote.RemoteTeacher;
 import dev.distill.teacher.remote.RemoteTeacherConfig;
 import dev.distill.teacher.service.TeacherMetrics;
+import java.io.IOException;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -66,7 +68,16 @@ public final class TeacherServiceMain {
 
   /** Which teacher: an in-process checkpoint or a remote OpenAI-compatible endpoint. */
   static final class TeacherOptions {
-    @Option(names = "--checkpoint", description = "teacher checkpoint folder (models format)")
+    @Option(
+        names = "--teacher",
+        description =
+            "in-process teacher: hf:FOLDER (Hugging Face config.json, *.safetensors, tokenizer"
+                + " files) or a folder holding one of our checkpoints or a Hugging Face model")
+    String teacherSpec;
+
+    @Option(
+        names = "--checkpoint",
+        description = "teacher checkpoint folder (models format, or a Hugging Face folder)")
     Path checkpoint;
 
     @Option(
@@ -105,14 +116,17 @@ public final class TeacherServiceMain {
 
     @Option(
         names = "--tokenizer",
-        description = "tokenizer.json (char tokenizer) for a remote teacher")
+        description =
+            "the remote teacher's tokenizer: a folder (tokenizer.json of either kind, with"
+                + " tokenizer_config.json etc.) or a char tokenizer file")
     Path tokenizer;
 
     @Option(
         names = "--teacher-id",
         description =
-            "teacher id (default: for --checkpoint the name stored in the checkpoint, else gpt-"
-                + " and its parameters' sha256 prefix, as the demo records it; else teacher)")
+            "teacher id (default: for a checkpoint the name stored in it, else gpt- and its"
+                + " parameters' sha256 prefix, as the demo records it; for a Hugging Face folder"
+                + " its model_type and sha256 prefix; else teacher)")
     String teacherId;
 
     /** The given id, else the checkpoint's own (so every command records one identity). */
@@ -145,13 +159,14 @@ public final class TeacherServiceMain {
 
     Teacher open() throws Exception {
       int given =
-          (checkpoint != null ? 1 : 0)
+          (teacherSpec != null ? 1 : 0)
+              + (checkpoint != null ? 1 : 0)
               + (torchscript != null ? 1 : 0)
               + (remoteUrl != null ? 1 : 0);
       if (given != 1) {
         throw new CommandLine.ParameterException(
             new CommandLine(new TeacherServiceMain()),
-            "give exactly one of --checkpoint, --torchscript and --remote-url");
+            "give exactly one of --teacher, --checkpoint, --torchscript and --remote-url");
       }
       if (torchscript != null) {
         return new TorchScriptTeacher(
@@ -160,10 +175,11 @@ public final class TeacherServiceMain {
             new LabelingConfig(topK, temperature, batchSize),
             contextTokens);
       }
-      if (checkpoint != null) {
-        LanguageModel lm = Checkpoints.load(checkpoint);
-        return new LocalTeacher(
-            resolvedTeacherId(), lm, new LabelingConfig(topK, temperature, batchSize));
+      if (teacherSpec != null || checkpoint != null) {
+        return TeacherSources.open(
+            teacherSpec != null ? teacherSpec : checkpoint.toString(),
+            teacherId,
+            new LabelingConfig(topK, temperature, batchSize));
       }
       if (tokenizer == null || remoteModel == null) {
         throw new CommandLine.ParameterException(
@@ -184,7 +200,18 @@ public final class TeacherServiceMain {
               Duration.ofSeconds(60),
               3,
               Duration.ofMillis(200)),
-          CharTokenizer.load(tokenizer));
+          remoteTokenizer(tokenizer));
+    }
+
+    /** A folder (either kind, by its tokenizer.json), or a char tokenizer file. */
+    static Tokenizer remoteTokenizer(Path path) throws IOException {
+      if (Files.isDirectory(path)) {
+        return Tokenizers.load(path);
+      }
+      if (path.getFileName().toString().equals(Tokenizers.TOKENIZER_FILE)) {
+        return Tokenizers.load(path.toAbsolutePath().getParent());
+      }
+      return CharTokenizer.load(path);
     }
   }
 
@@ -634,6 +661,7 @@ public final class TeacherServiceMain {
       c.addProperty("source", source);
       c.addProperty("records_per_file", recordsPerFile);
       c.addProperty("rationales", defaultRationales);
+      c.addProperty("teacher", String.valueOf(teacher.teacherSpec));
       c.addProperty("checkpoint", String.valueOf(teacher.checkpoint));
       c.addProperty("torchscript", String.valueOf(teacher.torchscript));
       c.addProperty("context_tokens", teacher.contextTokens);

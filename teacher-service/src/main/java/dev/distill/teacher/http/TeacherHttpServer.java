@@ -3,19 +3,15 @@ package dev.distill.teacher.http;
 import com.google.gson.Gson;
 import com.google.gson.JsonArray;
 import com.google.gson.JsonElement;
-import com.google.gson.JsonNull;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParseException;
 import com.google.gson.JsonParser;
-import com.google.gson.JsonPrimitive;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
 import dev.distill.schemas.avro.Provenance;
 import dev.distill.schemas.codec.SoftLabels;
 import dev.distill.teacher.inference.DynamicBatcher;
 import dev.distill.teacher.inference.LabeledSequence;
-import dev.distill.teacher.inference.LocalTeacher;
-import dev.distill.teacher.inference.LocalTeacher.TokenLogprob;
 import dev.distill.teacher.inference.Teacher;
 import dev.distill.teacher.inference.TeacherException;
 import dev.distill.teacher.service.TeacherMetrics;
@@ -29,10 +25,6 @@ import java.nio.charset.CharacterCodingException;
 import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
-import java.util.ArrayList;
-import java.util.List;
-import java.util.Random;
-import java.util.UUID;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.RejectedExecutionException;
@@ -77,9 +69,6 @@ public final class TeacherHttpServer implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(TeacherHttpServer.class);
   private static final Gson GSON = new Gson();
 
-  /** Most completions one request may ask for ({@code n}). */
-  static final int MAX_CHOICES = 64;
-
   private static final long REQUEST_TIMEOUT_SECONDS = 120;
 
   /** Most bytes of a request body read and discarded before an error answer. */
@@ -102,6 +91,8 @@ public final class TeacherHttpServer implements AutoCloseable {
   private final ThreadPoolExecutor overload;
   private final Semaphore admission;
   private final byte[] expectedAuth;
+  private final OpenAiEndpoint completions;
+  private final OpenAiEndpoint chatCompletions;
   private volatile boolean ready;
 
   /** A request error answered with its status and a JSON message. */
@@ -131,6 +122,8 @@ public final class TeacherHttpServer implements AutoCloseable {
         new DynamicBatcher(
             teacher, config.tokenBudget(), config.maxWait(), config.maxInFlight(), metrics);
     this.admission = new Semaphore(config.maxInFlight());
+    this.completions = new CompletionsHandler(teacher, config, metrics);
+    this.chatCompletions = new ChatCompletionsHandler(teacher, config, metrics);
     this.expectedAuth =
         config.bearerToken() == null
             ? null
@@ -275,7 +268,13 @@ public final class TeacherHttpServer implements AutoCloseable {
 
   private static String endpointName(String path) {
     return switch (path) {
-      case "/v1/soft-labels", "/v1/completions", "/healthz", "/readyz", "/metrics" -> path;
+      case "/v1/soft-labels",
+          "/v1/completions",
+          "/v1/chat/completions",
+          "/healthz",
+          "/readyz",
+          "/metrics" ->
+          path;
       default -> "other";
     };
   }
@@ -300,7 +299,10 @@ public final class TeacherHttpServer implements AutoCloseable {
         return sendJson(ex, 200, admitted(() -> softLabels(readJson(ex))));
       case "/v1/completions":
         requireMethod(method, "POST");
-        return sendJson(ex, 200, admitted(() -> completions(readJson(ex))));
+        return openAi(ex, completions);
+      case "/v1/chat/completions":
+        requireMethod(method, "POST");
+        return openAi(ex, chatCompletions);
       default:
         throw new HttpError(404, "no such endpoint");
     }
@@ -318,6 +320,32 @@ public final class TeacherHttpServer implements AutoCloseable {
     }
     try {
       return work.run();
+    } catch (NumberFormatException
+        | UnsupportedOperationException
+        | IllegalStateException
+        | ClassCastException e) {
+      // Gson's typed accessors throw these when a field has the wrong JSON type.
+      throw new HttpError(400, "a request field has the wrong type");
+    } finally {
+      admission.release();
+    }
+  }
+
+  /**
+   * An OpenAI-compatible endpoint ({@link CompletionsHandler}, {@link ChatCompletionsHandler})
+   * under an admission permit held until its answer is sent: a streamed answer is teacher work
+   * until the last event.
+   */
+  private int openAi(HttpExchange ex, OpenAiEndpoint endpoint) throws IOException, HttpError {
+    JsonObject req = readJson(ex);
+    if (!admission.tryAcquire()) {
+      metrics.rejected("queue_full");
+      throw new HttpError(503, "the teacher queue is full; retry later");
+    }
+    try {
+      return endpoint.handle(ex, req);
+    } catch (ApiError e) {
+      throw new HttpError(e.status, e.getMessage());
     } catch (NumberFormatException
         | UnsupportedOperationException
         | IllegalStateException
@@ -533,199 +561,6 @@ public final class TeacherHttpServer implements AutoCloseable {
       LOG.warn("teacher failed", e.getCause());
       throw new HttpError(503, "the teacher failed; retry later");
     }
-  }
-
-  private JsonObject completions(JsonObject req) throws HttpError {
-    if (!(teacher instanceof LocalTeacher local)) {
-      throw new HttpError(404, "completions are served for an in-process teacher only");
-    }
-    JsonElement promptEl = req.get("prompt");
-    if (promptEl == null
-        || !promptEl.isJsonPrimitive()
-        || !promptEl.getAsJsonPrimitive().isString()) {
-      throw new HttpError(400, "prompt must be a string (one prompt per request)");
-    }
-    int n = intField(req, "n", 1);
-    if (n < 1 || n > MAX_CHOICES) {
-      throw new HttpError(400, "n must be in [1, " + MAX_CHOICES + "]");
-    }
-    List<String> stop = stopStrings(req.get("stop"));
-    int maxTokens = intField(req, "max_tokens", 16);
-    if (maxTokens < 0 || maxTokens > config.maxTokens()) {
-      throw new HttpError(400, "max_tokens must be in [0, " + config.maxTokens() + "]");
-    }
-    int logprobs = intField(req, "logprobs", -1);
-    if (logprobs > Math.min(config.maxK(), teacher.provenance().getVocabSize())) {
-      throw new HttpError(
-          400,
-          "logprobs must be at most "
-              + Math.min(config.maxK(), teacher.provenance().getVocabSize()));
-    }
-    JsonElement tEl = req.get("temperature");
-    float temperature = tEl == null || tEl.isJsonNull() ? 1f : tEl.getAsFloat();
-    if (!(temperature >= 0f) || temperature > 100f) {
-      throw new HttpError(400, "temperature must be in [0, 100]");
-    }
-    JsonElement echoEl = req.get("echo");
-    boolean echo = echoEl != null && !echoEl.isJsonNull() && echoEl.getAsBoolean();
-    long seed = req.has("seed") ? intField(req, "seed", 0) : new Random().nextLong();
-    String prompt = promptEl.getAsString();
-    int[] promptIds = encode(prompt);
-    if (promptIds.length == 0) {
-      throw new HttpError(400, "prompt is empty");
-    }
-    if (echo && promptIds.length > teacher.maxSequenceTokens()) {
-      throw new HttpError(
-          400,
-          "echo scores at most " + teacher.maxSequenceTokens() + " prompt tokens (the context)");
-    }
-    int k = Math.max(logprobs, 0);
-    List<TokenLogprob> scored = echo && logprobs >= 0 ? local.score(promptIds, k) : List.of();
-    // One generator for the n choices: with a seed, the whole response is reproducible.
-    Random rng = new Random(seed);
-    JsonArray choices = new JsonArray();
-    int completionTokens = 0;
-    for (int c = 0; c < n; c++) {
-      List<TokenLogprob> gen =
-          maxTokens == 0
-              ? List.of()
-              : local.generate(
-                  promptIds,
-                  maxTokens,
-                  temperature,
-                  k,
-                  rng,
-                  sofar -> stopIndex(decodeAll(sofar), stop) >= 0);
-      // OpenAI semantics: the text ends before the first stop string, which is not returned.
-      int cut = stopIndex(decodeAll(gen), stop);
-      StringBuilder text = new StringBuilder();
-      JsonArray tokens = new JsonArray();
-      JsonArray tokenLogprobs = new JsonArray();
-      JsonArray top = new JsonArray();
-      JsonArray offsets = new JsonArray();
-      if (echo) {
-        for (int i = 0; i < promptIds.length; i++) {
-          String s = teacher.decode(new int[] {promptIds[i]});
-          offsets.add(text.length());
-          text.append(s);
-          tokens.add(s);
-          if (i == 0 || scored.isEmpty()) {
-            tokenLogprobs.add(JsonNull.INSTANCE);
-            top.add(JsonNull.INSTANCE);
-          } else {
-            TokenLogprob t = scored.get(i - 1);
-            tokenLogprobs.add(t.logprob());
-            top.add(topMap(t));
-          }
-        }
-      }
-      int generatedChars = 0;
-      for (TokenLogprob t : gen) {
-        String s = teacher.decode(new int[] {t.id()});
-        if (cut >= 0 && generatedChars + s.length() > cut) {
-          // A token that reaches into the stop string keeps only its part before it.
-          String head = s.substring(0, cut - generatedChars);
-          if (!head.isEmpty()) {
-            offsets.add(text.length());
-            text.append(head);
-            tokens.add(head);
-            tokenLogprobs.add(t.logprob());
-            top.add(topMap(t));
-            completionTokens++;
-          }
-          break;
-        }
-        offsets.add(text.length());
-        text.append(s);
-        tokens.add(s);
-        tokenLogprobs.add(t.logprob());
-        top.add(topMap(t));
-        generatedChars += s.length();
-        completionTokens++;
-      }
-      JsonObject choice = new JsonObject();
-      choice.addProperty("text", text.toString());
-      choice.addProperty("index", c);
-      if (logprobs >= 0) {
-        JsonObject lp = new JsonObject();
-        lp.add("tokens", tokens);
-        lp.add("token_logprobs", tokenLogprobs);
-        lp.add("top_logprobs", top);
-        lp.add("text_offset", offsets);
-        choice.add("logprobs", lp);
-      } else {
-        choice.add("logprobs", JsonNull.INSTANCE);
-      }
-      choice.addProperty("finish_reason", cut >= 0 ? "stop" : "length");
-      choices.add(choice);
-    }
-    JsonObject out = new JsonObject();
-    out.addProperty("id", "cmpl-" + UUID.randomUUID());
-    out.addProperty("object", "text_completion");
-    out.addProperty("created", System.currentTimeMillis() / 1000);
-    out.addProperty("model", teacher.provenance().getTeacherId());
-    out.add("choices", choices);
-    JsonObject usage = new JsonObject();
-    usage.addProperty("prompt_tokens", promptIds.length);
-    usage.addProperty("completion_tokens", completionTokens);
-    usage.addProperty("total_tokens", promptIds.length + completionTokens);
-    out.add("usage", usage);
-    metrics.batch(n, promptIds.length + completionTokens, completionTokens + scored.size(), 0);
-    return out;
-  }
-
-  /** The {@code stop} field: absent, a string, or up to 4 strings (as OpenAI allows). */
-  private static List<String> stopStrings(JsonElement e) throws HttpError {
-    if (e == null || e.isJsonNull()) {
-      return List.of();
-    }
-    List<String> out = new ArrayList<>();
-    if (e.isJsonPrimitive() && e.getAsJsonPrimitive().isString()) {
-      out.add(e.getAsString());
-    } else if (e.isJsonArray() && e.getAsJsonArray().size() <= 4) {
-      for (JsonElement x : e.getAsJsonArray()) {
-        if (!x.isJsonPrimitive() || !x.getAsJsonPrimitive().isString()) {
-          throw new HttpError(400, "stop must be a string or an array of up to 4 strings");
-        }
-        out.add(x.getAsString());
-      }
-    } else {
-      throw new HttpError(400, "stop must be a string or an array of up to 4 strings");
-    }
-    for (String s : out) {
-      if (s.isEmpty()) {
-        throw new HttpError(400, "stop strings must not be empty");
-      }
-    }
-    return out;
-  }
-
-  /** Where the first stop string starts in {@code text}, or -1. */
-  private static int stopIndex(String text, List<String> stop) {
-    int best = -1;
-    for (String s : stop) {
-      int i = text.indexOf(s);
-      if (i >= 0 && (best < 0 || i < best)) {
-        best = i;
-      }
-    }
-    return best;
-  }
-
-  private String decodeAll(List<TokenLogprob> gen) {
-    int[] ids = new int[gen.size()];
-    for (int i = 0; i < ids.length; i++) {
-      ids[i] = gen.get(i).id();
-    }
-    return teacher.decode(ids);
-  }
-
-  private JsonObject topMap(TokenLogprob t) {
-    JsonObject m = new JsonObject();
-    for (int j = 0; j < t.topIds().length; j++) {
-      m.add(teacher.decode(new int[] {t.topIds()[j]}), new JsonPrimitive(t.topLogprobs()[j]));
-    }
-    return m;
   }
 
   private static int sendJson(HttpExchange ex, int status, JsonObject body) throws IOException {

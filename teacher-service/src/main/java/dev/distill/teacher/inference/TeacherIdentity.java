@@ -65,7 +65,8 @@ public final class TeacherIdentity {
         teacher.parametersSha256(),
         teacher.tokenizer().id(),
         teacher.tokenizer().sha256(),
-        teacher.config().vocabSize(),
+        // the ids a teacher can emit: a padded embedding's extra rows are never labelled
+        teacher.vocabSize(),
         c);
   }
 

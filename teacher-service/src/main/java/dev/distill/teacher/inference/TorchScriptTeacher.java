@@ -100,6 +100,11 @@ public final class TorchScriptTeacher extends InProcessTeacher {
   }
 
   @Override
+  public dev.distill.models.tokenizer.Tokenizer tokenizer() {
+    return tokenizer;
+  }
+
+  @Override
   protected SoftLabeler labeler() {
     return labeler;
   }
