@@ -15,6 +15,7 @@ import dev.distill.models.gpt.LanguageModel;
 import dev.distill.models.nn.LinearLayer;
 import dev.distill.models.nn.LinearMode;
 import dev.distill.models.nn.Quantizers;
+import dev.distill.models.tokenizer.CharTokenizer;
 import dev.distill.models.tokenizer.Tokenizer;
 import dev.distill.models.tokenizer.Tokenizers;
 import java.io.IOException;
@@ -230,7 +231,12 @@ public final class HfModels {
     SafeTensors.write(dir.resolve(WEIGHTS), tensors);
     Files.writeString(
         dir.resolve(GENERATION_CONFIG), generationConfig(lm.tokenizer()), StandardCharsets.UTF_8);
-    lm.tokenizer().saveTo(dir);
+    if (lm.tokenizer() instanceof CharTokenizer chars) {
+      // transformers cannot read our char tokenizer file; write the same vocabulary its way
+      chars.saveHuggingFace(dir);
+    } else {
+      lm.tokenizer().saveTo(dir);
+    }
   }
 
   private static Map<String, SafeTensors.Tensor> hfTensors(HfDecoder block) {

@@ -163,6 +163,55 @@ public final class CharTokenizer implements Tokenizer {
     save(dir.resolve(Tokenizers.TOKENIZER_FILE));
   }
 
+  /**
+   * Writes this vocabulary as a Hugging Face {@code tokenizer.json} (plus an empty-special-token
+   * {@code tokenizer_config.json}) into {@code dir}, for a model exported to the Hugging Face
+   * format: a BPE model whose vocabulary is the characters and which has no merges, so every
+   * character is one token with our id, and a {@code Fuse} decoder that joins tokens without
+   * spaces. No normalizer and no pre-tokenizer: spaces and newlines are tokens like any other
+   * character.
+   */
+  public void saveHuggingFace(Path dir) throws IOException {
+    Files.createDirectories(dir);
+    JsonObject vocab = new JsonObject();
+    for (int i = 0; i < codePoints.length; i++) {
+      vocab.addProperty(new String(Character.toChars(codePoints[i])), i);
+    }
+    JsonObject model = new JsonObject();
+    model.addProperty("type", "BPE");
+    model.add("dropout", com.google.gson.JsonNull.INSTANCE);
+    model.add("unk_token", com.google.gson.JsonNull.INSTANCE);
+    model.add("continuing_subword_prefix", com.google.gson.JsonNull.INSTANCE);
+    model.add("end_of_word_suffix", com.google.gson.JsonNull.INSTANCE);
+    model.addProperty("fuse_unk", false);
+    model.addProperty("byte_fallback", false);
+    model.addProperty("ignore_merges", false);
+    model.add("vocab", vocab);
+    model.add("merges", new com.google.gson.JsonArray());
+    JsonObject decoder = new JsonObject();
+    decoder.addProperty("type", "Fuse");
+    JsonObject json = new JsonObject();
+    json.addProperty("version", "1.0");
+    json.add("truncation", com.google.gson.JsonNull.INSTANCE);
+    json.add("padding", com.google.gson.JsonNull.INSTANCE);
+    json.add("added_tokens", new com.google.gson.JsonArray());
+    json.add("normalizer", com.google.gson.JsonNull.INSTANCE);
+    json.add("pre_tokenizer", com.google.gson.JsonNull.INSTANCE);
+    json.add("post_processor", com.google.gson.JsonNull.INSTANCE);
+    json.add("decoder", decoder);
+    json.add("model", model);
+    Gson nulls =
+        new GsonBuilder().disableHtmlEscaping().serializeNulls().setPrettyPrinting().create();
+    Files.writeString(
+        dir.resolve(Tokenizers.TOKENIZER_FILE), nulls.toJson(json), StandardCharsets.UTF_8);
+    JsonObject config = new JsonObject();
+    config.addProperty("tokenizer_class", "PreTrainedTokenizerFast");
+    config.addProperty("model_max_length", 1_000_000);
+    config.addProperty("clean_up_tokenization_spaces", false);
+    Files.writeString(
+        dir.resolve("tokenizer_config.json"), nulls.toJson(config), StandardCharsets.UTF_8);
+  }
+
   /** The vocabulary as one string, characters in id order. */
   public String vocabulary() {
     return vocabulary;

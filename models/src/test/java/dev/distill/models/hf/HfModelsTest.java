@@ -141,6 +141,10 @@ class HfModelsTest {
       assertThat(config.activation()).isEqualTo("gelu");
       try (LanguageModel back = HfModels.load(out)) {
         assertThat(back.block()).isInstanceOf(HfDecoder.class);
+        // the char vocabulary as a Hugging Face tokenizer (Rust tokenizers): same ids, same text
+        String text = "ab cd\nefgh ij\n\nhi";
+        assertThat(back.tokenizer().encode(text)).isEqualTo(tok.encode(text));
+        assertThat(back.tokenizer().decode(tok.encode(text))).isEqualTo(text);
         float[] after = back.logits(m, prompt).toFloatArray();
         for (int i = 0; i < before.length; i++) {
           assertThat((double) Math.abs(after[i] - before[i])).isLessThan(1e-5);

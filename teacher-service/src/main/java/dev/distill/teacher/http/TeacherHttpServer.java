@@ -52,9 +52,19 @@ import org.slf4j.LoggerFactory;
  * Safety: bearer-token auth compared in constant time ({@link MessageDigest#isEqual}) on every
  * endpoint but the two probes; a non-loopback bind needs a token ({@link ServerConfig}); bodies
  * over the limit get 413 (checked on Content-Length and while reading); {@code k} and {@code
- * max_tokens} over the limits get 400; at most {@code maxInFlight} requests reach the teacher, more
- * get 503 with {@code Retry-After}. Logs carry method, path and status only: never headers or
- * bodies.
+ * max_tokens} over the limits get 400; a wrong method gets 405 with {@code Allow}; at most {@code
+ * maxInFlight} requests reach the teacher, more get 503 with {@code Retry-After}. Logs carry
+ * method, path and status only: never headers or bodies.
+ *
+ * <p>Every request is answered (issue 17). Before any error answer the rest of the request body is
+ * read and discarded, up to {@link #DRAIN_LIMIT_BYTES}: the JDK server otherwise drains only 64 KiB
+ * and closes the socket with unread bytes, which resets the connection and loses the 413 or 401 the
+ * client was about to read. When the worker pool ({@code threads}) and its queue ({@code threads *
+ * 64}) are full, the JDK server would close the new connection without a word; instead the request
+ * runs on a small overload pool that answers 503 with {@code Retry-After} at once (counted as
+ * {@code distill_http_rejected_requests_total{reason="overloaded"}}). Only when that pool's own
+ * queue ({@link #OVERLOAD_QUEUE} connections) is full too is a connection closed unanswered,
+ * counted as {@code reason="dropped"}.
  */
 public final class TeacherHttpServer implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(TeacherHttpServer.class);
@@ -62,12 +72,24 @@ public final class TeacherHttpServer implements AutoCloseable {
 
   private static final long REQUEST_TIMEOUT_SECONDS = 120;
 
+  /** Most bytes of a request body read and discarded before an error answer. */
+  static final long DRAIN_LIMIT_BYTES = 16L << 20;
+
+  /** Connections waiting for the overload pool before the JDK server may close one unanswered. */
+  static final int OVERLOAD_QUEUE = 4096;
+
+  /**
+   * Set while the overload pool runs a request: it is answered 503 without touching the teacher.
+   */
+  private static final ThreadLocal<Boolean> OVERLOADED = ThreadLocal.withInitial(() -> false);
+
   private final ServerConfig config;
   private final Teacher teacher;
   private final DynamicBatcher batcher;
   private final TeacherMetrics metrics;
   private final HttpServer server;
   private final ThreadPoolExecutor executor;
+  private final ThreadPoolExecutor overload;
   private final Semaphore admission;
   private final byte[] expectedAuth;
   private final OpenAiEndpoint completions;
@@ -78,9 +100,17 @@ public final class TeacherHttpServer implements AutoCloseable {
   private static final class HttpError extends Exception {
     final int status;
 
+    /** The {@code Allow} header of a 405; null otherwise. */
+    final String allow;
+
     HttpError(int status, String message) {
+      this(status, message, null);
+    }
+
+    HttpError(int status, String message, String allow) {
       super(message);
       this.status = status;
+      this.allow = allow;
     }
   }
 
@@ -99,7 +129,21 @@ public final class TeacherHttpServer implements AutoCloseable {
         config.bearerToken() == null
             ? null
             : ("Bearer " + config.bearerToken()).getBytes(StandardCharsets.UTF_8);
-    // Bounded workers and queue: the JDK default is one thread and an unbounded queue.
+    // Answers 503 to what the workers have no room for; two threads, as each answer is immediate.
+    this.overload =
+        new ThreadPoolExecutor(
+            2,
+            2,
+            30,
+            TimeUnit.SECONDS,
+            new ArrayBlockingQueue<>(OVERLOAD_QUEUE),
+            daemon("teacher-http-overload"),
+            (r, pool) -> {
+              metrics.rejected("dropped");
+              throw new RejectedExecutionException("overload queue full");
+            });
+    // Bounded workers and queue: the JDK default is one thread and an unbounded queue. What they
+    // cannot take goes to the overload pool, never back to the JDK server, which would close it.
     this.executor =
         new ThreadPoolExecutor(
             config.threads(),
@@ -107,14 +151,28 @@ public final class TeacherHttpServer implements AutoCloseable {
             30,
             TimeUnit.SECONDS,
             new ArrayBlockingQueue<>(config.threads() * 64),
-            r -> {
-              Thread t = new Thread(r, "teacher-http");
-              t.setDaemon(true);
-              return t;
-            });
+            daemon("teacher-http"),
+            (r, pool) ->
+                overload.execute(
+                    () -> {
+                      OVERLOADED.set(true);
+                      try {
+                        r.run();
+                      } finally {
+                        OVERLOADED.set(false);
+                      }
+                    }));
     this.server = HttpServer.create(new InetSocketAddress(config.host(), config.port()), 128);
     server.setExecutor(executor);
     server.createContext("/", this::dispatch);
+  }
+
+  private static java.util.concurrent.ThreadFactory daemon(String name) {
+    return r -> {
+      Thread t = new Thread(r, name);
+      t.setDaemon(true);
+      return t;
+    };
   }
 
   public void start() {
@@ -135,6 +193,10 @@ public final class TeacherHttpServer implements AutoCloseable {
     String endpoint = endpointName(path);
     int status;
     try {
+      if (OVERLOADED.get() && !isProbe(path)) {
+        metrics.rejected("overloaded");
+        throw new HttpError(503, "the server is overloaded; retry later");
+      }
       status = route(ex, path);
     } catch (HttpError e) {
       status = e.status;
@@ -149,18 +211,60 @@ public final class TeacherHttpServer implements AutoCloseable {
       if (e.status == 401) {
         ex.getResponseHeaders().set("WWW-Authenticate", "Bearer");
       }
+      if (e.allow != null) {
+        ex.getResponseHeaders().set("Allow", e.allow);
+      }
+      drain(ex);
       sendJson(ex, e.status, err);
     } catch (RuntimeException e) {
       status = 500;
       LOG.warn("{} {} failed", ex.getRequestMethod(), endpoint, e);
       JsonObject err = new JsonObject();
       err.addProperty("error", "internal error");
+      drain(ex);
       sendJson(ex, 500, err);
     } finally {
       ex.close();
     }
     metrics.request(endpoint, status, System.nanoTime() - start);
     LOG.debug("{} {} -> {}", ex.getRequestMethod(), endpoint, status);
+  }
+
+  private static boolean isProbe(String path) {
+    return path.equals("/healthz") || path.equals("/readyz");
+  }
+
+  /**
+   * Reads and discards what is left of the request body, up to {@link #DRAIN_LIMIT_BYTES}, so that
+   * the error answer is not lost to a connection reset; a longer body closes the connection after
+   * the answer instead.
+   */
+  private static void drain(HttpExchange ex) {
+    String length = ex.getRequestHeaders().getFirst("Content-Length");
+    try {
+      if (length != null && Long.parseLong(length.trim()) > DRAIN_LIMIT_BYTES) {
+        ex.getResponseHeaders().set("Connection", "close");
+        return;
+      }
+    } catch (NumberFormatException e) {
+      ex.getResponseHeaders().set("Connection", "close");
+      return;
+    }
+    byte[] skip = new byte[8192];
+    long read = 0;
+    try {
+      InputStream in = ex.getRequestBody();
+      int n;
+      while ((n = in.read(skip)) > 0) {
+        read += n;
+        if (read > DRAIN_LIMIT_BYTES) {
+          ex.getResponseHeaders().set("Connection", "close");
+          return;
+        }
+      }
+    } catch (IOException e) {
+      ex.getResponseHeaders().set("Connection", "close");
+    }
   }
 
   private static String endpointName(String path) {
@@ -269,7 +373,7 @@ public final class TeacherHttpServer implements AutoCloseable {
 
   private static void requireMethod(String method, String expected) throws HttpError {
     if (!method.equals(expected)) {
-      throw new HttpError(405, "use " + expected);
+      throw new HttpError(405, "use " + expected, expected);
     }
   }
 
@@ -286,16 +390,16 @@ public final class TeacherHttpServer implements AutoCloseable {
       }
     }
     ByteArrayOutputStream buf = new ByteArrayOutputStream();
-    try (InputStream in = ex.getRequestBody()) {
-      byte[] chunk = new byte[8192];
-      int n;
-      while ((n = in.read(chunk)) > 0) {
-        if (buf.size() + n > config.maxBodyBytes()) {
-          metrics.rejected("body_too_large");
-          throw new HttpError(413, "request body over " + config.maxBodyBytes() + " bytes");
-        }
-        buf.write(chunk, 0, n);
+    // Not closed here: on 413 the dispatcher drains the rest before answering (see drain).
+    InputStream in = ex.getRequestBody();
+    byte[] chunk = new byte[8192];
+    int n;
+    while ((n = in.read(chunk)) > 0) {
+      if (buf.size() + n > config.maxBodyBytes()) {
+        metrics.rejected("body_too_large");
+        throw new HttpError(413, "request body over " + config.maxBodyBytes() + " bytes");
       }
+      buf.write(chunk, 0, n);
     }
     String text;
     try {
@@ -498,5 +602,6 @@ public final class TeacherHttpServer implements AutoCloseable {
     server.stop(0);
     batcher.close();
     executor.shutdown();
+    overload.shutdown();
   }
 }

@@ -49,16 +49,18 @@ public final class TeacherSources {
   /**
    * Opens the teacher {@code spec} names.
    *
-   * @param teacherId the id to record; null for the default (see the class comment; {@code teacher}
-   *     for one of our checkpoints)
+   * @param teacherId the id to record; null for the default (see the class comment; for one of our
+   *     checkpoints its stored name or sha256 prefix, {@link TeacherIdentity#teacherIdOf})
    * @throws IOException naming the folder and what was expected there
    */
   public static LocalTeacher open(String spec, String teacherId, LabelingConfig config)
       throws IOException {
     Path dir = folder(spec);
     if (!isHuggingFace(spec)) {
+      // one checkpoint, one identity: the name stored in it or its parameters' sha256 prefix
+      String id = teacherId == null ? TeacherIdentity.teacherIdOf(dir) : teacherId;
       LanguageModel lm = ModelSources.open(spec);
-      return new LocalTeacher(teacherId == null ? "teacher" : teacherId, lm, config);
+      return new LocalTeacher(id, lm, config);
     }
     LanguageModel lm = ModelSources.open(spec);
     try {
