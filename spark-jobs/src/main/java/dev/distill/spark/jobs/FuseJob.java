@@ -47,6 +47,13 @@ public final class FuseJob {
       if (inputs.size() < 2) {
         throw new IllegalArgumentException("fusion needs at least two --teacher inputs");
       }
+      inputs.forEach(
+          (path, w) -> {
+            if (!(w > 0 && Double.isFinite(w))) {
+              throw new IllegalArgumentException(
+                  "teacher " + path + ": weight must be a finite number > 0, got " + w);
+            }
+          });
       IngestConfig.requireText("outputPath", outputPath);
       IngestConfig.requireText("reportPath", reportPath);
       if (kOut < 0) {
