@@ -239,7 +239,7 @@ public final class Fusion {
    * {@value #MISSING_TEACHER} (some teacher has no row for it), {@value #TOKENS_DIFFER} (teachers
    * labelled different token sequences), {@value #DUPLICATE} (a teacher has two rows for it with
    * different tokens or labels; identical redeliveries are used once). Rows of teachers not in
-   * {@code teachers} are ignored by the job before this.
+   * {@code teachers} are ignored.
    *
    * @param kOut output k, or 0 for the largest input k of the group
    */
