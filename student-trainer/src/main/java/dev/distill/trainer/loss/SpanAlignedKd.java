@@ -6,6 +6,7 @@ import ai.djl.ndarray.types.Shape;
 import dev.distill.models.autograd.Scalars;
 import dev.distill.models.tokenizer.Tokenizer;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -118,6 +119,66 @@ public final class SpanAlignedKd {
       }
       return out;
     }
+  }
+
+  /**
+   * The host-side inputs of {@link #perSpan} for one sequence (B = 1): one entry per aligned span
+   * that both models predict (its first teacher token is not the sequence's first token, nor its
+   * first student token, and the teacher has a label there).
+   *
+   * @param studentPositions N student positions ({@code studentStart - 1})
+   * @param teacherMerged N x C, row-major
+   * @param teacherTail N
+   */
+  public record Targets(
+      int spans, int columns, long[] studentPositions, float[] teacherMerged, float[] teacherTail) {
+    /** (studentPositions (1, N), teacherMerged (1, N, C), teacherTail (1, N)) as arrays. */
+    public NDArray[] arrays(NDManager manager) {
+      return new NDArray[] {
+        manager.create(studentPositions, new Shape(1, spans)),
+        manager.create(teacherMerged, new Shape(1, spans, columns)),
+        manager.create(teacherTail, new Shape(1, spans))
+      };
+    }
+  }
+
+  /**
+   * Builds {@link Targets} from a teacher's soft labels (position p predicts teacher token p + 1)
+   * and the aligned spans of the teacher's and the student's tokenizations of the same text.
+   */
+  public static Targets targets(
+      Buckets buckets,
+      dev.distill.schemas.codec.SoftLabels teacher,
+      List<CharSpanAlignment.Span> spans) {
+    int c = buckets.size();
+    List<Integer> kept = new java.util.ArrayList<>();
+    for (int i = 0; i < spans.size(); i++) {
+      CharSpanAlignment.Span sp = spans.get(i);
+      if (sp.teacherStart() >= 1
+          && sp.studentStart() >= 1
+          && sp.teacherStart() - 1 < teacher.positions()) {
+        kept.add(i);
+      }
+    }
+    int n = kept.size();
+    long[] pos = new long[n];
+    float[] merged = new float[n * c];
+    float[] tail = new float[n];
+    int k = teacher.k();
+    for (int i = 0; i < n; i++) {
+      CharSpanAlignment.Span sp = spans.get(kept.get(i));
+      int tp = sp.teacherStart() - 1;
+      pos[i] = sp.studentStart() - 1;
+      int[] ids = new int[k];
+      float[] probs = new float[k];
+      for (int j = 0; j < k; j++) {
+        ids[j] = teacher.id(tp, j);
+        probs[j] = teacher.prob(tp, j);
+      }
+      System.arraycopy(buckets.teacherMerged(ids, probs), 0, merged, i * c, c);
+      tail[i] = teacher.tail(tp);
+    }
+    return new Targets(n, c, pos, merged, tail);
   }
 
   /**

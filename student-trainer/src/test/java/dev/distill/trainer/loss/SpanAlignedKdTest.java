@@ -166,4 +166,73 @@ class SpanAlignedKdTest extends NDManagerPerTest {
     }
     assertThat(grad[0]).isNotZero();
   }
+
+  @Test
+  void aCharStudentThatPredictsTheBpeTeachersNextCharacterDistributionHasZeroLoss()
+      throws Exception {
+    try (HfTokenizer bpe = HfTokenizer.load(BPE)) {
+      CharTokenizer chars = CharTokenizer.fromCorpus(TEXT);
+      int[] t = bpe.encode(TEXT);
+      int[] s = chars.encode(TEXT);
+      // Teacher labels: 0.8 on the true next BPE token, tail 0.2.
+      int positions = t.length - 1;
+      int[] ids = new int[positions];
+      float[] probs = new float[positions];
+      float[] tail = new float[positions];
+      for (int p = 0; p < positions; p++) {
+        ids[p] = t[p + 1];
+        probs[p] = 0.8f;
+        tail[p] = 0.2f;
+      }
+      dev.distill.schemas.codec.SoftLabels labels =
+          new dev.distill.schemas.codec.SoftLabels(positions, 1, ids, probs, tail);
+      SpanAlignedKd.Buckets b = SpanAlignedKd.Buckets.of(bpe, chars);
+      SpanAlignedKd.Targets targets =
+          SpanAlignedKd.targets(
+              b,
+              labels,
+              CharSpanAlignment.align(
+                  CharSpanAlignment.endOffsets(bpe, t), CharSpanAlignment.endOffsets(chars, s)));
+      assertThat(targets.spans()).isEqualTo(t.length - 1);
+      // Char student: 0.8 on the true next character, the rest spread evenly.
+      int v = chars.vocabSize();
+      float[] z = new float[s.length * v];
+      float[] wrong = z.clone();
+      for (int p = 0; p + 1 < s.length; p++) {
+        for (int j = 0; j < v; j++) {
+          z[p * v + j] = (float) Math.log(0.2 / (v - 1));
+          wrong[p * v + j] = 0f;
+        }
+        z[p * v + s[p + 1]] = (float) Math.log(0.8);
+      }
+      NDArray[] a = targets.arrays(manager);
+      float right =
+          SpanAlignedKd.loss(
+                  Divergence.FORWARD_KL,
+                  manager.create(z, new Shape(1, s.length, v)),
+                  a[0],
+                  a[1],
+                  a[2],
+                  b.studentMerge(manager),
+                  manager.ones(new Shape(1, targets.spans())),
+                  1f)
+              .getFloat();
+      float uniform =
+          SpanAlignedKd.loss(
+                  Divergence.FORWARD_KL,
+                  manager.create(wrong, new Shape(1, s.length, v)),
+                  a[0],
+                  a[1],
+                  a[2],
+                  b.studentMerge(manager),
+                  manager.ones(new Shape(1, targets.spans())),
+                  1f)
+              .getFloat();
+
+      assertThat(right).isCloseTo(0f, within(1e-5f));
+      // Uniform student: Q(c) = 1/v; KL = 0.8 ln(0.8 v) + 0.2 ln(0.2 / (1 - 1/v)).
+      double expected = 0.8 * Math.log(0.8 * v) + 0.2 * Math.log(0.2 / (1 - 1.0 / v));
+      assertThat(uniform).isCloseTo((float) expected, within(1e-4f));
+    }
+  }
 }
