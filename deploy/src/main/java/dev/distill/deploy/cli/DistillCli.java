@@ -25,6 +25,7 @@ import picocli.CommandLine.Model.CommandSpec;
       ConfigCommand.class,
       SparkJobCommand.Ingest.class,
       SparkJobCommand.Curate.class,
+      SparkJobCommand.Fuse.class,
       CommandLine.HelpCommand.class
     })
 public final class DistillCli implements Runnable {

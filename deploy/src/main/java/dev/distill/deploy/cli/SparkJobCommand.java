@@ -1,6 +1,7 @@
 package dev.distill.deploy.cli;
 
 import dev.distill.spark.jobs.CurateJob;
+import dev.distill.spark.jobs.FuseJob;
 import dev.distill.spark.jobs.IngestJob;
 import java.lang.reflect.Field;
 import java.util.ArrayList;
@@ -12,13 +13,13 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /**
- * {@code distill ingest} and {@code distill curate}: a spark-jobs entry point run in this JVM on
- * local Spark, for a team on one machine. Every argument after the subcommand goes to the job's own
- * {@code main} unchanged, so the options are exactly those of {@code spark-submit --class ...}
- * (deploy/spark/*.sh) and cannot drift. The job's exit codes are kept: it returns on success and
- * exits the JVM with 1 (failure) or 2 (usage) otherwise. Spark is not imported here (only
- * spark-jobs does): the master reaches the job's session as the {@code spark.master} system
- * property, which is how spark-submit hands it over too.
+ * {@code distill ingest}, {@code distill curate} and {@code distill fuse}: a spark-jobs entry point
+ * run in this JVM on local Spark, for a team on one machine. Every argument after the subcommand
+ * goes to the job's own {@code main} unchanged, so the options are exactly those of {@code
+ * spark-submit --class ...} (deploy/spark/*.sh) and cannot drift. The job's exit codes are kept: it
+ * returns on success and exits the JVM with 1 (failure) or 2 (usage) otherwise. Spark is not
+ * imported here (only spark-jobs does): the master reaches the job's session as the {@code
+ * spark.master} system property, which is how spark-submit hands it over too.
  */
 abstract class SparkJobCommand implements Callable<Integer> {
   @Option(
@@ -105,6 +106,32 @@ abstract class SparkJobCommand implements Callable<Integer> {
     @Override
     Consumer<String[]> job() {
       return CurateJob::main;
+    }
+  }
+
+  @Command(
+      name = "fuse",
+      mixinStandardHelpOptions = true,
+      description = {
+        "Runs spark-jobs' FuseJob in this JVM on local Spark: raw Parquet of several teachers that"
+            + " share a tokenizer to the raw Parquet of one fused teacher (weighted mixture per"
+            + " position) and a report with KL(fused || each teacher).",
+        "Every other argument is FuseJob's own, as under spark-submit (below)."
+      },
+      modelTransformer = Fuse.Usage.class)
+  static final class Fuse extends SparkJobCommand {
+    /** Puts FuseJob's usage under {@code --help}. */
+    public static final class Usage implements CommandLine.IModelTransformer {
+      @Override
+      public CommandLine.Model.CommandSpec transform(CommandLine.Model.CommandSpec spec) {
+        spec.usageMessage().footer("", usageOf(FuseJob.class));
+        return spec;
+      }
+    }
+
+    @Override
+    Consumer<String[]> job() {
+      return FuseJob::main;
     }
   }
 }

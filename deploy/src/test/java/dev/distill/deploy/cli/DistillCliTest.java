@@ -63,6 +63,9 @@ class DistillCliTest {
     Result curate = run("curate", "--help");
     assertThat(curate.code()).isZero();
     assertThat(curate.out()).contains("--master", "usage: CurateJob --input DIR --output DIR");
+    Result fuse = run("fuse", "--help");
+    assertThat(fuse.code()).isZero();
+    assertThat(fuse.out()).contains("--master", "usage: FuseJob --teacher RAW_DIR=WEIGHT");
     Result ingest = run("ingest", "--help");
     assertThat(ingest.code()).isZero();
     assertThat(ingest.out()).contains("usage: IngestJob --bootstrap-servers");

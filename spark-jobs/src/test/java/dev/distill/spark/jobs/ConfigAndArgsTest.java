@@ -239,4 +239,33 @@ class ConfigAndArgsTest {
                     }))
         .hasMessageContaining("ascending");
   }
+
+  @Test
+  void fuseArgsKeepTeachersInOrderWithTheirWeightsAndRefuseBadOnes() {
+    FuseJob.Config c =
+        FuseJob.parse(
+            new String[] {
+              "--teacher", "/raw/a=3", "--teacher", "/raw/b=1", "--output", "/o", "--report", "/r"
+            });
+    assertThat(c.inputs()).containsExactly(Map.entry("/raw/a", 3.0), Map.entry("/raw/b", 1.0));
+    assertThat(c.kOut()).isZero();
+    assertThatThrownBy(
+            () ->
+                FuseJob.parse(
+                    new String[] {"--teacher", "/raw/a", "--output", "/o", "--report", "/r"}))
+        .isInstanceOf(Args.UsageException.class)
+        .hasMessageContaining("RAW_DIR=WEIGHT");
+    assertThatThrownBy(
+            () ->
+                FuseJob.parse(
+                    new String[] {"--teacher", "/raw/a=1", "--output", "/o", "--report", "/r"}))
+        .hasMessageContaining("at least two");
+    assertThatThrownBy(
+            () ->
+                FuseJob.parse(
+                    new String[] {
+                      "--teacher", "/a=1", "--teacher", "/b=-1", "--output", "/o", "--report", "/r"
+                    }))
+        .hasMessageContaining("teacher /b: weight must be a finite number > 0, got -1.0");
+  }
 }

@@ -26,6 +26,7 @@ class DeploySparkScriptsTest {
           "CurateJob", CurateJob.USAGE,
           "CurateRationalesJob", CurateRationalesJob.USAGE,
           "RelabelJob", RelabelJob.USAGE,
+          "FuseJob", FuseJob.USAGE,
           "EvalJob", EvalJob.USAGE);
 
   @Test

@@ -1,0 +1,169 @@
+package dev.distill.trainer.loss;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.within;
+
+import ai.djl.engine.Engine;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.training.GradientCollector;
+import dev.distill.trainer.NDManagerPerTest;
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+
+class UniversalLogitDistillationTest extends NDManagerPerTest {
+  private NDArray logitsOf(float[][] probs) {
+    int t = probs.length;
+    int v = probs[0].length;
+    float[] z = new float[t * v];
+    for (int i = 0; i < t; i++) {
+      for (int j = 0; j < v; j++) {
+        z[i * v + j] = (float) Math.log(probs[i][j]);
+      }
+    }
+    return manager.create(z, new Shape(1, t, v));
+  }
+
+  @Test
+  void sumsAbsoluteDifferencesOfTheSortedProbabilitiesWithTheSmallerVocabularyPaddedWithZeros() {
+    // Student V_s = 3: (0.2, 0.5, 0.3) sorted (0.5, 0.3, 0.2, 0 pad). Teacher V_t = 4, k = 1:
+    // 0.7 and a tail of 0.3 over 3 ids, sorted (0.7, 0.1, 0.1, 0.1).
+    // |0.5-0.7| + |0.3-0.1| + |0.2-0.1| + |0-0.1| = 0.6.
+    NDArray d =
+        UniversalLogitDistillation.perPosition(
+            logitsOf(new float[][] {{0.2f, 0.5f, 0.3f}}),
+            manager.create(new float[] {0.7f}, new Shape(1, 1, 1)),
+            manager.create(new float[] {0.3f}, new Shape(1, 1)),
+            4,
+            1f);
+
+    assertThat(d.getShape()).isEqualTo(new Shape(1, 1));
+    assertThat(d.getFloat(0, 0)).isCloseTo(0.6f, within(1e-5f));
+  }
+
+  @Test
+  void padsTheTeacherWhenTheStudentVocabularyIsLarger() {
+    // Student V_s = 4 (0.4, 0.3, 0.2, 0.1); teacher V_t = 2, k = 2 (0.9, 0.1), tail 0, pad 0 0.
+    // |0.4-0.9| + |0.3-0.1| + 0.2 + 0.1 = 1.0.
+    NDArray d =
+        UniversalLogitDistillation.perPosition(
+            logitsOf(new float[][] {{0.1f, 0.2f, 0.3f, 0.4f}}),
+            manager.create(new float[] {0.1f, 0.9f}, new Shape(1, 1, 2)),
+            manager.create(new float[] {0f}, new Shape(1, 1)),
+            2,
+            1f);
+
+    assertThat(d.getFloat(0, 0)).isCloseTo(1.0f, within(1e-5f));
+  }
+
+  @Test
+  void isZeroForEqualSortedDistributionsWhateverTheTokenOrderAndTheTemperatureIsStudentSide() {
+    NDArray d =
+        UniversalLogitDistillation.perPosition(
+            logitsOf(new float[][] {{0.1f, 0.6f, 0.3f}}),
+            manager.create(new float[] {0.3f, 0.6f}, new Shape(1, 1, 2)),
+            manager.create(new float[] {0.1f}, new Shape(1, 1)),
+            3,
+            1f);
+    assertThat(d.getFloat(0, 0)).isCloseTo(0f, within(1e-5f));
+    // At T = 2 the student's softmax(z / 2) is flatter: no longer equal.
+    NDArray hot =
+        UniversalLogitDistillation.perPosition(
+            logitsOf(new float[][] {{0.1f, 0.6f, 0.3f}}),
+            manager.create(new float[] {0.3f, 0.6f}, new Shape(1, 1, 2)),
+            manager.create(new float[] {0.1f}, new Shape(1, 1)),
+            3,
+            2f);
+    assertThat(hot.getFloat(0, 0)).isGreaterThan(0.1f);
+  }
+
+  @Test
+  void lossIsTheMaskedMean() {
+    NDArray l =
+        UniversalLogitDistillation.loss(
+            logitsOf(new float[][] {{0.2f, 0.5f, 0.3f}, {0.5f, 0.25f, 0.25f}}),
+            manager.create(new float[] {0.7f, 0.5f}, new Shape(1, 2, 1)),
+            manager.create(new float[] {0.3f, 0.5f}, new Shape(1, 2)),
+            manager.create(new float[] {1f, 0f}, new Shape(1, 2)),
+            4,
+            1f);
+
+    assertThat(l.getFloat()).isCloseTo(0.6f, within(1e-5f));
+  }
+
+  private float uld(float[] z, float[] p, float[] tail, int t, int v, int k, int vt, float temp) {
+    return UniversalLogitDistillation.loss(
+            manager.create(z, new Shape(1, t, v)),
+            manager.create(p, new Shape(1, t, k)),
+            manager.create(tail, new Shape(1, t)),
+            manager.ones(new Shape(1, t)),
+            vt,
+            temp)
+        .getFloat();
+  }
+
+  @Test
+  void gradientMatchesFiniteDifferences() {
+    Random rng = new Random(11);
+    int t = 2, v = 5, k = 2, vt = 7;
+    float temp = 1.5f;
+    float[] z = new float[t * v];
+    for (int i = 0; i < z.length; i++) {
+      z[i] = (float) rng.nextGaussian() * 2;
+    }
+    float[] p = {0.5f, 0.2f, 0.6f, 0.3f};
+    float[] tail = {0.3f, 0.1f};
+    NDArray logits = manager.create(z, new Shape(1, t, v));
+    logits.setRequiresGradient(true);
+    float[] grad;
+    try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
+      NDArray l =
+          UniversalLogitDistillation.loss(
+              logits,
+              manager.create(p, new Shape(1, t, k)),
+              manager.create(tail, new Shape(1, t)),
+              manager.ones(new Shape(1, t)),
+              vt,
+              temp);
+      gc.backward(l);
+      grad = logits.getGradient().toFloatArray();
+    }
+    float h = 1e-3f;
+    double maxAbs = 0;
+    for (int i = 0; i < z.length; i++) {
+      float[] plus = z.clone();
+      float[] minus = z.clone();
+      plus[i] += h;
+      minus[i] -= h;
+      double numeric =
+          (uld(plus, p, tail, t, v, k, vt, temp) - uld(minus, p, tail, t, v, k, vt, temp))
+              / (2.0 * h);
+      assertThat((double) grad[i]).as("d ULD / d z[%d]", i).isCloseTo(numeric, within(3e-3));
+      maxAbs = Math.max(maxAbs, Math.abs(numeric));
+    }
+    assertThat(maxAbs).isGreaterThan(1e-2);
+  }
+
+  @Test
+  void refusesMismatchedShapesAndATeacherVocabularySmallerThanK() {
+    assertThatThrownBy(
+            () ->
+                UniversalLogitDistillation.perPosition(
+                    manager.zeros(new Shape(1, 2, 3)),
+                    manager.zeros(new Shape(1, 1, 2)),
+                    manager.zeros(new Shape(1, 1)),
+                    4,
+                    1f))
+        .hasMessageContaining("shapes disagree");
+    assertThatThrownBy(
+            () ->
+                UniversalLogitDistillation.perPosition(
+                    manager.zeros(new Shape(1, 1, 3)),
+                    manager.zeros(new Shape(1, 1, 2)),
+                    manager.zeros(new Shape(1, 1)),
+                    1,
+                    1f))
+        .hasMessageContaining("smaller than k");
+  }
+}
