@@ -299,7 +299,8 @@ final class TrainCommand implements Callable<Integer> {
                     CuratedStream.open(
                         curated, "train", tok.id(), tok.sha256(), hadoop, streamOptions, c),
                 batch,
-                loss)) {
+                loss,
+                lm.config().blockSize())) {
       TrainResult r;
       int[] firstStep = {-1}; // the first step this process ran: > 1 when it resumed
       try {
@@ -307,7 +308,12 @@ final class TrainCommand implements Callable<Integer> {
             TrainingLoop.run(
                 lm,
                 train,
-                new SoftLabelBatches(valSet.examples(), batch, loss),
+                new SoftLabelBatches(
+                    valSet.examples().stream()
+                        .map(e -> e.cropped(lm.config().blockSize()))
+                        .toList(),
+                    batch,
+                    loss),
                 tc,
                 (step, total, l, v, tps) -> {
                   if (firstStep[0] < 0) {
@@ -327,6 +333,14 @@ final class TrainCommand implements Callable<Integer> {
       meta.put("role", "student");
       meta.put("loss", loss.description());
       meta.put("training", "in-process, streamed train split, " + steps + " steps");
+      if (train.cropped() > 0) {
+        System.out.printf(
+            Locale.ROOT,
+            "[train] %d drawn examples were longer than the student's context (%d positions) and"
+                + " were cut to it%n",
+            train.cropped(),
+            lm.config().blockSize());
+      }
       Checkpoints.save(lm, out, meta);
       if (exportHf != null) {
         HfModels.export(lm, exportHf);

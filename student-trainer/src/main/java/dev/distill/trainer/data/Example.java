@@ -39,4 +39,27 @@ public record Example(String id, int[] tokens, SoftLabels labels, float weight) 
   public int positions() {
     return tokens.length - 1;
   }
+
+  /**
+   * This example cut to its first {@code maxPositions} positions (tokens {@code 0..maxPositions},
+   * their labels), or this example when it fits: a student sees at most its context length.
+   */
+  public Example cropped(int maxPositions) {
+    if (maxPositions < 1) {
+      throw new IllegalArgumentException("maxPositions must be >= 1, got " + maxPositions);
+    }
+    if (positions() <= maxPositions) {
+      return this;
+    }
+    int k = labels.k();
+    int n = maxPositions * k;
+    SoftLabels cut =
+        new SoftLabels(
+            maxPositions,
+            k,
+            java.util.Arrays.copyOf(labels.ids(), n),
+            java.util.Arrays.copyOf(labels.probs(), n),
+            java.util.Arrays.copyOf(labels.tails(), maxPositions));
+    return new Example(id, java.util.Arrays.copyOf(tokens, maxPositions + 1), cut, weight);
+  }
 }

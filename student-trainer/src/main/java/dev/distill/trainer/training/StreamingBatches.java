@@ -1,6 +1,7 @@
 package dev.distill.trainer.training;
 
 import ai.djl.ndarray.NDManager;
+import dev.distill.trainer.data.Example;
 import dev.distill.trainer.io.CuratedStream;
 import dev.distill.trainer.loss.DistillationLoss;
 import java.io.IOException;
@@ -27,8 +28,20 @@ public final class StreamingBatches implements BatchSource, AutoCloseable {
   private final int batchSize;
   private final DistillationLoss loss;
   private CuratedStream stream;
+  private final int maxPositions;
+  private long cropped;
 
   public StreamingBatches(Opener opener, int batchSize, DistillationLoss loss) {
+    this(opener, batchSize, loss, Integer.MAX_VALUE);
+  }
+
+  /**
+   * As above, every example cut to its first {@code maxPositions} positions ({@link
+   * Example#cropped}): the student's context length, when curated examples are longer (prompts
+   * labelled by a teacher with a longer context); {@link #cropped()} counts them.
+   */
+  public StreamingBatches(Opener opener, int batchSize, DistillationLoss loss, int maxPositions) {
+    this.maxPositions = maxPositions;
     if (batchSize < 1) {
       throw new IllegalArgumentException("batchSize must be >= 1: " + batchSize);
     }
@@ -40,7 +53,20 @@ public final class StreamingBatches implements BatchSource, AutoCloseable {
   @Override
   public Batch next(NDManager manager, Random rng) {
     CuratedStream s = stream(CuratedStream.Cursor.START);
-    return DistillationBatches.next(manager, batchSize, s::next, loss);
+    return DistillationBatches.next(manager, batchSize, () -> crop(s.next()), loss);
+  }
+
+  private Example crop(Example e) {
+    Example c = e.cropped(maxPositions);
+    if (c != e) {
+      cropped++;
+    }
+    return c;
+  }
+
+  /** Examples drawn so far that were longer than maxPositions and were cut to it. */
+  public long cropped() {
+    return cropped;
   }
 
   @Override
