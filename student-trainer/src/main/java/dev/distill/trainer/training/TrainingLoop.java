@@ -150,6 +150,7 @@ public final class TrainingLoop {
         }
       }
       List<NDArray> params = TrainingStep.parameters(model);
+      List<String> ids = new ArrayList<>(names.keySet());
       int micro = config.accumulationSteps();
       for (int step = firstStep; step < config.steps(); step++) {
         trainer.getManager().getEngine().setRandomSeed(stepSeed(config.seed(), step));
@@ -183,12 +184,17 @@ public final class TrainingLoop {
           if (regularizer != null) {
             regularizer.afterBackward(model);
           }
-          double norm = TrainingStep.clipGlobalNorm(params, config.gradClipNorm());
-          if (TrainingStep.finite(stepLoss, norm, params, config.gradClipNorm())) {
-            trainer.step();
+          // Multi-tensor clipping and AdamW over flat gradients (issue 13): a few dozen native
+          // ops per step instead of about 20 per parameter through trainer.step().
+          ResumableAdamW.Gradients grads = optimizer.gather(ids, params, stepManager);
+          double norm = grads.clipGlobalNorm(config.gradClipNorm());
+          boolean finite = Float.isFinite(stepLoss) && Double.isFinite(norm);
+          if (finite) {
+            optimizer.update(grads);
             trainLoss = stepLoss;
-          } else {
-            TrainingStep.zeroGradients(params);
+          }
+          grads.zeroParameterGradients();
+          if (!finite) {
             skippedSteps++;
             System.err.printf(
                 Locale.ROOT,
