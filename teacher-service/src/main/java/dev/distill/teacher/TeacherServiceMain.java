@@ -2,15 +2,16 @@ package dev.distill.teacher;
 
 import com.google.gson.GsonBuilder;
 import com.google.gson.JsonObject;
-import dev.distill.models.checkpoint.Checkpoints;
-import dev.distill.models.gpt.LanguageModel;
 import dev.distill.models.tokenizer.CharTokenizer;
+import dev.distill.models.tokenizer.Tokenizer;
+import dev.distill.models.tokenizer.Tokenizers;
 import dev.distill.teacher.http.ServerConfig;
 import dev.distill.teacher.http.TeacherHttpServer;
 import dev.distill.teacher.inference.LabelingConfig;
-import dev.distill.teacher.inference.LocalTeacher;
 import dev.distill.teacher.inference.RationaleConfig;
 import dev.distill.teacher.inference.Teacher;
+import dev.distill.teacher.inference.TeacherIdentity;
+import dev.distill.teacher.inference.TeacherSources;
 import dev.distill.teacher.inference.TorchScriptTeacher;
 import dev.distill.teacher.io.JsonlPrompts;
 import dev.distill.teacher.io.ParquetOutputSink;
@@ -27,11 +28,14 @@ import dev.distill.teacher.labeling.TeeSink;
 import dev.distill.teacher.remote.RemoteTeacher;
 import dev.distill.teacher.remote.RemoteTeacherConfig;
 import dev.distill.teacher.service.TeacherMetrics;
+import java.io.IOException;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.EnumMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -45,6 +49,7 @@ import org.slf4j.LoggerFactory;
 import picocli.CommandLine;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -64,7 +69,16 @@ public final class TeacherServiceMain {
 
   /** Which teacher: an in-process checkpoint or a remote OpenAI-compatible endpoint. */
   static final class TeacherOptions {
-    @Option(names = "--checkpoint", description = "teacher checkpoint folder (models format)")
+    @Option(
+        names = "--teacher",
+        description =
+            "in-process teacher: hf:FOLDER (Hugging Face config.json, *.safetensors, tokenizer"
+                + " files) or a folder holding one of our checkpoints or a Hugging Face model")
+    String teacherSpec;
+
+    @Option(
+        names = "--checkpoint",
+        description = "teacher checkpoint folder (models format, or a Hugging Face folder)")
     Path checkpoint;
 
     @Option(
@@ -103,11 +117,26 @@ public final class TeacherServiceMain {
 
     @Option(
         names = "--tokenizer",
-        description = "tokenizer.json (char tokenizer) for a remote teacher")
+        description =
+            "the remote teacher's tokenizer: a folder (tokenizer.json of either kind, with"
+                + " tokenizer_config.json etc.) or a char tokenizer file")
     Path tokenizer;
 
-    @Option(names = "--teacher-id", defaultValue = "teacher", description = "teacher id")
+    @Option(
+        names = "--teacher-id",
+        description =
+            "teacher id (default: for a checkpoint the name stored in it, else gpt- and its"
+                + " parameters' sha256 prefix, as the demo records it; for a Hugging Face folder"
+                + " its model_type and sha256 prefix; else teacher)")
     String teacherId;
+
+    /** The given id, else the checkpoint's own (so every command records one identity). */
+    String resolvedTeacherId() throws java.io.IOException {
+      if (teacherId != null) {
+        return teacherId;
+      }
+      return checkpoint != null ? TeacherIdentity.teacherIdOf(checkpoint) : "teacher";
+    }
 
     @Option(names = "--top-k", defaultValue = "8", description = "k (default ${DEFAULT-VALUE})")
     int topK;
@@ -121,38 +150,48 @@ public final class TeacherServiceMain {
     @Option(names = "--batch-size", defaultValue = "64", description = "sequences per forward")
     int batchSize;
 
+    /** The remote API key, read by {@link #readSecrets} before anything starts. */
+    private String remoteApiKey;
+
+    /** Reads the secrets named on the command line; an unset or empty variable refuses to start. */
+    void readSecrets(CommandLine cmd) {
+      remoteApiKey = secret(cmd, "--remote-api-key-env", remoteApiKeyEnv);
+    }
+
     Teacher open() throws Exception {
       int given =
-          (checkpoint != null ? 1 : 0)
+          (teacherSpec != null ? 1 : 0)
+              + (checkpoint != null ? 1 : 0)
               + (torchscript != null ? 1 : 0)
               + (remoteUrl != null ? 1 : 0);
       if (given != 1) {
         throw new CommandLine.ParameterException(
             new CommandLine(new TeacherServiceMain()),
-            "give exactly one of --checkpoint, --torchscript and --remote-url");
+            "give exactly one of --teacher, --checkpoint, --torchscript and --remote-url");
       }
       if (torchscript != null) {
         return new TorchScriptTeacher(
-            teacherId,
+            resolvedTeacherId(),
             torchscript,
             new LabelingConfig(topK, temperature, batchSize),
             contextTokens);
       }
-      if (checkpoint != null) {
-        LanguageModel lm = Checkpoints.load(checkpoint);
-        return new LocalTeacher(teacherId, lm, new LabelingConfig(topK, temperature, batchSize));
+      if (teacherSpec != null || checkpoint != null) {
+        return TeacherSources.open(
+            teacherSpec != null ? teacherSpec : checkpoint.toString(),
+            teacherId,
+            new LabelingConfig(topK, temperature, batchSize));
       }
       if (tokenizer == null || remoteModel == null) {
         throw new CommandLine.ParameterException(
             new CommandLine(new TeacherServiceMain()),
             "--remote-url needs --remote-model and --tokenizer");
       }
-      String key = remoteApiKeyEnv == null ? null : System.getenv(remoteApiKeyEnv);
       return new RemoteTeacher(
           new RemoteTeacherConfig(
               remoteUrl,
               remoteModel,
-              key,
+              remoteApiKey,
               topK,
               temperature,
               remoteTemperature,
@@ -162,7 +201,18 @@ public final class TeacherServiceMain {
               Duration.ofSeconds(60),
               3,
               Duration.ofMillis(200)),
-          CharTokenizer.load(tokenizer));
+          remoteTokenizer(tokenizer));
+    }
+
+    /** A folder (either kind, by its tokenizer.json), or a char tokenizer file. */
+    static Tokenizer remoteTokenizer(Path path) throws IOException {
+      if (Files.isDirectory(path)) {
+        return Tokenizers.load(path);
+      }
+      if (path.getFileName().toString().equals(Tokenizers.TOKENIZER_FILE)) {
+        return Tokenizers.load(path.toAbsolutePath().getParent());
+      }
+      return CharTokenizer.load(path);
     }
   }
 
@@ -234,11 +284,11 @@ public final class TeacherServiceMain {
     }
   }
 
-  @Command(
-      name = "serve",
-      mixinStandardHelpOptions = true,
-      description = "Serve the HTTP API and/or consume prompts from Kafka until SIGTERM.")
-  static final class Serve implements Callable<Integer> {
+  /**
+   * The teacher, its limits and its rationale sampling: declared once, mixed into {@code serve} and
+   * {@code batch} (issue 17: the two used to repeat these blocks).
+   */
+  static final class TeacherMixin {
     @ArgGroup(exclusive = false, multiplicity = "1")
     TeacherOptions teacher = new TeacherOptions();
 
@@ -247,6 +297,62 @@ public final class TeacherServiceMain {
 
     @ArgGroup(exclusive = false)
     RationaleOptions rationales = new RationaleOptions();
+
+    /** The limits; picocli leaves a group null when none of its options is given. */
+    LimitOptions limits() {
+      return limits == null ? new LimitOptions() : limits;
+    }
+
+    RationaleOptions rationales() {
+      return rationales == null ? new RationaleOptions() : rationales;
+    }
+
+    /** Null when rationales are off. */
+    RationaleConfig rationaleConfig() {
+      return RationaleOptions.config(rationales);
+    }
+  }
+
+  /** Where records go in Kafka: declared once for {@code serve} and {@code batch}. */
+  static final class KafkaMixin {
+    @Option(
+        names = "--bootstrap-servers",
+        description =
+            "Kafka brokers; serve: consume prompts from them (absent: no Kafka); batch: also (or,"
+                + " without --output, only) produce the records to them")
+    String bootstrapServers;
+
+    @Option(
+        names = "--outputs-topic",
+        defaultValue = "distill.teacher-outputs",
+        description = "topic of the records (default ${DEFAULT-VALUE})")
+    String outputsTopic;
+
+    @Option(
+        names = "--transactional-id",
+        description =
+            "producer transactional id; serve: unique per instance (default random); batch:"
+                + " default distill-label-<run-id>, so a re-run of a run fences a stale producer")
+    String transactionalId;
+
+    @Option(
+        names = "--kafka-property",
+        description =
+            "client property k=v, repeatable (SASL/SSL settings pass through here); serve:"
+                + " consumer./producer. prefix for one client")
+    Map<String, String> properties = new LinkedHashMap<>();
+  }
+
+  @Command(
+      name = "serve",
+      mixinStandardHelpOptions = true,
+      description = "Serve the HTTP API and/or consume prompts from Kafka until SIGTERM.")
+  static final class Serve implements Callable<Integer> {
+    @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
+    @Mixin TeacherMixin model;
+
+    @Mixin KafkaMixin broker;
 
     @Option(names = "--http-host", defaultValue = "127.0.0.1", description = "bind address")
     String httpHost;
@@ -259,20 +365,11 @@ public final class TeacherServiceMain {
         description = "environment variable holding the bearer token (required off loopback)")
     String httpTokenEnv;
 
-    @Option(names = "--bootstrap-servers", description = "Kafka brokers (absent: no Kafka)")
-    String bootstrapServers;
-
     @Option(names = "--group-id", defaultValue = "distill-teacher", description = "consumer group")
     String groupId;
 
-    @Option(names = "--transactional-id", description = "unique per instance (default: random)")
-    String transactionalId;
-
     @Option(names = "--prompts-topic", defaultValue = "distill.prompts")
     String promptsTopic;
-
-    @Option(names = "--outputs-topic", defaultValue = "distill.teacher-outputs")
-    String outputsTopic;
 
     @Option(names = "--dlq-topic", defaultValue = "distill.prompts.dlq")
     String dlqTopic;
@@ -283,27 +380,24 @@ public final class TeacherServiceMain {
     @Option(names = "--retries", defaultValue = "3", description = "teacher retries, then DLQ")
     int retries;
 
-    @Option(
-        names = "--kafka-property",
-        description = "client property k=v (consumer./producer. prefix for one client)")
-    Map<String, String> kafkaProperties = new LinkedHashMap<>();
-
     @Override
     public Integer call() throws Exception {
-      if (httpPort < 0 && bootstrapServers == null) {
+      if (httpPort < 0 && broker.bootstrapServers == null) {
         throw new CommandLine.ParameterException(
-            new CommandLine(this), "nothing to serve: give --http-port and/or --bootstrap-servers");
+            spec.commandLine(), "nothing to serve: give --http-port and/or --bootstrap-servers");
       }
-      LimitOptions lim = limits == null ? new LimitOptions() : limits;
+      // Secrets first: a named variable that is unset never means "no auth".
+      String token = secret(spec.commandLine(), "--http-token-env", httpTokenEnv);
+      model.teacher.readSecrets(spec.commandLine());
+      LimitOptions lim = model.limits();
       TeacherMetrics metrics = new TeacherMetrics();
       CountDownLatch done = new CountDownLatch(1);
-      try (Teacher t = teacher.open()) {
+      try (Teacher t = model.teacher.open()) {
         TeacherHttpServer http = null;
         PromptServiceLoop loop = null;
         Thread loopThread = null;
         CountDownLatch stopped = new CountDownLatch(1);
         if (httpPort >= 0) {
-          String token = httpTokenEnv == null ? null : System.getenv(httpTokenEnv);
           ServerConfig d = ServerConfig.loopback();
           http =
               new TeacherHttpServer(
@@ -323,17 +417,17 @@ public final class TeacherServiceMain {
           http.start();
           System.out.println("http " + http.baseUri());
         }
-        if (bootstrapServers != null) {
+        if (broker.bootstrapServers != null) {
           loop =
               new PromptServiceLoop(
                   new ServiceConfig(
-                      bootstrapServers,
+                      broker.bootstrapServers,
                       groupId,
-                      transactionalId != null
-                          ? transactionalId
+                      broker.transactionalId != null
+                          ? broker.transactionalId
                           : "distill-teacher-" + UUID.randomUUID(),
                       promptsTopic,
-                      outputsTopic,
+                      broker.outputsTopic,
                       dlqTopic,
                       lim.tokenBudget,
                       Duration.ofMillis(maxWaitMs),
@@ -341,12 +435,9 @@ public final class TeacherServiceMain {
                       lim.maxPromptTokens,
                       retries,
                       Duration.ofMillis(100),
-                      kafkaProperties),
+                      broker.properties),
                   new PromptLabeler(
-                      t,
-                      lim.chunkPositions,
-                      lim.maxPromptTokens,
-                      RationaleOptions.config(rationales)),
+                      t, lim.chunkPositions, lim.maxPromptTokens, model.rationaleConfig()),
                   metrics);
           PromptServiceLoop l = loop;
           loopThread =
@@ -414,14 +505,11 @@ public final class TeacherServiceMain {
             + " teacher batch; read it with isolation.level=read_committed)."
       })
   static final class Batch implements Callable<Integer> {
-    @ArgGroup(exclusive = false, multiplicity = "1")
-    TeacherOptions teacher = new TeacherOptions();
+    @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
-    @ArgGroup(exclusive = false)
-    LimitOptions limits = new LimitOptions();
+    @Mixin TeacherMixin model;
 
-    @ArgGroup(exclusive = false)
-    RationaleOptions rationales = new RationaleOptions();
+    @Mixin KafkaMixin broker;
 
     @Option(
         names = "--input",
@@ -435,24 +523,6 @@ public final class TeacherServiceMain {
     String output;
 
     @Option(
-        names = "--bootstrap-servers",
-        description = "also (or, without --output, only) produce the records to Kafka")
-    String bootstrapServers;
-
-    @Option(
-        names = "--outputs-topic",
-        defaultValue = "distill.teacher-outputs",
-        description = "topic of the records (default ${DEFAULT-VALUE})")
-    String outputsTopic;
-
-    @Option(
-        names = "--transactional-id",
-        description =
-            "producer transactional id (default distill-label-<run-id>: a re-run of the same run"
-                + " fences a stale producer of it)")
-    String transactionalId;
-
-    @Option(
         names = "--create-topic",
         description =
             "create --outputs-topic when missing (--topic-partitions, --topic-replication)")
@@ -463,11 +533,6 @@ public final class TeacherServiceMain {
 
     @Option(names = "--topic-replication", defaultValue = "3", description = "with --create-topic")
     short topicReplication;
-
-    @Option(
-        names = "--kafka-property",
-        description = "producer/admin client property k=v (SASL/SSL settings pass through here)")
-    Map<String, String> kafkaProperties = new LinkedHashMap<>();
 
     @Option(names = "--run-id", required = true, description = "run id recorded in every record")
     String runId;
@@ -488,19 +553,39 @@ public final class TeacherServiceMain {
 
     @Override
     public Integer call() throws Exception {
-      LimitOptions lim = limits == null ? new LimitOptions() : limits;
+      LimitOptions lim = model.limits();
+      model.teacher.readSecrets(spec.commandLine());
+      if (!java.nio.file.Files.exists(input)) {
+        throw new CommandLine.ParameterException(
+            spec.commandLine(), "--input " + input + ": no such file or folder");
+      }
       // JSON Lines by extension; anything else (a .parquet file or a folder) is read as Parquet.
       JsonlPrompts.Read read =
           input.toString().endsWith(".jsonl")
               ? JsonlPrompts.read(input, runId, source, defaultRationales)
               : ParquetPrompts.read(input.toString(), runId, source, defaultRationales);
-      if (output == null && bootstrapServers == null) {
+      if (output == null && broker.bootstrapServers == null) {
         throw new CommandLine.ParameterException(
-            new CommandLine(this), "nowhere to write: give --output and/or --bootstrap-servers");
+            spec.commandLine(), "nowhere to write: give --output and/or --bootstrap-servers");
       }
-      if (bootstrapServers != null && createTopic) {
-        Topics.ensure(
-            bootstrapServers, kafkaProperties, outputsTopic, topicPartitions, topicReplication);
+      if (broker.bootstrapServers != null && createTopic) {
+        try {
+          Topics.ensure(
+              broker.bootstrapServers,
+              broker.properties,
+              broker.outputsTopic,
+              topicPartitions,
+              topicReplication);
+        } catch (Topics.ReplicationFactorTooHigh e) {
+          int fit = e.brokers() > 0 ? e.brokers() : 1;
+          throw new IllegalStateException(
+              e.getMessage()
+                  + "; give --topic-replication "
+                  + fit
+                  + " (at most the number of brokers)"
+                  + " or create the topic yourself",
+              e);
+        }
       }
       ParquetOutputSink parquet = null;
       TransactionPerBatch kafka = null;
@@ -510,14 +595,16 @@ public final class TeacherServiceMain {
           parquet = new ParquetOutputSink(output, recordsPerFile);
           sinks.add(parquet);
         }
-        if (bootstrapServers != null) {
+        if (broker.bootstrapServers != null) {
           kafka =
               new TransactionPerBatch(
                   new KafkaOutputSink(
-                      bootstrapServers,
-                      outputsTopic,
-                      transactionalId != null ? transactionalId : "distill-label-" + runId,
-                      kafkaProperties));
+                      broker.bootstrapServers,
+                      broker.outputsTopic,
+                      broker.transactionalId != null
+                          ? broker.transactionalId
+                          : "distill-label-" + runId,
+                      broker.properties));
           sinks.add(kafka);
         }
       } catch (RuntimeException e) {
@@ -526,15 +613,12 @@ public final class TeacherServiceMain {
         }
         throw e;
       }
-      try (Teacher t = teacher.open();
+      try (Teacher t = model.teacher.open();
           TeeSink sink = new TeeSink(sinks)) {
         BatchRun.Summary s =
             new BatchRun(
                     new PromptLabeler(
-                        t,
-                        lim.chunkPositions,
-                        lim.maxPromptTokens,
-                        RationaleOptions.config(rationales)),
+                        t, lim.chunkPositions, lim.maxPromptTokens, model.rationaleConfig()),
                     lim.tokenBudget)
                 .run(read.prompts(), sink);
         StringBuilder rej = new StringBuilder();
@@ -546,56 +630,67 @@ public final class TeacherServiceMain {
         }
         if (parquet != null) {
           // The config and the rejects are published with the data, in the same atomic commit.
-          parquet.writeSideFile("_config.json", config(lim).getBytes(StandardCharsets.UTF_8));
+          parquet.writeSideFile(
+              "_config.json",
+              config(lim, t.provenance().getTeacherId().toString())
+                  .getBytes(StandardCharsets.UTF_8));
           parquet.writeSideFile("_rejects.jsonl", rej.toString().getBytes(StandardCharsets.UTF_8));
         } else {
           // Kafka only: the config and the rejects go to the log (the task's log in Airflow).
-          System.out.println(config(lim));
+          System.out.println(config(lim, t.provenance().getTeacherId().toString()));
           System.out.print(rej);
         }
         sink.commit();
         if (kafka != null) {
           System.out.printf(
-              "produced %d records to %s in committed transactions%n", kafka.sent(), outputsTopic);
+              "produced %d records to %s in committed transactions%n",
+              kafka.sent(), broker.outputsTopic);
+        }
+        Map<PromptLabeler.Reason, Integer> byReason = new EnumMap<>(PromptLabeler.Reason.class);
+        byReason.putAll(s.rejectedByReason());
+        for (JsonlPrompts.Rejected r : read.rejected()) {
+          byReason.merge(r.why().reason(), 1, Integer::sum);
         }
         System.out.printf(
             "labelled %d prompts into %d records (%d positions, %.2f bytes/token); rejected %d"
-                + " (%d unreadable lines, %s)%n",
+                + " (%d at reading the input, %s)%n",
             s.prompts(),
             s.records(),
             s.positions(),
             s.positions() == 0 ? 0.0 : (double) s.softLabelBytes() / s.positions(),
             s.rejected().size() + read.rejected().size(),
             read.rejected().size(),
-            s.rejectedByReason());
+            byReason);
       }
       return 0;
     }
 
-    private String config(LimitOptions lim) {
+    private String config(LimitOptions lim, String teacherId) {
       JsonObject c = new JsonObject();
       c.addProperty("input", input.toString());
       c.addProperty("output", String.valueOf(output));
-      c.addProperty("bootstrap_servers", String.valueOf(bootstrapServers));
-      c.addProperty("outputs_topic", bootstrapServers == null ? "null" : outputsTopic);
+      c.addProperty("bootstrap_servers", String.valueOf(broker.bootstrapServers));
+      c.addProperty(
+          "outputs_topic", broker.bootstrapServers == null ? "null" : broker.outputsTopic);
       c.addProperty("run_id", runId);
       c.addProperty("source", source);
       c.addProperty("records_per_file", recordsPerFile);
       c.addProperty("rationales", defaultRationales);
-      c.addProperty("checkpoint", String.valueOf(teacher.checkpoint));
-      c.addProperty("torchscript", String.valueOf(teacher.torchscript));
-      c.addProperty("context_tokens", teacher.contextTokens);
-      c.addProperty("remote_url", String.valueOf(teacher.remoteUrl));
-      c.addProperty("remote_model", teacher.remoteModel);
-      c.addProperty("remote_temperature", teacher.remoteTemperature);
-      c.addProperty("teacher_id", teacher.teacherId);
-      c.addProperty("top_k", teacher.topK);
-      c.addProperty("temperature", teacher.temperature);
-      c.addProperty("batch_size", teacher.batchSize);
+      c.addProperty("teacher", String.valueOf(model.teacher.teacherSpec));
+      c.addProperty("checkpoint", String.valueOf(model.teacher.checkpoint));
+      c.addProperty("torchscript", String.valueOf(model.teacher.torchscript));
+      c.addProperty("context_tokens", model.teacher.contextTokens);
+      c.addProperty("remote_url", String.valueOf(model.teacher.remoteUrl));
+      c.addProperty("remote_model", model.teacher.remoteModel);
+      c.addProperty("remote_temperature", model.teacher.remoteTemperature);
+      c.addProperty("teacher_id", teacherId);
+      c.addProperty("top_k", model.teacher.topK);
+      c.addProperty("temperature", model.teacher.temperature);
+      c.addProperty("batch_size", model.teacher.batchSize);
       c.addProperty("chunk_positions", lim.chunkPositions);
       c.addProperty("max_prompt_tokens", lim.maxPromptTokens);
       c.addProperty("token_budget", lim.tokenBudget);
-      (rationales == null ? new RationaleOptions() : rationales).describe(c);
+      model.rationales().describe(c);
       return new GsonBuilder().setPrettyPrinting().create().toJson(c);
     }
 
@@ -605,6 +700,15 @@ public final class TeacherServiceMain {
       o.addProperty("reason", reason);
       o.addProperty("detail", detail);
       return o + "\n";
+    }
+  }
+
+  /** {@link SecretEnv#read} from the process environment, as a usage error naming the option. */
+  static String secret(CommandLine cmd, String option, String variable) {
+    try {
+      return SecretEnv.read(option, variable, System::getenv);
+    } catch (IllegalArgumentException e) {
+      throw new CommandLine.ParameterException(cmd, e.getMessage());
     }
   }
 

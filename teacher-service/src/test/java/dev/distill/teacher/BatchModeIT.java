@@ -149,7 +149,9 @@ class BatchModeIT {
     assertThat(records).hasSize(2);
     for (GenericRecord g : records) {
       GenericRecord prov = (GenericRecord) g.get("provenance");
-      assertThat(prov.get("tokenizerId").toString()).isEqualTo("hf:tokenizer.json");
+      // HfTokenizer's id: hf-<vocab size>-<sha256 prefix> of the folder's tokenizer.json.
+      assertThat(prov.get("tokenizerId").toString())
+          .isEqualTo("hf-29-" + prov.get("tokenizerSha256").toString().substring(0, 12));
       assertThat((Integer) prov.get("vocabSize")).isEqualTo(29);
     }
   }

@@ -85,8 +85,10 @@ final class ConfigSources {
   }
 
   /**
-   * Expands {@code ${env:..}} / {@code ${file:..}}, then reads each non-blank {@code KEY.file} into
-   * KEY (a file given for a key wins over a value given for it).
+   * Expands {@code ${env:..}} / {@code ${file:..}}, then reads each {@code KEY.file} into KEY (a
+   * file given for a key wins over a value given for it). Never fails open: a blank {@code
+   * KEY.file}, an empty file, an unset variable, or an empty variable for a secret key is refused
+   * with a message naming the key (issue 17).
    */
   static Map<String, String> resolve(Map<String, String> in, Map<String, String> env)
       throws IOException {
@@ -97,9 +99,12 @@ final class ConfigSources {
       String base =
           key.endsWith(FILE_SUFFIX) ? key.substring(0, key.length() - FILE_SUFFIX.length()) : null;
       if (base != null && ConfigKeys.find(base).isPresent()) {
-        if (!e.getValue().isBlank()) {
-          files.put(base, e.getValue().trim());
+        if (e.getValue().isBlank()) {
+          // Naming a file and leaving it blank is a mistake, never "no secret".
+          throw new IllegalArgumentException(
+              key + " is empty: give the path of the file holding " + base + ", or remove " + key);
         }
+        files.put(base, e.getValue().trim());
       } else {
         out.put(key, expand(key, e.getValue(), env));
       }
@@ -122,6 +127,14 @@ final class ConfigSources {
           throw new IllegalArgumentException(
               key + " refers to environment variable " + m.group(2) + ", which is not set");
         }
+        if (replacement.isBlank() && isSecret(key)) {
+          // Never fail open: an empty secret is not "no secret".
+          throw new IllegalArgumentException(
+              key
+                  + " refers to environment variable "
+                  + m.group(2)
+                  + ", which is empty: set it to the secret");
+        }
       } else {
         replacement = readSecretFile(key, m.group(2));
       }
@@ -137,7 +150,13 @@ final class ConfigSources {
       // Name the key and the path, never the content.
       throw new IllegalArgumentException(key + ": file " + path + " does not exist");
     }
-    return Files.readString(p, StandardCharsets.UTF_8).strip();
+    String value = Files.readString(p, StandardCharsets.UTF_8).strip();
+    if (value.isEmpty()) {
+      // A file named for a key is meant to hold its value: empty never means "no secret".
+      throw new IllegalArgumentException(
+          key + ": file " + path + " is empty: put the value in it, or remove " + key);
+    }
+    return value;
   }
 
   /** {@code teacher.steps} -> {@code DISTILL_TEACHER_STEPS}. */
@@ -146,9 +165,12 @@ final class ConfigSources {
   }
 
   static String redact(String key, String value) {
-    boolean secret =
-        ConfigKeys.find(key).map(ConfigKeys.Key::secret).orElse(false)
-            || SECRET.matcher(key).find();
-    return secret && !value.isEmpty() ? "*****" : value;
+    return isSecret(key) && !value.isEmpty() ? "*****" : value;
+  }
+
+  /** A declared secret, or a key matching Spark's redaction pattern. */
+  static boolean isSecret(String key) {
+    return ConfigKeys.find(key).map(ConfigKeys.Key::secret).orElse(false)
+        || SECRET.matcher(key).find();
   }
 }

@@ -1,6 +1,8 @@
 package dev.distill.deploy.cli;
 
 import dev.distill.teacher.TeacherServiceMain;
+import java.util.ArrayList;
+import java.util.List;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.IModelTransformer;
@@ -27,6 +29,12 @@ import picocli.CommandLine.Model.CommandSpec;
     })
 public final class DistillCli implements Runnable {
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
+  /** Read by {@link #execute} wherever it stands; declared here so that --help lists it. */
+  @CommandLine.Option(
+      names = VERBOSE,
+      description = "On failure, print the stack trace after the one-line error (any position).")
+  boolean verbose;
 
   @Override
   public void run() {
@@ -55,17 +63,64 @@ public final class DistillCli implements Runnable {
     }
   }
 
+  /**
+   * Runs a command. On failure it prints one plain line ({@link FailureLine}: what failed, which
+   * file, record or key, what to do) and exits 1; a usage error prints one line naming the option
+   * and exits 2. {@code --verbose} anywhere before {@code --} (or {@code DISTILL_DEBUG} set) adds
+   * the stack trace.
+   */
   public static int execute(String... args) {
+    boolean verbose = System.getenv("DISTILL_DEBUG") != null;
+    List<String> rest = new ArrayList<>();
+    boolean options = true;
+    for (String a : args) {
+      if (options && a.equals(VERBOSE)) {
+        verbose = true;
+        continue;
+      }
+      options &= !a.equals("--");
+      rest.add(a);
+    }
+    boolean trace = verbose;
     CommandLine cli = new CommandLine(new DistillCli());
     cli.setExecutionExceptionHandler(
         (e, cmd, parseResult) -> {
-          cmd.getErr().println("distill: " + e.getMessage());
-          if (System.getenv("DISTILL_DEBUG") != null) {
+          cmd.getErr().println(FailureLine.of(name(cmd), e) + (trace ? "" : HINT));
+          if (trace) {
             e.printStackTrace(cmd.getErr());
           }
+          cmd.getErr().flush();
           return 1;
         });
-    return cli.execute(args);
+    cli.setParameterExceptionHandler(
+        (e, given) -> {
+          CommandLine cmd = e.getCommandLine();
+          String line = FailureLine.of(name(cmd), e);
+          if (e instanceof CommandLine.UnmatchedArgumentException u
+              && !u.getSuggestions().isEmpty()) {
+            line += " (did you mean " + String.join(" or ", u.getSuggestions()) + "?)";
+          }
+          // A bad value found by the command (it carries a cause) already says what to do.
+          cmd.getErr()
+              .println(
+                  e.getCause() != null
+                      ? line
+                      : line + "; `" + name(cmd) + " --help` lists the options");
+          if (trace) {
+            e.printStackTrace(cmd.getErr());
+          }
+          cmd.getErr().flush();
+          return cmd.getCommandSpec().exitCodeOnInvalidInput();
+        });
+    return cli.execute(rest.toArray(String[]::new));
+  }
+
+  static final String VERBOSE = "--verbose";
+  private static final String HINT = " (" + VERBOSE + " prints the stack trace)";
+
+  /** e.g. {@code distill label} */
+  private static String name(CommandLine cmd) {
+    return cmd.getCommandSpec().qualifiedName();
   }
 
   public static void main(String[] args) {

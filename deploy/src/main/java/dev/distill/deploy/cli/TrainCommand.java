@@ -5,7 +5,13 @@ import dev.distill.deploy.pipeline.DemoConfig;
 import dev.distill.models.checkpoint.Checkpoints;
 import dev.distill.models.gpt.GptConfig;
 import dev.distill.models.gpt.LanguageModel;
+import dev.distill.models.hf.HfConfig;
+import dev.distill.models.hf.HfDecoder;
+import dev.distill.models.hf.HfModels;
+import dev.distill.models.hf.ModelSources;
 import dev.distill.models.tokenizer.CharTokenizer;
+import dev.distill.models.tokenizer.Tokenizer;
+import dev.distill.models.tokenizer.Tokenizers;
 import dev.distill.schemas.distributed.TrainSummary;
 import dev.distill.spark.training.BarrierTrainJob;
 import dev.distill.trainer.distributed.DataParallelStudentTrainer;
@@ -64,9 +70,32 @@ final class TrainCommand implements Callable<Integer> {
 
   @Option(
       names = "--tokenizer",
-      required = true,
-      description = "The teacher's tokenizer.json (e.g. runs/demo/models/teacher/tokenizer.json).")
+      description =
+          "The teacher's tokenizer: a tokenizer.json (e.g. runs/demo/models/teacher/tokenizer.json)"
+              + " or a folder holding one (a Hugging Face tokenizer with its config files)."
+              + " Not needed with --student, whose folder holds its tokenizer.")
   Path tokenizer;
+
+  @Option(
+      names = "--student",
+      description =
+          "Start from pretrained weights: hf:FOLDER (a Hugging Face model folder) or one of our"
+              + " checkpoint folders. Its tokenizer must be the teacher's (sha256).")
+  String student;
+
+  @Option(
+      names = "--student-config",
+      description =
+          "A Hugging Face config.json (GPT-2 or Llama family) for a new student with random"
+              + " weights, e.g. a smaller copy of the teacher's config; needs --tokenizer.")
+  Path studentConfig;
+
+  @Option(
+      names = "--export-hf",
+      description =
+          "Also write the trained student as a Hugging Face folder (config.json,"
+              + " model.safetensors, tokenizer files, generation_config.json) here.")
+  Path exportHf;
 
   @Option(names = "--output", required = true, description = "Checkpoint folder to write.")
   String output;
@@ -127,7 +156,28 @@ final class TrainCommand implements Callable<Integer> {
       throw new ParameterException(spec.commandLine(), e.getMessage(), e);
     }
     options.put("curated", curated);
-    options.put("tokenizer", tokenizer.toAbsolutePath().toString());
+    if (student != null && studentConfig != null) {
+      throw new ParameterException(
+          spec.commandLine(), "give at most one of --student and --student-config");
+    }
+    if (tokenizer == null && student == null) {
+      throw new ParameterException(
+          spec.commandLine(), "--tokenizer is needed unless --student names a model folder");
+    }
+    if (spark && (student != null || studentConfig != null || exportHf != null)) {
+      throw new ParameterException(
+          spec.commandLine(),
+          "--student, --student-config and --export-hf are in-process only for now; drop --spark");
+    }
+    if (tokenizer != null) {
+      options.put("tokenizer", tokenizer.toAbsolutePath().toString());
+    }
+    if (student != null) {
+      options.put("student", student);
+    }
+    if (studentConfig != null) {
+      options.put("student-config", studentConfig.toAbsolutePath().toString());
+    }
     options.put("output", output);
     if (spark) {
       // The data-parallel trainer's checkpoints, in the same folder and format as in-process.
@@ -196,7 +246,21 @@ final class TrainCommand implements Callable<Integer> {
    */
   private Optional<TrainSummary> trainInProcess(Map<String, String> o, LocalRun local)
       throws IOException {
-    CharTokenizer tok = CharTokenizer.load(tokenizer);
+    // The student: pretrained (--student), a new Hugging Face family model (--student-config), or
+    // our GPT of the configured size; its tokenizer is the one the labels were made with.
+    LanguageModel model = student == null ? null : ModelSources.open(student);
+    Tokenizer tok;
+    try {
+      tok = model != null ? model.tokenizer() : loadTokenizer(tokenizer);
+      if (model != null && tokenizer != null) {
+        Tokenizers.requireSame(loadTokenizer(tokenizer), tok);
+      }
+    } catch (IOException | RuntimeException e) {
+      if (model != null) {
+        model.close();
+      }
+      throw e;
+    }
     Configuration hadoop = new Configuration();
     CuratedDataset valSet = CuratedDataset.read(curated, "val", tok.id(), tok.sha256(), hadoop);
     DistillationLoss loss =
@@ -228,7 +292,7 @@ final class TrainCommand implements Callable<Integer> {
     ProgressPrinter progress = ProgressPrinter.forStandardOutput("train");
     try (MetricsLog metrics =
             MetricsLog.append(out.resolveSibling(out.getFileName() + ".metrics.jsonl"), 10);
-        LanguageModel model = LanguageModel.create(gpt, tok, seed);
+        LanguageModel lm = model != null ? model : newStudent(gpt, tok, seed);
         StreamingBatches train =
             new StreamingBatches(
                 c ->
@@ -241,7 +305,7 @@ final class TrainCommand implements Callable<Integer> {
       try {
         r =
             TrainingLoop.run(
-                model,
+                lm,
                 train,
                 new SoftLabelBatches(valSet.examples(), batch, loss),
                 tc,
@@ -263,7 +327,11 @@ final class TrainCommand implements Callable<Integer> {
       meta.put("role", "student");
       meta.put("loss", loss.description());
       meta.put("training", "in-process, streamed train split, " + steps + " steps");
-      Checkpoints.save(model, out, meta);
+      Checkpoints.save(lm, out, meta);
+      if (exportHf != null) {
+        HfModels.export(lm, exportHf);
+        System.out.println("[train] exported the student as a Hugging Face folder: " + exportHf);
+      }
       // The loss conventions and the final losses next to the output, as the config is.
       TrainResult.CurvePoint last = r.curve().get(r.curve().size() - 1);
       StringBuilder sb = new StringBuilder("# the loss this training run used, and its end\n");
@@ -306,6 +374,27 @@ final class TrainCommand implements Callable<Integer> {
               0,
               output));
     }
+  }
+
+  private static Tokenizer loadTokenizer(Path path) throws IOException {
+    if (Files.isDirectory(path)) {
+      return Tokenizers.load(path);
+    }
+    return CharTokenizer.load(path);
+  }
+
+  /** {@code --student-config}'s Hugging Face family model, else our GPT of the configured size. */
+  private LanguageModel newStudent(GptConfig gpt, Tokenizer tok, long seed) throws IOException {
+    if (studentConfig == null) {
+      return LanguageModel.create(gpt, tok, seed);
+    }
+    HfConfig config;
+    try {
+      config = HfConfig.parse(Files.readString(studentConfig));
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException(studentConfig + ": " + e.getMessage(), e);
+    }
+    return LanguageModel.create(new HfDecoder(config), tok, seed);
   }
 
   /** Thrown from the progress listener to stop a run as a kill would ({@code --stop-after}). */

@@ -37,7 +37,16 @@ public final class ConfigKeys {
             + " 1-3 digit addition, subtraction and multiplication by one digit; it samples n"
             + " rationales per problem; Spark keeps the self-consistent ones that agree with the"
             + " gold answer; a student with under a quarter of the teacher's parameters is"
-            + " distilled step by step, beside the same student trained on answers only.");
+            + " distilled step by step, beside the same student trained on answers only."),
+    SUBWORD(
+        "subword.conf",
+        "The subword workload: tiny Shakespeare (same 90/10 split and held-out text as the char"
+            + " workload) through the bundled byte-level BPE tokenizer (660 ids); a Llama-family"
+            + " teacher (RoPE, RMSNorm, SwiGLU, grouped-query attention) trained once and cached;"
+            + " its top-k soft labels (label.top-k, label.temperature) through Kafka, Spark ingest"
+            + " and curation; a Llama-family student of about a quarter of its parameters"
+            + " distilled from them (student.alpha, student.lr), beside the same student on hard"
+            + " labels only; the KD student exported as a Hugging Face folder.");
 
     private final String file;
     private final String doc;
@@ -98,6 +107,15 @@ public final class ConfigKeys {
             + " folder.");
     key(p, "kafka.topic", "distill.teacher-outputs", "Topic of the teacher's soft labels.");
     key(p, "spark.master", "local[2]", "Spark master for ingest, curation and --spark training.");
+    key(
+        p,
+        "run.workloads",
+        "shakespeare-bpe,arithmetic",
+        "shakespeare-char,shakespeare-bpe,arithmetic",
+        "Workloads `distill demo` runs (--workload): shakespeare-char (the char-level GPT of the"
+            + " seed paper, with the compressed students), shakespeare-bpe (Llama family, BPE),"
+            + " arithmetic (also needs arith.enabled). The report's main table is"
+            + " shakespeare-char's when it runs, else shakespeare-bpe's.");
 
     Stage t = Stage.TEACHER;
     key(t, "model.block-size", "64", "Context length of teacher and students.");
@@ -208,6 +226,37 @@ public final class ConfigKeys {
     key(a, "arith.student-steps", "3000", "40", "Student optimiser steps.");
     key(a, "arith.student-batch", "32", "Student batch size.");
     key(a, "arith.eval-problems", "100", "8", "Held-out problems per evaluation slice.");
+
+    Stage w = Stage.SUBWORD;
+    key(
+        w,
+        "subword.block-size",
+        "64",
+        "32",
+        "Context length in BPE tokens of teacher and students.");
+    key(w, "subword.teacher-layers", "4", "2", "Teacher depth.");
+    key(w, "subword.teacher-heads", "4", "Teacher query heads.");
+    key(w, "subword.teacher-kv-heads", "2", "Teacher key/value heads (grouped-query attention).");
+    key(w, "subword.teacher-hidden", "128", "64", "Teacher width.");
+    key(w, "subword.teacher-intermediate", "352", "176", "Teacher SwiGLU inner width.");
+    key(
+        w,
+        "subword.teacher-steps",
+        "2500",
+        "150",
+        "Teacher optimiser steps (cached once trained).");
+    key(w, "subword.teacher-batch", "16", "12", "Teacher batch size (sequences).");
+    key(w, "subword.teacher-lr", "0.002", "Teacher peak learning rate (AdamW, warmup + cosine).");
+    key(w, "subword.train-windows", "3000", "160", "Train-text windows labelled.");
+    key(w, "subword.val-windows", "300", "40", "Val-text windows labelled.");
+    key(w, "subword.student-layers", "3", "1", "Student depth.");
+    key(w, "subword.student-heads", "4", "2", "Student query heads.");
+    key(w, "subword.student-kv-heads", "2", "1", "Student key/value heads.");
+    key(w, "subword.student-hidden", "64", "32", "Student width.");
+    key(w, "subword.student-intermediate", "176", "88", "Student SwiGLU inner width.");
+    key(w, "subword.student-steps", "1500", "60", "Student optimiser steps.");
+    key(w, "subword.student-batch", "32", "16", "Student batch size (sequences).");
+    key(w, "subword.eval-windows", "200", "24", "Windows of held-out text evaluated.");
   }
 
   private ConfigKeys() {}

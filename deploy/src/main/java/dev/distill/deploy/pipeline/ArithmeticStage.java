@@ -99,6 +99,7 @@ final class ArithmeticStage {
         TeacherCache.loadOrTrain(
             Path.of(config.cacheDir()),
             "arithmetic",
+            "arithmetic-cot-gpt",
             LocalPipeline.sha256(sb.toString()),
             teacherConfig,
             teacherTrain,
@@ -125,7 +126,8 @@ final class ArithmeticStage {
                   a.blockSize(),
                   ArithmeticTask.ANSWER,
                   CONTEXT + "%s"));
-      Provenance provenance = TeacherIdentity.provenance("arithmetic-cot-gpt", teacher, lc);
+      Provenance provenance =
+          TeacherIdentity.provenance(TeacherIdentity.teacherIdOf(teacherDir), teacher, lc);
       List<ReasoningRun.Question> questions = new ArrayList<>();
       for (int i = 0; i < labelled.size(); i++) {
         ArithmeticTask.Problem p = labelled.get(i);

@@ -1,9 +1,10 @@
 package dev.distill.deploy.pipeline;
 
 import dev.distill.deploy.config.ConfigKeys;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
-import java.util.TreeMap;
 
 /**
  * Everything the embedded default runs with. Built from defaults, then a config file, then
@@ -42,9 +43,36 @@ public record DemoConfig(
     float studentLr,
     float alpha,
     int evalWindows,
-    ArithmeticConfig arithmetic) {
+    ArithmeticConfig arithmetic,
+    List<String> workloads,
+    SubwordConfig subword) {
+
+  /** The char-level GPT workload (the seed paper's setting). */
+  public static final String CHAR = "shakespeare-char";
+
+  /** The BPE + Llama-family workload. */
+  public static final String BPE = "shakespeare-bpe";
+
+  /** The arithmetic chain-of-thought workload. */
+  public static final String ARITHMETIC = "arithmetic";
+
+  /** Every workload name, in run order. */
+  public static final List<String> WORKLOADS = List.of(CHAR, BPE, ARITHMETIC);
 
   public DemoConfig {
+    workloads = List.copyOf(workloads);
+    if (workloads.isEmpty()) {
+      throw new IllegalArgumentException("run.workloads is empty; choose from " + WORKLOADS);
+    }
+    for (String w : workloads) {
+      if (!WORKLOADS.contains(w)) {
+        throw new IllegalArgumentException(
+            "run.workloads: unknown workload '" + w + "'; known: " + WORKLOADS);
+      }
+    }
+    if (workloads.stream().distinct().count() != workloads.size()) {
+      throw new IllegalArgumentException("run.workloads names a workload twice: " + workloads);
+    }
     if (runId == null || !runId.matches("[A-Za-z0-9._-]{1,64}")) {
       throw new IllegalArgumentException("run.id must match [A-Za-z0-9._-]{1,64}, got " + runId);
     }
@@ -90,14 +118,54 @@ public record DemoConfig(
     return ConfigKeys.defaults(quick);
   }
 
+  /**
+   * "unknown config key 'K'", the nearest known key when one is close (edit distance <= 3), and
+   * where the keys are listed.
+   */
+  static String unknownKey(String key, java.util.Collection<String> known) {
+    String best = null;
+    int bestDistance = Integer.MAX_VALUE;
+    for (String k : new java.util.TreeSet<>(known)) {
+      int d = editDistance(key, k);
+      if (d < bestDistance) {
+        bestDistance = d;
+        best = k;
+      }
+    }
+    String hint = best != null && bestDistance <= 3 ? " (did you mean " + best + "?)" : "";
+    return "unknown config key '"
+        + key
+        + "'"
+        + hint
+        + "; `distill config` lists every key with its value, conf/*.conf documents them";
+  }
+
+  private static int editDistance(String a, String b) {
+    int[] prev = new int[b.length() + 1];
+    int[] cur = new int[b.length() + 1];
+    for (int j = 0; j <= b.length(); j++) {
+      prev[j] = j;
+    }
+    for (int i = 1; i <= a.length(); i++) {
+      cur[0] = i;
+      for (int j = 1; j <= b.length(); j++) {
+        int sub = prev[j - 1] + (a.charAt(i - 1) == b.charAt(j - 1) ? 0 : 1);
+        cur[j] = Math.min(sub, Math.min(prev[j] + 1, cur[j - 1] + 1));
+      }
+      int[] t = prev;
+      prev = cur;
+      cur = t;
+    }
+    return prev[b.length()];
+  }
+
   /** Applies overrides on top of the defaults; a key the defaults do not have fails. */
   public static DemoConfig from(Map<String, String> overrides) {
     boolean quick = Boolean.parseBoolean(overrides.getOrDefault("run.quick", "false"));
     Map<String, String> m = defaults(quick);
     for (Map.Entry<String, String> e : overrides.entrySet()) {
       if (!m.containsKey(e.getKey())) {
-        throw new IllegalArgumentException(
-            "unknown config key '" + e.getKey() + "'; known keys: " + new TreeMap<>(m).keySet());
+        throw new IllegalArgumentException(unknownKey(e.getKey(), m.keySet()));
       }
       m.put(e.getKey(), e.getValue().trim());
     }
@@ -147,7 +215,43 @@ public record DemoConfig(
             p.i("arith.student-embd"),
             p.i("arith.student-steps"),
             p.i("arith.student-batch"),
-            p.i("arith.eval-problems")));
+            p.i("arith.eval-problems")),
+        workloadList(p.str("run.workloads")),
+        new SubwordConfig(
+            p.i("subword.block-size"),
+            p.i("subword.teacher-layers"),
+            p.i("subword.teacher-heads"),
+            p.i("subword.teacher-kv-heads"),
+            p.i("subword.teacher-hidden"),
+            p.i("subword.teacher-intermediate"),
+            p.i("subword.teacher-steps"),
+            p.i("subword.teacher-batch"),
+            p.f("subword.teacher-lr"),
+            p.i("subword.train-windows"),
+            p.i("subword.val-windows"),
+            p.i("subword.student-layers"),
+            p.i("subword.student-heads"),
+            p.i("subword.student-kv-heads"),
+            p.i("subword.student-hidden"),
+            p.i("subword.student-intermediate"),
+            p.i("subword.student-steps"),
+            p.i("subword.student-batch"),
+            p.i("subword.eval-windows")));
+  }
+
+  private static List<String> workloadList(String value) {
+    List<String> out = new ArrayList<>();
+    for (String w : value.split(",")) {
+      if (!w.isBlank()) {
+        out.add(w.trim());
+      }
+    }
+    return out;
+  }
+
+  /** Whether {@code workload} (one of {@link #WORKLOADS}) runs. */
+  public boolean runs(String workload) {
+    return workloads.contains(workload) && (!workload.equals(ARITHMETIC) || arithmetic.enabled());
   }
 
   /** The full configuration as key = value, the form it is written next to a run's outputs. */
@@ -198,6 +302,27 @@ public record DemoConfig(
     m.put("arith.student-steps", Integer.toString(a.studentSteps()));
     m.put("arith.student-batch", Integer.toString(a.studentBatch()));
     m.put("arith.eval-problems", Integer.toString(a.evalProblems()));
+    m.put("run.workloads", String.join(",", workloads));
+    SubwordConfig w = subword;
+    m.put("subword.block-size", Integer.toString(w.blockSize()));
+    m.put("subword.teacher-layers", Integer.toString(w.teacherLayers()));
+    m.put("subword.teacher-heads", Integer.toString(w.teacherHeads()));
+    m.put("subword.teacher-kv-heads", Integer.toString(w.teacherKvHeads()));
+    m.put("subword.teacher-hidden", Integer.toString(w.teacherHidden()));
+    m.put("subword.teacher-intermediate", Integer.toString(w.teacherIntermediate()));
+    m.put("subword.teacher-steps", Integer.toString(w.teacherSteps()));
+    m.put("subword.teacher-batch", Integer.toString(w.teacherBatch()));
+    m.put("subword.teacher-lr", Float.toString(w.teacherLr()));
+    m.put("subword.train-windows", Integer.toString(w.trainWindows()));
+    m.put("subword.val-windows", Integer.toString(w.valWindows()));
+    m.put("subword.student-layers", Integer.toString(w.studentLayers()));
+    m.put("subword.student-heads", Integer.toString(w.studentHeads()));
+    m.put("subword.student-kv-heads", Integer.toString(w.studentKvHeads()));
+    m.put("subword.student-hidden", Integer.toString(w.studentHidden()));
+    m.put("subword.student-intermediate", Integer.toString(w.studentIntermediate()));
+    m.put("subword.student-steps", Integer.toString(w.studentSteps()));
+    m.put("subword.student-batch", Integer.toString(w.studentBatch()));
+    m.put("subword.eval-windows", Integer.toString(w.evalWindows()));
     return m;
   }
 

@@ -4,8 +4,8 @@ import dev.distill.deploy.kafka.EmbeddedKafka;
 import dev.distill.models.checkpoint.Checkpoints;
 import dev.distill.models.gpt.GptConfig;
 import dev.distill.models.gpt.LanguageModel;
-import dev.distill.models.gpt.LinearMode;
 import dev.distill.models.gpt.PackedExport;
+import dev.distill.models.nn.LinearMode;
 import dev.distill.models.tokenizer.CharTokenizer;
 import dev.distill.schemas.avro.Provenance;
 import dev.distill.spark.jobs.CurateConfig;
@@ -90,9 +90,6 @@ public final class LocalPipeline {
     String text = corpus();
     CharTokenizer tokenizer = CharTokenizer.fromCorpus(text);
     Splits splits = Splits.of(tokenizer.encode(text));
-    int[] train = splits.train();
-    int[] val = splits.val();
-    int[] valLabelled = splits.valLabelled();
     int[] heldOut = splits.heldOut();
 
     Map<String, Object> report = new LinkedHashMap<>();
@@ -101,239 +98,265 @@ public final class LocalPipeline {
       // 1. Kafka
       long t = System.nanoTime();
       String bootstrap = config.bootstrapServers();
-      if (bootstrap == null) {
+      boolean needsKafka = config.runs(DemoConfig.CHAR) || config.runs(DemoConfig.BPE);
+      if (bootstrap == null && needsKafka) {
         out.println("[kafka] starting a single-node KRaft broker (Kafka 3.9.2) on loopback");
         broker = EmbeddedKafka.start(runDir.resolve("kafka"), Duration.ofSeconds(90));
         bootstrap = broker.bootstrapServers();
       }
-      out.println("[kafka] bootstrap servers " + bootstrap + ", topic " + config.topic());
-      Topics.ensure(bootstrap, Map.of(), config.topic(), 2, (short) 1);
+      if (needsKafka) {
+        out.println("[kafka] bootstrap servers " + bootstrap + ", topic " + config.topic());
+        Topics.ensure(bootstrap, Map.of(), config.topic(), 2, (short) 1);
+      }
       timings.put("kafka", secondsSince(t));
 
-      // 2. Teacher
+      // 2-5. The char-level workload (the seed paper's setting)
+      if (config.runs(DemoConfig.CHAR)) {
+        runChar(runDir, bootstrap, tokenizer, splits, report);
+      }
+
+      // The subword workload: BPE tokenizer, Llama-family teacher and students, HF export
+      if (config.runs(DemoConfig.BPE)) {
+        t = System.nanoTime();
+        report.put(SubwordStage.DIR, new SubwordStage(config, out).run(runDir, bootstrap));
+        timings.put("subword", secondsSince(t));
+      }
+
+      // 6. The arithmetic chain-of-thought workload (its own teacher, students and evaluation)
+      if (config.runs(DemoConfig.ARITHMETIC)) {
+        t = System.nanoTime();
+        report.put("arithmetic", new ArithmeticStage(config, out).run(runDir));
+        timings.put("arithmetic", secondsSince(t));
+      }
+
+      // 7. Evaluation and report
+      Map<String, Object> tm = new LinkedHashMap<>();
+      timings.forEach((k, v) -> tm.put(k, round(v, 1)));
+      report.put("timings_seconds", tm);
+      RunReport.writeFacts(runDir, report);
+      RunReport.Result result = RunReport.write(runDir, config, heldOut, gates, t0, out);
+      lastResult = result;
+      return result.reportJson();
+    } finally {
+      if (broker != null) {
+        out.println("[kafka] stopping the broker");
+        broker.close();
+      }
+    }
+  }
+
+  /**
+   * The char-level workload: a GPT teacher (cached), soft labels through Kafka and Parquet, Spark
+   * ingest and curation, the KD, hard-label and compressed students, their curves and losses.
+   */
+  private void runChar(
+      Path runDir,
+      String bootstrap,
+      CharTokenizer tokenizer,
+      Splits splits,
+      Map<String, Object> report)
+      throws IOException {
+    int[] train = splits.train();
+    int[] val = splits.val();
+    int[] valLabelled = splits.valLabelled();
+    // 2. Teacher
+    long t = System.nanoTime();
+    GptConfig teacherConfig =
+        new GptConfig(
+            tokenizer.vocabSize(),
+            config.blockSize(),
+            config.teacherLayers(),
+            config.teacherHeads(),
+            config.teacherEmbd(),
+            0f);
+    Path teacherDir = teacherCheckpoint(teacherConfig, tokenizer, train, val);
+    timings.put("teacher", secondsSince(t));
+
+    try (LanguageModel teacher = Checkpoints.load(teacherDir)) {
+      copyRecursively(teacherDir, runDir.resolve("models/teacher"));
+
+      // 3. Label
       t = System.nanoTime();
-      GptConfig teacherConfig =
+      LabelingConfig lc =
+          new LabelingConfig(config.topK(), config.temperature(), config.labelBatch());
+      Provenance provenance =
+          TeacherIdentity.provenance(TeacherIdentity.teacherIdOf(teacherDir), teacher, lc);
+      List<TextPrompt> prompts = new ArrayList<>();
+      prompts.addAll(windows("shakespeare/train", train, config.trainWindows()));
+      prompts.addAll(windows("shakespeare/val", valLabelled, config.valWindows()));
+      LabelingRun labeling =
+          new LabelingRun(new SoftLabeler(teacher, lc), provenance, config.runId());
+      StageProgress lp = new StageProgress(out, "teacher-service");
+      LabelingRun.Summary summary;
+      try (KafkaOutputSink kafka =
+              new KafkaOutputSink(
+                  bootstrap, config.topic(), "distill-demo-" + config.runId(), Map.of());
+          ParquetOutputSink parquet =
+              new ParquetOutputSink(runDir.resolve("teacher-outputs").toString(), 2000);
+          TeeSink sink = new TeeSink(List.of(kafka, parquet))) {
+        summary =
+            labeling.run(
+                prompts, sink, done -> lp.update(done, prompts.size(), "prompts labelled"));
+      }
+      out.printf(
+          Locale.ROOT,
+          "[teacher-service] %d records, %d tokens, %.1f bytes/token (top-%d at T=%.1f) -> Kafka %s and %s%n",
+          summary.records(),
+          summary.tokens(),
+          summary.bytesPerToken(),
+          config.topK(),
+          config.temperature(),
+          config.topic(),
+          runDir.resolve("teacher-outputs"));
+      timings.put("label", secondsSince(t));
+      report.put(
+          "soft_labels",
+          Facts.ordered(
+              "records", summary.records(),
+              "tokens", summary.tokens(),
+              "bytes_per_token", round(summary.bytesPerToken(), 2),
+              "top_k", config.topK(),
+              "temperature", config.temperature(),
+              "codec", provenance.getCodec()));
+
+      // 4. Spark: ingest then curate
+      t = System.nanoTime();
+      out.println(
+          "[spark] ingest: Kafka -> raw Parquet (Structured Streaming, AvailableNow, read_committed)");
+      IngestResult ingest =
+          IngestJob.run(
+              new IngestConfig(
+                  bootstrap,
+                  config.topic(),
+                  runDir.resolve("raw").toString(),
+                  runDir.resolve("quarantine").toString(),
+                  runDir.resolve("checkpoints/ingest").toString(),
+                  config.sparkMaster(),
+                  Map.of()));
+      out.printf(
+          "[spark] ingested %d records, quarantined %d%n", ingest.ingested(), ingest.quarantined());
+      timings.put("ingest", secondsSince(t));
+      t = System.nanoTime();
+      out.println("[spark] curate: validate, dedupe, split");
+      CurateResult curate =
+          CurateJob.run(
+              new CurateConfig(
+                  runDir.resolve("raw").toString(),
+                  runDir.resolve("curated").toString(),
+                  runDir.resolve("curation-report.json").toString(),
+                  config.curateValFraction(),
+                  config.sparkMaster()));
+      out.printf(
+          "[spark] curated %d -> kept %d (train %d, val %d), rejected %d %s, duplicates %d%n",
+          curate.input(),
+          curate.kept(),
+          curate.train(),
+          curate.val(),
+          curate.rejected(),
+          curate.rejectedByReason(),
+          curate.duplicates());
+      timings.put("curate", secondsSince(t));
+      report.put(
+          "curation",
+          Facts.ordered(
+              "input", curate.input(),
+              "kept", curate.kept(),
+              "rejected", curate.rejected(),
+              "rejected_by_reason", curate.rejectedByReason(),
+              "duplicates", curate.duplicates(),
+              "train", curate.train(),
+              "val", curate.val(),
+              "quarantined_at_ingest", ingest.quarantined()));
+
+      // 5. Students
+      t = System.nanoTime();
+      String curated = runDir.resolve("curated").toString();
+      CuratedDataset trainSet =
+          CuratedDataset.read(
+              curated, "train", tokenizer.id(), tokenizer.sha256(), new Configuration());
+      CuratedDataset valSet =
+          CuratedDataset.read(
+              curated, "val", tokenizer.id(), tokenizer.sha256(), new Configuration());
+      GptConfig studentConfig =
           new GptConfig(
               tokenizer.vocabSize(),
               config.blockSize(),
-              config.teacherLayers(),
-              config.teacherHeads(),
-              config.teacherEmbd(),
+              config.studentLayers(),
+              config.studentHeads(),
+              config.studentEmbd(),
               0f);
-      Path teacherDir = teacherCheckpoint(teacherConfig, tokenizer, train, val);
-      timings.put("teacher", secondsSince(t));
-
-      try (LanguageModel teacher = Checkpoints.load(teacherDir)) {
-        copyRecursively(teacherDir, runDir.resolve("models/teacher"));
-
-        // 3. Label
-        t = System.nanoTime();
-        LabelingConfig lc =
-            new LabelingConfig(config.topK(), config.temperature(), config.labelBatch());
-        Provenance provenance =
-            TeacherIdentity.provenance(
-                "shakespeare-char-gpt-" + teacherConfig.nLayer() + "l", teacher, lc);
-        List<TextPrompt> prompts = new ArrayList<>();
-        prompts.addAll(windows("shakespeare/train", train, config.trainWindows()));
-        prompts.addAll(windows("shakespeare/val", valLabelled, config.valWindows()));
-        LabelingRun labeling =
-            new LabelingRun(new SoftLabeler(teacher, lc), provenance, config.runId());
-        StageProgress lp = new StageProgress(out, "teacher-service");
-        LabelingRun.Summary summary;
-        try (KafkaOutputSink kafka =
-                new KafkaOutputSink(
-                    bootstrap, config.topic(), "distill-demo-" + config.runId(), Map.of());
-            ParquetOutputSink parquet =
-                new ParquetOutputSink(runDir.resolve("teacher-outputs").toString(), 2000);
-            TeeSink sink = new TeeSink(List.of(kafka, parquet))) {
-          summary =
-              labeling.run(
-                  prompts, sink, done -> lp.update(done, prompts.size(), "prompts labelled"));
-        }
-        out.printf(
-            Locale.ROOT,
-            "[teacher-service] %d records, %d tokens, %.1f bytes/token (top-%d at T=%.1f) -> Kafka %s and %s%n",
-            summary.records(),
-            summary.tokens(),
-            summary.bytesPerToken(),
-            config.topK(),
-            config.temperature(),
-            config.topic(),
-            runDir.resolve("teacher-outputs"));
-        timings.put("label", secondsSince(t));
-        report.put(
-            "soft_labels",
-            Facts.ordered(
-                "records", summary.records(),
-                "tokens", summary.tokens(),
-                "bytes_per_token", round(summary.bytesPerToken(), 2),
-                "top_k", config.topK(),
-                "temperature", config.temperature(),
-                "codec", provenance.getCodec()));
-
-        // 4. Spark: ingest then curate
-        t = System.nanoTime();
-        out.println(
-            "[spark] ingest: Kafka -> raw Parquet (Structured Streaming, AvailableNow, read_committed)");
-        IngestResult ingest =
-            IngestJob.run(
-                new IngestConfig(
-                    bootstrap,
-                    config.topic(),
-                    runDir.resolve("raw").toString(),
-                    runDir.resolve("quarantine").toString(),
-                    runDir.resolve("checkpoints/ingest").toString(),
-                    config.sparkMaster(),
-                    Map.of()));
-        out.printf(
-            "[spark] ingested %d records, quarantined %d%n",
-            ingest.ingested(), ingest.quarantined());
-        timings.put("ingest", secondsSince(t));
-        t = System.nanoTime();
-        out.println("[spark] curate: validate, dedupe, split");
-        CurateResult curate =
-            CurateJob.run(
-                new CurateConfig(
-                    runDir.resolve("raw").toString(),
-                    runDir.resolve("curated").toString(),
-                    runDir.resolve("curation-report.json").toString(),
-                    config.curateValFraction(),
-                    config.sparkMaster()));
-        out.printf(
-            "[spark] curated %d -> kept %d (train %d, val %d), rejected %d %s, duplicates %d%n",
-            curate.input(),
-            curate.kept(),
-            curate.train(),
-            curate.val(),
-            curate.rejected(),
-            curate.rejectedByReason(),
-            curate.duplicates());
-        timings.put("curate", secondsSince(t));
-        report.put(
-            "curation",
-            Facts.ordered(
-                "input", curate.input(),
-                "kept", curate.kept(),
-                "rejected", curate.rejected(),
-                "rejected_by_reason", curate.rejectedByReason(),
-                "duplicates", curate.duplicates(),
-                "train", curate.train(),
-                "val", curate.val(),
-                "quarantined_at_ingest", ingest.quarantined()));
-
-        // 5. Students
-        t = System.nanoTime();
-        String curated = runDir.resolve("curated").toString();
-        CuratedDataset trainSet =
-            CuratedDataset.read(
-                curated, "train", tokenizer.id(), tokenizer.sha256(), new Configuration());
-        CuratedDataset valSet =
-            CuratedDataset.read(
-                curated, "val", tokenizer.id(), tokenizer.sha256(), new Configuration());
-        GptConfig studentConfig =
-            new GptConfig(
-                tokenizer.vocabSize(),
-                config.blockSize(),
-                config.studentLayers(),
-                config.studentHeads(),
-                config.studentEmbd(),
-                0f);
-        TrainConfig studentTrain =
-            new TrainConfig(
-                config.studentSteps(),
-                config.studentBatch(),
-                config.studentLr(),
-                Math.max(1, config.studentSteps() / 20),
-                config.studentLr() / 10,
-                0.01f,
-                1.0f,
-                Math.max(1, config.studentSteps() / 5),
-                4,
-                config.seed());
-        DistillationLoss kdLoss =
-            new DistillationLoss(config.alpha(), trainSet.temperature(), false);
-        DistillationLoss hardLoss = new DistillationLoss(0f, trainSet.temperature(), false);
-        Map<String, TrainResult> curves = new LinkedHashMap<>();
+      TrainConfig studentTrain =
+          new TrainConfig(
+              config.studentSteps(),
+              config.studentBatch(),
+              config.studentLr(),
+              Math.max(1, config.studentSteps() / 20),
+              config.studentLr() / 10,
+              0.01f,
+              1.0f,
+              Math.max(1, config.studentSteps() / 5),
+              4,
+              config.seed());
+      DistillationLoss kdLoss = new DistillationLoss(config.alpha(), trainSet.temperature(), false);
+      DistillationLoss hardLoss = new DistillationLoss(0f, trainSet.temperature(), false);
+      Map<String, TrainResult> curves = new LinkedHashMap<>();
+      curves.put(
+          "kd-student",
+          trainStudent(
+              "kd-student",
+              studentConfig,
+              tokenizer,
+              trainSet.examples(),
+              valSet.examples(),
+              kdLoss,
+              studentTrain,
+              runDir));
+      curves.put(
+          "hard-label-student",
+          trainStudent(
+              "hard-label-student",
+              studentConfig,
+              tokenizer,
+              trainSet.examples(),
+              valSet.examples(),
+              hardLoss,
+              studentTrain,
+              runDir));
+      // Compressed students (issue 5): the KD student's recipe with ternary (BitNet b1.58) and
+      // self-compressing linear layers, saved in the packed export format.
+      Map<String, Object> compression = new LinkedHashMap<>();
+      for (LinearMode mode : List.of(LinearMode.TERNARY, LinearMode.SELF_COMPRESSING)) {
+        String name = mode == LinearMode.TERNARY ? "ternary-student" : "self-compressed-student";
+        SelfCompression reg =
+            mode == LinearMode.SELF_COMPRESSING
+                ? new SelfCompression(SELF_COMPRESSION_GAMMA)
+                : null;
         curves.put(
-            "kd-student",
-            trainStudent(
-                "kd-student",
+            name,
+            trainCompressedStudent(
+                name,
+                mode,
+                reg,
                 studentConfig,
                 tokenizer,
                 trainSet.examples(),
                 valSet.examples(),
                 kdLoss,
                 studentTrain,
-                runDir));
-        curves.put(
-            "hard-label-student",
-            trainStudent(
-                "hard-label-student",
-                studentConfig,
-                tokenizer,
-                trainSet.examples(),
-                valSet.examples(),
-                hardLoss,
-                studentTrain,
-                runDir));
-        // Compressed students (issue 5): the KD student's recipe with ternary (BitNet b1.58) and
-        // self-compressing linear layers, saved in the packed export format.
-        Map<String, Object> compression = new LinkedHashMap<>();
-        for (LinearMode mode : List.of(LinearMode.TERNARY, LinearMode.SELF_COMPRESSING)) {
-          String name = mode == LinearMode.TERNARY ? "ternary-student" : "self-compressed-student";
-          SelfCompression reg =
-              mode == LinearMode.SELF_COMPRESSING
-                  ? new SelfCompression(SELF_COMPRESSION_GAMMA)
-                  : null;
-          curves.put(
-              name,
-              trainCompressedStudent(
-                  name,
-                  mode,
-                  reg,
-                  studentConfig,
-                  tokenizer,
-                  trainSet.examples(),
-                  valSet.examples(),
-                  kdLoss,
-                  studentTrain,
-                  runDir,
-                  compression));
-        }
-        report.put("compression", compression);
-        timings.put("train", secondsSince(t));
-
-        // 6. The arithmetic chain-of-thought workload (its own teacher, students and evaluation)
-        if (config.arithmetic().enabled()) {
-          t = System.nanoTime();
-          report.put("arithmetic", new ArithmeticStage(config, out).run(runDir));
-          timings.put("arithmetic", secondsSince(t));
-        }
-
-        // 7. Evaluation and report
-        for (Map.Entry<String, TrainResult> e : curves.entrySet()) {
-          RunReport.saveCurve(runDir, e.getKey(), e.getValue());
-        }
-        report.put("loss.kd-student", kdLoss.description());
-        report.put("loss.hard-label-student", hardLoss.description());
-        report.put("loss.ternary-student", kdLoss.description());
-        report.put(
-            "loss.self-compressed-student",
-            kdLoss.description() + "; plus " + SELF_COMPRESSION_GAMMA + " * Q (bits per weight)");
-        Map<String, Object> tm = new LinkedHashMap<>();
-        timings.forEach((k, v) -> tm.put(k, round(v, 1)));
-        report.put("timings_seconds", tm);
-        RunReport.writeFacts(runDir, report);
-        RunReport.Result result = RunReport.write(runDir, config, heldOut, gates, t0, out);
-        lastResult = result;
-        Path reportPath = result.reportJson();
-        return reportPath;
+                runDir,
+                compression));
       }
-    } finally {
-      if (broker != null) {
-        out.println("[kafka] stopping the broker");
-        broker.close();
+      report.put("compression", compression);
+      timings.put("train", secondsSince(t));
+      for (Map.Entry<String, TrainResult> e : curves.entrySet()) {
+        RunReport.saveCurve(runDir, e.getKey(), e.getValue());
       }
+      report.put("loss.kd-student", kdLoss.description());
+      report.put("loss.hard-label-student", hardLoss.description());
+      report.put("loss.ternary-student", kdLoss.description());
+      report.put(
+          "loss.self-compressed-student",
+          kdLoss.description() + "; plus " + SELF_COMPRESSION_GAMMA + " * Q (bits per weight)");
     }
   }
 
@@ -468,6 +491,7 @@ public final class LocalPipeline {
     return TeacherCache.loadOrTrain(
         Path.of(config.cacheDir()),
         "shakespeare",
+        "shakespeare-char-gpt-" + gc.nLayer() + "l",
         CORPUS_SHA256,
         gc,
         tc,
@@ -480,7 +504,12 @@ public final class LocalPipeline {
 
   /** Evenly spaced windows of blockSize + 1 tokens. */
   private List<TextPrompt> windows(String source, int[] tokens, int count) {
-    int len = config.blockSize() + 1;
+    return windows(source, tokens, count, config.blockSize());
+  }
+
+  /** Evenly spaced windows of blockSize + 1 tokens, as prompts named SOURCE@START. */
+  static List<TextPrompt> windows(String source, int[] tokens, int count, int blockSize) {
+    int len = blockSize + 1;
     int available = tokens.length - len;
     if (available < 1) {
       throw new IllegalArgumentException(source + " is shorter than one window");

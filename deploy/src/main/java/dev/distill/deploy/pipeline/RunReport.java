@@ -2,10 +2,16 @@ package dev.distill.deploy.pipeline;
 
 import com.google.gson.Gson;
 import com.google.gson.GsonBuilder;
+import com.google.gson.ToNumberPolicy;
 import com.google.gson.reflect.TypeToken;
 import dev.distill.models.checkpoint.Checkpoints;
+import dev.distill.models.gpt.GptConfig;
 import dev.distill.models.gpt.LanguageModel;
 import dev.distill.models.gpt.PackedExport;
+import dev.distill.models.hf.HfConfig;
+import dev.distill.models.hf.HfDecoder;
+import dev.distill.models.tokenizer.Tokenizer;
+import dev.distill.models.tokenizer.Tokenizers;
 import dev.distill.trainer.evaluation.EvalResult;
 import dev.distill.trainer.evaluation.Gate;
 import dev.distill.trainer.evaluation.GenerationSpeed;
@@ -38,6 +44,9 @@ public final class RunReport {
           .serializeNulls()
           // A NaN metric is written as NaN rather than failing the whole run at its last step.
           .serializeSpecialFloatingPointValues()
+          // Facts read back from pipeline.json keep their counts integers (280, not 280.0, in
+          // report.json: issue 17); Gson's default reads every JSON number as a double.
+          .setObjectToNumberStrategy(ToNumberPolicy.LONG_OR_DOUBLE)
           .create();
 
   /** What the stage produced. */
@@ -73,66 +82,59 @@ public final class RunReport {
     long t = System.nanoTime();
     Path models = runDir.resolve("models");
     Path teacherDir = models.resolve("teacher");
-    if (!Files.exists(teacherDir.resolve("manifest.json"))) {
-      throw new IOException("no teacher checkpoint in " + teacherDir);
+    Path subwordDir = runDir.resolve(SubwordStage.DIR);
+    boolean charRan = Files.exists(teacherDir.resolve("manifest.json"));
+    boolean subwordRan = Files.exists(subwordDir.resolve("models/teacher/manifest.json"));
+    if (!charRan && !subwordRan) {
+      throw new IOException(
+          "no teacher checkpoint in " + teacherDir + " nor in " + subwordDir.resolve("models"));
     }
     Map<String, Object> report = new LinkedHashMap<>();
     Map<String, Object> facts = readFacts(runDir);
-    EvalResult teacherEval;
-    List<EvalResult> students = new ArrayList<>();
-    Map<String, TrainResult> curves = new LinkedHashMap<>();
-    int heldOutTokens;
-    Map<String, Object> cost = new LinkedHashMap<>();
-    // Per slice (task, length bucket), from the same forward passes as the overall numbers.
-    List<SliceMetrics.Row> slices = new ArrayList<>();
-    try (LanguageModel teacher = Checkpoints.load(teacherDir)) {
-      out.println("[eval] held-out text: " + heldOut.length + " tokens never seen by any stage");
-      HeldOutEvaluator evaluator =
-          new HeldOutEvaluator(teacher, heldOut, config.blockSize(), config.evalWindows(), 32);
-      heldOutTokens = evaluator.tokens();
-      SliceMetrics.Accumulator teacherSlices = slicesOf("teacher");
-      teacherEval =
-          evaluator.evaluate(
-              "teacher", teacher, Checkpoints.sizeOnDisk(teacherDir), TASK, teacherSlices);
-      slices.addAll(teacherSlices.rows());
-      List<Path> studentDirs;
-      try (Stream<Path> s = Files.list(models)) {
-        studentDirs =
-            s.filter(p -> !p.getFileName().toString().equals("teacher"))
-                .filter(p -> Files.exists(p.resolve("manifest.json")))
-                .sorted()
-                .toList();
+    // The subword workload: its models against its teacher on the same held-out characters,
+    // tokenized by its BPE tokenizer; losses per token and per character.
+    TextEval subword = null;
+    double charsPerToken = Double.NaN;
+    if (subwordRan) {
+      SubwordConfig w = config.subword();
+      try (Tokenizer tok = Tokenizers.load(subwordDir.resolve("models/teacher"))) {
+        int[] bpeHeldOut = SubwordStage.heldOutTokens(tok);
+        charsPerToken =
+            SubwordStage.charactersPerScoredToken(tok, bpeHeldOut, w.blockSize(), w.evalWindows());
+        subword =
+            evaluateText(
+                subwordDir.resolve("models"),
+                subwordDir.resolve(METRICS_DIR),
+                bpeHeldOut,
+                w.blockSize(),
+                w.evalWindows(),
+                SubwordStage.TASK,
+                config.seed(),
+                out);
       }
-      for (Path dir : studentDirs) {
-        String name = dir.getFileName().toString();
-        try (LanguageModel s = PackedExport.loadAny(dir)) {
-          SliceMetrics.Accumulator acc = slicesOf(name);
-          students.add(evaluator.evaluate(name, s, Checkpoints.sizeOnDisk(dir), TASK, acc));
-          slices.addAll(acc.rows());
-        }
-        Path curve = runDir.resolve(METRICS_DIR).resolve(name + ".json");
-        if (Files.exists(curve)) {
-          curves.put(name, GSON.fromJson(Files.readString(curve), TrainResult.class));
-        }
-      }
-      // Cost side by side in one run: analytic FLOPs and measured greedy decoding speed.
-      int[] prompt = java.util.Arrays.copyOf(heldOut, Math.min(16, heldOut.length));
-      cost.put("teacher", cost(teacher, prompt));
-      for (Path dir : studentDirs) {
-        try (LanguageModel s = PackedExport.loadAny(dir)) {
-          cost.put(dir.getFileName().toString(), cost(s, prompt));
-        }
-      }
-      // A floor for every number: the same student architecture with random weights.
-      if (!studentDirs.isEmpty()) {
-        try (LanguageModel first = PackedExport.loadAny(studentDirs.get(0));
-            LanguageModel random =
-                LanguageModel.create(first.config(), first.tokenizer(), config.seed() + 99)) {
-          SliceMetrics.Accumulator acc = slicesOf("random-init-student");
-          students.add(evaluator.evaluate("random-init-student", random, 0, TASK, acc));
-          slices.addAll(acc.rows());
-        }
-      }
+    }
+    // The main table: the char workload's models when it ran, else the subword workload's.
+    TextEval main =
+        charRan
+            ? evaluateText(
+                models,
+                runDir.resolve(METRICS_DIR),
+                heldOut,
+                config.blockSize(),
+                config.evalWindows(),
+                TASK,
+                config.seed(),
+                out)
+            : subword;
+    String mainTask = charRan ? TASK : SubwordStage.TASK;
+    EvalResult teacherEval = main.teacher();
+    List<EvalResult> students = main.students();
+    Map<String, TrainResult> curves = main.curves();
+    int heldOutTokens = main.heldOutTokens();
+    Map<String, Object> cost = main.cost();
+    List<SliceMetrics.Row> slices = new ArrayList<>(main.slices());
+    if (charRan && subword != null) {
+      slices.addAll(subword.slices());
     }
     long ta = System.nanoTime();
     ArithmeticStage.SliceScores arithmetic =
@@ -178,18 +180,37 @@ public final class RunReport {
                       ? null
                       : round((double) teacherEval.bytesOnDisk() / s.bytesOnDisk()),
               "train_tokens_per_second", tr == null ? null : Math.round(tr.tokensPerSecond()),
-              "loss", facts.getOrDefault("loss." + s.name(), null)));
+              "loss",
+                  charRan
+                      ? facts.getOrDefault("loss." + s.name(), null)
+                      : subwordLoss(facts, s.name())));
     }
     report.put("students", rows);
     report.put(
         "eval",
-        Facts.ordered("held_out_tokens", heldOutTokens, "units", "nats per token (character)"));
+        Facts.ordered(
+            "workload",
+            charRan ? DemoConfig.CHAR : DemoConfig.BPE,
+            "held_out_tokens",
+            heldOutTokens,
+            "units",
+            charRan
+                ? "nats per token (character)"
+                : "nats per token (BPE token); per character in subword.students"));
     report.put("cost", cost);
-    report.put("slices", slicesJson(slices, heldOutTokens, arithmetic));
+    Map<String, Integer> textTasks = new LinkedHashMap<>();
+    textTasks.put(mainTask, heldOutTokens);
+    if (charRan && subword != null) {
+      textTasks.put(SubwordStage.TASK, subword.heldOutTokens());
+    }
+    report.put("slices", slicesJson(slices, textTasks, arithmetic));
     for (Map.Entry<String, Object> e : facts.entrySet()) {
       if (!e.getKey().startsWith("loss.")) {
         report.put(e.getKey(), e.getValue());
       }
+    }
+    if (subword != null) {
+      report.put(SubwordStage.DIR, subwordSection(facts, subword, charsPerToken));
     }
     @SuppressWarnings("unchecked")
     Map<String, Object> timings =
@@ -203,6 +224,16 @@ public final class RunReport {
 
     List<Gate.Outcome> outcomes = new ArrayList<>();
     Map<String, Double> metrics = metrics(teacherEval, students);
+    if (subword != null) {
+      // subword.teacher.X, subword.students.NAME.X, and the per-character loss beside each
+      put(metrics, "subword.teacher", subword.teacher());
+      metrics.put("subword.teacher.val_loss_per_char", subword.teacher().valLoss() / charsPerToken);
+      for (EvalResult r : subword.students()) {
+        put(metrics, "subword.students." + r.name(), r);
+        metrics.put(
+            "subword.students." + r.name() + ".val_loss_per_char", r.valLoss() / charsPerToken);
+      }
+    }
     Map<String, Object> flat = new LinkedHashMap<>();
     if (facts.get("arithmetic") != null) {
       flatten("arithmetic", facts.get("arithmetic"), flat);
@@ -227,7 +258,9 @@ public final class RunReport {
     Files.writeString(json, GSON.toJson(report));
     Map<String, Map<String, Object>> sections = new LinkedHashMap<>();
     for (String key :
-        new String[] {"cost", "soft_labels", "curation", "arithmetic", "timings_seconds"}) {
+        new String[] {
+          "cost", "soft_labels", "curation", SubwordStage.DIR, "arithmetic", "timings_seconds"
+        }) {
       Object v = report.get(key);
       if (v instanceof Map<?, ?> m) {
         Map<String, Object> sec = new LinkedHashMap<>();
@@ -249,12 +282,116 @@ public final class RunReport {
                 outcomes,
                 compressionOf(facts),
                 slices)));
-    printTable(out, teacherEval, students, facts);
+    printTable(out, teacherEval, students, facts, charRan ? "val nats/ch" : "val nats/tok");
+    if (subword != null) {
+      printSubwordTable(out, subword, charsPerToken);
+    }
     for (Gate.Outcome o : outcomes) {
       out.println("[gate] " + o);
     }
     out.println("report: " + json + " and " + html);
     return new Result(json, html, outcomes);
+  }
+
+  /**
+   * One text workload's evaluation: its teacher and every model beside it, their curves, cost and
+   * per-slice rows.
+   */
+  record TextEval(
+      EvalResult teacher,
+      List<EvalResult> students,
+      Map<String, TrainResult> curves,
+      Map<String, Object> cost,
+      List<SliceMetrics.Row> slices,
+      int heldOutTokens) {}
+
+  /**
+   * Every model under {@code modelsDir} (checkpoint or packed export; the teacher in {@code
+   * teacher/}) against the teacher on {@code evalWindows} windows of {@code heldOut}, plus a
+   * random-init copy of the first student's architecture as the floor.
+   */
+  static TextEval evaluateText(
+      Path modelsDir,
+      Path metricsDir,
+      int[] heldOut,
+      int blockSize,
+      int evalWindows,
+      String task,
+      long seed,
+      PrintStream out)
+      throws IOException {
+    Path teacherDir = modelsDir.resolve("teacher");
+    List<EvalResult> students = new ArrayList<>();
+    Map<String, TrainResult> curves = new LinkedHashMap<>();
+    Map<String, Object> cost = new LinkedHashMap<>();
+    List<SliceMetrics.Row> slices = new ArrayList<>();
+    EvalResult teacherEval;
+    int heldOutTokens;
+    try (LanguageModel teacher = Checkpoints.load(teacherDir)) {
+      out.println(
+          "[eval] "
+              + task
+              + " held-out text: "
+              + heldOut.length
+              + " tokens never seen by any stage");
+      HeldOutEvaluator evaluator =
+          new HeldOutEvaluator(teacher, heldOut, blockSize, evalWindows, 32);
+      heldOutTokens = evaluator.tokens();
+      SliceMetrics.Accumulator teacherSlices = slicesOf("teacher");
+      teacherEval =
+          evaluator.evaluate(
+              "teacher", teacher, Checkpoints.sizeOnDisk(teacherDir), task, teacherSlices);
+      slices.addAll(teacherSlices.rows());
+      List<Path> studentDirs;
+      try (Stream<Path> s = Files.list(modelsDir)) {
+        studentDirs =
+            s.filter(p -> !p.getFileName().toString().equals("teacher"))
+                .filter(p -> Files.exists(p.resolve("manifest.json")))
+                .sorted()
+                .toList();
+      }
+      for (Path dir : studentDirs) {
+        String name = dir.getFileName().toString();
+        try (LanguageModel s = PackedExport.loadAny(dir)) {
+          SliceMetrics.Accumulator acc = slicesOf(name);
+          students.add(evaluator.evaluate(name, s, Checkpoints.sizeOnDisk(dir), task, acc));
+          slices.addAll(acc.rows());
+        }
+        Path curve = metricsDir.resolve(name + ".json");
+        if (Files.exists(curve)) {
+          curves.put(name, GSON.fromJson(Files.readString(curve), TrainResult.class));
+        }
+      }
+      // Cost side by side in one run: analytic FLOPs and measured greedy decoding speed.
+      int[] prompt = java.util.Arrays.copyOf(heldOut, Math.min(16, heldOut.length));
+      cost.put("teacher", cost(teacher, prompt));
+      for (Path dir : studentDirs) {
+        try (LanguageModel s = PackedExport.loadAny(dir)) {
+          cost.put(dir.getFileName().toString(), cost(s, prompt));
+        }
+      }
+      // A floor for every number: the same student architecture with random weights.
+      if (!studentDirs.isEmpty()) {
+        try (LanguageModel first = PackedExport.loadAny(studentDirs.get(0));
+            LanguageModel random = randomLike(first, seed + 99)) {
+          SliceMetrics.Accumulator acc = slicesOf("random-init-student");
+          students.add(evaluator.evaluate("random-init-student", random, 0, task, acc));
+          slices.addAll(acc.rows());
+        }
+      }
+    }
+    return new TextEval(teacherEval, students, curves, cost, slices, heldOutTokens);
+  }
+
+  /** A dense model of {@code model}'s architecture and tokenizer with weights drawn from seed. */
+  private static LanguageModel randomLike(LanguageModel model, long seed) {
+    if (model.config() instanceof GptConfig g) {
+      return LanguageModel.create(g, model.tokenizer(), seed);
+    }
+    if (model.config() instanceof HfConfig h) {
+      return LanguageModel.create(new HfDecoder(h), model.tokenizer(), seed);
+    }
+    throw new IllegalArgumentException("no random-init baseline for " + model.config());
   }
 
   /** Task name of the held-out text in per-slice tables. */
@@ -266,7 +403,9 @@ public final class RunReport {
 
   /** report.json's {@code slices}: how they were cut, then one object per (model, slice). */
   private static Map<String, Object> slicesJson(
-      List<SliceMetrics.Row> rows, int heldOutTokens, ArithmeticStage.SliceScores arithmetic) {
+      List<SliceMetrics.Row> rows,
+      Map<String, Integer> textTasks,
+      ArithmeticStage.SliceScores arithmetic) {
     List<Map<String, Object>> out = new ArrayList<>();
     for (SliceMetrics.Row r : rows) {
       out.add(
@@ -289,23 +428,121 @@ public final class RunReport {
             + " as spark-jobs EvalJob; loss in nats per token, KL(teacher || model) at T = 1,"
             + " means weighted by tokens; each task against its own teacher",
         "tasks",
-        Facts.ordered(
-            TASK,
-            Facts.ordered(
-                "examples",
-                rows.stream()
-                    .filter(r -> r.task().equals(TASK) && r.lengthBucket().equals(SliceMetrics.ALL))
-                    .findFirst()
-                    .map(SliceMetrics.Row::examples)
-                    .orElse(0L),
-                "tokens",
-                heldOutTokens),
-            ArithmeticStage.TASK,
-            Facts.ordered(
-                "examples", arithmetic.examples(),
-                "truncated_to_context", arithmetic.truncated())),
+        tasks(rows, textTasks, arithmetic),
         "rows",
         out);
+  }
+
+  /** Examples and tokens per task of the slices table. */
+  private static Map<String, Object> tasks(
+      List<SliceMetrics.Row> rows,
+      Map<String, Integer> textTasks,
+      ArithmeticStage.SliceScores arithmetic) {
+    Map<String, Object> tasks = new LinkedHashMap<>();
+    for (Map.Entry<String, Integer> e : textTasks.entrySet()) {
+      tasks.put(
+          e.getKey(),
+          Facts.ordered(
+              "examples",
+              rows.stream()
+                  .filter(
+                      r -> r.task().equals(e.getKey()) && r.lengthBucket().equals(SliceMetrics.ALL))
+                  .findFirst()
+                  .map(SliceMetrics.Row::examples)
+                  .orElse(0L),
+              "tokens",
+              e.getValue()));
+    }
+    tasks.put(
+        ArithmeticStage.TASK,
+        Facts.ordered(
+            "examples", arithmetic.examples(), "truncated_to_context", arithmetic.truncated()));
+    return tasks;
+  }
+
+  /** The KD loss description of a subword student, from the pipeline's facts. */
+  private static Object subwordLoss(Map<String, Object> facts, String name) {
+    if (facts.get(SubwordStage.DIR) instanceof Map<?, ?> sw
+        && sw.get("losses") instanceof Map<?, ?> losses) {
+      return losses.get(name);
+    }
+    return null;
+  }
+
+  /**
+   * report.json's {@code subword}: the pipeline's facts (tokenizer, soft labels, curation, HF
+   * export, timings) with the evaluation: teacher and students in nats per BPE token and per
+   * character (per token / characters per scored token, so comparable with the char workload).
+   */
+  private static Map<String, Object> subwordSection(
+      Map<String, Object> facts, TextEval sw, double charsPerToken) {
+    Map<String, Object> section = new LinkedHashMap<>();
+    if (facts.get(SubwordStage.DIR) instanceof Map<?, ?> m) {
+      m.forEach((k, v) -> section.put(String.valueOf(k), v));
+    }
+    section.put(
+        "eval",
+        Facts.ordered(
+            "held_out_tokens", sw.heldOutTokens(),
+            "characters_per_token", round(charsPerToken),
+            "units",
+                "val_loss in nats per BPE token, val_loss_per_char in nats per character;"
+                    + " KL(teacher || model) at T = 1 per token"));
+    section.put("teacher", subwordRow(sw.teacher(), sw.teacher(), charsPerToken, null, null));
+    List<Map<String, Object>> rows = new ArrayList<>();
+    for (EvalResult s : sw.students()) {
+      rows.add(
+          subwordRow(
+              s,
+              sw.teacher(),
+              charsPerToken,
+              sw.curves().get(s.name()),
+              subwordLoss(facts, s.name())));
+    }
+    section.put("students", rows);
+    return section;
+  }
+
+  private static Map<String, Object> subwordRow(
+      EvalResult r, EvalResult teacher, double charsPerToken, TrainResult tr, Object loss) {
+    return Facts.ordered(
+        "name", r.name(),
+        "params", r.params(),
+        "params_vs_teacher", round((double) r.params() / teacher.params()),
+        "val_loss", round(r.valLoss()),
+        "val_loss_per_char", round(r.valLoss() / charsPerToken),
+        "top1_agreement", round(r.top1Agreement()),
+        "kl_teacher_student", round(r.klTeacherStudent()),
+        "ece", round(r.calibration().ece()),
+        "bytes_on_disk", r.bytesOnDisk(),
+        "train_tokens_per_second", tr == null ? null : Math.round(tr.tokensPerSecond()),
+        "loss", loss);
+  }
+
+  private static void printSubwordTable(PrintStream out, TextEval sw, double charsPerToken) {
+    out.println();
+    out.printf(
+        Locale.ROOT,
+        "%-24s %10s %12s %12s %10s %10s %12s%n",
+        "subword model (Llama)",
+        "params",
+        "val nats/tok",
+        "val nats/ch",
+        "top1 agr",
+        "KL(T||S)",
+        "disk bytes");
+    for (EvalResult r : Stream.concat(Stream.of(sw.teacher()), sw.students().stream()).toList()) {
+      out.printf(
+          Locale.ROOT,
+          "%-24s %,10d %12.4f %12.4f %10.4f %10.4f %,12d%n",
+          r.name(),
+          r.params(),
+          r.valLoss(),
+          r.valLoss() / charsPerToken,
+          r.top1Agreement(),
+          r.klTeacherStudent(),
+          r.bytesOnDisk());
+    }
   }
 
   private static Map<String, Object> cost(LanguageModel m, int[] prompt) {
@@ -374,11 +611,16 @@ public final class RunReport {
     m.put(prefix + ".bytes_on_disk", (double) r.bytesOnDisk());
   }
 
+  /** report.json's text for {@code report}, as {@link #write} writes it. */
+  static String toJson(Object report) {
+    return GSON.toJson(report);
+  }
+
   static void writeFacts(Path runDir, Map<String, Object> facts) throws IOException {
     Files.writeString(runDir.resolve(PIPELINE_FACTS), GSON.toJson(facts));
   }
 
-  private static Map<String, Object> readFacts(Path runDir) throws IOException {
+  static Map<String, Object> readFacts(Path runDir) throws IOException {
     Path p = runDir.resolve(PIPELINE_FACTS);
     if (!Files.exists(p)) {
       return new LinkedHashMap<>();
@@ -390,7 +632,11 @@ public final class RunReport {
   }
 
   private static void printTable(
-      PrintStream out, EvalResult teacher, List<EvalResult> students, Map<String, Object> facts) {
+      PrintStream out,
+      EvalResult teacher,
+      List<EvalResult> students,
+      Map<String, Object> facts,
+      String lossHeader) {
     out.println();
     out.printf(
         Locale.ROOT,
@@ -398,7 +644,7 @@ public final class RunReport {
         "model",
         "params",
         "bits/w",
-        "val nats/ch",
+        lossHeader,
         "top1 agr",
         "KL(T||S)",
         "ECE",

@@ -86,6 +86,45 @@ class ConfigSourcesTest {
   }
 
   @Test
+  void anEmptySecretFileABlankFileKeyOrAnEmptySecretVariableIsRefusedNamingTheKey()
+      throws Exception {
+    Path empty = tmp.resolve("empty-token");
+    Files.writeString(empty, "  \n");
+    org.assertj.core.api.Assertions.assertThatThrownBy(
+            () ->
+                ConfigSources.collect(
+                    List.of(),
+                    Map.of("DISTILL_TEACHER_API_TOKEN_FILE", empty.toString()),
+                    Map.of(),
+                    List.of("teacher.api-token")))
+        .hasMessageContaining("teacher.api-token.file")
+        .hasMessageContaining("is empty");
+    org.assertj.core.api.Assertions.assertThatThrownBy(
+            () ->
+                ConfigSources.collect(
+                    List.of(), Map.of(), Map.of("teacher.api-token.file", " "), List.of()))
+        .hasMessageContaining("teacher.api-token.file is empty");
+    org.assertj.core.api.Assertions.assertThatThrownBy(
+            () ->
+                ConfigSources.collect(
+                    List.of(),
+                    Map.of("TOKEN_VAR", ""),
+                    Map.of("teacher.api-token", "${env:TOKEN_VAR}"),
+                    List.of()))
+        .hasMessageContaining("teacher.api-token")
+        .hasMessageContaining("TOKEN_VAR")
+        .hasMessageContaining("empty");
+    // A non-secret key may still be empty through a variable.
+    assertThat(
+            ConfigSources.collect(
+                List.of(),
+                Map.of("EMPTY", ""),
+                Map.of("kafka.bootstrap-servers", "${env:EMPTY}"),
+                List.of()))
+        .containsEntry("kafka.bootstrap-servers", "");
+  }
+
+  @Test
   void aConfigFolderLoadsEveryConfFileAndEqualsTheDefaults() throws Exception {
     Map<String, String> out =
         ConfigSources.collect(List.of(Path.of("..", "conf")), Map.of(), Map.of(), List.of());

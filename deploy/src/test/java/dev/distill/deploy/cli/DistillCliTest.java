@@ -5,6 +5,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 import picocli.CommandLine;
 
@@ -176,5 +179,100 @@ class DistillCliTest {
   @Test
   void noSubcommandIsAUsageError() {
     assertThat(run().code()).isEqualTo(2);
+  }
+
+  /** The lines a command wrote to stderr that are not log lines (HH:mm:ss LEVEL ...). */
+  private static List<String> messageLines(Result r) {
+    return r.err()
+        .lines()
+        .filter(l -> !l.isBlank())
+        .filter(l -> !LOG_LINE.matcher(l).find())
+        .toList();
+  }
+
+  private static final java.util.regex.Pattern LOG_LINE =
+      java.util.regex.Pattern.compile("^\\d\\d:\\d\\d:\\d\\d (TRACE|DEBUG|INFO|WARN|ERROR)");
+
+  /** One plain line naming {@code what}; the stack trace only with --verbose. */
+  private static void assertOneLine(Result r, int code, String what, String... args) {
+    assertThat(r.code()).isEqualTo(code);
+    assertThat(messageLines(r)).as(r.err()).hasSize(1);
+    assertThat(messageLines(r).get(0)).startsWith("distill ").contains(what);
+    assertThat(r.err()).doesNotContain("\tat ").doesNotContain("Exception:");
+    String[] verbose = java.util.Arrays.copyOf(args, args.length + 1);
+    verbose[args.length] = "--verbose";
+    Result v = run(verbose);
+    assertThat(v.code()).isEqualTo(code);
+    assertThat(v.err())
+        .contains(messageLines(r).get(0).replace(" (--verbose prints the stack trace)", ""));
+    if (code == 1) {
+      assertThat(v.err()).contains("\tat ");
+    }
+  }
+
+  @Test
+  void aMissingPathIsOnePlainLineNamingIt() {
+    String[] args = {
+      "label",
+      "--checkpoint",
+      "/nonexistent/teacher",
+      "--input",
+      "/nonexistent/prompts.jsonl",
+      "--output",
+      "out",
+      "--run-id",
+      "r"
+    };
+    Result r = run(args);
+    assertOneLine(r, 2, "/nonexistent/prompts.jsonl: no such file or folder", args);
+  }
+
+  @Test
+  void anEmptyFolderIsOnePlainLineSayingNoParquetFilesInIt(
+      @org.junit.jupiter.api.io.TempDir Path tmp) throws Exception {
+    Path empty = Files.createDirectories(tmp.resolve("empty"));
+    String[] args = {
+      "label",
+      "--checkpoint",
+      "/nonexistent/teacher",
+      "--input",
+      empty.toString(),
+      "--output",
+      tmp.resolve("out").toString(),
+      "--run-id",
+      "r"
+    };
+    Result r = run(args);
+    assertOneLine(r, 1, "no Parquet files (*.parquet) in " + empty, args);
+  }
+
+  @Test
+  void aTruncatedParquetFileIsOnePlainLineNamingTheFile(@org.junit.jupiter.api.io.TempDir Path tmp)
+      throws Exception {
+    Path in = Files.createDirectories(tmp.resolve("in"));
+    Path f = in.resolve("part-0.parquet");
+    // A Parquet file cut short: its magic "PAR1" at the start, the footer gone.
+    Files.write(
+        f, "PAR1 some column chunk bytes, then the file ends".getBytes(StandardCharsets.UTF_8));
+    String[] args = {
+      "label",
+      "--checkpoint",
+      "/nonexistent/teacher",
+      "--input",
+      in.toString(),
+      "--output",
+      tmp.resolve("out").toString(),
+      "--run-id",
+      "r"
+    };
+    Result r = run(args);
+    assertOneLine(r, 1, "part-0.parquet (truncated, or not a Parquet file?)", args);
+  }
+
+  @Test
+  void aBadSetKeyIsOnePlainLineNamingTheKeyAndTheNearestOne() {
+    String[] args = {"config", "--set", "teacher.stpes=5"};
+    Result r = run(args);
+    assertOneLine(r, 2, "unknown config key 'teacher.stpes' (did you mean teacher.steps?)", args);
   }
 }

@@ -59,4 +59,38 @@ class DemoConfigTest {
     assertThatThrownBy(() -> DemoConfig.from(Map.of("run.id", "../etc")))
         .hasMessageContaining("run.id");
   }
+
+  @Test
+  void defaultRunReplacesTheCharWorkloadWithTheSubwordOneAndQuickRunsAllThree() {
+    DemoConfig full = DemoConfig.from(Map.of());
+    assertThat(full.workloads()).containsExactly(DemoConfig.BPE, DemoConfig.ARITHMETIC);
+    assertThat(full.runs(DemoConfig.CHAR)).isFalse();
+    assertThat(DemoConfig.from(Map.of("run.quick", "true")).workloads())
+        .containsExactly(DemoConfig.CHAR, DemoConfig.BPE, DemoConfig.ARITHMETIC);
+    DemoConfig charOnly = DemoConfig.from(Map.of("run.workloads", "shakespeare-char"));
+    assertThat(charOnly.runs(DemoConfig.CHAR)).isTrue();
+    assertThat(charOnly.runs(DemoConfig.BPE)).isFalse();
+    // arith.enabled = false still turns the arithmetic workload off
+    assertThat(DemoConfig.from(Map.of("arith.enabled", "false")).runs(DemoConfig.ARITHMETIC))
+        .isFalse();
+  }
+
+  @Test
+  void unknownRepeatedOrNoWorkloadFailsNamingTheKey() {
+    assertThatThrownBy(() -> DemoConfig.from(Map.of("run.workloads", "shakespeare")))
+        .hasMessageContaining("run.workloads")
+        .hasMessageContaining("shakespeare-bpe");
+    assertThatThrownBy(() -> DemoConfig.from(Map.of("run.workloads", "arithmetic,arithmetic")))
+        .hasMessageContaining("twice");
+    assertThatThrownBy(() -> DemoConfig.from(Map.of("run.workloads", " ")))
+        .hasMessageContaining("empty");
+  }
+
+  @Test
+  void subwordHeadsMustDivideTheWidthAndTheKeyValueHeadsTheHeads() {
+    assertThatThrownBy(() -> DemoConfig.from(Map.of("subword.student-heads", "3")))
+        .hasMessageContaining("subword.student-hidden 64 is not a multiple of");
+    assertThatThrownBy(() -> DemoConfig.from(Map.of("subword.teacher-kv-heads", "3")))
+        .hasMessageContaining("subword.teacher-heads 4 is not a multiple of");
+  }
 }

@@ -34,7 +34,10 @@ class DemoIT {
             "run.cache-dir=" + runs.resolve(".cache"),
             "--gate",
             "students.kd-student.kl_teacher_student"
-                + " < students.random-init-student.kl_teacher_student");
+                + " < students.random-init-student.kl_teacher_student",
+            "--gate",
+            "subword.students.kd-student.kl_teacher_student"
+                + " < subword.students.random-init-student.kl_teacher_student");
     assertThat(code).isZero();
     Path runDir = runs.resolve("it-quick");
     JsonObject report =
@@ -130,6 +133,8 @@ class DemoIT {
             "shakespeare/kd-student",
             "shakespeare/random-init-student",
             "arithmetic/teacher",
+            "shakespeare-bpe/teacher",
+            "shakespeare-bpe/kd-student",
             "arithmetic/cot-kd-student",
             "arithmetic/answers-only-student");
     assertThat(allRows.get("shakespeare/kd-student").get("loss").getAsDouble())
@@ -137,10 +142,79 @@ class DemoIT {
     assertThat(allRows.get("arithmetic/teacher").get("kl_teacher_student").getAsDouble())
         .isCloseTo(0.0, org.assertj.core.api.Assertions.within(1e-4));
 
+    // The subword workload: BPE tokenizer, Llama-family teacher and students, same labelling,
+    // Kafka, ingest and curation path; losses per token and per character.
+    JsonObject sw = report.getAsJsonObject("subword");
+    assertThat(sw.getAsJsonObject("tokenizer").get("vocab_size").getAsInt()).isEqualTo(660);
+    assertThat(sw.getAsJsonObject("soft_labels").get("records").getAsLong()).isEqualTo(200);
+    JsonObject swCuration = sw.getAsJsonObject("curation");
+    assertThat(swCuration.get("ingested").getAsLong()).isEqualTo(200);
+    assertThat(
+            swCuration.get("kept").getAsLong()
+                + swCuration.get("rejected").getAsLong()
+                + swCuration.get("duplicates").getAsLong())
+        .isEqualTo(200);
+    Map<String, JsonObject> swModels = new HashMap<>();
+    for (JsonElement e : sw.getAsJsonArray("students")) {
+      swModels.put(e.getAsJsonObject().get("name").getAsString(), e.getAsJsonObject());
+    }
+    assertThat(swModels).containsKeys("kd-student", "hard-label-student", "random-init-student");
+    JsonObject swTeacher = sw.getAsJsonObject("teacher");
+    JsonObject swKd = swModels.get("kd-student");
+    JsonObject swRandom = swModels.get("random-init-student");
+    double charsPerToken = sw.getAsJsonObject("eval").get("characters_per_token").getAsDouble();
+    assertThat(charsPerToken).isBetween(1.5, 4.0);
+    assertThat(swTeacher.get("val_loss").getAsDouble()).isFinite().isLessThan(Math.log(660));
+    assertThat(swKd.get("val_loss").getAsDouble())
+        .isFinite()
+        .isLessThan(swRandom.get("val_loss").getAsDouble());
+    assertThat(swKd.get("val_loss_per_char").getAsDouble())
+        .isCloseTo(
+            swKd.get("val_loss").getAsDouble() / charsPerToken,
+            org.assertj.core.api.Assertions.within(1e-3));
+    assertThat(swKd.get("kl_teacher_student").getAsDouble())
+        .isGreaterThanOrEqualTo(0)
+        .isLessThan(swRandom.get("kl_teacher_student").getAsDouble());
+    assertThat(swKd.get("top1_agreement").getAsDouble())
+        .isGreaterThan(swRandom.get("top1_agreement").getAsDouble());
+    assertThat(swKd.get("params").getAsLong()).isLessThan(swTeacher.get("params").getAsLong() / 2);
+    assertThat(swKd.get("params").getAsLong())
+        .isEqualTo(swModels.get("hard-label-student").get("params").getAsLong());
+    assertThat(sw.getAsJsonObject("hf_export").get("reload_max_abs_logit_diff").getAsDouble())
+        .isLessThan(1e-4);
+    assertThat(report.getAsJsonArray("gates").get(1).getAsJsonObject().get("passed").getAsBoolean())
+        .isTrue();
+    // The Hugging Face export reloads (HfModels.load) as a Llama-family model with grouped-query
+    // attention and gives the trained student's logits on held-out text.
+    Path export = runDir.resolve("models/shakespeare-bpe-kd-student-hf");
+    assertThat(export.resolve("config.json")).exists();
+    assertThat(export.resolve("model.safetensors")).exists();
+    assertThat(export.resolve("tokenizer.json")).exists();
+    try (dev.distill.models.gpt.LanguageModel trained =
+            dev.distill.models.checkpoint.Checkpoints.load(
+                runDir.resolve("subword/models/kd-student"));
+        dev.distill.models.gpt.LanguageModel reloaded =
+            dev.distill.models.hf.HfModels.load(export);
+        ai.djl.ndarray.NDManager m = ai.djl.ndarray.NDManager.newBaseManager()) {
+      dev.distill.models.hf.HfConfig hc = (dev.distill.models.hf.HfConfig) reloaded.config();
+      assertThat(hc.architecture()).isEqualTo("LlamaForCausalLM");
+      assertThat(hc.nKvHead()).isLessThan(hc.nHead());
+      assertThat(reloaded.tokenizer().sha256()).isEqualTo(trained.tokenizer().sha256());
+      int[] ids =
+          java.util.Arrays.copyOf(
+              reloaded.tokenizer().encode("ROMEO:\nBut soft, what light through yonder window"),
+              12);
+      float[] a = trained.logits(m, new int[][] {ids}).toFloatArray();
+      float[] b = reloaded.logits(m, new int[][] {ids}).toFloatArray();
+      assertThat(b).hasSameSizeAs(a);
+      assertThat(b).containsExactly(a, org.assertj.core.data.Offset.offset(1e-5f));
+    }
+
     // The report opens in a real browser: every chart rendered and no script error occurred.
     Path html = runDir.resolve("report.html");
     assertThat(html).exists();
-    assertThat(Files.readString(html)).contains("<table id=\"slices\">", "arithmetic");
+    assertThat(Files.readString(html))
+        .contains("<table id=\"slices\">", "arithmetic", "subword", "val_loss_per_char");
     if (HeadlessChromium.binary() == null) {
       assertThat(System.getenv("CI")).as("CI installs chromium (.ci/run)").isNull();
       System.err.println("DemoIT: no chromium on this machine; browser check skipped");

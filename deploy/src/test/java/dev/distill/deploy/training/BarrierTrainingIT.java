@@ -186,7 +186,9 @@ class BarrierTrainingIT {
     try (LanguageModel m = Checkpoints.load(one)) {
       try (LanguageModel fresh =
           LanguageModel.create(
-              m.config(), m.tokenizer(), Long.parseLong(options("", "").get("run.seed")))) {
+              (GptConfig) m.config(),
+              m.tokenizer(),
+              Long.parseLong(options("", "").get("run.seed")))) {
         init = flatten(fresh);
       }
     }

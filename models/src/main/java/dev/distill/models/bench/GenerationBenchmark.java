@@ -7,7 +7,7 @@ import dev.distill.models.generation.Sampler.Decoding;
 import dev.distill.models.gpt.Gpt;
 import dev.distill.models.gpt.GptConfig;
 import dev.distill.models.gpt.LanguageModel;
-import dev.distill.models.gpt.LinearMode;
+import dev.distill.models.nn.LinearMode;
 import dev.distill.models.tokenizer.CharTokenizer;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -170,7 +170,7 @@ public final class GenerationBenchmark {
               Arrays.stream(seqs).map(r -> Arrays.copyOfRange(r, from, len)).toArray(int[][]::new);
           try (NDManager stepManager = manager.newSubManager()) {
             float[] flat = lm.logits(stepManager, ctx).get(":, -1, :").toFloatArray();
-            int v = lm.config().vocabSize();
+            int v = lm.vocabSize();
             last = new float[seqs.length][];
             for (int i = 0; i < seqs.length; i++) {
               last[i] = Arrays.copyOfRange(flat, i * v, (i + 1) * v);

@@ -8,8 +8,11 @@ import com.google.gson.JsonParseException;
 import com.google.gson.JsonParser;
 import dev.distill.models.gpt.GptConfig;
 import dev.distill.models.gpt.LanguageModel;
-import dev.distill.models.gpt.LinearMode;
-import dev.distill.models.tokenizer.CharTokenizer;
+import dev.distill.models.hf.HfConfig;
+import dev.distill.models.hf.HfDecoder;
+import dev.distill.models.nn.LinearMode;
+import dev.distill.models.tokenizer.Tokenizer;
+import dev.distill.models.tokenizer.Tokenizers;
 import java.io.BufferedInputStream;
 import java.io.BufferedOutputStream;
 import java.io.DataOutputStream;
@@ -35,10 +38,11 @@ import java.util.UUID;
 import java.util.stream.Stream;
 
 /**
- * The checkpoint format: a folder holding {@value #CONFIG} ({@link GptConfig#toJson()}), {@value
- * #TOKENIZER} ({@link CharTokenizer#save}), {@value #PARAMETERS} (DJL's {@code
- * Block.saveParameters} stream), {@value #METADATA} (a JSON object of strings) and {@value
- * #MANIFEST} (format version and the SHA-256 of every other file).
+ * The checkpoint format: a folder holding {@value #CONFIG} (the model config's JSON), the
+ * tokenizer's file(s) ({@link Tokenizer#saveTo}: {@value #TOKENIZER}, plus the Hugging Face config
+ * files of a Hugging Face tokenizer), {@value #PARAMETERS} (DJL's {@code Block.saveParameters}
+ * stream), {@value #METADATA} (a JSON object of strings) and {@value #MANIFEST} (format version and
+ * the SHA-256 of every other file).
  */
 public final class Checkpoints {
 
@@ -60,6 +64,12 @@ public final class Checkpoints {
    * architecture (they fix the U/V shapes), so without them the parameters cannot be read back.
    */
   public static final String RANKS = "gpt.ranks";
+
+  /** Metadata key naming the model family: absent for our GPT, {@value #FAMILY_HF}. */
+  public static final String FAMILY = "model.family";
+
+  /** {@link #FAMILY} of a Hugging Face family model ({@link HfDecoder}). */
+  public static final String FAMILY_HF = "hf";
 
   private static final String FORMAT = "distill-gpt-checkpoint/1";
   private static final List<String> FILES = List.of(CONFIG, TOKENIZER, PARAMETERS, METADATA);
@@ -88,12 +98,15 @@ public final class Checkpoints {
     Files.createDirectory(tmp);
     try {
       Files.writeString(tmp.resolve(CONFIG), lm.config().toJson(), StandardCharsets.UTF_8);
-      lm.tokenizer().save(tmp.resolve(TOKENIZER));
+      lm.tokenizer().saveTo(tmp);
       try (OutputStream os = Files.newOutputStream(tmp.resolve(PARAMETERS));
           DataOutputStream out = new DataOutputStream(new BufferedOutputStream(os))) {
         lm.block().saveParameters(out);
       }
       Map<String, String> meta = new TreeMap<>(metadata);
+      if (lm.block() instanceof HfDecoder) {
+        meta.put(FAMILY, FAMILY_HF);
+      }
       if (lm.mode() != LinearMode.DENSE) {
         meta.put(LINEAR_MODE, lm.mode().name());
       }
@@ -102,8 +115,11 @@ public final class Checkpoints {
       }
       Files.writeString(tmp.resolve(METADATA), GSON.toJson(meta), StandardCharsets.UTF_8);
       JsonObject files = new JsonObject();
-      for (String file : FILES) {
-        files.addProperty(file, sha256(tmp.resolve(file)));
+      // every file the folder holds: the tokenizer may be several files (a Hugging Face one)
+      try (Stream<Path> written = Files.list(tmp)) {
+        for (Path file : (Iterable<Path>) written.sorted()::iterator) {
+          files.addProperty(file.getFileName().toString(), sha256(file));
+        }
       }
       JsonObject manifest = new JsonObject();
       manifest.addProperty("format", FORMAT);
@@ -131,14 +147,21 @@ public final class Checkpoints {
    */
   public static LanguageModel load(Path dir) throws IOException {
     verify(dir);
-    GptConfig config;
+    Map<String, String> metadata = metadata(dir);
+    boolean hf = FAMILY_HF.equals(metadata.get(FAMILY));
+    String configJson = Files.readString(dir.resolve(CONFIG), StandardCharsets.UTF_8);
+    GptConfig config = null;
+    HfConfig hfConfig = null;
     try {
-      config = GptConfig.fromJson(Files.readString(dir.resolve(CONFIG), StandardCharsets.UTF_8));
+      if (hf) {
+        hfConfig = HfConfig.parse(configJson);
+      } else {
+        config = GptConfig.fromJson(configJson);
+      }
     } catch (IllegalArgumentException e) {
       throw new CheckpointException(dir.resolve(CONFIG) + ": " + e.getMessage(), e);
     }
-    CharTokenizer tokenizer = CharTokenizer.load(dir.resolve(TOKENIZER));
-    Map<String, String> metadata = metadata(dir);
+    Tokenizer tokenizer = Tokenizers.load(dir);
     LinearMode mode;
     try {
       mode = LinearMode.valueOf(metadata.getOrDefault(LINEAR_MODE, LinearMode.DENSE.name()));
@@ -147,6 +170,10 @@ public final class Checkpoints {
     }
     Map<String, Integer> ranks = mode == LinearMode.LOW_RANK ? ranks(dir, metadata) : null;
     try (InputStream in = new BufferedInputStream(Files.newInputStream(dir.resolve(PARAMETERS)))) {
+      if (hf) {
+        return LanguageModel.load(
+            new HfDecoder(hfConfig, mode, ranks == null ? Map.of() : ranks), tokenizer, in);
+      }
       return ranks != null
           ? LanguageModel.load(config, tokenizer, in, ranks)
           : LanguageModel.load(config, tokenizer, in, mode);

@@ -94,7 +94,7 @@ public final class CachedDecoder implements AutoCloseable {
       NDArray last = logits.get(":, -1, :");
       flat = (logSoftmax ? last.logSoftmax(-1) : last).toFloatArray();
     }
-    int v = lm.config().vocabSize();
+    int v = lm.vocabSize();
     float[][] out = new float[sequences.length][];
     for (int i = 0; i < out.length; i++) {
       out[i] = Arrays.copyOfRange(flat, i * v, (i + 1) * v);

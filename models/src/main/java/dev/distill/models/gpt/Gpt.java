@@ -3,25 +3,27 @@ package dev.distill.models.gpt;
 import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
-import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.internal.NDArrayEx;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.ndarray.types.SparseFormat;
-import ai.djl.nn.AbstractBlock;
 import ai.djl.nn.Parameter;
 import ai.djl.nn.core.Linear;
 import ai.djl.training.ParameterStore;
-import ai.djl.training.initializer.ConstantInitializer;
 import ai.djl.training.initializer.NormalInitializer;
 import ai.djl.util.PairList;
-import dev.distill.models.autograd.Scalars;
+import dev.distill.models.nn.Activations;
+import dev.distill.models.nn.Attention;
+import dev.distill.models.nn.CausalLm;
+import dev.distill.models.nn.DecodeCache;
+import dev.distill.models.nn.LinearLayer;
+import dev.distill.models.nn.LinearMode;
+import dev.distill.models.nn.Norms;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
-import java.util.function.BiConsumer;
 
 /**
  * A GPT shaped like nanoGPT model.py: token + learned position embeddings, nLayer pre-LayerNorm
@@ -42,7 +44,7 @@ import java.util.function.BiConsumer;
  * <p>Memory: every op in the forward takes an activation (attached to the input's manager) as its
  * first operand, so nothing computed in a step is attached to the model's manager.
  */
-public final class Gpt extends AbstractBlock {
+public final class Gpt extends CausalLm {
 
   private static final byte VERSION = 1;
   private static final float LAYER_NORM_EPS = 1e-5f;
@@ -50,7 +52,7 @@ public final class Gpt extends AbstractBlock {
   private final GptConfig config;
   private final LinearMode mode;
   private final Map<String, Integer> ranks;
-  private volatile BiConsumer<String, NDArray> inputObserver;
+  private final Attention.Spec attention;
   private final Parameter wte;
   private final Parameter wpe;
   private final List<Layer> layers;
@@ -58,29 +60,18 @@ public final class Gpt extends AbstractBlock {
 
   private record Norm(Parameter gamma, Parameter beta) {}
 
-  /**
-   * One linear layer: weight (out, in), bias (out); bits and exp (out, 1) only when
-   * self-compressing; when low-rank, u (out, r) and v (r, in) in place of weight (null).
-   */
-  private static final class Lin {
-    final String name;
-    final Parameter weight;
-    final Parameter u;
-    final Parameter v;
-    final Parameter bias;
-    Parameter bits;
-    Parameter exp;
-
-    Lin(String name, Parameter weight, Parameter u, Parameter v, Parameter bias) {
-      this.name = name;
-      this.weight = weight;
-      this.u = u;
-      this.v = v;
-      this.bias = bias;
+  /** One pre-LayerNorm block: attention (fused qkv, projection) and MLP (fc, GELU, projection). */
+  private record Layer(
+      Norm ln1,
+      LinearLayer attn,
+      LinearLayer attnProj,
+      Norm ln2,
+      LinearLayer fc,
+      LinearLayer mlpProj) {
+    List<LinearLayer> linears() {
+      return List.of(attn, attnProj, fc, mlpProj);
     }
   }
-
-  private record Layer(Norm ln1, Lin attn, Lin attnProj, Norm ln2, Lin fc, Lin mlpProj) {}
 
   public Gpt(GptConfig config) {
     this(config, LinearMode.DENSE);
@@ -121,6 +112,7 @@ public final class Gpt extends AbstractBlock {
     this.config = Objects.requireNonNull(config, "config");
     this.mode = Objects.requireNonNull(mode, "mode");
     this.ranks = ranks;
+    this.attention = new Attention.Spec(config.nHead(), config.nHead(), config.headSize(), null);
     long c = config.nEmbd();
     wte = weight("wte", new Shape(config.vocabSize(), c));
     wpe = weight("wpe", new Shape(config.blockSize(), c));
@@ -139,14 +131,10 @@ public final class Gpt extends AbstractBlock {
     layers = List.copyOf(ls);
     lnF = norm("lnF", c);
     setInitializer(new NormalInitializer(0.02f), Parameter.Type.WEIGHT);
-    if (mode == LinearMode.SELF_COMPRESSING) {
-      // after every dense parameter, so a dense model's parameter order is unchanged
-      for (Layer layer : layers) {
-        for (Lin lin : List.of(layer.attn(), layer.attnProj(), layer.fc(), layer.mlpProj())) {
-          long out = lin.weight.getShape().get(0);
-          lin.bits = constant(lin.name + ".bits", out, INIT_BITS);
-          lin.exp = constant(lin.name + ".exp", out, INIT_EXP);
-        }
+    // after every dense parameter, so a dense model's parameter order is unchanged
+    for (Layer layer : layers) {
+      for (LinearLayer lin : layer.linears()) {
+        lin.addCompressionParameters(this::addParameter);
       }
     }
   }
@@ -163,6 +151,11 @@ public final class Gpt extends AbstractBlock {
       out.put(p + "mlpProj", new long[] {c, 4 * c});
     }
     return out;
+  }
+
+  @Override
+  public Map<String, long[]> linearShapes() {
+    return linearShapes(config);
   }
 
   private static Map<String, Integer> checkRanks(GptConfig config, Map<String, Integer> ranks) {
@@ -189,52 +182,28 @@ public final class Gpt extends AbstractBlock {
   }
 
   /** Rank per block linear layer (in parameter order) of a low-rank model; empty otherwise. */
+  @Override
   public Map<String, Integer> ranks() {
     return ranks;
   }
 
   /** Initial bit depth of a self-compressing channel. */
-  public static final float INIT_BITS = 8f;
+  public static final float INIT_BITS = LinearLayer.INIT_BITS;
 
-  /**
-   * Initial exponent of a self-compressing channel: 2^-8 steps with 8 bits cover +-0.5, about 25
-   * standard deviations of the N(0, 0.02) initial weights.
-   */
-  public static final float INIT_EXP = -8f;
+  /** Initial exponent of a self-compressing channel ({@link LinearLayer#INIT_EXP}). */
+  public static final float INIT_EXP = LinearLayer.INIT_EXP;
 
+  @Override
   public LinearMode mode() {
     return mode;
   }
 
-  /**
-   * Calls {@code observer} with (layer name, input (B, T, in)) of every block linear layer in each
-   * forward, e.g. to collect calibration activations for Wanda pruning; null stops observing.
-   */
-  public void observeLinearInputs(BiConsumer<String, NDArray> observer) {
-    this.inputObserver = observer;
+  private LinearLayer lin(String name, long out, long in) {
+    int rank = mode == LinearMode.LOW_RANK ? ranks.get(name) : 0;
+    return LinearLayer.create(this::addParameter, name, out, in, true, mode, rank);
   }
 
-  private Lin lin(String name, long out, long in) {
-    if (mode == LinearMode.LOW_RANK) {
-      int r = ranks.get(name);
-      Parameter u = weight(name + ".u", new Shape(out, r));
-      Parameter v = weight(name + ".v", new Shape(r, in));
-      return new Lin(name, null, u, v, bias(name + ".bias", out));
-    }
-    return new Lin(
-        name, weight(name + ".weight", new Shape(out, in)), null, null, bias(name + ".bias", out));
-  }
-
-  private Parameter constant(String name, long out, float value) {
-    return addParameter(
-        Parameter.builder()
-            .setName(name)
-            .setType(Parameter.Type.OTHER)
-            .optShape(new Shape(out, 1))
-            .optInitializer(new ConstantInitializer(value))
-            .build());
-  }
-
+  @Override
   public GptConfig config() {
     return config;
   }
@@ -242,15 +211,6 @@ public final class Gpt extends AbstractBlock {
   private Parameter weight(String name, Shape shape) {
     return addParameter(
         Parameter.builder().setName(name).setType(Parameter.Type.WEIGHT).optShape(shape).build());
-  }
-
-  private Parameter bias(String name, long size) {
-    return addParameter(
-        Parameter.builder()
-            .setName(name)
-            .setType(Parameter.Type.BIAS)
-            .optShape(new Shape(size))
-            .build());
   }
 
   private Norm norm(String name, long size) {
@@ -275,46 +235,66 @@ public final class Gpt extends AbstractBlock {
   protected NDList forwardInternal(
       ParameterStore ps, NDList inputs, boolean training, PairList<String, Object> params) {
     NDArray tokens = inputs.singletonOrThrow();
-    NDArray x = dropout(embed(ps, tokens, 0, training), training);
-    long b = tokens.getShape().get(0);
-    long t = tokens.getShape().get(1);
-    Device device = tokens.getDevice();
-    NDManager manager = tokens.getManager();
-    long c = config.nEmbd();
-    int nh = config.nHead();
-    long hs = config.headSize();
-    NDArray wteArr = ps.getValue(wte, device, training);
-
-    NDArray mask = causalMask(manager, (int) t);
-    float scale = (float) (1.0 / Math.sqrt(hs));
+    NDArray x = dropout(embed(ps, tokens, 0, training), config.dropout(), training);
     for (Layer layer : layers) {
-      NDArray h = layerNorm(x, layer.ln1(), ps, device, training);
-      NDArray qkv = linear(h, layer.attn(), ps, device, training, null);
-      NDList split = qkv.split(3, 2);
-      NDArray q = heads(split.get(0), b, t, nh, hs);
-      NDArray k = heads(split.get(1), b, t, nh, hs);
-      NDArray v = heads(split.get(2), b, t, nh, hs);
-      NDArray att = Scalars.muli(q.matMul(k.transpose(0, 1, 3, 2)), scale).add(mask).softmax(-1);
-      att = dropout(att, training);
-      NDArray y = att.matMul(v).transpose(0, 2, 1, 3).reshape(b, t, c);
-      y = linear(y, layer.attnProj(), ps, device, training, null);
-      x = x.add(dropout(y, training));
-
-      x = x.add(dropout(mlp(x, layer, ps, device, training, null), training));
+      x = block(layer, x, ps, training, null, -1);
     }
-    x = layerNorm(x, lnF, ps, device, training);
-    // Tied head: logits = x @ wte^T, no bias.
-    NDArray logits = Linear.linear(x, wteArr, null).singletonOrThrow();
-    return new NDList(logits);
+    return new NDList(head(x, ps, training));
   }
 
-  /** {@code mlpProj(gelu(fc(ln2(x))))}; {@code cache} as in {@link #linear}. */
-  private NDArray mlp(
-      NDArray x, Layer layer, ParameterStore ps, Device device, boolean training, KvCache cache) {
-    NDArray h = layerNorm(x, layer.ln2(), ps, device, training);
-    h = linear(h, layer.fc(), ps, device, training, cache);
-    h = h.getNDArrayInternal().gelu();
-    return linear(h, layer.mlpProj(), ps, device, training, cache);
+  /**
+   * Incremental inference forward ({@link CausalLm#forwardCached}). The same block structure and
+   * the same {@link LinearLayer} path as the full forward, so every {@link LinearMode} computes as
+   * in a full forward (the activation quantisers work per token, so a token's quantised input does
+   * not depend on the other tokens of the call).
+   *
+   * <p>Cost per decoded token: the linear layers on one position instead of the whole context, and
+   * attention over the cached length; the cache grows by concatenation (a copy of {@code 2 nLayer B
+   * C length} floats per step, small next to the weights at blockSize 64).
+   */
+  @Override
+  public NDArray forwardCached(ParameterStore ps, NDArray tokens, DecodeCache cache) {
+    NDArray x = embed(ps, tokens, cache.length(), false);
+    int t = Math.toIntExact(tokens.getShape().get(1));
+    for (int l = 0; l < layers.size(); l++) {
+      x = block(layers.get(l), x, ps, false, cache, l);
+    }
+    cache.advance(t);
+    return head(x, ps, false);
+  }
+
+  /**
+   * One pre-LayerNorm block: {@code x + proj(attn(ln1(x)))}, then {@code x +
+   * mlpProj(gelu(fc(ln2(x))))}.
+   */
+  private NDArray block(
+      Layer layer, NDArray x, ParameterStore ps, boolean training, DecodeCache cache, int index) {
+    NDArray h = layerNorm(x, layer.ln1(), ps, training);
+    NDArray qkv = linear(layer.attn(), h, ps, training, cache);
+    NDList split = qkv.split(3, 2);
+    NDArray y =
+        Attention.causal(
+            attention,
+            split.get(0),
+            split.get(1),
+            split.get(2),
+            config.dropout(),
+            training,
+            cache,
+            index);
+    y = linear(layer.attnProj(), y, ps, training, cache);
+    x = x.add(dropout(y, config.dropout(), training));
+    h = layerNorm(x, layer.ln2(), ps, training);
+    h = Activations.gelu(linear(layer.fc(), h, ps, training, cache));
+    h = linear(layer.mlpProj(), h, ps, training, cache);
+    return x.add(dropout(h, config.dropout(), training));
+  }
+
+  /** Final LayerNorm and the tied head: logits = x @ wte^T, no bias. */
+  private NDArray head(NDArray x, ParameterStore ps, boolean training) {
+    x = layerNorm(x, lnF, ps, training);
+    NDArray wteArr = ps.getValue(wte, x.getDevice(), training);
+    return Linear.linear(x, wteArr, null).singletonOrThrow();
   }
 
   /**
@@ -355,173 +335,13 @@ public final class Gpt extends AbstractBlock {
     return tok.add(pos);
   }
 
-  /**
-   * Incremental inference forward (no dropout; the caller switches gradient recording off): runs
-   * {@code tokens} (B, t) at positions {@code cache.length() .. cache.length() + t - 1}, each
-   * attending to the cached keys and values of every layer and to the new tokens up to itself;
-   * appends the new keys and values to {@code cache} and returns the logits (B, t, V) of the new
-   * positions only, attached to the tokens' manager. The same block structure and the same {@link
-   * #linear} path as {@link #forwardInternal}, so every {@link LinearMode} computes as in a full
-   * forward (the activation quantisers work per token, so a token's quantised input does not depend
-   * on the other tokens of the call).
-   *
-   * <p>Cost per decoded token: the linear layers on one position instead of the whole context, and
-   * attention over the cached length; the cache grows by concatenation (a copy of {@code 2 nLayer B
-   * C length} floats per step, small next to the weights at blockSize 64).
-   */
-  NDArray forwardCached(ParameterStore ps, NDArray tokens, KvCache cache) {
-    int p0 = cache.length();
-    NDArray x = embed(ps, tokens, p0, false);
-    long b = tokens.getShape().get(0);
-    int t = Math.toIntExact(tokens.getShape().get(1));
-    Device device = tokens.getDevice();
-    NDManager manager = tokens.getManager();
-    long c = config.nEmbd();
-    int nh = config.nHead();
-    long hs = config.headSize();
-    NDArray wteArr = ps.getValue(wte, device, false);
-
-    // One new position sees every cached key and itself: no mask needed.
-    NDArray mask = t == 1 ? null : causalMask(manager, t, p0);
-    float scale = (float) (1.0 / Math.sqrt(hs));
-    for (int l = 0; l < layers.size(); l++) {
-      Layer layer = layers.get(l);
-      NDArray h = layerNorm(x, layer.ln1(), ps, device, false);
-      NDArray qkv = linear(h, layer.attn(), ps, device, false, cache);
-      NDList split = qkv.split(3, 2);
-      NDArray q = heads(split.get(0), b, t, nh, hs);
-      NDArray k = heads(split.get(1), b, t, nh, hs);
-      NDArray v = heads(split.get(2), b, t, nh, hs);
-      if (p0 > 0) {
-        // concat's result lands on the cached array's manager: move it to the step's, so the
-        // views derived from it below are freed with the step; put() moves it to the cache.
-        k = cache.keys(l).concat(k, 2);
-        k.attach(manager);
-        v = cache.values(l).concat(v, 2);
-        v.attach(manager);
-      }
-      NDArray att = Scalars.muli(q.matMul(k.transpose(0, 1, 3, 2)), scale);
-      if (mask != null) {
-        att = att.add(mask);
-      }
-      att = att.softmax(-1);
-      NDArray y = att.matMul(v).transpose(0, 2, 1, 3).reshape(b, t, c);
-      cache.put(l, k, v);
-      y = linear(y, layer.attnProj(), ps, device, false, cache);
-      x = x.add(y);
-      x = x.add(mlp(x, layer, ps, device, false, cache));
-    }
-    cache.advance(t);
-    x = layerNorm(x, lnF, ps, device, false);
-    return Linear.linear(x, wteArr, null).singletonOrThrow();
-  }
-
-  /**
-   * {@code x W^T + b} as {@link #mode} computes it. With a {@code cache} (incremental inference)
-   * the quantised weight of a {@link LinearMode#TERNARY} or {@link LinearMode#SELF_COMPRESSING}
-   * layer is computed on the cache's first call and reused until the cache is closed: the
-   * parameters do not change during a generation, and re-quantising every matrix for one token
-   * would cost more than the token's matrix products.
-   */
-  private NDArray linear(
-      NDArray x, Lin lin, ParameterStore ps, Device device, boolean training, KvCache cache) {
-    BiConsumer<String, NDArray> observer = inputObserver;
-    if (observer != null) {
-      observer.accept(lin.name, x);
-    }
-    NDArray b = ps.getValue(lin.bias, device, training);
-    if (mode == LinearMode.LOW_RANK) {
-      // x W^T = (x V^T) U^T: r (in + out) multiply-adds per token instead of in * out
-      NDArray h = Linear.linear(x, ps.getValue(lin.v, device, training), null).singletonOrThrow();
-      return Linear.linear(h, ps.getValue(lin.u, device, training), b).singletonOrThrow();
-    }
-    if (mode == LinearMode.TERNARY || mode == LinearMode.ACT8) {
-      x = Quantizers.activations8(x);
-    }
-    boolean quantisedWeight = mode == LinearMode.TERNARY || mode == LinearMode.SELF_COMPRESSING;
-    NDArray w = cache != null && quantisedWeight ? cache.weight(lin.name) : null;
-    if (w == null) {
-      w = ps.getValue(lin.weight, device, training);
-      switch (mode) {
-        case DENSE, ACT8:
-          break;
-        case TERNARY:
-          w = Quantizers.ternary(onStep(x, w));
-          break;
-        case SELF_COMPRESSING:
-          w =
-              Quantizers.selfCompress(
-                  onStep(x, w),
-                  onStep(x, ps.getValue(lin.bits, device, training)),
-                  onStep(x, ps.getValue(lin.exp, device, training)));
-          break;
-        default:
-          throw new IllegalStateException("unknown mode " + mode);
-      }
-      if (cache != null && quantisedWeight) {
-        cache.putWeight(lin.name, w);
-      }
-    }
-    return Linear.linear(x, w, b).singletonOrThrow();
-  }
-
-  /**
-   * {@code p} times a scalar 1 created on the activation's manager: the same values and gradient,
-   * but the quantiser's intermediates derived from it are attached to the step's manager instead of
-   * the model's (see the class comment on memory).
-   */
-  private static NDArray onStep(NDArray activation, NDArray p) {
-    return Scalars.of(activation, 1f).mul(p);
-  }
-
-  /** (B, T, C) -> (B, nh, T, hs). */
-  private static NDArray heads(NDArray a, long b, long t, int nh, long hs) {
-    return a.reshape(b, t, nh, hs).transpose(0, 2, 1, 3);
-  }
-
-  /** Additive mask (T, T): 0 on and below the diagonal, -inf above (a query sees no later key). */
-  private static NDArray causalMask(NDManager manager, int t) {
-    return causalMask(manager, t, 0);
-  }
-
-  /**
-   * Additive mask (T, offset + T) for T queries at positions offset.. over the keys at positions
-   * 0..offset+T-1: query i sees key j iff j <= offset + i.
-   */
-  private static NDArray causalMask(NDManager manager, int t, int offset) {
-    int keys = offset + t;
-    float[] m = new float[t * keys];
-    for (int i = 0; i < t; i++) {
-      for (int j = offset + i + 1; j < keys; j++) {
-        m[i * keys + j] = Float.NEGATIVE_INFINITY;
-      }
-    }
-    return manager.create(m, new Shape(t, keys));
-  }
-
-  private NDArray layerNorm(
-      NDArray x, Norm norm, ParameterStore ps, Device device, boolean training) {
-    return x.getNDArrayInternal()
-        .layerNorm(
-            x,
-            new Shape(config.nEmbd()),
-            ps.getValue(norm.gamma(), device, training),
-            ps.getValue(norm.beta(), device, training),
-            LAYER_NORM_EPS)
-        .singletonOrThrow();
-  }
-
-  private NDArray dropout(NDArray x, boolean training) {
-    if (!training || config.dropout() == 0f) {
-      return x;
-    }
-    return x.getNDArrayInternal().dropout(x, config.dropout(), true).singletonOrThrow();
-  }
-
-  @Override
-  public Shape[] getOutputShapes(Shape[] inputShapes) {
-    Shape in = inputShapes[0];
-    return new Shape[] {new Shape(in.get(0), in.get(1), config.vocabSize())};
+  private NDArray layerNorm(NDArray x, Norm norm, ParameterStore ps, boolean training) {
+    Device device = x.getDevice();
+    return Norms.layerNorm(
+        x,
+        ps.getValue(norm.gamma(), device, training),
+        ps.getValue(norm.beta(), device, training),
+        LAYER_NORM_EPS);
   }
 
   @Override

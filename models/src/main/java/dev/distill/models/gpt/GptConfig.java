@@ -5,6 +5,7 @@ import com.google.gson.JsonObject;
 import com.google.gson.JsonParseException;
 import com.google.gson.JsonParser;
 import com.google.gson.JsonPrimitive;
+import dev.distill.models.nn.LmConfig;
 import java.math.BigDecimal;
 import java.util.List;
 
@@ -19,7 +20,8 @@ import java.util.List;
  * @param dropout dropout rate used in training forwards (embeddings, attention, residual outputs)
  */
 public record GptConfig(
-    int vocabSize, int blockSize, int nLayer, int nHead, int nEmbd, float dropout) {
+    int vocabSize, int blockSize, int nLayer, int nHead, int nEmbd, float dropout)
+    implements LmConfig {
 
   private static final List<String> KEYS =
       List.of("vocabSize", "blockSize", "nLayer", "nHead", "nEmbd", "dropout");
@@ -57,6 +59,14 @@ public record GptConfig(
    * where one layer is ln1 (2C) + qkv (3C*C + 3C) + attention proj (C*C + C) + ln2 (2C) + fc (4C*C
    * + 4C) + mlp proj (4C*C + C).
    */
+  @Override
+  public long flopsPerToken() {
+    long d = nEmbd;
+    long nonEmbedding = nLayer * 12L * d * d;
+    return 2 * nonEmbedding + 2L * nLayer * blockSize * d + 2L * vocabSize * d;
+  }
+
+  @Override
   public long parameterCount() {
     long c = nEmbd;
     long perLayer = 12 * c * c + 13 * c;
@@ -64,6 +74,7 @@ public record GptConfig(
   }
 
   /** A JSON object with exactly the record's component names as keys. */
+  @Override
   public String toJson() {
     JsonObject json = new JsonObject();
     json.addProperty("vocabSize", vocabSize);

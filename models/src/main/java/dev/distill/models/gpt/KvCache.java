@@ -3,6 +3,8 @@ package dev.distill.models.gpt;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
+import dev.distill.models.nn.DecodeCache;
+import dev.distill.models.nn.LinearMode;
 import java.util.HashMap;
 import java.util.Map;
 
@@ -22,12 +24,12 @@ import java.util.Map;
  * embedding). A caller whose context grows past that must {@link #reset()} and re-encode the last
  * {@code blockSize} tokens, as nanoGPT's crop does; {@code Sampler} does so.
  */
-public final class KvCache implements AutoCloseable {
+public final class KvCache implements DecodeCache, AutoCloseable {
 
   private final LanguageModel model;
   private final NDManager manager;
 
-  /** Per layer: keys and values (B, nHead, length, headSize), null while empty. */
+  /** Per layer: keys and values (B, nKvHead, length, headSize), null while empty. */
   private final NDArray[] keys;
 
   private final NDArray[] values;
@@ -47,6 +49,7 @@ public final class KvCache implements AutoCloseable {
   }
 
   /** Number of positions cached. */
+  @Override
   public int length() {
     return length;
   }
@@ -128,13 +131,15 @@ public final class KvCache implements AutoCloseable {
     return out;
   }
 
-  /** Cached keys of {@code layer} (B, nHead, length, headSize), or null while empty. */
-  NDArray keys(int layer) {
+  /** Cached keys of {@code layer} (B, nKvHead, length, headSize), or null while empty. */
+  @Override
+  public NDArray keys(int layer) {
     return keys[layer];
   }
 
-  /** Cached values of {@code layer} (B, nHead, length, headSize), or null while empty. */
-  NDArray values(int layer) {
+  /** Cached values of {@code layer} (B, nKvHead, length, headSize), or null while empty. */
+  @Override
+  public NDArray values(int layer) {
     return values[layer];
   }
 
@@ -142,7 +147,8 @@ public final class KvCache implements AutoCloseable {
    * Replaces the keys and values of {@code layer} by {@code k} and {@code v} (which hold the old
    * positions followed by the new ones) and moves them to this cache's manager.
    */
-  void put(int layer, NDArray k, NDArray v) {
+  @Override
+  public void put(int layer, NDArray k, NDArray v) {
     if (keys[layer] != k) {
       close(keys[layer]);
     }
@@ -158,18 +164,21 @@ public final class KvCache implements AutoCloseable {
   /**
    * The quantised weight of block linear layer {@code name} stored by {@link #putWeight}, or null.
    */
-  NDArray weight(String name) {
+  @Override
+  public NDArray weight(String name) {
     return weights.get(name);
   }
 
   /** Keeps {@code w}, a quantised weight computed in a step, for the rest of this generation. */
-  void putWeight(String name, NDArray w) {
+  @Override
+  public void putWeight(String name, NDArray w) {
     w.attach(manager);
     weights.put(name, w);
   }
 
   /** Counts {@code t} new positions, once every layer holds them. */
-  void advance(int t) {
+  @Override
+  public void advance(int t) {
     length += t;
   }
 

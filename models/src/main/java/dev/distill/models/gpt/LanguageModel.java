@@ -5,6 +5,7 @@ import ai.djl.Model;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Parameter;
@@ -12,7 +13,10 @@ import ai.djl.pytorch.jni.JniUtils;
 import ai.djl.training.ParameterStore;
 import ai.djl.training.initializer.Initializer;
 import ai.djl.util.Pair;
-import dev.distill.models.tokenizer.CharTokenizer;
+import dev.distill.models.nn.CausalLm;
+import dev.distill.models.nn.LinearMode;
+import dev.distill.models.nn.LmConfig;
+import dev.distill.models.tokenizer.Tokenizer;
 import java.io.DataInputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -27,7 +31,8 @@ import java.util.Random;
 import java.util.function.Supplier;
 
 /**
- * A Gpt block inside a DJL Model, plus its tokenizer.
+ * A causal language model block ({@link CausalLm}: our {@link Gpt}, or a Hugging Face family)
+ * inside a DJL Model, plus its tokenizer.
  *
  * <p>Training: the parameters are initialised (and marked as requiring gradients) when this object
  * is created or loaded, so the standard DJL loop works as is and keeps them: {@code Trainer t =
@@ -47,10 +52,10 @@ public final class LanguageModel implements AutoCloseable {
   private static final String ENGINE = "PyTorch";
 
   private final Model model;
-  private final Gpt block;
-  private final CharTokenizer tokenizer;
+  private final CausalLm block;
+  private final Tokenizer tokenizer;
 
-  private LanguageModel(Model model, Gpt block, CharTokenizer tokenizer) {
+  private LanguageModel(Model model, CausalLm block, Tokenizer tokenizer) {
     this.model = model;
     this.block = block;
     this.tokenizer = tokenizer;
@@ -61,16 +66,16 @@ public final class LanguageModel implements AutoCloseable {
    * 0.02) drawn from {@code java.util.Random(seed)} in parameter order, LayerNorm gamma 1 and beta
    * 0, biases 0. The same seed gives the same parameters on every machine.
    */
-  public static LanguageModel create(GptConfig config, CharTokenizer tokenizer, long seed) {
+  public static LanguageModel create(GptConfig config, Tokenizer tokenizer, long seed) {
     return create(config, tokenizer, seed, LinearMode.DENSE);
   }
 
   /**
-   * As {@link #create(GptConfig, CharTokenizer, long)} with the block linear layers in {@code
-   * mode}; the dense parameters get the same values as a dense model of the same seed.
+   * As {@link #create(GptConfig, Tokenizer, long)} with the block linear layers in {@code mode};
+   * the dense parameters get the same values as a dense model of the same seed.
    */
   public static LanguageModel create(
-      GptConfig config, CharTokenizer tokenizer, long seed, LinearMode mode) {
+      GptConfig config, Tokenizer tokenizer, long seed, LinearMode mode) {
     checkVocab(config, tokenizer);
     return create(new Gpt(config, mode), tokenizer, seed);
   }
@@ -80,13 +85,37 @@ public final class LanguageModel implements AutoCloseable {
    * Gpt#Gpt(GptConfig, java.util.Map)}), initialised from {@code seed} as the other modes.
    */
   public static LanguageModel create(
-      GptConfig config, CharTokenizer tokenizer, long seed, java.util.Map<String, Integer> ranks) {
+      GptConfig config, Tokenizer tokenizer, long seed, java.util.Map<String, Integer> ranks) {
     checkVocab(config, tokenizer);
     return create(new Gpt(config, ranks), tokenizer, seed);
   }
 
-  private static LanguageModel create(Gpt block, CharTokenizer tokenizer, long seed) {
-    GptConfig config = block.config();
+  /**
+   * A model whose parameters take the values of the initializers already set on each of them (e.g.
+   * weights read from a Hugging Face checkpoint by {@code HfModels}), marked as requiring gradients
+   * like a created model's.
+   */
+  public static LanguageModel fromInitializers(CausalLm block, Tokenizer tokenizer) {
+    checkVocabFits(block.config(), tokenizer);
+    Model model = Model.newInstance("lm", ai.djl.Device.cpu(), ENGINE);
+    try {
+      model.setBlock(block);
+      block.initialize(model.getNDManager(), DataType.FLOAT32, inputShape(block.config()));
+      return new LanguageModel(model, block, tokenizer);
+    } catch (RuntimeException e) {
+      model.close();
+      throw e;
+    }
+  }
+
+  /**
+   * A new model of any family ({@code block}) whose weights are drawn as in {@link
+   * #create(GptConfig, Tokenizer, long)}; the tokenizer may have fewer ids than the embedding has
+   * rows (padded vocabularies), never more.
+   */
+  public static LanguageModel create(CausalLm block, Tokenizer tokenizer, long seed) {
+    checkVocabFits(block.config(), tokenizer);
+    LmConfig config = block.config();
     block.setInitializer(new SeededNormal(new Random(seed), 0.02f), Parameter.Type.WEIGHT);
     Model model = Model.newInstance("gpt", ai.djl.Device.cpu(), ENGINE);
     try {
@@ -105,25 +134,23 @@ public final class LanguageModel implements AutoCloseable {
    *
    * @throws IOException if the stream does not hold parameters of this config
    */
-  public static LanguageModel load(GptConfig config, CharTokenizer tokenizer, InputStream params)
+  public static LanguageModel load(GptConfig config, Tokenizer tokenizer, InputStream params)
       throws IOException {
     return load(config, tokenizer, params, LinearMode.DENSE);
   }
 
-  /** As {@link #load(GptConfig, CharTokenizer, InputStream)} for a model in {@code mode}. */
+  /** As {@link #load(GptConfig, Tokenizer, InputStream)} for a model in {@code mode}. */
   public static LanguageModel load(
-      GptConfig config, CharTokenizer tokenizer, InputStream params, LinearMode mode)
+      GptConfig config, Tokenizer tokenizer, InputStream params, LinearMode mode)
       throws IOException {
     checkVocab(config, tokenizer);
     return load(new Gpt(config, mode), tokenizer, params);
   }
 
-  /**
-   * As {@link #load(GptConfig, CharTokenizer, InputStream)} for a low-rank model of {@code ranks}.
-   */
+  /** As {@link #load(GptConfig, Tokenizer, InputStream)} for a low-rank model of {@code ranks}. */
   public static LanguageModel load(
       GptConfig config,
-      CharTokenizer tokenizer,
+      Tokenizer tokenizer,
       InputStream params,
       java.util.Map<String, Integer> ranks)
       throws IOException {
@@ -131,9 +158,11 @@ public final class LanguageModel implements AutoCloseable {
     return load(new Gpt(config, ranks), tokenizer, params);
   }
 
-  private static LanguageModel load(Gpt block, CharTokenizer tokenizer, InputStream params)
+  /** A model of any family whose parameters are read from {@code params} (see the other load). */
+  public static LanguageModel load(CausalLm block, Tokenizer tokenizer, InputStream params)
       throws IOException {
-    GptConfig config = block.config();
+    checkVocabFits(block.config(), tokenizer);
+    LmConfig config = block.config();
     Model model = Model.newInstance("gpt", ai.djl.Device.cpu(), ENGINE);
     try {
       model.setBlock(block);
@@ -185,11 +214,24 @@ public final class LanguageModel implements AutoCloseable {
     block.initialize(model.getNDManager(), DataType.FLOAT32, inputShape(config()));
   }
 
-  private static Shape inputShape(GptConfig config) {
+  private static Shape inputShape(LmConfig config) {
     return new Shape(1, config.blockSize());
   }
 
-  private static void checkVocab(GptConfig config, CharTokenizer tokenizer) {
+  private static void checkVocabFits(LmConfig config, Tokenizer tokenizer) {
+    if (tokenizer.vocabSize() > config.vocabSize()) {
+      throw new IllegalArgumentException(
+          "tokenizer "
+              + tokenizer.id()
+              + " has "
+              + tokenizer.vocabSize()
+              + " ids, the model's embedding only "
+              + config.vocabSize()
+              + " rows");
+    }
+  }
+
+  private static void checkVocab(GptConfig config, Tokenizer tokenizer) {
     Objects.requireNonNull(config, "config");
     Objects.requireNonNull(tokenizer, "tokenizer");
     if (config.vocabSize() != tokenizer.vocabSize()) {
@@ -208,11 +250,11 @@ public final class LanguageModel implements AutoCloseable {
     return model;
   }
 
-  public Gpt block() {
+  public CausalLm block() {
     return block;
   }
 
-  public GptConfig config() {
+  public LmConfig config() {
     return block.config();
   }
 
@@ -221,7 +263,7 @@ public final class LanguageModel implements AutoCloseable {
     return block.mode();
   }
 
-  public CharTokenizer tokenizer() {
+  public Tokenizer tokenizer() {
     return tokenizer;
   }
 
@@ -240,11 +282,34 @@ public final class LanguageModel implements AutoCloseable {
           try (NDManager scratch = manager.newSubManager()) {
             NDArray x = scratch.create(flat, new Shape(tokens.length, tokens[0].length));
             ParameterStore ps = new ParameterStore(scratch, false);
-            NDArray out = block.forward(ps, new NDList(x), false).singletonOrThrow();
+            NDArray out = decodable(block.forward(ps, new NDList(x), false).singletonOrThrow());
             out.attach(manager);
             return out;
           }
         });
+  }
+
+  /**
+   * Ids this model can emit and its tokenizer decode: [0, vocabSize). The width of the logits of
+   * {@link #logits} and {@link KvCache#logits}. Checkpoints whose embedding has more rows than the
+   * tokenizer has ids (padded vocabularies: Qwen2.5 has 151,936 ids and 152,064 rows) never emit a
+   * padding id.
+   */
+  public int vocabSize() {
+    return tokenizer.vocabSize();
+  }
+
+  /**
+   * The logits of the ids the tokenizer can decode: the padding columns of a padded embedding are
+   * dropped, so every consumer (soft labels, sampling, greedy decoding) works over decodable ids
+   * and the softmax renormalises over them.
+   */
+  private NDArray decodable(NDArray logits) {
+    long v = logits.getShape().get(2);
+    if (v == tokenizer.vocabSize()) {
+      return logits;
+    }
+    return logits.get(new NDIndex(":, :, :" + tokenizer.vocabSize()));
   }
 
   /**
@@ -265,7 +330,7 @@ public final class LanguageModel implements AutoCloseable {
             try (NDManager scratch = manager.newSubManager()) {
               NDArray x = scratch.create(flat, new Shape(tokens.length, tokens[0].length));
               ParameterStore ps = new ParameterStore(scratch, false);
-              NDArray out = block.forwardCached(ps, x, cache);
+              NDArray out = decodable(block.forwardCached(ps, x, cache));
               out.attach(manager);
               return out;
             }

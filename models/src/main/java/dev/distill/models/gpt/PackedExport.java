@@ -10,6 +10,8 @@ import com.google.gson.JsonParser;
 import dev.distill.models.autograd.Scalars;
 import dev.distill.models.checkpoint.CheckpointException;
 import dev.distill.models.checkpoint.Checkpoints;
+import dev.distill.models.nn.LinearMode;
+import dev.distill.models.nn.Quantizers;
 import dev.distill.models.tokenizer.CharTokenizer;
 import java.io.BufferedInputStream;
 import java.io.BufferedOutputStream;
@@ -117,7 +119,7 @@ public final class PackedExport {
     Files.createDirectory(dir);
     Files.writeString(
         dir.resolve(Checkpoints.CONFIG), lm.config().toJson(), StandardCharsets.UTF_8);
-    lm.tokenizer().save(dir.resolve(Checkpoints.TOKENIZER));
+    lm.tokenizer().saveTo(dir);
     List<LayerStats> layers = new ArrayList<>();
     try (OutputStream os = Files.newOutputStream(dir.resolve(PACKED));
         DataOutputStream out = new DataOutputStream(new BufferedOutputStream(os))) {

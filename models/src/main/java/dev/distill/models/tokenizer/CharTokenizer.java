@@ -16,6 +16,7 @@ import java.util.Arrays;
 import java.util.HashMap;
 import java.util.HexFormat;
 import java.util.Map;
+import java.util.OptionalInt;
 import java.util.Set;
 
 /**
@@ -25,8 +26,10 @@ import java.util.Set;
  *
  * <p>Immutable and thread-safe. Its identity ({@link #sha256()}) depends only on the vocabulary, so
  * two tokenizers built from different corpora with the same character set are the same tokenizer.
+ * It has no special tokens ({@link SpecialTokens#NONE}); a vocabulary entry's string ({@link
+ * #token}) is its one character.
  */
-public final class CharTokenizer {
+public final class CharTokenizer implements Tokenizer {
 
   private static final String TYPE = "char";
   private static final Gson GSON = new GsonBuilder().disableHtmlEscaping().create();
@@ -66,6 +69,7 @@ public final class CharTokenizer {
    * @throws IllegalArgumentException naming the first character outside the vocabulary and its
    *     index (a {@code String} char index) in {@code text}
    */
+  @Override
   public int[] encode(String text) {
     int[] ids = new int[text.codePointCount(0, text.length())];
     int n = 0;
@@ -89,6 +93,7 @@ public final class CharTokenizer {
    *
    * @throws IllegalArgumentException for an id outside {@code [0, vocabSize)}
    */
+  @Override
   public String decode(int[] ids) {
     StringBuilder sb = new StringBuilder(ids.length);
     for (int i = 0; i < ids.length; i++) {
@@ -102,18 +107,109 @@ public final class CharTokenizer {
     return sb.toString();
   }
 
+  @Override
   public int vocabSize() {
     return codePoints.length;
   }
 
   /** {@code "char-" + vocabSize + "-" + the first 12 hex chars of sha256()}. */
+  @Override
   public String id() {
     return "char-" + vocabSize() + "-" + sha256.substring(0, 12);
   }
 
   /** SHA-256 (lower-case hex) of the vocabulary string (the sorted characters) in UTF-8. */
+  @Override
   public String sha256() {
     return sha256;
+  }
+
+  /** None: a char tokenizer has no BOS/EOS/PAD/UNK. */
+  @Override
+  public SpecialTokens specialTokens() {
+    return SpecialTokens.NONE;
+  }
+
+  /** The id of {@code token} when it is exactly one character of the vocabulary. */
+  @Override
+  public OptionalInt tokenId(String token) {
+    if (token == null
+        || token.isEmpty()
+        || token.codePointCount(0, token.length()) != 1
+        || !idOf.containsKey(token.codePointAt(0))) {
+      return OptionalInt.empty();
+    }
+    return OptionalInt.of(idOf.get(token.codePointAt(0)));
+  }
+
+  /**
+   * The character of {@code id}.
+   *
+   * @throws IllegalArgumentException for an id outside {@code [0, vocabSize)}
+   */
+  @Override
+  public String token(int id) {
+    if (id < 0 || id >= codePoints.length) {
+      throw new IllegalArgumentException(
+          "token id " + id + " outside [0, " + codePoints.length + ") of " + id());
+    }
+    return new String(Character.toChars(codePoints[id]));
+  }
+
+  /** Writes {@code dir/tokenizer.json} with {@link #save} (the folder is created if needed). */
+  @Override
+  public void saveTo(Path dir) throws IOException {
+    Files.createDirectories(dir);
+    save(dir.resolve(Tokenizers.TOKENIZER_FILE));
+  }
+
+  /**
+   * Writes this vocabulary as a Hugging Face {@code tokenizer.json} (plus an empty-special-token
+   * {@code tokenizer_config.json}) into {@code dir}, for a model exported to the Hugging Face
+   * format: a BPE model whose vocabulary is the characters and which has no merges, so every
+   * character is one token with our id, and a {@code Fuse} decoder that joins tokens without
+   * spaces. No normalizer and no pre-tokenizer: spaces and newlines are tokens like any other
+   * character.
+   */
+  public void saveHuggingFace(Path dir) throws IOException {
+    Files.createDirectories(dir);
+    JsonObject vocab = new JsonObject();
+    for (int i = 0; i < codePoints.length; i++) {
+      vocab.addProperty(new String(Character.toChars(codePoints[i])), i);
+    }
+    JsonObject model = new JsonObject();
+    model.addProperty("type", "BPE");
+    model.add("dropout", com.google.gson.JsonNull.INSTANCE);
+    model.add("unk_token", com.google.gson.JsonNull.INSTANCE);
+    model.add("continuing_subword_prefix", com.google.gson.JsonNull.INSTANCE);
+    model.add("end_of_word_suffix", com.google.gson.JsonNull.INSTANCE);
+    model.addProperty("fuse_unk", false);
+    model.addProperty("byte_fallback", false);
+    model.addProperty("ignore_merges", false);
+    model.add("vocab", vocab);
+    model.add("merges", new com.google.gson.JsonArray());
+    JsonObject decoder = new JsonObject();
+    decoder.addProperty("type", "Fuse");
+    JsonObject json = new JsonObject();
+    json.addProperty("version", "1.0");
+    json.add("truncation", com.google.gson.JsonNull.INSTANCE);
+    json.add("padding", com.google.gson.JsonNull.INSTANCE);
+    json.add("added_tokens", new com.google.gson.JsonArray());
+    json.add("normalizer", com.google.gson.JsonNull.INSTANCE);
+    json.add("pre_tokenizer", com.google.gson.JsonNull.INSTANCE);
+    json.add("post_processor", com.google.gson.JsonNull.INSTANCE);
+    json.add("decoder", decoder);
+    json.add("model", model);
+    Gson nulls =
+        new GsonBuilder().disableHtmlEscaping().serializeNulls().setPrettyPrinting().create();
+    Files.writeString(
+        dir.resolve(Tokenizers.TOKENIZER_FILE), nulls.toJson(json), StandardCharsets.UTF_8);
+    JsonObject config = new JsonObject();
+    config.addProperty("tokenizer_class", "PreTrainedTokenizerFast");
+    config.addProperty("model_max_length", 1_000_000);
+    config.addProperty("clean_up_tokenization_spaces", false);
+    Files.writeString(
+        dir.resolve("tokenizer_config.json"), nulls.toJson(config), StandardCharsets.UTF_8);
   }
 
   /** The vocabulary as one string, characters in id order. */

@@ -8,16 +8,18 @@ import java.util.OptionalInt;
 /**
  * Text to token ids and back, for every stage (label, serve, curate, train, eval, demo). Two
  * implementations: {@link CharTokenizer} (one id per Unicode code point, nanoGPT's
- * shakespeare_char) and {@code HfTokenizer} (a Hugging Face {@code tokenizer.json} run by the Rust
+ * shakespeare_char) and {@link HfTokenizer} (a Hugging Face {@code tokenizer.json} run by the Rust
  * {@code tokenizers} library through DJL).
  *
  * <p>Identity: two tokenizers are the same tokenizer iff their {@link #sha256()} are equal; soft
  * labels carry token ids, so a student may learn from a teacher's labels only when both sides'
  * sha256 agree (issue 12).
  *
- * <p>Implementations are immutable and thread-safe.
+ * <p>Implementations are immutable and thread-safe. {@link #close()} releases native memory where
+ * an implementation holds some (the Rust tokenizer of {@code HfTokenizer}); the owner of a
+ * tokenizer closes it once no thread uses it any more.
  */
-public interface Tokenizer {
+public interface Tokenizer extends AutoCloseable {
 
   /**
    * Encodes {@code text} to ids, adding no special tokens (no BOS/EOS): the ids of a text are the
@@ -69,6 +71,13 @@ public interface Tokenizer {
    * exported model folder); {@link Tokenizers#load(Path)} reads them back to an equal tokenizer.
    */
   void saveTo(Path dir) throws IOException;
+
+  /**
+   * Releases native resources, if any (none for {@link CharTokenizer}); idempotent. Every other
+   * method may throw {@link IllegalStateException} afterwards.
+   */
+  @Override
+  default void close() {}
 
   /** Special token ids; each absent when the tokenizer has no such token. */
   record SpecialTokens(OptionalInt bos, OptionalInt eos, OptionalInt pad, OptionalInt unk) {

@@ -9,7 +9,7 @@ import com.google.gson.JsonParser;
 import dev.distill.models.gpt.Gpt;
 import dev.distill.models.gpt.GptConfig;
 import dev.distill.models.gpt.LanguageModel;
-import dev.distill.models.gpt.LinearMode;
+import dev.distill.models.nn.LinearMode;
 import dev.distill.models.tokenizer.CharTokenizer;
 import java.io.IOException;
 import java.nio.file.Files;

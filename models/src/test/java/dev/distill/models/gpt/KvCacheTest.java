@@ -9,6 +9,7 @@ import ai.djl.nn.Parameter;
 import ai.djl.pytorch.jni.JniUtils;
 import ai.djl.util.Pair;
 import dev.distill.models.autograd.Scalars;
+import dev.distill.models.nn.LinearMode;
 import dev.distill.models.tokenizer.CharTokenizer;
 import java.util.Arrays;
 import java.util.LinkedHashMap;

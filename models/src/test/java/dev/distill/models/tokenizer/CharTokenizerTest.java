@@ -95,4 +95,30 @@ class CharTokenizerTest {
     assertThatThrownBy(() -> CharTokenizer.fromCorpus(""))
         .isInstanceOf(IllegalArgumentException.class);
   }
+
+  @Test
+  void throughTheInterfaceTokensAreSingleCharactersAndThereAreNoSpecialTokens() {
+    Tokenizer t = CharTokenizer.fromCorpus("hello 😀");
+    assertThat(t.specialTokens()).isEqualTo(Tokenizer.SpecialTokens.NONE);
+    assertThat(t.chatTemplate()).isEmpty();
+    assertThat(t.tokenId("h")).hasValue(t.encode("h")[0]);
+    assertThat(t.tokenId("😀")).hasValue(t.vocabSize() - 1);
+    assertThat(t.tokenId("he")).isEmpty();
+    assertThat(t.tokenId("z")).isEmpty();
+    assertThat(t.tokenId("")).isEmpty();
+    for (int i = 0; i < t.vocabSize(); i++) {
+      assertThat(t.tokenId(t.token(i))).hasValue(i);
+    }
+    assertThatThrownBy(() -> t.token(t.vocabSize())).isInstanceOf(IllegalArgumentException.class);
+  }
+
+  @Test
+  void saveToWritesTokenizerJsonInTheCharFormat(@TempDir Path dir) throws IOException {
+    CharTokenizer t = CharTokenizer.fromCorpus("abc");
+    Path sub = dir.resolve("ckpt");
+    t.saveTo(sub);
+    assertThat(CharTokenizer.load(sub.resolve("tokenizer.json"))).isEqualTo(t);
+    assertThat(Files.readString(sub.resolve("tokenizer.json")))
+        .isEqualTo("{\"type\":\"char\",\"vocab\":\"abc\",\"sha256\":\"" + t.sha256() + "\"}");
+  }
 }

@@ -23,6 +23,9 @@ final class Args {
     Args a = new Args();
     for (int i = 0; i < args.length; i++) {
       String name = args[i];
+      if (name.equals("--verbose")) {
+        continue; // a flag: read by exitCode's caller (verbose(args))
+      }
       String value;
       int eq = name.indexOf('=');
       if (name.startsWith("--") && eq > 0) {
@@ -70,6 +73,15 @@ final class Args {
   }
 
   static int exitCode(String usage, Body body) {
+    return exitCode(usage, false, body);
+  }
+
+  /**
+   * As {@link #exitCode(String, Body)}; a failure prints one line, {@code error: <message>} (our
+   * jobs' messages say what failed, which path, what to do), and the stack trace only when {@code
+   * verbose}.
+   */
+  static int exitCode(String usage, boolean verbose, Body body) {
     try {
       body.run();
       return 0;
@@ -81,9 +93,22 @@ final class Args {
       System.err.println("error: " + e.getMessage());
       return 2;
     } catch (Exception e) {
-      System.err.println("failed: " + e);
-      e.printStackTrace(System.err);
+      String message = e.getMessage() == null ? e.toString() : e.getMessage();
+      System.err.println("error: " + message);
+      if (verbose) {
+        e.printStackTrace(System.err);
+      }
       return 1;
     }
+  }
+
+  /** Whether the command line holds {@code --verbose}. */
+  static boolean verbose(String[] args) {
+    return java.util.Arrays.asList(args).contains("--verbose");
+  }
+
+  /** The command line without {@code --verbose} (a flag, not a {@code --name value} pair). */
+  static String[] withoutVerbose(String[] args) {
+    return java.util.Arrays.stream(args).filter(a -> !a.equals("--verbose")).toArray(String[]::new);
   }
 }

@@ -12,6 +12,9 @@ package dev.distill.spark.jobs;
  * @param runId null: the output is {@code <output>/split=.../}; else {@code
  *     <output>/run_id=<runId>/split=.../}, and a re-run with the same id replaces only that run's
  *     partitions (dynamic partition overwrite), so a scheduler can re-run one day or batch
+ * @param targetFileMb the size each output file aims at, in MiB (issue 14: no small files)
+ * @param maxRecordsPerFile a cap on the rows of one output file (0: none)
+ * @param eventLogDir where a session this job creates writes Spark's event log (null: off)
  */
 public record CurateConfig(
     String inputPath,
@@ -20,13 +23,23 @@ public record CurateConfig(
     double valFraction,
     String master,
     CurateOptions options,
-    String runId) {
+    String runId,
+    int targetFileMb,
+    long maxRecordsPerFile,
+    String eventLogDir) {
   public static final double DEFAULT_VAL_FRACTION = 0.1;
 
   /** The partition column of {@link #runId}. */
   public static final String RUN_PARTITION = "run_id";
 
   public CurateConfig {
+    if (targetFileMb < 1) {
+      throw new IllegalArgumentException("targetFileMb must be >= 1, got " + targetFileMb);
+    }
+    if (maxRecordsPerFile < 0) {
+      throw new IllegalArgumentException(
+          "maxRecordsPerFile must be >= 0 (0: no cap), got " + maxRecordsPerFile);
+    }
     if (runId != null && !runId.matches("[A-Za-z0-9][A-Za-z0-9._-]{0,127}")) {
       throw new IllegalArgumentException(
           "runId must be 1-128 letters, digits, '.', '_' or '-' (a path segment), got " + runId);
@@ -50,6 +63,28 @@ public record CurateConfig(
     }
   }
 
+  /** Output files of the default target size, no row cap, no event log. */
+  public CurateConfig(
+      String inputPath,
+      String outputPath,
+      String reportPath,
+      double valFraction,
+      String master,
+      CurateOptions options,
+      String runId) {
+    this(
+        inputPath,
+        outputPath,
+        reportPath,
+        valFraction,
+        master,
+        options,
+        runId,
+        OutputFiles.DEFAULT_TARGET_MB,
+        0,
+        null);
+  }
+
   /** Output not partitioned by run. */
   public CurateConfig(
       String inputPath,
@@ -68,11 +103,66 @@ public record CurateConfig(
   }
 
   public CurateConfig withOptions(CurateOptions o) {
-    return new CurateConfig(inputPath, outputPath, reportPath, valFraction, master, o, runId);
+    return new CurateConfig(
+        inputPath,
+        outputPath,
+        reportPath,
+        valFraction,
+        master,
+        o,
+        runId,
+        targetFileMb,
+        maxRecordsPerFile,
+        eventLogDir);
   }
 
   public CurateConfig withRunId(String id) {
-    return new CurateConfig(inputPath, outputPath, reportPath, valFraction, master, options, id);
+    return new CurateConfig(
+        inputPath,
+        outputPath,
+        reportPath,
+        valFraction,
+        master,
+        options,
+        id,
+        targetFileMb,
+        maxRecordsPerFile,
+        eventLogDir);
+  }
+
+  /** The output file layout: target size in MiB and a row cap per file (0: none). */
+  public CurateConfig withOutputFiles(int targetMb, long maxRecords) {
+    return new CurateConfig(
+        inputPath,
+        outputPath,
+        reportPath,
+        valFraction,
+        master,
+        options,
+        runId,
+        targetMb,
+        maxRecords,
+        eventLogDir);
+  }
+
+  /** Spark's event log folder for a session this job creates (null: off). */
+  public CurateConfig withEventLog(String dir) {
+    return new CurateConfig(
+        inputPath,
+        outputPath,
+        reportPath,
+        valFraction,
+        master,
+        options,
+        runId,
+        targetFileMb,
+        maxRecordsPerFile,
+        dir);
+  }
+
+  /** {@link #targetFileMb} in bytes. */
+  public long targetFileBytes() {
+    return targetFileMb * 1024L * 1024L;
   }
 
   /** The folder holding this run's {@code split=} folders. */

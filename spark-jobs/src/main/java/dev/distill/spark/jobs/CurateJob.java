@@ -1,12 +1,18 @@
 package dev.distill.spark.jobs;
 
+import static org.apache.spark.sql.functions.avg;
 import static org.apache.spark.sql.functions.col;
 import static org.apache.spark.sql.functions.count;
+import static org.apache.spark.sql.functions.explode;
 import static org.apache.spark.sql.functions.lit;
+import static org.apache.spark.sql.functions.row_number;
 import static org.apache.spark.sql.functions.sum;
+import static org.apache.spark.sql.functions.udf;
+import static org.apache.spark.sql.functions.when;
 
 import dev.distill.spark.transforms.ChunkReassembly;
 import dev.distill.spark.transforms.CuratedProjection;
+import dev.distill.spark.transforms.CurationFeatures;
 import dev.distill.spark.transforms.Decontamination;
 import dev.distill.spark.transforms.Deduplication;
 import dev.distill.spark.transforms.ExampleWeights;
@@ -14,6 +20,7 @@ import dev.distill.spark.transforms.LogitFilters;
 import dev.distill.spark.transforms.MixedProvenanceException;
 import dev.distill.spark.transforms.NearDuplicates;
 import dev.distill.spark.transforms.ProvenanceGuard;
+import dev.distill.spark.transforms.RawColumns;
 import dev.distill.spark.transforms.RecordValidation;
 import dev.distill.spark.transforms.SplitAssignment;
 import java.io.IOException;
@@ -28,9 +35,21 @@ import java.util.TreeMap;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
+import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.api.java.function.FlatMapGroupsFunction;
+import org.apache.spark.api.java.function.MapFunction;
+import org.apache.spark.broadcast.Broadcast;
+import org.apache.spark.sql.Column;
 import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Encoders;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.api.java.UDF2;
+import org.apache.spark.sql.expressions.UserDefinedFunction;
+import org.apache.spark.sql.expressions.Window;
+import org.apache.spark.sql.expressions.WindowSpec;
+import org.apache.spark.sql.functions;
+import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.storage.StorageLevel;
 
 /**
@@ -51,34 +70,51 @@ public final class CurateJob {
           + "  [--filter 'mean_entropy<=q0.99']... (columns: mean_entropy, mean_top1_margin,"
           + " mean_topk_mass, label_outside_topk_rate; >= or <=; a value or qP)\n"
           + "  [--decontaminate-against PARQUET_DIR|val [--decontaminate-ngram 13]]\n"
-          + "  [--weights uniform|entropy [--weight-tau 1.0]]";
+          + "  [--weights uniform|entropy [--weight-tau 1.0]]\n"
+          + "  [--target-file-mb 128 (output file size aimed at; one file per split per task)]"
+          + " [--max-records-per-file N (cap; 0 = none)]\n"
+          + "  [--event-log DIR|none (Spark event log; default: the report's folder/spark-events)]"
+          + " [--verbose (stack traces on failure)]";
 
   private CurateJob() {}
 
   public static CurateResult run(CurateConfig config) {
-    try (Sessions.Handle session = Sessions.open("distill-curate", config.master())) {
+    try (Sessions.Handle session =
+        Sessions.open("distill-curate", config.master(), config.eventLogDir())) {
       SparkSession spark = session.spark();
       CurateOptions opt = config.options();
       List<Dataset<Row>> cached = new ArrayList<>();
+      Configuration hadoop = spark.sparkContext().hadoopConfiguration();
+      ParquetInput input = ParquetInput.resolve(hadoop, "--input", config.inputPath());
+      for (String w : input.warnings()) {
+        System.err.println("warning: " + w);
+      }
       try {
-        Dataset<Row> annotated =
-            keep(cached, RecordValidation.annotate(spark.read().parquet(config.inputPath())));
-        long input = 0;
+        // 1. One pass over the wide rows: validate (the only decode of the soft labels) and keep
+        //    narrow rows with a locator of each input row. Only narrow rows are cached.
+        Dataset<Row> rawRead = input.read(spark);
+        Map<String, Integer> files = fileNumbers(rawRead.inputFiles());
+        Dataset<Row> scanned =
+            keep(cached, CurationFeatures.scan(withLocatorColumns(rawRead), files));
+        long inputRows = 0;
         long rejected = 0;
         Map<String, Long> byReason = new TreeMap<>();
-        for (Row r : annotated.groupBy(RecordValidation.REJECT_REASON).count().collectAsList()) {
+        for (Row r : scanned.groupBy(RecordValidation.REJECT_REASON).count().collectAsList()) {
           long n = r.getLong(1);
-          input += n;
+          inputRows += n;
           if (!r.isNullAt(0)) {
             rejected += n;
             byReason.put(r.getString(0), n);
           }
         }
         Dataset<Row> valid =
-            ProvenanceGuard.requireSingleProvenance(RecordValidation.valid(annotated));
+            ProvenanceGuard.requireSingleProvenance(RecordValidation.valid(scanned));
 
-        // Chunked records -> one example each (or rejected as a whole).
-        Dataset<Row> reassembled = keep(cached, ChunkReassembly.reassemble(valid));
+        // 2. Chunked records -> one example each (or rejected as a whole), on narrow rows.
+        Dataset<Row> reassembled =
+            keep(
+                cached,
+                CurationFeatures.features(CurationFeatures.examples(valid), opt.nearDuplicates()));
         long examples = 0;
         long chunkRowsMerged = 0;
         for (Row r :
@@ -97,11 +133,13 @@ public final class CurateJob {
           }
         }
 
+        // 3. Exact dedupe on the content hash, then the quantiles and filters, all narrow.
         Dataset<Row> deduped =
-            keep(cached, Deduplication.dropDuplicateTokens(ChunkReassembly.examples(reassembled)));
+            keep(
+                cached,
+                dropDuplicates(reassembled.where(col(ChunkReassembly.CHUNK_REJECT).isNull())));
         long afterDedupe = deduped.count();
-
-        // Distributions of the summary columns before filtering (and quantile thresholds).
+        // One aggregation for every reported and every needed quantile of the four columns.
         Map<String, Map<Double, Double>> distributions =
             LogitFilters.quantiles(deduped, LogitFilters.quantilesNeeded(opt.logitFilters()));
         List<LogitFilters.Resolved> resolved =
@@ -110,7 +148,7 @@ public final class CurateJob {
         Dataset<Row> passed = deduped;
         long afterFilters = afterDedupe;
         if (!resolved.isEmpty()) {
-          Dataset<Row> decided = keep(cached, LogitFilters.annotate(deduped, resolved));
+          Dataset<Row> decided = LogitFilters.annotate(deduped, resolved);
           for (LogitFilters.Resolved f : resolved) {
             filtered.put(f.filter().name(), 0L);
           }
@@ -123,16 +161,24 @@ public final class CurateJob {
           passed = LogitFilters.passed(decided);
         }
 
+        // 4. Near-duplicates: one shuffle on the band keys; only candidate pairs are verified.
         Dataset<Row> unique = passed;
         long nearDuplicates = 0;
         if (opt.nearDuplicates() != null) {
-          Dataset<Row> keyed = NearDuplicates.withKey(passed);
-          Dataset<Row> sigs = keep(cached, NearDuplicates.signatures(keyed, opt.nearDuplicates()));
-          unique = keep(cached, NearDuplicates.dropKeyed(keyed, sigs, opt.nearDuplicates()));
-          nearDuplicates = afterFilters - unique.count();
+          Dataset<Row> dropped =
+              keep(
+                  cached,
+                  NearDuplicates.verifiedPairs(passed, opt.nearDuplicates())
+                      .select(col("b").as(NearDuplicates.KEY))
+                      .distinct());
+          nearDuplicates = dropped.count();
+          unique = passed.join(dropped, NearDuplicates.KEY, "left_anti");
         }
 
-        Dataset<Row> split = SplitAssignment.assign(unique, config.valFraction());
+        // 5. Split and decontamination, narrow.
+        Dataset<Row> split =
+            SplitAssignment.assign(
+                unique.drop(NearDuplicates.KEY, NearDuplicates.BANDS), config.valFraction());
         long contaminated = 0;
         if (opt.decontamination() != null) {
           Decontamination.Params d = opt.decontamination();
@@ -140,7 +186,8 @@ public final class CurateJob {
           Dataset<Row> eval =
               d.againstVal()
                   ? split.where(col(SplitAssignment.SPLIT).equalTo(SplitAssignment.VAL))
-                  : spark.read().parquet(d.evalPath());
+                  : ParquetInput.resolve(hadoop, "--decontaminate-against", d.evalPath())
+                      .read(spark);
           Dataset<Row> evalNgrams = keep(cached, Decontamination.ngrams(eval, d.ngram()));
           Dataset<Row> train =
               split.where(col(SplitAssignment.SPLIT).equalTo(SplitAssignment.TRAIN));
@@ -152,12 +199,43 @@ public final class CurateJob {
                   split.where(col(SplitAssignment.SPLIT).equalTo(SplitAssignment.VAL)));
         }
 
+        // 6. One aggregation: split sizes and the weights' mean; then the locators to drop.
+        Dataset<Row> kept = keep(cached, split);
+        Row totals =
+            kept.agg(
+                    sum(
+                        when(col(SplitAssignment.SPLIT).equalTo(SplitAssignment.TRAIN), 1L)
+                            .otherwise(0L)),
+                    sum(
+                        when(col(SplitAssignment.SPLIT).equalTo(SplitAssignment.VAL), 1L)
+                            .otherwise(0L)),
+                    avg(ExampleWeights.unnormalized(opt.weights())))
+                .first();
+        long train = totals.isNullAt(0) ? 0 : totals.getLong(0);
+        long val = totals.isNullAt(1) ? 0 : totals.getLong(1);
+        double weightMean = totals.isNullAt(2) ? 1.0 : totals.getDouble(2);
+        long[] droppedLocators =
+            scanned
+                .select(col(CurationFeatures.LOC))
+                .join(
+                    kept.select(explode(col(CurationFeatures.LOCS)).as(CurationFeatures.LOC)),
+                    CurationFeatures.LOC,
+                    "left_anti")
+                .as(Encoders.LONG())
+                .collectAsList()
+                .stream()
+                .mapToLong(Long::longValue)
+                .sorted()
+                .toArray();
+
+        // 7. The second and last pass over the wide rows: the kept ones, written.
         Dataset<Row> curated =
-            keep(cached, CuratedProjection.toCurated(ExampleWeights.assign(split, opt.weights())));
-        SplitAssignment.Counts counts = SplitAssignment.count(curated);
-        long train = counts.train();
-        long val = counts.val();
-        Configuration hadoop = spark.sparkContext().hadoopConfiguration();
+            CuratedProjection.toCurated(
+                ExampleWeights.assign(
+                    SplitAssignment.assign(
+                        keptRows(spark, rawRead, files, droppedLocators), config.valFraction()),
+                    opt.weights(),
+                    weightMean));
         Path success = new Path(config.outputPath(), "_SUCCESS");
         // With a run id the run's own folder gets one too: it is what a reader is pointed at.
         Path runSuccess = new Path(config.splitsRoot(), "_SUCCESS");
@@ -172,11 +250,25 @@ public final class CurateJob {
             config.runId() == null
                 ? new String[] {SplitAssignment.SPLIT}
                 : new String[] {CurateConfig.RUN_PARTITION, SplitAssignment.SPLIT};
+        long keptRows = train + val;
+        double estimatedBytes = inputRows == 0 ? 0 : (double) input.bytes() * keptRows / inputRows;
+        // No shuffle of the wide rows: fewer, larger tasks (coalesce), each writing at most one
+        // file per split, sized by the estimate of the output (input bytes per row kept).
+        int partitionsNow = toWrite.rdd().getNumPartitions();
+        int tasks =
+            OutputFiles.tasks(
+                estimatedBytes,
+                config.targetFileBytes(),
+                Math.min(partitionsNow, spark.sparkContext().defaultParallelism()));
+        if (partitionsNow > tasks) {
+          toWrite = toWrite.coalesce(tasks);
+        }
         toWrite
             .write()
             .mode("overwrite")
             .option("partitionOverwriteMode", "dynamic")
             .option("compression", "zstd")
+            .option("maxRecordsPerFile", config.maxRecordsPerFile())
             .partitionBy(partitions)
             .parquet(config.outputPath());
         // Dynamic overwrite replaces only the partitions written now (other run ids stay): clear
@@ -192,7 +284,7 @@ public final class CurateJob {
         outFs.create(success, true).close();
         CurateResult result =
             new CurateResult(
-                input,
+                inputRows,
                 train + val,
                 rejected,
                 byReason,
@@ -204,13 +296,15 @@ public final class CurateJob {
                 filtered,
                 nearDuplicates,
                 contaminated);
-        writeText(hadoop, config.reportPath(), reportJson(result, distributions, resolved, opt));
+        writeText(
+            hadoop,
+            config.reportPath(),
+            reportJson(result, distributions, resolved, opt, input.warnings()));
         return result;
-      } catch (MixedProvenanceException e) {
+      } catch (MixedProvenanceException | JobFailedException e) {
         throw e;
       } catch (Exception e) {
-        throw new IllegalStateException(
-            "curation of " + config.inputPath() + " failed: " + describe(e), e);
+        throw Failures.of("curation of " + config.inputPath(), e);
       } finally {
         for (Dataset<Row> d : cached) {
           d.unpersist();
@@ -219,6 +313,96 @@ public final class CurateJob {
     }
   }
 
+  /** The raw rows plus the file and row index of each ({@code _metadata}), as strings/longs. */
+  private static Dataset<Row> withLocatorColumns(Dataset<Row> raw) {
+    return RawColumns.normalize(
+        raw.select(
+            col("*"),
+            col("_metadata.file_path").as(CurationFeatures.FILE),
+            col("_metadata.row_index").as(CurationFeatures.ROW)),
+        CurationFeatures.FILE,
+        CurationFeatures.ROW);
+  }
+
+  private static Map<String, Integer> fileNumbers(String[] paths) {
+    Map<String, Integer> m = new java.util.HashMap<>();
+    String[] sorted = paths.clone();
+    java.util.Arrays.sort(sorted);
+    for (int i = 0; i < sorted.length; i++) {
+      m.put(sorted[i], i);
+      m.put(sorted[i].replaceFirst("^([a-z0-9]+):/+", "$1:/"), i);
+    }
+    return m;
+  }
+
+  /** Exact dedupe on narrow example rows: the smallest record id per content hash survives. */
+  private static Dataset<Row> dropDuplicates(Dataset<Row> rows) {
+    WindowSpec byContent =
+        Window.partitionBy(Deduplication.CONTENT_HASH)
+            .orderBy(
+                col(RawColumns.RECORD_ID).asc_nulls_last(),
+                col(RawColumns.CHUNK_INDEX).asc_nulls_last(),
+                col(RawColumns.KAFKA_PARTITION).asc_nulls_last(),
+                col(RawColumns.KAFKA_OFFSET).asc_nulls_last(),
+                col(CurationFeatures.LABELS_HASH).asc_nulls_last(),
+                col(CurationFeatures.LOC).asc_nulls_last());
+    return rows.withColumn("_dedupe_rank", row_number().over(byContent))
+        .where(col("_dedupe_rank").equalTo(1))
+        .drop("_dedupe_rank");
+  }
+
+  /**
+   * The wide rows that make the kept examples: input rows whose locator is not dropped, chunked
+   * records reassembled (only their rows move between tasks); raw layout.
+   */
+  private static Dataset<Row> keptRows(
+      SparkSession spark, Dataset<Row> raw, Map<String, Integer> files, long[] dropped) {
+    Broadcast<long[]> drop =
+        JavaSparkContext.fromSparkContext(spark.sparkContext()).broadcast(dropped);
+    UserDefinedFunction keepRow =
+        udf(
+            (UDF2<String, Long, Boolean>)
+                (file, row) ->
+                    java.util.Arrays.binarySearch(
+                            drop.value(),
+                            CurationFeatures.locator(
+                                CurationFeatures.fileIndexOf(files, file), row))
+                        < 0,
+            DataTypes.BooleanType);
+    UserDefinedFunction locator =
+        udf(
+            (UDF2<String, Long, Long>)
+                (file, row) ->
+                    CurationFeatures.locator(CurationFeatures.fileIndexOf(files, file), row),
+            DataTypes.LongType);
+    Dataset<Row> rows =
+        withLocatorColumns(raw)
+            .where(keepRow.apply(col(CurationFeatures.FILE), col(CurationFeatures.ROW)));
+    Dataset<Row> single =
+        rows.where(col(RawColumns.CHUNK_COUNT).leq(1))
+            .select(RawColumns.names().stream().map(functions::col).toArray(Column[]::new));
+    Column[] chunkCols =
+        java.util.stream.Stream.concat(
+                RawColumns.names().stream().map(functions::col),
+                java.util.stream.Stream.of(
+                    locator
+                        .apply(col(CurationFeatures.FILE), col(CurationFeatures.ROW))
+                        .as(CurationFeatures.LOC)))
+            .toArray(Column[]::new);
+    int idAt = RawColumns.SCHEMA.fieldIndex(RawColumns.RECORD_ID);
+    Dataset<Row> multi =
+        ChunkReassembly.examples(
+            rows.where(col(RawColumns.CHUNK_COUNT).gt(1))
+                .select(chunkCols)
+                .groupByKey((MapFunction<Row, String>) r -> r.getString(idAt), Encoders.STRING())
+                .flatMapGroups(
+                    (FlatMapGroupsFunction<String, Row, Row>)
+                        (id, it) -> List.of(ChunkReassembly.mergeRows(it)).iterator(),
+                    Encoders.row(ChunkReassembly.OUT)));
+    return single.unionByName(multi);
+  }
+
+  /** Caches a narrow dataset (never one holding soft-label bytes) for the steps that follow. */
   private static Dataset<Row> keep(List<Dataset<Row>> cached, Dataset<Row> d) {
     Dataset<Row> p = d.persist(StorageLevel.MEMORY_AND_DISK());
     cached.add(p);
@@ -250,6 +434,14 @@ public final class CurateJob {
     return reportJson(r, Map.of(), List.of(), CurateOptions.defaults());
   }
 
+  static String reportJson(
+      CurateResult r,
+      Map<String, Map<Double, Double>> distributions,
+      List<LogitFilters.Resolved> filters,
+      CurateOptions opt) {
+    return reportJson(r, distributions, filters, opt, List.of());
+  }
+
   /**
    * The curation report: {input, kept, rejected, rejected_by_reason, duplicates, chunk_rows_merged,
    * filtered, near_duplicates, contaminated, splits, distributions (quantiles of each summary
@@ -259,7 +451,8 @@ public final class CurateJob {
       CurateResult r,
       Map<String, Map<Double, Double>> distributions,
       List<LogitFilters.Resolved> filters,
-      CurateOptions opt) {
+      CurateOptions opt,
+      List<String> warnings) {
     StringBuilder b = new StringBuilder("{\n");
     b.append("  \"input\": ").append(r.input()).append(",\n");
     b.append("  \"kept\": ").append(r.kept()).append(",\n");
@@ -307,6 +500,11 @@ public final class CurateJob {
         .append(", \"weights\": ")
         .append(quote(opt.weights().toString()))
         .append("},\n");
+    List<String> ws = new ArrayList<>();
+    warnings.forEach(w -> ws.add("    " + quote(w)));
+    b.append("  \"warnings\": [")
+        .append(ws.isEmpty() ? "" : "\n" + String.join(",\n", ws) + "\n  ")
+        .append("],\n");
     b.append("  \"output\": ").append(quote(r.outputPath())).append("\n}\n");
     return b.toString();
   }
@@ -353,6 +551,7 @@ public final class CurateJob {
     int code =
         Args.exitCode(
             USAGE,
+            Args.verbose(args),
             () -> {
               CurateResult result = run(parse(args));
               System.err.printf(
@@ -394,7 +593,10 @@ public final class CurateJob {
                 "decontaminate-ngram",
                 "weights",
                 "weight-tau",
-                "run-id"),
+                "run-id",
+                "target-file-mb",
+                "max-records-per-file",
+                "event-log"),
             Set.of("filter"));
     double fraction = number(a, "val-fraction", String.valueOf(CurateConfig.DEFAULT_VAL_FRACTION));
     CurateOptions opt = CurateOptions.defaults();
@@ -429,14 +631,26 @@ public final class CurateJob {
     if (scheme == ExampleWeights.Scheme.ENTROPY) {
       opt = opt.withWeights(ExampleWeights.Params.entropy(number(a, "weight-tau", "1.0")));
     }
+    String report = a.required("report");
+    String eventLog = a.optional("event-log", null);
+    if (eventLog == null) {
+      String parent =
+          new Path(report).getParent() == null ? "." : new Path(report).getParent().toString();
+      eventLog = parent + "/spark-events";
+    } else if (eventLog.equals("none")) {
+      eventLog = null;
+    }
     return new CurateConfig(
         a.required("input"),
         a.required("output"),
-        a.required("report"),
+        report,
         fraction,
         null,
         opt,
-        a.optional("run-id", null));
+        a.optional("run-id", null),
+        (int) number(a, "target-file-mb", String.valueOf(OutputFiles.DEFAULT_TARGET_MB)),
+        (long) number(a, "max-records-per-file", "0"),
+        eventLog);
   }
 
   private static double number(Args a, String key, String fallback) {

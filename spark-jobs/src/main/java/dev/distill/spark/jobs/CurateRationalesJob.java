@@ -158,6 +158,7 @@ public final class CurateRationalesJob {
     int code =
         Args.exitCode(
             USAGE,
+            Args.verbose(args),
             () -> {
               Args a =
                   Args.parse(

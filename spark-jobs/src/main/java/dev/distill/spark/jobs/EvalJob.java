@@ -190,6 +190,7 @@ public final class EvalJob {
     int code =
         Args.exitCode(
             USAGE,
+            Args.verbose(args),
             () -> {
               Result r = run(parse(args));
               System.err.printf(

@@ -168,6 +168,7 @@ public final class IngestJob {
     int code =
         Args.exitCode(
             USAGE,
+            Args.verbose(args),
             () -> {
               IngestConfig config = parse(args);
               IngestResult result = run(config);

@@ -149,6 +149,7 @@ public final class RelabelJob {
     int code =
         Args.exitCode(
             USAGE,
+            Args.verbose(args),
             () -> {
               Config c = parse(args);
               Result r = run(c);

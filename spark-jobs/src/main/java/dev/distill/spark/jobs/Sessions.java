@@ -20,6 +20,16 @@ final class Sessions {
   }
 
   static Handle open(String appName, String master) {
+    return open(appName, master, null);
+  }
+
+  /**
+   * As {@link #open(String, String)}; a session created here writes Spark's event log into {@code
+   * eventLogDir} (created if missing; null: off) unless the Spark configuration (spark-submit's
+   * {@code --conf}, spark-defaults) already says where, so the run can be opened in the Spark
+   * history server ({@code spark.history.fs.logDirectory}).
+   */
+  static Handle open(String appName, String master, String eventLogDir) {
     boolean existed =
         SparkSession.getActiveSession().isDefined() || SparkSession.getDefaultSession().isDefined();
     SparkSession.Builder b = SparkSession.builder().appName(appName);
@@ -28,6 +38,17 @@ final class Sessions {
     }
     if (!existed) {
       b = b.config("spark.ui.enabled", "false");
+      org.apache.spark.SparkConf given = new org.apache.spark.SparkConf();
+      if (eventLogDir != null && !given.contains("spark.eventLog.enabled")) {
+        try {
+          org.apache.hadoop.fs.Path dir = new org.apache.hadoop.fs.Path(eventLogDir);
+          dir.getFileSystem(new org.apache.hadoop.conf.Configuration()).mkdirs(dir);
+          b = b.config("spark.eventLog.enabled", "true").config("spark.eventLog.dir", eventLogDir);
+        } catch (java.io.IOException e) {
+          System.err.println(
+              "warning: no Spark event log, cannot create " + eventLogDir + ": " + e);
+        }
+      }
     }
     return new Handle(b.getOrCreate(), !existed);
   }

@@ -53,7 +53,8 @@ public final class ChunkReassembly {
   public static final String INCOMPLETE_CHUNKS = "INCOMPLETE_CHUNKS";
   public static final String CHUNK_MISMATCH = "CHUNK_MISMATCH";
 
-  static final StructType OUT =
+  /** The output layout: raw columns plus the two chunk columns. */
+  public static final StructType OUT =
       RawColumns.SCHEMA
           .add(CHUNK_REJECT, DataTypes.StringType, true)
           .add(CHUNK_ROWS, DataTypes.IntegerType, false);
@@ -97,7 +98,21 @@ public final class ChunkReassembly {
             r ->
                 r.isNullAt(idx(RawColumns.KAFKA_OFFSET))
                     ? Long.MAX_VALUE
-                    : r.getLong(idx(RawColumns.KAFKA_OFFSET)));
+                    : r.getLong(idx(RawColumns.KAFKA_OFFSET)))
+        // Rows that carry their input position after the raw columns (CurateJob's locator):
+        // copies of one chunk without Kafka coordinates are used in the same order every time.
+        .thenComparing(r -> r.size() > RawColumns.SCHEMA.size() ? r.getLong(LOCATOR_AT) : 0L);
+  }
+
+  /** Where {@link #merge} finds a row's locator (a long), when the row has one. */
+  static final int LOCATOR_AT = RawColumns.SCHEMA.size();
+
+  /**
+   * Merges the rows of one record id (all with chunk_count > 1): rows in the raw layout, optionally
+   * followed by a long locator that breaks ties between copies of one chunk; out: {@link #OUT}.
+   */
+  public static Row mergeRows(Iterator<Row> it) {
+    return merge(it);
   }
 
   /** Merges the rows of one record id (all with chunk_count > 1). */

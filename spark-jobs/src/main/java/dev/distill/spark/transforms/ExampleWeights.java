@@ -69,6 +69,25 @@ public final class ExampleWeights {
 
   private ExampleWeights() {}
 
+  /** The entropy scheme's weight before normalisation, {@code exp(-mean_entropy / tau)}. */
+  public static Column unnormalized(Params p) {
+    return exp(col(RawColumns.MEAN_ENTROPY).cast("double").divide(lit(-p.tau())));
+  }
+
+  /**
+   * Adds (or replaces) {@value #WEIGHT} given the mean of {@link #unnormalized} over the rows
+   * (computed elsewhere, e.g. on narrow rows); no Spark job.
+   */
+  public static Dataset<Row> assign(Dataset<Row> rows, Params p, double mean) {
+    if (p.scheme() == Scheme.UNIFORM) {
+      return rows.withColumn(WEIGHT, lit(1.0f));
+    }
+    double m = mean > 0 && Double.isFinite(mean) ? mean : 1.0;
+    return rows.withColumn(
+        WEIGHT,
+        least(lit(p.max()), greatest(lit(p.min()), unnormalized(p).divide(lit(m)))).cast("float"));
+  }
+
   /** Adds (or replaces) {@value #WEIGHT} as a float; the entropy scheme runs one aggregation. */
   public static Dataset<Row> assign(Dataset<Row> rows, Params p) {
     if (p.scheme() == Scheme.UNIFORM) {

@@ -1,7 +1,5 @@
 package dev.distill.spark.transforms;
 
-import static org.apache.spark.sql.functions.array_intersect;
-import static org.apache.spark.sql.functions.array_union;
 import static org.apache.spark.sql.functions.col;
 import static org.apache.spark.sql.functions.collect_list;
 import static org.apache.spark.sql.functions.concat_ws;
@@ -11,7 +9,6 @@ import static org.apache.spark.sql.functions.posexplode;
 import static org.apache.spark.sql.functions.size;
 import static org.apache.spark.sql.functions.substring;
 import static org.apache.spark.sql.functions.udf;
-import static org.apache.spark.sql.functions.when;
 
 import java.util.ArrayList;
 import java.util.Collections;
@@ -24,6 +21,7 @@ import org.apache.spark.sql.Encoders;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.RowFactory;
 import org.apache.spark.sql.api.java.UDF1;
+import org.apache.spark.sql.api.java.UDF2;
 import org.apache.spark.sql.expressions.UserDefinedFunction;
 import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.StructType;
@@ -41,8 +39,9 @@ import org.apache.spark.sql.types.StructType;
  *   <li>Banding: the signature is cut into {@code bands} bands of {@code r = numHashes / bands}
  *       values; each band hashes to a bucket key. Rows sharing a bucket in any band are candidate
  *       pairs. A pair with Jaccard J is a candidate with probability {@code 1 - (1 - J^r)^b}.
- *   <li>Verification: the exact Jaccard similarity of each candidate pair's shingle sets; a pair at
- *       or above the threshold is a near-duplicate.
+ *   <li>Verification: the exact Jaccard similarity of each candidate pair's shingle sets
+ *       (recomputed from the two token sequences); a pair at or above the threshold is a
+ *       near-duplicate.
  *   <li>Survivor: every row that has a verified near-duplicate with a smaller key ({@code
  *       record_id}, then chunk index, then content hash) is dropped. This is deterministic and
  *       never drops the smallest row of a group; in a chain A~B~C where A and C are not similar, C
@@ -56,7 +55,6 @@ import org.apache.spark.sql.types.StructType;
  */
 public final class NearDuplicates {
   public static final String KEY = "_nd_key";
-  public static final String SHINGLES = "_nd_shingles";
   public static final String BANDS = "_nd_bands";
 
   /**
@@ -189,34 +187,38 @@ public final class NearDuplicates {
                 16)));
   }
 
-  private static UserDefinedFunction shinglesUdf(int n) {
-    return udf(
-        (UDF1<Object, long[]>) t -> TokenHashing.ngramHashes(TokenHashing.tokens(t), n, true),
-        DataTypes.createArrayType(DataTypes.LongType, false));
-  }
-
+  /** Band keys straight from the tokens: shingles, MinHash and banding in one Java call. */
   private static UserDefinedFunction bandsUdf(Params p) {
     return udf(
-        (UDF1<Object, long[]>) s -> bandKeys(longs(s), p),
+        (UDF1<Object, long[]>) t -> bandKeys(shingles(TokenHashing.tokens(t), p), p),
         DataTypes.createArrayType(DataTypes.LongType, false));
   }
 
-  private static long[] longs(Object value) {
-    scala.collection.Seq<?> seq = (scala.collection.Seq<?>) value;
-    long[] out = new long[seq.size()];
-    scala.collection.Iterator<?> it = seq.iterator();
-    int i = 0;
-    while (it.hasNext()) {
-      out[i++] = ((Number) it.next()).longValue();
-    }
-    return out;
+  /** The shingle set (sorted distinct n-gram hashes) of a token sequence. */
+  public static long[] shingles(int[] tokens, Params p) {
+    return TokenHashing.ngramHashes(tokens, p.ngram(), true);
   }
 
-  /** {@value #KEY}, {@value #SHINGLES} and {@value #BANDS} of rows that carry {@value #KEY}. */
+  /** Exact Jaccard of the shingle sets of two token sequences. */
+  public static double tokenJaccard(int[] a, int[] b, Params p) {
+    return jaccard(shingles(a, p), shingles(b, p));
+  }
+
+  private static UserDefinedFunction jaccardUdf(Params p) {
+    return udf(
+        (UDF2<Object, Object, Double>)
+            (a, b) -> tokenJaccard(TokenHashing.tokens(a), TokenHashing.tokens(b), p),
+        DataTypes.DoubleType);
+  }
+
+  /**
+   * {@value #KEY}, {@code tokens} and {@value #BANDS} of rows that carry {@value #KEY}: one Java
+   * call per row computes the shingles, the signature and the band keys; the shingle sets are not
+   * kept (verification recomputes them from the tokens of the few candidate pairs).
+   */
   public static Dataset<Row> signatures(Dataset<Row> keyed, Params p) {
-    Dataset<Row> s =
-        keyed.select(col(KEY), shinglesUdf(p.ngram()).apply(col(RawColumns.TOKENS)).as(SHINGLES));
-    return s.select(col(KEY), col(SHINGLES), bandsUdf(p).apply(col(SHINGLES)).as(BANDS));
+    return keyed.select(
+        col(KEY), col(RawColumns.TOKENS), bandsUdf(p).apply(col(RawColumns.TOKENS)).as(BANDS));
   }
 
   static final StructType PAIR =
@@ -256,21 +258,14 @@ public final class NearDuplicates {
    * (exact on the shingle sets), with {@code jaccard >= threshold}.
    */
   public static Dataset<Row> verifiedPairs(Dataset<Row> signatures, Params p) {
-    Dataset<Row> sa = signatures.select(col(KEY).as("a"), col(SHINGLES).as("sa"));
-    Dataset<Row> sb = signatures.select(col(KEY).as("b"), col(SHINGLES).as("sb"));
-    var union = size(array_union(col("sa"), col("sb")));
+    Dataset<Row> sa = signatures.select(col(KEY).as("a"), col(RawColumns.TOKENS).as("ta"));
+    Dataset<Row> sb = signatures.select(col(KEY).as("b"), col(RawColumns.TOKENS).as("tb"));
+    // The candidate pairs are few: the joins broadcast them (adaptive execution), the rows do not
+    // move.
     return candidatePairs(signatures, p)
         .join(sa, "a")
         .join(sb, "b")
-        .select(
-            col("a"),
-            col("b"),
-            when(union.equalTo(0), lit(0.0))
-                .otherwise(
-                    size(array_intersect(col("sa"), col("sb")))
-                        .cast("double")
-                        .divide(union.cast("double")))
-                .as("jaccard"))
+        .select(col("a"), col("b"), jaccardUdf(p).apply(col("ta"), col("tb")).as("jaccard"))
         .where(col("jaccard").geq(lit(p.threshold())));
   }
 

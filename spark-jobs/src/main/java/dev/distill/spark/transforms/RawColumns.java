@@ -103,9 +103,14 @@ public final class RawColumns {
    * @throws IllegalArgumentException naming the missing columns when the input is neither
    */
   public static Dataset<Row> normalize(Dataset<Row> input) {
+    return normalize(input, new String[0]);
+  }
+
+  /** {@link #normalize(Dataset)}, keeping the columns {@code extra} after the raw ones. */
+  public static Dataset<Row> normalize(Dataset<Row> input, String... extra) {
     Set<String> have = new TreeSet<>(Arrays.asList(input.columns()));
     if (have.contains("recordId") && have.contains("provenance")) {
-      return fromAvroLayout(input);
+      return fromAvroLayout(input, extra);
     }
     Set<String> missing = new TreeSet<>();
     for (String name : names()) {
@@ -122,10 +127,13 @@ public final class RawColumns {
       Column c = have.contains(f.name()) ? col(f.name()) : lit(null);
       cols.add(c.cast(f.dataType()).as(f.name()));
     }
+    for (String e : extra) {
+      cols.add(col(e));
+    }
     return input.select(cols.toArray(new Column[0]));
   }
 
-  private static Dataset<Row> fromAvroLayout(Dataset<Row> input) {
+  private static Dataset<Row> fromAvroLayout(Dataset<Row> input, String... extra) {
     String[][] map = {
       {RECORD_ID, "recordId"},
       {PROMPT_ID, "promptId"},
@@ -158,6 +166,9 @@ public final class RawColumns {
     }
     cols.add(lit(null).cast(DataTypes.IntegerType).as(KAFKA_PARTITION));
     cols.add(lit(null).cast(DataTypes.LongType).as(KAFKA_OFFSET));
+    for (String e : extra) {
+      cols.add(col(e));
+    }
     return input.select(cols.toArray(new Column[0]));
   }
 }

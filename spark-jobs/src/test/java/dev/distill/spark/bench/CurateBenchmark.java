@@ -21,7 +21,11 @@ import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
 import java.util.SplittableRandom;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.apache.spark.api.java.function.MapPartitionsFunction;
+import org.apache.spark.scheduler.SparkListener;
+import org.apache.spark.scheduler.SparkListenerJobStart;
+import org.apache.spark.scheduler.SparkListenerStageCompleted;
 import org.apache.spark.sql.Encoders;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.RowFactory;
@@ -159,57 +163,117 @@ public final class CurateBenchmark {
     return (System.nanoTime() - t) / 1e9;
   }
 
-  /** One size: plain copy and curate, each timed; returns {plain s, curate s}. */
-  static double[] measure(SparkSession spark, Path dir, long n, int positions, boolean print) {
+  /** Spark jobs started and stages completed (skipped stages do not complete), as the event log. */
+  static final class JobCounter extends SparkListener {
+    final AtomicInteger jobs = new AtomicInteger();
+    final AtomicInteger stages = new AtomicInteger();
+
+    @Override
+    public void onJobStart(SparkListenerJobStart e) {
+      jobs.incrementAndGet();
+    }
+
+    @Override
+    public void onStageCompleted(SparkListenerStageCompleted e) {
+      stages.incrementAndGet();
+    }
+  }
+
+  /** Parquet part files under a folder (all splits). */
+  static long parquetFiles(Path dir) throws java.io.IOException {
+    try (var files = Files.walk(dir)) {
+      return files.filter(f -> f.getFileName().toString().endsWith(".parquet")).count();
+    }
+  }
+
+  static double median(List<Double> xs) {
+    List<Double> s = new ArrayList<>(xs);
+    s.sort(null);
+    int m = s.size() / 2;
+    return s.size() % 2 == 1 ? s.get(m) : (s.get(m - 1) + s.get(m)) / 2;
+  }
+
+  /**
+   * One size: {@code rounds} interleaved rounds of a plain copy and a full curation (A, B, A, B),
+   * each timed; prints the medians and their ratio, and the last curation's jobs, stages and files;
+   * returns {median plain s, median curate s}.
+   */
+  static double[] measure(
+      SparkSession spark,
+      JobCounter counter,
+      Path dir,
+      long n,
+      int positions,
+      int rounds,
+      boolean print)
+      throws Exception {
     String raw = dir.resolve("raw-" + n).toString();
     generate(spark, n, positions, raw);
-    double plain =
-        seconds(
-            () ->
-                spark
-                    .read()
-                    .parquet(raw)
-                    .write()
-                    .mode("overwrite")
-                    .option("compression", "zstd")
-                    .parquet(dir.resolve("copy-" + n).toString()));
     CurateOptions opt =
         CurateOptions.defaults()
             .withNearDuplicates(NearDuplicates.Params.withThreshold(0.8))
             .withLogitFilters(List.of(LogitFilters.Filter.parse("mean_entropy<=q0.99")))
             .withWeights(ExampleWeights.Params.entropy(1.0));
+    Path curated = dir.resolve("curated-" + n);
     CurateConfig config =
         new CurateConfig(
-                raw,
-                dir.resolve("curated-" + n).toString(),
-                dir.resolve("report-" + n + ".json").toString(),
-                0.1,
-                null)
+                raw, curated.toString(), dir.resolve("report-" + n + ".json").toString(), 0.1, null)
             .withOptions(opt);
+    List<Double> plain = new ArrayList<>();
+    List<Double> curate = new ArrayList<>();
     CurateResult[] result = new CurateResult[1];
-    double curate = seconds(() -> result[0] = CurateJob.run(config));
+    int jobs = 0;
+    int stages = 0;
+    for (int round = 0; round < rounds; round++) {
+      plain.add(
+          seconds(
+              () ->
+                  spark
+                      .read()
+                      .parquet(raw)
+                      .write()
+                      .mode("overwrite")
+                      .option("compression", "zstd")
+                      .parquet(dir.resolve("copy-" + n).toString())));
+      int j0 = counter.jobs.get();
+      int s0 = counter.stages.get();
+      curate.add(seconds(() -> result[0] = CurateJob.run(config)));
+      Thread.sleep(200); // listener events are delivered asynchronously
+      jobs = counter.jobs.get() - j0;
+      stages = counter.stages.get() - s0;
+    }
+    double p = median(plain);
+    double c = median(curate);
     if (print) {
       long tokens = n * (positions + 1);
-      CurateResult c = result[0];
+      CurateResult r = result[0];
       System.out.printf(
-          "N=%,d records (%,d tokens): plain read+write %.1f s = %,.0f rec/s %,.0f tok/s;"
-              + " curate %.1f s = %,.0f rec/s %,.0f tok/s; curate/plain time %.2fx"
-              + " [kept %d, duplicates %d, near-dups %d, filtered %s]%n",
+          "| %,d | %,d | %.1f | %.1f | %.2fx | %d | %d | %d |   rounds %d: plain %s curate %s;"
+              + " %,.0f rec/s %,.0f tok/s curated [kept %d, duplicates %d, near-dups %d,"
+              + " filtered %s]%n",
           n,
           tokens,
-          plain,
-          n / plain,
-          tokens / plain,
-          curate,
-          n / curate,
-          tokens / curate,
-          curate / plain,
-          c.kept(),
-          c.duplicates(),
-          c.nearDuplicates(),
-          c.filtered());
+          p,
+          c,
+          c / p,
+          jobs,
+          stages,
+          parquetFiles(curated),
+          rounds,
+          format(plain),
+          format(curate),
+          n / c,
+          tokens / c,
+          r.kept(),
+          r.duplicates(),
+          r.nearDuplicates(),
+          r.filtered());
     }
-    return new double[] {plain, curate};
+    return new double[] {p, c};
+  }
+
+  private static String format(List<Double> xs) {
+    return xs.stream().map(x -> String.format("%.1f", x)).toList().toString();
   }
 
   private static void deleteTree(Path dir) throws java.io.IOException {
@@ -223,6 +287,8 @@ public final class CurateBenchmark {
   public static void main(String[] args) throws Exception {
     long n = args.length > 0 ? Long.parseLong(args[0]) : 10_000;
     int positions = args.length > 1 ? Integer.parseInt(args[1]) : 128;
+    int rounds = args.length > 2 ? Integer.parseInt(args[2]) : 3;
+    boolean once = args.length > 3 && args[3].equals("once");
     Path dir = Files.createTempDirectory("curate-bench");
     SparkSession spark =
         SparkSession.builder()
@@ -231,18 +297,21 @@ public final class CurateBenchmark {
             .config("spark.ui.enabled", "false")
             .config("spark.sql.shuffle.partitions", "8")
             .getOrCreate();
+    JobCounter counter = new JobCounter();
+    spark.sparkContext().addSparkListener(counter);
     try {
       spark.sparkContext().setLogLevel("ERROR");
-      measure(spark, dir, Math.max(1000, n / 10), positions, false); // JIT warm-up
-      double[] one = measure(spark, dir, n, positions, true);
-      if (args.length > 2 && args[2].equals("once")) {
+      measure(spark, counter, dir, Math.max(1000, n / 10), positions, 1, false); // JIT warm-up
+      System.out.println(
+          "| records | tokens | plain s | curate s | curate/plain | jobs | stages | files |");
+      double[] one = measure(spark, counter, dir, n, positions, rounds, true);
+      if (once) {
         return;
       }
-      double[] ten = measure(spark, dir, 10 * n, positions, true);
+      double[] ten = measure(spark, counter, dir, 10 * n, positions, rounds, true);
       System.out.printf(
-          "10x data: plain time x%.2f, curate time x%.2f (linear = x10); curate/plain ratio %.2fx"
-              + " at N, %.2fx at 10N%n",
-          ten[0] / one[0], ten[1] / one[1], one[1] / one[0], ten[1] / ten[0]);
+          "10x data: plain time x%.2f, curate time x%.2f (linear = x10)%n",
+          ten[0] / one[0], ten[1] / one[1]);
     } finally {
       spark.stop();
       deleteTree(dir);

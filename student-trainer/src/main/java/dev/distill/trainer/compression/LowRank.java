@@ -9,7 +9,7 @@ import dev.distill.models.checkpoint.Checkpoints;
 import dev.distill.models.gpt.Gpt;
 import dev.distill.models.gpt.GptConfig;
 import dev.distill.models.gpt.LanguageModel;
-import dev.distill.models.gpt.LinearMode;
+import dev.distill.models.nn.LinearMode;
 import dev.distill.models.tokenizer.CharTokenizer;
 import java.io.BufferedOutputStream;
 import java.io.DataOutputStream;
@@ -66,7 +66,10 @@ public final class LowRank {
     if (dense.mode() != LinearMode.DENSE) {
       throw new IllegalArgumentException("can factorise a DENSE model only, got " + dense.mode());
     }
-    GptConfig config = dense.config();
+    if (!(dense.config() instanceof GptConfig config)) {
+      throw new IllegalArgumentException(
+          "low-rank factorisation of a trained model supports our GPT only, got " + dense.config());
+    }
     Map<String, Svd> svds = new LinkedHashMap<>();
     Map<String, Integer> ranks = new LinkedHashMap<>();
     for (Map.Entry<String, long[]> e : Gpt.linearShapes(config).entrySet()) {
@@ -149,7 +152,7 @@ public final class LowRank {
     Files.createDirectory(dir);
     Files.writeString(
         dir.resolve(Checkpoints.CONFIG), lm.config().toJson(), StandardCharsets.UTF_8);
-    lm.tokenizer().save(dir.resolve(Checkpoints.TOKENIZER));
+    lm.tokenizer().saveTo(dir);
     Files.writeString(dir.resolve(RANKS), GSON.toJson(lm.block().ranks()), StandardCharsets.UTF_8);
     try (OutputStream os = Files.newOutputStream(dir.resolve(Checkpoints.PARAMETERS));
         DataOutputStream out = new DataOutputStream(new BufferedOutputStream(os))) {

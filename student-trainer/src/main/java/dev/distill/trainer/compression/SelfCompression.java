@@ -6,7 +6,7 @@ import ai.djl.nn.Parameter;
 import ai.djl.util.Pair;
 import dev.distill.models.autograd.Scalars;
 import dev.distill.models.gpt.LanguageModel;
-import dev.distill.models.gpt.LinearMode;
+import dev.distill.models.nn.LinearMode;
 import dev.distill.trainer.training.Regularizer;
 import java.util.ArrayList;
 import java.util.List;

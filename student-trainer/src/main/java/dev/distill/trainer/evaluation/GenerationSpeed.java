@@ -2,8 +2,8 @@ package dev.distill.trainer.evaluation;
 
 import dev.distill.models.generation.CachedDecoder;
 import dev.distill.models.generation.Sampler;
-import dev.distill.models.gpt.GptConfig;
 import dev.distill.models.gpt.LanguageModel;
+import dev.distill.models.nn.LmConfig;
 import java.util.Arrays;
 
 /**
@@ -21,10 +21,8 @@ public final class GenerationSpeed {
    * (Kaplan et al., "Scaling Laws for Neural Language Models", 2020, table 1), plus the tied output
    * head's {@code 2 V d}, which matters at these small sizes.
    */
-  public static long flopsPerToken(GptConfig c) {
-    long d = c.nEmbd();
-    long nonEmbedding = c.nLayer() * 12L * d * d;
-    return 2 * nonEmbedding + 2L * c.nLayer() * c.blockSize() * d + 2L * c.vocabSize() * d;
+  public static long flopsPerToken(LmConfig c) {
+    return c.flopsPerToken();
   }
 
   /**

@@ -73,7 +73,7 @@ public interface InProcessModel {
           @Override
           public float[] nextTokenLogprobs(int[][] ids) {
             float[][] rows = decoder.nextLogprobs(ids);
-            int v = model.config().vocabSize();
+            int v = model.vocabSize();
             float[] out = new float[rows.length * v];
             for (int i = 0; i < rows.length; i++) {
               System.arraycopy(rows[i], 0, out, i * v, v);
@@ -105,7 +105,7 @@ public interface InProcessModel {
 
       @Override
       public int vocabSize() {
-        return model.config().vocabSize();
+        return model.vocabSize();
       }
 
       @Override

@@ -3,6 +3,7 @@ package dev.distill.teacher.inference;
 import dev.distill.schemas.avro.Provenance;
 import dev.distill.schemas.avro.Rationale;
 import java.util.List;
+import java.util.Optional;
 import java.util.Random;
 
 /**
@@ -45,6 +46,14 @@ public interface Teacher extends AutoCloseable {
       List<String> prompts, RationaleConfig config, Random rng) throws TeacherException {
     throw new TeacherException(
         "teacher " + provenance().getTeacherId() + " does not sample rationales", false);
+  }
+
+  /**
+   * Text generation with log-probabilities (the OpenAI-compatible completions endpoints), where
+   * this teacher offers it; empty otherwise (a remote teacher).
+   */
+  default Optional<TextGeneration> textGeneration() {
+    return Optional.empty();
   }
 
   /** The provenance of every record this teacher labels (T and k included). */

@@ -3,13 +3,13 @@ package dev.distill.teacher.inference;
 import ai.djl.Device;
 import ai.djl.MalformedModelException;
 import ai.djl.Model;
-import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.pytorch.jni.JniUtils;
 import ai.djl.training.ParameterStore;
+import dev.distill.models.tokenizer.HfTokenizer;
 import dev.distill.schemas.avro.Provenance;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -18,21 +18,21 @@ import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.Arrays;
 import java.util.List;
-import java.util.Map;
 
 /**
  * A teacher as users bring one: a TorchScript causal language model ({@code model.pt}: int64 ids
- * {@code (B, T)} to float logits {@code (B, T, V)}) and its Hugging Face {@code tokenizer.json},
- * both in one folder, run by DJL's PyTorch engine. Soft labels are exact from the logits and
- * rationales are sampled from it as by every {@link InProcessTeacher}. The provenance hashes both
- * files.
+ * {@code (B, T)} to float logits {@code (B, T, V)}) and its Hugging Face {@code tokenizer.json}
+ * (with {@code tokenizer_config.json} and {@code special_tokens_map.json} when present, read by
+ * {@link HfTokenizer}), in one folder, run by DJL's PyTorch engine. Soft labels are exact from the
+ * logits and rationales are sampled from it as by every {@link InProcessTeacher}. The provenance
+ * carries the model file's sha256 and the tokenizer's id and sha256.
  */
 public final class TorchScriptTeacher extends InProcessTeacher {
   public static final String MODEL_FILE = "model.pt";
   public static final String TOKENIZER_FILE = "tokenizer.json";
 
   private final Model model;
-  private final HuggingFaceTokenizer tokenizer;
+  private final HfTokenizer tokenizer;
   private final Scripted scripted = new Scripted();
   private final SoftLabeler labeler;
   private final int contextTokens;
@@ -57,7 +57,7 @@ public final class TorchScriptTeacher extends InProcessTeacher {
       throw new IllegalArgumentException("contextTokens must be >= 1");
     }
     this.contextTokens = contextTokens;
-    this.tokenizer = HuggingFaceTokenizer.newInstance(tok, Map.of("addSpecialTokens", "false"));
+    this.tokenizer = HfTokenizer.load(dir);
     this.model = Model.newInstance("teacher", Device.cpu(), "PyTorch");
     try {
       model.load(dir, "model");
@@ -72,7 +72,7 @@ public final class TorchScriptTeacher extends InProcessTeacher {
     this.labeler = new SoftLabeler(scripted, config); // refuses a topK above the vocabulary
     this.provenance =
         TeacherIdentity.provenance(
-            teacherId, sha256(pt), "hf:" + TOKENIZER_FILE, sha256(tok), vocabSize, config);
+            teacherId, sha256(pt), tokenizer.id(), tokenizer.sha256(), vocabSize, config);
   }
 
   private NDArray forward(NDManager manager, long[][] ids) {
@@ -97,6 +97,11 @@ public final class TorchScriptTeacher extends InProcessTeacher {
         JniUtils.setGradMode(true);
       }
     }
+  }
+
+  @Override
+  public dev.distill.models.tokenizer.Tokenizer tokenizer() {
+    return tokenizer;
   }
 
   @Override
@@ -150,21 +155,24 @@ public final class TorchScriptTeacher extends InProcessTeacher {
 
     @Override
     public int[] encode(String text) {
-      long[] ids = tokenizer.encode(text, false, false).getIds();
-      int[] out = new int[ids.length];
-      for (int i = 0; i < ids.length; i++) {
-        if (ids[i] < 0 || ids[i] >= vocabSize) {
+      int[] ids = tokenizer.encode(text);
+      for (int id : ids) {
+        if (id >= vocabSize) {
           throw new IllegalArgumentException(
-              "token id " + ids[i] + " outside the model's vocabulary");
+              "token id "
+                  + id
+                  + " of "
+                  + tokenizer.id()
+                  + " outside the model's vocabulary of "
+                  + vocabSize);
         }
-        out[i] = (int) ids[i];
       }
-      return out;
+      return ids;
     }
 
     @Override
     public String decode(int[] ids) {
-      return tokenizer.decode(Arrays.stream(ids).asLongStream().toArray(), true);
+      return tokenizer.decode(ids);
     }
   }
 

@@ -64,6 +64,10 @@ public final class PromptServiceLoop implements Runnable {
   public static final String REASON_HEADER = "distill.dlq.reason";
   public static final String DETAIL_HEADER = "distill.dlq.detail";
   public static final String SOURCE_HEADER = "distill.dlq.source";
+
+  /** Most (run, prompt) ids one instance remembers to tell a retry from a conflict. */
+  static final int SEEN_IDS = 100_000;
+
   private static final Logger LOG = LoggerFactory.getLogger(PromptServiceLoop.class);
 
   private final ServiceConfig config;
@@ -72,6 +76,10 @@ public final class PromptServiceLoop implements Runnable {
   private final KafkaConsumer<String, byte[]> consumer;
   private final KafkaProducer<String, byte[]> producer;
   private final List<ConsumerRecord<String, byte[]>> pending = new ArrayList<>();
+
+  /** Ids seen by this instance: a repeat with the same content is a retry, else DUPLICATE_ID. */
+  private final SeenPrompts seen = new SeenPrompts(SEEN_IDS);
+
   private volatile boolean running = true;
   private volatile long committedPrompts;
   private volatile long transactions;
@@ -199,6 +207,11 @@ public final class PromptServiceLoop implements Runnable {
     }
   }
 
+  /** topic-partition@offset */
+  private static String where(ConsumerRecord<?, ?> r) {
+    return r.topic() + "-" + r.partition() + "@" + r.offset();
+  }
+
   private record DeadLetter(ConsumerRecord<String, byte[]> source, Rejection why) {}
 
   private void process(List<ConsumerRecord<String, byte[]>> batch) {
@@ -211,6 +224,22 @@ public final class PromptServiceLoop implements Runnable {
         prompt = SingleObjectEncoding.decodePrompt(r.value());
       } catch (RuntimeException e) {
         dead.add(new DeadLetter(r, new Rejection(Reason.UNDECODABLE, e.getMessage())));
+        continue;
+      }
+      SeenPrompts.First first = seen.check(prompt, where(r));
+      if (first != null) {
+        dead.add(
+            new DeadLetter(
+                r,
+                new Rejection(
+                    Reason.DUPLICATE_ID,
+                    "prompt_id "
+                        + prompt.getPromptId()
+                        + " of run "
+                        + prompt.getRunId()
+                        + " was seen at "
+                        + first.source()
+                        + " with a different content; give each prompt its own id")));
         continue;
       }
       Outcome o = labeler.prepare(prompt);
@@ -302,16 +331,7 @@ public final class PromptServiceLoop implements Runnable {
             new ProducerRecord<>(config.dlqTopic(), d.source().key(), d.source().value());
         r.headers().add(new RecordHeader(REASON_HEADER, bytes(d.why().reason().name())));
         r.headers().add(new RecordHeader(DETAIL_HEADER, bytes(String.valueOf(d.why().detail()))));
-        r.headers()
-            .add(
-                new RecordHeader(
-                    SOURCE_HEADER,
-                    bytes(
-                        d.source().topic()
-                            + "-"
-                            + d.source().partition()
-                            + "@"
-                            + d.source().offset())));
+        r.headers().add(new RecordHeader(SOURCE_HEADER, bytes(where(d.source()))));
         producer.send(r);
       }
       producer.sendOffsetsToTransaction(offsets, consumer.groupMetadata());

@@ -38,7 +38,18 @@ import java.util.TreeMap;
 public final class PromptLabeler {
   /** Why a prompt was not served; the DLQ's reason header. */
   public enum Reason {
+    /**
+     * Not a record: bad JSON, not an object, an unknown key, an Avro record that does not decode.
+     */
     UNDECODABLE,
+    /** A required field ({@code prompt_id}, {@code text}) is absent or null. */
+    MISSING_FIELD,
+    /** A field has the wrong type (e.g. {@code text} a number, {@code prompt_id} an object). */
+    WRONG_TYPE,
+    /** A {@code prompt_id} seen before in the run with different content (text, source, ...). */
+    DUPLICATE_ID,
+    /** The same prompt again (same id, same content): labelled once, the repeat recorded here. */
+    REPEATED_PROMPT,
     BAD_UTF8,
     UNTOKENIZABLE,
     TOO_SHORT,

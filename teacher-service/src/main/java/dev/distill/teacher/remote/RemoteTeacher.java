@@ -4,7 +4,7 @@ import com.google.gson.JsonArray;
 import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
-import dev.distill.models.tokenizer.CharTokenizer;
+import dev.distill.models.tokenizer.Tokenizer;
 import dev.distill.schemas.avro.Provenance;
 import dev.distill.schemas.avro.Rationale;
 import dev.distill.schemas.codec.SoftLabelCodec;
@@ -14,6 +14,7 @@ import dev.distill.teacher.inference.RationaleConfig;
 import dev.distill.teacher.inference.Teacher;
 import dev.distill.teacher.inference.TeacherException;
 import dev.distill.teacher.inference.TeacherIdentity;
+import dev.distill.teacher.inference.TokenStrings;
 import java.io.IOException;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -49,14 +50,20 @@ import java.util.regex.Matcher;
  */
 public final class RemoteTeacher implements Teacher {
   private final RemoteTeacherConfig config;
-  private final CharTokenizer tokenizer;
+  private final Tokenizer tokenizer;
+  private final TokenStrings tokenStrings;
   private final HttpClient http;
   private final ExecutorService pool;
   private final Provenance provenance;
 
-  public RemoteTeacher(RemoteTeacherConfig config, CharTokenizer tokenizer) {
+  /**
+   * @param tokenizer the tokenizer of the endpoint's model (ours or a Hugging Face one): the ids of
+   *     the soft labels; the endpoint's token strings map to its ids exactly ({@link TokenStrings})
+   */
+  public RemoteTeacher(RemoteTeacherConfig config, Tokenizer tokenizer) {
     this.config = config;
     this.tokenizer = tokenizer;
+    this.tokenStrings = new TokenStrings(tokenizer);
     this.pool =
         Executors.newFixedThreadPool(
             config.maxConcurrency(),
@@ -221,21 +228,16 @@ public final class RemoteTeacher implements Teacher {
         JsonObject lp = c.getAsJsonObject().getAsJsonObject("logprobs");
         JsonArray tokens = lp.getAsJsonArray("tokens");
         JsonArray logprobs = lp.getAsJsonArray("token_logprobs");
-        StringBuilder text = new StringBuilder();
         int[] ids = Arrays.copyOf(start, start.length + tokens.size());
         int kept = 0;
         double sum = 0;
         String answer = null;
+        String text = "";
         for (int i = 0; i < tokens.size(); i++) {
-          String tok = tokens.get(i).getAsString();
-          int[] id = tokenizer.encode(tok);
-          if (id.length != 1) {
-            throw new TeacherException(
-                "remote token '" + tok + "' is not one token of ours", false);
-          }
-          ids[start.length + kept++] = id[0];
+          ids[start.length + kept++] = idOf(tokens.get(i).getAsString(), "completion token " + i);
           sum += logprobs.get(i).getAsDouble();
-          text.append(tok);
+          // the text so far decoded from the ids: byte-level tokens may hold parts of characters
+          text = tokenizer.decode(Arrays.copyOfRange(ids, start.length, start.length + kept));
           Matcher m = rc.answerPattern().matcher(text);
           if (m.find()) {
             answer = m.group(1);
@@ -245,7 +247,7 @@ public final class RemoteTeacher implements Teacher {
         out.add(
             new Sampled(
                 Arrays.copyOf(ids, start.length + kept),
-                text.toString(),
+                text,
                 answer,
                 kept == 0 ? 0f : (float) (sum / kept)));
       }
@@ -329,6 +331,19 @@ public final class RemoteTeacher implements Teacher {
           "remote tokenization differs: sent " + seq.length + " tokens, got " + tokens.size(),
           false);
     }
+    for (int i = 0; i < seq.length; i++) {
+      int echoed = idOf(tokens.get(i).getAsString(), "prompt token " + i);
+      if (echoed != seq[i]) {
+        throw new TeacherException(
+            "remote tokenization differs at prompt token "
+                + i
+                + ": sent id "
+                + seq[i]
+                + ", the endpoint echoed id "
+                + echoed,
+            false);
+      }
+    }
     int positions = seq.length - 1;
     int k = config.topK();
     int[] ids = new int[positions * k];
@@ -353,12 +368,7 @@ public final class RemoteTeacher implements Teacher {
       }
       float[] row = new float[k];
       for (int j = 0; j < k; j++) {
-        int[] id = tokenizer.encode(entries.get(j).getKey());
-        if (id.length != 1) {
-          throw new TeacherException(
-              "remote token '" + entries.get(j).getKey() + "' is not one token of ours", false);
-        }
-        ids[p * k + j] = id[0];
+        ids[p * k + j] = idOf(entries.get(j).getKey(), "top_logprobs[" + (p + 1) + "] entry " + j);
         row[j] = (float) Math.exp(entries.get(j).getValue().getAsDouble());
       }
       tail[p] = Retemperature.apply(row, config.remoteTemperature(), config.temperature());
@@ -383,6 +393,18 @@ public final class RemoteTeacher implements Teacher {
         (float) (margin / positions),
         (float) (mass / positions),
         (float) outside / positions);
+  }
+
+  /**
+   * The id of an endpoint's token string, exactly ({@link TokenStrings}); a string that maps to no
+   * id (or to two) is a rejection naming it and where it was, never a guess.
+   */
+  private int idOf(String token, String where) throws TeacherException {
+    try {
+      return tokenStrings.id(token);
+    } catch (IllegalArgumentException e) {
+      throw new TeacherException("remote " + where + ": " + e.getMessage(), false, e);
+    }
   }
 
   @Override

@@ -226,4 +226,146 @@ class TeacherHttpServerTest {
           .contains("distill_http_rejected_requests_total{reason=\"queue_full\"} 1.0");
     }
   }
+
+  @Test
+  void wrongMethodIs405WithAnAllowHeader() throws Exception {
+    try (TeacherHttpServer s =
+        new TeacherHttpServer(
+            ServerConfig.loopback(),
+            new StubTeacher(new CountDownLatch(0)),
+            new TeacherMetrics())) {
+      s.start();
+      HttpResponse<String> r = get(s, "/v1/soft-labels", null);
+      assertThat(r.statusCode()).isEqualTo(405);
+      assertThat(r.headers().firstValue("Allow")).contains("POST");
+      HttpResponse<String> m = post(s, "/metrics", "", null);
+      assertThat(m.statusCode()).isEqualTo(405);
+      assertThat(m.headers().firstValue("Allow")).contains("GET");
+    }
+  }
+
+  /**
+   * A body far over the limit (and over the 64 KiB the JDK server drains by itself) is answered
+   * 413, never by a connection reset: with and without Content-Length, many times over.
+   */
+  @Test
+  void oversizedUploadIsAlwaysAnswered413NeverReset() throws Exception {
+    try (TeacherHttpServer s =
+        new TeacherHttpServer(
+            ServerConfig.loopback().withLimits(1024, 2, 4, 4),
+            new StubTeacher(new CountDownLatch(0)),
+            new TeacherMetrics())) {
+      s.start();
+      byte[] big = new byte[2 << 20];
+      java.util.Arrays.fill(big, (byte) 'a');
+      for (int i = 0; i < 10; i++) {
+        HttpRequest sized =
+            HttpRequest.newBuilder(URI.create(s.baseUri() + "/v1/soft-labels"))
+                .timeout(Duration.ofSeconds(20))
+                .POST(HttpRequest.BodyPublishers.ofByteArray(big))
+                .build();
+        assertThat(http.send(sized, HttpResponse.BodyHandlers.ofString()).statusCode())
+            .isEqualTo(413);
+        HttpRequest chunked =
+            HttpRequest.newBuilder(URI.create(s.baseUri() + "/v1/soft-labels"))
+                .timeout(Duration.ofSeconds(20))
+                .POST(
+                    HttpRequest.BodyPublishers.ofInputStream(
+                        () -> new java.io.ByteArrayInputStream(big)))
+                .build();
+        HttpResponse<String> r = http.send(chunked, HttpResponse.BodyHandlers.ofString());
+        assertThat(r.statusCode()).isEqualTo(413);
+        assertThat(r.body()).contains("over 1024 bytes");
+      }
+      // The same connection pool still works afterwards.
+      assertThat(post(s, "/v1/soft-labels", "{\"text\":\"abc\"}", null).statusCode())
+          .isEqualTo(200);
+    }
+  }
+
+  /**
+   * More requests at once than the worker pool plus its queue (2 + 128 here, 8 + 512 at the
+   * defaults) while the teacher is stalled: every connection gets an HTTP answer, 503 with
+   * Retry-After for those the server has no room for, each counted; the rest get their labels once
+   * the teacher resumes.
+   */
+  @Test
+  void aFloodLargerThanPoolPlusQueueIsAnsweredEveryRequestNeverDropped() throws Exception {
+    CountDownLatch gate = new CountDownLatch(1);
+    StubTeacher teacher = new StubTeacher(gate);
+    int threads = 2;
+    int room = threads + threads * 64;
+    int flood = room + 170;
+    ServerConfig c =
+        new ServerConfig("127.0.0.1", 0, null, 1024, 2, 4, threads, 64, 64, Duration.ofMillis(1));
+    List<java.net.Socket> sockets = new ArrayList<>();
+    try (TeacherHttpServer s = new TeacherHttpServer(c, teacher, new TeacherMetrics())) {
+      s.start();
+      URI base = URI.create(s.baseUri());
+      String body = "{\"text\":\"abc\"}";
+      byte[] request =
+          ("POST /v1/soft-labels HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                  + "Content-Length: "
+                  + body.length()
+                  + "\r\nConnection: close\r\n\r\n"
+                  + body)
+              .getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+      for (int i = 0; i < flood; i++) {
+        java.net.Socket sock = new java.net.Socket(base.getHost(), base.getPort());
+        sock.setSoTimeout(30_000);
+        sock.getOutputStream().write(request);
+        sock.getOutputStream().flush();
+        sockets.add(sock);
+      }
+      // Those without room are answered while the teacher is still stalled.
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+      while (rejected(s, "overloaded") < flood - room && System.nanoTime() < deadline) {
+        Thread.sleep(20);
+      }
+      gate.countDown();
+      int ok = 0;
+      int unavailable = 0;
+      for (java.net.Socket sock : sockets) {
+        String head = readHead(sock);
+        assertThat(head).as("every connection gets an HTTP answer").startsWith("HTTP/1.1 ");
+        if (head.startsWith("HTTP/1.1 200")) {
+          ok++;
+        } else {
+          assertThat(head).startsWith("HTTP/1.1 503").containsIgnoringCase("Retry-After: 1");
+          unavailable++;
+        }
+      }
+      assertThat(ok + unavailable).isEqualTo(flood);
+      assertThat(unavailable).isGreaterThanOrEqualTo(flood - room);
+      assertThat(ok).isPositive();
+      assertThat(rejected(s, "overloaded")).isEqualTo(unavailable);
+      assertThat(s.metrics().scrape()).doesNotContain("reason=\"dropped\"");
+    } finally {
+      for (java.net.Socket sock : sockets) {
+        sock.close();
+      }
+    }
+  }
+
+  private static double rejected(TeacherHttpServer s, String reason) {
+    java.util.regex.Matcher m =
+        java.util.regex.Pattern.compile(
+                "distill_http_rejected_requests_total\\{reason=\"" + reason + "\"\\} ([0-9.E]+)")
+            .matcher(s.metrics().scrape());
+    return m.find() ? Double.parseDouble(m.group(1)) : 0;
+  }
+
+  /** The status line and headers of the answer on {@code sock}, or what came before it closed. */
+  private static String readHead(java.net.Socket sock) throws Exception {
+    java.io.InputStream in = sock.getInputStream();
+    StringBuilder sb = new StringBuilder();
+    int b;
+    while ((b = in.read()) != -1) {
+      sb.append((char) b);
+      if (sb.length() >= 4 && sb.substring(sb.length() - 4).equals("\r\n\r\n")) {
+        break;
+      }
+    }
+    return sb.toString();
+  }
 }

@@ -98,14 +98,16 @@ class TorchScriptTeacherIT {
 
   @Test
   void rationalesAreSampledFromTheTorchScriptModelWithItsLogprobsAndSoftLabels() throws Exception {
-    RationaleConfig cot = new RationaleConfig(3, 1f, 8, Pattern.compile("([a-z])\\."), "q: %s a:");
+    // The fixture's vocabulary is a-z, space, comma and period: a ':' in the prompt would not
+    // encode (HfTokenizer refuses a character its BPE drops).
+    RationaleConfig cot = new RationaleConfig(3, 1f, 8, Pattern.compile("([a-z])\\."), "q %s a");
     assertThat(teacher.samplesRationales()).isTrue();
     List<String> prompts = List.of("the cat", "on the mat");
     List<List<Rationale>> out = teacher.sampleRationales(prompts, cot, new Random(5));
     int v = 29;
     for (int q = 0; q < 2; q++) {
       assertThat(out.get(q)).hasSize(3);
-      int[] start = teacher.encode(String.format("q: %s a:", prompts.get(q)));
+      int[] start = teacher.encode(String.format("q %s a", prompts.get(q)));
       for (Rationale x : out.get(q)) {
         int[] ids = x.getTokenIds().stream().mapToInt(Integer::intValue).toArray();
         int generated = ids.length - start.length;

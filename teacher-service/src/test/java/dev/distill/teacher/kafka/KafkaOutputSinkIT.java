@@ -1,6 +1,7 @@
 package dev.distill.teacher.kafka;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.distill.models.checkpoint.Checkpoints;
 import dev.distill.schemas.TestRecords;
@@ -194,5 +195,36 @@ class KafkaOutputSinkIT {
         TeacherServiceMain.execute(
             "batch", "--checkpoint", "/nonexistent", "--input", input.toString(), "--run-id", "r");
     assertThat(code).isEqualTo(2);
+  }
+
+  @Test
+  void createTopicOnAOneBrokerClusterNamesTheCauseAndTheFix() throws Exception {
+    assertThatThrownBy(
+            () -> Topics.ensure(cluster.bootstrapServers(), Map.of(), "rf3", 1, (short) 3))
+        .isInstanceOf(Topics.ReplicationFactorTooHigh.class)
+        .hasMessage("cannot create topic rf3: replication factor 3 > 1 broker(s) in the cluster");
+    Path input = Files.createTempFile("prompts", ".jsonl");
+    Files.writeString(input, "{\"prompt_id\":\"a\",\"text\":\"abc\"}\n");
+    java.io.StringWriter err = new java.io.StringWriter();
+    int code =
+        new picocli.CommandLine(new TeacherServiceMain())
+            .setErr(new java.io.PrintWriter(err))
+            .execute(
+                "batch",
+                "--checkpoint",
+                "/nonexistent",
+                "--input",
+                input.toString(),
+                "--run-id",
+                "r",
+                "--bootstrap-servers",
+                cluster.bootstrapServers(),
+                "--outputs-topic",
+                "rf3-cli",
+                "--create-topic");
+    assertThat(code).isEqualTo(1);
+    assertThat(err.toString())
+        .contains("replication factor 3 > 1 broker(s)")
+        .contains("give --topic-replication 1");
   }
 }

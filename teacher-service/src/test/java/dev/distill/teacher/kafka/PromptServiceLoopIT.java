@@ -240,6 +240,10 @@ class PromptServiceLoopIT {
     records.put("bad-utf8", prompt("bad-utf8", "abc\uFFFDdef"));
     records.put("short", prompt("short", "a"));
     produce(prefix + ".prompts", records);
+    // A different text under a seen id, after the first on the same partition (same key).
+    String dupId = texts.keySet().iterator().next();
+    byte[] dup = prompt(dupId, "a different text under a seen id");
+    produce(prefix + ".prompts", Map.of(dupId, dup));
 
     TeacherMetrics metrics = new TeacherMetrics();
     PromptServiceLoop loop =
@@ -249,7 +253,7 @@ class PromptServiceLoopIT {
     List<ConsumerRecord<String, byte[]>> out =
         readCommitted(prefix + ".outputs", expectedChunks(texts), Duration.ofSeconds(60));
     List<ConsumerRecord<String, byte[]>> dlq =
-        readCommitted(prefix + ".dlq", 5, Duration.ofSeconds(30));
+        readCommitted(prefix + ".dlq", 6, Duration.ofSeconds(30));
     loop.requestStop();
     thread.join(20_000);
     assertThat(thread.isAlive()).isFalse();
@@ -264,16 +268,32 @@ class PromptServiceLoopIT {
               r.headers().lastHeader(PromptServiceLoop.REASON_HEADER).value(),
               StandardCharsets.UTF_8));
       assertThat(r.headers().lastHeader(PromptServiceLoop.DETAIL_HEADER)).isNotNull();
-      assertThat(r.value()).isEqualTo(records.get(r.key()));
+      assertThat(r.value()).isEqualTo(r.key().equals(dupId) ? dup : records.get(r.key()));
+      if (r.key().equals(dupId)) {
+        // The detail names where the id was first seen.
+        assertThat(
+                new String(
+                    r.headers().lastHeader(PromptServiceLoop.DETAIL_HEADER).value(),
+                    StandardCharsets.UTF_8))
+            .contains(dupId)
+            .contains(prefix + ".prompts-");
+      }
     }
     assertThat(reasons)
         .containsExactlyInAnyOrderEntriesOf(
             Map.of(
-                "bad-char", "UNTOKENIZABLE",
-                "too-long", "OVER_LENGTH",
-                "garbage", "UNDECODABLE",
-                "bad-utf8", "BAD_UTF8",
-                "short", "TOO_SHORT"));
+                "bad-char",
+                "UNTOKENIZABLE",
+                "too-long",
+                "OVER_LENGTH",
+                "garbage",
+                "UNDECODABLE",
+                "bad-utf8",
+                "BAD_UTF8",
+                "short",
+                "TOO_SHORT",
+                dupId,
+                "DUPLICATE_ID"));
     assertThat(metrics.deadLetteredCount("OVER_LENGTH")).isEqualTo(1);
 
     // The first chunk of a prompt carries the exact labels of its window.

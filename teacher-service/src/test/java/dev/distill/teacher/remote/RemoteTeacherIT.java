@@ -48,7 +48,7 @@ class RemoteTeacherIT {
   @BeforeAll
   static void start() throws Exception {
     local = TestTeachers.tiny(32, 4, 2f);
-    tokenizer = local.model().tokenizer();
+    tokenizer = (CharTokenizer) local.model().tokenizer();
     server =
         new TeacherHttpServer(ServerConfig.loopback().withToken(KEY), local, new TeacherMetrics());
     server.start();

@@ -1,4 +1,4 @@
-package dev.distill.models.gpt;
+package dev.distill.models.nn;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;

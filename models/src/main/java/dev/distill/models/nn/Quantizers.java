@@ -1,4 +1,4 @@
-package dev.distill.models.gpt;
+package dev.distill.models.nn;
 
 import ai.djl.ndarray.NDArray;
 import dev.distill.models.autograd.Scalars;
@@ -67,7 +67,7 @@ public final class Quantizers {
   }
 
   /** {@code 2^x} as {@code exp(x ln 2)}. */
-  static NDArray pow2(NDArray x) {
+  public static NDArray pow2(NDArray x) {
     return Scalars.mul(x, (float) Math.log(2)).exp();
   }
 

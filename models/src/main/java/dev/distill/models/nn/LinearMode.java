@@ -1,4 +1,4 @@
-package dev.distill.models.gpt;
+package dev.distill.models.nn;
 
 /**
  * How the linear layers inside the transformer blocks (qkv, attention projection, MLP fc and
@@ -31,7 +31,7 @@ public enum LinearMode {
    * Low-rank factorisation: W (out, in) = U (out, r) V (r, in), the factors trained directly, so a
    * layer holds r (in + out) weights instead of in * out. The parameters are named {@code
    * <layer>.u} and {@code <layer>.v}; the ranks are part of the architecture ({@link
-   * Gpt#Gpt(GptConfig, java.util.Map)}).
+   * dev.distill.models.gpt.Gpt#Gpt(dev.distill.models.gpt.GptConfig, java.util.Map)}).
    */
   LOW_RANK
 }

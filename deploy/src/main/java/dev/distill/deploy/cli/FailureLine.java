@@ -1,0 +1,88 @@
+package dev.distill.deploy.cli;
+
+import java.nio.file.AccessDeniedException;
+import java.nio.file.DirectoryNotEmptyException;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.FileSystemException;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.NotDirectoryException;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The one plain line a failed {@code distill} command prints (issue 17): what failed, in the words
+ * of the exceptions' own messages (which name the file, record or key and what to do), joined along
+ * the cause chain without repeats, never a stack trace. {@code --verbose} adds the trace.
+ */
+final class FailureLine {
+  /** Most causes quoted; deeper ones are in the {@code --verbose} trace. */
+  private static final int MAX_PARTS = 4;
+
+  private FailureLine() {}
+
+  /**
+   * @param command e.g. {@code distill label}
+   */
+  static String of(String command, Throwable failure) {
+    return command + ": " + describe(failure);
+  }
+
+  /** The messages along the cause chain, each once, on one line. */
+  static String describe(Throwable failure) {
+    List<String> parts = new ArrayList<>();
+    int depth = 0;
+    for (Throwable t = failure; t != null && depth < 32; t = t.getCause(), depth++) {
+      // A wrapper whose message is only its cause's toString() says nothing of its own.
+      if (t.getCause() != null
+          && t.getMessage() != null
+          && t.getMessage().equals(t.getCause().toString())) {
+        continue;
+      }
+      String m = sentence(t);
+      if (m.isEmpty() || parts.stream().anyMatch(p -> p.contains(m))) {
+        continue;
+      }
+      // A file error under a message that already names the file adds nothing.
+      if (t instanceof FileSystemException f
+          && f.getFile() != null
+          && parts.stream().anyMatch(p -> p.contains(f.getFile()))) {
+        continue;
+      }
+      parts.add(m);
+      if (parts.size() == MAX_PARTS) {
+        break;
+      }
+    }
+    return parts.isEmpty() ? failure.getClass().getSimpleName() : String.join(": ", parts);
+  }
+
+  /** One exception's own words, on one line; the JDK's file exceptions said in full. */
+  static String sentence(Throwable t) {
+    if (t instanceof NoSuchFileException f) {
+      return "no such file or folder: " + f.getFile() + reason(f);
+    }
+    if (t instanceof AccessDeniedException f) {
+      return "permission denied: " + f.getFile() + reason(f);
+    }
+    if (t instanceof NotDirectoryException f) {
+      return "not a folder: " + f.getFile();
+    }
+    if (t instanceof FileAlreadyExistsException f) {
+      return "already exists: " + f.getFile();
+    }
+    if (t instanceof DirectoryNotEmptyException f) {
+      return "folder not empty: " + f.getFile();
+    }
+    String m = t.getMessage();
+    if (m == null || m.isBlank()) {
+      // No words of its own (e.g. a NullPointerException): its kind is all there is.
+      return t.getClass().getSimpleName();
+    }
+    // The first line only: further lines are traces or a parser's troubleshooting links.
+    return m.strip().lines().findFirst().orElse("").strip();
+  }
+
+  private static String reason(FileSystemException f) {
+    return f.getReason() == null ? "" : " (" + f.getReason() + ")";
+  }
+}

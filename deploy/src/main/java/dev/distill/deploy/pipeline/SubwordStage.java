@@ -1,0 +1,476 @@
+package dev.distill.deploy.pipeline;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import com.google.gson.JsonArray;
+import com.google.gson.JsonNull;
+import com.google.gson.JsonObject;
+import dev.distill.models.checkpoint.Checkpoints;
+import dev.distill.models.gpt.LanguageModel;
+import dev.distill.models.hf.HfConfig;
+import dev.distill.models.hf.HfDecoder;
+import dev.distill.models.hf.HfModels;
+import dev.distill.models.tokenizer.Tokenizer;
+import dev.distill.models.tokenizer.Tokenizers;
+import dev.distill.schemas.avro.Provenance;
+import dev.distill.spark.jobs.CurateConfig;
+import dev.distill.spark.jobs.CurateJob;
+import dev.distill.spark.jobs.CurateResult;
+import dev.distill.spark.jobs.IngestConfig;
+import dev.distill.spark.jobs.IngestJob;
+import dev.distill.spark.jobs.IngestResult;
+import dev.distill.teacher.inference.LabelingConfig;
+import dev.distill.teacher.inference.SoftLabeler;
+import dev.distill.teacher.inference.TeacherIdentity;
+import dev.distill.teacher.io.ParquetOutputSink;
+import dev.distill.teacher.kafka.KafkaOutputSink;
+import dev.distill.teacher.kafka.Topics;
+import dev.distill.teacher.labeling.LabelingRun;
+import dev.distill.teacher.labeling.TeeSink;
+import dev.distill.teacher.labeling.TextPrompt;
+import dev.distill.trainer.io.CuratedDataset;
+import dev.distill.trainer.loss.DistillationLoss;
+import dev.distill.trainer.training.SoftLabelBatches;
+import dev.distill.trainer.training.TrainConfig;
+import dev.distill.trainer.training.TrainResult;
+import dev.distill.trainer.training.TrainingLoop;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import org.apache.hadoop.conf.Configuration;
+
+/**
+ * The subword workload, every stage real: tiny Shakespeare through the bundled byte-level BPE
+ * tokenizer; a Llama-family teacher ({@link HfDecoder}: RoPE, RMSNorm, SwiGLU, grouped-query
+ * attention) trained once and cached; its top-k soft labels through the same path as the char
+ * workload (teacher-service labelling, Kafka in transactions and Parquet, Spark ingest and
+ * curation); a Llama-family student of about a quarter of the teacher's parameters distilled from
+ * them, beside the same student trained on hard labels only (same steps and seed); the KD student
+ * exported as a Hugging Face folder under the run's {@code models/} and reloaded to check it.
+ *
+ * <p>The text is split by character at the char workload's boundaries (90% train, then the
+ * teacher's val text, whose second half is held out from every stage), so both workloads are
+ * evaluated on the same held-out characters and their losses per character compare.
+ */
+final class SubwordStage {
+  /** Folder of the workload under the run folder. */
+  static final String DIR = "subword";
+
+  /** Task name in per-slice tables and the report. */
+  static final String TASK = DemoConfig.BPE;
+
+  /** The HF export of the KD student, under the run's {@code models/}. */
+  static final String HF_EXPORT = "shakespeare-bpe-kd-student-hf";
+
+  static final String TOKENIZER_RESOURCE = "/tokenizers/bpe-shakespeare/";
+  static final List<String> TOKENIZER_FILES =
+      List.of("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json");
+
+  private final DemoConfig config;
+  private final SubwordConfig w;
+  private final PrintStream out;
+
+  SubwordStage(DemoConfig config, PrintStream out) {
+    this.config = config;
+    this.w = config.subword();
+    this.out = out;
+  }
+
+  /** The corpus cut by character at the char workload's boundaries ({@link LocalPipeline}). */
+  record Texts(String train, String val, String valLabelled, String heldOut) {
+    static Texts of(String text) {
+      int n = (int) (text.length() * 0.9);
+      String val = text.substring(n);
+      return new Texts(
+          text.substring(0, n),
+          val,
+          val.substring(0, val.length() / 2),
+          val.substring(val.length() / 2));
+    }
+  }
+
+  /** Copies the bundled tokenizer files to {@code dir} and loads them. */
+  static Tokenizer bundledTokenizer(Path dir) throws IOException {
+    Files.createDirectories(dir);
+    for (String f : TOKENIZER_FILES) {
+      try (InputStream in = SubwordStage.class.getResourceAsStream(TOKENIZER_RESOURCE + f)) {
+        if (in == null) {
+          throw new IOException(
+              "bundled tokenizer file " + TOKENIZER_RESOURCE + f + " missing from the classpath");
+        }
+        Files.copy(in, dir.resolve(f), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+      }
+    }
+    return Tokenizers.load(dir);
+  }
+
+  /**
+   * The teacher's Llama config: untied head, no biases, RoPE theta 10,000, context {@code
+   * subword.block-size}, the vocabulary of the tokenizer.
+   */
+  static HfConfig teacherConfig(SubwordConfig w, Tokenizer tokenizer) {
+    JsonObject o = new JsonObject();
+    JsonArray arch = new JsonArray();
+    arch.add("LlamaForCausalLM");
+    o.add("architectures", arch);
+    o.addProperty("model_type", "llama");
+    o.addProperty("vocab_size", tokenizer.vocabSize());
+    o.addProperty("hidden_size", w.teacherHidden());
+    o.addProperty("intermediate_size", w.teacherIntermediate());
+    o.addProperty("num_hidden_layers", w.teacherLayers());
+    o.addProperty("num_attention_heads", w.teacherHeads());
+    o.addProperty("num_key_value_heads", w.teacherKvHeads());
+    o.addProperty("head_dim", w.teacherHidden() / w.teacherHeads());
+    o.addProperty("max_position_embeddings", w.blockSize());
+    o.addProperty("hidden_act", "silu");
+    o.addProperty("rms_norm_eps", 1e-6);
+    o.addProperty("rope_theta", 10000.0);
+    o.add("rope_scaling", JsonNull.INSTANCE);
+    o.addProperty("attention_bias", false);
+    o.addProperty("mlp_bias", false);
+    o.addProperty("tie_word_embeddings", false);
+    tokenizer
+        .tokenId("<|endoftext|>")
+        .ifPresent(
+            id -> {
+              o.addProperty("bos_token_id", id);
+              o.addProperty("eos_token_id", id);
+            });
+    o.addProperty("torch_dtype", "float32");
+    return HfConfig.parse(o.toString());
+  }
+
+  /** The student: the teacher's config resized to {@code subword.student-*}. */
+  static HfConfig studentConfig(SubwordConfig w, HfConfig teacher) {
+    return teacher.resized(
+        w.studentLayers(),
+        w.studentHidden(),
+        w.studentHeads(),
+        w.studentKvHeads(),
+        w.studentIntermediate());
+  }
+
+  Map<String, Object> run(Path runDir, String bootstrap) throws IOException {
+    Path dir = runDir.resolve(DIR);
+    Map<String, Double> timings = new LinkedHashMap<>();
+    Map<String, Object> facts = new LinkedHashMap<>();
+    Texts texts = Texts.of(LocalPipeline.corpus());
+    try (Tokenizer tok = bundledTokenizer(dir.resolve("tokenizer"))) {
+      int[] train = tok.encode(texts.train());
+      int[] val = tok.encode(texts.val());
+      int[] valLabelled = tok.encode(texts.valLabelled());
+      out.printf(
+          Locale.ROOT,
+          "[subword] tokenizer %s: %d ids; train text %,d characters -> %,d tokens (%.2f"
+              + " characters per token)%n",
+          tok.id(),
+          tok.vocabSize(),
+          texts.train().length(),
+          train.length,
+          (double) texts.train().length() / train.length);
+      facts.put(
+          "tokenizer",
+          Facts.ordered(
+              "id", tok.id(),
+              "sha256", tok.sha256(),
+              "vocab_size", tok.vocabSize(),
+              "train_tokens", train.length,
+              "train_characters", texts.train().length(),
+              "characters_per_token", round((double) texts.train().length() / train.length, 4)));
+
+      // Teacher (cached by config + tokenizer + corpus + training config)
+      long t = System.nanoTime();
+      HfConfig teacherConfig = teacherConfig(w, tok);
+      TrainConfig teacherTrain =
+          new TrainConfig(
+              w.teacherSteps(),
+              w.teacherBatch(),
+              w.teacherLr(),
+              Math.max(1, w.teacherSteps() / 20),
+              w.teacherLr() / 10,
+              0.01f,
+              1.0f,
+              Math.max(1, w.teacherSteps() / 4),
+              8,
+              config.seed());
+      Path teacherDir =
+          TeacherCache.loadOrTrain(
+              Path.of(config.cacheDir()),
+              TASK,
+              "shakespeare-bpe-llama-" + teacherConfig.nLayer() + "l",
+              LocalPipeline.CORPUS_SHA256,
+              teacherConfig,
+              String.format(
+                  Locale.ROOT,
+                  "a Llama-family decoder (RoPE, RMSNorm, SwiGLU, GQA): %d layers, %d heads"
+                      + " (%d key/value), %d wide, context %d BPE tokens",
+                  teacherConfig.nLayer(),
+                  teacherConfig.nHead(),
+                  teacherConfig.nKvHead(),
+                  teacherConfig.hidden(),
+                  teacherConfig.blockSize()),
+              () -> LanguageModel.create(new HfDecoder(teacherConfig), tok, config.seed()),
+              teacherTrain,
+              tok,
+              train,
+              val,
+              out);
+      timings.put("teacher", secondsSince(t));
+      LocalPipeline.copyRecursively(teacherDir, dir.resolve("models/teacher"));
+
+      try (LanguageModel teacher = Checkpoints.load(teacherDir)) {
+        // Soft labels: teacher-service labelling -> Kafka (transactions) and Parquet
+        t = System.nanoTime();
+        String topic = config.topic() + ".subword";
+        Topics.ensure(bootstrap, Map.of(), topic, 2, (short) 1);
+        LabelingConfig lc =
+            new LabelingConfig(config.topK(), config.temperature(), config.labelBatch());
+        Provenance provenance =
+            TeacherIdentity.provenance(TeacherIdentity.teacherIdOf(teacherDir), teacher, lc);
+        List<TextPrompt> prompts = new ArrayList<>();
+        prompts.addAll(
+            LocalPipeline.windows("shakespeare-bpe/train", train, w.trainWindows(), w.blockSize()));
+        prompts.addAll(
+            LocalPipeline.windows(
+                "shakespeare-bpe/val", valLabelled, w.valWindows(), w.blockSize()));
+        StageProgress lp = new StageProgress(out, "teacher-service subword");
+        LabelingRun.Summary summary;
+        try (KafkaOutputSink kafka =
+                new KafkaOutputSink(
+                    bootstrap, topic, "distill-demo-" + config.runId() + "-subword", Map.of());
+            ParquetOutputSink parquet =
+                new ParquetOutputSink(dir.resolve("teacher-outputs").toString(), 2000);
+            TeeSink sink = new TeeSink(List.of(kafka, parquet))) {
+          summary =
+              new LabelingRun(new SoftLabeler(teacher, lc), provenance, config.runId())
+                  .run(prompts, sink, done -> lp.update(done, prompts.size(), "prompts labelled"));
+        }
+        out.printf(
+            Locale.ROOT,
+            "[teacher-service subword] %d records, %d tokens, %.1f bytes/token (top-%d at T=%.1f)"
+                + " -> Kafka %s and %s%n",
+            summary.records(),
+            summary.tokens(),
+            summary.bytesPerToken(),
+            config.topK(),
+            config.temperature(),
+            topic,
+            dir.resolve("teacher-outputs"));
+        timings.put("label", secondsSince(t));
+        facts.put(
+            "soft_labels",
+            Facts.ordered(
+                "records", summary.records(),
+                "tokens", summary.tokens(),
+                "bytes_per_token", round(summary.bytesPerToken(), 2),
+                "top_k", config.topK(),
+                "temperature", config.temperature(),
+                "topic", topic,
+                "codec", provenance.getCodec()));
+
+        // Spark: ingest then curate, as the char workload
+        t = System.nanoTime();
+        IngestResult ingest =
+            IngestJob.run(
+                new IngestConfig(
+                    bootstrap,
+                    topic,
+                    dir.resolve("raw").toString(),
+                    dir.resolve("quarantine").toString(),
+                    dir.resolve("checkpoints/ingest").toString(),
+                    config.sparkMaster(),
+                    Map.of()));
+        out.printf(
+            "[spark subword] ingested %d records, quarantined %d%n",
+            ingest.ingested(), ingest.quarantined());
+        CurateResult curate =
+            CurateJob.run(
+                new CurateConfig(
+                    dir.resolve("raw").toString(),
+                    dir.resolve("curated").toString(),
+                    dir.resolve("curation-report.json").toString(),
+                    config.curateValFraction(),
+                    config.sparkMaster()));
+        out.printf(
+            "[spark subword] curated %d -> kept %d (train %d, val %d), rejected %d %s,"
+                + " duplicates %d%n",
+            curate.input(),
+            curate.kept(),
+            curate.train(),
+            curate.val(),
+            curate.rejected(),
+            curate.rejectedByReason(),
+            curate.duplicates());
+        timings.put("spark", secondsSince(t));
+        facts.put(
+            "curation",
+            Facts.ordered(
+                "input", curate.input(),
+                "kept", curate.kept(),
+                "rejected", curate.rejected(),
+                "rejected_by_reason", curate.rejectedByReason(),
+                "duplicates", curate.duplicates(),
+                "train", curate.train(),
+                "val", curate.val(),
+                "ingested", ingest.ingested(),
+                "quarantined_at_ingest", ingest.quarantined()));
+
+        // Students: KD and hard labels only, same architecture, steps and seed
+        t = System.nanoTime();
+        String curated = dir.resolve("curated").toString();
+        CuratedDataset trainSet =
+            CuratedDataset.read(curated, "train", tok.id(), tok.sha256(), new Configuration());
+        CuratedDataset valSet =
+            curate.val() > 0
+                ? CuratedDataset.read(curated, "val", tok.id(), tok.sha256(), new Configuration())
+                : trainSet;
+        HfConfig studentConfig = studentConfig(w, teacherConfig);
+        TrainConfig studentTrain =
+            new TrainConfig(
+                w.studentSteps(),
+                w.studentBatch(),
+                config.studentLr(),
+                Math.max(1, w.studentSteps() / 20),
+                config.studentLr() / 10,
+                0.01f,
+                1.0f,
+                Math.max(1, w.studentSteps() / 5),
+                4,
+                config.seed());
+        DistillationLoss kd = new DistillationLoss(config.alpha(), trainSet.temperature(), false);
+        DistillationLoss hard = new DistillationLoss(0f, trainSet.temperature(), false);
+        Map<String, Object> losses = new LinkedHashMap<>();
+        for (Map.Entry<String, DistillationLoss> e :
+            List.of(Map.entry("kd-student", kd), Map.entry("hard-label-student", hard))) {
+          String name = e.getKey();
+          DistillationLoss loss = e.getValue();
+          out.printf(
+              Locale.ROOT,
+              "[train subword] %s: Llama-family, %,d params (%.3f of the teacher), alpha %.2f%n",
+              name,
+              studentConfig.parameterCount(),
+              (double) studentConfig.parameterCount() / teacherConfig.parameterCount(),
+              loss.alpha());
+          StageProgress sp = new StageProgress(out, "train subword " + name);
+          try (LanguageModel s =
+              LanguageModel.create(new HfDecoder(studentConfig), tok, config.seed())) {
+            TrainResult r =
+                TrainingLoop.run(
+                    s,
+                    new SoftLabelBatches(trainSet.examples(), studentTrain.batchSize(), loss),
+                    new SoftLabelBatches(valSet.examples(), studentTrain.batchSize(), loss),
+                    studentTrain,
+                    (step, total, l, v, tps) ->
+                        sp.update(step, total, StageProgress.trainingDetail(l, v, tps)));
+            Checkpoints.save(
+                s,
+                dir.resolve("models").resolve(name),
+                Map.of("role", "student", "loss", loss.description(), "run_id", config.runId()));
+            RunReport.saveCurve(dir, name, r);
+          }
+          losses.put(name, loss.description());
+        }
+        facts.put("losses", losses);
+        timings.put("train", secondsSince(t));
+
+        // The KD student as a Hugging Face folder, reloaded and compared on held-out text
+        t = System.nanoTime();
+        Path export = runDir.resolve("models").resolve(HF_EXPORT);
+        try (LanguageModel s = Checkpoints.load(dir.resolve("models/kd-student"))) {
+          HfModels.export(s, export);
+          int[] probe = Arrays.copyOf(tok.encode(texts.heldOut()), w.blockSize());
+          double diff = maxAbsLogitDiff(s, export, probe);
+          out.printf(
+              Locale.ROOT,
+              "[export] kd-student -> Hugging Face folder %s; reloaded, max |logit diff| %.2e%n",
+              export,
+              diff);
+          facts.put(
+              "hf_export",
+              Facts.ordered(
+                  "path",
+                  "models/" + HF_EXPORT,
+                  "architecture",
+                  studentConfig.architecture(),
+                  "reload_max_abs_logit_diff",
+                  diff,
+                  "probe_tokens",
+                  probe.length));
+        }
+        timings.put("export", secondsSince(t));
+        facts.put(
+            "student_params_vs_teacher",
+            round((double) studentConfig.parameterCount() / teacherConfig.parameterCount(), 4));
+      }
+    }
+    Map<String, Object> tm = new LinkedHashMap<>();
+    timings.forEach((k, v) -> tm.put(k, round(v, 1)));
+    facts.put("timings_seconds", tm);
+    return facts;
+  }
+
+  /**
+   * Max |logit difference| between {@code model} and the Hugging Face folder it was exported to.
+   */
+  static double maxAbsLogitDiff(LanguageModel model, Path hfDir, int[] tokens) throws IOException {
+    try (LanguageModel reloaded = HfModels.load(hfDir);
+        NDManager m = NDManager.newBaseManager()) {
+      NDArray a = model.logits(m, new int[][] {tokens});
+      NDArray b = reloaded.logits(m, new int[][] {tokens});
+      if (!a.getShape().equals(b.getShape())) {
+        throw new IOException(
+            hfDir + " reloads with logits of shape " + b.getShape() + ", expected " + a.getShape());
+      }
+      return a.sub(b).abs().max().getFloat();
+    }
+  }
+
+  /** The held-out text's token ids under {@code tokenizer}. */
+  static int[] heldOutTokens(Tokenizer tokenizer) throws IOException {
+    return tokenizer.encode(Texts.of(LocalPipeline.corpus()).heldOut());
+  }
+
+  /**
+   * Characters per scored token in the evaluation windows (those of {@link
+   * dev.distill.trainer.evaluation.HeldOutEvaluator}: {@code min(available, maxWindows)}
+   * non-overlapping windows of {@code blockSize + 1} tokens, evenly strided): the characters the
+   * targets (positions 1..blockSize) decode to, over their count. Loss per character = loss per
+   * token / this.
+   */
+  static double charactersPerScoredToken(
+      Tokenizer tokenizer, int[] heldOut, int blockSize, int maxWindows) {
+    int available = (heldOut.length - 1) / blockSize;
+    if (available < 1) {
+      throw new IllegalArgumentException("held-out text shorter than one window");
+    }
+    int n = Math.min(available, maxWindows);
+    int stride = available / n;
+    long chars = 0;
+    long tokens = 0;
+    for (int wi = 0; wi < n; wi++) {
+      int start = wi * stride * blockSize;
+      int[] targets = Arrays.copyOfRange(heldOut, start + 1, start + blockSize + 1);
+      String s = tokenizer.decode(targets);
+      chars += s.codePointCount(0, s.length());
+      tokens += targets.length;
+    }
+    return (double) chars / tokens;
+  }
+
+  private static double round(double v, int digits) {
+    double f = Math.pow(10, digits);
+    return Math.round(v * f) / f;
+  }
+
+  private static double secondsSince(long t) {
+    return (System.nanoTime() - t) / 1e9;
+  }
+}

@@ -1,0 +1,317 @@
+package dev.distill.models.hf;
+
+import ai.djl.Device;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.ndarray.types.SparseFormat;
+import ai.djl.nn.Parameter;
+import ai.djl.nn.core.Linear;
+import ai.djl.training.ParameterStore;
+import ai.djl.training.initializer.NormalInitializer;
+import ai.djl.util.PairList;
+import dev.distill.models.nn.Activations;
+import dev.distill.models.nn.Attention;
+import dev.distill.models.nn.CausalLm;
+import dev.distill.models.nn.DecodeCache;
+import dev.distill.models.nn.LinearLayer;
+import dev.distill.models.nn.LinearMode;
+import dev.distill.models.nn.Norms;
+import dev.distill.models.nn.Rope;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+
+/**
+ * A Hugging Face decoder-only model of either family of {@link HfConfig}, built on the same parts
+ * as our GPT ({@link LinearLayer}, {@link Attention}, {@link Norms}), with the parameter names of
+ * the checkpoint (so loading and export map names one to one).
+ *
+ * <p>GPT-2 ({@code transformers/models/gpt2/modeling_gpt2.py}): {@code x = wte[t] + wpe[p]}; per
+ * block {@code x += c_proj(attn(c_attn(ln_1(x))))}, {@code x += mlp.c_proj(act(c_fc(ln_2(x))))};
+ * {@code logits = ln_f(x) wte^T}. The checkpoint stores the Conv1D weights (in, out); this block
+ * keeps them (out, in) like every {@link LinearLayer}, and {@link HfModels} transposes on load and
+ * export.
+ *
+ * <p>Llama family ({@code transformers/models/llama/modeling_llama.py}, Qwen2 and Mistral alike):
+ * {@code x = embed_tokens[t]}; per block {@code x += o_proj(attn(rope(q_proj(h)), rope(k_proj(h)),
+ * v_proj(h)))} with {@code h = input_layernorm(x)} (RMSNorm), then {@code x +=
+ * down_proj(silu(gate_proj(h)) * up_proj(h))} with {@code h = post_attention_layernorm(x)}; {@code
+ * logits = norm(x) W^T} with W = lm_head, or embed_tokens when tied.
+ */
+public final class HfDecoder extends CausalLm {
+
+  private static final byte VERSION = 1;
+
+  private final HfConfig config;
+  private final LinearMode mode;
+  private final Map<String, Integer> ranks;
+  private final Attention.Spec attention;
+  private final Parameter embed;
+  private final Parameter positions;
+  private final Parameter head;
+  private final List<Block> blocks;
+  private final Norm finalNorm;
+  private final Map<String, LinearLayer> linears = new LinkedHashMap<>();
+
+  private record Norm(Parameter weight, Parameter bias) {}
+
+  /** One block; GPT-2 uses qkv (fused), Llama q, k, v; GPT-2 has no gate. */
+  private record Block(
+      Norm norm1,
+      LinearLayer qkv,
+      LinearLayer q,
+      LinearLayer k,
+      LinearLayer v,
+      LinearLayer out,
+      Norm norm2,
+      LinearLayer gate,
+      LinearLayer up,
+      LinearLayer down) {}
+
+  public HfDecoder(HfConfig config) {
+    this(config, LinearMode.DENSE, Map.of());
+  }
+
+  /**
+   * A model whose block linear layers compute in {@code mode}; {@code ranks} gives the rank of each
+   * block linear layer (by name, e.g. {@code model.layers.0.mlp.up_proj}) for {@link
+   * LinearMode#LOW_RANK} and must be empty otherwise.
+   */
+  public HfDecoder(HfConfig config, LinearMode mode, Map<String, Integer> ranks) {
+    super(VERSION);
+    this.config = Objects.requireNonNull(config, "config");
+    this.mode = Objects.requireNonNull(mode, "mode");
+    this.ranks = Collections.unmodifiableMap(new LinkedHashMap<>(ranks));
+    if ((mode == LinearMode.LOW_RANK) == ranks.isEmpty()) {
+      throw new IllegalArgumentException("ranks are needed for LOW_RANK and only for it");
+    }
+    boolean gpt2 = config.family() == HfConfig.Family.GPT2;
+    Rope rope = gpt2 ? null : new Rope(config.headDim(), config.maxPositions(), config.ropeTheta());
+    this.attention = new Attention.Spec(config.nHead(), config.nKvHead(), config.headDim(), rope);
+    long c = config.hidden();
+    long q = (long) config.nHead() * config.headDim();
+    long kv = (long) config.nKvHead() * config.headDim();
+    long inner = config.intermediate();
+    String prefix = gpt2 ? "transformer." : "model.";
+    embed =
+        weight(gpt2 ? "transformer.wte.weight" : "model.embed_tokens.weight", config.vocabSize());
+    positions = gpt2 ? weight("transformer.wpe.weight", config.maxPositions()) : null;
+    List<Block> bs = new ArrayList<>();
+    for (int i = 0; i < config.nLayer(); i++) {
+      if (gpt2) {
+        String p = prefix + "h." + i + ".";
+        Norm ln1 = norm(p + "ln_1", c);
+        LinearLayer qkv = lin(p + "attn.c_attn", q + 2 * kv, c, true);
+        LinearLayer proj = lin(p + "attn.c_proj", c, q, true);
+        Norm ln2 = norm(p + "ln_2", c);
+        LinearLayer fc = lin(p + "mlp.c_fc", inner, c, true);
+        LinearLayer down = lin(p + "mlp.c_proj", c, inner, true);
+        bs.add(new Block(ln1, qkv, null, null, null, proj, ln2, null, fc, down));
+      } else {
+        String p = prefix + "layers." + i + ".";
+        Norm n1 = norm(p + "input_layernorm", c);
+        LinearLayer lq = lin(p + "self_attn.q_proj", q, c, config.qkvBias());
+        LinearLayer lk = lin(p + "self_attn.k_proj", kv, c, config.qkvBias());
+        LinearLayer lv = lin(p + "self_attn.v_proj", kv, c, config.qkvBias());
+        LinearLayer lo = lin(p + "self_attn.o_proj", c, q, config.outBias());
+        Norm n2 = norm(p + "post_attention_layernorm", c);
+        LinearLayer gate = lin(p + "mlp.gate_proj", inner, c, config.mlpBias());
+        LinearLayer up = lin(p + "mlp.up_proj", inner, c, config.mlpBias());
+        LinearLayer down = lin(p + "mlp.down_proj", c, inner, config.mlpBias());
+        bs.add(new Block(n1, null, lq, lk, lv, lo, n2, gate, up, down));
+      }
+    }
+    blocks = List.copyOf(bs);
+    finalNorm = norm(gpt2 ? "transformer.ln_f" : "model.norm", c);
+    head = config.tiedEmbeddings() ? null : weight("lm_head.weight", config.vocabSize());
+    setInitializer(new NormalInitializer(0.02f), Parameter.Type.WEIGHT);
+    // after every dense parameter, as in our GPT
+    for (LinearLayer l : linears.values()) {
+      l.addCompressionParameters(this::addParameter);
+    }
+    if (mode == LinearMode.LOW_RANK && !ranks.keySet().equals(linears.keySet())) {
+      throw new IllegalArgumentException(
+          "ranks must name exactly the block linear layers " + linears.keySet());
+    }
+  }
+
+  private LinearLayer lin(String name, long out, long in, boolean bias) {
+    int rank = mode == LinearMode.LOW_RANK ? ranks.getOrDefault(name, 0) : 0;
+    LinearLayer l = LinearLayer.create(this::addParameter, name, out, in, bias, mode, rank);
+    linears.put(name, l);
+    return l;
+  }
+
+  private Parameter weight(String name, long rows) {
+    return addParameter(
+        Parameter.builder()
+            .setName(name)
+            .setType(Parameter.Type.WEIGHT)
+            .optShape(new Shape(rows, config.hidden()))
+            .build());
+  }
+
+  private Norm norm(String name, long size) {
+    Parameter w =
+        addParameter(
+            Parameter.builder()
+                .setName(name + ".weight")
+                .setType(Parameter.Type.GAMMA)
+                .optShape(new Shape(size))
+                .build());
+    Parameter b =
+        config.family() == HfConfig.Family.GPT2
+            ? addParameter(
+                Parameter.builder()
+                    .setName(name + ".bias")
+                    .setType(Parameter.Type.BETA)
+                    .optShape(new Shape(size))
+                    .build())
+            : null;
+    return new Norm(w, b);
+  }
+
+  @Override
+  public HfConfig config() {
+    return config;
+  }
+
+  @Override
+  public LinearMode mode() {
+    return mode;
+  }
+
+  @Override
+  public Map<String, Integer> ranks() {
+    return ranks;
+  }
+
+  /** The block linear layers by name, in parameter order. */
+  public Map<String, LinearLayer> linears() {
+    return Collections.unmodifiableMap(linears);
+  }
+
+  @Override
+  public Map<String, long[]> linearShapes() {
+    Map<String, long[]> out = new LinkedHashMap<>();
+    linears.forEach((n, l) -> out.put(n, new long[] {l.out(), l.in()}));
+    return out;
+  }
+
+  /** The block shapes of a config, without building a model. */
+  public static Map<String, long[]> linearShapes(HfConfig config) {
+    return new HfDecoder(config).linearShapes();
+  }
+
+  @Override
+  protected NDList forwardInternal(
+      ParameterStore ps, NDList inputs, boolean training, PairList<String, Object> params) {
+    NDArray tokens = inputs.singletonOrThrow();
+    NDArray x = embed(ps, tokens, 0, training);
+    for (int l = 0; l < blocks.size(); l++) {
+      x = block(blocks.get(l), x, ps, training, null, l);
+    }
+    return new NDList(head(x, ps, training));
+  }
+
+  @Override
+  public NDArray forwardCached(ParameterStore ps, NDArray tokens, DecodeCache cache) {
+    NDArray x = embed(ps, tokens, cache.length(), false);
+    for (int l = 0; l < blocks.size(); l++) {
+      x = block(blocks.get(l), x, ps, false, cache, l);
+    }
+    cache.advance(Math.toIntExact(tokens.getShape().get(1)));
+    return head(x, ps, false);
+  }
+
+  private NDArray block(
+      Block b, NDArray x, ParameterStore ps, boolean training, DecodeCache cache, int index) {
+    NDArray h = norm(x, b.norm1(), ps, training);
+    NDArray q;
+    NDArray k;
+    NDArray v;
+    if (b.qkv() != null) {
+      NDList split = linear(b.qkv(), h, ps, training, cache).split(3, 2);
+      q = split.get(0);
+      k = split.get(1);
+      v = split.get(2);
+    } else {
+      q = linear(b.q(), h, ps, training, cache);
+      k = linear(b.k(), h, ps, training, cache);
+      v = linear(b.v(), h, ps, training, cache);
+    }
+    NDArray y = Attention.causal(attention, q, k, v, 0f, training, cache, index);
+    x = x.add(linear(b.out(), y, ps, training, cache));
+    h = norm(x, b.norm2(), ps, training);
+    NDArray m;
+    if (b.gate() != null) {
+      m =
+          Activations.silu(linear(b.gate(), h, ps, training, cache))
+              .mul(linear(b.up(), h, ps, training, cache));
+    } else {
+      NDArray a = linear(b.up(), h, ps, training, cache);
+      m = config.activation().equals("gelu") ? Activations.gelu(a) : Activations.geluTanh(a);
+    }
+    return x.add(linear(b.down(), m, ps, training, cache));
+  }
+
+  private NDArray norm(NDArray x, Norm n, ParameterStore ps, boolean training) {
+    Device device = x.getDevice();
+    NDArray w = ps.getValue(n.weight(), device, training);
+    if (n.bias() != null) {
+      return Norms.layerNorm(x, w, ps.getValue(n.bias(), device, training), config.normEps());
+    }
+    return Norms.rmsNorm(x, w, config.normEps());
+  }
+
+  private NDArray embed(ParameterStore ps, NDArray tokens, int p0, boolean training) {
+    if (tokens.getShape().dimension() != 2) {
+      throw new IllegalArgumentException("tokens must be (B, T), got " + tokens.getShape());
+    }
+    long t = tokens.getShape().get(1);
+    if (t < 1 || p0 + t > config.maxPositions()) {
+      throw new IllegalArgumentException(
+          "positions ["
+              + p0
+              + ", "
+              + (p0 + t)
+              + ") outside [0, max positions="
+              + config.maxPositions()
+              + "]");
+    }
+    Device device = tokens.getDevice();
+    NDArray idx =
+        tokens.getDataType() == DataType.INT64 ? tokens : tokens.toType(DataType.INT64, false);
+    NDArray x =
+        tokens
+            .getNDArrayInternal()
+            .embedding(idx, ps.getValue(embed, device, training), SparseFormat.DENSE)
+            .singletonOrThrow();
+    if (positions != null) {
+      NDArray pos = tokens.getManager().arange(p0, (int) (p0 + t), 1, DataType.INT64);
+      x =
+          x.add(
+              tokens
+                  .getNDArrayInternal()
+                  .embedding(pos, ps.getValue(positions, device, training), SparseFormat.DENSE)
+                  .singletonOrThrow());
+    }
+    return x;
+  }
+
+  private NDArray head(NDArray x, ParameterStore ps, boolean training) {
+    x = norm(x, finalNorm, ps, training);
+    Parameter w = head == null ? embed : head;
+    return Linear.linear(x, ps.getValue(w, x.getDevice(), training), null).singletonOrThrow();
+  }
+
+  @Override
+  public String toString() {
+    return "HfDecoder" + config + (mode == LinearMode.DENSE ? "" : "[" + mode + "]");
+  }
+}

@@ -1,0 +1,394 @@
+package dev.distill.spark.transforms;
+
+import static org.apache.spark.sql.functions.array;
+import static org.apache.spark.sql.functions.col;
+import static org.apache.spark.sql.functions.lit;
+
+import dev.distill.schemas.validation.Violation;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HexFormat;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import org.apache.spark.api.java.function.FlatMapGroupsFunction;
+import org.apache.spark.api.java.function.MapFunction;
+import org.apache.spark.api.java.function.MapPartitionsFunction;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Encoders;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.RowFactory;
+import org.apache.spark.sql.types.DataTypes;
+import org.apache.spark.sql.types.StructField;
+import org.apache.spark.sql.types.StructType;
+import scala.jdk.javaapi.CollectionConverters;
+
+/**
+ * CurateJob's narrow path (issue 14): every decision of curation is taken on rows without their
+ * soft-label bytes, which are read, decoded and validated once and then left on disk until the
+ * final write.
+ *
+ * <ol>
+ *   <li>{@link #scan}: one pass over the raw rows validates each (the soft labels are decoded here,
+ *       and only here) and keeps every column but {@code soft_labels}, plus a 64-bit hash of the
+ *       label bytes (a deterministic dedupe tie-break) and a <em>locator</em>: {@code (file index
+ *       << 40) | row index in the file}, from Spark's {@code _metadata} columns, unique per input
+ *       row.
+ *   <li>{@link #examples}: valid rows to examples; chunked records are reassembled on their tokens
+ *       and summary columns (the same convention and checks as {@link ChunkReassembly}) and carry
+ *       the locators of all their rows in {@value #LOCS}.
+ *   <li>{@link #features}: one Java call per example computes the content hash (SHA-256 of the
+ *       token ids), the near-duplicate key and the MinHash/LSH band keys.
+ * </ol>
+ *
+ * CurateJob then writes exactly the input rows whose locator belongs to a kept example.
+ */
+public final class CurationFeatures {
+  public static final String FILE = "_file";
+  public static final String ROW = "_row";
+  public static final String LOC = "_loc";
+  public static final String LOCS = "_locs";
+  public static final String LABELS_HASH = "_labels_hash";
+
+  /** Bits of the locator that hold the row index within a file. */
+  public static final int ROW_BITS = 40;
+
+  /** Rows after {@link #scan}: the raw columns but {@code soft_labels}, plus four. */
+  public static final StructType NARROW = narrowSchema();
+
+  /** Valid narrow rows: {@link #NARROW} without the two reject columns (its last two). */
+  static final StructType VALID =
+      DataTypes.createStructType(java.util.Arrays.copyOf(NARROW.fields(), NARROW.size() - 2));
+
+  /** Rows after {@link #examples}. */
+  public static final StructType EXAMPLE =
+      VALID
+          .add(LOCS, DataTypes.createArrayType(DataTypes.LongType, false), false)
+          .add(ChunkReassembly.CHUNK_REJECT, DataTypes.StringType, true)
+          .add(ChunkReassembly.CHUNK_ROWS, DataTypes.IntegerType, false);
+
+  private CurationFeatures() {}
+
+  private static StructType narrowSchema() {
+    List<StructField> fields = new ArrayList<>();
+    for (StructField f : RawColumns.SCHEMA.fields()) {
+      if (!f.name().equals(RawColumns.SOFT_LABELS)) {
+        fields.add(f);
+      }
+    }
+    fields.add(DataTypes.createStructField(LABELS_HASH, DataTypes.LongType, false));
+    fields.add(DataTypes.createStructField(LOC, DataTypes.LongType, false));
+    fields.add(
+        DataTypes.createStructField(RecordValidation.REJECT_REASON, DataTypes.StringType, true));
+    fields.add(
+        DataTypes.createStructField(RecordValidation.REJECT_DETAIL, DataTypes.StringType, true));
+    return DataTypes.createStructType(fields);
+  }
+
+  /** The locator of row {@code row} of file number {@code file}. */
+  public static long locator(int file, long row) {
+    if (row < 0 || row >= (1L << ROW_BITS)) {
+      throw new IllegalArgumentException("row index out of range: " + row);
+    }
+    return ((long) file << ROW_BITS) | row;
+  }
+
+  /** File number of a path as Spark's {@code _metadata.file_path} spells it. */
+  public static int fileIndexOf(Map<String, Integer> files, String path) {
+    return fileIndex(files, path);
+  }
+
+  static int fileIndex(Map<String, Integer> files, String path) {
+    Integer i = files.get(path);
+    if (i == null) {
+      // The same file, spelled with or without the authority ("file:/x" and "file:///x").
+      i = files.get(path.replaceFirst("^([a-z0-9]+):/+", "$1:/"));
+    }
+    if (i == null) {
+      throw new IllegalStateException(
+          "read a row from " + path + ", which is not among the listed input files");
+    }
+    return i;
+  }
+
+  /** 64-bit FNV-1a of the bytes, finished with fmix64. */
+  public static long bytesHash(byte[] b) {
+    long h = 0xcbf29ce484222325L ^ b.length;
+    for (byte x : b) {
+      h = (h ^ (x & 0xFF)) * 0x100000001b3L;
+    }
+    return TokenHashing.fmix64(h);
+  }
+
+  /**
+   * Validates raw rows ({@link RawColumns#SCHEMA} plus {@value #FILE} string and {@value #ROW}
+   * long) and returns {@link #NARROW} rows: one pass, one decode of the soft labels per row.
+   *
+   * @param files file number of every input path ({@code _metadata.file_path} spelling)
+   */
+  public static Dataset<Row> scan(Dataset<Row> rawWithMeta, Map<String, Integer> files) {
+    StructType in = rawWithMeta.schema();
+    int labelsAt = in.fieldIndex(RawColumns.SOFT_LABELS);
+    int fileAt = in.fieldIndex(FILE);
+    int rowAt = in.fieldIndex(ROW);
+    int[] keep = new int[RawColumns.SCHEMA.size() - 1];
+    int w = 0;
+    for (StructField f : RawColumns.SCHEMA.fields()) {
+      if (!f.name().equals(RawColumns.SOFT_LABELS)) {
+        keep[w++] = in.fieldIndex(f.name());
+      }
+    }
+    return rawWithMeta.mapPartitions(
+        (MapPartitionsFunction<Row, Row>)
+            it ->
+                new Iterator<>() {
+                  @Override
+                  public boolean hasNext() {
+                    return it.hasNext();
+                  }
+
+                  @Override
+                  public Row next() {
+                    Row r = it.next();
+                    Optional<Violation> v = RecordValidation.check(r);
+                    Object[] out = new Object[NARROW.size()];
+                    for (int i = 0; i < keep.length; i++) {
+                      out[i] = r.get(keep[i]);
+                    }
+                    byte[] labels = r.isNullAt(labelsAt) ? new byte[0] : r.getAs(labelsAt);
+                    out[keep.length] = bytesHash(labels);
+                    out[keep.length + 1] =
+                        locator(fileIndex(files, r.getString(fileAt)), r.getLong(rowAt));
+                    out[keep.length + 2] = v.map(x -> x.reason().name()).orElse(null);
+                    out[keep.length + 3] = v.map(Violation::detail).orElse(null);
+                    return RowFactory.create(out);
+                  }
+                },
+        Encoders.row(NARROW));
+  }
+
+  /**
+   * Valid {@link #NARROW} rows (reject columns null) to {@link #EXAMPLE} rows: single rows pass
+   * with their own locator; the rows of a chunked record become one row (or one rejected row)
+   * holding every locator of the record.
+   */
+  public static Dataset<Row> examples(Dataset<Row> valid) {
+    Dataset<Row> single =
+        valid
+            .where(col(RawColumns.CHUNK_COUNT).leq(1))
+            .withColumn(LOCS, array(col(LOC)))
+            .withColumn(ChunkReassembly.CHUNK_REJECT, lit(null).cast("string"))
+            .withColumn(ChunkReassembly.CHUNK_ROWS, lit(1));
+    int idAt = NARROW.fieldIndex(RawColumns.RECORD_ID);
+    Dataset<Row> multi =
+        valid
+            .where(col(RawColumns.CHUNK_COUNT).gt(1))
+            .groupByKey((MapFunction<Row, String>) r -> r.getString(idAt), Encoders.STRING())
+            .flatMapGroups(
+                (FlatMapGroupsFunction<String, Row, Row>)
+                    (id, it) -> List.of(mergeNarrow(it)).iterator(),
+                Encoders.row(EXAMPLE));
+    return single.unionByName(multi);
+  }
+
+  private static int at(String name) {
+    return NARROW.fieldIndex(name);
+  }
+
+  private static Comparator<Row> order() {
+    Comparator<Row> byIndex = Comparator.comparingInt(r -> r.getInt(at(RawColumns.CHUNK_INDEX)));
+    return byIndex
+        .thenComparing(
+            r ->
+                r.isNullAt(at(RawColumns.KAFKA_PARTITION))
+                    ? Integer.MAX_VALUE
+                    : r.getInt(at(RawColumns.KAFKA_PARTITION)))
+        .thenComparing(
+            r ->
+                r.isNullAt(at(RawColumns.KAFKA_OFFSET))
+                    ? Long.MAX_VALUE
+                    : r.getLong(at(RawColumns.KAFKA_OFFSET)))
+        .thenComparing(r -> r.getLong(at(LOC)));
+  }
+
+  /** {@link ChunkReassembly#merge} on narrow rows: tokens and summary columns only. */
+  static Row mergeNarrow(Iterator<Row> it) {
+    List<Row> all = new ArrayList<>();
+    it.forEachRemaining(all::add);
+    all.sort(order());
+    int total = all.size();
+    long[] locs = new long[total];
+    for (int i = 0; i < total; i++) {
+      locs[i] = all.get(i).getLong(at(LOC));
+    }
+    int n = all.get(0).getInt(at(RawColumns.CHUNK_COUNT));
+    List<Row> chunks = new ArrayList<>();
+    boolean consistent = true;
+    for (Row r : all) {
+      if (r.getInt(at(RawColumns.CHUNK_COUNT)) != n) {
+        consistent = false;
+      }
+      int ci = r.getInt(at(RawColumns.CHUNK_INDEX));
+      if (!chunks.isEmpty()
+          && chunks.get(chunks.size() - 1).getInt(at(RawColumns.CHUNK_INDEX)) == ci) {
+        continue; // a redelivered copy of the same chunk
+      }
+      chunks.add(r);
+    }
+    boolean complete = consistent && chunks.size() == n;
+    for (int i = 0; complete && i < n; i++) {
+      complete = chunks.get(i).getInt(at(RawColumns.CHUNK_INDEX)) == i;
+    }
+    if (!complete) {
+      return rejected(all.get(0), locs, ChunkReassembly.INCOMPLETE_CHUNKS, total);
+    }
+    List<Integer> tokens = new ArrayList<>();
+    String[] stats = {
+      RawColumns.MEAN_ENTROPY,
+      RawColumns.MEAN_TOP1_MARGIN,
+      RawColumns.MEAN_TOPK_MASS,
+      RawColumns.LABEL_OUTSIDE_TOPK_RATE
+    };
+    double[] weighted = new double[stats.length];
+    int positions = 0;
+    long labelsHash = 0;
+    // Validation checked that each chunk's decoded k equals its top_k column.
+    int k = chunks.get(0).getInt(at(RawColumns.TOP_K));
+    for (int i = 0; i < n; i++) {
+      Row c = chunks.get(i);
+      List<Object> t = c.getList(at(RawColumns.TOKENS));
+      if (i > 0) {
+        if (t.isEmpty() || !t.get(0).equals(tokens.get(tokens.size() - 1))) {
+          return rejected(chunks.get(0), locs, ChunkReassembly.CHUNK_MISMATCH, total);
+        }
+        t = t.subList(1, t.size());
+      }
+      if (c.getInt(at(RawColumns.TOP_K)) != k) {
+        return rejected(chunks.get(0), locs, ChunkReassembly.CHUNK_MISMATCH, total);
+      }
+      for (Object o : t) {
+        tokens.add((Integer) o);
+      }
+      int p = c.getInt(at(RawColumns.POSITIONS));
+      positions += p;
+      for (int s = 0; s < stats.length; s++) {
+        weighted[s] += p * (double) c.getFloat(at(stats[s]));
+      }
+      labelsHash = TokenHashing.fmix64(labelsHash * 31 + c.getLong(at(LABELS_HASH)));
+    }
+    Object[] v = values(chunks.get(0), locs);
+    v[at(RawColumns.CHUNK_INDEX)] = 0;
+    v[at(RawColumns.CHUNK_COUNT)] = 1;
+    v[at(RawColumns.TOKENS)] = CollectionConverters.asScala(tokens).toSeq();
+    v[at(RawColumns.POSITIONS)] = positions;
+    v[at(LABELS_HASH)] = labelsHash;
+    for (int s = 0; s < stats.length; s++) {
+      v[at(stats[s])] = positions == 0 ? 0f : (float) (weighted[s] / positions);
+    }
+    v[EXAMPLE.size() - 2] = null;
+    v[EXAMPLE.size() - 1] = total;
+    return RowFactory.create(v);
+  }
+
+  private static Object[] values(Row r, long[] locs) {
+    Object[] v = new Object[EXAMPLE.size()];
+    for (int i = 0; i < VALID.size(); i++) {
+      v[i] = r.get(i);
+    }
+    v[VALID.size()] = seq(locs);
+    return v;
+  }
+
+  private static Row rejected(Row first, long[] locs, String reason, int rows) {
+    Object[] v = values(first, locs);
+    v[EXAMPLE.size() - 2] = reason;
+    v[EXAMPLE.size() - 1] = rows;
+    return RowFactory.create(v);
+  }
+
+  private static scala.collection.immutable.Seq<Long> seq(long[] values) {
+    List<Long> l = new ArrayList<>(values.length);
+    for (long x : values) {
+      l.add(x);
+    }
+    return CollectionConverters.asScala(l).toSeq();
+  }
+
+  /** SHA-256 (hex) of the token ids joined by commas, as {@link Deduplication}. */
+  public static String contentHash(int[] tokens) {
+    StringBuilder b = new StringBuilder(tokens.length * 4);
+    for (int i = 0; i < tokens.length; i++) {
+      if (i > 0) {
+        b.append(',');
+      }
+      b.append(tokens[i]);
+    }
+    try {
+      return HexFormat.of()
+          .formatHex(
+              MessageDigest.getInstance("SHA-256")
+                  .digest(b.toString().getBytes(StandardCharsets.UTF_8)));
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  /** {@link NearDuplicates#withKey}'s key in plain Java. */
+  static String nearDuplicateKey(String recordId, int chunkIndex, String contentHash) {
+    String c = Integer.toString(chunkIndex);
+    c = c.length() >= 6 ? c.substring(0, 6) : "0".repeat(6 - c.length()) + c;
+    return recordId + "\u0001" + c + "\u0001" + contentHash.substring(0, 16);
+  }
+
+  /**
+   * Adds {@value Deduplication#CONTENT_HASH}, {@value NearDuplicates#KEY} and {@value
+   * NearDuplicates#BANDS} (empty when {@code nearDuplicates} is null) in one pass over example
+   * rows.
+   */
+  public static Dataset<Row> features(Dataset<Row> examples, NearDuplicates.Params nearDuplicates) {
+    StructType in = examples.schema();
+    StructType out =
+        in.add(Deduplication.CONTENT_HASH, DataTypes.StringType, false)
+            .add(NearDuplicates.KEY, DataTypes.StringType, false)
+            .add(NearDuplicates.BANDS, DataTypes.createArrayType(DataTypes.LongType, false), false);
+    int tokensAt = in.fieldIndex(RawColumns.TOKENS);
+    int idAt = in.fieldIndex(RawColumns.RECORD_ID);
+    int chunkAt = in.fieldIndex(RawColumns.CHUNK_INDEX);
+    int width = in.size();
+    return examples.mapPartitions(
+        (MapPartitionsFunction<Row, Row>)
+            it ->
+                new Iterator<>() {
+                  @Override
+                  public boolean hasNext() {
+                    return it.hasNext();
+                  }
+
+                  @Override
+                  public Row next() {
+                    Row r = it.next();
+                    int[] tokens = TokenHashing.tokens(r.get(tokensAt));
+                    String hash = contentHash(tokens);
+                    Object[] v = new Object[width + 3];
+                    for (int i = 0; i < width; i++) {
+                      v[i] = r.get(i);
+                    }
+                    v[width] = hash;
+                    v[width + 1] = nearDuplicateKey(r.getString(idAt), r.getInt(chunkAt), hash);
+                    v[width + 2] =
+                        seq(
+                            nearDuplicates == null
+                                ? new long[0]
+                                : NearDuplicates.bandKeys(
+                                    NearDuplicates.shingles(tokens, nearDuplicates),
+                                    nearDuplicates));
+                    return RowFactory.create(v);
+                  }
+                },
+        Encoders.row(out));
+  }
+}

@@ -1,0 +1,99 @@
+package dev.distill.teacher.inference;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.distill.models.checkpoint.Checkpoints;
+import dev.distill.teacher.TeacherServiceMain;
+import dev.distill.teacher.TestTeachers;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+import org.apache.avro.generic.GenericRecord;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.parquet.avro.AvroParquetReader;
+import org.apache.parquet.hadoop.ParquetReader;
+import org.apache.parquet.hadoop.util.HadoopInputFile;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** One checkpoint, one identity, whichever command labels with it (issue 17). */
+class TeacherIdentityTest {
+  @TempDir Path tmp;
+
+  @Test
+  void theIdIsTheNameStoredInTheCheckpointElseItsParametersShaPrefixWhereverItIsCopied()
+      throws Exception {
+    Path named = tmp.resolve("named");
+    Path plain = tmp.resolve("plain");
+    try (LocalTeacher t = TestTeachers.tiny(16, 4, 2f)) {
+      Checkpoints.save(t.model(), named, Map.of(TeacherIdentity.TEACHER_ID_KEY, "my-teacher"));
+      Checkpoints.save(t.model(), plain, Map.of("role", "teacher"));
+    }
+    assertThat(TeacherIdentity.teacherIdOf(named)).isEqualTo("my-teacher");
+    String id = TeacherIdentity.teacherIdOf(plain);
+    assertThat(id).matches("gpt-[0-9a-f]{12}");
+    Path copy = tmp.resolve("elsewhere/models/teacher");
+    Files.createDirectories(copy);
+    try (var files = Files.list(plain)) {
+      for (Path f : files.toList()) {
+        Files.copy(f, copy.resolve(f.getFileName()));
+      }
+    }
+    assertThat(TeacherIdentity.teacherIdOf(copy)).isEqualTo(id);
+  }
+
+  @Test
+  void batchWithoutTeacherIdRecordsTheCheckpointsIdentityAsTheDemoDoes() throws Exception {
+    Path ckpt = tmp.resolve("teacher");
+    try (LocalTeacher t = TestTeachers.tiny(16, 4, 2f)) {
+      Checkpoints.save(
+          t.model(), ckpt, Map.of(TeacherIdentity.TEACHER_ID_KEY, "shakespeare-char-gpt-1l"));
+    }
+    Path input = tmp.resolve("p.jsonl");
+    Files.writeString(input, "{\"prompt_id\":\"a\",\"text\":\"the cat sat.\"}\n");
+    Path out = tmp.resolve("out");
+    assertThat(
+            TeacherServiceMain.execute(
+                "batch",
+                "--checkpoint",
+                ckpt.toString(),
+                "--top-k",
+                "4",
+                "--input",
+                input.toString(),
+                "--output",
+                out.toString(),
+                "--run-id",
+                "r"))
+        .isZero();
+    // What the demo records for this checkpoint (LocalPipeline: teacherIdOf + the loaded model).
+    String expectedSha;
+    try (var lm = Checkpoints.load(ckpt)) {
+      expectedSha =
+          TeacherIdentity.provenance(
+                  TeacherIdentity.teacherIdOf(ckpt), lm, new LabelingConfig(4, 2f, 64))
+              .getTeacherSha256()
+              .toString();
+    }
+    int records = 0;
+    try (var files = Files.list(out)) {
+      for (Path f : files.filter(p -> p.toString().endsWith(".parquet")).toList()) {
+        try (ParquetReader<GenericRecord> r =
+            AvroParquetReader.<GenericRecord>builder(
+                    HadoopInputFile.fromPath(
+                        new org.apache.hadoop.fs.Path(f.toString()), new Configuration()))
+                .build()) {
+          for (GenericRecord g = r.read(); g != null; g = r.read()) {
+            GenericRecord prov = (GenericRecord) g.get("provenance");
+            assertThat(prov.get("teacherId").toString()).isEqualTo("shakespeare-char-gpt-1l");
+            assertThat(prov.get("teacherSha256").toString()).isEqualTo(expectedSha);
+            records++;
+          }
+        }
+      }
+    }
+    assertThat(records).isPositive();
+    assertThat(Files.readString(out.resolve("_config.json")))
+        .contains("\"teacher_id\": \"shakespeare-char-gpt-1l\"");
+  }
+}
