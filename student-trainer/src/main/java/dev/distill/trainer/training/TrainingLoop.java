@@ -158,8 +158,9 @@ public final class TrainingLoop {
           // Gradient accumulation (nanoGPT's gradient_accumulation_steps): micro backward passes
           // before one update. PyTorch autograd adds each backward into .grad (a fresh
           // GradientCollector does not zero it; DJL's PtGradientCollector only sets grad mode), and
-          // the engine's fused adamUpdate zeroes .grad after the update (a skipped step zeroes it
-          // here), so each step starts from zero. Every micro loss is a mean over its tokens,
+          // the loop zeroes .grad after the update or a skipped step
+          // (Gradients.zeroParameterGradients), so each step starts from zero. Every micro loss is
+          // a mean over its tokens,
           // scaled by 1/micro so the summed gradient is that of the mean over the effective batch.
           float stepLoss = 0f;
           for (int k = 0; k < micro; k++) {
