@@ -79,6 +79,7 @@ def lr_at(it, warmup=100, lr=1e-3, min_lr=1e-4):
 
 
 start = time.time()
+cpu_start = time.process_time()
 for it in range(iters):
     for g in opt.param_groups:
         g["lr"] = lr_at(it)
@@ -89,10 +90,11 @@ for it in range(iters):
     torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
     opt.step()
 elapsed = time.time() - start
+cpu = time.process_time() - cpu_start
 model.eval()
 with torch.no_grad():
     losses = []
     for _ in range(50):
         x, y = batch("val")
         losses.append(F.cross_entropy(model(x).view(-1, V), y.view(-1)).item())
-print(f"pytorch iters={iters} tokens_per_second={iters * B * T / elapsed:.0f} val_loss={sum(losses) / len(losses):.4f} seconds={elapsed:.1f}")
+print(f"pytorch iters={iters} tokens_per_second={iters * B * T / elapsed:.0f} val_loss={sum(losses) / len(losses):.4f} seconds={elapsed:.1f} cpu_seconds={cpu:.1f} tokens_per_cpu_second={iters * B * T / cpu:.0f}")
