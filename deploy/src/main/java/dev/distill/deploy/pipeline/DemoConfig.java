@@ -265,6 +265,7 @@ public record DemoConfig(
     m.put("kafka.bootstrap-servers", bootstrapServers == null ? "" : bootstrapServers);
     m.put("kafka.topic", topic);
     m.put("spark.master", sparkMaster);
+    m.put("run.workloads", String.join(",", workloads));
     m.put("model.block-size", Integer.toString(blockSize));
     m.put("teacher.layers", Integer.toString(teacherLayers));
     m.put("teacher.heads", Integer.toString(teacherHeads));
@@ -302,7 +303,6 @@ public record DemoConfig(
     m.put("arith.student-steps", Integer.toString(a.studentSteps()));
     m.put("arith.student-batch", Integer.toString(a.studentBatch()));
     m.put("arith.eval-problems", Integer.toString(a.evalProblems()));
-    m.put("run.workloads", String.join(",", workloads));
     SubwordConfig w = subword;
     m.put("subword.block-size", Integer.toString(w.blockSize()));
     m.put("subword.teacher-layers", Integer.toString(w.teacherLayers()));
