@@ -84,7 +84,7 @@ public final class Attention {
     NDArray att = Scalars.muli(qh.matMul(kh.transpose(0, 1, 3, 2)), scale);
     // one new position sees every cached key and itself: no mask needed
     if (t > 1) {
-      att = att.add(causalMask(manager, (int) t, p0));
+      att = att.add(stepMask(manager, (int) t, p0));
     }
     att = att.softmax(-1);
     if (training && dropout > 0f) {
@@ -96,6 +96,26 @@ public final class Attention {
   /** (B, T, n * hs) -> (B, n, T, hs). */
   private static NDArray heads(NDArray a, long b, long t, int n, long hs) {
     return a.reshape(b, t, n, hs).transpose(0, 2, 1, 3);
+  }
+
+  /** The last mask this thread made, reused by every layer of one forward. */
+  private record Mask(NDManager manager, int t, int offset, NDArray mask) {}
+
+  private static final ThreadLocal<Mask> LAST_MASK = new ThreadLocal<>();
+
+  /**
+   * {@link #causalMask} made once per forward instead of once per layer: the layers of a forward
+   * run on one manager with the same positions, so a mask made for that manager is reused (it is
+   * freed with the manager, and a new forward's new manager makes a new one).
+   */
+  private static NDArray stepMask(NDManager manager, int t, int offset) {
+    Mask last = LAST_MASK.get();
+    if (last != null && last.manager() == manager && last.t() == t && last.offset() == offset) {
+      return last.mask();
+    }
+    NDArray mask = causalMask(manager, t, offset);
+    LAST_MASK.set(new Mask(manager, t, offset, mask));
+    return mask;
   }
 
   /**

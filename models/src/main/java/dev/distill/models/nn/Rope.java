@@ -2,6 +2,7 @@ package dev.distill.models.nn;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 
 /**
@@ -59,6 +60,26 @@ public final class Rope {
     return maxPositions;
   }
 
+  /** cos and sin of one forward's positions on its manager, shared by q, k and every layer. */
+  private record Tables(NDManager manager, int p0, int t, NDArray cos, NDArray sin) {}
+
+  private final ThreadLocal<Tables> last = new ThreadLocal<>();
+
+  private Tables tables(NDManager manager, int p0, int t) {
+    Tables tb = last.get();
+    if (tb != null && tb.manager() == manager && tb.p0() == p0 && tb.t() == t) {
+      return tb;
+    }
+    float[] c = new float[t * headSize];
+    float[] s = new float[t * headSize];
+    System.arraycopy(cos, p0 * headSize, c, 0, c.length);
+    System.arraycopy(sin, p0 * headSize, s, 0, s.length);
+    Shape shape = new Shape(t, headSize);
+    tb = new Tables(manager, p0, t, manager.create(c, shape), manager.create(s, shape));
+    last.set(tb);
+    return tb;
+  }
+
   /** Rotates {@code x} (B, H, T, headSize) whose positions are {@code p0 .. p0 + T - 1}. */
   public NDArray apply(NDArray x, int p0) {
     int t = Math.toIntExact(x.getShape().get(2));
@@ -66,13 +87,10 @@ public final class Rope {
       throw new IllegalArgumentException(
           "positions [" + p0 + ", " + (p0 + t) + ") outside the RoPE table of " + maxPositions);
     }
-    float[] c = new float[t * headSize];
-    float[] s = new float[t * headSize];
-    System.arraycopy(cos, p0 * headSize, c, 0, c.length);
-    System.arraycopy(sin, p0 * headSize, s, 0, s.length);
-    Shape shape = new Shape(t, headSize);
-    NDArray cosArr = x.getManager().create(c, shape);
-    NDArray sinArr = x.getManager().create(s, shape);
+    // the tables are made once per forward (manager and positions), not per layer and tensor
+    Tables tb = tables(x.getManager(), p0, t);
+    NDArray cosArr = tb.cos();
+    NDArray sinArr = tb.sin();
     NDList halves = x.split(2, 3);
     NDArray rotated = halves.get(1).neg().concat(halves.get(0), 3);
     return x.mul(cosArr).add(rotated.mul(sinArr));
