@@ -99,16 +99,23 @@ public final class CurateJob {
         long inputRows = 0;
         long rejected = 0;
         Map<String, Long> byReason = new TreeMap<>();
-        for (Row r : scanned.groupBy(RecordValidation.REJECT_REASON).count().collectAsList()) {
+        // One job: rejects by reason, and the provenance of the valid rows (the guard).
+        Column[] sets = ProvenanceGuard.sets();
+        for (Row r :
+            scanned
+                .groupBy(RecordValidation.REJECT_REASON)
+                .agg(count(lit(1)), sets[0], sets[1], sets[2])
+                .collectAsList()) {
           long n = r.getLong(1);
           inputRows += n;
           if (!r.isNullAt(0)) {
             rejected += n;
             byReason.put(r.getString(0), n);
+          } else {
+            ProvenanceGuard.require(r.getList(2), r.getList(3), r.getList(4));
           }
         }
-        Dataset<Row> valid =
-            ProvenanceGuard.requireSingleProvenance(RecordValidation.valid(scanned));
+        Dataset<Row> valid = RecordValidation.valid(scanned);
 
         // 2. Chunked records -> one example each (or rejected as a whole), on narrow rows.
         Dataset<Row> reassembled =
@@ -254,15 +261,13 @@ public final class CurateJob {
         double estimatedBytes = inputRows == 0 ? 0 : (double) input.bytes() * keptRows / inputRows;
         // No shuffle of the wide rows: fewer, larger tasks (coalesce), each writing at most one
         // file per split, sized by the estimate of the output (input bytes per row kept).
-        int partitionsNow = toWrite.rdd().getNumPartitions();
-        int tasks =
-            OutputFiles.tasks(
-                estimatedBytes,
-                config.targetFileBytes(),
-                Math.min(partitionsNow, spark.sparkContext().defaultParallelism()));
-        if (partitionsNow > tasks) {
-          toWrite = toWrite.coalesce(tasks);
-        }
+        // (coalesce never adds tasks: fewer input partitions than this stay as they are)
+        toWrite =
+            toWrite.coalesce(
+                OutputFiles.tasks(
+                    estimatedBytes,
+                    config.targetFileBytes(),
+                    spark.sparkContext().defaultParallelism()));
         toWrite
             .write()
             .mode("overwrite")

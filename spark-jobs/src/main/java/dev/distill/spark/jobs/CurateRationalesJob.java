@@ -63,7 +63,10 @@ public final class CurateRationalesJob {
   public static Result run(Config config) {
     try (Sessions.Handle session = Sessions.open("distill-curate-rationales", config.master())) {
       SparkSession spark = session.spark();
-      Dataset<Row> input = spark.read().parquet(config.inputPath());
+      Dataset<Row> input =
+          ParquetInput.resolve(
+                  spark.sparkContext().hadoopConfiguration(), "--input", config.inputPath())
+              .read(spark);
       requireSingle(input, "provenance.tokenizerSha256");
       requireSingle(input, "provenance.teacherSha256");
       requireSingle(input, "provenance.temperature");
@@ -103,9 +106,10 @@ public final class CurateRationalesJob {
         Result result = new Result(prompts, rationales, decisions, train, val);
         writeText(hadoop, config.reportPath(), json(result, config.outputPath()));
         return result;
-      } catch (IOException e) {
-        throw new IllegalStateException(
-            "rationale curation of " + config.inputPath() + " failed: " + e.getMessage(), e);
+      } catch (JobFailedException e) {
+        throw e;
+      } catch (IOException | RuntimeException e) {
+        throw Failures.of("rationale curation of " + config.inputPath(), e);
       } finally {
         annotated.unpersist();
       }

@@ -117,7 +117,7 @@ public final class IngestJob {
     } catch (StreamingQueryException e) {
       stopQuietly(a);
       stopQuietly(b);
-      throw new IllegalStateException("ingest failed: " + e.getMessage(), e);
+      throw Failures.of("ingest", e);
     }
   }
 
@@ -131,7 +131,7 @@ public final class IngestJob {
     } catch (StreamingQueryException e) {
       stopQuietly(a);
       stopQuietly(b);
-      throw new IllegalStateException("ingest failed: " + e.getMessage(), e);
+      throw Failures.of("ingest", e);
     }
     stopQuietly(a);
     stopQuietly(b);

@@ -1,21 +1,18 @@
 package dev.distill.spark.transforms;
 
 import static org.apache.spark.sql.functions.col;
-import static org.apache.spark.sql.functions.collect_list;
 import static org.apache.spark.sql.functions.concat_ws;
 import static org.apache.spark.sql.functions.expr;
 import static org.apache.spark.sql.functions.lit;
 import static org.apache.spark.sql.functions.posexplode;
-import static org.apache.spark.sql.functions.size;
 import static org.apache.spark.sql.functions.substring;
 import static org.apache.spark.sql.functions.udf;
 
 import java.util.ArrayList;
-import java.util.Collections;
 import java.util.Iterator;
 import java.util.List;
 import java.util.SplittableRandom;
-import org.apache.spark.api.java.function.FlatMapFunction;
+import org.apache.spark.api.java.function.MapPartitionsFunction;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Encoders;
 import org.apache.spark.sql.Row;
@@ -48,10 +45,10 @@ import org.apache.spark.sql.types.StructType;
  *       is still dropped because of B.
  * </ol>
  *
- * <p>Cost is linear in the number of rows: an equi-join/aggregation on bucket keys (no cross join).
- * Within a bucket all pairs are formed, except that in a bucket larger than {@code maxBucketSize}
- * each row is paired only with the first {@code maxBucketSize} rows (by key), which bounds the
- * pairs at {@code rows * bands * maxBucketSize}.
+ * <p>Cost is linear in the number of rows: one shuffle on the bucket keys (no cross join). Within a
+ * bucket all pairs are formed, except that in a bucket larger than {@code maxBucketSize} each row
+ * is paired only with the first {@code maxBucketSize} rows (by key), which bounds the pairs at
+ * {@code rows * bands * maxBucketSize}.
  */
 public final class NearDuplicates {
   public static final String KEY = "_nd_key";
@@ -224,33 +221,52 @@ public final class NearDuplicates {
   static final StructType PAIR =
       new StructType().add("a", DataTypes.StringType).add("b", DataTypes.StringType);
 
-  /** Candidate pairs {@code (a, b)}, {@code a < b}, sharing at least one bucket; distinct. */
+  /**
+   * Candidate pairs {@code (a, b)}, {@code a < b}, sharing at least one bucket; distinct. One
+   * shuffle on the band keys (band, bucket), then a local sort and one scan over each bucket's
+   * rows: no per-bucket list aggregation (Spark's object aggregation falls back to a slow
+   * sort-based path once a task holds more than 128 buckets, which every real input does).
+   */
   public static Dataset<Row> candidatePairs(Dataset<Row> signatures, Params p) {
     int cap = p.maxBucketSize();
     return signatures
         .select(col(KEY), posexplode(col(BANDS)).as(new String[] {"band", "bucket"}))
-        .groupBy(col("band"), col("bucket"))
-        .agg(collect_list(col(KEY)).as("members"))
-        .where(size(col("members")).gt(1))
-        .select(col("members"))
-        .flatMap(
-            (FlatMapFunction<Row, Row>)
-                r -> {
-                  List<String> m = new ArrayList<>(r.getList(0));
-                  Collections.sort(m);
-                  List<Row> out = new ArrayList<>();
-                  for (int j = 1; j < m.size(); j++) {
-                    for (int i = 0; i < Math.min(j, cap); i++) {
-                      if (!m.get(i).equals(m.get(j))) {
-                        out.add(RowFactory.create(m.get(i), m.get(j)));
-                      }
-                    }
-                  }
-                  Iterator<Row> it = out.iterator();
-                  return it;
-                },
-            Encoders.row(PAIR))
+        .repartition(col("band"), col("bucket"))
+        .sortWithinPartitions(col("band"), col("bucket"), col(KEY))
+        .mapPartitions(
+            (MapPartitionsFunction<Row, Row>) it -> bucketPairs(it, cap), Encoders.row(PAIR))
         .distinct();
+  }
+
+  /**
+   * Pairs of rows sorted by (band, bucket, key): within a bucket, each row with each earlier row
+   * (only the first {@code cap} of them in a bucket larger than {@code cap}).
+   */
+  static Iterator<Row> bucketPairs(Iterator<Row> sorted, int cap) {
+    List<Row> out = new ArrayList<>();
+    List<String> members = new ArrayList<>();
+    int band = -1;
+    long bucket = 0;
+    while (sorted.hasNext()) {
+      Row r = sorted.next();
+      String key = r.getString(0);
+      int b = r.getInt(1);
+      long k = r.getLong(2);
+      if (b != band || k != bucket || members.isEmpty()) {
+        members.clear();
+        band = b;
+        bucket = k;
+      }
+      for (int i = 0; i < Math.min(members.size(), cap); i++) {
+        if (!members.get(i).equals(key)) {
+          out.add(RowFactory.create(members.get(i), key));
+        }
+      }
+      if (members.size() < cap) {
+        members.add(key);
+      }
+    }
+    return out.iterator();
   }
 
   /**

@@ -7,6 +7,7 @@ import static org.apache.spark.sql.functions.concat_ws;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.TreeSet;
+import org.apache.spark.sql.Column;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 
@@ -23,25 +24,38 @@ public final class ProvenanceGuard {
    * @throws MixedProvenanceException naming every distinct value of each mixed property
    */
   public static Dataset<Row> requireSingleProvenance(Dataset<Row> rows) {
-    Row seen =
-        rows.agg(
-                collect_set(
-                    concat_ws("@", col(RawColumns.TOKENIZER_ID), col(RawColumns.TOKENIZER_SHA256))),
-                collect_set(
-                    concat_ws("@", col(RawColumns.TEACHER_ID), col(RawColumns.TEACHER_SHA256))),
-                collect_set(col(RawColumns.TEMPERATURE).cast("string")))
-            .first();
+    Row seen = rows.agg(sets()[0], sets()[1], sets()[2]).first();
+    require(seen.getList(0), seen.getList(1), seen.getList(2));
+    return rows;
+  }
+
+  /**
+   * The three aggregations (distinct tokenizers, teachers, temperatures) that {@link #require}
+   * checks, for callers that fold them into an aggregation they run anyway.
+   */
+  public static Column[] sets() {
+    return new Column[] {
+      collect_set(concat_ws("@", col(RawColumns.TOKENIZER_ID), col(RawColumns.TOKENIZER_SHA256))),
+      collect_set(concat_ws("@", col(RawColumns.TEACHER_ID), col(RawColumns.TEACHER_SHA256))),
+      collect_set(col(RawColumns.TEMPERATURE).cast("string"))
+    };
+  }
+
+  /**
+   * @throws MixedProvenanceException when any of the distinct value lists has more than one value
+   */
+  public static void require(
+      List<Object> tokenizers, List<Object> teachers, List<Object> temperatures) {
     List<String> problems = new ArrayList<>();
-    check(problems, "tokenizers (id@sha256)", seen.getList(0));
-    check(problems, "teachers (id@sha256)", seen.getList(1));
-    check(problems, "temperatures", seen.getList(2));
+    check(problems, "tokenizers (id@sha256)", tokenizers);
+    check(problems, "teachers (id@sha256)", teachers);
+    check(problems, "temperatures", temperatures);
     if (!problems.isEmpty()) {
       throw new MixedProvenanceException(
           "refusing to mix provenance in one output: "
               + String.join("; ", problems)
               + ". Curate each provenance into its own output.");
     }
-    return rows;
   }
 
   private static void check(List<String> problems, String what, List<Object> values) {

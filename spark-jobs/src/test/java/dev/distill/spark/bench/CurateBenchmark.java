@@ -40,14 +40,99 @@ import org.apache.spark.sql.SparkSession;
  * of earlier records. Curate runs validation, exact dedupe, a quantile logit filter, MinHash/LSH
  * near-duplicates (J >= 0.8), split and entropy weights.
  *
- * <p>Run: {@code bash spark-jobs/bench/run.sh [N] [positions] [once]} (defaults 10000, 128; {@code
- * once} skips the 10 N run). The data lives in a temp folder, deleted at the end.
+ * <p>Run: {@code bash spark-jobs/bench/run.sh [N] [positions] [rounds] [once] [quality]} (defaults
+ * 10000, 128, 3; {@code once} skips the 10 N run; {@code quality} adds the near-duplicate precision
+ * and recall against exact Jaccard). Each size runs {@code rounds} interleaved rounds (plain copy,
+ * curate, plain copy, curate, ...) in one JVM and prints medians, their ratio, and the Spark jobs
+ * and stages of the last curation (counted by a listener, as the event log records them) and its
+ * Parquet files. The data lives in a temp folder, deleted at the end.
  */
 public final class CurateBenchmark {
   static final int VOCAB = 96;
   static final int K = 8;
 
   private CurateBenchmark() {}
+
+  /** The seed of record n's text: its own, or an earlier record's for a (near-)duplicate. */
+  static long textSeed(long n) {
+    SplittableRandom r = new SplittableRandom(n * 0x9E3779B97F4A7C15L + 17);
+    double u = r.nextDouble();
+    return n > 100 && u < 0.07 ? r.nextLong(n) : n;
+  }
+
+  /** The token ids of record n, exactly as {@link #record} makes them. */
+  static int[] tokens(long n, int positions) {
+    SplittableRandom r = new SplittableRandom(n * 0x9E3779B97F4A7C15L + 17);
+    long textSeed = n;
+    int changes = 0;
+    double u = r.nextDouble();
+    if (n > 100 && u < 0.02) {
+      textSeed = r.nextLong(n);
+    } else if (n > 100 && u < 0.07) {
+      textSeed = r.nextLong(n);
+      changes = 2;
+    }
+    SplittableRandom t = new SplittableRandom(textSeed * 31 + 7);
+    int[] tokens = new int[positions + 1];
+    for (int i = 0; i <= positions; i++) {
+      tokens[i] = t.nextInt(VOCAB);
+    }
+    for (int c = 0; c < changes; c++) {
+      int at = r.nextInt(tokens.length);
+      tokens[at] = (tokens[at] + 1 + r.nextInt(VOCAB - 1)) % VOCAB;
+    }
+    return tokens;
+  }
+
+  /**
+   * Precision and recall of NearDuplicates' pairs (MinHash/LSH candidates, exact verification)
+   * against the exact Jaccard of every pair that shares a text seed (the planted duplicates and
+   * near-duplicates; records with different seeds are random texts over 96^5 possible 5-grams, so
+   * their Jaccard is about 0).
+   */
+  static void nearDuplicateQuality(SparkSession spark, String raw, long n, int positions) {
+    NearDuplicates.Params p = NearDuplicates.Params.withThreshold(0.8);
+    java.util.Map<Long, List<Long>> families = new java.util.HashMap<>();
+    for (long i = 0; i < n; i++) {
+      families.computeIfAbsent(textSeed(i), k -> new ArrayList<>()).add(i);
+    }
+    java.util.Set<String> truth = new java.util.HashSet<>();
+    for (List<Long> f : families.values()) {
+      for (int a = 0; a < f.size(); a++) {
+        for (int b = a + 1; b < f.size(); b++) {
+          if (NearDuplicates.tokenJaccard(
+                  tokens(f.get(a), positions), tokens(f.get(b), positions), p)
+              >= p.threshold()) {
+            truth.add(pair(f.get(a), f.get(b)));
+          }
+        }
+      }
+    }
+    java.util.Set<String> found = new java.util.HashSet<>();
+    for (Row r :
+        NearDuplicates.verifiedPairs(
+                NearDuplicates.signatures(NearDuplicates.withKey(spark.read().parquet(raw)), p), p)
+            .collectAsList()) {
+      found.add(pair(id(r.getString(0)), id(r.getString(1))));
+    }
+    long both = found.stream().filter(truth::contains).count();
+    System.out.printf(
+        "near-duplicates at J >= 0.8, N=%,d: %,d true pairs (exact Jaccard within the planted"
+            + " families), %,d found; precision %.4f, recall %.4f%n",
+        n,
+        truth.size(),
+        found.size(),
+        found.isEmpty() ? 1.0 : (double) both / found.size(),
+        truth.isEmpty() ? 1.0 : (double) both / truth.size());
+  }
+
+  private static long id(String key) {
+    return Long.parseLong(key.substring(1, key.indexOf('\u0001')));
+  }
+
+  private static String pair(long a, long b) {
+    return Math.min(a, b) + "-" + Math.max(a, b);
+  }
 
   /** The record of one id: deterministic; duplicates and near-duplicates copy an earlier text. */
   static Row record(long n, int positions) {
@@ -205,7 +290,8 @@ public final class CurateBenchmark {
       long n,
       int positions,
       int rounds,
-      boolean print)
+      boolean print,
+      boolean quality)
       throws Exception {
     String raw = dir.resolve("raw-" + n).toString();
     generate(spark, n, positions, raw);
@@ -269,6 +355,9 @@ public final class CurateBenchmark {
           r.nearDuplicates(),
           r.filtered());
     }
+    if (print && quality) {
+      nearDuplicateQuality(spark, raw, n, positions);
+    }
     return new double[] {p, c};
   }
 
@@ -288,7 +377,8 @@ public final class CurateBenchmark {
     long n = args.length > 0 ? Long.parseLong(args[0]) : 10_000;
     int positions = args.length > 1 ? Integer.parseInt(args[1]) : 128;
     int rounds = args.length > 2 ? Integer.parseInt(args[2]) : 3;
-    boolean once = args.length > 3 && args[3].equals("once");
+    boolean once = java.util.Arrays.asList(args).contains("once");
+    boolean quality = java.util.Arrays.asList(args).contains("quality");
     Path dir = Files.createTempDirectory("curate-bench");
     SparkSession spark =
         SparkSession.builder()
@@ -301,14 +391,15 @@ public final class CurateBenchmark {
     spark.sparkContext().addSparkListener(counter);
     try {
       spark.sparkContext().setLogLevel("ERROR");
-      measure(spark, counter, dir, Math.max(1000, n / 10), positions, 1, false); // JIT warm-up
+      measure(
+          spark, counter, dir, Math.max(1000, n / 10), positions, 1, false, false); // JIT warm-up
       System.out.println(
           "| records | tokens | plain s | curate s | curate/plain | jobs | stages | files |");
-      double[] one = measure(spark, counter, dir, n, positions, rounds, true);
+      double[] one = measure(spark, counter, dir, n, positions, rounds, true, quality);
       if (once) {
         return;
       }
-      double[] ten = measure(spark, counter, dir, 10 * n, positions, rounds, true);
+      double[] ten = measure(spark, counter, dir, 10 * n, positions, rounds, true, quality);
       System.out.printf(
           "10x data: plain time x%.2f, curate time x%.2f (linear = x10)%n",
           ten[0] / one[0], ten[1] / one[1]);

@@ -148,6 +148,63 @@ class CurateJobIT {
     assertThat(spark.active()).isSameAs(spark);
   }
 
+  private static List<Path> parquetFiles(Path dir) throws IOException {
+    try (Stream<Path> files = Files.walk(dir)) {
+      return files.filter(p -> p.getFileName().toString().endsWith(".parquet")).toList();
+    }
+  }
+
+  @Test
+  void manySmallInputFilesCurateIntoAtMostOneFilePerSplitPerCore() throws Exception {
+    List<TeacherOutput> records = new ArrayList<>();
+    for (int i = 0; i < 200; i++) {
+      records.add(TestRecords.record(String.format("many-%03d", i), 1000 + i));
+    }
+    Path input = writeRaw("raw-many-files", records, 40);
+    assertThat(parquetFiles(input)).hasSize(40);
+    Path output = tmp.resolve("curated-many-files");
+
+    CurateResult r =
+        CurateJob.run(
+            new CurateConfig(
+                input.toString(),
+                output.toString(),
+                tmp.resolve("r-many.json").toString(),
+                0.1,
+                null));
+
+    assertThat(r.kept()).isEqualTo(200);
+    // local[2]: two write tasks (the output is far below --target-file-mb), each one file a split.
+    assertThat(parquetFiles(output.resolve("split=train"))).hasSizeBetween(1, 2);
+    assertThat(parquetFiles(output.resolve("split=val"))).hasSizeBetween(1, 2);
+    assertThat(spark.read().parquet(output.toString()).count()).isEqualTo(200);
+  }
+
+  @Test
+  void maxRecordsPerFileCapsTheRowsOfEachOutputFile() throws Exception {
+    List<TeacherOutput> records = new ArrayList<>();
+    for (int i = 0; i < 60; i++) {
+      records.add(TestRecords.record(String.format("cap-%03d", i), 2000 + i));
+    }
+    Path input = writeRaw("raw-capped", records, 2);
+    Path output = tmp.resolve("curated-capped");
+
+    CurateJob.run(
+        new CurateConfig(
+                input.toString(),
+                output.toString(),
+                tmp.resolve("r-cap.json").toString(),
+                0.1,
+                null)
+            .withOutputFiles(128, 10));
+
+    List<Path> files = parquetFiles(output);
+    assertThat(files.size()).isGreaterThanOrEqualTo(6);
+    for (Path f : files) {
+      assertThat(spark.read().parquet(f.toString()).count()).isBetween(1L, 10L);
+    }
+  }
+
   @Test
   void curatedFilesReadBackAsCuratedExampleWithParquetAvro() throws Exception {
     Path input = writeRaw("raw-avro", List.of(TestRecords.record("only", 42)), 1);

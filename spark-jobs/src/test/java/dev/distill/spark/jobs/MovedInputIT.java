@@ -53,29 +53,28 @@ class MovedInputIT {
    * micro-batches, so the log holds two batch files and several part files.
    */
   private static Path streamed(String name) throws Exception {
-    Path source = Files.createDirectories(tmp.resolve(name + "-source"));
+    Path source = tmp.resolve(name + "-source");
     List<TeacherOutput> records = new ArrayList<>();
     for (int i = 0; i < RECORDS; i++) {
       records.add(TestRecords.record(String.format("rec-%02d", i), i));
     }
-    TestRecords.raw(spark, records.subList(0, 15))
-        .repartition(2)
-        .write()
-        .parquet(source.resolve("a").toString());
-    TestRecords.raw(spark, records.subList(15, RECORDS))
-        .repartition(2)
-        .write()
-        .parquet(source.resolve("b").toString());
     Path sink = tmp.resolve(name);
-    for (String part : List.of("a", "b")) {
+    // Two runs of one query (one checkpoint): the second picks up the files added since.
+    for (List<TeacherOutput> batch :
+        List.of(records.subList(0, 15), records.subList(15, RECORDS))) {
+      TestRecords.raw(spark, batch)
+          .repartition(2)
+          .write()
+          .mode("append")
+          .parquet(source.toString());
       StreamingQuery q =
           spark
               .readStream()
               .schema(RawColumns.SCHEMA)
-              .parquet(source.resolve(part).toString())
+              .parquet(source.toString())
               .writeStream()
               .format("parquet")
-              .option("checkpointLocation", tmp.resolve(name + "-checkpoint-" + part).toString())
+              .option("checkpointLocation", tmp.resolve(name + "-checkpoint").toString())
               .trigger(Trigger.AvailableNow())
               .start(sink.toString());
       q.awaitTermination();
