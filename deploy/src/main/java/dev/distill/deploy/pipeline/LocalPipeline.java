@@ -360,10 +360,6 @@ public final class LocalPipeline {
     }
   }
 
-  private String lossOf(String name, DistillationLoss kd, DistillationLoss hard) {
-    return name.startsWith("kd") ? kd.description() : hard.description();
-  }
-
   private TrainResult trainStudent(
       String name,
       GptConfig studentConfig,
