@@ -23,6 +23,7 @@ import picocli.CommandLine.Model.CommandSpec;
       EvalCommand.class,
       TrainCommand.class,
       ConfigCommand.class,
+      ClusterCommand.class,
       SparkJobCommand.Ingest.class,
       SparkJobCommand.Curate.class,
       SparkJobCommand.Fuse.class,

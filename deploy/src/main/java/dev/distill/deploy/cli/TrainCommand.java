@@ -58,8 +58,10 @@ import picocli.CommandLine.ParameterException;
           + " divergence, checkpoints every train.checkpoint-every steps under"
           + " <output>.checkpoints; --resume continues from the newest.",
       "With --spark, runs train.spark.workers barrier tasks on spark.master, synchronised every"
-          + " step (train.spark.sync = allreduce) or every train.spark.average-every steps"
-          + " (average); the student-trainer jars must be on the Spark class path. Rank 0"
+          + " step (train.spark.sync = allreduce), every train.spark.average-every steps"
+          + " (average) or by DiLoCo outer steps every train.spark.inner-steps (diloco); the"
+          + " student-trainer jars must be on the Spark class path (--master spark://... of"
+          + " `distill cluster start` has them). Rank 0"
           + " writes the same checkpoints (train.divergence and --resume apply too)."
     })
 final class TrainCommand implements Callable<Integer> {
@@ -104,6 +106,13 @@ final class TrainCommand implements Callable<Integer> {
   boolean spark;
 
   @Option(
+      names = "--master",
+      description =
+          "Spark master for --spark, e.g. the spark:// URL `distill cluster start` printed;"
+              + " overrides spark.master (default local[2]).")
+  String master;
+
+  @Option(
       names = "--resume",
       description =
           "Continue from the newest valid checkpoint under <output>.checkpoints"
@@ -137,6 +146,12 @@ final class TrainCommand implements Callable<Integer> {
       options = new LinkedHashMap<>(DemoConfig.defaults(config.quick()));
       options.putAll(overrides);
       options.putAll(config.toMap());
+      if (master != null) {
+        if (!spark) {
+          throw new IllegalArgumentException("--master needs --spark");
+        }
+        options.put("spark.master", master);
+      }
       local = LocalRun.of(options); // validates the in-process keys (divergence, checkpoints)
       if (spark && (local.accumulationSteps() > 1 || local.patience() > 0)) {
         // DataParallelStudentTrainer refuses them too; failing here saves starting Spark.

@@ -194,8 +194,25 @@ public final class ConfigKeys {
         "train.spark.sync",
         "allreduce",
         "allreduce: gradients summed every step; average: parameters averaged every"
-            + " train.spark.average-every steps (local SGD).");
+            + " train.spark.average-every steps (local SGD); diloco: DiLoCo (arXiv:2311.08105),"
+            + " train.spark.inner-steps local AdamW steps, then the mean parameter delta takes an"
+            + " outer Nesterov step.");
     key(s, "train.spark.average-every", "8", "H of local SGD (train.spark.sync = average).");
+    key(
+        s,
+        "train.spark.inner-steps",
+        "50",
+        "H of DiLoCo (train.spark.sync = diloco): inner AdamW steps per outer step.");
+    key(
+        s,
+        "train.spark.outer-lr",
+        "0.7",
+        "DiLoCo's outer learning rate (the paper's 0.7); 1 with momentum 0 is plain averaging.");
+    key(
+        s,
+        "train.spark.outer-momentum",
+        "0.9",
+        "DiLoCo's outer Nesterov momentum (the paper's 0.9).");
 
     key(Stage.EVAL, "eval.windows", "200", "40", "Windows of held-out text (no stage sees it).");
 

@@ -242,6 +242,34 @@ class BarrierTrainingIT {
   }
 
   @Test
+  void dilocoTrainsTwoWorkersToAFiniteDecreasingValLossWithOneExchangePerInnerRound()
+      throws IOException {
+    // H = 4: one outer step after 4 inner steps, against four outer steps after 16.
+    Map<String, String> shortRun = options(tmp.resolve("diloco-4").toString(), "diloco");
+    shortRun.put("train.spark.inner-steps", "4");
+    shortRun.put("student.steps", "4");
+    Map<String, String> longRun = new LinkedHashMap<>(shortRun);
+    longRun.put("output", tmp.resolve("diloco-16").toString());
+    longRun.put("student.steps", "16");
+    List<TrainSummary> a =
+        BarrierTrainJob.run("local[2]", DataParallelStudentTrainer.NAME, 2, shortRun);
+    List<TrainSummary> b =
+        BarrierTrainJob.run("local[2]", DataParallelStudentTrainer.NAME, 2, longRun);
+    System.out.printf(
+        "[barrier-it] diloco H=4, 2 workers: val loss %.4f after 4 steps, %.4f after 16%n",
+        a.get(0).valLoss(), b.get(0).valLoss());
+    assertThat(b.get(0).valLoss()).isFinite().isLessThan(a.get(0).valLoss());
+    // After the outer step both workers hold θ_start: the same val loss.
+    assertThat(b.get(1).valLoss()).isEqualTo(b.get(0).valLoss());
+    assertThat(b.get(0).syncs()).isEqualTo(4);
+    float[] p = parameters(tmp.resolve("diloco-16"));
+    // every outer step sends every parameter's delta once; 4 more bytes for the start check
+    assertThat(b.get(0).bytesSent()).isEqualTo(4 * 4L * p.length + 4);
+    assertThat(Checkpoints.metadata(tmp.resolve("diloco-16")).get("training"))
+        .contains("sync diloco (H = 4 inner steps, outer Nesterov lr 0.7, momentum 0.9)");
+  }
+
+  @Test
   void distillTrainSparkWritesTheCheckpointAndItsConfigWithoutSecrets() throws IOException {
     Path out = tmp.resolve("cli-student");
     int code =

@@ -14,6 +14,8 @@ import java.io.Serializable;
  * @param syncs all-reduce calls made by the loop (steps for all-reduce, steps / H for averaging)
  * @param unusedExamples examples left out so every shard has the same size (at most worldSize - 1)
  * @param output where rank 0 wrote the model; empty on other ranks
+ * @param process where the worker ran, as the engine names it (e.g. {@code executor 1, pid 4242});
+ *     empty when not known. Lets tests and users see that workers had their own JVMs.
  */
 public record TrainSummary(
     int rank,
@@ -24,5 +26,30 @@ public record TrainSummary(
     long bytesSent,
     long syncs,
     long unusedExamples,
-    String output)
-    implements Serializable {}
+    String output,
+    String process)
+    implements Serializable {
+  public TrainSummary {
+    process = process == null ? "" : process;
+  }
+
+  /** A summary whose worker's process is not known. */
+  public TrainSummary(
+      int rank,
+      long steps,
+      long tokens,
+      double seconds,
+      double valLoss,
+      long bytesSent,
+      long syncs,
+      long unusedExamples,
+      String output) {
+    this(rank, steps, tokens, seconds, valLoss, bytesSent, syncs, unusedExamples, output, "");
+  }
+
+  /** This summary with {@link #process} set. */
+  public TrainSummary withProcess(String where) {
+    return new TrainSummary(
+        rank, steps, tokens, seconds, valLoss, bytesSent, syncs, unusedExamples, output, where);
+  }
+}

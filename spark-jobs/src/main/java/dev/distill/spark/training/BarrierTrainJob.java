@@ -10,6 +10,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.apache.spark.BarrierTaskContext;
+import org.apache.spark.SparkEnv;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.rdd.RDD;
 import org.apache.spark.sql.SparkSession;
@@ -47,6 +48,13 @@ public final class BarrierTrainJob {
     }
     if (!existed) {
       b = b.config("spark.ui.enabled", "false");
+      if (master != null && isLoopback(master)) {
+        // A cluster on loopback (distill cluster start): its executors must reach the driver
+        // there too, whatever this host's name resolves to.
+        b =
+            b.config("spark.driver.host", "127.0.0.1")
+                .config("spark.driver.bindAddress", "127.0.0.1");
+      }
     }
     SparkSession spark = b.getOrCreate();
     try {
@@ -65,6 +73,7 @@ public final class BarrierTrainJob {
       throw new IllegalArgumentException("workers must be >= 1, got " + workers);
     }
     JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
+    awaitExecutors(jsc, workers);
     List<Integer> ranks = new ArrayList<>();
     for (int r = 0; r < workers; r++) {
       ranks.add(r);
@@ -80,6 +89,35 @@ public final class BarrierTrainJob {
     List<TrainSummary> summaries = new ArrayList<>(out.toJavaRDD().collect());
     summaries.sort((a, b) -> Integer.compare(a.rank(), b.rank()));
     return summaries;
+  }
+
+  static boolean isLoopback(String master) {
+    return master.startsWith("spark://127.0.0.1:") || master.startsWith("spark://localhost:");
+  }
+
+  /**
+   * On a cluster, executors register after the session starts. A barrier stage with more tasks than
+   * free slots fails its slot check and is retried every 15 s
+   * (spark.scheduler.barrier.maxConcurrentTasksCheck.*); waiting here for {@code workers} executors
+   * (at most 120 s) avoids those rounds in the usual one-core-per-executor setup.
+   */
+  private static void awaitExecutors(JavaSparkContext jsc, int workers) {
+    if (jsc.isLocal()) {
+      return;
+    }
+    long deadline = System.nanoTime() + 120_000_000_000L;
+    while (System.nanoTime() < deadline) {
+      // getExecutorInfos() lists the driver too
+      if (jsc.sc().statusTracker().getExecutorInfos().length - 1 >= workers) {
+        return;
+      }
+      try {
+        Thread.sleep(250);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        return;
+      }
+    }
   }
 
   /** The body of one barrier task. */
@@ -105,7 +143,10 @@ public final class BarrierTrainJob {
         TrainSummary s =
             DistributedTrainer.load(trainer)
                 .train(new WorkerTask(rank, workers, options), allReduce);
-        return CollectionConverters.asScala(List.of(s).iterator());
+        // On a cluster every barrier task should have its own executor JVM: say which it had.
+        String where =
+            "executor " + SparkEnv.get().executorId() + ", pid " + ProcessHandle.current().pid();
+        return CollectionConverters.asScala(List.of(s.withProcess(where)).iterator());
       } catch (RuntimeException e) {
         throw e;
       } catch (Exception e) {

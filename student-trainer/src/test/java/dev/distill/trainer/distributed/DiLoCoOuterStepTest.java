@@ -1,0 +1,89 @@
+package dev.distill.trainer.distributed;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.within;
+
+import java.util.HashMap;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+/** DiLoCo's outer Nesterov step (arXiv:2311.08105) on numbers worked out by hand. */
+class DiLoCoOuterStepTest {
+  @Test
+  void twoOuterStepsWithThePapersLrAndMomentumMatchTheHandComputedNesterovUpdate() {
+    DiLoCoOuterStep outer = new DiLoCoOuterStep(2, 0.7f, 0.9f);
+    float[] start = {1.0f, -2.0f};
+    // Step 1, Δ = (0.1, -0.2): v = Δ = (0.1, -0.2); update = Δ + 0.9 v = (0.19, -0.38);
+    // θ = θ - 0.7 update = (1 - 0.133, -2 + 0.266) = (0.867, -1.734).
+    outer.apply(start, new float[] {0.1f, -0.2f});
+    assertThat(start[0]).isCloseTo(0.867f, within(1e-6f));
+    assertThat(start[1]).isCloseTo(-1.734f, within(1e-6f));
+    assertThat(outer.velocity()[0]).isCloseTo(0.1f, within(1e-7f));
+    // Step 2, Δ = (0.1, 0): v = 0.9 (0.1, -0.2) + Δ = (0.19, -0.18);
+    // update = Δ + 0.9 v = (0.271, -0.162); θ = (0.867 - 0.1897, -1.734 + 0.1134)
+    //        = (0.6773, -1.6206).
+    outer.apply(start, new float[] {0.1f, 0.0f});
+    assertThat(outer.velocity()[0]).isCloseTo(0.19f, within(1e-6f));
+    assertThat(outer.velocity()[1]).isCloseTo(-0.18f, within(1e-6f));
+    assertThat(start[0]).isCloseTo(0.6773f, within(1e-6f));
+    assertThat(start[1]).isCloseTo(-1.6206f, within(1e-6f));
+  }
+
+  @Test
+  void withLrOneAndNoMomentumTheOuterStepIsParameterAveraging() {
+    // Two workers moved θ = 3 to 2 and to 5: the mean Δ = ((3-2) + (3-5)) / 2 = -0.5, so the
+    // step lands on the mean of the workers, 3.5.
+    DiLoCoOuterStep outer = new DiLoCoOuterStep(1, 1f, 0f);
+    float[] start = {3f};
+    outer.apply(start, new float[] {-0.5f});
+    assertThat(start[0]).isEqualTo(3.5f);
+  }
+
+  @Test
+  void outerLrAndMomentumOutsideTheirRangesAreRefusedByName() {
+    assertThatThrownBy(() -> new DiLoCoOuterStep(1, 0f, 0.9f))
+        .hasMessageContaining("train.spark.outer-lr");
+    assertThatThrownBy(() -> new DiLoCoOuterStep(1, 0.7f, 1f))
+        .hasMessageContaining("train.spark.outer-momentum");
+  }
+
+  @Test
+  void dilocoIsASyncModeWithItsInnerStepsAndRefusesResume() {
+    Map<String, String> m = new HashMap<>();
+    m.put("curated", "c");
+    m.put("tokenizer", "t.json");
+    m.put("output", "out");
+    m.put("model.block-size", "16");
+    m.put("student.layers", "1");
+    m.put("student.heads", "2");
+    m.put("student.embd", "32");
+    m.put("student.steps", "10");
+    m.put("student.batch", "4");
+    m.put("student.lr", "0.002");
+    m.put("student.alpha", "0.5");
+    m.put("run.seed", "1");
+    m.put("train.spark.sync", "diloco");
+    m.put("train.spark.average-every", "8");
+    m.put("train.spark.inner-steps", "5");
+    m.put("train.divergence", "forward_kl");
+    DataParallelStudentTrainer.Options o = DataParallelStudentTrainer.Options.of(m);
+    assertThat(o.sync()).isEqualTo(DataParallelStudentTrainer.Sync.DILOCO);
+    assertThat(o.innerSteps()).isEqualTo(5);
+    assertThat(o.outerLr()).isEqualTo(0.7f);
+    assertThat(o.outerMomentum()).isEqualTo(0.9f);
+    m.put("checkpoints", "ck");
+    m.put("train.checkpoint-every", "1");
+    // checkpoints only at outer-step boundaries, where every worker holds θ_start
+    DataParallelStudentTrainer.Options c = DataParallelStudentTrainer.Options.of(m);
+    assertThat(DataParallelStudentTrainer.checkpointDue(c, 4)).isFalse();
+    assertThat(DataParallelStudentTrainer.checkpointDue(c, 5)).isTrue();
+    m.put("resume", "true");
+    assertThatThrownBy(() -> DataParallelStudentTrainer.Options.of(m))
+        .hasMessageContaining("diloco");
+    m.put("train.spark.sync", "ring");
+    m.remove("resume");
+    assertThatThrownBy(() -> DataParallelStudentTrainer.Options.of(m))
+        .hasMessageContaining("allreduce, average or diloco");
+  }
+}
