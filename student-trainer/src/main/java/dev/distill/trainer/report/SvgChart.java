@@ -297,13 +297,23 @@ public final class SvgChart {
     return Double.isFinite(x) && Double.isFinite(y) && (!logX || x > 0);
   }
 
-  /** Five evenly spaced ticks over {@code [lo, hi]}. */
+  /**
+   * Ticks at multiples of a round step (1, 2 or 5 times a power of ten, about a quarter of the
+   * range) inside {@code [lo, hi]}, so a step axis reads 0, 25, 50 rather than 1, 25.75, 50.5.
+   */
   static double[] linearTicks(double lo, double hi) {
-    double[] t = new double[5];
-    for (int i = 0; i <= 4; i++) {
-      t[i] = lo + (hi - lo) * i / 4;
+    double raw = (hi - lo) / 4;
+    double mag = Math.pow(10, Math.floor(Math.log10(raw)));
+    double step = mag * (raw / mag >= 5 ? 5 : raw / mag >= 2 ? 2 : 1);
+    List<Double> t = new java.util.ArrayList<>();
+    // k / (1 / step) rather than k * step: 3 * 0.2 prints 0.6000000000000001
+    double inv = step < 1 ? Math.round(1 / step) : 0;
+    for (long k = (long) Math.ceil(lo / step - 1e-9);
+        k <= (long) Math.floor(hi / step + 1e-9);
+        k++) {
+      t.add(inv > 0 ? k / inv : k * step);
     }
-    return t;
+    return t.stream().mapToDouble(Double::doubleValue).toArray();
   }
 
   /**

@@ -84,4 +84,11 @@ class SvgChartTest {
     }
     assertThat(labels).containsExactly("100k", "200k", "500k", "1M", "2M");
   }
+
+  @Test
+  void linearTicksAreRoundMultiplesInsideTheRange() {
+    assertThat(SvgChart.linearTicks(1, 100)).containsExactly(20, 40, 60, 80, 100);
+    assertThat(SvgChart.linearTicks(0, 1)).containsExactly(0, 0.2, 0.4, 0.6, 0.8, 1);
+    assertThat(SvgChart.linearTicks(10, 20)).containsExactly(10, 12, 14, 16, 18, 20);
+  }
 }
