@@ -393,9 +393,11 @@ public final class HtmlReport {
         caption.append(
             String.format(
                 Locale.ROOT,
-                " Not drawn: %s (%s bytes, loss %s)%s.",
+                " Not drawn: %s (%s, loss %s)%s.",
                 r.name(),
-                String.format(Locale.ROOT, "%,d", r.bytesOnDisk()),
+                r.bytesOnDisk() > 0
+                    ? String.format(Locale.ROOT, "%,d bytes", r.bytesOnDisk())
+                    : "not saved to disk",
                 num(r.valLoss()),
                 r.name().equals(RANDOM_INIT)
                     ? ", the untrained floor, which would squash the scale"
