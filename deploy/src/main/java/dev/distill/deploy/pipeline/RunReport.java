@@ -259,11 +259,17 @@ public final class RunReport {
     Map<String, Map<String, Object>> sections = new LinkedHashMap<>();
     for (String key :
         new String[] {
-          "cost", "soft_labels", "curation", SubwordStage.DIR, "arithmetic", "timings_seconds"
+          "soft_labels", "curation", SubwordStage.DIR, "arithmetic", "timings_seconds"
         }) {
       Object v = report.get(key);
       if (v instanceof Map<?, ?> m) {
         Map<String, Object> sec = new LinkedHashMap<>();
+        if (key.equals(SubwordStage.DIR)) {
+          // its teacher and students have their own table in the page; the rest stays key/value
+          Map<Object, Object> rest = new LinkedHashMap<>(m);
+          rest.keySet().removeAll(List.of("teacher", "students"));
+          m = rest;
+        }
         flatten("", m, sec);
         sections.put(key.replace('_', ' '), sec);
       }
@@ -281,7 +287,12 @@ public final class RunReport {
                 sections,
                 outcomes,
                 compressionOf(facts),
-                slices)));
+                slices,
+                costTable(cost),
+                subword == null
+                    ? null
+                    : new HtmlReport.Subword(
+                        subword.teacher(), subword.students(), charsPerToken))));
     printTable(out, teacherEval, students, facts, charRan ? "val nats/ch" : "val nats/tok");
     if (subword != null) {
       printSubwordTable(out, subword, charsPerToken);
@@ -553,6 +564,19 @@ public final class RunReport {
         "generation_tokens_per_second", Math.round(r.tokensPerSecond()),
         "latency_ms_p50", round(r.p50Millis()),
         "latency_ms_p95", round(r.p95Millis()));
+  }
+
+  /** report.json's {@code cost} (model -> metrics) as the HTML cost table's rows. */
+  static Map<String, Map<String, Object>> costTable(Map<String, Object> cost) {
+    Map<String, Map<String, Object>> rows = new LinkedHashMap<>();
+    for (Map.Entry<String, Object> e : cost.entrySet()) {
+      if (e.getValue() instanceof Map<?, ?> m) {
+        Map<String, Object> row = new LinkedHashMap<>();
+        m.forEach((k, v) -> row.put(String.valueOf(k), v));
+        rows.put(e.getKey(), row);
+      }
+    }
+    return rows;
   }
 
   /** Nested maps and lists as dotted keys, for the report's key/value tables. */

@@ -29,6 +29,8 @@ public final class HtmlReport {
    * @param compression compressed students by name (bits per weight, per-layer sparsity, bits per
    *     weight over training); students not in it are dense float32
    * @param slices quality per (task, length bucket) of every model, empty for none
+   * @param cost inference cost by model, then by metric (one table row per model), empty for none
+   * @param subword the subword workload's evaluation, or null when it did not run
    */
   public record Input(
       String title,
@@ -38,7 +40,22 @@ public final class HtmlReport {
       Map<String, Map<String, Object>> sections,
       List<Gate.Outcome> gates,
       Map<String, Compressed> compression,
-      List<SliceMetrics.Row> slices) {
+      List<SliceMetrics.Row> slices,
+      Map<String, Map<String, Object>> cost,
+      Subword subword) {
+    /** Without the cost table and the subword workload. */
+    public Input(
+        String title,
+        EvalResult teacher,
+        List<EvalResult> students,
+        Map<String, TrainResult> curves,
+        Map<String, Map<String, Object>> sections,
+        List<Gate.Outcome> gates,
+        Map<String, Compressed> compression,
+        List<SliceMetrics.Row> slices) {
+      this(title, teacher, students, curves, sections, gates, compression, slices, Map.of(), null);
+    }
+
     /** Without per-slice rows. */
     public Input(
         String title,
@@ -79,6 +96,24 @@ public final class HtmlReport {
       double[] steps,
       double[] bits) {}
 
+  /**
+   * The subword workload's evaluation: its teacher and models in nats per BPE token, and per
+   * character as per token / {@code charsPerToken} (so comparable with the char workload).
+   *
+   * @param teacher the subword teacher
+   * @param students the subword students
+   * @param charsPerToken characters per scored token of the held-out text
+   */
+  public record Subword(EvalResult teacher, List<EvalResult> students, double charsPerToken) {}
+
+  /** The student trained on hard labels only: the reference of a headline's gap. */
+  public static final String HARD_LABEL = "hard-label-student";
+
+  /**
+   * The untrained baseline: the floor of the main table, left out of the size chart and headlines.
+   */
+  public static final String RANDOM_INIT = "random-init-student";
+
   private HtmlReport() {}
 
   public static String render(Input in) {
@@ -97,6 +132,7 @@ public final class HtmlReport {
         .append(".charts{display:flex;flex-wrap:wrap;gap:16px}")
         .append("</style></head><body data-status=\"loading\">\n");
     sb.append("<h1>").append(Html.escape(in.title())).append("</h1>\n");
+    sb.append(headlines("headlines", in.teacher(), in.students()));
 
     sb.append("<h2>Student vs teacher on held-out text</h2>\n<table id=\"models\"><tr>")
         .append("<th class=\"name\">model</th><th>params</th><th>size vs teacher</th>")
@@ -139,6 +175,12 @@ public final class HtmlReport {
     }
     sb.append("</table>\n");
 
+    if (in.subword() != null) {
+      sb.append(subwordTable(in.subword()));
+    }
+    if (!in.cost().isEmpty()) {
+      sb.append(costTable(in.cost()));
+    }
     if (!in.slices().isEmpty()) {
       sb.append(slicesTable(in.slices()));
     }
@@ -157,7 +199,7 @@ public final class HtmlReport {
 
     sb.append("<h2>Charts</h2>\n<div class=\"charts\">\n");
     sb.append(lossCurves(in.curves())).append('\n');
-    sb.append(sizeVsQuality(all)).append('\n');
+    sb.append(sizeVsQuality(all));
     sb.append(calibration(all)).append('\n');
     if (in.compression().values().stream().anyMatch(c -> c.steps().length > 0)) {
       sb.append(bitsOverTraining(in.compression())).append('\n');
@@ -202,7 +244,7 @@ public final class HtmlReport {
         .append("<th class=\"name\">model</th><th>examples</th><th>tokens</th>")
         .append("<th>loss (nats/token)</th><th>top-1 agreement</th>")
         .append("<th>KL(teacher||model)</th><th>ECE</th></tr>\n");
-    for (SliceMetrics.Row r : rows) {
+    for (SliceMetrics.Row r : oneRowPerSingleBucket(rows)) {
       sb.append("<tr><td class=\"name\">")
           .append(Html.escape(r.task()))
           .append("</td><td class=\"name\">")
@@ -224,6 +266,26 @@ public final class HtmlReport {
           .append("</td></tr>\n");
     }
     return sb.append("</table>\n").toString();
+  }
+
+  /**
+   * Drops the {@code all} row of every (task, model) whose examples fall in one length bucket: that
+   * row repeats the bucket's row (issue 17). The bucket row stays, since it says where the lengths
+   * lie.
+   */
+  static List<SliceMetrics.Row> oneRowPerSingleBucket(List<SliceMetrics.Row> rows) {
+    Map<String, Integer> buckets = new java.util.HashMap<>();
+    for (SliceMetrics.Row r : rows) {
+      if (!r.lengthBucket().equals(SliceMetrics.ALL)) {
+        buckets.merge(r.task() + "\u0000" + r.model(), 1, Integer::sum);
+      }
+    }
+    return rows.stream()
+        .filter(
+            r ->
+                !(r.lengthBucket().equals(SliceMetrics.ALL)
+                    && buckets.getOrDefault(r.task() + "\u0000" + r.model(), 0) == 1))
+        .toList();
   }
 
   /** Bits per weight over training, one line per self-compressing student (the paper's figure). */
@@ -260,20 +322,21 @@ public final class HtmlReport {
       }
       series.add(new SvgChart.Series(e.getKey(), x, e.getValue().sparsity(), false, false));
     }
-    String order =
+    // Every compressed student of a run has the same block layers; the longest list names the axis.
+    List<String> names =
         compression.values().stream()
-            .filter(c -> !c.layers().isEmpty())
-            .findFirst()
-            .map(c -> String.join(", ", c.layers()))
-            .orElse("");
+            .map(Compressed::layers)
+            .max(Comparator.comparingInt(List::size))
+            .orElse(List.of());
     return SvgChart.render(
         "chart-sparsity",
         "Per-layer sparsity (fraction of zero weights)",
-        "layer index (" + order + ")",
+        "layer",
         "sparsity",
         series,
         false,
-        new double[] {-0.5, series.get(0).x().length - 0.5, 0, 1});
+        new double[] {0, 1, 0, 1},
+        names);
   }
 
   private static String lossCurves(Map<String, TrainResult> curves) {
@@ -301,37 +364,66 @@ public final class HtmlReport {
         null);
   }
 
-  private static String sizeVsQuality(List<EvalResult> all) {
+  /**
+   * Held-out loss against bytes on disk (log scale: a 65 KB ternary student and a 437 KB dense one
+   * differ by the factor that matters), with the Pareto front. The random-init baseline is left out
+   * of the chart (its loss squashes every other model into one band) and the caption says so.
+   */
+  static String sizeVsQuality(List<EvalResult> all) {
+    List<EvalResult> shown =
+        all.stream().filter(r -> !r.name().equals(RANDOM_INIT) && r.bytesOnDisk() > 0).toList();
     List<SvgChart.Series> series = new ArrayList<>();
-    for (EvalResult r : all) {
+    for (EvalResult r : shown) {
       series.add(
           new SvgChart.Series(
-              r.name(), new double[] {r.params()}, new double[] {r.valLoss()}, false, false));
+              r.name(), new double[] {r.bytesOnDisk()}, new double[] {r.valLoss()}, false, false));
     }
-    List<EvalResult> front = paretoFront(all);
+    List<EvalResult> front = paretoFront(shown);
     double[] fx = new double[front.size()];
     double[] fy = new double[front.size()];
     for (int i = 0; i < front.size(); i++) {
-      fx[i] = front.get(i).params();
+      fx[i] = front.get(i).bytesOnDisk();
       fy[i] = front.get(i).valLoss();
     }
     series.add(new SvgChart.Series("Pareto front", fx, fy, true, true));
-    return SvgChart.render(
-        "chart-pareto",
-        "Size vs quality",
-        "parameters",
-        "val loss (nats/token)",
-        series,
-        true,
-        null);
+    StringBuilder caption =
+        new StringBuilder("Held-out loss against bytes on disk (log scale); dashed: Pareto front.");
+    for (EvalResult r : all) {
+      if (!shown.contains(r)) {
+        caption.append(
+            String.format(
+                Locale.ROOT,
+                " Not drawn: %s (%s, loss %s)%s.",
+                r.name(),
+                r.bytesOnDisk() > 0
+                    ? String.format(Locale.ROOT, "%,d bytes", r.bytesOnDisk())
+                    : "not saved to disk",
+                num(r.valLoss()),
+                r.name().equals(RANDOM_INIT)
+                    ? ", the untrained floor, which would squash the scale"
+                    : ""));
+      }
+    }
+    return "<figure id=\"figure-pareto\" style=\"margin:0\">"
+        + SvgChart.render(
+            "chart-pareto",
+            "Size vs quality",
+            "bytes on disk",
+            "val loss (nats/token)",
+            series,
+            true,
+            null)
+        + "<figcaption style=\"max-width:560px;font-size:12px\">"
+        + Html.escape(caption.toString())
+        + "</figcaption></figure>\n";
   }
 
-  /** Models that no other model beats on both size and loss, smallest first. */
+  /** Models that no other model beats on both bytes on disk and loss, smallest first. */
   static List<EvalResult> paretoFront(List<EvalResult> all) {
     List<EvalResult> sorted =
         all.stream()
             .sorted(
-                Comparator.comparingLong(EvalResult::params)
+                Comparator.comparingLong(EvalResult::bytesOnDisk)
                     .thenComparingDouble(EvalResult::valLoss))
             .toList();
     List<EvalResult> front = new ArrayList<>();
@@ -372,6 +464,178 @@ public final class HtmlReport {
         series,
         false,
         new double[] {0, 1, 0, 1});
+  }
+
+  /**
+   * Share of the hard-label student's held-out-loss gap to the teacher that a student closes:
+   * {@code (L_hard - L_student) / (L_hard - L_teacher)}, losses in nats per token on the held-out
+   * text (issue 17). 1 means the student matches the teacher, 0 the hard-label student; negative
+   * means the student is worse than the hard-label student. NaN when there is no gap ({@code L_hard
+   * <= L_teacher}).
+   */
+  public static double gapClosed(double teacherLoss, double hardLabelLoss, double studentLoss) {
+    double gap = hardLabelLoss - teacherLoss;
+    if (!(gap > 0)) {
+      return Double.NaN;
+    }
+    return (hardLabelLoss - studentLoss) / gap;
+  }
+
+  /**
+   * One sentence per student: its share of the teacher's parameters and bytes, and the share of the
+   * hard-label student's gap it closes ({@link #gapClosed}).
+   */
+  static String headline(EvalResult teacher, EvalResult student, EvalResult hardLabel) {
+    StringBuilder sb = new StringBuilder(student.name()).append(": ");
+    sb.append(pct((double) student.params() / teacher.params()))
+        .append(" of the teacher's parameters");
+    if (teacher.bytesOnDisk() > 0) {
+      sb.append(", ")
+          .append(pct((double) student.bytesOnDisk() / teacher.bytesOnDisk()))
+          .append(" of its bytes");
+    }
+    if (hardLabel == null) {
+      sb.append(
+          String.format(
+              Locale.ROOT,
+              "; held-out loss %s (teacher %s), no hard-label student to compare with",
+              num(student.valLoss()),
+              num(teacher.valLoss())));
+    } else if (student.name().equals(hardLabel.name())) {
+      sb.append(
+          String.format(
+              Locale.ROOT,
+              "; held-out loss %s (teacher %s): the reference the gap is measured from",
+              num(student.valLoss()),
+              num(teacher.valLoss())));
+    } else {
+      double share = gapClosed(teacher.valLoss(), hardLabel.valLoss(), student.valLoss());
+      if (Double.isNaN(share)) {
+        sb.append(
+            String.format(
+                Locale.ROOT,
+                "; the hard-label student's held-out loss (%s) is not above the teacher's (%s), so"
+                    + " there is no gap to close (this student: %s)",
+                num(hardLabel.valLoss()),
+                num(teacher.valLoss()),
+                num(student.valLoss())));
+      } else {
+        sb.append(", closes ")
+            .append(pct(share))
+            .append(" of the gap between the hard-label student and the teacher")
+            .append(
+                String.format(
+                    Locale.ROOT,
+                    " (held-out loss %s; hard-label %s, teacher %s)",
+                    num(student.valLoss()),
+                    num(hardLabel.valLoss()),
+                    num(teacher.valLoss())));
+        if (share < 0) {
+          sb.append(": worse than the hard-label student");
+        }
+      }
+    }
+    return sb.append('.').toString();
+  }
+
+  private static String headlines(String id, EvalResult teacher, List<EvalResult> students) {
+    EvalResult hard =
+        students.stream().filter(s -> s.name().equals(HARD_LABEL)).findFirst().orElse(null);
+    StringBuilder sb = new StringBuilder("<ul id=\"").append(id).append("\">");
+    int n = 0;
+    for (EvalResult s : students) {
+      if (!s.name().equals(RANDOM_INIT)) {
+        sb.append("<li>").append(Html.escape(headline(teacher, s, hard))).append("</li>");
+        n++;
+      }
+    }
+    return n == 0 ? "" : sb.append("</ul>\n").toString();
+  }
+
+  /** Percent, whole above 10%, one decimal below; negative shares keep their sign. */
+  static String pct(double share) {
+    double p = share * 100;
+    return String.format(Locale.ROOT, Math.abs(p) >= 10 ? "%.0f%%" : "%.1f%%", p);
+  }
+
+  /** The cost section: one row per model, one column per metric (union, first-seen order). */
+  static String costTable(Map<String, Map<String, Object>> cost) {
+    List<String> metrics = new ArrayList<>();
+    for (Map<String, Object> m : cost.values()) {
+      for (String k : m.keySet()) {
+        if (!metrics.contains(k)) {
+          metrics.add(k);
+        }
+      }
+    }
+    StringBuilder sb = new StringBuilder("<h2>Inference cost</h2>\n<table id=\"cost\"><tr>");
+    sb.append("<th class=\"name\">model</th>");
+    for (String k : metrics) {
+      sb.append("<th>").append(Html.escape(k.replace('_', ' '))).append("</th>");
+    }
+    sb.append("</tr>\n");
+    for (Map.Entry<String, Map<String, Object>> e : cost.entrySet()) {
+      sb.append("<tr><td class=\"name\">").append(Html.escape(e.getKey())).append("</td>");
+      for (String k : metrics) {
+        Object v = e.getValue().get(k);
+        sb.append("<td>").append(v == null ? "" : Html.escape(cell(v))).append("</td>");
+      }
+      sb.append("</tr>\n");
+    }
+    return sb.append("</table>\n").toString();
+  }
+
+  /** The subword workload's models, as the char table: per token and per character. */
+  static String subwordTable(Subword sw) {
+    StringBuilder sb = new StringBuilder();
+    sb.append("<h2>Subword workload (BPE): student vs teacher on held-out text</h2>\n")
+        .append(headlines("subword-headlines", sw.teacher(), sw.students()))
+        .append("<table id=\"subword\"><tr>")
+        .append("<th class=\"name\">model</th><th>params</th><th>size vs teacher</th>")
+        .append("<th>bytes on disk</th><th>val loss (nats/token)</th>")
+        .append("<th>val loss per character (val_loss_per_char)</th><th>top-1 agreement</th>")
+        .append("<th>KL(teacher||model)</th></tr>\n");
+    List<EvalResult> all = new ArrayList<>();
+    all.add(sw.teacher());
+    all.addAll(sw.students());
+    for (EvalResult r : all) {
+      sb.append("<tr><td class=\"name\">")
+          .append(Html.escape(r.name()))
+          .append("</td><td>")
+          .append(String.format(Locale.ROOT, "%,d", r.params()))
+          .append("</td><td>")
+          .append(String.format(Locale.ROOT, "%.3f", (double) r.params() / sw.teacher().params()))
+          .append("</td><td>")
+          .append(String.format(Locale.ROOT, "%,d", r.bytesOnDisk()))
+          .append("</td><td>")
+          .append(num(r.valLoss()))
+          .append("</td><td>")
+          .append(num(r.valLoss() / sw.charsPerToken()))
+          .append("</td><td>")
+          .append(num(r.top1Agreement()))
+          .append("</td><td>")
+          .append(num(r.klTeacherStudent()))
+          .append("</td></tr>\n");
+    }
+    sb.append("</table>\n")
+        .append(
+            String.format(
+                Locale.ROOT,
+                "<p>Per character = per token / %.3f characters per scored token.</p>\n",
+                sw.charsPerToken()));
+    return sb.toString();
+  }
+
+  /** A table cell: whole numbers with thousands separators, reals to four places. */
+  private static String cell(Object v) {
+    if (v instanceof Number n) {
+      double d = n.doubleValue();
+      if (d == Math.rint(d) && Math.abs(d) < 1e15) {
+        return String.format(Locale.ROOT, "%,d", n.longValue());
+      }
+      return num(d);
+    }
+    return String.valueOf(v);
   }
 
   /** Numbers read back from JSON are doubles; show whole ones as integers. */
