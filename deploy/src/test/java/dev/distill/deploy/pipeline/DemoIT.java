@@ -88,13 +88,13 @@ class DemoIT {
                 + curation.get("rejected").getAsLong()
                 + curation.get("duplicates").getAsLong())
         .isEqualTo(280);
-    // the long stages took time, and the stages together took no longer than the whole run
-    // (each figure is rounded to 0.1 s)
+    // the stages that always run (Spark, training) took time, and the stages together took no
+    // longer than the whole run (each figure is rounded to 0.1 s; a cached teacher takes ~0 s)
     JsonObject timings = report.getAsJsonObject("timings_seconds");
     double stages = 0;
     for (String stage : new String[] {"teacher", "ingest", "curate", "train", "eval"}) {
       double seconds = timings.get(stage).getAsDouble();
-      if (!stage.equals("eval")) {
+      if (!stage.equals("eval") && !stage.equals("teacher")) {
         assertThat(seconds).as(stage).isPositive();
       }
       stages += seconds;
