@@ -246,27 +246,8 @@ public final class LocalPipeline {
                   runDir.resolve("curation-report.json").toString(),
                   config.curateValFraction(),
                   config.sparkMaster()));
-      out.printf(
-          "[spark] curated %d -> kept %d (train %d, val %d), rejected %d %s, duplicates %d%n",
-          curate.input(),
-          curate.kept(),
-          curate.train(),
-          curate.val(),
-          curate.rejected(),
-          curate.rejectedByReason(),
-          curate.duplicates());
       timings.put("curate", secondsSince(t));
-      report.put(
-          "curation",
-          Facts.ordered(
-              "input", curate.input(),
-              "kept", curate.kept(),
-              "rejected", curate.rejected(),
-              "rejected_by_reason", curate.rejectedByReason(),
-              "duplicates", curate.duplicates(),
-              "train", curate.train(),
-              "val", curate.val(),
-              "quarantined_at_ingest", ingest.quarantined()));
+      report.put("curation", curationFacts(out, "spark", ingest, curate));
 
       // 5. Students
       t = System.nanoTime();
@@ -504,6 +485,34 @@ public final class LocalPipeline {
   }
 
   /** Evenly spaced windows of blockSize + 1 tokens, as prompts named SOURCE@START. */
+  /**
+   * Prints one line about a curation ({@code [stage] curated ...}) and returns its counts for
+   * report.json; every workload that curates soft labels reports them the same way.
+   */
+  static Map<String, Object> curationFacts(
+      PrintStream out, String stage, IngestResult ingest, CurateResult curate) {
+    out.printf(
+        "[%s] curated %d -> kept %d (train %d, val %d), rejected %d %s, duplicates %d%n",
+        stage,
+        curate.input(),
+        curate.kept(),
+        curate.train(),
+        curate.val(),
+        curate.rejected(),
+        curate.rejectedByReason(),
+        curate.duplicates());
+    return Facts.ordered(
+        "input", curate.input(),
+        "kept", curate.kept(),
+        "rejected", curate.rejected(),
+        "rejected_by_reason", curate.rejectedByReason(),
+        "duplicates", curate.duplicates(),
+        "train", curate.train(),
+        "val", curate.val(),
+        "ingested", ingest.ingested(),
+        "quarantined_at_ingest", ingest.quarantined());
+  }
+
   static List<TextPrompt> windows(String source, int[] tokens, int count, int blockSize) {
     int len = blockSize + 1;
     int available = tokens.length - len;

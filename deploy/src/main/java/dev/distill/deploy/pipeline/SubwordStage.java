@@ -299,29 +299,8 @@ final class SubwordStage {
                     dir.resolve("curation-report.json").toString(),
                     config.curateValFraction(),
                     config.sparkMaster()));
-        out.printf(
-            "[spark subword] curated %d -> kept %d (train %d, val %d), rejected %d %s,"
-                + " duplicates %d%n",
-            curate.input(),
-            curate.kept(),
-            curate.train(),
-            curate.val(),
-            curate.rejected(),
-            curate.rejectedByReason(),
-            curate.duplicates());
         timings.put("spark", secondsSince(t));
-        facts.put(
-            "curation",
-            Facts.ordered(
-                "input", curate.input(),
-                "kept", curate.kept(),
-                "rejected", curate.rejected(),
-                "rejected_by_reason", curate.rejectedByReason(),
-                "duplicates", curate.duplicates(),
-                "train", curate.train(),
-                "val", curate.val(),
-                "ingested", ingest.ingested(),
-                "quarantined_at_ingest", ingest.quarantined()));
+        facts.put("curation", LocalPipeline.curationFacts(out, "spark subword", ingest, curate));
 
         // Students: KD and hard labels only, same architecture, steps and seed
         t = System.nanoTime();
