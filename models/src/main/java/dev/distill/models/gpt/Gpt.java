@@ -235,11 +235,7 @@ public final class Gpt extends CausalLm {
   protected NDList forwardInternal(
       ParameterStore ps, NDList inputs, boolean training, PairList<String, Object> params) {
     NDArray tokens = inputs.singletonOrThrow();
-    NDArray x = dropout(embed(ps, tokens, 0, training), config.dropout(), training);
-    for (Layer layer : layers) {
-      x = block(layer, x, ps, training, null, -1);
-    }
-    return new NDList(head(x, ps, training));
+    return new NDList(run(ps, tokens, 0, training, null));
   }
 
   /**
@@ -254,34 +250,45 @@ public final class Gpt extends CausalLm {
    */
   @Override
   public NDArray forwardCached(ParameterStore ps, NDArray tokens, DecodeCache cache) {
-    NDArray x = embed(ps, tokens, cache.length(), false);
-    int t = Math.toIntExact(tokens.getShape().get(1));
-    for (int l = 0; l < layers.size(); l++) {
-      x = block(layers.get(l), x, ps, false, cache, l);
-    }
-    cache.advance(t);
-    return head(x, ps, false);
+    NDArray logits = run(ps, tokens, cache.length(), false, cache);
+    cache.advance(Math.toIntExact(tokens.getShape().get(1)));
+    return logits;
   }
 
   /**
-   * One pre-LayerNorm block: {@code x + proj(attn(ln1(x)))}, then {@code x +
-   * mlpProj(gelu(fc(ln2(x))))}.
+   * Logits (B, T, V) of {@code tokens} (B, T) at positions {@code p0 ..}. The residual stream is
+   * kept flat, (B * T, C), from the embedding to the head: every linear layer then is one matrix
+   * product (addmm) forward and one per gradient backward, without the reshapes a (B, T, C) input
+   * costs (issue 13).
+   */
+  private NDArray run(
+      ParameterStore ps, NDArray tokens, int p0, boolean training, DecodeCache cache) {
+    NDArray x = dropout(embed(ps, tokens, p0, training), config.dropout(), training);
+    long b = tokens.getShape().get(0);
+    long t = tokens.getShape().get(1);
+    x = x.reshape(b * t, config.nEmbd());
+    for (int l = 0; l < layers.size(); l++) {
+      x = block(layers.get(l), x, b, t, ps, training, cache, l);
+    }
+    return head(x, ps, training).reshape(b, t, config.vocabSize());
+  }
+
+  /**
+   * One pre-LayerNorm block on the flat stream {@code x} (B * T, C): {@code x +
+   * proj(attn(ln1(x)))}, then {@code x + mlpProj(gelu(fc(ln2(x))))}.
    */
   private NDArray block(
-      Layer layer, NDArray x, ParameterStore ps, boolean training, DecodeCache cache, int index) {
+      Layer layer,
+      NDArray x,
+      long b,
+      long t,
+      ParameterStore ps,
+      boolean training,
+      DecodeCache cache,
+      int index) {
     NDArray h = layerNorm(x, layer.ln1(), ps, training);
     NDArray qkv = linear(layer.attn(), h, ps, training, cache);
-    NDList split = qkv.split(3, 2);
-    NDArray y =
-        Attention.causal(
-            attention,
-            split.get(0),
-            split.get(1),
-            split.get(2),
-            config.dropout(),
-            training,
-            cache,
-            index);
+    NDArray y = Attention.causal(attention, qkv, b, t, config.dropout(), training, cache, index);
     y = linear(layer.attnProj(), y, ps, training, cache);
     x = x.add(dropout(y, config.dropout(), training));
     h = layerNorm(x, layer.ln2(), ps, training);

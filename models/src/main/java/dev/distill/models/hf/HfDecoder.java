@@ -60,10 +60,14 @@ public final class HfDecoder extends CausalLm {
 
   private record Norm(Parameter weight, Parameter bias) {}
 
-  /** One block; GPT-2 uses qkv (fused), Llama q, k, v; GPT-2 has no gate. */
+  /**
+   * One block; GPT-2 uses qkv (fused in the checkpoint), Llama q, k, v (fused in the forward, under
+   * {@code qkvName}); GPT-2 has no gate.
+   */
   private record Block(
       Norm norm1,
       LinearLayer qkv,
+      String qkvName,
       LinearLayer q,
       LinearLayer k,
       LinearLayer v,
@@ -111,7 +115,7 @@ public final class HfDecoder extends CausalLm {
         Norm ln2 = norm(p + "ln_2", c);
         LinearLayer fc = lin(p + "mlp.c_fc", inner, c, true);
         LinearLayer down = lin(p + "mlp.c_proj", c, inner, true);
-        bs.add(new Block(ln1, qkv, null, null, null, proj, ln2, null, fc, down));
+        bs.add(new Block(ln1, qkv, null, null, null, null, proj, ln2, null, fc, down));
       } else {
         String p = prefix + "layers." + i + ".";
         Norm n1 = norm(p + "input_layernorm", c);
@@ -123,7 +127,7 @@ public final class HfDecoder extends CausalLm {
         LinearLayer gate = lin(p + "mlp.gate_proj", inner, c, config.mlpBias());
         LinearLayer up = lin(p + "mlp.up_proj", inner, c, config.mlpBias());
         LinearLayer down = lin(p + "mlp.down_proj", c, inner, config.mlpBias());
-        bs.add(new Block(n1, null, lq, lk, lv, lo, n2, gate, up, down));
+        bs.add(new Block(n1, null, p + "self_attn.qkv", lq, lk, lv, lo, n2, gate, up, down));
       }
     }
     blocks = List.copyOf(bs);
@@ -211,53 +215,60 @@ public final class HfDecoder extends CausalLm {
   @Override
   protected NDList forwardInternal(
       ParameterStore ps, NDList inputs, boolean training, PairList<String, Object> params) {
-    NDArray tokens = inputs.singletonOrThrow();
-    NDArray x = embed(ps, tokens, 0, training);
-    for (int l = 0; l < blocks.size(); l++) {
-      x = block(blocks.get(l), x, ps, training, null, l);
-    }
-    return new NDList(head(x, ps, training));
+    return new NDList(run(ps, inputs.singletonOrThrow(), 0, training, null));
   }
 
   @Override
   public NDArray forwardCached(ParameterStore ps, NDArray tokens, DecodeCache cache) {
-    NDArray x = embed(ps, tokens, cache.length(), false);
-    for (int l = 0; l < blocks.size(); l++) {
-      x = block(blocks.get(l), x, ps, false, cache, l);
-    }
+    NDArray logits = run(ps, tokens, cache.length(), false, cache);
     cache.advance(Math.toIntExact(tokens.getShape().get(1)));
-    return head(x, ps, false);
+    return logits;
+  }
+
+  /**
+   * Logits (B, T, V) of {@code tokens} (B, T) at positions {@code p0 ..}, the residual stream kept
+   * flat, (B * T, C), so each linear layer is one matrix product (issue 13; as in our GPT).
+   */
+  private NDArray run(
+      ParameterStore ps, NDArray tokens, int p0, boolean training, DecodeCache cache) {
+    NDArray x = embed(ps, tokens, p0, training);
+    long b = tokens.getShape().get(0);
+    long t = tokens.getShape().get(1);
+    x = x.reshape(b * t, config.hidden());
+    for (int l = 0; l < blocks.size(); l++) {
+      x = block(blocks.get(l), x, b, t, ps, training, cache, l);
+    }
+    return head(x, ps, training).reshape(b, t, config.vocabSize());
   }
 
   private NDArray block(
-      Block b, NDArray x, ParameterStore ps, boolean training, DecodeCache cache, int index) {
-    NDArray h = norm(x, b.norm1(), ps, training);
-    NDArray q;
-    NDArray k;
-    NDArray v;
-    if (b.qkv() != null) {
-      NDList split = linear(b.qkv(), h, ps, training, cache).split(3, 2);
-      q = split.get(0);
-      k = split.get(1);
-      v = split.get(2);
-    } else {
-      q = linear(b.q(), h, ps, training, cache);
-      k = linear(b.k(), h, ps, training, cache);
-      v = linear(b.v(), h, ps, training, cache);
-    }
-    NDArray y = Attention.causal(attention, q, k, v, 0f, training, cache, index);
-    x = x.add(linear(b.out(), y, ps, training, cache));
-    h = norm(x, b.norm2(), ps, training);
+      Block blk,
+      NDArray x,
+      long b,
+      long t,
+      ParameterStore ps,
+      boolean training,
+      DecodeCache cache,
+      int index) {
+    NDArray h = norm(x, blk.norm1(), ps, training);
+    NDArray qkv =
+        blk.qkv() != null
+            ? linear(blk.qkv(), h, ps, training, cache)
+            : linearFused(
+                blk.qkvName(), List.of(blk.q(), blk.k(), blk.v()), h, ps, training, cache);
+    NDArray y = Attention.causal(attention, qkv, b, t, 0f, training, cache, index);
+    x = x.add(linear(blk.out(), y, ps, training, cache));
+    h = norm(x, blk.norm2(), ps, training);
     NDArray m;
-    if (b.gate() != null) {
+    if (blk.gate() != null) {
       m =
-          Activations.silu(linear(b.gate(), h, ps, training, cache))
-              .mul(linear(b.up(), h, ps, training, cache));
+          Activations.silu(linear(blk.gate(), h, ps, training, cache))
+              .mul(linear(blk.up(), h, ps, training, cache));
     } else {
-      NDArray a = linear(b.up(), h, ps, training, cache);
+      NDArray a = linear(blk.up(), h, ps, training, cache);
       m = config.activation().equals("gelu") ? Activations.gelu(a) : Activations.geluTanh(a);
     }
-    return x.add(linear(b.down(), m, ps, training, cache));
+    return x.add(linear(blk.down(), m, ps, training, cache));
   }
 
   private NDArray norm(NDArray x, Norm n, ParameterStore ps, boolean training) {

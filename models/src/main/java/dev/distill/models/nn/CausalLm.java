@@ -4,6 +4,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.AbstractBlock;
 import ai.djl.training.ParameterStore;
+import java.util.List;
 import java.util.Map;
 import java.util.function.BiConsumer;
 
@@ -44,21 +45,44 @@ public abstract class CausalLm extends AbstractBlock {
   public abstract NDArray forwardCached(ParameterStore ps, NDArray tokens, DecodeCache cache);
 
   /**
-   * Calls {@code observer} with (layer name, input (B, T, in)) of every block linear layer in each
-   * forward, e.g. to collect calibration activations for Wanda pruning; null stops observing.
+   * Calls {@code observer} with (layer name, input (1, B * T, in): the rows of every position of
+   * the batch) of every block linear layer in each forward, e.g. to collect calibration activations
+   * for Wanda pruning; null stops observing.
    */
   public void observeLinearInputs(BiConsumer<String, NDArray> observer) {
     this.inputObserver = observer;
   }
 
-  /** {@code layer.forward} after showing its input to the observer, if any. */
+  /**
+   * {@code layer.forward} of the flat rows {@code x} (N, in) after showing them to the observer, if
+   * any.
+   */
   protected final NDArray linear(
       LinearLayer layer, NDArray x, ParameterStore ps, boolean training, DecodeCache cache) {
     BiConsumer<String, NDArray> observer = inputObserver;
     if (observer != null) {
-      observer.accept(layer.name(), x);
+      observer.accept(layer.name(), x.reshape(1, x.getShape().get(0), layer.in()));
     }
     return layer.forward(x, ps, training, cache);
+  }
+
+  /**
+   * {@link LinearLayer#forwardFused} of {@code layers} after showing {@code x} to the observer, if
+   * any, under each layer's name.
+   */
+  protected final NDArray linearFused(
+      String fusedName,
+      List<LinearLayer> layers,
+      NDArray x,
+      ParameterStore ps,
+      boolean training,
+      DecodeCache cache) {
+    BiConsumer<String, NDArray> observer = inputObserver;
+    if (observer != null) {
+      NDArray rows = x.reshape(1, x.getShape().get(0), layers.get(0).in());
+      layers.forEach(l -> observer.accept(l.name(), rows));
+    }
+    return LinearLayer.forwardFused(fusedName, layers, x, ps, training, cache);
   }
 
   /** Inverted dropout with probability {@code p} when training; {@code x} itself otherwise. */
