@@ -75,37 +75,49 @@ public final class Attention {
     if (scaled) {
       heads = spec.rope().rotate(heads, p0, h + kvh, h, scale);
     }
-    NDList qAndKv = heads.split(new long[] {h}, 1);
-    NDArray q = qAndKv.get(0);
-    NDArray kv = qAndKv.get(1);
-    if (cache != null && p0 > 0) {
-      // concat's result lands on the cached array's manager: move it to the step's, so the views
-      // split from it below are freed with the step; put() then moves it to the cache.
-      kv = cache.keysValues(layer).concat(kv, 2);
-      kv.attach(manager);
-    }
-    // split at an index (split_with_sizes) costs fewer engine ops than split into sections
-    NDList kAndV = kv.split(new long[] {kvh}, 1);
-    if (cache != null) {
+    // splits at indices (split_with_sizes) cost fewer engine ops than splits into sections
+    NDArray q;
+    NDArray k;
+    NDArray v;
+    if (cache == null) {
+      // one split, so the backward joins the gradients of q, k and v with one concatenation
+      NDList qkvHeads = heads.split(new long[] {h, h + kvh}, 1);
+      q = qkvHeads.get(0);
+      k = qkvHeads.get(1);
+      v = qkvHeads.get(2);
+    } else {
+      NDList qAndKv = heads.split(new long[] {h}, 1);
+      q = qAndKv.get(0);
+      NDArray kv = qAndKv.get(1);
+      if (p0 > 0) {
+        // concat's result lands on the cached array's manager: move it to the step's, so the
+        // views split from it below are freed with the step; put() then moves it to the cache.
+        kv = cache.keysValues(layer).concat(kv, 2);
+        kv.attach(manager);
+      }
+      NDList kAndV = kv.split(new long[] {kvh}, 1);
+      k = kAndV.get(0);
+      v = kAndV.get(1);
       cache.put(layer, kv);
     }
     if (g > 1) {
       // query heads j*g .. (j+1)*g-1 share kv head j (HF's repeat_kv): rows (i, t) of group j
       q = q.reshape(b, kvh, g * t, hs);
     }
-    NDArray att = q.matMul(kAndV.get(0).transpose(0, 1, 3, 2));
+    NDArray att = q.matMul(k.transpose(0, 1, 3, 2));
     if (!scaled) {
       att = att.muli(step(manager, (int) t, p0, g).scale(att, scale));
     }
     // one new position sees every cached key and itself: no mask needed
     if (t > 1) {
-      att = att.add(step(manager, (int) t, p0, g).mask());
+      // in place: the backward of an addition needs neither operand
+      att = att.addi(step(manager, (int) t, p0, g).mask());
     }
     att = att.softmax(-1);
     if (training && dropout > 0f) {
       att = att.getNDArrayInternal().dropout(att, dropout, true).singletonOrThrow();
     }
-    NDArray y = att.matMul(kAndV.get(1));
+    NDArray y = att.matMul(v);
     long c = (long) h * hs;
     if (t == 1) {
       return y.reshape(b, c);
