@@ -7,15 +7,17 @@
 #   build (e.g. a copy of main's before the change), colon-separated.
 # Needs: mvn -B -o -pl student-trainer -am test-compile (for SpeedProbe) and /tmp/st-cp.txt from
 #   mvn -B -o -pl student-trainer dependency:build-classpath -Dmdep.outputFile=/tmp/st-cp.txt
+#   (or another file named by CP_FILE)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 A=$1; B=$2; ROUNDS=${3:-3}; REPS=${4:-15}
+CP_FILE=${CP_FILE:-/tmp/st-cp.txt}
 CORPUS=deploy/src/main/resources/corpus/tinyshakespeare.txt
 PROBE=$(mktemp -d)
 # the probe compiled against each build's own classes (public API both builds have)
 for x in A B; do
   mkdir -p "$PROBE/$x"
-  javac -d "$PROBE/$x" -cp "${!x}:$(cat /tmp/st-cp.txt)" \
+  javac -d "$PROBE/$x" -cp "${!x}:$(cat "$CP_FILE")" \
     student-trainer/src/test/java/dev/distill/trainer/profiling/SpeedProbe.java
 done
 echo "cpu: $(lscpu | sed -n 's/^Model name: *//p'), load: $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -25,7 +27,7 @@ for r in $(seq 1 "$ROUNDS"); do
       out="$PROBE/trace-$x"; mkdir -p "$out"
       line=$(OMP_NUM_THREADS=1 OMP_WAIT_POLICY=PASSIVE DJL_OFFLINE=true java -Xmx1g \
         -Dai.djl.pytorch.num_threads=1 -Dai.djl.pytorch.num_interop_threads=1 \
-        -cp "$PROBE/$x:${!x}:$(cat /tmp/st-cp.txt)" dev.distill.trainer.profiling.SpeedProbe \
+        -cp "$PROBE/$x:${!x}:$(cat "$CP_FILE")" dev.distill.trainer.profiling.SpeedProbe \
         "$mode" "$out" "$REPS" "$CORPUS" 2>/dev/null | grep median)
       ops=$(python3 - "$out/$mode.json" <<'PY'
 import json, sys

@@ -17,8 +17,9 @@ import java.util.Map;
  *
  * <p>Made by {@link LanguageModel#newKvCache()}; its arrays live in a sub-manager of the model's
  * manager that {@link #close()} closes, so create one per generation. Not thread-safe. The
- * quantised weights of a {@link LinearMode#TERNARY} or {@link LinearMode#SELF_COMPRESSING} model
- * are computed once per cache: do not change the parameters while a cache is open.
+ * quantised weights of a {@link LinearMode#TERNARY} or {@link LinearMode#SELF_COMPRESSING} model,
+ * and the fused q/k/v weights of a Llama-family model ({@code LinearLayer.forwardFused}), are
+ * computed once per cache: do not change the parameters while a cache is open.
  *
  * <p>The cache holds at most {@code blockSize} positions (the size of the learned position
  * embedding). A caller whose context grows past that must {@link #reset()} and re-encode the last
