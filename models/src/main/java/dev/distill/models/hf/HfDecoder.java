@@ -2,7 +2,6 @@ package dev.distill.models.hf;
 
 import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.ndarray.types.SparseFormat;
@@ -10,11 +9,9 @@ import ai.djl.nn.Parameter;
 import ai.djl.nn.core.Linear;
 import ai.djl.training.ParameterStore;
 import ai.djl.training.initializer.NormalInitializer;
-import ai.djl.util.PairList;
 import dev.distill.models.nn.Activations;
 import dev.distill.models.nn.Attention;
 import dev.distill.models.nn.CausalLm;
-import dev.distill.models.nn.DecodeCache;
 import dev.distill.models.nn.LinearLayer;
 import dev.distill.models.nn.LinearMode;
 import dev.distill.models.nn.Norms;
@@ -213,62 +210,26 @@ public final class HfDecoder extends CausalLm {
   }
 
   @Override
-  protected NDList forwardInternal(
-      ParameterStore ps, NDList inputs, boolean training, PairList<String, Object> params) {
-    return new NDList(run(ps, inputs.singletonOrThrow(), 0, training, null));
-  }
-
-  @Override
-  public NDArray forwardCached(ParameterStore ps, NDArray tokens, DecodeCache cache) {
-    NDArray logits = run(ps, tokens, cache.length(), false, cache);
-    cache.advance(Math.toIntExact(tokens.getShape().get(1)));
-    return logits;
-  }
-
-  /**
-   * Logits (B, T, V) of {@code tokens} (B, T) at positions {@code p0 ..}, the residual stream kept
-   * flat, (B * T, C), so each linear layer is one matrix product (issue 13; as in our GPT).
-   */
-  private NDArray run(
-      ParameterStore ps, NDArray tokens, int p0, boolean training, DecodeCache cache) {
-    NDArray x = embed(ps, tokens, p0, training);
-    long b = tokens.getShape().get(0);
-    long t = tokens.getShape().get(1);
-    x = x.reshape(b * t, config.hidden());
-    for (int l = 0; l < blocks.size(); l++) {
-      x = block(blocks.get(l), x, b, t, ps, training, cache, l);
-    }
-    return head(x, ps, training).reshape(b, t, config.vocabSize());
-  }
-
-  private NDArray block(
-      Block blk,
-      NDArray x,
-      long b,
-      long t,
-      ParameterStore ps,
-      boolean training,
-      DecodeCache cache,
-      int index) {
-    NDArray h = norm(x, blk.norm1(), ps, training);
+  protected NDArray block(int index, NDArray x, Pass pass) {
+    Block blk = blocks.get(index);
+    NDArray h = norm(x, blk.norm1(), pass.ps(), pass.training());
     NDArray qkv =
         blk.qkv() != null
-            ? linear(blk.qkv(), h, ps, training, cache)
-            : linearFused(
-                blk.qkvName(), List.of(blk.q(), blk.k(), blk.v()), h, ps, training, cache);
-    NDArray y = Attention.causal(attention, qkv, b, t, 0f, training, cache, index);
-    x = x.add(linear(blk.out(), y, ps, training, cache));
-    h = norm(x, blk.norm2(), ps, training);
+            ? linear(blk.qkv(), h, pass)
+            : linearFused(blk.qkvName(), List.of(blk.q(), blk.k(), blk.v()), h, pass);
+    NDArray y =
+        Attention.causal(
+            attention, qkv, pass.batch(), pass.length(), 0f, pass.training(), pass.cache(), index);
+    x = x.add(linear(blk.out(), y, pass));
+    h = norm(x, blk.norm2(), pass.ps(), pass.training());
     NDArray m;
     if (blk.gate() != null) {
-      m =
-          Activations.silu(linear(blk.gate(), h, ps, training, cache))
-              .mul(linear(blk.up(), h, ps, training, cache));
+      m = Activations.silu(linear(blk.gate(), h, pass)).mul(linear(blk.up(), h, pass));
     } else {
-      NDArray a = linear(blk.up(), h, ps, training, cache);
+      NDArray a = linear(blk.up(), h, pass);
       m = config.activation().equals("gelu") ? Activations.gelu(a) : Activations.geluTanh(a);
     }
-    return x.add(linear(blk.down(), m, ps, training, cache));
+    return x.add(linear(blk.down(), m, pass));
   }
 
   private NDArray norm(NDArray x, Norm n, ParameterStore ps, boolean training) {
@@ -280,7 +241,10 @@ public final class HfDecoder extends CausalLm {
     return Norms.rmsNorm(x, w, config.normEps());
   }
 
-  private NDArray embed(ParameterStore ps, NDArray tokens, int p0, boolean training) {
+  @Override
+  protected NDArray embed(NDArray tokens, int p0, Pass pass) {
+    ParameterStore ps = pass.ps();
+    boolean training = pass.training();
     if (tokens.getShape().dimension() != 2) {
       throw new IllegalArgumentException("tokens must be (B, T), got " + tokens.getShape());
     }
@@ -315,10 +279,12 @@ public final class HfDecoder extends CausalLm {
     return x;
   }
 
-  private NDArray head(NDArray x, ParameterStore ps, boolean training) {
-    x = norm(x, finalNorm, ps, training);
+  @Override
+  protected NDArray head(NDArray x, Pass pass) {
+    x = norm(x, finalNorm, pass.ps(), pass.training());
     Parameter w = head == null ? embed : head;
-    return Linear.linear(x, ps.getValue(w, x.getDevice(), training), null).singletonOrThrow();
+    return Linear.linear(x, pass.ps().getValue(w, x.getDevice(), pass.training()), null)
+        .singletonOrThrow();
   }
 
   @Override
