@@ -1,4 +1,4 @@
-package dev.distill.models.bench;
+package dev.distill.benchmarks.models;
 
 import ai.djl.ndarray.NDManager;
 import dev.distill.models.generation.CachedDecoder;

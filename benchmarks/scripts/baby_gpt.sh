@@ -5,13 +5,13 @@
 #   ROUNDS times; then medians, val losses and the ratio of distill to the fastest PyTorch
 #   configuration (issue 13), in tokens per second of wall time and per CPU-second of the process
 #   (less sensitive to other processes on a shared machine).
-# Usage: student-trainer/bench/run.sh [ITERS=2000] [ROUNDS=3]
+# Usage: benchmarks/scripts/baby_gpt.sh [ITERS=2000] [ROUNDS=3]
 #   CONFIGS="0 3" runs only distill (0) and PyTorch unset + PASSIVE (3), e.g. on a loaded machine
 #   where the spin-waiting configurations (1, 2) take far too long.
 # Needs Debian's python3-torch and libopenblas0-openmp (without OpenBLAS, Debian's torch falls
 # back to the reference BLAS and is 30 times slower):
 #   apt-get install -y python3-torch libopenblas0-openmp
-# Builds student-trainer's classes (compile only; never `mvn install`).
+# Builds the benchmarks module and what it depends on (compile only; never `mvn install`).
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 CORPUS="$ROOT/deploy/src/main/resources/corpus/tinyshakespeare.txt"
@@ -21,11 +21,11 @@ PY=/usr/bin/python3
 TMP="$(mktemp -d)"
 trap 'rm -rf "$TMP"' EXIT
 CPF="$TMP/classpath.txt"
-(cd "$ROOT" && mvn -q -B -o -Dstyle.color=never -DskipTests -Dspotless.check.skip=true -pl student-trainer -am compile \
+(cd "$ROOT" && mvn -q -B -o -Dstyle.color=never -DskipTests -Dspotless.check.skip=true -pl benchmarks -am compile \
   dependency:build-classpath -Dmdep.outputFile="$CPF" -Dmdep.includeScope=runtime) >&2
 # A copy of the compiled classes: editing and recompiling during a long run changes nothing here.
-for m in schemas models student-trainer; do cp -r "$ROOT/$m/target/classes" "$TMP/$m"; done
-CP="$TMP/student-trainer:$TMP/models:$TMP/schemas:$(cat "$CPF")"
+for m in schemas models student-trainer benchmarks; do cp -r "$ROOT/$m/target/classes" "$TMP/$m"; done
+CP="$TMP/benchmarks:$TMP/student-trainer:$TMP/models:$TMP/schemas:$(cat "$CPF")"
 CORES="$(nproc)"
 export DJL_OFFLINE=true OMP_NUM_THREADS="${OMP_NUM_THREADS:-$CORES}"
 # distill runs with the engine settings of the ./distill launcher (engine-env.sh).
@@ -46,12 +46,12 @@ declare -A TPS CPS VAL
 run_config() {
   case "$1" in
     0) env "${DISTILL_ENGINE_ENV[@]}" java -Xmx2g "${DISTILL_ENGINE_PROPS[@]}" -cp "$CP" \
-         dev.distill.trainer.bench.BabyGptBenchmark "$CORPUS" "$ITERS" ;;
-    1) "$PY" "$ROOT/student-trainer/bench/baby_gpt_pytorch.py" "$CORPUS" "$ITERS" ;;
+         dev.distill.benchmarks.trainer.BabyGptBenchmark "$CORPUS" "$ITERS" ;;
+    1) "$PY" "$ROOT/benchmarks/scripts/baby_gpt_pytorch.py" "$CORPUS" "$ITERS" ;;
     2) env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "$PY" \
-         "$ROOT/student-trainer/bench/baby_gpt_pytorch.py" "$CORPUS" "$ITERS" ;;
+         "$ROOT/benchmarks/scripts/baby_gpt_pytorch.py" "$CORPUS" "$ITERS" ;;
     3) env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "${DISTILL_ENGINE_ENV[@]}" "$PY" \
-         "$ROOT/student-trainer/bench/baby_gpt_pytorch.py" "$CORPUS" "$ITERS" ;;
+         "$ROOT/benchmarks/scripts/baby_gpt_pytorch.py" "$CORPUS" "$ITERS" ;;
   esac
 }
 CONFIGS="${CONFIGS:-0 1 2 3}"

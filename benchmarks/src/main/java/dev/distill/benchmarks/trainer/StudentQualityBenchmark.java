@@ -1,4 +1,4 @@
-package dev.distill.trainer.bench;
+package dev.distill.benchmarks.trainer;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;

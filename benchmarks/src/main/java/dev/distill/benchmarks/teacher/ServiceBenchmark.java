@@ -1,4 +1,4 @@
-package dev.distill.teacher.bench;
+package dev.distill.benchmarks.teacher;
 
 import ai.djl.ndarray.NDManager;
 import dev.distill.models.gpt.GptConfig;

@@ -2,7 +2,7 @@
 # Batch-1 decoding with a KV cache, distill (models' GenerationBenchmark, Sampler.generate with
 # Decoding.KV_CACHE, DENSE) vs PyTorch eager (generate_kv_pytorch.py), same model shape (the demo's
 # 0.8M teacher), prompt 16, 48 new tokens at temperature 1; interleaved rounds, medians (issue 13).
-# Usage: student-trainer/bench/gen.sh [ROUNDS=3] [REPEATS per run=5]
+# Usage: benchmarks/scripts/generation.sh [ROUNDS=3] [REPEATS per run=5]
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 ROUNDS="${1:-3}"
@@ -10,10 +10,10 @@ REPEATS="${2:-5}"
 PY=/usr/bin/python3
 TMP="$(mktemp -d)"
 trap 'rm -rf "$TMP"' EXIT
-(cd "$ROOT" && mvn -q -B -o -Dstyle.color=never -DskipTests -Dspotless.check.skip=true -pl student-trainer -am \
+(cd "$ROOT" && mvn -q -B -o -Dstyle.color=never -DskipTests -Dspotless.check.skip=true -pl benchmarks -am \
   compile dependency:build-classpath -Dmdep.outputFile="$TMP/cp.txt" -Dmdep.includeScope=runtime) >&2
-for m in schemas models; do cp -r "$ROOT/$m/target/classes" "$TMP/$m"; done
-CP="$TMP/models:$TMP/schemas:$(cat "$TMP/cp.txt")"
+for m in schemas models benchmarks; do cp -r "$ROOT/$m/target/classes" "$TMP/$m"; done
+CP="$TMP/benchmarks:$TMP/models:$TMP/schemas:$(cat "$TMP/cp.txt")"
 export DJL_OFFLINE=true OMP_NUM_THREADS="${OMP_NUM_THREADS:-$(nproc)}"
 # shellcheck source=../../engine-env.sh
 source "$ROOT/engine-env.sh"
@@ -22,10 +22,10 @@ echo "distill: ${DISTILL_ENGINE_ENV[*]} ${DISTILL_ENGINE_PROPS[*]}; OMP_NUM_THRE
 D="" P="" W=""
 for r in $(seq 1 "$ROUNDS"); do
   d=$(env "${DISTILL_ENGINE_ENV[@]}" java -Xmx1g "${DISTILL_ENGINE_PROPS[@]}" -cp "$CP" \
-    dev.distill.models.bench.GenerationBenchmark "$REPEATS" 16 48 DENSE 1 \
+    dev.distill.benchmarks.models.GenerationBenchmark "$REPEATS" 16 48 DENSE 1 \
     | grep -A2 "^Sampler.generate" | awk '$1=="DENSE"{print $3}')
-  p=$("$PY" "$ROOT/student-trainer/bench/generate_kv_pytorch.py" "$REPEATS" 16 48 | sed -E 's/.*tokens_per_second=([0-9.]+).*/\1/')
-  w=$(env "${DISTILL_ENGINE_ENV[@]}" "$PY" "$ROOT/student-trainer/bench/generate_kv_pytorch.py" "$REPEATS" 16 48 \
+  p=$("$PY" "$ROOT/benchmarks/scripts/generate_kv_pytorch.py" "$REPEATS" 16 48 | sed -E 's/.*tokens_per_second=([0-9.]+).*/\1/')
+  w=$(env "${DISTILL_ENGINE_ENV[@]}" "$PY" "$ROOT/benchmarks/scripts/generate_kv_pytorch.py" "$REPEATS" 16 48 \
     | sed -E 's/.*tokens_per_second=([0-9.]+).*/\1/')
   echo "round $r: distill cached $d tok/s | pytorch kv $p | pytorch kv + distill's OMP_WAIT_POLICY $w ($(uptime | sed 's/.*load/load/'))"
   D+="$d " P+="$p " W+="$w "

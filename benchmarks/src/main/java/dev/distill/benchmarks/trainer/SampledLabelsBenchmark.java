@@ -1,4 +1,4 @@
-package dev.distill.trainer.bench;
+package dev.distill.benchmarks.trainer;
 
 import dev.distill.schemas.codec.SampledSoftLabelCodec;
 import dev.distill.schemas.codec.SoftLabelCodec;

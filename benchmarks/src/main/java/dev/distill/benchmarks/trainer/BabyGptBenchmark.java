@@ -1,4 +1,4 @@
-package dev.distill.trainer.bench;
+package dev.distill.benchmarks.trainer;
 
 import dev.distill.models.gpt.GptConfig;
 import dev.distill.models.gpt.LanguageModel;
@@ -16,8 +16,8 @@ import java.util.Locale;
 
 /**
  * nanoGPT's CPU "baby GPT" trained with distill's DJL loop: the Java side of the comparison in
- * {@code student-trainer/bench/run.sh} (same model and recipe as {@code baby_gpt_pytorch.py}). Not
- * a test: a benchmark that prints numbers. Args: corpus path, iterations (default 2000).
+ * {@code benchmarks/scripts/baby_gpt.sh} (same model and recipe as {@code baby_gpt_pytorch.py}).
+ * Not a test: a benchmark that prints numbers. Args: corpus path, iterations (default 2000).
  */
 public final class BabyGptBenchmark {
   private BabyGptBenchmark() {}

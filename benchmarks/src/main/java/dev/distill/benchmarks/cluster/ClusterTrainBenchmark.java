@@ -1,4 +1,4 @@
-package dev.distill.deploy.bench;
+package dev.distill.benchmarks.cluster;
 
 import dev.distill.deploy.config.ConfigKeys;
 import dev.distill.schemas.distributed.AllReduce;
@@ -22,7 +22,7 @@ import java.util.Map;
  * StandaloneCluster}: 2 Workers x 1 core) and stops.
  *
  * <pre>
- * java ... dev.distill.deploy.bench.ClusterTrainBenchmark [STEPS] [H] [ROUNDS]
+ * java ... dev.distill.benchmarks.cluster.ClusterTrainBenchmark [STEPS] [H] [ROUNDS]
  * </pre>
  *
  * A = {@link DataParallelStudentTrainer} in this JVM with {@link AllReduce#single()} (libtorch's

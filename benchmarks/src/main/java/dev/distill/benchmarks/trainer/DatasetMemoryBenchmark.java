@@ -1,4 +1,4 @@
-package dev.distill.trainer.bench;
+package dev.distill.benchmarks.trainer;
 
 import dev.distill.models.gpt.GptConfig;
 import dev.distill.models.gpt.LanguageModel;

@@ -1,4 +1,4 @@
-package dev.distill.trainer.bench;
+package dev.distill.benchmarks.trainer;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
@@ -31,8 +31,8 @@ import java.util.Random;
  * (medians), then each phase of one step recorded by libtorch's profiler through DJL ({@link
  * JniUtils#startProfile}), one Chrome trace per phase under {@code outDir} ({@code
  * train-<phase>.json}); then one cached decoding step at batch 1 ({@code decode.json}) after a
- * 16-token prompt. {@code bench/profile_breakdown.py} sums the traces per op category; the wall
- * time of a phase minus its ops' time is Java, JNI and allocation.
+ * 16-token prompt. {@code benchmarks/scripts/profile_breakdown.py} sums the traces per op category;
+ * the wall time of a phase minus its ops' time is Java, JNI and allocation.
  *
  * <p>Args: corpus, outDir ({@code -} for the phase timings alone), [warm-up steps = 30], [timed
  * steps = 30].

@@ -4,7 +4,7 @@ characters, 809,856 parameters; random weights: speed does not depend on them). 
 PROMPT tokens, then NEW tokens sampled at temperature 1, one position per step through the cache
 (what distill's CachedDecoder does). Prints the median tokens/s over ROUNDS rounds (+1 warm-up).
 Usage: generate_kv_pytorch.py [ROUNDS=5] [PROMPT=16] [NEW=48]
-Run with Debian's python3-torch, OMP_NUM_THREADS = cores (student-trainer/bench/gen.sh).
+Run with Debian's python3-torch, OMP_NUM_THREADS = cores (benchmarks/scripts/generation.sh).
 """
 import math
 import statistics

@@ -1,4 +1,4 @@
-package dev.distill.deploy.bench;
+package dev.distill.benchmarks.cluster;
 
 import dev.distill.deploy.config.ConfigKeys;
 import dev.distill.models.gpt.GptConfig;
@@ -34,7 +34,7 @@ import java.util.Map;
  * and the bytes each worker exchanges per synchronisation.
  *
  * <pre>
- * java ... dev.distill.deploy.bench.BarrierTrainBenchmark [MASTER] [STEPS]
+ * java ... dev.distill.benchmarks.cluster.BarrierTrainBenchmark [MASTER] [STEPS]
  * </pre>
  *
  * MASTER defaults to {@code local[2]} (both workers in one JVM: DJL lets one gradient collector run

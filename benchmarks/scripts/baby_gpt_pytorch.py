@@ -1,5 +1,5 @@
 """Reference: nanoGPT's CPU "baby GPT" trained in PyTorch eager, for a side-by-side speed and
-quality comparison with distill's DJL trainer (student-trainer/bench/run.sh).
+quality comparison with distill's DJL trainer (benchmarks/scripts/baby_gpt.sh).
 
 Same model and recipe as BabyGptBenchmark.java: char-level tiny Shakespeare, 90/10 split by
 position, 4 layers, 4 heads, 128 wide, context 64, batch 12, dropout 0, biases, tied head, GELU,
