@@ -71,7 +71,8 @@ model = GPT()
 opt = torch.optim.AdamW(model.parameters(), lr=1e-3, betas=(0.9, 0.99), weight_decay=0.01)
 
 
-def lr_at(it, warmup=100, lr=1e-3, min_lr=1e-4):
+# Warm-up cut to the run's length for short smoke runs, as BabyGptBenchmark.java does.
+def lr_at(it, warmup=min(100, iters), lr=1e-3, min_lr=1e-4):
     if it < warmup:
         return lr * (it + 1) / warmup
     p = (it - warmup) / max(1, iters - warmup)

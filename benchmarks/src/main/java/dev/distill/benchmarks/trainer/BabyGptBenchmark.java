@@ -38,7 +38,10 @@ public final class BabyGptBenchmark {
     int[] val = Arrays.copyOfRange(all, n, all.length);
     GptConfig gc = new GptConfig(tok.vocabSize(), 64, 4, 4, 128, 0f);
     // Validation only at the end, over 50 batches, as the Python reference does.
-    TrainConfig tc = new TrainConfig(iters, 12, 1e-3f, 100, 1e-4f, 0.01f, 1f, 0, 50, 1337);
+    // Warm-up 100 steps, cut to the run's length for short smoke runs (TrainConfig requires
+    // warmup <= steps); baby_gpt_pytorch.py cuts it the same way.
+    int warmup = Math.min(100, iters);
+    TrainConfig tc = new TrainConfig(iters, 12, 1e-3f, warmup, 1e-4f, 0.01f, 1f, 0, 50, 1337);
     try (LanguageModel lm = LanguageModel.create(gc, tok, 1337)) {
       long cpu0 = processCpuNanos();
       TrainResult r =

@@ -1,4 +1,4 @@
-package dev.distill.deploy.build;
+package dev.distill.benchmarks.build;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -32,7 +32,9 @@ import org.junit.jupiter.api.Test;
  * {@code maximum}, {@code minimum} and their in-place forms). On the PyTorch engine those wrap the
  * number in memory the JVM frees under autograd's feet, which corrupted gradients at random steps
  * (issue 5); {@code dev.distill.models.autograd.Scalars} is the safe spelling. The check
- * type-attributes the sources with javac, so it sees through variables and overloads.
+ * type-attributes the sources with javac, so it sees through variables and overloads. It lives in
+ * {@code benchmarks}, the one module whose test class path compiles every module's main sources
+ * (deploy's and its own JMH benchmarks included).
  */
 class AutogradScalarOverloadsTest {
   private static final Set<String> UNSAFE =
@@ -40,7 +42,7 @@ class AutogradScalarOverloadsTest {
           "mul", "muli", "div", "divi", "pow", "powi", "maximum", "minimum", "rdiv", "rdivi",
           "rpow", "rpowi");
   private static final List<String> MODULES =
-      List.of("models", "student-trainer", "teacher-service", "deploy");
+      List.of("models", "student-trainer", "teacher-service", "deploy", "benchmarks");
 
   @Test
   void noMainSourceCallsAnNdArrayNumberOverloadThatAutogradKeeps() throws IOException {
