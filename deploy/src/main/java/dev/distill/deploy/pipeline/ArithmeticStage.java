@@ -24,8 +24,6 @@ import dev.distill.trainer.training.BatchSource;
 import dev.distill.trainer.training.SoftLabelBatches;
 import dev.distill.trainer.training.TextWindows;
 import dev.distill.trainer.training.TrainConfig;
-import dev.distill.trainer.training.TrainResult;
-import dev.distill.trainer.training.TrainingLoop;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Path;
@@ -246,6 +244,7 @@ final class ArithmeticStage {
             new TextWindows(answerTokens, a.blockSize(), a.studentBatch()),
             new TextWindows(answerTokens, a.blockSize(), a.studentBatch())
           });
+      TrainStage trainer = new TrainStage(studentTrain, "train", config.runId(), out);
       for (Map.Entry<String, BatchSource[]> e : students.entrySet()) {
         out.printf(
             Locale.ROOT,
@@ -253,20 +252,14 @@ final class ArithmeticStage {
             e.getKey(),
             studentConfig.parameterCount(),
             (double) studentConfig.parameterCount() / teacherConfig.parameterCount());
-        StageProgress sp = new StageProgress(out, "train " + e.getKey());
         try (LanguageModel s = LanguageModel.create(studentConfig, tok, config.seed())) {
-          TrainResult r =
-              TrainingLoop.run(
-                  s,
-                  e.getValue()[0],
-                  e.getValue()[1],
-                  studentTrain,
-                  (step, total, l, v, tps) ->
-                      sp.update(step, total, String.format(Locale.ROOT, "loss %.4f", l)));
-          Checkpoints.save(
+          trainer.train(e.getKey(), s, e.getValue()[0], e.getValue()[1], null);
+          trainer.save(
               s,
               dir.resolve("models").resolve(e.getKey()),
-              Map.of("role", "student", "final_val_loss", Double.toString(r.finalValLoss())));
+              e.getKey().equals("cot-kd-student")
+                  ? kd.description()
+                  : "cross-entropy on answer-only texts (no rationale, no teacher)");
         }
       }
 

@@ -79,7 +79,7 @@ public final class RunReport {
       PrintStream out)
       throws IOException {
     List<Gate> parsed = gates.stream().map(Gate::parse).toList();
-    long t = System.nanoTime();
+    StageClock.Running evalStage = new StageClock(out).start("eval");
     Path models = runDir.resolve("models");
     Path teacherDir = models.resolve("teacher");
     Path subwordDir = runDir.resolve(SubwordStage.DIR);
@@ -148,7 +148,7 @@ public final class RunReport {
           arithmetic.truncated(),
           (System.nanoTime() - ta) / 1e9);
     }
-    double evalSeconds = (System.nanoTime() - t) / 1e9;
+    StageClock.StageTime evalTime = evalStage.stop();
 
     report.put("run_id", config.runId());
     report.put(
@@ -216,11 +216,15 @@ public final class RunReport {
     Map<String, Object> timings =
         new LinkedHashMap<>(
             (Map<String, Object>) report.getOrDefault("timings_seconds", new LinkedHashMap<>()));
-    timings.put("eval", Math.round(evalSeconds * 10) / 10.0);
+    timings.put("eval", evalTime.seconds());
     if (pipelineStartNanos != null) {
       timings.put("total", Math.round((System.nanoTime() - pipelineStartNanos) / 1e8) / 10.0);
     }
     report.put("timings_seconds", timings);
+    List<StageClock.StageTime> stages = new ArrayList<>(stagesOf(facts));
+    stages.removeIf(s -> s.name().equals("eval")); // a re-evaluation replaces the last one
+    stages.add(evalTime);
+    report.put("stages", stages);
 
     List<Gate.Outcome> outcomes = new ArrayList<>();
     Map<String, Double> metrics = metrics(teacherEval, students);
@@ -274,6 +278,18 @@ public final class RunReport {
         sections.put(key.replace('_', ' '), sec);
       }
     }
+    Map<String, Object> stageRows = new LinkedHashMap<>();
+    for (StageClock.StageTime st : stages) {
+      stageRows.put(
+          st.name(),
+          String.format(
+              Locale.ROOT,
+              "%.1f s, peak RSS %.1f MB (%s)",
+              st.seconds(),
+              st.peakRssMb(),
+              st.peakRssSource()));
+    }
+    sections.put("stages", stageRows);
     sections.put("configuration", new LinkedHashMap<>(config.toMap()));
     Path html = runDir.resolve("report.html");
     Files.writeString(
@@ -638,6 +654,18 @@ public final class RunReport {
   /** report.json's text for {@code report}, as {@link #write} writes it. */
   static String toJson(Object report) {
     return GSON.toJson(report);
+  }
+
+  /** The stages a run recorded in pipeline.json (none for a run written before they were). */
+  static List<StageClock.StageTime> stagesOf(Map<String, Object> facts) {
+    Object raw = facts.get("stages");
+    if (raw == null) {
+      return List.of();
+    }
+    List<StageClock.StageTime> stages =
+        GSON.fromJson(
+            GSON.toJsonTree(raw), new TypeToken<List<StageClock.StageTime>>() {}.getType());
+    return stages == null ? List.of() : stages;
   }
 
   static void writeFacts(Path runDir, Map<String, Object> facts) throws IOException {
