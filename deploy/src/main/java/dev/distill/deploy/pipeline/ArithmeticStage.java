@@ -82,17 +82,8 @@ final class ArithmeticStage {
             config.teacherEmbd(),
             0f);
     TrainConfig teacherTrain =
-        new TrainConfig(
-            a.teacherSteps(),
-            a.teacherBatch(),
-            2e-3f,
-            Math.max(1, a.teacherSteps() / 30),
-            2e-4f,
-            0.01f,
-            1f,
-            Math.max(1, a.teacherSteps() / 4),
-            4,
-            config.seed());
+        TrainStage.recipe(
+            a.teacherSteps(), a.teacherBatch(), 2e-3f, 2e-4f, 30, 4, 4, config.seed());
     Path teacherDir =
         TeacherCache.loadOrTrain(
             Path.of(config.cacheDir()),
@@ -200,17 +191,8 @@ final class ArithmeticStage {
               a.studentEmbd(),
               0f);
       TrainConfig studentTrain =
-          new TrainConfig(
-              a.studentSteps(),
-              a.studentBatch(),
-              3e-3f,
-              Math.max(1, a.studentSteps() / 30),
-              3e-4f,
-              0.01f,
-              1f,
-              Math.max(1, a.studentSteps() / 4),
-              2,
-              config.seed());
+          TrainStage.recipe(
+              a.studentSteps(), a.studentBatch(), 3e-3f, 3e-4f, 30, 4, 2, config.seed());
       if (curated.train() == 0) {
         // Nothing to distill from: say so in the report rather than train on nothing.
         out.println("[train arithmetic] no rationale survived curation; students not trained");

@@ -128,32 +128,19 @@ final class CharWorkload {
             out);
     DistillationLoss kd = new DistillationLoss(config.alpha(), trainSet.temperature(), false);
     DistillationLoss hard = new DistillationLoss(0f, trainSet.temperature(), false);
+    Map<String, TrainResult> curves =
+        new LinkedHashMap<>(
+            trainer.kdAndHardLabel(
+                () -> LanguageModel.create(studentConfig, tokenizer, config.seed()),
+                String.format(Locale.ROOT, "%,d params", studentConfig.parameterCount()),
+                trainSet.examples(),
+                valSet.examples(),
+                kd,
+                hard,
+                runDir.resolve("models")));
     Map<String, String> losses = new LinkedHashMap<>();
-    Map<String, TrainResult> curves = new LinkedHashMap<>();
-    for (Map.Entry<String, DistillationLoss> e :
-        List.of(Map.entry("kd-student", kd), Map.entry("hard-label-student", hard))) {
-      String name = e.getKey();
-      DistillationLoss loss = e.getValue();
-      out.printf(
-          Locale.ROOT,
-          "[train] %s: %,d params, alpha %.2f (KD: forward KL at T=%.1f x T^2, tail bucket)%n",
-          name,
-          studentConfig.parameterCount(),
-          loss.alpha(),
-          loss.temperature());
-      try (LanguageModel s = LanguageModel.create(studentConfig, tokenizer, config.seed())) {
-        curves.put(
-            name,
-            trainer.train(
-                name,
-                s,
-                trainer.batches(trainSet.examples(), loss),
-                trainer.batches(valSet.examples(), loss),
-                null));
-        trainer.save(s, runDir.resolve("models").resolve(name), loss.description());
-      }
-      losses.put(name, loss.description());
-    }
+    losses.put(TrainStage.KD, kd.description());
+    losses.put(TrainStage.HARD_LABEL, hard.description());
     // Compressed students (issue 5): the KD student's recipe with ternary (BitNet b1.58) and
     // self-compressing linear layers, saved in the packed export format.
     Map<String, CompressionResult> compression = new LinkedHashMap<>();
@@ -229,15 +216,13 @@ final class CharWorkload {
   private Path teacherCheckpoint(GptConfig gc, CharTokenizer tokenizer, LocalPipeline.Splits splits)
       throws IOException {
     TrainConfig tc =
-        new TrainConfig(
+        TrainStage.recipe(
             config.teacherSteps(),
             config.teacherBatch(),
             config.teacherLr(),
-            Math.max(1, config.teacherSteps() / 20),
             config.teacherLr() / 10,
-            0.01f,
-            1.0f,
-            Math.max(1, config.teacherSteps() / 4),
+            20,
+            4,
             8,
             config.seed());
     return TeacherCache.loadOrTrain(

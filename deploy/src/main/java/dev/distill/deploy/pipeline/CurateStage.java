@@ -15,8 +15,11 @@ import java.util.Map;
  * The Spark side of one workload's soft labels, in a workload folder {@code dir}: ingest (Kafka ->
  * {@code raw/}, Structured Streaming, AvailableNow, read_committed) then curation ({@code raw/} ->
  * {@code curated/}: validate, dedupe, split). Two steps, so that each is timed as its own stage.
+ *
+ * @param dir the workload's folder (the run folder, or {@code runs/<id>/subword})
+ * @param name the stage's name on console lines, e.g. {@code spark subword}
  */
-final class CurateStage {
+record CurateStage(DemoConfig config, Path dir, String name, PrintStream out) {
   /** report.json's {@code curation}: the curation's counts and the ingest's. */
   record CurationResult(
       long input,
@@ -47,22 +50,6 @@ final class CurateStage {
           "[%s] curated %d -> kept %d (train %d, val %d), rejected %d %s, duplicates %d",
           stage, input, kept, train, val, rejected, rejectedByReason, duplicates);
     }
-  }
-
-  private final DemoConfig config;
-  private final Path dir;
-  private final String name;
-  private final PrintStream out;
-
-  /**
-   * @param dir the workload's folder (the run folder, or {@code runs/<id>/subword})
-   * @param name the stage's name on console lines, e.g. {@code spark subword}
-   */
-  CurateStage(DemoConfig config, Path dir, String name, PrintStream out) {
-    this.config = config;
-    this.dir = dir;
-    this.name = name;
-    this.out = out;
   }
 
   /** Kafka {@code topic} -> {@code raw/}; bad records to {@code quarantine/}. */

@@ -21,8 +21,10 @@ import java.util.Map;
 /**
  * Teacher-service labelling, one job: the teacher's top-k soft labels of text prompts, written in
  * Kafka transactions to a topic and, beside them, to Parquet. Shared by both Shakespeare workloads.
+ *
+ * @param name the stage's name on progress lines, e.g. {@code teacher-service subword}
  */
-final class LabelStage {
+record LabelStage(DemoConfig config, String name, PrintStream out) {
   /**
    * report.json's {@code soft_labels}.
    *
@@ -36,19 +38,6 @@ final class LabelStage {
       float temperature,
       String topic,
       String codec) {}
-
-  private final DemoConfig config;
-  private final PrintStream out;
-  private final String name;
-
-  /**
-   * @param name the stage's name on progress lines, e.g. {@code teacher-service subword}
-   */
-  LabelStage(DemoConfig config, String name, PrintStream out) {
-    this.config = config;
-    this.name = name;
-    this.out = out;
-  }
 
   /**
    * Labels {@code prompts} with {@code teacher} (loaded from {@code teacherDir}, whose manifest

@@ -109,17 +109,8 @@ public final class LocalPipeline {
 
   /** A student's training recipe: warm-up a twentieth, evaluation every fifth of the steps. */
   static TrainConfig studentTrainConfig(DemoConfig config, int steps, int batch) {
-    return new TrainConfig(
-        steps,
-        batch,
-        config.studentLr(),
-        Math.max(1, steps / 20),
-        config.studentLr() / 10,
-        0.01f,
-        1.0f,
-        Math.max(1, steps / 5),
-        4,
-        config.seed());
+    return TrainStage.recipe(
+        steps, batch, config.studentLr(), config.studentLr() / 10, 20, 5, 4, config.seed());
   }
 
   /** Evenly spaced windows of blockSize + 1 tokens, as prompts named SOURCE@START. */

@@ -49,21 +49,11 @@ final class StageClock {
 
   /** Starts the stage {@code name}; {@link Running#stop()} records it. */
   Running start(String name) {
-    return new Running(name, System.nanoTime(), PeakRss.start());
+    return new Running(this, name, System.nanoTime(), PeakRss.start());
   }
 
-  /** A stage under way. */
-  final class Running {
-    private final String name;
-    private final long t0;
-    private final PeakRss rss;
-
-    private Running(String name, long t0, PeakRss rss) {
-      this.name = name;
-      this.t0 = t0;
-      this.rss = rss;
-    }
-
+  /** A stage under way, started at {@code t0} ({@link System#nanoTime()}). */
+  record Running(StageClock clock, String name, long t0, PeakRss rss) {
     StageTime stop() {
       PeakRss.Sample peak = rss.stop();
       StageTime t =
@@ -72,8 +62,8 @@ final class StageClock {
               Math.round((System.nanoTime() - t0) / 1e8) / 10.0,
               Math.round(peak.megabytes() * 10) / 10.0,
               peak.source());
-      times.add(t);
-      out.println(line(t));
+      clock.times.add(t);
+      clock.out.println(line(t));
       return t;
     }
   }

@@ -249,15 +249,13 @@ final class SubwordStage {
   private Path teacher(HfConfig teacherConfig, Tokenizer tok, int[] train, int[] val)
       throws IOException {
     TrainConfig teacherTrain =
-        new TrainConfig(
+        TrainStage.recipe(
             w.teacherSteps(),
             w.teacherBatch(),
             w.teacherLr(),
-            Math.max(1, w.teacherSteps() / 20),
             w.teacherLr() / 10,
-            0.01f,
-            1.0f,
-            Math.max(1, w.teacherSteps() / 4),
+            20,
+            4,
             8,
             config.seed());
     return TeacherCache.loadOrTrain(
@@ -306,32 +304,25 @@ final class SubwordStage {
             out);
     DistillationLoss kd = new DistillationLoss(config.alpha(), trainSet.temperature(), false);
     DistillationLoss hard = new DistillationLoss(0f, trainSet.temperature(), false);
-    Map<String, String> losses = new LinkedHashMap<>();
-    for (Map.Entry<String, DistillationLoss> e :
-        List.of(Map.entry("kd-student", kd), Map.entry("hard-label-student", hard))) {
-      String name = e.getKey();
-      DistillationLoss loss = e.getValue();
-      out.printf(
-          Locale.ROOT,
-          "[train subword] %s: Llama-family, %,d params (%.3f of the teacher), alpha %.2f%n",
-          name,
-          studentConfig.parameterCount(),
-          (double) studentConfig.parameterCount() / teacherConfig.parameterCount(),
-          loss.alpha());
-      try (LanguageModel s =
-          LanguageModel.create(new HfDecoder(studentConfig), tok, config.seed())) {
-        TrainResult r =
-            trainer.train(
-                name,
-                s,
-                trainer.batches(trainSet.examples(), loss),
-                trainer.batches(valSet.examples(), loss),
-                null);
-        trainer.save(s, dir.resolve("models").resolve(name), loss.description());
-        RunReport.saveCurve(dir, name, r);
-      }
-      losses.put(name, loss.description());
+    Map<String, TrainResult> curves =
+        trainer.kdAndHardLabel(
+            () -> LanguageModel.create(new HfDecoder(studentConfig), tok, config.seed()),
+            String.format(
+                Locale.ROOT,
+                "Llama-family, %,d params (%.3f of the teacher)",
+                studentConfig.parameterCount(),
+                (double) studentConfig.parameterCount() / teacherConfig.parameterCount()),
+            trainSet.examples(),
+            valSet.examples(),
+            kd,
+            hard,
+            dir.resolve("models"));
+    for (Map.Entry<String, TrainResult> e : curves.entrySet()) {
+      RunReport.saveCurve(dir, e.getKey(), e.getValue());
     }
+    Map<String, String> losses = new LinkedHashMap<>();
+    losses.put(TrainStage.KD, kd.description());
+    losses.put(TrainStage.HARD_LABEL, hard.description());
     return losses;
   }
 

@@ -14,33 +14,84 @@ import dev.distill.trainer.training.TrainingLoop;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Path;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
+import java.util.function.Supplier;
 
 /**
  * Training students, one job: a model the caller made and owns, its batches, the training loop with
  * a progress line, then its checkpoint. Shared by every workload (char, subword, arithmetic); what
  * differs between them (architecture, batches, loss, regulariser) comes in as arguments.
  */
-final class TrainStage {
-  private final TrainConfig tc;
-  private final String stage;
-  private final String runId;
-  private final PrintStream out;
+record TrainStage(TrainConfig tc, String stage, String runId, PrintStream out) {
+  /**
+   * A cosine schedule with weight decay 0.01 and gradient clipping at 1 (nanoGPT's defaults):
+   * warm-up over {@code steps / warmupDivisor} steps, validation every {@code steps / evalDivisor}.
+   */
+  static TrainConfig recipe(
+      int steps,
+      int batch,
+      float lr,
+      float minLr,
+      int warmupDivisor,
+      int evalDivisor,
+      int evalBatches,
+      long seed) {
+    return new TrainConfig(
+        steps,
+        batch,
+        lr,
+        Math.max(1, steps / warmupDivisor),
+        minLr,
+        0.01f,
+        1.0f,
+        Math.max(1, steps / evalDivisor),
+        evalBatches,
+        seed);
+  }
 
   /**
-   * @param stage prefix of progress lines, e.g. {@code train subword}
+   * The KD student and the hard-label student (alpha 0): the same architecture from {@code create},
+   * steps and seed, each saved under {@code modelsDir/NAME}.
+   *
+   * @param describe the part of each student's console line before its loss, e.g. {@code
+   *     Llama-family, 12,345 params}
+   * @return each student's curve, by name, in that order
    */
-  TrainStage(TrainConfig tc, String stage, String runId, PrintStream out) {
-    this.tc = tc;
-    this.stage = stage;
-    this.runId = runId;
-    this.out = out;
+  Map<String, TrainResult> kdAndHardLabel(
+      Supplier<LanguageModel> create,
+      String describe,
+      List<Example> train,
+      List<Example> val,
+      DistillationLoss kd,
+      DistillationLoss hard,
+      Path modelsDir)
+      throws IOException {
+    Map<String, TrainResult> curves = new LinkedHashMap<>();
+    for (Map.Entry<String, DistillationLoss> e :
+        List.of(Map.entry(KD, kd), Map.entry(HARD_LABEL, hard))) {
+      DistillationLoss loss = e.getValue();
+      out.printf(
+          Locale.ROOT,
+          "[%s] %s: %s, alpha %.2f (%s)%n",
+          stage,
+          e.getKey(),
+          describe,
+          loss.alpha(),
+          loss.description());
+      try (LanguageModel s = create.get()) {
+        curves.put(
+            e.getKey(), train(e.getKey(), s, batches(train, loss), batches(val, loss), null));
+        save(s, modelsDir.resolve(e.getKey()), loss.description());
+      }
+    }
+    return curves;
   }
 
-  TrainConfig config() {
-    return tc;
-  }
+  static final String KD = "kd-student";
+  static final String HARD_LABEL = "hard-label-student";
 
   /** Soft-label batches of {@code examples} under {@code loss}, at this stage's batch size. */
   BatchSource batches(List<Example> examples, DistillationLoss loss) {
