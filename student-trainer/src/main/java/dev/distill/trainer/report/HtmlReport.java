@@ -145,6 +145,19 @@ public final class HtmlReport {
     }
     sb.append("<h2>Student vs teacher on held-out text</h2>\n").append(models.render());
 
+    // The charts come right after the main table, so the first screen shows them.
+    sb.append("<h2>Charts</h2>\n<div class=\"charts\">\n");
+    sb.append(lossCurves(in.curves())).append('\n');
+    sb.append(sizeVsQuality(all));
+    sb.append(calibration(all)).append('\n');
+    if (in.compression().values().stream().anyMatch(c -> c.steps().length > 0)) {
+      sb.append(bitsOverTraining(in.compression())).append('\n');
+    }
+    if (in.compression().values().stream().anyMatch(c -> !c.layers().isEmpty())) {
+      sb.append(layerSparsity(in.compression())).append('\n');
+    }
+    sb.append("</div>\n");
+
     if (in.subword() != null) {
       sb.append(subwordTable(in.subword()));
     }
@@ -166,18 +179,6 @@ public final class HtmlReport {
       }
       sb.append("</ul>\n");
     }
-
-    sb.append("<h2>Charts</h2>\n<div class=\"charts\">\n");
-    sb.append(lossCurves(in.curves())).append('\n');
-    sb.append(sizeVsQuality(all));
-    sb.append(calibration(all)).append('\n');
-    if (in.compression().values().stream().anyMatch(c -> c.steps().length > 0)) {
-      sb.append(bitsOverTraining(in.compression())).append('\n');
-    }
-    if (in.compression().values().stream().anyMatch(c -> !c.layers().isEmpty())) {
-      sb.append(layerSparsity(in.compression())).append('\n');
-    }
-    sb.append("</div>\n");
 
     for (Map.Entry<String, Map<String, Object>> section : in.sections().entrySet()) {
       sb.append("<h2>").append(Html.escape(section.getKey())).append("</h2>\n<table>");
