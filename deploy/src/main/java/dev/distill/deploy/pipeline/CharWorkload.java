@@ -64,7 +64,10 @@ final class CharWorkload {
       LabelResult softLabels,
       CurationResult curation,
       Map<String, CompressionResult> compression,
-      Map<String, String> losses) {}
+      Map<String, String> losses) {
+    /** The workload did not run. */
+    static final CharResult NONE = new CharResult(null, null, Map.of(), Map.of());
+  }
 
   private final DemoConfig config;
   private final StageClock clock;

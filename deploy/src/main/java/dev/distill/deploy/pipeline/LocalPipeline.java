@@ -16,7 +16,6 @@ import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HexFormat;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.stream.Stream;
@@ -64,7 +63,6 @@ public final class LocalPipeline {
     CharTokenizer tokenizer = CharTokenizer.fromCorpus(text);
     Splits splits = Splits.of(tokenizer.encode(text));
     StageClock clock = new StageClock(out);
-    Map<String, Object> facts = new LinkedHashMap<>();
     boolean needsKafka = config.runs(DemoConfig.CHAR) || config.runs(DemoConfig.BPE);
     try (EmbeddedKafka broker =
         needsKafka && config.bootstrapServers() == null
@@ -75,25 +73,28 @@ public final class LocalPipeline {
         out.println("[kafka] bootstrap servers " + bootstrap + ", topic " + config.topic());
         Topics.ensure(bootstrap, Map.of(), config.topic(), 2, (short) 1);
       }
-      if (config.runs(DemoConfig.CHAR)) {
-        CharWorkload.CharResult r =
-            new CharWorkload(config, clock, out).run(runDir, bootstrap, tokenizer, splits);
-        facts.put("soft_labels", r.softLabels());
-        facts.put("curation", r.curation());
-        facts.put("compression", r.compression());
-        r.losses().forEach((name, loss) -> facts.put("loss." + name, loss));
-      }
-      if (config.runs(DemoConfig.BPE)) {
-        facts.put(SubwordStage.DIR, new SubwordStage(config, clock, out).run(runDir, bootstrap));
-      }
-      if (config.runs(DemoConfig.ARITHMETIC)) {
-        facts.put(
-            "arithmetic",
-            clock.time("arithmetic", () -> new ArithmeticStage(config, out).run(runDir)));
-      }
-      facts.put("timings_seconds", clock.seconds());
-      facts.put("stages", clock.times());
-      RunReport.writeFacts(runDir, facts);
+      CharWorkload.CharResult chars =
+          config.runs(DemoConfig.CHAR)
+              ? new CharWorkload(config, clock, out).run(runDir, bootstrap, tokenizer, splits)
+              : CharWorkload.CharResult.NONE;
+      SubwordStage.SubwordResult subword =
+          config.runs(DemoConfig.BPE)
+              ? new SubwordStage(config, clock, out).run(runDir, bootstrap)
+              : null;
+      Map<String, Object> arithmetic =
+          config.runs(DemoConfig.ARITHMETIC)
+              ? clock.time("arithmetic", () -> new ArithmeticStage(config, out).run(runDir))
+              : null;
+      new PipelineFacts(
+              chars.softLabels(),
+              chars.curation(),
+              chars.compression(),
+              chars.losses(),
+              subword,
+              arithmetic,
+              clock.seconds(),
+              clock.times())
+          .write(runDir);
       lastResult = RunReport.write(runDir, config, splits.heldOut(), gates, t0, out);
       if (broker != null) {
         out.println("[kafka] stopping the broker");

@@ -151,9 +151,37 @@ final class SubwordStage {
         w.studentIntermediate());
   }
 
-  Map<String, Object> run(Path runDir, String bootstrap) throws IOException {
+  /**
+   * report.json's {@code subword.tokenizer}.
+   *
+   * @param charactersPerToken of the training text, rounded to 0.0001
+   */
+  record TokenizerFacts(
+      String id,
+      String sha256,
+      @SerializedName("vocab_size") int vocabSize,
+      @SerializedName("train_tokens") long trainTokens,
+      @SerializedName("train_characters") long trainCharacters,
+      @SerializedName("characters_per_token") double charactersPerToken) {}
+
+  /**
+   * What the workload produced (report.json's {@code subword}, before the evaluation's teacher,
+   * students and eval are added).
+   *
+   * @param losses the students' training objectives, by name
+   * @param timingsSeconds seconds of this workload's stages, by stage name without the prefix
+   */
+  record SubwordResult(
+      TokenizerFacts tokenizer,
+      @SerializedName("soft_labels") LabelResult softLabels,
+      CurationResult curation,
+      Map<String, String> losses,
+      @SerializedName("hf_export") HfExport hfExport,
+      @SerializedName("student_params_vs_teacher") double studentParamsVsTeacher,
+      @SerializedName("timings_seconds") Map<String, Double> timingsSeconds) {}
+
+  SubwordResult run(Path runDir, String bootstrap) throws IOException {
     Path dir = runDir.resolve(DIR);
-    Map<String, Object> facts = new LinkedHashMap<>();
     Texts texts = Texts.of(LocalPipeline.corpus());
     try (Tokenizer tok = bundledTokenizer(dir.resolve("tokenizer"))) {
       int[] train = tok.encode(texts.train());
@@ -168,15 +196,14 @@ final class SubwordStage {
           texts.train().length(),
           train.length,
           (double) texts.train().length() / train.length);
-      facts.put(
-          "tokenizer",
-          Facts.ordered(
-              "id", tok.id(),
-              "sha256", tok.sha256(),
-              "vocab_size", tok.vocabSize(),
-              "train_tokens", train.length,
-              "train_characters", texts.train().length(),
-              "characters_per_token", round((double) texts.train().length() / train.length, 4)));
+      TokenizerFacts tokenizer =
+          new TokenizerFacts(
+              tok.id(),
+              tok.sha256(),
+              tok.vocabSize(),
+              train.length,
+              texts.train().length(),
+              round((double) texts.train().length() / train.length, 4));
 
       // Teacher (cached by config + tokenizer + corpus + training config)
       HfConfig teacherConfig = teacherConfig(w, tok);
@@ -208,42 +235,41 @@ final class SubwordStage {
                           "distill-demo-" + config.runId() + "-subword",
                           dir.resolve("teacher-outputs"));
                 });
-        facts.put("soft_labels", labels);
 
         // Spark: ingest then curate, as the char workload
         CurateStage spark = new CurateStage(config, dir, "spark subword", out);
         IngestResult ingest = clock.time(STAGE + "ingest", () -> spark.ingest(bootstrap, topic));
         CurationResult curation = clock.time(STAGE + "curate", () -> spark.curate(ingest));
-        facts.put("curation", curation);
 
         // Students: KD and hard labels only, same architecture, steps and seed
         HfConfig studentConfig = studentConfig(w, teacherConfig);
-        facts.put(
-            "losses",
+        Map<String, String> losses =
             clock.time(
                 STAGE + "train",
-                () -> trainStudents(dir, tok, teacherConfig, studentConfig, curation)));
+                () -> trainStudents(dir, tok, teacherConfig, studentConfig, curation));
 
         // The KD student as a Hugging Face folder, reloaded and compared on held-out text
-        facts.put(
-            "hf_export",
-            clock.time(STAGE + "export", () -> export(runDir, dir, tok, texts, studentConfig)));
-        facts.put(
-            "student_params_vs_teacher",
-            round((double) studentConfig.parameterCount() / teacherConfig.parameterCount(), 4));
+        HfExport export =
+            clock.time(STAGE + "export", () -> export(runDir, dir, tok, texts, studentConfig));
+        Map<String, Double> timings = new LinkedHashMap<>();
+        clock
+            .seconds()
+            .forEach(
+                (k, v) -> {
+                  if (k.startsWith(STAGE)) {
+                    timings.put(k.substring(STAGE.length()), v);
+                  }
+                });
+        return new SubwordResult(
+            tokenizer,
+            labels,
+            curation,
+            losses,
+            export,
+            round((double) studentConfig.parameterCount() / teacherConfig.parameterCount(), 4),
+            timings);
       }
     }
-    Map<String, Double> tm = new LinkedHashMap<>();
-    clock
-        .seconds()
-        .forEach(
-            (k, v) -> {
-              if (k.startsWith(STAGE)) {
-                tm.put(k.substring(STAGE.length()), v);
-              }
-            });
-    facts.put("timings_seconds", tm);
-    return facts;
   }
 
   private Path teacher(HfConfig teacherConfig, Tokenizer tok, int[] train, int[] val)

@@ -6,7 +6,6 @@ import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
@@ -49,19 +48,17 @@ class StageClockTest {
   @Test
   void stagesSurviveThePipelineFactsWithTheirReportJsonKeys() throws Exception {
     StageClock.StageTime t = new StageClock.StageTime("ingest", 12.3, 812.4, PeakRss.VM_HWM);
-    Map<String, Object> facts = new LinkedHashMap<>();
-    facts.put("stages", List.of(t));
-    RunReport.writeFacts(run, facts);
+    PipelineFacts facts = new PipelineFacts(null, null, null, null, null, null, null, List.of(t));
+    facts.write(run);
 
-    Map<String, Object> back = RunReport.readFacts(run);
+    PipelineFacts back = PipelineFacts.read(run);
 
-    assertThat(RunReport.stagesOf(back)).containsExactly(t);
+    assertThat(back.stages()).containsExactly(t);
     assertThat(RunReport.toJson(back))
         .contains("\"name\": \"ingest\"")
         .contains("\"seconds\": 12.3")
         .contains("\"peak_rss_mb\": 812.4")
         .contains("\"peak_rss_source\": \"VmHWM\"");
-    assertThat(RunReport.stagesOf(new LinkedHashMap<>())).isEmpty();
   }
 
   @Test
