@@ -34,7 +34,6 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
-import org.apache.hadoop.conf.Configuration;
 
 /**
  * The arithmetic chain-of-thought workload, every stage real: a teacher trained on step-by-step
@@ -199,14 +198,9 @@ final class ArithmeticStage {
         facts.put("students", "not trained: no rationale survived curation");
         return facts;
       }
-      String curatedDir = dir.resolve("curated").toString();
-      CuratedDataset trainSet =
-          CuratedDataset.read(curatedDir, "train", tok.id(), tok.sha256(), new Configuration());
-      // A tiny run can leave the val split empty; validation then reuses the training split.
-      CuratedDataset valSet =
-          curated.val() > 0
-              ? CuratedDataset.read(curatedDir, "val", tok.id(), tok.sha256(), new Configuration())
-              : trainSet;
+      TrainStage.Curated data = TrainStage.Curated.read(dir, tok, curated.val());
+      CuratedDataset trainSet = data.train();
+      CuratedDataset valSet = data.val();
       DistillationLoss kd = new DistillationLoss(config.alpha(), trainSet.temperature(), false);
       StringBuilder answers = new StringBuilder();
       for (ArithmeticTask.Problem p : labelled) {

@@ -24,7 +24,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import org.apache.hadoop.conf.Configuration;
 
 /**
  * The char-level workload (the seed paper's setting), as stages: a GPT teacher (cached), soft
@@ -114,13 +113,9 @@ final class CharWorkload {
   private CharResult trainStudents(
       Path runDir, CharTokenizer tokenizer, LabelResult labels, CurationResult curation)
       throws IOException {
-    String curated = runDir.resolve("curated").toString();
-    CuratedDataset trainSet =
-        CuratedDataset.read(
-            curated, "train", tokenizer.id(), tokenizer.sha256(), new Configuration());
-    CuratedDataset valSet =
-        CuratedDataset.read(
-            curated, "val", tokenizer.id(), tokenizer.sha256(), new Configuration());
+    TrainStage.Curated data = TrainStage.Curated.read(runDir, tokenizer, curation.val());
+    CuratedDataset trainSet = data.train();
+    CuratedDataset valSet = data.val();
     GptConfig studentConfig =
         gpt(tokenizer, config.studentLayers(), config.studentHeads(), config.studentEmbd());
     TrainStage trainer =
@@ -219,15 +214,8 @@ final class CharWorkload {
   private Path teacherCheckpoint(GptConfig gc, CharTokenizer tokenizer, LocalPipeline.Splits splits)
       throws IOException {
     TrainConfig tc =
-        TrainStage.recipe(
-            config.teacherSteps(),
-            config.teacherBatch(),
-            config.teacherLr(),
-            config.teacherLr() / 10,
-            20,
-            4,
-            8,
-            config.seed());
+        TrainStage.teacherRecipe(
+            config.teacherSteps(), config.teacherBatch(), config.teacherLr(), config.seed());
     return TeacherCache.loadOrTrain(
         Path.of(config.cacheDir()),
         "shakespeare",

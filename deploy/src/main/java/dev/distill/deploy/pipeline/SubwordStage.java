@@ -33,7 +33,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import org.apache.hadoop.conf.Configuration;
 
 /**
  * The subword workload, every stage real: tiny Shakespeare through the bundled byte-level BPE
@@ -275,15 +274,7 @@ final class SubwordStage {
   private Path teacher(HfConfig teacherConfig, Tokenizer tok, int[] train, int[] val)
       throws IOException {
     TrainConfig teacherTrain =
-        TrainStage.recipe(
-            w.teacherSteps(),
-            w.teacherBatch(),
-            w.teacherLr(),
-            w.teacherLr() / 10,
-            20,
-            4,
-            8,
-            config.seed());
+        TrainStage.teacherRecipe(w.teacherSteps(), w.teacherBatch(), w.teacherLr(), config.seed());
     return TeacherCache.loadOrTrain(
         Path.of(config.cacheDir()),
         TASK,
@@ -315,13 +306,9 @@ final class SubwordStage {
       HfConfig studentConfig,
       CurationResult curation)
       throws IOException {
-    String curated = dir.resolve("curated").toString();
-    CuratedDataset trainSet =
-        CuratedDataset.read(curated, "train", tok.id(), tok.sha256(), new Configuration());
-    CuratedDataset valSet =
-        curation.val() > 0
-            ? CuratedDataset.read(curated, "val", tok.id(), tok.sha256(), new Configuration())
-            : trainSet;
+    TrainStage.Curated data = TrainStage.Curated.read(dir, tok, curation.val());
+    CuratedDataset trainSet = data.train();
+    CuratedDataset valSet = data.val();
     TrainStage trainer =
         new TrainStage(
             LocalPipeline.studentTrainConfig(config, w.studentSteps(), w.studentBatch()),

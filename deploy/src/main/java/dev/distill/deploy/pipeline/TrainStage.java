@@ -2,7 +2,9 @@ package dev.distill.deploy.pipeline;
 
 import dev.distill.models.checkpoint.Checkpoints;
 import dev.distill.models.gpt.LanguageModel;
+import dev.distill.models.tokenizer.Tokenizer;
 import dev.distill.trainer.data.Example;
+import dev.distill.trainer.io.CuratedDataset;
 import dev.distill.trainer.loss.DistillationLoss;
 import dev.distill.trainer.training.BatchSource;
 import dev.distill.trainer.training.Checkpointing;
@@ -19,6 +21,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.function.Supplier;
+import org.apache.hadoop.conf.Configuration;
 
 /**
  * Training students, one job: a model the caller made and owns, its batches, the training loop with
@@ -88,6 +91,33 @@ record TrainStage(TrainConfig tc, String stage, String runId, PrintStream out) {
       }
     }
     return curves;
+  }
+
+  /** A nanoGPT-style teacher recipe: minimum lr a tenth, validation every quarter, 8 batches. */
+  static TrainConfig teacherRecipe(int steps, int batch, float lr, long seed) {
+    return recipe(steps, batch, lr, lr / 10, 20, 4, 8, seed);
+  }
+
+  /** A workload's curated examples: its train split and its val split. */
+  record Curated(CuratedDataset train, CuratedDataset val) {
+    /**
+     * Reads {@code workloadDir/curated} (checking that it was labelled with {@code tokenizer}); a
+     * tiny run can leave the val split empty ({@code valExamples == 0}), and validation then reuses
+     * the train split.
+     */
+    static Curated read(Path workloadDir, Tokenizer tokenizer, long valExamples)
+        throws IOException {
+      String dir = workloadDir.resolve("curated").toString();
+      CuratedDataset train =
+          CuratedDataset.read(
+              dir, "train", tokenizer.id(), tokenizer.sha256(), new Configuration());
+      return new Curated(
+          train,
+          valExamples > 0
+              ? CuratedDataset.read(
+                  dir, "val", tokenizer.id(), tokenizer.sha256(), new Configuration())
+              : train);
+    }
   }
 
   static final String KD = "kd-student";

@@ -130,9 +130,7 @@ public final class HtmlReport {
     for (EvalResult r : all) {
       Compressed c = in.compression().get(r.name());
       models.row(
-          r.name(),
-          count(r.params()),
-          String.format(Locale.ROOT, "%.3f", (double) r.params() / in.teacher().params()),
+          identity(r, in.teacher()),
           num(r.valLoss()),
           num(r.perplexity()),
           num(r.top1Agreement()),
@@ -565,9 +563,7 @@ public final class HtmlReport {
     all.addAll(sw.students());
     for (EvalResult r : all) {
       table.row(
-          r.name(),
-          count(r.params()),
-          String.format(Locale.ROOT, "%.3f", (double) r.params() / sw.teacher().params()),
+          identity(r, sw.teacher()),
           count(r.bytesOnDisk()),
           num(r.valLoss()),
           num(r.valLoss() / sw.charsPerToken()),
@@ -601,6 +597,14 @@ public final class HtmlReport {
       return Long.toString(d.longValue());
     }
     return String.valueOf(v);
+  }
+
+  /** A model table's first cells: name, parameters, and parameters over the teacher's. */
+  private static List<String> identity(EvalResult r, EvalResult teacher) {
+    return List.of(
+        r.name(),
+        count(r.params()),
+        String.format(Locale.ROOT, "%.3f", (double) r.params() / teacher.params()));
   }
 
   /** A count with thousands separators. */

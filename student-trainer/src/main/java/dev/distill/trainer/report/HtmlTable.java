@@ -41,6 +41,13 @@ final class HtmlTable {
     return row(List.of(cells));
   }
 
+  /** Adds a row: the {@code first} cells, then {@code rest}. */
+  HtmlTable row(List<String> first, String... rest) {
+    List<String> cells = new ArrayList<>(first);
+    cells.addAll(List.of(rest));
+    return row(cells);
+  }
+
   HtmlTable row(List<String> cells) {
     if (cells.size() != columns.size()) {
       throw new IllegalArgumentException(
