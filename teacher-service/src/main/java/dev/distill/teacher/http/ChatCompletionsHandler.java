@@ -34,7 +34,7 @@ import java.util.UUID;
  * gets prompts the way it was trained; a teacher whose tokenizer has no template gets a 400 that
  * says so. Tools, functions and response formats are refused (400), not ignored.
  */
-final class ChatCompletionsHandler implements OpenAiEndpoint {
+final class ChatCompletionsHandler implements JsonEndpoint {
   private final Teacher teacher;
   private final Generations gens; // null: the teacher does not generate
   private final ServerConfig config;

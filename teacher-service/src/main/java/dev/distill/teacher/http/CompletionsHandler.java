@@ -14,7 +14,6 @@ import dev.distill.teacher.inference.Teacher;
 import dev.distill.teacher.inference.TextGeneration.TokenLogprob;
 import dev.distill.teacher.service.TeacherMetrics;
 import java.io.IOException;
-import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.Random;
@@ -29,7 +28,7 @@ import java.util.UUID;
  * Teacher#textGeneration()}. Token strings are {@link
  * dev.distill.teacher.inference.TokenStrings#text(int)}.
  */
-final class CompletionsHandler implements OpenAiEndpoint {
+final class CompletionsHandler implements JsonEndpoint {
   // null members are written ("finish_reason": null), as the OpenAI API writes them
   private static final Gson GSON =
       new com.google.gson.GsonBuilder().serializeNulls().disableHtmlEscaping().create();
@@ -250,13 +249,9 @@ final class CompletionsHandler implements OpenAiEndpoint {
     return usage;
   }
 
+  /** An OpenAI answer: null members are written, as the OpenAI API writes them. */
   static int sendJson(HttpExchange ex, JsonObject body) throws IOException {
-    byte[] bytes = GSON.toJson(body).getBytes(StandardCharsets.UTF_8);
-    ex.getResponseHeaders().set("Content-Type", "application/json");
-    ex.sendResponseHeaders(200, bytes.length);
-    try (OutputStream out = ex.getResponseBody()) {
-      out.write(bytes);
-    }
-    return 200;
+    return Responses.send(
+        ex, 200, Responses.JSON, GSON.toJson(body).getBytes(StandardCharsets.UTF_8));
   }
 }
