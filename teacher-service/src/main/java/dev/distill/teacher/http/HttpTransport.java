@@ -354,12 +354,17 @@ final class HttpTransport implements AutoCloseable {
     return new ApiError(413, "request body over " + config.maxBodyBytes() + " bytes");
   }
 
+  /** Graceful drain, first step: from now on new teacher work is answered 503. */
+  void stopAdmitting() {
+    draining = true;
+  }
+
   /**
-   * Graceful drain: from now on new teacher work is answered 503; waits up to {@code timeout} for
-   * the admitted requests to finish. True when they did.
+   * Graceful drain: {@link #stopAdmitting()}, then waits up to {@code timeout} for the admitted
+   * requests to finish. True when they did.
    */
   boolean drain(Duration timeout) {
-    draining = true;
+    stopAdmitting();
     try {
       if (admission.tryAcquire(config.maxInFlight(), timeout.toMillis(), TimeUnit.MILLISECONDS)) {
         admission.release(config.maxInFlight());

@@ -88,6 +88,8 @@ public final class TeacherHttpServer implements AutoCloseable {
    */
   @Override
   public void close() {
+    // Not ready only once new work is turned away: a 503 from /readyz means the drain has begun.
+    transport.stopAdmitting();
     ready = false;
     if (!transport.drain(DRAIN_TIMEOUT)) {
       LOG.warn("HTTP requests still running after {}; stopping anyway", DRAIN_TIMEOUT);
