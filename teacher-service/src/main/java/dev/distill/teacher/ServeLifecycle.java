@@ -26,6 +26,21 @@ final class ServeLifecycle {
   /** A background loop that stops when asked (the Kafka {@code PromptServiceLoop}). */
   interface Loop extends Runnable {
     void requestStop();
+
+    /** A loop made of its body and its stop request. */
+    static Loop of(Runnable body, Runnable stop) {
+      return new Loop() {
+        @Override
+        public void run() {
+          body.run();
+        }
+
+        @Override
+        public void requestStop() {
+          stop.run();
+        }
+      };
+    }
   }
 
   private final TeacherHttpServer http;

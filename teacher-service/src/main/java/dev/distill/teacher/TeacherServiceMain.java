@@ -452,17 +452,7 @@ public final class TeacherServiceMain {
               new PromptLabeler(
                   t, lim.chunkPositions, lim.maxPromptTokens, model.rationaleConfig()),
               metrics);
-      return new ServeLifecycle.Loop() {
-        @Override
-        public void run() {
-          loop.run();
-        }
-
-        @Override
-        public void requestStop() {
-          loop.requestStop();
-        }
-      };
+      return ServeLifecycle.Loop.of(loop::run, loop::requestStop);
     }
   }
 

@@ -134,15 +134,11 @@ class ServeLifecycleTest {
   @Test
   void aFailedLoopExits1NamingTheFailure() throws Exception {
     ServeLifecycle.Loop failing =
-        new ServeLifecycle.Loop() {
-          @Override
-          public void run() {
-            throw new IllegalStateException("broker unreachable");
-          }
-
-          @Override
-          public void requestStop() {}
-        };
+        ServeLifecycle.Loop.of(
+            () -> {
+              throw new IllegalStateException("broker unreachable");
+            },
+            () -> {});
     ServeLifecycle life = new ServeLifecycle(null, failing, Duration.ofSeconds(5), out);
     life.start();
     assertThat(life.awaitStop()).isEqualTo(1);

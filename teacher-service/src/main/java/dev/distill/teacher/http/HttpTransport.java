@@ -13,7 +13,6 @@ import java.io.InputStream;
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.charset.CharacterCodingException;
-import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.time.Duration;
@@ -327,13 +326,9 @@ final class HttpTransport implements AutoCloseable {
     }
     String text;
     try {
+      // A new decoder reports malformed input (CharsetDecoder's default action), never replaces it.
       text =
-          StandardCharsets.UTF_8
-              .newDecoder()
-              .onMalformedInput(CodingErrorAction.REPORT)
-              .onUnmappableCharacter(CodingErrorAction.REPORT)
-              .decode(ByteBuffer.wrap(buf.toByteArray()))
-              .toString();
+          StandardCharsets.UTF_8.newDecoder().decode(ByteBuffer.wrap(buf.toByteArray())).toString();
     } catch (CharacterCodingException e) {
       throw new ApiError(400, "request body is not valid UTF-8");
     }
