@@ -42,8 +42,6 @@ import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.Callable;
 import java.util.regex.Pattern;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 import picocli.CommandLine;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
@@ -63,7 +61,6 @@ import picocli.CommandLine.Option;
     subcommands = {TeacherServiceMain.Serve.class, TeacherServiceMain.Batch.class},
     description = "Soft labels from a teacher: HTTP API, Kafka service mode, batch mode.")
 public final class TeacherServiceMain {
-  private static final Logger LOG = LoggerFactory.getLogger(TeacherServiceMain.class);
 
   /** Which teacher: an in-process checkpoint or a remote OpenAI-compatible endpoint. */
   static final class TeacherOptions {
