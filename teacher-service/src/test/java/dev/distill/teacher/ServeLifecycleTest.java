@@ -66,13 +66,15 @@ class ServeLifecycleTest {
         });
   }
 
+  static HttpRequest softLabelsRequest(TeacherHttpServer s) {
+    return HttpRequest.newBuilder(URI.create(s.baseUri() + "/v1/soft-labels"))
+        .timeout(Duration.ofSeconds(20))
+        .POST(HttpRequest.BodyPublishers.ofString("{\"text\":\"abc\"}"))
+        .build();
+  }
+
   HttpResponse<String> softLabels(TeacherHttpServer s) throws Exception {
-    return http.send(
-        HttpRequest.newBuilder(URI.create(s.baseUri() + "/v1/soft-labels"))
-            .timeout(Duration.ofSeconds(20))
-            .POST(HttpRequest.BodyPublishers.ofString("{\"text\":\"abc\"}"))
-            .build(),
-        HttpResponse.BodyHandlers.ofString());
+    return http.send(softLabelsRequest(s), HttpResponse.BodyHandlers.ofString());
   }
 
   int readyz(TeacherHttpServer s) throws Exception {
@@ -93,14 +95,7 @@ class ServeLifecycleTest {
     life.start();
     assertThat(printed()).startsWith("http " + server.baseUri()).contains("ready");
     CompletableFuture<HttpResponse<String>> inFlight =
-        CompletableFuture.supplyAsync(
-            () -> {
-              try {
-                return softLabels(server);
-              } catch (Exception e) {
-                throw new IllegalStateException(e);
-              }
-            });
+        http.sendAsync(softLabelsRequest(server), HttpResponse.BodyHandlers.ofString());
     assertThat(teacher.entered.await(10, TimeUnit.SECONDS)).isTrue();
     CompletableFuture<Integer> exit = awaitStopAsync(life);
     life.requestStop();
