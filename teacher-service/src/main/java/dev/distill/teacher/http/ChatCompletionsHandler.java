@@ -91,7 +91,7 @@ final class ChatCompletionsHandler implements JsonEndpoint {
       throw new ApiError(400, "top_logprobs needs logprobs: true");
     }
     boolean stream = Generations.boolField(req, "stream");
-    boolean usageChunk = stream && CompletionsHandler.includeUsage(req);
+    boolean usageChunk = stream && CompletionsRequest.includeUsage(req);
     int[] promptIds = gens.encode(prompt);
     Random rng = new Random(p.seed());
     String id = "chatcmpl-" + UUID.randomUUID();
