@@ -14,7 +14,10 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
-/** The completions request seam: JSON in, a typed request or a 400 naming the field. */
+/**
+ * The request seams of both completions endpoints: JSON in, a typed request or a 400 naming the
+ * field.
+ */
 class CompletionsRequestTest {
   static LocalTeacher teacher;
   static Generations gens;
@@ -82,6 +85,26 @@ class CompletionsRequestTest {
     };
     for (String[] c : cases) {
       assertThatThrownBy(() -> parse(c[0]))
+          .as(c[0])
+          .isInstanceOfSatisfying(ApiError.class, e -> assertThat(e.status).isEqualTo(400))
+          .hasMessageContaining(c[1]);
+    }
+  }
+
+  @Test
+  void chatRequestsRefuseToolsAndBadMessagesBeforeTheTemplateAndNameAMissingTemplate() {
+    String[][] cases = {
+      {
+        "{\"messages\":[{\"role\":\"user\",\"content\":\"a\"}],\"tools\":[]}",
+        "tools is not supported"
+      },
+      {"{\"messages\":[]}", "messages must be a non-empty array"},
+      // the char GPT's tokenizer has no chat template
+      {"{\"messages\":[{\"role\":\"user\",\"content\":\"a\"}]}", "has no chat template"},
+    };
+    for (String[] c : cases) {
+      JsonObject o = JsonParser.parseString(c[0]).getAsJsonObject();
+      assertThatThrownBy(() -> ChatCompletionsRequest.parse(o, gens, teacher, CONFIG))
           .as(c[0])
           .isInstanceOfSatisfying(ApiError.class, e -> assertThat(e.status).isEqualTo(400))
           .hasMessageContaining(c[1]);
