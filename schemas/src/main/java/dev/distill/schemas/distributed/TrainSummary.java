@@ -34,7 +34,7 @@ public record TrainSummary(
     implements Serializable {
   public TrainSummary {
     process = process == null ? "" : process;
-    timed = timed == null ? Timing.NONE : timed;
+    timed = timed == null ? Timing.NONE : timed; // null: not timed
   }
 
   /**
@@ -79,33 +79,7 @@ public record TrainSummary(
     }
   }
 
-  /** A summary whose worker's process is not known. */
-  public TrainSummary(
-      int rank,
-      long steps,
-      long tokens,
-      double seconds,
-      double valLoss,
-      long bytesSent,
-      long syncs,
-      long unusedExamples,
-      String output,
-      String process) {
-    this(
-        rank,
-        steps,
-        tokens,
-        seconds,
-        valLoss,
-        bytesSent,
-        syncs,
-        unusedExamples,
-        output,
-        process,
-        Timing.NONE);
-  }
-
-  /** A summary whose worker's process is not known. */
+  /** A summary whose worker's process and timed window are not known. */
   public TrainSummary(
       int rank,
       long steps,
@@ -116,18 +90,7 @@ public record TrainSummary(
       long syncs,
       long unusedExamples,
       String output) {
-    this(
-        rank,
-        steps,
-        tokens,
-        seconds,
-        valLoss,
-        bytesSent,
-        syncs,
-        unusedExamples,
-        output,
-        "",
-        Timing.NONE);
+    this(rank, steps, tokens, seconds, valLoss, bytesSent, syncs, unusedExamples, output, "", null);
   }
 
   /** This summary with {@link #process} set. */
