@@ -114,7 +114,13 @@ public final class CrossTokenizerBatches implements BatchSource {
                 + " has sampled labels (label with --labels topk)");
       }
       String text = teacherTokenizer.decode(e.tokens());
-      int[] full = studentTokenizer.encode(text);
+      int[] full;
+      try {
+        full = studentTokenizer.encode(text);
+      } catch (IllegalArgumentException untokenizable) {
+        skip++;
+        continue;
+      }
       if (full.length < 2) {
         skip++;
         continue;
