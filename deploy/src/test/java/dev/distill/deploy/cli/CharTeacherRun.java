@@ -8,8 +8,10 @@ import dev.distill.models.checkpoint.Checkpoints;
 import dev.distill.models.gpt.GptConfig;
 import dev.distill.models.gpt.LanguageModel;
 import dev.distill.models.tokenizer.CharTokenizer;
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -106,5 +108,21 @@ record CharTeacherRun(Path checkpoint, Path tokenizer, Path prompts) {
       }
     }
     return losses;
+  }
+
+  /** An exit code and what the command wrote to standard error. */
+  record Outcome(int code, String stderr) {}
+
+  /** {@code distill args...} with its standard error captured. */
+  static Outcome execute(String... args) {
+    PrintStream err = System.err;
+    ByteArrayOutputStream captured = new ByteArrayOutputStream();
+    System.setErr(new PrintStream(captured, true, StandardCharsets.UTF_8));
+    try {
+      int code = DistillCli.execute(args);
+      return new Outcome(code, captured.toString(StandardCharsets.UTF_8));
+    } finally {
+      System.setErr(err);
+    }
   }
 }

@@ -2,9 +2,6 @@ package dev.distill.deploy.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -63,17 +60,9 @@ class CrossTokenizerTrainIT {
 
   @Test
   void withoutACrossTokenizerLossTheStudentIsRefusedNamingBothTokenizersAndTheKeys() {
-    PrintStream err = System.err;
-    ByteArrayOutputStream captured = new ByteArrayOutputStream();
-    System.setErr(new PrintStream(captured, true, StandardCharsets.UTF_8));
-    int code;
-    try {
-      code = DistillCli.execute(train("refused", "student.steps=2"));
-    } finally {
-      System.setErr(err);
-    }
-    assertThat(code).isNotZero();
-    assertThat(captured.toString(StandardCharsets.UTF_8))
+    CharTeacherRun.Outcome refused = CharTeacherRun.execute(train("refused", "student.steps=2"));
+    assertThat(refused.code()).isNotZero();
+    assertThat(refused.stderr())
         .contains("char-")
         .contains("hf-660-")
         .contains("train.loss=uld")

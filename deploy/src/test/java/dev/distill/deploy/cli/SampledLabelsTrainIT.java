@@ -2,9 +2,6 @@ package dev.distill.deploy.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.List;
 import org.apache.avro.generic.GenericRecord;
@@ -81,23 +78,15 @@ class SampledLabelsTrainIT {
     Path labelled = run.label(tmp.resolve("teacher-outputs"), "--labels", "sampled:4");
     Path curated = tmp.resolve("curated");
     CharTeacherRun.curate(labelled, curated);
-    PrintStream err = System.err;
-    ByteArrayOutputStream captured = new ByteArrayOutputStream();
-    System.setErr(new PrintStream(captured, true, StandardCharsets.UTF_8));
-    int code;
-    try {
-      code =
-          DistillCli.execute(
-              train(
-                  curated,
-                  run,
-                  tmp.resolve("student"),
-                  "student.steps=2",
-                  "train.divergence=reverse_kl"));
-    } finally {
-      System.setErr(err);
-    }
-    assertThat(code).isNotZero();
-    assertThat(captured.toString(StandardCharsets.UTF_8)).contains("forward KL only");
+    CharTeacherRun.Outcome refused =
+        CharTeacherRun.execute(
+            train(
+                curated,
+                run,
+                tmp.resolve("student"),
+                "student.steps=2",
+                "train.divergence=reverse_kl"));
+    assertThat(refused.code()).isNotZero();
+    assertThat(refused.stderr()).contains("forward KL only");
   }
 }

@@ -72,6 +72,19 @@ public final class SoftLabeler {
       throw new IllegalArgumentException(
           "samples per position must be in [1, " + teacher.vocabSize() + "], got " + samples);
     }
+    for (int i = 0; i < sequences.size(); i++) {
+      int len = sequences.get(i).length;
+      if (len < 2 || len > teacher.contextTokens() + 1) {
+        throw new IllegalArgumentException(
+            "sequence "
+                + i
+                + " has "
+                + len
+                + " tokens, outside [2, "
+                + (teacher.contextTokens() + 1)
+                + "]");
+      }
+    }
     return LengthGroups.map(
         sequences,
         equal -> {

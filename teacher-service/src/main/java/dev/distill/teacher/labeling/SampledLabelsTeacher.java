@@ -57,17 +57,10 @@ public final class SampledLabelsTeacher implements Teacher {
 
   @Override
   public List<LabeledSequence> label(List<int[]> sequences) throws TeacherException {
-    for (int i = 0; i < sequences.size(); i++) {
-      int len = sequences.get(i).length;
-      if (len < 2 || len > maxSequenceTokens()) {
-        throw new TeacherException(
-            "sequence " + i + " has " + len + " tokens, outside [2, " + maxSequenceTokens() + "]",
-            false);
-      }
-    }
     try {
       return labeler.labelSampled(sequences, samples);
     } catch (IllegalArgumentException e) {
+      // a sequence outside [2, maxSequenceTokens]: trying again cannot help
       throw new TeacherException(e.getMessage(), false, e);
     } catch (RuntimeException e) {
       throw new TeacherException("sampled labelling failed: " + e.getMessage(), true, e);
