@@ -16,9 +16,9 @@ import org.junit.jupiter.api.io.TempDir;
  *
  * <p>The loss is the default recipe, 0.5 KD + 0.5 hard-label CE: a random teacher is nearly
  * uniform, so its KD term alone (a cross-entropy, bounded below by the teacher's entropy, about ln
- * V) can fall only about 0.05 nats (seen: 4.059 to 4.010 in 60 steps at alpha = 1). That the
- * sampled KD term is the one used on this path is shown by the second test (a divergence sampled
- * labels do not estimate is refused by the trainer) and DistillationLossTest.
+ * V) can fall only about 0.05 nats (seen at T = 1: 4.059 to 4.010 in 60 steps at alpha = 1). That
+ * the sampled KD term is the one used on this path is shown by the second test (a divergence
+ * sampled labels do not estimate is refused by the trainer) and DistillationLossTest.
  */
 class SampledLabelsTrainIT {
   @TempDir Path tmp;
