@@ -499,7 +499,7 @@ class CurateJobIT {
   }
 
   @Test
-  void fullCurationWithNearDuplicatesRunsTenSparkJobs() throws Exception {
+  void fullCurationWithNearDuplicatesRunsAtMostTenSparkJobs() throws Exception {
     // Issue 14: counts ride on passes that run anyway; no job exists only to feed the report.
     // The 10: schema inference, scan, dedupe shuffle, two at the cached examples, band shuffle,
     // pairs, candidates' tokens, dropped locators, write (spark-jobs README).
