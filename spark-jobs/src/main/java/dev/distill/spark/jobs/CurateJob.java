@@ -1,15 +1,19 @@
 package dev.distill.spark.jobs;
 
 import static org.apache.spark.sql.functions.avg;
+import static org.apache.spark.sql.functions.coalesce;
 import static org.apache.spark.sql.functions.col;
 import static org.apache.spark.sql.functions.count;
 import static org.apache.spark.sql.functions.explode;
 import static org.apache.spark.sql.functions.lit;
+import static org.apache.spark.sql.functions.max;
+import static org.apache.spark.sql.functions.min;
 import static org.apache.spark.sql.functions.row_number;
 import static org.apache.spark.sql.functions.sum;
 import static org.apache.spark.sql.functions.udf;
 import static org.apache.spark.sql.functions.when;
 
+import dev.distill.schemas.validation.Reason;
 import dev.distill.spark.transforms.ChunkReassembly;
 import dev.distill.spark.transforms.CuratedProjection;
 import dev.distill.spark.transforms.CurationFeatures;
@@ -37,13 +41,16 @@ import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.api.java.function.FlatMapGroupsFunction;
+import org.apache.spark.api.java.function.ForeachPartitionFunction;
 import org.apache.spark.api.java.function.MapFunction;
 import org.apache.spark.broadcast.Broadcast;
 import org.apache.spark.sql.Column;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Encoders;
+import org.apache.spark.sql.Observation;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.api.java.UDF1;
 import org.apache.spark.sql.api.java.UDF2;
 import org.apache.spark.sql.expressions.UserDefinedFunction;
 import org.apache.spark.sql.expressions.Window;
@@ -91,147 +98,202 @@ public final class CurateJob {
       }
       try {
         // 1. One pass over the wide rows: validate (the only decode of the soft labels) and keep
-        //    narrow rows with a locator of each input row. Only narrow rows are cached.
+        //    narrow rows with a locator of each input row. Only narrow rows are cached. The pass
+        //    is one Spark job that collects the locators of the rejected rows; every count of
+        //    validation, the provenance guard's check and whether any row is chunked ride on it
+        //    (Dataset.observe, in the result stage, so a retried map task cannot count twice).
         Dataset<Row> rawRead = input.read(spark);
         Map<String, Integer> files = fileNumbers(rawRead.inputFiles());
         Dataset<Row> scanned =
             keep(cached, CurationFeatures.scan(withLocatorColumns(rawRead), files));
-        long inputRows = 0;
-        long rejected = 0;
+        Column reason = col(RecordValidation.REJECT_REASON);
+        Column isValid = reason.isNull();
+        List<Column> scanMetrics = new ArrayList<>();
+        scanMetrics.add(count(lit(1)).as("input"));
+        scanMetrics.add(count(reason).as("rejected"));
+        for (Reason r : Reason.values()) {
+          scanMetrics.add(count(when(reason.equalTo(r.name()), 1)).as("reject_" + r.name()));
+        }
+        scanMetrics.add(
+            count(when(isValid.and(col(RawColumns.CHUNK_COUNT).gt(1)), 1)).as("chunked"));
+        Column[] provenance = ProvenanceGuard.keys();
+        for (int i = 0; i < provenance.length; i++) {
+          scanMetrics.add(min(when(isValid, provenance[i])).as("provenance_min_" + i));
+          scanMetrics.add(max(when(isValid, provenance[i])).as("provenance_max_" + i));
+        }
+        Observation scanStats = new Observation("curate-scan");
+        long[] rejectedLocators =
+            longs(
+                observe(scanned, scanStats, scanMetrics)
+                    .where(reason.isNotNull())
+                    .select(col(CurationFeatures.LOC)));
+        Map<String, Object> scan = scanStats.getAsJava();
+        long inputRows = number(scan, "input");
+        long rejected = number(scan, "rejected");
         Map<String, Long> byReason = new TreeMap<>();
-        // One job: rejects by reason, and the provenance of the valid rows (the guard).
-        Column[] sets = ProvenanceGuard.sets();
-        for (Row r :
-            scanned
-                .groupBy(RecordValidation.REJECT_REASON)
-                .agg(count(lit(1)), sets[0], sets[1], sets[2])
-                .collectAsList()) {
-          long n = r.getLong(1);
-          inputRows += n;
-          if (!r.isNullAt(0)) {
-            rejected += n;
-            byReason.put(r.getString(0), n);
-          } else {
-            ProvenanceGuard.require(r.getList(2), r.getList(3), r.getList(4));
+        long known = 0;
+        for (Reason r : Reason.values()) {
+          long n = number(scan, "reject_" + r.name());
+          known += n;
+          if (n > 0) {
+            byReason.put(r.name(), n);
           }
         }
-        Dataset<Row> valid = RecordValidation.valid(scanned);
-
-        // 2. Chunked records -> one example each (or rejected as a whole), on narrow rows.
-        Dataset<Row> reassembled =
-            keep(
-                cached,
-                CurationFeatures.features(CurationFeatures.examples(valid), opt.nearDuplicates()));
-        long examples = 0;
-        long chunkRowsMerged = 0;
-        for (Row r :
-            reassembled
-                .groupBy(ChunkReassembly.CHUNK_REJECT)
-                .agg(count(lit(1)), sum(ChunkReassembly.CHUNK_ROWS))
-                .collectAsList()) {
-          long n = r.getLong(1);
-          long rows = r.getLong(2);
-          if (r.isNullAt(0)) {
-            examples += n;
-            chunkRowsMerged += rows - n;
-          } else {
-            rejected += rows;
-            byReason.merge(r.getString(0), rows, Long::sum);
+        if (known != rejected) {
+          // A reason outside the enum (cannot happen today): count by name, one job more.
+          byReason.clear();
+          for (Row r : scanned.where(reason.isNotNull()).groupBy(reason).count().collectAsList()) {
+            byReason.put(r.getString(0), r.getLong(1));
           }
         }
+        for (int i = 0; i < provenance.length; i++) {
+          if (!java.util.Objects.equals(
+              scan.get("provenance_min_" + i), scan.get("provenance_max_" + i))) {
+            // Mixed: name every distinct value (one more job, then the refusal).
+            Column[] sets = ProvenanceGuard.sets();
+            Row seen = scanned.where(isValid).agg(sets[0], sets[1], sets[2]).first();
+            ProvenanceGuard.require(seen.getList(0), seen.getList(1), seen.getList(2));
+          }
+        }
+        boolean chunked = number(scan, "chunked") > 0;
 
-        // 3. Exact dedupe on the content hash, then the quantiles and filters, all narrow.
-        Dataset<Row> deduped =
+        // 2. Examples (chunked records reassembled: only when a row is chunked), their features,
+        //    and the exact-dedupe decision, cached narrow. Each example carries a decision: null
+        //    (kept so far) or why it is dropped; later steps only decide on undecided rows.
+        Dataset<Row> decided =
             keep(
                 cached,
-                dropDuplicates(reassembled.where(col(ChunkReassembly.CHUNK_REJECT).isNull())));
-        long afterDedupe = deduped.count();
-        // One aggregation for every reported and every needed quantile of the four columns.
+                withDuplicates(
+                    CurationFeatures.features(
+                        CurationFeatures.examples(RecordValidation.valid(scanned), chunked),
+                        opt.nearDuplicates())));
+        Column undecided = col(DECISION).isNull();
+        Column chunkReject = col(ChunkReassembly.CHUNK_REJECT);
+        Column chunkRows = col(ChunkReassembly.CHUNK_ROWS).cast("long");
+        List<String> chunkReasons =
+            List.of(ChunkReassembly.INCOMPLETE_CHUNKS, ChunkReassembly.CHUNK_MISMATCH);
+        double[] probabilities =
+            LogitFilters.probabilities(LogitFilters.quantilesNeeded(opt.logitFilters()));
+        List<Column> exampleMetrics = new ArrayList<>();
+        exampleMetrics.add(count(when(chunkReject.isNull(), 1)).as("examples"));
+        exampleMetrics.add(sum(when(chunkReject.isNull(), chunkRows)).as("example_rows"));
+        exampleMetrics.add(sum(when(chunkReject.isNotNull(), chunkRows)).as("chunk_rejected"));
+        for (String r : chunkReasons) {
+          exampleMetrics.add(sum(when(chunkReject.equalTo(r), chunkRows)).as("chunk_" + r));
+        }
+        exampleMetrics.add(count(when(col(DECISION).equalTo(DUPLICATE), 1)).as("duplicates"));
+        // The quantiles of the deduplicated examples: approxQuantile's aggregation, on this pass.
+        exampleMetrics.addAll(List.of(LogitFilters.quantileAggregates(undecided, probabilities)));
+        Observation exampleStats = new Observation("curate-examples");
+        observe(decided, exampleStats, exampleMetrics)
+            .foreachPartition(
+                (ForeachPartitionFunction<Row>)
+                    it -> {
+                      while (it.hasNext()) {
+                        it.next();
+                      }
+                    });
+        Map<String, Object> ex = exampleStats.getAsJava();
+        long examples = number(ex, "examples");
+        long chunkRowsMerged = number(ex, "example_rows") - examples;
+        long chunkRejected = number(ex, "chunk_rejected");
+        long chunkKnown = 0;
+        for (String r : chunkReasons) {
+          long n = number(ex, "chunk_" + r);
+          chunkKnown += n;
+          if (n > 0) {
+            byReason.merge(r, n, Long::sum);
+          }
+        }
+        if (chunkKnown != chunkRejected) {
+          throw new IllegalStateException(
+              "chunk reassembly rejected rows for a reason other than " + chunkReasons);
+        }
+        rejected += chunkRejected;
+        long duplicates = number(ex, "duplicates");
+        Map<String, List<Double>> quantileValues = new TreeMap<>();
+        for (String c : LogitFilters.COLUMNS) {
+          quantileValues.put(c, doubles(ex.get("_q_" + c)));
+        }
         Map<String, Map<Double, Double>> distributions =
-            LogitFilters.quantiles(deduped, LogitFilters.quantilesNeeded(opt.logitFilters()));
+            LogitFilters.quantilesFrom(probabilities, quantileValues);
+
+        // 3. The logit filters, on the deduplicated examples (a column; no job).
         List<LogitFilters.Resolved> resolved =
             LogitFilters.resolve(opt.logitFilters(), distributions);
-        Map<String, Long> filtered = new TreeMap<>();
-        Dataset<Row> passed = deduped;
-        long afterFilters = afterDedupe;
+        Dataset<Row> annotated = decided;
         if (!resolved.isEmpty()) {
-          Dataset<Row> decided = LogitFilters.annotate(deduped, resolved);
-          for (LogitFilters.Resolved f : resolved) {
-            filtered.put(f.filter().name(), 0L);
-          }
-          for (Row r : decided.groupBy(LogitFilters.DECISION).count().collectAsList()) {
-            if (!r.isNullAt(0)) {
-              filtered.put(r.getString(0), r.getLong(1));
-              afterFilters -= r.getLong(1);
-            }
-          }
-          passed = LogitFilters.passed(decided);
+          annotated =
+              annotated.withColumn(
+                  DECISION, coalesce(col(DECISION), LogitFilters.decision(resolved)));
         }
 
-        // 4. Near-duplicates: one shuffle on the band keys; only candidate pairs are verified.
-        Dataset<Row> unique = passed;
+        // 4. Near-duplicates among the examples still kept: one shuffle on the band keys; the
+        //    candidate pairs and their rows' tokens are collected and verified on the driver.
         long nearDuplicates = 0;
         if (opt.nearDuplicates() != null) {
-          Dataset<Row> dropped =
-              keep(
-                  cached,
-                  NearDuplicates.verifiedPairs(passed, opt.nearDuplicates())
-                      .select(col("b").as(NearDuplicates.KEY))
-                      .distinct());
-          nearDuplicates = dropped.count();
-          unique = passed.join(dropped, NearDuplicates.KEY, "left_anti");
+          java.util.SortedSet<String> near =
+              NearDuplicates.droppedKeys(annotated.where(undecided), opt.nearDuplicates());
+          nearDuplicates = near.size();
+          annotated = decide(spark, annotated, undecided, near, NEAR_DUPLICATE);
         }
 
-        // 5. Split and decontamination, narrow.
-        Dataset<Row> split =
-            SplitAssignment.assign(
-                unique.drop(NearDuplicates.KEY, NearDuplicates.BANDS), config.valFraction());
+        // 5. Split (a column) and decontamination of the kept train examples.
+        annotated = SplitAssignment.assign(annotated, config.valFraction());
+        Column isTrain = col(SplitAssignment.SPLIT).equalTo(SplitAssignment.TRAIN);
+        Column isVal = col(SplitAssignment.SPLIT).equalTo(SplitAssignment.VAL);
         long contaminated = 0;
         if (opt.decontamination() != null) {
           Decontamination.Params d = opt.decontamination();
-          split = keep(cached, split);
           Dataset<Row> eval =
               d.againstVal()
-                  ? split.where(col(SplitAssignment.SPLIT).equalTo(SplitAssignment.VAL))
+                  ? annotated.where(undecided.and(isVal))
                   : ParquetInput.resolve(hadoop, "--decontaminate-against", d.evalPath())
                       .read(spark);
-          Dataset<Row> evalNgrams = keep(cached, Decontamination.ngrams(eval, d.ngram()));
-          Dataset<Row> train =
-              split.where(col(SplitAssignment.SPLIT).equalTo(SplitAssignment.TRAIN));
-          Dataset<Row> dirty = Decontamination.split(train, evalNgrams, d.ngram(), true);
-          contaminated = dirty.count();
-          Dataset<Row> clean = Decontamination.split(train, evalNgrams, d.ngram(), false);
-          split =
-              clean.unionByName(
-                  split.where(col(SplitAssignment.SPLIT).equalTo(SplitAssignment.VAL)));
+          java.util.SortedSet<String> dirty = new java.util.TreeSet<>();
+          for (Row r :
+              Decontamination.hits(
+                      annotated.where(undecided.and(isTrain)),
+                      Decontamination.ngrams(eval, d.ngram()),
+                      d.ngram())
+                  .collectAsList()) {
+            dirty.add(r.getString(0));
+          }
+          contaminated = dirty.size();
+          annotated = decide(spark, annotated, undecided.and(isTrain), dirty, CONTAMINATED);
         }
 
-        // 6. One aggregation: split sizes and the weights' mean; then the locators to drop.
-        Dataset<Row> kept = keep(cached, split);
-        Row totals =
-            kept.agg(
-                    sum(
-                        when(col(SplitAssignment.SPLIT).equalTo(SplitAssignment.TRAIN), 1L)
-                            .otherwise(0L)),
-                    sum(
-                        when(col(SplitAssignment.SPLIT).equalTo(SplitAssignment.VAL), 1L)
-                            .otherwise(0L)),
-                    avg(ExampleWeights.unnormalized(opt.weights())))
-                .first();
-        long train = totals.isNullAt(0) ? 0 : totals.getLong(0);
-        long val = totals.isNullAt(1) ? 0 : totals.getLong(1);
-        double weightMean = totals.isNullAt(2) ? 1.0 : totals.getDouble(2);
+        // 6. One pass over the narrow examples: the locators of every dropped example are
+        //    collected; split sizes, the weights' mean and the filter counts ride on it.
+        List<Column> totalMetrics = new ArrayList<>();
+        totalMetrics.add(count(when(undecided.and(isTrain), 1)).as("train"));
+        totalMetrics.add(count(when(undecided.and(isVal), 1)).as("val"));
+        totalMetrics.add(
+            avg(when(undecided, ExampleWeights.unnormalized(opt.weights()))).as("weight_mean"));
+        for (int i = 0; i < resolved.size(); i++) {
+          totalMetrics.add(
+              count(when(col(DECISION).equalTo(resolved.get(i).filter().name()), 1))
+                  .as("filter_" + i));
+        }
+        Observation totalStats = new Observation("curate-totals");
+        long[] droppedExampleLocators =
+            longs(
+                observe(annotated, totalStats, totalMetrics)
+                    .where(col(DECISION).isNotNull())
+                    .select(explode(col(CurationFeatures.LOCS))));
+        Map<String, Object> totals = totalStats.getAsJava();
+        long train = number(totals, "train");
+        long val = number(totals, "val");
+        Object mean = totals.get("weight_mean");
+        double weightMean = mean == null ? 1.0 : ((Number) mean).doubleValue();
+        Map<String, Long> filtered = new TreeMap<>();
+        for (int i = 0; i < resolved.size(); i++) {
+          filtered.put(resolved.get(i).filter().name(), number(totals, "filter_" + i));
+        }
         long[] droppedLocators =
-            scanned
-                .select(col(CurationFeatures.LOC))
-                .join(
-                    kept.select(explode(col(CurationFeatures.LOCS)).as(CurationFeatures.LOC)),
-                    CurationFeatures.LOC,
-                    "left_anti")
-                .as(Encoders.LONG())
-                .collectAsList()
-                .stream()
-                .mapToLong(Long::longValue)
+            java.util.stream.LongStream.concat(
+                    java.util.Arrays.stream(rejectedLocators),
+                    java.util.Arrays.stream(droppedExampleLocators))
                 .sorted()
                 .toArray();
 
@@ -240,7 +302,8 @@ public final class CurateJob {
             CuratedProjection.toCurated(
                 ExampleWeights.assign(
                     SplitAssignment.assign(
-                        keptRows(spark, rawRead, files, droppedLocators), config.valFraction()),
+                        keptRows(spark, rawRead, files, droppedLocators, chunked),
+                        config.valFraction()),
                     opt.weights(),
                     weightMean));
         Path success = new Path(config.outputPath(), "_SUCCESS");
@@ -293,7 +356,7 @@ public final class CurateJob {
                 train + val,
                 rejected,
                 byReason,
-                examples - afterDedupe,
+                duplicates,
                 train,
                 val,
                 config.splitsRoot(),
@@ -340,10 +403,22 @@ public final class CurateJob {
     return m;
   }
 
-  /** Exact dedupe on narrow example rows: the smallest record id per content hash survives. */
-  private static Dataset<Row> dropDuplicates(Dataset<Row> rows) {
+  /** Why an example is dropped (null: kept); the first step that drops it names it. */
+  static final String DECISION = "_decision";
+
+  static final String DUPLICATE = "DUPLICATE";
+  static final String NEAR_DUPLICATE = "NEAR_DUPLICATE";
+  static final String CONTAMINATED = "CONTAMINATED";
+
+  /**
+   * Adds {@value #DECISION} to example rows: the chunk reject reason, {@value #DUPLICATE} for all
+   * but the first example of each content hash (order: record id, chunk, Kafka coordinates, the
+   * label-bytes hash, the locator; rejected chunk groups take no part), else null. One shuffle.
+   */
+  private static Dataset<Row> withDuplicates(Dataset<Row> rows) {
+    Column rejectedChunks = col(ChunkReassembly.CHUNK_REJECT).isNotNull();
     WindowSpec byContent =
-        Window.partitionBy(Deduplication.CONTENT_HASH)
+        Window.partitionBy(col(Deduplication.CONTENT_HASH), rejectedChunks)
             .orderBy(
                 col(RawColumns.RECORD_ID).asc_nulls_last(),
                 col(RawColumns.CHUNK_INDEX).asc_nulls_last(),
@@ -351,9 +426,63 @@ public final class CurateJob {
                 col(RawColumns.KAFKA_OFFSET).asc_nulls_last(),
                 col(CurationFeatures.LABELS_HASH).asc_nulls_last(),
                 col(CurationFeatures.LOC).asc_nulls_last());
-    return rows.withColumn("_dedupe_rank", row_number().over(byContent))
-        .where(col("_dedupe_rank").equalTo(1))
-        .drop("_dedupe_rank");
+    return rows.withColumn(
+        DECISION,
+        when(rejectedChunks, col(ChunkReassembly.CHUNK_REJECT))
+            .when(row_number().over(byContent).gt(1), lit(DUPLICATE)));
+  }
+
+  /**
+   * Marks the rows where {@code where} holds whose {@value NearDuplicates#KEY} is in {@code keys}
+   * with {@code decision} (a broadcast set; no job).
+   */
+  private static Dataset<Row> decide(
+      SparkSession spark,
+      Dataset<Row> rows,
+      Column where,
+      java.util.SortedSet<String> keys,
+      String decision) {
+    if (keys.isEmpty()) {
+      return rows;
+    }
+    Broadcast<java.util.Set<String>> set =
+        JavaSparkContext.fromSparkContext(spark.sparkContext())
+            .broadcast(new java.util.HashSet<>(keys));
+    UserDefinedFunction in =
+        udf((UDF1<String, Boolean>) k -> set.value().contains(k), DataTypes.BooleanType);
+    return rows.withColumn(
+        DECISION,
+        when(where.and(in.apply(col(NearDuplicates.KEY))), lit(decision)).otherwise(col(DECISION)));
+  }
+
+  /** {@code rows.observe(observation, metrics...)}. */
+  private static Dataset<Row> observe(
+      Dataset<Row> rows, Observation observation, List<Column> metrics) {
+    return rows.observe(
+        observation, metrics.get(0), metrics.subList(1, metrics.size()).toArray(new Column[0]));
+  }
+
+  /** The single long column of {@code rows}, collected (one job when the plan has no shuffle). */
+  private static long[] longs(Dataset<Row> rows) {
+    return rows.as(Encoders.LONG()).collectAsList().stream().mapToLong(Long::longValue).toArray();
+  }
+
+  /** An observed count or sum (null, a sum over no rows, is 0). */
+  private static long number(Map<String, Object> metrics, String name) {
+    Object v = metrics.get(name);
+    return v == null ? 0 : ((Number) v).longValue();
+  }
+
+  /** An observed array of doubles (null: empty). */
+  private static List<Double> doubles(Object v) {
+    if (v == null) {
+      return List.of();
+    }
+    List<?> list =
+        v instanceof scala.collection.Seq<?> seq
+            ? scala.jdk.javaapi.CollectionConverters.asJava(seq)
+            : (List<?>) v;
+    return list.stream().map(x -> ((Number) x).doubleValue()).toList();
   }
 
   /**
@@ -361,7 +490,11 @@ public final class CurateJob {
    * records reassembled (only their rows move between tasks); raw layout.
    */
   private static Dataset<Row> keptRows(
-      SparkSession spark, Dataset<Row> raw, Map<String, Integer> files, long[] dropped) {
+      SparkSession spark,
+      Dataset<Row> raw,
+      Map<String, Integer> files,
+      long[] dropped,
+      boolean chunked) {
     Broadcast<long[]> drop =
         JavaSparkContext.fromSparkContext(spark.sparkContext()).broadcast(dropped);
     UserDefinedFunction keepRow =
@@ -386,6 +519,10 @@ public final class CurateJob {
     Dataset<Row> single =
         rows.where(col(RawColumns.CHUNK_COUNT).leq(1))
             .select(RawColumns.names().stream().map(functions::col).toArray(Column[]::new));
+    if (!chunked) {
+      // No valid row is chunked, and the dropped locators cover every other row: no shuffle.
+      return single;
+    }
     Column[] chunkCols =
         java.util.stream.Stream.concat(
                 RawColumns.names().stream().map(functions::col),

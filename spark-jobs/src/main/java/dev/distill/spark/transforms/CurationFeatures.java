@@ -177,12 +177,24 @@ public final class CurationFeatures {
    * holding every locator of the record.
    */
   public static Dataset<Row> examples(Dataset<Row> valid) {
+    return examples(valid, true);
+  }
+
+  /**
+   * {@link #examples(Dataset)}; with {@code chunked} false the caller knows that no valid row has
+   * {@code chunk_count > 1} (e.g. counted on a pass that ran anyway), so the plan has no shuffle by
+   * record id: one Spark job less.
+   */
+  public static Dataset<Row> examples(Dataset<Row> valid, boolean chunked) {
     Dataset<Row> single =
         valid
             .where(col(RawColumns.CHUNK_COUNT).leq(1))
             .withColumn(LOCS, array(col(LOC)))
             .withColumn(ChunkReassembly.CHUNK_REJECT, lit(null).cast("string"))
             .withColumn(ChunkReassembly.CHUNK_ROWS, lit(1));
+    if (!chunked) {
+      return single;
+    }
     int idAt = NARROW.fieldIndex(RawColumns.RECORD_ID);
     Dataset<Row> multi =
         valid

@@ -61,17 +61,23 @@ public final class Decontamination {
   public static Dataset<Row> split(
       Dataset<Row> train, Dataset<Row> evalNgrams, int n, boolean contaminated) {
     Dataset<Row> keyed = NearDuplicates.withKey(train);
-    Dataset<Row> hits =
-        keyed
-            .select(
-                col(NearDuplicates.KEY),
-                explode(ngramsUdf(n).apply(col(RawColumns.TOKENS))).as(NGRAM))
-            .join(evalNgrams, NGRAM, "left_semi")
-            .select(col(NearDuplicates.KEY))
-            .distinct();
+    Dataset<Row> hits = hits(keyed, evalNgrams, n);
     return keyed
         .join(hits, NearDuplicates.KEY, contaminated ? "left_semi" : "left_anti")
         .drop(NearDuplicates.KEY);
+  }
+
+  /**
+   * The distinct {@value NearDuplicates#KEY} values of the rows of {@code keyed} (which carry that
+   * key) that share an n-gram with {@code evalNgrams}.
+   */
+  public static Dataset<Row> hits(Dataset<Row> keyed, Dataset<Row> evalNgrams, int n) {
+    return keyed
+        .select(
+            col(NearDuplicates.KEY), explode(ngramsUdf(n).apply(col(RawColumns.TOKENS))).as(NGRAM))
+        .join(evalNgrams, NGRAM, "left_semi")
+        .select(col(NearDuplicates.KEY))
+        .distinct();
   }
 
   /** {@code train} without the examples that share an n-gram with {@code eval}. */

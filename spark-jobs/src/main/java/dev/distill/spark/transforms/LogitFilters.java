@@ -1,7 +1,11 @@
 package dev.distill.spark.transforms;
 
+import static org.apache.spark.sql.functions.array;
 import static org.apache.spark.sql.functions.col;
+import static org.apache.spark.sql.functions.isnan;
 import static org.apache.spark.sql.functions.lit;
+import static org.apache.spark.sql.functions.not;
+import static org.apache.spark.sql.functions.percentile_approx;
 import static org.apache.spark.sql.functions.when;
 
 import java.util.ArrayList;
@@ -14,6 +18,7 @@ import java.util.regex.Pattern;
 import org.apache.spark.sql.Column;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
+import org.apache.spark.sql.functions;
 
 /**
  * Logit-aware filters on the per-record summary columns, without decoding soft labels: each filter
@@ -99,14 +104,7 @@ public final class LogitFilters {
    * #REPORTED_QUANTILES} plus {@code extra}. Empty input gives an empty map.
    */
   public static Map<String, Map<Double, Double>> quantiles(Dataset<Row> rows, double... extra) {
-    TreeSet<Double> probs = new TreeSet<>();
-    for (double q : REPORTED_QUANTILES) {
-      probs.add(q);
-    }
-    for (double q : extra) {
-      probs.add(q);
-    }
-    double[] p = probs.stream().mapToDouble(Double::doubleValue).toArray();
+    double[] p = probabilities(extra);
     double[][] values =
         rows.select(COLUMNS.stream().map(c -> col(c).cast("double").as(c)).toArray(Column[]::new))
             .stat()
@@ -123,6 +121,89 @@ public final class LogitFilters {
       out.put(COLUMNS.get(c), byQ);
     }
     return out;
+  }
+
+  /** {@link #REPORTED_QUANTILES} and {@code extra}: sorted, distinct. */
+  public static double[] probabilities(double... extra) {
+    TreeSet<Double> probs = new TreeSet<>();
+    for (double q : REPORTED_QUANTILES) {
+      probs.add(q);
+    }
+    for (double q : extra) {
+      probs.add(q);
+    }
+    return probs.stream().mapToDouble(Double::doubleValue).toArray();
+  }
+
+  /**
+   * The accuracy of {@code percentile_approx} that {@code approxQuantile} uses for a relative error
+   * e: {@code min(Int.MaxValue, ceil(1 / e))} (Spark's {@code StatFunctions}).
+   */
+  static int accuracy() {
+    return (int) Math.min(Integer.MAX_VALUE, (long) Math.ceil(1.0 / RELATIVE_ERROR));
+  }
+
+  /**
+   * One aggregate per summary column ({@link #COLUMNS} order, named {@code _q_<column>}): {@code
+   * percentile_approx} at {@code probabilities} of the column over the rows where {@code where}
+   * holds, nulls and NaN left out, the accuracy of {@code approxQuantile} at {@value
+   * #RELATIVE_ERROR}: the algorithm {@code approxQuantile} runs, as plain aggregates, so they can
+   * ride on a pass that runs anyway ({@code Dataset.observe}) instead of a job of their own.
+   */
+  public static Column[] quantileAggregates(Column where, double[] probabilities) {
+    Column probs =
+        array(
+            java.util.Arrays.stream(probabilities).mapToObj(functions::lit).toArray(Column[]::new));
+    return COLUMNS.stream()
+        .map(
+            c -> {
+              Column v = col(c).cast("double");
+              return percentile_approx(
+                      when(where.and(v.isNotNull()).and(not(isnan(v))), v), probs, lit(accuracy()))
+                  .as("_q_" + c);
+            })
+        .toArray(Column[]::new);
+  }
+
+  /**
+   * Column to (quantile to value) from the values of {@link #quantileAggregates} (null for a column
+   * without a value: left out, as {@link #quantiles} leaves it out).
+   */
+  public static Map<String, Map<Double, Double>> quantilesFrom(
+      double[] probabilities, Map<String, List<Double>> byColumn) {
+    Map<String, Map<Double, Double>> out = new LinkedHashMap<>();
+    for (String c : COLUMNS) {
+      List<Double> values = byColumn.get(c);
+      if (values == null || values.isEmpty()) {
+        continue;
+      }
+      Map<Double, Double> byQ = new LinkedHashMap<>();
+      for (int i = 0; i < probabilities.length; i++) {
+        byQ.put(probabilities[i], values.get(i));
+      }
+      out.put(c, byQ);
+    }
+    return out;
+  }
+
+  /**
+   * The filters' decision as a column: the name of the first failed filter, null when all pass (or
+   * no filter applies).
+   */
+  public static Column decision(List<Resolved> filters) {
+    Column decision = lit(null).cast("string");
+    for (int i = filters.size() - 1; i >= 0; i--) {
+      Resolved r = filters.get(i);
+      if (Double.isNaN(r.threshold())) {
+        continue;
+      }
+      Column c = col(r.filter().column()).cast("double");
+      Column fails = r.filter().lower() ? c.lt(lit(r.threshold())) : c.gt(lit(r.threshold()));
+      // A NaN or null summary value fails every bound on its column.
+      fails = fails.or(c.isNull()).or(c.isNaN());
+      decision = when(fails, lit(r.filter().name())).otherwise(decision);
+    }
+    return decision;
   }
 
   /** The quantile values that {@code filters} need, for {@link #quantiles}. */
@@ -148,19 +229,7 @@ public final class LogitFilters {
 
   /** Adds {@value #DECISION}: the name of the first failed filter, null when all pass. */
   public static Dataset<Row> annotate(Dataset<Row> rows, List<Resolved> filters) {
-    Column decision = lit(null).cast("string");
-    for (int i = filters.size() - 1; i >= 0; i--) {
-      Resolved r = filters.get(i);
-      if (Double.isNaN(r.threshold())) {
-        continue;
-      }
-      Column c = col(r.filter().column()).cast("double");
-      Column fails = r.filter().lower() ? c.lt(lit(r.threshold())) : c.gt(lit(r.threshold()));
-      // A NaN or null summary value fails every bound on its column.
-      fails = fails.or(c.isNull()).or(c.isNaN());
-      decision = when(fails, lit(r.filter().name())).otherwise(decision);
-    }
-    return rows.withColumn(DECISION, decision);
+    return rows.withColumn(DECISION, decision(filters));
   }
 
   /** The rows that passed, without {@value #DECISION}. */

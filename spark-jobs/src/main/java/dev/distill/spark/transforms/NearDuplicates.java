@@ -228,14 +228,63 @@ public final class NearDuplicates {
    * sort-based path once a task holds more than 128 buckets, which every real input does).
    */
   public static Dataset<Row> candidatePairs(Dataset<Row> signatures, Params p) {
+    return bucketPairs(signatures, p).distinct();
+  }
+
+  /**
+   * {@link #candidatePairs} before {@code distinct}: a pair sharing buckets in several bands comes
+   * once per band. One shuffle (on the band keys).
+   */
+  public static Dataset<Row> bucketPairs(Dataset<Row> signatures, Params p) {
     int cap = p.maxBucketSize();
     return signatures
         .select(col(KEY), posexplode(col(BANDS)).as(new String[] {"band", "bucket"}))
         .repartition(col("band"), col("bucket"))
         .sortWithinPartitions(col("band"), col("bucket"), col(KEY))
         .mapPartitions(
-            (MapPartitionsFunction<Row, Row>) it -> bucketPairs(it, cap), Encoders.row(PAIR))
-        .distinct();
+            (MapPartitionsFunction<Row, Row>) it -> bucketPairs(it, cap), Encoders.row(PAIR));
+  }
+
+  /**
+   * The keys that {@link #dropKeyed} drops from {@code rows} (with {@value #KEY}, {@code tokens}
+   * and {@value #BANDS}), in at most three Spark jobs: the shuffle on the band keys and the
+   * collection of the candidate pairs (two), then, when there is a candidate, one pass that
+   * collects the tokens of the rows in a candidate pair; their exact Jaccard is computed here, on
+   * the driver (each row's shingle set once). The driver holds the candidate pairs and the tokens
+   * of the rows in them: a few percent of the rows on deduplicated data.
+   */
+  public static java.util.SortedSet<String> droppedKeys(Dataset<Row> rows, Params p) {
+    java.util.Set<List<String>> pairs = new java.util.LinkedHashSet<>();
+    java.util.Set<String> involved = new java.util.HashSet<>();
+    for (Row r : bucketPairs(rows.select(col(KEY), col(BANDS)), p).collectAsList()) {
+      pairs.add(List.of(r.getString(0), r.getString(1)));
+      involved.add(r.getString(0));
+      involved.add(r.getString(1));
+    }
+    java.util.SortedSet<String> dropped = new java.util.TreeSet<>();
+    if (pairs.isEmpty()) {
+      return dropped;
+    }
+    org.apache.spark.broadcast.Broadcast<java.util.Set<String>> keys =
+        org.apache.spark.api.java.JavaSparkContext.fromSparkContext(
+                rows.sparkSession().sparkContext())
+            .broadcast(involved);
+    UserDefinedFunction isInvolved =
+        udf((UDF1<String, Boolean>) k -> keys.value().contains(k), DataTypes.BooleanType);
+    java.util.Map<String, long[]> shingles = new java.util.HashMap<>();
+    for (Row r :
+        rows.where(isInvolved.apply(col(KEY)))
+            .select(col(KEY), col(RawColumns.TOKENS))
+            .collectAsList()) {
+      shingles.put(r.getString(0), shingles(TokenHashing.tokens(r.get(1)), p));
+    }
+    keys.destroy();
+    for (List<String> pair : pairs) {
+      if (jaccard(shingles.get(pair.get(0)), shingles.get(pair.get(1))) >= p.threshold()) {
+        dropped.add(pair.get(1));
+      }
+    }
+    return dropped;
   }
 
   /**

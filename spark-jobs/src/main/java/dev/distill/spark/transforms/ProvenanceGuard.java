@@ -34,10 +34,21 @@ public final class ProvenanceGuard {
    * checks, for callers that fold them into an aggregation they run anyway.
    */
   public static Column[] sets() {
+    Column[] keys = keys();
+    return new Column[] {collect_set(keys[0]), collect_set(keys[1]), collect_set(keys[2])};
+  }
+
+  /**
+   * The three provenance values of a row: {@code tokenizer_id@sha256}, {@code teacher_id@sha256}
+   * and the temperature as a string. Their {@code min} and {@code max} over the rows, taken on a
+   * pass that runs anyway ({@code Dataset.observe}), show whether the provenance is mixed (min
+   * differs from max) without a job of its own; only then are the {@link #sets} needed.
+   */
+  public static Column[] keys() {
     return new Column[] {
-      collect_set(concat_ws("@", col(RawColumns.TOKENIZER_ID), col(RawColumns.TOKENIZER_SHA256))),
-      collect_set(concat_ws("@", col(RawColumns.TEACHER_ID), col(RawColumns.TEACHER_SHA256))),
-      collect_set(col(RawColumns.TEMPERATURE).cast("string"))
+      concat_ws("@", col(RawColumns.TOKENIZER_ID), col(RawColumns.TOKENIZER_SHA256)),
+      concat_ws("@", col(RawColumns.TEACHER_ID), col(RawColumns.TEACHER_SHA256)),
+      col(RawColumns.TEMPERATURE).cast("string")
     };
   }
 

@@ -42,10 +42,11 @@ import org.apache.spark.sql.SparkSession;
  *
  * <p>Run: {@code bash spark-jobs/bench/run.sh [N] [positions] [rounds] [once] [quality]} (defaults
  * 10000, 128, 3; {@code once} skips the 10 N run; {@code quality} adds the near-duplicate precision
- * and recall against exact Jaccard). Each size runs {@code rounds} interleaved rounds (plain copy,
- * curate, plain copy, curate, ...) in one JVM and prints medians, their ratio, and the Spark jobs
- * and stages of the last curation (counted by a listener, as the event log records them) and its
- * Parquet files. The data lives in a temp folder, deleted at the end.
+ * and recall against exact Jaccard; {@code jobs} lists what started each Spark job of the last
+ * curation). Each size runs {@code rounds} interleaved rounds (plain copy, curate, plain copy,
+ * curate, ...) in one JVM and prints medians, their ratio, and the Spark jobs and stages of the
+ * last curation (counted by a listener, as the event log records them) and its Parquet files. The
+ * data lives in a temp folder, deleted at the end.
  */
 public final class CurateBenchmark {
   static final int VOCAB = 96;
@@ -252,10 +253,19 @@ public final class CurateBenchmark {
   static final class JobCounter extends SparkListener {
     final AtomicInteger jobs = new AtomicInteger();
     final AtomicInteger stages = new AtomicInteger();
+    final List<String> callSites = java.util.Collections.synchronizedList(new ArrayList<>());
 
     @Override
     public void onJobStart(SparkListenerJobStart e) {
       jobs.incrementAndGet();
+      // The job's last stage is named after the call site that started it.
+      List<org.apache.spark.scheduler.StageInfo> stages =
+          new ArrayList<>(scala.jdk.javaapi.CollectionConverters.asJava(e.stageInfos()));
+      stages.sort(java.util.Comparator.comparingInt(org.apache.spark.scheduler.StageInfo::stageId));
+      callSites.add(
+          stages.isEmpty()
+              ? "?"
+              : stages.get(stages.size() - 1).name() + " (" + stages.size() + " stages)");
     }
 
     @Override
@@ -291,7 +301,8 @@ public final class CurateBenchmark {
       int positions,
       int rounds,
       boolean print,
-      boolean quality)
+      boolean quality,
+      boolean listJobs)
       throws Exception {
     String raw = dir.resolve("raw-" + n).toString();
     generate(spark, n, positions, raw);
@@ -310,6 +321,7 @@ public final class CurateBenchmark {
     CurateResult[] result = new CurateResult[1];
     int jobs = 0;
     int stages = 0;
+    List<String> sites = List.of();
     for (int round = 0; round < rounds; round++) {
       plain.add(
           seconds(
@@ -327,6 +339,7 @@ public final class CurateBenchmark {
       Thread.sleep(200); // listener events are delivered asynchronously
       jobs = counter.jobs.get() - j0;
       stages = counter.stages.get() - s0;
+      sites = new ArrayList<>(counter.callSites.subList(j0, counter.jobs.get()));
     }
     double p = median(plain);
     double c = median(curate);
@@ -355,6 +368,12 @@ public final class CurateBenchmark {
           r.nearDuplicates(),
           r.filtered());
     }
+    if (print && listJobs) {
+      // What started each job of the last curation (Spark's short call site).
+      for (int i = 0; i < sites.size(); i++) {
+        System.out.printf("  job %d: %s%n", i + 1, sites.get(i));
+      }
+    }
     if (print && quality) {
       nearDuplicateQuality(spark, raw, n, positions);
     }
@@ -379,6 +398,7 @@ public final class CurateBenchmark {
     int rounds = args.length > 2 ? Integer.parseInt(args[2]) : 3;
     boolean once = java.util.Arrays.asList(args).contains("once");
     boolean quality = java.util.Arrays.asList(args).contains("quality");
+    boolean listJobs = java.util.Arrays.asList(args).contains("jobs");
     Path dir = Files.createTempDirectory("curate-bench");
     SparkSession spark =
         SparkSession.builder()
@@ -392,14 +412,23 @@ public final class CurateBenchmark {
     try {
       spark.sparkContext().setLogLevel("ERROR");
       measure(
-          spark, counter, dir, Math.max(1000, n / 10), positions, 1, false, false); // JIT warm-up
+          spark,
+          counter,
+          dir,
+          Math.max(1000, n / 10),
+          positions,
+          1,
+          false,
+          false,
+          false); // JIT warm-up
       System.out.println(
           "| records | tokens | plain s | curate s | curate/plain | jobs | stages | files |");
-      double[] one = measure(spark, counter, dir, n, positions, rounds, true, quality);
+      double[] one = measure(spark, counter, dir, n, positions, rounds, true, quality, listJobs);
       if (once) {
         return;
       }
-      double[] ten = measure(spark, counter, dir, 10 * n, positions, rounds, true, quality);
+      double[] ten =
+          measure(spark, counter, dir, 10 * n, positions, rounds, true, quality, listJobs);
       System.out.printf(
           "10x data: plain time x%.2f, curate time x%.2f (linear = x10)%n",
           ten[0] / one[0], ten[1] / one[1]);

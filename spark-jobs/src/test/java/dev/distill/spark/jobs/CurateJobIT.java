@@ -486,4 +486,57 @@ class CurateJobIT {
     assertThat(json.get("distributions").get("mean_entropy").get("q1.0").asDouble()).isEqualTo(9.0);
     assertThat(json.get("filters").get(0).get("threshold").asDouble()).isEqualTo(5.0);
   }
+
+  /** Spark jobs started, as the event log records them. */
+  static final class JobCounter extends org.apache.spark.scheduler.SparkListener {
+    final java.util.concurrent.atomic.AtomicInteger jobs =
+        new java.util.concurrent.atomic.AtomicInteger();
+
+    @Override
+    public void onJobStart(org.apache.spark.scheduler.SparkListenerJobStart e) {
+      jobs.incrementAndGet();
+    }
+  }
+
+  @Test
+  void fullCurationWithNearDuplicatesRunsAtMostTenSparkJobs() throws Exception {
+    // Issue 14: counts ride on passes that run anyway; no job exists only to feed the report.
+    // The 10: schema inference, scan, dedupe shuffle, two at the cached examples, band shuffle,
+    // pairs, candidates' tokens, dropped locators, write (spark-jobs README).
+    List<TeacherOutput> records = new ArrayList<>(mixedBatch());
+    List<Integer> near = new ArrayList<>(text(0));
+    near.set(40, (near.get(40) + 1) % 60);
+    records.add(TestRecords.record("zz-a", text(0)));
+    records.add(TestRecords.record("zz-near-of-a", near));
+    Path input = writeRaw("raw-jobs", records, 2);
+    CurateOptions options =
+        CurateOptions.defaults()
+            .withNearDuplicates(
+                dev.distill.spark.transforms.NearDuplicates.Params.withThreshold(0.8))
+            .withLogitFilters(
+                List.of(
+                    dev.distill.spark.transforms.LogitFilters.Filter.parse("mean_entropy<=q0.99")))
+            .withWeights(dev.distill.spark.transforms.ExampleWeights.Params.entropy(1.0));
+    JobCounter counter = new JobCounter();
+    spark.sparkContext().listenerBus().waitUntilEmpty();
+    spark.sparkContext().addSparkListener(counter);
+    CurateResult r;
+    try {
+      r =
+          CurateJob.run(
+              new CurateConfig(
+                      input.toString(),
+                      tmp.resolve("curated-jobs").toString(),
+                      tmp.resolve("report-jobs.json").toString(),
+                      0.1,
+                      null)
+                  .withOptions(options));
+      spark.sparkContext().listenerBus().waitUntilEmpty();
+    } finally {
+      spark.sparkContext().removeSparkListener(counter);
+    }
+    assertThat(r.nearDuplicates()).isEqualTo(1);
+    assertThat(r.rejected()).isEqualTo(2);
+    assertThat(counter.jobs.get()).isLessThanOrEqualTo(10);
+  }
 }
