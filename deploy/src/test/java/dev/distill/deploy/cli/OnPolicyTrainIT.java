@@ -8,21 +8,13 @@ import dev.distill.models.gpt.LanguageModel;
 import dev.distill.models.hf.HfConfig;
 import dev.distill.models.hf.HfModels;
 import dev.distill.models.tokenizer.CharTokenizer;
-import dev.distill.spark.jobs.CurateConfig;
-import dev.distill.spark.jobs.CurateJob;
 import dev.distill.teacher.http.ServerConfig;
 import dev.distill.teacher.http.TeacherHttpServer;
 import dev.distill.teacher.inference.LabelingConfig;
 import dev.distill.teacher.inference.LocalTeacher;
-import dev.distill.teacher.inference.SoftLabeler;
-import dev.distill.teacher.inference.TeacherIdentity;
-import dev.distill.teacher.io.ParquetOutputSink;
-import dev.distill.teacher.labeling.LabelingRun;
-import dev.distill.teacher.labeling.TextPrompt;
 import dev.distill.teacher.service.TeacherMetrics;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.PrintStream;
 import java.io.StringReader;
 import java.nio.charset.StandardCharsets;
@@ -30,7 +22,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
@@ -58,38 +49,12 @@ class OnPolicyTrainIT {
 
   @BeforeAll
   static void labelAndCurate() throws IOException {
-    String text;
-    try (InputStream in =
-        OnPolicyTrainIT.class.getResourceAsStream("/corpus/tinyshakespeare.txt")) {
-      text = new String(in.readNBytes(20_000), StandardCharsets.UTF_8);
-    }
-    LabelingConfig lc = new LabelingConfig(K, T, 16);
-    Path teacherOut = tmp.resolve("teacher-outputs");
     try (LanguageModel teacher = HfModels.load(TEACHER)) {
-      int[] tokens = teacher.tokenizer().encode(text);
-      List<TextPrompt> prompts = new ArrayList<>();
-      for (int i = 0; i < 40; i++) {
-        int start = i * 100;
-        prompts.add(
-            new TextPrompt(
-                "op@" + start, "op/train", Arrays.copyOfRange(tokens, start, start + BLOCK + 1)));
-      }
-      try (ParquetOutputSink sink = new ParquetOutputSink(teacherOut.toString(), 1000)) {
-        new LabelingRun(
-                new SoftLabeler(teacher, lc),
-                TeacherIdentity.provenance("llama-fixture", teacher, lc),
-                "it")
-            .run(prompts, sink, n -> {});
-      }
+      int[] tokens = teacher.tokenizer().encode(CuratedFixture.corpus(20_000));
+      curated =
+          CuratedFixture.labelAndCurate(
+              tmp, teacher, "llama-fixture", tokens, 40, 100, BLOCK, new LabelingConfig(K, T, 16));
     }
-    curated = tmp.resolve("curated");
-    CurateJob.run(
-        new CurateConfig(
-            teacherOut.toString(),
-            curated.toString(),
-            tmp.resolve("curation-report.json").toString(),
-            0.2,
-            "local[2]"));
     HfConfig small =
         HfConfig.parse(Files.readString(TEACHER.resolve("config.json"))).resized(1, 32, 2, 1, 64);
     studentConfig = tmp.resolve("student-config.json");
@@ -190,7 +155,7 @@ class OnPolicyTrainIT {
     System.setErr(new PrintStream(captured, true, StandardCharsets.UTF_8));
     int code;
     try {
-      code = train("refused", "--teacher-checkpoint", "hf:" + TEACHER.resolveSibling("gpt2"));
+      code = train("refused", "--teacher-checkpoint", other.toString());
     } finally {
       System.setErr(err);
     }
