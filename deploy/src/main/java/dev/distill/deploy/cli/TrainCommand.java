@@ -233,8 +233,9 @@ final class TrainCommand implements Callable<Integer> {
 
   /** Summary lines of the on-policy batches ({@code <output>.loss.properties}, stdout, metrics). */
   private static void onPolicySummary(
-      OnPolicyBatches src, OnPolicyConfig cfg, double seconds, StringBuilder sb) {
+      OnPolicyBatches src, OnPolicyConfig cfg, String teacher, double seconds, StringBuilder sb) {
     OnPolicyBatches.Stats st = src.stats();
+    sb.append("on-policy.teacher = ").append(teacher).append('\n');
     sb.append("on-policy.fraction = ").append(cfg.fraction()).append('\n');
     sb.append("on-policy.divergence = ").append(cfg.divergence().name()).append('\n');
     sb.append("on-policy.batches = ").append(st.onPolicyBatches()).append('\n');
@@ -244,7 +245,7 @@ final class TrainCommand implements Callable<Integer> {
         .append('\n');
     sb.append("on-policy.teacher-wait-share = ").append(st.teacherWaitShare(seconds)).append('\n');
     sb.append("on-policy.sampling-seconds = ").append(st.samplingSeconds()).append('\n');
-    System.out.println("[train] on-policy: " + st.describe(seconds));
+    System.out.println("[train] on-policy (" + teacher + "): " + st.describe(seconds));
   }
 
   // ---- end of the on-policy options
@@ -525,7 +526,11 @@ final class TrainCommand implements Callable<Integer> {
       sb.append("best.val-loss = ").append(r.bestValLoss()).append('\n');
       sb.append("stopped-early-at.step = ").append(r.stoppedEarlyAt()).append('\n');
       if (onPolicyBatches != null) {
-        onPolicySummary(onPolicyBatches, onPolicy, loopSeconds, sb);
+        String teacher =
+            teacherCheckpoint != null
+                ? "in-process teacher " + teacherCheckpoint
+                : "HTTP teacher " + teacherUrl;
+        onPolicySummary(onPolicyBatches, onPolicy, teacher, loopSeconds, sb);
       }
       if (r.stoppedEarly()) {
         System.out.printf(

@@ -94,8 +94,9 @@ class OnPolicyTrainIT {
     return p;
   }
 
-  static void assertOnPolicyRan(String output) throws IOException {
+  static void assertOnPolicyRan(String output, String teacher) throws IOException {
     Properties p = summary(output);
+    assertThat(p.getProperty("on-policy.teacher")).startsWith(teacher);
     long batches = Long.parseLong(p.getProperty("on-policy.batches"));
     assertThat(batches).as("on-policy batches of 6 at lambda 0.5").isBetween(1L, 5L);
     // 4 rows x 8 generated tokens per on-policy batch, each scored by the teacher
@@ -114,7 +115,7 @@ class OnPolicyTrainIT {
   @Test
   void trainsOnPolicyWithTheTeacherInProcess() throws IOException {
     assertThat(train("in-process", "--teacher-checkpoint", "hf:" + TEACHER)).isZero();
-    assertOnPolicyRan("in-process");
+    assertOnPolicyRan("in-process", "in-process teacher hf:");
   }
 
   @Test
@@ -138,7 +139,7 @@ class OnPolicyTrainIT {
               "teacher.api-token.file=" + tokenFile);
       assertThat(code).isZero();
     }
-    assertOnPolicyRan("over-http");
+    assertOnPolicyRan("over-http", "HTTP teacher http://127.0.0.1:");
   }
 
   @Test

@@ -24,9 +24,6 @@ import java.util.Objects;
 public record OnPolicyConfig(
     float fraction, float temperature, int maxTokens, Divergence divergence) {
 
-  /** Off: lambda 0, every batch offline. */
-  public static final OnPolicyConfig OFF = new OnPolicyConfig(0f, 1f, 32, Divergence.jsd(0.5f));
-
   public OnPolicyConfig {
     if (!(fraction >= 0f && fraction <= 1f)) {
       throw new IllegalArgumentException(
