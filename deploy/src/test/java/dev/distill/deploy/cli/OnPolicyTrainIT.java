@@ -1,12 +1,14 @@
 package dev.distill.deploy.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.within;
 
 import dev.distill.models.checkpoint.Checkpoints;
 import dev.distill.models.gpt.GptConfig;
 import dev.distill.models.gpt.LanguageModel;
 import dev.distill.models.hf.HfConfig;
 import dev.distill.models.hf.HfModels;
+import dev.distill.models.hf.ModelSources;
 import dev.distill.models.tokenizer.CharTokenizer;
 import dev.distill.teacher.http.ServerConfig;
 import dev.distill.teacher.http.TeacherHttpServer;
@@ -164,6 +166,30 @@ class OnPolicyTrainIT {
     assertThat(captured.toString(StandardCharsets.UTF_8))
         .contains("differs from the teacher's")
         .contains(chars.id());
+  }
+
+  @Test
+  void aRunStoppedAfterACheckpointResumesToTheUninterruptedRunsParameters() throws IOException {
+    String teacher = "hf:" + TEACHER;
+    assertThat(train("straight", "--teacher-checkpoint", teacher)).isZero();
+    assertThat(train("resumed", "--teacher-checkpoint", teacher, "--stop-after", "4")).isZero();
+    assertThat(Files.exists(tmp.resolve("resumed"))).isFalse();
+    assertThat(train("resumed", "--teacher-checkpoint", teacher, "--resume")).isZero();
+    // the step-3 checkpoint holds the on-policy RNG: steps 4-6 draw and sample as the
+    // uninterrupted run did
+    assertThat(summary("resumed").getProperty("resumed-at.step")).isEqualTo("3");
+    try (LanguageModel a = ModelSources.open(tmp.resolve("straight").toString());
+        LanguageModel b = ModelSources.open(tmp.resolve("resumed").toString())) {
+      var pa = a.block().getParameters();
+      var pb = b.block().getParameters();
+      for (int i = 0; i < pa.size(); i++) {
+        float[] x = pa.get(i).getValue().getArray().toFloatArray();
+        float[] y = pb.get(i).getValue().getArray().toFloatArray();
+        for (int j = 0; j < x.length; j++) {
+          assertThat(y[j]).as(pa.get(i).getKey()).isCloseTo(x[j], within(1e-6f));
+        }
+      }
+    }
   }
 
   @Test
