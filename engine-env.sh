@@ -1,5 +1,5 @@
 # Engine settings distill's JVMs run with, sourced by the ./distill launcher and
-# student-trainer/bench/run.sh
+# benchmarks/scripts/baby_gpt.sh and generation.sh
 # so the benchmark measures what users get. DISTILL_ENGINE_ENV: environment (VAR=value);
 # DISTILL_ENGINE_PROPS: JVM system properties. A user's own setting of each variable wins.
 #

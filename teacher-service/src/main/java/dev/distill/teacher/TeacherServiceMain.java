@@ -41,11 +41,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.Callable;
-import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.TimeUnit;
 import java.util.regex.Pattern;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 import picocli.CommandLine;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
@@ -65,7 +61,6 @@ import picocli.CommandLine.Option;
     subcommands = {TeacherServiceMain.Serve.class, TeacherServiceMain.Batch.class},
     description = "Soft labels from a teacher: HTTP API, Kafka service mode, batch mode.")
 public final class TeacherServiceMain {
-  private static final Logger LOG = LoggerFactory.getLogger(TeacherServiceMain.class);
 
   /** Which teacher: an in-process checkpoint or a remote OpenAI-compatible endpoint. */
   static final class TeacherOptions {
@@ -348,6 +343,9 @@ public final class TeacherServiceMain {
       mixinStandardHelpOptions = true,
       description = "Serve the HTTP API and/or consume prompts from Kafka until SIGTERM.")
   static final class Serve implements Callable<Integer> {
+    /** Longest wait for the Kafka loop to finish its batch after a stop. */
+    private static final Duration STOP_TIMEOUT = Duration.ofSeconds(30);
+
     @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
     @Mixin TeacherMixin model;
@@ -391,108 +389,67 @@ public final class TeacherServiceMain {
       model.teacher.readSecrets(spec.commandLine());
       LimitOptions lim = model.limits();
       TeacherMetrics metrics = new TeacherMetrics();
-      CountDownLatch done = new CountDownLatch(1);
+      ServeLifecycle life = null;
       try (Teacher t = model.teacher.open()) {
-        TeacherHttpServer http = null;
-        PromptServiceLoop loop = null;
-        Thread loopThread = null;
-        CountDownLatch stopped = new CountDownLatch(1);
-        if (httpPort >= 0) {
-          ServerConfig d = ServerConfig.loopback();
-          http =
-              new TeacherHttpServer(
-                  new ServerConfig(
-                      httpHost,
-                      httpPort,
-                      token,
-                      d.maxBodyBytes(),
-                      d.maxK(),
-                      d.maxTokens(),
-                      d.threads(),
-                      d.maxInFlight(),
-                      lim.tokenBudget,
-                      d.maxWait()),
-                  t,
-                  metrics);
-          http.start();
-          System.out.println("http " + http.baseUri());
-        }
-        if (broker.bootstrapServers != null) {
-          loop =
-              new PromptServiceLoop(
-                  new ServiceConfig(
-                      broker.bootstrapServers,
-                      groupId,
-                      broker.transactionalId != null
-                          ? broker.transactionalId
-                          : "distill-teacher-" + UUID.randomUUID(),
-                      promptsTopic,
-                      broker.outputsTopic,
-                      dlqTopic,
-                      lim.tokenBudget,
-                      Duration.ofMillis(maxWaitMs),
-                      lim.chunkPositions,
-                      lim.maxPromptTokens,
-                      retries,
-                      Duration.ofMillis(100),
-                      broker.properties),
-                  new PromptLabeler(
-                      t, lim.chunkPositions, lim.maxPromptTokens, model.rationaleConfig()),
-                  metrics);
-          PromptServiceLoop l = loop;
-          loopThread =
-              new Thread(
-                  () -> {
-                    try {
-                      l.run();
-                    } catch (RuntimeException e) {
-                      LOG.error("service loop failed", e);
-                    } finally {
-                      stopped.countDown();
-                    }
-                  },
-                  "service-loop");
-          loopThread.start();
-        }
-        TeacherHttpServer h = http;
-        PromptServiceLoop l = loop;
-        Thread lt = loopThread;
+        life =
+            new ServeLifecycle(
+                httpPort >= 0 ? httpServer(token, lim, t, metrics) : null,
+                broker.bootstrapServers != null ? serviceLoop(lim, t, metrics) : null,
+                STOP_TIMEOUT,
+                System.out);
+        life.start();
         // SIGTERM / Ctrl-C: finish the current batch (its transaction), stop HTTP, then exit.
-        Runtime.getRuntime()
-            .addShutdownHook(
-                new Thread(
-                    () -> {
-                      if (l != null) {
-                        l.requestStop();
-                      }
-                      stopped.countDown();
-                      try {
-                        if (lt != null) {
-                          lt.join(30_000);
-                        }
-                        done.await(30, TimeUnit.SECONDS);
-                      } catch (InterruptedException ignored) {
-                        Thread.currentThread().interrupt();
-                      }
-                    },
-                    "teacher-shutdown"));
-        System.out.println("ready");
-        stopped.await();
-        if (h != null) {
-          h.close();
-        }
-        if (lt != null) {
-          lt.join(30_000);
-          if (lt.isAlive()) {
-            System.out.println("the service loop did not stop within 30 s");
-            return 1;
-          }
-        }
-        System.out.println("stopped");
+        Runtime.getRuntime().addShutdownHook(life.shutdownHook());
+        return life.awaitStop();
       } finally {
-        done.countDown();
+        if (life != null) {
+          life.finished();
+        }
       }
-      return 0;
+    }
+
+    private TeacherHttpServer httpServer(
+        String token, LimitOptions lim, Teacher t, TeacherMetrics metrics) throws IOException {
+      ServerConfig d = ServerConfig.loopback();
+      return new TeacherHttpServer(
+          new ServerConfig(
+              httpHost,
+              httpPort,
+              token,
+              d.maxBodyBytes(),
+              d.maxK(),
+              d.maxTokens(),
+              d.threads(),
+              d.maxInFlight(),
+              lim.tokenBudget,
+              d.maxWait()),
+          t,
+          metrics);
+    }
+
+    private ServeLifecycle.Loop serviceLoop(LimitOptions lim, Teacher t, TeacherMetrics metrics) {
+      PromptServiceLoop loop =
+          new PromptServiceLoop(
+              new ServiceConfig(
+                  broker.bootstrapServers,
+                  groupId,
+                  broker.transactionalId != null
+                      ? broker.transactionalId
+                      : "distill-teacher-" + UUID.randomUUID(),
+                  promptsTopic,
+                  broker.outputsTopic,
+                  dlqTopic,
+                  lim.tokenBudget,
+                  Duration.ofMillis(maxWaitMs),
+                  lim.chunkPositions,
+                  lim.maxPromptTokens,
+                  retries,
+                  Duration.ofMillis(100),
+                  broker.properties),
+              new PromptLabeler(
+                  t, lim.chunkPositions, lim.maxPromptTokens, model.rationaleConfig()),
+              metrics);
+      return ServeLifecycle.Loop.of(loop::run, loop::requestStop);
     }
   }
 

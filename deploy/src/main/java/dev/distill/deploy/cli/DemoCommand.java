@@ -28,6 +28,9 @@ import picocli.CommandLine.ParameterException;
       "Writes only under <run.dir>/<run-id>/ and the model cache."
     })
 final class DemoCommand implements Callable<Integer> {
+  /** The run's log under {@code runs/<id>/}: the full stack trace of a failed run. */
+  static final String LOG = "distill.log";
+
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
   @Option(names = "--quick", description = "Same stages at toy sizes (about 2 minutes).")
@@ -104,7 +107,14 @@ final class DemoCommand implements Callable<Integer> {
       throw new ParameterException(spec.commandLine(), e.getMessage(), e);
     }
     LocalPipeline pipeline = new LocalPipeline(config, gates, System.out);
-    pipeline.run();
+    try {
+      pipeline.run();
+    } catch (IOException | RuntimeException | Error e) {
+      // The console gets one line (DistillCli); the run's log keeps the whole trace (issue 17).
+      FailureLine.appendToLog(
+          Path.of(config.runsDir(), config.runId(), LOG), spec.qualifiedName(), e);
+      throw e;
+    }
     if (!pipeline.result().gatesPassed()) {
       System.err.println("distill: a gate failed");
       return 1;

@@ -1,18 +1,27 @@
 package dev.distill.deploy.cli;
 
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.AccessDeniedException;
 import java.nio.file.DirectoryNotEmptyException;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.FileSystemException;
+import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.NotDirectoryException;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 
 /**
  * The one plain line a failed {@code distill} command prints (issue 17): what failed, in the words
  * of the exceptions' own messages (which name the file, record or key and what to do), joined along
- * the cause chain without repeats, never a stack trace. {@code --verbose} adds the trace.
+ * the cause chain without repeats, never a stack trace. {@code --verbose} adds the trace, and a
+ * command with a run folder also appends it to that run's log ({@link #appendToLog}).
  */
 final class FailureLine {
   /** Most causes quoted; deeper ones are in the {@code --verbose} trace. */
@@ -25,6 +34,34 @@ final class FailureLine {
    */
   static String of(String command, Throwable failure) {
     return command + ": " + describe(failure);
+  }
+
+  /**
+   * Appends the failure's one line and full stack trace, with the time, to {@code log} (created
+   * with its folder if needed), so that a run that failed keeps its trace beside its outputs while
+   * the console shows one line. Never throws: a log that cannot be written must not hide the
+   * failure itself, which the caller rethrows.
+   *
+   * @return whether the trace was written
+   */
+  static boolean appendToLog(Path log, String command, Throwable failure) {
+    StringWriter trace = new StringWriter();
+    try (PrintWriter w = new PrintWriter(trace)) {
+      w.println(Instant.now() + " " + of(command, failure));
+      failure.printStackTrace(w);
+    }
+    try {
+      Files.createDirectories(log.toAbsolutePath().getParent());
+      Files.writeString(
+          log,
+          trace.toString(),
+          StandardCharsets.UTF_8,
+          StandardOpenOption.CREATE,
+          StandardOpenOption.APPEND);
+      return true;
+    } catch (IOException | RuntimeException e) {
+      return false;
+    }
   }
 
   /** The messages along the cause chain, each once, on one line. */

@@ -24,8 +24,6 @@ import dev.distill.trainer.training.BatchSource;
 import dev.distill.trainer.training.SoftLabelBatches;
 import dev.distill.trainer.training.TextWindows;
 import dev.distill.trainer.training.TrainConfig;
-import dev.distill.trainer.training.TrainResult;
-import dev.distill.trainer.training.TrainingLoop;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Path;
@@ -36,7 +34,6 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
-import org.apache.hadoop.conf.Configuration;
 
 /**
  * The arithmetic chain-of-thought workload, every stage real: a teacher trained on step-by-step
@@ -84,17 +81,8 @@ final class ArithmeticStage {
             config.teacherEmbd(),
             0f);
     TrainConfig teacherTrain =
-        new TrainConfig(
-            a.teacherSteps(),
-            a.teacherBatch(),
-            2e-3f,
-            Math.max(1, a.teacherSteps() / 30),
-            2e-4f,
-            0.01f,
-            1f,
-            Math.max(1, a.teacherSteps() / 4),
-            4,
-            config.seed());
+        TrainStage.recipe(
+            a.teacherSteps(), a.teacherBatch(), 2e-3f, 2e-4f, 30, 4, 4, config.seed());
     Path teacherDir =
         TeacherCache.loadOrTrain(
             Path.of(config.cacheDir()),
@@ -202,31 +190,17 @@ final class ArithmeticStage {
               a.studentEmbd(),
               0f);
       TrainConfig studentTrain =
-          new TrainConfig(
-              a.studentSteps(),
-              a.studentBatch(),
-              3e-3f,
-              Math.max(1, a.studentSteps() / 30),
-              3e-4f,
-              0.01f,
-              1f,
-              Math.max(1, a.studentSteps() / 4),
-              2,
-              config.seed());
+          TrainStage.recipe(
+              a.studentSteps(), a.studentBatch(), 3e-3f, 3e-4f, 30, 4, 2, config.seed());
       if (curated.train() == 0) {
         // Nothing to distill from: say so in the report rather than train on nothing.
         out.println("[train arithmetic] no rationale survived curation; students not trained");
         facts.put("students", "not trained: no rationale survived curation");
         return facts;
       }
-      String curatedDir = dir.resolve("curated").toString();
-      CuratedDataset trainSet =
-          CuratedDataset.read(curatedDir, "train", tok.id(), tok.sha256(), new Configuration());
-      // A tiny run can leave the val split empty; validation then reuses the training split.
-      CuratedDataset valSet =
-          curated.val() > 0
-              ? CuratedDataset.read(curatedDir, "val", tok.id(), tok.sha256(), new Configuration())
-              : trainSet;
+      TrainStage.Curated data = TrainStage.Curated.read(dir, tok, curated.val());
+      CuratedDataset trainSet = data.train();
+      CuratedDataset valSet = data.val();
       DistillationLoss kd = new DistillationLoss(config.alpha(), trainSet.temperature(), false);
       StringBuilder answers = new StringBuilder();
       for (ArithmeticTask.Problem p : labelled) {
@@ -246,6 +220,7 @@ final class ArithmeticStage {
             new TextWindows(answerTokens, a.blockSize(), a.studentBatch()),
             new TextWindows(answerTokens, a.blockSize(), a.studentBatch())
           });
+      TrainStage trainer = new TrainStage(studentTrain, "train", config.runId(), out);
       for (Map.Entry<String, BatchSource[]> e : students.entrySet()) {
         out.printf(
             Locale.ROOT,
@@ -253,20 +228,14 @@ final class ArithmeticStage {
             e.getKey(),
             studentConfig.parameterCount(),
             (double) studentConfig.parameterCount() / teacherConfig.parameterCount());
-        StageProgress sp = new StageProgress(out, "train " + e.getKey());
         try (LanguageModel s = LanguageModel.create(studentConfig, tok, config.seed())) {
-          TrainResult r =
-              TrainingLoop.run(
-                  s,
-                  e.getValue()[0],
-                  e.getValue()[1],
-                  studentTrain,
-                  (step, total, l, v, tps) ->
-                      sp.update(step, total, String.format(Locale.ROOT, "loss %.4f", l)));
-          Checkpoints.save(
+          trainer.train(e.getKey(), s, e.getValue()[0], e.getValue()[1], null);
+          trainer.save(
               s,
               dir.resolve("models").resolve(e.getKey()),
-              Map.of("role", "student", "final_val_loss", Double.toString(r.finalValLoss())));
+              e.getKey().equals("cot-kd-student")
+                  ? kd.description()
+                  : "cross-entropy on answer-only texts (no rationale, no teacher)");
         }
       }
 

@@ -5,6 +5,9 @@ import ai.djl.ndarray.NDManager;
 import com.google.gson.JsonArray;
 import com.google.gson.JsonNull;
 import com.google.gson.JsonObject;
+import com.google.gson.annotations.SerializedName;
+import dev.distill.deploy.pipeline.CurateStage.CurationResult;
+import dev.distill.deploy.pipeline.LabelStage.LabelResult;
 import dev.distill.models.checkpoint.Checkpoints;
 import dev.distill.models.gpt.LanguageModel;
 import dev.distill.models.hf.HfConfig;
@@ -12,28 +15,13 @@ import dev.distill.models.hf.HfDecoder;
 import dev.distill.models.hf.HfModels;
 import dev.distill.models.tokenizer.Tokenizer;
 import dev.distill.models.tokenizer.Tokenizers;
-import dev.distill.schemas.avro.Provenance;
-import dev.distill.spark.jobs.CurateConfig;
-import dev.distill.spark.jobs.CurateJob;
-import dev.distill.spark.jobs.CurateResult;
-import dev.distill.spark.jobs.IngestConfig;
-import dev.distill.spark.jobs.IngestJob;
 import dev.distill.spark.jobs.IngestResult;
-import dev.distill.teacher.inference.LabelingConfig;
-import dev.distill.teacher.inference.SoftLabeler;
-import dev.distill.teacher.inference.TeacherIdentity;
-import dev.distill.teacher.io.ParquetOutputSink;
-import dev.distill.teacher.kafka.KafkaOutputSink;
 import dev.distill.teacher.kafka.Topics;
-import dev.distill.teacher.labeling.LabelingRun;
-import dev.distill.teacher.labeling.TeeSink;
 import dev.distill.teacher.labeling.TextPrompt;
 import dev.distill.trainer.io.CuratedDataset;
 import dev.distill.trainer.loss.DistillationLoss;
-import dev.distill.trainer.training.SoftLabelBatches;
 import dev.distill.trainer.training.TrainConfig;
 import dev.distill.trainer.training.TrainResult;
-import dev.distill.trainer.training.TrainingLoop;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.PrintStream;
@@ -45,7 +33,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import org.apache.hadoop.conf.Configuration;
 
 /**
  * The subword workload, every stage real: tiny Shakespeare through the bundled byte-level BPE
@@ -74,13 +61,18 @@ final class SubwordStage {
   static final List<String> TOKENIZER_FILES =
       List.of("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json");
 
+  /** Prefix of this workload's stage names, e.g. {@code subword teacher}. */
+  static final String STAGE = "subword ";
+
   private final DemoConfig config;
   private final SubwordConfig w;
+  private final StageClock clock;
   private final PrintStream out;
 
-  SubwordStage(DemoConfig config, PrintStream out) {
+  SubwordStage(DemoConfig config, StageClock clock, PrintStream out) {
     this.config = config;
     this.w = config.subword();
+    this.clock = clock;
     this.out = out;
   }
 
@@ -158,10 +150,37 @@ final class SubwordStage {
         w.studentIntermediate());
   }
 
-  Map<String, Object> run(Path runDir, String bootstrap) throws IOException {
+  /**
+   * report.json's {@code subword.tokenizer}.
+   *
+   * @param charactersPerToken of the training text, rounded to 0.0001
+   */
+  record TokenizerFacts(
+      String id,
+      String sha256,
+      @SerializedName("vocab_size") int vocabSize,
+      @SerializedName("train_tokens") long trainTokens,
+      @SerializedName("train_characters") long trainCharacters,
+      @SerializedName("characters_per_token") double charactersPerToken) {}
+
+  /**
+   * What the workload produced (report.json's {@code subword}, before the evaluation's teacher,
+   * students and eval are added).
+   *
+   * @param losses the students' training objectives, by name
+   * @param timingsSeconds seconds of this workload's stages, by stage name without the prefix
+   */
+  record SubwordResult(
+      TokenizerFacts tokenizer,
+      @SerializedName("soft_labels") LabelResult softLabels,
+      CurationResult curation,
+      Map<String, String> losses,
+      @SerializedName("hf_export") HfExport hfExport,
+      @SerializedName("student_params_vs_teacher") double studentParamsVsTeacher,
+      @SerializedName("timings_seconds") Map<String, Double> timingsSeconds) {}
+
+  SubwordResult run(Path runDir, String bootstrap) throws IOException {
     Path dir = runDir.resolve(DIR);
-    Map<String, Double> timings = new LinkedHashMap<>();
-    Map<String, Object> facts = new LinkedHashMap<>();
     Texts texts = Texts.of(LocalPipeline.corpus());
     try (Tokenizer tok = bundledTokenizer(dir.resolve("tokenizer"))) {
       int[] train = tok.encode(texts.train());
@@ -176,224 +195,172 @@ final class SubwordStage {
           texts.train().length(),
           train.length,
           (double) texts.train().length() / train.length);
-      facts.put(
-          "tokenizer",
-          Facts.ordered(
-              "id", tok.id(),
-              "sha256", tok.sha256(),
-              "vocab_size", tok.vocabSize(),
-              "train_tokens", train.length,
-              "train_characters", texts.train().length(),
-              "characters_per_token", round((double) texts.train().length() / train.length, 4)));
+      TokenizerFacts tokenizer =
+          new TokenizerFacts(
+              tok.id(),
+              tok.sha256(),
+              tok.vocabSize(),
+              train.length,
+              texts.train().length(),
+              round((double) texts.train().length() / train.length, 4));
 
       // Teacher (cached by config + tokenizer + corpus + training config)
-      long t = System.nanoTime();
       HfConfig teacherConfig = teacherConfig(w, tok);
-      TrainConfig teacherTrain =
-          new TrainConfig(
-              w.teacherSteps(),
-              w.teacherBatch(),
-              w.teacherLr(),
-              Math.max(1, w.teacherSteps() / 20),
-              w.teacherLr() / 10,
-              0.01f,
-              1.0f,
-              Math.max(1, w.teacherSteps() / 4),
-              8,
-              config.seed());
       Path teacherDir =
-          TeacherCache.loadOrTrain(
-              Path.of(config.cacheDir()),
-              TASK,
-              "shakespeare-bpe-llama-" + teacherConfig.nLayer() + "l",
-              LocalPipeline.CORPUS_SHA256,
-              teacherConfig,
-              String.format(
-                  Locale.ROOT,
-                  "a Llama-family decoder (RoPE, RMSNorm, SwiGLU, GQA): %d layers, %d heads"
-                      + " (%d key/value), %d wide, context %d BPE tokens",
-                  teacherConfig.nLayer(),
-                  teacherConfig.nHead(),
-                  teacherConfig.nKvHead(),
-                  teacherConfig.hidden(),
-                  teacherConfig.blockSize()),
-              () -> LanguageModel.create(new HfDecoder(teacherConfig), tok, config.seed()),
-              teacherTrain,
-              tok,
-              train,
-              val,
-              out);
-      timings.put("teacher", secondsSince(t));
+          clock.time(STAGE + "teacher", () -> teacher(teacherConfig, tok, train, val));
       LocalPipeline.copyRecursively(teacherDir, dir.resolve("models/teacher"));
 
       try (LanguageModel teacher = Checkpoints.load(teacherDir)) {
         // Soft labels: teacher-service labelling -> Kafka (transactions) and Parquet
-        t = System.nanoTime();
         String topic = config.topic() + ".subword";
-        Topics.ensure(bootstrap, Map.of(), topic, 2, (short) 1);
-        LabelingConfig lc =
-            new LabelingConfig(config.topK(), config.temperature(), config.labelBatch());
-        Provenance provenance =
-            TeacherIdentity.provenance(TeacherIdentity.teacherIdOf(teacherDir), teacher, lc);
         List<TextPrompt> prompts = new ArrayList<>();
         prompts.addAll(
             LocalPipeline.windows("shakespeare-bpe/train", train, w.trainWindows(), w.blockSize()));
         prompts.addAll(
             LocalPipeline.windows(
                 "shakespeare-bpe/val", valLabelled, w.valWindows(), w.blockSize()));
-        StageProgress lp = new StageProgress(out, "teacher-service subword");
-        LabelingRun.Summary summary;
-        try (KafkaOutputSink kafka =
-                new KafkaOutputSink(
-                    bootstrap, topic, "distill-demo-" + config.runId() + "-subword", Map.of());
-            ParquetOutputSink parquet =
-                new ParquetOutputSink(dir.resolve("teacher-outputs").toString(), 2000);
-            TeeSink sink = new TeeSink(List.of(kafka, parquet))) {
-          summary =
-              new LabelingRun(new SoftLabeler(teacher, lc), provenance, config.runId())
-                  .run(prompts, sink, done -> lp.update(done, prompts.size(), "prompts labelled"));
-        }
-        out.printf(
-            Locale.ROOT,
-            "[teacher-service subword] %d records, %d tokens, %.1f bytes/token (top-%d at T=%.1f)"
-                + " -> Kafka %s and %s%n",
-            summary.records(),
-            summary.tokens(),
-            summary.bytesPerToken(),
-            config.topK(),
-            config.temperature(),
-            topic,
-            dir.resolve("teacher-outputs"));
-        timings.put("label", secondsSince(t));
-        facts.put(
-            "soft_labels",
-            Facts.ordered(
-                "records", summary.records(),
-                "tokens", summary.tokens(),
-                "bytes_per_token", round(summary.bytesPerToken(), 2),
-                "top_k", config.topK(),
-                "temperature", config.temperature(),
-                "topic", topic,
-                "codec", provenance.getCodec()));
+        LabelResult labels =
+            clock.time(
+                STAGE + "label",
+                () -> {
+                  Topics.ensure(bootstrap, Map.of(), topic, 2, (short) 1);
+                  return new LabelStage(config, "teacher-service subword", out)
+                      .run(
+                          teacher,
+                          teacherDir,
+                          prompts,
+                          bootstrap,
+                          topic,
+                          "distill-demo-" + config.runId() + "-subword",
+                          dir.resolve("teacher-outputs"));
+                });
 
         // Spark: ingest then curate, as the char workload
-        t = System.nanoTime();
-        IngestResult ingest =
-            IngestJob.run(
-                new IngestConfig(
-                    bootstrap,
-                    topic,
-                    dir.resolve("raw").toString(),
-                    dir.resolve("quarantine").toString(),
-                    dir.resolve("checkpoints/ingest").toString(),
-                    config.sparkMaster(),
-                    Map.of()));
-        out.printf(
-            "[spark subword] ingested %d records, quarantined %d%n",
-            ingest.ingested(), ingest.quarantined());
-        CurateResult curate =
-            CurateJob.run(
-                new CurateConfig(
-                    dir.resolve("raw").toString(),
-                    dir.resolve("curated").toString(),
-                    dir.resolve("curation-report.json").toString(),
-                    config.curateValFraction(),
-                    config.sparkMaster()));
-        timings.put("spark", secondsSince(t));
-        facts.put("curation", LocalPipeline.curationFacts(out, "spark subword", ingest, curate));
+        CurateStage spark = new CurateStage(config, dir, "spark subword", out);
+        IngestResult ingest = clock.time(STAGE + "ingest", () -> spark.ingest(bootstrap, topic));
+        CurationResult curation = clock.time(STAGE + "curate", () -> spark.curate(ingest));
 
         // Students: KD and hard labels only, same architecture, steps and seed
-        t = System.nanoTime();
-        String curated = dir.resolve("curated").toString();
-        CuratedDataset trainSet =
-            CuratedDataset.read(curated, "train", tok.id(), tok.sha256(), new Configuration());
-        CuratedDataset valSet =
-            curate.val() > 0
-                ? CuratedDataset.read(curated, "val", tok.id(), tok.sha256(), new Configuration())
-                : trainSet;
         HfConfig studentConfig = studentConfig(w, teacherConfig);
-        TrainConfig studentTrain =
-            new TrainConfig(
-                w.studentSteps(),
-                w.studentBatch(),
-                config.studentLr(),
-                Math.max(1, w.studentSteps() / 20),
-                config.studentLr() / 10,
-                0.01f,
-                1.0f,
-                Math.max(1, w.studentSteps() / 5),
-                4,
-                config.seed());
-        DistillationLoss kd = new DistillationLoss(config.alpha(), trainSet.temperature(), false);
-        DistillationLoss hard = new DistillationLoss(0f, trainSet.temperature(), false);
-        Map<String, Object> losses = new LinkedHashMap<>();
-        for (Map.Entry<String, DistillationLoss> e :
-            List.of(Map.entry("kd-student", kd), Map.entry("hard-label-student", hard))) {
-          String name = e.getKey();
-          DistillationLoss loss = e.getValue();
-          out.printf(
-              Locale.ROOT,
-              "[train subword] %s: Llama-family, %,d params (%.3f of the teacher), alpha %.2f%n",
-              name,
-              studentConfig.parameterCount(),
-              (double) studentConfig.parameterCount() / teacherConfig.parameterCount(),
-              loss.alpha());
-          StageProgress sp = new StageProgress(out, "train subword " + name);
-          try (LanguageModel s =
-              LanguageModel.create(new HfDecoder(studentConfig), tok, config.seed())) {
-            TrainResult r =
-                TrainingLoop.run(
-                    s,
-                    new SoftLabelBatches(trainSet.examples(), studentTrain.batchSize(), loss),
-                    new SoftLabelBatches(valSet.examples(), studentTrain.batchSize(), loss),
-                    studentTrain,
-                    (step, total, l, v, tps) ->
-                        sp.update(step, total, StageProgress.trainingDetail(l, v, tps)));
-            Checkpoints.save(
-                s,
-                dir.resolve("models").resolve(name),
-                Map.of("role", "student", "loss", loss.description(), "run_id", config.runId()));
-            RunReport.saveCurve(dir, name, r);
-          }
-          losses.put(name, loss.description());
-        }
-        facts.put("losses", losses);
-        timings.put("train", secondsSince(t));
+        Map<String, String> losses =
+            clock.time(
+                STAGE + "train",
+                () -> trainStudents(dir, tok, teacherConfig, studentConfig, curation));
 
         // The KD student as a Hugging Face folder, reloaded and compared on held-out text
-        t = System.nanoTime();
-        Path export = runDir.resolve("models").resolve(HF_EXPORT);
-        try (LanguageModel s = Checkpoints.load(dir.resolve("models/kd-student"))) {
-          HfModels.export(s, export);
-          int[] probe = Arrays.copyOf(tok.encode(texts.heldOut()), w.blockSize());
-          double diff = maxAbsLogitDiff(s, export, probe);
-          out.printf(
-              Locale.ROOT,
-              "[export] kd-student -> Hugging Face folder %s; reloaded, max |logit diff| %.2e%n",
-              export,
-              diff);
-          facts.put(
-              "hf_export",
-              Facts.ordered(
-                  "path",
-                  "models/" + HF_EXPORT,
-                  "architecture",
-                  studentConfig.architecture(),
-                  "reload_max_abs_logit_diff",
-                  diff,
-                  "probe_tokens",
-                  probe.length));
-        }
-        timings.put("export", secondsSince(t));
-        facts.put(
-            "student_params_vs_teacher",
-            round((double) studentConfig.parameterCount() / teacherConfig.parameterCount(), 4));
+        HfExport export =
+            clock.time(STAGE + "export", () -> export(runDir, dir, tok, texts, studentConfig));
+        Map<String, Double> timings = new LinkedHashMap<>();
+        clock
+            .seconds()
+            .forEach(
+                (k, v) -> {
+                  if (k.startsWith(STAGE)) {
+                    timings.put(k.substring(STAGE.length()), v);
+                  }
+                });
+        return new SubwordResult(
+            tokenizer,
+            labels,
+            curation,
+            losses,
+            export,
+            round((double) studentConfig.parameterCount() / teacherConfig.parameterCount(), 4),
+            timings);
       }
     }
-    Map<String, Object> tm = new LinkedHashMap<>();
-    timings.forEach((k, v) -> tm.put(k, round(v, 1)));
-    facts.put("timings_seconds", tm);
-    return facts;
+  }
+
+  private Path teacher(HfConfig teacherConfig, Tokenizer tok, int[] train, int[] val)
+      throws IOException {
+    TrainConfig teacherTrain =
+        TrainStage.teacherRecipe(w.teacherSteps(), w.teacherBatch(), w.teacherLr(), config.seed());
+    return TeacherCache.loadOrTrain(
+        Path.of(config.cacheDir()),
+        TASK,
+        "shakespeare-bpe-llama-" + teacherConfig.nLayer() + "l",
+        LocalPipeline.CORPUS_SHA256,
+        teacherConfig,
+        String.format(
+            Locale.ROOT,
+            "a Llama-family decoder (RoPE, RMSNorm, SwiGLU, GQA): %d layers, %d heads"
+                + " (%d key/value), %d wide, context %d BPE tokens",
+            teacherConfig.nLayer(),
+            teacherConfig.nHead(),
+            teacherConfig.nKvHead(),
+            teacherConfig.hidden(),
+            teacherConfig.blockSize()),
+        () -> LanguageModel.create(new HfDecoder(teacherConfig), tok, config.seed()),
+        teacherTrain,
+        tok,
+        train,
+        val,
+        out);
+  }
+
+  /** The KD and hard-label students; returns each one's loss description. */
+  private Map<String, String> trainStudents(
+      Path dir,
+      Tokenizer tok,
+      HfConfig teacherConfig,
+      HfConfig studentConfig,
+      CurationResult curation)
+      throws IOException {
+    TrainStage.Curated data = TrainStage.Curated.read(dir, tok, curation.val());
+    CuratedDataset trainSet = data.train();
+    CuratedDataset valSet = data.val();
+    TrainStage trainer =
+        new TrainStage(
+            LocalPipeline.studentTrainConfig(config, w.studentSteps(), w.studentBatch()),
+            "train subword",
+            config.runId(),
+            out);
+    DistillationLoss kd = new DistillationLoss(config.alpha(), trainSet.temperature(), false);
+    DistillationLoss hard = new DistillationLoss(0f, trainSet.temperature(), false);
+    Map<String, TrainResult> curves =
+        trainer.kdAndHardLabel(
+            () -> LanguageModel.create(new HfDecoder(studentConfig), tok, config.seed()),
+            String.format(
+                Locale.ROOT,
+                "Llama-family, %,d params (%.3f of the teacher)",
+                studentConfig.parameterCount(),
+                (double) studentConfig.parameterCount() / teacherConfig.parameterCount()),
+            trainSet.examples(),
+            valSet.examples(),
+            kd,
+            hard,
+            dir.resolve("models"));
+    for (Map.Entry<String, TrainResult> e : curves.entrySet()) {
+      RunReport.saveCurve(dir, e.getKey(), e.getValue());
+    }
+    Map<String, String> losses = new LinkedHashMap<>();
+    losses.put(TrainStage.KD, kd.description());
+    losses.put(TrainStage.HARD_LABEL, hard.description());
+    return losses;
+  }
+
+  /** report.json's {@code subword.hf_export}. */
+  record HfExport(
+      String path,
+      String architecture,
+      @SerializedName("reload_max_abs_logit_diff") double reloadMaxAbsLogitDiff,
+      @SerializedName("probe_tokens") int probeTokens) {}
+
+  private HfExport export(Path runDir, Path dir, Tokenizer tok, Texts texts, HfConfig studentConfig)
+      throws IOException {
+    Path export = runDir.resolve("models").resolve(HF_EXPORT);
+    try (LanguageModel s = Checkpoints.load(dir.resolve("models/kd-student"))) {
+      HfModels.export(s, export);
+      int[] probe = Arrays.copyOf(tok.encode(texts.heldOut()), w.blockSize());
+      double diff = maxAbsLogitDiff(s, export, probe);
+      out.printf(
+          Locale.ROOT,
+          "[export] kd-student -> Hugging Face folder %s; reloaded, max |logit diff| %.2e%n",
+          export,
+          diff);
+      return new HfExport(
+          "models/" + HF_EXPORT, String.valueOf(studentConfig.architecture()), diff, probe.length);
+    }
   }
 
   /**
@@ -447,9 +414,5 @@ final class SubwordStage {
   private static double round(double v, int digits) {
     double f = Math.pow(10, digits);
     return Math.round(v * f) / f;
-  }
-
-  private static double secondsSince(long t) {
-    return (System.nanoTime() - t) / 1e9;
   }
 }

@@ -9,6 +9,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import picocli.CommandLine;
 
 class DistillCliTest {
@@ -277,5 +278,35 @@ class DistillCliTest {
     String[] args = {"config", "--set", "teacher.stpes=5"};
     Result r = run(args);
     assertOneLine(r, 2, "unknown config key 'teacher.stpes' (did you mean teacher.steps?)", args);
+  }
+
+  @Test
+  void aFailedDemoPrintsOneLineAndWritesTheStackTraceToTheRunsLog(@TempDir Path tmp)
+      throws Exception {
+    // An unusable bootstrap address fails at the first Kafka call, after the run folder exists.
+    Result r =
+        run(
+            "demo",
+            "--quick",
+            "--workload",
+            "shakespeare-char",
+            "--run-id",
+            "fails",
+            "--bootstrap-servers",
+            "not a host:port",
+            "--set",
+            "run.dir=" + tmp.resolve("runs"),
+            "--set",
+            "run.cache-dir=" + tmp.resolve("cache"));
+
+    assertThat(r.code()).isEqualTo(1);
+    List<String> lines = r.err().lines().filter(l -> !l.isBlank()).toList();
+    assertThat(lines).hasSize(1);
+    assertThat(lines.get(0)).startsWith("distill demo: ").doesNotContain("\tat ");
+    Path log = tmp.resolve("runs/fails").resolve(DemoCommand.LOG);
+    assertThat(log).exists();
+    String trace = Files.readString(log);
+    assertThat(trace).contains(lines.get(0).replace(" (--verbose prints the stack trace)", ""));
+    assertThat(trace.lines().filter(l -> l.startsWith("\tat ")).count()).isGreaterThan(3);
   }
 }

@@ -100,6 +100,22 @@ class DemoIT {
       stages += seconds;
     }
     assertThat(timings.get("total").getAsDouble()).isGreaterThanOrEqualTo(stages - 0.3);
+    // Each stage's seconds and peak RSS (issue 13): every stage that ran, in order, the eval last;
+    // Spark and DJL run in this JVM, so the curate stage's peak is far above an empty JVM's.
+    Map<String, JsonObject> stageRows = new java.util.LinkedHashMap<>();
+    for (JsonElement e : report.getAsJsonArray("stages")) {
+      JsonObject st = e.getAsJsonObject();
+      stageRows.put(st.get("name").getAsString(), st);
+      assertThat(st.get("seconds").getAsDouble()).isGreaterThanOrEqualTo(0);
+      assertThat(st.get("peak_rss_source").getAsString()).isIn("VmHWM", "jvm-heap-peak");
+    }
+    assertThat(stageRows.keySet())
+        .containsSubsequence("kafka", "teacher", "label", "ingest", "curate", "train")
+        .contains("subword train", "arithmetic")
+        .endsWith("eval");
+    assertThat(stageRows.get("curate").get("peak_rss_mb").getAsDouble()).isGreaterThan(200);
+    assertThat(stageRows.get("curate").get("seconds").getAsDouble())
+        .isEqualTo(timings.get("curate").getAsDouble());
     assertThat(runDir.resolve("config.properties")).exists();
     assertThat(runDir.resolve("curated/_SUCCESS")).exists();
     assertThat(runDir.resolve("teacher-outputs/_SUCCESS")).exists();
@@ -234,6 +250,21 @@ class DemoIT {
           .contains("data-charts=\"5\"")
           .contains("id=\"chart-bits\"")
           .contains("id=\"chart-sparsity\"");
+      // What a reader sees first: a 1280 x 2000 screenshot decodes, has the window's size, and
+      // shows the charts' series colours (tab10 blue, red, green, purple), which a blank page, a
+      // page of tables only or charts pushed below the first screen would not.
+      Path png = runs.resolve("report.png");
+      java.nio.file.Files.deleteIfExists(png);
+      HeadlessChromium.screenshot(html, png, 1280, 2000, runs.resolve("chromium-profile"));
+      java.awt.image.BufferedImage shot = javax.imageio.ImageIO.read(png.toFile());
+      assertThat(shot).as("PNG decodes").isNotNull();
+      assertThat(shot.getWidth()).isEqualTo(1280);
+      assertThat(shot.getHeight()).isEqualTo(2000);
+      Map<Integer, Integer> palette =
+          HeadlessChromium.pixelsNear(shot, new int[] {0x1f77b4, 0xd62728, 0x2ca02c, 0x9467bd}, 24);
+      assertThat(palette.values().stream().filter(n -> n > 50).count())
+          .as("series colours on screen: %s", palette)
+          .isGreaterThanOrEqualTo(3);
     }
 
     // distill eval re-evaluates the finished run; a failing gate exits 1.

@@ -15,7 +15,7 @@ class RunReportCostTableTest {
     cost.put("kd-student", Facts.ordered("params", 100_000L, "latency_ms_p50", 1.25));
     cost.put("note", "not a model");
 
-    Map<String, Map<String, Object>> rows = RunReport.costTable(cost);
+    Map<String, Map<String, Object>> rows = ReportHtml.costTable(cost);
 
     assertThat(rows).containsOnlyKeys("teacher", "kd-student");
     assertThat(rows.get("kd-student"))

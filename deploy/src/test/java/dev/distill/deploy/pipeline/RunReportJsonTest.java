@@ -3,7 +3,6 @@ package dev.distill.deploy.pipeline;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.nio.file.Path;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
@@ -15,28 +14,41 @@ class RunReportJsonTest {
 
   @Test
   void countsReadBackFromThePipelineFactsStayIntegersAndRealsStayReals() throws Exception {
-    Map<String, Object> softLabels = new LinkedHashMap<>();
-    softLabels.put("records", 280L);
-    softLabels.put("bytes_per_token", 38.5);
-    softLabels.put("mean_entropy", 2.0);
-    Map<String, Object> facts = new LinkedHashMap<>();
-    facts.put("soft_labels", softLabels);
-    facts.put("curation", Map.of("kept", 271, "rejected_by_reason", Map.of("SHAPE_MISMATCH", 9L)));
-    facts.put("compression", List.of(Map.of("step", 100, "bits_per_weight", 1.58)));
-    RunReport.writeFacts(run, facts);
+    PipelineFacts facts =
+        new PipelineFacts(
+            new LabelStage.LabelResult(280, 17_920, 38.5, 16, 2.0f, "t", "topk-v1"),
+            new CurateStage.CurationResult(
+                280, 271, 9, Map.of("SHAPE_MISMATCH", 9L), 0, 250, 21, 280, 0),
+            Map.of(),
+            Map.of("kd-student", "forward KL"),
+            null,
+            Map.of("rationales", Map.of("sampled", 48, "sample_temperature", 0.8)),
+            Map.of("curate", 12.5),
+            List.of());
+    facts.write(run);
 
-    String json = RunReport.toJson(RunReport.readFacts(run));
+    PipelineFacts back = PipelineFacts.read(run);
+    String json = RunReport.toJson(back);
 
+    assertThat(back.softLabels()).isEqualTo(facts.softLabels());
+    assertThat(back.curation()).isEqualTo(facts.curation());
+    assertThat(back.losses()).isEqualTo(facts.losses());
+    assertThat(back.timingsSeconds()).isEqualTo(facts.timingsSeconds());
     assertThat(json)
         .contains("\"records\": 280,")
         .contains("\"kept\": 271")
         .contains("\"SHAPE_MISMATCH\": 9")
-        .contains("\"step\": 100")
+        .contains("\"sampled\": 48")
         .contains("\"bytes_per_token\": 38.5")
-        .contains("\"mean_entropy\": 2.0")
-        .contains("\"bits_per_weight\": 1.58")
+        .contains("\"sample_temperature\": 0.8")
         .doesNotContain("280.0")
         .doesNotContain("271.0")
-        .doesNotContain("100.0");
+        .doesNotContain("48.0");
+  }
+
+  @Test
+  void aRunFolderWithoutPipelineFactsReadsAsNoWorkload() throws Exception {
+    assertThat(PipelineFacts.read(run)).isEqualTo(PipelineFacts.NONE);
+    assertThat(PipelineFacts.NONE.bitsPerWeight("kd-student")).isEqualTo(32.0);
   }
 }

@@ -2,7 +2,6 @@ package dev.distill.models.gpt;
 
 import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.internal.NDArrayEx;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
@@ -11,11 +10,9 @@ import ai.djl.nn.Parameter;
 import ai.djl.nn.core.Linear;
 import ai.djl.training.ParameterStore;
 import ai.djl.training.initializer.NormalInitializer;
-import ai.djl.util.PairList;
 import dev.distill.models.nn.Activations;
 import dev.distill.models.nn.Attention;
 import dev.distill.models.nn.CausalLm;
-import dev.distill.models.nn.DecodeCache;
 import dev.distill.models.nn.LinearLayer;
 import dev.distill.models.nn.LinearMode;
 import dev.distill.models.nn.Norms;
@@ -231,69 +228,33 @@ public final class Gpt extends CausalLm {
     return new Norm(gamma, beta);
   }
 
-  @Override
-  protected NDList forwardInternal(
-      ParameterStore ps, NDList inputs, boolean training, PairList<String, Object> params) {
-    NDArray tokens = inputs.singletonOrThrow();
-    NDArray x = dropout(embed(ps, tokens, 0, training), config.dropout(), training);
-    for (Layer layer : layers) {
-      x = block(layer, x, ps, training, null, -1);
-    }
-    return new NDList(head(x, ps, training));
-  }
-
   /**
-   * Incremental inference forward ({@link CausalLm#forwardCached}). The same block structure and
-   * the same {@link LinearLayer} path as the full forward, so every {@link LinearMode} computes as
-   * in a full forward (the activation quantisers work per token, so a token's quantised input does
-   * not depend on the other tokens of the call).
-   *
-   * <p>Cost per decoded token: the linear layers on one position instead of the whole context, and
-   * attention over the cached length; the cache grows by concatenation (a copy of {@code 2 nLayer B
-   * C length} floats per step, small next to the weights at blockSize 64).
+   * One pre-LayerNorm block on the flat stream {@code x} (B * T, C): {@code x +
+   * proj(attn(ln1(x)))}, then {@code x + mlpProj(gelu(fc(ln2(x))))}.
    */
   @Override
-  public NDArray forwardCached(ParameterStore ps, NDArray tokens, DecodeCache cache) {
-    NDArray x = embed(ps, tokens, cache.length(), false);
-    int t = Math.toIntExact(tokens.getShape().get(1));
-    for (int l = 0; l < layers.size(); l++) {
-      x = block(layers.get(l), x, ps, false, cache, l);
-    }
-    cache.advance(t);
-    return head(x, ps, false);
-  }
-
-  /**
-   * One pre-LayerNorm block: {@code x + proj(attn(ln1(x)))}, then {@code x +
-   * mlpProj(gelu(fc(ln2(x))))}.
-   */
-  private NDArray block(
-      Layer layer, NDArray x, ParameterStore ps, boolean training, DecodeCache cache, int index) {
-    NDArray h = layerNorm(x, layer.ln1(), ps, training);
-    NDArray qkv = linear(layer.attn(), h, ps, training, cache);
-    NDList split = qkv.split(3, 2);
+  protected NDArray block(int index, NDArray x, Pass pass) {
+    Layer layer = layers.get(index);
+    boolean training = pass.training();
+    float dropout = config.dropout();
+    NDArray h = layerNorm(x, layer.ln1(), pass.ps(), training);
+    NDArray qkv = linear(layer.attn(), h, pass);
     NDArray y =
         Attention.causal(
-            attention,
-            split.get(0),
-            split.get(1),
-            split.get(2),
-            config.dropout(),
-            training,
-            cache,
-            index);
-    y = linear(layer.attnProj(), y, ps, training, cache);
-    x = x.add(dropout(y, config.dropout(), training));
-    h = layerNorm(x, layer.ln2(), ps, training);
-    h = Activations.gelu(linear(layer.fc(), h, ps, training, cache));
-    h = linear(layer.mlpProj(), h, ps, training, cache);
-    return x.add(dropout(h, config.dropout(), training));
+            attention, qkv, pass.batch(), pass.length(), dropout, training, pass.cache(), index);
+    y = linear(layer.attnProj(), y, pass);
+    x = x.add(dropout(y, dropout, training));
+    h = layerNorm(x, layer.ln2(), pass.ps(), training);
+    h = Activations.gelu(linear(layer.fc(), h, pass));
+    h = linear(layer.mlpProj(), h, pass);
+    return x.add(dropout(h, dropout, training));
   }
 
   /** Final LayerNorm and the tied head: logits = x @ wte^T, no bias. */
-  private NDArray head(NDArray x, ParameterStore ps, boolean training) {
-    x = layerNorm(x, lnF, ps, training);
-    NDArray wteArr = ps.getValue(wte, x.getDevice(), training);
+  @Override
+  protected NDArray head(NDArray x, Pass pass) {
+    x = layerNorm(x, lnF, pass.ps(), pass.training());
+    NDArray wteArr = pass.ps().getValue(wte, x.getDevice(), pass.training());
     return Linear.linear(x, wteArr, null).singletonOrThrow();
   }
 
@@ -301,7 +262,10 @@ public final class Gpt extends CausalLm {
    * Token plus position embeddings (B, T, C) of {@code tokens} (B, T) at positions {@code p0 .. p0
    * + T - 1}, after checking the shape, type and that the positions fit in the block.
    */
-  private NDArray embed(ParameterStore ps, NDArray tokens, int p0, boolean training) {
+  @Override
+  protected NDArray embed(NDArray tokens, int p0, Pass pass) {
+    ParameterStore ps = pass.ps();
+    boolean training = pass.training();
     if (tokens.getShape().dimension() != 2) {
       throw new IllegalArgumentException("tokens must be (B, T), got " + tokens.getShape());
     }
@@ -332,7 +296,7 @@ public final class Gpt extends CausalLm {
     NDArray pos =
         ex.embedding(positions, ps.getValue(wpe, device, training), SparseFormat.DENSE)
             .singletonOrThrow();
-    return tok.add(pos);
+    return dropout(tok.add(pos), config.dropout(), training);
   }
 
   private NDArray layerNorm(NDArray x, Norm norm, ParameterStore ps, boolean training) {

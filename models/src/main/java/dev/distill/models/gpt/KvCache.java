@@ -17,8 +17,9 @@ import java.util.Map;
  *
  * <p>Made by {@link LanguageModel#newKvCache()}; its arrays live in a sub-manager of the model's
  * manager that {@link #close()} closes, so create one per generation. Not thread-safe. The
- * quantised weights of a {@link LinearMode#TERNARY} or {@link LinearMode#SELF_COMPRESSING} model
- * are computed once per cache: do not change the parameters while a cache is open.
+ * quantised weights of a {@link LinearMode#TERNARY} or {@link LinearMode#SELF_COMPRESSING} model,
+ * and the fused q/k/v weights of a Llama-family model ({@code LinearLayer.forwardFused}), are
+ * computed once per cache: do not change the parameters while a cache is open.
  *
  * <p>The cache holds at most {@code blockSize} positions (the size of the learned position
  * embedding). A caller whose context grows past that must {@link #reset()} and re-encode the last
@@ -29,10 +30,8 @@ public final class KvCache implements DecodeCache, AutoCloseable {
   private final LanguageModel model;
   private final NDManager manager;
 
-  /** Per layer: keys and values (B, nKvHead, length, headSize), null while empty. */
-  private final NDArray[] keys;
-
-  private final NDArray[] values;
+  /** Per layer: keys then values (B, 2 nKvHead, length, headSize), null while empty. */
+  private final NDArray[] kv;
 
   /** Quantised weights of the compressed modes by layer name, kept across {@link #reset()}. */
   private final Map<String, NDArray> weights = new HashMap<>();
@@ -44,8 +43,7 @@ public final class KvCache implements DecodeCache, AutoCloseable {
     this.model = model;
     this.manager = manager;
     int layers = model.config().nLayer();
-    this.keys = new NDArray[layers];
-    this.values = new NDArray[layers];
+    this.kv = new NDArray[layers];
   }
 
   /** Number of positions cached. */
@@ -61,11 +59,9 @@ public final class KvCache implements DecodeCache, AutoCloseable {
 
   /** Forgets every cached position (frees the arrays); the next {@link #logits} starts at 0. */
   public void reset() {
-    for (int i = 0; i < keys.length; i++) {
-      close(keys[i]);
-      close(values[i]);
-      keys[i] = null;
-      values[i] = null;
+    for (int i = 0; i < kv.length; i++) {
+      close(kv[i]);
+      kv[i] = null;
     }
     length = 0;
     batch = 0;
@@ -94,11 +90,9 @@ public final class KvCache implements DecodeCache, AutoCloseable {
       return;
     }
     try (NDArray index = manager.create(idx)) {
-      for (int l = 0; l < keys.length; l++) {
+      for (int l = 0; l < kv.length; l++) {
         // results on the cached arrays' manager, i.e. this cache's
-        NDArray k = keys[l].get(new NDIndex("{}", index));
-        NDArray v = values[l].get(new NDIndex("{}", index));
-        put(l, k, v);
+        put(l, kv[l].get(new NDIndex("{}", index)));
       }
     }
     batch = rows.length;
@@ -131,34 +125,23 @@ public final class KvCache implements DecodeCache, AutoCloseable {
     return out;
   }
 
-  /** Cached keys of {@code layer} (B, nKvHead, length, headSize), or null while empty. */
+  /** Cached keys then values of {@code layer} (B, 2 nKvHead, length, headSize), or null. */
   @Override
-  public NDArray keys(int layer) {
-    return keys[layer];
-  }
-
-  /** Cached values of {@code layer} (B, nKvHead, length, headSize), or null while empty. */
-  @Override
-  public NDArray values(int layer) {
-    return values[layer];
+  public NDArray keysValues(int layer) {
+    return kv[layer];
   }
 
   /**
-   * Replaces the keys and values of {@code layer} by {@code k} and {@code v} (which hold the old
-   * positions followed by the new ones) and moves them to this cache's manager.
+   * Replaces the keys and values of {@code layer} by {@code kv} (which holds the old positions
+   * followed by the new ones) and moves it to this cache's manager.
    */
   @Override
-  public void put(int layer, NDArray k, NDArray v) {
-    if (keys[layer] != k) {
-      close(keys[layer]);
+  public void put(int layer, NDArray kv) {
+    if (this.kv[layer] != kv) {
+      close(this.kv[layer]);
     }
-    if (values[layer] != v) {
-      close(values[layer]);
-    }
-    k.attach(manager);
-    v.attach(manager);
-    keys[layer] = k;
-    values[layer] = v;
+    kv.attach(manager);
+    this.kv[layer] = kv;
   }
 
   /**

@@ -2,7 +2,6 @@ package dev.distill.models.hf;
 
 import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.ndarray.types.SparseFormat;
@@ -10,11 +9,9 @@ import ai.djl.nn.Parameter;
 import ai.djl.nn.core.Linear;
 import ai.djl.training.ParameterStore;
 import ai.djl.training.initializer.NormalInitializer;
-import ai.djl.util.PairList;
 import dev.distill.models.nn.Activations;
 import dev.distill.models.nn.Attention;
 import dev.distill.models.nn.CausalLm;
-import dev.distill.models.nn.DecodeCache;
 import dev.distill.models.nn.LinearLayer;
 import dev.distill.models.nn.LinearMode;
 import dev.distill.models.nn.Norms;
@@ -60,10 +57,14 @@ public final class HfDecoder extends CausalLm {
 
   private record Norm(Parameter weight, Parameter bias) {}
 
-  /** One block; GPT-2 uses qkv (fused), Llama q, k, v; GPT-2 has no gate. */
+  /**
+   * One block; GPT-2 uses qkv (fused in the checkpoint), Llama q, k, v (fused in the forward, under
+   * {@code qkvName}); GPT-2 has no gate.
+   */
   private record Block(
       Norm norm1,
       LinearLayer qkv,
+      String qkvName,
       LinearLayer q,
       LinearLayer k,
       LinearLayer v,
@@ -111,7 +112,7 @@ public final class HfDecoder extends CausalLm {
         Norm ln2 = norm(p + "ln_2", c);
         LinearLayer fc = lin(p + "mlp.c_fc", inner, c, true);
         LinearLayer down = lin(p + "mlp.c_proj", c, inner, true);
-        bs.add(new Block(ln1, qkv, null, null, null, proj, ln2, null, fc, down));
+        bs.add(new Block(ln1, qkv, null, null, null, null, proj, ln2, null, fc, down));
       } else {
         String p = prefix + "layers." + i + ".";
         Norm n1 = norm(p + "input_layernorm", c);
@@ -123,7 +124,7 @@ public final class HfDecoder extends CausalLm {
         LinearLayer gate = lin(p + "mlp.gate_proj", inner, c, config.mlpBias());
         LinearLayer up = lin(p + "mlp.up_proj", inner, c, config.mlpBias());
         LinearLayer down = lin(p + "mlp.down_proj", c, inner, config.mlpBias());
-        bs.add(new Block(n1, null, lq, lk, lv, lo, n2, gate, up, down));
+        bs.add(new Block(n1, null, p + "self_attn.qkv", lq, lk, lv, lo, n2, gate, up, down));
       }
     }
     blocks = List.copyOf(bs);
@@ -209,55 +210,26 @@ public final class HfDecoder extends CausalLm {
   }
 
   @Override
-  protected NDList forwardInternal(
-      ParameterStore ps, NDList inputs, boolean training, PairList<String, Object> params) {
-    NDArray tokens = inputs.singletonOrThrow();
-    NDArray x = embed(ps, tokens, 0, training);
-    for (int l = 0; l < blocks.size(); l++) {
-      x = block(blocks.get(l), x, ps, training, null, l);
-    }
-    return new NDList(head(x, ps, training));
-  }
-
-  @Override
-  public NDArray forwardCached(ParameterStore ps, NDArray tokens, DecodeCache cache) {
-    NDArray x = embed(ps, tokens, cache.length(), false);
-    for (int l = 0; l < blocks.size(); l++) {
-      x = block(blocks.get(l), x, ps, false, cache, l);
-    }
-    cache.advance(Math.toIntExact(tokens.getShape().get(1)));
-    return head(x, ps, false);
-  }
-
-  private NDArray block(
-      Block b, NDArray x, ParameterStore ps, boolean training, DecodeCache cache, int index) {
-    NDArray h = norm(x, b.norm1(), ps, training);
-    NDArray q;
-    NDArray k;
-    NDArray v;
-    if (b.qkv() != null) {
-      NDList split = linear(b.qkv(), h, ps, training, cache).split(3, 2);
-      q = split.get(0);
-      k = split.get(1);
-      v = split.get(2);
-    } else {
-      q = linear(b.q(), h, ps, training, cache);
-      k = linear(b.k(), h, ps, training, cache);
-      v = linear(b.v(), h, ps, training, cache);
-    }
-    NDArray y = Attention.causal(attention, q, k, v, 0f, training, cache, index);
-    x = x.add(linear(b.out(), y, ps, training, cache));
-    h = norm(x, b.norm2(), ps, training);
+  protected NDArray block(int index, NDArray x, Pass pass) {
+    Block blk = blocks.get(index);
+    NDArray h = norm(x, blk.norm1(), pass.ps(), pass.training());
+    NDArray qkv =
+        blk.qkv() != null
+            ? linear(blk.qkv(), h, pass)
+            : linearFused(blk.qkvName(), List.of(blk.q(), blk.k(), blk.v()), h, pass);
+    NDArray y =
+        Attention.causal(
+            attention, qkv, pass.batch(), pass.length(), 0f, pass.training(), pass.cache(), index);
+    x = x.add(linear(blk.out(), y, pass));
+    h = norm(x, blk.norm2(), pass.ps(), pass.training());
     NDArray m;
-    if (b.gate() != null) {
-      m =
-          Activations.silu(linear(b.gate(), h, ps, training, cache))
-              .mul(linear(b.up(), h, ps, training, cache));
+    if (blk.gate() != null) {
+      m = Activations.silu(linear(blk.gate(), h, pass)).mul(linear(blk.up(), h, pass));
     } else {
-      NDArray a = linear(b.up(), h, ps, training, cache);
+      NDArray a = linear(blk.up(), h, pass);
       m = config.activation().equals("gelu") ? Activations.gelu(a) : Activations.geluTanh(a);
     }
-    return x.add(linear(b.down(), m, ps, training, cache));
+    return x.add(linear(blk.down(), m, pass));
   }
 
   private NDArray norm(NDArray x, Norm n, ParameterStore ps, boolean training) {
@@ -269,7 +241,10 @@ public final class HfDecoder extends CausalLm {
     return Norms.rmsNorm(x, w, config.normEps());
   }
 
-  private NDArray embed(ParameterStore ps, NDArray tokens, int p0, boolean training) {
+  @Override
+  protected NDArray embed(NDArray tokens, int p0, Pass pass) {
+    ParameterStore ps = pass.ps();
+    boolean training = pass.training();
     if (tokens.getShape().dimension() != 2) {
       throw new IllegalArgumentException("tokens must be (B, T), got " + tokens.getShape());
     }
@@ -304,10 +279,12 @@ public final class HfDecoder extends CausalLm {
     return x;
   }
 
-  private NDArray head(NDArray x, ParameterStore ps, boolean training) {
-    x = norm(x, finalNorm, ps, training);
+  @Override
+  protected NDArray head(NDArray x, Pass pass) {
+    x = norm(x, finalNorm, pass.ps(), pass.training());
     Parameter w = head == null ? embed : head;
-    return Linear.linear(x, ps.getValue(w, x.getDevice(), training), null).singletonOrThrow();
+    return Linear.linear(x, pass.ps().getValue(w, x.getDevice(), pass.training()), null)
+        .singletonOrThrow();
   }
 
   @Override

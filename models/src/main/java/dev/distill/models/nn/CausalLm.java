@@ -1,9 +1,12 @@
 package dev.distill.models.nn;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.AbstractBlock;
 import ai.djl.training.ParameterStore;
+import ai.djl.util.PairList;
+import java.util.List;
 import java.util.Map;
 import java.util.function.BiConsumer;
 
@@ -39,26 +42,94 @@ public abstract class CausalLm extends AbstractBlock {
    * attending to the cached positions and to the new ones up to itself; appends the new keys and
    * values to {@code cache}, advances it, and returns the logits (B, t, V) of the new positions,
    * attached to the tokens' manager. It computes what a full forward over the whole prefix computes
-   * at those positions (up to float rounding).
+   * at those positions (up to float rounding): the same blocks and the same {@link LinearLayer}
+   * path, so every {@link LinearMode} computes as in a full forward. Cost per decoded token: the
+   * linear layers on one position instead of the whole context, and attention over the cached
+   * length.
    */
-  public abstract NDArray forwardCached(ParameterStore ps, NDArray tokens, DecodeCache cache);
+  public final NDArray forwardCached(ParameterStore ps, NDArray tokens, DecodeCache cache) {
+    NDArray logits = run(ps, tokens, cache.length(), false, cache);
+    cache.advance(Math.toIntExact(tokens.getShape().get(1)));
+    return logits;
+  }
+
+  @Override
+  protected final NDList forwardInternal(
+      ParameterStore ps, NDList inputs, boolean training, PairList<String, Object> params) {
+    return new NDList(run(ps, inputs.singletonOrThrow(), 0, training, null));
+  }
 
   /**
-   * Calls {@code observer} with (layer name, input (B, T, in)) of every block linear layer in each
-   * forward, e.g. to collect calibration activations for Wanda pruning; null stops observing.
+   * Logits (B, T, V) of {@code tokens} (B, T) at positions {@code p0 ..}. The residual stream is
+   * kept flat, (B * T, C), from the embedding to the head: every linear layer then is one matrix
+   * product (addmm) forward and one per gradient backward, without the reshapes a (B, T, C) input
+   * costs (issue 13).
+   */
+  private NDArray run(
+      ParameterStore ps, NDArray tokens, int p0, boolean training, DecodeCache cache) {
+    Pass pass = new Pass(ps, training, cache, tokens.getShape().get(0), tokens.getShape().get(1));
+    NDArray x = embed(tokens, p0, pass);
+    x = x.reshape(pass.batch() * pass.length(), x.getShape().get(2));
+    for (int l = 0; l < config().nLayer(); l++) {
+      x = block(l, x, pass);
+    }
+    return head(x, pass).reshape(pass.batch(), pass.length(), -1);
+  }
+
+  /**
+   * The embeddings (B, T, C) of {@code tokens} (B, T) at positions {@code p0 .. p0 + T - 1}, after
+   * checking them.
+   */
+  protected abstract NDArray embed(NDArray tokens, int p0, Pass pass);
+
+  /** Block {@code layer} on the flat stream {@code x} (B * T, C). */
+  protected abstract NDArray block(int layer, NDArray x, Pass pass);
+
+  /** The final norm and the output head: logits (B * T, V) of the flat stream. */
+  protected abstract NDArray head(NDArray x, Pass pass);
+
+  /**
+   * Calls {@code observer} with (layer name, input (1, B * T, in): the rows of every position of
+   * the batch) of every block linear layer in each forward, e.g. to collect calibration activations
+   * for Wanda pruning; null stops observing.
    */
   public void observeLinearInputs(BiConsumer<String, NDArray> observer) {
     this.inputObserver = observer;
   }
 
-  /** {@code layer.forward} after showing its input to the observer, if any. */
-  protected final NDArray linear(
-      LinearLayer layer, NDArray x, ParameterStore ps, boolean training, DecodeCache cache) {
+  /**
+   * What every block of one forward needs besides its input: the parameter store, whether it
+   * trains, the cache of a cached forward (null otherwise), and the batch's B and T (the blocks see
+   * the flat rows (B * T, C)).
+   */
+  public record Pass(
+      ParameterStore ps, boolean training, DecodeCache cache, long batch, long length) {}
+
+  /**
+   * {@code layer.forward} of the flat rows {@code x} (N, in) after showing them to the observer, if
+   * any.
+   */
+  protected final NDArray linear(LinearLayer layer, NDArray x, Pass pass) {
+    observe(List.of(layer), x);
+    return layer.forward(x, pass.ps(), pass.training(), pass.cache());
+  }
+
+  /**
+   * {@link LinearLayer#forwardFused} of {@code layers} after showing {@code x} to the observer, if
+   * any, under each layer's name.
+   */
+  protected final NDArray linearFused(
+      String fusedName, List<LinearLayer> layers, NDArray x, Pass pass) {
+    observe(layers, x);
+    return LinearLayer.forwardFused(fusedName, layers, x, pass.ps(), pass.training(), pass.cache());
+  }
+
+  private void observe(List<LinearLayer> layers, NDArray x) {
     BiConsumer<String, NDArray> observer = inputObserver;
     if (observer != null) {
-      observer.accept(layer.name(), x);
+      NDArray rows = x.reshape(1, x.getShape().get(0), layers.get(0).in());
+      layers.forEach(l -> observer.accept(l.name(), rows));
     }
-    return layer.forward(x, ps, training, cache);
   }
 
   /** Inverted dropout with probability {@code p} when training; {@code x} itself otherwise. */

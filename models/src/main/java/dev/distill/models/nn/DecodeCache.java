@@ -13,14 +13,15 @@ public interface DecodeCache {
   /** Number of positions cached: the next token's position. */
   int length();
 
-  /** Cached keys of {@code layer} (B, nKvHead, length, headSize), or null while empty. */
-  NDArray keys(int layer);
+  /**
+   * Cached keys and values of {@code layer} in one array (B, 2 nKvHead, length, headSize): the keys
+   * in heads 0 .. nKvHead-1, the values after them; null while empty. One array, so that a step
+   * appends both with one concatenation (issue 13: decoding is bound by the number of engine ops).
+   */
+  NDArray keysValues(int layer);
 
-  /** Cached values of {@code layer} (B, nKvHead, length, headSize), or null while empty. */
-  NDArray values(int layer);
-
-  /** Replaces the keys and values of {@code layer} by arrays holding old and new positions. */
-  void put(int layer, NDArray keys, NDArray values);
+  /** Replaces the keys and values of {@code layer} by {@code kv}, holding old and new positions. */
+  void put(int layer, NDArray kv);
 
   /** A quantised weight stored by {@link #putWeight}, or null. */
   NDArray weight(String name);

@@ -1,10 +1,15 @@
 package dev.distill.models.nn;
 
+import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
+import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Parameter;
+import ai.djl.nn.core.Linear;
 import ai.djl.training.ParameterStore;
 import ai.djl.training.initializer.ConstantInitializer;
+import java.util.List;
 import java.util.Objects;
 
 /**
@@ -116,6 +121,64 @@ public final class LinearLayer {
    */
   public NDArray forward(NDArray x, ParameterStore ps, boolean training, DecodeCache cache) {
     return LinearKernel.of(mode).apply(this, x, ps, training, cache);
+  }
+
+  /**
+   * The outputs of {@code layers} (the same input {@code x} (N, in), the same mode) side by side,
+   * (N, sum of out): {@code x [W_1; W_2; ...]^T + [b_1; b_2; ...]}, e.g. a Llama-family layer's q,
+   * k and v projections. {@link LinearMode#DENSE} and {@link LinearMode#ACT8} layers that all have
+   * or all lack a bias compute it as one product with their weights concatenated (per forward, so
+   * the gradients reach each weight; with a {@code cache}, once per generation, kept as {@code
+   * fusedName}): one addmm forward and one mm per gradient backward instead of one per layer, for
+   * the same result (issue 13). Other modes concatenate the layers' own outputs.
+   */
+  public static NDArray forwardFused(
+      String fusedName,
+      List<LinearLayer> layers,
+      NDArray x,
+      ParameterStore ps,
+      boolean training,
+      DecodeCache cache) {
+    LinearLayer first = layers.get(0);
+    boolean fusable = first.mode == LinearMode.DENSE || first.mode == LinearMode.ACT8;
+    for (LinearLayer l : layers) {
+      fusable &= l.mode == first.mode && (l.bias == null) == (first.bias == null);
+    }
+    if (!fusable) {
+      NDList outs = new NDList(layers.size());
+      for (LinearLayer l : layers) {
+        outs.add(l.forward(x, ps, training, cache));
+      }
+      return NDArrays.concat(outs, -1);
+    }
+    NDArray w = cache == null ? null : cache.weight(fusedName);
+    NDArray b = cache == null ? null : cache.weight(fusedName + ".bias");
+    if (w == null) {
+      Device device = x.getDevice();
+      NDList ws = new NDList(layers.size());
+      NDList bs = new NDList(layers.size());
+      for (LinearLayer l : layers) {
+        ws.add(ps.getValue(l.weight, device, training));
+        if (l.bias != null) {
+          bs.add(ps.getValue(l.bias, device, training));
+        }
+      }
+      // concat's result lands on the first parameter's manager: move it to the step's
+      w = NDArrays.concat(ws, 0);
+      w.attach(x.getManager());
+      if (!bs.isEmpty()) {
+        b = NDArrays.concat(bs, 0);
+        b.attach(x.getManager());
+      }
+      if (cache != null) {
+        cache.putWeight(fusedName, w);
+        if (b != null) {
+          cache.putWeight(fusedName + ".bias", b);
+        }
+      }
+    }
+    NDArray in = first.mode == LinearMode.ACT8 ? Quantizers.activations8(x) : x;
+    return Linear.linear(in, w, b).singletonOrThrow();
   }
 
   public String name() {

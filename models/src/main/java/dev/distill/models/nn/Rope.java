@@ -12,8 +12,8 @@ import ai.djl.ndarray.types.Shape;
  * {@code x' = x * cos + rotate_half(x) * sin} with {@code rotate_half(x) = cat(-x[d/2:], x[:d/2])}
  * and cos/sin repeated over both halves.
  *
- * <p>The tables are plain float arrays, turned into arrays on the activation's manager per call (T
- * x d floats), so nothing of a step lands on the model's manager.
+ * <p>The tables are plain float arrays, turned into rotation matrices on the activation's manager
+ * once per forward, so nothing of a step lands on the model's manager.
  */
 public final class Rope {
 
@@ -60,39 +60,118 @@ public final class Rope {
     return maxPositions;
   }
 
-  /** cos and sin of one forward's positions on its manager, shared by q, k and every layer. */
-  private record Tables(NDManager manager, int p0, int t, NDArray cos, NDArray sin) {}
+  /**
+   * What one forward's layers share, on its manager: for one position the per-head rotation
+   * matrices (n, hs, hs); for T positions the per-head cos and sin tables (n, T, hs).
+   */
+  private record Tables(
+      NDManager manager,
+      int p0,
+      int t,
+      int rotated,
+      int scaled,
+      int heads,
+      float qScale,
+      NDArray m,
+      NDArray cos,
+      NDArray sin) {
+    boolean matches(NDManager mg, int p0, int t, int rotated, int scaled, int heads, float q) {
+      return manager == mg
+          && this.p0 == p0
+          && this.t == t
+          && this.rotated == rotated
+          && this.scaled == scaled
+          && this.heads == heads
+          && qScale == q;
+    }
+  }
 
   private final ThreadLocal<Tables> last = new ThreadLocal<>();
 
-  private Tables tables(NDManager manager, int p0, int t) {
-    Tables tb = last.get();
-    if (tb != null && tb.manager() == manager && tb.p0() == p0 && tb.t() == t) {
-      return tb;
-    }
-    float[] c = new float[t * headSize];
-    float[] s = new float[t * headSize];
-    System.arraycopy(cos, p0 * headSize, c, 0, c.length);
-    System.arraycopy(sin, p0 * headSize, s, 0, s.length);
-    Shape shape = new Shape(t, headSize);
-    tb = new Tables(manager, p0, t, manager.create(c, shape), manager.create(s, shape));
-    last.set(tb);
-    return tb;
-  }
-
-  /** Rotates {@code x} (B, H, T, headSize) whose positions are {@code p0 .. p0 + T - 1}. */
-  public NDArray apply(NDArray x, int p0) {
-    int t = Math.toIntExact(x.getShape().get(2));
+  /**
+   * Rotates the first {@code rotated} heads of {@code x} (B, heads, T, headSize), whose positions
+   * are {@code p0 .. p0 + T - 1}, and multiplies the first {@code scaled} of them by {@code
+   * qScale}; the other heads pass unchanged (so q, k and v of a fused projection go through in one
+   * call, and the attention's {@code 1/sqrt(d)} is folded into the query heads: issue 13, decoding
+   * is bound by the number of engine ops).
+   *
+   * <p>One position (decoding): one matrix product, row vector {@code x} of a rotated head times
+   * {@code M = diag(cos) + P diag(sin)} where {@code P} maps {@code x} to {@code rotate_half(x)}
+   * ({@code P[j + d/2][j] = -1}, {@code P[j - d/2][j] = 1}), i.e. {@code x cos + rotate_half(x)
+   * sin}; the identity for the other heads. Several positions: HF's element-wise form with per-head
+   * tables (cos 1 and sin 0 for the heads that do not rotate). Either equals HF's up to float
+   * rounding.
+   */
+  public NDArray rotate(NDArray x, int p0, int rotated, int scaled, float qScale) {
+    Shape s = x.getShape();
+    int heads = Math.toIntExact(s.get(1));
+    int t = Math.toIntExact(s.get(2));
     if (p0 < 0 || p0 + t > maxPositions) {
       throw new IllegalArgumentException(
           "positions [" + p0 + ", " + (p0 + t) + ") outside the RoPE table of " + maxPositions);
     }
-    // the tables are made once per forward (manager and positions), not per layer and tensor
-    Tables tb = tables(x.getManager(), p0, t);
-    NDArray cosArr = tb.cos();
-    NDArray sinArr = tb.sin();
+    NDManager manager = x.getManager();
+    Tables tb = last.get();
+    if (tb == null || !tb.matches(manager, p0, t, rotated, scaled, heads, qScale)) {
+      tb = tables(manager, p0, t, rotated, scaled, heads, qScale);
+      last.set(tb);
+    }
+    if (t == 1) {
+      // (B, n, 1, hs) x (n, hs, hs): the batch axes broadcast
+      return x.matMul(tb.m());
+    }
     NDList halves = x.split(2, 3);
-    NDArray rotated = halves.get(1).neg().concat(halves.get(0), 3);
-    return x.mul(cosArr).add(rotated.mul(sinArr));
+    NDArray rotatedHalf = halves.get(1).neg().concat(halves.get(0), 3);
+    return x.mul(tb.cos()).add(rotatedHalf.mul(tb.sin()));
+  }
+
+  private Tables tables(
+      NDManager manager, int p0, int t, int rotated, int scaled, int heads, float qScale) {
+    int d = headSize;
+    int half = d / 2;
+    if (t == 1) {
+      float[] m = new float[heads * d * d];
+      for (int h = 0; h < heads; h++) {
+        float scale = h < scaled ? qScale : 1f;
+        int base = h * d * d;
+        for (int j = 0; j < d; j++) {
+          if (h >= rotated) {
+            m[base + j * d + j] = scale;
+            continue;
+          }
+          m[base + j * d + j] = cos[p0 * d + j] * scale;
+          float sn = sin[p0 * d + j] * scale;
+          if (j < half) {
+            m[base + (j + half) * d + j] = -sn;
+          } else {
+            m[base + (j - half) * d + j] = sn;
+          }
+        }
+      }
+      NDArray arr = manager.create(m, new Shape(heads, d, d));
+      return new Tables(manager, p0, t, rotated, scaled, heads, qScale, arr, null, null);
+    }
+    float[] c = new float[heads * t * d];
+    float[] sn = new float[heads * t * d];
+    for (int h = 0; h < heads; h++) {
+      float scale = h < scaled ? qScale : 1f;
+      for (int i = 0; i < t * d; i++) {
+        int at = h * t * d + i;
+        c[at] = (h < rotated ? cos[p0 * d + i] : 1f) * scale;
+        sn[at] = h < rotated ? sin[p0 * d + i] * scale : 0f;
+      }
+    }
+    Shape shape = new Shape(heads, t, d);
+    return new Tables(
+        manager,
+        p0,
+        t,
+        rotated,
+        scaled,
+        heads,
+        qScale,
+        null,
+        manager.create(c, shape),
+        manager.create(sn, shape));
   }
 }

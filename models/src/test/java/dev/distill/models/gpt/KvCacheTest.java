@@ -245,9 +245,9 @@ class KvCacheTest {
     NDArray second;
     try (KvCache cache = lm.newKvCache()) {
       cachedLogits(cache, new int[][] {{1, 2}});
-      first = cache.keys(0);
+      first = cache.keysValues(0);
       cachedLogits(cache, new int[][] {{3}});
-      second = cache.keys(0);
+      second = cache.keysValues(0);
       assertThat(first.isReleased()).isTrue();
       assertThat(second.isReleased()).isFalse();
       assertThat(second.getShape().get(2)).isEqualTo(3);

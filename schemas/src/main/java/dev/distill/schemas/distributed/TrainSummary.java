@@ -16,6 +16,8 @@ import java.io.Serializable;
  * @param output where rank 0 wrote the model; empty on other ranks
  * @param process where the worker ran, as the engine names it (e.g. {@code executor 1, pid 4242});
  *     empty when not known. Lets tests and users see that workers had their own JVMs.
+ * @param timed the loop after its warm-up steps, as the worker measured it: throughput comparisons
+ *     use this, not {@link #tokens} / {@link #seconds}
  */
 public record TrainSummary(
     int rank,
@@ -27,13 +29,57 @@ public record TrainSummary(
     long syncs,
     long unusedExamples,
     String output,
-    String process)
+    String process,
+    Timing timed)
     implements Serializable {
   public TrainSummary {
     process = process == null ? "" : process;
+    timed = timed == null ? Timing.NONE : timed; // null: not timed
   }
 
-  /** A summary whose worker's process is not known. */
+  /**
+   * The training loop from the first step after a warm-up to its end, timed by the worker itself,
+   * so executor start-up, data loading, the start check and the first steps' warm-up (JIT, native
+   * allocator) are outside. Throughput is {@code tokens / seconds}; the exchange's share of the
+   * loop is {@code exchangeSeconds / seconds}.
+   *
+   * @param afterStep the window starts after this many steps of the run (a resumed run: after its
+   *     first step + the warm-up)
+   * @param steps optimiser steps in the window
+   * @param tokens labelled positions this worker trained on in the window
+   * @param seconds wall time of the window (training steps, exchanges, validation passes)
+   * @param exchanges all-reduce calls of the training loop in the window
+   * @param exchangeSeconds wall time inside those calls: encoding, transfer through the engine,
+   *     waiting for the slowest worker, summing
+   */
+  public record Timing(
+      long afterStep,
+      long steps,
+      long tokens,
+      double seconds,
+      long exchanges,
+      double exchangeSeconds)
+      implements Serializable {
+    /** No window (a worker that did not time its loop). */
+    public static final Timing NONE = new Timing(0, 0, 0, 0, 0, 0);
+
+    /** Tokens per second in the window; 0 when it is empty. */
+    public double tokensPerSecond() {
+      return seconds > 0 ? tokens / seconds : 0;
+    }
+
+    /** Milliseconds per exchange; 0 without exchanges. */
+    public double msPerExchange() {
+      return exchanges > 0 ? 1000 * exchangeSeconds / exchanges : 0;
+    }
+
+    /** Milliseconds per step outside the exchanges; 0 without steps. */
+    public double msPerStepOutsideExchanges() {
+      return steps > 0 ? 1000 * (seconds - exchangeSeconds) / steps : 0;
+    }
+  }
+
+  /** A summary whose worker's process and timed window are not known. */
   public TrainSummary(
       int rank,
       long steps,
@@ -44,12 +90,22 @@ public record TrainSummary(
       long syncs,
       long unusedExamples,
       String output) {
-    this(rank, steps, tokens, seconds, valLoss, bytesSent, syncs, unusedExamples, output, "");
+    this(rank, steps, tokens, seconds, valLoss, bytesSent, syncs, unusedExamples, output, "", null);
   }
 
   /** This summary with {@link #process} set. */
   public TrainSummary withProcess(String where) {
     return new TrainSummary(
-        rank, steps, tokens, seconds, valLoss, bytesSent, syncs, unusedExamples, output, where);
+        rank,
+        steps,
+        tokens,
+        seconds,
+        valLoss,
+        bytesSent,
+        syncs,
+        unusedExamples,
+        output,
+        where,
+        timed);
   }
 }

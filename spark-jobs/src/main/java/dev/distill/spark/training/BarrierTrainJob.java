@@ -29,6 +29,12 @@ import scala.runtime.AbstractFunction1;
  * "Training on Spark").
  */
 public final class BarrierTrainJob {
+  /** The trainer option naming the checkpoint folder (shared by every worker). */
+  static final String CHECKPOINTS = "checkpoints";
+
+  /** The trainer option that makes every worker resume from the newest valid checkpoint. */
+  static final String RESUME = "resume";
+
   static final String USAGE =
       "usage: BarrierTrainJob --workers N [--trainer student] --option key=value...";
 
@@ -86,7 +92,13 @@ public final class BarrierTrainJob {
                 new Worker(trainer, workers, new LinkedHashMap<>(options)),
                 false,
                 ClassTag$.MODULE$.apply(TrainSummary.class));
-    List<TrainSummary> summaries = new ArrayList<>(out.toJavaRDD().collect());
+    // The shuffle makes the barrier stage a ShuffleMapStage. Spark 4.2's DAGScheduler retries a
+    // failed barrier stage (all its tasks, a new stage attempt, up to
+    // spark.stage.maxConsecutiveAttempts = 4) only when it is a ShuffleMapStage; a failed barrier
+    // ResultStage is aborted ("Could not recover from a failed barrier ResultStage", because a
+    // result stage may have committed output), which is what a plain collect() after the barrier
+    // gave when an executor was killed (StandaloneClusterIT). The shuffle moves W summaries.
+    List<TrainSummary> summaries = new ArrayList<>(out.toJavaRDD().repartition(1).collect());
     summaries.sort((a, b) -> Integer.compare(a.rank(), b.rank()));
     return summaries;
   }
@@ -139,10 +151,11 @@ public final class BarrierTrainJob {
       BarrierTaskContext context = BarrierTaskContext.get();
       int rank = context.partitionId();
       AllReduce allReduce = new BarrierAllReduce(context);
+      Map<String, String> taskOptions = retryOptions(options, context.stageAttemptNumber(), rank);
       try {
         TrainSummary s =
             DistributedTrainer.load(trainer)
-                .train(new WorkerTask(rank, workers, options), allReduce);
+                .train(new WorkerTask(rank, workers, taskOptions), allReduce);
         // On a cluster every barrier task should have its own executor JVM: say which it had.
         String where =
             "executor " + SparkEnv.get().executorId() + ", pid " + ProcessHandle.current().pid();
@@ -153,6 +166,30 @@ public final class BarrierTrainJob {
         throw new IllegalStateException("worker " + rank + " of " + workers + " failed", e);
       }
     }
+  }
+
+  /**
+   * The options of one attempt of the barrier stage. When a worker fails (an executor JVM lost, a
+   * task error), Spark fails the whole barrier stage and runs every task again as a new stage
+   * attempt (up to {@code spark.stage.maxConsecutiveAttempts}, default 4), with the same closure,
+   * hence the same options (the barrier stage is a ShuffleMapStage for that, see {@link #runWith}).
+   * A retry must not start over: from attempt 1 on, a job that writes checkpoints ({@value
+   * #CHECKPOINTS}) resumes from the newest valid one ({@value #RESUME} = true), so it ends on the
+   * uninterrupted run's model (issue 16, ask 3). A job without checkpoints starts over, which gives
+   * the same model too (data order and initialisation are functions of the seed), only later.
+   */
+  static Map<String, String> retryOptions(Map<String, String> options, int stageAttempt, int rank) {
+    if (stageAttempt == 0 || !options.containsKey(CHECKPOINTS)) {
+      return options;
+    }
+    if (rank == 0) {
+      System.err.printf(
+          "[train] barrier stage attempt %d: resuming from the checkpoints in %s%n",
+          stageAttempt, options.get(CHECKPOINTS));
+    }
+    Map<String, String> retry = new LinkedHashMap<>(options);
+    retry.put(RESUME, "true");
+    return retry;
   }
 
   public static void main(String[] args) {

@@ -140,12 +140,19 @@ public final class DataParallelStudentTrainer implements DistributedTrainer {
     int firstStep = 0;
     long start;
     double seconds;
+    TrainSummary.Timing timing;
     ResumableAdamW optimizer = TrainingStep.optimizer(tc, Map.of());
     try (LanguageModel model = LanguageModel.create(gpt, tokenizer, o.seed)) {
       Map<String, String> names = new LinkedHashMap<>();
       for (Pair<String, Parameter> p : model.block().getParameters()) {
         names.put(p.getValue().getId(), p.getKey());
       }
+      // DiLoCo's outer optimiser (same state on all workers); its θ_start is set below
+      DiLoCoOuterStep outer =
+          o.sync == Sync.DILOCO
+              ? new DiLoCoOuterStep(
+                  flatten(TrainingStep.parameters(model)).length, o.outerLr, o.outerMomentum)
+              : null;
       if (o.resume) {
         // Every worker loads the same (newest valid) checkpoint from the shared folder; the start
         // check below fails the job if two workers ended up on different parameters.
@@ -168,6 +175,32 @@ public final class DataParallelStudentTrainer implements DistributedTrainer {
           }
           TrainingCheckpoints.restore(found.get(), model, optimizer, names);
           firstStep = s.step();
+          if (o.sync == Sync.DILOCO) {
+            // This worker's own inner AdamW moments (the checkpoint holds rank 0's) and the outer
+            // velocity and step count, saved beside the checkpoint.
+            DiLoCoCheckpoints.read(
+                Path.of(o.checkpoints),
+                firstStep,
+                rank,
+                world,
+                outer,
+                optimizer,
+                names,
+                model.model().getNDManager());
+            int expected = (firstStep + o.innerSteps - 1) / o.innerSteps;
+            if (outer.steps() != expected) {
+              throw new IllegalArgumentException(
+                  "checkpoint "
+                      + found.get().dir()
+                      + " was taken after "
+                      + outer.steps()
+                      + " outer steps, this run would have taken "
+                      + expected
+                      + " by step "
+                      + firstStep
+                      + ": resume with the same train.spark.inner-steps");
+            }
+          }
           valLoss = s.lastVal();
           priorSeconds = s.seconds();
           // The cursor is global and deterministic, so each worker recounts its own tokens.
@@ -186,14 +219,16 @@ public final class DataParallelStudentTrainer implements DistributedTrainer {
       try (Trainer trainer = model.model().newTrainer(TrainingStep.trainingConfig(optimizer))) {
         List<NDArray> params = TrainingStep.parameters(model);
         checkSameStart(params, allReduce, world);
-        // DiLoCo: θ_start of the current outer round and the outer optimiser (same on all workers)
+        // DiLoCo: θ_start of the current outer round (a checkpoint is taken right after an outer
+        // step, where every worker's parameters are θ_start)
         float[] outerStart = o.sync == Sync.DILOCO ? flatten(params) : null;
-        DiLoCoOuterStep outer =
-            o.sync == Sync.DILOCO
-                ? new DiLoCoOuterStep(outerStart.length, o.outerLr, o.outerMomentum)
-                : null;
         start = System.nanoTime();
+        Window window = new Window(allReduce);
+        int timedFrom = Math.min(o.steps, firstStep + o.warmupSteps);
         for (int step = firstStep; step < o.steps; step++) {
+          if (step == timedFrom) {
+            window.open(step, tokens);
+          }
           try (NDManager m = trainer.getManager().newSubManager()) {
             KdBatch batch = KdBatch.of(m, picked(shard, step, localBatch));
             // DJL's PyTorch engine allows one gradient collector per JVM at a time. On a cluster
@@ -206,7 +241,7 @@ public final class DataParallelStudentTrainer implements DistributedTrainer {
             }
             tokens += batch.tokenCount();
             if (o.sync == Sync.ALLREDUCE) {
-              averageGradients(params, batch.tokenCount(), allReduce, m);
+              averageGradients(params, batch.tokenCount(), window, m);
               syncs++;
             }
             double norm = TrainingStep.clipGlobalNorm(params, tc.gradClipNorm());
@@ -220,20 +255,33 @@ public final class DataParallelStudentTrainer implements DistributedTrainer {
             }
             boolean last = step == o.steps - 1;
             if (o.sync == Sync.AVERAGE && ((step + 1) % o.averageEvery == 0 || last)) {
-              averageParameters(params, allReduce, world, m);
+              averageParameters(params, window, world, m);
               syncs++;
             }
             if (o.sync == Sync.DILOCO && ((step + 1) % o.innerSteps == 0 || last)) {
-              outerStep(params, outerStart, outer, allReduce, world, m);
+              outerStep(params, outerStart, outer, window, world, m);
               syncs++;
             }
           }
           if (step == o.steps - 1 || (step + 1) % tc.evalEvery() == 0) {
             valLoss = TrainingLoop.evaluate(trainer, val, tc);
           }
-          if (rank == 0 && checkpointDue(o, step + 1)) {
-            // After the all-reduce every worker holds the same parameters and optimiser state,
-            // so rank 0's state is the job's state.
+          boolean checkpoint = checkpointDue(o, step + 1);
+          if (checkpoint && o.sync == Sync.DILOCO) {
+            // Every worker's own state first; the rendezvous makes sure all of it is on disk
+            // before rank 0 makes the checkpoint visible, so a verified checkpoint can resume.
+            DiLoCoCheckpoints.write(
+                Path.of(o.checkpoints), step + 1, rank, world, outer, optimizer, names);
+            float[] written = allReduce.sum(new float[] {1f});
+            if (written[0] != world) {
+              throw new IllegalStateException(
+                  "DiLoCo checkpoint of step " + (step + 1) + ": " + written[0] + " workers wrote");
+            }
+          }
+          if (rank == 0 && checkpoint) {
+            // After the all-reduce every worker holds the same parameters (and, with all-reduce,
+            // the same optimiser state), so rank 0's state is the job's state; DiLoCo's per-worker
+            // inner moments are in the DiLoCoCheckpoints files written above.
             TrainingCheckpoints.save(
                 Path.of(o.checkpoints),
                 model,
@@ -251,6 +299,13 @@ public final class DataParallelStudentTrainer implements DistributedTrainer {
                     loss.metadata(),
                     cursorPrefix + (step + 1)),
                 2);
+            if (o.sync == Sync.DILOCO) {
+              List<Path> kept = TrainingCheckpoints.list(Path.of(o.checkpoints));
+              DiLoCoCheckpoints.prune(
+                  Path.of(o.checkpoints),
+                  Integer.parseInt(
+                      kept.get(kept.size() - 1).getFileName().toString().substring(5)));
+            }
           }
           if (o.stopAfter > 0 && step + 1 >= o.stopAfter && step + 1 < o.steps) {
             // As a kill would: checkpoints stay, no final model (every worker stops here).
@@ -264,10 +319,25 @@ public final class DataParallelStudentTrainer implements DistributedTrainer {
                 allReduce.bytesSent(),
                 syncs,
                 all.size() - usable,
-                "");
+                "",
+                "",
+                window.close(step + 1, tokens));
           }
         }
         seconds = priorSeconds + (System.nanoTime() - start) / 1e9;
+        timing = window.close(o.steps, tokens);
+        if (rank == 0) {
+          System.err.printf(
+              Locale.ROOT,
+              "[train] worker 0 after a %d-step warm-up: %d steps, %.0f tokens/s, %d exchanges of"
+                  + " %.1f ms, %.1f ms per step outside them%n",
+              o.warmupSteps,
+              timing.steps(),
+              timing.tokensPerSecond(),
+              timing.exchanges(),
+              timing.msPerExchange(),
+              timing.msPerStepOutsideExchanges());
+        }
       }
       String output = "";
       if (rank == 0) {
@@ -305,7 +375,66 @@ public final class DataParallelStudentTrainer implements DistributedTrainer {
           allReduce.bytesSent(),
           syncs,
           all.size() - usable,
-          output);
+          output,
+          "",
+          timing);
+    }
+  }
+
+  /**
+   * The loop's all-reduce, timed from the first step after the warm-up ({@link
+   * TrainSummary.Timing}): a throughput ratio must not contain executor start-up or warm-up, and
+   * the exchange's share of an outer step decides whether a faster transport is worth it (issue 16:
+   * "measure before choosing").
+   */
+  private static final class Window implements AllReduce {
+    private final AllReduce inner;
+    private long openedAt = -1;
+    private long fromStep;
+    private long fromTokens;
+    private long exchanges;
+    private long exchangeNanos;
+
+    Window(AllReduce inner) {
+      this.inner = inner;
+    }
+
+    @Override
+    public float[] sum(float[] local) {
+      long t = System.nanoTime();
+      try {
+        return inner.sum(local);
+      } finally {
+        if (openedAt >= 0) {
+          exchanges++;
+          exchangeNanos += System.nanoTime() - t;
+        }
+      }
+    }
+
+    @Override
+    public long bytesSent() {
+      return inner.bytesSent();
+    }
+
+    void open(long step, long tokens) {
+      openedAt = System.nanoTime();
+      fromStep = step;
+      fromTokens = tokens;
+    }
+
+    /** The window up to now, after {@code step} steps and {@code tokens} tokens. */
+    TrainSummary.Timing close(long step, long tokens) {
+      if (openedAt < 0) {
+        return new TrainSummary.Timing(step, 0, 0, 0, 0, 0);
+      }
+      return new TrainSummary.Timing(
+          fromStep,
+          step - fromStep,
+          tokens - fromTokens,
+          (System.nanoTime() - openedAt) / 1e9,
+          exchanges,
+          exchangeNanos / 1e9);
     }
   }
 
@@ -486,7 +615,8 @@ public final class DataParallelStudentTrainer implements DistributedTrainer {
       int stopAfter,
       int innerSteps,
       float outerLr,
-      float outerMomentum) {
+      float outerMomentum,
+      int warmupSteps) {
     static Options of(Map<String, String> m) {
       String sync = get(m, "train.spark.sync");
       Sync mode =
@@ -522,7 +652,9 @@ public final class DataParallelStudentTrainer implements DistributedTrainer {
               // The paper's defaults (H = 50 in the issue's target, lr 0.7, momentum 0.9).
               Integer.parseInt(m.getOrDefault("train.spark.inner-steps", "50").trim()),
               Float.parseFloat(m.getOrDefault("train.spark.outer-lr", "0.7").trim()),
-              Float.parseFloat(m.getOrDefault("train.spark.outer-momentum", "0.9").trim()));
+              Float.parseFloat(m.getOrDefault("train.spark.outer-momentum", "0.9").trim()),
+              // Steps before TrainSummary.Timing's window opens (JIT and allocator warm-up).
+              Integer.parseInt(m.getOrDefault("timing.warmup-steps", "5").trim()));
       // Not implemented here: the per-step all-reduce would have to follow k micro-batches, and
       // early stopping would need every worker to agree on the stop and restore the same copy.
       // Refused rather than silently ignored.
@@ -547,13 +679,10 @@ public final class DataParallelStudentTrainer implements DistributedTrainer {
       if (o.sync == Sync.DILOCO) {
         // validates outer-lr and outer-momentum now rather than on the executors
         new DiLoCoOuterStep(0, o.outerLr, o.outerMomentum);
-        if (o.resume) {
-          // The outer Nesterov velocity is not in TrainingCheckpoints yet: a resume would restart
-          // it from zero and not give the uninterrupted run's model. Refused, not approximated.
-          throw new IllegalArgumentException(
-              "--resume is not supported with train.spark.sync = diloco yet (the outer momentum"
-                  + " is not checkpointed); use allreduce or average to resume");
-        }
+      }
+      if (o.warmupSteps < 0) {
+        throw new IllegalArgumentException(
+            "timing.warmup-steps must be >= 0, got " + o.warmupSteps);
       }
       if (o.averageEvery < 1) {
         throw new IllegalArgumentException("train.spark.average-every must be >= 1");

@@ -1,5 +1,9 @@
 package dev.distill.trainer.distributed;
 
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
+import java.io.IOException;
+
 /**
  * DiLoCo's outer optimiser (Douillard et al. 2023, arXiv:2311.08105, Algorithm 1): after H inner
  * steps every worker i holds θ_i; the outer gradient is the mean parameter change
@@ -18,12 +22,15 @@ package dev.distill.trainer.distributed;
  * </pre>
  *
  * With η = 1 and μ = 0 this is plain parameter averaging ({@code train.spark.sync = average}). The
- * velocity v is the outer optimiser's state; it is the same on every worker because Δ is.
+ * velocity v and the number of outer steps taken are the outer optimiser's state ({@link #save},
+ * {@link #load}: a resumed run needs them to continue on the uninterrupted run's parameters); they
+ * are the same on every worker because Δ is.
  */
 final class DiLoCoOuterStep {
   private final float lr;
   private final float momentum;
   private final float[] velocity;
+  private int steps;
 
   DiLoCoOuterStep(int size, float lr, float momentum) {
     if (!(lr > 0) || !Float.isFinite(lr)) {
@@ -57,6 +64,45 @@ final class DiLoCoOuterStep {
       velocity[i] = v;
       start[i] -= lr * (delta[i] + momentum * v);
     }
+    steps++;
+  }
+
+  /** Outer steps applied so far (including those before a resume). */
+  int steps() {
+    return steps;
+  }
+
+  /** Writes the outer step count and the velocity. */
+  void save(DataOutputStream out) throws IOException {
+    out.writeInt(steps);
+    out.writeInt(velocity.length);
+    for (float v : velocity) {
+      out.writeFloat(v);
+    }
+  }
+
+  /**
+   * Replaces the state by one written by {@link #save}.
+   *
+   * @throws IOException when the saved velocity has another length (a different model)
+   */
+  void load(DataInputStream in) throws IOException {
+    int savedSteps = in.readInt();
+    int n = in.readInt();
+    if (savedSteps < 0 || n != velocity.length) {
+      throw new IOException(
+          "outer optimiser state of "
+              + n
+              + " parameters after "
+              + savedSteps
+              + " outer steps, this model has "
+              + velocity.length
+              + " parameters");
+    }
+    for (int i = 0; i < n; i++) {
+      velocity[i] = in.readFloat();
+    }
+    steps = savedSteps;
   }
 
   float[] velocity() {

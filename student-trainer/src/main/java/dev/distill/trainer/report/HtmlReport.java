@@ -43,32 +43,7 @@ public final class HtmlReport {
       List<SliceMetrics.Row> slices,
       Map<String, Map<String, Object>> cost,
       Subword subword) {
-    /** Without the cost table and the subword workload. */
-    public Input(
-        String title,
-        EvalResult teacher,
-        List<EvalResult> students,
-        Map<String, TrainResult> curves,
-        Map<String, Map<String, Object>> sections,
-        List<Gate.Outcome> gates,
-        Map<String, Compressed> compression,
-        List<SliceMetrics.Row> slices) {
-      this(title, teacher, students, curves, sections, gates, compression, slices, Map.of(), null);
-    }
-
-    /** Without per-slice rows. */
-    public Input(
-        String title,
-        EvalResult teacher,
-        List<EvalResult> students,
-        Map<String, TrainResult> curves,
-        Map<String, Map<String, Object>> sections,
-        List<Gate.Outcome> gates,
-        Map<String, Compressed> compression) {
-      this(title, teacher, students, curves, sections, gates, compression, List.of());
-    }
-
-    /** Without compressed students. */
+    /** Dense students only: no compressed students, slices, cost table or subword workload. */
     public Input(
         String title,
         EvalResult teacher,
@@ -76,7 +51,7 @@ public final class HtmlReport {
         Map<String, TrainResult> curves,
         Map<String, Map<String, Object>> sections,
         List<Gate.Outcome> gates) {
-      this(title, teacher, students, curves, sections, gates, Map.of());
+      this(title, teacher, students, curves, sections, gates, Map.of(), List.of(), Map.of(), null);
     }
   }
 
@@ -134,46 +109,52 @@ public final class HtmlReport {
     sb.append("<h1>").append(Html.escape(in.title())).append("</h1>\n");
     sb.append(headlines("headlines", in.teacher(), in.students()));
 
-    sb.append("<h2>Student vs teacher on held-out text</h2>\n<table id=\"models\"><tr>")
-        .append("<th class=\"name\">model</th><th>params</th><th>size vs teacher</th>")
-        .append("<th>val loss (nats/token)</th><th>perplexity</th><th>top-1 agreement</th>")
-        .append("<th>KL(teacher||model)</th><th>KL(model||teacher)</th><th>JSD</th>")
-        .append("<th>ECE</th><th>bits/weight</th><th>bytes on disk</th></tr>\n");
     List<EvalResult> all = new ArrayList<>();
     all.add(in.teacher());
     all.addAll(in.students());
+    HtmlTable models =
+        new HtmlTable("models")
+            .names("model")
+            .numbers(
+                "params",
+                "size vs teacher",
+                "val loss (nats/token)",
+                "perplexity",
+                "top-1 agreement",
+                "KL(teacher||model)",
+                "KL(model||teacher)",
+                "JSD",
+                "ECE",
+                "bits/weight",
+                "bytes on disk");
     for (EvalResult r : all) {
-      sb.append("<tr><td class=\"name\">")
-          .append(Html.escape(r.name()))
-          .append("</td><td>")
-          .append(String.format(Locale.ROOT, "%,d", r.params()))
-          .append("</td><td>")
-          .append(String.format(Locale.ROOT, "%.3f", (double) r.params() / in.teacher().params()))
-          .append("</td><td>")
-          .append(num(r.valLoss()))
-          .append("</td><td>")
-          .append(num(r.perplexity()))
-          .append("</td><td>")
-          .append(num(r.top1Agreement()))
-          .append("</td><td>")
-          .append(num(r.klTeacherStudent()))
-          .append("</td><td>")
-          .append(num(r.reverseKl()))
-          .append("</td><td>")
-          .append(num(r.jsd()))
-          .append("</td><td>")
-          .append(num(r.calibration().ece()))
-          .append("</td><td>")
-          .append(
-              in.compression().containsKey(r.name())
-                  ? String.format(
-                      Locale.ROOT, "%.2f", in.compression().get(r.name()).bitsPerWeight())
-                  : "32")
-          .append("</td><td>")
-          .append(String.format(Locale.ROOT, "%,d", r.bytesOnDisk()))
-          .append("</td></tr>\n");
+      Compressed c = in.compression().get(r.name());
+      models.row(
+          identity(r, in.teacher()),
+          num(r.valLoss()),
+          num(r.perplexity()),
+          num(r.top1Agreement()),
+          num(r.klTeacherStudent()),
+          num(r.reverseKl()),
+          num(r.jsd()),
+          num(r.calibration().ece()),
+          c == null ? "32" : String.format(Locale.ROOT, "%.2f", c.bitsPerWeight()),
+          count(r.bytesOnDisk()));
     }
-    sb.append("</table>\n");
+    sb.append("<h2>Student vs teacher on held-out text</h2>\n").append(models.render());
+
+    // The charts come right after the main table, so the first screen shows them.
+    sb.append("<h2>Charts</h2>\n<div class=\"charts\">\n");
+    sb.append(lossCurves(in.curves())).append('\n');
+    sb.append(sizeVsQuality(all));
+    sb.append(calibration(all)).append('\n');
+    if (in.compression().values().stream().anyMatch(c -> c.steps().length > 0)) {
+      sb.append(bitsOverTraining(in.compression())).append('\n');
+    }
+    if (in.compression().values().stream().anyMatch(c -> !c.layers().isEmpty())) {
+      sb.append(layerSparsity(in.compression())).append('\n');
+    }
+    sb.append("</div>\n");
 
     if (in.subword() != null) {
       sb.append(subwordTable(in.subword()));
@@ -196,18 +177,6 @@ public final class HtmlReport {
       }
       sb.append("</ul>\n");
     }
-
-    sb.append("<h2>Charts</h2>\n<div class=\"charts\">\n");
-    sb.append(lossCurves(in.curves())).append('\n');
-    sb.append(sizeVsQuality(all));
-    sb.append(calibration(all)).append('\n');
-    if (in.compression().values().stream().anyMatch(c -> c.steps().length > 0)) {
-      sb.append(bitsOverTraining(in.compression())).append('\n');
-    }
-    if (in.compression().values().stream().anyMatch(c -> !c.layers().isEmpty())) {
-      sb.append(layerSparsity(in.compression())).append('\n');
-    }
-    sb.append("</div>\n");
 
     for (Map.Entry<String, Map<String, Object>> section : in.sections().entrySet()) {
       sb.append("<h2>").append(Html.escape(section.getKey())).append("</h2>\n<table>");
@@ -238,34 +207,29 @@ public final class HtmlReport {
    * all-lengths row first. Every name is data and escaped.
    */
   private static String slicesTable(List<SliceMetrics.Row> rows) {
-    StringBuilder sb = new StringBuilder();
-    sb.append("<h2>Per slice: task and length bucket</h2>\n<table id=\"slices\"><tr>")
-        .append("<th class=\"name\">task</th><th class=\"name\">length bucket (positions)</th>")
-        .append("<th class=\"name\">model</th><th>examples</th><th>tokens</th>")
-        .append("<th>loss (nats/token)</th><th>top-1 agreement</th>")
-        .append("<th>KL(teacher||model)</th><th>ECE</th></tr>\n");
+    HtmlTable table =
+        new HtmlTable("slices")
+            .names("task", "length bucket (positions)", "model")
+            .numbers(
+                "examples",
+                "tokens",
+                "loss (nats/token)",
+                "top-1 agreement",
+                "KL(teacher||model)",
+                "ECE");
     for (SliceMetrics.Row r : oneRowPerSingleBucket(rows)) {
-      sb.append("<tr><td class=\"name\">")
-          .append(Html.escape(r.task()))
-          .append("</td><td class=\"name\">")
-          .append(Html.escape(r.lengthBucket()))
-          .append("</td><td class=\"name\">")
-          .append(Html.escape(r.model()))
-          .append("</td><td>")
-          .append(String.format(Locale.ROOT, "%,d", r.examples()))
-          .append("</td><td>")
-          .append(String.format(Locale.ROOT, "%,d", r.tokens()))
-          .append("</td><td>")
-          .append(num(r.loss()))
-          .append("</td><td>")
-          .append(num(r.top1Agreement()))
-          .append("</td><td>")
-          .append(num(r.forwardKl()))
-          .append("</td><td>")
-          .append(num(r.ece()))
-          .append("</td></tr>\n");
+      table.row(
+          r.task(),
+          r.lengthBucket(),
+          r.model(),
+          count(r.examples()),
+          count(r.tokens()),
+          num(r.loss()),
+          num(r.top1Agreement()),
+          num(r.forwardKl()),
+          num(r.ece()));
     }
-    return sb.append("</table>\n").toString();
+    return "<h2>Per slice: task and length bucket</h2>\n" + table.render();
   }
 
   /**
@@ -568,62 +532,51 @@ public final class HtmlReport {
         }
       }
     }
-    StringBuilder sb = new StringBuilder("<h2>Inference cost</h2>\n<table id=\"cost\"><tr>");
-    sb.append("<th class=\"name\">model</th>");
-    for (String k : metrics) {
-      sb.append("<th>").append(Html.escape(k.replace('_', ' '))).append("</th>");
-    }
-    sb.append("</tr>\n");
+    HtmlTable table = new HtmlTable("cost").names("model");
+    metrics.forEach(k -> table.numbers(k.replace('_', ' ')));
     for (Map.Entry<String, Map<String, Object>> e : cost.entrySet()) {
-      sb.append("<tr><td class=\"name\">").append(Html.escape(e.getKey())).append("</td>");
+      List<String> cells = new ArrayList<>(List.of(e.getKey()));
       for (String k : metrics) {
         Object v = e.getValue().get(k);
-        sb.append("<td>").append(v == null ? "" : Html.escape(cell(v))).append("</td>");
+        cells.add(v == null ? "" : cell(v));
       }
-      sb.append("</tr>\n");
+      table.row(cells);
     }
-    return sb.append("</table>\n").toString();
+    return "<h2>Inference cost</h2>\n" + table.render();
   }
 
   /** The subword workload's models, as the char table: per token and per character. */
   static String subwordTable(Subword sw) {
-    StringBuilder sb = new StringBuilder();
-    sb.append("<h2>Subword workload (BPE): student vs teacher on held-out text</h2>\n")
-        .append(headlines("subword-headlines", sw.teacher(), sw.students()))
-        .append("<table id=\"subword\"><tr>")
-        .append("<th class=\"name\">model</th><th>params</th><th>size vs teacher</th>")
-        .append("<th>bytes on disk</th><th>val loss (nats/token)</th>")
-        .append("<th>val loss per character (val_loss_per_char)</th><th>top-1 agreement</th>")
-        .append("<th>KL(teacher||model)</th></tr>\n");
+    HtmlTable table =
+        new HtmlTable("subword")
+            .names("model")
+            .numbers(
+                "params",
+                "size vs teacher",
+                "bytes on disk",
+                "val loss (nats/token)",
+                "val loss per character (val_loss_per_char)",
+                "top-1 agreement",
+                "KL(teacher||model)");
     List<EvalResult> all = new ArrayList<>();
     all.add(sw.teacher());
     all.addAll(sw.students());
     for (EvalResult r : all) {
-      sb.append("<tr><td class=\"name\">")
-          .append(Html.escape(r.name()))
-          .append("</td><td>")
-          .append(String.format(Locale.ROOT, "%,d", r.params()))
-          .append("</td><td>")
-          .append(String.format(Locale.ROOT, "%.3f", (double) r.params() / sw.teacher().params()))
-          .append("</td><td>")
-          .append(String.format(Locale.ROOT, "%,d", r.bytesOnDisk()))
-          .append("</td><td>")
-          .append(num(r.valLoss()))
-          .append("</td><td>")
-          .append(num(r.valLoss() / sw.charsPerToken()))
-          .append("</td><td>")
-          .append(num(r.top1Agreement()))
-          .append("</td><td>")
-          .append(num(r.klTeacherStudent()))
-          .append("</td></tr>\n");
+      table.row(
+          identity(r, sw.teacher()),
+          count(r.bytesOnDisk()),
+          num(r.valLoss()),
+          num(r.valLoss() / sw.charsPerToken()),
+          num(r.top1Agreement()),
+          num(r.klTeacherStudent()));
     }
-    sb.append("</table>\n")
-        .append(
-            String.format(
-                Locale.ROOT,
-                "<p>Per character = per token / %.3f characters per scored token.</p>\n",
-                sw.charsPerToken()));
-    return sb.toString();
+    return "<h2>Subword workload (BPE): student vs teacher on held-out text</h2>\n"
+        + headlines("subword-headlines", sw.teacher(), sw.students())
+        + table.render()
+        + String.format(
+            Locale.ROOT,
+            "<p>Per character = per token / %.3f characters per scored token.</p>\n",
+            sw.charsPerToken());
   }
 
   /** A table cell: whole numbers with thousands separators, reals to four places. */
@@ -631,7 +584,7 @@ public final class HtmlReport {
     if (v instanceof Number n) {
       double d = n.doubleValue();
       if (d == Math.rint(d) && Math.abs(d) < 1e15) {
-        return String.format(Locale.ROOT, "%,d", n.longValue());
+        return count(n.longValue());
       }
       return num(d);
     }
@@ -644,6 +597,19 @@ public final class HtmlReport {
       return Long.toString(d.longValue());
     }
     return String.valueOf(v);
+  }
+
+  /** A model table's first cells: name, parameters, and parameters over the teacher's. */
+  private static List<String> identity(EvalResult r, EvalResult teacher) {
+    return List.of(
+        r.name(),
+        count(r.params()),
+        String.format(Locale.ROOT, "%.3f", (double) r.params() / teacher.params()));
+  }
+
+  /** A count with thousands separators. */
+  private static String count(long v) {
+    return String.format(Locale.ROOT, "%,d", v);
   }
 
   private static String num(double v) {

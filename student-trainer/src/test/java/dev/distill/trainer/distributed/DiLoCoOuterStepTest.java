@@ -4,6 +4,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.within;
 
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
+import java.io.IOException;
 import java.util.HashMap;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
@@ -41,6 +46,36 @@ class DiLoCoOuterStepTest {
   }
 
   @Test
+  void savedAndLoadedOuterStateContinuesExactlyAsTheUninterruptedOptimiser() throws IOException {
+    DiLoCoOuterStep whole = new DiLoCoOuterStep(2, 0.7f, 0.9f);
+    float[] a = {1.0f, -2.0f};
+    whole.apply(a, new float[] {0.1f, -0.2f});
+    whole.apply(a, new float[] {0.05f, 0.3f});
+    ByteArrayOutputStream saved = new ByteArrayOutputStream();
+    whole.save(new DataOutputStream(saved));
+
+    DiLoCoOuterStep resumed = new DiLoCoOuterStep(2, 0.7f, 0.9f);
+    resumed.load(new DataInputStream(new ByteArrayInputStream(saved.toByteArray())));
+    assertThat(resumed.steps()).isEqualTo(2);
+    assertThat(resumed.velocity()).containsExactly(whole.velocity());
+    float[] b = a.clone();
+    float[] c = a.clone();
+    whole.apply(a, new float[] {-0.1f, 0.1f});
+    resumed.apply(b, new float[] {-0.1f, 0.1f});
+    assertThat(b).containsExactly(a);
+    assertThat(resumed.steps()).isEqualTo(3);
+    // the velocity matters: a fresh optimiser (v = 0) from the same point lands elsewhere
+    new DiLoCoOuterStep(2, 0.7f, 0.9f).apply(c, new float[] {-0.1f, 0.1f});
+    assertThat(c[0]).isNotEqualTo(a[0]);
+
+    DiLoCoOuterStep other = new DiLoCoOuterStep(3, 0.7f, 0.9f);
+    assertThatThrownBy(
+            () -> other.load(new DataInputStream(new ByteArrayInputStream(saved.toByteArray()))))
+        .isInstanceOf(IOException.class)
+        .hasMessageContaining("2 parameters");
+  }
+
+  @Test
   void outerLrAndMomentumOutsideTheirRangesAreRefusedByName() {
     assertThatThrownBy(() -> new DiLoCoOuterStep(1, 0f, 0.9f))
         .hasMessageContaining("train.spark.outer-lr");
@@ -49,7 +84,7 @@ class DiLoCoOuterStepTest {
   }
 
   @Test
-  void dilocoIsASyncModeWithItsInnerStepsAndRefusesResume() {
+  void dilocoIsASyncModeWithItsInnerStepsAndResumesFromOuterStepCheckpoints() {
     Map<String, String> m = new HashMap<>();
     m.put("curated", "c");
     m.put("tokenizer", "t.json");
@@ -79,8 +114,12 @@ class DiLoCoOuterStepTest {
     assertThat(DataParallelStudentTrainer.checkpointDue(c, 4)).isFalse();
     assertThat(DataParallelStudentTrainer.checkpointDue(c, 5)).isTrue();
     m.put("resume", "true");
+    // the outer velocity and each worker's inner moments are checkpointed (DiLoCoCheckpoints)
+    assertThat(DataParallelStudentTrainer.Options.of(m).resume()).isTrue();
+    m.put("timing.warmup-steps", "-1");
     assertThatThrownBy(() -> DataParallelStudentTrainer.Options.of(m))
-        .hasMessageContaining("diloco");
+        .hasMessageContaining("timing.warmup-steps");
+    m.remove("timing.warmup-steps");
     m.put("train.spark.sync", "ring");
     m.remove("resume");
     assertThatThrownBy(() -> DataParallelStudentTrainer.Options.of(m))

@@ -76,13 +76,8 @@ class HtmlReportTest {
   void compressedStudentsGetBitsPerWeightAndSparsityCharts() {
     HtmlReport.Input base = input("self-compressed-student");
     HtmlReport.Input in =
-        new HtmlReport.Input(
-            base.title(),
-            base.teacher(),
-            base.students(),
-            base.curves(),
-            base.sections(),
-            base.gates(),
+        with(
+            base,
             Map.of(
                 "self-compressed-student",
                 new HtmlReport.Compressed(
@@ -90,7 +85,10 @@ class HtmlReportTest {
                     List.of("h0.attn", "h0.fc"),
                     new double[] {0.1, 0.4},
                     new double[] {1, 50, 100},
-                    new double[] {8, 5.5, 3.25})));
+                    new double[] {8, 5.5, 3.25})),
+            List.of(),
+            Map.of(),
+            null);
     String html = HtmlReport.render(in);
     assertThat(html).contains("id=\"chart-bits\"", "id=\"chart-sparsity\"", "<td>3.25</td>");
     String bitsChart = html.substring(html.indexOf("id=\"chart-bits\""));
@@ -114,17 +112,7 @@ class HtmlReportTest {
                 "kd-student", "shakespeare", "[64,256)", 8, 512, 1.91, 0.72, 0.31, 0.04),
             new SliceMetrics.Row(
                 "<b>cot</b>", "arithmetic", "[0,64)", 12, 400, 0.4567, 0.9, 0.05, 0.02));
-    String html =
-        HtmlReport.render(
-            new HtmlReport.Input(
-                base.title(),
-                base.teacher(),
-                base.students(),
-                base.curves(),
-                base.sections(),
-                base.gates(),
-                Map.of(),
-                slices));
+    String html = HtmlReport.render(with(base, Map.of(), slices, Map.of(), null));
     assertThat(html).contains("<table id=\"slices\">");
     String table = html.substring(html.indexOf("<table id=\"slices\">"));
     table = table.substring(0, table.indexOf("</table>"));
@@ -195,13 +183,8 @@ class HtmlReportTest {
     HtmlReport.Input base = input("self-compressed-student");
     String html =
         HtmlReport.render(
-            new HtmlReport.Input(
-                base.title(),
-                base.teacher(),
-                base.students(),
-                base.curves(),
-                base.sections(),
-                base.gates(),
+            with(
+                base,
                 Map.of(
                     "self-compressed-student",
                     new HtmlReport.Compressed(
@@ -209,7 +192,10 @@ class HtmlReportTest {
                         List.of("h0.attn", "h0.fc", "h1.attn"),
                         new double[] {0.1, 0.4, 0.2},
                         new double[] {100},
-                        new double[] {3.25}))));
+                        new double[] {3.25})),
+                List.of(),
+                Map.of(),
+                null));
     String sparsity = between(html, "id=\"chart-sparsity\"", "</svg>");
     assertThat(SvgChartTest.xTicks(sparsity)).containsExactly("h0.attn", "h0.fc", "h1.attn");
     assertThat(sparsity).doesNotContain("-0.5", "NaN");
@@ -230,7 +216,7 @@ class HtmlReportTest {
       row.put("latency_ms_p50", 3.25);
       cost.put(m, row);
     }
-    String html = HtmlReport.render(withCostAndSubword(base, cost, null));
+    String html = HtmlReport.render(with(base, Map.of(), List.of(), cost, null));
     String table = between(html, "<table id=\"cost\">", "</table>");
     String[] rows = table.split("<tr>");
     assertThat(rows).hasSize(1 + 1 + 3);
@@ -240,8 +226,13 @@ class HtmlReportTest {
     assertThat(table).doesNotContain("kd-student.params");
   }
 
-  static HtmlReport.Input withCostAndSubword(
-      HtmlReport.Input base, Map<String, Map<String, Object>> cost, HtmlReport.Subword sw) {
+  /** {@code base} with the parts a test adds: compressed students, slices, cost, subword. */
+  static HtmlReport.Input with(
+      HtmlReport.Input base,
+      Map<String, HtmlReport.Compressed> compression,
+      List<SliceMetrics.Row> slices,
+      Map<String, Map<String, Object>> cost,
+      HtmlReport.Subword sw) {
     return new HtmlReport.Input(
         base.title(),
         base.teacher(),
@@ -249,8 +240,8 @@ class HtmlReportTest {
         base.curves(),
         base.sections(),
         base.gates(),
-        base.compression(),
-        base.slices(),
+        compression,
+        slices,
         cost,
         sw);
   }
@@ -321,7 +312,12 @@ class HtmlReportTest {
     EvalResult kd = new EvalResult("kd-student", 50_000, 4.0, 0.4, 0.7, 0.8, 0.1, 200_000, cal());
     String html =
         HtmlReport.render(
-            withCostAndSubword(input("x"), Map.of(), new HtmlReport.Subword(t, List.of(kd), 2.5)));
+            with(
+                input("x"),
+                Map.of(),
+                List.of(),
+                Map.of(),
+                new HtmlReport.Subword(t, List.of(kd), 2.5)));
     String table = between(html, "<table id=\"subword\">", "</table>");
     assertThat(table.split("<tr>")).hasSize(1 + 1 + 2);
     assertThat(table)

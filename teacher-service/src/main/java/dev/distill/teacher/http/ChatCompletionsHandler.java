@@ -1,7 +1,6 @@
 package dev.distill.teacher.http;
 
 import com.google.gson.JsonArray;
-import com.google.gson.JsonElement;
 import com.google.gson.JsonNull;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonPrimitive;
@@ -14,7 +13,6 @@ import dev.distill.teacher.inference.Teacher;
 import dev.distill.teacher.inference.TextGeneration.TokenLogprob;
 import dev.distill.teacher.service.TeacherMetrics;
 import java.io.IOException;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
 import java.util.UUID;
@@ -34,7 +32,7 @@ import java.util.UUID;
  * gets prompts the way it was trained; a teacher whose tokenizer has no template gets a 400 that
  * says so. Tools, functions and response formats are refused (400), not ignored.
  */
-final class ChatCompletionsHandler implements OpenAiEndpoint {
+final class ChatCompletionsHandler implements JsonEndpoint {
   private final Teacher teacher;
   private final Generations gens; // null: the teacher does not generate
   private final ServerConfig config;
@@ -52,53 +50,17 @@ final class ChatCompletionsHandler implements OpenAiEndpoint {
     if (gens == null) {
       throw new ApiError(404, "chat completions are served for an in-process teacher only");
     }
-    for (String unsupported : List.of("tools", "functions", "response_format", "tool_choice")) {
-      JsonElement e = req.get(unsupported);
-      if (e != null && !e.isJsonNull()) {
-        throw new ApiError(400, unsupported + " is not supported by this server");
-      }
-    }
-    List<ChatTemplate.Message> messages = messages(req.get("messages"));
-    ChatTemplate template;
-    try {
-      template = ChatTemplate.of(gens.gen.tokenizer());
-    } catch (IllegalArgumentException e) {
-      throw new ApiError(
-          400,
-          "teacher "
-              + teacher.provenance().getTeacherId()
-              + " has no chat template (its tokenizer "
-              + gens.gen.tokenizer().id()
-              + " has no chat_template in tokenizer_config.json); use /v1/completions with a"
-              + " prompt");
-    }
-    String prompt;
-    try {
-      prompt = template.render(messages, true);
-    } catch (IllegalArgumentException e) {
-      throw new ApiError(400, e.getMessage());
-    }
-    String maxField = req.has("max_completion_tokens") ? "max_completion_tokens" : "max_tokens";
-    Params p = gens.params(req, maxField, config.maxTokens());
-    boolean logprobs = Generations.boolField(req, "logprobs");
-    int top = Generations.intField(req, "top_logprobs", 0);
-    int vocab = teacher.provenance().getVocabSize();
-    if (top < 0 || top > Math.min(config.maxK(), vocab)) {
-      throw new ApiError(
-          400, "top_logprobs must be in [0, " + Math.min(config.maxK(), vocab) + "]");
-    }
-    if (top > 0 && !logprobs) {
-      throw new ApiError(400, "top_logprobs needs logprobs: true");
-    }
-    boolean stream = Generations.boolField(req, "stream");
-    boolean usageChunk = stream && CompletionsHandler.includeUsage(req);
-    int[] promptIds = gens.encode(prompt);
+    ChatCompletionsRequest r = ChatCompletionsRequest.parse(req, gens, teacher, config);
+    Params p = r.params();
+    boolean logprobs = r.logprobs();
+    int top = r.topLogprobs();
+    int[] promptIds = r.promptIds();
     Random rng = new Random(p.seed());
     String id = "chatcmpl-" + UUID.randomUUID();
     long created = System.currentTimeMillis() / 1000;
     String model = teacher.provenance().getTeacherId().toString();
     int completionTokens = 0;
-    if (stream) {
+    if (r.stream()) {
       try (Sse sse = Sse.start(ex)) {
         try {
           for (int c = 0; c < p.n(); c++) {
@@ -130,7 +92,7 @@ final class ChatCompletionsHandler implements OpenAiEndpoint {
             sse.event(
                 chunk(id, created, model, index, new JsonObject(), null, choice.finishReason()));
           }
-          if (usageChunk) {
+          if (r.usageChunk()) {
             JsonObject u = base(id, created, model, "chat.completion.chunk");
             u.add("choices", new JsonArray());
             u.add("usage", CompletionsHandler.usage(promptIds.length, completionTokens));
@@ -166,50 +128,6 @@ final class ChatCompletionsHandler implements OpenAiEndpoint {
   }
 
   /** The conversation; 400 naming the message and field that is wrong. */
-  static List<ChatTemplate.Message> messages(JsonElement e) throws ApiError {
-    if (e == null || !e.isJsonArray() || e.getAsJsonArray().isEmpty()) {
-      throw new ApiError(400, "messages must be a non-empty array of {role, content}");
-    }
-    List<ChatTemplate.Message> out = new ArrayList<>();
-    JsonArray a = e.getAsJsonArray();
-    for (int i = 0; i < a.size(); i++) {
-      if (!a.get(i).isJsonObject()) {
-        throw new ApiError(400, "messages[" + i + "] must be an object");
-      }
-      JsonObject m = a.get(i).getAsJsonObject();
-      JsonElement role = m.get("role");
-      if (role == null || !role.isJsonPrimitive() || !role.getAsJsonPrimitive().isString()) {
-        throw new ApiError(400, "messages[" + i + "].role must be a string");
-      }
-      out.add(new ChatTemplate.Message(role.getAsString(), content(m.get("content"), i)));
-    }
-    return out;
-  }
-
-  private static String content(JsonElement c, int i) throws ApiError {
-    if (c != null && c.isJsonPrimitive() && c.getAsJsonPrimitive().isString()) {
-      return c.getAsString();
-    }
-    if (c != null && c.isJsonArray()) {
-      StringBuilder b = new StringBuilder();
-      for (JsonElement part : c.getAsJsonArray()) {
-        JsonObject o = part.isJsonObject() ? part.getAsJsonObject() : null;
-        JsonElement type = o == null ? null : o.get("type");
-        JsonElement text = o == null ? null : o.get("text");
-        if (type == null
-            || !"text".equals(type.isJsonPrimitive() ? type.getAsString() : null)
-            || text == null
-            || !text.isJsonPrimitive()) {
-          throw new ApiError(
-              400, "messages[" + i + "].content parts must be {\"type\": \"text\", \"text\": ...}");
-        }
-        b.append(text.getAsString());
-      }
-      return b.toString();
-    }
-    throw new ApiError(400, "messages[" + i + "].content must be a string or a list of text parts");
-  }
-
   private static JsonObject base(String id, long created, String model, String object) {
     JsonObject o = new JsonObject();
     o.addProperty("id", id);

@@ -2,7 +2,6 @@ package dev.distill.teacher.http;
 
 import com.google.gson.Gson;
 import com.google.gson.JsonArray;
-import com.google.gson.JsonElement;
 import com.google.gson.JsonNull;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonPrimitive;
@@ -14,7 +13,6 @@ import dev.distill.teacher.inference.Teacher;
 import dev.distill.teacher.inference.TextGeneration.TokenLogprob;
 import dev.distill.teacher.service.TeacherMetrics;
 import java.io.IOException;
-import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.Random;
@@ -29,7 +27,7 @@ import java.util.UUID;
  * Teacher#textGeneration()}. Token strings are {@link
  * dev.distill.teacher.inference.TokenStrings#text(int)}.
  */
-final class CompletionsHandler implements OpenAiEndpoint {
+final class CompletionsHandler implements JsonEndpoint {
   // null members are written ("finish_reason": null), as the OpenAI API writes them
   private static final Gson GSON =
       new com.google.gson.GsonBuilder().serializeNulls().disableHtmlEscaping().create();
@@ -51,28 +49,12 @@ final class CompletionsHandler implements OpenAiEndpoint {
     if (gens == null) {
       throw new ApiError(404, "completions are served for an in-process teacher only");
     }
-    JsonElement promptEl = req.get("prompt");
-    if (promptEl == null
-        || !promptEl.isJsonPrimitive()
-        || !promptEl.getAsJsonPrimitive().isString()) {
-      throw new ApiError(400, "prompt must be a string (one prompt per request)");
-    }
-    Params p = gens.params(req, "max_tokens", 16);
-    int vocab = teacher.provenance().getVocabSize();
-    int logprobs = Generations.intField(req, "logprobs", -1);
-    if (logprobs > Math.min(config.maxK(), vocab)) {
-      throw new ApiError(400, "logprobs must be at most " + Math.min(config.maxK(), vocab));
-    }
-    boolean echo = Generations.boolField(req, "echo");
-    boolean stream = Generations.boolField(req, "stream");
-    boolean usageChunk = stream && includeUsage(req);
-    String prompt = promptEl.getAsString();
-    int[] promptIds = gens.encode(prompt);
-    if (echo && promptIds.length > teacher.maxSequenceTokens()) {
-      throw new ApiError(
-          400,
-          "echo scores at most " + teacher.maxSequenceTokens() + " prompt tokens (the context)");
-    }
+    CompletionsRequest r = CompletionsRequest.parse(req, gens, teacher, config);
+    Params p = r.params();
+    int logprobs = r.logprobs();
+    boolean echo = r.echo();
+    String prompt = r.prompt();
+    int[] promptIds = r.promptIds();
     int k = Math.max(logprobs, 0);
     List<TokenLogprob> scored = echo && logprobs >= 0 ? gens.gen.score(promptIds, k) : List.of();
     // One generator for the n choices: with a seed, the whole response is reproducible.
@@ -81,7 +63,7 @@ final class CompletionsHandler implements OpenAiEndpoint {
     long created = System.currentTimeMillis() / 1000;
     String model = teacher.provenance().getTeacherId().toString();
     int completionTokens = 0;
-    if (stream) {
+    if (r.stream()) {
       try (Sse sse = Sse.start(ex)) {
         try {
           for (int c = 0; c < p.n(); c++) {
@@ -116,7 +98,7 @@ final class CompletionsHandler implements OpenAiEndpoint {
             completionTokens += choice.tokens().size();
             sse.event(chunk(id, created, model, index, "", null, choice.finishReason()));
           }
-          if (usageChunk) {
+          if (r.usageChunk()) {
             JsonObject u = chunkBase(id, created, model);
             u.add("choices", new JsonArray());
             u.add("usage", usage(promptIds.length, completionTokens));
@@ -155,17 +137,6 @@ final class CompletionsHandler implements OpenAiEndpoint {
     out.add("usage", usage(promptIds.length, completionTokens));
     metrics.batch(p.n(), promptIds.length + completionTokens, completionTokens + scored.size(), 0);
     return sendJson(ex, out);
-  }
-
-  static boolean includeUsage(JsonObject req) throws ApiError {
-    JsonElement o = req.get("stream_options");
-    if (o == null || o.isJsonNull()) {
-      return false;
-    }
-    if (!o.isJsonObject()) {
-      throw new ApiError(400, "stream_options must be an object");
-    }
-    return Generations.boolField(o.getAsJsonObject(), "include_usage");
   }
 
   private JsonObject chunkBase(String id, long created, String model) {
@@ -250,13 +221,9 @@ final class CompletionsHandler implements OpenAiEndpoint {
     return usage;
   }
 
+  /** An OpenAI answer: null members are written, as the OpenAI API writes them. */
   static int sendJson(HttpExchange ex, JsonObject body) throws IOException {
-    byte[] bytes = GSON.toJson(body).getBytes(StandardCharsets.UTF_8);
-    ex.getResponseHeaders().set("Content-Type", "application/json");
-    ex.sendResponseHeaders(200, bytes.length);
-    try (OutputStream out = ex.getResponseBody()) {
-      out.write(bytes);
-    }
-    return 200;
+    return Responses.send(
+        ex, 200, Responses.JSON, GSON.toJson(body).getBytes(StandardCharsets.UTF_8));
   }
 }

@@ -3,10 +3,6 @@ package dev.distill.teacher.http;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import dev.distill.schemas.avro.Provenance;
-import dev.distill.schemas.codec.SoftLabels;
-import dev.distill.teacher.inference.LabeledSequence;
-import dev.distill.teacher.inference.Teacher;
 import dev.distill.teacher.service.TeacherMetrics;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -24,74 +20,6 @@ import org.junit.jupiter.api.Test;
 class TeacherHttpServerTest {
   static final String TOKEN = "s3cret-token-0123456789";
   final HttpClient http = HttpClient.newHttpClient();
-
-  /**
-   * Labels every position with ids 0..k-1 at equal probability; blocks while {@code gate} is shut.
-   */
-  static final class StubTeacher implements Teacher {
-    final CountDownLatch gate;
-    final CountDownLatch entered = new CountDownLatch(1);
-
-    StubTeacher(CountDownLatch gate) {
-      this.gate = gate;
-    }
-
-    @Override
-    public List<LabeledSequence> label(List<int[]> sequences) {
-      entered.countDown();
-      try {
-        gate.await(10, TimeUnit.SECONDS);
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-      }
-      List<LabeledSequence> out = new ArrayList<>();
-      for (int[] s : sequences) {
-        int p = s.length - 1;
-        int[] ids = new int[p * 2];
-        float[] probs = new float[p * 2];
-        for (int i = 0; i < p; i++) {
-          ids[2 * i + 1] = 1;
-          probs[2 * i] = 0.5f;
-          probs[2 * i + 1] = 0.25f;
-        }
-        out.add(
-            new LabeledSequence(
-                s, new SoftLabels(p, 2, ids, probs, new float[p]), 1f, 0.25f, 0.75f, 0f));
-      }
-      return out;
-    }
-
-    @Override
-    public int maxSequenceTokens() {
-      return 9;
-    }
-
-    @Override
-    public int[] encode(String text) {
-      return text.chars().map(c -> c % 4).toArray();
-    }
-
-    @Override
-    public String decode(int[] ids) {
-      return "";
-    }
-
-    @Override
-    public Provenance provenance() {
-      return Provenance.newBuilder()
-          .setTeacherId("stub")
-          .setTeacherSha256("0")
-          .setTokenizerId("stub")
-          .setTokenizerSha256("0")
-          .setVocabSize(4)
-          .setTemperature(1f)
-          .setTopK(2)
-          .setCodec("topk-logq16")
-          .setCodecVersion(1)
-          .setSchemaVersion(1)
-          .build();
-    }
-  }
 
   private HttpResponse<String> post(TeacherHttpServer s, String path, String body, String token)
       throws Exception {
@@ -132,7 +60,7 @@ class TeacherHttpServerTest {
     try (TeacherHttpServer s =
         new TeacherHttpServer(
             ServerConfig.loopback().withToken(TOKEN),
-            new StubTeacher(new CountDownLatch(0)),
+            new GatedTeacher(new CountDownLatch(0)),
             new TeacherMetrics())) {
       s.start();
       assertThat(get(s, "/healthz", null).statusCode()).isEqualTo(200);
@@ -161,7 +89,7 @@ class TeacherHttpServerTest {
     try (TeacherHttpServer s =
         new TeacherHttpServer(
             ServerConfig.loopback().withLimits(64, 2, 4, 4),
-            new StubTeacher(new CountDownLatch(0)),
+            new GatedTeacher(new CountDownLatch(0)),
             new TeacherMetrics())) {
       s.start();
       String big = "{\"text\":\"" + "a".repeat(100) + "\"}";
@@ -200,7 +128,7 @@ class TeacherHttpServerTest {
   @Test
   void fullQueueIsAnswered503WithRetryAfter() throws Exception {
     CountDownLatch gate = new CountDownLatch(1);
-    StubTeacher teacher = new StubTeacher(gate);
+    GatedTeacher teacher = new GatedTeacher(gate);
     try (TeacherHttpServer s =
         new TeacherHttpServer(
             ServerConfig.loopback().withLimits(1024, 2, 4, 1), teacher, new TeacherMetrics())) {
@@ -232,7 +160,7 @@ class TeacherHttpServerTest {
     try (TeacherHttpServer s =
         new TeacherHttpServer(
             ServerConfig.loopback(),
-            new StubTeacher(new CountDownLatch(0)),
+            new GatedTeacher(new CountDownLatch(0)),
             new TeacherMetrics())) {
       s.start();
       HttpResponse<String> r = get(s, "/v1/soft-labels", null);
@@ -253,7 +181,7 @@ class TeacherHttpServerTest {
     try (TeacherHttpServer s =
         new TeacherHttpServer(
             ServerConfig.loopback().withLimits(1024, 2, 4, 4),
-            new StubTeacher(new CountDownLatch(0)),
+            new GatedTeacher(new CountDownLatch(0)),
             new TeacherMetrics())) {
       s.start();
       byte[] big = new byte[2 << 20];
@@ -292,7 +220,7 @@ class TeacherHttpServerTest {
   @Test
   void aFloodLargerThanPoolPlusQueueIsAnsweredEveryRequestNeverDropped() throws Exception {
     CountDownLatch gate = new CountDownLatch(1);
-    StubTeacher teacher = new StubTeacher(gate);
+    GatedTeacher teacher = new GatedTeacher(gate);
     int threads = 2;
     int room = threads + threads * 64;
     int flood = room + 170;
