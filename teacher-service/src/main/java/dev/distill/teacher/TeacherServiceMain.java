@@ -22,6 +22,7 @@ import dev.distill.teacher.kafka.ServiceConfig;
 import dev.distill.teacher.kafka.Topics;
 import dev.distill.teacher.kafka.TransactionPerBatch;
 import dev.distill.teacher.labeling.BatchRun;
+import dev.distill.teacher.labeling.LabelModeOptions;
 import dev.distill.teacher.labeling.OutputSink;
 import dev.distill.teacher.labeling.PromptLabeler;
 import dev.distill.teacher.labeling.TeeSink;
@@ -468,6 +469,8 @@ public final class TeacherServiceMain {
 
     @Mixin KafkaMixin broker;
 
+    @Mixin LabelModeOptions labelMode;
+
     @Option(
         names = "--input",
         required = true,
@@ -570,13 +573,15 @@ public final class TeacherServiceMain {
         }
         throw e;
       }
-      try (Teacher t = model.teacher.open();
+      try (Teacher t = labelMode.apply(model.teacher.open());
           TeeSink sink = new TeeSink(sinks)) {
         BatchRun.Summary s =
-            new BatchRun(
+            labelMode
+                .batchRun(
                     new PromptLabeler(
                         t, lim.chunkPositions, lim.maxPromptTokens, model.rationaleConfig()),
-                    lim.tokenBudget)
+                    lim.tokenBudget,
+                    t)
                 .run(read.prompts(), sink);
         StringBuilder rej = new StringBuilder();
         for (JsonlPrompts.Rejected r : read.rejected()) {
@@ -648,6 +653,7 @@ public final class TeacherServiceMain {
       c.addProperty("max_prompt_tokens", lim.maxPromptTokens);
       c.addProperty("token_budget", lim.tokenBudget);
       model.rationales().describe(c);
+      labelMode.describe(c);
       return new GsonBuilder().setPrettyPrinting().create().toJson(c);
     }
 

@@ -15,13 +15,16 @@ import dev.distill.models.tokenizer.Tokenizer;
 import dev.distill.models.tokenizer.Tokenizers;
 import dev.distill.schemas.distributed.TrainSummary;
 import dev.distill.spark.training.BarrierTrainJob;
+import dev.distill.trainer.data.Example;
 import dev.distill.trainer.distributed.DataParallelStudentTrainer;
 import dev.distill.trainer.io.CuratedDataset;
 import dev.distill.trainer.io.CuratedStream;
 import dev.distill.trainer.io.MetricsLog;
 import dev.distill.trainer.loss.DistillationLoss;
 import dev.distill.trainer.loss.Divergence;
+import dev.distill.trainer.training.BatchSource;
 import dev.distill.trainer.training.Checkpointing;
+import dev.distill.trainer.training.CrossTokenizerBatches;
 import dev.distill.trainer.training.LocalOnPolicyTeacher;
 import dev.distill.trainer.training.OnPolicyBatches;
 import dev.distill.trainer.training.OnPolicyConfig;
@@ -209,7 +212,7 @@ final class TrainCommand implements Callable<Integer> {
    * teacher with another tokenizer, T or k fails here, not at the first on-policy batch.
    */
   private OnPolicyBatches onPolicyBatches(
-      StreamingBatches train,
+      BatchSource train,
       LanguageModel lm,
       CuratedDataset valSet,
       OnPolicyConfig onPolicy,
@@ -273,7 +276,17 @@ final class TrainCommand implements Callable<Integer> {
       if (onPolicyError != null) {
         throw new IllegalArgumentException(onPolicyError);
       }
+      if (local.onPolicy().enabled() && crossTokenizerLoss(options) != null) {
+        throw new IllegalArgumentException(
+            "on-policy training (train.on-policy-fraction > 0) needs train.loss = kd (one"
+                + " tokenizer for student and teacher), got train.loss="
+                + options.get("train.loss"));
+      }
       teacherApiToken = options.get("teacher.api-token");
+      if (crossTokenizerLoss(options) != null && spark) {
+        throw new IllegalArgumentException(
+            "train.loss=" + options.get("train.loss") + " is in-process only; drop --spark");
+      }
       if (spark && (local.accumulationSteps() > 1 || local.patience() > 0)) {
         // DataParallelStudentTrainer refuses them too; failing here saves starting Spark.
         throw new IllegalArgumentException(
@@ -386,10 +399,24 @@ final class TrainCommand implements Callable<Integer> {
     // our GPT of the configured size; its tokenizer is the one the labels were made with.
     LanguageModel model = student == null ? null : ModelSources.open(student);
     Tokenizer tok;
+    // Cross-tokenizer KD (issue 15, ask 4): with train.loss = uld or span the labels' tokenizer
+    // (--tokenizer, else the student's) may differ from the student's; null with train.loss = kd.
+    CrossTokenizerBatches.Kind cross = crossTokenizerLoss(o);
+    Tokenizer dataTok;
     try {
       tok = model != null ? model.tokenizer() : loadTokenizer(tokenizer);
-      if (model != null && tokenizer != null) {
-        Tokenizers.requireSame(loadTokenizer(tokenizer), tok);
+      dataTok = model != null && tokenizer != null ? loadTokenizer(tokenizer) : tok;
+      if (cross == null && !dataTok.sha256().equals(tok.sha256())) {
+        throw new IllegalArgumentException(
+            "student tokenizer "
+                + tok.id()
+                + " (sha256 "
+                + tok.sha256()
+                + ") differs from the teacher's "
+                + dataTok.id()
+                + " (sha256 "
+                + dataTok.sha256()
+                + "); set train.loss=uld or train.loss=span to distill across tokenizers");
       }
     } catch (IOException | RuntimeException e) {
       if (model != null) {
@@ -398,7 +425,8 @@ final class TrainCommand implements Callable<Integer> {
       throw e;
     }
     Configuration hadoop = new Configuration();
-    CuratedDataset valSet = CuratedDataset.read(curated, "val", tok.id(), tok.sha256(), hadoop);
+    CuratedDataset valSet =
+        CuratedDataset.read(curated, "val", dataTok.id(), dataTok.sha256(), hadoop);
     DistillationLoss loss =
         StudentRecipe.loss(
             Float.parseFloat(o.get("student.alpha")), valSet.temperature(), local.divergence());
@@ -435,14 +463,33 @@ final class TrainCommand implements Callable<Integer> {
     try (MetricsLog metrics =
             MetricsLog.append(out.resolveSibling(out.getFileName() + ".metrics.jsonl"), 10);
         LanguageModel lm = model != null ? model : newStudent(gpt, tok, seed);
-        StreamingBatches train =
-            new StreamingBatches(
-                c ->
-                    CuratedStream.open(
-                        curated, "train", tok.id(), tok.sha256(), hadoop, streamOptions, c),
-                batch,
-                loss,
-                lm.config().blockSize())) {
+        StreamingBatches streamed =
+            cross != null
+                ? null
+                : new StreamingBatches(
+                    c ->
+                        CuratedStream.open(
+                            curated, "train", tok.id(), tok.sha256(), hadoop, streamOptions, c),
+                    batch,
+                    loss,
+                    lm.config().blockSize())) {
+      BatchSource train = streamed;
+      BatchSource val =
+          new SoftLabelBatches(
+              valSet.examples().stream().map(e -> e.cropped(lm.config().blockSize())).toList(),
+              batch,
+              loss);
+      if (cross != null) {
+        // In memory, drawn at random like the val split; the student reads its own tokens.
+        List<Example> trainExamples =
+            CuratedDataset.read(curated, "train", dataTok.id(), dataTok.sha256(), hadoop)
+                .examples();
+        CrossTokenizerBatches crossTrain =
+            crossBatches(trainExamples, dataTok, tok, cross, o, valSet, batch, lm, local);
+        train = crossTrain;
+        val = crossBatches(valSet.examples(), dataTok, tok, cross, o, valSet, batch, lm, local);
+        System.out.println("[train] " + crossTrain.description());
+      }
       TrainResult r;
       int[] firstStep = {-1}; // the first step this process ran: > 1 when it resumed
       // On-policy (train.on-policy-fraction > 0): the streamed batches, a share of them replaced
@@ -455,12 +502,7 @@ final class TrainCommand implements Callable<Integer> {
             TrainingLoop.run(
                 lm,
                 onPolicyBatches != null ? onPolicyBatches : train,
-                new SoftLabelBatches(
-                    valSet.examples().stream()
-                        .map(e -> e.cropped(lm.config().blockSize()))
-                        .toList(),
-                    batch,
-                    loss),
+                val,
                 tc,
                 (step, total, l, v, tps) -> {
                   if (firstStep[0] < 0) {
@@ -494,12 +536,15 @@ final class TrainCommand implements Callable<Integer> {
       meta.put("role", "student");
       meta.put("loss", loss.description());
       meta.put("training", "in-process, streamed train split, " + steps + " steps");
-      if (train.cropped() > 0) {
+      if (cross != null) {
+        meta.put("loss.cross-tokenizer", ((CrossTokenizerBatches) train).description());
+      }
+      if (streamed != null && streamed.cropped() > 0) {
         System.out.printf(
             Locale.ROOT,
             "[train] %d drawn examples were longer than the student's context (%d positions) and"
                 + " were cut to it%n",
-            train.cropped(),
+            streamed.cropped(),
             lm.config().blockSize());
       }
       Checkpoints.save(lm, out, meta);
@@ -566,6 +611,41 @@ final class TrainCommand implements Callable<Integer> {
         System.err.println("[train] closing the on-policy teacher: " + e);
       }
     }
+  }
+
+  /** train.loss: null for kd, else the cross-tokenizer loss. */
+  static CrossTokenizerBatches.Kind crossTokenizerLoss(Map<String, String> o) {
+    String name = o.getOrDefault("train.loss", "kd").trim();
+    if (name.equals("kd")) {
+      return null;
+    }
+    try {
+      return CrossTokenizerBatches.Kind.parse(name);
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException("train.loss: expected kd, uld or span, got " + name, e);
+    }
+  }
+
+  private static CrossTokenizerBatches crossBatches(
+      List<Example> examples,
+      Tokenizer teacherTok,
+      Tokenizer studentTok,
+      CrossTokenizerBatches.Kind kind,
+      Map<String, String> o,
+      CuratedDataset labels,
+      int batch,
+      LanguageModel lm,
+      LocalRun local) {
+    return new CrossTokenizerBatches(
+        examples,
+        teacherTok,
+        studentTok,
+        kind,
+        Float.parseFloat(o.get("student.alpha")),
+        labels.temperature(),
+        batch,
+        lm.config().blockSize(),
+        local.divergence());
   }
 
   private static Tokenizer loadTokenizer(Path path) throws IOException {

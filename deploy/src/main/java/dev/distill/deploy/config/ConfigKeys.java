@@ -163,6 +163,14 @@ public final class ConfigKeys {
             + " skew_forward_kl:A, skew_reverse_kl:A or total_variation (loss.Divergence).");
     key(
         s,
+        "train.loss",
+        "kd",
+        "KD loss of `distill train` (in-process): kd (token-level, the student reads the teacher's"
+            + " tokenizer), or a cross-tokenizer loss that lets --student have its own tokenizer:"
+            + " uld (Universal Logit Distillation) or span (character-aligned spans, with"
+            + " train.divergence).");
+    key(
+        s,
         "train.checkpoint-every",
         "100",
         "20",

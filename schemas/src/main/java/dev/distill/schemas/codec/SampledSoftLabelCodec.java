@@ -70,13 +70,28 @@ public final class SampledSoftLabelCodec {
 
     /**
      * The unbiased estimate as {@link SoftLabels}: {@code k} = the largest number of distinct ids
-     * at any position, probabilities {@code c_i / N}, tail 0; positions with fewer ids are padded
-     * with the lowest unused ids at probability 0 (so ids stay distinct).
+     * at any position, probabilities {@code c_i / N}, tail 0, {@link SoftLabels#sampled()} true;
+     * positions with fewer ids are padded with the lowest unused ids at probability 0 (so ids stay
+     * distinct).
      */
     public SoftLabels toSoftLabels() {
       int k = 1;
       for (int p = 0; p < positions; p++) {
         k = Math.max(k, offsets[p + 1] - offsets[p]);
+      }
+      return toSoftLabels(k);
+    }
+
+    /**
+     * As {@link #toSoftLabels()} padded to a fixed {@code k} (at least the most distinct ids at any
+     * position): with {@code k = N} every record of a data set has the same k, as a batch needs.
+     */
+    public SoftLabels toSoftLabels(int k) {
+      for (int p = 0; p < positions; p++) {
+        if (offsets[p + 1] - offsets[p] > k) {
+          throw new IllegalArgumentException(
+              "position " + p + " has " + (offsets[p + 1] - offsets[p]) + " distinct ids > k=" + k);
+        }
       }
       int[] outIds = new int[positions * k];
       float[] probs = new float[positions * k];
@@ -94,8 +109,45 @@ public final class SampledSoftLabelCodec {
           outIds[p * k + j] = next++;
         }
       }
-      return new SoftLabels(positions, k, outIds, probs, new float[positions]);
+      return new SoftLabels(positions, k, outIds, probs, new float[positions], true);
     }
+  }
+
+  /**
+   * The counts back from sampled {@link SoftLabels} (the inverse of {@link
+   * Sampled#toSoftLabels(int)}): {@code c_i = round(p_i * n)}, ids of probability 0 dropped.
+   *
+   * @throws IllegalArgumentException when the labels are not sampled, or their counts do not sum to
+   *     {@code n} at some position
+   */
+  public static Sampled fromSoftLabels(SoftLabels labels, int n) {
+    if (!labels.sampled()) {
+      throw new IllegalArgumentException("top-k + tail labels are not sampled counts");
+    }
+    int positions = labels.positions();
+    int k = labels.k();
+    int[] offsets = new int[positions + 1];
+    int[] ids = new int[positions * k];
+    int[] counts = new int[positions * k];
+    int at = 0;
+    Integer[] order = new Integer[k];
+    for (int p = 0; p < positions; p++) {
+      for (int j = 0; j < k; j++) {
+        order[j] = j;
+      }
+      final int pos = p;
+      Arrays.sort(order, (a, b) -> Integer.compare(labels.id(pos, a), labels.id(pos, b)));
+      for (int j : order) {
+        int c = Math.round(labels.prob(p, j) * n);
+        if (c > 0) {
+          ids[at] = labels.id(p, j);
+          counts[at] = c;
+          at++;
+        }
+      }
+      offsets[p + 1] = at;
+    }
+    return new Sampled(positions, n, offsets, Arrays.copyOf(ids, at), Arrays.copyOf(counts, at));
   }
 
   /**

@@ -15,8 +15,18 @@ public final class SoftLabels {
   private final int[] ids;
   private final float[] probs;
   private final float[] tail;
+  private final boolean sampled;
 
   public SoftLabels(int positions, int k, int[] ids, float[] probs, float[] tail) {
+    this(positions, k, ids, probs, tail, false);
+  }
+
+  /**
+   * @param sampled true when the labels are sampled counts ({@link SampledSoftLabelCodec}): each
+   *     probability is {@code c / N}, an unbiased estimate of the teacher's, and the tail is 0;
+   *     false for the teacher's exact top-k and tail mass
+   */
+  public SoftLabels(int positions, int k, int[] ids, float[] probs, float[] tail, boolean sampled) {
     if (positions < 0 || k <= 0) {
       throw new IllegalArgumentException(
           "positions must be >= 0 and k > 0, got " + positions + ", " + k);
@@ -39,6 +49,28 @@ public final class SoftLabels {
     this.ids = ids;
     this.probs = probs;
     this.tail = tail;
+    this.sampled = sampled;
+  }
+
+  /** True for sampled labels (codec v2, probabilities {@code c / N}), false for top-k + tail. */
+  public boolean sampled() {
+    return sampled;
+  }
+
+  /**
+   * The first {@code n} positions ({@code n <= positions}), same k, same kind (top-k or sampled).
+   */
+  public SoftLabels firstPositions(int n) {
+    if (n < 0 || n > positions) {
+      throw new IllegalArgumentException("n must be in [0, " + positions + "], got " + n);
+    }
+    return new SoftLabels(
+        n,
+        k,
+        Arrays.copyOf(ids, n * k),
+        Arrays.copyOf(probs, n * k),
+        Arrays.copyOf(tail, n),
+        sampled);
   }
 
   public int positions() {
@@ -108,6 +140,7 @@ public final class SoftLabels {
     }
     return positions == other.positions
         && k == other.k
+        && sampled == other.sampled
         && Arrays.equals(ids, other.ids)
         && Arrays.equals(probs, other.probs)
         && Arrays.equals(tail, other.tail);
@@ -120,6 +153,6 @@ public final class SoftLabels {
 
   @Override
   public String toString() {
-    return "SoftLabels[positions=" + positions + ", k=" + k + "]";
+    return "SoftLabels[positions=" + positions + ", k=" + k + (sampled ? ", sampled" : "") + "]";
   }
 }

@@ -3,6 +3,7 @@ package dev.distill.schemas.validation;
 import dev.distill.schemas.avro.Provenance;
 import dev.distill.schemas.avro.TeacherOutput;
 import dev.distill.schemas.codec.CodecException;
+import dev.distill.schemas.codec.SampledSoftLabelCodec;
 import dev.distill.schemas.codec.SoftLabelCodec;
 import dev.distill.schemas.codec.SoftLabels;
 import java.util.HashSet;
@@ -64,19 +65,44 @@ public final class SoftLabelValidator {
 
   /**
    * Checks a whole teacher record: provenance, token ids, codec, shapes, then the soft labels. The
-   * record's own provenance gives the vocabulary size and k.
+   * record's own provenance gives the vocabulary size and k. Both codecs are accepted: v1 {@link
+   * SoftLabelCodec} (top-k + tail, k = {@code topK}) and v2 {@link SampledSoftLabelCodec} (sampled
+   * counts, N = {@code topK} samples per position). Every violation's detail starts with the
+   * record's id.
    */
   public static Optional<Violation> validate(TeacherOutput record) {
+    return checkRecord(record)
+        .map(v -> new Violation(v.reason(), "record " + record.getRecordId() + ": " + v.detail()));
+  }
+
+  private static Optional<Violation> checkRecord(TeacherOutput record) {
     Provenance prov = record.getProvenance();
     if (!(prov.getTemperature() > 0f) || !Float.isFinite(prov.getTemperature())) {
       return Optional.of(
           new Violation(Reason.NON_POSITIVE_TEMPERATURE, "temperature " + prov.getTemperature()));
     }
-    if (!SoftLabelCodec.NAME.equals(prov.getCodec())
-        || prov.getCodecVersion() != SoftLabelCodec.VERSION) {
+    String codec = String.valueOf(prov.getCodec());
+    boolean topK =
+        SoftLabelCodec.NAME.equals(codec) && prov.getCodecVersion() == SoftLabelCodec.VERSION;
+    boolean sampled =
+        SampledSoftLabelCodec.NAME.equals(codec)
+            && prov.getCodecVersion() == SampledSoftLabelCodec.VERSION;
+    if (!topK && !sampled) {
       return Optional.of(
           new Violation(
-              Reason.UNKNOWN_CODEC, "codec " + prov.getCodec() + " v" + prov.getCodecVersion()));
+              Reason.UNKNOWN_CODEC,
+              "codec "
+                  + codec
+                  + " v"
+                  + prov.getCodecVersion()
+                  + "; known: "
+                  + SoftLabelCodec.NAME
+                  + " v"
+                  + SoftLabelCodec.VERSION
+                  + ", "
+                  + SampledSoftLabelCodec.NAME
+                  + " v"
+                  + SampledSoftLabelCodec.VERSION));
     }
     int vocab = prov.getVocabSize();
     List<Integer> tokens = record.getTokens();
@@ -88,10 +114,18 @@ public final class SoftLabelValidator {
       }
     }
     SoftLabels labels;
+    int perPosition;
     try {
       byte[] bytes = new byte[record.getSoftLabels().remaining()];
       record.getSoftLabels().duplicate().get(bytes);
-      labels = SoftLabelCodec.decode(bytes);
+      if (sampled) {
+        SampledSoftLabelCodec.Sampled s = SampledSoftLabelCodec.decode(bytes);
+        perPosition = s.samples();
+        labels = s.toSoftLabels();
+      } else {
+        labels = SoftLabelCodec.decode(bytes);
+        perPosition = labels.k();
+      }
     } catch (CodecException e) {
       return Optional.of(new Violation(Reason.UNDECODABLE_SOFT_LABELS, e.getMessage()));
     }
@@ -101,10 +135,11 @@ public final class SoftLabelValidator {
               Reason.SHAPE_MISMATCH,
               labels.positions() + " labelled positions for " + tokens.size() + " tokens"));
     }
-    if (labels.k() != prov.getTopK()) {
+    if (perPosition != prov.getTopK()) {
       return Optional.of(
           new Violation(
-              Reason.SHAPE_MISMATCH, "k=" + labels.k() + " but provenance says " + prov.getTopK()));
+              Reason.SHAPE_MISMATCH,
+              (sampled ? "N=" : "k=") + perPosition + " but provenance says " + prov.getTopK()));
     }
     if (record.getStats().getPositions() != labels.positions()) {
       return Optional.of(

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.within;
 
+import dev.distill.schemas.codec.SampledSoftLabelCodec.Sampled;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
 
@@ -78,5 +79,41 @@ class SampledSoftLabelCodecTest {
     assertThatThrownBy(() -> SampledSoftLabelCodec.decode(truncated))
         .isInstanceOf(CodecException.class)
         .hasMessageContaining("truncated");
+  }
+
+  @Test
+  void paddingToAFixedKKeepsCountsOverNAndMarksTheLabelsSampled() {
+    // position 0: id 5 x3, id 9 x1 (N = 4); position 1: id 0 x4
+    Sampled s = new Sampled(2, 4, new int[] {0, 2, 3}, new int[] {5, 9, 0}, new int[] {3, 1, 4});
+    SoftLabels l = s.toSoftLabels(4);
+    assertThat(l.sampled()).isTrue();
+    assertThat(l.k()).isEqualTo(4);
+    // hand-computed: 3/4, 1/4, then padding ids 0 and 1 (lowest unused) at 0
+    assertThat(l.ids()).containsExactly(5, 9, 0, 1, 0, 1, 2, 3);
+    assertThat(l.probs()).containsExactly(0.75f, 0.25f, 0f, 0f, 1f, 0f, 0f, 0f);
+    assertThat(l.tails()).containsExactly(0f, 0f);
+  }
+
+  @Test
+  void fromSoftLabelsRecoversTheCountsOfPaddedSampledLabels() {
+    Sampled s = new Sampled(2, 4, new int[] {0, 2, 3}, new int[] {5, 9, 0}, new int[] {3, 1, 4});
+    Sampled back = SampledSoftLabelCodec.fromSoftLabels(s.toSoftLabels(4), 4);
+    assertThat(back.offsets()).containsExactly(0, 2, 3);
+    assertThat(back.ids()).containsExactly(5, 9, 0);
+    assertThat(back.counts()).containsExactly(3, 1, 4);
+  }
+
+  @Test
+  void fromSoftLabelsRefusesTopKLabels() {
+    SoftLabels topk = new SoftLabels(1, 1, new int[] {2}, new float[] {0.9f}, new float[] {0.1f});
+    assertThatThrownBy(() -> SampledSoftLabelCodec.fromSoftLabels(topk, 4))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("not sampled");
+  }
+
+  @Test
+  void paddingBelowTheDistinctIdsIsRefused() {
+    Sampled s = new Sampled(1, 4, new int[] {0, 2}, new int[] {5, 9}, new int[] {3, 1});
+    assertThatThrownBy(() -> s.toSoftLabels(1)).hasMessageContaining("2 distinct ids > k=1");
   }
 }

@@ -4,6 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.distill.schemas.TestRecords;
 import dev.distill.schemas.avro.TeacherOutput;
+import dev.distill.schemas.codec.SampledSoftLabelCodec;
+import dev.distill.schemas.codec.SoftLabelCodec;
 import dev.distill.schemas.codec.SoftLabels;
 import java.nio.ByteBuffer;
 import java.util.List;
@@ -89,5 +91,66 @@ class SoftLabelValidatorTest {
     r.getProvenance().setCodec("dense-fp32");
     assertThat(SoftLabelValidator.validate(r).map(Violation::reason))
         .contains(Reason.UNKNOWN_CODEC);
+  }
+
+  /** A record carrying sampled labels (codec v2): N = 4 draws per position over a vocab of 10. */
+  private static TeacherOutput sampledRecord() {
+    TeacherOutput r = TestRecords.teacherOutput("s1", 2);
+    // position 0: id 3 drawn 3 times, id 7 once; position 1: id 1 drawn 4 times
+    byte[] bytes =
+        SampledSoftLabelCodec.encode(
+            new SampledSoftLabelCodec.Sampled(
+                2, 4, new int[] {0, 2, 3}, new int[] {3, 7, 1}, new int[] {3, 1, 4}));
+    r.setSoftLabels(ByteBuffer.wrap(bytes));
+    r.getProvenance().setCodec(SampledSoftLabelCodec.NAME);
+    r.getProvenance().setCodecVersion(SampledSoftLabelCodec.VERSION);
+    r.getProvenance().setTopK(4);
+    r.getProvenance().setVocabSize(10);
+    r.setTokens(List.of(1, 3, 1));
+    return r;
+  }
+
+  @Test
+  void acceptsARecordOfSampledLabelsCodecVersion2() {
+    assertThat(SoftLabelValidator.validate(sampledRecord())).isEmpty();
+  }
+
+  @Test
+  void refusesSampledLabelsWhoseSampleCountDisagreesWithProvenanceNamingTheRecord() {
+    TeacherOutput r = sampledRecord();
+    r.getProvenance().setTopK(8);
+    Optional<Violation> v = SoftLabelValidator.validate(r);
+    assertThat(v.map(Violation::reason)).contains(Reason.SHAPE_MISMATCH);
+    assertThat(v.get().detail()).startsWith("record s1: ").contains("N=4");
+  }
+
+  @Test
+  void refusesBadSampledBytesNamingTheRecord() {
+    TeacherOutput r = sampledRecord();
+    // v2 header, 1 position, N = 4, then 2 distinct ids whose counts sum to 3, not 4
+    r.setSoftLabels(ByteBuffer.wrap(new byte[] {(byte) 0xD1, 2, 1, 4, 2, 1, 0, 2, 1}));
+    r.setTokens(List.of(1, 3));
+    r.getStats().setPositions(1);
+    Optional<Violation> v = SoftLabelValidator.validate(r);
+    assertThat(v.map(Violation::reason)).contains(Reason.UNDECODABLE_SOFT_LABELS);
+    assertThat(v.get().detail()).startsWith("record s1: ").contains("sum to 3");
+  }
+
+  @Test
+  void refusesSampledIdsOutsideTheVocabulary() {
+    TeacherOutput r = sampledRecord();
+    r.getProvenance().setVocabSize(5);
+    r.setTokens(List.of(1, 3, 1));
+    assertThat(SoftLabelValidator.validate(r).map(Violation::reason))
+        .contains(Reason.ID_OUT_OF_VOCAB);
+  }
+
+  @Test
+  void refusesVersion2BytesUnderTheVersion1CodecName() {
+    TeacherOutput r = sampledRecord();
+    r.getProvenance().setCodec(SoftLabelCodec.NAME);
+    r.getProvenance().setCodecVersion(SoftLabelCodec.VERSION);
+    assertThat(SoftLabelValidator.validate(r).map(Violation::reason))
+        .contains(Reason.UNDECODABLE_SOFT_LABELS);
   }
 }

@@ -3,7 +3,7 @@ package dev.distill.spark.transforms;
 import static org.apache.spark.sql.functions.col;
 import static org.apache.spark.sql.functions.lit;
 
-import dev.distill.schemas.codec.SoftLabelCodec;
+import dev.distill.schemas.codec.SoftLabelEncodings;
 import dev.distill.schemas.codec.SoftLabels;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -164,7 +164,7 @@ public final class ChunkReassembly {
       for (Object o : t) {
         tokens.add((Integer) o);
       }
-      SoftLabels l = SoftLabelCodec.decode((byte[]) c.get(idx(RawColumns.SOFT_LABELS)));
+      SoftLabels l = SoftLabelEncodings.decode((byte[]) c.get(idx(RawColumns.SOFT_LABELS)));
       if (!labels.isEmpty() && l.k() != labels.get(0).k()) {
         return rejected(chunks.get(0), CHUNK_MISMATCH, total);
       }
@@ -179,7 +179,7 @@ public final class ChunkReassembly {
     v[idx(RawColumns.CHUNK_INDEX)] = 0;
     v[idx(RawColumns.CHUNK_COUNT)] = 1;
     v[idx(RawColumns.TOKENS)] = CollectionConverters.asScala(tokens).toSeq();
-    v[idx(RawColumns.SOFT_LABELS)] = SoftLabelCodec.encode(concat(labels));
+    v[idx(RawColumns.SOFT_LABELS)] = SoftLabelEncodings.encode(concat(labels));
     v[idx(RawColumns.POSITIONS)] = positions;
     for (int s = 0; s < stats.length; s++) {
       v[idx(stats[s])] = positions == 0 ? 0f : (float) (weighted[s] / positions);
@@ -203,7 +203,7 @@ public final class ChunkReassembly {
       System.arraycopy(s.tails(), 0, tail, at, s.positions());
       at += s.positions();
     }
-    return new SoftLabels(positions, k, ids, probs, tail);
+    return new SoftLabels(positions, k, ids, probs, tail, parts.get(0).sampled());
   }
 
   private static Object[] values(Row r) {

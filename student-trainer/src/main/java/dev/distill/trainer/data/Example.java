@@ -51,15 +51,7 @@ public record Example(String id, int[] tokens, SoftLabels labels, float weight) 
     if (positions() <= maxPositions) {
       return this;
     }
-    int k = labels.k();
-    int n = maxPositions * k;
-    SoftLabels cut =
-        new SoftLabels(
-            maxPositions,
-            k,
-            java.util.Arrays.copyOf(labels.ids(), n),
-            java.util.Arrays.copyOf(labels.probs(), n),
-            java.util.Arrays.copyOf(labels.tails(), maxPositions));
+    SoftLabels cut = labels.firstPositions(maxPositions);
     return new Example(id, java.util.Arrays.copyOf(tokens, maxPositions + 1), cut, weight);
   }
 }

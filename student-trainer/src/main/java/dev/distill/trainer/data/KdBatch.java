@@ -31,6 +31,7 @@ public final class KdBatch implements AutoCloseable {
   private final NDArray mask;
   private final NDArray weights;
   private final long tokenCount;
+  private final boolean sampled;
 
   private KdBatch(
       NDArray inputs,
@@ -40,7 +41,8 @@ public final class KdBatch implements AutoCloseable {
       NDArray tail,
       NDArray mask,
       NDArray weights,
-      long tokenCount) {
+      long tokenCount,
+      boolean sampled) {
     this.inputs = inputs;
     this.targets = targets;
     this.topkIds = topkIds;
@@ -49,6 +51,7 @@ public final class KdBatch implements AutoCloseable {
     this.mask = mask;
     this.weights = weights;
     this.tokenCount = tokenCount;
+    this.sampled = sampled;
   }
 
   /**
@@ -62,8 +65,17 @@ public final class KdBatch implements AutoCloseable {
     }
     int b = examples.size();
     int k = examples.get(0).labels().k();
+    boolean sampled = examples.get(0).labels().sampled();
     int t = 0;
     for (Example e : examples) {
+      if (e.labels().sampled() != sampled) {
+        throw new IllegalArgumentException(
+            "examples mix sampled and top-k soft labels: "
+                + examples.get(0).id()
+                + (sampled ? " is sampled, " : " is top-k, ")
+                + e.id()
+                + (sampled ? " is top-k" : " is sampled"));
+      }
       if (e.labels().k() != k) {
         throw new IllegalArgumentException(
             "examples mix k: "
@@ -121,7 +133,8 @@ public final class KdBatch implements AutoCloseable {
         manager.create(tails, bt),
         manager.create(m, bt),
         manager.create(w, new Shape(b)),
-        count);
+        count,
+        sampled);
   }
 
   /** (B, T) int64, the model's input ids. */
@@ -157,6 +170,14 @@ public final class KdBatch implements AutoCloseable {
   /** (B) float32, each example's curated weight. */
   public NDArray weights() {
     return weights;
+  }
+
+  /**
+   * True when the labels are sampled counts (codec v2): then {@link #topkIds} are the drawn ids and
+   * {@link #topkProbs} their weights {@code c / N} (padding at 0), and {@link #tail} is 0.
+   */
+  public boolean sampled() {
+    return sampled;
   }
 
   /** Real (unpadded) positions in the batch, the sum of {@link #mask}. */

@@ -1,6 +1,7 @@
 package dev.distill.trainer.io;
 
 import dev.distill.schemas.codec.CodecException;
+import dev.distill.schemas.codec.SampledSoftLabelCodec;
 import dev.distill.schemas.codec.SoftLabelCodec;
 import dev.distill.schemas.codec.SoftLabels;
 import dev.distill.trainer.data.Example;
@@ -35,9 +36,10 @@ import org.apache.parquet.hadoop.util.HadoopInputFile;
  * soft labels decoded into memory.
  *
  * <p>Every record must carry the expected tokenizer sha256, the {@value SoftLabelCodec#NAME} codec
- * v{@value SoftLabelCodec#VERSION}, and the same teacher (id and sha256), tokenizer id,
- * temperature, k and vocabulary size as the first record; each record's decoded labels must have
- * {@code tokens.length - 1} positions and {@code topK} ids per position.
+ * (or {@value SampledSoftLabelCodec#NAME}, v2, decoded as sampled labels with k = N) v{@value
+ * SoftLabelCodec#VERSION}, and the same teacher (id and sha256), tokenizer id, temperature, k and
+ * vocabulary size as the first record; each record's decoded labels must have {@code tokens.length
+ * - 1} positions and {@code topK} ids per position.
  */
 public final class CuratedDataset {
   /** The marker a finished batch write leaves in the root folder. */
@@ -290,8 +292,13 @@ public final class CuratedDataset {
     byte[] bytes = bytes(raw, prov.exampleId, file);
     SoftLabels labels;
     try {
-      labels = SoftLabelCodec.decode(bytes);
-    } catch (CodecException e) {
+      // v2 (sampled counts, N = topK) decodes to sampled labels padded to k = N, so every record
+      // of a data set has the same k, as a batch needs.
+      labels =
+          prov.codecVersion == SampledSoftLabelCodec.VERSION
+              ? SampledSoftLabelCodec.decode(bytes).toSoftLabels(prov.topK)
+              : SoftLabelCodec.decode(bytes);
+    } catch (CodecException | IllegalArgumentException e) {
       throw new DataContractException(
           "record " + prov.exampleId + " in " + file + ": bad soft labels: " + e.getMessage(), e);
     }
@@ -387,7 +394,11 @@ public final class CuratedDataset {
       topK = ((Number) field(r, "topK", file)).intValue();
       codec = str(r, "codec", file);
       codecVersion = ((Number) field(r, "codecVersion", file)).intValue();
-      if (!SoftLabelCodec.NAME.equals(codec) || codecVersion != SoftLabelCodec.VERSION) {
+      boolean known =
+          (SoftLabelCodec.NAME.equals(codec) && codecVersion == SoftLabelCodec.VERSION)
+              || (SampledSoftLabelCodec.NAME.equals(codec)
+                  && codecVersion == SampledSoftLabelCodec.VERSION);
+      if (!known) {
         throw new DataContractException(
             "record "
                 + exampleId
@@ -400,7 +411,11 @@ public final class CuratedDataset {
                 + ", this reader knows "
                 + SoftLabelCodec.NAME
                 + " v"
-                + SoftLabelCodec.VERSION);
+                + SoftLabelCodec.VERSION
+                + " and "
+                + SampledSoftLabelCodec.NAME
+                + " v"
+                + SampledSoftLabelCodec.VERSION);
       }
     }
 
@@ -423,6 +438,7 @@ public final class CuratedDataset {
       same("temperature", Float.toString(temperature), Float.toString(o.temperature), o, file);
       same("topK", Integer.toString(topK), Integer.toString(o.topK), o, file);
       same("vocabSize", Integer.toString(vocabSize), Integer.toString(o.vocabSize), o, file);
+      same("codec", codec + " v" + codecVersion, o.codec + " v" + o.codecVersion, o, file);
     }
 
     private void same(String what, String mine, String theirs, Provenance o, Path file) {

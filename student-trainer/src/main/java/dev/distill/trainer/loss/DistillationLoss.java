@@ -72,6 +72,9 @@ public record DistillationLoss(
    * rationale tokens (1) among the real positions; null means there are none.
    */
   public NDArray total(NDArray studentLogits, KdBatch batch, NDArray rationaleMask) {
+    if (batch.sampled()) {
+      return totalSampled(studentLogits, batch, rationaleMask);
+    }
     return total(
         studentLogits,
         batch.targets(),
@@ -82,7 +85,31 @@ public record DistillationLoss(
         rationaleMask);
   }
 
-  /** The loss from raw arrays (shapes as in {@link KdBatch}); {@code rationaleMask} may be null. */
+  /**
+   * The objective on sampled soft labels (codec v2): the KD term is {@link SampledKd}, the unbiased
+   * estimate of the forward-KL objective from the drawn ids and their weights {@code c / N}
+   * (Anshumann et al., ACL 2025); the hard-label and rationale terms are as for top-k labels.
+   *
+   * @throws IllegalArgumentException when the divergence is not forward KL or the loss renormalises
+   *     over the top-k: sampled labels estimate the forward KL only
+   */
+  private NDArray totalSampled(NDArray studentLogits, KdBatch batch, NDArray rationaleMask) {
+    if (divergence.kind() != Divergence.Kind.FORWARD_KL || renormalise) {
+      throw new IllegalArgumentException(
+          "sampled soft labels (codec v2) estimate the forward KL only; the loss is "
+              + divergence.name()
+              + (renormalise ? " renormalised over the top-k" : "")
+              + ": choose forward KL without renormalisation, or label with --labels topk");
+    }
+    NDArray kd =
+        alpha > 0f
+            ? SampledKd.loss(
+                studentLogits, batch.topkIds(), batch.topkProbs(), batch.mask(), temperature)
+            : null;
+    return combine(studentLogits, batch.targets(), kd, batch.mask(), rationaleMask);
+  }
+
+  /** The raw-array form (shapes as in {@link KdBatch}); {@code rationaleMask} may be null. */
   public NDArray total(
       NDArray studentLogits,
       NDArray targets,
@@ -91,11 +118,19 @@ public record DistillationLoss(
       NDArray tail,
       NDArray mask,
       NDArray rationaleMask) {
+    NDArray kd =
+        alpha > 0f
+            ? SparseKd.loss(
+                divergence, studentLogits, topkIds, topkProbs, tail, mask, temperature, renormalise)
+            : null;
+    return combine(studentLogits, targets, kd, mask, rationaleMask);
+  }
+
+  /** {@code alpha * kd} (kd null when alpha = 0) plus the hard-label and rationale terms. */
+  private NDArray combine(
+      NDArray studentLogits, NDArray targets, NDArray kd, NDArray mask, NDArray rationaleMask) {
     NDArray out = null;
-    if (alpha > 0f) {
-      NDArray kd =
-          SparseKd.loss(
-              divergence, studentLogits, topkIds, topkProbs, tail, mask, temperature, renormalise);
+    if (kd != null) {
       out = alpha == 1f ? kd : Scalars.mul(kd, alpha);
     }
     NDArray nll = null;

@@ -92,4 +92,58 @@ class KdBatchTest extends NDManagerPerTest {
         .hasMessageContaining("x")
         .hasMessageContaining("2 tokens");
   }
+
+  /** Sampled labels (k = N = 4): id 3 drawn 3 times, id 5 once, per position. */
+  private static Example sampled(String id, int[] tokens) {
+    int n = tokens.length - 1;
+    int[] offsets = new int[n + 1];
+    int[] ids = new int[2 * n];
+    int[] counts = new int[2 * n];
+    for (int p = 0; p < n; p++) {
+      offsets[p + 1] = 2 * (p + 1);
+      ids[2 * p] = 3;
+      ids[2 * p + 1] = 5;
+      counts[2 * p] = 3;
+      counts[2 * p + 1] = 1;
+    }
+    return new Example(
+        id,
+        tokens,
+        new dev.distill.schemas.codec.SampledSoftLabelCodec.Sampled(n, 4, offsets, ids, counts)
+            .toSoftLabels(4),
+        1f);
+  }
+
+  @Test
+  void aBatchOfSampledLabelsSaysSoAndCarriesCountsOverNAsWeights() {
+    try (KdBatch batch = KdBatch.of(manager, List.of(sampled("s", new int[] {1, 2, 3})))) {
+      assertThat(batch.sampled()).isTrue();
+      // ids 3, 5 then padding ids 0, 1 at weight 0; tail 0
+      assertThat(batch.topkIds().toLongArray()).containsExactly(3, 5, 0, 1, 3, 5, 0, 1);
+      assertThat(batch.topkProbs().toFloatArray())
+          .containsExactly(0.75f, 0.25f, 0f, 0f, 0.75f, 0.25f, 0f, 0f);
+      assertThat(batch.tail().toFloatArray()).containsExactly(0f, 0f);
+    }
+    try (KdBatch batch = KdBatch.of(manager, List.of(example("t", new int[] {1, 2}, 1f)))) {
+      assertThat(batch.sampled()).isFalse();
+    }
+  }
+
+  @Test
+  void sampledAndTopKExamplesDoNotShareABatch() {
+    Example s = sampled("s", new int[] {1, 2, 3});
+    Example t = example("t", new int[] {1, 2}, 1f);
+    assertThatThrownBy(() -> KdBatch.of(manager, List.of(s, t)))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("mix sampled and top-k")
+        .hasMessageContaining("s is sampled")
+        .hasMessageContaining("t is top-k");
+  }
+
+  @Test
+  void croppingSampledLabelsKeepsThemSampled() {
+    Example s = sampled("s", new int[] {1, 2, 3, 4}).cropped(2);
+    assertThat(s.labels().sampled()).isTrue();
+    assertThat(s.labels().positions()).isEqualTo(2);
+  }
 }

@@ -294,4 +294,50 @@ class CuratedDatasetTest {
         .isInstanceOf(DataContractException.class)
         .hasMessageContaining("split=test");
   }
+
+  /** A codec-v2 record, N = 2 per position: id p % 9 drawn twice. */
+  static CuratedExample sampledRecord(String id, int positions) {
+    int[] offsets = new int[positions + 1];
+    int[] ids = new int[positions];
+    int[] counts = new int[positions];
+    for (int p = 0; p < positions; p++) {
+      offsets[p + 1] = p + 1;
+      ids[p] = p % 9;
+      counts[p] = 2;
+    }
+    CuratedExample r = record(id, positions);
+    r.setSoftLabels(
+        ByteBuffer.wrap(
+            dev.distill.schemas.codec.SampledSoftLabelCodec.encode(
+                new dev.distill.schemas.codec.SampledSoftLabelCodec.Sampled(
+                    positions, 2, offsets, ids, counts))));
+    r.setCodec(dev.distill.schemas.codec.SampledSoftLabelCodec.NAME);
+    r.setCodecVersion(dev.distill.schemas.codec.SampledSoftLabelCodec.VERSION);
+    r.setTopK(2);
+    return r;
+  }
+
+  @Test
+  void readsSampledRecordsAsSampledLabelsPaddedToN() throws IOException {
+    writeAvro(dir.resolve("split=train/part-0.parquet"), sampledRecord("s", 3));
+    success();
+    Example e = CuratedDataset.read(dir.toString(), "train", TOKENIZER_SHA).examples().get(0);
+    assertThat(e.labels().sampled()).isTrue();
+    assertThat(e.labels().k()).isEqualTo(2);
+    // position 1: id 1 with 2/2, then padding id 0 at 0
+    assertThat(e.labels().id(1, 0)).isEqualTo(1);
+    assertThat(e.labels().prob(1, 0)).isEqualTo(1f);
+    assertThat(e.labels().id(1, 1)).isEqualTo(0);
+    assertThat(e.labels().prob(1, 1)).isEqualTo(0f);
+  }
+
+  @Test
+  void refusesADataSetThatMixesCodecs() throws IOException {
+    writeAvro(dir.resolve("split=train/part-0.parquet"), record("a", 3), sampledRecord("s", 3));
+    success();
+    assertThatThrownBy(() -> CuratedDataset.read(dir.toString(), "train", TOKENIZER_SHA))
+        .isInstanceOf(DataContractException.class)
+        .hasMessageContaining("codec")
+        .hasMessageContaining("sampled-counts v2");
+  }
 }

@@ -139,4 +139,52 @@ class DistillationLossTest extends NDManagerPerTest {
         .containsEntry("loss.sparseTargets", "top-k+tail-bucket");
     assertThat(loss.description()).contains("reverse_kl").contains("T^2");
   }
+
+  @Test
+  void onSampledLabelsTheKdTermIsTheSampledEstimateHandComputed() {
+    // one position, V = 3, logits (0, 0, ln 2) at T = 1: q = (1/4, 1/4, 1/2); labels: id 0 drawn
+    // 3 of 4 times, id 2 once. KD = -(3/4 ln 1/4 + 1/4 ln 1/2) = 1.5 ln 2 + 0.25 ln 2 = 1.75 ln 2.
+    // Target token 2: CE = ln 2. alpha = 0.5: 0.5 * 1.75 ln 2 + 0.5 * ln 2 = 1.375 ln 2.
+    Example e =
+        new Example(
+            "s",
+            new int[] {1, 2},
+            new dev.distill.schemas.codec.SampledSoftLabelCodec.Sampled(
+                    1, 4, new int[] {0, 2}, new int[] {0, 2}, new int[] {3, 1})
+                .toSoftLabels(4),
+            1f);
+    try (KdBatch batch = KdBatch.of(manager, List.of(e))) {
+      // k = 4 pads with ids 1 and 3 (weight 0): V = 4, the fourth logit -40 so q is as above within
+      // 1e-17
+      NDArray logits4 =
+          manager.create(new float[] {0f, 0f, (float) Math.log(2), -40f}, new Shape(1, 1, 4));
+      double ln2 = Math.log(2);
+      assertThat(new DistillationLoss(1f, 1f).total(logits4, batch).getFloat())
+          .isCloseTo((float) (1.75 * ln2), within(1e-5f));
+      assertThat(new DistillationLoss(0.5f, 1f).total(logits4, batch).getFloat())
+          .isCloseTo((float) (1.375 * ln2), within(1e-5f));
+    }
+  }
+
+  @Test
+  void sampledLabelsRefuseDivergencesTheyDoNotEstimate() {
+    Example e =
+        new Example(
+            "s",
+            new int[] {1, 2},
+            new dev.distill.schemas.codec.SampledSoftLabelCodec.Sampled(
+                    1, 2, new int[] {0, 1}, new int[] {0}, new int[] {2})
+                .toSoftLabels(2),
+            1f);
+    try (KdBatch batch = KdBatch.of(manager, List.of(e))) {
+      NDArray logits = manager.zeros(new Shape(1, 1, 3));
+      assertThatThrownBy(
+              () ->
+                  new DistillationLoss(1f, 1f, false, Divergence.REVERSE_KL, 0f)
+                      .total(logits, batch))
+          .hasMessageContaining("forward KL only");
+      assertThatThrownBy(() -> new DistillationLoss(1f, 1f, true).total(logits, batch))
+          .hasMessageContaining("renormalised");
+    }
+  }
 }

@@ -2,6 +2,7 @@ package dev.distill.teacher.labeling;
 
 import dev.distill.schemas.avro.Prompt;
 import dev.distill.schemas.avro.TeacherOutput;
+import dev.distill.teacher.inference.Teacher;
 import dev.distill.teacher.inference.TeacherException;
 import dev.distill.teacher.labeling.PromptLabeler.Outcome;
 import dev.distill.teacher.labeling.PromptLabeler.Prepared;
@@ -34,13 +35,29 @@ public final class BatchRun {
 
   private final PromptLabeler labeler;
   private final int tokenBudget;
+  private final SequenceLevel generation;
+  private final Teacher teacher;
 
   public BatchRun(PromptLabeler labeler, int tokenBudget) {
+    this(labeler, tokenBudget, null, null);
+  }
+
+  /**
+   * A run that labels the teacher's own completions of each prompt instead of the prompt ({@link
+   * SequenceLevel}); {@code generation} null: the prompts themselves.
+   */
+  public BatchRun(
+      PromptLabeler labeler, int tokenBudget, SequenceLevel generation, Teacher teacher) {
     if (tokenBudget < 1) {
       throw new IllegalArgumentException("tokenBudget must be >= 1");
     }
+    if (generation != null && teacher == null) {
+      throw new IllegalArgumentException("sequence-level KD needs the teacher that generates");
+    }
     this.labeler = labeler;
     this.tokenBudget = tokenBudget;
+    this.generation = generation;
+    this.teacher = teacher;
   }
 
   public Summary run(List<Prompt> prompts, OutputSink sink) throws IOException {
@@ -54,12 +71,20 @@ public final class BatchRun {
         rejected.add(new Rejected(p.getPromptId().toString(), r));
         continue;
       }
-      Prepared prep = (Prepared) o;
-      batch.add(prep);
-      tokens += prep.tokenCount();
-      if (tokens >= tokenBudget) {
-        flush(batch, sink, rejected, counts);
-        tokens = 0;
+      List<Outcome> ready =
+          generation == null ? List.of(o) : generation.complete((Prepared) o, teacher, labeler);
+      for (Outcome r : ready) {
+        if (r instanceof Rejection why) {
+          rejected.add(new Rejected(p.getPromptId().toString(), why));
+          continue;
+        }
+        Prepared prep = (Prepared) r;
+        batch.add(prep);
+        tokens += prep.tokenCount();
+        if (tokens >= tokenBudget) {
+          flush(batch, sink, rejected, counts);
+          tokens = 0;
+        }
       }
     }
     flush(batch, sink, rejected, counts);
@@ -68,7 +93,12 @@ public final class BatchRun {
       byReason.merge(r.why().reason(), 1, Integer::sum);
     }
     return new Summary(
-        prompts.size() - rejected.size(), counts[0], counts[1], counts[2], byReason, rejected);
+        prompts.size() - rejected.stream().map(Rejected::promptId).distinct().count(),
+        counts[0],
+        counts[1],
+        counts[2],
+        byReason,
+        rejected);
   }
 
   private void flush(List<Prepared> batch, OutputSink sink, List<Rejected> rejected, long[] counts)

@@ -3,7 +3,7 @@ package dev.distill.teacher.labeling;
 import dev.distill.schemas.avro.LabelStats;
 import dev.distill.schemas.avro.Provenance;
 import dev.distill.schemas.avro.TeacherOutput;
-import dev.distill.schemas.codec.SoftLabelCodec;
+import dev.distill.schemas.codec.SoftLabelEncodings;
 import dev.distill.teacher.inference.LabeledSequence;
 import dev.distill.teacher.inference.SoftLabeler;
 import java.io.IOException;
@@ -72,7 +72,8 @@ public final class LabelingRun {
   }
 
   TeacherOutput toRecord(TextPrompt prompt, LabeledSequence seq) {
-    byte[] encoded = SoftLabelCodec.encode(seq.labels());
+    // Sampled labels (k = N, probabilities c / N) go out as codec v2 counts; top-k as v1.
+    byte[] encoded = SoftLabelEncodings.encode(seq.labels());
     List<Integer> tokens = new ArrayList<>(seq.tokens().length);
     for (int t : seq.tokens()) {
       tokens.add(t);

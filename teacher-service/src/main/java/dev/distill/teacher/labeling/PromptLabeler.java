@@ -124,6 +124,15 @@ public final class PromptLabeler {
       return new Rejection(
           Reason.UNTOKENIZABLE, "prompt " + prompt.getPromptId() + ": " + e.getMessage());
     }
+    return prepareTokens(prompt, tokens);
+  }
+
+  /**
+   * Chunks given token ids of a prompt (e.g. a prompt followed by the teacher's own completion:
+   * {@link SequenceLevel}), or says why they cannot be served (too short, over the length limit,
+   * rationales refused).
+   */
+  public Outcome prepareTokens(Prompt prompt, int[] tokens) {
     if (tokens.length < 2) {
       return new Rejection(
           Reason.TOO_SHORT,

@@ -1,0 +1,301 @@
+package dev.distill.trainer.training;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+import dev.distill.models.autograd.Scalars;
+import dev.distill.models.tokenizer.Tokenizer;
+import dev.distill.schemas.codec.SoftLabels;
+import dev.distill.trainer.data.Example;
+import dev.distill.trainer.loss.CharSpanAlignment;
+import dev.distill.trainer.loss.Divergence;
+import dev.distill.trainer.loss.HardLabelCrossEntropy;
+import dev.distill.trainer.loss.SpanAlignedKd;
+import dev.distill.trainer.loss.UniversalLogitDistillation;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+import java.util.Random;
+
+/**
+ * Batches for a student whose tokenizer differs from the teacher's (issue 15, ask 4): each curated
+ * example's teacher tokens are decoded to text and re-encoded with the student's tokenizer; the
+ * student reads its own ids, and the teacher's soft labels reach it through a cross-tokenizer loss:
+ *
+ * <pre>
+ *   total = alpha * KD + (1 - alpha) * CE(student's next tokens of the same text)
+ *   uld:  KD = ULD (Boizard et al. 2024, arXiv:2402.12030), teacher position i paired with student
+ *         position i for i < min(teacher positions, student positions), as the paper truncates
+ *   span: KD = SpanAlignedKd (character-aligned spans, first-character buckets; DSKD / GOLD), times
+ *         T^2, over the spans whose student position is inside the student's context
+ * </pre>
+ *
+ * Examples whose text the student cannot tokenize to at least 2 ids, or (span) whose two
+ * tokenizations do not cover the same characters, are left out and counted ({@link #skipped}).
+ * Examples are drawn at random with replacement (seeded), as {@link SoftLabelBatches} draws.
+ */
+public final class CrossTokenizerBatches implements BatchSource {
+  /** The cross-tokenizer losses, by their config name ({@code train.loss}). */
+  public enum Kind {
+    ULD("uld"),
+    SPAN("span");
+
+    private final String id;
+
+    Kind(String id) {
+      this.id = id;
+    }
+
+    public String id() {
+      return id;
+    }
+
+    /**
+     * @throws IllegalArgumentException naming the accepted names
+     */
+    public static Kind parse(String name) {
+      for (Kind k : values()) {
+        if (k.id.equals(name)) {
+          return k;
+        }
+      }
+      throw new IllegalArgumentException(
+          "unknown cross-tokenizer loss " + name + "; expected uld or span");
+    }
+  }
+
+  /** One example on the student's side. */
+  private record Aligned(int[] student, SoftLabels teacher, SpanAlignedKd.Targets spans) {}
+
+  private final List<Aligned> examples;
+  private final Kind kind;
+  private final float alpha;
+  private final float temperature;
+  private final int teacherVocab;
+  private final int batchSize;
+  private final Divergence divergence;
+  private final SpanAlignedKd.Buckets buckets;
+  private final int skipped;
+
+  /**
+   * @param teacherExamples curated examples (teacher token ids and soft labels)
+   * @param maxPositions the student's context: longer student sequences are cropped
+   * @param divergence the divergence of the span loss (ULD has its own distance)
+   */
+  public CrossTokenizerBatches(
+      List<Example> teacherExamples,
+      Tokenizer teacherTokenizer,
+      Tokenizer studentTokenizer,
+      Kind kind,
+      float alpha,
+      float temperature,
+      int batchSize,
+      int maxPositions,
+      Divergence divergence) {
+    if (!(alpha >= 0f && alpha <= 1f)) {
+      throw new IllegalArgumentException("alpha must be in [0, 1], got " + alpha);
+    }
+    this.kind = kind;
+    this.alpha = alpha;
+    this.temperature = temperature;
+    this.teacherVocab = teacherTokenizer.vocabSize();
+    this.batchSize = batchSize;
+    this.divergence = divergence;
+    this.buckets =
+        kind == Kind.SPAN ? SpanAlignedKd.Buckets.of(teacherTokenizer, studentTokenizer) : null;
+    List<Aligned> out = new ArrayList<>(teacherExamples.size());
+    int skip = 0;
+    for (Example e : teacherExamples) {
+      if (e.labels().sampled()) {
+        throw new IllegalArgumentException(
+            "cross-tokenizer losses read top-k + tail labels; example "
+                + e.id()
+                + " has sampled labels (label with --labels topk)");
+      }
+      String text = teacherTokenizer.decode(e.tokens());
+      int[] full;
+      try {
+        full = studentTokenizer.encode(text);
+      } catch (IllegalArgumentException untokenizable) {
+        skip++;
+        continue;
+      }
+      if (full.length < 2) {
+        skip++;
+        continue;
+      }
+      int[] student = Arrays.copyOf(full, Math.min(full.length, maxPositions + 1));
+      SpanAlignedKd.Targets spans = null;
+      if (kind == Kind.SPAN) {
+        try {
+          List<CharSpanAlignment.Span> all =
+              CharSpanAlignment.align(
+                  CharSpanAlignment.endOffsets(teacherTokenizer, e.tokens()),
+                  CharSpanAlignment.endOffsets(studentTokenizer, full));
+          spans = inContext(SpanAlignedKd.targets(buckets, e.labels(), all), student.length - 1);
+        } catch (IllegalArgumentException different) {
+          skip++;
+          continue;
+        }
+      }
+      out.add(new Aligned(student, e.labels(), spans));
+    }
+    if (out.isEmpty()) {
+      throw new IllegalArgumentException(
+          "no example could be read by the student's tokenizer (" + skip + " left out)");
+    }
+    this.examples = out;
+    this.skipped = skip;
+  }
+
+  /** Examples left out (untokenizable by the student, or texts that do not align). */
+  public int skipped() {
+    return skipped;
+  }
+
+  /** Examples kept. */
+  public int size() {
+    return examples.size();
+  }
+
+  /** The spans whose student position is below {@code positions}. */
+  private static SpanAlignedKd.Targets inContext(SpanAlignedKd.Targets t, int positions) {
+    int n = 0;
+    while (n < t.spans() && t.studentPositions()[n] < positions) {
+      n++;
+    }
+    return new SpanAlignedKd.Targets(
+        n,
+        t.columns(),
+        Arrays.copyOf(t.studentPositions(), n),
+        Arrays.copyOf(t.teacherMerged(), n * t.columns()),
+        Arrays.copyOf(t.teacherTail(), n));
+  }
+
+  @Override
+  public Batch next(NDManager manager, Random rng) {
+    List<Aligned> picked = new ArrayList<>(batchSize);
+    for (int i = 0; i < batchSize; i++) {
+      picked.add(examples.get(rng.nextInt(examples.size())));
+    }
+    int b = picked.size();
+    int t = 0;
+    for (Aligned a : picked) {
+      t = Math.max(t, a.student().length - 1);
+    }
+    long[] in = new long[b * t];
+    long[] out = new long[b * t];
+    float[] mask = new float[b * t];
+    long tokens = 0;
+    for (int i = 0; i < b; i++) {
+      int[] s = picked.get(i).student();
+      for (int p = 0; p < s.length - 1; p++) {
+        in[i * t + p] = s[p];
+        out[i * t + p] = s[p + 1];
+        mask[i * t + p] = 1f;
+      }
+      tokens += s.length - 1;
+    }
+    NDArray inputs = manager.create(in, new Shape(b, t));
+    NDArray targets = manager.create(out, new Shape(b, t));
+    NDArray m = manager.create(mask, new Shape(b, t));
+    NDArray[] kd =
+        alpha > 0f ? (kind == Kind.ULD ? uld(manager, picked, t) : span(manager, picked)) : null;
+    NDArray studentMerge = kd != null && kind == Kind.SPAN ? buckets.studentMerge(manager) : null;
+    return BatchSource.Batch.of(
+        inputs,
+        tokens,
+        logits -> {
+          NDArray loss = null;
+          if (kd != null) {
+            NDArray k =
+                kind == Kind.ULD
+                    ? UniversalLogitDistillation.loss(
+                        logits, kd[0], kd[1], kd[2], teacherVocab, temperature)
+                    : SpanAlignedKd.loss(
+                        divergence, logits, kd[0], kd[1], kd[2], studentMerge, kd[3], temperature);
+            loss = alpha == 1f ? k : Scalars.mul(k, alpha);
+          }
+          if (alpha < 1f) {
+            NDArray ce = HardLabelCrossEntropy.loss(logits, targets, m);
+            ce = alpha == 0f ? ce : Scalars.mul(ce, 1f - alpha);
+            loss = loss == null ? ce : loss.add(ce);
+          }
+          return loss;
+        });
+  }
+
+  /**
+   * (topkProbs (B, T, k), tail (B, T), mask (B, T)): teacher position i under student position i.
+   */
+  private NDArray[] uld(NDManager manager, List<Aligned> picked, int t) {
+    int b = picked.size();
+    int k = picked.get(0).teacher().k();
+    float[] probs = new float[b * t * k];
+    float[] tail = new float[b * t];
+    float[] mask = new float[b * t];
+    Arrays.fill(tail, 1f);
+    for (int i = 0; i < b; i++) {
+      Aligned a = picked.get(i);
+      if (a.teacher().k() != k) {
+        throw new IllegalArgumentException("examples mix k: " + k + " and " + a.teacher().k());
+      }
+      int n = Math.min(a.teacher().positions(), a.student().length - 1);
+      for (int p = 0; p < n; p++) {
+        for (int j = 0; j < k; j++) {
+          probs[(i * t + p) * k + j] = a.teacher().prob(p, j);
+        }
+        tail[i * t + p] = a.teacher().tail(p);
+        mask[i * t + p] = 1f;
+      }
+    }
+    return new NDArray[] {
+      manager.create(probs, new Shape(b, t, k)),
+      manager.create(tail, new Shape(b, t)),
+      manager.create(mask, new Shape(b, t))
+    };
+  }
+
+  /** (positions (B, N), merged (B, N, C), tail (B, N), mask (B, N)), N = most spans, >= 1. */
+  private NDArray[] span(NDManager manager, List<Aligned> picked) {
+    int b = picked.size();
+    int c = buckets.size();
+    int n = 1;
+    for (Aligned a : picked) {
+      n = Math.max(n, a.spans().spans());
+    }
+    long[] pos = new long[b * n];
+    float[] merged = new float[b * n * c];
+    float[] tail = new float[b * n];
+    float[] mask = new float[b * n];
+    Arrays.fill(tail, 1f);
+    for (int i = 0; i < b; i++) {
+      SpanAlignedKd.Targets s = picked.get(i).spans();
+      System.arraycopy(s.studentPositions(), 0, pos, i * n, s.spans());
+      System.arraycopy(s.teacherMerged(), 0, merged, i * n * c, s.spans() * c);
+      System.arraycopy(s.teacherTail(), 0, tail, i * n, s.spans());
+      Arrays.fill(mask, i * n, i * n + s.spans(), 1f);
+    }
+    return new NDArray[] {
+      manager.create(pos, new Shape(b, n)),
+      manager.create(merged, new Shape(b, n, c)),
+      manager.create(tail, new Shape(b, n)),
+      manager.create(mask, new Shape(b, n))
+    };
+  }
+
+  /** One line for the run's metadata. */
+  public String description() {
+    return String.format(
+        Locale.ROOT,
+        "cross-tokenizer: total = %s * %s + %s * CE(student tokens); %d examples, %d left out",
+        alpha,
+        kind == Kind.ULD
+            ? "ULD (sorted-probability L1, no T^2)"
+            : "span-aligned " + divergence.name() + " * T^2",
+        1f - alpha,
+        examples.size(),
+        skipped);
+  }
+}
