@@ -2,6 +2,7 @@ package dev.distill.deploy.cli;
 
 import dev.distill.deploy.config.ConfigKeys;
 import dev.distill.deploy.pipeline.DemoConfig;
+import dev.distill.deploy.training.HttpOnPolicyTeacher;
 import dev.distill.models.checkpoint.Checkpoints;
 import dev.distill.models.gpt.GptConfig;
 import dev.distill.models.gpt.LanguageModel;
@@ -24,6 +25,10 @@ import dev.distill.trainer.loss.Divergence;
 import dev.distill.trainer.training.BatchSource;
 import dev.distill.trainer.training.Checkpointing;
 import dev.distill.trainer.training.CrossTokenizerBatches;
+import dev.distill.trainer.training.LocalOnPolicyTeacher;
+import dev.distill.trainer.training.OnPolicyBatches;
+import dev.distill.trainer.training.OnPolicyConfig;
+import dev.distill.trainer.training.OnPolicyTeacher;
 import dev.distill.trainer.training.ProgressPrinter;
 import dev.distill.trainer.training.SoftLabelBatches;
 import dev.distill.trainer.training.StreamingBatches;
@@ -35,6 +40,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -137,6 +143,116 @@ final class TrainCommand implements Callable<Integer> {
   @Option(names = "--set", description = "Override one key, e.g. --set train.spark.workers=4.")
   Map<String, String> sets = new LinkedHashMap<>();
 
+  // ---- On-policy distillation (issue 15, GKD): the teacher that scores the student's samples.
+  @Option(
+      names = "--teacher-checkpoint",
+      description =
+          "On-policy teacher in this process (train.on-policy-fraction > 0): hf:FOLDER or one of"
+              + " our checkpoint folders; its tokenizer must be the student's.")
+  String teacherCheckpoint;
+
+  @Option(
+      names = "--teacher-url",
+      description =
+          "On-policy teacher over HTTP (train.on-policy-fraction > 0): a `distill serve` base URL,"
+              + " e.g. http://127.0.0.1:8080; POST /v1/soft-labels with the student's token ids,"
+              + " bearer teacher.api-token; it must label at the curated labels' T and k.")
+  java.net.URI teacherUrl;
+
+  /** The on-policy options against the config; null when they are fine. */
+  private String onPolicyOptionsError(OnPolicyConfig onPolicy) {
+    boolean any = teacherCheckpoint != null || teacherUrl != null;
+    if (teacherCheckpoint != null && teacherUrl != null) {
+      return "give at most one of --teacher-checkpoint and --teacher-url";
+    }
+    if (onPolicy.enabled() && !any) {
+      return "train.on-policy-fraction = "
+          + onPolicy.fraction()
+          + " needs a teacher: --teacher-checkpoint or --teacher-url";
+    }
+    if (!onPolicy.enabled() && any) {
+      return "--teacher-checkpoint and --teacher-url are for on-policy training: set"
+          + " train.on-policy-fraction > 0";
+    }
+    if (onPolicy.enabled() && spark) {
+      return "on-policy training (train.on-policy-fraction > 0) is in-process only; drop --spark";
+    }
+    return null;
+  }
+
+  /** The on-policy teacher of {@code --teacher-checkpoint} or {@code --teacher-url}. */
+  private OnPolicyTeacher onPolicyTeacher(
+      Tokenizer student, float temperature, int k, int blockSize, List<AutoCloseable> owned)
+      throws IOException {
+    if (teacherCheckpoint != null) {
+      LanguageModel t = ModelSources.open(teacherCheckpoint);
+      owned.add(t);
+      // the tokenizer first: a teacher with another one is refused before anything else
+      LocalOnPolicyTeacher local = new LocalOnPolicyTeacher(t, student, temperature, k);
+      if (t.config().blockSize() < blockSize) {
+        throw new IllegalArgumentException(
+            "--teacher-checkpoint "
+                + teacherCheckpoint
+                + " has a context of "
+                + t.config().blockSize()
+                + " tokens, the student "
+                + blockSize);
+      }
+      return local;
+    }
+    OnPolicyTeacher http =
+        new HttpOnPolicyTeacher(
+            teacherUrl, teacherApiToken, student, temperature, k, blockSize + 1);
+    owned.add(http);
+    return http;
+  }
+
+  /**
+   * The on-policy source over {@code train}, its teacher checked by one tiny request first: a
+   * teacher with another tokenizer, T or k fails here, not at the first on-policy batch.
+   */
+  private OnPolicyBatches onPolicyBatches(
+      BatchSource train,
+      LanguageModel lm,
+      CuratedDataset valSet,
+      OnPolicyConfig onPolicy,
+      long seed,
+      List<AutoCloseable> owned)
+      throws IOException {
+    try {
+      OnPolicyTeacher teacher =
+          onPolicyTeacher(
+              lm.tokenizer(), valSet.temperature(), valSet.topK(), lm.config().blockSize(), owned);
+      teacher.score(List.of(Arrays.copyOf(valSet.examples().get(0).tokens(), 2)));
+      return new OnPolicyBatches(train, lm, teacher, onPolicy, seed);
+    } catch (IOException | RuntimeException e) {
+      closeAll(owned);
+      throw e;
+    }
+  }
+
+  /** {@code teacher.api-token}, read before secrets leave the options. */
+  private String teacherApiToken;
+
+  /** Summary lines of the on-policy batches ({@code <output>.loss.properties}, stdout, metrics). */
+  private static void onPolicySummary(
+      OnPolicyBatches src, OnPolicyConfig cfg, String teacher, double seconds, StringBuilder sb) {
+    OnPolicyBatches.Stats st = src.stats();
+    sb.append("on-policy.teacher = ").append(teacher).append('\n');
+    sb.append("on-policy.fraction = ").append(cfg.fraction()).append('\n');
+    sb.append("on-policy.divergence = ").append(cfg.divergence().name()).append('\n');
+    sb.append("on-policy.batches = ").append(st.onPolicyBatches()).append('\n');
+    sb.append("on-policy.teacher-tokens = ").append(st.teacherTokens()).append('\n');
+    sb.append("on-policy.teacher-tokens-per-second = ")
+        .append(st.teacherTokensPerSecond())
+        .append('\n');
+    sb.append("on-policy.teacher-wait-share = ").append(st.teacherWaitShare(seconds)).append('\n');
+    sb.append("on-policy.sampling-seconds = ").append(st.samplingSeconds()).append('\n');
+    System.out.println("[train] on-policy (" + teacher + "): " + st.describe(seconds));
+  }
+
+  // ---- end of the on-policy options
+
   @Override
   public Integer call() throws IOException {
     Map<String, String> options;
@@ -156,6 +272,17 @@ final class TrainCommand implements Callable<Integer> {
         options.put("spark.master", master);
       }
       local = LocalRun.of(options); // validates the in-process keys (divergence, checkpoints)
+      String onPolicyError = onPolicyOptionsError(local.onPolicy());
+      if (onPolicyError != null) {
+        throw new IllegalArgumentException(onPolicyError);
+      }
+      if (local.onPolicy().enabled() && crossTokenizerLoss(options) != null) {
+        throw new IllegalArgumentException(
+            "on-policy training (train.on-policy-fraction > 0) needs train.loss = kd (one"
+                + " tokenizer for student and teacher), got train.loss="
+                + options.get("train.loss"));
+      }
+      teacherApiToken = options.get("teacher.api-token");
       if (crossTokenizerLoss(options) != null && spark) {
         throw new IllegalArgumentException(
             "train.loss=" + options.get("train.loss") + " is in-process only; drop --spark");
@@ -321,8 +448,14 @@ final class TrainCommand implements Callable<Integer> {
             Integer.parseInt(o.get("student.embd")),
             0f);
     CuratedStream.Options streamOptions = new CuratedStream.Options(4, 4, seed);
+    OnPolicyConfig onPolicy = local.onPolicy();
+    Map<String, String> runMeta = new LinkedHashMap<>(loss.metadata());
+    if (onPolicy.enabled()) {
+      runMeta.putAll(onPolicy.describe());
+    }
     Checkpointing checkpointing =
-        new Checkpointing(checkpointDir(), local.checkpointEvery(), 2, resume, loss.metadata());
+        new Checkpointing(checkpointDir(), local.checkpointEvery(), 2, resume, runMeta);
+    List<AutoCloseable> owned = new ArrayList<>();
     Path out = Path.of(output);
     // Progress for people (a bar on a terminal, periodic lines in a log) and metrics as JSON lines
     // next to the output, appended to when the run resumes.
@@ -359,11 +492,16 @@ final class TrainCommand implements Callable<Integer> {
       }
       TrainResult r;
       int[] firstStep = {-1}; // the first step this process ran: > 1 when it resumed
+      // On-policy (train.on-policy-fraction > 0): the streamed batches, a share of them replaced
+      // by the student's samples scored by the teacher; otherwise the streamed batches as they are.
+      OnPolicyBatches onPolicyBatches =
+          onPolicy.enabled() ? onPolicyBatches(train, lm, valSet, onPolicy, seed, owned) : null;
+      long loopStart = System.nanoTime();
       try {
         r =
             TrainingLoop.run(
                 lm,
-                train,
+                onPolicyBatches != null ? onPolicyBatches : train,
                 val,
                 tc,
                 (step, total, l, v, tps) -> {
@@ -372,6 +510,17 @@ final class TrainCommand implements Callable<Integer> {
                   }
                   progress.onStep(step, total, l, v, tps);
                   metrics.onStep(step, total, l, v, tps);
+                  if (onPolicyBatches != null && (step % 10 == 0 || step == total)) {
+                    OnPolicyBatches.Stats st = onPolicyBatches.stats();
+                    double secs = (System.nanoTime() - loopStart) / 1e9;
+                    metrics.onPolicy(
+                        step,
+                        st.onPolicyBatches(),
+                        st.batches(),
+                        st.teacherTokens(),
+                        st.teacherTokensPerSecond(),
+                        st.teacherWaitShare(secs));
+                  }
                   if (stopAfter != null && step >= stopAfter && step < total) {
                     throw new Stopped();
                   }
@@ -379,8 +528,11 @@ final class TrainCommand implements Callable<Integer> {
                 checkpointing);
       } catch (Stopped e) {
         return Optional.empty();
+      } finally {
+        closeAll(owned);
       }
-      Map<String, String> meta = new LinkedHashMap<>(loss.metadata());
+      double loopSeconds = (System.nanoTime() - loopStart) / 1e9;
+      Map<String, String> meta = new LinkedHashMap<>(runMeta);
       meta.put("role", "student");
       meta.put("loss", loss.description());
       meta.put("training", "in-process, streamed train split, " + steps + " steps");
@@ -418,6 +570,13 @@ final class TrainCommand implements Callable<Integer> {
       sb.append("best.step = ").append(r.bestStep()).append('\n');
       sb.append("best.val-loss = ").append(r.bestValLoss()).append('\n');
       sb.append("stopped-early-at.step = ").append(r.stoppedEarlyAt()).append('\n');
+      if (onPolicyBatches != null) {
+        String teacher =
+            teacherCheckpoint != null
+                ? "in-process teacher " + teacherCheckpoint
+                : "HTTP teacher " + teacherUrl;
+        onPolicySummary(onPolicyBatches, onPolicy, teacher, loopSeconds, sb);
+      }
       if (r.stoppedEarly()) {
         System.out.printf(
             Locale.ROOT,
@@ -441,6 +600,16 @@ final class TrainCommand implements Callable<Integer> {
               0,
               0,
               output));
+    }
+  }
+
+  private static void closeAll(List<AutoCloseable> owned) {
+    for (AutoCloseable c : owned) {
+      try {
+        c.close();
+      } catch (Exception e) {
+        System.err.println("[train] closing the on-policy teacher: " + e);
+      }
     }
   }
 
@@ -513,7 +682,8 @@ final class TrainCommand implements Callable<Integer> {
       int checkpointEvery,
       int accumulationSteps,
       int patience,
-      float minDelta) {
+      float minDelta,
+      OnPolicyConfig onPolicy) {
     LocalRun {
       if (checkpointEvery < 1) {
         throw new IllegalArgumentException(
@@ -543,7 +713,13 @@ final class TrainCommand implements Callable<Integer> {
           integer(options, "train.checkpoint-every"),
           integer(options, "train.accumulation-steps"),
           integer(options, "train.patience"),
-          number(options, "train.min-delta"));
+          number(options, "train.min-delta"),
+          OnPolicyConfig.of(
+              number(options, "train.on-policy-fraction"),
+              number(options, "train.on-policy-temperature"),
+              integer(options, "train.on-policy-max-tokens"),
+              options.get("train.on-policy-divergence"),
+              number(options, "train.on-policy-beta")));
     }
 
     private static int integer(Map<String, String> options, String key) {

@@ -196,6 +196,37 @@ public final class ConfigKeys {
         "0",
         "How much a validation loss must beat the best so far (nats per token) to count as an"
             + " improvement for train.patience.");
+    // On-policy and mixed distillation (issue 15, GKD arXiv:2306.13649): `distill train`
+    // in-process.
+    key(
+        s,
+        "train.on-policy-fraction",
+        "0",
+        "GKD's lambda in [0, 1]: the share of training batches on which the student samples"
+            + " continuations of the batch's prompts and learns from the teacher's labels of its own"
+            + " tokens (needs --teacher-checkpoint or --teacher-url); 0 is offline KD only.");
+    key(
+        s,
+        "train.on-policy-temperature",
+        "1.0",
+        "The student's sampling temperature for on-policy batches (0 = greedy).");
+    key(
+        s,
+        "train.on-policy-max-tokens",
+        "32",
+        "Tokens the student generates per sequence of an on-policy batch: the example's last this"
+            + " many tokens are replaced by its own continuation of the tokens before them.");
+    key(
+        s,
+        "train.on-policy-divergence",
+        "jsd",
+        "Divergence on on-policy tokens (top-k + tail at the labels' T, times T^2): jsd"
+            + " (generalized JSD(beta) of GKD, beta = train.on-policy-beta) or reverse_kl.");
+    key(
+        s,
+        "train.on-policy-beta",
+        "0.5",
+        "beta of train.on-policy-divergence = jsd, in [0, 1] (0 = forward KL, 1 = reverse KL).");
     key(s, "train.spark.workers", "2", "Barrier tasks (data-parallel workers) of --spark.");
     key(
         s,

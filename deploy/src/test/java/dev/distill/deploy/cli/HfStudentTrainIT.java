@@ -10,14 +10,7 @@ import dev.distill.models.gpt.LanguageModel;
 import dev.distill.models.hf.HfConfig;
 import dev.distill.models.hf.HfModels;
 import dev.distill.models.tokenizer.CharTokenizer;
-import dev.distill.spark.jobs.CurateConfig;
-import dev.distill.spark.jobs.CurateJob;
 import dev.distill.teacher.inference.LabelingConfig;
-import dev.distill.teacher.inference.SoftLabeler;
-import dev.distill.teacher.inference.TeacherIdentity;
-import dev.distill.teacher.io.ParquetOutputSink;
-import dev.distill.teacher.labeling.LabelingRun;
-import dev.distill.teacher.labeling.TextPrompt;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -26,7 +19,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -48,38 +40,19 @@ class HfStudentTrainIT {
 
   @BeforeAll
   static void labelAndCurate() throws IOException {
-    String text;
-    try (InputStream in =
-        HfStudentTrainIT.class.getResourceAsStream("/corpus/tinyshakespeare.txt")) {
-      text = new String(in.readNBytes(30_000), StandardCharsets.UTF_8);
-    }
-    LabelingConfig lc = new LabelingConfig(4, 2.0f, 16);
-    Path teacherOut = tmp.resolve("teacher-outputs");
     try (LanguageModel teacher = HfModels.load(TEACHER)) {
-      int[] tokens = teacher.tokenizer().encode(text);
-      List<TextPrompt> prompts = new ArrayList<>();
-      for (int i = 0; i < 60; i++) {
-        int start = i * 100;
-        prompts.add(
-            new TextPrompt(
-                "hf@" + start, "hf/train", Arrays.copyOfRange(tokens, start, start + BLOCK + 1)));
-      }
-      try (ParquetOutputSink sink = new ParquetOutputSink(teacherOut.toString(), 1000)) {
-        new LabelingRun(
-                new SoftLabeler(teacher, lc),
-                TeacherIdentity.provenance("llama-fixture", teacher, lc),
-                "it")
-            .run(prompts, sink, n -> {});
-      }
+      int[] tokens = teacher.tokenizer().encode(CuratedFixture.corpus(30_000));
+      curated =
+          CuratedFixture.labelAndCurate(
+              tmp,
+              teacher,
+              "llama-fixture",
+              tokens,
+              60,
+              100,
+              BLOCK,
+              new LabelingConfig(4, 2.0f, 16));
     }
-    curated = tmp.resolve("curated");
-    CurateJob.run(
-        new CurateConfig(
-            teacherOut.toString(),
-            curated.toString(),
-            tmp.resolve("curation-report.json").toString(),
-            0.2,
-            "local[2]"));
   }
 
   static int train(String... args) {

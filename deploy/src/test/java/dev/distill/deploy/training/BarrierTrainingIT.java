@@ -4,29 +4,20 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import ai.djl.nn.Parameter;
 import ai.djl.util.Pair;
+import dev.distill.deploy.cli.CuratedFixture;
 import dev.distill.deploy.config.ConfigKeys;
 import dev.distill.models.checkpoint.Checkpoints;
 import dev.distill.models.gpt.GptConfig;
 import dev.distill.models.gpt.LanguageModel;
 import dev.distill.models.tokenizer.CharTokenizer;
 import dev.distill.schemas.distributed.TrainSummary;
-import dev.distill.spark.jobs.CurateConfig;
-import dev.distill.spark.jobs.CurateJob;
 import dev.distill.spark.training.BarrierTrainJob;
 import dev.distill.teacher.inference.LabelingConfig;
-import dev.distill.teacher.inference.SoftLabeler;
-import dev.distill.teacher.inference.TeacherIdentity;
-import dev.distill.teacher.io.ParquetOutputSink;
-import dev.distill.teacher.labeling.LabelingRun;
-import dev.distill.teacher.labeling.TextPrompt;
 import dev.distill.trainer.distributed.DataParallelStudentTrainer;
 import dev.distill.trainer.io.TrainingCheckpoints;
 import java.io.IOException;
-import java.io.InputStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -61,43 +52,18 @@ class BarrierTrainingIT {
             .config("spark.ui.enabled", "false")
             .config("spark.sql.shuffle.partitions", "2")
             .getOrCreate();
-    String text;
-    try (InputStream in =
-        BarrierTrainingIT.class.getResourceAsStream("/corpus/tinyshakespeare.txt")) {
-      text = new String(in.readNBytes(40_000), StandardCharsets.UTF_8);
-    }
+    String text = CuratedFixture.corpus(40_000);
     CharTokenizer tokenizer = CharTokenizer.fromCorpus(text);
     int[] tokens = tokenizer.encode(text);
     tokenizerFile = tmp.resolve("tokenizer.json");
     tokenizer.save(tokenizerFile);
-    LabelingConfig lc = new LabelingConfig(4, 2.0f, 32);
-    Path teacherOut = tmp.resolve("teacher-outputs");
     try (LanguageModel teacher =
         LanguageModel.create(
             new GptConfig(tokenizer.vocabSize(), BLOCK, 1, 2, 32, 0f), tokenizer, 7L)) {
-      List<TextPrompt> prompts = new ArrayList<>();
-      for (int i = 0; i < 80; i++) {
-        int start = i * 300;
-        prompts.add(
-            new TextPrompt(
-                "it@" + start, "it/train", Arrays.copyOfRange(tokens, start, start + BLOCK + 1)));
-      }
-      try (ParquetOutputSink sink = new ParquetOutputSink(teacherOut.toString(), 1000)) {
-        new LabelingRun(
-                new SoftLabeler(teacher, lc),
-                TeacherIdentity.provenance("it-teacher", teacher, lc),
-                "it")
-            .run(prompts, sink, n -> {});
-      }
+      curated =
+          CuratedFixture.labelAndCurate(
+              tmp, teacher, "it-teacher", tokens, 80, 300, BLOCK, new LabelingConfig(4, 2.0f, 32));
     }
-    curated = tmp.resolve("curated");
-    CurateJob.run(
-        new CurateConfig(
-            teacherOut.toString(),
-            curated.toString(),
-            tmp.resolve("curation-report.json").toString(),
-            0.2,
-            "local[2]"));
   }
 
   @AfterAll

@@ -89,6 +89,34 @@ public final class MetricsLog implements ProgressListener, Closeable {
             Instant.now()));
   }
 
+  /**
+   * On-policy distillation's cost so far (issue 15): {@code {"event":"on_policy","step":..,
+   * "on_policy_batches":..,"batches":..,"teacher_tokens":..,"teacher_tokens_per_second":..,
+   * "teacher_wait_share":..,"time":..}}; the wait share is the teacher's part of this process's
+   * training wall time.
+   */
+  public void onPolicy(
+      int step,
+      long onPolicyBatches,
+      long batches,
+      long teacherTokens,
+      double teacherTokensPerSecond,
+      double teacherWaitShare) {
+    write(
+        String.format(
+            Locale.ROOT,
+            "{\"event\":\"on_policy\",\"step\":%d,\"on_policy_batches\":%d,\"batches\":%d,"
+                + "\"teacher_tokens\":%d,\"teacher_tokens_per_second\":%s,"
+                + "\"teacher_wait_share\":%s,\"time\":\"%s\"}%n",
+            step,
+            onPolicyBatches,
+            batches,
+            teacherTokens,
+            number(teacherTokensPerSecond),
+            number(teacherWaitShare),
+            Instant.now()));
+  }
+
   private void write(String line) {
     try {
       out.write(line);

@@ -35,11 +35,30 @@ public interface BatchSource {
     long tokens();
 
     /**
+     * The token ids of each row (unpadded, {@code positions + 1} each), for sources that know them
+     * (on-policy batches take their prompts from these); null when the source does not.
+     */
+    default java.util.List<int[]> sequences() {
+      return null;
+    }
+
+    /**
      * A batch of {@code inputs} with {@code tokens} labelled positions, whose logits {@code loss}
      * scores: what every source builds once its arrays are on the device.
      */
     static Batch of(NDArray inputs, long tokens, UnaryOperator<NDArray> loss) {
+      return of(inputs, tokens, loss, null);
+    }
+
+    /** As {@link #of(NDArray, long, UnaryOperator)}, with the rows' token ids. */
+    static Batch of(
+        NDArray inputs, long tokens, UnaryOperator<NDArray> loss, java.util.List<int[]> rows) {
       return new Batch() {
+        @Override
+        public java.util.List<int[]> sequences() {
+          return rows;
+        }
+
         @Override
         public NDArray inputs() {
           return inputs;

@@ -25,6 +25,9 @@ final class DistillationBatches {
     }
     KdBatch batch = KdBatch.of(manager, picked);
     return BatchSource.Batch.of(
-        batch.inputs(), batch.tokenCount(), logits -> loss.total(logits, batch));
+        batch.inputs(),
+        batch.tokenCount(),
+        logits -> loss.total(logits, batch),
+        picked.stream().map(Example::tokens).toList());
   }
 }

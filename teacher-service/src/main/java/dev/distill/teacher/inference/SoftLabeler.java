@@ -1,10 +1,10 @@
 package dev.distill.teacher.inference;
 
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import dev.distill.models.autograd.Scalars;
 import dev.distill.models.gpt.LanguageModel;
+import dev.distill.models.labels.TopKTail;
 import dev.distill.schemas.codec.SampledSoftLabelCodec;
 import dev.distill.schemas.codec.SoftLabels;
 import java.util.ArrayList;
@@ -202,15 +202,12 @@ public final class SoftLabeler {
       NDArray logits, List<int[]> batch, LabelingConfig config) {
     int positions = batch.get(0).length - 1;
     int k = config.topK();
-    float[] topProbs;
-    long[] topIds;
-    float[] entropy;
-    NDArray logp = Scalars.div(logits, config.temperature()).logSoftmax(-1);
-    NDArray p = logp.exp();
-    entropy = p.mul(logp).sum(new int[] {-1}).neg().toFloatArray();
-    NDList top = p.topK(k, -1, true, true);
-    topProbs = top.get(0).toFloatArray();
-    topIds = top.get(1).toLongArray();
+    // The one top-k + tail computation (models' TopKTail), shared with the on-policy trainer.
+    TopKTail top = TopKTail.of(logits, config.temperature(), k);
+    float[] topProbs = top.probs();
+    int[] topIds = top.ids();
+    float[] entropy = top.entropy();
+    float[] tails = top.tails();
     List<LabeledSequence> out = new ArrayList<>(batch.size());
     for (int b = 0; b < batch.size(); b++) {
       int[] seq = batch.get(b);
@@ -226,12 +223,12 @@ public final class SoftLabeler {
         double mass = 0;
         boolean hit = false;
         for (int j = 0; j < k; j++) {
-          ids[pos * k + j] = (int) topIds[base + j];
+          ids[pos * k + j] = topIds[base + j];
           probs[pos * k + j] = topProbs[base + j];
           mass += topProbs[base + j];
           hit |= topIds[base + j] == seq[pos + 1];
         }
-        tail[pos] = (float) Math.max(0.0, 1.0 - mass);
+        tail[pos] = tails[b * positions + pos];
         sumMass += mass;
         sumMargin += k > 1 ? topProbs[base] - topProbs[base + 1] : topProbs[base];
         sumEntropy += entropy[b * positions + pos];

@@ -47,6 +47,11 @@ import java.util.regex.Matcher;
  * <p>At most {@code maxConcurrency} requests are in flight; each has connect and request timeouts
  * and is retried on timeouts, connection errors, 429 and 5xx with exponential backoff and jitter.
  * Other 4xx answers and responses that do not match our tokenizer are not retried.
+ *
+ * <p>{@link #softLabelsApi} makes a client of this service's own {@code POST /v1/soft-labels}
+ * instead (token ids in, top-k + tail at the service's T out, no re-tempering), with the same
+ * concurrency, timeouts and retries: the on-policy trainer's HTTP teacher. Every answer must be at
+ * {@code temperature}, with {@code topK} ids, from a teacher whose tokenizer sha256 is ours.
  */
 public final class RemoteTeacher implements Teacher {
   private final RemoteTeacherConfig config;
@@ -55,12 +60,29 @@ public final class RemoteTeacher implements Teacher {
   private final HttpClient http;
   private final ExecutorService pool;
   private final Provenance provenance;
+  private final boolean softLabelsApi;
 
   /**
    * @param tokenizer the tokenizer of the endpoint's model (ours or a Hugging Face one): the ids of
    *     the soft labels; the endpoint's token strings map to its ids exactly ({@link TokenStrings})
    */
   public RemoteTeacher(RemoteTeacherConfig config, Tokenizer tokenizer) {
+    this(config, tokenizer, false);
+  }
+
+  /**
+   * A client of a distill teacher service's {@code POST /v1/soft-labels} at {@code
+   * config.baseUrl()}: {@link #label} sends each sequence's token ids and reads the service's top-k
+   * + tail labels back ({@code config.topK()} ids at {@code config.temperature()}, which the
+   * service must label at; {@code remoteTemperature} is not used). {@code tokenizer} must be the
+   * service teacher's (same sha256), checked on every answer.
+   */
+  public static RemoteTeacher softLabelsApi(RemoteTeacherConfig config, Tokenizer tokenizer) {
+    return new RemoteTeacher(config, tokenizer, true);
+  }
+
+  private RemoteTeacher(RemoteTeacherConfig config, Tokenizer tokenizer, boolean softLabelsApi) {
+    this.softLabelsApi = softLabelsApi;
     this.config = config;
     this.tokenizer = tokenizer;
     this.tokenStrings = new TokenStrings(tokenizer);
@@ -258,8 +280,12 @@ public final class RemoteTeacher implements Teacher {
   }
 
   private HttpRequest request(JsonObject body) {
+    return request("/v1/completions", body);
+  }
+
+  private HttpRequest request(String path, JsonObject body) {
     HttpRequest.Builder req =
-        HttpRequest.newBuilder(config.baseUrl().resolve("/v1/completions"))
+        HttpRequest.newBuilder(config.baseUrl().resolve(path))
             .timeout(config.requestTimeout())
             .header("Content-Type", "application/json")
             .POST(HttpRequest.BodyPublishers.ofString(body.toString()));
@@ -270,6 +296,9 @@ public final class RemoteTeacher implements Teacher {
   }
 
   private LabeledSequence labelOne(int[] seq) throws TeacherException {
+    if (softLabelsApi) {
+      return softLabelsOne(seq);
+    }
     JsonObject body = new JsonObject();
     body.addProperty("model", config.model());
     body.addProperty("prompt", tokenizer.decode(seq));
@@ -282,6 +311,96 @@ public final class RemoteTeacher implements Teacher {
       return parse(seq, JsonParser.parseString(response).getAsJsonObject());
     } catch (RuntimeException e) {
       throw new TeacherException("unexpected completions response: " + e.getMessage(), false, e);
+    }
+  }
+
+  /** One sequence through {@code POST /v1/soft-labels}: the service's labels as they are. */
+  private LabeledSequence softLabelsOne(int[] seq) throws TeacherException {
+    JsonObject body = new JsonObject();
+    JsonArray toks = new JsonArray();
+    for (int id : seq) {
+      toks.add(id);
+    }
+    body.add("tokens", toks);
+    body.addProperty("k", config.topK());
+    String response = send(request("/v1/soft-labels", body));
+    try {
+      JsonObject r = JsonParser.parseString(response).getAsJsonObject();
+      JsonObject prov = r.getAsJsonObject("provenance");
+      String sha = prov.get("tokenizerSha256").getAsString();
+      if (!sha.equals(tokenizer.sha256())) {
+        throw new TeacherException(
+            "student tokenizer "
+                + tokenizer.id()
+                + " (sha256 "
+                + tokenizer.sha256()
+                + ") differs from the teacher's "
+                + prov.get("tokenizerId").getAsString()
+                + " (sha256 "
+                + sha
+                + ") at "
+                + config.baseUrl()
+                + "; cross-tokenizer distillation is not enabled",
+            false);
+      }
+      float t = r.get("temperature").getAsFloat();
+      if (t != config.temperature()) {
+        throw new TeacherException(
+            "the teacher at "
+                + config.baseUrl()
+                + " labels at T="
+                + t
+                + ", this run needs T="
+                + config.temperature(),
+            false);
+      }
+      int positions = seq.length - 1;
+      int k = config.topK();
+      JsonArray ids = r.getAsJsonArray("top_ids");
+      JsonArray probs = r.getAsJsonArray("top_probs");
+      JsonArray tails = r.getAsJsonArray("tail_mass");
+      if (r.get("k").getAsInt() != k || ids.size() != positions || tails.size() != positions) {
+        throw new TeacherException(
+            "soft-labels answer has k="
+                + r.get("k")
+                + " and "
+                + ids.size()
+                + " positions; asked k="
+                + k
+                + " for "
+                + positions,
+            false);
+      }
+      int[] outIds = new int[positions * k];
+      float[] outProbs = new float[positions * k];
+      float[] outTail = new float[positions];
+      double mass = 0;
+      double margin = 0;
+      int outside = 0;
+      for (int p = 0; p < positions; p++) {
+        JsonArray pi = ids.get(p).getAsJsonArray();
+        JsonArray pp = probs.get(p).getAsJsonArray();
+        boolean hit = false;
+        for (int j = 0; j < k; j++) {
+          outIds[p * k + j] = pi.get(j).getAsInt();
+          outProbs[p * k + j] = pp.get(j).getAsFloat();
+          mass += outProbs[p * k + j];
+          hit |= outIds[p * k + j] == seq[p + 1];
+        }
+        outTail[p] = tails.get(p).getAsFloat();
+        margin += k > 1 ? outProbs[p * k] - outProbs[p * k + 1] : outProbs[p * k];
+        outside += hit ? 0 : 1;
+      }
+      JsonObject stats = r.getAsJsonObject("stats");
+      return new LabeledSequence(
+          seq,
+          new SoftLabels(positions, k, outIds, outProbs, outTail),
+          stats.get("mean_entropy").getAsFloat(),
+          (float) (margin / positions),
+          (float) (mass / positions),
+          (float) outside / positions);
+    } catch (RuntimeException e) {
+      throw new TeacherException("unexpected soft-labels response: " + e.getMessage(), false, e);
     }
   }
 
