@@ -1,12 +1,12 @@
 package dev.distill.benchmarks.cluster;
 
 import dev.distill.deploy.config.ConfigKeys;
-import dev.distill.schemas.distributed.AllReduce;
-import dev.distill.schemas.distributed.TrainSummary;
-import dev.distill.schemas.distributed.WorkerTask;
 import dev.distill.spark.cluster.StandaloneCluster;
 import dev.distill.spark.training.BarrierTrainJob;
 import dev.distill.trainer.distributed.DataParallelStudentTrainer;
+import dev.distill.training.spi.AllReduce;
+import dev.distill.training.spi.TrainSummary;
+import dev.distill.training.spi.WorkerTask;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;

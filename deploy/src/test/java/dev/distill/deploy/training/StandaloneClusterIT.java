@@ -4,11 +4,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.distill.deploy.cli.DistillCli;
 import dev.distill.models.checkpoint.Checkpoints;
-import dev.distill.schemas.distributed.TrainSummary;
 import dev.distill.spark.cluster.StandaloneCluster;
 import dev.distill.spark.training.BarrierTrainJob;
 import dev.distill.trainer.distributed.DataParallelStudentTrainer;
 import dev.distill.trainer.io.TrainingCheckpoints;
+import dev.distill.training.spi.TrainSummary;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.PrintStream;

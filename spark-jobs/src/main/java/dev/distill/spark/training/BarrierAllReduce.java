@@ -1,6 +1,6 @@
 package dev.distill.spark.training;
 
-import dev.distill.schemas.distributed.AllReduce;
+import dev.distill.training.spi.AllReduce;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.Base64;

@@ -1,9 +1,9 @@
 package dev.distill.spark.training;
 
-import dev.distill.schemas.distributed.AllReduce;
-import dev.distill.schemas.distributed.DistributedTrainer;
-import dev.distill.schemas.distributed.TrainSummary;
-import dev.distill.schemas.distributed.WorkerTask;
+import dev.distill.training.spi.AllReduce;
+import dev.distill.training.spi.DistributedTrainer;
+import dev.distill.training.spi.TrainSummary;
+import dev.distill.training.spi.WorkerTask;
 import java.io.Serializable;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;

@@ -1,10 +1,10 @@
-package dev.distill.schemas.distributed;
+package dev.distill.training.spi;
 
 import java.util.ServiceLoader;
 
 /**
  * A data-parallel trainer that a cluster engine runs once per worker. Implementations are found
- * with {@link ServiceLoader} ({@code META-INF/services/dev.distill.schemas.distributed.
+ * with {@link ServiceLoader} ({@code META-INF/services/dev.distill.training.spi.
  * DistributedTrainer}), so the engine's module ({@code spark-jobs}, no DJL) and the trainer's
  * module ({@code student-trainer}, no Spark) never depend on each other; only the classpath of the
  * running job holds both.

@@ -1,4 +1,4 @@
-package dev.distill.schemas.distributed;
+package dev.distill.training.spi;
 
 import java.io.Serializable;
 import java.util.Map;

@@ -1,4 +1,4 @@
-package dev.distill.schemas.distributed;
+package dev.distill.training.spi;
 
 /**
  * Collective sum across the workers of one data-parallel job. Every worker calls {@link #sum} the
