@@ -51,6 +51,9 @@ import org.apache.spark.sql.expressions.WindowSpec;
 import org.apache.spark.sql.functions;
 import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.storage.StorageLevel;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
 
 /**
  * Raw Parquet to curated Parquet: validate every row with the schemas rules (rejects counted by
@@ -62,20 +65,6 @@ import org.apache.spark.storage.StorageLevel;
  * honoured; corrupt files are never skipped: the job fails and its message names the file.
  */
 public final class CurateJob {
-  static final String USAGE =
-      "usage: CurateJob --input DIR --output DIR --report FILE [--val-fraction F (default 0.1)]\n"
-          + "  [--run-id ID (writes OUTPUT/run_id=ID/split=..., re-runs replace only that run)]\n"
-          + "  [--near-dup-threshold J [--near-dup-ngram 5] [--near-dup-hashes 120]"
-          + " [--near-dup-bands 20]]\n"
-          + "  [--filter 'mean_entropy<=q0.99']... (columns: mean_entropy, mean_top1_margin,"
-          + " mean_topk_mass, label_outside_topk_rate; >= or <=; a value or qP)\n"
-          + "  [--decontaminate-against PARQUET_DIR|val [--decontaminate-ngram 13]]\n"
-          + "  [--weights uniform|entropy [--weight-tau 1.0]]\n"
-          + "  [--target-file-mb 128 (output file size aimed at; one file per split per task)]"
-          + " [--max-records-per-file N (cap; 0 = none)]\n"
-          + "  [--event-log DIR|none (Spark event log; default: the report's folder/spark-events)]"
-          + " [--verbose (stack traces on failure)]";
-
   private CurateJob() {}
 
   public static CurateResult run(CurateConfig config) {
@@ -553,117 +542,176 @@ public final class CurateJob {
   }
 
   public static void main(String[] args) {
-    int code =
-        Args.exitCode(
-            USAGE,
-            Args.verbose(args),
-            () -> {
-              CurateResult result = run(parse(args));
-              System.err.printf(
-                  "input %d, kept %d (train %d, val %d), rejected %d %s, duplicates %d,"
-                      + " chunk rows merged %d, filtered %s, near-duplicates %d,"
-                      + " contaminated %d%n",
-                  result.input(),
-                  result.kept(),
-                  result.train(),
-                  result.val(),
-                  result.rejected(),
-                  result.rejectedByReason(),
-                  result.duplicates(),
-                  result.chunkRowsMerged(),
-                  result.filtered(),
-                  result.nearDuplicates(),
-                  result.contaminated());
-              System.out.println(result.outputPath());
-            });
-    if (code != 0) {
-      System.exit(code);
-    }
+    JobCli.main(
+        new Cli(),
+        args,
+        config -> {
+          CurateResult result = run(config);
+          System.err.printf(
+              "input %d, kept %d (train %d, val %d), rejected %d %s, duplicates %d,"
+                  + " chunk rows merged %d, filtered %s, near-duplicates %d,"
+                  + " contaminated %d%n",
+              result.input(),
+              result.kept(),
+              result.train(),
+              result.val(),
+              result.rejected(),
+              result.rejectedByReason(),
+              result.duplicates(),
+              result.chunkRowsMerged(),
+              result.filtered(),
+              result.nearDuplicates(),
+              result.contaminated());
+          System.out.println(result.outputPath());
+        });
   }
 
   static CurateConfig parse(String[] args) {
-    Args a =
-        Args.parse(
-            args,
-            Set.of(
-                "input",
-                "output",
-                "report",
-                "val-fraction",
-                "near-dup-threshold",
-                "near-dup-ngram",
-                "near-dup-hashes",
-                "near-dup-bands",
-                "decontaminate-against",
-                "decontaminate-ngram",
-                "weights",
-                "weight-tau",
-                "run-id",
-                "target-file-mb",
-                "max-records-per-file",
-                "event-log"),
-            Set.of("filter"));
-    double fraction = number(a, "val-fraction", String.valueOf(CurateConfig.DEFAULT_VAL_FRACTION));
-    CurateOptions opt = CurateOptions.defaults();
-    String threshold = a.optional("near-dup-threshold", null);
-    if (threshold != null) {
-      NearDuplicates.Params d =
-          NearDuplicates.Params.withThreshold(number(a, "near-dup-threshold", threshold));
-      opt =
-          opt.withNearDuplicates(
-              new NearDuplicates.Params(
-                  (int) number(a, "near-dup-ngram", String.valueOf(d.ngram())),
-                  (int) number(a, "near-dup-hashes", String.valueOf(d.numHashes())),
-                  (int) number(a, "near-dup-bands", String.valueOf(d.bands())),
-                  d.threshold(),
-                  d.maxBucketSize()));
-    }
-    List<LogitFilters.Filter> filters = new ArrayList<>();
-    for (String spec : a.all("filter")) {
-      filters.add(LogitFilters.Filter.parse(spec));
-    }
-    opt = opt.withLogitFilters(filters);
-    String against = a.optional("decontaminate-against", null);
-    if (against != null) {
-      int n = (int) number(a, "decontaminate-ngram", String.valueOf(Decontamination.DEFAULT_NGRAM));
-      opt =
-          opt.withDecontamination(
-              against.equals("val")
-                  ? new Decontamination.Params(n, null, true)
-                  : new Decontamination.Params(n, against, false));
-    }
-    ExampleWeights.Scheme scheme = ExampleWeights.Scheme.parse(a.optional("weights", "uniform"));
-    if (scheme == ExampleWeights.Scheme.ENTROPY) {
-      opt = opt.withWeights(ExampleWeights.Params.entropy(number(a, "weight-tau", "1.0")));
-    }
-    String report = a.required("report");
-    String eventLog = a.optional("event-log", null);
-    if (eventLog == null) {
-      String parent =
-          new Path(report).getParent() == null ? "." : new Path(report).getParent().toString();
-      eventLog = parent + "/spark-events";
-    } else if (eventLog.equals("none")) {
-      eventLog = null;
-    }
-    return new CurateConfig(
-        a.required("input"),
-        a.required("output"),
-        report,
-        fraction,
-        null,
-        opt,
-        a.optional("run-id", null),
-        (int) number(a, "target-file-mb", String.valueOf(OutputFiles.DEFAULT_TARGET_MB)),
-        (long) number(a, "max-records-per-file", "0"),
-        eventLog);
+    return JobCli.parse(new Cli(), args);
   }
 
-  private static double number(Args a, String key, String fallback) {
-    String v = a.optional(key, fallback);
-    try {
-      return Double.parseDouble(v);
-    } catch (NumberFormatException e) {
-      throw new Args.UsageException("--" + key + " wants a number, got " + v);
+  /** CurateJob's command line. */
+  @Command(name = "CurateJob")
+  static final class Cli extends JobCli.JobCommand<CurateConfig> {
+    @Mixin JobCli.Input input;
+    @Mixin JobCli.Output output;
+    @Mixin JobCli.Report report;
+    @Mixin JobCli.ValFraction valFraction;
+
+    @Option(
+        names = "--run-id",
+        paramLabel = "ID",
+        description = "Writes OUTPUT/run_id=ID/split=..., re-runs replace only that run.")
+    String runId;
+
+    @Option(
+        names = "--near-dup-threshold",
+        paramLabel = "J",
+        description = "Drops near-duplicates at Jaccard >= J (MinHash LSH); off by default.")
+    Double nearDupThreshold;
+
+    @Option(
+        names = "--near-dup-ngram",
+        paramLabel = "N",
+        description = "Shingle length in tokens, with --near-dup-threshold (default 5).")
+    Integer nearDupNgram;
+
+    @Option(
+        names = "--near-dup-hashes",
+        paramLabel = "N",
+        description = "MinHash functions, with --near-dup-threshold (default 120).")
+    Integer nearDupHashes;
+
+    @Option(
+        names = "--near-dup-bands",
+        paramLabel = "N",
+        description = "LSH bands, with --near-dup-threshold (default 20).")
+    Integer nearDupBands;
+
+    @Option(
+        names = "--filter",
+        paramLabel = "SPEC",
+        description = {
+          "Repeatable, e.g. 'mean_entropy<=q0.99' (columns: mean_entropy, mean_top1_margin,"
+              + " mean_topk_mass, label_outside_topk_rate; >= or <=; a value or qP)."
+        })
+    List<String> filters = new ArrayList<>();
+
+    @Option(
+        names = "--decontaminate-against",
+        paramLabel = "PARQUET_DIR|val",
+        description = "Drops records sharing an n-gram with this Parquet folder or the val split.")
+    String decontaminateAgainst;
+
+    @Option(
+        names = "--decontaminate-ngram",
+        paramLabel = "N",
+        defaultValue = "" + Decontamination.DEFAULT_NGRAM,
+        description = "N-gram length, with --decontaminate-against (default ${DEFAULT-VALUE}).")
+    int decontaminateNgram;
+
+    @Option(
+        names = "--weights",
+        paramLabel = "uniform|entropy",
+        defaultValue = "uniform",
+        description = "Example weights (default ${DEFAULT-VALUE}).")
+    String weights;
+
+    @Option(
+        names = "--weight-tau",
+        paramLabel = "TAU",
+        defaultValue = "1.0",
+        description = "Temperature, with --weights entropy (default ${DEFAULT-VALUE}).")
+    double weightTau;
+
+    @Option(
+        names = "--target-file-mb",
+        paramLabel = "MB",
+        defaultValue = "" + OutputFiles.DEFAULT_TARGET_MB,
+        description =
+            "Output file size aimed at; one file per split per task (default ${DEFAULT-VALUE}).")
+    int targetFileMb;
+
+    @Option(
+        names = "--max-records-per-file",
+        paramLabel = "N",
+        defaultValue = "0",
+        description = "Cap on records per output file; 0 = none (default ${DEFAULT-VALUE}).")
+    long maxRecordsPerFile;
+
+    @Option(
+        names = "--event-log",
+        paramLabel = "DIR|none",
+        description = "Spark event log; default: the report's folder/spark-events.")
+    String eventLog;
+
+    @Override
+    CurateConfig config() {
+      CurateOptions opt = CurateOptions.defaults();
+      if (nearDupThreshold != null) {
+        NearDuplicates.Params d = NearDuplicates.Params.withThreshold(nearDupThreshold);
+        opt =
+            opt.withNearDuplicates(
+                new NearDuplicates.Params(
+                    nearDupNgram == null ? d.ngram() : nearDupNgram,
+                    nearDupHashes == null ? d.numHashes() : nearDupHashes,
+                    nearDupBands == null ? d.bands() : nearDupBands,
+                    d.threshold(),
+                    d.maxBucketSize()));
+      }
+      List<LogitFilters.Filter> parsed = new ArrayList<>();
+      for (String spec : filters) {
+        parsed.add(LogitFilters.Filter.parse(spec));
+      }
+      opt = opt.withLogitFilters(parsed);
+      if (decontaminateAgainst != null) {
+        opt =
+            opt.withDecontamination(
+                decontaminateAgainst.equals("val")
+                    ? new Decontamination.Params(decontaminateNgram, null, true)
+                    : new Decontamination.Params(decontaminateNgram, decontaminateAgainst, false));
+      }
+      if (ExampleWeights.Scheme.parse(weights) == ExampleWeights.Scheme.ENTROPY) {
+        opt = opt.withWeights(ExampleWeights.Params.entropy(weightTau));
+      }
+      String events = eventLog;
+      if (events == null) {
+        Path parent = new Path(report.file).getParent();
+        events = (parent == null ? "." : parent.toString()) + "/spark-events";
+      } else if (events.equals("none")) {
+        events = null;
+      }
+      return new CurateConfig(
+          input.dir,
+          output.dir,
+          report.file,
+          valFraction.value,
+          null,
+          opt,
+          runId,
+          targetFileMb,
+          maxRecordsPerFile,
+          events);
     }
   }
 }

@@ -9,7 +9,6 @@ import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.TreeMap;
 import java.util.stream.Collectors;
 import org.apache.hadoop.conf.Configuration;
@@ -19,6 +18,9 @@ import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
 import org.apache.spark.storage.StorageLevel;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
 
 /**
  * Teacher outputs with sampled rationales (nested {@code TeacherOutput} Parquet, as teacher-service
@@ -26,10 +28,6 @@ import org.apache.spark.storage.StorageLevel;
  * {@code _SUCCESS}) and a report of every rationale's decision (see {@link RationaleCuration}).
  */
 public final class CurateRationalesJob {
-  static final String USAGE =
-      "usage: CurateRationalesJob --input DIR --output DIR --report FILE [--val-fraction F]"
-          + " [--min-chars N] [--max-chars N] [--require-gold true|false]";
-
   /** The job's settings. */
   public record Config(
       String inputPath,
@@ -159,40 +157,56 @@ public final class CurateRationalesJob {
   }
 
   public static void main(String[] args) {
-    int code =
-        Args.exitCode(
-            USAGE,
-            Args.verbose(args),
-            () -> {
-              Args a =
-                  Args.parse(
-                      args,
-                      Set.of(
-                          "input",
-                          "output",
-                          "report",
-                          "val-fraction",
-                          "min-chars",
-                          "max-chars",
-                          "require-gold"),
-                      Set.of());
-              Config c =
-                  new Config(
-                      a.required("input"),
-                      a.required("output"),
-                      a.required("report"),
-                      Double.parseDouble(a.optional("val-fraction", "0.1")),
-                      new RationaleCuration.Options(
-                          Integer.parseInt(a.optional("min-chars", "1")),
-                          Integer.parseInt(a.optional("max-chars", "100000")),
-                          Boolean.parseBoolean(a.optional("require-gold", "true"))),
-                      null);
-              Result r = run(c);
-              System.err.println("rationales " + r.rationales() + " decisions " + r.decisions());
-              System.out.println(c.outputPath());
-            });
-    if (code != 0) {
-      System.exit(code);
+    JobCli.main(
+        new Cli(),
+        args,
+        c -> {
+          Result r = run(c);
+          System.err.println("rationales " + r.rationales() + " decisions " + r.decisions());
+          System.out.println(c.outputPath());
+        });
+  }
+
+  /** CurateRationalesJob's command line. */
+  @Command(name = "CurateRationalesJob")
+  static final class Cli extends JobCli.JobCommand<Config> {
+    @Mixin JobCli.Input input;
+    @Mixin JobCli.Output output;
+    @Mixin JobCli.Report report;
+    @Mixin JobCli.ValFraction valFraction;
+
+    @Option(
+        names = "--min-chars",
+        paramLabel = "N",
+        defaultValue = "1",
+        description = "Shortest rationale kept (default ${DEFAULT-VALUE}).")
+    int minChars;
+
+    @Option(
+        names = "--max-chars",
+        paramLabel = "N",
+        defaultValue = "100000",
+        description = "Longest rationale kept (default ${DEFAULT-VALUE}).")
+    int maxChars;
+
+    @Option(
+        names = "--require-gold",
+        arity = "1",
+        paramLabel = "true|false",
+        defaultValue = "true",
+        description =
+            "Drop prompts whose majority answer differs from the gold answer (default ${DEFAULT-VALUE}).")
+    boolean requireGold;
+
+    @Override
+    Config config() {
+      return new Config(
+          input.dir,
+          output.dir,
+          report.file,
+          valFraction.value,
+          new RationaleCuration.Options(minChars, maxChars, requireGold),
+          null);
     }
   }
 }

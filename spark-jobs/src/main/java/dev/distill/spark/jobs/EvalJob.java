@@ -15,6 +15,9 @@ import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
 import org.apache.spark.storage.StorageLevel;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
 
 /**
  * Student predictions joined with teacher outputs (curated Parquet) to student-vs-teacher metrics
@@ -22,10 +25,6 @@ import org.apache.spark.storage.StorageLevel;
  * ({@code <output>/}, overwritten: idempotent) and a report JSON; prints the output path.
  */
 public final class EvalJob {
-  static final String USAGE =
-      "usage: EvalJob --teacher CURATED_DIR --predictions PARQUET_DIR --output DIR --report FILE"
-          + " [--split val|train|all (default val)] [--length-buckets 64,256,1024]";
-
   /**
    * @param teacherPath curated Parquet (CurateJob's output)
    * @param predictionsPath student predictions Parquet ({@link StudentEvaluation#PREDICTIONS})
@@ -187,46 +186,67 @@ public final class EvalJob {
   }
 
   public static void main(String[] args) {
-    int code =
-        Args.exitCode(
-            USAGE,
-            Args.verbose(args),
-            () -> {
-              Result r = run(parse(args));
-              System.err.printf(
-                  "positions %d, scored %d, orphan predictions %d%n",
-                  r.positions(), r.scored(), r.orphans());
-              System.out.println(r.outputPath());
-            });
-    if (code != 0) {
-      System.exit(code);
-    }
+    JobCli.main(
+        new Cli(),
+        args,
+        config -> {
+          Result r = run(config);
+          System.err.printf(
+              "positions %d, scored %d, orphan predictions %d%n",
+              r.positions(), r.scored(), r.orphans());
+          System.out.println(r.outputPath());
+        });
   }
 
   static Config parse(String[] args) {
-    Args a =
-        Args.parse(
-            args,
-            Set.of("teacher", "predictions", "output", "report", "split", "length-buckets"),
-            Set.of());
-    String split = a.optional("split", "val");
-    int[] edges;
-    try {
-      edges =
-          Arrays.stream(a.optional("length-buckets", "64,256,1024").split(","))
-              .map(String::trim)
-              .mapToInt(Integer::parseInt)
-              .toArray();
-    } catch (NumberFormatException e) {
-      throw new Args.UsageException("--length-buckets wants comma-separated integers");
+    return JobCli.parse(new Cli(), args);
+  }
+
+  /** EvalJob's command line. */
+  @Command(name = "EvalJob")
+  static final class Cli extends JobCli.JobCommand<Config> {
+    @Option(
+        names = "--teacher",
+        required = true,
+        paramLabel = "CURATED_DIR",
+        description = "Curated Parquet (CurateJob's output).")
+    String teacher;
+
+    @Option(
+        names = "--predictions",
+        required = true,
+        paramLabel = "PARQUET_DIR",
+        description = "Student predictions Parquet.")
+    String predictions;
+
+    @Mixin JobCli.Output output;
+    @Mixin JobCli.Report report;
+
+    @Option(
+        names = "--split",
+        paramLabel = "val|train|all",
+        defaultValue = "val",
+        description = "Curated split to evaluate on (default ${DEFAULT-VALUE}).")
+    String split;
+
+    @Option(
+        names = "--length-buckets",
+        paramLabel = "64,256,1024",
+        split = ",",
+        defaultValue = "64,256,1024",
+        description = "Ascending bucket edges in positions (default ${DEFAULT-VALUE}).")
+    int[] lengthBuckets;
+
+    @Override
+    Config config() {
+      return new Config(
+          teacher,
+          predictions,
+          output.dir,
+          report.file,
+          split.equals("all") ? null : split,
+          lengthBuckets,
+          null);
     }
-    return new Config(
-        a.required("teacher"),
-        a.required("predictions"),
-        a.required("output"),
-        a.required("report"),
-        split.equals("all") ? null : split,
-        edges,
-        null);
   }
 }

@@ -15,7 +15,6 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.TreeMap;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
@@ -23,6 +22,9 @@ import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
 import org.apache.spark.storage.StorageLevel;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
 
 /**
  * Raw teacher-output Parquet of several teachers that share a tokenizer to one raw Parquet set of a
@@ -31,10 +33,6 @@ import org.apache.spark.storage.StorageLevel;
  * position for every teacher.
  */
 public final class FuseJob {
-  static final String USAGE =
-      "usage: FuseJob --teacher RAW_DIR=WEIGHT --teacher RAW_DIR=WEIGHT [...] --output DIR"
-          + " --report FILE [--k K]";
-
   /**
    * @param inputs raw Parquet folder (one teacher each) to its mixture weight, in order
    * @param kOut output k, 0 for the largest input k
@@ -228,44 +226,61 @@ public final class FuseJob {
   }
 
   public static void main(String[] args) {
-    int code =
-        Args.exitCode(
-            USAGE,
-            () -> {
-              Config c = parse(args);
-              Result r = run(c);
-              System.err.printf(
-                  "fused %d rows as %s; rejected %s; mean KL(fused || teacher) per position %s%n",
-                  r.fused(), r.fusedTeacherId(), r.rejected(), r.meanKl());
-              System.out.println(c.outputPath());
-            });
-    if (code != 0) {
-      System.exit(code);
-    }
+    JobCli.main(
+        new Cli(),
+        args,
+        c -> {
+          Result r = run(c);
+          System.err.printf(
+              "fused %d rows as %s; rejected %s; mean KL(fused || teacher) per position %s%n",
+              r.fused(), r.fusedTeacherId(), r.rejected(), r.meanKl());
+          System.out.println(c.outputPath());
+        });
   }
 
   static Config parse(String[] args) {
-    Args a = Args.parse(args, Set.of("output", "report", "k"), Set.of("teacher"));
-    Map<String, Double> inputs = new LinkedHashMap<>();
-    for (String s : a.all("teacher")) {
-      int eq = s.lastIndexOf('=');
-      if (eq <= 0) {
-        throw new Args.UsageException("--teacher wants RAW_DIR=WEIGHT, got " + s);
-      }
-      try {
-        if (inputs.put(s.substring(0, eq), Double.parseDouble(s.substring(eq + 1))) != null) {
-          throw new Args.UsageException("--teacher " + s.substring(0, eq) + " given twice");
-        }
-      } catch (NumberFormatException e) {
-        throw new Args.UsageException("--teacher wants a number as WEIGHT, got " + s);
-      }
-    }
+    return JobCli.parse(new Cli(), args);
+  }
+
+  /** FuseJob's command line. */
+  @Command(name = "FuseJob")
+  static final class Cli extends JobCli.JobCommand<Config> {
+    @Option(
+        names = "--teacher",
+        required = true,
+        paramLabel = "RAW_DIR=WEIGHT",
+        description = "Repeatable, at least two: a teacher's raw Parquet and its mixture weight.")
+    List<String> teachers = new ArrayList<>();
+
+    @Mixin JobCli.Output output;
+    @Mixin JobCli.Report report;
+
+    @Option(
+        names = "--k",
+        paramLabel = "K",
+        defaultValue = "0",
+        description = "Output k; 0 for the largest input k (default ${DEFAULT-VALUE}).")
     int k;
-    try {
-      k = Integer.parseInt(a.optional("k", "0"));
-    } catch (NumberFormatException e) {
-      throw new Args.UsageException("--k wants an integer, got " + a.optional("k", ""));
+
+    @Override
+    Config config() {
+      Map<String, Double> inputs = new LinkedHashMap<>();
+      for (String s : teachers) {
+        int eq = s.lastIndexOf('=');
+        if (eq <= 0) {
+          throw new JobCli.UsageException("--teacher wants RAW_DIR=WEIGHT, got " + s);
+        }
+        double weight;
+        try {
+          weight = Double.parseDouble(s.substring(eq + 1));
+        } catch (NumberFormatException e) {
+          throw new JobCli.UsageException("--teacher wants a number as WEIGHT, got " + s);
+        }
+        if (inputs.put(s.substring(0, eq), weight) != null) {
+          throw new JobCli.UsageException("--teacher " + s.substring(0, eq) + " given twice");
+        }
+      }
+      return new Config(inputs, output.dir, report.file, k, null);
     }
-    return new Config(inputs, a.required("output"), a.required("report"), k, null);
   }
 }

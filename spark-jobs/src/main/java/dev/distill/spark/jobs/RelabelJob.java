@@ -13,7 +13,6 @@ import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
@@ -22,6 +21,9 @@ import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
 import org.apache.spark.storage.StorageLevel;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
 
 /**
  * Curated Parquet to derived curated sets, without the teacher ({@link Relabeling}): one folder per
@@ -29,9 +31,6 @@ import org.apache.spark.storage.StorageLevel;
  * JSON with the mean KL divergence (nats per position) of each derived set from its source.
  */
 public final class RelabelJob {
-  static final String USAGE =
-      "usage: RelabelJob --input CURATED_DIR --output DIR --report FILE --variant t=T,k=K...";
-
   /**
    * @param inputPath curated Parquet folder (CurateJob's output)
    * @param outputPath parent folder of the derived sets
@@ -146,29 +145,41 @@ public final class RelabelJob {
   }
 
   public static void main(String[] args) {
-    int code =
-        Args.exitCode(
-            USAGE,
-            Args.verbose(args),
-            () -> {
-              Config c = parse(args);
-              Result r = run(c);
-              System.err.printf(
-                  "relabelled %d rows; mean KL per position %s%n", r.rows(), r.meanKl());
-              System.out.println(c.outputPath());
-            });
-    if (code != 0) {
-      System.exit(code);
-    }
+    JobCli.main(
+        new Cli(),
+        args,
+        c -> {
+          Result r = run(c);
+          System.err.printf("relabelled %d rows; mean KL per position %s%n", r.rows(), r.meanKl());
+          System.out.println(c.outputPath());
+        });
   }
 
   static Config parse(String[] args) {
-    Args a = Args.parse(args, Set.of("input", "output", "report"), Set.of("variant"));
-    List<Relabeling.Variant> variants = new ArrayList<>();
-    for (String s : a.all("variant")) {
-      variants.add(Relabeling.Variant.parse(s));
+    return JobCli.parse(new Cli(), args);
+  }
+
+  /** RelabelJob's command line. */
+  @Command(name = "RelabelJob")
+  static final class Cli extends JobCli.JobCommand<Config> {
+    @Mixin JobCli.Input input;
+    @Mixin JobCli.Output output;
+    @Mixin JobCli.Report report;
+
+    @Option(
+        names = "--variant",
+        paramLabel = "t=T,k=K",
+        description =
+            "Repeatable: a derived set at temperature T, top-k K or both (t=T, k=K, t=T,k=K).")
+    List<String> variants = new ArrayList<>();
+
+    @Override
+    Config config() {
+      List<Relabeling.Variant> parsed = new ArrayList<>();
+      for (String s : variants) {
+        parsed.add(Relabeling.Variant.parse(s));
+      }
+      return new Config(input.dir, output.dir, report.file, parsed, null);
     }
-    return new Config(
-        a.required("input"), a.required("output"), a.required("report"), variants, null);
   }
 }

@@ -40,10 +40,22 @@ class ConfigAndArgsTest {
   @Test
   void ingestArgsMissingARequiredOptionIsAUsageError() {
     assertThatThrownBy(() -> IngestJob.parse(new String[] {"--topic", "t"}))
-        .isInstanceOf(Args.UsageException.class)
+        .isInstanceOf(JobCli.UsageException.class)
         .hasMessageContaining("--bootstrap-servers");
-    assertThatThrownBy(() -> IngestJob.parse(new String[] {"--topic", "t", "--frobnicate", "1"}))
-        .hasMessageContaining("unknown option --frobnicate");
+    assertThatThrownBy(
+            () ->
+                IngestJob.parse(
+                    new String[] {
+                      "--bootstrap-servers=b:1",
+                      "--topic=t",
+                      "--output=/o",
+                      "--quarantine=/q",
+                      "--checkpoint=/c",
+                      "--frobnicate",
+                      "1"
+                    }))
+        .isInstanceOf(JobCli.UsageException.class)
+        .hasMessageContaining("Unknown options: '--frobnicate'");
   }
 
   @Test
@@ -165,22 +177,23 @@ class ConfigAndArgsTest {
 
   @Test
   void exitCodesAreZeroOnSuccessOneOnFailureAndTwoOnUsageErrors() {
-    assertThat(Args.exitCode("u", () -> {})).isZero();
+    CurateJob.Cli cli = new CurateJob.Cli();
+    assertThat(JobCli.exitCode(cli, () -> {})).isZero();
     assertThat(
-            Args.exitCode(
-                "u",
+            JobCli.exitCode(
+                cli,
                 () -> {
                   throw new IllegalStateException("curation of /raw failed: file x truncated");
                 }))
         .isEqualTo(1);
     assertThat(
-            Args.exitCode(
-                "u",
+            JobCli.exitCode(
+                cli,
                 () -> {
                   throw new dev.distill.spark.transforms.MixedProvenanceException("two teachers");
                 }))
         .isEqualTo(1);
-    assertThat(Args.exitCode("u", () -> CurateJob.parse(new String[] {"--input", "/raw"})))
+    assertThat(JobCli.exitCode(cli, () -> CurateJob.parse(new String[] {"--input", "/raw"})))
         .isEqualTo(2);
   }
 
@@ -253,7 +266,7 @@ class ConfigAndArgsTest {
             () ->
                 FuseJob.parse(
                     new String[] {"--teacher", "/raw/a", "--output", "/o", "--report", "/r"}))
-        .isInstanceOf(Args.UsageException.class)
+        .isInstanceOf(JobCli.UsageException.class)
         .hasMessageContaining("RAW_DIR=WEIGHT");
     assertThatThrownBy(
             () ->

@@ -1,0 +1,168 @@
+package dev.distill.spark.jobs;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import org.junit.jupiter.api.Test;
+
+class JobCliTest {
+  private static final String[] CURATE = {
+    "--input", "/i", "--output", "/o", "--report", "/runs/r.json"
+  };
+
+  private static String[] curateWith(String... more) {
+    String[] all = new String[CURATE.length + more.length];
+    System.arraycopy(CURATE, 0, all, 0, CURATE.length);
+    System.arraycopy(more, 0, all, CURATE.length, more.length);
+    return all;
+  }
+
+  private static String[] evalWith(String more) {
+    return new String[] {
+      "--teacher", "/t", "--predictions", "/p", "--output", "/o", "--report", "/r", more
+    };
+  }
+
+  @Test
+  void anUnknownFlagIsAUsageErrorNamingIt() {
+    assertThatThrownBy(() -> CurateJob.parse(curateWith("--val-fractoin", "0.2")))
+        .isInstanceOf(JobCli.UsageException.class)
+        .hasMessageContaining("--val-fractoin");
+  }
+
+  @Test
+  void aFlagWithoutItsValueIsAUsageError() {
+    assertThatThrownBy(() -> EvalJob.parse(new String[] {"--teacher"}))
+        .isInstanceOf(JobCli.UsageException.class)
+        .hasMessageContaining("--teacher");
+  }
+
+  @Test
+  void aValueOfTheWrongTypeIsAUsageErrorNamingTheFlag() {
+    assertThatThrownBy(() -> CurateJob.parse(curateWith("--val-fraction", "a tenth")))
+        .isInstanceOf(JobCli.UsageException.class)
+        .hasMessageContaining("--val-fraction")
+        .hasMessageContaining("a tenth");
+    assertThatThrownBy(() -> CurateJob.parse(curateWith("--near-dup-bands", "x")))
+        .isInstanceOf(JobCli.UsageException.class)
+        .hasMessageContaining("--near-dup-bands");
+    assertThatThrownBy(
+            () ->
+                EvalJob.parse(
+                    new String[] {
+                      "--teacher",
+                      "/t",
+                      "--predictions",
+                      "/p",
+                      "--output",
+                      "/o",
+                      "--report",
+                      "/r",
+                      "--length-buckets",
+                      "64,many"
+                    }))
+        .isInstanceOf(JobCli.UsageException.class)
+        .hasMessageContaining("--length-buckets");
+  }
+
+  @Test
+  void aSingleFlagGivenTwiceIsAUsageErrorButRepeatableOnesAccumulate() {
+    assertThatThrownBy(() -> CurateJob.parse(curateWith("--input", "/j")))
+        .isInstanceOf(JobCli.UsageException.class)
+        .hasMessageContaining("--input");
+    CurateConfig c =
+        CurateJob.parse(
+            curateWith("--filter", "mean_entropy<=q0.9", "--filter=mean_topk_mass>=0.5"));
+    assertThat(c.options().logitFilters()).hasSize(2);
+  }
+
+  @Test
+  void defaultsAreTheDocumentedOnesAndNearDupDefaultsFollowTheThreshold() {
+    CurateConfig c = CurateJob.parse(curateWith("--near-dup-threshold", "0.8"));
+    assertThat(c.options().nearDuplicates().ngram()).isEqualTo(5);
+    assertThat(c.options().nearDuplicates().numHashes()).isEqualTo(120);
+    assertThat(c.options().nearDuplicates().bands()).isEqualTo(20);
+    assertThat(c.targetFileMb()).isEqualTo(OutputFiles.DEFAULT_TARGET_MB);
+    assertThat(c.eventLogDir()).isEqualTo("/runs/spark-events");
+    assertThat(CurateJob.parse(curateWith("--event-log", "none")).eventLogDir()).isNull();
+  }
+
+  @Test
+  void aPathStartingWithAtIsAPathNotAnArgumentFile() {
+    CurateConfig c =
+        CurateJob.parse(
+            new String[] {"--input", "@raw", "--output", "/o", "--report", "/r/r.json"});
+    assertThat(c.inputPath()).isEqualTo("@raw");
+  }
+
+  @Test
+  void theUsageListsEveryFlagWithItsArgumentAndDefault() {
+    String usage = JobCli.usage(CurateJob.class);
+    assertThat(usage)
+        .startsWith("usage: CurateJob")
+        .contains("--input=DIR", "--output=DIR", "--report=FILE", "--val-fraction=F")
+        .contains("--near-dup-threshold=J", "--filter=SPEC", "--event-log=DIR|none", "--verbose")
+        .contains("(default 0.1)", "(default 13)", "(default 128)");
+    assertThat(JobCli.usage(IngestJob.class)).contains("--kafka-option=key=value");
+    assertThat(JobCli.usage(FuseJob.class)).contains("--teacher=RAW_DIR=WEIGHT");
+    assertThatThrownBy(() -> JobCli.usage(String.class))
+        .hasMessageContaining("java.lang.String is not a spark-jobs job");
+  }
+
+  @Test
+  void aUsageErrorPrintsOneErrorLineThenTheUsageAndExitsTwo() {
+    String err =
+        stderrOf(() -> JobCli.exitCode(new EvalJob.Cli(), () -> EvalJob.parse(evalWith("--x"))), 2);
+    assertThat(err.lines().findFirst().orElseThrow()).startsWith("error: ").contains("--x");
+    assertThat(err).contains("usage: EvalJob");
+  }
+
+  @Test
+  void aFailurePrintsOneLineAndTheStackTraceOnlyWithVerbose() {
+    CurateJob.Cli quiet = new CurateJob.Cli();
+    JobCli.parse(quiet, CURATE);
+    String err =
+        stderrOf(
+            () ->
+                JobCli.exitCode(
+                    quiet,
+                    () -> {
+                      throw new IllegalStateException("curation of /i failed: file x truncated");
+                    }),
+            1);
+    assertThat(err)
+        .isEqualTo("error: curation of /i failed: file x truncated" + System.lineSeparator());
+
+    CurateJob.Cli verbose = new CurateJob.Cli();
+    JobCli.parse(verbose, curateWith("--verbose"));
+    String loud =
+        stderrOf(
+            () ->
+                JobCli.exitCode(
+                    verbose,
+                    () -> {
+                      throw new IllegalStateException("boom");
+                    }),
+            1);
+    assertThat(loud).startsWith("error: boom").contains("\tat ");
+  }
+
+  private interface Exit {
+    int code();
+  }
+
+  private static String stderrOf(Exit run, int expectedCode) {
+    PrintStream before = System.err;
+    ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+    System.setErr(new PrintStream(bytes, true, StandardCharsets.UTF_8));
+    try {
+      assertThat(run.code()).isEqualTo(expectedCode);
+    } finally {
+      System.setErr(before);
+    }
+    return bytes.toString(StandardCharsets.UTF_8);
+  }
+}
