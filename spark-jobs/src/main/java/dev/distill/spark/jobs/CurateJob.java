@@ -24,8 +24,6 @@ import dev.distill.spark.transforms.RawColumns;
 import dev.distill.spark.transforms.RecordValidation;
 import dev.distill.spark.transforms.SplitAssignment;
 import java.io.IOException;
-import java.io.OutputStream;
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -290,10 +288,10 @@ public final class CurateJob {
                 filtered,
                 nearDuplicates,
                 contaminated);
-        writeText(
+        ReportJson.write(
             hadoop,
             config.reportPath(),
-            reportJson(result, distributions, resolved, opt, input.warnings()));
+            report(result, distributions, resolved, opt, input.warnings()));
         return result;
       } catch (MixedProvenanceException | JobFailedException e) {
         throw e;
@@ -447,98 +445,56 @@ public final class CurateJob {
       List<LogitFilters.Resolved> filters,
       CurateOptions opt,
       List<String> warnings) {
-    StringBuilder b = new StringBuilder("{\n");
-    b.append("  \"input\": ").append(r.input()).append(",\n");
-    b.append("  \"kept\": ").append(r.kept()).append(",\n");
-    b.append("  \"rejected\": ").append(r.rejected()).append(",\n");
-    b.append("  \"rejected_by_reason\": ").append(counts(r.rejectedByReason())).append(",\n");
-    b.append("  \"duplicates\": ").append(r.duplicates()).append(",\n");
-    b.append("  \"chunk_rows_merged\": ").append(r.chunkRowsMerged()).append(",\n");
-    b.append("  \"filtered\": ").append(counts(r.filtered())).append(",\n");
-    b.append("  \"near_duplicates\": ").append(r.nearDuplicates()).append(",\n");
-    b.append("  \"contaminated\": ").append(r.contaminated()).append(",\n");
-    b.append("  \"splits\": {\"train\": ")
-        .append(r.train())
-        .append(", \"val\": ")
-        .append(r.val())
-        .append("},\n");
-    List<String> dist = new ArrayList<>();
+    return ReportJson.toJson(report(r, distributions, filters, opt, warnings));
+  }
+
+  private static Map<String, Object> report(
+      CurateResult r,
+      Map<String, Map<Double, Double>> distributions,
+      List<LogitFilters.Resolved> filters,
+      CurateOptions opt,
+      List<String> warnings) {
+    Map<String, Object> j = ReportJson.object();
+    j.put("input", r.input());
+    j.put("kept", r.kept());
+    j.put("rejected", r.rejected());
+    j.put("rejected_by_reason", new TreeMap<>(r.rejectedByReason()));
+    j.put("duplicates", r.duplicates());
+    j.put("chunk_rows_merged", r.chunkRowsMerged());
+    j.put("filtered", new TreeMap<>(r.filtered()));
+    j.put("near_duplicates", r.nearDuplicates());
+    j.put("contaminated", r.contaminated());
+    Map<String, Object> splits = ReportJson.object();
+    splits.put("train", r.train());
+    splits.put("val", r.val());
+    j.put("splits", splits);
+    Map<String, Object> dist = ReportJson.object();
     distributions.forEach(
         (column, qs) -> {
-          List<String> parts = new ArrayList<>();
-          qs.forEach((q, v) -> parts.add(quote("q" + q) + ": " + number(v)));
-          dist.add("    " + quote(column) + ": {" + String.join(", ", parts) + "}");
+          Map<String, Object> quantiles = ReportJson.object();
+          qs.forEach((q, v) -> quantiles.put("q" + q, ReportJson.finite(v)));
+          dist.put(column, quantiles);
         });
-    b.append("  \"distributions\": {")
-        .append(dist.isEmpty() ? "" : "\n" + String.join(",\n", dist) + "\n  ")
-        .append("},\n");
-    List<String> fs = new ArrayList<>();
+    j.put("distributions", dist);
+    List<Map<String, Object>> fs = new ArrayList<>();
     for (LogitFilters.Resolved f : filters) {
-      fs.add(
-          "    {\"name\": "
-              + quote(f.filter().name())
-              + ", \"threshold\": "
-              + number(f.threshold())
-              + ", \"dropped\": "
-              + r.filtered().getOrDefault(f.filter().name(), 0L)
-              + "}");
+      Map<String, Object> one = ReportJson.object();
+      one.put("name", f.filter().name());
+      one.put("threshold", ReportJson.finite(f.threshold()));
+      one.put("dropped", r.filtered().getOrDefault(f.filter().name(), 0L));
+      fs.add(one);
     }
-    b.append("  \"filters\": [")
-        .append(fs.isEmpty() ? "" : "\n" + String.join(",\n", fs) + "\n  ")
-        .append("],\n");
-    b.append("  \"options\": {")
-        .append("\"near_duplicates\": ")
-        .append(opt.nearDuplicates() == null ? "null" : quote(opt.nearDuplicates().toString()))
-        .append(", \"decontamination\": ")
-        .append(opt.decontamination() == null ? "null" : quote(opt.decontamination().toString()))
-        .append(", \"weights\": ")
-        .append(quote(opt.weights().toString()))
-        .append("},\n");
-    List<String> ws = new ArrayList<>();
-    warnings.forEach(w -> ws.add("    " + quote(w)));
-    b.append("  \"warnings\": [")
-        .append(ws.isEmpty() ? "" : "\n" + String.join(",\n", ws) + "\n  ")
-        .append("],\n");
-    b.append("  \"output\": ").append(quote(r.outputPath())).append("\n}\n");
-    return b.toString();
-  }
-
-  private static String counts(Map<String, Long> m) {
-    List<String> parts = new ArrayList<>();
-    new TreeMap<>(m).forEach((k, v) -> parts.add("    " + quote(k) + ": " + v));
-    return "{" + (parts.isEmpty() ? "" : "\n" + String.join(",\n", parts) + "\n  ") + "}";
-  }
-
-  private static String number(double v) {
-    return Double.isFinite(v) ? Double.toString(v) : "null";
-  }
-
-  static String quote(String s) {
-    StringBuilder b = new StringBuilder("\"");
-    for (char c : s.toCharArray()) {
-      switch (c) {
-        case '"' -> b.append("\\\"");
-        case '\\' -> b.append("\\\\");
-        case '\n' -> b.append("\\n");
-        case '\r' -> b.append("\\r");
-        case '\t' -> b.append("\\t");
-        default -> {
-          if (c < 0x20) {
-            b.append(String.format("\\u%04x", (int) c));
-          } else {
-            b.append(c);
-          }
-        }
-      }
-    }
-    return b.append('"').toString();
-  }
-
-  private static void writeText(Configuration hadoop, String path, String text) throws IOException {
-    Path p = new Path(path);
-    try (OutputStream out = p.getFileSystem(hadoop).create(p, true)) {
-      out.write(text.getBytes(StandardCharsets.UTF_8));
-    }
+    j.put("filters", fs);
+    Map<String, Object> options = ReportJson.object();
+    options.put(
+        "near_duplicates", opt.nearDuplicates() == null ? null : opt.nearDuplicates().toString());
+    options.put(
+        "decontamination", opt.decontamination() == null ? null : opt.decontamination().toString());
+    options.put("weights", opt.weights().toString());
+    j.put("options", options);
+    j.put("warnings", warnings);
+    j.put("output", r.outputPath());
+    return j;
   }
 
   public static void main(String[] args) {

@@ -5,8 +5,6 @@ import static org.apache.spark.sql.functions.col;
 import dev.distill.spark.transforms.RationaleCuration;
 import dev.distill.spark.transforms.SplitAssignment;
 import java.io.IOException;
-import java.io.OutputStream;
-import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
@@ -102,7 +100,7 @@ public final class CurateRationalesJob {
         curated.unpersist();
         fs.create(success, true).close();
         Result result = new Result(prompts, rationales, decisions, train, val);
-        writeText(hadoop, config.reportPath(), json(result, config.outputPath()));
+        ReportJson.write(hadoop, config.reportPath(), json(result, config.outputPath()));
         return result;
       } catch (JobFailedException e) {
         throw e;
@@ -127,33 +125,18 @@ public final class CurateRationalesJob {
     }
   }
 
-  static String json(Result r, String output) {
-    String decisions =
-        r.decisions().entrySet().stream()
-            .map(e -> CurateJob.quote(e.getKey()) + ": " + e.getValue())
-            .collect(Collectors.joining(", "));
-    return "{\"prompts\": "
-        + r.prompts()
-        + ", \"rationales\": "
-        + r.rationales()
-        + ", \"decisions\": {"
-        + decisions
-        + "}, \"kept\": "
-        + r.kept()
-        + ", \"splits\": {\"train\": "
-        + r.train()
-        + ", \"val\": "
-        + r.val()
-        + "}, \"output\": "
-        + CurateJob.quote(output)
-        + "}\n";
-  }
-
-  private static void writeText(Configuration hadoop, String path, String text) throws IOException {
-    Path p = new Path(path);
-    try (OutputStream out = p.getFileSystem(hadoop).create(p, true)) {
-      out.write(text.getBytes(StandardCharsets.UTF_8));
-    }
+  static Map<String, Object> json(Result r, String output) {
+    Map<String, Object> j = ReportJson.object();
+    j.put("prompts", r.prompts());
+    j.put("rationales", r.rationales());
+    j.put("decisions", r.decisions());
+    j.put("kept", r.kept());
+    Map<String, Object> splits = ReportJson.object();
+    splits.put("train", r.train());
+    splits.put("val", r.val());
+    j.put("splits", splits);
+    j.put("output", output);
+    return j;
   }
 
   public static void main(String[] args) {

@@ -4,13 +4,11 @@ import static org.apache.spark.sql.functions.col;
 
 import dev.distill.spark.transforms.SplitAssignment;
 import dev.distill.spark.transforms.StudentEvaluation;
-import java.io.OutputStream;
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
-import org.apache.hadoop.fs.Path;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
@@ -135,54 +133,29 @@ public final class EvalJob {
   }
 
   private static void writeReport(SparkSession spark, Config config, Result r) throws Exception {
-    List<String> slices = new ArrayList<>();
+    List<Map<String, Object>> slices = new ArrayList<>();
     for (Row m : r.metrics()) {
-      slices.add(
-          "    {\"slice\": "
-              + CurateJob.quote(m.getAs("slice"))
-              + ", \"value\": "
-              + CurateJob.quote(String.valueOf((Object) m.getAs("value")))
-              + ", \"positions\": "
-              + m.getAs("positions")
-              + ", \"scored\": "
-              + m.getAs("scored")
-              + ", \"top1_agreement\": "
-              + number(m, "top1_agreement")
-              + ", \"forward_kl_mean\": "
-              + number(m, "forward_kl_mean")
-              + ", \"missing_prediction\": "
-              + m.getAs(StudentEvaluation.MISSING_PREDICTION)
-              + ", \"missing_teacher_id\": "
-              + m.getAs(StudentEvaluation.MISSING_TEACHER_ID)
-              + ", \"bad_logprobs\": "
-              + m.getAs(StudentEvaluation.BAD_LOGPROBS)
-              + "}");
+      Map<String, Object> s = ReportJson.object();
+      s.put("slice", m.getAs("slice"));
+      s.put("value", String.valueOf((Object) m.getAs("value")));
+      s.put("positions", m.getAs("positions"));
+      s.put("scored", m.getAs("scored"));
+      s.put("top1_agreement", ReportJson.finite(m.getAs("top1_agreement")));
+      s.put("forward_kl_mean", ReportJson.finite(m.getAs("forward_kl_mean")));
+      s.put("missing_prediction", m.getAs(StudentEvaluation.MISSING_PREDICTION));
+      s.put("missing_teacher_id", m.getAs(StudentEvaluation.MISSING_TEACHER_ID));
+      s.put("bad_logprobs", m.getAs(StudentEvaluation.BAD_LOGPROBS));
+      slices.add(s);
     }
-    String json =
-        "{\n  \"positions\": "
-            + r.positions()
-            + ",\n  \"scored\": "
-            + r.scored()
-            + ",\n  \"orphan_predictions\": "
-            + r.orphans()
-            + ",\n  \"split\": "
-            + (config.split() == null ? "null" : CurateJob.quote(config.split()))
-            + ",\n  \"kl\": \"KL(teacher || student) on the teacher's top-k + tail, nats per"
-            + " position\",\n  \"slices\": [\n"
-            + String.join(",\n", slices)
-            + "\n  ],\n  \"output\": "
-            + CurateJob.quote(r.outputPath())
-            + "\n}\n";
-    Path p = new Path(config.reportPath());
-    try (OutputStream o =
-        p.getFileSystem(spark.sparkContext().hadoopConfiguration()).create(p, true)) {
-      o.write(json.getBytes(StandardCharsets.UTF_8));
-    }
-  }
-
-  private static String number(Row m, String field) {
-    Object v = m.getAs(field);
-    return v == null || !Double.isFinite((Double) v) ? "null" : v.toString();
+    Map<String, Object> j = ReportJson.object();
+    j.put("positions", r.positions());
+    j.put("scored", r.scored());
+    j.put("orphan_predictions", r.orphans());
+    j.put("split", config.split());
+    j.put("kl", "KL(teacher || student) on the teacher's top-k + tail, nats per position");
+    j.put("slices", slices);
+    j.put("output", r.outputPath());
+    ReportJson.write(spark.sparkContext().hadoopConfiguration(), config.reportPath(), j);
   }
 
   public static void main(String[] args) {

@@ -9,15 +9,11 @@ import static org.apache.spark.sql.functions.sum;
 import dev.distill.spark.transforms.Fusion;
 import dev.distill.spark.transforms.ProvenanceGuard;
 import dev.distill.spark.transforms.RawColumns;
-import java.io.OutputStream;
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
-import org.apache.hadoop.fs.FileSystem;
-import org.apache.hadoop.fs.Path;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
@@ -189,40 +185,27 @@ public final class FuseJob {
       String fusedId)
       throws java.io.IOException {
     double wsum = teachers.stream().mapToDouble(Fusion.Teacher::weight).sum();
-    List<String> ts = new ArrayList<>();
+    List<Map<String, Object>> ts = new ArrayList<>();
     int i = 0;
     for (Map.Entry<String, Double> in : config.inputs().entrySet()) {
       Fusion.Teacher t = teachers.get(i++);
-      ts.add(
-          "    {\"teacher\": "
-              + CurateJob.quote(t.key())
-              + ", \"input\": "
-              + CurateJob.quote(in.getKey())
-              + ", \"weight\": "
-              + t.weight() / wsum
-              + ", \"mean_kl_fused_from_teacher_nats_per_position\": "
-              + kl.get(t.key())
-              + "}");
+      Map<String, Object> one = ReportJson.object();
+      one.put("teacher", t.key());
+      one.put("input", in.getKey());
+      one.put("weight", ReportJson.finite(t.weight() / wsum));
+      one.put("mean_kl_fused_from_teacher_nats_per_position", ReportJson.finite(kl.get(t.key())));
+      ts.add(one);
     }
-    List<String> rej = new ArrayList<>();
-    rejected.forEach((k, v) -> rej.add(CurateJob.quote(k) + ": " + v));
-    String json =
-        "{\n  \"fused_rows\": "
-            + rows
-            + ",\n  \"fused_teacher_id\": "
-            + CurateJob.quote(fusedId)
-            + ",\n  \"rejected\": {"
-            + String.join(", ", rej)
-            + "},\n  \"kl\": \"KL(fused || teacher) per position over the fused top-k ids and one"
-            + " bucket for all other ids; a teacher's tail spread uniformly outside its top-k\","
-            + "\n  \"teachers\": [\n"
-            + String.join(",\n", ts)
-            + "\n  ]\n}\n";
-    Path p = new Path(config.reportPath());
-    FileSystem fs = p.getFileSystem(spark.sparkContext().hadoopConfiguration());
-    try (OutputStream o = fs.create(p, true)) {
-      o.write(json.getBytes(StandardCharsets.UTF_8));
-    }
+    Map<String, Object> j = ReportJson.object();
+    j.put("fused_rows", rows);
+    j.put("fused_teacher_id", fusedId);
+    j.put("rejected", rejected);
+    j.put(
+        "kl",
+        "KL(fused || teacher) per position over the fused top-k ids and one bucket for all other"
+            + " ids; a teacher's tail spread uniformly outside its top-k");
+    j.put("teachers", ts);
+    ReportJson.write(spark.sparkContext().hadoopConfiguration(), config.reportPath(), j);
   }
 
   public static void main(String[] args) {

@@ -6,15 +6,12 @@ import static org.apache.spark.sql.functions.lit;
 import static org.apache.spark.sql.functions.sum;
 
 import dev.distill.spark.transforms.Relabeling;
-import java.io.OutputStream;
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.apache.hadoop.conf.Configuration;
-import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
 import org.apache.spark.sql.DataFrameWriter;
 import org.apache.spark.sql.Dataset;
@@ -119,29 +116,19 @@ public final class RelabelJob {
       Map<String, Double> kl,
       Map<String, String> outputs)
       throws java.io.IOException {
-    List<String> sets = new ArrayList<>();
+    Map<String, Object> sets = ReportJson.object();
     kl.forEach(
-        (name, value) ->
-            sets.add(
-                "    "
-                    + CurateJob.quote(name)
-                    + ": {\"mean_kl_nats_per_position\": "
-                    + value
-                    + ", \"output\": "
-                    + CurateJob.quote(outputs.get(name))
-                    + "}"));
-    String json =
-        "{\n  \"rows\": "
-            + rows
-            + ",\n  \"kl\": \"KL(source || derived), tail spread uniformly over the ids outside"
-            + " top-k\",\n  \"sets\": {\n"
-            + String.join(",\n", sets)
-            + "\n  }\n}\n";
-    Path p = new Path(path);
-    FileSystem fs = p.getFileSystem(hadoop);
-    try (OutputStream o = fs.create(p, true)) {
-      o.write(json.getBytes(StandardCharsets.UTF_8));
-    }
+        (name, value) -> {
+          Map<String, Object> set = ReportJson.object();
+          set.put("mean_kl_nats_per_position", ReportJson.finite(value));
+          set.put("output", outputs.get(name));
+          sets.put(name, set);
+        });
+    Map<String, Object> j = ReportJson.object();
+    j.put("rows", rows);
+    j.put("kl", "KL(source || derived), tail spread uniformly over the ids outside top-k");
+    j.put("sets", sets);
+    ReportJson.write(hadoop, path, j);
   }
 
   public static void main(String[] args) {
