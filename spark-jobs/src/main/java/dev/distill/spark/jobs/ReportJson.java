@@ -1,6 +1,8 @@
 package dev.distill.spark.jobs;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.util.DefaultPrettyPrinter;
+import com.fasterxml.jackson.core.util.Separators;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.ObjectWriter;
 import java.io.IOException;
@@ -18,7 +20,16 @@ import org.apache.hadoop.fs.Path;
  * (JSON has no NaN).
  */
 final class ReportJson {
-  private static final ObjectWriter WRITER = new ObjectMapper().writerWithDefaultPrettyPrinter();
+  /** Two-space indent, {@code "key": value}, {@code {}} and {@code []} when empty. */
+  private static final ObjectWriter WRITER =
+      new ObjectMapper()
+          .writer(
+              new DefaultPrettyPrinter()
+                  .withSeparators(
+                      Separators.createDefaultInstance()
+                          .withObjectFieldValueSpacing(Separators.Spacing.AFTER)
+                          .withObjectEmptySeparator("")
+                          .withArrayEmptySeparator("")));
 
   private ReportJson() {}
 

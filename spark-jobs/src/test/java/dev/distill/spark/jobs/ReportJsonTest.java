@@ -21,6 +21,16 @@ class ReportJsonTest {
   }
 
   @Test
+  void theLayoutIsKeyColonSpaceValueAndEmptyContainersStayTight() {
+    Map<String, Object> j = ReportJson.object();
+    j.put("kept", 4);
+    j.put("filters", List.of());
+    j.put("filtered", Map.of());
+    assertThat(ReportJson.toJson(j))
+        .isEqualTo("{\n  \"kept\": 4,\n  \"filters\": [],\n  \"filtered\": {}\n}\n");
+  }
+
+  @Test
   void stringsAreEscaped() {
     Map<String, Object> j = ReportJson.object();
     j.put("path", "a\"b\\c\nd\u0001");
