@@ -13,6 +13,7 @@ import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.stream.Stream;
+import org.apache.commons.io.file.PathUtils;
 import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.streaming.StreamingQuery;
 import org.apache.spark.sql.streaming.Trigger;
@@ -108,14 +109,6 @@ class MovedInputIT {
     }
   }
 
-  private static void deleteTree(Path dir) throws IOException {
-    try (Stream<Path> files = Files.walk(dir)) {
-      for (Path p : files.sorted(java.util.Comparator.reverseOrder()).toList()) {
-        Files.delete(p);
-      }
-    }
-  }
-
   private static CurateResult curate(Path input, String name) {
     return CurateJob.run(
         new CurateConfig(
@@ -173,7 +166,7 @@ class MovedInputIT {
     copyTree(original, copy);
     Path lost = parts(copy).get(1);
     Files.delete(lost);
-    deleteTree(original);
+    PathUtils.deleteDirectory(original);
 
     assertThatThrownBy(() -> curate(copy, "partial"))
         .isInstanceOf(JobFailedException.class)
