@@ -530,8 +530,7 @@ public final class CurateJob {
   @Command(name = "CurateJob")
   static final class Cli extends JobCli.JobCommand<CurateConfig> {
     @Mixin JobCli.Input input;
-    @Mixin JobCli.Output output;
-    @Mixin JobCli.Report report;
+    @Mixin JobCli.OutputAndReport out;
     @Mixin JobCli.ValFraction valFraction;
 
     @Option(
@@ -652,15 +651,15 @@ public final class CurateJob {
       }
       String events = eventLog;
       if (events == null) {
-        Path parent = new Path(report.file).getParent();
+        Path parent = new Path(out.report).getParent();
         events = (parent == null ? "." : parent.toString()) + "/spark-events";
       } else if (events.equals("none")) {
         events = null;
       }
       return new CurateConfig(
           input.dir,
-          output.dir,
-          report.file,
+          out.output.dir,
+          out.report,
           valFraction.value,
           null,
           opt,

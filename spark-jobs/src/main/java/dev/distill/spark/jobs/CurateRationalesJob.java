@@ -154,8 +154,7 @@ public final class CurateRationalesJob {
   @Command(name = "CurateRationalesJob")
   static final class Cli extends JobCli.JobCommand<Config> {
     @Mixin JobCli.Input input;
-    @Mixin JobCli.Output output;
-    @Mixin JobCli.Report report;
+    @Mixin JobCli.OutputAndReport out;
     @Mixin JobCli.ValFraction valFraction;
 
     @Option(
@@ -185,8 +184,8 @@ public final class CurateRationalesJob {
     Config config() {
       return new Config(
           input.dir,
-          output.dir,
-          report.file,
+          out.output.dir,
+          out.report,
           valFraction.value,
           new RationaleCuration.Options(minChars, maxChars, requireGold),
           null);

@@ -192,8 +192,7 @@ public final class EvalJob {
         description = "Student predictions Parquet.")
     String predictions;
 
-    @Mixin JobCli.Output output;
-    @Mixin JobCli.Report report;
+    @Mixin JobCli.OutputAndReport out;
 
     @Option(
         names = "--split",
@@ -215,8 +214,8 @@ public final class EvalJob {
       return new Config(
           teacher,
           predictions,
-          output.dir,
-          report.file,
+          out.output.dir,
+          out.report,
           split.equals("all") ? null : split,
           lengthBuckets,
           null);

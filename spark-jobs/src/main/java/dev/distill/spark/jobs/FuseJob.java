@@ -235,8 +235,7 @@ public final class FuseJob {
         description = "Repeatable, at least two: a teacher's raw Parquet and its mixture weight.")
     List<String> teachers = new ArrayList<>();
 
-    @Mixin JobCli.Output output;
-    @Mixin JobCli.Report report;
+    @Mixin JobCli.OutputAndReport out;
 
     @Option(
         names = "--k",
@@ -263,7 +262,7 @@ public final class FuseJob {
           throw new JobCli.UsageException("--teacher " + s.substring(0, eq) + " given twice");
         }
       }
-      return new Config(inputs, output.dir, report.file, k, null);
+      return new Config(inputs, out.output.dir, out.report, k, null);
     }
   }
 }

@@ -4,6 +4,7 @@ import java.util.Map;
 import java.util.function.Supplier;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -68,14 +69,16 @@ public final class JobCli {
     String dir;
   }
 
-  /** {@code --report FILE}. */
-  static final class Report {
+  /** {@code --output DIR --report FILE}: where a batch job writes its data and its report. */
+  static final class OutputAndReport {
+    @Mixin Output output;
+
     @Option(
         names = "--report",
         required = true,
         paramLabel = "FILE",
         description = "Report JSON file.")
-    String file;
+    String report;
   }
 
   /** {@code --input DIR}. */

@@ -150,8 +150,7 @@ public final class RelabelJob {
   @Command(name = "RelabelJob")
   static final class Cli extends JobCli.JobCommand<Config> {
     @Mixin JobCli.Input input;
-    @Mixin JobCli.Output output;
-    @Mixin JobCli.Report report;
+    @Mixin JobCli.OutputAndReport out;
 
     @Option(
         names = "--variant",
@@ -166,7 +165,7 @@ public final class RelabelJob {
       for (String s : variants) {
         parsed.add(Relabeling.Variant.parse(s));
       }
-      return new Config(input.dir, output.dir, report.file, parsed, null);
+      return new Config(input.dir, out.output.dir, out.report, parsed, null);
     }
   }
 }

@@ -228,28 +228,10 @@ class ConfigAndArgsTest {
 
   @Test
   void evalArgsDefaultToTheValSplitAndAscendingLengthBuckets() {
-    EvalJob.Config c =
-        EvalJob.parse(
-            new String[] {
-              "--teacher", "/t", "--predictions", "/p", "--output", "/o", "--report", "/r"
-            });
+    EvalJob.Config c = EvalJob.parse(JobCliTest.evalWith());
     assertThat(c.split()).isEqualTo("val");
     assertThat(c.lengthBuckets()).containsExactly(64, 256, 1024);
-    assertThatThrownBy(
-            () ->
-                EvalJob.parse(
-                    new String[] {
-                      "--teacher",
-                      "/t",
-                      "--predictions",
-                      "/p",
-                      "--output",
-                      "/o",
-                      "--report",
-                      "/r",
-                      "--length-buckets",
-                      "256,64"
-                    }))
+    assertThatThrownBy(() -> EvalJob.parse(JobCliTest.evalWith("--length-buckets", "256,64")))
         .hasMessageContaining("ascending");
   }
 

@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
+import org.assertj.core.api.ThrowableAssert.ThrowingCallable;
 import org.junit.jupiter.api.Test;
 
 class JobCliTest {
@@ -20,59 +21,50 @@ class JobCliTest {
     return all;
   }
 
-  private static String[] evalWith(String more) {
-    return new String[] {
-      "--teacher", "/t", "--predictions", "/p", "--output", "/o", "--report", "/r", more
+  /** EvalJob's required options, then {@code more}. */
+  static String[] evalWith(String... more) {
+    String[] required = {
+      "--teacher", "/t", "--predictions", "/p", "--output", "/o", "--report", "/r"
     };
+    String[] all = new String[required.length + more.length];
+    System.arraycopy(required, 0, all, 0, required.length);
+    System.arraycopy(more, 0, all, required.length, more.length);
+    return all;
+  }
+
+  /** Parsing {@code args} is a usage error whose message names each of {@code fragments}. */
+  private static void assertUsageError(ThrowingCallable parse, String... fragments) {
+    assertThatThrownBy(parse)
+        .isInstanceOf(JobCli.UsageException.class)
+        .message()
+        .contains(fragments);
   }
 
   @Test
   void anUnknownFlagIsAUsageErrorNamingIt() {
-    assertThatThrownBy(() -> CurateJob.parse(curateWith("--val-fractoin", "0.2")))
-        .isInstanceOf(JobCli.UsageException.class)
-        .hasMessageContaining("--val-fractoin");
+    assertUsageError(() -> CurateJob.parse(curateWith("--val-fractoin", "0.2")), "--val-fractoin");
   }
 
   @Test
   void aFlagWithoutItsValueIsAUsageError() {
-    assertThatThrownBy(() -> EvalJob.parse(new String[] {"--teacher"}))
-        .isInstanceOf(JobCli.UsageException.class)
-        .hasMessageContaining("--teacher");
+    assertUsageError(() -> EvalJob.parse(new String[] {"--teacher"}), "--teacher");
   }
 
   @Test
   void aValueOfTheWrongTypeIsAUsageErrorNamingTheFlag() {
-    assertThatThrownBy(() -> CurateJob.parse(curateWith("--val-fraction", "a tenth")))
-        .isInstanceOf(JobCli.UsageException.class)
-        .hasMessageContaining("--val-fraction")
-        .hasMessageContaining("a tenth");
-    assertThatThrownBy(() -> CurateJob.parse(curateWith("--near-dup-bands", "x")))
-        .isInstanceOf(JobCli.UsageException.class)
-        .hasMessageContaining("--near-dup-bands");
-    assertThatThrownBy(
-            () ->
-                EvalJob.parse(
-                    new String[] {
-                      "--teacher",
-                      "/t",
-                      "--predictions",
-                      "/p",
-                      "--output",
-                      "/o",
-                      "--report",
-                      "/r",
-                      "--length-buckets",
-                      "64,many"
-                    }))
-        .isInstanceOf(JobCli.UsageException.class)
-        .hasMessageContaining("--length-buckets");
+    assertUsageError(
+        () -> CurateJob.parse(curateWith("--val-fraction", "a tenth")),
+        "--val-fraction",
+        "a tenth");
+    assertUsageError(
+        () -> CurateJob.parse(curateWith("--near-dup-bands", "x")), "--near-dup-bands");
+    assertUsageError(
+        () -> EvalJob.parse(evalWith("--length-buckets", "64,many")), "--length-buckets");
   }
 
   @Test
   void aSingleFlagGivenTwiceIsAUsageErrorButRepeatableOnesAccumulate() {
-    assertThatThrownBy(() -> CurateJob.parse(curateWith("--input", "/j")))
-        .isInstanceOf(JobCli.UsageException.class)
-        .hasMessageContaining("--input");
+    assertUsageError(() -> CurateJob.parse(curateWith("--input", "/j")), "--input");
     CurateConfig c =
         CurateJob.parse(
             curateWith("--filter", "mean_entropy<=q0.9", "--filter=mean_topk_mass>=0.5"));
