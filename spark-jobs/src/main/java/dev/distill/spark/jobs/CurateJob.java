@@ -49,7 +49,6 @@ import org.apache.spark.sql.expressions.WindowSpec;
 import org.apache.spark.sql.functions;
 import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.storage.StorageLevel;
-import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
@@ -498,36 +497,10 @@ public final class CurateJob {
   }
 
   public static void main(String[] args) {
-    JobCli.main(
-        new Cli(),
-        args,
-        config -> {
-          CurateResult result = run(config);
-          System.err.printf(
-              "input %d, kept %d (train %d, val %d), rejected %d %s, duplicates %d,"
-                  + " chunk rows merged %d, filtered %s, near-duplicates %d,"
-                  + " contaminated %d%n",
-              result.input(),
-              result.kept(),
-              result.train(),
-              result.val(),
-              result.rejected(),
-              result.rejectedByReason(),
-              result.duplicates(),
-              result.chunkRowsMerged(),
-              result.filtered(),
-              result.nearDuplicates(),
-              result.contaminated());
-          System.out.println(result.outputPath());
-        });
-  }
-
-  static CurateConfig parse(String[] args) {
-    return JobCli.parse(new Cli(), args);
+    JobCli.main(new Cli(), args);
   }
 
   /** CurateJob's command line. */
-  @Command(name = "CurateJob")
   static final class Cli extends JobCli.JobCommand<CurateConfig> {
     @Mixin JobCli.Input input;
     @Mixin JobCli.OutputAndReport out;
@@ -619,6 +592,27 @@ public final class CurateJob {
         paramLabel = "DIR|none",
         description = "Spark event log; default: the report's folder/spark-events.")
     String eventLog;
+
+    @Override
+    void run(CurateConfig config) throws Exception {
+      CurateResult result = CurateJob.run(config);
+      System.err.printf(
+          "input %d, kept %d (train %d, val %d), rejected %d %s, duplicates %d,"
+              + " chunk rows merged %d, filtered %s, near-duplicates %d,"
+              + " contaminated %d%n",
+          result.input(),
+          result.kept(),
+          result.train(),
+          result.val(),
+          result.rejected(),
+          result.rejectedByReason(),
+          result.duplicates(),
+          result.chunkRowsMerged(),
+          result.filtered(),
+          result.nearDuplicates(),
+          result.contaminated());
+      System.out.println(result.outputPath());
+    }
 
     @Override
     CurateConfig config() {

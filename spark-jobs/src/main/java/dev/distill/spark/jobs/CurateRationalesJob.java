@@ -16,7 +16,6 @@ import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
 import org.apache.spark.storage.StorageLevel;
-import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
@@ -140,18 +139,10 @@ public final class CurateRationalesJob {
   }
 
   public static void main(String[] args) {
-    JobCli.main(
-        new Cli(),
-        args,
-        c -> {
-          Result r = run(c);
-          System.err.println("rationales " + r.rationales() + " decisions " + r.decisions());
-          System.out.println(c.outputPath());
-        });
+    JobCli.main(new Cli(), args);
   }
 
   /** CurateRationalesJob's command line. */
-  @Command(name = "CurateRationalesJob")
   static final class Cli extends JobCli.JobCommand<Config> {
     @Mixin JobCli.Input input;
     @Mixin JobCli.OutputAndReport out;
@@ -179,6 +170,13 @@ public final class CurateRationalesJob {
         description =
             "Drop prompts whose majority answer differs from the gold answer (default ${DEFAULT-VALUE}).")
     boolean requireGold;
+
+    @Override
+    void run(Config c) throws Exception {
+      Result r = CurateRationalesJob.run(c);
+      System.err.println("rationales " + r.rationales() + " decisions " + r.decisions());
+      System.out.println(c.outputPath());
+    }
 
     @Override
     Config config() {

@@ -13,7 +13,6 @@ import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
 import org.apache.spark.storage.StorageLevel;
-import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
@@ -159,24 +158,10 @@ public final class EvalJob {
   }
 
   public static void main(String[] args) {
-    JobCli.main(
-        new Cli(),
-        args,
-        config -> {
-          Result r = run(config);
-          System.err.printf(
-              "positions %d, scored %d, orphan predictions %d%n",
-              r.positions(), r.scored(), r.orphans());
-          System.out.println(r.outputPath());
-        });
-  }
-
-  static Config parse(String[] args) {
-    return JobCli.parse(new Cli(), args);
+    JobCli.main(new Cli(), args);
   }
 
   /** EvalJob's command line. */
-  @Command(name = "EvalJob")
   static final class Cli extends JobCli.JobCommand<Config> {
     @Option(
         names = "--teacher",
@@ -208,6 +193,15 @@ public final class EvalJob {
         defaultValue = "64,256,1024",
         description = "Ascending bucket edges in positions (default ${DEFAULT-VALUE}).")
     int[] lengthBuckets;
+
+    @Override
+    void run(Config config) throws Exception {
+      Result r = EvalJob.run(config);
+      System.err.printf(
+          "positions %d, scored %d, orphan predictions %d%n",
+          r.positions(), r.scored(), r.orphans());
+      System.out.println(r.outputPath());
+    }
 
     @Override
     Config config() {

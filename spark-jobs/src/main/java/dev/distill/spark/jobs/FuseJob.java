@@ -18,7 +18,6 @@ import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
 import org.apache.spark.storage.StorageLevel;
-import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
@@ -209,24 +208,10 @@ public final class FuseJob {
   }
 
   public static void main(String[] args) {
-    JobCli.main(
-        new Cli(),
-        args,
-        c -> {
-          Result r = run(c);
-          System.err.printf(
-              "fused %d rows as %s; rejected %s; mean KL(fused || teacher) per position %s%n",
-              r.fused(), r.fusedTeacherId(), r.rejected(), r.meanKl());
-          System.out.println(c.outputPath());
-        });
-  }
-
-  static Config parse(String[] args) {
-    return JobCli.parse(new Cli(), args);
+    JobCli.main(new Cli(), args);
   }
 
   /** FuseJob's command line. */
-  @Command(name = "FuseJob")
   static final class Cli extends JobCli.JobCommand<Config> {
     @Option(
         names = "--teacher",
@@ -243,6 +228,15 @@ public final class FuseJob {
         defaultValue = "0",
         description = "Output k; 0 for the largest input k (default ${DEFAULT-VALUE}).")
     int k;
+
+    @Override
+    void run(Config c) throws Exception {
+      Result r = FuseJob.run(c);
+      System.err.printf(
+          "fused %d rows as %s; rejected %s; mean KL(fused || teacher) per position %s%n",
+          r.fused(), r.fusedTeacherId(), r.rejected(), r.meanKl());
+      System.out.println(c.outputPath());
+    }
 
     @Override
     Config config() {

@@ -18,7 +18,6 @@ import org.apache.spark.sql.streaming.StreamingQuery;
 import org.apache.spark.sql.streaming.StreamingQueryException;
 import org.apache.spark.sql.streaming.Trigger;
 import org.apache.spark.sql.types.StructType;
-import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
@@ -164,23 +163,10 @@ public final class IngestJob {
   }
 
   public static void main(String[] args) {
-    JobCli.main(
-        new Cli(),
-        args,
-        config -> {
-          IngestResult result = run(config);
-          System.err.printf(
-              "ingested %d rows, quarantined %d%n", result.ingested(), result.quarantined());
-          System.out.println(result.outputPath());
-        });
-  }
-
-  static IngestConfig parse(String[] args) {
-    return JobCli.parse(new Cli(), args);
+    JobCli.main(new Cli(), args);
   }
 
   /** IngestJob's command line. */
-  @Command(name = "IngestJob")
   static final class Cli extends JobCli.JobCommand<IngestConfig> {
     @Option(
         names = "--bootstrap-servers",
@@ -224,6 +210,14 @@ public final class IngestJob {
         defaultValue = "available-now",
         description = "Run once over what is there, or always on (default ${DEFAULT-VALUE}).")
     String trigger;
+
+    @Override
+    void run(IngestConfig config) throws Exception {
+      IngestResult result = IngestJob.run(config);
+      System.err.printf(
+          "ingested %d rows, quarantined %d%n", result.ingested(), result.quarantined());
+      System.out.println(result.outputPath());
+    }
 
     @Override
     IngestConfig config() {

@@ -61,6 +61,9 @@ public final class JobCli {
 
     /** The config these options describe; a bad value is a {@link UsageException}. */
     abstract C config();
+
+    /** Runs the job on {@code config} and prints what it did. */
+    abstract void run(C config) throws Exception;
   }
 
   /** {@code --output DIR}. */
@@ -118,14 +121,9 @@ public final class JobCli {
     return command.config();
   }
 
-  /** A job's main body, given its config. */
-  interface Job<C> {
-    void run(C config) throws Exception;
-  }
-
   /** A job's {@code main}: parses, runs, and exits the JVM with 1 or 2 on failure. */
-  static <C> void main(JobCommand<C> command, String[] args, Job<C> job) {
-    int code = exitCode(command, () -> job.run(parse(command, args)));
+  static <C> void main(JobCommand<C> command, String[] args) {
+    int code = exitCode(command, () -> command.run(parse(command, args)));
     if (code != 0) {
       System.exit(code);
     }

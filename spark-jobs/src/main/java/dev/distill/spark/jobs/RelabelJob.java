@@ -18,7 +18,6 @@ import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
 import org.apache.spark.storage.StorageLevel;
-import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
@@ -132,22 +131,10 @@ public final class RelabelJob {
   }
 
   public static void main(String[] args) {
-    JobCli.main(
-        new Cli(),
-        args,
-        c -> {
-          Result r = run(c);
-          System.err.printf("relabelled %d rows; mean KL per position %s%n", r.rows(), r.meanKl());
-          System.out.println(c.outputPath());
-        });
-  }
-
-  static Config parse(String[] args) {
-    return JobCli.parse(new Cli(), args);
+    JobCli.main(new Cli(), args);
   }
 
   /** RelabelJob's command line. */
-  @Command(name = "RelabelJob")
   static final class Cli extends JobCli.JobCommand<Config> {
     @Mixin JobCli.Input input;
     @Mixin JobCli.OutputAndReport out;
@@ -158,6 +145,13 @@ public final class RelabelJob {
         description =
             "Repeatable: a derived set at temperature T, top-k K or both (t=T, k=K, t=T,k=K).")
     List<String> variants = new ArrayList<>();
+
+    @Override
+    void run(Config c) throws Exception {
+      Result r = RelabelJob.run(c);
+      System.err.printf("relabelled %d rows; mean KL per position %s%n", r.rows(), r.meanKl());
+      System.out.println(c.outputPath());
+    }
 
     @Override
     Config config() {

@@ -92,7 +92,8 @@ class EvalJobIT {
 
     EvalJob.Result r =
         EvalJob.run(
-            EvalJob.parse(
+            JobCli.parse(
+                new EvalJob.Cli(),
                 new String[] {
                   "--teacher", teacher.toString(),
                   "--predictions", predictions.toString(),
@@ -131,7 +132,8 @@ class EvalJobIT {
 
     // Re-running replaces the metrics instead of appending to them.
     EvalJob.run(
-        EvalJob.parse(
+        JobCli.parse(
+            new EvalJob.Cli(),
             new String[] {
               "--teacher", teacher.toString(),
               "--predictions", predictions.toString(),

@@ -42,50 +42,59 @@ class JobCliTest {
 
   @Test
   void anUnknownFlagIsAUsageErrorNamingIt() {
-    assertUsageError(() -> CurateJob.parse(curateWith("--val-fractoin", "0.2")), "--val-fractoin");
+    assertUsageError(
+        () -> JobCli.parse(new CurateJob.Cli(), curateWith("--val-fractoin", "0.2")),
+        "--val-fractoin");
   }
 
   @Test
   void aFlagWithoutItsValueIsAUsageError() {
-    assertUsageError(() -> EvalJob.parse(new String[] {"--teacher"}), "--teacher");
+    assertUsageError(
+        () -> JobCli.parse(new EvalJob.Cli(), new String[] {"--teacher"}), "--teacher");
   }
 
   @Test
   void aValueOfTheWrongTypeIsAUsageErrorNamingTheFlag() {
     assertUsageError(
-        () -> CurateJob.parse(curateWith("--val-fraction", "a tenth")),
+        () -> JobCli.parse(new CurateJob.Cli(), curateWith("--val-fraction", "a tenth")),
         "--val-fraction",
         "a tenth");
     assertUsageError(
-        () -> CurateJob.parse(curateWith("--near-dup-bands", "x")), "--near-dup-bands");
+        () -> JobCli.parse(new CurateJob.Cli(), curateWith("--near-dup-bands", "x")),
+        "--near-dup-bands");
     assertUsageError(
-        () -> EvalJob.parse(evalWith("--length-buckets", "64,many")), "--length-buckets");
+        () -> JobCli.parse(new EvalJob.Cli(), evalWith("--length-buckets", "64,many")),
+        "--length-buckets");
   }
 
   @Test
   void aSingleFlagGivenTwiceIsAUsageErrorButRepeatableOnesAccumulate() {
-    assertUsageError(() -> CurateJob.parse(curateWith("--input", "/j")), "--input");
+    assertUsageError(
+        () -> JobCli.parse(new CurateJob.Cli(), curateWith("--input", "/j")), "--input");
     CurateConfig c =
-        CurateJob.parse(
+        JobCli.parse(
+            new CurateJob.Cli(),
             curateWith("--filter", "mean_entropy<=q0.9", "--filter=mean_topk_mass>=0.5"));
     assertThat(c.options().logitFilters()).hasSize(2);
   }
 
   @Test
   void defaultsAreTheDocumentedOnesAndNearDupDefaultsFollowTheThreshold() {
-    CurateConfig c = CurateJob.parse(curateWith("--near-dup-threshold", "0.8"));
+    CurateConfig c = JobCli.parse(new CurateJob.Cli(), curateWith("--near-dup-threshold", "0.8"));
     assertThat(c.options().nearDuplicates().ngram()).isEqualTo(5);
     assertThat(c.options().nearDuplicates().numHashes()).isEqualTo(120);
     assertThat(c.options().nearDuplicates().bands()).isEqualTo(20);
     assertThat(c.targetFileMb()).isEqualTo(OutputFiles.DEFAULT_TARGET_MB);
     assertThat(c.eventLogDir()).isEqualTo("/runs/spark-events");
-    assertThat(CurateJob.parse(curateWith("--event-log", "none")).eventLogDir()).isNull();
+    assertThat(JobCli.parse(new CurateJob.Cli(), curateWith("--event-log", "none")).eventLogDir())
+        .isNull();
   }
 
   @Test
   void aPathStartingWithAtIsAPathNotAnArgumentFile() {
     CurateConfig c =
-        CurateJob.parse(
+        JobCli.parse(
+            new CurateJob.Cli(),
             new String[] {"--input", "@raw", "--output", "/o", "--report", "/r/r.json"});
     assertThat(c.inputPath()).isEqualTo("@raw");
   }
@@ -107,7 +116,11 @@ class JobCliTest {
   @Test
   void aUsageErrorPrintsOneErrorLineThenTheUsageAndExitsTwo() {
     String err =
-        stderrOf(() -> JobCli.exitCode(new EvalJob.Cli(), () -> EvalJob.parse(evalWith("--x"))), 2);
+        stderrOf(
+            () ->
+                JobCli.exitCode(
+                    new EvalJob.Cli(), () -> JobCli.parse(new EvalJob.Cli(), evalWith("--x"))),
+            2);
     assertThat(err.lines().findFirst().orElseThrow()).startsWith("error: ").contains("--x");
     assertThat(err).contains("usage: EvalJob");
   }
