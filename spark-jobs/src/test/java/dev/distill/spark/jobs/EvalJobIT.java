@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.distill.schemas.avro.TeacherOutput;
 import dev.distill.spark.TestRecords;
+import dev.distill.spark.TestSpark;
 import dev.distill.spark.transforms.CuratedProjection;
 import dev.distill.spark.transforms.SplitAssignment;
 import dev.distill.spark.transforms.StudentEvaluation;
@@ -31,13 +32,7 @@ class EvalJobIT {
 
   @BeforeAll
   static void start() {
-    spark =
-        SparkSession.builder()
-            .appName("eval-it")
-            .master("local[2]")
-            .config("spark.ui.enabled", "false")
-            .config("spark.sql.shuffle.partitions", "2")
-            .getOrCreate();
+    spark = TestSpark.local("eval-it");
   }
 
   @AfterAll
