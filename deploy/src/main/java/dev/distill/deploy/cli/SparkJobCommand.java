@@ -3,7 +3,7 @@ package dev.distill.deploy.cli;
 import dev.distill.spark.jobs.CurateJob;
 import dev.distill.spark.jobs.FuseJob;
 import dev.distill.spark.jobs.IngestJob;
-import java.lang.reflect.Field;
+import dev.distill.spark.jobs.JobCli;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
@@ -48,17 +48,6 @@ abstract class SparkJobCommand implements Callable<Integer> {
     return 0;
   }
 
-  /** The job's own usage line (its {@code USAGE} constant), shown under {@code --help}. */
-  static String usageOf(Class<?> job) {
-    try {
-      Field f = job.getDeclaredField("USAGE");
-      f.setAccessible(true);
-      return String.valueOf(f.get(null));
-    } catch (ReflectiveOperationException | RuntimeException e) {
-      return "see the usage " + job.getSimpleName() + " prints for a bad option";
-    }
-  }
-
   @Command(
       name = "ingest",
       mixinStandardHelpOptions = true,
@@ -73,7 +62,7 @@ abstract class SparkJobCommand implements Callable<Integer> {
     public static final class Usage implements CommandLine.IModelTransformer {
       @Override
       public CommandLine.Model.CommandSpec transform(CommandLine.Model.CommandSpec spec) {
-        spec.usageMessage().footer("", usageOf(IngestJob.class));
+        spec.usageMessage().footer("", JobCli.usage(IngestJob.class));
         return spec;
       }
     }
@@ -98,7 +87,7 @@ abstract class SparkJobCommand implements Callable<Integer> {
     public static final class Usage implements CommandLine.IModelTransformer {
       @Override
       public CommandLine.Model.CommandSpec transform(CommandLine.Model.CommandSpec spec) {
-        spec.usageMessage().footer("", usageOf(CurateJob.class));
+        spec.usageMessage().footer("", JobCli.usage(CurateJob.class));
         return spec;
       }
     }
@@ -124,7 +113,7 @@ abstract class SparkJobCommand implements Callable<Integer> {
     public static final class Usage implements CommandLine.IModelTransformer {
       @Override
       public CommandLine.Model.CommandSpec transform(CommandLine.Model.CommandSpec spec) {
-        spec.usageMessage().footer("", usageOf(FuseJob.class));
+        spec.usageMessage().footer("", JobCli.usage(FuseJob.class));
         return spec;
       }
     }

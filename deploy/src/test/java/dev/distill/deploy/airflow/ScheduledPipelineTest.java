@@ -4,8 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assumptions.assumeThat;
 
 import dev.distill.deploy.cli.DistillCli;
+import dev.distill.spark.jobs.JobCli;
 import java.io.IOException;
-import java.lang.reflect.Field;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -135,7 +135,7 @@ class ScheduledPipelineTest {
       while (flag.find()) {
         assertThat(usage)
             .as("%s accepts %s", opt.group(1), flag.group(1))
-            .contains(flag.group(1) + " ");
+            .containsPattern(Pattern.quote(flag.group(1)) + "[= ]");
       }
       jobs++;
     }
@@ -162,16 +162,16 @@ class ScheduledPipelineTest {
       // Everything after the application jar is the job's own command line.
       for (String a : argv.subList(c + 3, argv.size())) {
         if (a.startsWith("--")) {
-          assertThat(usage).as("%s accepts %s", job.getSimpleName(), a).contains(a + " ");
+          assertThat(usage)
+              .as("%s accepts %s", job.getSimpleName(), a)
+              .containsPattern(Pattern.quote(a) + "[= ]");
         }
       }
     }
   }
 
-  static String usageOf(Class<?> job) throws ReflectiveOperationException {
-    Field f = job.getDeclaredField("USAGE");
-    f.setAccessible(true);
-    return f.get(null) + " ";
+  static String usageOf(Class<?> job) {
+    return JobCli.usage(job) + " ";
   }
 
   /** The shell command starting at {@code from}, with backslash-newline continuations joined. */

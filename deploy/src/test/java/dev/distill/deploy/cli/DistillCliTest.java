@@ -63,13 +63,14 @@ class DistillCliTest {
   void ingestAndCurateShowTheSparkJobsOwnUsage() {
     Result curate = run("curate", "--help");
     assertThat(curate.code()).isZero();
-    assertThat(curate.out()).contains("--master", "usage: CurateJob --input DIR --output DIR");
+    assertThat(curate.out())
+        .contains("--master", "usage: CurateJob", "--input=DIR", "--output=DIR");
     Result fuse = run("fuse", "--help");
     assertThat(fuse.code()).isZero();
-    assertThat(fuse.out()).contains("--master", "usage: FuseJob --teacher RAW_DIR=WEIGHT");
+    assertThat(fuse.out()).contains("--master", "usage: FuseJob", "--teacher=RAW_DIR=WEIGHT");
     Result ingest = run("ingest", "--help");
     assertThat(ingest.code()).isZero();
-    assertThat(ingest.out()).contains("usage: IngestJob --bootstrap-servers");
+    assertThat(ingest.out()).contains("usage: IngestJob", "--bootstrap-servers=HOST:PORT");
   }
 
   @Test

@@ -3,6 +3,7 @@ package dev.distill.deploy.kafka;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.distill.teacher.kafka.ChildKafkaBroker;
 import dev.distill.teacher.kafka.Topics;
 import java.io.IOException;
 import java.net.InetSocketAddress;
@@ -39,12 +40,12 @@ class EmbeddedKafkaIT {
 
   @Test
   void clusterIdsAreKafkaUuidShaped() {
-    String id = EmbeddedKafka.clusterId();
+    String id = ChildKafkaBroker.clusterId();
     assertThat(id).hasSize(22).matches("[A-Za-z0-9_-]+");
-    assertThat(EmbeddedKafka.clusterId()).isNotEqualTo(id);
+    assertThat(ChildKafkaBroker.clusterId()).isNotEqualTo(id);
     // StorageTool's argument parser takes an id starting with '-' for an option (1 draw in 64)
     for (int i = 0; i < 2000; i++) {
-      assertThat(EmbeddedKafka.clusterId()).doesNotStartWith("-");
+      assertThat(ChildKafkaBroker.clusterId()).doesNotStartWith("-");
     }
   }
 }

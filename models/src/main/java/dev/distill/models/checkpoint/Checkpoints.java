@@ -25,17 +25,14 @@ import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
-import java.security.DigestInputStream;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
-import java.util.Comparator;
-import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.UUID;
 import java.util.stream.Stream;
+import org.apache.commons.codec.digest.DigestUtils;
+import org.apache.commons.io.file.PathUtils;
 
 /**
  * The checkpoint format: a folder holding {@value #CONFIG} (the model config's JSON), the
@@ -130,13 +127,13 @@ public final class Checkpoints {
         Path old = parent.resolve("." + name + ".old-" + UUID.randomUUID());
         move(target, old);
         move(tmp, target);
-        deleteRecursively(old);
+        PathUtils.deleteDirectory(old);
       } else {
         move(tmp, target);
       }
     } finally {
       if (Files.exists(tmp)) {
-        deleteRecursively(tmp);
+        PathUtils.deleteDirectory(tmp);
       }
     }
   }
@@ -301,25 +298,10 @@ public final class Checkpoints {
     }
   }
 
-  private static void deleteRecursively(Path root) throws IOException {
-    try (Stream<Path> paths = Files.walk(root)) {
-      for (Path p : (Iterable<Path>) paths.sorted(Comparator.reverseOrder())::iterator) {
-        Files.deleteIfExists(p);
-      }
-    }
-  }
-
   /** SHA-256 (hex) of a file's bytes. */
   public static String sha256(Path file) throws IOException {
-    MessageDigest md;
-    try {
-      md = MessageDigest.getInstance("SHA-256");
-    } catch (NoSuchAlgorithmException e) {
-      throw new IllegalStateException(e);
+    try (InputStream in = Files.newInputStream(file)) {
+      return DigestUtils.sha256Hex(in);
     }
-    try (InputStream in = new DigestInputStream(Files.newInputStream(file), md)) {
-      in.transferTo(OutputStream.nullOutputStream());
-    }
-    return HexFormat.of().formatHex(md.digest());
   }
 }

@@ -24,11 +24,11 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
 import java.util.Objects;
 import java.util.Random;
 import java.util.function.Supplier;
+import org.apache.commons.codec.digest.DigestUtils;
 
 /**
  * A causal language model block ({@link CausalLm}: our {@link Gpt}, or a Hugging Face family)
@@ -398,12 +398,7 @@ public final class LanguageModel implements AutoCloseable {
    * dimensions (int64 little-endian), its float32 values (little-endian).
    */
   public String parametersSha256() {
-    MessageDigest md;
-    try {
-      md = MessageDigest.getInstance("SHA-256");
-    } catch (NoSuchAlgorithmException e) {
-      throw new IllegalStateException(e);
-    }
+    MessageDigest md = DigestUtils.getSha256Digest();
     for (Pair<String, Parameter> p : block.getParameters()) {
       md.update(p.getKey().getBytes(StandardCharsets.UTF_8));
       NDArray a = p.getValue().getArray();

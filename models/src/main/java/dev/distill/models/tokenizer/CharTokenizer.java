@@ -10,14 +10,12 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.util.Arrays;
 import java.util.HashMap;
-import java.util.HexFormat;
 import java.util.Map;
 import java.util.OptionalInt;
 import java.util.Set;
+import org.apache.commons.codec.digest.DigestUtils;
 
 /**
  * A character-level tokenizer, as in nanoGPT's shakespeare_char: the vocabulary is the set of
@@ -52,7 +50,7 @@ public final class CharTokenizer implements Tokenizer {
       idOf.put(codePoints[i], i);
     }
     this.vocabulary = new String(codePoints, 0, codePoints.length);
-    this.sha256 = sha256Hex(vocabulary.getBytes(StandardCharsets.UTF_8));
+    this.sha256 = DigestUtils.sha256Hex(vocabulary.getBytes(StandardCharsets.UTF_8));
   }
 
   /** Builds the tokenizer whose vocabulary is the distinct code points of {@code corpus}. */
@@ -266,14 +264,6 @@ public final class CharTokenizer implements Tokenizer {
       throw new IOException(file + ": missing or non-string key '" + key + "'");
     }
     return e.getAsString();
-  }
-
-  static String sha256Hex(byte[] bytes) {
-    try {
-      return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes));
-    } catch (NoSuchAlgorithmException e) {
-      throw new IllegalStateException("SHA-256 is required of every JVM", e);
-    }
   }
 
   @Override

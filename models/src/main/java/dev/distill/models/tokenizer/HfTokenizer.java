@@ -14,7 +14,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.HashMap;
@@ -26,6 +25,7 @@ import java.util.Objects;
 import java.util.Optional;
 import java.util.OptionalInt;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
+import org.apache.commons.codec.digest.DigestUtils;
 
 /**
  * A Hugging Face tokenizer: the {@code tokenizer.json} of a model folder run by the Rust {@code
@@ -556,19 +556,15 @@ public final class HfTokenizer implements Tokenizer {
   }
 
   private static String identity(Map<String, byte[]> files) {
-    try {
-      MessageDigest md = MessageDigest.getInstance("SHA-256");
-      for (Map.Entry<String, byte[]> f : files.entrySet()) {
-        if (!f.getKey().equals(TOKENIZER_FILE)) {
-          md.update((byte) 0);
-          md.update(f.getKey().getBytes(StandardCharsets.UTF_8));
-          md.update((byte) 0);
-        }
-        md.update(f.getValue());
+    MessageDigest md = DigestUtils.getSha256Digest();
+    for (Map.Entry<String, byte[]> f : files.entrySet()) {
+      if (!f.getKey().equals(TOKENIZER_FILE)) {
+        md.update((byte) 0);
+        md.update(f.getKey().getBytes(StandardCharsets.UTF_8));
+        md.update((byte) 0);
       }
-      return HexFormat.of().formatHex(md.digest());
-    } catch (NoSuchAlgorithmException e) {
-      throw new IllegalStateException("SHA-256 is required of every JVM", e);
+      md.update(f.getValue());
     }
+    return HexFormat.of().formatHex(md.digest());
   }
 }

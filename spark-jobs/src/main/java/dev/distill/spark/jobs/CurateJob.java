@@ -28,8 +28,6 @@ import dev.distill.spark.transforms.RawColumns;
 import dev.distill.spark.transforms.RecordValidation;
 import dev.distill.spark.transforms.SplitAssignment;
 import java.io.IOException;
-import java.io.OutputStream;
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -58,6 +56,8 @@ import org.apache.spark.sql.expressions.WindowSpec;
 import org.apache.spark.sql.functions;
 import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.storage.StorageLevel;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
 
 /**
  * Raw Parquet to curated Parquet: validate every row with the schemas rules (rejects counted by
@@ -69,20 +69,6 @@ import org.apache.spark.storage.StorageLevel;
  * honoured; corrupt files are never skipped: the job fails and its message names the file.
  */
 public final class CurateJob {
-  static final String USAGE =
-      "usage: CurateJob --input DIR --output DIR --report FILE [--val-fraction F (default 0.1)]\n"
-          + "  [--run-id ID (writes OUTPUT/run_id=ID/split=..., re-runs replace only that run)]\n"
-          + "  [--near-dup-threshold J [--near-dup-ngram 5] [--near-dup-hashes 120]"
-          + " [--near-dup-bands 20]]\n"
-          + "  [--filter 'mean_entropy<=q0.99']... (columns: mean_entropy, mean_top1_margin,"
-          + " mean_topk_mass, label_outside_topk_rate; >= or <=; a value or qP)\n"
-          + "  [--decontaminate-against PARQUET_DIR|val [--decontaminate-ngram 13]]\n"
-          + "  [--weights uniform|entropy [--weight-tau 1.0]]\n"
-          + "  [--target-file-mb 128 (output file size aimed at; one file per split per task)]"
-          + " [--max-records-per-file N (cap; 0 = none)]\n"
-          + "  [--event-log DIR|none (Spark event log; default: the report's folder/spark-events)]"
-          + " [--verbose (stack traces on failure)]";
-
   private CurateJob() {}
 
   public static CurateResult run(CurateConfig config) {
@@ -364,10 +350,10 @@ public final class CurateJob {
                 filtered,
                 nearDuplicates,
                 contaminated);
-        writeText(
+        ReportJson.write(
             hadoop,
             config.reportPath(),
-            reportJson(result, distributions, resolved, opt, input.warnings()));
+            report(result, distributions, resolved, opt, input.warnings()));
         return result;
       } catch (MixedProvenanceException | JobFailedException e) {
         throw e;
@@ -595,212 +581,223 @@ public final class CurateJob {
       List<LogitFilters.Resolved> filters,
       CurateOptions opt,
       List<String> warnings) {
-    StringBuilder b = new StringBuilder("{\n");
-    b.append("  \"input\": ").append(r.input()).append(",\n");
-    b.append("  \"kept\": ").append(r.kept()).append(",\n");
-    b.append("  \"rejected\": ").append(r.rejected()).append(",\n");
-    b.append("  \"rejected_by_reason\": ").append(counts(r.rejectedByReason())).append(",\n");
-    b.append("  \"duplicates\": ").append(r.duplicates()).append(",\n");
-    b.append("  \"chunk_rows_merged\": ").append(r.chunkRowsMerged()).append(",\n");
-    b.append("  \"filtered\": ").append(counts(r.filtered())).append(",\n");
-    b.append("  \"near_duplicates\": ").append(r.nearDuplicates()).append(",\n");
-    b.append("  \"contaminated\": ").append(r.contaminated()).append(",\n");
-    b.append("  \"splits\": {\"train\": ")
-        .append(r.train())
-        .append(", \"val\": ")
-        .append(r.val())
-        .append("},\n");
-    List<String> dist = new ArrayList<>();
+    return ReportJson.toJson(report(r, distributions, filters, opt, warnings));
+  }
+
+  private static Map<String, Object> report(
+      CurateResult r,
+      Map<String, Map<Double, Double>> distributions,
+      List<LogitFilters.Resolved> filters,
+      CurateOptions opt,
+      List<String> warnings) {
+    Map<String, Object> j = ReportJson.object();
+    j.put("input", r.input());
+    j.put("kept", r.kept());
+    j.put("rejected", r.rejected());
+    j.put("rejected_by_reason", new TreeMap<>(r.rejectedByReason()));
+    j.put("duplicates", r.duplicates());
+    j.put("chunk_rows_merged", r.chunkRowsMerged());
+    j.put("filtered", new TreeMap<>(r.filtered()));
+    j.put("near_duplicates", r.nearDuplicates());
+    j.put("contaminated", r.contaminated());
+    Map<String, Object> splits = ReportJson.object();
+    splits.put("train", r.train());
+    splits.put("val", r.val());
+    j.put("splits", splits);
+    Map<String, Object> dist = ReportJson.object();
     distributions.forEach(
         (column, qs) -> {
-          List<String> parts = new ArrayList<>();
-          qs.forEach((q, v) -> parts.add(quote("q" + q) + ": " + number(v)));
-          dist.add("    " + quote(column) + ": {" + String.join(", ", parts) + "}");
+          Map<String, Object> quantiles = ReportJson.object();
+          qs.forEach((q, v) -> quantiles.put("q" + q, ReportJson.finite(v)));
+          dist.put(column, quantiles);
         });
-    b.append("  \"distributions\": {")
-        .append(dist.isEmpty() ? "" : "\n" + String.join(",\n", dist) + "\n  ")
-        .append("},\n");
-    List<String> fs = new ArrayList<>();
+    j.put("distributions", dist);
+    List<Map<String, Object>> fs = new ArrayList<>();
     for (LogitFilters.Resolved f : filters) {
-      fs.add(
-          "    {\"name\": "
-              + quote(f.filter().name())
-              + ", \"threshold\": "
-              + number(f.threshold())
-              + ", \"dropped\": "
-              + r.filtered().getOrDefault(f.filter().name(), 0L)
-              + "}");
+      Map<String, Object> one = ReportJson.object();
+      one.put("name", f.filter().name());
+      one.put("threshold", ReportJson.finite(f.threshold()));
+      one.put("dropped", r.filtered().getOrDefault(f.filter().name(), 0L));
+      fs.add(one);
     }
-    b.append("  \"filters\": [")
-        .append(fs.isEmpty() ? "" : "\n" + String.join(",\n", fs) + "\n  ")
-        .append("],\n");
-    b.append("  \"options\": {")
-        .append("\"near_duplicates\": ")
-        .append(opt.nearDuplicates() == null ? "null" : quote(opt.nearDuplicates().toString()))
-        .append(", \"decontamination\": ")
-        .append(opt.decontamination() == null ? "null" : quote(opt.decontamination().toString()))
-        .append(", \"weights\": ")
-        .append(quote(opt.weights().toString()))
-        .append("},\n");
-    List<String> ws = new ArrayList<>();
-    warnings.forEach(w -> ws.add("    " + quote(w)));
-    b.append("  \"warnings\": [")
-        .append(ws.isEmpty() ? "" : "\n" + String.join(",\n", ws) + "\n  ")
-        .append("],\n");
-    b.append("  \"output\": ").append(quote(r.outputPath())).append("\n}\n");
-    return b.toString();
-  }
-
-  private static String counts(Map<String, Long> m) {
-    List<String> parts = new ArrayList<>();
-    new TreeMap<>(m).forEach((k, v) -> parts.add("    " + quote(k) + ": " + v));
-    return "{" + (parts.isEmpty() ? "" : "\n" + String.join(",\n", parts) + "\n  ") + "}";
-  }
-
-  private static String number(double v) {
-    return Double.isFinite(v) ? Double.toString(v) : "null";
-  }
-
-  static String quote(String s) {
-    StringBuilder b = new StringBuilder("\"");
-    for (char c : s.toCharArray()) {
-      switch (c) {
-        case '"' -> b.append("\\\"");
-        case '\\' -> b.append("\\\\");
-        case '\n' -> b.append("\\n");
-        case '\r' -> b.append("\\r");
-        case '\t' -> b.append("\\t");
-        default -> {
-          if (c < 0x20) {
-            b.append(String.format("\\u%04x", (int) c));
-          } else {
-            b.append(c);
-          }
-        }
-      }
-    }
-    return b.append('"').toString();
-  }
-
-  private static void writeText(Configuration hadoop, String path, String text) throws IOException {
-    Path p = new Path(path);
-    try (OutputStream out = p.getFileSystem(hadoop).create(p, true)) {
-      out.write(text.getBytes(StandardCharsets.UTF_8));
-    }
+    j.put("filters", fs);
+    Map<String, Object> options = ReportJson.object();
+    options.put(
+        "near_duplicates", opt.nearDuplicates() == null ? null : opt.nearDuplicates().toString());
+    options.put(
+        "decontamination", opt.decontamination() == null ? null : opt.decontamination().toString());
+    options.put("weights", opt.weights().toString());
+    j.put("options", options);
+    j.put("warnings", warnings);
+    j.put("output", r.outputPath());
+    return j;
   }
 
   public static void main(String[] args) {
-    int code =
-        Args.exitCode(
-            USAGE,
-            Args.verbose(args),
-            () -> {
-              CurateResult result = run(parse(args));
-              System.err.printf(
-                  "input %d, kept %d (train %d, val %d), rejected %d %s, duplicates %d,"
-                      + " chunk rows merged %d, filtered %s, near-duplicates %d,"
-                      + " contaminated %d%n",
-                  result.input(),
-                  result.kept(),
-                  result.train(),
-                  result.val(),
-                  result.rejected(),
-                  result.rejectedByReason(),
-                  result.duplicates(),
-                  result.chunkRowsMerged(),
-                  result.filtered(),
-                  result.nearDuplicates(),
-                  result.contaminated());
-              System.out.println(result.outputPath());
-            });
-    if (code != 0) {
-      System.exit(code);
-    }
+    JobCli.main(new Cli(), args);
   }
 
-  static CurateConfig parse(String[] args) {
-    Args a =
-        Args.parse(
-            args,
-            Set.of(
-                "input",
-                "output",
-                "report",
-                "val-fraction",
-                "near-dup-threshold",
-                "near-dup-ngram",
-                "near-dup-hashes",
-                "near-dup-bands",
-                "decontaminate-against",
-                "decontaminate-ngram",
-                "weights",
-                "weight-tau",
-                "run-id",
-                "target-file-mb",
-                "max-records-per-file",
-                "event-log"),
-            Set.of("filter"));
-    double fraction = number(a, "val-fraction", String.valueOf(CurateConfig.DEFAULT_VAL_FRACTION));
-    CurateOptions opt = CurateOptions.defaults();
-    String threshold = a.optional("near-dup-threshold", null);
-    if (threshold != null) {
-      NearDuplicates.Params d =
-          NearDuplicates.Params.withThreshold(number(a, "near-dup-threshold", threshold));
-      opt =
-          opt.withNearDuplicates(
-              new NearDuplicates.Params(
-                  (int) number(a, "near-dup-ngram", String.valueOf(d.ngram())),
-                  (int) number(a, "near-dup-hashes", String.valueOf(d.numHashes())),
-                  (int) number(a, "near-dup-bands", String.valueOf(d.bands())),
-                  d.threshold(),
-                  d.maxBucketSize()));
-    }
-    List<LogitFilters.Filter> filters = new ArrayList<>();
-    for (String spec : a.all("filter")) {
-      filters.add(LogitFilters.Filter.parse(spec));
-    }
-    opt = opt.withLogitFilters(filters);
-    String against = a.optional("decontaminate-against", null);
-    if (against != null) {
-      int n = (int) number(a, "decontaminate-ngram", String.valueOf(Decontamination.DEFAULT_NGRAM));
-      opt =
-          opt.withDecontamination(
-              against.equals("val")
-                  ? new Decontamination.Params(n, null, true)
-                  : new Decontamination.Params(n, against, false));
-    }
-    ExampleWeights.Scheme scheme = ExampleWeights.Scheme.parse(a.optional("weights", "uniform"));
-    if (scheme == ExampleWeights.Scheme.ENTROPY) {
-      opt = opt.withWeights(ExampleWeights.Params.entropy(number(a, "weight-tau", "1.0")));
-    }
-    String report = a.required("report");
-    String eventLog = a.optional("event-log", null);
-    if (eventLog == null) {
-      String parent =
-          new Path(report).getParent() == null ? "." : new Path(report).getParent().toString();
-      eventLog = parent + "/spark-events";
-    } else if (eventLog.equals("none")) {
-      eventLog = null;
-    }
-    return new CurateConfig(
-        a.required("input"),
-        a.required("output"),
-        report,
-        fraction,
-        null,
-        opt,
-        a.optional("run-id", null),
-        (int) number(a, "target-file-mb", String.valueOf(OutputFiles.DEFAULT_TARGET_MB)),
-        (long) number(a, "max-records-per-file", "0"),
-        eventLog);
-  }
+  /** CurateJob's command line. */
+  static final class Cli extends JobCli.JobCommand<CurateConfig> {
+    @Mixin JobCli.Input input;
+    @Mixin JobCli.OutputAndReport out;
+    @Mixin JobCli.ValFraction valFraction;
 
-  private static double number(Args a, String key, String fallback) {
-    String v = a.optional(key, fallback);
-    try {
-      return Double.parseDouble(v);
-    } catch (NumberFormatException e) {
-      throw new Args.UsageException("--" + key + " wants a number, got " + v);
+    @Option(
+        names = "--run-id",
+        paramLabel = "ID",
+        description = "Writes OUTPUT/run_id=ID/split=..., re-runs replace only that run.")
+    String runId;
+
+    @Option(
+        names = "--near-dup-threshold",
+        paramLabel = "J",
+        description = "Drops near-duplicates at Jaccard >= J (MinHash LSH); off by default.")
+    Double nearDupThreshold;
+
+    @Option(
+        names = "--near-dup-ngram",
+        paramLabel = "N",
+        description = "Shingle length in tokens, with --near-dup-threshold (default 5).")
+    Integer nearDupNgram;
+
+    @Option(
+        names = "--near-dup-hashes",
+        paramLabel = "N",
+        description = "MinHash functions, with --near-dup-threshold (default 120).")
+    Integer nearDupHashes;
+
+    @Option(
+        names = "--near-dup-bands",
+        paramLabel = "N",
+        description = "LSH bands, with --near-dup-threshold (default 20).")
+    Integer nearDupBands;
+
+    @Option(
+        names = "--filter",
+        paramLabel = "SPEC",
+        description = {
+          "Repeatable, e.g. 'mean_entropy<=q0.99' (columns: mean_entropy, mean_top1_margin,"
+              + " mean_topk_mass, label_outside_topk_rate; >= or <=; a value or qP)."
+        })
+    List<String> filters = new ArrayList<>();
+
+    @Option(
+        names = "--decontaminate-against",
+        paramLabel = "PARQUET_DIR|val",
+        description = "Drops records sharing an n-gram with this Parquet folder or the val split.")
+    String decontaminateAgainst;
+
+    @Option(
+        names = "--decontaminate-ngram",
+        paramLabel = "N",
+        defaultValue = "" + Decontamination.DEFAULT_NGRAM,
+        description = "N-gram length, with --decontaminate-against (default ${DEFAULT-VALUE}).")
+    int decontaminateNgram;
+
+    @Option(
+        names = "--weights",
+        paramLabel = "uniform|entropy",
+        defaultValue = "uniform",
+        description = "Example weights (default ${DEFAULT-VALUE}).")
+    String weights;
+
+    @Option(
+        names = "--weight-tau",
+        paramLabel = "TAU",
+        defaultValue = "1.0",
+        description = "Temperature, with --weights entropy (default ${DEFAULT-VALUE}).")
+    double weightTau;
+
+    @Option(
+        names = "--target-file-mb",
+        paramLabel = "MB",
+        defaultValue = "" + OutputFiles.DEFAULT_TARGET_MB,
+        description =
+            "Output file size aimed at; one file per split per task (default ${DEFAULT-VALUE}).")
+    int targetFileMb;
+
+    @Option(
+        names = "--max-records-per-file",
+        paramLabel = "N",
+        defaultValue = "0",
+        description = "Cap on records per output file; 0 = none (default ${DEFAULT-VALUE}).")
+    long maxRecordsPerFile;
+
+    @Option(
+        names = "--event-log",
+        paramLabel = "DIR|none",
+        description = "Spark event log; default: the report's folder/spark-events.")
+    String eventLog;
+
+    @Override
+    void run(CurateConfig config) throws Exception {
+      CurateResult result = CurateJob.run(config);
+      System.err.printf(
+          "input %d, kept %d (train %d, val %d), rejected %d %s, duplicates %d,"
+              + " chunk rows merged %d, filtered %s, near-duplicates %d,"
+              + " contaminated %d%n",
+          result.input(),
+          result.kept(),
+          result.train(),
+          result.val(),
+          result.rejected(),
+          result.rejectedByReason(),
+          result.duplicates(),
+          result.chunkRowsMerged(),
+          result.filtered(),
+          result.nearDuplicates(),
+          result.contaminated());
+      System.out.println(result.outputPath());
+    }
+
+    @Override
+    CurateConfig config() {
+      CurateOptions opt = CurateOptions.defaults();
+      if (nearDupThreshold != null) {
+        NearDuplicates.Params d = NearDuplicates.Params.withThreshold(nearDupThreshold);
+        opt =
+            opt.withNearDuplicates(
+                new NearDuplicates.Params(
+                    nearDupNgram == null ? d.ngram() : nearDupNgram,
+                    nearDupHashes == null ? d.numHashes() : nearDupHashes,
+                    nearDupBands == null ? d.bands() : nearDupBands,
+                    d.threshold(),
+                    d.maxBucketSize()));
+      }
+      List<LogitFilters.Filter> parsed = new ArrayList<>();
+      for (String spec : filters) {
+        parsed.add(LogitFilters.Filter.parse(spec));
+      }
+      opt = opt.withLogitFilters(parsed);
+      if (decontaminateAgainst != null) {
+        opt =
+            opt.withDecontamination(
+                decontaminateAgainst.equals("val")
+                    ? new Decontamination.Params(decontaminateNgram, null, true)
+                    : new Decontamination.Params(decontaminateNgram, decontaminateAgainst, false));
+      }
+      if (ExampleWeights.Scheme.parse(weights) == ExampleWeights.Scheme.ENTROPY) {
+        opt = opt.withWeights(ExampleWeights.Params.entropy(weightTau));
+      }
+      String events = eventLog;
+      if (events == null) {
+        Path parent = new Path(out.report).getParent();
+        events = (parent == null ? "." : parent.toString()) + "/spark-events";
+      } else if (events.equals("none")) {
+        events = null;
+      }
+      return new CurateConfig(
+          input.dir,
+          out.output.dir,
+          out.report,
+          valFraction.value,
+          null,
+          opt,
+          runId,
+          targetFileMb,
+          maxRecordsPerFile,
+          events);
     }
   }
 }

@@ -5,11 +5,8 @@ import static org.apache.spark.sql.functions.col;
 import dev.distill.spark.transforms.RationaleCuration;
 import dev.distill.spark.transforms.SplitAssignment;
 import java.io.IOException;
-import java.io.OutputStream;
-import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.TreeMap;
 import java.util.stream.Collectors;
 import org.apache.hadoop.conf.Configuration;
@@ -19,6 +16,8 @@ import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
 import org.apache.spark.storage.StorageLevel;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
 
 /**
  * Teacher outputs with sampled rationales (nested {@code TeacherOutput} Parquet, as teacher-service
@@ -26,10 +25,6 @@ import org.apache.spark.storage.StorageLevel;
  * {@code _SUCCESS}) and a report of every rationale's decision (see {@link RationaleCuration}).
  */
 public final class CurateRationalesJob {
-  static final String USAGE =
-      "usage: CurateRationalesJob --input DIR --output DIR --report FILE [--val-fraction F]"
-          + " [--min-chars N] [--max-chars N] [--require-gold true|false]";
-
   /** The job's settings. */
   public record Config(
       String inputPath,
@@ -104,7 +99,7 @@ public final class CurateRationalesJob {
         curated.unpersist();
         fs.create(success, true).close();
         Result result = new Result(prompts, rationales, decisions, train, val);
-        writeText(hadoop, config.reportPath(), json(result, config.outputPath()));
+        ReportJson.write(hadoop, config.reportPath(), json(result, config.outputPath()));
         return result;
       } catch (JobFailedException e) {
         throw e;
@@ -129,70 +124,69 @@ public final class CurateRationalesJob {
     }
   }
 
-  static String json(Result r, String output) {
-    String decisions =
-        r.decisions().entrySet().stream()
-            .map(e -> CurateJob.quote(e.getKey()) + ": " + e.getValue())
-            .collect(Collectors.joining(", "));
-    return "{\"prompts\": "
-        + r.prompts()
-        + ", \"rationales\": "
-        + r.rationales()
-        + ", \"decisions\": {"
-        + decisions
-        + "}, \"kept\": "
-        + r.kept()
-        + ", \"splits\": {\"train\": "
-        + r.train()
-        + ", \"val\": "
-        + r.val()
-        + "}, \"output\": "
-        + CurateJob.quote(output)
-        + "}\n";
-  }
-
-  private static void writeText(Configuration hadoop, String path, String text) throws IOException {
-    Path p = new Path(path);
-    try (OutputStream out = p.getFileSystem(hadoop).create(p, true)) {
-      out.write(text.getBytes(StandardCharsets.UTF_8));
-    }
+  static Map<String, Object> json(Result r, String output) {
+    Map<String, Object> j = ReportJson.object();
+    j.put("prompts", r.prompts());
+    j.put("rationales", r.rationales());
+    j.put("decisions", r.decisions());
+    j.put("kept", r.kept());
+    Map<String, Object> splits = ReportJson.object();
+    splits.put("train", r.train());
+    splits.put("val", r.val());
+    j.put("splits", splits);
+    j.put("output", output);
+    return j;
   }
 
   public static void main(String[] args) {
-    int code =
-        Args.exitCode(
-            USAGE,
-            Args.verbose(args),
-            () -> {
-              Args a =
-                  Args.parse(
-                      args,
-                      Set.of(
-                          "input",
-                          "output",
-                          "report",
-                          "val-fraction",
-                          "min-chars",
-                          "max-chars",
-                          "require-gold"),
-                      Set.of());
-              Config c =
-                  new Config(
-                      a.required("input"),
-                      a.required("output"),
-                      a.required("report"),
-                      Double.parseDouble(a.optional("val-fraction", "0.1")),
-                      new RationaleCuration.Options(
-                          Integer.parseInt(a.optional("min-chars", "1")),
-                          Integer.parseInt(a.optional("max-chars", "100000")),
-                          Boolean.parseBoolean(a.optional("require-gold", "true"))),
-                      null);
-              Result r = run(c);
-              System.err.println("rationales " + r.rationales() + " decisions " + r.decisions());
-              System.out.println(c.outputPath());
-            });
-    if (code != 0) {
-      System.exit(code);
+    JobCli.main(new Cli(), args);
+  }
+
+  /** CurateRationalesJob's command line. */
+  static final class Cli extends JobCli.JobCommand<Config> {
+    @Mixin JobCli.Input input;
+    @Mixin JobCli.OutputAndReport out;
+    @Mixin JobCli.ValFraction valFraction;
+
+    @Option(
+        names = "--min-chars",
+        paramLabel = "N",
+        defaultValue = "1",
+        description = "Shortest rationale kept (default ${DEFAULT-VALUE}).")
+    int minChars;
+
+    @Option(
+        names = "--max-chars",
+        paramLabel = "N",
+        defaultValue = "100000",
+        description = "Longest rationale kept (default ${DEFAULT-VALUE}).")
+    int maxChars;
+
+    @Option(
+        names = "--require-gold",
+        arity = "1",
+        paramLabel = "true|false",
+        defaultValue = "true",
+        description =
+            "Drop prompts whose majority answer differs from the gold answer (default ${DEFAULT-VALUE}).")
+    boolean requireGold;
+
+    @Override
+    void run(Config c) throws Exception {
+      Result r = CurateRationalesJob.run(c);
+      System.err.println("rationales " + r.rationales() + " decisions " + r.decisions());
+      System.out.println(c.outputPath());
+    }
+
+    @Override
+    Config config() {
+      return new Config(
+          input.dir,
+          out.output.dir,
+          out.report,
+          valFraction.value,
+          new RationaleCuration.Options(minChars, maxChars, requireGold),
+          null);
     }
   }
 }

@@ -4,17 +4,17 @@ import static org.apache.spark.sql.functions.col;
 
 import dev.distill.spark.transforms.SplitAssignment;
 import dev.distill.spark.transforms.StudentEvaluation;
-import java.io.OutputStream;
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
-import org.apache.hadoop.fs.Path;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
 import org.apache.spark.storage.StorageLevel;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
 
 /**
  * Student predictions joined with teacher outputs (curated Parquet) to student-vs-teacher metrics
@@ -22,10 +22,6 @@ import org.apache.spark.storage.StorageLevel;
  * ({@code <output>/}, overwritten: idempotent) and a report JSON; prints the output path.
  */
 public final class EvalJob {
-  static final String USAGE =
-      "usage: EvalJob --teacher CURATED_DIR --predictions PARQUET_DIR --output DIR --report FILE"
-          + " [--split val|train|all (default val)] [--length-buckets 64,256,1024]";
-
   /**
    * @param teacherPath curated Parquet (CurateJob's output)
    * @param predictionsPath student predictions Parquet ({@link StudentEvaluation#PREDICTIONS})
@@ -136,97 +132,87 @@ public final class EvalJob {
   }
 
   private static void writeReport(SparkSession spark, Config config, Result r) throws Exception {
-    List<String> slices = new ArrayList<>();
+    List<Map<String, Object>> slices = new ArrayList<>();
     for (Row m : r.metrics()) {
-      slices.add(
-          "    {\"slice\": "
-              + CurateJob.quote(m.getAs("slice"))
-              + ", \"value\": "
-              + CurateJob.quote(String.valueOf((Object) m.getAs("value")))
-              + ", \"positions\": "
-              + m.getAs("positions")
-              + ", \"scored\": "
-              + m.getAs("scored")
-              + ", \"top1_agreement\": "
-              + number(m, "top1_agreement")
-              + ", \"forward_kl_mean\": "
-              + number(m, "forward_kl_mean")
-              + ", \"missing_prediction\": "
-              + m.getAs(StudentEvaluation.MISSING_PREDICTION)
-              + ", \"missing_teacher_id\": "
-              + m.getAs(StudentEvaluation.MISSING_TEACHER_ID)
-              + ", \"bad_logprobs\": "
-              + m.getAs(StudentEvaluation.BAD_LOGPROBS)
-              + "}");
+      Map<String, Object> s = ReportJson.object();
+      s.put("slice", m.getAs("slice"));
+      s.put("value", String.valueOf((Object) m.getAs("value")));
+      s.put("positions", m.getAs("positions"));
+      s.put("scored", m.getAs("scored"));
+      s.put("top1_agreement", ReportJson.finite(m.getAs("top1_agreement")));
+      s.put("forward_kl_mean", ReportJson.finite(m.getAs("forward_kl_mean")));
+      s.put("missing_prediction", m.getAs(StudentEvaluation.MISSING_PREDICTION));
+      s.put("missing_teacher_id", m.getAs(StudentEvaluation.MISSING_TEACHER_ID));
+      s.put("bad_logprobs", m.getAs(StudentEvaluation.BAD_LOGPROBS));
+      slices.add(s);
     }
-    String json =
-        "{\n  \"positions\": "
-            + r.positions()
-            + ",\n  \"scored\": "
-            + r.scored()
-            + ",\n  \"orphan_predictions\": "
-            + r.orphans()
-            + ",\n  \"split\": "
-            + (config.split() == null ? "null" : CurateJob.quote(config.split()))
-            + ",\n  \"kl\": \"KL(teacher || student) on the teacher's top-k + tail, nats per"
-            + " position\",\n  \"slices\": [\n"
-            + String.join(",\n", slices)
-            + "\n  ],\n  \"output\": "
-            + CurateJob.quote(r.outputPath())
-            + "\n}\n";
-    Path p = new Path(config.reportPath());
-    try (OutputStream o =
-        p.getFileSystem(spark.sparkContext().hadoopConfiguration()).create(p, true)) {
-      o.write(json.getBytes(StandardCharsets.UTF_8));
-    }
-  }
-
-  private static String number(Row m, String field) {
-    Object v = m.getAs(field);
-    return v == null || !Double.isFinite((Double) v) ? "null" : v.toString();
+    Map<String, Object> j = ReportJson.object();
+    j.put("positions", r.positions());
+    j.put("scored", r.scored());
+    j.put("orphan_predictions", r.orphans());
+    j.put("split", config.split());
+    j.put("kl", "KL(teacher || student) on the teacher's top-k + tail, nats per position");
+    j.put("slices", slices);
+    j.put("output", r.outputPath());
+    ReportJson.write(spark.sparkContext().hadoopConfiguration(), config.reportPath(), j);
   }
 
   public static void main(String[] args) {
-    int code =
-        Args.exitCode(
-            USAGE,
-            Args.verbose(args),
-            () -> {
-              Result r = run(parse(args));
-              System.err.printf(
-                  "positions %d, scored %d, orphan predictions %d%n",
-                  r.positions(), r.scored(), r.orphans());
-              System.out.println(r.outputPath());
-            });
-    if (code != 0) {
-      System.exit(code);
-    }
+    JobCli.main(new Cli(), args);
   }
 
-  static Config parse(String[] args) {
-    Args a =
-        Args.parse(
-            args,
-            Set.of("teacher", "predictions", "output", "report", "split", "length-buckets"),
-            Set.of());
-    String split = a.optional("split", "val");
-    int[] edges;
-    try {
-      edges =
-          Arrays.stream(a.optional("length-buckets", "64,256,1024").split(","))
-              .map(String::trim)
-              .mapToInt(Integer::parseInt)
-              .toArray();
-    } catch (NumberFormatException e) {
-      throw new Args.UsageException("--length-buckets wants comma-separated integers");
+  /** EvalJob's command line. */
+  static final class Cli extends JobCli.JobCommand<Config> {
+    @Option(
+        names = "--teacher",
+        required = true,
+        paramLabel = "CURATED_DIR",
+        description = "Curated Parquet (CurateJob's output).")
+    String teacher;
+
+    @Option(
+        names = "--predictions",
+        required = true,
+        paramLabel = "PARQUET_DIR",
+        description = "Student predictions Parquet.")
+    String predictions;
+
+    @Mixin JobCli.OutputAndReport out;
+
+    @Option(
+        names = "--split",
+        paramLabel = "val|train|all",
+        defaultValue = "val",
+        description = "Curated split to evaluate on (default ${DEFAULT-VALUE}).")
+    String split;
+
+    @Option(
+        names = "--length-buckets",
+        paramLabel = "64,256,1024",
+        split = ",",
+        defaultValue = "64,256,1024",
+        description = "Ascending bucket edges in positions (default ${DEFAULT-VALUE}).")
+    int[] lengthBuckets;
+
+    @Override
+    void run(Config config) throws Exception {
+      Result r = EvalJob.run(config);
+      System.err.printf(
+          "positions %d, scored %d, orphan predictions %d%n",
+          r.positions(), r.scored(), r.orphans());
+      System.out.println(r.outputPath());
     }
-    return new Config(
-        a.required("teacher"),
-        a.required("predictions"),
-        a.required("output"),
-        a.required("report"),
-        split.equals("all") ? null : split,
-        edges,
-        null);
+
+    @Override
+    Config config() {
+      return new Config(
+          teacher,
+          predictions,
+          out.output.dir,
+          out.report,
+          split.equals("all") ? null : split,
+          lengthBuckets,
+          null);
+    }
   }
 }

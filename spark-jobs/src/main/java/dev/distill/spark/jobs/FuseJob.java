@@ -9,20 +9,17 @@ import static org.apache.spark.sql.functions.sum;
 import dev.distill.spark.transforms.Fusion;
 import dev.distill.spark.transforms.ProvenanceGuard;
 import dev.distill.spark.transforms.RawColumns;
-import java.io.OutputStream;
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.TreeMap;
-import org.apache.hadoop.fs.FileSystem;
-import org.apache.hadoop.fs.Path;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
 import org.apache.spark.storage.StorageLevel;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
 
 /**
  * Raw teacher-output Parquet of several teachers that share a tokenizer to one raw Parquet set of a
@@ -31,10 +28,6 @@ import org.apache.spark.storage.StorageLevel;
  * position for every teacher.
  */
 public final class FuseJob {
-  static final String USAGE =
-      "usage: FuseJob --teacher RAW_DIR=WEIGHT --teacher RAW_DIR=WEIGHT [...] --output DIR"
-          + " --report FILE [--k K]";
-
   /**
    * @param inputs raw Parquet folder (one teacher each) to its mixture weight, in order
    * @param kOut output k, 0 for the largest input k
@@ -191,81 +184,79 @@ public final class FuseJob {
       String fusedId)
       throws java.io.IOException {
     double wsum = teachers.stream().mapToDouble(Fusion.Teacher::weight).sum();
-    List<String> ts = new ArrayList<>();
+    List<Map<String, Object>> ts = new ArrayList<>();
     int i = 0;
     for (Map.Entry<String, Double> in : config.inputs().entrySet()) {
       Fusion.Teacher t = teachers.get(i++);
-      ts.add(
-          "    {\"teacher\": "
-              + CurateJob.quote(t.key())
-              + ", \"input\": "
-              + CurateJob.quote(in.getKey())
-              + ", \"weight\": "
-              + t.weight() / wsum
-              + ", \"mean_kl_fused_from_teacher_nats_per_position\": "
-              + kl.get(t.key())
-              + "}");
+      Map<String, Object> one = ReportJson.object();
+      one.put("teacher", t.key());
+      one.put("input", in.getKey());
+      one.put("weight", ReportJson.finite(t.weight() / wsum));
+      one.put("mean_kl_fused_from_teacher_nats_per_position", ReportJson.finite(kl.get(t.key())));
+      ts.add(one);
     }
-    List<String> rej = new ArrayList<>();
-    rejected.forEach((k, v) -> rej.add(CurateJob.quote(k) + ": " + v));
-    String json =
-        "{\n  \"fused_rows\": "
-            + rows
-            + ",\n  \"fused_teacher_id\": "
-            + CurateJob.quote(fusedId)
-            + ",\n  \"rejected\": {"
-            + String.join(", ", rej)
-            + "},\n  \"kl\": \"KL(fused || teacher) per position over the fused top-k ids and one"
-            + " bucket for all other ids; a teacher's tail spread uniformly outside its top-k\","
-            + "\n  \"teachers\": [\n"
-            + String.join(",\n", ts)
-            + "\n  ]\n}\n";
-    Path p = new Path(config.reportPath());
-    FileSystem fs = p.getFileSystem(spark.sparkContext().hadoopConfiguration());
-    try (OutputStream o = fs.create(p, true)) {
-      o.write(json.getBytes(StandardCharsets.UTF_8));
-    }
+    Map<String, Object> j = ReportJson.object();
+    j.put("fused_rows", rows);
+    j.put("fused_teacher_id", fusedId);
+    j.put("rejected", rejected);
+    j.put(
+        "kl",
+        "KL(fused || teacher) per position over the fused top-k ids and one bucket for all other"
+            + " ids; a teacher's tail spread uniformly outside its top-k");
+    j.put("teachers", ts);
+    ReportJson.write(spark.sparkContext().hadoopConfiguration(), config.reportPath(), j);
   }
 
   public static void main(String[] args) {
-    int code =
-        Args.exitCode(
-            USAGE,
-            () -> {
-              Config c = parse(args);
-              Result r = run(c);
-              System.err.printf(
-                  "fused %d rows as %s; rejected %s; mean KL(fused || teacher) per position %s%n",
-                  r.fused(), r.fusedTeacherId(), r.rejected(), r.meanKl());
-              System.out.println(c.outputPath());
-            });
-    if (code != 0) {
-      System.exit(code);
-    }
+    JobCli.main(new Cli(), args);
   }
 
-  static Config parse(String[] args) {
-    Args a = Args.parse(args, Set.of("output", "report", "k"), Set.of("teacher"));
-    Map<String, Double> inputs = new LinkedHashMap<>();
-    for (String s : a.all("teacher")) {
-      int eq = s.lastIndexOf('=');
-      if (eq <= 0) {
-        throw new Args.UsageException("--teacher wants RAW_DIR=WEIGHT, got " + s);
-      }
-      try {
-        if (inputs.put(s.substring(0, eq), Double.parseDouble(s.substring(eq + 1))) != null) {
-          throw new Args.UsageException("--teacher " + s.substring(0, eq) + " given twice");
-        }
-      } catch (NumberFormatException e) {
-        throw new Args.UsageException("--teacher wants a number as WEIGHT, got " + s);
-      }
-    }
+  /** FuseJob's command line. */
+  static final class Cli extends JobCli.JobCommand<Config> {
+    @Option(
+        names = "--teacher",
+        required = true,
+        paramLabel = "RAW_DIR=WEIGHT",
+        description = "Repeatable, at least two: a teacher's raw Parquet and its mixture weight.")
+    List<String> teachers = new ArrayList<>();
+
+    @Mixin JobCli.OutputAndReport out;
+
+    @Option(
+        names = "--k",
+        paramLabel = "K",
+        defaultValue = "0",
+        description = "Output k; 0 for the largest input k (default ${DEFAULT-VALUE}).")
     int k;
-    try {
-      k = Integer.parseInt(a.optional("k", "0"));
-    } catch (NumberFormatException e) {
-      throw new Args.UsageException("--k wants an integer, got " + a.optional("k", ""));
+
+    @Override
+    void run(Config c) throws Exception {
+      Result r = FuseJob.run(c);
+      System.err.printf(
+          "fused %d rows as %s; rejected %s; mean KL(fused || teacher) per position %s%n",
+          r.fused(), r.fusedTeacherId(), r.rejected(), r.meanKl());
+      System.out.println(c.outputPath());
     }
-    return new Config(inputs, a.required("output"), a.required("report"), k, null);
+
+    @Override
+    Config config() {
+      Map<String, Double> inputs = new LinkedHashMap<>();
+      for (String s : teachers) {
+        int eq = s.lastIndexOf('=');
+        if (eq <= 0) {
+          throw new JobCli.UsageException("--teacher wants RAW_DIR=WEIGHT, got " + s);
+        }
+        double weight;
+        try {
+          weight = Double.parseDouble(s.substring(eq + 1));
+        } catch (NumberFormatException e) {
+          throw new JobCli.UsageException("--teacher wants a number as WEIGHT, got " + s);
+        }
+        if (inputs.put(s.substring(0, eq), weight) != null) {
+          throw new JobCli.UsageException("--teacher " + s.substring(0, eq) + " given twice");
+        }
+      }
+      return new Config(inputs, out.output.dir, out.report, k, null);
+    }
   }
 }

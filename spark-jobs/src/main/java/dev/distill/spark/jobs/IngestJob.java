@@ -4,9 +4,10 @@ import dev.distill.spark.transforms.KafkaRecordDecoding;
 import dev.distill.spark.transforms.RawColumns;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.concurrent.TimeoutException;
 import org.apache.hadoop.fs.Path;
 import org.apache.spark.sql.Dataset;
@@ -17,6 +18,8 @@ import org.apache.spark.sql.streaming.StreamingQuery;
 import org.apache.spark.sql.streaming.StreamingQueryException;
 import org.apache.spark.sql.streaming.Trigger;
 import org.apache.spark.sql.types.StructType;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
 
 /**
  * Kafka teacher-outputs topic to raw Parquet, exactly once: Structured Streaming from the earliest
@@ -32,11 +35,6 @@ import org.apache.spark.sql.types.StructType;
  * checkpointPath}); each is exactly-once on its own.
  */
 public final class IngestJob {
-  static final String USAGE =
-      "usage: IngestJob --bootstrap-servers HOST:PORT --topic T --output DIR --quarantine DIR"
-          + " --checkpoint DIR [--kafka-option key=value]..."
-          + " [--trigger available-now|processing-time=30s]";
-
   private IngestJob() {}
 
   public static IngestResult run(IngestConfig config) {
@@ -165,44 +163,81 @@ public final class IngestJob {
   }
 
   public static void main(String[] args) {
-    int code =
-        Args.exitCode(
-            USAGE,
-            Args.verbose(args),
-            () -> {
-              IngestConfig config = parse(args);
-              IngestResult result = run(config);
-              System.err.printf(
-                  "ingested %d rows, quarantined %d%n", result.ingested(), result.quarantined());
-              System.out.println(result.outputPath());
-            });
-    if (code != 0) {
-      System.exit(code);
-    }
+    JobCli.main(new Cli(), args);
   }
 
-  static IngestConfig parse(String[] args) {
-    Args a =
-        Args.parse(
-            args,
-            Set.of("bootstrap-servers", "topic", "output", "quarantine", "checkpoint", "trigger"),
-            Set.of("kafka-option"));
-    Map<String, String> kafka = new LinkedHashMap<>();
-    for (String kv : a.all("kafka-option")) {
-      int eq = kv.indexOf('=');
-      if (eq <= 0) {
-        throw new Args.UsageException("--kafka-option wants key=value, got " + kv);
-      }
-      kafka.put(kv.substring(0, eq), kv.substring(eq + 1));
+  /** IngestJob's command line. */
+  static final class Cli extends JobCli.JobCommand<IngestConfig> {
+    @Option(
+        names = "--bootstrap-servers",
+        required = true,
+        paramLabel = "HOST:PORT",
+        description = "Kafka bootstrap servers.")
+    String bootstrapServers;
+
+    @Option(
+        names = "--topic",
+        required = true,
+        paramLabel = "T",
+        description = "Topic of teacher outputs.")
+    String topic;
+
+    @Mixin JobCli.Output output;
+
+    @Option(
+        names = "--quarantine",
+        required = true,
+        paramLabel = "DIR",
+        description = "Folder for records that do not decode.")
+    String quarantine;
+
+    @Option(
+        names = "--checkpoint",
+        required = true,
+        paramLabel = "DIR",
+        description = "Streaming checkpoint (a re-run resumes).")
+    String checkpoint;
+
+    @Option(
+        names = "--kafka-option",
+        paramLabel = "key=value",
+        description = "Repeatable: a Kafka consumer setting.")
+    List<String> kafkaOptions = new ArrayList<>();
+
+    @Option(
+        names = "--trigger",
+        paramLabel = "available-now|processing-time=30s",
+        defaultValue = "available-now",
+        description = "Run once over what is there, or always on (default ${DEFAULT-VALUE}).")
+    String trigger;
+
+    @Override
+    void run(IngestConfig config) throws Exception {
+      IngestResult result = IngestJob.run(config);
+      System.err.printf(
+          "ingested %d rows, quarantined %d%n", result.ingested(), result.quarantined());
+      System.out.println(result.outputPath());
     }
-    return new IngestConfig(
-        a.required("bootstrap-servers"),
-        a.required("topic"),
-        a.required("output"),
-        a.required("quarantine"),
-        a.required("checkpoint"),
-        null,
-        kafka,
-        IngestConfig.parseTrigger(a.optional("trigger", "available-now")));
+
+    @Override
+    IngestConfig config() {
+      Map<String, String> kafka = new LinkedHashMap<>();
+      for (String kv : kafkaOptions) {
+        int eq = kv.indexOf('=');
+        if (eq <= 0) {
+          throw new JobCli.UsageException("--kafka-option wants key=value, got " + kv);
+        }
+        kafka.put(kv.substring(0, eq), kv.substring(eq + 1));
+      }
+      return new IngestConfig(
+          bootstrapServers,
+          topic,
+          output.dir,
+          quarantine,
+          checkpoint,
+          null,
+          kafka,
+          IngestConfig.parseTrigger(trigger));
+    }
   }
 }

@@ -46,7 +46,7 @@ import org.apache.spark.sql.SparkSession;
  * @param bytes their total size
  * @param warnings what was done differently from a plain read (empty when nothing)
  */
-public record ParquetInput(String dir, List<String> files, long bytes, List<String> warnings) {
+record ParquetInput(String dir, List<String> files, long bytes, List<String> warnings) {
   static final String LOG_DIR = "_spark_metadata";
   private static final Pattern PATH =
       Pattern.compile("\"path\"\\s*:\\s*\"((?:[^\"\\\\]|\\\\.)*)\"");

@@ -6,22 +6,20 @@ import static org.apache.spark.sql.functions.lit;
 import static org.apache.spark.sql.functions.sum;
 
 import dev.distill.spark.transforms.Relabeling;
-import java.io.OutputStream;
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import org.apache.hadoop.conf.Configuration;
-import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
 import org.apache.spark.sql.DataFrameWriter;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
 import org.apache.spark.storage.StorageLevel;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
 
 /**
  * Curated Parquet to derived curated sets, without the teacher ({@link Relabeling}): one folder per
@@ -29,9 +27,6 @@ import org.apache.spark.storage.StorageLevel;
  * JSON with the mean KL divergence (nats per position) of each derived set from its source.
  */
 public final class RelabelJob {
-  static final String USAGE =
-      "usage: RelabelJob --input CURATED_DIR --output DIR --report FILE --variant t=T,k=K...";
-
   /**
    * @param inputPath curated Parquet folder (CurateJob's output)
    * @param outputPath parent folder of the derived sets
@@ -120,55 +115,51 @@ public final class RelabelJob {
       Map<String, Double> kl,
       Map<String, String> outputs)
       throws java.io.IOException {
-    List<String> sets = new ArrayList<>();
+    Map<String, Object> sets = ReportJson.object();
     kl.forEach(
-        (name, value) ->
-            sets.add(
-                "    "
-                    + CurateJob.quote(name)
-                    + ": {\"mean_kl_nats_per_position\": "
-                    + value
-                    + ", \"output\": "
-                    + CurateJob.quote(outputs.get(name))
-                    + "}"));
-    String json =
-        "{\n  \"rows\": "
-            + rows
-            + ",\n  \"kl\": \"KL(source || derived), tail spread uniformly over the ids outside"
-            + " top-k\",\n  \"sets\": {\n"
-            + String.join(",\n", sets)
-            + "\n  }\n}\n";
-    Path p = new Path(path);
-    FileSystem fs = p.getFileSystem(hadoop);
-    try (OutputStream o = fs.create(p, true)) {
-      o.write(json.getBytes(StandardCharsets.UTF_8));
-    }
+        (name, value) -> {
+          Map<String, Object> set = ReportJson.object();
+          set.put("mean_kl_nats_per_position", ReportJson.finite(value));
+          set.put("output", outputs.get(name));
+          sets.put(name, set);
+        });
+    Map<String, Object> j = ReportJson.object();
+    j.put("rows", rows);
+    j.put("kl", "KL(source || derived), tail spread uniformly over the ids outside top-k");
+    j.put("sets", sets);
+    ReportJson.write(hadoop, path, j);
   }
 
   public static void main(String[] args) {
-    int code =
-        Args.exitCode(
-            USAGE,
-            Args.verbose(args),
-            () -> {
-              Config c = parse(args);
-              Result r = run(c);
-              System.err.printf(
-                  "relabelled %d rows; mean KL per position %s%n", r.rows(), r.meanKl());
-              System.out.println(c.outputPath());
-            });
-    if (code != 0) {
-      System.exit(code);
-    }
+    JobCli.main(new Cli(), args);
   }
 
-  static Config parse(String[] args) {
-    Args a = Args.parse(args, Set.of("input", "output", "report"), Set.of("variant"));
-    List<Relabeling.Variant> variants = new ArrayList<>();
-    for (String s : a.all("variant")) {
-      variants.add(Relabeling.Variant.parse(s));
+  /** RelabelJob's command line. */
+  static final class Cli extends JobCli.JobCommand<Config> {
+    @Mixin JobCli.Input input;
+    @Mixin JobCli.OutputAndReport out;
+
+    @Option(
+        names = "--variant",
+        paramLabel = "t=T,k=K",
+        description =
+            "Repeatable: a derived set at temperature T, top-k K or both (t=T, k=K, t=T,k=K).")
+    List<String> variants = new ArrayList<>();
+
+    @Override
+    void run(Config c) throws Exception {
+      Result r = RelabelJob.run(c);
+      System.err.printf("relabelled %d rows; mean KL per position %s%n", r.rows(), r.meanKl());
+      System.out.println(c.outputPath());
     }
-    return new Config(
-        a.required("input"), a.required("output"), a.required("report"), variants, null);
+
+    @Override
+    Config config() {
+      List<Relabeling.Variant> parsed = new ArrayList<>();
+      for (String s : variants) {
+        parsed.add(Relabeling.Variant.parse(s));
+      }
+      return new Config(input.dir, out.output.dir, out.report, parsed, null);
+    }
   }
 }

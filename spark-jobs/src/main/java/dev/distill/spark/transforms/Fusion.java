@@ -3,18 +3,15 @@ package dev.distill.spark.transforms;
 import dev.distill.schemas.codec.SoftLabelCodec;
 import dev.distill.schemas.codec.SoftLabels;
 import java.io.Serializable;
-import java.nio.charset.StandardCharsets;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.HexFormat;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.TreeSet;
+import org.apache.commons.codec.digest.DigestUtils;
 import org.apache.spark.api.java.function.FlatMapGroupsFunction;
 import org.apache.spark.api.java.function.MapFunction;
 import org.apache.spark.sql.Dataset;
@@ -109,14 +106,7 @@ public final class Fusion {
 
   /** sha256 (hex) of {@link #fusedId}: one stable identity for the fused teacher. */
   public static String fusedSha256(List<Teacher> teachers) {
-    try {
-      byte[] h =
-          MessageDigest.getInstance("SHA-256")
-              .digest(fusedId(teachers).getBytes(StandardCharsets.UTF_8));
-      return HexFormat.of().formatHex(h);
-    } catch (NoSuchAlgorithmException e) {
-      throw new IllegalStateException(e);
-    }
+    return DigestUtils.sha256Hex(fusedId(teachers)); // of its UTF-8 bytes
   }
 
   static double[] normalised(List<Teacher> teachers) {

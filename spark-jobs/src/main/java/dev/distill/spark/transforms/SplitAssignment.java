@@ -7,9 +7,7 @@ import static org.apache.spark.sql.functions.sha2;
 import static org.apache.spark.sql.functions.substring;
 import static org.apache.spark.sql.functions.when;
 
-import java.nio.charset.StandardCharsets;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
+import org.apache.commons.codec.digest.DigestUtils;
 import org.apache.spark.sql.Column;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
@@ -63,15 +61,11 @@ public final class SplitAssignment {
 
   /** The same hash fraction computed in plain Java. */
   public static double hashFraction(String id) {
-    try {
-      byte[] d = MessageDigest.getInstance("SHA-256").digest(id.getBytes(StandardCharsets.UTF_8));
-      long top = 0;
-      for (int i = 0; i < 7; i++) {
-        top = (top << 8) | (d[i] & 0xFF);
-      }
-      return (top >>> 4) / TWO_POW_52;
-    } catch (NoSuchAlgorithmException e) {
-      throw new IllegalStateException(e);
+    byte[] d = DigestUtils.sha256(id); // of its UTF-8 bytes
+    long top = 0;
+    for (int i = 0; i < 7; i++) {
+      top = (top << 8) | (d[i] & 0xFF);
     }
+    return (top >>> 4) / TWO_POW_52;
   }
 }

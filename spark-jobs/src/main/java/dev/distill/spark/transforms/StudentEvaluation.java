@@ -9,6 +9,7 @@ import static org.apache.spark.sql.functions.when;
 
 import dev.distill.schemas.codec.SoftLabelCodec;
 import dev.distill.schemas.codec.SoftLabels;
+import dev.distill.schemas.evaluation.LengthBuckets;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -108,21 +109,6 @@ public final class StudentEvaluation {
 
   private StudentEvaluation() {}
 
-  /**
-   * The length bucket of a record of {@code positions} positions for bucket edges {@code edges}
-   * (ascending): {@code [0,e0)}, {@code [e0,e1)}, ..., {@code [eN,inf)}.
-   */
-  public static String lengthBucket(int positions, int[] edges) {
-    int lo = 0;
-    for (int e : edges) {
-      if (positions < e) {
-        return "[" + lo + "," + e + ")";
-      }
-      lo = e;
-    }
-    return "[" + lo + ",inf)";
-  }
-
   /** Forward KL on the teacher's k + 1 buckets, as documented on the class. */
   public static double forwardKl(float[] teacherProbs, float teacherTail, double[] studentProbs) {
     double kl = 0;
@@ -151,7 +137,7 @@ public final class StudentEvaluation {
                 r -> {
                   String id = r.getString(0);
                   SoftLabels s = SoftLabelCodec.decode((byte[]) r.get(2));
-                  String bucket = lengthBucket(s.positions(), e);
+                  String bucket = LengthBuckets.of(s.positions(), e);
                   List<Row> out = new ArrayList<>(s.positions());
                   for (int p = 0; p < s.positions(); p++) {
                     Integer[] ids = new Integer[s.k()];

@@ -8,7 +8,7 @@ import java.util.List;
  * of an n-gram is a chain of MurmurHash3's 64-bit finalizer over its token ids, so equal n-grams
  * hash equally in every JVM and run; two different n-grams collide with probability about 2^-64.
  */
-public final class TokenHashing {
+final class TokenHashing {
   private TokenHashing() {}
 
   /** MurmurHash3's 64-bit finalizer (fmix64): a bijection that mixes every input bit. */

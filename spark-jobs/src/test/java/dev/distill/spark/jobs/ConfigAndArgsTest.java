@@ -10,7 +10,8 @@ class ConfigAndArgsTest {
   @Test
   void ingestArgsParseIntoConfigWithKafkaOptionsAndNoMaster() {
     IngestConfig c =
-        IngestJob.parse(
+        JobCli.parse(
+            new IngestJob.Cli(),
             new String[] {
               "--bootstrap-servers",
               "b:9092",
@@ -39,11 +40,24 @@ class ConfigAndArgsTest {
 
   @Test
   void ingestArgsMissingARequiredOptionIsAUsageError() {
-    assertThatThrownBy(() -> IngestJob.parse(new String[] {"--topic", "t"}))
-        .isInstanceOf(Args.UsageException.class)
+    assertThatThrownBy(() -> JobCli.parse(new IngestJob.Cli(), new String[] {"--topic", "t"}))
+        .isInstanceOf(JobCli.UsageException.class)
         .hasMessageContaining("--bootstrap-servers");
-    assertThatThrownBy(() -> IngestJob.parse(new String[] {"--topic", "t", "--frobnicate", "1"}))
-        .hasMessageContaining("unknown option --frobnicate");
+    assertThatThrownBy(
+            () ->
+                JobCli.parse(
+                    new IngestJob.Cli(),
+                    new String[] {
+                      "--bootstrap-servers=b:1",
+                      "--topic=t",
+                      "--output=/o",
+                      "--quarantine=/q",
+                      "--checkpoint=/c",
+                      "--frobnicate",
+                      "1"
+                    }))
+        .isInstanceOf(JobCli.UsageException.class)
+        .hasMessageContaining("Unknown options: '--frobnicate'");
   }
 
   @Test
@@ -68,14 +82,16 @@ class ConfigAndArgsTest {
   @Test
   void curateArgsDefaultTheValFractionAndRejectBadOnes() {
     CurateConfig c =
-        CurateJob.parse(
+        JobCli.parse(
+            new CurateJob.Cli(),
             new String[] {"--input", "/raw", "--output", "/cur", "--report", "/r.json"});
 
     assertThat(c.valFraction()).isEqualTo(CurateConfig.DEFAULT_VAL_FRACTION);
     assertThat(c.master()).isNull();
     assertThatThrownBy(
             () ->
-                CurateJob.parse(
+                JobCli.parse(
+                    new CurateJob.Cli(),
                     new String[] {
                       "--input",
                       "/raw",
@@ -117,11 +133,14 @@ class ConfigAndArgsTest {
   @Test
   void curateOptionsParseFromTheCommandLineAndDefaultToOff() {
     CurateConfig plain =
-        CurateJob.parse(new String[] {"--input", "/i", "--output", "/o", "--report", "/r.json"});
+        JobCli.parse(
+            new CurateJob.Cli(),
+            new String[] {"--input", "/i", "--output", "/o", "--report", "/r.json"});
     assertThat(plain.options()).isEqualTo(CurateOptions.defaults());
 
     CurateConfig c =
-        CurateJob.parse(
+        JobCli.parse(
+            new CurateJob.Cli(),
             new String[] {
               "--input",
               "/i",
@@ -156,7 +175,8 @@ class ConfigAndArgsTest {
     assertThat(c.options().weights().tau()).isEqualTo(2.0);
     assertThatThrownBy(
             () ->
-                CurateJob.parse(
+                JobCli.parse(
+                    new CurateJob.Cli(),
                     new String[] {
                       "--input", "/i", "--output", "/o", "--report", "/r", "--filter", "x<3"
                     }))
@@ -165,22 +185,25 @@ class ConfigAndArgsTest {
 
   @Test
   void exitCodesAreZeroOnSuccessOneOnFailureAndTwoOnUsageErrors() {
-    assertThat(Args.exitCode("u", () -> {})).isZero();
+    CurateJob.Cli cli = new CurateJob.Cli();
+    assertThat(JobCli.exitCode(cli, () -> {})).isZero();
     assertThat(
-            Args.exitCode(
-                "u",
+            JobCli.exitCode(
+                cli,
                 () -> {
                   throw new IllegalStateException("curation of /raw failed: file x truncated");
                 }))
         .isEqualTo(1);
     assertThat(
-            Args.exitCode(
-                "u",
+            JobCli.exitCode(
+                cli,
                 () -> {
                   throw new dev.distill.spark.transforms.MixedProvenanceException("two teachers");
                 }))
         .isEqualTo(1);
-    assertThat(Args.exitCode("u", () -> CurateJob.parse(new String[] {"--input", "/raw"})))
+    assertThat(
+            JobCli.exitCode(
+                cli, () -> JobCli.parse(new CurateJob.Cli(), new String[] {"--input", "/raw"})))
         .isEqualTo(2);
   }
 
@@ -194,7 +217,8 @@ class ConfigAndArgsTest {
     assertThatThrownBy(() -> IngestConfig.parseTrigger("continuous"))
         .hasMessageContaining("available-now or processing-time");
     IngestConfig c =
-        IngestJob.parse(
+        JobCli.parse(
+            new IngestJob.Cli(),
             new String[] {
               "--bootstrap-servers",
               "b:1",
@@ -215,35 +239,20 @@ class ConfigAndArgsTest {
 
   @Test
   void evalArgsDefaultToTheValSplitAndAscendingLengthBuckets() {
-    EvalJob.Config c =
-        EvalJob.parse(
-            new String[] {
-              "--teacher", "/t", "--predictions", "/p", "--output", "/o", "--report", "/r"
-            });
+    EvalJob.Config c = JobCli.parse(new EvalJob.Cli(), JobCliTest.evalWith());
     assertThat(c.split()).isEqualTo("val");
     assertThat(c.lengthBuckets()).containsExactly(64, 256, 1024);
     assertThatThrownBy(
             () ->
-                EvalJob.parse(
-                    new String[] {
-                      "--teacher",
-                      "/t",
-                      "--predictions",
-                      "/p",
-                      "--output",
-                      "/o",
-                      "--report",
-                      "/r",
-                      "--length-buckets",
-                      "256,64"
-                    }))
+                JobCli.parse(new EvalJob.Cli(), JobCliTest.evalWith("--length-buckets", "256,64")))
         .hasMessageContaining("ascending");
   }
 
   @Test
   void fuseArgsKeepTeachersInOrderWithTheirWeightsAndRefuseBadOnes() {
     FuseJob.Config c =
-        FuseJob.parse(
+        JobCli.parse(
+            new FuseJob.Cli(),
             new String[] {
               "--teacher", "/raw/a=3", "--teacher", "/raw/b=1", "--output", "/o", "--report", "/r"
             });
@@ -251,18 +260,21 @@ class ConfigAndArgsTest {
     assertThat(c.kOut()).isZero();
     assertThatThrownBy(
             () ->
-                FuseJob.parse(
+                JobCli.parse(
+                    new FuseJob.Cli(),
                     new String[] {"--teacher", "/raw/a", "--output", "/o", "--report", "/r"}))
-        .isInstanceOf(Args.UsageException.class)
+        .isInstanceOf(JobCli.UsageException.class)
         .hasMessageContaining("RAW_DIR=WEIGHT");
     assertThatThrownBy(
             () ->
-                FuseJob.parse(
+                JobCli.parse(
+                    new FuseJob.Cli(),
                     new String[] {"--teacher", "/raw/a=1", "--output", "/o", "--report", "/r"}))
         .hasMessageContaining("at least two");
     assertThatThrownBy(
             () ->
-                FuseJob.parse(
+                JobCli.parse(
+                    new FuseJob.Cli(),
                     new String[] {
                       "--teacher", "/a=1", "--teacher", "/b=-1", "--output", "/o", "--report", "/r"
                     }))

@@ -9,6 +9,7 @@ import dev.distill.schemas.avro.CuratedExample;
 import dev.distill.schemas.avro.Provenance;
 import dev.distill.schemas.avro.TeacherOutput;
 import dev.distill.spark.TestRecords;
+import dev.distill.spark.TestSpark;
 import dev.distill.spark.transforms.CuratedProjection;
 import dev.distill.spark.transforms.MixedProvenanceException;
 import dev.distill.spark.transforms.SplitAssignment;
@@ -44,13 +45,7 @@ class CurateJobIT {
 
   @BeforeAll
   static void start() {
-    spark =
-        SparkSession.builder()
-            .appName("curate-it")
-            .master("local[2]")
-            .config("spark.ui.enabled", "false")
-            .config("spark.sql.shuffle.partitions", "2")
-            .getOrCreate();
+    spark = TestSpark.local("curate-it");
   }
 
   @AfterAll

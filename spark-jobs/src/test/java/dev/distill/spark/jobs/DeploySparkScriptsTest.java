@@ -22,12 +22,12 @@ class DeploySparkScriptsTest {
 
   private static final Map<String, String> USAGES =
       Map.of(
-          "IngestJob", IngestJob.USAGE,
-          "CurateJob", CurateJob.USAGE,
-          "CurateRationalesJob", CurateRationalesJob.USAGE,
-          "RelabelJob", RelabelJob.USAGE,
-          "FuseJob", FuseJob.USAGE,
-          "EvalJob", EvalJob.USAGE);
+          "IngestJob", JobCli.usage(IngestJob.class),
+          "CurateJob", JobCli.usage(CurateJob.class),
+          "CurateRationalesJob", JobCli.usage(CurateRationalesJob.class),
+          "RelabelJob", JobCli.usage(RelabelJob.class),
+          "FuseJob", JobCli.usage(FuseJob.class),
+          "EvalJob", JobCli.usage(EvalJob.class));
 
   @Test
   void everyScriptNamesAJobClassWithAMainAndEveryJobHasAScript() throws Exception {
@@ -64,7 +64,9 @@ class DeploySparkScriptsTest {
       assertThat(Files.readString(DIR.resolve(m.group(1)))).contains(m.group(2));
       Matcher o = option.matcher(m.group(3));
       while (o.find()) {
-        assertThat(usage).as("%s accepts %s", m.group(2), o.group()).contains(o.group() + " ");
+        assertThat(usage)
+            .as("%s accepts %s", m.group(2), o.group())
+            .containsPattern(Pattern.quote(o.group()) + "[= \\n]");
       }
     }
     assertThat(rows).isEqualTo(USAGES.size());

@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.distill.schemas.avro.TeacherOutput;
 import dev.distill.spark.TestRecords;
+import dev.distill.spark.TestSpark;
 import dev.distill.spark.transforms.CuratedProjection;
 import dev.distill.spark.transforms.SplitAssignment;
 import dev.distill.spark.transforms.StudentEvaluation;
@@ -31,13 +32,7 @@ class EvalJobIT {
 
   @BeforeAll
   static void start() {
-    spark =
-        SparkSession.builder()
-            .appName("eval-it")
-            .master("local[2]")
-            .config("spark.ui.enabled", "false")
-            .config("spark.sql.shuffle.partitions", "2")
-            .getOrCreate();
+    spark = TestSpark.local("eval-it");
   }
 
   @AfterAll
@@ -92,7 +87,8 @@ class EvalJobIT {
 
     EvalJob.Result r =
         EvalJob.run(
-            EvalJob.parse(
+            JobCli.parse(
+                new EvalJob.Cli(),
                 new String[] {
                   "--teacher", teacher.toString(),
                   "--predictions", predictions.toString(),
@@ -131,7 +127,8 @@ class EvalJobIT {
 
     // Re-running replaces the metrics instead of appending to them.
     EvalJob.run(
-        EvalJob.parse(
+        JobCli.parse(
+            new EvalJob.Cli(),
             new String[] {
               "--teacher", teacher.toString(),
               "--predictions", predictions.toString(),
@@ -151,7 +148,5 @@ class EvalJobIT {
     double kl = StudentEvaluation.forwardKl(p, 0.25f, new double[] {0.6, 0.35});
     double expected = 0.5 * Math.log(0.5 / 0.6) + 0.25 * Math.log(0.25 / 0.35) + 0.25 * Math.log(5);
     assertThat(kl).isCloseTo(expected, within(1e-6));
-    assertThat(StudentEvaluation.lengthBucket(63, new int[] {64, 256})).isEqualTo("[0,64)");
-    assertThat(StudentEvaluation.lengthBucket(300, new int[] {64, 256})).isEqualTo("[256,inf)");
   }
 }

@@ -10,6 +10,7 @@ import dev.distill.schemas.avro.TeacherOutput;
 import dev.distill.schemas.codec.SoftLabelCodec;
 import dev.distill.schemas.codec.SoftLabels;
 import dev.distill.spark.TestRecords;
+import dev.distill.spark.TestSpark;
 import dev.distill.spark.transforms.Fusion;
 import dev.distill.spark.transforms.RawColumns;
 import java.nio.ByteBuffer;
@@ -32,13 +33,7 @@ class FuseJobIT {
 
   @BeforeAll
   static void start() {
-    spark =
-        SparkSession.builder()
-            .appName("fuse-it")
-            .master("local[2]")
-            .config("spark.ui.enabled", "false")
-            .config("spark.sql.shuffle.partitions", "2")
-            .getOrCreate();
+    spark = TestSpark.local("fuse-it");
   }
 
   @AfterAll

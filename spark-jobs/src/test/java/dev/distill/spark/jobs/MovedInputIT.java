@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.distill.schemas.avro.TeacherOutput;
 import dev.distill.spark.TestRecords;
+import dev.distill.spark.TestSpark;
 import dev.distill.spark.transforms.RawColumns;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -13,6 +14,7 @@ import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.stream.Stream;
+import org.apache.commons.io.file.PathUtils;
 import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.streaming.StreamingQuery;
 import org.apache.spark.sql.streaming.Trigger;
@@ -34,13 +36,7 @@ class MovedInputIT {
 
   @BeforeAll
   static void start() {
-    spark =
-        SparkSession.builder()
-            .appName("moved-input-it")
-            .master("local[2]")
-            .config("spark.ui.enabled", "false")
-            .config("spark.sql.shuffle.partitions", "2")
-            .getOrCreate();
+    spark = TestSpark.local("moved-input-it");
   }
 
   @AfterAll
@@ -108,14 +104,6 @@ class MovedInputIT {
     }
   }
 
-  private static void deleteTree(Path dir) throws IOException {
-    try (Stream<Path> files = Files.walk(dir)) {
-      for (Path p : files.sorted(java.util.Comparator.reverseOrder()).toList()) {
-        Files.delete(p);
-      }
-    }
-  }
-
   private static CurateResult curate(Path input, String name) {
     return CurateJob.run(
         new CurateConfig(
@@ -173,7 +161,7 @@ class MovedInputIT {
     copyTree(original, copy);
     Path lost = parts(copy).get(1);
     Files.delete(lost);
-    deleteTree(original);
+    PathUtils.deleteDirectory(original);
 
     assertThatThrownBy(() -> curate(copy, "partial"))
         .isInstanceOf(JobFailedException.class)

@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.distill.schemas.codec.SoftLabelCodec;
 import dev.distill.schemas.codec.SoftLabels;
 import dev.distill.spark.TestRecords;
+import dev.distill.spark.TestSpark;
 import dev.distill.spark.transforms.Relabeling;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -25,13 +26,7 @@ class RelabelJobIT {
 
   @BeforeAll
   static void start() {
-    spark =
-        SparkSession.builder()
-            .appName("relabel-it")
-            .master("local[2]")
-            .config("spark.ui.enabled", "false")
-            .config("spark.sql.shuffle.partitions", "2")
-            .getOrCreate();
+    spark = TestSpark.local("relabel-it");
   }
 
   @AfterAll

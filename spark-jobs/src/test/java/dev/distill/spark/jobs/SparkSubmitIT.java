@@ -70,7 +70,9 @@ class SparkSubmitIT {
       // The Kafka connector is not part of a Spark distribution: the jar carries it.
       assertThat(j.getEntry("org/apache/spark/sql/kafka010/KafkaSourceProvider.class")).isNotNull();
       assertThat(j.getEntry("org/apache/kafka/clients/consumer/KafkaConsumer.class")).isNotNull();
-      // Nothing else of Spark, Hadoop, Scala or Avro: every class is ours, schemas' or Kafka's.
+      // Nothing else of Spark, Hadoop, Scala or Avro: every class is ours, schemas', Kafka's or
+      // picocli's (the jobs' command lines; not part of a Spark distribution).
+      assertThat(j.getEntry("picocli/CommandLine.class")).isNotNull();
       assertThat(classEntries(j))
           .isNotEmpty()
           .allMatch(
@@ -80,9 +82,10 @@ class SparkSubmitIT {
                       || n.startsWith("org/apache/spark/kafka010/")
                       || n.startsWith("org/apache/kafka/")
                       || n.startsWith("org/apache/commons/pool2/")
+                      || n.startsWith("picocli/")
                       || n.equals("module-info.class")
                       || n.startsWith("META-INF/versions/"),
-              "a class of ours, schemas, the Kafka connector or client");
+              "a class of ours, schemas, the Kafka connector or client, or picocli");
     }
     Path input = tmp.resolve("raw");
     SparkSession spark =

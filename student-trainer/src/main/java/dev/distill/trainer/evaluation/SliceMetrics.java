@@ -1,5 +1,6 @@
 package dev.distill.trainer.evaluation;
 
+import dev.distill.schemas.evaluation.LengthBuckets;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -16,11 +17,9 @@ import java.util.TreeMap;
  * slice's sum over its positions divided by its position count, so a long example counts for more
  * than a short one, as in the overall numbers).
  *
- * <p>The buckets are spark-jobs' {@code EvalJob} convention ({@code
- * StudentEvaluation.lengthBucket}, default {@code --length-buckets 64,256,1024}): edges ascending,
- * buckets {@code [0,e0)}, {@code [e0,e1)}, ..., {@code [eN,inf)}, a record's length being its
- * number of scored positions. The function is repeated here because student-trainer may not depend
- * on spark-jobs; deploy's {@code LengthBucketConventionTest} checks that the two agree.
+ * <p>The buckets are {@link LengthBuckets}, shared with spark-jobs' {@code EvalJob} (default {@code
+ * --length-buckets 64,256,1024}): edges ascending, buckets {@code [0,e0)}, {@code [e0,e1)}, ...,
+ * {@code [eN,inf)}, a record's length being its number of scored positions.
  */
 public final class SliceMetrics {
   /** EvalJob's default {@code --length-buckets}. */
@@ -92,21 +91,6 @@ public final class SliceMetrics {
 
   private SliceMetrics() {}
 
-  /**
-   * The length bucket of an example of {@code positions} scored positions for ascending {@code
-   * edges}: {@code [0,e0)}, {@code [e0,e1)}, ..., {@code [eN,inf)} (EvalJob's labels).
-   */
-  public static String lengthBucket(int positions, int[] edges) {
-    int lo = 0;
-    for (int e : edges) {
-      if (positions < e) {
-        return "[" + lo + "," + e + ")";
-      }
-      lo = e;
-    }
-    return "[" + lo + ",inf)";
-  }
-
   /** Collects one model's examples into slices. */
   public static final class Accumulator {
     private final String model;
@@ -136,7 +120,7 @@ public final class SliceMetrics {
     public void add(Example e) {
       TreeMap<Integer, Sums> byBucket = slices.computeIfAbsent(e.task(), k -> new TreeMap<>());
       byBucket.computeIfAbsent(-1, k -> new Sums()).add(e);
-      byBucket.computeIfAbsent(bucketIndex(e.positions()), k -> new Sums()).add(e);
+      byBucket.computeIfAbsent(LengthBuckets.index(e.positions(), edges), k -> new Sums()).add(e);
     }
 
     /** Per task (in the order first seen): the all-lengths row, then each non-empty bucket. */
@@ -149,7 +133,7 @@ public final class SliceMetrics {
               new Row(
                   model,
                   t.getKey(),
-                  b.getKey() < 0 ? ALL : label(b.getKey()),
+                  b.getKey() < 0 ? ALL : LengthBuckets.label(b.getKey(), edges),
                   s.examples,
                   s.tokens,
                   s.nll / s.tokens,
@@ -159,19 +143,6 @@ public final class SliceMetrics {
         }
       }
       return out;
-    }
-
-    private int bucketIndex(int positions) {
-      int i = 0;
-      while (i < edges.length && positions >= edges[i]) {
-        i++;
-      }
-      return i;
-    }
-
-    private String label(int index) {
-      int lo = index == 0 ? 0 : edges[index - 1];
-      return index == edges.length ? "[" + lo + ",inf)" : "[" + lo + "," + edges[index] + ")";
     }
   }
 

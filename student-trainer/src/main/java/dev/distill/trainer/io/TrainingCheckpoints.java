@@ -43,6 +43,7 @@ import java.util.UUID;
 import java.util.function.Consumer;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
+import org.apache.commons.io.file.PathUtils;
 
 /**
  * Training checkpoints under one root folder, one sub-folder per step, {@code step-00000100}:
@@ -213,7 +214,7 @@ public final class TrainingCheckpoints {
       manifest.add("sha256", files);
       Files.writeString(tmp.resolve(MANIFEST), GSON.toJson(manifest), StandardCharsets.UTF_8);
       if (Files.exists(target)) {
-        deleteRecursively(target);
+        PathUtils.deleteDirectory(target);
       }
       try {
         Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
@@ -222,12 +223,12 @@ public final class TrainingCheckpoints {
       }
     } finally {
       if (Files.exists(tmp)) {
-        deleteRecursively(tmp);
+        PathUtils.deleteDirectory(tmp);
       }
     }
     List<Path> all = list(root);
     for (int i = keep; i < all.size(); i++) {
-      deleteRecursively(all.get(i));
+      PathUtils.deleteDirectory(all.get(i));
     }
     return target;
   }
@@ -462,14 +463,6 @@ public final class TrainingCheckpoints {
       return (Random) o;
     } catch (ClassNotFoundException e) {
       throw new IOException("rng state: " + e.getMessage(), e);
-    }
-  }
-
-  private static void deleteRecursively(Path root) throws IOException {
-    try (Stream<Path> paths = Files.walk(root)) {
-      for (Path p : (Iterable<Path>) paths.sorted(Comparator.reverseOrder())::iterator) {
-        Files.deleteIfExists(p);
-      }
     }
   }
 }

@@ -21,17 +21,6 @@ class SliceMetricsTest {
   }
 
   @Test
-  void lengthBucketsFollowEvalJobsEdgesLowerBoundInclusive() {
-    int[] edges = SliceMetrics.LENGTH_BUCKETS;
-    assertThat(SliceMetrics.lengthBucket(1, edges)).isEqualTo("[0,64)");
-    assertThat(SliceMetrics.lengthBucket(63, edges)).isEqualTo("[0,64)");
-    assertThat(SliceMetrics.lengthBucket(64, edges)).isEqualTo("[64,256)");
-    assertThat(SliceMetrics.lengthBucket(255, edges)).isEqualTo("[64,256)");
-    assertThat(SliceMetrics.lengthBucket(256, edges)).isEqualTo("[256,1024)");
-    assertThat(SliceMetrics.lengthBucket(1024, edges)).isEqualTo("[1024,inf)");
-  }
-
-  @Test
   void examplesGoToTheirTaskAndLengthBucketAndMeansAreWeightedByTokens() {
     SliceMetrics.Accumulator acc = new SliceMetrics.Accumulator("kd-student", new int[] {3});
     // 2 positions -> [0,3); 4 positions -> [3,inf)

@@ -15,13 +15,13 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Set;
 import java.util.stream.Stream;
+import org.apache.commons.codec.digest.DigestUtils;
 
 /**
  * Opens an in-process teacher from what a user names on the command line ({@code --teacher SPEC} or
@@ -103,13 +103,7 @@ public final class TeacherSources {
           .sorted()
           .forEach(files::add);
     }
-    MessageDigest md;
-    try {
-      md = MessageDigest.getInstance("SHA-256");
-    } catch (NoSuchAlgorithmException e) {
-      throw new IllegalStateException(e);
-    }
-    byte[] buf = new byte[1 << 16];
+    MessageDigest md = DigestUtils.getSha256Digest();
     for (Path f : files) {
       md.update(f.getFileName().toString().getBytes(StandardCharsets.UTF_8));
       md.update((byte) 0);
@@ -118,10 +112,7 @@ public final class TeacherSources {
         md.update((byte) (size >>> (8 * i)));
       }
       try (InputStream in = Files.newInputStream(f)) {
-        int n;
-        while ((n = in.read(buf)) > 0) {
-          md.update(buf, 0, n);
-        }
+        DigestUtils.updateDigest(md, in);
       }
     }
     md.update(tokenizerSha256.getBytes(StandardCharsets.UTF_8));

@@ -14,10 +14,9 @@ import dev.distill.schemas.avro.Provenance;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.util.Arrays;
 import java.util.List;
+import org.apache.commons.codec.digest.DigestUtils;
 
 /**
  * A teacher as users bring one: a TorchScript causal language model ({@code model.pt}: int64 ids
@@ -177,11 +176,8 @@ public final class TorchScriptTeacher extends InProcessTeacher {
   }
 
   private static String sha256(Path file) throws IOException {
-    try {
-      return java.util.HexFormat.of()
-          .formatHex(MessageDigest.getInstance("SHA-256").digest(Files.readAllBytes(file)));
-    } catch (NoSuchAlgorithmException e) {
-      throw new IllegalStateException(e);
+    try (java.io.InputStream in = Files.newInputStream(file)) {
+      return DigestUtils.sha256Hex(in);
     }
   }
 }

@@ -4,6 +4,7 @@ import dev.distill.schemas.avro.Prompt;
 import dev.distill.schemas.avro.Rationale;
 import dev.distill.schemas.avro.TeacherOutput;
 import dev.distill.schemas.encoding.SingleObjectEncoding;
+import dev.distill.teacher.inference.RetryPolicy;
 import dev.distill.teacher.inference.TeacherException;
 import dev.distill.teacher.labeling.PromptLabeler;
 import dev.distill.teacher.labeling.PromptLabeler.Outcome;
@@ -19,7 +20,6 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
-import java.util.concurrent.ThreadLocalRandom;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
@@ -278,32 +278,25 @@ public final class PromptServiceLoop implements Runnable {
     if (prepared.isEmpty()) {
       return List.of();
     }
-    long delay = config.backoff().toMillis();
-    for (int attempt = 0; ; attempt++) {
-      try {
-        long start = System.nanoTime();
-        List<List<TeacherOutput>> out = labeler.label(prepared);
-        long positions = 0;
-        long tokens = 0;
-        for (Prepared p : prepared) {
-          positions += p.tokens().length - 1;
-          tokens += p.tokens().length;
-        }
-        metrics.batch(prepared.size(), tokens, positions, System.nanoTime() - start);
-        return out;
-      } catch (TeacherException e) {
-        if (!e.retryable() || attempt >= config.retries() || !running) {
-          LOG.warn("teacher failed on {} prompts: {}", prepared.size(), e.getMessage());
-          return null;
-        }
-      }
-      try {
-        Thread.sleep(delay + ThreadLocalRandom.current().nextLong(delay / 2 + 1));
-      } catch (InterruptedException ie) {
-        Thread.currentThread().interrupt();
-        return null;
-      }
-      delay *= 2;
+    try {
+      return new RetryPolicy(config.retries(), config.backoff())
+          .run(
+              () -> {
+                long start = System.nanoTime();
+                List<List<TeacherOutput>> out = labeler.label(prepared);
+                long positions = 0;
+                long tokens = 0;
+                for (Prepared p : prepared) {
+                  positions += p.tokens().length - 1;
+                  tokens += p.tokens().length;
+                }
+                metrics.batch(prepared.size(), tokens, positions, System.nanoTime() - start);
+                return out;
+              },
+              () -> running);
+    } catch (TeacherException e) {
+      LOG.warn("teacher failed on {} prompts: {}", prepared.size(), e.getMessage());
+      return null;
     }
   }
 

@@ -4,9 +4,9 @@ import dev.distill.schemas.avro.Prompt;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import org.apache.commons.codec.digest.DigestUtils;
 
 /**
  * The service loop's memory of the prompts it labelled, to tell a retry from a conflict (issue 17).
@@ -58,12 +58,7 @@ final class SeenPrompts {
   }
 
   private static long contentHash(Prompt p) {
-    MessageDigest d;
-    try {
-      d = MessageDigest.getInstance("SHA-256");
-    } catch (NoSuchAlgorithmException e) {
-      throw new IllegalStateException(e);
-    }
+    MessageDigest d = DigestUtils.getSha256Digest();
     for (CharSequence s : new CharSequence[] {p.getText(), p.getSource(), p.getGoldAnswer()}) {
       // A length prefix (or -1 for null) keeps ("ab", "c") apart from ("a", "bc").
       byte[] b = s == null ? new byte[0] : s.toString().getBytes(StandardCharsets.UTF_8);

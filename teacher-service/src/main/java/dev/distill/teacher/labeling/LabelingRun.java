@@ -10,11 +10,11 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.function.LongConsumer;
+import org.apache.commons.codec.digest.DigestUtils;
 
 /**
  * Batch labelling: prompts in, {@link TeacherOutput} records out to one or more sinks, with the
@@ -105,21 +105,17 @@ public final class LabelingRun {
    * recognised downstream as the same record (Kafka 3.9 exactly-once still needs dedupe by id).
    */
   String recordId(TextPrompt prompt) {
-    try {
-      MessageDigest md = MessageDigest.getInstance("SHA-256");
-      md.update(provenance.getTeacherSha256().getBytes(StandardCharsets.UTF_8));
-      md.update(
-          (provenance.getTemperature() + "/" + provenance.getTopK() + "/")
-              .getBytes(StandardCharsets.UTF_8));
-      for (int t : prompt.tokens()) {
-        md.update((byte) (t >>> 24));
-        md.update((byte) (t >>> 16));
-        md.update((byte) (t >>> 8));
-        md.update((byte) t);
-      }
-      return HexFormat.of().formatHex(md.digest(), 0, 16);
-    } catch (NoSuchAlgorithmException e) {
-      throw new IllegalStateException(e);
+    MessageDigest md = DigestUtils.getSha256Digest();
+    md.update(provenance.getTeacherSha256().getBytes(StandardCharsets.UTF_8));
+    md.update(
+        (provenance.getTemperature() + "/" + provenance.getTopK() + "/")
+            .getBytes(StandardCharsets.UTF_8));
+    for (int t : prompt.tokens()) {
+      md.update((byte) (t >>> 24));
+      md.update((byte) (t >>> 16));
+      md.update((byte) (t >>> 8));
+      md.update((byte) t);
     }
+    return HexFormat.of().formatHex(md.digest(), 0, 16);
   }
 }

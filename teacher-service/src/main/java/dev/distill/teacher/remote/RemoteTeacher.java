@@ -11,6 +11,7 @@ import dev.distill.schemas.codec.SoftLabelCodec;
 import dev.distill.schemas.codec.SoftLabels;
 import dev.distill.teacher.inference.LabeledSequence;
 import dev.distill.teacher.inference.RationaleConfig;
+import dev.distill.teacher.inference.RetryPolicy;
 import dev.distill.teacher.inference.Teacher;
 import dev.distill.teacher.inference.TeacherException;
 import dev.distill.teacher.inference.TeacherIdentity;
@@ -21,12 +22,8 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.net.http.HttpTimeoutException;
 import java.nio.ByteBuffer;
-import java.nio.charset.StandardCharsets;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
@@ -34,8 +31,8 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
-import java.util.concurrent.ThreadLocalRandom;
 import java.util.regex.Matcher;
+import org.apache.commons.codec.digest.DigestUtils;
 
 /**
  * Soft labels from a remote OpenAI-compatible endpoint: one {@code POST /v1/completions} per
@@ -405,38 +402,38 @@ public final class RemoteTeacher implements Teacher {
   }
 
   private String send(HttpRequest request) throws TeacherException {
-    long delay = config.backoff().toMillis();
-    String last = null;
-    for (int attempt = 0; ; attempt++) {
-      try {
-        HttpResponse<String> r = http.send(request, HttpResponse.BodyHandlers.ofString());
-        int s = r.statusCode();
-        if (s == 200) {
-          return r.body();
-        }
-        last = "HTTP " + s;
-        if (s != 429 && s < 500) {
-          throw new TeacherException("remote teacher answered " + last, false);
-        }
-      } catch (HttpTimeoutException e) {
-        last = "timeout";
-      } catch (IOException e) {
-        last = e.toString();
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        throw new TeacherException("interrupted", true, e);
+    try {
+      return new RetryPolicy(config.retries(), config.backoff())
+          .run(() -> sendOnce(request), () -> true);
+    } catch (TeacherException e) {
+      if (!e.retryable() || Thread.currentThread().isInterrupted()) {
+        throw e;
       }
-      if (attempt >= config.retries()) {
-        throw new TeacherException(
-            "remote teacher failed after " + (attempt + 1) + " attempts: " + last, true);
+      throw new TeacherException(
+          "remote teacher failed after " + (config.retries() + 1) + " attempts: " + e.getMessage(),
+          true,
+          e);
+    }
+  }
+
+  /** One request: 200 is the body; 429, 5xx, a timeout or an I/O error are retryable. */
+  private String sendOnce(HttpRequest request) throws TeacherException {
+    try {
+      HttpResponse<String> r = http.send(request, HttpResponse.BodyHandlers.ofString());
+      int s = r.statusCode();
+      if (s == 200) {
+        return r.body();
       }
-      try {
-        Thread.sleep(delay + ThreadLocalRandom.current().nextLong(delay / 2 + 1));
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        throw new TeacherException("interrupted", true, e);
-      }
-      delay *= 2;
+      boolean retryable = s == 429 || s >= 500;
+      throw new TeacherException(
+          retryable ? "HTTP " + s : "remote teacher answered HTTP " + s, retryable);
+    } catch (HttpTimeoutException e) {
+      throw new TeacherException("timeout", true, e);
+    } catch (IOException e) {
+      throw new TeacherException(e.toString(), true, e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new TeacherException("interrupted", true, e);
     }
   }
 
@@ -552,12 +549,6 @@ public final class RemoteTeacher implements Teacher {
   }
 
   private static String sha256(String s) {
-    try {
-      return HexFormat.of()
-          .formatHex(
-              MessageDigest.getInstance("SHA-256").digest(s.getBytes(StandardCharsets.UTF_8)));
-    } catch (NoSuchAlgorithmException e) {
-      throw new IllegalStateException(e);
-    }
+    return DigestUtils.sha256Hex(s); // of its UTF-8 bytes
   }
 }

@@ -33,9 +33,22 @@ class BrokerRestartIT {
   static final int BLOCK = 16;
   @TempDir Path tmp;
 
+  /** A broker in a child JVM that can be killed and started again on the same dir and port. */
+  private static ChildKafkaBroker startedBroker(Path dir) throws Exception {
+    ChildKafkaBroker broker =
+        ChildKafkaBroker.format(
+            dir,
+            Map.of(
+                "offsets.topic.num.partitions", "2",
+                "transaction.state.log.num.partitions", "2",
+                "transaction.abort.timed.out.transaction.cleanup.interval.ms", "1000"));
+    broker.start(Duration.ofSeconds(60));
+    return broker;
+  }
+
   @Test
   void brokerKilledAndRestartedMidStreamLosesAndDuplicatesNothingCommitted() throws Exception {
-    try (ChildBroker broker = new ChildBroker(tmp.resolve("broker"));
+    try (ChildKafkaBroker broker = startedBroker(tmp.resolve("broker"));
         LocalTeacher teacher = TestTeachers.tiny(BLOCK, 4, 2f)) {
       String boot = broker.bootstrapServers();
       Topics.ensure(boot, Map.of(), "r.prompts", 2, (short) 1);
@@ -108,7 +121,7 @@ class BrokerRestartIT {
       assertThat(before).isGreaterThanOrEqualTo(30);
       broker.kill();
       Thread.sleep(1000);
-      broker.start();
+      broker.start(Duration.ofSeconds(60));
       List<ConsumerRecord<String, byte[]>> all =
           PromptServiceLoopIT.readCommitted(boot, "r.outputs", expected, Duration.ofSeconds(120));
       loop.requestStop();

@@ -24,7 +24,6 @@ import java.util.Random;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import kafka.testkit.KafkaClusterTestKit;
-import kafka.testkit.TestKitNodes;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
@@ -54,24 +53,13 @@ class ServiceFailoverIT {
   @BeforeAll
   static void start() throws Exception {
     cluster =
-        new KafkaClusterTestKit.Builder(
-                new TestKitNodes.Builder()
-                    .setCombined(true)
-                    .setNumBrokerNodes(1)
-                    .setNumControllerNodes(1)
-                    .build())
-            .setConfigProp("offsets.topic.replication.factor", "1")
-            .setConfigProp("offsets.topic.num.partitions", "3")
-            .setConfigProp("transaction.state.log.replication.factor", "1")
-            .setConfigProp("transaction.state.log.num.partitions", "3")
-            .setConfigProp("transaction.state.log.min.isr", "1")
-            .setConfigProp("group.initial.rebalance.delay.ms", "0")
-            // A killed instance's open transaction is aborted soon after its timeout.
-            .setConfigProp("transaction.abort.timed.out.transaction.cleanup.interval.ms", "1000")
-            .build();
-    cluster.format();
-    cluster.startup();
-    cluster.waitForReadyBrokers();
+        TestBroker.start(
+            Map.of(
+                "offsets.topic.num.partitions", "3",
+                "transaction.state.log.num.partitions", "3",
+                "group.initial.rebalance.delay.ms", "0",
+                // A killed instance's open transaction is aborted soon after its timeout.
+                "transaction.abort.timed.out.transaction.cleanup.interval.ms", "1000"));
     teacher = TestTeachers.tiny(BLOCK, 4, 2f);
     checkpoint = tmp.resolve("teacher");
     Checkpoints.save(teacher.model(), checkpoint, Map.of());
