@@ -11,14 +11,13 @@ import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.stream.Stream;
+import org.apache.commons.codec.digest.DigestUtils;
+import org.apache.commons.io.file.PathUtils;
 
 /**
  * The embedded default: every stage of the pipeline on one machine, with the real components (a
@@ -186,25 +185,16 @@ public final class LocalPipeline {
   }
 
   static String sha256(String s) {
-    return sha256Bytes(s.getBytes(StandardCharsets.UTF_8));
+    return DigestUtils.sha256Hex(s);
   }
 
   static String sha256Bytes(byte[] b) {
-    try {
-      return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(b));
-    } catch (NoSuchAlgorithmException e) {
-      throw new IllegalStateException(e);
-    }
+    return DigestUtils.sha256Hex(b);
   }
 
   static void deleteRecursively(Path p) throws IOException {
-    if (!Files.exists(p)) {
-      return;
-    }
-    try (Stream<Path> s = Files.walk(p)) {
-      for (Path x : s.sorted(java.util.Comparator.reverseOrder()).toList()) {
-        Files.delete(x);
-      }
+    if (Files.exists(p)) {
+      PathUtils.deleteDirectory(p);
     }
   }
 
