@@ -12,8 +12,8 @@ import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 
 /**
- * Refuses to mix provenance in one output (DESIGN.md, data contracts): all rows must share one
- * tokenizer (id and sha256), one teacher (id and sha256) and one temperature.
+ * Refuses to mix provenance in one output (docs/architecture.md, data contracts): all rows must
+ * share one tokenizer (id and sha256), one teacher (id and sha256) and one temperature.
  */
 public final class ProvenanceGuard {
   private ProvenanceGuard() {}

@@ -37,12 +37,12 @@ import scala.jdk.javaapi.CollectionConverters;
  *   <li>{@code position int}: 0-based; position p predicts token p + 1 (as the soft labels);
  *   <li>{@code top1 int}: the student's most probable id;
  *   <li>{@code ids array<int>}, {@code logprobs array<float>}: natural-log probabilities of the
- *       student at the teacher's temperature T (logits divided by T, DESIGN.md), aligned; {@code
- *       ids} must contain every id of the teacher's top-k at that position (any order; other ids
- *       are ignored).
+ *       student at the teacher's temperature T (logits divided by T, docs/architecture.md),
+ *       aligned; {@code ids} must contain every id of the teacher's top-k at that position (any
+ *       order; other ids are ignored).
  * </ul>
  *
- * <h2>Metrics (DESIGN.md conventions)</h2>
+ * <h2>Metrics (docs/architecture.md conventions)</h2>
  *
  * <ul>
  *   <li>top-1 agreement: {@code top1 == argmax} of the teacher's top-k;

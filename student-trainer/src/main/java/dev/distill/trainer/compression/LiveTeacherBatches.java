@@ -12,8 +12,8 @@ import java.util.Random;
 /**
  * KD batches against a live teacher model (the dense model a compressed student came from): random
  * windows of {@code t} tokens, loss = forward KL(p_teacher || p_student) at temperature 1, averaged
- * over positions (DESIGN.md convention). Used to fine-tune a compressed student from its own dense
- * parent without curated soft labels (recovery fine-tuning after factorisation).
+ * over positions (docs/architecture.md convention). Used to fine-tune a compressed student from its
+ * own dense parent without curated soft labels (recovery fine-tuning after factorisation).
  */
 public final class LiveTeacherBatches implements BatchSource {
   private final LanguageModel teacher;

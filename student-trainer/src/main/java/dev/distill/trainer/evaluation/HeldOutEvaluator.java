@@ -10,8 +10,8 @@ import java.util.List;
 /**
  * Student against teacher on held-out text: the same fixed, non-overlapping windows for every
  * model, so numbers in one report are comparable. KL is forward KL(teacher || student) over the
- * full vocabulary at T = 1 (DESIGN.md naming), in nats per token; reverse KL(student || teacher)
- * and JSD(0.5) beside it.
+ * full vocabulary at T = 1 (docs/architecture.md naming), in nats per token; reverse KL(student ||
+ * teacher) and JSD(0.5) beside it.
  */
 public final class HeldOutEvaluator {
   private final LanguageModel teacher;

@@ -7,7 +7,7 @@ import java.util.Locale;
 import java.util.Objects;
 
 /**
- * The training objective of DESIGN.md "Loss conventions":
+ * The training objective of docs/architecture.md "Loss conventions":
  *
  * <pre>
  *   total = alpha * KD + (1 - alpha) * CE(answer tokens) + rationaleWeight * CE(rationale tokens)

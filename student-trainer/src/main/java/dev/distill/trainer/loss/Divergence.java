@@ -6,9 +6,9 @@ import java.util.Locale;
 
 /**
  * A divergence D(P_T, P_S) between a teacher distribution P (= P_T) and a student distribution Q (=
- * P_S) over the last axis, per DESIGN.md "Loss conventions". Every formula is evaluated in float32
- * and the result is clamped at 0 (rounding can make an exact 0 slightly negative; a divergence
- * never is).
+ * P_S) over the last axis, per docs/architecture.md "Loss conventions". Every formula is evaluated
+ * in float32 and the result is clamped at 0 (rounding can make an exact 0 slightly negative; a
+ * divergence never is).
  *
  * <ul>
  *   <li>{@link Kind#FORWARD_KL}: {@code KL(P || Q) = sum P (log P - log Q)} (teacher first).

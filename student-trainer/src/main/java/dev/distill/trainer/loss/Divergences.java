@@ -4,10 +4,10 @@ import ai.djl.ndarray.NDArray;
 import dev.distill.models.autograd.Scalars;
 
 /**
- * Full-distribution divergences between a teacher and a student for evaluation, per DESIGN.md "Loss
- * conventions". Both logits arrays (.., V) are divided by the temperature T; the result is one
- * value per position (..), in nats, in float32, clamped at 0, and NOT multiplied by {@code T^2} and
- * not masked (callers average over their real positions).
+ * Full-distribution divergences between a teacher and a student for evaluation, per
+ * docs/architecture.md "Loss conventions". Both logits arrays (.., V) are divided by the
+ * temperature T; the result is one value per position (..), in nats, in float32, clamped at 0, and
+ * NOT multiplied by {@code T^2} and not masked (callers average over their real positions).
  *
  * <ul>
  *   <li>forward KL = {@code KL(P_T || P_S) = sum P_T (log P_T - log P_S)} (teacher first);

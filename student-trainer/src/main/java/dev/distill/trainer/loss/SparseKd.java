@@ -7,7 +7,7 @@ import dev.distill.models.autograd.Scalars;
 
 /**
  * Any {@link Divergence} between the teacher's sparse soft labels and the student, at temperature
- * T, per DESIGN.md "Loss conventions".
+ * T, per docs/architecture.md "Loss conventions".
  *
  * <p>Both sides are reduced to the same k + 1 buckets, the teacher's top-k ids plus one tail
  * bucket, and the divergence is taken between those two distributions:

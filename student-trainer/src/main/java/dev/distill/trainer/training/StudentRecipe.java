@@ -14,7 +14,8 @@ public final class StudentRecipe {
 
   /**
    * The student's KD loss: {@code divergence} (config key {@code train.divergence}) on the top-k +
-   * tail-bucket targets (no renormalisation, DESIGN.md "Loss conventions"), no rationale term.
+   * tail-bucket targets (no renormalisation, docs/architecture.md "Loss conventions"), no rationale
+   * term.
    */
   public static DistillationLoss loss(float alpha, float temperature, Divergence divergence) {
     return new DistillationLoss(alpha, temperature, false, divergence, 0f);

@@ -21,9 +21,9 @@ import ai.djl.ndarray.NDArray;
  *   loss = T^2 * mean over positions with mask 1 of max(KL, 0)
  * </pre>
  *
- * <p>With {@code renormalise} (off by default, DESIGN.md) both sides are renormalised over the
- * top-k ids and there is no tail term: {@code p'_j = p_j / sum p}, {@code q'_j = softmax_j(z[i_j] /
- * T)} (the convention of trainers that keep only the teacher's top-k).
+ * <p>With {@code renormalise} (off by default, docs/architecture.md) both sides are renormalised
+ * over the top-k ids and there is no tail term: {@code p'_j = p_j / sum p}, {@code q'_j =
+ * softmax_j(z[i_j] / T)} (the convention of trainers that keep only the teacher's top-k).
  *
  * <p>Everything is computed in float32. This is {@link SparseKd} with {@link
  * Divergence#FORWARD_KL}.

@@ -14,7 +14,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 
 /**
- * Builds the provenance every teacher record carries (DESIGN.md, Data contracts).
+ * Builds the provenance every teacher record carries (docs/architecture.md, Data contracts).
  *
  * <p>One checkpoint, one identity (issue 17): the id of a teacher loaded from a checkpoint folder
  * comes from the checkpoint, never from whoever labels with it, so the demo and {@code distill
