@@ -2,14 +2,11 @@ package dev.distill.teacher;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.distill.models.checkpoint.Checkpoints;
 import dev.distill.schemas.avro.Prompt;
 import dev.distill.teacher.inference.LocalTeacher;
-import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -18,9 +15,6 @@ import java.util.regex.Pattern;
 import java.util.stream.Stream;
 import org.apache.avro.generic.GenericRecord;
 import org.apache.hadoop.conf.Configuration;
-import org.apache.parquet.avro.AvroParquetReader;
-import org.apache.parquet.hadoop.ParquetReader;
-import org.apache.parquet.hadoop.util.HadoopInputFile;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -28,31 +22,11 @@ import org.junit.jupiter.api.io.TempDir;
 class BatchModeIT {
   @TempDir Path tmp;
 
-  static List<GenericRecord> readAll(Path dir) throws IOException {
-    List<GenericRecord> out = new ArrayList<>();
-    try (Stream<Path> files = Files.list(dir)) {
-      for (Path f : files.filter(p -> p.toString().endsWith(".parquet")).sorted().toList()) {
-        try (ParquetReader<GenericRecord> r =
-            AvroParquetReader.<GenericRecord>builder(
-                    HadoopInputFile.fromPath(
-                        new org.apache.hadoop.fs.Path(f.toString()), new Configuration()))
-                .build()) {
-          for (GenericRecord g = r.read(); g != null; g = r.read()) {
-            out.add(g);
-          }
-        }
-      }
-    }
-    return out;
-  }
-
   @Test
   void jsonlPromptsBecomeChunkedParquetWithSuccessRejectsAndConfigAndRerunReplaces()
       throws Exception {
     Path ckpt = tmp.resolve("teacher");
-    try (LocalTeacher t = TestTeachers.tiny(16, 4, 2f)) {
-      Checkpoints.save(t.model(), ckpt, Map.of());
-    }
+    TestTeachers.tinyCheckpoint(ckpt, Map.of());
     StringBuilder jsonl = new StringBuilder();
     for (int i = 0; i < 20; i++) {
       jsonl.append(
@@ -89,7 +63,7 @@ class BatchModeIT {
       "10"
     };
     assertThat(TeacherServiceMain.execute(args)).isZero();
-    List<GenericRecord> first = readAll(out);
+    List<GenericRecord> first = TestOutputs.readAll(out);
     int expected = 0;
     for (int i = 0; i < 20; i++) {
       int len = 6 * (1 + i % 6);
@@ -118,7 +92,7 @@ class BatchModeIT {
         .contains("prompts.jsonl:24");
 
     assertThat(TeacherServiceMain.execute(args)).isZero();
-    assertThat(readAll(out)).hasSize(expected);
+    assertThat(TestOutputs.readAll(out)).hasSize(expected);
   }
 
   @Test
@@ -145,7 +119,7 @@ class BatchModeIT {
                 "--run-id",
                 "ts"))
         .isZero();
-    List<GenericRecord> records = readAll(out);
+    List<GenericRecord> records = TestOutputs.readAll(out);
     assertThat(records).hasSize(2);
     for (GenericRecord g : records) {
       GenericRecord prov = (GenericRecord) g.get("provenance");
@@ -159,9 +133,7 @@ class BatchModeIT {
   @Test
   void parquetPromptsAreReadLikeJsonl() throws Exception {
     Path ckpt = tmp.resolve("teacher-pq");
-    try (LocalTeacher t = TestTeachers.tiny(16, 4, 2f)) {
-      Checkpoints.save(t.model(), ckpt, Map.of());
-    }
+    TestTeachers.tinyCheckpoint(ckpt, Map.of());
     Path in = tmp.resolve("prompts");
     Files.createDirectories(in);
     org.apache.hadoop.conf.Configuration conf = new Configuration();
@@ -200,7 +172,7 @@ class BatchModeIT {
                 "--run-id",
                 "pq"))
         .isZero();
-    List<GenericRecord> records = readAll(out);
+    List<GenericRecord> records = TestOutputs.readAll(out);
     assertThat(records)
         .extracting(g -> g.get("promptId").toString())
         .containsExactlyInAnyOrder("q0", "q1", "q2", "q3", "q4");
@@ -210,9 +182,7 @@ class BatchModeIT {
   @Test
   void questionsGetSampledRationalesWithAnswersInBatchMode() throws Exception {
     Path ckpt = tmp.resolve("teacher-cot");
-    try (LocalTeacher t = TestTeachers.tiny(16, 4, 2f)) {
-      Checkpoints.save(t.model(), ckpt, Map.of());
-    }
+    TestTeachers.tinyCheckpoint(ckpt, Map.of());
     Path input = tmp.resolve("questions.jsonl");
     Files.writeString(
         input,
@@ -251,7 +221,7 @@ class BatchModeIT {
                 "cot"))
         .isZero();
     Map<String, GenericRecord> byId = new HashMap<>();
-    for (GenericRecord g : readAll(out)) {
+    for (GenericRecord g : TestOutputs.readAll(out)) {
       byId.put(g.get("promptId").toString(), g);
     }
     assertThat(byId.keySet()).containsExactlyInAnyOrder("q0", "q1", "q2");

@@ -56,12 +56,7 @@ class PromptServiceLoopIT {
 
   @BeforeAll
   static void start() throws Exception {
-    cluster =
-        TestBroker.start(
-            Map.of(
-                "offsets.topic.num.partitions", "3",
-                "transaction.state.log.num.partitions", "3",
-                "group.initial.rebalance.delay.ms", "0"));
+    cluster = TestBroker.startForService(Map.of());
     teacher = TestTeachers.tiny(BLOCK, 4, 2f);
   }
 

@@ -53,13 +53,9 @@ class ServiceFailoverIT {
   @BeforeAll
   static void start() throws Exception {
     cluster =
-        TestBroker.start(
-            Map.of(
-                "offsets.topic.num.partitions", "3",
-                "transaction.state.log.num.partitions", "3",
-                "group.initial.rebalance.delay.ms", "0",
-                // A killed instance's open transaction is aborted soon after its timeout.
-                "transaction.abort.timed.out.transaction.cleanup.interval.ms", "1000"));
+        TestBroker.startForService(
+            // A killed instance's open transaction is aborted soon after its timeout.
+            Map.of("transaction.abort.timed.out.transaction.cleanup.interval.ms", "1000"));
     teacher = TestTeachers.tiny(BLOCK, 4, 2f);
     checkpoint = tmp.resolve("teacher");
     Checkpoints.save(teacher.model(), checkpoint, Map.of());
