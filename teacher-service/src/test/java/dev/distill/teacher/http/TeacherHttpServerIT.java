@@ -44,8 +44,13 @@ class TeacherHttpServerIT {
         LanguageModel.create(new GptConfig(tok.vocabSize(), 32, 2, 2, 32, 0f), tok, 7);
     teacher = new LocalTeacher("it-gpt", lm, new LabelingConfig(K, T, 16));
     ServerConfig c =
-        new ServerConfig(
-            "127.0.0.1", 0, TOKEN, 1 << 16, 16, 32, 8, 64, 4096, Duration.ofMillis(50));
+        ServerConfig.builder()
+            .optBearerToken(TOKEN)
+            .optMaxBodyBytes(1 << 16)
+            .optMaxK(16)
+            .optMaxTokens(32)
+            .optMaxWait(Duration.ofMillis(50))
+            .build();
     server = new TeacherHttpServer(c, teacher, new TeacherMetrics());
     server.start();
   }

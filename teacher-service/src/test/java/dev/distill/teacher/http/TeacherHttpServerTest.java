@@ -46,20 +46,41 @@ class TeacherHttpServerTest {
   void nonLoopbackBindWithoutTokenIsRefusedAndTokenNeverPrinted() {
     ServerConfig c = ServerConfig.loopback();
     assertThatThrownBy(
-            () -> new ServerConfig("0.0.0.0", 0, null, 1024, 8, 8, 2, 2, 64, Duration.ofMillis(1)))
+            () ->
+                ServerConfig.builder()
+                    .optHost("0.0.0.0")
+                    .optBearerToken(null)
+                    .optMaxBodyBytes(1024)
+                    .optMaxK(8)
+                    .optMaxTokens(8)
+                    .optThreads(2)
+                    .optMaxInFlight(2)
+                    .optTokenBudget(64)
+                    .optMaxWait(Duration.ofMillis(1))
+                    .build())
         .isInstanceOf(IllegalArgumentException.class)
         .hasMessageContaining("without a bearer token");
     ServerConfig open =
-        new ServerConfig("0.0.0.0", 0, TOKEN, 1024, 8, 8, 2, 2, 64, Duration.ofMillis(1));
+        ServerConfig.builder()
+            .optHost("0.0.0.0")
+            .optBearerToken(TOKEN)
+            .optMaxBodyBytes(1024)
+            .optMaxK(8)
+            .optMaxTokens(8)
+            .optThreads(2)
+            .optMaxInFlight(2)
+            .optTokenBudget(64)
+            .optMaxWait(Duration.ofMillis(1))
+            .build();
     assertThat(open.toString()).doesNotContain(TOKEN).contains("<redacted>");
-    assertThat(c.withToken(TOKEN).toString()).doesNotContain(TOKEN);
+    assertThat(c.toBuilder().optBearerToken(TOKEN).build().toString()).doesNotContain(TOKEN);
   }
 
   @Test
   void bearerTokenIsRequiredExceptOnProbesAndNeverAppearsInMetrics() throws Exception {
     try (TeacherHttpServer s =
         new TeacherHttpServer(
-            ServerConfig.loopback().withToken(TOKEN),
+            ServerConfig.builder().optBearerToken(TOKEN).build(),
             new GatedTeacher(new CountDownLatch(0)),
             new TeacherMetrics())) {
       s.start();
@@ -88,7 +109,12 @@ class TeacherHttpServerTest {
   void oversizedBodyIs413AndLimitsAndBadInputAre400() throws Exception {
     try (TeacherHttpServer s =
         new TeacherHttpServer(
-            ServerConfig.loopback().withLimits(64, 2, 4, 4),
+            ServerConfig.builder()
+                .optMaxBodyBytes(64)
+                .optMaxK(2)
+                .optMaxTokens(4)
+                .optMaxInFlight(4)
+                .build(),
             new GatedTeacher(new CountDownLatch(0)),
             new TeacherMetrics())) {
       s.start();
@@ -131,7 +157,14 @@ class TeacherHttpServerTest {
     GatedTeacher teacher = new GatedTeacher(gate);
     try (TeacherHttpServer s =
         new TeacherHttpServer(
-            ServerConfig.loopback().withLimits(1024, 2, 4, 1), teacher, new TeacherMetrics())) {
+            ServerConfig.builder()
+                .optMaxBodyBytes(1024)
+                .optMaxK(2)
+                .optMaxTokens(4)
+                .optMaxInFlight(1)
+                .build(),
+            teacher,
+            new TeacherMetrics())) {
       s.start();
       CompletableFuture<HttpResponse<String>> first =
           CompletableFuture.supplyAsync(
@@ -180,7 +213,12 @@ class TeacherHttpServerTest {
   void oversizedUploadIsAlwaysAnswered413NeverReset() throws Exception {
     try (TeacherHttpServer s =
         new TeacherHttpServer(
-            ServerConfig.loopback().withLimits(1024, 2, 4, 4),
+            ServerConfig.builder()
+                .optMaxBodyBytes(1024)
+                .optMaxK(2)
+                .optMaxTokens(4)
+                .optMaxInFlight(4)
+                .build(),
             new GatedTeacher(new CountDownLatch(0)),
             new TeacherMetrics())) {
       s.start();
@@ -225,7 +263,14 @@ class TeacherHttpServerTest {
     int room = threads + threads * 64;
     int flood = room + 170;
     ServerConfig c =
-        new ServerConfig("127.0.0.1", 0, null, 1024, 2, 4, threads, 64, 64, Duration.ofMillis(1));
+        ServerConfig.builder()
+            .optMaxBodyBytes(1024)
+            .optMaxK(2)
+            .optMaxTokens(4)
+            .optThreads(threads)
+            .optTokenBudget(64)
+            .optMaxWait(Duration.ofMillis(1))
+            .build();
     List<java.net.Socket> sockets = new ArrayList<>();
     try (TeacherHttpServer s = new TeacherHttpServer(c, teacher, new TeacherMetrics())) {
       s.start();

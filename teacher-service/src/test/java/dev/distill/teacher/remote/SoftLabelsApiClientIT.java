@@ -42,8 +42,13 @@ class SoftLabelsApiClientIT {
     teacher = new LocalTeacher("it-gpt", lm, new LabelingConfig(K, T, 16));
     server =
         new TeacherHttpServer(
-            new ServerConfig(
-                "127.0.0.1", 0, TOKEN, 1 << 16, 16, 32, 8, 64, 4096, Duration.ofMillis(50)),
+            ServerConfig.builder()
+                .optBearerToken(TOKEN)
+                .optMaxBodyBytes(1 << 16)
+                .optMaxK(16)
+                .optMaxTokens(32)
+                .optMaxWait(Duration.ofMillis(50))
+                .build(),
             teacher,
             new TeacherMetrics());
     server.start();
