@@ -27,11 +27,7 @@ class BatchModeIT {
       throws Exception {
     Path ckpt = tmp.resolve("teacher");
     TestTeachers.tinyCheckpoint(ckpt, Map.of());
-    StringBuilder jsonl = new StringBuilder();
-    for (int i = 0; i < 20; i++) {
-      jsonl.append(
-          "{\"prompt_id\":\"p" + i + "\",\"text\":\"" + "abc de".repeat(1 + i % 6) + "\"}\n");
-    }
+    StringBuilder jsonl = new StringBuilder(TestTeachers.jsonlPrompts(20, 6));
     jsonl.append("{\"prompt_id\":\"bad\",\"text\":\"hash # sign\"}\n");
     jsonl.append("{\"prompt_id\":\"long\",\"text\":\"" + "a".repeat(200) + "\"}\n");
     jsonl.append("{\"prompt_id\":\"x\",\"text\":\"ok\",\"colour\":\"red\"}\n");
@@ -39,29 +35,23 @@ class BatchModeIT {
     Path input = tmp.resolve("prompts.jsonl");
     Files.write(input, jsonl.toString().getBytes(StandardCharsets.UTF_8));
     Path out = tmp.resolve("out");
-    String[] args = {
-      "batch",
-      "--checkpoint",
-      ckpt.toString(),
-      "--top-k",
-      "4",
-      "--temperature",
-      "2",
-      "--chunk-positions",
-      "16",
-      "--max-prompt-tokens",
-      "100",
-      "--token-budget",
-      "64",
-      "--input",
-      input.toString(),
-      "--output",
-      out.toString(),
-      "--run-id",
-      "r1",
-      "--records-per-file",
-      "10"
-    };
+    String[] args =
+        TestTeachers.labelArgs(
+            "batch",
+            ckpt,
+            input,
+            out,
+            "r1",
+            "--temperature",
+            "2",
+            "--chunk-positions",
+            "16",
+            "--max-prompt-tokens",
+            "100",
+            "--token-budget",
+            "64",
+            "--records-per-file",
+            "10");
     assertThat(TeacherServiceMain.execute(args)).isZero();
     List<GenericRecord> first = TestOutputs.readAll(out);
     int expected = 0;
@@ -158,19 +148,7 @@ class BatchModeIT {
     Path out = tmp.resolve("pq-out");
     assertThat(
             TeacherServiceMain.execute(
-                "batch",
-                "--checkpoint",
-                ckpt.toString(),
-                "--top-k",
-                "4",
-                "--chunk-positions",
-                "16",
-                "--input",
-                in.toString(),
-                "--output",
-                out.toString(),
-                "--run-id",
-                "pq"))
+                TestTeachers.labelArgs("batch", ckpt, in, out, "pq", "--chunk-positions", "16")))
         .isZero();
     List<GenericRecord> records = TestOutputs.readAll(out);
     assertThat(records)
@@ -194,31 +172,26 @@ class BatchModeIT {
     Path out = tmp.resolve("cot-out");
     assertThat(
             TeacherServiceMain.execute(
-                "batch",
-                "--checkpoint",
-                ckpt.toString(),
-                "--top-k",
-                "4",
-                "--chunk-positions",
-                "16",
-                "--rationales",
-                "2",
-                "--rationales-max",
-                "3",
-                "--rationale-template",
-                "q %s a",
-                "--rationale-temperature",
-                "1",
-                "--rationale-max-tokens",
-                "6",
-                "--rationale-answer-pattern",
-                "([a-z]) ",
-                "--input",
-                input.toString(),
-                "--output",
-                out.toString(),
-                "--run-id",
-                "cot"))
+                TestTeachers.labelArgs(
+                    "batch",
+                    ckpt,
+                    input,
+                    out,
+                    "cot",
+                    "--chunk-positions",
+                    "16",
+                    "--rationales",
+                    "2",
+                    "--rationales-max",
+                    "3",
+                    "--rationale-template",
+                    "q %s a",
+                    "--rationale-temperature",
+                    "1",
+                    "--rationale-max-tokens",
+                    "6",
+                    "--rationale-answer-pattern",
+                    "([a-z]) ")))
         .isZero();
     Map<String, GenericRecord> byId = new HashMap<>();
     for (GenericRecord g : TestOutputs.readAll(out)) {

@@ -40,19 +40,7 @@ class LabelCommandIT {
             + "not json\n");
     Path out = tmp.resolve("teacher-outputs");
 
-    int code =
-        DistillCli.execute(
-            "label",
-            "--checkpoint",
-            ckpt.toString(),
-            "--top-k",
-            "4",
-            "--input",
-            input.toString(),
-            "--output",
-            out.toString(),
-            "--run-id",
-            "2026-01-02");
+    int code = DistillCli.execute(TestTeachers.labelArgs("label", ckpt, input, out, "2026-01-02"));
 
     assertThat(code).isZero();
     assertThat(out.resolve("_SUCCESS")).exists();

@@ -7,6 +7,7 @@ import dev.distill.models.checkpoint.Checkpoints;
 import dev.distill.models.gpt.GptConfig;
 import dev.distill.models.tokenizer.CharTokenizer;
 import dev.distill.teacher.TestOutputs;
+import dev.distill.teacher.TestTeachers;
 import dev.distill.teacher.inference.TeacherIdentity;
 import dev.distill.trainer.training.TrainConfig;
 import java.io.ByteArrayOutputStream;
@@ -56,19 +57,7 @@ class TeacherCacheTest {
     Path input = tmp.resolve("p.jsonl");
     Files.writeString(input, "{\"prompt_id\":\"a\",\"text\":\"the cat sat.\"}\n");
     Path out = tmp.resolve("labels");
-    assertThat(
-            DistillCli.execute(
-                "label",
-                "--checkpoint",
-                runCopy.toString(),
-                "--top-k",
-                "4",
-                "--input",
-                input.toString(),
-                "--output",
-                out.toString(),
-                "--run-id",
-                "r"))
+    assertThat(DistillCli.execute(TestTeachers.labelArgs("label", runCopy, input, out, "r")))
         .isZero();
     assertThat(TestOutputs.readAll(out))
         .isNotEmpty()

@@ -16,6 +16,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
 import java.util.UUID;
+import java.util.function.Function;
 
 /**
  * What {@code /v1/completions} ({@link CompletionsHandler}) and {@code /v1/chat/completions}
@@ -135,13 +136,14 @@ abstract class GenerationHandler<C> implements JsonEndpoint {
     int promptTokens = job.promptIds().length;
     int completionTokens = 0;
     if (job.stream()) {
+      Function<C, Chunk<C>> chunk = c -> new Chunk<>(id, chunkObject, created, model, List.of(c));
       try (Sse sse = Sse.start(ex)) {
         try {
           for (int c = 0; c < p.n(); c++) {
             int index = c;
             C first = format.opening(index);
             if (first != null) {
-              sse.event(new Chunk<>(id, chunkObject, created, model, List.of(first)));
+              sse.event(chunk.apply(first));
             }
             Choice choice =
                 gens.choice(
@@ -149,22 +151,9 @@ abstract class GenerationHandler<C> implements JsonEndpoint {
                     p,
                     job.k(),
                     rng,
-                    (text, tokens) ->
-                        sse.event(
-                            new Chunk<>(
-                                id,
-                                chunkObject,
-                                created,
-                                model,
-                                List.of(format.delta(index, text, tokens)))));
+                    (text, tokens) -> sse.event(chunk.apply(format.delta(index, text, tokens))));
             completionTokens += choice.tokens().size();
-            sse.event(
-                new Chunk<>(
-                    id,
-                    chunkObject,
-                    created,
-                    model,
-                    List.of(format.closing(index, choice.finishReason()))));
+            sse.event(chunk.apply(format.closing(index, choice.finishReason())));
           }
           if (job.usageChunk()) {
             sse.event(

@@ -50,19 +50,7 @@ class TeacherIdentityTest {
     Path input = tmp.resolve("p.jsonl");
     Files.writeString(input, "{\"prompt_id\":\"a\",\"text\":\"the cat sat.\"}\n");
     Path out = tmp.resolve("out");
-    assertThat(
-            TeacherServiceMain.execute(
-                "batch",
-                "--checkpoint",
-                ckpt.toString(),
-                "--top-k",
-                "4",
-                "--input",
-                input.toString(),
-                "--output",
-                out.toString(),
-                "--run-id",
-                "r"))
+    assertThat(TeacherServiceMain.execute(TestTeachers.labelArgs("batch", ckpt, input, out, "r")))
         .isZero();
     // What the demo records for this checkpoint (LocalPipeline: teacherIdOf + the loaded model).
     String expectedSha;

@@ -111,11 +111,7 @@ class KafkaOutputSinkIT {
     Path dir = Files.createTempDirectory("label-kafka-it");
     Path ckpt = dir.resolve("teacher");
     TestTeachers.tinyCheckpoint(ckpt, Map.of());
-    StringBuilder jsonl = new StringBuilder();
-    for (int i = 0; i < 12; i++) {
-      jsonl.append(
-          "{\"prompt_id\":\"p" + i + "\",\"text\":\"" + "abc de".repeat(1 + i % 5) + "\"}\n");
-    }
+    StringBuilder jsonl = new StringBuilder(TestTeachers.jsonlPrompts(12, 5));
     jsonl.append("{\"prompt_id\":\"bad\",\"text\":\"hash # sign\"}\n"); // untokenizable
     Path input = dir.resolve("prompts.jsonl");
     Files.writeString(input, jsonl);

@@ -167,12 +167,18 @@ class ServiceFailoverIT {
     return c;
   }
 
+  /** The prompts and outputs topics with {@code partitions} each, and a one-partition DLQ. */
+  private static void topics(String prefix, int partitions) throws Exception {
+    String boot = cluster.bootstrapServers();
+    Topics.ensure(boot, Map.of(), prefix + ".prompts", partitions, (short) 1);
+    Topics.ensure(boot, Map.of(), prefix + ".outputs", partitions, (short) 1);
+    Topics.ensure(boot, Map.of(), prefix + ".dlq", 1, (short) 1);
+  }
+
   @Test
   void sigkillMidStreamAndTakeoverLabelEveryPromptExactlyOnce() throws Exception {
     String prefix = "kill";
-    Topics.ensure(cluster.bootstrapServers(), Map.of(), prefix + ".prompts", 4, (short) 1);
-    Topics.ensure(cluster.bootstrapServers(), Map.of(), prefix + ".outputs", 4, (short) 1);
-    Topics.ensure(cluster.bootstrapServers(), Map.of(), prefix + ".dlq", 1, (short) 1);
+    topics(prefix, 4);
     Map<String, String> texts = produce(prefix, 800);
     int expected = chunks(texts);
     Path log = tmp.resolve("child-kill.log");
@@ -225,9 +231,7 @@ class ServiceFailoverIT {
   @Test
   void sigtermStopsTheServiceCleanlyAfterItsCurrentTransaction() throws Exception {
     String prefix = "term";
-    Topics.ensure(cluster.bootstrapServers(), Map.of(), prefix + ".prompts", 2, (short) 1);
-    Topics.ensure(cluster.bootstrapServers(), Map.of(), prefix + ".outputs", 2, (short) 1);
-    Topics.ensure(cluster.bootstrapServers(), Map.of(), prefix + ".dlq", 1, (short) 1);
+    topics(prefix, 2);
     Map<String, String> texts = produce(prefix, 30);
     Path log = tmp.resolve("child-term.log");
     Process child = child(prefix, "term-child", log);
