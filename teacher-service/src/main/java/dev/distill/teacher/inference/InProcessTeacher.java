@@ -23,7 +23,7 @@ import java.util.function.Predicate;
  * the model's {@link InProcessModel#decoding()}: a KV cache for our GPT and the Hugging Face
  * families). A subclass gives the model ({@link InProcessModel}), its tokenizer and its labeler.
  */
-public abstract class InProcessTeacher implements Teacher, TextGeneration {
+abstract class InProcessTeacher implements Teacher, TextGeneration {
   private final String kind;
 
   /**
