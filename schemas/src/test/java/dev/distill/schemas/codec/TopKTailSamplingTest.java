@@ -46,7 +46,9 @@ class TopKTailSamplingTest {
         new SoftLabels(1, 2, new int[] {0, 1}, new float[] {0.6f, 0.2f}, new float[] {0.2f});
     assertThat(TopKTailSampling.expected(full, 0, 2))
         .containsExactly(new double[] {0.75, 0.25}, within(1e-6));
-    assertThat(TopKTailSampling.sample(full, 2, 8, 1, 1).ids()).containsAnyOf(0, 1).doesNotContain(2);
+    assertThat(TopKTailSampling.sample(full, 2, 8, 1, 1).ids())
+        .containsAnyOf(0, 1)
+        .doesNotContain(2);
   }
 
   /**
