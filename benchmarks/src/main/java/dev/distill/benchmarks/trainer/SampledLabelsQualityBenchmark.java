@@ -25,10 +25,10 @@ import java.util.Random;
 
 /**
  * Student quality at equal bytes per token (issue 15, ask 5): the same student trained on top-k +
- * tail labels (codec v1, k chosen so that its bytes per token are closest to the sampled labels')
- * and on sampled labels (codec v2, N draws per position; Anshumann et al., ACL 2025), in
- * interleaved rounds (top-k, sampled, top-k, sampled, ...), one round per seed. Not a test: prints
- * numbers.
+ * tail labels (codec v1, at the two k whose bytes per token bracket the sampled labels': the
+ * largest k at or below, and the next) and on sampled labels (codec v2, N draws per position;
+ * Anshumann et al., ACL 2025), in interleaved rounds (k, k + 1, sampled, k, k + 1, sampled, ...),
+ * one round per seed. Not a test: prints numbers.
  *
  * <p>Teacher: {@link CharTrigramTeacher} of the corpus' first 90% at T. Train data: windows of 64
  * positions at seeded offsets in the first 90%, labelled by the teacher and passed through the
@@ -50,13 +50,17 @@ public final class SampledLabelsQualityBenchmark {
 
   public static void main(String[] args) throws Exception {
     String text = Files.readString(Path.of(args[0]));
-    float t = args.length > 1 ? Float.parseFloat(args[1]) : 1f;
-    int n = args.length > 2 ? Integer.parseInt(args[2]) : 12;
-    int steps = args.length > 3 ? Integer.parseInt(args[3]) : 300;
-    int seeds = args.length > 4 ? Integer.parseInt(args[4]) : 3;
-    int windows = args.length > 5 ? Integer.parseInt(args[5]) : 2000;
-    int layers = args.length > 6 ? Integer.parseInt(args[6]) : 2;
-    int width = args.length > 7 ? Integer.parseInt(args[7]) : 64;
+    double[] a = {1, 12, 300, 3, 2000, 2, 64};
+    for (int i = 1; i < args.length && i <= a.length; i++) {
+      a[i - 1] = Double.parseDouble(args[i]);
+    }
+    float t = (float) a[0];
+    int n = (int) a[1];
+    int steps = (int) a[2];
+    int seeds = (int) a[3];
+    int windows = (int) a[4];
+    int layers = (int) a[5];
+    int width = (int) a[6];
     CharTokenizer tok = CharTokenizer.fromCorpus(text);
     int[] ids = tok.encode(text);
     int split = (int) (ids.length * 0.9);
@@ -74,18 +78,15 @@ public final class SampledLabelsQualityBenchmark {
       starts[w] = 1 + offsets.nextInt(split - BLOCK - 2);
       rows[w] = teacher.rows(ids, starts[w], BLOCK);
     }
-    // bytes/token of the train labels: sampled (seed 1's draws) and every k up to 16
+    // bytes/token of the train labels: sampled (seed 1's draws) and every k up to 16; the two k
+    // whose bytes/token bracket the sampled labels' are trained (the one below first)
     double sampledBytes = sampledExamples(ids, starts, rows, n, 1).bytesPerToken();
-    int k = 1;
-    double topKBytes = 0;
+    int[] ks = {1, 2};
     for (int kk = 1; kk <= 16; kk++) {
-      double b = topKExamples(ids, starts, rows, kk).bytesPerToken();
-      if (kk == 1 || Math.abs(b - sampledBytes) <= Math.abs(topKBytes - sampledBytes)) {
-        k = kk;
-        topKBytes = b;
+      if (topKExamples(ids, starts, rows, kk).bytesPerToken() <= sampledBytes) {
+        ks = new int[] {kk, kk + 1};
       }
     }
-    double[] topKBias = SampledLabelsBenchmark.topK(heldP, k, v);
     double[] sampledBias = SampledLabelsBenchmark.sampled(heldP, n, v, new Random(1), 1000);
     // the teacher's own CE on the text the student is scored on (from its third character)
     double teacherCe = 0;
@@ -115,59 +116,78 @@ public final class SampledLabelsQualityBenchmark {
         BLOCK,
         steps,
         windows);
-    List<Example> topKTrain = topKExamples(ids, starts, rows, k).examples();
-    double[][] ce = new double[2][seeds];
+    List<List<Example>> topKTrain = new ArrayList<>();
+    for (int k : ks) {
+      topKTrain.add(topKExamples(ids, starts, rows, k).examples());
+    }
+    double[][] ce = new double[3][seeds];
     for (int s = 0; s < seeds; s++) {
       long seed = s + 1;
-      long t0 = System.nanoTime();
-      ce[0][s] = trainAndScore(gc, tok, topKTrain, held, t, steps, seed);
-      System.out.printf(
-          Locale.ROOT, "  top-k seed %d done in %.0f s%n", seed, (System.nanoTime() - t0) / 1e9);
-      long t1 = System.nanoTime();
-      List<Example> sampledTrain = sampledExamples(ids, starts, rows, n, seed).examples();
-      ce[1][s] = trainAndScore(gc, tok, sampledTrain, held, t, steps, seed);
-      long t2 = System.nanoTime();
+      StringBuilder line = new StringBuilder("seed " + seed + ":");
+      for (int set = 0; set < 3; set++) {
+        long t0 = System.nanoTime();
+        List<Example> train =
+            set < 2 ? topKTrain.get(set) : sampledExamples(ids, starts, rows, n, seed).examples();
+        ce[set][s] = trainAndScore(gc, tok, train, held, t, steps, seed);
+        line.append(
+            String.format(
+                Locale.ROOT,
+                " %s %.4f (%.0f s),",
+                set < 2 ? "top-k k=" + ks[set] : "sampled N=" + n,
+                ce[set][s],
+                (System.nanoTime() - t0) / 1e9));
+      }
       System.out.printf(
           Locale.ROOT,
-          "seed %d: top-k (k=%d) held-out CE %.4f (%.0f s), sampled (N=%d) %.4f (%.0f s),"
-              + " load %.2f%n",
-          seed,
-          k,
-          ce[0][s],
-          (t1 - t0) / 1e9,
-          n,
-          ce[1][s],
-          (t2 - t1) / 1e9,
+          "%s load %.2f%n",
+          line,
           ManagementFactory.getOperatingSystemMXBean().getSystemLoadAverage());
     }
     System.out.println(
         "| labels | bytes/token | bias KL(p || E[label]) nats | student held-out CE, mean (sd),"
             + " seeds |");
     System.out.println("|---|---|---|---|");
-    System.out.printf(
-        Locale.ROOT,
-        "| top-k + tail (v1), k=%d | %.2f | %.4f | %.4f (%.4f), %s |%n",
-        k,
-        topKBytes,
-        topKBias[1],
-        StudentQualityBenchmark.mean(ce[0]),
-        StudentQualityBenchmark.sd(ce[0]),
-        list(ce[0]));
-    System.out.printf(
-        Locale.ROOT,
-        "| sampled (v2), N=%d | %.2f | %.4f (R=1000) | %.4f (%.4f), %s |%n",
-        n,
+    for (int set = 0; set < 2; set++) {
+      double[] bias = SampledLabelsBenchmark.topK(heldP, ks[set], v);
+      row(
+          "top-k + tail (v1), k=" + ks[set],
+          topKExamples(ids, starts, rows, ks[set]).bytesPerToken(),
+          String.format(Locale.ROOT, "%.4f", bias[1]),
+          ce[set]);
+    }
+    row(
+        "sampled (v2), N=" + n,
         sampledBytes,
-        sampledBias[2],
-        StudentQualityBenchmark.mean(ce[1]),
-        StudentQualityBenchmark.sd(ce[1]),
-        list(ce[1]));
+        String.format(Locale.ROOT, "%.4f (R=1000)", sampledBias[2]),
+        ce[2]);
+    for (int set = 0; set < 2; set++) {
+      System.out.printf(
+          Locale.ROOT,
+          "sampled - top-k (k=%d) held-out CE: %+.4f nats (mean over %d seeds)%n",
+          ks[set],
+          StudentQualityBenchmark.mean(ce[2]) - StudentQualityBenchmark.mean(ce[set]),
+          seeds);
+    }
     System.out.printf(
         Locale.ROOT,
-        "sampled - top-k held-out CE: %+.4f nats (mean over %d seeds); load average at end %.2f%n",
-        StudentQualityBenchmark.mean(ce[1]) - StudentQualityBenchmark.mean(ce[0]),
-        seeds,
+        "load average at end %.2f%n",
         ManagementFactory.getOperatingSystemMXBean().getSystemLoadAverage());
+  }
+
+  private static void row(String labels, double bytes, String bias, double[] ce) {
+    StringBuilder seeds = new StringBuilder();
+    for (double x : ce) {
+      seeds.append(seeds.length() == 0 ? "" : " / ").append(String.format(Locale.ROOT, "%.4f", x));
+    }
+    System.out.printf(
+        Locale.ROOT,
+        "| %s | %.2f | %s | %.4f (%.4f), %s |%n",
+        labels,
+        bytes,
+        bias,
+        StudentQualityBenchmark.mean(ce),
+        StudentQualityBenchmark.sd(ce),
+        seeds);
   }
 
   private static double trainAndScore(
@@ -239,13 +259,5 @@ public final class SampledLabelsQualityBenchmark {
       // not Linux: say so below
     }
     return "unknown";
-  }
-
-  private static String list(double[] a) {
-    StringBuilder b = new StringBuilder();
-    for (double x : a) {
-      b.append(b.length() == 0 ? "" : " / ").append(String.format(Locale.ROOT, "%.4f", x));
-    }
-    return b.toString();
   }
 }

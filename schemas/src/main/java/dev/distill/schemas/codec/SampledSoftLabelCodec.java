@@ -182,19 +182,27 @@ public final class SampledSoftLabelCodec {
         }
         drawn[s] = Math.min(i, row.length - 1);
       }
-      Arrays.sort(drawn);
-      for (int s = 0; s < n; s++) {
-        if (s > 0 && drawn[s] == drawn[s - 1]) {
-          counts[at - 1]++;
-        } else {
-          ids[at] = drawn[s];
-          counts[at] = 1;
-          at++;
-        }
-      }
+      at = appendCounts(drawn, ids, counts, at);
       offsets[p + 1] = at;
     }
     return new Sampled(positions, n, offsets, Arrays.copyOf(ids, at), Arrays.copyOf(counts, at));
+  }
+
+  /**
+   * Sorts one position's draws and appends each distinct id with its count at {@code at}; returns
+   * the next free index.
+   */
+  static int appendCounts(int[] drawn, int[] ids, int[] counts, int at) {
+    Arrays.sort(drawn);
+    for (int s = 0; s < drawn.length; s++) {
+      if (s > 0 && drawn[s] == drawn[s - 1]) {
+        counts[at - 1]++;
+      } else {
+        ids[at] = drawn[s];
+        counts[at++] = 1;
+      }
+    }
+    return at;
   }
 
   public static byte[] encode(Sampled s) {

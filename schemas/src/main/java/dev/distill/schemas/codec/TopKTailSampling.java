@@ -86,15 +86,7 @@ public final class TopKTailSampling {
       for (int s = 0; s < n; s++) {
         drawn[s] = draw(labels, p, total, tail, vocab, sortedTop, state);
       }
-      Arrays.sort(drawn);
-      for (int s = 0; s < n; s++) {
-        if (s > 0 && drawn[s] == drawn[s - 1]) {
-          counts[at - 1]++;
-        } else {
-          ids[at] = drawn[s];
-          counts[at++] = 1;
-        }
-      }
+      at = SampledSoftLabelCodec.appendCounts(drawn, ids, counts, at);
       offsets[p + 1] = at;
     }
     return new SampledSoftLabelCodec.Sampled(

@@ -7,11 +7,9 @@ import static org.assertj.core.api.Assertions.within;
 import org.junit.jupiter.api.Test;
 
 class TopKTailSamplingTest {
-  /** V = 10; one position: ids 2, 5, 7 with 0.5, 0.3, 0.1 and tail 0.1 over the 7 other ids. */
-  private static SoftLabels record() {
-    return new SoftLabels(
-        1, 3, new int[] {5, 2, 7}, new float[] {0.3f, 0.5f, 0.1f}, new float[] {0.1f});
-  }
+  // V = 10; one position: ids 2, 5, 7 with 0.5, 0.3, 0.1 and tail 0.1 over the 7 other ids
+  private static final SoftLabels RECORD =
+      new SoftLabels(1, 3, new int[] {5, 2, 7}, new float[] {0.3f, 0.5f, 0.1f}, new float[] {0.1f});
 
   @Test
   void aCertainPositionGivesAllDrawsToItsOneId() {
@@ -35,7 +33,7 @@ class TopKTailSamplingTest {
 
   @Test
   void theExpectedDistributionSpreadsTheTailUniformlyOverTheOtherIds() {
-    double[] r = TopKTailSampling.expected(record(), 0, 10);
+    double[] r = TopKTailSampling.expected(RECORD, 0, 10);
     assertThat(r[2]).isCloseTo(0.5, within(1e-6));
     assertThat(r[5]).isCloseTo(0.3, within(1e-6));
     assertThat(r[7]).isCloseTo(0.1, within(1e-6));
@@ -62,12 +60,12 @@ class TopKTailSamplingTest {
     int seeds = 20_000;
     double[] sum = new double[vocab];
     for (int seed = 0; seed < seeds; seed++) {
-      SampledSoftLabelCodec.Sampled s = TopKTailSampling.sample(record(), vocab, n, seed, 42);
+      SampledSoftLabelCodec.Sampled s = TopKTailSampling.sample(RECORD, vocab, n, seed, 42);
       for (int j = 0; j < s.ids().length; j++) {
         sum[s.ids()[j]] += (double) s.counts()[j] / n;
       }
     }
-    double[] r = TopKTailSampling.expected(record(), 0, vocab);
+    double[] r = TopKTailSampling.expected(RECORD, 0, vocab);
     for (int i = 0; i < vocab; i++) {
       double se = Math.sqrt(r[i] * (1 - r[i]) / ((double) n * seeds));
       assertThat(sum[i] / seeds).as("id %d", i).isCloseTo(r[i], within(5 * se));
@@ -108,9 +106,9 @@ class TopKTailSamplingTest {
         new SoftLabels(1, 1, new int[] {0}, new float[] {1f}, new float[] {0f}, true);
     assertThatThrownBy(() -> TopKTailSampling.sample(sampled, 10, 4, 0, 0))
         .hasMessageContaining("already sampled");
-    assertThatThrownBy(() -> TopKTailSampling.sample(record(), 2, 4, 0, 0))
+    assertThatThrownBy(() -> TopKTailSampling.sample(RECORD, 2, 4, 0, 0))
         .hasMessageContaining("vocab >= k=3");
-    assertThatThrownBy(() -> TopKTailSampling.sample(record(), 10, 0, 0, 0))
+    assertThatThrownBy(() -> TopKTailSampling.sample(RECORD, 10, 0, 0, 0))
         .hasMessageContaining("samples >= 1");
   }
 }

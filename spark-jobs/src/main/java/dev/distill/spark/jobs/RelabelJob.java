@@ -162,6 +162,10 @@ public final class RelabelJob {
 
   /** RelabelJob's command line. */
   static final class Cli extends JobCli.JobCommand<Config> {
+    private static final String TO_HELP =
+        "Repeatable: a sampled set (codec v2), N ids per position drawn with replacement from each"
+            + " top-k + tail record, its tail spread uniformly over the other ids.";
+
     @Mixin JobCli.Input input;
     @Mixin JobCli.OutputAndReport out;
 
@@ -172,19 +176,11 @@ public final class RelabelJob {
             "Repeatable: a derived set at temperature T, top-k K or both (t=T, k=K, t=T,k=K).")
     List<String> variants = new ArrayList<>();
 
-    @Option(
-        names = "--to",
-        paramLabel = "sampled:N",
-        description =
-            "Repeatable: a sampled set (codec v2), N ids per position drawn with replacement from"
-                + " each top-k + tail record, its tail spread uniformly over the other ids.")
+    @Option(names = "--to", paramLabel = "sampled:N", description = TO_HELP)
     List<String> samplings = new ArrayList<>();
 
-    @Option(
-        names = "--seed",
-        defaultValue = "0",
-        description = "Seed of the --to draws (with the example id and position); default 0.")
-    long seed;
+    @Option(names = "--seed", description = "Seed of the --to draws; default 0.")
+    long seed = 0;
 
     @Override
     void run(Config c) throws Exception {

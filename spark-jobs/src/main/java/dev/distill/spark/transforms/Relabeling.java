@@ -297,44 +297,32 @@ public final class Relabeling {
    * positions) and {@value #POSITIONS}.
    */
   public static Dataset<Row> derive(Dataset<Row> curated, Variant v) {
-    StructType in = curated.schema();
-    int labels = in.fieldIndex("softLabels");
-    int temperature = in.fieldIndex("temperature");
-    int topK = in.fieldIndex("topK");
-    int vocab = in.fieldIndex("vocabSize");
-    int topkMass = in.fieldIndex("meanTopkMass");
-    int entropy = in.fieldIndex("meanEntropy");
-    Columns c = new Columns(in);
-    return curated.map(
-        (MapFunction<Row, Row>)
-            r -> {
-              SoftLabels src = c.topKTail(r);
-              float tOld = r.getFloat(temperature);
-              SoftLabels der = derive(src, tOld, v);
-              Object[] values = c.copy(r);
-              values[labels] = SoftLabelCodec.encode(der);
-              if (v.temperature() != null) {
-                values[temperature] = v.temperature().floatValue();
-              }
-              values[topK] = der.k();
-              double mass = 0;
-              for (int p = 0; p < der.positions(); p++) {
-                mass += 1 - der.tail(p);
-              }
-              values[topkMass] =
-                  der.positions() == 0 ? r.get(topkMass) : (float) (mass / der.positions());
-              if (v.temperature() != null
-                  && v.temperature().floatValue() != tOld
-                  && der.positions() > 0) {
-                double h = 0;
-                for (int p = 0; p < der.positions(); p++) {
-                  h += entropyEstimate(der, p, r.getInt(vocab));
-                }
-                values[entropy] = (float) (h / der.positions());
-              }
-              return c.withKl(values, klSum(src, der, r.getInt(vocab)), src.positions());
-            },
-        Encoders.row(c.out));
+    return Columns.map(curated, (c, r) -> derivedRow(c, r, v));
+  }
+
+  private static Row derivedRow(Columns c, Row r, Variant v) {
+    float tOld = r.getFloat(c.temperature);
+    SoftLabels src = c.topKTail(r);
+    SoftLabels der = derive(src, tOld, v);
+    Object[] values = c.copy(r);
+    values[c.labels] = SoftLabelCodec.encode(der);
+    if (v.temperature() != null) {
+      values[c.temperature] = v.temperature().floatValue();
+    }
+    values[c.topK] = der.k();
+    double mass = 0;
+    for (int p = 0; p < der.positions(); p++) {
+      mass += 1 - der.tail(p);
+    }
+    c.setTopkMass(values, r, mass, der.positions());
+    if (v.temperature() != null && v.temperature().floatValue() != tOld && der.positions() > 0) {
+      double h = 0;
+      for (int p = 0; p < der.positions(); p++) {
+        h += entropyEstimate(der, p, r.getInt(c.vocab));
+      }
+      values[c.entropy] = (float) (h / der.positions());
+    }
+    return c.withKl(values, klSum(src, der, r.getInt(c.vocab)), src.positions());
   }
 
   /**
@@ -346,44 +334,28 @@ public final class Relabeling {
    * {@value #POSITIONS}.
    */
   public static Dataset<Row> sample(Dataset<Row> curated, Sampling s) {
-    StructType in = curated.schema();
-    int labels = in.fieldIndex("softLabels");
-    int topK = in.fieldIndex("topK");
-    int vocab = in.fieldIndex("vocabSize");
-    int topkMass = in.fieldIndex("meanTopkMass");
-    int codec = in.fieldIndex("codec");
-    int codecVersion = in.fieldIndex("codecVersion");
-    int exampleId = in.fieldIndex("exampleId");
-    Columns c = new Columns(in);
-    return curated.map(
-        (MapFunction<Row, Row>)
-            r -> {
-              SoftLabels src = c.topKTail(r);
-              int v = r.getInt(vocab);
-              SampledSoftLabelCodec.Sampled der =
-                  TopKTailSampling.sample(
-                      src,
-                      v,
-                      s.samples(),
-                      s.seed(),
-                      TopKTailSampling.recordKey(r.getString(exampleId)));
-              Object[] values = c.copy(r);
-              values[labels] = SampledSoftLabelCodec.encode(der);
-              values[codec] = SampledSoftLabelCodec.NAME;
-              values[codecVersion] = SampledSoftLabelCodec.VERSION;
-              values[topK] = s.samples();
-              double mass = 0;
-              for (int p = 0; p < der.positions(); p++) {
-                double[] expected = TopKTailSampling.expected(src, p, v);
-                for (int j = der.offsets()[p]; j < der.offsets()[p + 1]; j++) {
-                  mass += expected[der.ids()[j]];
-                }
-              }
-              values[topkMass] =
-                  der.positions() == 0 ? r.get(topkMass) : (float) (mass / der.positions());
-              return c.withKl(values, sampledKlSum(src, der, v), src.positions());
-            },
-        Encoders.row(c.out));
+    return Columns.map(curated, (c, r) -> sampledRow(c, r, s));
+  }
+
+  private static Row sampledRow(Columns c, Row r, Sampling s) {
+    SoftLabels src = c.topKTail(r);
+    int v = r.getInt(c.vocab);
+    long key = TopKTailSampling.recordKey(r.getString(c.exampleId));
+    SampledSoftLabelCodec.Sampled der = TopKTailSampling.sample(src, v, s.samples(), s.seed(), key);
+    Object[] values = c.copy(r);
+    values[c.labels] = SampledSoftLabelCodec.encode(der);
+    values[c.codec] = SampledSoftLabelCodec.NAME;
+    values[c.codecVersion] = SampledSoftLabelCodec.VERSION;
+    values[c.topK] = s.samples();
+    double mass = 0;
+    for (int p = 0; p < der.positions(); p++) {
+      double[] expected = TopKTailSampling.expected(src, p, v);
+      for (int j = der.offsets()[p]; j < der.offsets()[p + 1]; j++) {
+        mass += expected[der.ids()[j]];
+      }
+    }
+    c.setTopkMass(values, r, mass, der.positions());
+    return c.withKl(values, sampledKlSum(src, der, v), src.positions());
   }
 
   /** The curated columns one derivation reads and the output layout ({@value #KL} added). */
@@ -391,6 +363,12 @@ public final class Relabeling {
     final StructType out;
     final int width;
     final int labels;
+    final int temperature;
+    final int topK;
+    final int vocab;
+    final int topkMass;
+    final int entropy;
+    final int codec;
     final int codecVersion;
     final int exampleId;
 
@@ -399,8 +377,30 @@ public final class Relabeling {
           in.add(KL, DataTypes.DoubleType, false).add(POSITIONS, DataTypes.IntegerType, false);
       this.width = in.size();
       this.labels = in.fieldIndex("softLabels");
+      this.temperature = in.fieldIndex("temperature");
+      this.topK = in.fieldIndex("topK");
+      this.vocab = in.fieldIndex("vocabSize");
+      this.topkMass = in.fieldIndex("meanTopkMass");
+      this.entropy = in.fieldIndex("meanEntropy");
+      this.codec = in.fieldIndex("codec");
       this.codecVersion = in.fieldIndex("codecVersion");
       this.exampleId = in.fieldIndex("exampleId");
+    }
+
+    /** One output row from one curated row. */
+    interface RowFunction extends java.io.Serializable {
+      Row apply(Columns c, Row r) throws Exception;
+    }
+
+    /** The rows mapped one by one into the output layout. */
+    static Dataset<Row> map(Dataset<Row> curated, RowFunction f) {
+      Columns c = new Columns(curated.schema());
+      return curated.map((MapFunction<Row, Row>) r -> f.apply(c, r), Encoders.row(c.out));
+    }
+
+    /** meanTopkMass = mass / positions, kept from the source row when there are no positions. */
+    void setTopkMass(Object[] values, Row r, double mass, int positions) {
+      values[topkMass] = positions == 0 ? r.get(topkMass) : (float) (mass / positions);
     }
 
     /** The row's labels, refused (naming the example) unless they are top-k + tail (v1). */
