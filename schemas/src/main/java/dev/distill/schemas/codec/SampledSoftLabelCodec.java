@@ -132,11 +132,7 @@ public final class SampledSoftLabelCodec {
     int at = 0;
     Integer[] order = new Integer[k];
     for (int p = 0; p < positions; p++) {
-      for (int j = 0; j < k; j++) {
-        order[j] = j;
-      }
-      final int pos = p;
-      Arrays.sort(order, (a, b) -> Integer.compare(labels.id(pos, a), labels.id(pos, b)));
+      SoftLabelCodec.idOrder(labels, p, order);
       for (int j : order) {
         int c = Math.round(labels.prob(p, j) * n);
         if (c > 0) {
