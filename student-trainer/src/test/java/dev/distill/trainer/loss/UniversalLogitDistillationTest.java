@@ -4,10 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.within;
 
-import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.types.Shape;
-import ai.djl.training.GradientCollector;
 import dev.distill.trainer.NDManagerPerTest;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
@@ -108,62 +106,43 @@ class UniversalLogitDistillationTest extends NDManagerPerTest {
     Random rng = new Random(11);
     int t = 2, v = 5, k = 2, vt = 7;
     float temp = 1.5f;
-    float[] z = new float[t * v];
-    for (int i = 0; i < z.length; i++) {
-      z[i] = (float) rng.nextGaussian() * 2;
-    }
+    float[] z = FiniteDifferences.gaussian(rng, t * v, 2f);
     float[] p = {0.5f, 0.2f, 0.6f, 0.3f};
     float[] tail = {0.3f, 0.1f};
-    NDArray logits = manager.create(z, new Shape(1, t, v));
-    logits.setRequiresGradient(true);
-    float[] grad;
-    try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
-      NDArray l =
-          UniversalLogitDistillation.loss(
-              logits,
-              manager.create(p, new Shape(1, t, k)),
-              manager.create(tail, new Shape(1, t)),
-              manager.ones(new Shape(1, t)),
-              vt,
-              temp);
-      gc.backward(l);
-      grad = logits.getGradient().toFloatArray();
-    }
-    float h = 1e-3f;
-    double maxAbs = 0;
-    for (int i = 0; i < z.length; i++) {
-      float[] plus = z.clone();
-      float[] minus = z.clone();
-      plus[i] += h;
-      minus[i] -= h;
-      double numeric =
-          (uld(plus, p, tail, t, v, k, vt, temp) - uld(minus, p, tail, t, v, k, vt, temp))
-              / (2.0 * h);
-      assertThat((double) grad[i]).as("d ULD / d z[%d]", i).isCloseTo(numeric, within(3e-3));
-      maxAbs = Math.max(maxAbs, Math.abs(numeric));
-    }
+    float[] grad =
+        FiniteDifferences.autograd(
+            manager,
+            z,
+            new Shape(1, t, v),
+            logits ->
+                UniversalLogitDistillation.loss(
+                    logits,
+                    manager.create(p, new Shape(1, t, k)),
+                    manager.create(tail, new Shape(1, t)),
+                    manager.ones(new Shape(1, t)),
+                    vt,
+                    temp));
+    double maxAbs =
+        FiniteDifferences.assertMatches(
+            grad, z, x -> uld(x, p, tail, t, v, k, vt, temp), 1e-3f, 3e-3, "ULD");
     assertThat(maxAbs).isGreaterThan(1e-2);
   }
 
   @Test
   void refusesMismatchedShapesAndATeacherVocabularySmallerThanK() {
-    assertThatThrownBy(
-            () ->
-                UniversalLogitDistillation.perPosition(
-                    manager.zeros(new Shape(1, 2, 3)),
-                    manager.zeros(new Shape(1, 1, 2)),
-                    manager.zeros(new Shape(1, 1)),
-                    4,
-                    1f))
+    assertThatThrownBy(() -> perPositionOfZeros(new Shape(1, 2, 3), 4))
         .hasMessageContaining("shapes disagree");
-    assertThatThrownBy(
-            () ->
-                UniversalLogitDistillation.perPosition(
-                    manager.zeros(new Shape(1, 1, 3)),
-                    manager.zeros(new Shape(1, 1, 2)),
-                    manager.zeros(new Shape(1, 1)),
-                    1,
-                    1f))
+    assertThatThrownBy(() -> perPositionOfZeros(new Shape(1, 1, 3), 1))
         .hasMessageContaining("smaller than k");
+  }
+
+  /** ULD of zero logits of {@code logits} against a zero top-2 teacher of one position. */
+  private NDArray perPositionOfZeros(Shape logits, int teacherVocab) {
+    return UniversalLogitDistillation.perPosition(
+        manager.zeros(logits),
+        manager.zeros(new Shape(1, 1, 2)),
+        manager.zeros(new Shape(1, 1)),
+        teacherVocab,
+        1f);
   }
 }
