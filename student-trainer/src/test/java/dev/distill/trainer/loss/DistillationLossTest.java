@@ -45,7 +45,8 @@ class DistillationLossTest extends NDManagerPerTest {
       NDArray logits = manager.randomNormal(new Shape(2, 4, 6));
       float temp = 2f;
       float kd =
-          SparseForwardKl.loss(
+          SparseKd.loss(
+                  Divergence.FORWARD_KL,
                   logits,
                   batch.topkIds(),
                   batch.topkProbs(),
