@@ -10,6 +10,7 @@ import dev.distill.schemas.codec.SampledSoftLabelCodec;
 import dev.distill.schemas.codec.SoftLabels;
 import dev.distill.trainer.NDManagerPerTest;
 import java.util.Random;
+import java.util.function.Function;
 import org.junit.jupiter.api.Test;
 
 class SampledKdTest extends NDManagerPerTest {
@@ -84,18 +85,11 @@ class SampledKdTest extends NDManagerPerTest {
     long[] ids = {1, 3, 0, 2};
     float[] w = {0.75f, 0.25f, 1f, 0f};
     float temp = 1.5f;
-    float[] grad =
-        FiniteDifferences.autograd(
-            manager,
-            z,
-            new Shape(1, 2, 4),
-            logits ->
-                SampledKd.loss(
-                    logits,
-                    manager.create(ids, new Shape(1, 2, 2)),
-                    manager.create(w, new Shape(1, 2, 2)),
-                    manager.ones(new Shape(1, 2)),
-                    temp));
+    NDArray idArray = manager.create(ids, new Shape(1, 2, 2));
+    NDArray weights = manager.create(w, new Shape(1, 2, 2));
+    NDArray mask = manager.ones(new Shape(1, 2));
+    Function<NDArray, NDArray> kd = logits -> SampledKd.loss(logits, idArray, weights, mask, temp);
+    float[] grad = FiniteDifferences.autograd(manager, z, new Shape(1, 2, 4), kd);
     FiniteDifferences.assertMatches(grad, z, x -> lossOf(x, ids, w, temp), 1e-2f, 3e-3, "");
   }
 

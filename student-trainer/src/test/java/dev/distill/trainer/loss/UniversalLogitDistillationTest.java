@@ -8,6 +8,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.types.Shape;
 import dev.distill.trainer.NDManagerPerTest;
 import java.util.Random;
+import java.util.function.Function;
 import org.junit.jupiter.api.Test;
 
 class UniversalLogitDistillationTest extends NDManagerPerTest {
@@ -109,19 +110,12 @@ class UniversalLogitDistillationTest extends NDManagerPerTest {
     float[] z = FiniteDifferences.gaussian(rng, t * v, 2f);
     float[] p = {0.5f, 0.2f, 0.6f, 0.3f};
     float[] tail = {0.3f, 0.1f};
-    float[] grad =
-        FiniteDifferences.autograd(
-            manager,
-            z,
-            new Shape(1, t, v),
-            logits ->
-                UniversalLogitDistillation.loss(
-                    logits,
-                    manager.create(p, new Shape(1, t, k)),
-                    manager.create(tail, new Shape(1, t)),
-                    manager.ones(new Shape(1, t)),
-                    vt,
-                    temp));
+    NDArray probs = manager.create(p, new Shape(1, t, k));
+    NDArray tails = manager.create(tail, new Shape(1, t));
+    NDArray mask = manager.ones(new Shape(1, t));
+    Function<NDArray, NDArray> uld =
+        logits -> UniversalLogitDistillation.loss(logits, probs, tails, mask, vt, temp);
+    float[] grad = FiniteDifferences.autograd(manager, z, new Shape(1, t, v), uld);
     double maxAbs =
         FiniteDifferences.assertMatches(
             grad, z, x -> uld(x, p, tail, t, v, k, vt, temp), 1e-3f, 3e-3, "ULD");
