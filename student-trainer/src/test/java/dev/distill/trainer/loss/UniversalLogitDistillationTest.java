@@ -58,23 +58,10 @@ class UniversalLogitDistillationTest extends NDManagerPerTest {
 
   @Test
   void isZeroForEqualSortedDistributionsWhateverTheTokenOrderAndTheTemperatureIsStudentSide() {
-    NDArray d =
-        UniversalLogitDistillation.perPosition(
-            logitsOf(new float[][] {{0.1f, 0.6f, 0.3f}}),
-            manager.create(new float[] {0.3f, 0.6f}, new Shape(1, 1, 2)),
-            manager.create(new float[] {0.1f}, new Shape(1, 1)),
-            3,
-            1f);
-    assertThat(d.getFloat(0, 0)).isCloseTo(0f, within(1e-5f));
+    assertThat(permutedAt(1f)).isCloseTo(0f, within(1e-5f));
     // At T = 2 the student's softmax(z / 2) is flatter: no longer equal.
-    NDArray hot =
-        UniversalLogitDistillation.perPosition(
-            logitsOf(new float[][] {{0.1f, 0.6f, 0.3f}}),
-            manager.create(new float[] {0.3f, 0.6f}, new Shape(1, 1, 2)),
-            manager.create(new float[] {0.1f}, new Shape(1, 1)),
-            3,
-            2f);
-    assertThat(hot.getFloat(0, 0)).isGreaterThan(0.1f);
+    float hot = permutedAt(2f);
+    assertThat(hot).isGreaterThan(0.1f);
   }
 
   @Test
@@ -138,5 +125,16 @@ class UniversalLogitDistillationTest extends NDManagerPerTest {
         manager.zeros(new Shape(1, 1)),
         teacherVocab,
         1f);
+  }
+
+  /** ULD of student logits (0.1, 0.6, 0.3) at T against the teacher (0.3, 0.6) + tail 0.1. */
+  private float permutedAt(float temperature) {
+    return UniversalLogitDistillation.perPosition(
+            logitsOf(new float[][] {{0.1f, 0.6f, 0.3f}}),
+            manager.create(new float[] {0.3f, 0.6f}, new Shape(1, 1, 2)),
+            manager.create(new float[] {0.1f}, new Shape(1, 1)),
+            3,
+            temperature)
+        .getFloat(0, 0);
   }
 }
