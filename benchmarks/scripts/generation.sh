@@ -24,7 +24,7 @@ echo "distill: ${DISTILL_ENGINE_PROPS[*]}; OMP_NUM_THREADS=$OMP_NUM_THREADS; eac
 # distill tokens/s of Sampler.generate (KV cache, DENSE, batch 1) under wait policy $1 ("" = unset)
 distill() {
   env -u OMP_WAIT_POLICY ${1:+OMP_WAIT_POLICY=$1} java -Xmx1g "${DISTILL_ENGINE_PROPS[@]}" -cp "$CP" \
-    dev.distill.benchmarks.models.GenerationBenchmark "$REPEATS" 16 48 DENSE 1 \
+    dev.distill.benchmarks.models.GenerationBenchmark "$REPEATS" 16 48 DENSE 1 cached \
     | grep -A2 "^Sampler.generate" | awk '$1=="DENSE"{print $3}'
 }
 # PyTorch tokens/s under wait policy $1 ("" = unset) and OMP_NUM_THREADS $2
