@@ -16,6 +16,7 @@ import dev.distill.models.nn.CausalLm;
 import dev.distill.models.nn.LinearLayer;
 import dev.distill.models.nn.LinearMode;
 import dev.distill.models.nn.Norms;
+import dev.distill.models.nn.ParameterRegistry;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -206,25 +207,16 @@ public final class Gpt extends CausalLm {
   }
 
   private Parameter weight(String name, Shape shape) {
-    return addParameter(
-        Parameter.builder().setName(name).setType(Parameter.Type.WEIGHT).optShape(shape).build());
+    return registry().add(name, Parameter.Type.WEIGHT, shape);
+  }
+
+  private ParameterRegistry registry() {
+    return this::addParameter;
   }
 
   private Norm norm(String name, long size) {
-    Parameter gamma =
-        addParameter(
-            Parameter.builder()
-                .setName(name + ".gamma")
-                .setType(Parameter.Type.GAMMA)
-                .optShape(new Shape(size))
-                .build());
-    Parameter beta =
-        addParameter(
-            Parameter.builder()
-                .setName(name + ".beta")
-                .setType(Parameter.Type.BETA)
-                .optShape(new Shape(size))
-                .build());
+    Parameter gamma = registry().add(name + ".gamma", Parameter.Type.GAMMA, new Shape(size));
+    Parameter beta = registry().add(name + ".beta", Parameter.Type.BETA, new Shape(size));
     return new Norm(gamma, beta);
   }
 
