@@ -258,27 +258,10 @@ public final class Gpt extends CausalLm {
   protected NDArray embed(NDArray tokens, int p0, Pass pass) {
     ParameterStore ps = pass.ps();
     boolean training = pass.training();
-    if (tokens.getShape().dimension() != 2) {
-      throw new IllegalArgumentException("tokens must be (B, T), got " + tokens.getShape());
-    }
+    NDArray idx = embeddingIndex(tokens, p0, config.blockSize(), "blockSize");
     long t = tokens.getShape().get(1);
-    if (t < 1 || p0 + t > config.blockSize()) {
-      throw new IllegalArgumentException(
-          "positions ["
-              + p0
-              + ", "
-              + (p0 + t)
-              + ") outside [0, blockSize="
-              + config.blockSize()
-              + "]");
-    }
-    DataType type = tokens.getDataType();
-    if (type != DataType.INT64 && type != DataType.INT32) {
-      throw new IllegalArgumentException("tokens must be int32 or int64, got " + type);
-    }
     Device device = tokens.getDevice();
     NDArrayEx ex = tokens.getNDArrayInternal();
-    NDArray idx = type == DataType.INT64 ? tokens : tokens.toType(DataType.INT64, false);
     NDArray tok =
         ex.embedding(idx, ps.getValue(wte, device, training), SparseFormat.DENSE)
             .singletonOrThrow();

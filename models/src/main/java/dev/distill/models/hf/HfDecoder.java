@@ -234,23 +234,9 @@ public final class HfDecoder extends CausalLm {
   protected NDArray embed(NDArray tokens, int p0, Pass pass) {
     ParameterStore ps = pass.ps();
     boolean training = pass.training();
-    if (tokens.getShape().dimension() != 2) {
-      throw new IllegalArgumentException("tokens must be (B, T), got " + tokens.getShape());
-    }
+    NDArray idx = embeddingIndex(tokens, p0, config.maxPositions(), "max positions");
     long t = tokens.getShape().get(1);
-    if (t < 1 || p0 + t > config.maxPositions()) {
-      throw new IllegalArgumentException(
-          "positions ["
-              + p0
-              + ", "
-              + (p0 + t)
-              + ") outside [0, max positions="
-              + config.maxPositions()
-              + "]");
-    }
     Device device = tokens.getDevice();
-    NDArray idx =
-        tokens.getDataType() == DataType.INT64 ? tokens : tokens.toType(DataType.INT64, false);
     NDArray x =
         tokens
             .getNDArrayInternal()
