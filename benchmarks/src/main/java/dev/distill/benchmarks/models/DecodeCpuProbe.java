@@ -20,10 +20,10 @@ import java.util.stream.IntStream;
  * Where a batch-1 decoding step's time goes (issue 13), load-insensitive: the calling thread's CPU
  * ms per generated token of {@link Sampler#generate} (KV cache, prompt 16, 48 new tokens,
  * temperature 1) on the demo teacher's shape (4 x 4 x 128, context 64, 65 ids), median over REPS
- * generations after 3 warm-up ones; then the CPU ticks of every thread of the process that used
- * more than 5 (so an OpenMP worker that the steps woke shows up); optionally one generation's
- * libtorch profiler trace (Chrome format). Run it under JFR ({@code -XX:StartFlightRecording=...})
- * for the JVM side.
+ * generations after 3 warm-up ones; then the CPU ticks and voluntary context switches of every
+ * thread of the process that used more than 5 ticks (so an OpenMP worker that the steps woke, and
+ * the decoding thread's waits for it, show up); optionally one generation's libtorch profiler trace
+ * (Chrome format). Run it under JFR ({@code -XX:StartFlightRecording=...}) for the JVM side.
  *
  * <p>Usage: {@code DecodeCpuProbe [mode=DENSE] [reps=30] [trace.json]}.
  */
@@ -78,7 +78,22 @@ public final class DecodeCpuProbe {
       String[] fields = stat.substring(stat.lastIndexOf(") ") + 2).split(" ");
       long ticks = Long.parseLong(fields[11]) + Long.parseLong(fields[12]);
       if (ticks > 5) {
-        System.out.println("thread " + task.getName() + " " + name + " cpu-ticks " + ticks);
+        // voluntary switches: how often the thread slept, e.g. waiting for an OpenMP worker
+        String switches =
+            Files.readAllLines(task.toPath().resolve("status")).stream()
+                .filter(l -> l.startsWith("voluntary_ctxt_switches"))
+                .map(l -> l.replaceAll("\\D+", ""))
+                .findFirst()
+                .orElse("?");
+        System.out.println(
+            "thread "
+                + task.getName()
+                + " "
+                + name
+                + " cpu-ticks "
+                + ticks
+                + " voluntary-switches "
+                + switches);
       }
     }
   }
