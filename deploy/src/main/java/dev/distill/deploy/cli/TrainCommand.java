@@ -261,7 +261,8 @@ final class TrainCommand implements Callable<Integer> {
       Map<String, String> overrides =
           ConfigSources.collect(
               configFiles, System.getenv(), sets, DemoConfig.defaults(false).keySet());
-      DemoConfig config = DemoConfig.from(overrides); // validates every key and value
+      ConfigKeys.Values values = ConfigKeys.parse(overrides); // validates every key and value
+      DemoConfig config = DemoConfig.from(overrides);
       options = new LinkedHashMap<>(DemoConfig.defaults(config.quick()));
       options.putAll(overrides);
       options.putAll(config.toMap());
@@ -271,7 +272,7 @@ final class TrainCommand implements Callable<Integer> {
         }
         options.put("spark.master", master);
       }
-      local = LocalRun.of(options); // validates the in-process keys (divergence, checkpoints)
+      local = LocalRun.of(values); // the in-process keys (divergence, checkpoints)
       String onPolicyError = onPolicyOptionsError(local.onPolicy());
       if (onPolicyError != null) {
         throw new IllegalArgumentException(onPolicyError);
@@ -684,60 +685,26 @@ final class TrainCommand implements Callable<Integer> {
       int patience,
       float minDelta,
       OnPolicyConfig onPolicy) {
-    LocalRun {
-      if (checkpointEvery < 1) {
-        throw new IllegalArgumentException(
-            "train.checkpoint-every must be >= 1, got " + checkpointEvery);
-      }
-      if (accumulationSteps < 1) {
-        throw new IllegalArgumentException(
-            "train.accumulation-steps must be >= 1, got " + accumulationSteps);
-      }
-      if (patience < 0) {
-        throw new IllegalArgumentException("train.patience must be >= 0, got " + patience);
-      }
-      if (!(minDelta >= 0) || !Float.isFinite(minDelta)) {
-        throw new IllegalArgumentException("train.min-delta must be >= 0, got " + minDelta);
-      }
-    }
-
-    static LocalRun of(Map<String, String> options) {
+    /** From the typed keys, whose declarations ({@link ConfigKeys}) hold their ranges. */
+    static LocalRun of(ConfigKeys.Values options) {
       Divergence d;
       try {
-        d = Divergence.parse(options.get("train.divergence"));
+        d = Divergence.parse(options.string("train.divergence"));
       } catch (IllegalArgumentException e) {
         throw new IllegalArgumentException("train.divergence: " + e.getMessage(), e);
       }
       return new LocalRun(
           d,
-          integer(options, "train.checkpoint-every"),
-          integer(options, "train.accumulation-steps"),
-          integer(options, "train.patience"),
-          number(options, "train.min-delta"),
+          options.integer("train.checkpoint-every"),
+          options.integer("train.accumulation-steps"),
+          options.integer("train.patience"),
+          options.number("train.min-delta"),
           OnPolicyConfig.of(
-              number(options, "train.on-policy-fraction"),
-              number(options, "train.on-policy-temperature"),
-              integer(options, "train.on-policy-max-tokens"),
-              options.get("train.on-policy-divergence"),
-              number(options, "train.on-policy-beta")));
-    }
-
-    private static int integer(Map<String, String> options, String key) {
-      String v = options.get(key);
-      try {
-        return Integer.parseInt(v.trim());
-      } catch (NumberFormatException | NullPointerException e) {
-        throw new IllegalArgumentException(key + " must be an integer, got '" + v + "'", e);
-      }
-    }
-
-    private static float number(Map<String, String> options, String key) {
-      String v = options.get(key);
-      try {
-        return Float.parseFloat(v.trim());
-      } catch (NumberFormatException | NullPointerException e) {
-        throw new IllegalArgumentException(key + " must be a number, got '" + v + "'", e);
-      }
+              options.number("train.on-policy-fraction"),
+              options.number("train.on-policy-temperature"),
+              options.integer("train.on-policy-max-tokens"),
+              options.string("train.on-policy-divergence"),
+              options.number("train.on-policy-beta")));
     }
   }
 }

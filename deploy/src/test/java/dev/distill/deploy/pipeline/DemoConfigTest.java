@@ -28,6 +28,16 @@ class DemoConfigTest {
   }
 
   @Test
+  void eachKeysDeclaredRangeIsCheckedWhenParsedEvenForKeysOfOtherCommands() {
+    assertThatThrownBy(() -> DemoConfig.from(Map.of("student.alpha", "1.5")))
+        .hasMessageContaining("student.alpha must be in [0, 1], got 1.5");
+    assertThatThrownBy(() -> DemoConfig.from(Map.of("train.patience", "-1")))
+        .hasMessageContaining("train.patience must be >= 0, got -1");
+    assertThatThrownBy(() -> DemoConfig.from(Map.of("arith.require-gold", "yes")))
+        .hasMessageContaining("arith.require-gold must be true or false");
+  }
+
+  @Test
   void quickLowersTheSizes() {
     DemoConfig quick = DemoConfig.from(Map.of("run.quick", "true"));
     DemoConfig full = DemoConfig.from(Map.of());
