@@ -437,9 +437,10 @@ final class TrainCommand implements Callable<Integer> {
     long seed = Long.parseLong(o.get("run.seed"));
     // The schedule of the data-parallel trainer (DataParallelStudentTrainer), one worker.
     TrainConfig tc =
-        StudentRecipe.schedule(steps, batch, lr, seed)
-            .withAccumulation(local.accumulationSteps())
-            .withEarlyStopping(local.patience(), local.minDelta());
+        StudentRecipe.schedule(steps, batch, lr, seed).toBuilder()
+            .accumulationSteps(local.accumulationSteps())
+            .earlyStopping(local.patience(), local.minDelta())
+            .build();
     GptConfig gpt =
         new GptConfig(
             tok.vocabSize(),

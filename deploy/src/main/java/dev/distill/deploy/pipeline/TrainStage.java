@@ -42,17 +42,13 @@ record TrainStage(TrainConfig tc, String stage, String runId, PrintStream out) {
       int evalDivisor,
       int evalBatches,
       long seed) {
-    return new TrainConfig(
-        steps,
-        batch,
-        lr,
-        Math.max(1, steps / warmupDivisor),
-        minLr,
-        0.01f,
-        1.0f,
-        Math.max(1, steps / evalDivisor),
-        evalBatches,
-        seed);
+    return TrainConfig.builder(steps, batch, lr)
+        .warmupSteps(Math.max(1, steps / warmupDivisor))
+        .minLearningRate(minLr)
+        .weightDecay(0.01f)
+        .evaluation(Math.max(1, steps / evalDivisor), evalBatches)
+        .seed(seed)
+        .build();
   }
 
   /**

@@ -64,8 +64,12 @@ class GradientAccumulationTest {
     CharTokenizer tok = CharTokenizer.fromCorpus(TEXT);
     int[] ids = tok.encode(TEXT);
     TrainConfig tc =
-        new TrainConfig(4, batch, 3e-3f, 1, 3e-4f, 0.01f, 1.0f, 0, 1, 7)
-            .withAccumulation(accumulation);
+        TrainConfig.builder(4, batch, 3e-3f)
+            .warmupSteps(1)
+            .weightDecay(0.01f)
+            .seed(7)
+            .accumulationSteps(accumulation)
+            .build();
     try (LanguageModel lm =
         LanguageModel.create(new GptConfig(tok.vocabSize(), BLOCK, 1, 2, 32, 0f), tok, 7)) {
       TrainResult r =
@@ -125,7 +129,12 @@ class GradientAccumulationTest {
     CharTokenizer tok = CharTokenizer.fromCorpus(TEXT);
     int[] ids = tok.encode(TEXT);
     TrainConfig tc =
-        new TrainConfig(6, 2, 3e-3f, 1, 3e-4f, 0.01f, 1.0f, 0, 1, 9).withAccumulation(3);
+        TrainConfig.builder(6, 2, 3e-3f)
+            .warmupSteps(1)
+            .weightDecay(0.01f)
+            .seed(9)
+            .accumulationSteps(3)
+            .build();
     java.util.function.BiFunction<Checkpointing, Integer, List<float[]>> train =
         (checkpointing, killAfter) -> {
           try (LanguageModel lm =
@@ -164,8 +173,11 @@ class GradientAccumulationTest {
 
   @Test
   void accumulationStepsBelowOneAreRefused() {
-    TrainConfig tc = new TrainConfig(4, 4, 3e-3f, 1, 3e-4f, 0.01f, 1.0f, 0, 1, 7);
-    assertThatThrownBy(() -> tc.withAccumulation(0)).hasMessageContaining("accumulationSteps");
-    assertThat(tc.withAccumulation(3).describe()).containsEntry("accumulationSteps", "3");
+    TrainConfig tc =
+        TrainConfig.builder(4, 4, 3e-3f).warmupSteps(1).weightDecay(0.01f).seed(7).build();
+    assertThatThrownBy(() -> tc.toBuilder().accumulationSteps(0).build())
+        .hasMessageContaining("accumulationSteps");
+    assertThat(tc.toBuilder().accumulationSteps(3).build().describe())
+        .containsEntry("accumulationSteps", "3");
   }
 }
