@@ -9,6 +9,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 
 /**
  * report.json: the evaluation, the pipeline's facts and the gates as one JSON object, through Gson
@@ -89,7 +90,12 @@ final class ReportJson {
     if (ev.subword() != null) {
       report.put(SubwordStage.DIR, subwordSection(facts, ev.subword(), ev.charsPerToken()));
     }
-    putIfPresent(report, "arithmetic", facts.arithmetic());
+    if (facts.arithmetic() != null) {
+      // The keys of the workload's outcome only: a step that did not run leaves no null behind.
+      Map<String, Object> arithmetic = RunReport.asMap(facts.arithmetic());
+      arithmetic.values().removeIf(Objects::isNull);
+      report.put("arithmetic", arithmetic);
+    }
     Map<String, Object> timings = new LinkedHashMap<>(facts.timingsSeconds());
     timings.put("eval", ev.time().seconds());
     if (pipelineStartNanos != null) {
