@@ -135,13 +135,7 @@ final class TrainCommand implements Callable<Integer> {
               + " model); for pre-emption drills and tests of --resume.")
   Integer stopAfter;
 
-  @Option(
-      names = "--config",
-      description = "A key = value file, or a folder of *.conf files (repeatable).")
-  List<Path> configFiles = new ArrayList<>();
-
-  @Option(names = "--set", description = "Override one key, e.g. --set train.spark.workers=4.")
-  Map<String, String> sets = new LinkedHashMap<>();
+  @CommandLine.Mixin ConfigOptions configOptions = new ConfigOptions();
 
   // ---- On-policy distillation (issue 15, GKD): the teacher that scores the student's samples.
   @Option(
@@ -258,9 +252,7 @@ final class TrainCommand implements Callable<Integer> {
     Map<String, String> options;
     LocalRun local;
     try {
-      Map<String, String> overrides =
-          ConfigSources.collect(
-              configFiles, System.getenv(), sets, DemoConfig.defaults(false).keySet());
+      Map<String, String> overrides = configOptions.collect();
       ConfigKeys.Values values = ConfigKeys.parse(overrides); // validates every key and value
       DemoConfig config = DemoConfig.from(overrides);
       options = new LinkedHashMap<>(DemoConfig.defaults(config.quick()));
