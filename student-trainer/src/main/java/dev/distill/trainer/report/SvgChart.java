@@ -29,17 +29,6 @@ public final class SvgChart {
 
   private SvgChart() {}
 
-  public static String render(
-      String id,
-      String title,
-      String xLabel,
-      String yLabel,
-      List<Series> series,
-      boolean logX,
-      double[] fixedRange) {
-    return render(id, title, xLabel, yLabel, series, logX, fixedRange, List.of());
-  }
-
   /**
    * Renders one chart.
    *

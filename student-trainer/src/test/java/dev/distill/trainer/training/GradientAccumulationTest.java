@@ -3,15 +3,12 @@ package dev.distill.trainer.training;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Parameter;
 import ai.djl.util.Pair;
 import dev.distill.models.gpt.GptConfig;
 import dev.distill.models.gpt.LanguageModel;
 import dev.distill.models.tokenizer.CharTokenizer;
-import dev.distill.trainer.loss.HardLabelCrossEntropy;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -40,23 +37,8 @@ class GradientAccumulationTest {
 
     @Override
     public Batch next(NDManager manager, Random rng) {
-      long[] x = new long[batchSize * BLOCK];
-      long[] y = new long[batchSize * BLOCK];
-      for (int b = 0; b < batchSize; b++) {
-        int start = (next++ * 7) % (tokens.length - BLOCK - 1);
-        for (int t = 0; t < BLOCK; t++) {
-          x[b * BLOCK + t] = tokens[start + t];
-          y[b * BLOCK + t] = tokens[start + t + 1];
-        }
-      }
-      Shape shape = new Shape(batchSize, BLOCK);
-      NDArray inputs = manager.create(x, shape);
-      NDArray targets = manager.create(y, shape);
-      NDArray mask = manager.ones(shape);
-      return Batch.of(
-          inputs,
-          (long) batchSize * BLOCK,
-          logits -> HardLabelCrossEntropy.loss(logits, targets, mask));
+      return TextWindows.windows(
+          manager, tokens, BLOCK, batchSize, b -> (next++ * 7) % (tokens.length - BLOCK - 1));
     }
   }
 
