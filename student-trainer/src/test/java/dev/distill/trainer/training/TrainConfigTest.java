@@ -17,19 +17,16 @@ class TrainConfigTest {
   }
 
   @Test
-  void warmupRisesLinearlyToThePeak() {
-    TrainConfig c = config(100, 10);
-    assertThat((double) c.learningRateAt(0)).isCloseTo(1e-4, within(1e-9));
-    assertThat((double) c.learningRateAt(4)).isCloseTo(5e-4, within(1e-9));
-    assertThat((double) c.learningRateAt(9)).isCloseTo(1e-3, within(1e-9));
-  }
-
-  @Test
-  void cosineDecaysToTheFloorAtTheLastStep() {
-    TrainConfig c = config(110, 10);
-    assertThat((double) c.learningRateAt(10)).isCloseTo(1e-3, within(1e-9));
-    assertThat((double) c.learningRateAt(60)).isCloseTo(5.5e-4, within(1e-7));
-    assertThat((double) c.learningRateAt(110)).isCloseTo(1e-4, within(1e-9));
+  void warmupRisesLinearlyToThePeakThenCosineDecaysToTheFloorAtTheLastStep() {
+    TrainConfig warmup = config(100, 10);
+    TrainConfig decay = config(110, 10);
+    double[][] stepAndRate = {{0, 1e-4}, {4, 5e-4}, {9, 1e-3}};
+    for (double[] e : stepAndRate) {
+      assertThat((double) warmup.learningRateAt((int) e[0])).isCloseTo(e[1], within(1e-9));
+    }
+    assertThat((double) decay.learningRateAt(10)).isCloseTo(1e-3, within(1e-9));
+    assertThat((double) decay.learningRateAt(60)).isCloseTo(5.5e-4, within(1e-7));
+    assertThat((double) decay.learningRateAt(110)).isCloseTo(1e-4, within(1e-9));
   }
 
   @Test
