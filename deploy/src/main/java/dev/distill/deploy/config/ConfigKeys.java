@@ -113,7 +113,7 @@ public final class ConfigKeys {
     }
 
     /** The text form of a value of this type, the inverse of {@link #parse}. */
-    public String format(Object value) {
+    String format(Object value) {
       if (this == LIST) {
         return String.join(",", ((List<?>) value).stream().map(String::valueOf).toList());
       }

@@ -19,7 +19,7 @@ package dev.distill.deploy.pipeline;
  * @param studentBatch student batch size
  * @param evalProblems held-out problems per evaluation slice
  */
-public record ArithmeticConfig(
+record ArithmeticConfig(
     boolean enabled,
     int trainProblems,
     int blockSize,

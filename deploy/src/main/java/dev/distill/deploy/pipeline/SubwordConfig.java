@@ -25,7 +25,7 @@ package dev.distill.deploy.pipeline;
  * @param studentBatch student batch size
  * @param evalWindows windows of held-out text evaluated
  */
-public record SubwordConfig(
+record SubwordConfig(
     int blockSize,
     int teacherLayers,
     int teacherHeads,
