@@ -157,14 +157,9 @@ final class ArithmeticStage {
     }
     int[] all = tok.encode(sb.toString());
     int cut = (int) (all.length * 0.95);
+    // The teacher has the Shakespeare teacher's depth and width, at this workload's context.
     GptConfig teacherConfig =
-        new GptConfig(
-            tok.vocabSize(),
-            a.blockSize(),
-            config.teacherLayers(),
-            config.teacherHeads(),
-            config.teacherEmbd(),
-            0f);
+        gpt(tok, config.teacherLayers(), config.teacherHeads(), config.teacherEmbd());
     TrainConfig teacherTrain =
         TrainStage.recipe(
             a.teacherSteps(), a.teacherBatch(), 2e-3f, 2e-4f, 30, 4, 4, config.seed());
@@ -241,6 +236,11 @@ final class ArithmeticStage {
     return r;
   }
 
+  /** A GPT over the workload's alphabet and context, without dropout. */
+  private GptConfig gpt(CharTokenizer tok, int layers, int heads, int embd) {
+    return new GptConfig(tok.vocabSize(), a.blockSize(), layers, heads, embd, 0f);
+  }
+
   /** Spark: keep self-consistent rationales that agree with the gold answer. */
   private Curation curate(Path dir) {
     out.println("[spark] curate rationales: answer present, self-consistency, gold agreement");
@@ -271,14 +271,7 @@ final class ArithmeticStage {
       Teacher teacher, List<ArithmeticTask.Problem> labelled, Curation curation, Path dir)
       throws IOException {
     CharTokenizer tok = teacher.tok();
-    GptConfig studentConfig =
-        new GptConfig(
-            tok.vocabSize(),
-            a.blockSize(),
-            a.studentLayers(),
-            a.studentHeads(),
-            a.studentEmbd(),
-            0f);
+    GptConfig studentConfig = gpt(tok, a.studentLayers(), a.studentHeads(), a.studentEmbd());
     TrainConfig studentTrain =
         TrainStage.recipe(
             a.studentSteps(), a.studentBatch(), 3e-3f, 3e-4f, 30, 4, 2, config.seed());
