@@ -67,8 +67,12 @@ public final class AccumulationBenchmark {
   private static TrainResult run(
       CharTokenizer tok, int[] ids, GptConfig gc, int steps, int batch, int micro) {
     TrainConfig tc =
-        new TrainConfig(steps, batch, 1e-3f, 5, 1e-4f, 0.01f, 1f, 0, 1, 1337)
-            .withAccumulation(micro);
+        TrainConfig.builder(steps, batch, 1e-3f)
+            .warmupSteps(5)
+            .minLearningRate(1e-4f)
+            .weightDecay(0.01f)
+            .accumulationSteps(micro)
+            .build();
     try (LanguageModel lm = LanguageModel.create(gc, tok, 1337)) {
       return TrainingLoop.run(
           lm,

@@ -41,7 +41,13 @@ public final class BabyGptBenchmark {
     // Warm-up 100 steps, cut to the run's length for short smoke runs (TrainConfig requires
     // warmup <= steps); baby_gpt_pytorch.py cuts it the same way.
     int warmup = Math.min(100, iters);
-    TrainConfig tc = new TrainConfig(iters, 12, 1e-3f, warmup, 1e-4f, 0.01f, 1f, 0, 50, 1337);
+    TrainConfig tc =
+        TrainConfig.builder(iters, 12, 1e-3f)
+            .warmupSteps(warmup)
+            .minLearningRate(1e-4f)
+            .weightDecay(0.01f)
+            .evaluation(0, 50)
+            .build();
     try (LanguageModel lm = LanguageModel.create(gc, tok, 1337)) {
       long cpu0 = processCpuNanos();
       TrainResult r =

@@ -116,7 +116,13 @@ public final class DatasetMemoryBenchmark {
     }
     CharTokenizer tok = CharTokenizer.fromCorpus(corpus.toString());
     DistillationLoss loss = new DistillationLoss(0.5f, 1f);
-    TrainConfig tc = new TrainConfig(TRAIN_STEPS, 16, 1e-3f, 2, 1e-4f, 0f, 1f, TRAIN_STEPS, 1, 1L);
+    TrainConfig tc =
+        TrainConfig.builder(TRAIN_STEPS, 16, 1e-3f)
+            .warmupSteps(2)
+            .minLearningRate(1e-4f)
+            .evaluation(TRAIN_STEPS, 1)
+            .seed(1L)
+            .build();
     ProgressListener sample =
         (step, total, l, v, tps) -> {
           if (step % 5 == 0) {

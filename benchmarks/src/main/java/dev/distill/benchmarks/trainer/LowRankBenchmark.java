@@ -49,8 +49,12 @@ public final class LowRankBenchmark {
               dense,
               new TextWindows(train, block, 12),
               valWindows,
-              new TrainConfig(
-                  denseSteps, 12, 1e-3f, Math.min(50, denseSteps), 1e-4f, 0.1f, 1f, 0, 1, 1),
+              TrainConfig.builder(denseSteps, 12, 1e-3f)
+                  .warmupSteps(Math.min(50, denseSteps))
+                  .minLearningRate(1e-4f)
+                  .weightDecay(0.1f)
+                  .seed(1)
+                  .build(),
               (s, t, l, v, r) -> {});
       double denseVal = valCe(dense, valWindows);
       System.out.printf(
@@ -69,7 +73,11 @@ public final class LowRankBenchmark {
               lr,
               new LiveTeacherBatches(dense, train, block, 12),
               new LiveTeacherBatches(dense, val, block, 12),
-              new TrainConfig(ftSteps, 12, 3e-4f, Math.min(10, ftSteps), 3e-5f, 0.0f, 1f, 0, 1, 2),
+              TrainConfig.builder(ftSteps, 12, 3e-4f)
+                  .warmupSteps(Math.min(10, ftSteps))
+                  .minLearningRate(3e-5f)
+                  .seed(2)
+                  .build(),
               (s, t, l, v, res) -> {},
               Checkpointing.none(),
               null);

@@ -57,7 +57,13 @@ public final class StepProfile {
     CharTokenizer tok = CharTokenizer.fromCorpus(text);
     int[] all = tok.encode(text);
     GptConfig gc = new GptConfig(tok.vocabSize(), 64, 4, 4, 128, 0f);
-    TrainConfig tc = new TrainConfig(2000, 12, 1e-3f, 100, 1e-4f, 0.01f, 1f, 0, 50, 1337);
+    TrainConfig tc =
+        TrainConfig.builder(2000, 12, 1e-3f)
+            .warmupSteps(100)
+            .minLearningRate(1e-4f)
+            .weightDecay(0.01f)
+            .evaluation(0, 50)
+            .build();
     try (LanguageModel lm = LanguageModel.create(gc, tok, 1337)) {
       System.out.printf(
           Locale.ROOT,

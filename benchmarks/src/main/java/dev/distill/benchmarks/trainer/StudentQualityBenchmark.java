@@ -188,7 +188,13 @@ public final class StudentQualityBenchmark {
       Path export)
       throws Exception {
     TrainConfig tc =
-        new TrainConfig(steps, 32, 2e-3f, Math.max(1, steps / 20), 2e-4f, 0.01f, 1f, 0, 4, seed);
+        TrainConfig.builder(steps, 32, 2e-3f)
+            .warmupSteps(Math.max(1, steps / 20))
+            .minLearningRate(2e-4f)
+            .weightDecay(0.01f)
+            .evaluation(0, 4)
+            .seed(seed)
+            .build();
     try (LanguageModel lm = LanguageModel.create(gc, tok, seed, mode)) {
       TrainingLoop.run(
           lm,

@@ -5,9 +5,7 @@ import dev.distill.deploy.pipeline.DemoConfig;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.LinkedHashMap;
-import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
@@ -31,14 +29,7 @@ final class ConfigCommand implements Callable<Integer> {
   @Option(names = "--quick", description = "Start from the --quick defaults.")
   boolean quick;
 
-  @Option(
-      names = "--config",
-      description =
-          "A key = value file, or a folder of *.conf files (repeatable); unknown keys fail.")
-  List<Path> configFiles = new ArrayList<>();
-
-  @Option(names = "--set", description = "Override one key (repeatable).")
-  Map<String, String> sets = new LinkedHashMap<>();
+  @CommandLine.Mixin ConfigOptions configOptions = new ConfigOptions();
 
   @Option(
       names = "--docs",
@@ -58,9 +49,7 @@ final class ConfigCommand implements Callable<Integer> {
     }
     Map<String, String> effective;
     try {
-      Map<String, String> overrides =
-          ConfigSources.collect(
-              configFiles, System.getenv(), sets, DemoConfig.defaults(quick).keySet());
+      Map<String, String> overrides = configOptions.collect();
       if (quick) {
         overrides.put("run.quick", "true");
       }

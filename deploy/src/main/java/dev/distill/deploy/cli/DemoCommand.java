@@ -6,7 +6,6 @@ import dev.distill.trainer.evaluation.Gate;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
@@ -44,12 +43,7 @@ final class DemoCommand implements Callable<Integer> {
       description = "Use this Kafka cluster instead of starting an embedded broker.")
   String bootstrapServers;
 
-  @Option(
-      names = "--config",
-      description =
-          "A key = value file, or a folder of *.conf files such as conf/ (repeatable);"
-              + " unknown keys fail.")
-  List<Path> configFiles = new ArrayList<>();
+  @CommandLine.Mixin ConfigOptions configOptions = new ConfigOptions();
 
   @Option(
       names = "--workload",
@@ -68,21 +62,11 @@ final class DemoCommand implements Callable<Integer> {
               + " the command exits 1 when one fails (repeatable).")
   List<String> gates = new ArrayList<>();
 
-  @Option(
-      names = "--set",
-      description = "Override one key, e.g. --set teacher.steps=500 (repeatable).")
-  Map<String, String> sets = new LinkedHashMap<>();
-
   @Override
   public Integer call() throws IOException {
     Map<String, String> overrides;
     try {
-      overrides =
-          ConfigSources.collect(
-              configFiles,
-              System.getenv(),
-              sets,
-              DemoConfig.defaults(quick || sets.containsKey("run.quick")).keySet());
+      overrides = configOptions.collect();
     } catch (IllegalArgumentException e) {
       throw new ParameterException(spec.commandLine(), e.getMessage(), e);
     }

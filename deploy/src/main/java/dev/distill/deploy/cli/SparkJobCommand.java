@@ -30,14 +30,30 @@ abstract class SparkJobCommand implements Callable<Integer> {
 
   @CommandLine.Unmatched List<String> jobArgs = new ArrayList<>();
 
-  abstract Consumer<String[]> job();
+  private final Class<?> jobClass;
+  private final Consumer<String[]> job;
+
+  SparkJobCommand(Class<?> jobClass, Consumer<String[]> job) {
+    this.jobClass = jobClass;
+    this.job = job;
+  }
+
+  /** Puts the job's own usage (its {@code JobCli} options) under {@code --help}. */
+  public static final class JobUsage implements CommandLine.IModelTransformer {
+    @Override
+    public CommandLine.Model.CommandSpec transform(CommandLine.Model.CommandSpec spec) {
+      SparkJobCommand command = (SparkJobCommand) spec.userObject();
+      spec.usageMessage().footer("", JobCli.usage(command.jobClass));
+      return spec;
+    }
+  }
 
   @Override
   public Integer call() {
     String before = System.getProperty("spark.master");
     System.setProperty("spark.master", master);
     try {
-      job().accept(jobArgs.toArray(String[]::new));
+      job.accept(jobArgs.toArray(String[]::new));
     } finally {
       if (before == null) {
         System.clearProperty("spark.master");
@@ -56,20 +72,10 @@ abstract class SparkJobCommand implements Callable<Integer> {
             + " to raw Parquet + quarantine, checkpointed (a re-run resumes).",
         "Every other argument is IngestJob's own, as under spark-submit (below)."
       },
-      modelTransformer = Ingest.Usage.class)
+      modelTransformer = JobUsage.class)
   static final class Ingest extends SparkJobCommand {
-    /** Puts IngestJob's usage under {@code --help}. */
-    public static final class Usage implements CommandLine.IModelTransformer {
-      @Override
-      public CommandLine.Model.CommandSpec transform(CommandLine.Model.CommandSpec spec) {
-        spec.usageMessage().footer("", JobCli.usage(IngestJob.class));
-        return spec;
-      }
-    }
-
-    @Override
-    Consumer<String[]> job() {
-      return IngestJob::main;
+    Ingest() {
+      super(IngestJob.class, IngestJob::main);
     }
   }
 
@@ -81,20 +87,10 @@ abstract class SparkJobCommand implements Callable<Integer> {
             + " curated Parquet (split=train|val, _SUCCESS) and a curation report.",
         "Every other argument is CurateJob's own, as under spark-submit (below)."
       },
-      modelTransformer = Curate.Usage.class)
+      modelTransformer = JobUsage.class)
   static final class Curate extends SparkJobCommand {
-    /** Puts CurateJob's usage under {@code --help}. */
-    public static final class Usage implements CommandLine.IModelTransformer {
-      @Override
-      public CommandLine.Model.CommandSpec transform(CommandLine.Model.CommandSpec spec) {
-        spec.usageMessage().footer("", JobCli.usage(CurateJob.class));
-        return spec;
-      }
-    }
-
-    @Override
-    Consumer<String[]> job() {
-      return CurateJob::main;
+    Curate() {
+      super(CurateJob.class, CurateJob::main);
     }
   }
 
@@ -107,20 +103,10 @@ abstract class SparkJobCommand implements Callable<Integer> {
             + " position) and a report with KL(fused || each teacher).",
         "Every other argument is FuseJob's own, as under spark-submit (below)."
       },
-      modelTransformer = Fuse.Usage.class)
+      modelTransformer = JobUsage.class)
   static final class Fuse extends SparkJobCommand {
-    /** Puts FuseJob's usage under {@code --help}. */
-    public static final class Usage implements CommandLine.IModelTransformer {
-      @Override
-      public CommandLine.Model.CommandSpec transform(CommandLine.Model.CommandSpec spec) {
-        spec.usageMessage().footer("", JobCli.usage(FuseJob.class));
-        return spec;
-      }
-    }
-
-    @Override
-    Consumer<String[]> job() {
-      return FuseJob::main;
+    Fuse() {
+      super(FuseJob.class, FuseJob::main);
     }
   }
 }

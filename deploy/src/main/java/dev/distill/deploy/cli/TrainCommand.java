@@ -135,13 +135,7 @@ final class TrainCommand implements Callable<Integer> {
               + " model); for pre-emption drills and tests of --resume.")
   Integer stopAfter;
 
-  @Option(
-      names = "--config",
-      description = "A key = value file, or a folder of *.conf files (repeatable).")
-  List<Path> configFiles = new ArrayList<>();
-
-  @Option(names = "--set", description = "Override one key, e.g. --set train.spark.workers=4.")
-  Map<String, String> sets = new LinkedHashMap<>();
+  @CommandLine.Mixin ConfigOptions configOptions = new ConfigOptions();
 
   // ---- On-policy distillation (issue 15, GKD): the teacher that scores the student's samples.
   @Option(
@@ -258,10 +252,9 @@ final class TrainCommand implements Callable<Integer> {
     Map<String, String> options;
     LocalRun local;
     try {
-      Map<String, String> overrides =
-          ConfigSources.collect(
-              configFiles, System.getenv(), sets, DemoConfig.defaults(false).keySet());
-      DemoConfig config = DemoConfig.from(overrides); // validates every key and value
+      Map<String, String> overrides = configOptions.collect();
+      ConfigKeys.Values values = ConfigKeys.parse(overrides); // validates every key and value
+      DemoConfig config = DemoConfig.from(overrides);
       options = new LinkedHashMap<>(DemoConfig.defaults(config.quick()));
       options.putAll(overrides);
       options.putAll(config.toMap());
@@ -271,7 +264,7 @@ final class TrainCommand implements Callable<Integer> {
         }
         options.put("spark.master", master);
       }
-      local = LocalRun.of(options); // validates the in-process keys (divergence, checkpoints)
+      local = LocalRun.of(values); // the in-process keys (divergence, checkpoints)
       String onPolicyError = onPolicyOptionsError(local.onPolicy());
       if (onPolicyError != null) {
         throw new IllegalArgumentException(onPolicyError);
@@ -436,9 +429,10 @@ final class TrainCommand implements Callable<Integer> {
     long seed = Long.parseLong(o.get("run.seed"));
     // The schedule of the data-parallel trainer (DataParallelStudentTrainer), one worker.
     TrainConfig tc =
-        StudentRecipe.schedule(steps, batch, lr, seed)
-            .withAccumulation(local.accumulationSteps())
-            .withEarlyStopping(local.patience(), local.minDelta());
+        StudentRecipe.schedule(steps, batch, lr, seed).toBuilder()
+            .accumulationSteps(local.accumulationSteps())
+            .earlyStopping(local.patience(), local.minDelta())
+            .build();
     GptConfig gpt =
         new GptConfig(
             tok.vocabSize(),
@@ -684,60 +678,26 @@ final class TrainCommand implements Callable<Integer> {
       int patience,
       float minDelta,
       OnPolicyConfig onPolicy) {
-    LocalRun {
-      if (checkpointEvery < 1) {
-        throw new IllegalArgumentException(
-            "train.checkpoint-every must be >= 1, got " + checkpointEvery);
-      }
-      if (accumulationSteps < 1) {
-        throw new IllegalArgumentException(
-            "train.accumulation-steps must be >= 1, got " + accumulationSteps);
-      }
-      if (patience < 0) {
-        throw new IllegalArgumentException("train.patience must be >= 0, got " + patience);
-      }
-      if (!(minDelta >= 0) || !Float.isFinite(minDelta)) {
-        throw new IllegalArgumentException("train.min-delta must be >= 0, got " + minDelta);
-      }
-    }
-
-    static LocalRun of(Map<String, String> options) {
+    /** From the typed keys, whose declarations ({@link ConfigKeys}) hold their ranges. */
+    static LocalRun of(ConfigKeys.Values options) {
       Divergence d;
       try {
-        d = Divergence.parse(options.get("train.divergence"));
+        d = Divergence.parse(options.string("train.divergence"));
       } catch (IllegalArgumentException e) {
         throw new IllegalArgumentException("train.divergence: " + e.getMessage(), e);
       }
       return new LocalRun(
           d,
-          integer(options, "train.checkpoint-every"),
-          integer(options, "train.accumulation-steps"),
-          integer(options, "train.patience"),
-          number(options, "train.min-delta"),
+          options.integer("train.checkpoint-every"),
+          options.integer("train.accumulation-steps"),
+          options.integer("train.patience"),
+          options.number("train.min-delta"),
           OnPolicyConfig.of(
-              number(options, "train.on-policy-fraction"),
-              number(options, "train.on-policy-temperature"),
-              integer(options, "train.on-policy-max-tokens"),
-              options.get("train.on-policy-divergence"),
-              number(options, "train.on-policy-beta")));
-    }
-
-    private static int integer(Map<String, String> options, String key) {
-      String v = options.get(key);
-      try {
-        return Integer.parseInt(v.trim());
-      } catch (NumberFormatException | NullPointerException e) {
-        throw new IllegalArgumentException(key + " must be an integer, got '" + v + "'", e);
-      }
-    }
-
-    private static float number(Map<String, String> options, String key) {
-      String v = options.get(key);
-      try {
-        return Float.parseFloat(v.trim());
-      } catch (NumberFormatException | NullPointerException e) {
-        throw new IllegalArgumentException(key + " must be a number, got '" + v + "'", e);
-      }
+              options.number("train.on-policy-fraction"),
+              options.number("train.on-policy-temperature"),
+              options.integer("train.on-policy-max-tokens"),
+              options.string("train.on-policy-divergence"),
+              options.number("train.on-policy-beta")));
     }
   }
 }

@@ -19,7 +19,7 @@ package dev.distill.deploy.pipeline;
  * @param studentBatch student batch size
  * @param evalProblems held-out problems per evaluation slice
  */
-public record ArithmeticConfig(
+record ArithmeticConfig(
     boolean enabled,
     int trainProblems,
     int blockSize,
@@ -36,20 +36,48 @@ public record ArithmeticConfig(
     int studentBatch,
     int evalProblems) {
   public ArithmeticConfig {
-    for (int v :
-        new int[] {
-          trainProblems, blockSize, teacherSteps, teacherBatch, labelledProblems, rationales,
-          studentLayers, studentHeads, studentEmbd, studentSteps, studentBatch, evalProblems
-        }) {
-      if (v < 1) {
-        throw new IllegalArgumentException("arith.* sizes and counts must be >= 1");
-      }
-    }
-    if (!(sampleTemperature > 0f)) {
-      throw new IllegalArgumentException("arith.sample-temperature must be > 0");
-    }
+    // Each key's own range is checked where it is declared (ConfigKeys); here the rules across
+    // keys.
     if (labelledProblems > trainProblems) {
       throw new IllegalArgumentException("arith.labelled-problems must be <= arith.train-problems");
+    }
+  }
+
+  /** The components collected by {@link DemoConfig#from}; {@link #build} validates. */
+  static final class Builder {
+    boolean enabled;
+    int trainProblems;
+    int blockSize;
+    int teacherSteps;
+    int teacherBatch;
+    int labelledProblems;
+    int rationales;
+    float sampleTemperature;
+    boolean requireGold;
+    int studentLayers;
+    int studentHeads;
+    int studentEmbd;
+    int studentSteps;
+    int studentBatch;
+    int evalProblems;
+
+    ArithmeticConfig build() {
+      return new ArithmeticConfig(
+          enabled,
+          trainProblems,
+          blockSize,
+          teacherSteps,
+          teacherBatch,
+          labelledProblems,
+          rationales,
+          sampleTemperature,
+          requireGold,
+          studentLayers,
+          studentHeads,
+          studentEmbd,
+          studentSteps,
+          studentBatch,
+          evalProblems);
     }
   }
 }

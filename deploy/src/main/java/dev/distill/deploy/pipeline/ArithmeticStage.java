@@ -1,5 +1,6 @@
 package dev.distill.deploy.pipeline;
 
+import com.google.gson.annotations.SerializedName;
 import dev.distill.deploy.workloads.ArithmeticTask;
 import dev.distill.models.checkpoint.Checkpoints;
 import dev.distill.models.gpt.GptConfig;
@@ -28,6 +29,7 @@ import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -61,8 +63,91 @@ final class ArithmeticStage {
     this.out = out;
   }
 
-  Map<String, Object> run(Path runDir) throws IOException {
+  /**
+   * What the workload produced, as {@code arithmetic} in pipeline.json and report.json (Gson; the
+   * field names are the JSON keys). {@code students} is set only when no rationale survived
+   * curation, {@code models} and {@code studentParamsVsTeacher} only when the students trained.
+   */
+  record ArithmeticResult(
+      Rationales rationales,
+      Curation curation,
+      String students,
+      List<ModelRow> models,
+      @SerializedName("student_params_vs_teacher") Double studentParamsVsTeacher) {}
+
+  /** The teacher service's sampling: n rationales per problem. */
+  record Rationales(
+      long problems,
+      long sampled,
+      @SerializedName("with_answer") long withAnswer,
+      @SerializedName("matching_gold") long matchingGold,
+      @SerializedName("per_problem") int perProblem,
+      @SerializedName("sample_temperature") float sampleTemperature) {}
+
+  /** Spark's rationale curation. */
+  record Curation(long rationales, long kept, Map<String, Long> decisions, long train, long val) {}
+
+  /** One model's exact match on the held-out problems. */
+  record ModelRow(
+      String name,
+      long params,
+      int problems,
+      @SerializedName("exact_match_with_rationale") double exactMatchWithRationale,
+      @SerializedName("exact_match_without_rationale") double exactMatchWithoutRationale,
+      double faithfulness,
+      @SerializedName("exact_match_by_slice") Map<String, Double> exactMatchBySlice) {
+    ModelRow(ReasoningEvaluator.Result r, long params) {
+      this(
+          r.name(),
+          params,
+          r.problems(),
+          r.exactMatchWithRationale(),
+          r.exactMatchWithoutRationale(),
+          r.faithfulness(),
+          r.withRationaleBySlice());
+    }
+  }
+
+  /** The trained (or cached) teacher, its problems and their tokenizer. */
+  private record Teacher(
+      CharTokenizer tok, List<ArithmeticTask.Problem> problems, GptConfig config, Path dir) {}
+
+  /** The two students, trained and saved under {@code models/NAME}. */
+  private record Students(GptConfig config, DistillationLoss kd, List<String> names) {}
+
+  private static final String KD_STUDENT = "cot-kd-student";
+  private static final String ANSWERS_STUDENT = "answers-only-student";
+
+  /** Teacher, rationales, curation, students, evaluation: each step below, in that order. */
+  ArithmeticResult run(Path runDir) throws IOException {
     Path dir = runDir.resolve("arithmetic");
+    Teacher teacher = teacher(dir);
+    try (LanguageModel model = Checkpoints.load(teacher.dir())) {
+      List<ArithmeticTask.Problem> labelled = teacher.problems().subList(0, a.labelledProblems());
+      Rationales rationales = sampleRationales(model, teacher.dir(), labelled, dir);
+      Curation curation = curate(dir);
+      if (curation.train() == 0) {
+        // Nothing to distill from: say so in the report rather than train on nothing.
+        out.println("[train arithmetic] no rationale survived curation; students not trained");
+        return new ArithmeticResult(
+            rationales, curation, "not trained: no rationale survived curation", null, null);
+      }
+      Students students = trainStudents(teacher, labelled, curation, dir);
+      List<ModelRow> rows = evaluate(teacher, model, students, dir);
+      printTable(rows);
+      return new ArithmeticResult(
+          rationales,
+          curation,
+          null,
+          rows,
+          Math.round(
+                  1000.0 * students.config().parameterCount() / teacher.config().parameterCount())
+              / 1000.0);
+    }
+  }
+
+  /** The teacher trained on gold step-by-step solutions (cached by its config and data). */
+  private Teacher teacher(Path dir) throws IOException {
     CharTokenizer tok = CharTokenizer.fromCorpus(ALPHABET);
     List<ArithmeticTask.Problem> problems =
         ArithmeticTask.generate(config.seed(), a.trainProblems(), 1, 3, OPS);
@@ -72,14 +157,9 @@ final class ArithmeticStage {
     }
     int[] all = tok.encode(sb.toString());
     int cut = (int) (all.length * 0.95);
+    // The teacher has the Shakespeare teacher's depth and width, at this workload's context.
     GptConfig teacherConfig =
-        new GptConfig(
-            tok.vocabSize(),
-            a.blockSize(),
-            config.teacherLayers(),
-            config.teacherHeads(),
-            config.teacherEmbd(),
-            0f);
+        gpt(tok, config.teacherLayers(), config.teacherHeads(), config.teacherEmbd());
     TrainConfig teacherTrain =
         TrainStage.recipe(
             a.teacherSteps(), a.teacherBatch(), 2e-3f, 2e-4f, 30, 4, 4, config.seed());
@@ -92,213 +172,197 @@ final class ArithmeticStage {
             teacherConfig,
             teacherTrain,
             tok,
-            java.util.Arrays.copyOfRange(all, 0, cut),
-            java.util.Arrays.copyOfRange(all, cut, all.length),
+            Arrays.copyOfRange(all, 0, cut),
+            Arrays.copyOfRange(all, cut, all.length),
             config.seed(),
             out);
     LocalPipeline.copyRecursively(teacherDir, dir.resolve("models/teacher"));
-
-    Map<String, Object> facts = new LinkedHashMap<>();
-    try (LanguageModel teacher = Checkpoints.load(teacherDir)) {
-      // Teacher service, batch mode: n rationales per problem -> Parquet.
-      List<ArithmeticTask.Problem> labelled = problems.subList(0, a.labelledProblems());
-      LabelingConfig lc = new LabelingConfig(config.topK(), config.temperature(), 64);
-      SoftLabeler labeler = new SoftLabeler(teacher, lc);
-      RationaleSampler sampler =
-          new RationaleSampler(
-              teacher,
-              labeler,
-              new RationaleConfig(
-                  a.rationales(),
-                  a.sampleTemperature(),
-                  a.blockSize(),
-                  ArithmeticTask.ANSWER,
-                  CONTEXT + "%s"));
-      Provenance provenance =
-          TeacherIdentity.provenance(TeacherIdentity.teacherIdOf(teacherDir), teacher, lc);
-      List<ReasoningRun.Question> questions = new ArrayList<>();
-      for (int i = 0; i < labelled.size(); i++) {
-        ArithmeticTask.Problem p = labelled.get(i);
-        questions.add(
-            new ReasoningRun.Question(
-                "arith-" + i, "arithmetic/train", p.prompt(), Long.toString(p.answer())));
-      }
-      StageProgress lp = new StageProgress(out, "teacher-service arithmetic");
-      ReasoningRun.Summary sampled;
-      try (ParquetOutputSink sink =
-          new ParquetOutputSink(dir.resolve("teacher-outputs").toString(), 2000)) {
-        sampled =
-            new ReasoningRun(sampler, labeler, provenance, config.runId())
-                .run(
-                    questions,
-                    config.seed(),
-                    sink,
-                    done -> lp.update(done, questions.size(), "problems with rationales"));
-      }
-      out.printf(
-          Locale.ROOT,
-          "[teacher-service arithmetic] %d problems, %d rationales, %d with an answer, %d matching"
-              + " gold%n",
-          sampled.records(),
-          sampled.rationales(),
-          sampled.withAnswer(),
-          sampled.matchingGold());
-      facts.put(
-          "rationales",
-          Facts.ordered(
-              "problems", sampled.records(),
-              "sampled", sampled.rationales(),
-              "with_answer", sampled.withAnswer(),
-              "matching_gold", sampled.matchingGold(),
-              "per_problem", a.rationales(),
-              "sample_temperature", a.sampleTemperature()));
-
-      // Spark: keep self-consistent rationales that agree with the gold answer.
-      out.println("[spark] curate rationales: answer present, self-consistency, gold agreement");
-      CurateRationalesJob.Result curated =
-          CurateRationalesJob.run(
-              new CurateRationalesJob.Config(
-                  dir.resolve("teacher-outputs").toString(),
-                  dir.resolve("curated").toString(),
-                  dir.resolve("curation-report.json").toString(),
-                  config.curateValFraction(),
-                  new RationaleCuration.Options(1, 4 * a.blockSize(), a.requireGold()),
-                  config.sparkMaster()));
-      out.printf(
-          "[spark] rationales %d -> kept %d (train %d, val %d) %s%n",
-          curated.rationales(),
-          curated.kept(),
-          curated.train(),
-          curated.val(),
-          curated.decisions());
-      facts.put(
-          "curation",
-          Facts.ordered(
-              "rationales", curated.rationales(),
-              "kept", curated.kept(),
-              "decisions", curated.decisions(),
-              "train", curated.train(),
-              "val", curated.val()));
-
-      // Students: distilled step by step, and answers only (same architecture, steps, seed).
-      GptConfig studentConfig =
-          new GptConfig(
-              tok.vocabSize(),
-              a.blockSize(),
-              a.studentLayers(),
-              a.studentHeads(),
-              a.studentEmbd(),
-              0f);
-      TrainConfig studentTrain =
-          TrainStage.recipe(
-              a.studentSteps(), a.studentBatch(), 3e-3f, 3e-4f, 30, 4, 2, config.seed());
-      if (curated.train() == 0) {
-        // Nothing to distill from: say so in the report rather than train on nothing.
-        out.println("[train arithmetic] no rationale survived curation; students not trained");
-        facts.put("students", "not trained: no rationale survived curation");
-        return facts;
-      }
-      TrainStage.Curated data = TrainStage.Curated.read(dir, tok, curated.val());
-      CuratedDataset trainSet = data.train();
-      CuratedDataset valSet = data.val();
-      DistillationLoss kd = new DistillationLoss(config.alpha(), trainSet.temperature(), false);
-      StringBuilder answers = new StringBuilder();
-      for (ArithmeticTask.Problem p : labelled) {
-        answers.append(p.answerOnlyText());
-      }
-      int[] answerTokens = tok.encode(answers.toString());
-      Map<String, BatchSource[]> students = new LinkedHashMap<>();
-      students.put(
-          "cot-kd-student",
-          new BatchSource[] {
-            new SoftLabelBatches(trainSet.examples(), a.studentBatch(), kd),
-            new SoftLabelBatches(valSet.examples(), a.studentBatch(), kd)
-          });
-      students.put(
-          "answers-only-student",
-          new BatchSource[] {
-            new TextWindows(answerTokens, a.blockSize(), a.studentBatch()),
-            new TextWindows(answerTokens, a.blockSize(), a.studentBatch())
-          });
-      TrainStage trainer = new TrainStage(studentTrain, "train", config.runId(), out);
-      for (Map.Entry<String, BatchSource[]> e : students.entrySet()) {
-        out.printf(
-            Locale.ROOT,
-            "[train arithmetic] %s: %,d params (%.2f of the teacher)%n",
-            e.getKey(),
-            studentConfig.parameterCount(),
-            (double) studentConfig.parameterCount() / teacherConfig.parameterCount());
-        try (LanguageModel s = LanguageModel.create(studentConfig, tok, config.seed())) {
-          trainer.train(e.getKey(), s, e.getValue()[0], e.getValue()[1], null);
-          trainer.save(
-              s,
-              dir.resolve("models").resolve(e.getKey()),
-              e.getKey().equals("cot-kd-student")
-                  ? kd.description()
-                  : "cross-entropy on answer-only texts (no rationale, no teacher)");
-        }
-      }
-
-      // Evaluation: exact match on held-out problems.
-      ReasoningEvaluator evaluator =
-          new ReasoningEvaluator(
-              heldOut(problems),
-              CONTEXT,
-              ArithmeticTask.ANSWER,
-              "A ",
-              ArithmeticTask::answerFromRationale,
-              a.blockSize());
-      List<Map<String, Object>> rows = new ArrayList<>();
-      rows.add(row(evaluator.evaluate("teacher", teacher), teacherConfig.parameterCount()));
-      for (String name : students.keySet()) {
-        try (LanguageModel s = Checkpoints.load(dir.resolve("models").resolve(name))) {
-          ReasoningEvaluator.Result r = evaluator.evaluate(name, s);
-          rows.add(row(r, studentConfig.parameterCount()));
-        }
-      }
-      facts.put("models", rows);
-      facts.put(
-          "student_params_vs_teacher",
-          Math.round(1000.0 * studentConfig.parameterCount() / teacherConfig.parameterCount())
-              / 1000.0);
-      out.println();
-      out.printf(
-          Locale.ROOT,
-          "%-22s %10s %14s %14s %12s %10s %10s%n",
-          "arithmetic model",
-          "params",
-          "EM rationale",
-          "EM direct",
-          "faithful",
-          "add 3-dig",
-          "add 4-dig");
-      for (Map<String, Object> r : rows) {
-        @SuppressWarnings("unchecked")
-        Map<String, Double> slices = (Map<String, Double>) r.get("exact_match_by_slice");
-        out.printf(
-            Locale.ROOT,
-            "%-22s %,10d %14.3f %14.3f %12.3f %10.3f %10.3f%n",
-            r.get("name"),
-            (Long) r.get("params"),
-            (Double) r.get("exact_match_with_rationale"),
-            (Double) r.get("exact_match_without_rationale"),
-            (Double) r.get("faithfulness"),
-            slices.getOrDefault("add/3-digit", Double.NaN),
-            slices.getOrDefault("add/4-digit (longer than training)", Double.NaN));
-      }
-    }
-    return facts;
+    return new Teacher(tok, problems, teacherConfig, teacherDir);
   }
 
-  private static Map<String, Object> row(ReasoningEvaluator.Result r, long params) {
-    return Facts.ordered(
-        "name", r.name(),
-        "params", params,
-        "problems", r.problems(),
-        "exact_match_with_rationale", r.exactMatchWithRationale(),
-        "exact_match_without_rationale", r.exactMatchWithoutRationale(),
-        "faithfulness", r.faithfulness(),
-        "exact_match_by_slice", r.withRationaleBySlice());
+  /** Teacher service, batch mode: n rationales per problem, with soft labels, to Parquet. */
+  private Rationales sampleRationales(
+      LanguageModel teacher, Path teacherDir, List<ArithmeticTask.Problem> labelled, Path dir)
+      throws IOException {
+    LabelingConfig lc = new LabelingConfig(config.topK(), config.temperature(), 64);
+    SoftLabeler labeler = new SoftLabeler(teacher, lc);
+    RationaleSampler sampler =
+        new RationaleSampler(
+            teacher,
+            labeler,
+            new RationaleConfig(
+                a.rationales(),
+                a.sampleTemperature(),
+                a.blockSize(),
+                ArithmeticTask.ANSWER,
+                CONTEXT + "%s"));
+    Provenance provenance =
+        TeacherIdentity.provenance(TeacherIdentity.teacherIdOf(teacherDir), teacher, lc);
+    List<ReasoningRun.Question> questions = new ArrayList<>();
+    for (int i = 0; i < labelled.size(); i++) {
+      ArithmeticTask.Problem p = labelled.get(i);
+      questions.add(
+          new ReasoningRun.Question(
+              "arith-" + i, "arithmetic/train", p.prompt(), Long.toString(p.answer())));
+    }
+    StageProgress lp = new StageProgress(out, "teacher-service arithmetic");
+    ReasoningRun.Summary sampled;
+    try (ParquetOutputSink sink =
+        new ParquetOutputSink(dir.resolve("teacher-outputs").toString(), 2000)) {
+      sampled =
+          new ReasoningRun(sampler, labeler, provenance, config.runId())
+              .run(
+                  questions,
+                  config.seed(),
+                  sink,
+                  done -> lp.update(done, questions.size(), "problems with rationales"));
+    }
+    Rationales r =
+        new Rationales(
+            sampled.records(),
+            sampled.rationales(),
+            sampled.withAnswer(),
+            sampled.matchingGold(),
+            a.rationales(),
+            a.sampleTemperature());
+    out.printf(
+        Locale.ROOT,
+        "[teacher-service arithmetic] %d problems, %d rationales, %d with an answer, %d matching"
+            + " gold%n",
+        r.problems(),
+        r.sampled(),
+        r.withAnswer(),
+        r.matchingGold());
+    return r;
+  }
+
+  /** A GPT over the workload's alphabet and context, without dropout. */
+  private GptConfig gpt(CharTokenizer tok, int layers, int heads, int embd) {
+    return new GptConfig(tok.vocabSize(), a.blockSize(), layers, heads, embd, 0f);
+  }
+
+  /** Spark: keep self-consistent rationales that agree with the gold answer. */
+  private Curation curate(Path dir) {
+    out.println("[spark] curate rationales: answer present, self-consistency, gold agreement");
+    CurateRationalesJob.Result curated =
+        CurateRationalesJob.run(
+            new CurateRationalesJob.Config(
+                dir.resolve("teacher-outputs").toString(),
+                dir.resolve("curated").toString(),
+                dir.resolve("curation-report.json").toString(),
+                config.curateValFraction(),
+                new RationaleCuration.Options(1, 4 * a.blockSize(), a.requireGold()),
+                config.sparkMaster()));
+    Curation c =
+        new Curation(
+            curated.rationales(),
+            curated.kept(),
+            curated.decisions(),
+            curated.train(),
+            curated.val());
+    out.printf(
+        "[spark] rationales %d -> kept %d (train %d, val %d) %s%n",
+        c.rationales(), c.kept(), c.train(), c.val(), c.decisions());
+    return c;
+  }
+
+  /** Students distilled step by step, and on answers only (same architecture, steps, seed). */
+  private Students trainStudents(
+      Teacher teacher, List<ArithmeticTask.Problem> labelled, Curation curation, Path dir)
+      throws IOException {
+    CharTokenizer tok = teacher.tok();
+    GptConfig studentConfig = gpt(tok, a.studentLayers(), a.studentHeads(), a.studentEmbd());
+    TrainConfig studentTrain =
+        TrainStage.recipe(
+            a.studentSteps(), a.studentBatch(), 3e-3f, 3e-4f, 30, 4, 2, config.seed());
+    TrainStage.Curated data = TrainStage.Curated.read(dir, tok, curation.val());
+    CuratedDataset trainSet = data.train();
+    CuratedDataset valSet = data.val();
+    DistillationLoss kd = new DistillationLoss(config.alpha(), trainSet.temperature(), false);
+    StringBuilder answers = new StringBuilder();
+    for (ArithmeticTask.Problem p : labelled) {
+      answers.append(p.answerOnlyText());
+    }
+    int[] answerTokens = tok.encode(answers.toString());
+    Map<String, BatchSource[]> students = new LinkedHashMap<>();
+    students.put(
+        KD_STUDENT,
+        new BatchSource[] {
+          new SoftLabelBatches(trainSet.examples(), a.studentBatch(), kd),
+          new SoftLabelBatches(valSet.examples(), a.studentBatch(), kd)
+        });
+    students.put(
+        ANSWERS_STUDENT,
+        new BatchSource[] {
+          new TextWindows(answerTokens, a.blockSize(), a.studentBatch()),
+          new TextWindows(answerTokens, a.blockSize(), a.studentBatch())
+        });
+    TrainStage trainer = new TrainStage(studentTrain, "train", config.runId(), out);
+    for (Map.Entry<String, BatchSource[]> e : students.entrySet()) {
+      out.printf(
+          Locale.ROOT,
+          "[train arithmetic] %s: %,d params (%.2f of the teacher)%n",
+          e.getKey(),
+          studentConfig.parameterCount(),
+          (double) studentConfig.parameterCount() / teacher.config().parameterCount());
+      try (LanguageModel s = LanguageModel.create(studentConfig, tok, config.seed())) {
+        trainer.train(e.getKey(), s, e.getValue()[0], e.getValue()[1], null);
+        trainer.save(
+            s,
+            dir.resolve("models").resolve(e.getKey()),
+            e.getKey().equals(KD_STUDENT)
+                ? kd.description()
+                : "cross-entropy on answer-only texts (no rationale, no teacher)");
+      }
+    }
+    return new Students(studentConfig, kd, List.copyOf(students.keySet()));
+  }
+
+  /** Exact match of teacher and students on held-out problems. */
+  private List<ModelRow> evaluate(Teacher teacher, LanguageModel model, Students students, Path dir)
+      throws IOException {
+    ReasoningEvaluator evaluator =
+        new ReasoningEvaluator(
+            heldOut(teacher.problems()),
+            CONTEXT,
+            ArithmeticTask.ANSWER,
+            "A ",
+            ArithmeticTask::answerFromRationale,
+            a.blockSize());
+    List<ModelRow> rows = new ArrayList<>();
+    rows.add(new ModelRow(evaluator.evaluate("teacher", model), teacher.config().parameterCount()));
+    for (String name : students.names()) {
+      try (LanguageModel s = Checkpoints.load(dir.resolve("models").resolve(name))) {
+        rows.add(new ModelRow(evaluator.evaluate(name, s), students.config().parameterCount()));
+      }
+    }
+    return rows;
+  }
+
+  private void printTable(List<ModelRow> rows) {
+    out.println();
+    out.printf(
+        Locale.ROOT,
+        "%-22s %10s %14s %14s %12s %10s %10s%n",
+        "arithmetic model",
+        "params",
+        "EM rationale",
+        "EM direct",
+        "faithful",
+        "add 3-dig",
+        "add 4-dig");
+    for (ModelRow r : rows) {
+      out.printf(
+          Locale.ROOT,
+          "%-22s %,10d %14.3f %14.3f %12.3f %10.3f %10.3f%n",
+          r.name(),
+          r.params(),
+          r.exactMatchWithRationale(),
+          r.exactMatchWithoutRationale(),
+          r.faithfulness(),
+          r.exactMatchBySlice().getOrDefault("add/3-digit", Double.NaN),
+          r.exactMatchBySlice().getOrDefault("add/4-digit (longer than training)", Double.NaN));
+    }
   }
 
   /** One held-out problem and its slice, e.g. "add/3-digit". */
@@ -382,7 +446,7 @@ final class ArithmeticStage {
       for (HeldOutProblem h : heldOutProblems(config)) {
         int[] ids = teacher.tokenizer().encode(CONTEXT + h.problem().text());
         if (ids.length > max) {
-          ids = java.util.Arrays.copyOf(ids, max);
+          ids = Arrays.copyOf(ids, max);
           truncated++;
         }
         examples.add(ids);

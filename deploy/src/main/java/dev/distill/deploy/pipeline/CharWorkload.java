@@ -119,11 +119,7 @@ final class CharWorkload {
     GptConfig studentConfig =
         gpt(tokenizer, config.studentLayers(), config.studentHeads(), config.studentEmbd());
     TrainStage trainer =
-        new TrainStage(
-            LocalPipeline.studentTrainConfig(config, config.studentSteps(), config.studentBatch()),
-            "train",
-            config.runId(),
-            out);
+        TrainStage.students(config, config.studentSteps(), config.studentBatch(), "train", out);
     DistillationLoss kd = new DistillationLoss(config.alpha(), trainSet.temperature(), false);
     DistillationLoss hard = new DistillationLoss(0f, trainSet.temperature(), false);
     Map<String, TrainResult> curves =

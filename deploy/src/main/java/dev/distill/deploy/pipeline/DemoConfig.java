@@ -1,10 +1,11 @@
 package dev.distill.deploy.pipeline;
 
 import dev.distill.deploy.config.ConfigKeys;
-import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.BiConsumer;
+import java.util.function.Function;
 
 /**
  * Everything the embedded default runs with. Built from defaults, then a config file, then
@@ -73,41 +74,6 @@ public record DemoConfig(
     if (workloads.stream().distinct().count() != workloads.size()) {
       throw new IllegalArgumentException("run.workloads names a workload twice: " + workloads);
     }
-    if (runId == null || !runId.matches("[A-Za-z0-9._-]{1,64}")) {
-      throw new IllegalArgumentException("run.id must match [A-Za-z0-9._-]{1,64}, got " + runId);
-    }
-    if (!(temperature > 0f)) {
-      throw new IllegalArgumentException("label.temperature must be > 0, got " + temperature);
-    }
-    if (alpha < 0f || alpha > 1f) {
-      throw new IllegalArgumentException("student.alpha must be in [0, 1], got " + alpha);
-    }
-    if (curateValFraction <= 0 || curateValFraction >= 1) {
-      throw new IllegalArgumentException("curate.val-fraction must be in (0, 1)");
-    }
-    for (int v :
-        new int[] {
-          blockSize,
-          teacherLayers,
-          teacherHeads,
-          teacherEmbd,
-          teacherSteps,
-          teacherBatch,
-          topK,
-          trainWindows,
-          valWindows,
-          labelBatch,
-          studentLayers,
-          studentHeads,
-          studentEmbd,
-          studentSteps,
-          studentBatch,
-          evalWindows
-        }) {
-      if (v < 1) {
-        throw new IllegalArgumentException("sizes and counts must be >= 1: " + this);
-      }
-    }
   }
 
   /**
@@ -119,134 +85,294 @@ public record DemoConfig(
   }
 
   /**
-   * "unknown config key 'K'", the nearest known key when one is close (edit distance <= 3), and
-   * where the keys are listed.
+   * One record component bound to its declared key ({@link ConfigKeys}): {@link #from} sets it from
+   * the parsed value, {@link #toMap} prints it with the key's type, so neither repeats the key list
+   * nor its parsing.
    */
-  static String unknownKey(String key, java.util.Collection<String> known) {
-    String best = null;
-    int bestDistance = Integer.MAX_VALUE;
-    for (String k : new java.util.TreeSet<>(known)) {
-      int d = editDistance(key, k);
-      if (d < bestDistance) {
-        bestDistance = d;
-        best = k;
-      }
+  private record Binding<T>(String key, Function<DemoConfig, T> get, BiConsumer<Builder, T> set) {
+    @SuppressWarnings("unchecked")
+    void apply(Builder b, ConfigKeys.Values values) {
+      set.accept(b, (T) values.get(key));
     }
-    String hint = best != null && bestDistance <= 3 ? " (did you mean " + best + "?)" : "";
-    return "unknown config key '"
-        + key
-        + "'"
-        + hint
-        + "; `distill config` lists every key with its value, conf/*.conf documents them";
   }
 
-  private static int editDistance(String a, String b) {
-    int[] prev = new int[b.length() + 1];
-    int[] cur = new int[b.length() + 1];
-    for (int j = 0; j <= b.length(); j++) {
-      prev[j] = j;
-    }
-    for (int i = 1; i <= a.length(); i++) {
-      cur[0] = i;
-      for (int j = 1; j <= b.length(); j++) {
-        int sub = prev[j - 1] + (a.charAt(i - 1) == b.charAt(j - 1) ? 0 : 1);
-        cur[j] = Math.min(sub, Math.min(prev[j] + 1, cur[j - 1] + 1));
-      }
-      int[] t = prev;
-      prev = cur;
-      cur = t;
-    }
-    return prev[b.length()];
+  private static <T> Binding<T> bind(
+      String key, Function<DemoConfig, T> get, BiConsumer<Builder, T> set) {
+    return new Binding<>(key, get, set);
   }
 
-  /** Applies overrides on top of the defaults; a key the defaults do not have fails. */
+  /** The keys this record holds, in any order ({@link #toMap} follows the declarations). */
+  private static final Map<String, Binding<?>> BINDINGS =
+      bindings(
+          bind("run.id", DemoConfig::runId, (b, v) -> b.runId = v),
+          bind("run.dir", DemoConfig::runsDir, (b, v) -> b.runsDir = v),
+          bind("run.cache-dir", DemoConfig::cacheDir, (b, v) -> b.cacheDir = v),
+          bind("run.quick", DemoConfig::quick, (b, v) -> b.quick = v),
+          bind("run.seed", DemoConfig::seed, (b, v) -> b.seed = v),
+          bind(
+              "kafka.bootstrap-servers",
+              c -> c.bootstrapServers() == null ? "" : c.bootstrapServers(),
+              (b, v) -> b.bootstrapServers = v.isEmpty() ? null : v),
+          bind("kafka.topic", DemoConfig::topic, (b, v) -> b.topic = v),
+          bind("spark.master", DemoConfig::sparkMaster, (b, v) -> b.sparkMaster = v),
+          bind("run.workloads", DemoConfig::workloads, (b, v) -> b.workloads = v),
+          bind("model.block-size", DemoConfig::blockSize, (b, v) -> b.blockSize = v),
+          bind("teacher.layers", DemoConfig::teacherLayers, (b, v) -> b.teacherLayers = v),
+          bind("teacher.heads", DemoConfig::teacherHeads, (b, v) -> b.teacherHeads = v),
+          bind("teacher.embd", DemoConfig::teacherEmbd, (b, v) -> b.teacherEmbd = v),
+          bind("teacher.steps", DemoConfig::teacherSteps, (b, v) -> b.teacherSteps = v),
+          bind("teacher.batch", DemoConfig::teacherBatch, (b, v) -> b.teacherBatch = v),
+          bind("teacher.lr", DemoConfig::teacherLr, (b, v) -> b.teacherLr = v),
+          bind("label.top-k", DemoConfig::topK, (b, v) -> b.topK = v),
+          bind("label.temperature", DemoConfig::temperature, (b, v) -> b.temperature = v),
+          bind("label.train-windows", DemoConfig::trainWindows, (b, v) -> b.trainWindows = v),
+          bind("label.val-windows", DemoConfig::valWindows, (b, v) -> b.valWindows = v),
+          bind("label.batch", DemoConfig::labelBatch, (b, v) -> b.labelBatch = v),
+          bind(
+              "curate.val-fraction",
+              DemoConfig::curateValFraction,
+              (b, v) -> b.curateValFraction = v),
+          bind("student.layers", DemoConfig::studentLayers, (b, v) -> b.studentLayers = v),
+          bind("student.heads", DemoConfig::studentHeads, (b, v) -> b.studentHeads = v),
+          bind("student.embd", DemoConfig::studentEmbd, (b, v) -> b.studentEmbd = v),
+          bind("student.steps", DemoConfig::studentSteps, (b, v) -> b.studentSteps = v),
+          bind("student.batch", DemoConfig::studentBatch, (b, v) -> b.studentBatch = v),
+          bind("student.lr", DemoConfig::studentLr, (b, v) -> b.studentLr = v),
+          bind("student.alpha", DemoConfig::alpha, (b, v) -> b.alpha = v),
+          bind("eval.windows", DemoConfig::evalWindows, (b, v) -> b.evalWindows = v),
+          bind("arith.enabled", c -> c.arithmetic().enabled(), (b, v) -> b.arithmetic.enabled = v),
+          bind(
+              "arith.train-problems",
+              c -> c.arithmetic().trainProblems(),
+              (b, v) -> b.arithmetic.trainProblems = v),
+          bind(
+              "arith.block-size",
+              c -> c.arithmetic().blockSize(),
+              (b, v) -> b.arithmetic.blockSize = v),
+          bind(
+              "arith.teacher-steps",
+              c -> c.arithmetic().teacherSteps(),
+              (b, v) -> b.arithmetic.teacherSteps = v),
+          bind(
+              "arith.teacher-batch",
+              c -> c.arithmetic().teacherBatch(),
+              (b, v) -> b.arithmetic.teacherBatch = v),
+          bind(
+              "arith.labelled-problems",
+              c -> c.arithmetic().labelledProblems(),
+              (b, v) -> b.arithmetic.labelledProblems = v),
+          bind(
+              "arith.rationales",
+              c -> c.arithmetic().rationales(),
+              (b, v) -> b.arithmetic.rationales = v),
+          bind(
+              "arith.sample-temperature",
+              c -> c.arithmetic().sampleTemperature(),
+              (b, v) -> b.arithmetic.sampleTemperature = v),
+          bind(
+              "arith.require-gold",
+              c -> c.arithmetic().requireGold(),
+              (b, v) -> b.arithmetic.requireGold = v),
+          bind(
+              "arith.student-layers",
+              c -> c.arithmetic().studentLayers(),
+              (b, v) -> b.arithmetic.studentLayers = v),
+          bind(
+              "arith.student-heads",
+              c -> c.arithmetic().studentHeads(),
+              (b, v) -> b.arithmetic.studentHeads = v),
+          bind(
+              "arith.student-embd",
+              c -> c.arithmetic().studentEmbd(),
+              (b, v) -> b.arithmetic.studentEmbd = v),
+          bind(
+              "arith.student-steps",
+              c -> c.arithmetic().studentSteps(),
+              (b, v) -> b.arithmetic.studentSteps = v),
+          bind(
+              "arith.student-batch",
+              c -> c.arithmetic().studentBatch(),
+              (b, v) -> b.arithmetic.studentBatch = v),
+          bind(
+              "arith.eval-problems",
+              c -> c.arithmetic().evalProblems(),
+              (b, v) -> b.arithmetic.evalProblems = v),
+          bind(
+              "subword.block-size",
+              c -> c.subword().blockSize(),
+              (b, v) -> b.subword.blockSize = v),
+          bind(
+              "subword.teacher-layers",
+              c -> c.subword().teacherLayers(),
+              (b, v) -> b.subword.teacherLayers = v),
+          bind(
+              "subword.teacher-heads",
+              c -> c.subword().teacherHeads(),
+              (b, v) -> b.subword.teacherHeads = v),
+          bind(
+              "subword.teacher-kv-heads",
+              c -> c.subword().teacherKvHeads(),
+              (b, v) -> b.subword.teacherKvHeads = v),
+          bind(
+              "subword.teacher-hidden",
+              c -> c.subword().teacherHidden(),
+              (b, v) -> b.subword.teacherHidden = v),
+          bind(
+              "subword.teacher-intermediate",
+              c -> c.subword().teacherIntermediate(),
+              (b, v) -> b.subword.teacherIntermediate = v),
+          bind(
+              "subword.teacher-steps",
+              c -> c.subword().teacherSteps(),
+              (b, v) -> b.subword.teacherSteps = v),
+          bind(
+              "subword.teacher-batch",
+              c -> c.subword().teacherBatch(),
+              (b, v) -> b.subword.teacherBatch = v),
+          bind(
+              "subword.teacher-lr",
+              c -> c.subword().teacherLr(),
+              (b, v) -> b.subword.teacherLr = v),
+          bind(
+              "subword.train-windows",
+              c -> c.subword().trainWindows(),
+              (b, v) -> b.subword.trainWindows = v),
+          bind(
+              "subword.val-windows",
+              c -> c.subword().valWindows(),
+              (b, v) -> b.subword.valWindows = v),
+          bind(
+              "subword.student-layers",
+              c -> c.subword().studentLayers(),
+              (b, v) -> b.subword.studentLayers = v),
+          bind(
+              "subword.student-heads",
+              c -> c.subword().studentHeads(),
+              (b, v) -> b.subword.studentHeads = v),
+          bind(
+              "subword.student-kv-heads",
+              c -> c.subword().studentKvHeads(),
+              (b, v) -> b.subword.studentKvHeads = v),
+          bind(
+              "subword.student-hidden",
+              c -> c.subword().studentHidden(),
+              (b, v) -> b.subword.studentHidden = v),
+          bind(
+              "subword.student-intermediate",
+              c -> c.subword().studentIntermediate(),
+              (b, v) -> b.subword.studentIntermediate = v),
+          bind(
+              "subword.student-steps",
+              c -> c.subword().studentSteps(),
+              (b, v) -> b.subword.studentSteps = v),
+          bind(
+              "subword.student-batch",
+              c -> c.subword().studentBatch(),
+              (b, v) -> b.subword.studentBatch = v),
+          bind(
+              "subword.eval-windows",
+              c -> c.subword().evalWindows(),
+              (b, v) -> b.subword.evalWindows = v));
+
+  private static Map<String, Binding<?>> bindings(Binding<?>... all) {
+    Map<String, Binding<?>> m = new LinkedHashMap<>();
+    for (ConfigKeys.Key k : ConfigKeys.all()) {
+      for (Binding<?> b : all) {
+        if (b.key().equals(k.name())) {
+          m.put(k.name(), b);
+        }
+      }
+    }
+    if (m.size() != all.length) {
+      throw new IllegalStateException("a DemoConfig binding names an undeclared key");
+    }
+    return m;
+  }
+
+  /**
+   * Applies overrides on top of the defaults ({@link ConfigKeys#parse}: an unknown key, a malformed
+   * or out-of-range value fails naming the key), then the cross-key rules of the records.
+   */
   public static DemoConfig from(Map<String, String> overrides) {
-    boolean quick = Boolean.parseBoolean(overrides.getOrDefault("run.quick", "false"));
-    Map<String, String> m = defaults(quick);
-    for (Map.Entry<String, String> e : overrides.entrySet()) {
-      if (!m.containsKey(e.getKey())) {
-        throw new IllegalArgumentException(unknownKey(e.getKey(), m.keySet()));
-      }
-      m.put(e.getKey(), e.getValue().trim());
-    }
-    Parser p = new Parser(m);
-    return new DemoConfig(
-        p.str("run.id"),
-        p.str("run.dir"),
-        p.str("run.cache-dir"),
-        p.bool("run.quick"),
-        p.str("kafka.bootstrap-servers").isEmpty() ? null : p.str("kafka.bootstrap-servers"),
-        p.str("kafka.topic"),
-        p.str("spark.master"),
-        p.lng("run.seed"),
-        p.i("model.block-size"),
-        p.i("teacher.layers"),
-        p.i("teacher.heads"),
-        p.i("teacher.embd"),
-        p.i("teacher.steps"),
-        p.i("teacher.batch"),
-        p.f("teacher.lr"),
-        p.i("label.top-k"),
-        p.f("label.temperature"),
-        p.i("label.train-windows"),
-        p.i("label.val-windows"),
-        p.i("label.batch"),
-        p.d("curate.val-fraction"),
-        p.i("student.layers"),
-        p.i("student.heads"),
-        p.i("student.embd"),
-        p.i("student.steps"),
-        p.i("student.batch"),
-        p.f("student.lr"),
-        p.f("student.alpha"),
-        p.i("eval.windows"),
-        new ArithmeticConfig(
-            p.bool("arith.enabled"),
-            p.i("arith.train-problems"),
-            p.i("arith.block-size"),
-            p.i("arith.teacher-steps"),
-            p.i("arith.teacher-batch"),
-            p.i("arith.labelled-problems"),
-            p.i("arith.rationales"),
-            p.f("arith.sample-temperature"),
-            p.bool("arith.require-gold"),
-            p.i("arith.student-layers"),
-            p.i("arith.student-heads"),
-            p.i("arith.student-embd"),
-            p.i("arith.student-steps"),
-            p.i("arith.student-batch"),
-            p.i("arith.eval-problems")),
-        workloadList(p.str("run.workloads")),
-        new SubwordConfig(
-            p.i("subword.block-size"),
-            p.i("subword.teacher-layers"),
-            p.i("subword.teacher-heads"),
-            p.i("subword.teacher-kv-heads"),
-            p.i("subword.teacher-hidden"),
-            p.i("subword.teacher-intermediate"),
-            p.i("subword.teacher-steps"),
-            p.i("subword.teacher-batch"),
-            p.f("subword.teacher-lr"),
-            p.i("subword.train-windows"),
-            p.i("subword.val-windows"),
-            p.i("subword.student-layers"),
-            p.i("subword.student-heads"),
-            p.i("subword.student-kv-heads"),
-            p.i("subword.student-hidden"),
-            p.i("subword.student-intermediate"),
-            p.i("subword.student-steps"),
-            p.i("subword.student-batch"),
-            p.i("subword.eval-windows")));
+    ConfigKeys.Values values = ConfigKeys.parse(overrides);
+    Builder b = new Builder();
+    BINDINGS.values().forEach(binding -> binding.apply(b, values));
+    return b.build();
   }
 
-  private static List<String> workloadList(String value) {
-    List<String> out = new ArrayList<>();
-    for (String w : value.split(",")) {
-      if (!w.isBlank()) {
-        out.add(w.trim());
-      }
+  /**
+   * The components being collected by {@link #from}; {@link #build} runs the canonical
+   * constructors, which hold the cross-key rules.
+   */
+  private static final class Builder {
+    String runId;
+    String runsDir;
+    String cacheDir;
+    boolean quick;
+    String bootstrapServers;
+    String topic;
+    String sparkMaster;
+    long seed;
+    int blockSize;
+    int teacherLayers;
+    int teacherHeads;
+    int teacherEmbd;
+    int teacherSteps;
+    int teacherBatch;
+    float teacherLr;
+    int topK;
+    float temperature;
+    int trainWindows;
+    int valWindows;
+    int labelBatch;
+    double curateValFraction;
+    int studentLayers;
+    int studentHeads;
+    int studentEmbd;
+    int studentSteps;
+    int studentBatch;
+    float studentLr;
+    float alpha;
+    int evalWindows;
+    List<String> workloads;
+    final ArithmeticConfig.Builder arithmetic = new ArithmeticConfig.Builder();
+    final SubwordConfig.Builder subword = new SubwordConfig.Builder();
+
+    DemoConfig build() {
+      return new DemoConfig(
+          runId,
+          runsDir,
+          cacheDir,
+          quick,
+          bootstrapServers,
+          topic,
+          sparkMaster,
+          seed,
+          blockSize,
+          teacherLayers,
+          teacherHeads,
+          teacherEmbd,
+          teacherSteps,
+          teacherBatch,
+          teacherLr,
+          topK,
+          temperature,
+          trainWindows,
+          valWindows,
+          labelBatch,
+          curateValFraction,
+          studentLayers,
+          studentHeads,
+          studentEmbd,
+          studentSteps,
+          studentBatch,
+          studentLr,
+          alpha,
+          evalWindows,
+          arithmetic.build(),
+          workloads,
+          subword.build());
     }
-    return out;
   }
 
   /** Whether {@code workload} (one of {@link #WORKLOADS}) runs. */
@@ -257,114 +383,7 @@ public record DemoConfig(
   /** The full configuration as key = value, the form it is written next to a run's outputs. */
   public Map<String, String> toMap() {
     Map<String, String> m = new LinkedHashMap<>();
-    m.put("run.id", runId);
-    m.put("run.dir", runsDir);
-    m.put("run.cache-dir", cacheDir);
-    m.put("run.quick", Boolean.toString(quick));
-    m.put("run.seed", Long.toString(seed));
-    m.put("kafka.bootstrap-servers", bootstrapServers == null ? "" : bootstrapServers);
-    m.put("kafka.topic", topic);
-    m.put("spark.master", sparkMaster);
-    m.put("run.workloads", String.join(",", workloads));
-    m.put("model.block-size", Integer.toString(blockSize));
-    m.put("teacher.layers", Integer.toString(teacherLayers));
-    m.put("teacher.heads", Integer.toString(teacherHeads));
-    m.put("teacher.embd", Integer.toString(teacherEmbd));
-    m.put("teacher.steps", Integer.toString(teacherSteps));
-    m.put("teacher.batch", Integer.toString(teacherBatch));
-    m.put("teacher.lr", Float.toString(teacherLr));
-    m.put("label.top-k", Integer.toString(topK));
-    m.put("label.temperature", Float.toString(temperature));
-    m.put("label.train-windows", Integer.toString(trainWindows));
-    m.put("label.val-windows", Integer.toString(valWindows));
-    m.put("label.batch", Integer.toString(labelBatch));
-    m.put("curate.val-fraction", Double.toString(curateValFraction));
-    m.put("student.layers", Integer.toString(studentLayers));
-    m.put("student.heads", Integer.toString(studentHeads));
-    m.put("student.embd", Integer.toString(studentEmbd));
-    m.put("student.steps", Integer.toString(studentSteps));
-    m.put("student.batch", Integer.toString(studentBatch));
-    m.put("student.lr", Float.toString(studentLr));
-    m.put("student.alpha", Float.toString(alpha));
-    m.put("eval.windows", Integer.toString(evalWindows));
-    ArithmeticConfig a = arithmetic;
-    m.put("arith.enabled", Boolean.toString(a.enabled()));
-    m.put("arith.train-problems", Integer.toString(a.trainProblems()));
-    m.put("arith.block-size", Integer.toString(a.blockSize()));
-    m.put("arith.teacher-steps", Integer.toString(a.teacherSteps()));
-    m.put("arith.teacher-batch", Integer.toString(a.teacherBatch()));
-    m.put("arith.labelled-problems", Integer.toString(a.labelledProblems()));
-    m.put("arith.rationales", Integer.toString(a.rationales()));
-    m.put("arith.sample-temperature", Float.toString(a.sampleTemperature()));
-    m.put("arith.require-gold", Boolean.toString(a.requireGold()));
-    m.put("arith.student-layers", Integer.toString(a.studentLayers()));
-    m.put("arith.student-heads", Integer.toString(a.studentHeads()));
-    m.put("arith.student-embd", Integer.toString(a.studentEmbd()));
-    m.put("arith.student-steps", Integer.toString(a.studentSteps()));
-    m.put("arith.student-batch", Integer.toString(a.studentBatch()));
-    m.put("arith.eval-problems", Integer.toString(a.evalProblems()));
-    SubwordConfig w = subword;
-    m.put("subword.block-size", Integer.toString(w.blockSize()));
-    m.put("subword.teacher-layers", Integer.toString(w.teacherLayers()));
-    m.put("subword.teacher-heads", Integer.toString(w.teacherHeads()));
-    m.put("subword.teacher-kv-heads", Integer.toString(w.teacherKvHeads()));
-    m.put("subword.teacher-hidden", Integer.toString(w.teacherHidden()));
-    m.put("subword.teacher-intermediate", Integer.toString(w.teacherIntermediate()));
-    m.put("subword.teacher-steps", Integer.toString(w.teacherSteps()));
-    m.put("subword.teacher-batch", Integer.toString(w.teacherBatch()));
-    m.put("subword.teacher-lr", Float.toString(w.teacherLr()));
-    m.put("subword.train-windows", Integer.toString(w.trainWindows()));
-    m.put("subword.val-windows", Integer.toString(w.valWindows()));
-    m.put("subword.student-layers", Integer.toString(w.studentLayers()));
-    m.put("subword.student-heads", Integer.toString(w.studentHeads()));
-    m.put("subword.student-kv-heads", Integer.toString(w.studentKvHeads()));
-    m.put("subword.student-hidden", Integer.toString(w.studentHidden()));
-    m.put("subword.student-intermediate", Integer.toString(w.studentIntermediate()));
-    m.put("subword.student-steps", Integer.toString(w.studentSteps()));
-    m.put("subword.student-batch", Integer.toString(w.studentBatch()));
-    m.put("subword.eval-windows", Integer.toString(w.evalWindows()));
+    BINDINGS.forEach((key, b) -> m.put(key, ConfigKeys.format(key, b.get().apply(this))));
     return m;
-  }
-
-  private record Parser(Map<String, String> m) {
-    String str(String k) {
-      return m.get(k);
-    }
-
-    boolean bool(String k) {
-      String v = m.get(k);
-      if (!v.equals("true") && !v.equals("false")) {
-        throw new IllegalArgumentException(k + " must be true or false, got '" + v + "'");
-      }
-      return Boolean.parseBoolean(v);
-    }
-
-    int i(String k) {
-      try {
-        return Integer.parseInt(m.get(k));
-      } catch (NumberFormatException e) {
-        throw new IllegalArgumentException(k + " must be an integer, got '" + m.get(k) + "'");
-      }
-    }
-
-    long lng(String k) {
-      try {
-        return Long.parseLong(m.get(k));
-      } catch (NumberFormatException e) {
-        throw new IllegalArgumentException(k + " must be an integer, got '" + m.get(k) + "'");
-      }
-    }
-
-    float f(String k) {
-      return (float) d(k);
-    }
-
-    double d(String k) {
-      try {
-        return Double.parseDouble(m.get(k));
-      } catch (NumberFormatException e) {
-        throw new IllegalArgumentException(k + " must be a number, got '" + m.get(k) + "'");
-      }
-    }
   }
 }

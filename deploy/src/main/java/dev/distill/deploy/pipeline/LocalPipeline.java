@@ -80,7 +80,7 @@ public final class LocalPipeline {
           config.runs(DemoConfig.BPE)
               ? new SubwordStage(config, clock, out).run(runDir, bootstrap)
               : null;
-      Map<String, Object> arithmetic =
+      ArithmeticStage.ArithmeticResult arithmetic =
           config.runs(DemoConfig.ARITHMETIC)
               ? clock.time("arithmetic", () -> new ArithmeticStage(config, out).run(runDir))
               : null;

@@ -32,7 +32,7 @@ record PipelineFacts(
     Map<String, CompressionResult> compression,
     Map<String, String> losses,
     SubwordResult subword,
-    Map<String, Object> arithmetic,
+    ArithmeticStage.ArithmeticResult arithmetic,
     @SerializedName("timings_seconds") Map<String, Double> timingsSeconds,
     List<StageTime> stages) {
   static final String FILE = "pipeline.json";

@@ -1,5 +1,6 @@
 package dev.distill.deploy.pipeline;
 
+import com.google.gson.annotations.SerializedName;
 import dev.distill.deploy.pipeline.RunEvaluation.TextEval;
 import dev.distill.trainer.evaluation.EvalResult;
 import dev.distill.trainer.evaluation.Gate;
@@ -9,6 +10,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 
 /**
  * report.json: the evaluation, the pipeline's facts and the gates as one JSON object, through Gson
@@ -31,36 +33,35 @@ final class ReportJson {
     report.put("run_id", config.runId());
     report.put(
         "teacher",
-        Facts.ordered(
-            "params", teacherEval.params(),
-            "val_loss", round(teacherEval.valLoss()),
-            "top1_agreement", round(teacherEval.top1Agreement()),
-            "ece", round(teacherEval.calibration().ece()),
-            "bytes_on_disk", teacherEval.bytesOnDisk()));
+        new TeacherRow(
+            teacherEval.params(),
+            round(teacherEval.valLoss()),
+            round(teacherEval.top1Agreement()),
+            round(teacherEval.calibration().ece()),
+            teacherEval.bytesOnDisk()));
     Map<String, String> losses =
         ev.charRan() || facts.subword() == null ? facts.losses() : facts.subword().losses();
-    List<Map<String, Object>> rows = new ArrayList<>();
+    List<StudentRow> rows = new ArrayList<>();
     for (EvalResult s : ev.main().students()) {
       TrainResult tr = curves.get(s.name());
       rows.add(
-          Facts.ordered(
-              "name", s.name(),
-              "params", s.params(),
-              "bits_per_weight", facts.bitsPerWeight(s.name()),
-              "val_loss", round(s.valLoss()),
-              "perplexity", round(s.perplexity()),
-              "top1_agreement", round(s.top1Agreement()),
-              "kl_teacher_student", round(s.klTeacherStudent()),
-              "reverse_kl", round(s.reverseKl()),
-              "jsd", round(s.jsd()),
-              "ece", round(s.calibration().ece()),
-              "bytes_on_disk", s.bytesOnDisk(),
-              "compression_vs_teacher",
-                  s.bytesOnDisk() == 0
-                      ? null
-                      : round((double) teacherEval.bytesOnDisk() / s.bytesOnDisk()),
-              "train_tokens_per_second", tr == null ? null : Math.round(tr.tokensPerSecond()),
-              "loss", losses.get(s.name())));
+          new StudentRow(
+              s.name(),
+              s.params(),
+              facts.bitsPerWeight(s.name()),
+              round(s.valLoss()),
+              round(s.perplexity()),
+              round(s.top1Agreement()),
+              round(s.klTeacherStudent()),
+              round(s.reverseKl()),
+              round(s.jsd()),
+              round(s.calibration().ece()),
+              s.bytesOnDisk(),
+              s.bytesOnDisk() == 0
+                  ? null
+                  : round((double) teacherEval.bytesOnDisk() / s.bytesOnDisk()),
+              tokensPerSecond(tr),
+              losses.get(s.name())));
     }
     report.put("students", rows);
     report.put(
@@ -89,7 +90,12 @@ final class ReportJson {
     if (ev.subword() != null) {
       report.put(SubwordStage.DIR, subwordSection(facts, ev.subword(), ev.charsPerToken()));
     }
-    putIfPresent(report, "arithmetic", facts.arithmetic());
+    if (facts.arithmetic() != null) {
+      // The keys of the workload's outcome only: a step that did not run leaves no null behind.
+      Map<String, Object> arithmetic = RunReport.asMap(facts.arithmetic());
+      arithmetic.values().removeIf(Objects::isNull);
+      report.put("arithmetic", arithmetic);
+    }
     Map<String, Object> timings = new LinkedHashMap<>(facts.timingsSeconds());
     timings.put("eval", ev.time().seconds());
     if (pipelineStartNanos != null) {
@@ -98,11 +104,7 @@ final class ReportJson {
     report.put("timings_seconds", timings);
     report.put("stages", stages(facts, ev));
     if (!outcomes.isEmpty()) {
-      report.put(
-          "gates",
-          outcomes.stream()
-              .map(o -> Facts.ordered("gate", o.gate(), "passed", o.passed()))
-              .toList());
+      report.put("gates", outcomes.stream().map(o -> new GateRow(o.gate(), o.passed())).toList());
     }
     return report;
   }
@@ -126,19 +128,19 @@ final class ReportJson {
       List<SliceMetrics.Row> rows,
       Map<String, Integer> textTasks,
       ArithmeticStage.SliceScores arithmetic) {
-    List<Map<String, Object>> out = new ArrayList<>();
+    List<SliceRow> out = new ArrayList<>();
     for (SliceMetrics.Row r : rows) {
       out.add(
-          Facts.ordered(
-              "task", r.task(),
-              "length_bucket", r.lengthBucket(),
-              "model", r.model(),
-              "examples", r.examples(),
-              "tokens", r.tokens(),
-              "loss", round(r.loss()),
-              "top1_agreement", round(r.top1Agreement()),
-              "kl_teacher_student", round(r.forwardKl()),
-              "ece", round(r.ece())));
+          new SliceRow(
+              r.task(),
+              r.lengthBucket(),
+              r.model(),
+              r.examples(),
+              r.tokens(),
+              round(r.loss()),
+              round(r.top1Agreement()),
+              round(r.forwardKl()),
+              round(r.ece())));
     }
     return Facts.ordered(
         "length_buckets",
@@ -201,7 +203,7 @@ final class ReportJson {
                 "val_loss in nats per BPE token, val_loss_per_char in nats per character;"
                     + " KL(teacher || model) at T = 1 per token"));
     section.put("teacher", subwordRow(sw.teacher(), sw.teacher(), charsPerToken, null, null));
-    List<Map<String, Object>> rows = new ArrayList<>();
+    List<SubwordRow> rows = new ArrayList<>();
     for (EvalResult s : sw.students()) {
       rows.add(
           subwordRow(
@@ -215,21 +217,82 @@ final class ReportJson {
     return section;
   }
 
-  private static Map<String, Object> subwordRow(
-      EvalResult r, EvalResult teacher, double charsPerToken, TrainResult tr, Object loss) {
-    return Facts.ordered(
-        "name", r.name(),
-        "params", r.params(),
-        "params_vs_teacher", round((double) r.params() / teacher.params()),
-        "val_loss", round(r.valLoss()),
-        "val_loss_per_char", round(r.valLoss() / charsPerToken),
-        "top1_agreement", round(r.top1Agreement()),
-        "kl_teacher_student", round(r.klTeacherStudent()),
-        "ece", round(r.calibration().ece()),
-        "bytes_on_disk", r.bytesOnDisk(),
-        "train_tokens_per_second", tr == null ? null : Math.round(tr.tokensPerSecond()),
-        "loss", loss);
+  private static SubwordRow subwordRow(
+      EvalResult r, EvalResult teacher, double charsPerToken, TrainResult tr, String loss) {
+    return new SubwordRow(
+        r.name(),
+        r.params(),
+        round((double) r.params() / teacher.params()),
+        round(r.valLoss()),
+        round(r.valLoss() / charsPerToken),
+        round(r.top1Agreement()),
+        round(r.klTeacherStudent()),
+        round(r.calibration().ece()),
+        r.bytesOnDisk(),
+        tokensPerSecond(tr),
+        loss);
   }
+
+  private static Long tokensPerSecond(TrainResult tr) {
+    return tr == null ? null : Math.round(tr.tokensPerSecond());
+  }
+
+  // The rows of report.json, serialised by Gson: the field names (or @SerializedName) are the
+  // JSON keys, in declaration order; null fields are written as null (RunReport serialises nulls).
+
+  /** {@code teacher}. */
+  record TeacherRow(
+      long params,
+      @SerializedName("val_loss") double valLoss,
+      @SerializedName("top1_agreement") double top1Agreement,
+      double ece,
+      @SerializedName("bytes_on_disk") long bytesOnDisk) {}
+
+  /** One of {@code students}: a student of the main workload against its teacher. */
+  record StudentRow(
+      String name,
+      long params,
+      @SerializedName("bits_per_weight") double bitsPerWeight,
+      @SerializedName("val_loss") double valLoss,
+      double perplexity,
+      @SerializedName("top1_agreement") double top1Agreement,
+      @SerializedName("kl_teacher_student") double klTeacherStudent,
+      @SerializedName("reverse_kl") double reverseKl,
+      double jsd,
+      double ece,
+      @SerializedName("bytes_on_disk") long bytesOnDisk,
+      @SerializedName("compression_vs_teacher") Double compressionVsTeacher,
+      @SerializedName("train_tokens_per_second") Long trainTokensPerSecond,
+      String loss) {}
+
+  /** One of {@code slices.rows}: a model on one task's length bucket. */
+  record SliceRow(
+      String task,
+      @SerializedName("length_bucket") String lengthBucket,
+      String model,
+      long examples,
+      long tokens,
+      double loss,
+      @SerializedName("top1_agreement") double top1Agreement,
+      @SerializedName("kl_teacher_student") double klTeacherStudent,
+      double ece) {}
+
+  /** {@code subword.teacher} and each of {@code subword.students}, per token and per character. */
+  record SubwordRow(
+      String name,
+      long params,
+      @SerializedName("params_vs_teacher") double paramsVsTeacher,
+      @SerializedName("val_loss") double valLoss,
+      @SerializedName("val_loss_per_char") double valLossPerChar,
+      @SerializedName("top1_agreement") double top1Agreement,
+      @SerializedName("kl_teacher_student") double klTeacherStudent,
+      double ece,
+      @SerializedName("bytes_on_disk") long bytesOnDisk,
+      @SerializedName("train_tokens_per_second") Long trainTokensPerSecond,
+      String loss) {}
+
+  /** One of {@code gates}. */
+  record GateRow(String gate, boolean passed) {}
 
   private static double round(double v) {
     return Math.round(v * 10000) / 10000.0;

@@ -144,7 +144,7 @@ record RunEvaluation(
     }
     if (facts.arithmetic() != null) {
       Map<String, Object> flat = new LinkedHashMap<>();
-      flatten("arithmetic", facts.arithmetic(), flat);
+      flatten("arithmetic", RunReport.asMap(facts.arithmetic()), flat);
       flat.forEach(
           (k, v) -> {
             if (v instanceof Number n) {

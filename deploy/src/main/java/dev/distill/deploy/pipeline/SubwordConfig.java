@@ -25,7 +25,7 @@ package dev.distill.deploy.pipeline;
  * @param studentBatch student batch size
  * @param evalWindows windows of held-out text evaluated
  */
-public record SubwordConfig(
+record SubwordConfig(
     int blockSize,
     int teacherLayers,
     int teacherHeads,
@@ -46,36 +46,10 @@ public record SubwordConfig(
     int studentBatch,
     int evalWindows) {
   public SubwordConfig {
-    for (int v :
-        new int[] {
-          blockSize,
-          teacherLayers,
-          teacherHeads,
-          teacherKvHeads,
-          teacherHidden,
-          teacherIntermediate,
-          teacherSteps,
-          teacherBatch,
-          trainWindows,
-          valWindows,
-          studentLayers,
-          studentHeads,
-          studentKvHeads,
-          studentHidden,
-          studentIntermediate,
-          studentSteps,
-          studentBatch,
-          evalWindows
-        }) {
-      if (v < 1) {
-        throw new IllegalArgumentException("subword.* sizes and counts must be >= 1: " + this);
-      }
-    }
+    // Each key's own range is checked where it is declared (ConfigKeys); here the rules across
+    // keys.
     requireHeads("subword.teacher", teacherHidden, teacherHeads, teacherKvHeads);
     requireHeads("subword.student", studentHidden, studentHeads, studentKvHeads);
-    if (!(teacherLr > 0f)) {
-      throw new IllegalArgumentException("subword.teacher-lr must be > 0, got " + teacherLr);
-    }
   }
 
   private static void requireHeads(String prefix, int hidden, int heads, int kvHeads) {
@@ -86,6 +60,52 @@ public record SubwordConfig(
     if (heads % kvHeads != 0) {
       throw new IllegalArgumentException(
           prefix + "-heads " + heads + " is not a multiple of " + prefix + "-kv-heads " + kvHeads);
+    }
+  }
+
+  /** The components collected by {@link DemoConfig#from}; {@link #build} validates. */
+  static final class Builder {
+    int blockSize;
+    int teacherLayers;
+    int teacherHeads;
+    int teacherKvHeads;
+    int teacherHidden;
+    int teacherIntermediate;
+    int teacherSteps;
+    int teacherBatch;
+    float teacherLr;
+    int trainWindows;
+    int valWindows;
+    int studentLayers;
+    int studentHeads;
+    int studentKvHeads;
+    int studentHidden;
+    int studentIntermediate;
+    int studentSteps;
+    int studentBatch;
+    int evalWindows;
+
+    SubwordConfig build() {
+      return new SubwordConfig(
+          blockSize,
+          teacherLayers,
+          teacherHeads,
+          teacherKvHeads,
+          teacherHidden,
+          teacherIntermediate,
+          teacherSteps,
+          teacherBatch,
+          teacherLr,
+          trainWindows,
+          valWindows,
+          studentLayers,
+          studentHeads,
+          studentKvHeads,
+          studentHidden,
+          studentIntermediate,
+          studentSteps,
+          studentBatch,
+          evalWindows);
     }
   }
 }

@@ -310,11 +310,7 @@ final class SubwordStage {
     CuratedDataset trainSet = data.train();
     CuratedDataset valSet = data.val();
     TrainStage trainer =
-        new TrainStage(
-            LocalPipeline.studentTrainConfig(config, w.studentSteps(), w.studentBatch()),
-            "train subword",
-            config.runId(),
-            out);
+        TrainStage.students(config, w.studentSteps(), w.studentBatch(), "train subword", out);
     DistillationLoss kd = new DistillationLoss(config.alpha(), trainSet.temperature(), false);
     DistillationLoss hard = new DistillationLoss(0f, trainSet.temperature(), false);
     Map<String, TrainResult> curves =

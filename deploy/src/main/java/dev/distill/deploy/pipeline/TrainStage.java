@@ -29,6 +29,13 @@ import org.apache.hadoop.conf.Configuration;
  * differs between them (architecture, batches, loss, regulariser) comes in as arguments.
  */
 record TrainStage(TrainConfig tc, String stage, String runId, PrintStream out) {
+  /** Training a workload's students on the demo's student recipe, logged as {@code stage}. */
+  static TrainStage students(
+      DemoConfig config, int steps, int batch, String stage, PrintStream out) {
+    return new TrainStage(
+        LocalPipeline.studentTrainConfig(config, steps, batch), stage, config.runId(), out);
+  }
+
   /**
    * A cosine schedule with weight decay 0.01 and gradient clipping at 1 (nanoGPT's defaults):
    * warm-up over {@code steps / warmupDivisor} steps, validation every {@code steps / evalDivisor}.
@@ -42,17 +49,13 @@ record TrainStage(TrainConfig tc, String stage, String runId, PrintStream out) {
       int evalDivisor,
       int evalBatches,
       long seed) {
-    return new TrainConfig(
-        steps,
-        batch,
-        lr,
-        Math.max(1, steps / warmupDivisor),
-        minLr,
-        0.01f,
-        1.0f,
-        Math.max(1, steps / evalDivisor),
-        evalBatches,
-        seed);
+    return TrainConfig.builder(steps, batch, lr)
+        .warmupSteps(Math.max(1, steps / warmupDivisor))
+        .minLearningRate(minLr)
+        .weightDecay(0.01f)
+        .evaluation(Math.max(1, steps / evalDivisor), evalBatches)
+        .seed(seed)
+        .build();
   }
 
   /**

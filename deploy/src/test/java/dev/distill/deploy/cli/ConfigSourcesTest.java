@@ -1,6 +1,7 @@
 package dev.distill.deploy.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -46,11 +47,10 @@ class ConfigSourcesTest {
     Path token = tmp.resolve("token");
     Files.writeString(token, "s3cr3t-value\n");
     Map<String, String> out =
-        ConfigSources.collect(
-            List.of(),
+        collect(
             Map.of("DISTILL_TEACHER_API_TOKEN_FILE", token.toString()),
             Map.of(),
-            List.of("teacher.api-token"));
+            "teacher.api-token");
     assertThat(out).containsEntry("teacher.api-token", "s3cr3t-value");
     assertThat(out).doesNotContainKey("teacher.api-token.file");
     assertThat(ConfigSources.redact("teacher.api-token", "s3cr3t-value")).isEqualTo("*****");
@@ -61,12 +61,13 @@ class ConfigSourcesTest {
     Path f = tmp.resolve("servers");
     Files.writeString(f, "broker:9092");
     Map<String, String> out =
-        ConfigSources.collect(
-            List.of(),
+        collect(
             Map.of("TOPIC_NAME", "t1"),
             Map.of(
-                "kafka.topic", "${env:TOPIC_NAME}", "kafka.bootstrap-servers", "${file:" + f + "}"),
-            List.of());
+                "kafka.topic",
+                "${env:TOPIC_NAME}",
+                "kafka.bootstrap-servers",
+                "${file:" + f + "}"));
     assertThat(out)
         .containsEntry("kafka.topic", "t1")
         .containsEntry("kafka.bootstrap-servers", "broker:9092");
@@ -74,13 +75,8 @@ class ConfigSourcesTest {
 
   @Test
   void aMissingSecretFileNamesTheKeyAndPath() {
-    org.assertj.core.api.Assertions.assertThatThrownBy(
-            () ->
-                ConfigSources.collect(
-                    List.of(),
-                    Map.of(),
-                    Map.of("teacher.api-token.file", "/nonexistent/token"),
-                    List.of()))
+    assertThatThrownBy(
+            () -> collect(Map.of(), Map.of("teacher.api-token.file", "/nonexistent/token")))
         .hasMessageContaining("teacher.api-token.file")
         .hasMessageContaining("/nonexistent/token");
   }
@@ -90,37 +86,23 @@ class ConfigSourcesTest {
       throws Exception {
     Path empty = tmp.resolve("empty-token");
     Files.writeString(empty, "  \n");
-    org.assertj.core.api.Assertions.assertThatThrownBy(
+    assertThatThrownBy(
             () ->
-                ConfigSources.collect(
-                    List.of(),
+                collect(
                     Map.of("DISTILL_TEACHER_API_TOKEN_FILE", empty.toString()),
                     Map.of(),
-                    List.of("teacher.api-token")))
+                    "teacher.api-token"))
         .hasMessageContaining("teacher.api-token.file")
         .hasMessageContaining("is empty");
-    org.assertj.core.api.Assertions.assertThatThrownBy(
-            () ->
-                ConfigSources.collect(
-                    List.of(), Map.of(), Map.of("teacher.api-token.file", " "), List.of()))
+    assertThatThrownBy(() -> collect(Map.of(), Map.of("teacher.api-token.file", " ")))
         .hasMessageContaining("teacher.api-token.file is empty");
-    org.assertj.core.api.Assertions.assertThatThrownBy(
-            () ->
-                ConfigSources.collect(
-                    List.of(),
-                    Map.of("TOKEN_VAR", ""),
-                    Map.of("teacher.api-token", "${env:TOKEN_VAR}"),
-                    List.of()))
+    assertThatThrownBy(
+            () -> collect(Map.of("TOKEN_VAR", ""), Map.of("teacher.api-token", "${env:TOKEN_VAR}")))
         .hasMessageContaining("teacher.api-token")
         .hasMessageContaining("TOKEN_VAR")
         .hasMessageContaining("empty");
     // A non-secret key may still be empty through a variable.
-    assertThat(
-            ConfigSources.collect(
-                List.of(),
-                Map.of("EMPTY", ""),
-                Map.of("kafka.bootstrap-servers", "${env:EMPTY}"),
-                List.of()))
+    assertThat(collect(Map.of("EMPTY", ""), Map.of("kafka.bootstrap-servers", "${env:EMPTY}")))
         .containsEntry("kafka.bootstrap-servers", "");
   }
 
@@ -129,5 +111,11 @@ class ConfigSourcesTest {
     Map<String, String> out =
         ConfigSources.collect(List.of(Path.of("..", "conf")), Map.of(), Map.of(), List.of());
     assertThat(out).isEqualTo(dev.distill.deploy.config.ConfigKeys.defaults(false));
+  }
+
+  /** Collects with no config file; {@code keys} are the declared keys the environment may set. */
+  private static Map<String, String> collect(
+      Map<String, String> env, Map<String, String> sets, String... keys) throws Exception {
+    return ConfigSources.collect(List.of(), env, sets, List.of(keys));
   }
 }

@@ -122,17 +122,7 @@ class DistillCliTest {
 
   @Test
   void trainWithANonPositiveCheckpointIntervalIsAUsageError() {
-    Result r =
-        run(
-            "train",
-            "--curated",
-            "c",
-            "--tokenizer",
-            "t.json",
-            "--output",
-            "out",
-            "--set",
-            "train.checkpoint-every=0");
+    Result r = train("train.checkpoint-every=0");
     assertThat(r.code()).isEqualTo(2);
     assertThat(r.err()).contains("train.checkpoint-every");
   }
@@ -145,17 +135,7 @@ class DistillCliTest {
           {"train.patience=-1", "train.patience"},
           {"train.min-delta=x", "train.min-delta"}
         }) {
-      Result r =
-          run(
-              "train",
-              "--curated",
-              "c",
-              "--tokenizer",
-              "t.json",
-              "--output",
-              "out",
-              "--set",
-              bad[0]);
+      Result r = train(bad[0]);
       assertThat(r.code()).as(bad[0]).isEqualTo(2);
       assertThat(r.err()).as(bad[0]).contains(bad[1]);
     }
@@ -164,18 +144,7 @@ class DistillCliTest {
   @Test
   void trainSparkWithAccumulationOrEarlyStoppingIsAUsageError() {
     for (String bad : new String[] {"train.accumulation-steps=2", "train.patience=1"}) {
-      Result r =
-          run(
-              "train",
-              "--spark",
-              "--curated",
-              "c",
-              "--tokenizer",
-              "t.json",
-              "--output",
-              "out",
-              "--set",
-              bad);
+      Result r = trainSpark(bad);
       assertThat(r.code()).as(bad).isEqualTo(2);
       assertThat(r.err()).as(bad).contains("in-process only");
     }
@@ -309,5 +278,24 @@ class DistillCliTest {
     String trace = Files.readString(log);
     assertThat(trace).contains(lines.get(0).replace(" (--verbose prints the stack trace)", ""));
     assertThat(trace.lines().filter(l -> l.startsWith("\tat ")).count()).isGreaterThan(3);
+  }
+
+  /** {@code distill train} on placeholder paths with one {@code --set}: fails before reading. */
+  private static Result train(String set) {
+    return run("train", "--curated", "c", "--tokenizer", "t.json", "--output", "out", "--set", set);
+  }
+
+  private static Result trainSpark(String set) {
+    return run(
+        "train",
+        "--spark",
+        "--curated",
+        "c",
+        "--tokenizer",
+        "t.json",
+        "--output",
+        "out",
+        "--set",
+        set);
   }
 }

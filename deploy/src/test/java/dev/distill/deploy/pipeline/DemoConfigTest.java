@@ -23,8 +23,14 @@ class DemoConfigTest {
 
   @Test
   void badNumberNamesTheKey() {
-    assertThatThrownBy(() -> DemoConfig.from(Map.of("student.steps", "many")))
-        .hasMessageContaining("student.steps");
+    assertRefused("student.steps", "many", "student.steps");
+  }
+
+  @Test
+  void eachKeysDeclaredRangeIsCheckedWhenParsedEvenForKeysOfOtherCommands() {
+    assertRefused("student.alpha", "1.5", "student.alpha must be in [0, 1], got 1.5");
+    assertRefused("train.patience", "-1", "train.patience must be >= 0, got -1");
+    assertRefused("arith.require-gold", "yes", "arith.require-gold must be true or false");
   }
 
   @Test
@@ -56,8 +62,7 @@ class DemoConfigTest {
 
   @Test
   void runIdMustBeAFolderName() {
-    assertThatThrownBy(() -> DemoConfig.from(Map.of("run.id", "../etc")))
-        .hasMessageContaining("run.id");
+    assertRefused("run.id", "../etc", "run.id");
   }
 
   @Test
@@ -80,17 +85,22 @@ class DemoConfigTest {
     assertThatThrownBy(() -> DemoConfig.from(Map.of("run.workloads", "shakespeare")))
         .hasMessageContaining("run.workloads")
         .hasMessageContaining("shakespeare-bpe");
-    assertThatThrownBy(() -> DemoConfig.from(Map.of("run.workloads", "arithmetic,arithmetic")))
-        .hasMessageContaining("twice");
-    assertThatThrownBy(() -> DemoConfig.from(Map.of("run.workloads", " ")))
-        .hasMessageContaining("empty");
+    assertRefused("run.workloads", "arithmetic,arithmetic", "twice");
+    assertRefused("run.workloads", " ", "empty");
   }
 
   @Test
   void subwordHeadsMustDivideTheWidthAndTheKeyValueHeadsTheHeads() {
-    assertThatThrownBy(() -> DemoConfig.from(Map.of("subword.student-heads", "3")))
-        .hasMessageContaining("subword.student-hidden 64 is not a multiple of");
-    assertThatThrownBy(() -> DemoConfig.from(Map.of("subword.teacher-kv-heads", "3")))
-        .hasMessageContaining("subword.teacher-heads 4 is not a multiple of");
+    assertRefused("subword.student-heads", "3", "subword.student-hidden 64 is not a multiple of");
+    assertRefused("subword.teacher-kv-heads", "3", "subword.teacher-heads 4 is not a multiple of");
+  }
+
+  /**
+   * {@code key = value} alone on the defaults is refused with a message containing {@code part}.
+   */
+  private static void assertRefused(String key, String value, String part) {
+    assertThatThrownBy(() -> DemoConfig.from(Map.of(key, value)))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining(part);
   }
 }

@@ -22,7 +22,12 @@ class RunReportJsonTest {
             Map.of(),
             Map.of("kd-student", "forward KL"),
             null,
-            Map.of("rationales", Map.of("sampled", 48, "sample_temperature", 0.8)),
+            new ArithmeticStage.ArithmeticResult(
+                new ArithmeticStage.Rationales(12, 48, 40, 30, 4, 0.8f),
+                new ArithmeticStage.Curation(48, 0, Map.of("NO_ANSWER", 48L), 0, 0),
+                "not trained: no rationale survived curation",
+                null,
+                null),
             Map.of("curate", 12.5),
             List.of());
     facts.write(run);
@@ -34,6 +39,7 @@ class RunReportJsonTest {
     assertThat(back.curation()).isEqualTo(facts.curation());
     assertThat(back.losses()).isEqualTo(facts.losses());
     assertThat(back.timingsSeconds()).isEqualTo(facts.timingsSeconds());
+    assertThat(back.arithmetic()).isEqualTo(facts.arithmetic());
     assertThat(json)
         .contains("\"records\": 280,")
         .contains("\"kept\": 271")
@@ -41,6 +47,8 @@ class RunReportJsonTest {
         .contains("\"sampled\": 48")
         .contains("\"bytes_per_token\": 38.5")
         .contains("\"sample_temperature\": 0.8")
+        .contains("\"with_answer\": 40")
+        .contains("\"matching_gold\": 30")
         .doesNotContain("280.0")
         .doesNotContain("271.0")
         .doesNotContain("48.0");

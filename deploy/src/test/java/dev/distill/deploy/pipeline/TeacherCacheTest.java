@@ -30,7 +30,8 @@ class TeacherCacheTest {
     CharTokenizer tok = CharTokenizer.fromCorpus("abcdefghijklmnopqrstuvwxyz ,.");
     int[] data = tok.encode("the cat sat on the mat. ".repeat(20));
     GptConfig gc = new GptConfig(tok.vocabSize(), 16, 1, 2, 16, 0f);
-    TrainConfig tc = new TrainConfig(2, 2, 1e-3f, 1, 1e-4f, 0f, 1f, 0, 1, 7L);
+    TrainConfig tc =
+        TrainConfig.builder(2, 2, 1e-3f).warmupSteps(1).minLearningRate(1e-4f).seed(7L).build();
     Path cached =
         TeacherCache.loadOrTrain(
             tmp.resolve("cache"),

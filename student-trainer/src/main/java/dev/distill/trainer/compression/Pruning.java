@@ -31,7 +31,7 @@ import java.util.Objects;
  * the pruned weights' gradients by 0 after every backward, so AdamW never moves them (their moments
  * stay 0 and weight decay of 0 is 0).
  */
-public final class Pruning implements Regularizer {
+final class Pruning implements Regularizer {
   /** Which score. */
   public enum Method {
     MAGNITUDE,

@@ -14,7 +14,7 @@ import java.util.Arrays;
  * @param s (k) descending, >= 0
  * @param v (n, k) row-major, orthonormal columns
  */
-public record Svd(int m, int n, double[] u, double[] s, double[] v) {
+record Svd(int m, int n, double[] u, double[] s, double[] v) {
   private static final int MAX_SWEEPS = 60;
   private static final double TOL = 1e-13;
 

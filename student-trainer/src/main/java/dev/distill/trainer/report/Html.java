@@ -1,7 +1,7 @@
 package dev.distill.trainer.report;
 
 /** HTML escaping: rationales, model names and config values are data, never markup. */
-public final class Html {
+final class Html {
   private Html() {}
 
   public static String escape(String s) {

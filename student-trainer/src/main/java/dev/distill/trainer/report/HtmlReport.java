@@ -269,7 +269,8 @@ public final class HtmlReport {
         "bits per weight",
         series,
         false,
-        null);
+        null,
+        List.of());
   }
 
   /** Sparsity of every block linear layer, one marker series per compressed student. */
@@ -325,7 +326,8 @@ public final class HtmlReport {
         "loss",
         series,
         false,
-        null);
+        null,
+        List.of());
   }
 
   /**
@@ -376,7 +378,8 @@ public final class HtmlReport {
             "val loss (nats/token)",
             series,
             true,
-            null)
+            null,
+            List.of())
         + "<figcaption style=\"max-width:560px;font-size:12px\">"
         + Html.escape(caption.toString())
         + "</figcaption></figure>\n";
@@ -427,7 +430,8 @@ public final class HtmlReport {
         "accuracy",
         series,
         false,
-        new double[] {0, 1, 0, 1});
+        new double[] {0, 1, 0, 1},
+        List.of());
   }
 
   /**

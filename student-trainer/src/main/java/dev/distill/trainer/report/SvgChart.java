@@ -7,7 +7,7 @@ import java.util.Locale;
  * Small self-contained SVG charts (lines and scatter), so the HTML report needs no script library
  * and no network at view time. Every text goes through {@link Html#escape}.
  */
-public final class SvgChart {
+final class SvgChart {
   /** One named series; {@code line} draws it as a polyline, else as markers. */
   public record Series(String name, double[] x, double[] y, boolean line, boolean dashed) {
     public Series {
@@ -28,17 +28,6 @@ public final class SvgChart {
   private static final int MB = 48;
 
   private SvgChart() {}
-
-  public static String render(
-      String id,
-      String title,
-      String xLabel,
-      String yLabel,
-      List<Series> series,
-      boolean logX,
-      double[] fixedRange) {
-    return render(id, title, xLabel, yLabel, series, logX, fixedRange, List.of());
-  }
 
   /**
    * Renders one chart.

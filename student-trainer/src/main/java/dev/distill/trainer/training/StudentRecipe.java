@@ -26,16 +26,11 @@ public final class StudentRecipe {
    * decay 0.01, gradient clipping at norm 1, validation every 20% of the steps on 4 batches.
    */
   public static TrainConfig schedule(int steps, int batch, float lr, long seed) {
-    return new TrainConfig(
-        steps,
-        batch,
-        lr,
-        Math.max(1, steps / 20),
-        lr / 10,
-        0.01f,
-        1.0f,
-        Math.max(1, steps / 5),
-        4,
-        seed);
+    return TrainConfig.builder(steps, batch, lr)
+        .warmupSteps(Math.max(1, steps / 20))
+        .weightDecay(0.01f)
+        .evaluation(Math.max(1, steps / 5), 4)
+        .seed(seed)
+        .build();
   }
 }

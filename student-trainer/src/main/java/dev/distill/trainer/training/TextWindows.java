@@ -5,6 +5,7 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import dev.distill.trainer.loss.HardLabelCrossEntropy;
 import java.util.Random;
+import java.util.function.IntUnaryOperator;
 
 /**
  * Language-model batches from one long token stream: random windows of {@code blockSize + 1}
@@ -27,13 +28,23 @@ public final class TextWindows implements BatchSource {
 
   @Override
   public Batch next(NDManager manager, Random rng) {
+    return windows(
+        manager, tokens, blockSize, batchSize, b -> rng.nextInt(tokens.length - blockSize - 1));
+  }
+
+  /**
+   * {@code batchSize} windows of {@code tokens}, the b-th starting at {@code start(b)}: inputs and
+   * their next tokens, scored by cross-entropy on every position.
+   */
+  static Batch windows(
+      NDManager manager, int[] tokens, int blockSize, int batchSize, IntUnaryOperator start) {
     long[] x = new long[batchSize * blockSize];
     long[] y = new long[batchSize * blockSize];
     for (int b = 0; b < batchSize; b++) {
-      int start = rng.nextInt(tokens.length - blockSize - 1);
+      int from = start.applyAsInt(b);
       for (int t = 0; t < blockSize; t++) {
-        x[b * blockSize + t] = tokens[start + t];
-        y[b * blockSize + t] = tokens[start + t + 1];
+        x[b * blockSize + t] = tokens[from + t];
+        y[b * blockSize + t] = tokens[from + t + 1];
       }
     }
     Shape shape = new Shape(batchSize, blockSize);

@@ -1,5 +1,9 @@
 package dev.distill.trainer.training;
 
+import java.lang.reflect.RecordComponent;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
 /**
  * One training run's optimisation settings (AdamW, linear warmup then cosine decay, global-norm
  * gradient clipping), as in nanoGPT's train.py.
@@ -55,68 +59,34 @@ public record TrainConfig(
     require(Float.isFinite(minDelta) && minDelta >= 0, "minDelta must be >= 0, got " + minDelta);
   }
 
-  /** No gradient accumulation, no early stopping. */
-  public TrainConfig(
-      int steps,
-      int batchSize,
-      float learningRate,
-      int warmupSteps,
-      float minLearningRate,
-      float weightDecay,
-      float gradClipNorm,
-      int evalEvery,
-      int evalBatches,
-      long seed) {
-    this(
-        steps,
-        batchSize,
-        learningRate,
-        warmupSteps,
-        minLearningRate,
-        weightDecay,
-        gradClipNorm,
-        evalEvery,
-        evalBatches,
-        seed,
-        1,
-        0,
-        0f);
+  /**
+   * A builder of the three settings every run names, with nanoGPT's defaults for the rest: no
+   * warmup, a cosine floor of {@code learningRate / 10} (nanoGPT's {@code min_lr}), no weight
+   * decay, clipping at norm 1, one validation pass at the end on one batch, seed 1337, no
+   * accumulation, no early stopping.
+   */
+  public static Builder builder(int steps, int batchSize, float learningRate) {
+    Builder b = new Builder();
+    b.steps = steps;
+    b.batchSize = batchSize;
+    b.learningRate = learningRate;
+    return b;
   }
 
-  /** This config with {@code accumulationSteps} micro-batches per optimiser step. */
-  public TrainConfig withAccumulation(int accumulationSteps) {
-    return new TrainConfig(
-        steps,
-        batchSize,
-        learningRate,
-        warmupSteps,
-        minLearningRate,
-        weightDecay,
-        gradClipNorm,
-        evalEvery,
-        evalBatches,
-        seed,
-        accumulationSteps,
-        patience,
-        minDelta);
-  }
-
-  /** This config with early stopping after {@code patience} passes without improvement. */
-  public TrainConfig withEarlyStopping(int patience, float minDelta) {
-    return new TrainConfig(
-        steps,
-        batchSize,
-        learningRate,
-        warmupSteps,
-        minLearningRate,
-        weightDecay,
-        gradClipNorm,
-        evalEvery,
-        evalBatches,
-        seed,
-        accumulationSteps,
-        patience,
-        minDelta);
+  /** A builder holding this config's settings, to change some of them. */
+  public Builder toBuilder() {
+    Builder b = builder(steps, batchSize, learningRate);
+    b.warmupSteps = warmupSteps;
+    b.minLearningRate = minLearningRate;
+    b.weightDecay = weightDecay;
+    b.gradClipNorm = gradClipNorm;
+    b.evalEvery = evalEvery;
+    b.evalBatches = evalBatches;
+    b.seed = seed;
+    b.accumulationSteps = accumulationSteps;
+    b.patience = patience;
+    b.minDelta = minDelta;
+    return b;
   }
 
   private static void require(boolean ok, String message) {
@@ -136,21 +106,102 @@ public record TrainConfig(
   }
 
   /** Every setting by component name, as strings (recorded with checkpoints and runs). */
-  public java.util.Map<String, String> describe() {
-    java.util.Map<String, String> m = new java.util.LinkedHashMap<>();
-    m.put("steps", Integer.toString(steps));
-    m.put("batchSize", Integer.toString(batchSize));
-    m.put("learningRate", Float.toString(learningRate));
-    m.put("warmupSteps", Integer.toString(warmupSteps));
-    m.put("minLearningRate", Float.toString(minLearningRate));
-    m.put("weightDecay", Float.toString(weightDecay));
-    m.put("gradClipNorm", Float.toString(gradClipNorm));
-    m.put("evalEvery", Integer.toString(evalEvery));
-    m.put("evalBatches", Integer.toString(evalBatches));
-    m.put("seed", Long.toString(seed));
-    m.put("accumulationSteps", Integer.toString(accumulationSteps));
-    m.put("patience", Integer.toString(patience));
-    m.put("minDelta", Float.toString(minDelta));
+  public Map<String, String> describe() {
+    // Derived from the record's components, so a new setting is recorded without another line.
+    Map<String, String> m = new LinkedHashMap<>();
+    for (RecordComponent c : TrainConfig.class.getRecordComponents()) {
+      try {
+        m.put(c.getName(), String.valueOf(c.getAccessor().invoke(this)));
+      } catch (ReflectiveOperationException e) {
+        throw new IllegalStateException("cannot read TrainConfig." + c.getName(), e);
+      }
+    }
     return m;
+  }
+
+  /** Collects settings by name; {@link #build} validates them (the canonical constructor). */
+  public static final class Builder {
+    private int steps;
+    private int batchSize;
+    private float learningRate;
+    private int warmupSteps;
+    private float minLearningRate = Float.NaN; // NaN: learningRate / 10
+    private float weightDecay;
+    private float gradClipNorm = 1f;
+    private int evalEvery;
+    private int evalBatches = 1;
+    private long seed = 1337;
+    private int accumulationSteps = 1;
+    private int patience;
+    private float minDelta;
+
+    private Builder() {}
+
+    public Builder steps(int v) {
+      steps = v;
+      return this;
+    }
+
+    public Builder warmupSteps(int v) {
+      warmupSteps = v;
+      return this;
+    }
+
+    public Builder minLearningRate(float v) {
+      minLearningRate = v;
+      return this;
+    }
+
+    public Builder weightDecay(float v) {
+      weightDecay = v;
+      return this;
+    }
+
+    public Builder gradClipNorm(float v) {
+      gradClipNorm = v;
+      return this;
+    }
+
+    /** A validation pass of {@code batches} batches every {@code every} steps (0: at the end). */
+    public Builder evaluation(int every, int batches) {
+      evalEvery = every;
+      evalBatches = batches;
+      return this;
+    }
+
+    public Builder seed(long v) {
+      seed = v;
+      return this;
+    }
+
+    /** Micro-batches of {@code batchSize} sequences per optimiser step. */
+    public Builder accumulationSteps(int v) {
+      accumulationSteps = v;
+      return this;
+    }
+
+    /** Early stopping after {@code patience} passes without an improvement of {@code minDelta}. */
+    public Builder earlyStopping(int patience, float minDelta) {
+      this.patience = patience;
+      this.minDelta = minDelta;
+      return this;
+    }
+
+    public TrainConfig build() {
+      return new TrainConfig(
+          steps,
+          batchSize,
+          learningRate,
+          warmupSteps,
+          Float.isNaN(minLearningRate) ? learningRate / 10 : minLearningRate,
+          weightDecay,
+          gradClipNorm,
+          evalEvery,
+          evalBatches,
+          seed,
+          accumulationSteps,
+          patience,
+          minDelta);
+    }
   }
 }

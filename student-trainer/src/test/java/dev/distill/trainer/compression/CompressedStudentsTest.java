@@ -27,7 +27,8 @@ class CompressedStudentsTest {
 
   private static TrainResult train(LanguageModel lm, int steps, SelfCompression reg) {
     int[] ids = TOK.encode(TEXT);
-    TrainConfig tc = new TrainConfig(steps, 8, 3e-3f, 5, 3e-4f, 0.0f, 1.0f, steps, 2, 1);
+    TrainConfig tc =
+        TrainConfig.builder(steps, 8, 3e-3f).warmupSteps(5).evaluation(steps, 2).seed(1).build();
     return TrainingLoop.run(
         lm,
         new TextWindows(ids, 16, 8),

@@ -180,7 +180,7 @@ class LowRankTest {
           teacher,
           new TextWindows(ids, 16, 8),
           new TextWindows(ids, 16, 8),
-          new TrainConfig(60, 8, 1e-2f, 5, 1e-3f, 0.0f, 1f, 0, 1, 1),
+          TrainConfig.builder(60, 8, 1e-2f).warmupSteps(5).minLearningRate(1e-3f).seed(1).build(),
           (s, t, l, v, r) -> {});
       try (LanguageModel student = LowRank.factorise(teacher, 3)) {
         float[] uBefore =
@@ -193,7 +193,7 @@ class LowRankTest {
                 student,
                 kd,
                 kd,
-                new TrainConfig(30, 8, 3e-3f, 2, 3e-4f, 0.0f, 1f, 0, 1, 5),
+                TrainConfig.builder(30, 8, 3e-3f).warmupSteps(2).seed(5).build(),
                 (s, t, l, v, res) -> {},
                 Checkpointing.none(),
                 null);

@@ -115,7 +115,12 @@ class PruningTest {
           lm,
           new TextWindows(ids, 16, 4),
           new TextWindows(ids, 16, 4),
-          new TrainConfig(10, 4, 3e-3f, 2, 3e-4f, 0.1f, 1f, 10, 1, 3),
+          TrainConfig.builder(10, 4, 3e-3f)
+              .warmupSteps(2)
+              .weightDecay(0.1f)
+              .evaluation(10, 1)
+              .seed(3)
+              .build(),
           (s, t, l, v, r) -> {},
           Checkpointing.none(),
           pruning);

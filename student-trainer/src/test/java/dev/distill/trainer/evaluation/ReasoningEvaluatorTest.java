@@ -33,7 +33,7 @@ class ReasoningEvaluatorTest {
         model,
         new TextWindows(ids, 16, 8),
         new TextWindows(ids, 16, 8),
-        new TrainConfig(150, 8, 5e-3f, 10, 5e-4f, 0f, 1f, 0, 1, 1),
+        TrainConfig.builder(150, 8, 5e-3f).warmupSteps(10).minLearningRate(5e-4f).seed(1).build(),
         ProgressListener.NONE);
   }
 

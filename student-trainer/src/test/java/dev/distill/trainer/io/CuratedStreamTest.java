@@ -238,7 +238,8 @@ class CuratedStreamTest {
   /** Trains a tiny student on the stream for 12 steps, checkpointing every 4; returns losses. */
   private List<Double> train(java.nio.file.Path ckpt, boolean resume) throws IOException {
     CuratedStream.Options o = new CuratedStream.Options(2, 2, 4L);
-    TrainConfig tc = new TrainConfig(12, 5, 3e-3f, 2, 3e-4f, 0.0f, 1.0f, 6, 1, 2L);
+    TrainConfig tc =
+        TrainConfig.builder(12, 5, 3e-3f).warmupSteps(2).evaluation(6, 1).seed(2L).build();
     List<Double> losses = new ArrayList<>();
     CharTokenizer tok = CharTokenizer.fromCorpus("0123456789");
     try (LanguageModel lm =

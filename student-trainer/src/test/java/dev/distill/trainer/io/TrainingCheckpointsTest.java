@@ -32,7 +32,7 @@ class TrainingCheckpointsTest {
   private static Map<Integer, Double> train(Checkpointing ckpt) {
     CharTokenizer tok = CharTokenizer.fromCorpus(TEXT);
     int[] ids = tok.encode(TEXT);
-    TrainConfig tc = new TrainConfig(6, 4, 3e-3f, 2, 3e-4f, 0.1f, 1.0f, 3, 1, 5);
+    TrainConfig tc = schedule(6, 3);
     Map<Integer, Double> losses = new TreeMap<>();
     try (LanguageModel lm =
         LanguageModel.create(new GptConfig(tok.vocabSize(), 16, 1, 2, 16, 0.1f), tok, 5)) {
@@ -51,6 +51,15 @@ class TrainingCheckpointsTest {
     byte[] b = Files.readAllBytes(file);
     b[b.length / 2] ^= 0x5A;
     Files.write(file, b);
+  }
+
+  private static TrainConfig schedule(int steps, int evalEvery) {
+    return TrainConfig.builder(steps, 4, 3e-3f)
+        .warmupSteps(2)
+        .weightDecay(0.1f)
+        .evaluation(evalEvery, 1)
+        .seed(5)
+        .build();
   }
 
   @Test
@@ -126,7 +135,7 @@ class TrainingCheckpointsTest {
       r += 3;
     }
     Path dir = tmp.resolve("ckpt");
-    TrainConfig tc = new TrainConfig(4, 4, 3e-3f, 2, 3e-4f, 0.1f, 1.0f, 2, 1, 5);
+    TrainConfig tc = schedule(4, 2);
     try (LanguageModel lm = LanguageModel.create(config, tok, 5, ranks)) {
       TrainingLoop.run(
           lm,

@@ -73,26 +73,24 @@ class DivergencesTest extends NDManagerPerTest {
   void jsdEndpointsAreForwardAndReverseKl() {
     NDArray t = random(2);
     NDArray s = random(2);
-    float[] fwd = forwardKl(t, s);
-    float[] rev = reverseKl(t, s);
-    assertAllClose(Divergences.jsd(t, s, 1f, 0f).toFloatArray(), fwd, 1e-6f);
-    assertAllClose(Divergences.jsd(t, s, 1f, 1f).toFloatArray(), rev, 1e-6f);
+    float[][] kl = forwardAndReverseKl(t, s);
+    assertAllClose(Divergences.jsd(t, s, 1f, 0f).toFloatArray(), kl[0], 1e-6f);
+    assertAllClose(Divergences.jsd(t, s, 1f, 1f).toFloatArray(), kl[1], 1e-6f);
     // forward and reverse really differ here, so a swapped beta would be caught
-    assertThat(Math.abs(fwd[0] - rev[0])).isGreaterThan(1e-3f);
+    assertThat(Math.abs(kl[0][0] - kl[1][0])).isGreaterThan(1e-3f);
   }
 
   @Test
   void jsdOverBetaTendsToForwardKlAndOverOneMinusBetaToReverseKl() {
     NDArray t = random(1);
     NDArray s = random(1);
-    float[] fwd = forwardKl(t, s);
-    float[] rev = reverseKl(t, s);
+    float[][] kl = forwardAndReverseKl(t, s);
     float small = 1e-3f;
     float[] nearZero = Divergences.jsd(t, s, 1f, small).div(small).toFloatArray();
     float[] nearOne = Divergences.jsd(t, s, 1f, 1f - small).div(small).toFloatArray();
-    for (int i = 0; i < fwd.length; i++) {
-      assertThat(nearZero[i]).isCloseTo(fwd[i], within(0.02f * fwd[i] + 1e-3f));
-      assertThat(nearOne[i]).isCloseTo(rev[i], within(0.02f * rev[i] + 1e-3f));
+    for (int i = 0; i < kl[0].length; i++) {
+      assertThat(nearZero[i]).isCloseTo(kl[0][i], within(0.02f * kl[0][i] + 1e-3f));
+      assertThat(nearOne[i]).isCloseTo(kl[1][i], within(0.02f * kl[1][i] + 1e-3f));
     }
   }
 
@@ -135,11 +133,10 @@ class DivergencesTest extends NDManagerPerTest {
         .hasMessageContaining("beta");
   }
 
-  private static float[] forwardKl(NDArray t, NDArray s) {
-    return Divergences.forwardKl(t, s, 1f).toFloatArray();
-  }
-
-  private static float[] reverseKl(NDArray t, NDArray s) {
-    return Divergences.reverseKl(t, s, 1f).toFloatArray();
+  /** KL(t || s) and KL(s || t) per position at T = 1. */
+  private static float[][] forwardAndReverseKl(NDArray t, NDArray s) {
+    return new float[][] {
+      Divergences.forwardKl(t, s, 1f).toFloatArray(), Divergences.reverseKl(t, s, 1f).toFloatArray()
+    };
   }
 }

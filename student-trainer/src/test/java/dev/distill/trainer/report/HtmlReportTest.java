@@ -74,21 +74,12 @@ class HtmlReportTest {
 
   @Test
   void compressedStudentsGetBitsPerWeightAndSparsityCharts() {
-    HtmlReport.Input base = input("self-compressed-student");
     HtmlReport.Input in =
-        with(
-            base,
-            Map.of(
-                "self-compressed-student",
-                new HtmlReport.Compressed(
-                    3.25,
-                    List.of("h0.attn", "h0.fc"),
-                    new double[] {0.1, 0.4},
-                    new double[] {1, 50, 100},
-                    new double[] {8, 5.5, 3.25})),
-            List.of(),
-            Map.of(),
-            null);
+        selfCompressed(
+            List.of("h0.attn", "h0.fc"),
+            new double[] {0.1, 0.4},
+            new double[] {1, 50, 100},
+            new double[] {8, 5.5, 3.25});
     String html = HtmlReport.render(in);
     assertThat(html).contains("id=\"chart-bits\"", "id=\"chart-sparsity\"", "<td>3.25</td>");
     String bitsChart = html.substring(html.indexOf("id=\"chart-bits\""));
@@ -180,22 +171,13 @@ class HtmlReportTest {
 
   @Test
   void perLayerSparsityChartNamesTheLayersAndHasNoHalfTicks() {
-    HtmlReport.Input base = input("self-compressed-student");
     String html =
         HtmlReport.render(
-            with(
-                base,
-                Map.of(
-                    "self-compressed-student",
-                    new HtmlReport.Compressed(
-                        3.25,
-                        List.of("h0.attn", "h0.fc", "h1.attn"),
-                        new double[] {0.1, 0.4, 0.2},
-                        new double[] {100},
-                        new double[] {3.25})),
-                List.of(),
-                Map.of(),
-                null));
+            selfCompressed(
+                List.of("h0.attn", "h0.fc", "h1.attn"),
+                new double[] {0.1, 0.4, 0.2},
+                new double[] {100},
+                new double[] {3.25}));
     String sparsity = between(html, "id=\"chart-sparsity\"", "</svg>");
     assertThat(SvgChartTest.xTicks(sparsity)).containsExactly("h0.attn", "h0.fc", "h1.attn");
     assertThat(sparsity).doesNotContain("-0.5", "NaN");
@@ -328,5 +310,18 @@ class HtmlReportTest {
     assertThat(html).contains("<ul id=\"subword-headlines\">");
     // without the workload there is no table
     assertThat(HtmlReport.render(input("x"))).doesNotContain("id=\"subword\"", "id=\"cost\"");
+  }
+
+  /** A report whose one student, self-compressed-student, ends at 3.25 bits per weight. */
+  private static HtmlReport.Input selfCompressed(
+      List<String> layers, double[] sparsity, double[] steps, double[] bits) {
+    return with(
+        input("self-compressed-student"),
+        Map.of(
+            "self-compressed-student",
+            new HtmlReport.Compressed(3.25, layers, sparsity, steps, bits)),
+        List.of(),
+        Map.of(),
+        null);
   }
 }

@@ -32,7 +32,8 @@ class SvgChartTest {
                 new SvgChart.Series("kd train", new double[] {0}, new double[] {2.0}, true, true),
                 new SvgChart.Series("kd val", new double[] {0}, new double[] {2.1}, true, false)),
             false,
-            null);
+            null,
+            List.of());
     assertThat(svg).doesNotContain("NaN", "Infinity", "<polyline");
     assertThat(svg.split("<circle", -1)).hasSize(3);
     assertThat(xTicks(svg)).containsExactly("0");
@@ -51,7 +52,8 @@ class SvgChartTest {
             List.of(
                 new SvgChart.Series("t", new double[] {65_536}, new double[] {1.5}, false, false)),
             true,
-            null);
+            null,
+            List.of());
     assertThat(svg).doesNotContain("NaN", "Infinity");
     assertThat(xTicks(svg)).containsExactly("65.54k");
   }

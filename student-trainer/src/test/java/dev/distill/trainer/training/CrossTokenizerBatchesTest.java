@@ -51,15 +51,9 @@ class CrossTokenizerBatchesTest extends NDManagerPerTest {
   void uldOfACertainTeacherAndAUniformStudentIsHandComputed() {
     // teacher sorted (1, 0, 0, 0) over V = max(4, 4); student zero logits: (1/4, 1/4, 1/4, 1/4)
     // ULD = |1 - 1/4| + 3 * 1/4 = 1.5 at every position; CE of a uniform student = ln 4
-    BatchSource.Batch kd =
-        batches(CrossTokenizerBatches.Kind.ULD, 1f, certain("x", "abca"))
-            .next(manager, new Random(1));
-    assertThat(kd.loss(manager.zeros(new Shape(1, 3, 4))).getFloat())
+    assertThat(uniformStudentLoss(CrossTokenizerBatches.Kind.ULD, 1f))
         .isCloseTo(1.5f, within(1e-5f));
-    BatchSource.Batch half =
-        batches(CrossTokenizerBatches.Kind.ULD, 0.5f, certain("x", "abca"))
-            .next(manager, new Random(1));
-    assertThat(half.loss(manager.zeros(new Shape(1, 3, 4))).getFloat())
+    assertThat(uniformStudentLoss(CrossTokenizerBatches.Kind.ULD, 0.5f))
         .isCloseTo((float) (0.5 * 1.5 + 0.5 * Math.log(4)), within(1e-5f));
   }
 
@@ -67,10 +61,7 @@ class CrossTokenizerBatchesTest extends NDManagerPerTest {
   void spanAlignedForwardKlOfACertainTeacherAndAUniformStudentIsLnV() {
     // every character is a span; at each span start the teacher puts 1 on the next character's
     // bucket, the uniform student 1/4: KL = 1 * ln(1 / (1/4)) = ln 4 (T = 1, so T^2 = 1)
-    BatchSource.Batch b =
-        batches(CrossTokenizerBatches.Kind.SPAN, 1f, certain("x", "abca"))
-            .next(manager, new Random(1));
-    assertThat(b.loss(manager.zeros(new Shape(1, 3, 4))).getFloat())
+    assertThat(uniformStudentLoss(CrossTokenizerBatches.Kind.SPAN, 1f))
         .isCloseTo((float) Math.log(4), within(1e-5f));
   }
 
@@ -97,5 +88,13 @@ class CrossTokenizerBatchesTest extends NDManagerPerTest {
         .hasMessageContaining("sampled labels");
     assertThatThrownBy(() -> CrossTokenizerBatches.Kind.parse("dskd"))
         .hasMessageContaining("expected uld or span");
+  }
+
+  /** The loss of a zero-logit (uniform) student on one certain teacher example, "abca". */
+  private float uniformStudentLoss(CrossTokenizerBatches.Kind kind, float alpha) {
+    return batches(kind, alpha, certain("x", "abca"))
+        .next(manager, new Random(1))
+        .loss(manager.zeros(new Shape(1, 3, 4)))
+        .getFloat();
   }
 }

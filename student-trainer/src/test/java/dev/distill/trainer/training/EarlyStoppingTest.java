@@ -71,8 +71,12 @@ class EarlyStoppingTest {
     CharTokenizer tok = CharTokenizer.fromCorpus(TEXT);
     int[] ids = tok.encode(TEXT);
     TrainConfig tc =
-        new TrainConfig(STEPS, 4, 3e-3f, 2, 3e-4f, 0.0f, 1.0f, 2, 1, 5)
-            .withEarlyStopping(patience, minDelta);
+        TrainConfig.builder(STEPS, 4, 3e-3f)
+            .warmupSteps(2)
+            .evaluation(2, 1)
+            .seed(5)
+            .earlyStopping(patience, minDelta)
+            .build();
     List<Integer> steps = new ArrayList<>();
     Map<Integer, List<float[]>> params = new HashMap<>();
     try (LanguageModel lm =
@@ -203,7 +207,12 @@ class EarlyStoppingTest {
   @Test
   void patienceWithoutPeriodicValidationIsRefused() {
     assertThatThrownBy(
-            () -> new TrainConfig(10, 4, 1e-3f, 0, 1e-4f, 0f, 1f, 0, 1, 1).withEarlyStopping(3, 0f))
+            () ->
+                TrainConfig.builder(10, 4, 1e-3f)
+                    .minLearningRate(1e-4f)
+                    .seed(1)
+                    .earlyStopping(3, 0f)
+                    .build())
         .hasMessageContaining("patience");
   }
 }

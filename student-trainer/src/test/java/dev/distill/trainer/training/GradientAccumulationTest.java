@@ -3,15 +3,12 @@ package dev.distill.trainer.training;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Parameter;
 import ai.djl.util.Pair;
 import dev.distill.models.gpt.GptConfig;
 import dev.distill.models.gpt.LanguageModel;
 import dev.distill.models.tokenizer.CharTokenizer;
-import dev.distill.trainer.loss.HardLabelCrossEntropy;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -40,23 +37,8 @@ class GradientAccumulationTest {
 
     @Override
     public Batch next(NDManager manager, Random rng) {
-      long[] x = new long[batchSize * BLOCK];
-      long[] y = new long[batchSize * BLOCK];
-      for (int b = 0; b < batchSize; b++) {
-        int start = (next++ * 7) % (tokens.length - BLOCK - 1);
-        for (int t = 0; t < BLOCK; t++) {
-          x[b * BLOCK + t] = tokens[start + t];
-          y[b * BLOCK + t] = tokens[start + t + 1];
-        }
-      }
-      Shape shape = new Shape(batchSize, BLOCK);
-      NDArray inputs = manager.create(x, shape);
-      NDArray targets = manager.create(y, shape);
-      NDArray mask = manager.ones(shape);
-      return Batch.of(
-          inputs,
-          (long) batchSize * BLOCK,
-          logits -> HardLabelCrossEntropy.loss(logits, targets, mask));
+      return TextWindows.windows(
+          manager, tokens, BLOCK, batchSize, b -> (next++ * 7) % (tokens.length - BLOCK - 1));
     }
   }
 
@@ -64,8 +46,12 @@ class GradientAccumulationTest {
     CharTokenizer tok = CharTokenizer.fromCorpus(TEXT);
     int[] ids = tok.encode(TEXT);
     TrainConfig tc =
-        new TrainConfig(4, batch, 3e-3f, 1, 3e-4f, 0.01f, 1.0f, 0, 1, 7)
-            .withAccumulation(accumulation);
+        TrainConfig.builder(4, batch, 3e-3f)
+            .warmupSteps(1)
+            .weightDecay(0.01f)
+            .seed(7)
+            .accumulationSteps(accumulation)
+            .build();
     try (LanguageModel lm =
         LanguageModel.create(new GptConfig(tok.vocabSize(), BLOCK, 1, 2, 32, 0f), tok, 7)) {
       TrainResult r =
@@ -125,7 +111,12 @@ class GradientAccumulationTest {
     CharTokenizer tok = CharTokenizer.fromCorpus(TEXT);
     int[] ids = tok.encode(TEXT);
     TrainConfig tc =
-        new TrainConfig(6, 2, 3e-3f, 1, 3e-4f, 0.01f, 1.0f, 0, 1, 9).withAccumulation(3);
+        TrainConfig.builder(6, 2, 3e-3f)
+            .warmupSteps(1)
+            .weightDecay(0.01f)
+            .seed(9)
+            .accumulationSteps(3)
+            .build();
     java.util.function.BiFunction<Checkpointing, Integer, List<float[]>> train =
         (checkpointing, killAfter) -> {
           try (LanguageModel lm =
@@ -164,8 +155,11 @@ class GradientAccumulationTest {
 
   @Test
   void accumulationStepsBelowOneAreRefused() {
-    TrainConfig tc = new TrainConfig(4, 4, 3e-3f, 1, 3e-4f, 0.01f, 1.0f, 0, 1, 7);
-    assertThatThrownBy(() -> tc.withAccumulation(0)).hasMessageContaining("accumulationSteps");
-    assertThat(tc.withAccumulation(3).describe()).containsEntry("accumulationSteps", "3");
+    TrainConfig tc =
+        TrainConfig.builder(4, 4, 3e-3f).warmupSteps(1).weightDecay(0.01f).seed(7).build();
+    assertThatThrownBy(() -> tc.toBuilder().accumulationSteps(0).build())
+        .hasMessageContaining("accumulationSteps");
+    assertThat(tc.toBuilder().accumulationSteps(3).build().describe())
+        .containsEntry("accumulationSteps", "3");
   }
 }

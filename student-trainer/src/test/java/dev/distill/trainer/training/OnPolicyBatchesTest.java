@@ -78,7 +78,7 @@ class OnPolicyBatchesTest {
   }
 
   static TrainConfig config(int steps) {
-    return new TrainConfig(steps, 4, 3e-3f, 1, 3e-4f, 0.01f, 1f, 0, 1, 7);
+    return TrainConfig.builder(steps, 4, 3e-3f).warmupSteps(1).weightDecay(0.01f).seed(7).build();
   }
 
   static List<float[]> parameters(LanguageModel lm) {

@@ -34,7 +34,13 @@ public final class ResumeChild {
     long sleepMs = Long.parseLong(args[5]);
     CharTokenizer tok = CharTokenizer.fromCorpus(TEXT);
     int[] ids = tok.encode(TEXT);
-    TrainConfig tc = new TrainConfig(steps, 4, 3e-3f, 3, 3e-4f, 0.1f, 1.0f, 5, 1, 7);
+    TrainConfig tc =
+        TrainConfig.builder(steps, 4, 3e-3f)
+            .warmupSteps(3)
+            .weightDecay(0.1f)
+            .evaluation(5, 1)
+            .seed(7)
+            .build();
     try (LanguageModel lm =
             LanguageModel.create(new GptConfig(tok.vocabSize(), 16, 1, 2, 32, 0.1f), tok, 7);
         PrintWriter out =

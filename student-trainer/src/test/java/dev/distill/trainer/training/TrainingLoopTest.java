@@ -15,7 +15,8 @@ class TrainingLoopTest {
   private static TrainResult train(long seed, List<Double> losses) {
     CharTokenizer tok = CharTokenizer.fromCorpus(TEXT);
     int[] ids = tok.encode(TEXT);
-    TrainConfig tc = new TrainConfig(80, 8, 3e-3f, 5, 3e-4f, 0.0f, 1.0f, 40, 2, seed);
+    TrainConfig tc =
+        TrainConfig.builder(80, 8, 3e-3f).warmupSteps(5).evaluation(40, 2).seed(seed).build();
     try (LanguageModel lm =
         LanguageModel.create(new GptConfig(tok.vocabSize(), 16, 1, 2, 32, 0f), tok, seed)) {
       return TrainingLoop.run(
@@ -52,7 +53,7 @@ class TrainingLoopTest {
   void aStepWithANonFiniteLossOrGradientIsSkippedAndTrainingGoesOn() {
     CharTokenizer tok = CharTokenizer.fromCorpus(TEXT);
     int[] ids = tok.encode(TEXT);
-    TrainConfig tc = new TrainConfig(20, 4, 3e-3f, 2, 3e-4f, 0.0f, 1.0f, 0, 1, 1);
+    TrainConfig tc = TrainConfig.builder(20, 4, 3e-3f).warmupSteps(2).seed(1).build();
     // Step 3: a NaN loss. Step 5: a finite loss (0) whose gradient is NaN (d sqrt(x)/dx at 0
     // times 0). Either would make every parameter NaN if the optimiser stepped on it.
     Regularizer bad =
