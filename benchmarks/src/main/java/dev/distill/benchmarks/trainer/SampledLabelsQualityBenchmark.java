@@ -201,7 +201,14 @@ public final class SampledLabelsQualityBenchmark {
       throws Exception {
     DistillationLoss loss = new DistillationLoss(1f, t);
     TrainConfig tc =
-        new TrainConfig(steps, 32, 2e-3f, Math.max(1, steps / 20), 2e-4f, 0.01f, 1f, 0, 1, seed);
+        TrainConfig.builder(steps, 32, 2e-3f)
+            .warmupSteps(Math.max(1, steps / 20))
+            .minLearningRate(2e-4f)
+            .weightDecay(0.01f)
+            .gradClipNorm(1f)
+            .evaluation(0, 1)
+            .seed(seed)
+            .build();
     try (LanguageModel lm = LanguageModel.create(gc, tok, seed, LinearMode.DENSE)) {
       TrainingLoop.run(
           lm,
