@@ -24,7 +24,9 @@ import scala.runtime.AbstractFunction1;
 /**
  * Data-parallel training as a Spark job in barrier execution mode: one barrier stage of {@code
  * workers} tasks, all scheduled together (or none), each running a {@link DistributedTrainer} found
- * by {@link java.util.ServiceLoader} on its shard, synchronised through {@link BarrierAllReduce}.
+ * by {@link java.util.ServiceLoader} on its shard, synchronised through {@link SocketAllReduce}
+ * (direct TCP among the tasks, the barrier only as the rendezvous) or, with {@value #TRANSPORT} =
+ * barrier, {@link BarrierAllReduce}.
  *
  * <p>This module never sees DJL: the trainer ({@code student-trainer}, package {@code
  * dev.distill.trainer.distributed}) must be on the job's class path at run time (deploy/README.md,
