@@ -188,8 +188,9 @@ class BarrierTrainingIT {
         .isCloseTo(s1.valLoss(), org.assertj.core.data.Offset.offset(1e-4));
     // Both workers trained on half of the global batch each: same token count in total.
     assertThat(s2.get(0).tokens() + s2.get(1).tokens()).isEqualTo(s1.tokens());
-    // One exchange per step of every gradient plus the token count; one more for the start check.
-    long perSync = 4L * (p1.length + 1);
+    // One exchange per step of every gradient plus one token-count slot per worker (equal counts:
+    // no second exchange); one more for the start check.
+    long perSync = 4L * (p1.length + 2);
     assertThat(s2.get(0).syncs()).isEqualTo(STEPS);
     assertThat(s2.get(0).bytesSent()).isEqualTo(STEPS * perSync + 4);
   }

@@ -161,32 +161,18 @@ final class SocketAllReduce implements AllReduce, AutoCloseable {
     // Accept the higher ranks; whatever else connects (a stray client, a late worker of an older
     // stage attempt) is closed and does not count.
     int missing = world - 1 - rank;
-    server.socket().setSoTimeout(millis);
     long ownToken = token(rank);
     while (missing > 0) {
       long left = deadline - System.nanoTime();
       if (left <= 0) {
-        throw new IOException(
-            "all-reduce worker "
-                + rank
-                + ": timed out after "
-                + timeout
-                + " waiting for "
-                + waiting());
+        throw acceptTimeout(timeout, null);
       }
       server.socket().setSoTimeout((int) Math.max(1, TimeUnit.NANOSECONDS.toMillis(left)));
       Socket s;
       try {
         s = server.socket().accept();
       } catch (SocketTimeoutException e) {
-        throw new IOException(
-            "all-reduce worker "
-                + rank
-                + ": timed out after "
-                + timeout
-                + " waiting for "
-                + waiting(),
-            e);
+        throw acceptTimeout(timeout, e);
       }
       SocketChannel ch = s.getChannel();
       boolean kept = false;
@@ -213,6 +199,12 @@ final class SocketAllReduce implements AllReduce, AutoCloseable {
         }
       }
     }
+  }
+
+  private IOException acceptTimeout(Duration timeout, Exception cause) {
+    return new IOException(
+        "all-reduce worker " + rank + ": timed out after " + timeout + " waiting for " + waiting(),
+        cause);
   }
 
   private String waiting() {

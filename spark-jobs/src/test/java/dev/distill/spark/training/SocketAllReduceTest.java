@@ -82,6 +82,25 @@ class SocketAllReduceTest {
     return out;
   }
 
+  interface PeerFault {
+    void act(SocketAllReduce a) throws Exception;
+  }
+
+  /** Worker 0 exchanges once; worker 1 does {@code fault} instead. */
+  static List<float[][]> withFailingPeer(Duration exchangeTimeout, PeerFault fault)
+      throws Exception {
+    return runWorkers(
+        2,
+        exchangeTimeout,
+        (a, rank) -> {
+          if (rank == 1) {
+            fault.act(a);
+            return new float[0][];
+          }
+          return new float[][] {a.sum(new float[] {1f})};
+        });
+  }
+
   static float[] randomArray(int n, long seed) {
     Random random = new Random(seed);
     float[] a = new float[n];
@@ -167,16 +186,8 @@ class SocketAllReduceTest {
   void aPeerThatNeverExchangesTimesOutWithItsRankAndAddress() {
     assertThatThrownBy(
             () ->
-                runWorkers(
-                    2,
-                    Duration.ofMillis(500),
-                    (a, rank) -> {
-                      if (rank == 1) {
-                        Thread.sleep(3000); // hung: never calls sum
-                        return new float[0][];
-                      }
-                      return new float[][] {a.sum(new float[] {1f})};
-                    }))
+                withFailingPeer(
+                    Duration.ofMillis(500), a -> Thread.sleep(3000))) // hung: never calls sum
         .isInstanceOf(ExecutionException.class)
         .cause()
         .hasMessageContaining("all-reduce worker 0: no exchange with worker 1 at 127.0.0.1:")
@@ -188,16 +199,9 @@ class SocketAllReduceTest {
     long t0 = System.nanoTime();
     assertThatThrownBy(
             () ->
-                runWorkers(
-                    2,
+                withFailingPeer(
                     Duration.ofMinutes(5),
-                    (a, rank) -> {
-                      if (rank == 1) {
-                        a.close(); // its JVM is gone: sockets closed
-                        return new float[0][];
-                      }
-                      return new float[][] {a.sum(new float[] {1f})};
-                    }))
+                    SocketAllReduce::close)) // its JVM is gone: sockets closed
         .isInstanceOf(ExecutionException.class)
         .cause()
         // end of stream or a reset, depending on timing: either way the peer is named
