@@ -22,16 +22,19 @@ import java.util.Map;
  * StandaloneCluster}: 2 Workers x 1 core) and stops.
  *
  * <pre>
- * java ... dev.distill.benchmarks.cluster.ClusterTrainBenchmark [STEPS] [H] [ROUNDS]
+ * java ... dev.distill.benchmarks.cluster.ClusterTrainBenchmark [STEPS] [H] [ROUNDS] [TRANSPORTS]
  * </pre>
  *
  * A = {@link DataParallelStudentTrainer} in this JVM with {@link AllReduce#single()} (libtorch's
  * default intra-op threads: the 2 cores), global batch 32. B = the same trainer as 2 barrier tasks
  * on the cluster, 16 sequences each (global batch 32, so equal tokens per step), each executor with
  * {@code OMP_NUM_THREADS=1} (the Worker's cores), {@code train.spark.sync=diloco} with H inner
- * steps. Rounds are interleaved A, B, A, B...; medians are printed with their ratio, the val
- * losses, and the bytes each worker sends per outer step. Student and data: {@link
- * BarrierTrainBenchmark}'s (the demo's 2L/2H/64 KD student, context 64).
+ * steps, over each all-reduce transport of TRANSPORTS ({@code train.spark.transport}, comma
+ * separated, default {@code socket}; {@code socket,barrier} compares both). Rounds are interleaved
+ * A, B(socket), B(barrier), A, ...; medians are printed per transport with their ratio to A, the
+ * val losses, the ms per exchange (one per outer step) and the bytes each worker sends per outer
+ * step. Student and data: {@link BarrierTrainBenchmark}'s (the demo's 2L/2H/64 KD student, context
+ * 64).
  */
 public final class ClusterTrainBenchmark {
   private ClusterTrainBenchmark() {}
@@ -40,6 +43,7 @@ public final class ClusterTrainBenchmark {
     int steps = args.length > 0 ? Integer.parseInt(args[0]) : 100;
     int h = args.length > 1 ? Integer.parseInt(args[1]) : 50;
     int rounds = args.length > 2 ? Integer.parseInt(args[2]) : 2;
+    List<String> transports = List.of((args.length > 3 ? args[3] : "socket").split(","));
     Path dir = Files.createTempDirectory("distill-cluster-bench");
     Path tokenizerFile = dir.resolve("tokenizer.json");
     Path curated = dir.resolve("curated");
@@ -53,7 +57,11 @@ public final class ClusterTrainBenchmark {
 
     Path state = dir.resolve("cluster");
     List<double[]> a = new ArrayList<>(); // tokens/s, val loss
-    List<double[]> b = new ArrayList<>(); // tokens/s, val loss, bytes per outer step
+    // per transport: tokens/s, val loss, bytes per outer step, ms per exchange
+    Map<String, List<double[]>> b = new LinkedHashMap<>();
+    for (String t : transports) {
+      b.put(t, new ArrayList<>());
+    }
     StandaloneCluster.Running cluster =
         StandaloneCluster.start(state, 2, 1, "2g", Duration.ofSeconds(300));
     try {
@@ -72,50 +80,63 @@ public final class ClusterTrainBenchmark {
             a.get(r)[0],
             s.valLoss());
 
-        Map<String, String> o = new LinkedHashMap<>(base);
-        o.put("train.spark.sync", "diloco");
-        o.put("output", dir.resolve("cluster-" + r).toString());
-        List<TrainSummary> w =
-            BarrierTrainJob.run(cluster.masterUrl(), DataParallelStudentTrainer.NAME, 2, o);
-        long tokens = w.stream().mapToLong(x -> x.timed().tokens()).sum();
-        double seconds = w.stream().mapToDouble(x -> x.timed().seconds()).max().orElseThrow();
-        TrainSummary w0 = w.get(0);
-        double perOuter = w0.syncs() == 0 ? 0 : (w0.bytesSent() - 4) / (double) w0.syncs();
-        b.add(new double[] {tokens / seconds, w0.valLoss(), perOuter});
-        System.out.printf(
-            Locale.ROOT,
-            "round %d B 2 executors x 1 thread, diloco H=%d: %.0f tokens/s, val loss %.4f, %d"
-                + " outer steps, %.0f bytes sent per worker per outer step, %.1f ms per exchange,"
-                + " %.1f ms per step outside exchanges (%s | %s)%n",
-            r,
-            h,
-            b.get(r)[0],
-            w0.valLoss(),
-            w0.syncs(),
-            perOuter,
-            w0.timed().msPerExchange(),
-            w0.timed().msPerStepOutsideExchanges(),
-            w0.process(),
-            w.get(1).process());
+        for (String transport : transports) {
+          Map<String, String> o = new LinkedHashMap<>(base);
+          o.put("train.spark.sync", "diloco");
+          o.put(BarrierTrainJob.TRANSPORT, transport);
+          o.put("output", dir.resolve("cluster-" + transport + "-" + r).toString());
+          List<TrainSummary> w =
+              BarrierTrainJob.run(cluster.masterUrl(), DataParallelStudentTrainer.NAME, 2, o);
+          long tokens = w.stream().mapToLong(x -> x.timed().tokens()).sum();
+          double seconds = w.stream().mapToDouble(x -> x.timed().seconds()).max().orElseThrow();
+          TrainSummary w0 = w.get(0);
+          // bytesSent includes the 4-byte start check (one float); syncs are the outer steps
+          double perOuter = w0.syncs() == 0 ? 0 : (w0.bytesSent() - 4) / (double) w0.syncs();
+          double msPerExchange = w0.timed().msPerExchange();
+          b.get(transport)
+              .add(new double[] {tokens / seconds, w0.valLoss(), perOuter, msPerExchange});
+          System.out.printf(
+              Locale.ROOT,
+              "round %d B 2 executors x 1 thread, diloco H=%d, transport %s: %.0f tokens/s, val"
+                  + " loss %.4f, %d outer steps, %.0f bytes sent per worker per outer step, %.1f"
+                  + " ms per exchange (one per outer step), %.1f ms per step outside exchanges"
+                  + " (%s | %s)%n",
+              r,
+              h,
+              transport,
+              tokens / seconds,
+              w0.valLoss(),
+              w0.syncs(),
+              perOuter,
+              msPerExchange,
+              w0.timed().msPerStepOutsideExchanges(),
+              w0.process(),
+              w.get(1).process());
+        }
       }
     } finally {
       StandaloneCluster.stop(state);
     }
     double ta = median(a, 0);
-    double tb = median(b, 0);
-    System.out.printf(
-        Locale.ROOT,
-        "medians over %d rounds, %d steps x global batch 32 x 64 tokens: A %.0f tokens/s (val loss"
-            + " %.4f), B %.0f tokens/s (val loss %.4f), ratio B/A %.2f, bytes per outer step per"
-            + " worker %.0f%n",
-        rounds,
-        steps,
-        ta,
-        median(a, 1),
-        tb,
-        median(b, 1),
-        tb / ta,
-        median(b, 2));
+    for (Map.Entry<String, List<double[]>> e : b.entrySet()) {
+      List<double[]> rows = e.getValue();
+      double tb = median(rows, 0);
+      System.out.printf(
+          Locale.ROOT,
+          "medians over %d rounds, %d steps x global batch 32 x 64 tokens, transport %s: A %.0f"
+              + " tokens/s (val loss %.4f), B %.0f tokens/s (val loss %.4f), ratio B/A %.2f, %.1f"
+              + " ms per exchange (outer step), %.0f bytes per outer step per worker%n",
+          rounds,
+          steps,
+          e.getKey(),
+          ta,
+          median(a, 1),
+          tb,
+          median(rows, 1),
+          tb / ta,
+          median(rows, 3),
+          median(rows, 2));
+    }
   }
 
   /** In its own thread, as a Spark task runs it (BarrierTrainBenchmark explains why). */

@@ -502,6 +502,13 @@ public final class ConfigKeys {
         null,
         "0.9",
         "DiLoCo's outer Nesterov momentum (the paper's 0.9).");
+    key(
+        s,
+        "train.spark.transport",
+        "socket",
+        "How the workers exchange: socket (the barrier's allGather only as the rendezvous, then"
+            + " direct TCP among the tasks) or barrier (every exchange through Spark's allGather,"
+            + " relayed by the driver; about 1 s each).");
 
     key(
         Stage.EVAL,

@@ -158,6 +158,13 @@ class BarrierTrainingIT {
         init = flatten(fresh);
       }
     }
+    // (a) one worker accumulating the same 2 micro-batches per step (train.accumulation-steps):
+    // the same per-micro-batch gradients, summed in the same order, scaled by the same power of 2.
+    Path oneAccumulating = tmp.resolve("one-accumulating");
+    Map<String, String> acc = options(oneAccumulating.toString(), "allreduce");
+    acc.put("train.accumulation-steps", "2");
+    run(1, acc);
+    double accumulatingDiff = maxAbsDiff(parameters(oneAccumulating), p2);
     double moved = maxAbsDiff(p1, init);
     double diff = maxAbsDiff(p1, p2);
     double relative = l2(p1, p2) / l2(p1, init);
@@ -165,7 +172,14 @@ class BarrierTrainingIT {
         "[barrier-it] allreduce: params moved by up to %.3e from init; 1 vs 2 workers differ by"
             + " up to %.3e (relative L2 %.2e); val loss %.6f vs %.6f%n",
         moved, diff, relative, s1.valLoss(), s2.get(0).valLoss());
+    System.out.printf(
+        "[barrier-it] allreduce: 2 workers vs 1 worker accumulating 2 micro-batches: params differ"
+            + " by up to %.3e%n",
+        accumulatingDiff);
     assertThat(moved).isGreaterThan(1e-3); // training happened, so equality is not vacuous
+    // (a) bit for bit: the data-parallel run is the single-process run with W micro-batches
+    assertThat(accumulatingDiff).isEqualTo(0.0);
+    // (b) one batch of 8: libtorch reduces over 8 sequences at once, not 4 + 4
     // The summed gradients differ from one worker's in float rounding only (measured 1.218e-6,
     // relative L2 1.9e-6; StandaloneClusterIT.EXACT_BOUND says why it is above 1e-6).
     assertThat(diff).isLessThan(StandaloneClusterIT.EXACT_BOUND);
@@ -174,8 +188,9 @@ class BarrierTrainingIT {
         .isCloseTo(s1.valLoss(), org.assertj.core.data.Offset.offset(1e-4));
     // Both workers trained on half of the global batch each: same token count in total.
     assertThat(s2.get(0).tokens() + s2.get(1).tokens()).isEqualTo(s1.tokens());
-    // One exchange per step of every gradient plus the token count; one more for the start check.
-    long perSync = 4L * (p1.length + 1);
+    // One exchange per step of every gradient plus one token-count slot per worker (equal counts:
+    // no second exchange); one more for the start check.
+    long perSync = 4L * (p1.length + 2);
     assertThat(s2.get(0).syncs()).isEqualTo(STEPS);
     assertThat(s2.get(0).bytesSent()).isEqualTo(STEPS * perSync + 4);
   }

@@ -122,9 +122,20 @@ class StandaloneClusterIT {
             DataParallelStudentTrainer.NAME,
             2,
             BarrierTrainingIT.options(two.toString(), "allreduce"));
+    // (a) one executor accumulating the same 2 micro-batches per step
+    Path oneAccumulating = tmp.resolve("exact-1-accumulating");
+    Map<String, String> acc = BarrierTrainingIT.options(oneAccumulating.toString(), "allreduce");
+    acc.put("train.accumulation-steps", "2");
+    BarrierTrainJob.run(url, DataParallelStudentTrainer.NAME, 1, acc);
     float[] p1 = BarrierTrainingIT.parameters(one);
     float[] p2 = BarrierTrainingIT.parameters(two);
     double diff = BarrierTrainingIT.maxAbsDiff(p1, p2);
+    double accumulatingDiff =
+        BarrierTrainingIT.maxAbsDiff(BarrierTrainingIT.parameters(oneAccumulating), p2);
+    System.out.printf(
+        "[cluster-it] exactness: 2 executors vs 1 executor accumulating 2 micro-batches: params"
+            + " differ by up to %.3e%n",
+        accumulatingDiff);
     System.out.printf(
         "[cluster-it] exactness: %d steps, batch %d, 1 executor vs 2 executors (%s | %s):"
             + " params differ by up to %.3e; val loss %.8f vs %.8f%n",
@@ -137,6 +148,9 @@ class StandaloneClusterIT {
         s2.get(0).valLoss());
     assertThat(pid(s2.get(0))).isNotEqualTo(pid(s2.get(1)));
     assertThat(s2.get(0).tokens() + s2.get(1).tokens()).isEqualTo(s1.tokens());
+    // (a) bit for bit: W workers are the single-process trainer with W micro-batches
+    assertThat(accumulatingDiff).isEqualTo(0.0);
+    // (b) one batch of 8: float32 rounding of a reduction over 8 sequences vs 4 + 4
     assertThat(diff).isLessThan(EXACT_BOUND);
   }
 

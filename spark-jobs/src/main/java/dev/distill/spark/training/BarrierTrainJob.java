@@ -4,7 +4,9 @@ import dev.distill.training.spi.AllReduce;
 import dev.distill.training.spi.DistributedTrainer;
 import dev.distill.training.spi.TrainSummary;
 import dev.distill.training.spi.WorkerTask;
+import java.io.IOException;
 import java.io.Serializable;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -22,7 +24,9 @@ import scala.runtime.AbstractFunction1;
 /**
  * Data-parallel training as a Spark job in barrier execution mode: one barrier stage of {@code
  * workers} tasks, all scheduled together (or none), each running a {@link DistributedTrainer} found
- * by {@link java.util.ServiceLoader} on its shard, synchronised through {@link BarrierAllReduce}.
+ * by {@link java.util.ServiceLoader} on its shard, synchronised through {@link SocketAllReduce}
+ * (direct TCP among the tasks, the barrier only as the rendezvous) or, with {@value #TRANSPORT} =
+ * barrier, {@link BarrierAllReduce}.
  *
  * <p>This module never sees DJL: the trainer ({@code student-trainer}, package {@code
  * dev.distill.trainer.distributed}) must be on the job's class path at run time (deploy/README.md,
@@ -34,6 +38,40 @@ public final class BarrierTrainJob {
 
   /** The trainer option that makes every worker resume from the newest valid checkpoint. */
   static final String RESUME = "resume";
+
+  /**
+   * The trainer option choosing the all-reduce transport: {@code socket} (default, {@link
+   * SocketAllReduce}: the barrier's {@code allGather} only as the rendezvous, then direct TCP among
+   * the tasks) or {@code barrier} ({@link BarrierAllReduce}: every exchange through {@code
+   * allGather}, relayed by the driver, about 1 s each because the barrier polls once per second).
+   */
+  public static final String TRANSPORT = "train.spark.transport";
+
+  /** Connection setup of the socket transport, after the rendezvous. */
+  static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(120);
+
+  /**
+   * One socket exchange, waiting for the slowest worker included: generous, since a DiLoCo worker
+   * reaches the exchange only after its H inner steps; a dead peer is seen at once (end of stream).
+   */
+  static final Duration EXCHANGE_TIMEOUT = Duration.ofMinutes(30);
+
+  /** The all-reduce transports of {@link #TRANSPORT}. */
+  enum Transport {
+    SOCKET,
+    BARRIER;
+
+    static Transport of(Map<String, String> options) {
+      String v = options.getOrDefault(TRANSPORT, "socket").trim();
+      return switch (v) {
+        case "socket" -> SOCKET;
+        case "barrier" -> BARRIER;
+        default ->
+            throw new IllegalArgumentException(
+                TRANSPORT + " must be socket or barrier, got '" + v + "'");
+      };
+    }
+  }
 
   static final String USAGE =
       "usage: BarrierTrainJob --workers N [--trainer student] --option key=value...";
@@ -78,6 +116,7 @@ public final class BarrierTrainJob {
     if (workers < 1) {
       throw new IllegalArgumentException("workers must be >= 1, got " + workers);
     }
+    Transport.of(options); // an unknown transport fails here, not on the executors
     JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
     awaitExecutors(jsc, workers);
     List<Integer> ranks = new ArrayList<>();
@@ -150,12 +189,12 @@ public final class BarrierTrainJob {
     public Iterator<TrainSummary> apply(Iterator<Integer> partition) {
       BarrierTaskContext context = BarrierTaskContext.get();
       int rank = context.partitionId();
-      AllReduce allReduce = new BarrierAllReduce(context);
       Map<String, String> taskOptions = retryOptions(options, context.stageAttemptNumber(), rank);
-      try {
+      // Every attempt of the stage runs this again: a retried attempt re-rendezvouses.
+      try (AllReduceHandle allReduce = allReduce(context, Transport.of(options))) {
         TrainSummary s =
             DistributedTrainer.load(trainer)
-                .train(new WorkerTask(rank, workers, taskOptions), allReduce);
+                .train(new WorkerTask(rank, workers, taskOptions), allReduce.value());
         // On a cluster every barrier task should have its own executor JVM: say which it had.
         String where =
             "executor " + SparkEnv.get().executorId() + ", pid " + ProcessHandle.current().pid();
@@ -166,6 +205,36 @@ public final class BarrierTrainJob {
         throw new IllegalStateException("worker " + rank + " of " + workers + " failed", e);
       }
     }
+  }
+
+  /** The transport's all-reduce, closed (sockets, threads) when the task ends in any way. */
+  private record AllReduceHandle(AllReduce value, AutoCloseable resource) implements AutoCloseable {
+    @Override
+    public void close() throws Exception {
+      if (resource != null) {
+        resource.close();
+      }
+    }
+  }
+
+  private static AllReduceHandle allReduce(BarrierTaskContext context, Transport transport)
+      throws IOException {
+    if (transport == Transport.BARRIER) {
+      return new AllReduceHandle(new BarrierAllReduce(context), null);
+    }
+    int rank = context.partitionId();
+    // The executor's address as the cluster knows it ("host:port"): where peers can reach us.
+    String address = context.getTaskInfos()[rank].address();
+    String host = address.substring(0, address.lastIndexOf(':'));
+    SocketAllReduce s =
+        SocketAllReduce.open(
+            rank,
+            context.getTaskInfos().length,
+            host,
+            context::allGather,
+            CONNECT_TIMEOUT,
+            EXCHANGE_TIMEOUT);
+    return new AllReduceHandle(s, s);
   }
 
   /**

@@ -97,6 +97,17 @@ public final class DataParallelStudentTrainer implements DistributedTrainer {
           "student.batch " + o.batch + " must be a multiple of the worker count " + world);
     }
     int localBatch = o.batch / world;
+    if (localBatch % o.accumulation != 0) {
+      throw new IllegalArgumentException(
+          "student.batch "
+              + o.batch
+              + " / "
+              + world
+              + " workers = "
+              + localBatch
+              + " sequences per worker, not a multiple of train.accumulation-steps "
+              + o.accumulation);
+    }
     CharTokenizer tokenizer = CharTokenizer.load(Path.of(o.tokenizer));
     CuratedDataset trainSet =
         CuratedDataset.read(
@@ -230,18 +241,31 @@ public final class DataParallelStudentTrainer implements DistributedTrainer {
             window.open(step, tokens);
           }
           try (NDManager m = trainer.getManager().newSubManager()) {
-            KdBatch batch = KdBatch.of(m, picked(shard, step, localBatch));
-            // DJL's PyTorch engine allows one gradient collector per JVM at a time. On a cluster
-            // each barrier task has its own executor JVM (spark.task.cpus = executor cores); with
-            // several workers in one JVM (local[N]) their forward/backward passes take turns. The
-            // all-reduce stays outside the lock, or a waiting worker would block the others.
-            synchronized (AUTOGRAD) {
-              TrainingStep.forwardBackward(
-                  trainer, batch.inputs(), logits -> loss.total(logits, batch));
+            long stepTokens = 0;
+            int micro = o.accumulation;
+            for (int k = 0; k < micro; k++) {
+              KdBatch batch = KdBatch.of(m, picked(shard, step, localBatch, micro, k));
+              // DJL's PyTorch engine allows one gradient collector per JVM at a time. On a cluster
+              // each barrier task has its own executor JVM (spark.task.cpus = executor cores);
+              // with several workers in one JVM (local[N]) their forward/backward passes take
+              // turns. The all-reduce stays outside the lock, or a waiting worker would block the
+              // others.
+              synchronized (AUTOGRAD) {
+                // As TrainingLoop accumulates: each micro loss (a mean over its tokens) times
+                // 1/micro, autograd adding the backward passes into .grad.
+                TrainingStep.forwardBackward(
+                    trainer,
+                    batch.inputs(),
+                    logits -> {
+                      NDArray l = loss.total(logits, batch);
+                      return micro == 1 ? l : Scalars.mul(l, 1f / micro);
+                    });
+              }
+              stepTokens += batch.tokenCount();
             }
-            tokens += batch.tokenCount();
+            tokens += stepTokens;
             if (o.sync == Sync.ALLREDUCE) {
-              averageGradients(params, batch.tokenCount(), window, m);
+              averageGradients(params, stepTokens, window, world, rank, m);
               syncs++;
             }
             double norm = TrainingStep.clipGlobalNorm(params, tc.gradClipNorm());
@@ -440,9 +464,22 @@ public final class DataParallelStudentTrainer implements DistributedTrainer {
 
   /** Worker's examples of {@code step}: its shard positions step*b .. step*b+b-1 (mod size). */
   private static List<Example> picked(List<Example> shard, int step, int localBatch) {
-    List<Example> picked = new ArrayList<>(localBatch);
-    for (int u = 0; u < localBatch; u++) {
-      picked.add(shard.get((int) (((long) step * localBatch + u) % shard.size())));
+    return picked(shard, step, localBatch, 1, 0);
+  }
+
+  /**
+   * Micro-batch {@code k} of {@code micro} of the worker's step: shard positions step*b + micro*u +
+   * k, u < b / micro. The shards are dealt round-robin, so micro-batch k of one worker with {@code
+   * micro} = W is exactly what worker k of W workers gets (without accumulation): one process
+   * accumulating W micro-batches computes the same gradients, in the same order, as W workers.
+   */
+  private static List<Example> picked(
+      List<Example> shard, int step, int localBatch, int micro, int k) {
+    int size = localBatch / micro;
+    List<Example> picked = new ArrayList<>(size);
+    for (int u = 0; u < size; u++) {
+      long at = (long) step * localBatch + (long) micro * u + k;
+      picked.add(shard.get((int) (at % shard.size())));
     }
     return picked;
   }
@@ -482,9 +519,23 @@ public final class DataParallelStudentTrainer implements DistributedTrainer {
     }
   }
 
-  /** Replaces every gradient by the token-weighted mean gradient over all workers. */
+  /**
+   * Replaces every gradient by the mean gradient of the global batch. Each worker's gradient g_r is
+   * the mean over its labelled tokens (t_r of them). When every worker had the same token count
+   * (fixed-length windows: the usual case), the mean is (g_0 + g_1 + ... + g_{W-1}) / W, summed in
+   * rank order: for W a power of two that is bit for bit what one process computes accumulating the
+   * same W micro-batches (autograd adds g_k / W into .grad in the same order, and scaling by a
+   * power of two is exact in float32), so the data-parallel run reproduces that single-process run
+   * exactly (issue 16, ask 3). Otherwise it is the token-weighted mean Σ t_r g_r / Σ t_r (Goyal et
+   * al. 2017), which takes a second exchange.
+   */
   static void averageGradients(
-      List<NDArray> params, long localTokens, AllReduce allReduce, NDManager m) {
+      List<NDArray> params,
+      long localTokens,
+      AllReduce allReduce,
+      int world,
+      int rank,
+      NDManager m) {
     int n = 0;
     List<float[]> grads = new ArrayList<>(params.size());
     for (NDArray p : params) {
@@ -494,26 +545,43 @@ public final class DataParallelStudentTrainer implements DistributedTrainer {
         n += a.length;
       }
     }
-    float[] flat = new float[n + 1];
+    // The gradients, then one token-count slot per worker (exact in float32 below 2^24).
+    float[] flat = new float[n + world];
     int at = 0;
     for (float[] a : grads) {
-      for (float v : a) {
-        flat[at++] = v * localTokens;
+      System.arraycopy(a, 0, flat, at, a.length);
+      at += a.length;
+    }
+    flat[n + rank] = localTokens;
+    float[] sum = allReduce.sum(flat);
+    boolean equalCounts = true;
+    for (int r = 1; r < world; r++) {
+      equalCounts &= sum[n + r] == sum[n];
+    }
+    float[] mean = new float[n];
+    if (equalCounts) {
+      for (int i = 0; i < n; i++) {
+        mean[i] = sum[i] / world;
+      }
+    } else {
+      float[] weighted = new float[n + 1];
+      for (int i = 0; i < n; i++) {
+        weighted[i] = flat[i] * localTokens;
+      }
+      weighted[n] = localTokens;
+      float[] ws = allReduce.sum(weighted);
+      for (int i = 0; i < n; i++) {
+        mean[i] = ws[i] / ws[n];
       }
     }
-    flat[n] = localTokens;
-    float[] sum = allReduce.sum(flat);
-    float total = sum[n];
     at = 0;
     for (NDArray p : params) {
       try (NDArray g = p.getGradient()) {
         int size = (int) g.size();
-        float[] mean = new float[size];
-        for (int i = 0; i < size; i++) {
-          mean[i] = sum[at + i] / total;
-        }
+        float[] part = new float[size];
+        System.arraycopy(mean, at, part, 0, size);
         at += size;
-        try (NDArray replacement = m.create(mean, g.getShape())) {
+        try (NDArray replacement = m.create(part, g.getShape())) {
           Scalars.muli(g, 0f).addi(replacement);
         }
       }
@@ -616,7 +684,8 @@ public final class DataParallelStudentTrainer implements DistributedTrainer {
       int innerSteps,
       float outerLr,
       float outerMomentum,
-      int warmupSteps) {
+      int warmupSteps,
+      int accumulation) {
     static Options of(Map<String, String> m) {
       String sync = get(m, "train.spark.sync");
       Sync mode =
@@ -654,18 +723,15 @@ public final class DataParallelStudentTrainer implements DistributedTrainer {
               Float.parseFloat(m.getOrDefault("train.spark.outer-lr", "0.7").trim()),
               Float.parseFloat(m.getOrDefault("train.spark.outer-momentum", "0.9").trim()),
               // Steps before TrainSummary.Timing's window opens (JIT and allocator warm-up).
-              Integer.parseInt(m.getOrDefault("timing.warmup-steps", "5").trim()));
-      // Not implemented here: the per-step all-reduce would have to follow k micro-batches, and
-      // early stopping would need every worker to agree on the stop and restore the same copy.
-      // Refused rather than silently ignored.
-      String accumulation = m.getOrDefault("train.accumulation-steps", "1").trim();
-      if (!accumulation.equals("1")) {
+              Integer.parseInt(m.getOrDefault("timing.warmup-steps", "5").trim()),
+              // Micro-batches per worker and step (student.batch / W / this sequences each).
+              Integer.parseInt(m.getOrDefault("train.accumulation-steps", "1").trim()));
+      if (o.accumulation < 1) {
         throw new IllegalArgumentException(
-            "train.accumulation-steps = "
-                + accumulation
-                + " is not supported with --spark (data-parallel); use 1, or raise"
-                + " train.spark.workers or student.batch for a larger effective batch");
+            "train.accumulation-steps must be >= 1, got " + o.accumulation);
       }
+      // Not implemented here: early stopping would need every worker to agree on the stop and
+      // restore the same copy. Refused rather than silently ignored.
       String patience = m.getOrDefault("train.patience", "0").trim();
       if (!patience.equals("0")) {
         throw new IllegalArgumentException(

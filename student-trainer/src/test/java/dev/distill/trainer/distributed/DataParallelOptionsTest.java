@@ -37,12 +37,13 @@ class DataParallelOptionsTest {
   }
 
   @Test
-  void gradientAccumulationIsRefusedWithTheKeyAndWhatToDoInstead() {
+  void gradientAccumulationIsAcceptedAndANonPositiveCountIsRefusedNamingTheKey() {
     Map<String, String> m = options();
     m.put("train.accumulation-steps", "2");
+    assertThat(DataParallelStudentTrainer.Options.of(m).accumulation()).isEqualTo(2);
+    m.put("train.accumulation-steps", "0");
     assertThatThrownBy(() -> DataParallelStudentTrainer.Options.of(m))
-        .hasMessageContaining("train.accumulation-steps = 2")
-        .hasMessageContaining("--spark");
+        .hasMessage("train.accumulation-steps must be >= 1, got 0");
   }
 
   @Test
