@@ -505,6 +505,8 @@ public final class ConfigKeys {
     key(
         s,
         "train.spark.transport",
+        STRING,
+        matching("socket|barrier"),
         "socket",
         "How the workers exchange: socket (the barrier's allGather only as the rendezvous, then"
             + " direct TCP among the tasks) or barrier (every exchange through Spark's allGather,"
