@@ -280,11 +280,12 @@ final class TrainCommand implements Callable<Integer> {
         throw new IllegalArgumentException(
             "train.loss=" + options.get("train.loss") + " is in-process only; drop --spark");
       }
-      if (spark && (local.accumulationSteps() > 1 || local.patience() > 0)) {
-        // DataParallelStudentTrainer refuses them too; failing here saves starting Spark.
+      if (spark && local.patience() > 0) {
+        // DataParallelStudentTrainer refuses it too; failing here saves starting Spark.
+        // (train.accumulation-steps works with --spark: each worker accumulates its micro-batches.)
         throw new IllegalArgumentException(
-            "train.accumulation-steps > 1 and train.patience > 0 are in-process only; --spark"
-                + " (data-parallel) needs train.accumulation-steps = 1 and train.patience = 0");
+            "train.patience > 0 is in-process only; --spark (data-parallel) needs train.patience"
+                + " = 0");
       }
       if (stopAfter != null && stopAfter < 1) {
         throw new IllegalArgumentException("--stop-after must be >= 1, got " + stopAfter);
