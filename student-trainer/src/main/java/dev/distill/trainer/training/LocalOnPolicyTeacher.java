@@ -9,14 +9,13 @@ import dev.distill.models.tokenizer.Tokenizers;
 import dev.distill.schemas.codec.SoftLabels;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 
 /**
  * An {@link OnPolicyTeacher} in this process: a {@link LanguageModel} (e.g. {@code
- * --teacher-checkpoint}) scores sequences in one forward per length, and {@link TopKTail} (the
- * offline labeller's own computation) turns the logits into top-k + tail labels at T.
+ * --teacher-checkpoint}) scores a batch of sequences in one right-padded forward, and {@link
+ * TopKTail} (the offline labeller's own computation) turns the logits into top-k + tail labels at
+ * T.
  */
 public final class LocalOnPolicyTeacher implements OnPolicyTeacher {
   private final LanguageModel teacher;
@@ -38,11 +37,16 @@ public final class LocalOnPolicyTeacher implements OnPolicyTeacher {
     this.k = k;
   }
 
+  /**
+   * Scores all sequences in one forward: each row is right-padded (with its own last input token)
+   * to the longest row's length. The model is causal, so position {@code p < n - 1} of a padded row
+   * sees only the row's own first {@code p + 1} tokens and its logits are those of the unpadded row
+   * (up to float rounding: the matrix products have other shapes); the padded positions' labels are
+   * dropped.
+   */
   @Override
   public List<SoftLabels> score(List<int[]> sequences) {
-    SoftLabels[] out = new SoftLabels[sequences.size()];
-    // one forward per distinct length (the model takes equal-length rows)
-    Map<Integer, List<Integer>> byLength = new LinkedHashMap<>();
+    int width = 0;
     for (int i = 0; i < sequences.size(); i++) {
       int n = sequences.get(i).length;
       if (n < 2 || n - 1 > teacher.config().blockSize()) {
@@ -54,25 +58,33 @@ public final class LocalOnPolicyTeacher implements OnPolicyTeacher {
                 + " tokens; the teacher scores 2 to "
                 + (teacher.config().blockSize() + 1));
       }
-      byLength.computeIfAbsent(n, x -> new ArrayList<>()).add(i);
+      width = Math.max(width, n - 1);
     }
-    for (Map.Entry<Integer, List<Integer>> group : byLength.entrySet()) {
-      List<Integer> at = group.getValue();
-      int[][] inputs = new int[at.size()][];
-      for (int r = 0; r < at.size(); r++) {
-        int[] s = sequences.get(at.get(r));
-        inputs[r] = Arrays.copyOf(s, s.length - 1);
-      }
-      try (NDManager m = teacher.model().getNDManager().newSubManager()) {
-        NDArray logits = teacher.logits(m, inputs);
-        TopKTail top = TopKTail.of(logits, temperature, k);
-        for (int r = 0; r < at.size(); r++) {
-          out[at.get(r)] =
-              new SoftLabels(top.positions(), k, top.rowIds(r), top.rowProbs(r), top.rowTails(r));
-        }
+    if (sequences.isEmpty()) {
+      return List.of();
+    }
+    int[][] inputs = new int[sequences.size()][];
+    for (int r = 0; r < inputs.length; r++) {
+      int[] s = sequences.get(r);
+      inputs[r] = Arrays.copyOf(s, width);
+      Arrays.fill(inputs[r], s.length - 1, width, s[s.length - 2]);
+    }
+    List<SoftLabels> out = new ArrayList<>(inputs.length);
+    try (NDManager m = teacher.model().getNDManager().newSubManager()) {
+      NDArray logits = teacher.logits(m, inputs);
+      TopKTail top = TopKTail.of(logits, temperature, k);
+      for (int r = 0; r < inputs.length; r++) {
+        int positions = sequences.get(r).length - 1;
+        out.add(
+            new SoftLabels(
+                positions,
+                k,
+                Arrays.copyOf(top.rowIds(r), positions * k),
+                Arrays.copyOf(top.rowProbs(r), positions * k),
+                Arrays.copyOf(top.rowTails(r), positions)));
       }
     }
-    return List.of(out);
+    return out;
   }
 
   @Override

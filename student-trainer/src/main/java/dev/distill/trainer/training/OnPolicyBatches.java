@@ -3,7 +3,6 @@ package dev.distill.trainer.training;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
-import dev.distill.models.generation.Sampler;
 import dev.distill.models.gpt.LanguageModel;
 import dev.distill.schemas.codec.SoftLabelCodec;
 import dev.distill.schemas.codec.SoftLabels;
@@ -27,8 +26,9 @@ import java.util.Random;
  * <ol>
  *   <li>each row's prompt is the example's tokens without its last {@code m = min(maxTokens,
  *       positions)} tokens;
- *   <li>the student samples {@code m} tokens after it ({@code models}' {@link Sampler} with the KV
- *       cache, at {@link OnPolicyConfig#temperature()}; no gradients);
+ *   <li>the student samples {@code m} tokens after it, all rows of the batch at once through one KV
+ *       cache ({@link OnPolicySampler}: rows with shorter prompts are teacher-forced through the
+ *       longer prompts' positions), at {@link OnPolicyConfig#temperature()}; no gradients;
  *   <li>the teacher scores every position of the sampled sequence ({@link OnPolicyTeacher}: top-k +
  *       tail at T, as offline labels), and the labels go through the offline codec ({@code
  *       topk-logq16}) so they are the values a curated record of that sequence would hold;
@@ -37,10 +37,12 @@ import java.util.Random;
  * </ol>
  *
  * <p>The coin flips and the sampling use this source's own RNG (SplitMix64, one {@code long} of
- * state), seeded from the run's seed and saved in every checkpoint through {@link #cursor()}
- * (prefixed to the offline source's cursor), so a resumed run draws the same batches and samples as
- * an uninterrupted one. The offline source advances identically whatever lambda is; with lambda = 0
- * nothing is drawn and every batch is the offline one.
+ * state; an on-policy batch takes one {@code long} of it as its seed, row i sampling from {@code
+ * new Random(OnPolicySampler.rowSeed(seed, i))}), seeded from the run's seed and saved in every
+ * checkpoint through {@link #cursor()} (prefixed to the offline source's cursor), so a resumed run
+ * draws the same batches and samples as an uninterrupted one. The offline source advances
+ * identically whatever lambda is; with lambda = 0 nothing is drawn and every batch is the offline
+ * one.
  */
 public final class OnPolicyBatches implements BatchSource {
   private static final String PREFIX = "on-policy ";
@@ -89,18 +91,19 @@ public final class OnPolicyBatches implements BatchSource {
               + " gives no token sequences; on-policy batches need the prompts");
     }
     onPolicyBatches++;
-    Random sampling = new Random(nextLong());
+    long batchSeed = nextLong();
     long t0 = System.nanoTime();
-    List<int[]> sampled = new ArrayList<>(rows.size());
+    List<int[]> prompts = new ArrayList<>(rows.size());
+    int[] counts = new int[rows.size()];
     int[] promptLengths = new int[rows.size()];
     for (int i = 0; i < rows.size(); i++) {
       int[] row = rows.get(i);
-      int m = Math.min(config.maxTokens(), row.length - 1);
-      promptLengths[i] = row.length - m;
-      sampled.add(
-          Sampler.generate(
-              student, Arrays.copyOf(row, promptLengths[i]), m, config.temperature(), sampling));
+      counts[i] = Math.min(config.maxTokens(), row.length - 1);
+      promptLengths[i] = row.length - counts[i];
+      prompts.add(Arrays.copyOf(row, promptLengths[i]));
     }
+    List<int[]> sampled =
+        OnPolicySampler.sample(student, prompts, counts, config.temperature(), batchSeed);
     long t1 = System.nanoTime();
     List<SoftLabels> labels;
     try {

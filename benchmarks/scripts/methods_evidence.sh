@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Evidence of issue 15, ask 6 (student-trainer README, "Evidence: distillation methods"): for
+# seeds 1 2 3, the same student architecture and the same steps x rows,
+#   arithmetic:  off-policy token KD, sequence-level KD, on-policy lambda 0.5 and 1.0 ->
+#                held-out exact match per slice (4-digit addition included) and the held-out
+#                loss of the gold solutions, mean +- sd;
+#   shakespeare: hard-label, same-tokenizer KD, cross-tokenizer (ULD, span) BPE students ->
+#                held-out loss in nats per character, mean +- sd.
+# Teachers are trained once and cached under $CACHE (default runs/.cache/methods-evidence).
+# PARTS="arithmetic shakespeare" (default) runs both side by side, one libtorch thread each;
+# budget about 30-40 minutes on a 2-core machine at load average 20-35. Extra key=value
+# arguments go to every part (e.g. steps=300).
+# Usage: [PARTS=arithmetic] benchmarks/scripts/methods_evidence.sh [key=value ...]
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
+cd "$ROOT"
+CP="$(benchmarks/scripts/classpath.sh)"
+CACHE="${CACHE:-runs/.cache/methods-evidence}"
+LOGS="${LOGS:-$(mktemp -d /tmp/methods-evidence.XXXXXX)}"
+PARTS="${PARTS:-arithmetic shakespeare}"
+export DJL_OFFLINE=true
+JAVA=(java -Xmx3g -Dai.djl.pytorch.num_threads=1 -Dai.djl.pytorch.num_interop_threads=1 -cp "$CP"
+  dev.distill.benchmarks.trainer.MethodsEvidence)
+COMMON=(cache="$CACHE" seeds=1,2,3 teacher.layers=3 teacher.heads=4 teacher.embd=96
+  teacher.batch=16 student.layers=2 student.heads=4 student.embd=48 steps=150 batch=16 alpha=0.5
+  k=8)
+declare -A ARGS=(
+  [arithmetic]="teacher.steps=1000 teacher.lr=0.003 T=1 on-policy.max-tokens=24 eval.problems=15"
+  [shakespeare]="teacher.steps=600 teacher.lr=0.002 T=2 eval.chars=10000"
+)
+echo "[methods_evidence] $(date -u +%FT%TZ) load: $(cut -d' ' -f1-3 /proc/loadavg) logs: $LOGS"
+PIDS=()
+for part in $PARTS; do
+  # shellcheck disable=SC2086
+  "${JAVA[@]}" "$part" "${COMMON[@]}" ${ARGS[$part]} "$@" > "$LOGS/$part.log" 2>&1 &
+  PIDS+=($!)
+done
+trap 'kill "${PIDS[@]}" 2>/dev/null || true' EXIT
+running() { for p in "${PIDS[@]}"; do kill -0 "$p" 2>/dev/null && return 0; done; return 1; }
+while running; do
+  sleep 60
+  echo "[methods_evidence] $(date -u +%T) load: $(cut -d' ' -f1-3 /proc/loadavg)" \
+    "results so far: $(cat "$LOGS"/*.log | grep -c '^RESULT' || true)"
+done
+RC=0
+for p in "${PIDS[@]}"; do wait "$p" || RC=$?; done
+trap - EXIT
+for part in $PARTS; do
+  grep -a '^\[evidence\]\|^RESULT\|^|\|^arith\|^shakes' "$LOGS/$part.log" || true
+done
+echo "[methods_evidence] $(date -u +%FT%TZ) load: $(cut -d' ' -f1-3 /proc/loadavg) exit: $RC"
+exit $RC

@@ -1,0 +1,619 @@
+package dev.distill.benchmarks.trainer;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import dev.distill.deploy.workloads.ArithmeticTask;
+import dev.distill.models.checkpoint.Checkpoints;
+import dev.distill.models.gpt.GptConfig;
+import dev.distill.models.gpt.LanguageModel;
+import dev.distill.models.tokenizer.CharTokenizer;
+import dev.distill.models.tokenizer.Tokenizer;
+import dev.distill.models.tokenizer.Tokenizers;
+import dev.distill.schemas.codec.SoftLabelCodec;
+import dev.distill.schemas.codec.SoftLabels;
+import dev.distill.trainer.data.Example;
+import dev.distill.trainer.evaluation.ReasoningEvaluator;
+import dev.distill.trainer.loss.DistillationLoss;
+import dev.distill.trainer.loss.Divergence;
+import dev.distill.trainer.training.BatchSource;
+import dev.distill.trainer.training.CrossTokenizerBatches;
+import dev.distill.trainer.training.LocalOnPolicyTeacher;
+import dev.distill.trainer.training.OnPolicyBatches;
+import dev.distill.trainer.training.OnPolicyConfig;
+import dev.distill.trainer.training.OnPolicySampler;
+import dev.distill.trainer.training.SoftLabelBatches;
+import dev.distill.trainer.training.TextWindows;
+import dev.distill.trainer.training.TrainConfig;
+import dev.distill.trainer.training.TrainingLoop;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import java.util.regex.Matcher;
+
+/**
+ * Evidence for the distillation methods of issue 15 (ask 6): the same student architecture, the
+ * same steps and rows per step, one teacher trained once and cached, several seeds. Not a test:
+ * prints one {@code RESULT} line per (method, seed) and a table of means and spreads.
+ *
+ * <p><b>arithmetic</b>: a char-level teacher trained on step-by-step solutions of 1- to 3-digit
+ * problems ({@code deploy}'s {@link ArithmeticTask}); students trained from {@code steps x batch}
+ * training problems by
+ *
+ * <ul>
+ *   <li>{@code off-policy}: token-level KD on the gold texts labelled by the teacher (top-k + tail
+ *       at T, {@link LocalOnPolicyTeacher}, the offline labeller's {@code TopKTail});
+ *   <li>{@code seq-kd}: sequence-level KD (Kim and Rush 2016): the teacher's own greedy completion
+ *       of each prompt, cut after its answer line, labelled with its own soft labels;
+ *   <li>{@code on-policy-0.5}, {@code on-policy-1.0}: {@link OnPolicyBatches} around the off-policy
+ *       source at lambda 0.5 and 1 (GKD, JSD(0.5)).
+ * </ul>
+ *
+ * Held-out exact match (greedy, with rationale) per slice: 2- and 3-digit add/sub/mul and 4-digit
+ * addition (longer than any training problem); problems seen in training are skipped.
+ *
+ * <p><b>shakespeare</b>: a char-level teacher on the corpus' first 90%; students on the same
+ * labelled windows: {@code hard-label} (alpha 0), {@code kd} (same char tokenizer), and {@code uld}
+ * and {@code span} (a byte-level BPE student tokenizer, {@link CrossTokenizerBatches}), and the
+ * control {@code hard-label-bpe} (the BPE student on the same texts, alpha 0: what the tokenizer
+ * alone changes). Held-out loss is nats per character: the summed next-token negative
+ * log-likelihood of the held-out text (the first {@code eval.chars} characters of the last 10%, in
+ * windows of blockSize + 1 tokens of the model's own tokenizer, the first token of each window read
+ * only as context) divided by the characters of the predicted tokens; for a char model that is the
+ * mean token loss.
+ *
+ * <p>Args: {@code arithmetic|shakespeare} then {@code key=value} overrides of the defaults printed
+ * at the start.
+ */
+public final class MethodsEvidence {
+  private MethodsEvidence() {}
+
+  private static final List<String> OPS = List.of("+", "-", "*");
+  private static final String CONTEXT = ".\n";
+
+  /** Defaults, one key=value a line; arguments override them. */
+  private static final String DEFAULTS =
+      """
+          cache=runs/.cache/methods-evidence
+          seeds=1,2,3
+          block=64
+          teacher.layers=3
+          teacher.heads=4
+          teacher.embd=96
+          teacher.steps=600
+          teacher.batch=16
+          teacher.lr=0.002
+          student.layers=2
+          student.heads=4
+          student.embd=48
+          steps=150
+          batch=16
+          alpha=0.5
+          k=8
+          T=1
+          problems=20000
+          on-policy.max-tokens=24
+          on-policy.temperature=1
+          eval.problems=15
+          corpus=deploy/src/main/resources/corpus/tinyshakespeare.txt
+          bpe=deploy/src/main/resources/tokenizers/bpe-shakespeare
+          eval.chars=10000
+          shakespeare.methods=hard-label,kd,uld,span,hard-label-bpe
+      """;
+
+  public static void main(String[] args) throws Exception {
+    Map<String, String> o = new LinkedHashMap<>();
+    for (String line : DEFAULTS.strip().split("\n")) {
+      String kv = line.strip();
+      o.put(kv.substring(0, kv.indexOf('=')), kv.substring(kv.indexOf('=') + 1));
+    }
+    for (int i = 1; i < args.length; i++) {
+      int eq = args[i].indexOf('=');
+      if (eq < 0 || !o.containsKey(args[i].substring(0, eq))) {
+        throw new IllegalArgumentException(
+            "unknown option '" + args[i] + "'; known: " + o.keySet());
+      }
+      o.put(args[i].substring(0, eq), args[i].substring(eq + 1));
+    }
+    System.out.println("[evidence] " + args[0] + " " + o);
+    Opts opts = new Opts(o);
+    switch (args[0]) {
+      case "arithmetic" -> arithmetic(opts);
+      case "shakespeare" -> shakespeare(opts);
+      default -> throw new IllegalArgumentException("arithmetic or shakespeare, got " + args[0]);
+    }
+  }
+
+  /** Typed access to the options. */
+  private record Opts(Map<String, String> m) {
+    int i(String k) {
+      return Integer.parseInt(m.get(k));
+    }
+
+    float f(String k) {
+      return Float.parseFloat(m.get(k));
+    }
+
+    String s(String k) {
+      return m.get(k);
+    }
+
+    long[] seeds() {
+      return Arrays.stream(m.get("seeds").split(",")).mapToLong(Long::parseLong).toArray();
+    }
+
+    GptConfig model(String who, int vocab) {
+      return new GptConfig(
+          vocab, i("block"), i(who + ".layers"), i(who + ".heads"), i(who + ".embd"), 0f);
+    }
+
+    /** Cosine schedule, weight decay 0.01, clip 1; validation only at the end. */
+    TrainConfig train(int steps, int batch, float lr, long seed) {
+      return new TrainConfig(
+          steps, batch, lr, Math.max(1, steps / 30), lr / 10, 0.01f, 1f, steps, 4, seed);
+    }
+  }
+
+  // ---------------------------------------------------------------- arithmetic
+
+  private static void arithmetic(Opts o) throws IOException {
+    CharTokenizer tok = CharTokenizer.fromCorpus("0123456789+-*=\nAbc. ");
+    List<ArithmeticTask.Problem> problems =
+        ArithmeticTask.generate(1234, o.i("problems"), 1, 3, OPS);
+    StringBuilder sb = new StringBuilder();
+    for (ArithmeticTask.Problem p : problems) {
+      sb.append(p.text());
+    }
+    int[] all = tok.encode(sb.toString());
+    try (LanguageModel teacher = cachedTeacher(o, "arithmetic", tok, all)) {
+      float t = o.f("T");
+      int k = o.i("k");
+      LocalOnPolicyTeacher scorer = new LocalOnPolicyTeacher(teacher, tok, t, k);
+      int rows = o.i("steps") * o.i("batch");
+      List<ArithmeticTask.Problem> labelled = problems.subList(0, rows);
+      List<int[]> gold = new ArrayList<>();
+      List<int[]> prompts = new ArrayList<>();
+      int[] budget = new int[rows];
+      for (int i = 0; i < rows; i++) {
+        ArithmeticTask.Problem p = labelled.get(i);
+        gold.add(tok.encode(CONTEXT + p.text()));
+        prompts.add(tok.encode(CONTEXT + p.prompt()));
+        budget[i] = Math.min(o.i("block") + 1 - prompts.get(i).length, gold.get(i).length + 8);
+      }
+      List<Example> offline = label(scorer, gold, "gold");
+      List<int[]> completions = new ArrayList<>();
+      for (int from = 0; from < rows; from += 64) {
+        int to = Math.min(rows, from + 64);
+        List<int[]> out =
+            OnPolicySampler.sample(
+                teacher, prompts.subList(from, to), Arrays.copyOfRange(budget, from, to), 0f, 0);
+        for (int[] c : out) {
+          completions.add(cutAfterAnswer(tok, c));
+        }
+      }
+      List<Example> sequenceLevel = label(scorer, completions, "teacher");
+      long goldPositions = offline.stream().mapToLong(e -> e.tokens().length - 1).sum();
+      long seqPositions = sequenceLevel.stream().mapToLong(e -> e.tokens().length - 1).sum();
+      System.out.printf(
+          Locale.ROOT,
+          "[evidence] %d training problems labelled: gold %,d positions, teacher completions %,d"
+              + " positions%n",
+          rows,
+          goldPositions,
+          seqPositions);
+      Set<String> seen = new HashSet<>();
+      problems.forEach(p -> seen.add(p.prompt()));
+      List<Held> held = heldOut(seen, o.i("eval.problems"));
+      List<ReasoningEvaluator.Task> tasks = new ArrayList<>();
+      for (Held h : held) {
+        tasks.add(
+            new ReasoningEvaluator.Task(
+                h.problem().prompt(), Long.toString(h.problem().answer()), h.slice()));
+      }
+      ReasoningEvaluator evaluator =
+          new ReasoningEvaluator(
+              tasks,
+              CONTEXT,
+              ArithmeticTask.ANSWER,
+              "A ",
+              ArithmeticTask::answerFromRationale,
+              o.i("block"));
+      report("teacher", 0, evaluator.evaluate("teacher", teacher), goldLoss(teacher, held), 0);
+      DistillationLoss kd = new DistillationLoss(o.f("alpha"), t);
+      List<Example> val = offline.subList(0, Math.min(64, offline.size()));
+      Map<String, Map<String, List<Double>>> results = new LinkedHashMap<>();
+      Map<String, Map<String, List<Double>>> losses = new LinkedHashMap<>();
+      for (long seed : o.seeds()) {
+        for (String method : List.of("off-policy", "seq-kd", "on-policy-0.5", "on-policy-1.0")) {
+          try (LanguageModel student =
+              LanguageModel.create(o.model("student", tok.vocabSize()), tok, seed)) {
+            BatchSource train =
+                new SoftLabelBatches(
+                    method.equals("seq-kd") ? sequenceLevel : offline, o.i("batch"), kd);
+            OnPolicyBatches onPolicy = null;
+            if (method.startsWith("on-policy")) {
+              float lambda = Float.parseFloat(method.substring("on-policy-".length()));
+              onPolicy =
+                  new OnPolicyBatches(
+                      train,
+                      student,
+                      scorer,
+                      OnPolicyConfig.of(
+                          lambda,
+                          o.f("on-policy.temperature"),
+                          o.i("on-policy.max-tokens"),
+                          "jsd",
+                          0.5f),
+                      seed);
+              train = onPolicy;
+            }
+            long start = System.nanoTime();
+            TrainingLoop.run(
+                student,
+                train,
+                new SoftLabelBatches(val, o.i("batch"), kd),
+                o.train(o.i("steps"), o.i("batch"), 3e-3f, seed),
+                (step, total, l, v, tps) -> {});
+            double seconds = (System.nanoTime() - start) / 1e9;
+            if (onPolicy != null) {
+              System.out.println(
+                  "[evidence] "
+                      + method
+                      + " seed "
+                      + seed
+                      + ": "
+                      + onPolicy.stats().describe(seconds));
+            }
+            ReasoningEvaluator.Result r = evaluator.evaluate(method, student);
+            Map<String, Double> loss = goldLoss(student, held);
+            report(method, seed, r, loss, seconds);
+            Map<String, List<Double>> byLoss =
+                losses.computeIfAbsent(method, x -> new LinkedHashMap<>());
+            loss.forEach((sl, v) -> byLoss.computeIfAbsent(sl, x -> new ArrayList<>()).add(v));
+            Map<String, List<Double>> byMetric =
+                results.computeIfAbsent(method, x -> new LinkedHashMap<>());
+            byMetric
+                .computeIfAbsent("all", x -> new ArrayList<>())
+                .add(r.exactMatchWithRationale());
+            r.withRationaleBySlice()
+                .forEach((s, v) -> byMetric.computeIfAbsent(s, x -> new ArrayList<>()).add(v));
+          }
+        }
+      }
+      table("arithmetic: held-out exact match (greedy, with rationale)", results, "%.3f");
+      table(
+          "arithmetic: held-out loss of the gold solution given the prompt, nats per char",
+          losses,
+          "%.4f");
+    }
+  }
+
+  /** The completion up to and including its first answer line ("A n."), else all of it. */
+  private static int[] cutAfterAnswer(Tokenizer tok, int[] ids) {
+    String text = tok.decode(ids);
+    int promptEnd = text.indexOf("=\n") + 2;
+    Matcher m = ArithmeticTask.ANSWER.matcher(text);
+    if (m.find(promptEnd)) {
+      return tok.encode(text.substring(0, Math.min(text.length(), m.end() + 1)));
+    }
+    return ids;
+  }
+
+  /** A held-out problem and its slice. */
+  private record Held(String slice, ArithmeticTask.Problem problem) {}
+
+  private static List<Held> heldOut(Set<String> seen, int perSlice) {
+    List<Held> tasks = new ArrayList<>();
+    // slice name, operation, digits; 4-digit addition is longer than any training problem
+    String[] slices = {
+      "add/2-digit +2",
+      "sub/2-digit -2",
+      "mul/2-digit *2",
+      "add/3-digit +3",
+      "sub/3-digit -3",
+      "mul/3-digit *3",
+      "add/4-digit_(longer_than_training) +4"
+    };
+    long seed = 9_000_001L;
+    for (String slice : slices) {
+      String[] parts = slice.split(" ");
+      String op = parts[1].substring(0, 1);
+      int digits = Integer.parseInt(parts[1].substring(1));
+      List<ArithmeticTask.Problem> candidates =
+          ArithmeticTask.generate(seed++, perSlice * 20, digits, digits, List.of(op));
+      candidates.stream()
+          .filter(p -> seen.add(p.prompt()))
+          .limit(perSlice)
+          .forEach(p -> tasks.add(new Held(parts[0], p)));
+    }
+    return tasks;
+  }
+
+  private static void report(
+      String method, long seed, ReasoningEvaluator.Result r, Map<String, Double> loss, double s) {
+    StringBuilder sb = new StringBuilder();
+    r.withRationaleBySlice()
+        .forEach((k, v) -> sb.append(String.format(Locale.ROOT, " em:%s=%.3f", k, v)));
+    loss.forEach((k, v) -> sb.append(String.format(Locale.ROOT, " loss:%s=%.4f", k, v)));
+    System.out.printf(
+        Locale.ROOT,
+        "RESULT arithmetic method=%s seed=%d seconds=%.0f em=%.3f%s%n",
+        method,
+        seed,
+        s,
+        r.exactMatchWithRationale(),
+        sb);
+  }
+
+  /**
+   * Per slice (and "all"), the teacher-forced loss of the held-out gold solutions (rationale and
+   * answer) given their prompts, nats per character: a graded measure beside exact match, which is
+   * 0 until a model gets every character of an answer right. Texts longer than the context are cut
+   * to its blockSize + 1 characters.
+   */
+  private static Map<String, Double> goldLoss(LanguageModel lm, List<Held> held) {
+    Map<String, double[]> sums = new LinkedHashMap<>();
+    int max = lm.config().blockSize() + 1;
+    for (Held h : held) {
+      int[] full = lm.tokenizer().encode(CONTEXT + h.problem().text());
+      full = Arrays.copyOf(full, Math.min(full.length, max));
+      int promptLength = lm.tokenizer().encode(CONTEXT + h.problem().prompt()).length;
+      double nats = 0;
+      try (NDManager m = lm.model().getNDManager().newSubManager()) {
+        int[] in = Arrays.copyOf(full, full.length - 1);
+        float[] logp = lm.logits(m, new int[][] {in}).logSoftmax(-1).toFloatArray();
+        for (int p = promptLength - 1; p < in.length; p++) {
+          nats -= logp[p * lm.vocabSize() + full[p + 1]];
+        }
+      }
+      int chars = full.length - promptLength;
+      for (String key : List.of("all", h.slice())) {
+        double[] acc = sums.computeIfAbsent(key, x -> new double[2]);
+        acc[0] += nats;
+        acc[1] += chars;
+      }
+    }
+    Map<String, Double> out = new LinkedHashMap<>();
+    sums.forEach((k, v) -> out.put(k, v[0] / v[1]));
+    return out;
+  }
+
+  // ---------------------------------------------------------------- shakespeare
+
+  private static void shakespeare(Opts o) throws IOException {
+    String text = Files.readString(Path.of(o.s("corpus")), StandardCharsets.UTF_8);
+    int split = (int) (text.length() * 0.9);
+    CharTokenizer tok = CharTokenizer.fromCorpus(text);
+    Tokenizer bpe = Tokenizers.load(Path.of(o.s("bpe")));
+    int[] train = tok.encode(text.substring(0, split));
+    String heldOut = text.substring(split, Math.min(text.length(), split + o.i("eval.chars")));
+    int block = o.i("block");
+    try (LanguageModel teacher = cachedTeacher(o, "shakespeare", tok, train)) {
+      float t = o.f("T");
+      LocalOnPolicyTeacher scorer = new LocalOnPolicyTeacher(teacher, tok, t, o.i("k"));
+      int rows = o.i("steps") * o.i("batch");
+      // evenly spaced windows over the training text, one per training row
+      List<int[]> windows = new ArrayList<>();
+      long stride = (train.length - block - 1) / rows;
+      for (int i = 0; i < rows; i++) {
+        int s = Math.toIntExact(i * stride);
+        windows.add(Arrays.copyOfRange(train, s, s + block + 1));
+      }
+      List<Example> examples = label(scorer, windows, "w");
+      List<Example> val = examples.subList(0, 64);
+      System.out.printf(
+          Locale.ROOT,
+          "[evidence] %d windows of %d chars labelled (top-%d at T=%s); held-out %d chars%n",
+          rows,
+          block + 1,
+          o.i("k"),
+          o.s("T"),
+          heldOut.length());
+      System.out.printf(
+          Locale.ROOT,
+          "RESULT shakespeare method=teacher seed=0 nats_per_char=%.4f%n",
+          natsPerChar(teacher, heldOut));
+      Map<String, Map<String, List<Double>>> results = new LinkedHashMap<>();
+      for (long seed : o.seeds()) {
+        for (String method : o.s("shakespeare.methods").split(",")) {
+          boolean cross = !method.equals("hard-label") && !method.equals("kd");
+          Tokenizer st = cross ? bpe : tok;
+          BatchSource source =
+              cross
+                  ? new CrossTokenizerBatches(
+                      examples,
+                      tok,
+                      bpe,
+                      // hard-label-bpe: the BPE student on the same texts, CE only (alpha 0)
+                      CrossTokenizerBatches.Kind.parse(method.equals("span") ? "span" : "uld"),
+                      method.equals("hard-label-bpe") ? 0f : o.f("alpha"),
+                      t,
+                      o.i("batch"),
+                      block,
+                      Divergence.FORWARD_KL)
+                  : new SoftLabelBatches(
+                      examples,
+                      o.i("batch"),
+                      new DistillationLoss(method.equals("kd") ? o.f("alpha") : 0f, t));
+          BatchSource valSource =
+              cross
+                  ? new TextWindows(bpe.encode(text.substring(0, 20_000)), block, o.i("batch"))
+                  : new SoftLabelBatches(val, o.i("batch"), new DistillationLoss(0f, t));
+          try (LanguageModel student =
+              LanguageModel.create(o.model("student", st.vocabSize()), st, seed)) {
+            long start = System.nanoTime();
+            TrainingLoop.run(
+                student,
+                source,
+                valSource,
+                o.train(o.i("steps"), o.i("batch"), 3e-3f, seed),
+                (step, total, l, v, tps) -> {});
+            double seconds = (System.nanoTime() - start) / 1e9;
+            double loss = natsPerChar(student, heldOut);
+            System.out.printf(
+                Locale.ROOT,
+                "RESULT shakespeare method=%s seed=%d seconds=%.0f tokenizer=%s vocab=%d"
+                    + " nats_per_char=%.4f%n",
+                method,
+                seed,
+                seconds,
+                cross ? "bpe" : "char",
+                st.vocabSize(),
+                loss);
+            results
+                .computeIfAbsent(method, x -> new LinkedHashMap<>())
+                .computeIfAbsent("held-out nats/char", x -> new ArrayList<>())
+                .add(loss);
+          }
+        }
+      }
+      table("shakespeare: held-out loss, nats per character", results, "%.4f");
+    }
+  }
+
+  /**
+   * Summed next-token NLL of {@code text} under {@code lm} over the characters of the predicted
+   * tokens: windows of blockSize + 1 tokens overlapping by one, so every token but the first is
+   * predicted once.
+   */
+  static double natsPerChar(LanguageModel lm, String text) {
+    Tokenizer tok = lm.tokenizer();
+    int[] ids = tok.encode(text);
+    int block = lm.config().blockSize();
+    double nats = 0;
+    long chars = 0;
+    for (int s = 0; s + 1 < ids.length; s += block) {
+      int[] w = Arrays.copyOfRange(ids, s, Math.min(ids.length, s + block + 1));
+      int[] in = Arrays.copyOf(w, w.length - 1);
+      try (NDManager m = lm.model().getNDManager().newSubManager()) {
+        NDArray logp = lm.logits(m, new int[][] {in}).logSoftmax(-1);
+        float[] flat = logp.toFloatArray();
+        int v = lm.vocabSize();
+        for (int p = 0; p < in.length; p++) {
+          nats -= flat[p * v + w[p + 1]];
+        }
+      }
+      chars += tok.decode(Arrays.copyOfRange(w, 1, w.length)).length();
+    }
+    return nats / chars;
+  }
+
+  // ---------------------------------------------------------------- shared
+
+  /** Labels sequences with the teacher's top-k + tail, through the offline codec. */
+  private static List<Example> label(LocalOnPolicyTeacher scorer, List<int[]> seqs, String id) {
+    List<Example> out = new ArrayList<>(seqs.size());
+    for (int from = 0; from < seqs.size(); from += 64) {
+      List<int[]> chunk = seqs.subList(from, Math.min(seqs.size(), from + 64));
+      List<SoftLabels> labels = scorer.score(chunk);
+      for (int i = 0; i < chunk.size(); i++) {
+        SoftLabels l = SoftLabelCodec.decode(SoftLabelCodec.encode(labels.get(i)));
+        out.add(new Example(id + "-" + (from + i), chunk.get(i), l, 1f));
+      }
+    }
+    return out;
+  }
+
+  /** The teacher under {@code cache/<name>-<key>}: loaded when there, else trained and saved. */
+  private static LanguageModel cachedTeacher(Opts o, String name, CharTokenizer tok, int[] tokens)
+      throws IOException {
+    GptConfig gc = o.model("teacher", tok.vocabSize());
+    TrainConfig tc = o.train(o.i("teacher.steps"), o.i("teacher.batch"), o.f("teacher.lr"), 1234);
+    int cut = (int) (tokens.length * 0.95);
+    String key =
+        sha256(gc.toJson() + "|" + tc + "|" + tok.sha256() + "|" + sha256(Arrays.toString(tokens)))
+            .substring(0, 16);
+    Path dir = Path.of(o.s("cache")).resolve(name + "-teacher-" + key);
+    if (Files.exists(dir.resolve(Checkpoints.MANIFEST))) {
+      System.out.println("[evidence] cached teacher " + dir);
+      return Checkpoints.load(dir);
+    }
+    System.out.printf(
+        Locale.ROOT,
+        "[evidence] training the %s teacher (%,d params, %d steps)%n",
+        name,
+        gc.parameterCount(),
+        tc.steps());
+    LanguageModel teacher = LanguageModel.create(gc, tok, 1234);
+    long start = System.nanoTime();
+    var r =
+        TrainingLoop.run(
+            teacher,
+            new TextWindows(Arrays.copyOfRange(tokens, 0, cut), gc.blockSize(), tc.batchSize()),
+            new TextWindows(
+                Arrays.copyOfRange(tokens, cut, tokens.length), gc.blockSize(), tc.batchSize()),
+            tc,
+            (step, total, l, v, tps) -> {
+              if (step % Math.max(1, total / 10) == 0) {
+                System.out.printf(
+                    Locale.ROOT, "[evidence] teacher step %d/%d loss %.4f%n", step, total, l);
+              }
+            });
+    System.out.printf(
+        Locale.ROOT,
+        "[evidence] teacher val loss %.4f in %.0f s%n",
+        r.finalValLoss(),
+        (System.nanoTime() - start) / 1e9);
+    Checkpoints.save(teacher, dir, Map.of("evidence.teacher", name));
+    return teacher;
+  }
+
+  private static void table(
+      String title, Map<String, Map<String, List<Double>>> results, String fmt) {
+    List<String> metrics = new ArrayList<>();
+    for (Map<String, List<Double>> m : results.values()) {
+      for (String k : m.keySet()) {
+        if (!metrics.contains(k)) {
+          metrics.add(k);
+        }
+      }
+    }
+    System.out.println();
+    System.out.println(title + ": mean +- sd over seeds (n per cell)");
+    StringBuilder head = new StringBuilder("| method |");
+    StringBuilder rule = new StringBuilder("|---|");
+    for (String k : metrics) {
+      head.append(' ').append(k).append(" |");
+      rule.append("---|");
+    }
+    System.out.println(head);
+    System.out.println(rule);
+    for (Map.Entry<String, Map<String, List<Double>>> e : results.entrySet()) {
+      StringBuilder row = new StringBuilder("| " + e.getKey() + " |");
+      for (String k : metrics) {
+        List<Double> v = e.getValue().getOrDefault(k, List.of());
+        double mean = v.stream().mapToDouble(Double::doubleValue).average().orElse(Double.NaN);
+        double var =
+            v.stream().mapToDouble(x -> (x - mean) * (x - mean)).sum() / Math.max(1, v.size() - 1);
+        row.append(' ')
+            .append(
+                String.format(
+                    Locale.ROOT, fmt + " +- " + fmt + " (%d)", mean, Math.sqrt(var), v.size()))
+            .append(" |");
+      }
+      System.out.println(row);
+    }
+  }
+
+  private static String sha256(String s) {
+    try {
+      byte[] d = MessageDigest.getInstance("SHA-256").digest(s.getBytes(StandardCharsets.UTF_8));
+      StringBuilder sb = new StringBuilder();
+      for (byte b : d) {
+        sb.append(String.format("%02x", b));
+      }
+      return sb.toString();
+    } catch (java.security.NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+}
