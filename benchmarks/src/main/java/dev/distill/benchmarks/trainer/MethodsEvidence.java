@@ -158,8 +158,14 @@ public final class MethodsEvidence {
 
     /** Cosine schedule, weight decay 0.01, clip 1; validation only at the end. */
     TrainConfig train(int steps, int batch, float lr, long seed) {
-      return new TrainConfig(
-          steps, batch, lr, Math.max(1, steps / 30), lr / 10, 0.01f, 1f, steps, 4, seed);
+      return TrainConfig.builder(steps, batch, lr)
+          .warmupSteps(Math.max(1, steps / 30))
+          .minLearningRate(lr / 10)
+          .weightDecay(0.01f)
+          .gradClipNorm(1f)
+          .evaluation(steps, 4)
+          .seed(seed)
+          .build();
     }
   }
 
