@@ -236,11 +236,11 @@ class TransformsTest {
                 null, SingleObjectEncoding.encode(TestRecords.record("r1", 1)), 0, 10L),
             RowFactory.create(null, "not avro".getBytes(StandardCharsets.UTF_8), 0, 11L),
             RowFactory.create(null, unknownFingerprint, 1, 12L));
-    Dataset<Row> decoded = KafkaRecordDecoding.decode(spark.createDataFrame(messages, kafka));
+    Dataset<Row> kafkaRows = spark.createDataFrame(messages, kafka);
 
-    List<Row> good = KafkaRecordDecoding.decoded(decoded).collectAsList();
+    List<Row> good = KafkaRecordDecoding.raw(kafkaRows).collectAsList();
     List<Row> bad =
-        KafkaRecordDecoding.quarantined(decoded).orderBy("kafka_offset").collectAsList();
+        KafkaRecordDecoding.quarantine(kafkaRows).orderBy("kafka_offset").collectAsList();
 
     assertThat(good).hasSize(1);
     assertThat(good.get(0).<String>getAs("record_id")).isEqualTo("r1");
