@@ -135,8 +135,14 @@ public final class CurateBenchmark {
     return Math.min(a, b) + "-" + Math.max(a, b);
   }
 
-  /** The record of one id: deterministic; duplicates and near-duplicates copy an earlier text. */
+  /** The raw row of one id: deterministic; duplicates and near-duplicates copy an earlier text. */
   static Row record(long n, int positions) {
+    return RowFactory.create(
+        KafkaRecordDecoding.rawValues(teacherOutput(n, positions), null, null));
+  }
+
+  /** The teacher output of one id, as {@link #record} stores it. */
+  static TeacherOutput teacherOutput(long n, int positions) {
     SplittableRandom r = new SplittableRandom(n * 0x9E3779B97F4A7C15L + 17);
     long textSeed = n;
     int changes = 0;
@@ -177,38 +183,36 @@ public final class CurateBenchmark {
       mass += 1 - tail[p];
     }
     byte[] labels = SoftLabelCodec.encode(new SoftLabels(positions, K, ids, probs, tail));
-    TeacherOutput o =
-        TeacherOutput.newBuilder()
-            .setRecordId(String.format("r%012d", n))
-            .setPromptId("p" + n)
-            .setRunId("bench")
-            .setSource("bench/train")
-            .setTokens(tokens)
-            .setSoftLabels(ByteBuffer.wrap(labels))
-            .setStats(
-                LabelStats.newBuilder()
-                    .setPositions(positions)
-                    .setMeanEntropy((float) (entropy / positions))
-                    .setMeanTop1Margin((float) (margin / positions))
-                    .setMeanTopkMass((float) (mass / positions))
-                    .setLabelOutsideTopkRate(0f)
-                    .build())
-            .setProvenance(
-                Provenance.newBuilder()
-                    .setTeacherId("bench-teacher")
-                    .setTeacherSha256("00")
-                    .setTokenizerId("char")
-                    .setTokenizerSha256("11")
-                    .setVocabSize(VOCAB)
-                    .setTemperature(2f)
-                    .setTopK(K)
-                    .setCodec(SoftLabelCodec.NAME)
-                    .setCodecVersion(SoftLabelCodec.VERSION)
-                    .setSchemaVersion(1)
-                    .build())
-            .setCreatedAtMs(1_700_000_000_000L)
-            .build();
-    return RowFactory.create(KafkaRecordDecoding.rawValues(o, null, null));
+    return TeacherOutput.newBuilder()
+        .setRecordId(String.format("r%012d", n))
+        .setPromptId("p" + n)
+        .setRunId("bench")
+        .setSource("bench/train")
+        .setTokens(tokens)
+        .setSoftLabels(ByteBuffer.wrap(labels))
+        .setStats(
+            LabelStats.newBuilder()
+                .setPositions(positions)
+                .setMeanEntropy((float) (entropy / positions))
+                .setMeanTop1Margin((float) (margin / positions))
+                .setMeanTopkMass((float) (mass / positions))
+                .setLabelOutsideTopkRate(0f)
+                .build())
+        .setProvenance(
+            Provenance.newBuilder()
+                .setTeacherId("bench-teacher")
+                .setTeacherSha256("00")
+                .setTokenizerId("char")
+                .setTokenizerSha256("11")
+                .setVocabSize(VOCAB)
+                .setTemperature(2f)
+                .setTopK(K)
+                .setCodec(SoftLabelCodec.NAME)
+                .setCodecVersion(SoftLabelCodec.VERSION)
+                .setSchemaVersion(1)
+                .build())
+        .setCreatedAtMs(1_700_000_000_000L)
+        .build();
   }
 
   private static double sumOf(float[] a, int from, int n) {
