@@ -62,20 +62,24 @@ public final class TestRecords {
                 .setMeanTopkMass(0.9f)
                 .setLabelOutsideTopkRate(0f)
                 .build())
-        .setProvenance(
-            Provenance.newBuilder()
-                .setTeacherId("teacher-a")
-                .setTeacherSha256("aa11")
-                .setTokenizerId("char")
-                .setTokenizerSha256("cc22")
-                .setVocabSize(VOCAB)
-                .setTemperature(2f)
-                .setTopK(k)
-                .setCodec(SoftLabelCodec.NAME)
-                .setCodecVersion(SoftLabelCodec.VERSION)
-                .setSchemaVersion(1)
-                .build())
+        .setProvenance(provenance(VOCAB, k))
         .setCreatedAtMs(1_700_000_000_000L)
+        .build();
+  }
+
+  /** The tests' provenance: teacher-a@aa11, char@cc22, T = 2, codec v1. */
+  public static Provenance provenance(int vocab, int k) {
+    return Provenance.newBuilder()
+        .setTeacherId("teacher-a")
+        .setTeacherSha256("aa11")
+        .setTokenizerId("char")
+        .setTokenizerSha256("cc22")
+        .setVocabSize(vocab)
+        .setTemperature(2f)
+        .setTopK(k)
+        .setCodec(SoftLabelCodec.NAME)
+        .setCodecVersion(SoftLabelCodec.VERSION)
+        .setSchemaVersion(1)
         .build();
   }
 

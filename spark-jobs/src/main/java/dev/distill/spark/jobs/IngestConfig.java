@@ -93,19 +93,6 @@ public record IngestConfig(
         null);
   }
 
-  /** The same run, always on with micro-batches every {@code interval}. */
-  public IngestConfig withProcessingTime(Duration interval) {
-    return new IngestConfig(
-        bootstrapServers,
-        topic,
-        outputPath,
-        quarantinePath,
-        checkpointPath,
-        master,
-        kafkaOptions,
-        java.util.Objects.requireNonNull(interval, "interval"));
-  }
-
   /** Whether the run is always on (processing-time trigger) rather than AvailableNow. */
   public boolean alwaysOn() {
     return processingTime != null;

@@ -1,16 +1,15 @@
 package dev.distill.spark.bench;
 
 import dev.distill.schemas.avro.LabelStats;
-import dev.distill.schemas.avro.Provenance;
 import dev.distill.schemas.avro.TeacherOutput;
 import dev.distill.schemas.codec.SoftLabelCodec;
 import dev.distill.schemas.codec.SoftLabels;
+import dev.distill.spark.TestRecords;
 import dev.distill.spark.jobs.CurateConfig;
 import dev.distill.spark.jobs.CurateJob;
 import dev.distill.spark.jobs.CurateOptions;
 import dev.distill.spark.jobs.CurateResult;
 import dev.distill.spark.transforms.ExampleWeights;
-import dev.distill.spark.transforms.KafkaRecordDecoding;
 import dev.distill.spark.transforms.LogitFilters;
 import dev.distill.spark.transforms.NearDuplicates;
 import dev.distill.spark.transforms.RawColumns;
@@ -28,7 +27,6 @@ import org.apache.spark.scheduler.SparkListenerJobStart;
 import org.apache.spark.scheduler.SparkListenerStageCompleted;
 import org.apache.spark.sql.Encoders;
 import org.apache.spark.sql.Row;
-import org.apache.spark.sql.RowFactory;
 import org.apache.spark.sql.SparkSession;
 
 /**
@@ -137,8 +135,7 @@ public final class CurateBenchmark {
 
   /** The raw row of one id: deterministic; duplicates and near-duplicates copy an earlier text. */
   static Row record(long n, int positions) {
-    return RowFactory.create(
-        KafkaRecordDecoding.rawValues(teacherOutput(n, positions), null, null));
+    return TestRecords.rawRow(teacherOutput(n, positions));
   }
 
   /** The teacher output of one id, as {@link #record} stores it. */
@@ -198,19 +195,7 @@ public final class CurateBenchmark {
                 .setMeanTopkMass((float) (mass / positions))
                 .setLabelOutsideTopkRate(0f)
                 .build())
-        .setProvenance(
-            Provenance.newBuilder()
-                .setTeacherId("bench-teacher")
-                .setTeacherSha256("00")
-                .setTokenizerId("char")
-                .setTokenizerSha256("11")
-                .setVocabSize(VOCAB)
-                .setTemperature(2f)
-                .setTopK(K)
-                .setCodec(SoftLabelCodec.NAME)
-                .setCodecVersion(SoftLabelCodec.VERSION)
-                .setSchemaVersion(1)
-                .build())
+        .setProvenance(TestRecords.provenance(VOCAB, K))
         .setCreatedAtMs(1_700_000_000_000L)
         .build();
   }
@@ -245,6 +230,19 @@ public final class CurateBenchmark {
         .mode("overwrite")
         .option("compression", "zstd")
         .parquet(path);
+  }
+
+  /** The benchmarks' session: {@code local[2]}, 8 shuffle partitions, no UI, errors only. */
+  static SparkSession localSession(String appName) {
+    SparkSession spark =
+        SparkSession.builder()
+            .appName(appName)
+            .master("local[2]")
+            .config("spark.ui.enabled", "false")
+            .config("spark.sql.shuffle.partitions", "8")
+            .getOrCreate();
+    spark.sparkContext().setLogLevel("ERROR");
+    return spark;
   }
 
   static double seconds(Runnable r) {
@@ -388,7 +386,7 @@ public final class CurateBenchmark {
     return xs.stream().map(x -> String.format("%.1f", x)).toList().toString();
   }
 
-  private static void deleteTree(Path dir) throws java.io.IOException {
+  static void deleteTree(Path dir) throws java.io.IOException {
     try (var files = Files.walk(dir)) {
       for (Path p : files.sorted(java.util.Comparator.reverseOrder()).toList()) {
         Files.deleteIfExists(p);
@@ -404,17 +402,10 @@ public final class CurateBenchmark {
     boolean quality = java.util.Arrays.asList(args).contains("quality");
     boolean listJobs = java.util.Arrays.asList(args).contains("jobs");
     Path dir = Files.createTempDirectory("curate-bench");
-    SparkSession spark =
-        SparkSession.builder()
-            .appName("curate-bench")
-            .master("local[2]")
-            .config("spark.ui.enabled", "false")
-            .config("spark.sql.shuffle.partitions", "8")
-            .getOrCreate();
+    SparkSession spark = localSession("curate-bench");
     JobCounter counter = new JobCounter();
     spark.sparkContext().addSparkListener(counter);
     try {
-      spark.sparkContext().setLogLevel("ERROR");
       measure(
           spark,
           counter,

@@ -115,14 +115,7 @@ public final class IngestBenchmark {
     int rounds = args.length > 2 ? Integer.parseInt(args[2]) : 3;
     int partitions = args.length > 3 ? Integer.parseInt(args[3]) : 2;
     Path dir = Files.createTempDirectory("ingest-bench");
-    SparkSession spark =
-        SparkSession.builder()
-            .appName("ingest-bench")
-            .master("local[2]")
-            .config("spark.ui.enabled", "false")
-            .config("spark.sql.shuffle.partitions", "8")
-            .getOrCreate();
-    spark.sparkContext().setLogLevel("ERROR");
+    SparkSession spark = CurateBenchmark.localSession("ingest-bench");
     try (KafkaTestCluster kafka = KafkaTestCluster.start()) {
       kafka.createTopic(TOPIC, partitions);
       long bytes = produce(kafka, n, positions);
@@ -160,11 +153,7 @@ public final class IngestBenchmark {
           n, mb, n / a, mb / a, n / b, mb / b, a / b);
     } finally {
       spark.stop();
-      try (var files = Files.walk(dir)) {
-        for (Path p : files.sorted(java.util.Comparator.reverseOrder()).toList()) {
-          Files.deleteIfExists(p);
-        }
-      }
+      CurateBenchmark.deleteTree(dir);
     }
   }
 }

@@ -3,11 +3,11 @@ package dev.distill.spark.jobs;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.distill.schemas.encoding.SingleObjectEncoding;
+import dev.distill.spark.ChildJvm;
 import dev.distill.spark.KafkaTestCluster;
 import dev.distill.spark.SparkJobCounter;
 import dev.distill.spark.TestRecords;
 import dev.distill.spark.transforms.RawColumns;
-import java.lang.management.ManagementFactory;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -179,17 +179,7 @@ class IngestJobIT {
 
   /** The child JVM's command: this test's classpath and Spark flags, running IngestJob's main. */
   private static List<String> childIngest(String topic, Path dir) {
-    List<String> cmd = new ArrayList<>();
-    cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-    for (String a : ManagementFactory.getRuntimeMXBean().getInputArguments()) {
-      if (a.startsWith("--add-")
-          || a.startsWith("-XX:+IgnoreUnrecognized")
-          || a.startsWith("--sun-misc")
-          || a.startsWith("--enable-native")
-          || a.startsWith("-Dio.netty")) {
-        cmd.add(a);
-      }
-    }
+    List<String> cmd = new ArrayList<>(ChildJvm.javaWithSparkFlags());
     String cp =
         System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
     cmd.addAll(
