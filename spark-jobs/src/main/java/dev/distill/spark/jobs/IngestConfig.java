@@ -102,7 +102,7 @@ public record IngestConfig(
    * Parses {@code available-now} or {@code processing-time=DURATION} ({@code 500ms}, {@code 30s},
    * {@code 5m}) into a processing time, null for available-now.
    */
-  public static Duration parseTrigger(String spec) {
+  static Duration parseTrigger(String spec) {
     String s = spec.trim();
     if (s.equals("available-now")) {
       return null;

@@ -33,7 +33,7 @@ public final class KafkaRecordDecoding {
   static final String VALUE = "value";
 
   /** The quarantine Parquet layout. */
-  public static final StructType QUARANTINE_SCHEMA =
+  static final StructType QUARANTINE_SCHEMA =
       new StructType(
           new StructField[] {
             DataTypes.createStructField(VALUE, DataTypes.BinaryType, true),

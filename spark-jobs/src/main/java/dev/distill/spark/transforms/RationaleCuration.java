@@ -32,7 +32,7 @@ import org.apache.spark.sql.Row;
  */
 public final class RationaleCuration {
   public static final String DECISION = "decision";
-  public static final String KEPT = "KEPT";
+  static final String KEPT = "KEPT";
 
   /**
    * @param minChars shortest rationale text kept
