@@ -171,6 +171,9 @@ class IngestJobIT {
 
       assertThat(first.value().ingested()).isEqualTo(20);
       assertThat(second.value().ingested()).isEqualTo(10);
+      System.out.printf(
+          "ingest: first run %d Spark jobs, re-run with new records %d%n",
+          first.jobs(), second.jobs());
       assertThat(first.jobs()).isLessThanOrEqualTo(2);
       assertThat(second.jobs()).isLessThanOrEqualTo(2);
     }
