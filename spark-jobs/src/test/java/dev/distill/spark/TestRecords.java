@@ -1,13 +1,8 @@
 package dev.distill.spark;
 
-import dev.distill.schemas.avro.LabelStats;
-import dev.distill.schemas.avro.Provenance;
 import dev.distill.schemas.avro.TeacherOutput;
-import dev.distill.schemas.codec.SoftLabelCodec;
-import dev.distill.schemas.codec.SoftLabels;
 import dev.distill.spark.transforms.KafkaRecordDecoding;
 import dev.distill.spark.transforms.RawColumns;
-import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
 import org.apache.spark.sql.Dataset;
@@ -36,50 +31,15 @@ public final class TestRecords {
   public static TeacherOutput record(String id, List<Integer> tokens) {
     int positions = tokens.size() - 1;
     int k = 2;
-    int[] ids = new int[positions * k];
-    float[] probs = new float[positions * k];
-    float[] tail = new float[positions];
-    for (int p = 0; p < positions; p++) {
-      ids[p * k] = p;
-      ids[p * k + 1] = p + 1;
-      probs[p * k] = 0.6f;
-      probs[p * k + 1] = 0.3f;
-      tail[p] = 0.1f;
-    }
-    byte[] labels = SoftLabelCodec.encode(new SoftLabels(positions, k, ids, probs, tail));
-    return TeacherOutput.newBuilder()
-        .setRecordId(id)
+    return dev.distill.schemas.TestRecords.builder(
+            id, tokens, dev.distill.schemas.TestRecords.twoIds(positions, Integer.MAX_VALUE), 1.5f)
         .setPromptId("p-" + id)
         .setRunId("run-1")
         .setSource("test/train")
-        .setTokens(new ArrayList<>(tokens))
-        .setSoftLabels(ByteBuffer.wrap(labels))
-        .setStats(
-            LabelStats.newBuilder()
-                .setPositions(positions)
-                .setMeanEntropy(1.5f)
-                .setMeanTop1Margin(0.3f)
-                .setMeanTopkMass(0.9f)
-                .setLabelOutsideTopkRate(0f)
-                .build())
-        .setProvenance(provenance(VOCAB, k))
+        .setProvenance(
+            dev.distill.schemas.TestRecords.provenance(
+                "teacher-a", "aa11", "char", "cc22", VOCAB, k))
         .setCreatedAtMs(1_700_000_000_000L)
-        .build();
-  }
-
-  /** The tests' provenance: teacher-a@aa11, char@cc22, T = 2, codec v1. */
-  public static Provenance provenance(int vocab, int k) {
-    return Provenance.newBuilder()
-        .setTeacherId("teacher-a")
-        .setTeacherSha256("aa11")
-        .setTokenizerId("char")
-        .setTokenizerSha256("cc22")
-        .setVocabSize(vocab)
-        .setTemperature(2f)
-        .setTopK(k)
-        .setCodec(SoftLabelCodec.NAME)
-        .setCodecVersion(SoftLabelCodec.VERSION)
-        .setSchemaVersion(1)
         .build();
   }
 

@@ -411,19 +411,13 @@ public final class TeacherServiceMain {
 
     private TeacherHttpServer httpServer(
         String token, LimitOptions lim, Teacher t, TeacherMetrics metrics) throws IOException {
-      ServerConfig d = ServerConfig.loopback();
       return new TeacherHttpServer(
-          new ServerConfig(
-              httpHost,
-              httpPort,
-              token,
-              d.maxBodyBytes(),
-              d.maxK(),
-              d.maxTokens(),
-              d.threads(),
-              d.maxInFlight(),
-              lim.tokenBudget,
-              d.maxWait()),
+          ServerConfig.builder()
+              .optHost(httpHost)
+              .optPort(httpPort)
+              .optBearerToken(token)
+              .optTokenBudget(lim.tokenBudget)
+              .build(),
           t,
           metrics);
     }

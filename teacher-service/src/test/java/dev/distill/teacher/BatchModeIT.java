@@ -2,14 +2,11 @@ package dev.distill.teacher;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.distill.models.checkpoint.Checkpoints;
 import dev.distill.schemas.avro.Prompt;
 import dev.distill.teacher.inference.LocalTeacher;
-import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -18,9 +15,6 @@ import java.util.regex.Pattern;
 import java.util.stream.Stream;
 import org.apache.avro.generic.GenericRecord;
 import org.apache.hadoop.conf.Configuration;
-import org.apache.parquet.avro.AvroParquetReader;
-import org.apache.parquet.hadoop.ParquetReader;
-import org.apache.parquet.hadoop.util.HadoopInputFile;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -28,36 +22,12 @@ import org.junit.jupiter.api.io.TempDir;
 class BatchModeIT {
   @TempDir Path tmp;
 
-  static List<GenericRecord> readAll(Path dir) throws IOException {
-    List<GenericRecord> out = new ArrayList<>();
-    try (Stream<Path> files = Files.list(dir)) {
-      for (Path f : files.filter(p -> p.toString().endsWith(".parquet")).sorted().toList()) {
-        try (ParquetReader<GenericRecord> r =
-            AvroParquetReader.<GenericRecord>builder(
-                    HadoopInputFile.fromPath(
-                        new org.apache.hadoop.fs.Path(f.toString()), new Configuration()))
-                .build()) {
-          for (GenericRecord g = r.read(); g != null; g = r.read()) {
-            out.add(g);
-          }
-        }
-      }
-    }
-    return out;
-  }
-
   @Test
   void jsonlPromptsBecomeChunkedParquetWithSuccessRejectsAndConfigAndRerunReplaces()
       throws Exception {
     Path ckpt = tmp.resolve("teacher");
-    try (LocalTeacher t = TestTeachers.tiny(16, 4, 2f)) {
-      Checkpoints.save(t.model(), ckpt, Map.of());
-    }
-    StringBuilder jsonl = new StringBuilder();
-    for (int i = 0; i < 20; i++) {
-      jsonl.append(
-          "{\"prompt_id\":\"p" + i + "\",\"text\":\"" + "abc de".repeat(1 + i % 6) + "\"}\n");
-    }
+    TestTeachers.tinyCheckpoint(ckpt, Map.of());
+    StringBuilder jsonl = new StringBuilder(TestTeachers.jsonlPrompts(20, 6));
     jsonl.append("{\"prompt_id\":\"bad\",\"text\":\"hash # sign\"}\n");
     jsonl.append("{\"prompt_id\":\"long\",\"text\":\"" + "a".repeat(200) + "\"}\n");
     jsonl.append("{\"prompt_id\":\"x\",\"text\":\"ok\",\"colour\":\"red\"}\n");
@@ -65,31 +35,25 @@ class BatchModeIT {
     Path input = tmp.resolve("prompts.jsonl");
     Files.write(input, jsonl.toString().getBytes(StandardCharsets.UTF_8));
     Path out = tmp.resolve("out");
-    String[] args = {
-      "batch",
-      "--checkpoint",
-      ckpt.toString(),
-      "--top-k",
-      "4",
-      "--temperature",
-      "2",
-      "--chunk-positions",
-      "16",
-      "--max-prompt-tokens",
-      "100",
-      "--token-budget",
-      "64",
-      "--input",
-      input.toString(),
-      "--output",
-      out.toString(),
-      "--run-id",
-      "r1",
-      "--records-per-file",
-      "10"
-    };
+    String[] args =
+        TestTeachers.labelArgs(
+            "batch",
+            ckpt,
+            input,
+            out,
+            "r1",
+            "--temperature",
+            "2",
+            "--chunk-positions",
+            "16",
+            "--max-prompt-tokens",
+            "100",
+            "--token-budget",
+            "64",
+            "--records-per-file",
+            "10");
     assertThat(TeacherServiceMain.execute(args)).isZero();
-    List<GenericRecord> first = readAll(out);
+    List<GenericRecord> first = TestOutputs.readAll(out);
     int expected = 0;
     for (int i = 0; i < 20; i++) {
       int len = 6 * (1 + i % 6);
@@ -118,7 +82,7 @@ class BatchModeIT {
         .contains("prompts.jsonl:24");
 
     assertThat(TeacherServiceMain.execute(args)).isZero();
-    assertThat(readAll(out)).hasSize(expected);
+    assertThat(TestOutputs.readAll(out)).hasSize(expected);
   }
 
   @Test
@@ -145,7 +109,7 @@ class BatchModeIT {
                 "--run-id",
                 "ts"))
         .isZero();
-    List<GenericRecord> records = readAll(out);
+    List<GenericRecord> records = TestOutputs.readAll(out);
     assertThat(records).hasSize(2);
     for (GenericRecord g : records) {
       GenericRecord prov = (GenericRecord) g.get("provenance");
@@ -159,9 +123,7 @@ class BatchModeIT {
   @Test
   void parquetPromptsAreReadLikeJsonl() throws Exception {
     Path ckpt = tmp.resolve("teacher-pq");
-    try (LocalTeacher t = TestTeachers.tiny(16, 4, 2f)) {
-      Checkpoints.save(t.model(), ckpt, Map.of());
-    }
+    TestTeachers.tinyCheckpoint(ckpt, Map.of());
     Path in = tmp.resolve("prompts");
     Files.createDirectories(in);
     org.apache.hadoop.conf.Configuration conf = new Configuration();
@@ -186,21 +148,9 @@ class BatchModeIT {
     Path out = tmp.resolve("pq-out");
     assertThat(
             TeacherServiceMain.execute(
-                "batch",
-                "--checkpoint",
-                ckpt.toString(),
-                "--top-k",
-                "4",
-                "--chunk-positions",
-                "16",
-                "--input",
-                in.toString(),
-                "--output",
-                out.toString(),
-                "--run-id",
-                "pq"))
+                TestTeachers.labelArgs("batch", ckpt, in, out, "pq", "--chunk-positions", "16")))
         .isZero();
-    List<GenericRecord> records = readAll(out);
+    List<GenericRecord> records = TestOutputs.readAll(out);
     assertThat(records)
         .extracting(g -> g.get("promptId").toString())
         .containsExactlyInAnyOrder("q0", "q1", "q2", "q3", "q4");
@@ -210,9 +160,7 @@ class BatchModeIT {
   @Test
   void questionsGetSampledRationalesWithAnswersInBatchMode() throws Exception {
     Path ckpt = tmp.resolve("teacher-cot");
-    try (LocalTeacher t = TestTeachers.tiny(16, 4, 2f)) {
-      Checkpoints.save(t.model(), ckpt, Map.of());
-    }
+    TestTeachers.tinyCheckpoint(ckpt, Map.of());
     Path input = tmp.resolve("questions.jsonl");
     Files.writeString(
         input,
@@ -224,34 +172,29 @@ class BatchModeIT {
     Path out = tmp.resolve("cot-out");
     assertThat(
             TeacherServiceMain.execute(
-                "batch",
-                "--checkpoint",
-                ckpt.toString(),
-                "--top-k",
-                "4",
-                "--chunk-positions",
-                "16",
-                "--rationales",
-                "2",
-                "--rationales-max",
-                "3",
-                "--rationale-template",
-                "q %s a",
-                "--rationale-temperature",
-                "1",
-                "--rationale-max-tokens",
-                "6",
-                "--rationale-answer-pattern",
-                "([a-z]) ",
-                "--input",
-                input.toString(),
-                "--output",
-                out.toString(),
-                "--run-id",
-                "cot"))
+                TestTeachers.labelArgs(
+                    "batch",
+                    ckpt,
+                    input,
+                    out,
+                    "cot",
+                    "--chunk-positions",
+                    "16",
+                    "--rationales",
+                    "2",
+                    "--rationales-max",
+                    "3",
+                    "--rationale-template",
+                    "q %s a",
+                    "--rationale-temperature",
+                    "1",
+                    "--rationale-max-tokens",
+                    "6",
+                    "--rationale-answer-pattern",
+                    "([a-z]) ")))
         .isZero();
     Map<String, GenericRecord> byId = new HashMap<>();
-    for (GenericRecord g : readAll(out)) {
+    for (GenericRecord g : TestOutputs.readAll(out)) {
       byId.put(g.get("promptId").toString(), g);
     }
     assertThat(byId.keySet()).containsExactlyInAnyOrder("q0", "q1", "q2");

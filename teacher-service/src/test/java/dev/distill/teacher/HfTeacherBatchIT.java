@@ -78,7 +78,7 @@ class HfTeacherBatchIT {
     assertThat(vocab).as("the fixture's embedding (704 rows) is padded past it").isEqualTo(660);
     String teacherSha = TeacherSources.huggingFaceSha256(QWEN2, tokenizerSha);
 
-    List<GenericRecord> records = BatchModeIT.readAll(out);
+    List<GenericRecord> records = TestOutputs.readAll(out);
     assertThat(records).hasSize(3);
     int rationales = 0;
     for (GenericRecord g : records) {
@@ -130,7 +130,7 @@ class HfTeacherBatchIT {
                 "--run-id",
                 "hf2"))
         .isEqualTo(0);
-    GenericRecord first = BatchModeIT.readAll(again).get(0);
+    GenericRecord first = TestOutputs.readAll(again).get(0);
     assertThat(((GenericRecord) first.get("provenance")).get("teacherSha256").toString())
         .isEqualTo(teacherSha);
   }

@@ -15,6 +15,15 @@ class SecretEnvTest {
   private static final String UNSET =
       "DISTILL_TEST_UNSET_" + UUID.randomUUID().toString().replace('-', '_');
 
+  /** A command line's exit code and what it printed on stderr. */
+  private record Exit(int code, String err) {}
+
+  private static Exit run(String... args) {
+    StringWriter err = new StringWriter();
+    int code = new CommandLine(new TeacherServiceMain()).setErr(new PrintWriter(err)).execute(args);
+    return new Exit(code, err.toString());
+  }
+
   @Test
   void anUnsetOrEmptyVariableIsRefusedNamingTheOptionAndTheVariable() {
     Map<String, String> env = Map.of("EMPTY_TOKEN", "", "BLANK_TOKEN", "  ", "TOKEN", "s3cret");
@@ -34,45 +43,39 @@ class SecretEnvTest {
 
   @Test
   void serveWithAnUnsetTokenVariableRefusesToStartBeforeLoadingTheTeacher() {
-    StringWriter err = new StringWriter();
-    int code =
-        new CommandLine(new TeacherServiceMain())
-            .setErr(new PrintWriter(err))
-            .execute(
-                "serve",
-                "--checkpoint",
-                "/nonexistent/teacher",
-                "--http-port",
-                "0",
-                "--http-token-env",
-                UNSET);
-    assertThat(code).isEqualTo(2);
-    assertThat(err.toString()).contains("--http-token-env").contains(UNSET).contains("not set");
+    Exit exit =
+        run(
+            "serve",
+            "--checkpoint",
+            "/nonexistent/teacher",
+            "--http-port",
+            "0",
+            "--http-token-env",
+            UNSET);
+    assertThat(exit.code()).isEqualTo(2);
+    assertThat(exit.err()).contains("--http-token-env").contains(UNSET).contains("not set");
   }
 
   @Test
   void aRemoteApiKeyVariableThatIsUnsetRefusesToStartBatchToo() {
-    StringWriter err = new StringWriter();
-    int code =
-        new CommandLine(new TeacherServiceMain())
-            .setErr(new PrintWriter(err))
-            .execute(
-                "batch",
-                "--remote-url",
-                "http://127.0.0.1:9",
-                "--remote-model",
-                "m",
-                "--tokenizer",
-                "/nonexistent/tokenizer.json",
-                "--remote-api-key-env",
-                UNSET,
-                "--input",
-                "/nonexistent/prompts.jsonl",
-                "--output",
-                "/nonexistent/out",
-                "--run-id",
-                "r");
-    assertThat(code).isEqualTo(2);
-    assertThat(err.toString()).contains("--remote-api-key-env").contains(UNSET);
+    Exit exit =
+        run(
+            "batch",
+            "--remote-url",
+            "http://127.0.0.1:9",
+            "--remote-model",
+            "m",
+            "--tokenizer",
+            "/nonexistent/tokenizer.json",
+            "--remote-api-key-env",
+            UNSET,
+            "--input",
+            "/nonexistent/prompts.jsonl",
+            "--output",
+            "/nonexistent/out",
+            "--run-id",
+            "r");
+    assertThat(exit.code()).isEqualTo(2);
+    assertThat(exit.err()).contains("--remote-api-key-env").contains(UNSET);
   }
 }

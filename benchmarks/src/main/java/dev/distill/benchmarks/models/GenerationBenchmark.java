@@ -33,8 +33,10 @@ import java.util.stream.IntStream;
  * rationale sampling and the reasoning evaluation do): {@link CachedDecoder} vs {@link
  * LanguageModel#logits} of the cropped contexts per token; its tokens/s count every row.
  *
- * <p>Usage: {@code GenerationBenchmark [rounds] [promptLength] [newTokens] [modes] [batch]},
- * defaults 20 16 48 DENSE,TERNARY 16; modes is a comma-separated list of {@link LinearMode}s.
+ * <p>Usage: {@code GenerationBenchmark [rounds] [promptLength] [newTokens] [modes] [batch]
+ * [decodings]}, defaults 20 16 48 DENSE,TERNARY 16 both; modes is a comma-separated list of {@link
+ * LinearMode}s; decodings {@code cached} runs only {@code Sampler.generate} with the cache (no
+ * full-forward runs, no batch table: what {@code scripts/generation.sh} compares with PyTorch).
  */
 public final class GenerationBenchmark {
 
@@ -49,6 +51,7 @@ public final class GenerationBenchmark {
       modes.add(LinearMode.valueOf(m.trim()));
     }
     int batch = args.length > 4 ? Integer.parseInt(args[4]) : 16;
+    boolean cachedOnly = args.length > 5 && args[5].equals("cached");
     String chars =
         IntStream.range(0, 65)
             .mapToObj(i -> String.valueOf((char) (' ' + i)))
@@ -77,7 +80,7 @@ public final class GenerationBenchmark {
       // load change on a shared machine hits all of them alike
       List<int[]> pairs = new ArrayList<>();
       for (int m = 0; m < modes.size(); m++) {
-        for (int d = 0; d < 2; d++) {
+        for (int d = cachedOnly ? 1 : 0; d < 2; d++) {
           pairs.add(new int[] {m, d});
         }
       }
@@ -100,11 +103,16 @@ public final class GenerationBenchmark {
                     models.get(m), prompt, newTokens, 1f, new Random(round + 7), decodings[d])
               };
           double seconds = (System.nanoTime() - t0) / 1e9;
+          if (round >= 0) {
+            rates[0][m][d][round] = newTokens / seconds;
+          }
+          if (cachedOnly) {
+            continue;
+          }
           t0 = System.nanoTime();
           outs[1][m][d] = greedyBatch(models.get(m), prompts, newTokens, decodings[d]);
           double batchSeconds = (System.nanoTime() - t0) / 1e9;
           if (round >= 0) {
-            rates[0][m][d][round] = newTokens / seconds;
             rates[1][m][d][round] = batch * newTokens / batchSeconds;
           }
         }
@@ -114,7 +122,7 @@ public final class GenerationBenchmark {
           }
         }
       }
-      for (int kind = 0; kind < 2; kind++) {
+      for (int kind = 0; kind < (cachedOnly ? 1 : 2); kind++) {
         System.out.println(
             kind == 0
                 ? "Sampler.generate, batch 1, temperature 1:"
@@ -138,6 +146,11 @@ public final class GenerationBenchmark {
     for (int m = 0; m < modes.size(); m++) {
       double full = median(rates[m][0]);
       double cached = median(rates[m][1]);
+      if (full == 0) { // decodings "cached": no full-forward runs to compare with
+        System.out.printf(
+            Locale.ROOT, "%-17s %14s %14.1f %8s %s%n", modes.get(m), "-", cached, "-", "-");
+        continue;
+      }
       System.out.printf(
           Locale.ROOT,
           "%-17s %14.1f %14.1f %7.2fx %s%n",

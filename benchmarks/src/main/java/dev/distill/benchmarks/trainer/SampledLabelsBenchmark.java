@@ -1,5 +1,6 @@
 package dev.distill.benchmarks.trainer;
 
+import dev.distill.models.tokenizer.CharTokenizer;
 import dev.distill.schemas.codec.SampledSoftLabelCodec;
 import dev.distill.schemas.codec.SoftLabelCodec;
 import dev.distill.schemas.codec.SoftLabels;
@@ -40,34 +41,14 @@ public final class SampledLabelsBenchmark {
     double t = args.length > 1 ? Double.parseDouble(args[1]) : 2.0;
     int limit = args.length > 2 ? Integer.parseInt(args[2]) : 20000;
     long seed = args.length > 3 ? Long.parseLong(args[3]) : 1;
-    int[] vocab = text.chars().distinct().sorted().toArray();
-    int v = vocab.length;
-    int[] idOf = new int[65536];
-    for (int i = 0; i < v; i++) {
-      idOf[vocab[i]] = i;
-    }
-    int split = (int) (text.length() * 0.9);
-    String held = text.substring(split);
-    held = held.substring(held.length() / 2);
-    double[][] counts = new double[v * v][v];
-    for (int i = 2; i < split; i++) {
-      counts[idOf[text.charAt(i - 2)] * v + idOf[text.charAt(i - 1)]][idOf[text.charAt(i)]]++;
-    }
-    int positions = Math.min(limit, held.length() - 2);
-    float[][] p = new float[positions][];
-    for (int i = 0; i < positions; i++) {
-      double[] c = counts[idOf[held.charAt(i)] * v + idOf[held.charAt(i + 1)]];
-      double[] q = new double[v];
-      double z = 0;
-      for (int j = 0; j < v; j++) {
-        q[j] = Math.pow(c[j] + 0.01, 1.0 / t);
-        z += q[j];
-      }
-      p[i] = new float[v];
-      for (int j = 0; j < v; j++) {
-        p[i][j] = (float) (q[j] / z);
-      }
-    }
+    int[] ids = CharTokenizer.fromCorpus(text).encode(text);
+    int split = (int) (ids.length * 0.9);
+    CharTrigramTeacher teacher =
+        new CharTrigramTeacher(ids, split, CharTokenizer.fromCorpus(text).vocabSize(), t);
+    int v = teacher.vocab();
+    int heldFrom = split + (ids.length - split) / 2;
+    int positions = Math.min(limit, ids.length - heldFrom - 2);
+    float[][] p = teacher.rows(ids, heldFrom + 1, positions);
     System.out.printf(
         Locale.ROOT,
         "teacher: char trigram, V=%d, T=%.1f, %d held-out positions, records of 64%n",
@@ -77,39 +58,32 @@ public final class SampledLabelsBenchmark {
     System.out.println("| labels | bytes/token | bias KL(p || E[label]) nats | mse |");
     System.out.println("|---|---|---|---|");
     for (int k : new int[] {1, 2, 3, 4, 6, 8}) {
-      topK(p, k, v);
+      double[] r = topK(p, k, v);
+      System.out.printf(
+          Locale.ROOT, "| top-k + tail (v1), k=%d | %.2f | %.4f | %.5f |%n", k, r[0], r[1], r[2]);
     }
     Random rng = new Random(seed);
     for (int n : new int[] {1, 2, 4, 6, 8, 12, 16}) {
-      sampled(p, n, v, rng);
+      double[] r = sampled(p, n, v, rng, 1000, 10000);
+      System.out.printf(
+          Locale.ROOT,
+          "| sampled (v2), N=%d | %.2f | %.4f (R=1000), %.4f (R=10000) | %.5f |%n",
+          n,
+          r[0],
+          r[2],
+          r[3],
+          r[1]);
     }
   }
 
-  private static void topK(float[][] p, int k, int v) {
+  /** Top-k + tail labels of {@code p}: {bytes/token, bias KL(p || label), mse}. */
+  static double[] topK(float[][] p, int k, int v) {
     long bytes = 0;
     double kl = 0;
     double mse = 0;
     for (int from = 0; from < p.length; from += 64) {
       int n = Math.min(64, p.length - from);
-      int[] ids = new int[n * k];
-      float[] probs = new float[n * k];
-      float[] tail = new float[n];
-      for (int i = 0; i < n; i++) {
-        Integer[] order = new Integer[v];
-        for (int j = 0; j < v; j++) {
-          order[j] = j;
-        }
-        float[] row = p[from + i];
-        Arrays.sort(order, (a, b) -> Float.compare(row[b], row[a]));
-        double kept = 0;
-        for (int j = 0; j < k; j++) {
-          ids[i * k + j] = order[j];
-          probs[i * k + j] = row[order[j]];
-          kept += row[order[j]];
-        }
-        tail[i] = (float) Math.max(0, 1 - kept);
-      }
-      byte[] enc = SoftLabelCodec.encode(new SoftLabels(n, k, ids, probs, tail));
+      byte[] enc = SoftLabelCodec.encode(topKLabels(Arrays.copyOfRange(p, from, from + n), k));
       bytes += enc.length;
       SoftLabels dec = SoftLabelCodec.decode(enc);
       for (int i = 0; i < n; i++) {
@@ -122,16 +96,38 @@ public final class SampledLabelsBenchmark {
         mse += mse(p[from + i], label);
       }
     }
-    System.out.printf(
-        Locale.ROOT,
-        "| top-k + tail (v1), k=%d | %.2f | %.4f | %.5f |%n",
-        k,
-        (double) bytes / p.length,
-        kl / p.length,
-        mse / p.length);
+    return new double[] {(double) bytes / p.length, kl / p.length, mse / p.length};
   }
 
-  private static void sampled(float[][] p, int n, int v, Random rng) {
+  /** The k most probable ids of each row (ties: lower id) and the rest as the tail. */
+  static SoftLabels topKLabels(float[][] rows, int k) {
+    int n = rows.length;
+    int[] ids = new int[n * k];
+    float[] probs = new float[n * k];
+    float[] tail = new float[n];
+    for (int i = 0; i < n; i++) {
+      float[] row = rows[i];
+      Integer[] order = new Integer[row.length];
+      for (int j = 0; j < row.length; j++) {
+        order[j] = j;
+      }
+      Arrays.sort(order, (a, b) -> Float.compare(row[b], row[a]));
+      double kept = 0;
+      for (int j = 0; j < k; j++) {
+        ids[i * k + j] = order[j];
+        probs[i * k + j] = row[order[j]];
+        kept += row[order[j]];
+      }
+      tail[i] = (float) Math.max(0, 1 - kept);
+    }
+    return new SoftLabels(n, k, ids, probs, tail);
+  }
+
+  /**
+   * Sampled labels of {@code p}: {bytes/token, mse, then per R in {@code rs} the bias KL(p || mean
+   * of R draws) on the first 200 positions}.
+   */
+  static double[] sampled(float[][] p, int n, int v, Random rng, int... rs) {
     long bytes = 0;
     double mse = 0;
     for (int from = 0; from < p.length; from += 64) {
@@ -149,8 +145,7 @@ public final class SampledLabelsBenchmark {
     }
     // Bias: mean of R draws per position, on the first 200 positions (R draws each).
     int sub = Math.min(200, p.length);
-    double[] klAt = new double[2];
-    int[] rs = {1000, 10000};
+    double[] klAt = new double[rs.length];
     for (int r = 0; r < rs.length; r++) {
       for (int i = 0; i < sub; i++) {
         float[][] rows = new float[rs[r]][];
@@ -165,14 +160,11 @@ public final class SampledLabelsBenchmark {
         klAt[r] += kl(p[i], mean) / sub;
       }
     }
-    System.out.printf(
-        Locale.ROOT,
-        "| sampled (v2), N=%d | %.2f | %.4f (R=1000), %.4f (R=10000) | %.5f |%n",
-        n,
-        (double) bytes / p.length,
-        klAt[0],
-        klAt[1],
-        mse / p.length);
+    double[] out = new double[2 + rs.length];
+    out[0] = (double) bytes / p.length;
+    out[1] = mse / p.length;
+    System.arraycopy(klAt, 0, out, 2, rs.length);
+    return out;
   }
 
   private static double kl(float[] p, double[] q) {

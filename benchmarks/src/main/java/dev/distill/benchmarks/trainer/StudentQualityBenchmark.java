@@ -276,7 +276,7 @@ public final class StudentQualityBenchmark {
     return sum / n;
   }
 
-  private static double mean(double[] a) {
+  static double mean(double[] a) {
     double s = 0;
     for (double x : a) {
       s += x;
@@ -284,7 +284,7 @@ public final class StudentQualityBenchmark {
     return s / a.length;
   }
 
-  private static double sd(double[] a) {
+  static double sd(double[] a) {
     double m = mean(a);
     double s = 0;
     for (double x : a) {

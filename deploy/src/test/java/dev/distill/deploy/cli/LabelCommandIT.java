@@ -3,24 +3,16 @@ package dev.distill.deploy.cli;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.distill.deploy.kafka.EmbeddedKafka;
-import dev.distill.models.checkpoint.Checkpoints;
-import dev.distill.models.gpt.GptConfig;
-import dev.distill.models.gpt.LanguageModel;
-import dev.distill.models.tokenizer.CharTokenizer;
+import dev.distill.teacher.TestOutputs;
+import dev.distill.teacher.TestTeachers;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.HashSet;
-import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.stream.Stream;
 import org.apache.avro.generic.GenericRecord;
-import org.apache.hadoop.conf.Configuration;
-import org.apache.parquet.avro.AvroParquetReader;
-import org.apache.parquet.hadoop.ParquetReader;
-import org.apache.parquet.hadoop.util.HadoopInputFile;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -34,13 +26,7 @@ class LabelCommandIT {
 
   /** A tiny random GPT teacher checkpoint. */
   Path teacher() throws IOException {
-    Path ckpt = tmp.resolve("teacher");
-    CharTokenizer tok = CharTokenizer.fromCorpus("abcdefghijklmnopqrstuvwxyz ,.");
-    try (LanguageModel lm =
-        LanguageModel.create(new GptConfig(tok.vocabSize(), 16, 1, 2, 16, 0f), tok, 3L)) {
-      Checkpoints.save(lm, ckpt, Map.of());
-    }
-    return ckpt;
+    return TestTeachers.tinyCheckpoint(tmp.resolve("teacher"), Map.of());
   }
 
   @Test
@@ -54,24 +40,12 @@ class LabelCommandIT {
             + "not json\n");
     Path out = tmp.resolve("teacher-outputs");
 
-    int code =
-        DistillCli.execute(
-            "label",
-            "--checkpoint",
-            ckpt.toString(),
-            "--top-k",
-            "4",
-            "--input",
-            input.toString(),
-            "--output",
-            out.toString(),
-            "--run-id",
-            "2026-01-02");
+    int code = DistillCli.execute(TestTeachers.labelArgs("label", ckpt, input, out, "2026-01-02"));
 
     assertThat(code).isZero();
     assertThat(out.resolve("_SUCCESS")).exists();
     Set<String> prompts = new HashSet<>();
-    for (GenericRecord g : readAll(out)) {
+    for (GenericRecord g : TestOutputs.readAll(out)) {
       prompts.add(g.get("promptId").toString());
       assertThat(g.get("runId").toString()).isEqualTo("2026-01-02");
     }
@@ -189,25 +163,5 @@ class LabelCommandIT {
       assertThat(r).containsPattern("\"input\": *6\\b");
       assertThat(r).containsPattern("\"kept\": *2\\b");
     }
-  }
-
-  static List<GenericRecord> readAll(Path dir) throws IOException {
-    List<GenericRecord> out = new java.util.ArrayList<>();
-    try (Stream<Path> files = Files.list(dir)) {
-      List<Path> parquet = files.filter(p -> p.toString().endsWith(".parquet")).sorted().toList();
-      assertThat(parquet).isNotEmpty();
-      for (Path f : parquet) {
-        try (ParquetReader<GenericRecord> r =
-            AvroParquetReader.<GenericRecord>builder(
-                    HadoopInputFile.fromPath(
-                        new org.apache.hadoop.fs.Path(f.toString()), new Configuration()))
-                .build()) {
-          for (GenericRecord g = r.read(); g != null; g = r.read()) {
-            out.add(g);
-          }
-        }
-      }
-    }
-    return out;
   }
 }

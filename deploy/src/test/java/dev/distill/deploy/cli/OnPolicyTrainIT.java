@@ -127,8 +127,12 @@ class OnPolicyTrainIT {
             new LocalTeacher("llama-fixture", lm, new LabelingConfig(K, T, 16));
         TeacherHttpServer server =
             new TeacherHttpServer(
-                new ServerConfig(
-                    "127.0.0.1", 0, TOKEN, 1 << 20, 16, 64, 4, 64, 4096, Duration.ofMillis(20)),
+                ServerConfig.builder()
+                    .optBearerToken(TOKEN)
+                    .optMaxK(16)
+                    .optThreads(4)
+                    .optMaxWait(Duration.ofMillis(20))
+                    .build(),
                 teacher,
                 new TeacherMetrics())) {
       server.start();

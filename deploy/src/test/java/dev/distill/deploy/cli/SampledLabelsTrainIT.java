@@ -2,6 +2,7 @@ package dev.distill.deploy.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.distill.teacher.TestOutputs;
 import java.nio.file.Path;
 import java.util.List;
 import org.apache.avro.generic.GenericRecord;
@@ -52,7 +53,7 @@ class SampledLabelsTrainIT {
     CharTeacherRun run = CharTeacherRun.create(tmp, 80);
     // 40-character prompts are chunked at the teacher's context of 32: reassembled by curate
     Path labelled = run.label(tmp.resolve("teacher-outputs"), "--labels", "sampled:8");
-    List<GenericRecord> records = LabelCommandIT.readAll(labelled);
+    List<GenericRecord> records = TestOutputs.readAll(labelled);
     assertThat(records).isNotEmpty();
     for (GenericRecord r : records) {
       GenericRecord prov = (GenericRecord) r.get("provenance");

@@ -6,17 +6,14 @@ import dev.distill.deploy.cli.DistillCli;
 import dev.distill.models.checkpoint.Checkpoints;
 import dev.distill.models.gpt.GptConfig;
 import dev.distill.models.tokenizer.CharTokenizer;
+import dev.distill.teacher.TestOutputs;
+import dev.distill.teacher.TestTeachers;
 import dev.distill.teacher.inference.TeacherIdentity;
 import dev.distill.trainer.training.TrainConfig;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import org.apache.avro.generic.GenericRecord;
-import org.apache.hadoop.conf.Configuration;
-import org.apache.parquet.avro.AvroParquetReader;
-import org.apache.parquet.hadoop.ParquetReader;
-import org.apache.parquet.hadoop.util.HadoopInputFile;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -60,37 +57,11 @@ class TeacherCacheTest {
     Path input = tmp.resolve("p.jsonl");
     Files.writeString(input, "{\"prompt_id\":\"a\",\"text\":\"the cat sat.\"}\n");
     Path out = tmp.resolve("labels");
-    assertThat(
-            DistillCli.execute(
-                "label",
-                "--checkpoint",
-                runCopy.toString(),
-                "--top-k",
-                "4",
-                "--input",
-                input.toString(),
-                "--output",
-                out.toString(),
-                "--run-id",
-                "r"))
+    assertThat(DistillCli.execute(TestTeachers.labelArgs("label", runCopy, input, out, "r")))
         .isZero();
-    int records = 0;
-    try (var files = Files.list(out)) {
-      for (Path f : files.filter(p -> p.toString().endsWith(".parquet")).toList()) {
-        try (ParquetReader<GenericRecord> r =
-            AvroParquetReader.<GenericRecord>builder(
-                    HadoopInputFile.fromPath(
-                        new org.apache.hadoop.fs.Path(f.toString()), new Configuration()))
-                .build()) {
-          for (GenericRecord g = r.read(); g != null; g = r.read()) {
-            GenericRecord prov = (GenericRecord) g.get("provenance");
-            assertThat(prov.get("teacherId").toString() + "@" + prov.get("teacherSha256"))
-                .isEqualTo(demoId + "@" + demoSha);
-            records++;
-          }
-        }
-      }
-    }
-    assertThat(records).isPositive();
+    assertThat(TestOutputs.readAll(out))
+        .isNotEmpty()
+        .allSatisfy(
+            g -> assertThat(TestOutputs.teacherIdentity(g)).isEqualTo(demoId + "@" + demoSha));
   }
 }

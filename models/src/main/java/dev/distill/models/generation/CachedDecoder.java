@@ -91,7 +91,8 @@ public final class CachedDecoder implements AutoCloseable {
     float[] flat;
     try (NDManager step = manager.newSubManager()) {
       NDArray logits = cache.logits(step, input); // (B, t, V)
-      NDArray last = logits.get(":, -1, :");
+      // one new position per row (decoding): the logits are already the last ones, no index op
+      NDArray last = input[0].length == 1 ? logits : logits.get(":, -1, :");
       flat = (logSoftmax ? last.logSoftmax(-1) : last).toFloatArray();
     }
     int v = lm.vocabSize();

@@ -16,6 +16,7 @@ import dev.distill.models.nn.CausalLm;
 import dev.distill.models.nn.LinearLayer;
 import dev.distill.models.nn.LinearMode;
 import dev.distill.models.nn.Norms;
+import dev.distill.models.nn.ParameterRegistry;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -206,25 +207,16 @@ public final class Gpt extends CausalLm {
   }
 
   private Parameter weight(String name, Shape shape) {
-    return addParameter(
-        Parameter.builder().setName(name).setType(Parameter.Type.WEIGHT).optShape(shape).build());
+    return registry().add(name, Parameter.Type.WEIGHT, shape);
+  }
+
+  private ParameterRegistry registry() {
+    return this::addParameter;
   }
 
   private Norm norm(String name, long size) {
-    Parameter gamma =
-        addParameter(
-            Parameter.builder()
-                .setName(name + ".gamma")
-                .setType(Parameter.Type.GAMMA)
-                .optShape(new Shape(size))
-                .build());
-    Parameter beta =
-        addParameter(
-            Parameter.builder()
-                .setName(name + ".beta")
-                .setType(Parameter.Type.BETA)
-                .optShape(new Shape(size))
-                .build());
+    Parameter gamma = registry().add(name + ".gamma", Parameter.Type.GAMMA, new Shape(size));
+    Parameter beta = registry().add(name + ".beta", Parameter.Type.BETA, new Shape(size));
     return new Norm(gamma, beta);
   }
 
@@ -266,27 +258,10 @@ public final class Gpt extends CausalLm {
   protected NDArray embed(NDArray tokens, int p0, Pass pass) {
     ParameterStore ps = pass.ps();
     boolean training = pass.training();
-    if (tokens.getShape().dimension() != 2) {
-      throw new IllegalArgumentException("tokens must be (B, T), got " + tokens.getShape());
-    }
+    NDArray idx = embeddingIndex(tokens, p0, config.blockSize(), "blockSize");
     long t = tokens.getShape().get(1);
-    if (t < 1 || p0 + t > config.blockSize()) {
-      throw new IllegalArgumentException(
-          "positions ["
-              + p0
-              + ", "
-              + (p0 + t)
-              + ") outside [0, blockSize="
-              + config.blockSize()
-              + "]");
-    }
-    DataType type = tokens.getDataType();
-    if (type != DataType.INT64 && type != DataType.INT32) {
-      throw new IllegalArgumentException("tokens must be int32 or int64, got " + type);
-    }
     Device device = tokens.getDevice();
     NDArrayEx ex = tokens.getNDArrayInternal();
-    NDArray idx = type == DataType.INT64 ? tokens : tokens.toType(DataType.INT64, false);
     NDArray tok =
         ex.embedding(idx, ps.getValue(wte, device, training), SparseFormat.DENSE)
             .singletonOrThrow();

@@ -55,10 +55,18 @@ public final class LanguageModel implements AutoCloseable {
   private final CausalLm block;
   private final Tokenizer tokenizer;
 
+  /** Multiply-adds per position of the widest block linear layer (out x in). */
+  private final long widestLinear;
+
   private LanguageModel(Model model, CausalLm block, Tokenizer tokenizer) {
     this.model = model;
     this.block = block;
     this.tokenizer = tokenizer;
+    long widest = 0;
+    for (long[] shape : block.linearShapes().values()) {
+      widest = Math.max(widest, shape[0] * shape[1]);
+    }
+    this.widestLinear = widest;
   }
 
   /**
@@ -275,7 +283,7 @@ public final class LanguageModel implements AutoCloseable {
    *     outside [1, blockSize] or an id outside [0, vocabSize)
    */
   public NDArray logits(NDManager manager, int[][] tokens) {
-    int[] flat = flatten(tokens);
+    long[] flat = flatten(tokens);
     return withoutGradients(
         manager,
         () -> {
@@ -322,19 +330,24 @@ public final class LanguageModel implements AutoCloseable {
 
   /** {@link KvCache#logits}: validated there and here; on failure the cache is emptied. */
   NDArray cachedLogits(NDManager manager, int[][] tokens, KvCache cache) {
-    int[] flat = flatten(tokens);
+    long[] flat = flatten(tokens);
     try {
+      long rows = (long) tokens.length * tokens[0].length;
       return withoutGradients(
           manager,
-          () -> {
-            try (NDManager scratch = manager.newSubManager()) {
-              NDArray x = scratch.create(flat, new Shape(tokens.length, tokens[0].length));
-              ParameterStore ps = new ParameterStore(scratch, false);
-              NDArray out = decodable(block.forwardCached(ps, x, cache));
-              out.attach(manager);
-              return out;
-            }
-          });
+          () ->
+              onOneThreadIfSmall(
+                  manager,
+                  rows,
+                  () -> {
+                    try (NDManager scratch = manager.newSubManager()) {
+                      NDArray x = scratch.create(flat, new Shape(tokens.length, tokens[0].length));
+                      ParameterStore ps = new ParameterStore(scratch, false);
+                      NDArray out = decodable(block.forwardCached(ps, x, cache));
+                      out.attach(manager);
+                      return out;
+                    }
+                  }));
     } catch (RuntimeException e) {
       // a failure part way through the layers would leave them holding different lengths
       cache.reset();
@@ -348,14 +361,15 @@ public final class LanguageModel implements AutoCloseable {
    * @throws IllegalArgumentException for an empty batch, rows of different lengths or an id outside
    *     [0, vocabSize)
    */
-  private int[] flatten(int[][] tokens) {
+  private long[] flatten(int[][] tokens) {
     int b = tokens.length;
     if (b == 0) {
       throw new IllegalArgumentException("empty batch");
     }
     int t = tokens[0].length;
     int v = config().vocabSize();
-    int[] flat = new int[b * t];
+    // int64, the embedding's index type: no conversion op in the forward
+    long[] flat = new long[b * t];
     for (int i = 0; i < b; i++) {
       if (tokens[i].length != t) {
         throw new IllegalArgumentException(
@@ -371,6 +385,39 @@ public final class LanguageModel implements AutoCloseable {
       }
     }
     return flat;
+  }
+
+  /**
+   * Most multiply-adds of one block linear layer ({@code rows x in x out}, the largest layer) for
+   * which a cached forward runs on one intra-op thread: 2^20.
+   */
+  static final long ONE_THREAD_MAX_MACS = 1L << 20;
+
+  /**
+   * Runs {@code forward} on one intra-op thread of the engine when the step is small: {@code rows}
+   * positions times the widest block linear layer below {@link #ONE_THREAD_MAX_MACS} multiply-adds
+   * (batch-1 decoding of a small model: a 0.8M-parameter GPT's largest layer is 65,536 per
+   * position). Why (issue 13): such a step is about 90 engine ops of a few microseconds each; with
+   * two intra-op threads every op that goes parallel wakes the other thread (with {@code
+   * OMP_WAIT_POLICY=PASSIVE}, which distill runs with) or both threads spin on each other (with the
+   * default policy on a loaded machine), which cost more than the op. libtorch's thread count is
+   * per calling thread under OpenMP ({@code at::set_num_threads}: {@code omp_set_num_threads} and
+   * MKL's thread-local setting), so other threads are not affected; it is restored after the step.
+   */
+  private NDArray onOneThreadIfSmall(NDManager manager, long rows, Supplier<NDArray> forward) {
+    boolean small =
+        rows * widestLinear < ONE_THREAD_MAX_MACS
+            && ENGINE.equals(manager.getEngine().getEngineName());
+    int threads = small ? JniUtils.getNumThreads() : 1;
+    if (threads <= 1) {
+      return forward.get();
+    }
+    JniUtils.setNumThreads(1);
+    try {
+      return forward.get();
+    } finally {
+      JniUtils.setNumThreads(threads);
+    }
   }
 
   /**

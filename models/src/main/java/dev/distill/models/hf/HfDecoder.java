@@ -15,6 +15,7 @@ import dev.distill.models.nn.CausalLm;
 import dev.distill.models.nn.LinearLayer;
 import dev.distill.models.nn.LinearMode;
 import dev.distill.models.nn.Norms;
+import dev.distill.models.nn.ParameterRegistry;
 import dev.distill.models.nn.Rope;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -149,30 +150,18 @@ public final class HfDecoder extends CausalLm {
   }
 
   private Parameter weight(String name, long rows) {
-    return addParameter(
-        Parameter.builder()
-            .setName(name)
-            .setType(Parameter.Type.WEIGHT)
-            .optShape(new Shape(rows, config.hidden()))
-            .build());
+    return registry().add(name, Parameter.Type.WEIGHT, new Shape(rows, config.hidden()));
+  }
+
+  private ParameterRegistry registry() {
+    return this::addParameter;
   }
 
   private Norm norm(String name, long size) {
-    Parameter w =
-        addParameter(
-            Parameter.builder()
-                .setName(name + ".weight")
-                .setType(Parameter.Type.GAMMA)
-                .optShape(new Shape(size))
-                .build());
+    Parameter w = registry().add(name + ".weight", Parameter.Type.GAMMA, new Shape(size));
     Parameter b =
         config.family() == HfConfig.Family.GPT2
-            ? addParameter(
-                Parameter.builder()
-                    .setName(name + ".bias")
-                    .setType(Parameter.Type.BETA)
-                    .optShape(new Shape(size))
-                    .build())
+            ? registry().add(name + ".bias", Parameter.Type.BETA, new Shape(size))
             : null;
     return new Norm(w, b);
   }
@@ -245,23 +234,9 @@ public final class HfDecoder extends CausalLm {
   protected NDArray embed(NDArray tokens, int p0, Pass pass) {
     ParameterStore ps = pass.ps();
     boolean training = pass.training();
-    if (tokens.getShape().dimension() != 2) {
-      throw new IllegalArgumentException("tokens must be (B, T), got " + tokens.getShape());
-    }
+    NDArray idx = embeddingIndex(tokens, p0, config.maxPositions(), "max positions");
     long t = tokens.getShape().get(1);
-    if (t < 1 || p0 + t > config.maxPositions()) {
-      throw new IllegalArgumentException(
-          "positions ["
-              + p0
-              + ", "
-              + (p0 + t)
-              + ") outside [0, max positions="
-              + config.maxPositions()
-              + "]");
-    }
     Device device = tokens.getDevice();
-    NDArray idx =
-        tokens.getDataType() == DataType.INT64 ? tokens : tokens.toType(DataType.INT64, false);
     NDArray x =
         tokens
             .getNDArrayInternal()

@@ -2,6 +2,7 @@ package dev.distill.models.nn;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.AbstractBlock;
 import ai.djl.training.ParameterStore;
@@ -81,6 +82,38 @@ public abstract class CausalLm extends AbstractBlock {
    * checking them.
    */
   protected abstract NDArray embed(NDArray tokens, int p0, Pass pass);
+
+  /**
+   * {@code tokens} (B, T) as the int64 index array an embedding takes, after checking the shape,
+   * the type (int32 or int64) and that positions {@code p0 .. p0 + T - 1} fit below {@code
+   * positions} (named {@code limitName} in the error).
+   *
+   * @throws IllegalArgumentException for another shape or type, or positions past the limit
+   */
+  protected static NDArray embeddingIndex(
+      NDArray tokens, int p0, long positions, String limitName) {
+    if (tokens.getShape().dimension() != 2) {
+      throw new IllegalArgumentException("tokens must be (B, T), got " + tokens.getShape());
+    }
+    long t = tokens.getShape().get(1);
+    if (t < 1 || p0 + t > positions) {
+      throw new IllegalArgumentException(
+          "positions ["
+              + p0
+              + ", "
+              + (p0 + t)
+              + ") outside [0, "
+              + limitName
+              + "="
+              + positions
+              + "]");
+    }
+    DataType type = tokens.getDataType();
+    if (type != DataType.INT64 && type != DataType.INT32) {
+      throw new IllegalArgumentException("tokens must be int32 or int64, got " + type);
+    }
+    return type == DataType.INT64 ? tokens : tokens.toType(DataType.INT64, false);
+  }
 
   /** Block {@code layer} on the flat stream {@code x} (B * T, C). */
   protected abstract NDArray block(int layer, NDArray x, Pass pass);

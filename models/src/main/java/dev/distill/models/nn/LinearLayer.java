@@ -91,13 +91,15 @@ public final class LinearLayer {
         throw new IllegalArgumentException(
             "rank of " + name + " must be in [1, " + Math.min(out, in) + "], got " + rank);
       }
-      Parameter u = registry.add(weight(name + ".u", new Shape(out, rank)));
-      Parameter v = registry.add(weight(name + ".v", new Shape(rank, in)));
-      Parameter b = withBias ? registry.add(bias(name + ".bias", out)) : null;
+      Parameter u = registry.add(name + ".u", Parameter.Type.WEIGHT, new Shape(out, rank));
+      Parameter v = registry.add(name + ".v", Parameter.Type.WEIGHT, new Shape(rank, in));
+      Parameter b =
+          withBias ? registry.add(name + ".bias", Parameter.Type.BIAS, new Shape(out)) : null;
       return new LinearLayer(name, out, in, mode, rank, null, u, v, b);
     }
-    Parameter w = registry.add(weight(name + ".weight", new Shape(out, in)));
-    Parameter b = withBias ? registry.add(bias(name + ".bias", out)) : null;
+    Parameter w = registry.add(name + ".weight", Parameter.Type.WEIGHT, new Shape(out, in));
+    Parameter b =
+        withBias ? registry.add(name + ".bias", Parameter.Type.BIAS, new Shape(out)) : null;
     return new LinearLayer(name, out, in, mode, 0, w, null, null, b);
   }
 
@@ -228,18 +230,6 @@ public final class LinearLayer {
 
   Parameter exp() {
     return exp;
-  }
-
-  private static Parameter weight(String name, Shape shape) {
-    return Parameter.builder().setName(name).setType(Parameter.Type.WEIGHT).optShape(shape).build();
-  }
-
-  private static Parameter bias(String name, long size) {
-    return Parameter.builder()
-        .setName(name)
-        .setType(Parameter.Type.BIAS)
-        .optShape(new Shape(size))
-        .build();
   }
 
   private static Parameter constant(String name, long out, float value) {

@@ -1,5 +1,6 @@
 package dev.distill.models.nn;
 
+import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Parameter;
 
 /**
@@ -10,4 +11,9 @@ import ai.djl.nn.Parameter;
 @FunctionalInterface
 public interface ParameterRegistry {
   Parameter add(Parameter parameter);
+
+  /** Adds a parameter named {@code name} of {@code type} and {@code shape}; returns it. */
+  default Parameter add(String name, Parameter.Type type, Shape shape) {
+    return add(Parameter.builder().setName(name).setType(type).optShape(shape).build());
+  }
 }

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import ai.djl.ndarray.NDManager;
+import ai.djl.pytorch.jni.JniUtils;
 import dev.distill.models.gpt.GptConfig;
 import dev.distill.models.gpt.LanguageModel;
 import dev.distill.models.tokenizer.CharTokenizer;
@@ -61,6 +62,23 @@ class CachedDecoderTest {
       out[i][rows[i].length] = next[i];
     }
     return out;
+  }
+
+  @Test
+  void aSmallStepRestoresTheCallersEngineThreadCount() {
+    int before = JniUtils.getNumThreads();
+    JniUtils.setNumThreads(2);
+    try (CachedDecoder decoder = new CachedDecoder(lm)) {
+      int[][] rows = {TOKENIZER.encode("abc")};
+      // the prefill and one cached step, both below LanguageModel.ONE_THREAD_MAX_MACS
+      assertClose(decoder.nextLogits(rows), full(rows));
+      assertThat(JniUtils.getNumThreads()).isEqualTo(2);
+      rows = append(rows, 4);
+      assertClose(decoder.nextLogits(rows), full(rows));
+      assertThat(JniUtils.getNumThreads()).isEqualTo(2);
+    } finally {
+      JniUtils.setNumThreads(before);
+    }
   }
 
   @Test

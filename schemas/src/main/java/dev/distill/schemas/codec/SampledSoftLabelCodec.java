@@ -132,11 +132,7 @@ public final class SampledSoftLabelCodec {
     int at = 0;
     Integer[] order = new Integer[k];
     for (int p = 0; p < positions; p++) {
-      for (int j = 0; j < k; j++) {
-        order[j] = j;
-      }
-      final int pos = p;
-      Arrays.sort(order, (a, b) -> Integer.compare(labels.id(pos, a), labels.id(pos, b)));
+      SoftLabelCodec.idOrder(labels, p, order);
       for (int j : order) {
         int c = Math.round(labels.prob(p, j) * n);
         if (c > 0) {
@@ -182,19 +178,27 @@ public final class SampledSoftLabelCodec {
         }
         drawn[s] = Math.min(i, row.length - 1);
       }
-      Arrays.sort(drawn);
-      for (int s = 0; s < n; s++) {
-        if (s > 0 && drawn[s] == drawn[s - 1]) {
-          counts[at - 1]++;
-        } else {
-          ids[at] = drawn[s];
-          counts[at] = 1;
-          at++;
-        }
-      }
+      at = appendCounts(drawn, ids, counts, at);
       offsets[p + 1] = at;
     }
     return new Sampled(positions, n, offsets, Arrays.copyOf(ids, at), Arrays.copyOf(counts, at));
+  }
+
+  /**
+   * Sorts one position's draws and appends each distinct id with its count at {@code at}; returns
+   * the next free index.
+   */
+  static int appendCounts(int[] drawn, int[] ids, int[] counts, int at) {
+    Arrays.sort(drawn);
+    for (int s = 0; s < drawn.length; s++) {
+      if (s > 0 && drawn[s] == drawn[s - 1]) {
+        counts[at - 1]++;
+      } else {
+        ids[at] = drawn[s];
+        counts[at++] = 1;
+      }
+    }
+    return at;
   }
 
   public static byte[] encode(Sampled s) {

@@ -51,11 +51,7 @@ public final class SoftLabelCodec {
     writeVarint(out, k);
     Integer[] order = new Integer[k];
     for (int pos = 0; pos < p; pos++) {
-      for (int j = 0; j < k; j++) {
-        order[j] = j;
-      }
-      final int at = pos;
-      Arrays.sort(order, (a, b) -> Integer.compare(labels.id(at, a), labels.id(at, b)));
+      idOrder(labels, pos, order);
       int prev = -1;
       for (int j = 0; j < k; j++) {
         int id = labels.id(pos, order[j]);
@@ -74,6 +70,14 @@ public final class SoftLabelCodec {
       writeU16(out, probCode(labels.tail(pos)));
     }
     return out.toByteArray();
+  }
+
+  /** Fills {@code order} with the label indices of position {@code pos} by ascending id. */
+  static void idOrder(SoftLabels labels, int pos, Integer[] order) {
+    for (int j = 0; j < order.length; j++) {
+      order[j] = j;
+    }
+    Arrays.sort(order, (a, b) -> Integer.compare(labels.id(pos, a), labels.id(pos, b)));
   }
 
   /**

@@ -6,6 +6,7 @@ import dev.distill.schemas.avro.TeacherOutput;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
+import org.apache.avro.Schema;
 import org.apache.avro.message.BadHeaderException;
 import org.apache.avro.message.BinaryMessageDecoder;
 import org.apache.avro.message.BinaryMessageEncoder;
@@ -18,43 +19,43 @@ import org.apache.avro.specific.SpecificData;
  * compiled into it; an unknown fingerprint is an error, never a guess.
  */
 public final class SingleObjectEncoding {
-  private static final BinaryMessageEncoder<TeacherOutput> OUTPUT_ENCODER =
-      new BinaryMessageEncoder<>(SpecificData.get(), TeacherOutput.getClassSchema());
-  private static final BinaryMessageDecoder<TeacherOutput> OUTPUT_DECODER =
-      new BinaryMessageDecoder<>(SpecificData.get(), TeacherOutput.getClassSchema());
-  private static final BinaryMessageEncoder<Prompt> PROMPT_ENCODER =
-      new BinaryMessageEncoder<>(SpecificData.get(), Prompt.getClassSchema());
-  private static final BinaryMessageDecoder<Prompt> PROMPT_DECODER =
-      new BinaryMessageDecoder<>(SpecificData.get(), Prompt.getClassSchema());
-  private static final BinaryMessageEncoder<CuratedExample> CURATED_ENCODER =
-      new BinaryMessageEncoder<>(SpecificData.get(), CuratedExample.getClassSchema());
-  private static final BinaryMessageDecoder<CuratedExample> CURATED_DECODER =
-      new BinaryMessageDecoder<>(SpecificData.get(), CuratedExample.getClassSchema());
+  private static final Codec<TeacherOutput> OUTPUT = Codec.of(TeacherOutput.getClassSchema());
+  private static final Codec<Prompt> PROMPT = Codec.of(Prompt.getClassSchema());
+  private static final Codec<CuratedExample> CURATED = Codec.of(CuratedExample.getClassSchema());
+
+  /** The encoder and decoder of one compiled-in schema. */
+  private record Codec<T>(BinaryMessageEncoder<T> encoder, BinaryMessageDecoder<T> decoder) {
+    static <T> Codec<T> of(Schema schema) {
+      return new Codec<>(
+          new BinaryMessageEncoder<>(SpecificData.get(), schema),
+          new BinaryMessageDecoder<>(SpecificData.get(), schema));
+    }
+  }
 
   private SingleObjectEncoding() {}
 
   public static byte[] encode(TeacherOutput record) {
-    return toBytes(() -> OUTPUT_ENCODER.encode(record));
+    return toBytes(() -> OUTPUT.encoder().encode(record));
   }
 
   public static byte[] encode(Prompt record) {
-    return toBytes(() -> PROMPT_ENCODER.encode(record));
+    return toBytes(() -> PROMPT.encoder().encode(record));
   }
 
   public static byte[] encode(CuratedExample record) {
-    return toBytes(() -> CURATED_ENCODER.encode(record));
+    return toBytes(() -> CURATED.encoder().encode(record));
   }
 
   public static TeacherOutput decodeTeacherOutput(byte[] bytes) {
-    return decode(OUTPUT_DECODER, bytes);
+    return decode(OUTPUT.decoder(), bytes);
   }
 
   public static Prompt decodePrompt(byte[] bytes) {
-    return decode(PROMPT_DECODER, bytes);
+    return decode(PROMPT.decoder(), bytes);
   }
 
   public static CuratedExample decodeCuratedExample(byte[] bytes) {
-    return decode(CURATED_DECODER, bytes);
+    return decode(CURATED.decoder(), bytes);
   }
 
   private interface Encoding {

@@ -1,6 +1,7 @@
 package dev.distill.schemas.codec;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatExceptionOfType;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.within;
 
@@ -117,9 +118,9 @@ class SoftLabelCodecTest {
   void truncatedBytesFailWithACodecError() {
     byte[] bytes = SoftLabelCodec.encode(randomLabels(new Random(2), 4, 4, 65));
     byte[] cut = Arrays.copyOf(bytes, bytes.length - 3);
-    assertThatThrownBy(() -> SoftLabelCodec.decode(cut))
-        .isInstanceOf(CodecException.class)
-        .hasMessageContaining("truncated");
+    assertThatExceptionOfType(CodecException.class)
+        .isThrownBy(() -> SoftLabelCodec.decode(cut))
+        .withMessageContaining("truncated");
   }
 
   @Test

@@ -30,12 +30,7 @@ class SingleObjectEncodingTest {
   void unknownFingerprintIsAnErrorNotAGuess() {
     byte[] bytes = SingleObjectEncoding.encode(TestRecords.teacherOutput("r1", 1));
     bytes[5] ^= 0x5A; // corrupt the schema fingerprint
-    assertThatThrownBy(() -> SingleObjectEncoding.decodeTeacherOutput(bytes))
-        .isInstanceOfSatisfying(
-            RecordDecodingException.class,
-            e ->
-                assertThat(e.kind())
-                    .isEqualTo(RecordDecodingException.Kind.UNKNOWN_SCHEMA_FINGERPRINT));
+    assertDecodingFails(bytes, RecordDecodingException.Kind.UNKNOWN_SCHEMA_FINGERPRINT);
   }
 
   @Test
@@ -51,21 +46,20 @@ class SingleObjectEncodingTest {
 
   @Test
   void plainBytesAreNotSingleObjectEncoding() {
-    assertThatThrownBy(() -> SingleObjectEncoding.decodeTeacherOutput("garbage".getBytes()))
-        .isInstanceOfSatisfying(
-            RecordDecodingException.class,
-            e ->
-                assertThat(e.kind())
-                    .isEqualTo(RecordDecodingException.Kind.NOT_SINGLE_OBJECT_ENCODING));
+    assertDecodingFails(
+        "garbage".getBytes(), RecordDecodingException.Kind.NOT_SINGLE_OBJECT_ENCODING);
   }
 
   @Test
   void truncatedBodyIsCorrupt() {
     byte[] bytes = SingleObjectEncoding.encode(TestRecords.teacherOutput("r1", 4));
     byte[] cut = Arrays.copyOf(bytes, 20);
-    assertThatThrownBy(() -> SingleObjectEncoding.decodeTeacherOutput(cut))
+    assertDecodingFails(cut, RecordDecodingException.Kind.CORRUPT_BODY);
+  }
+
+  private static void assertDecodingFails(byte[] bytes, RecordDecodingException.Kind kind) {
+    assertThatThrownBy(() -> SingleObjectEncoding.decodeTeacherOutput(bytes))
         .isInstanceOfSatisfying(
-            RecordDecodingException.class,
-            e -> assertThat(e.kind()).isEqualTo(RecordDecodingException.Kind.CORRUPT_BODY));
+            RecordDecodingException.class, e -> assertThat(e.kind()).isEqualTo(kind));
   }
 }

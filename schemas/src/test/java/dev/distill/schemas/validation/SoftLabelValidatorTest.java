@@ -10,6 +10,7 @@ import dev.distill.schemas.codec.SoftLabels;
 import java.nio.ByteBuffer;
 import java.util.List;
 import java.util.Optional;
+import java.util.function.Consumer;
 import org.junit.jupiter.api.Test;
 
 class SoftLabelValidatorTest {
@@ -52,28 +53,22 @@ class SoftLabelValidatorTest {
     assertThat(SoftLabelValidator.validate(TestRecords.teacherOutput("r1", 5))).isEmpty();
   }
 
+  /** The reason the validator gives for a valid record of n positions after {@code change}. */
+  private static Optional<Reason> reasonAfter(int positions, Consumer<TeacherOutput> change) {
+    TeacherOutput r = TestRecords.teacherOutput("r1", positions);
+    change.accept(r);
+    return SoftLabelValidator.validate(r).map(Violation::reason);
+  }
+
   @Test
-  void refusesNonPositiveTemperature() {
-    TeacherOutput r = TestRecords.teacherOutput("r1", 5);
-    r.getProvenance().setTemperature(0f);
-    assertThat(SoftLabelValidator.validate(r).map(Violation::reason))
+  void namesEachKindOfBadRecord() {
+    assertThat(reasonAfter(5, r -> r.getProvenance().setTemperature(0f)))
         .contains(Reason.NON_POSITIVE_TEMPERATURE);
-  }
-
-  @Test
-  void refusesTokensThatDoNotMatchThePositions() {
-    TeacherOutput r = TestRecords.teacherOutput("r1", 5);
-    r.setTokens(List.of(1, 2, 3));
-    assertThat(SoftLabelValidator.validate(r).map(Violation::reason))
-        .contains(Reason.SHAPE_MISMATCH);
-  }
-
-  @Test
-  void refusesTokenIdsOutsideTheVocabulary() {
-    TeacherOutput r = TestRecords.teacherOutput("r1", 2);
-    r.setTokens(List.of(1, 2, 99));
-    assertThat(SoftLabelValidator.validate(r).map(Violation::reason))
+    assertThat(reasonAfter(5, r -> r.setTokens(List.of(1, 2, 3)))).contains(Reason.SHAPE_MISMATCH);
+    assertThat(reasonAfter(2, r -> r.setTokens(List.of(1, 2, 99))))
         .contains(Reason.TOKEN_OUT_OF_VOCAB);
+    assertThat(reasonAfter(2, r -> r.getProvenance().setCodec("dense-fp32")))
+        .contains(Reason.UNKNOWN_CODEC);
   }
 
   @Test
@@ -83,14 +78,6 @@ class SoftLabelValidatorTest {
     Optional<Violation> v = SoftLabelValidator.validate(r);
     assertThat(v.map(Violation::reason)).contains(Reason.UNDECODABLE_SOFT_LABELS);
     assertThat(v.get().detail()).contains("magic");
-  }
-
-  @Test
-  void refusesAnUnknownCodec() {
-    TeacherOutput r = TestRecords.teacherOutput("r1", 2);
-    r.getProvenance().setCodec("dense-fp32");
-    assertThat(SoftLabelValidator.validate(r).map(Violation::reason))
-        .contains(Reason.UNKNOWN_CODEC);
   }
 
   /** A record carrying sampled labels (codec v2): N = 4 draws per position over a vocab of 10. */
@@ -110,6 +97,12 @@ class SoftLabelValidatorTest {
     return r;
   }
 
+  private static void assertRefusedNamingS1(TeacherOutput r, Reason reason, String detail) {
+    Optional<Violation> v = SoftLabelValidator.validate(r);
+    assertThat(v.map(Violation::reason)).contains(reason);
+    assertThat(v.get().detail()).startsWith("record s1: ").contains(detail);
+  }
+
   @Test
   void acceptsARecordOfSampledLabelsCodecVersion2() {
     assertThat(SoftLabelValidator.validate(sampledRecord())).isEmpty();
@@ -119,9 +112,7 @@ class SoftLabelValidatorTest {
   void refusesSampledLabelsWhoseSampleCountDisagreesWithProvenanceNamingTheRecord() {
     TeacherOutput r = sampledRecord();
     r.getProvenance().setTopK(8);
-    Optional<Violation> v = SoftLabelValidator.validate(r);
-    assertThat(v.map(Violation::reason)).contains(Reason.SHAPE_MISMATCH);
-    assertThat(v.get().detail()).startsWith("record s1: ").contains("N=4");
+    assertRefusedNamingS1(r, Reason.SHAPE_MISMATCH, "N=4");
   }
 
   @Test
@@ -131,26 +122,19 @@ class SoftLabelValidatorTest {
     r.setSoftLabels(ByteBuffer.wrap(new byte[] {(byte) 0xD1, 2, 1, 4, 2, 1, 0, 2, 1}));
     r.setTokens(List.of(1, 3));
     r.getStats().setPositions(1);
-    Optional<Violation> v = SoftLabelValidator.validate(r);
-    assertThat(v.map(Violation::reason)).contains(Reason.UNDECODABLE_SOFT_LABELS);
-    assertThat(v.get().detail()).startsWith("record s1: ").contains("sum to 3");
+    assertRefusedNamingS1(r, Reason.UNDECODABLE_SOFT_LABELS, "sum to 3");
   }
 
   @Test
-  void refusesSampledIdsOutsideTheVocabulary() {
-    TeacherOutput r = sampledRecord();
-    r.getProvenance().setVocabSize(5);
-    r.setTokens(List.of(1, 3, 1));
-    assertThat(SoftLabelValidator.validate(r).map(Violation::reason))
+  void refusesSampledIdsOutsideTheVocabularyOrVersion2BytesUnderTheVersion1CodecName() {
+    TeacherOutput small = sampledRecord();
+    small.getProvenance().setVocabSize(5);
+    assertThat(SoftLabelValidator.validate(small).map(Violation::reason))
         .contains(Reason.ID_OUT_OF_VOCAB);
-  }
-
-  @Test
-  void refusesVersion2BytesUnderTheVersion1CodecName() {
-    TeacherOutput r = sampledRecord();
-    r.getProvenance().setCodec(SoftLabelCodec.NAME);
-    r.getProvenance().setCodecVersion(SoftLabelCodec.VERSION);
-    assertThat(SoftLabelValidator.validate(r).map(Violation::reason))
+    TeacherOutput misnamed = sampledRecord();
+    misnamed.getProvenance().setCodec(SoftLabelCodec.NAME);
+    misnamed.getProvenance().setCodecVersion(SoftLabelCodec.VERSION);
+    assertThat(SoftLabelValidator.validate(misnamed).map(Violation::reason))
         .contains(Reason.UNDECODABLE_SOFT_LABELS);
   }
 }

@@ -39,7 +39,6 @@ import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.api.java.function.FlatMapGroupsFunction;
-import org.apache.spark.api.java.function.ForeachPartitionFunction;
 import org.apache.spark.api.java.function.MapFunction;
 import org.apache.spark.broadcast.Broadcast;
 import org.apache.spark.sql.Column;
@@ -168,17 +167,14 @@ public final class CurateJob {
           exampleMetrics.add(sum(when(chunkReject.equalTo(r), chunkRows)).as("chunk_" + r));
         }
         exampleMetrics.add(count(when(col(DECISION).equalTo(DUPLICATE), 1)).as("duplicates"));
-        // The quantiles of the deduplicated examples: approxQuantile's aggregation, on this pass.
-        exampleMetrics.addAll(List.of(LogitFilters.quantileAggregates(undecided, probabilities)));
+        // The summary values of the deduplicated examples are collected on this pass (16 bytes an
+        // example) and their quantiles taken exactly on the driver: the same answer for any
+        // partitioning and task order (percentile_approx's partial sketches were merged in
+        // task-completion order, so the threshold could move between runs).
         Observation exampleStats = new Observation("curate-examples");
-        observe(decided, exampleStats, exampleMetrics)
-            .foreachPartition(
-                (ForeachPartitionFunction<Row>)
-                    it -> {
-                      while (it.hasNext()) {
-                        it.next();
-                      }
-                    });
+        List<Row> summaryBlocks =
+            LogitFilters.summaryBlocks(observe(decided, exampleStats, exampleMetrics), undecided)
+                .collectAsList();
         Map<String, Object> ex = exampleStats.getAsJava();
         long examples = number(ex, "examples");
         long chunkRowsMerged = number(ex, "example_rows") - examples;
@@ -197,12 +193,8 @@ public final class CurateJob {
         }
         rejected += chunkRejected;
         long duplicates = number(ex, "duplicates");
-        Map<String, List<Double>> quantileValues = new TreeMap<>();
-        for (String c : LogitFilters.COLUMNS) {
-          quantileValues.put(c, doubles(ex.get("_q_" + c)));
-        }
         Map<String, Map<Double, Double>> distributions =
-            LogitFilters.quantilesFrom(probabilities, quantileValues);
+            LogitFilters.quantilesOf(summaryBlocks, probabilities);
 
         // 3. The logit filters, on the deduplicated examples (a column; no job).
         List<LogitFilters.Resolved> resolved =
@@ -457,18 +449,6 @@ public final class CurateJob {
   private static long number(Map<String, Object> metrics, String name) {
     Object v = metrics.get(name);
     return v == null ? 0 : ((Number) v).longValue();
-  }
-
-  /** An observed array of doubles (null: empty). */
-  private static List<Double> doubles(Object v) {
-    if (v == null) {
-      return List.of();
-    }
-    List<?> list =
-        v instanceof scala.collection.Seq<?> seq
-            ? scala.jdk.javaapi.CollectionConverters.asJava(seq)
-            : (List<?>) v;
-    return list.stream().map(x -> ((Number) x).doubleValue()).toList();
   }
 
   /**

@@ -24,14 +24,17 @@ import picocli.CommandLine.Option;
 /**
  * Curated Parquet to derived curated sets, without the teacher ({@link Relabeling}): one folder per
  * variant under the output ({@code <output>/t1.0-k4/split=.../}, {@code _SUCCESS}), and a report
- * JSON with the mean KL divergence (nats per position) of each derived set from its source.
+ * JSON with the mean KL divergence (nats per position) of each derived set from its source. With
+ * {@code --to sampled:N --seed S} it also writes sampled sets (codec v2, {@code
+ * <output>/sampledN-seedS/}) drawn from the top-k + tail records ({@link Relabeling#sample}).
  */
 public final class RelabelJob {
   /**
    * @param inputPath curated Parquet folder (CurateJob's output)
    * @param outputPath parent folder of the derived sets
    * @param reportPath report JSON file
-   * @param variants the derived sets
+   * @param variants the derived top-k + tail sets
+   * @param samplings the derived sampled (codec v2) sets
    * @param master Spark master; null means the active or spark-submit session's master
    */
   public record Config(
@@ -39,18 +42,30 @@ public final class RelabelJob {
       String outputPath,
       String reportPath,
       List<Relabeling.Variant> variants,
+      List<Relabeling.Sampling> samplings,
       String master) {
     public Config {
       IngestConfig.requireText("inputPath", inputPath);
       IngestConfig.requireText("outputPath", outputPath);
       IngestConfig.requireText("reportPath", reportPath);
       variants = List.copyOf(variants);
-      if (variants.isEmpty()) {
-        throw new IllegalArgumentException("at least one variant is needed");
+      samplings = List.copyOf(samplings);
+      if (variants.isEmpty() && samplings.isEmpty()) {
+        throw new IllegalArgumentException("at least one --variant or --to is needed");
       }
       if (inputPath.equals(outputPath)) {
         throw new IllegalArgumentException("inputPath and outputPath must differ");
       }
+    }
+
+    /** Top-k + tail variants only. */
+    public Config(
+        String inputPath,
+        String outputPath,
+        String reportPath,
+        List<Relabeling.Variant> variants,
+        String master) {
+      this(inputPath, outputPath, reportPath, variants, List.of(), master);
     }
   }
 
@@ -72,9 +87,16 @@ public final class RelabelJob {
       Map<String, Double> kl = new LinkedHashMap<>();
       Map<String, String> outputs = new LinkedHashMap<>();
       long rows = 0;
+      Map<String, Dataset<Row>> sets = new LinkedHashMap<>();
       for (Relabeling.Variant v : config.variants()) {
-        String out = new Path(config.outputPath(), v.name()).toString();
-        Dataset<Row> derived = Relabeling.derive(source, v).persist(StorageLevel.MEMORY_AND_DISK());
+        sets.put(v.name(), Relabeling.derive(source, v));
+      }
+      for (Relabeling.Sampling s : config.samplings()) {
+        sets.put(s.name(), Relabeling.sample(source, s));
+      }
+      for (Map.Entry<String, Dataset<Row>> set : sets.entrySet()) {
+        String out = new Path(config.outputPath(), set.getKey()).toString();
+        Dataset<Row> derived = set.getValue().persist(StorageLevel.MEMORY_AND_DISK());
         try {
           Row agg =
               derived
@@ -82,7 +104,7 @@ public final class RelabelJob {
                   .first();
           rows = agg.getLong(0);
           double positions = agg.isNullAt(2) ? 0 : agg.getLong(2);
-          kl.put(v.name(), positions == 0 ? 0.0 : agg.getDouble(1) / positions);
+          kl.put(set.getKey(), positions == 0 ? 0.0 : agg.getDouble(1) / positions);
           DataFrameWriter<Row> w =
               derived
                   .drop(Relabeling.KL, Relabeling.POSITIONS)
@@ -93,7 +115,7 @@ public final class RelabelJob {
             w = w.partitionBy("split");
           }
           w.parquet(out);
-          outputs.put(v.name(), out);
+          outputs.put(set.getKey(), out);
         } finally {
           derived.unpersist();
         }
@@ -125,7 +147,11 @@ public final class RelabelJob {
         });
     Map<String, Object> j = ReportJson.object();
     j.put("rows", rows);
-    j.put("kl", "KL(source || derived), tail spread uniformly over the ids outside top-k");
+    j.put(
+        "kl",
+        "KL(source || derived), tail spread uniformly over the ids outside top-k; for a sampled"
+            + " set KL(sampled || source), the noise of its N draws (their bias is 0 by"
+            + " construction)");
     j.put("sets", sets);
     ReportJson.write(hadoop, path, j);
   }
@@ -136,6 +162,10 @@ public final class RelabelJob {
 
   /** RelabelJob's command line. */
   static final class Cli extends JobCli.JobCommand<Config> {
+    private static final String TO_HELP =
+        "Repeatable: a sampled set (codec v2), N ids per position drawn with replacement from each"
+            + " top-k + tail record, its tail spread uniformly over the other ids.";
+
     @Mixin JobCli.Input input;
     @Mixin JobCli.OutputAndReport out;
 
@@ -145,6 +175,12 @@ public final class RelabelJob {
         description =
             "Repeatable: a derived set at temperature T, top-k K or both (t=T, k=K, t=T,k=K).")
     List<String> variants = new ArrayList<>();
+
+    @Option(names = "--to", paramLabel = "sampled:N", description = TO_HELP)
+    List<String> samplings = new ArrayList<>();
+
+    @Option(names = "--seed", description = "Seed of the --to draws; default 0.")
+    long seed = 0;
 
     @Override
     void run(Config c) throws Exception {
@@ -159,7 +195,11 @@ public final class RelabelJob {
       for (String s : variants) {
         parsed.add(Relabeling.Variant.parse(s));
       }
-      return new Config(input.dir, out.output.dir, out.report, parsed, null);
+      List<Relabeling.Sampling> sampled = new ArrayList<>();
+      for (String s : samplings) {
+        sampled.add(Relabeling.Sampling.parse(s, seed));
+      }
+      return new Config(input.dir, out.output.dir, out.report, parsed, sampled, null);
     }
   }
 }

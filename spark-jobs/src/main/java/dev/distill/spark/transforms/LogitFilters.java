@@ -1,13 +1,11 @@
 package dev.distill.spark.transforms;
 
-import static org.apache.spark.sql.functions.array;
 import static org.apache.spark.sql.functions.col;
-import static org.apache.spark.sql.functions.isnan;
 import static org.apache.spark.sql.functions.lit;
-import static org.apache.spark.sql.functions.not;
-import static org.apache.spark.sql.functions.percentile_approx;
 import static org.apache.spark.sql.functions.when;
 
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -15,23 +13,26 @@ import java.util.Map;
 import java.util.TreeSet;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import org.apache.spark.api.java.function.MapPartitionsFunction;
 import org.apache.spark.sql.Column;
 import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Encoders;
 import org.apache.spark.sql.Row;
-import org.apache.spark.sql.functions;
+import org.apache.spark.sql.RowFactory;
+import org.apache.spark.sql.types.DataTypes;
+import org.apache.spark.sql.types.StructType;
 
 /**
  * Logit-aware filters on the per-record summary columns, without decoding soft labels: each filter
  * is a lower or upper bound on one column, either a value ({@code mean_entropy<=3.5}) or a quantile
  * of the column over the rows being filtered ({@code mean_entropy<=q0.99}: drop the top 1%),
- * computed with {@code approxQuantile} (relative error {@value #RELATIVE_ERROR}).
+ * computed exactly over the narrow summary values ({@link #quantilesOf}).
  *
  * <p>Every row gets {@value #DECISION}: the spec of the first filter it fails (in the order given),
  * or null when it passes all of them, so each decision is counted once under its own name.
  */
 public final class LogitFilters {
   public static final String DECISION = "filter_decision";
-  public static final double RELATIVE_ERROR = 0.001;
 
   /** The summary columns a filter may name. */
   public static final List<String> COLUMNS =
@@ -100,27 +101,12 @@ public final class LogitFilters {
   private LogitFilters() {}
 
   /**
-   * Approximate quantiles of every summary column: column to (quantile to value), for {@link
-   * #REPORTED_QUANTILES} plus {@code extra}. Empty input gives an empty map.
+   * Exact quantiles of every summary column: column to (quantile to value), for {@link
+   * #REPORTED_QUANTILES} plus {@code extra}. Empty input gives an empty map. One Spark job ({@link
+   * #summaryBlocks}, then {@link #quantilesOf}).
    */
   public static Map<String, Map<Double, Double>> quantiles(Dataset<Row> rows, double... extra) {
-    double[] p = probabilities(extra);
-    double[][] values =
-        rows.select(COLUMNS.stream().map(c -> col(c).cast("double").as(c)).toArray(Column[]::new))
-            .stat()
-            .approxQuantile(COLUMNS.toArray(new String[0]), p, RELATIVE_ERROR);
-    Map<String, Map<Double, Double>> out = new LinkedHashMap<>();
-    for (int c = 0; c < COLUMNS.size(); c++) {
-      if (values[c].length == 0) {
-        continue;
-      }
-      Map<Double, Double> byQ = new LinkedHashMap<>();
-      for (int i = 0; i < p.length; i++) {
-        byQ.put(p[i], values[c][i]);
-      }
-      out.put(COLUMNS.get(c), byQ);
-    }
-    return out;
+    return quantilesOf(summaryBlocks(rows, lit(true)).collectAsList(), probabilities(extra));
   }
 
   /** {@link #REPORTED_QUANTILES} and {@code extra}: sorted, distinct. */
@@ -135,53 +121,91 @@ public final class LogitFilters {
     return probs.stream().mapToDouble(Double::doubleValue).toArray();
   }
 
+  /** One row per partition: the summary columns' values, packed ({@link #quantilesOf}). */
+  public static final StructType BLOCK =
+      new StructType().add("_summary_block", DataTypes.BinaryType, false);
+
   /**
-   * The accuracy of {@code percentile_approx} that {@code approxQuantile} uses for a relative error
-   * e: {@code min(Int.MaxValue, ceil(1 / e))} (Spark's {@code StatFunctions}).
+   * The summary columns ({@link #COLUMNS}) of the rows where {@code where} holds, packed into one
+   * row per partition ({@link #BLOCK}: for each column in turn, its values as little-endian
+   * float32, a null as NaN), so that a caller can collect them on a pass that runs anyway (16 bytes
+   * an example on the driver).
    */
-  static int accuracy() {
-    return (int) Math.min(Integer.MAX_VALUE, (long) Math.ceil(1.0 / RELATIVE_ERROR));
+  public static Dataset<Row> summaryBlocks(Dataset<Row> rows, Column where) {
+    int n = COLUMNS.size();
+    return rows.where(where)
+        .select(COLUMNS.stream().map(c -> col(c).cast("float").as(c)).toArray(Column[]::new))
+        .mapPartitions(
+            (MapPartitionsFunction<Row, Row>)
+                it -> {
+                  float[][] values = new float[n][1024];
+                  int size = 0;
+                  while (it.hasNext()) {
+                    Row r = it.next();
+                    if (size == values[0].length) {
+                      for (int c = 0; c < n; c++) {
+                        values[c] = java.util.Arrays.copyOf(values[c], size * 2);
+                      }
+                    }
+                    for (int c = 0; c < n; c++) {
+                      values[c][size] = r.isNullAt(c) ? Float.NaN : r.getFloat(c);
+                    }
+                    size++;
+                  }
+                  ByteBuffer b = ByteBuffer.allocate(4 * n * size).order(ByteOrder.LITTLE_ENDIAN);
+                  for (int c = 0; c < n; c++) {
+                    b.asFloatBuffer().position(c * size).put(values[c], 0, size);
+                  }
+                  return List.of(RowFactory.create((Object) b.array())).iterator();
+                },
+            Encoders.row(BLOCK));
   }
 
   /**
-   * One aggregate per summary column ({@link #COLUMNS} order, named {@code _q_<column>}): {@code
-   * percentile_approx} at {@code probabilities} of the column over the rows where {@code where}
-   * holds, nulls and NaN left out, the accuracy of {@code approxQuantile} at {@value
-   * #RELATIVE_ERROR}: the algorithm {@code approxQuantile} runs, as plain aggregates, so they can
-   * ride on a pass that runs anyway ({@code Dataset.observe}) instead of a job of their own.
+   * Exact quantiles from the collected {@link #summaryBlocks}: column to (quantile to value) for
+   * {@code probabilities}; NaN left out; a column without a value is left out. The value at
+   * quantile p of n sorted values is the {@code max(1, ceil(p n))}-th smallest: the definition
+   * {@code percentile_approx} approximates (the smallest value such that at least p n values are at
+   * or below it). Sorting every value makes the answer independent of the partitioning and of the
+   * order the blocks arrive in (issue 14: {@code percentile_approx}'s partial sketches, merged in
+   * task-completion order, could move the threshold between runs).
    */
-  public static Column[] quantileAggregates(Column where, double[] probabilities) {
-    Column probs =
-        array(
-            java.util.Arrays.stream(probabilities).mapToObj(functions::lit).toArray(Column[]::new));
-    return COLUMNS.stream()
-        .map(
-            c -> {
-              Column v = col(c).cast("double");
-              return percentile_approx(
-                      when(where.and(v.isNotNull()).and(not(isnan(v))), v), probs, lit(accuracy()))
-                  .as("_q_" + c);
-            })
-        .toArray(Column[]::new);
-  }
-
-  /**
-   * Column to (quantile to value) from the values of {@link #quantileAggregates} (null for a column
-   * without a value: left out, as {@link #quantiles} leaves it out).
-   */
-  public static Map<String, Map<Double, Double>> quantilesFrom(
-      double[] probabilities, Map<String, List<Double>> byColumn) {
+  public static Map<String, Map<Double, Double>> quantilesOf(
+      List<Row> blocks, double[] probabilities) {
+    int n = COLUMNS.size();
+    int total = 0;
+    for (Row b : blocks) {
+      total += ((byte[]) b.get(0)).length / (4 * n);
+    }
+    float[][] values = new float[n][total];
+    int[] sizes = new int[n];
+    for (Row block : blocks) {
+      byte[] bytes = (byte[]) block.get(0);
+      int size = bytes.length / (4 * n);
+      java.nio.FloatBuffer f =
+          ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer();
+      for (int c = 0; c < n; c++) {
+        for (int i = 0; i < size; i++) {
+          float v = f.get(c * size + i);
+          if (!Float.isNaN(v)) {
+            values[c][sizes[c]++] = v;
+          }
+        }
+      }
+    }
     Map<String, Map<Double, Double>> out = new LinkedHashMap<>();
-    for (String c : COLUMNS) {
-      List<Double> values = byColumn.get(c);
-      if (values == null || values.isEmpty()) {
+    for (int c = 0; c < n; c++) {
+      if (sizes[c] == 0) {
         continue;
       }
+      float[] sorted = java.util.Arrays.copyOf(values[c], sizes[c]);
+      java.util.Arrays.sort(sorted);
       Map<Double, Double> byQ = new LinkedHashMap<>();
-      for (int i = 0; i < probabilities.length; i++) {
-        byQ.put(probabilities[i], values.get(i));
+      for (double p : probabilities) {
+        long rank = Math.max(1, (long) Math.ceil(p * sorted.length));
+        byQ.put(p, (double) sorted[(int) Math.min(rank, sorted.length) - 1]);
       }
-      out.put(c, byQ);
+      out.put(COLUMNS.get(c), byQ);
     }
     return out;
   }

@@ -240,7 +240,11 @@ public final class NearDuplicates {
     return signatures
         .select(col(KEY), posexplode(col(BANDS)).as(new String[] {"band", "bucket"}))
         .repartition(col("band"), col("bucket"))
-        .sortWithinPartitions(col("band"), col("bucket"), col(KEY))
+        // The bucket first: a 64-bit hash (the band index mixed in), so the sort's 8-byte prefix
+        // orders almost every pair of rows without the full comparator; the band first (20
+        // values) left most comparisons to the interpreted comparator (issue 14: 11% of the
+        // curation's CPU samples, JFR). Rows of one (band, bucket) stay consecutive either way.
+        .sortWithinPartitions(col("bucket"), col("band"), col(KEY))
         .mapPartitions(
             (MapPartitionsFunction<Row, Row>) it -> bucketPairs(it, cap), Encoders.row(PAIR));
   }

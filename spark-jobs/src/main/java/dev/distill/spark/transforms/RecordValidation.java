@@ -5,6 +5,7 @@ import static org.apache.spark.sql.functions.col;
 import dev.distill.schemas.avro.LabelStats;
 import dev.distill.schemas.avro.Provenance;
 import dev.distill.schemas.avro.TeacherOutput;
+import dev.distill.schemas.codec.SoftLabelCodec;
 import dev.distill.schemas.validation.Reason;
 import dev.distill.schemas.validation.SoftLabelValidator;
 import dev.distill.schemas.validation.Violation;
@@ -79,15 +80,104 @@ public final class RecordValidation {
       }
     }
     List<Object> rawTokens = r.getList(r.fieldIndex(RawColumns.TOKENS));
-    List<Integer> tokens = new ArrayList<>(rawTokens.size());
-    for (int i = 0; i < rawTokens.size(); i++) {
+    int[] ids = new int[rawTokens.size()];
+    for (int i = 0; i < ids.length; i++) {
       Object t = rawTokens.get(i);
       if (t == null) {
         return Optional.of(new Violation(Reason.SHAPE_MISMATCH, "token " + i + " is null"));
       }
-      tokens.add((Integer) t);
+      ids[i] = (Integer) t;
+    }
+    if (certainlyValidTopK(r, ids)) {
+      return Optional.empty();
+    }
+    List<Integer> tokens = new ArrayList<>(ids.length);
+    for (int t : ids) {
+      tokens.add(t);
     }
     return SoftLabelValidator.validate(toTeacherOutput(r, tokens));
+  }
+
+  /**
+   * A cheap, sufficient test of validity for the top-k codec v1 (issue 14: validation was most of
+   * the scan's CPU): true only when {@link SoftLabelValidator#validate(TeacherOutput)} would find
+   * nothing. It checks what can fail on bytes that decode: temperature, codec, token ids, the
+   * header and shapes, every label id in {@code [0, vocab)} and strictly ascending (so distinct),
+   * and the exact length, without turning a probability code into a float. No probability check can
+   * fail after a decode: a code is {@code exp(-q / 4096)}, finite in [0, 1], and the decoder
+   * divides by the total when it exceeds 1, so the top-k sum stays below {@code 1 + 1e-6}, inside
+   * {@link SoftLabelValidator#SUM_TOLERANCE}. Anything else (the sampled codec, a long varint, any
+   * failure) is left to the full validator, which names the reason: the answer is the same.
+   */
+  static boolean certainlyValidTopK(Row r, int[] tokens) {
+    float temperature = r.<Float>getAs(RawColumns.TEMPERATURE);
+    if (!(temperature > 0f) || !Float.isFinite(temperature)) {
+      return false;
+    }
+    if (!SoftLabelCodec.NAME.equals(r.getAs(RawColumns.CODEC))
+        || r.<Integer>getAs(RawColumns.CODEC_VERSION) != SoftLabelCodec.VERSION) {
+      return false;
+    }
+    int vocab = r.<Integer>getAs(RawColumns.VOCAB_SIZE);
+    for (int t : tokens) {
+      if (t < 0 || t >= vocab) {
+        return false;
+      }
+    }
+    byte[] b = r.getAs(RawColumns.SOFT_LABELS);
+    // SoftLabelCodec's layout: magic 0xD1, version, varint P, varint k, then per position k
+    // varint id gaps and k + 1 uint16 codes.
+    if (b.length < 2 || (b[0] & 0xFF) != 0xD1 || (b[1] & 0xFF) != SoftLabelCodec.VERSION) {
+      return false;
+    }
+    int[] at = {2};
+    int p = shortVarint(b, at);
+    int k = shortVarint(b, at);
+    if (p < 0
+        || k <= 0
+        || (long) p * k > b.length
+        || p != tokens.length - 1
+        || k != r.<Integer>getAs(RawColumns.TOP_K)
+        || r.<Integer>getAs(RawColumns.POSITIONS) != p
+        || k > vocab) {
+      return false;
+    }
+    int codes = 2 * (k + 1);
+    for (int pos = 0; pos < p; pos++) {
+      long prev = -1;
+      for (int j = 0; j < k; j++) {
+        int v = shortVarint(b, at);
+        if (v < 0) {
+          return false;
+        }
+        long id = prev < 0 ? v : prev + 1 + v;
+        if (id >= vocab) {
+          return false;
+        }
+        prev = id;
+      }
+      at[0] += codes;
+      if (at[0] > b.length) {
+        return false;
+      }
+    }
+    return at[0] == b.length;
+  }
+
+  /** A varint of at most 4 bytes at {@code at[0]} (advanced); -1 when longer or truncated. */
+  private static int shortVarint(byte[] b, int[] at) {
+    int result = 0;
+    for (int shift = 0; shift < 28; shift += 7) {
+      if (at[0] >= b.length) {
+        return -1;
+      }
+      int x = b[at[0]++] & 0xFF;
+      result |= (x & 0x7F) << shift;
+      if ((x & 0x80) == 0) {
+        return result;
+      }
+    }
+    return -1;
   }
 
   /** Rebuilds the record a raw row came from (rationales and gold answer are not in raw rows). */

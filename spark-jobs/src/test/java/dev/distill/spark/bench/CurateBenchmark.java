@@ -195,7 +195,9 @@ public final class CurateBenchmark {
                 .setMeanTopkMass((float) (mass / positions))
                 .setLabelOutsideTopkRate(0f)
                 .build())
-        .setProvenance(TestRecords.provenance(VOCAB, K))
+        .setProvenance(
+            dev.distill.schemas.TestRecords.provenance(
+                "teacher-a", "aa11", "char", "cc22", VOCAB, K))
         .setCreatedAtMs(1_700_000_000_000L)
         .build();
   }
@@ -245,6 +247,14 @@ public final class CurateBenchmark {
     return spark;
   }
 
+  /** CPU time of this JVM (all threads), in seconds. */
+  static double processCpuSeconds() {
+    return ((com.sun.management.OperatingSystemMXBean)
+                java.lang.management.ManagementFactory.getOperatingSystemMXBean())
+            .getProcessCpuTime()
+        / 1e9;
+  }
+
   static double seconds(Runnable r) {
     long t = System.nanoTime();
     r.run();
@@ -260,6 +270,7 @@ public final class CurateBenchmark {
     @Override
     public void onJobStart(SparkListenerJobStart e) {
       jobs.incrementAndGet();
+      jobStarts.put(e.jobId(), e.time());
       // The job's last stage is named after the call site that started it.
       List<org.apache.spark.scheduler.StageInfo> stages =
           new ArrayList<>(scala.jdk.javaapi.CollectionConverters.asJava(e.stageInfos()));
@@ -273,7 +284,43 @@ public final class CurateBenchmark {
     @Override
     public void onStageCompleted(SparkListenerStageCompleted e) {
       stages.incrementAndGet();
+      org.apache.spark.scheduler.StageInfo s = e.stageInfo();
+      org.apache.spark.executor.TaskMetrics m = s.taskMetrics();
+      long ms =
+          s.submissionTime().isDefined() && s.completionTime().isDefined()
+              ? (Long) s.completionTime().get() - (Long) s.submissionTime().get()
+              : -1;
+      stageLines.add(
+          String.format(
+              "stage %d: %.2f s wall, %d tasks, executor run %.2f s, cpu %.2f s, gc %.2f s,"
+                  + " shuffle read %,d B, shuffle write %,d B, input %,d B, output %,d B: %s",
+              s.stageId(),
+              ms / 1e3,
+              s.numTasks(),
+              m.executorRunTime() / 1e3,
+              m.executorCpuTime() / 1e9,
+              m.jvmGCTime() / 1e3,
+              m.shuffleReadMetrics().totalBytesRead(),
+              m.shuffleWriteMetrics().bytesWritten(),
+              m.inputMetrics().bytesRead(),
+              m.outputMetrics().bytesWritten(),
+              s.name()));
+      cpuNanos.addAndGet(m.executorCpuTime());
     }
+
+    @Override
+    public void onJobEnd(org.apache.spark.scheduler.SparkListenerJobEnd e) {
+      Long start = jobStarts.remove(e.jobId());
+      jobLines.add(
+          String.format(
+              "job %d: %.2f s wall", e.jobId(), start == null ? -1 : (e.time() - start) / 1e3));
+    }
+
+    final List<String> stageLines = java.util.Collections.synchronizedList(new ArrayList<>());
+    final List<String> jobLines = java.util.Collections.synchronizedList(new ArrayList<>());
+    final java.util.Map<Integer, Long> jobStarts = new java.util.concurrent.ConcurrentHashMap<>();
+    final java.util.concurrent.atomic.AtomicLong cpuNanos =
+        new java.util.concurrent.atomic.AtomicLong();
   }
 
   /** Parquet part files under a folder (all splits). */
@@ -324,7 +371,12 @@ public final class CurateBenchmark {
     int jobs = 0;
     int stages = 0;
     List<String> sites = List.of();
+    List<String> stageLines = List.of();
+    List<String> jobLines = List.of();
+    List<Double> plainCpu = new ArrayList<>();
+    List<Double> curateCpu = new ArrayList<>();
     for (int round = 0; round < rounds; round++) {
+      double cpu0 = processCpuSeconds();
       plain.add(
           seconds(
               () ->
@@ -335,13 +387,22 @@ public final class CurateBenchmark {
                       .mode("overwrite")
                       .option("compression", "zstd")
                       .parquet(dir.resolve("copy-" + n).toString())));
+      double cpu1 = processCpuSeconds();
+      plainCpu.add(cpu1 - cpu0);
+      Thread.sleep(200);
       int j0 = counter.jobs.get();
       int s0 = counter.stages.get();
+      int sl0 = counter.stageLines.size();
+      int jl0 = counter.jobLines.size();
+      double cpu2 = processCpuSeconds();
       curate.add(seconds(() -> result[0] = CurateJob.run(config)));
+      curateCpu.add(processCpuSeconds() - cpu2);
       Thread.sleep(200); // listener events are delivered asynchronously
       jobs = counter.jobs.get() - j0;
       stages = counter.stages.get() - s0;
       sites = new ArrayList<>(counter.callSites.subList(j0, counter.jobs.get()));
+      stageLines = new ArrayList<>(counter.stageLines.subList(sl0, counter.stageLines.size()));
+      jobLines = new ArrayList<>(counter.jobLines.subList(jl0, counter.jobLines.size()));
     }
     double p = median(plain);
     double c = median(curate);
@@ -370,11 +431,26 @@ public final class CurateBenchmark {
           r.nearDuplicates(),
           r.filtered());
     }
+    if (print) {
+      // CPU-seconds of the whole JVM (driver and the local executor): on a shared machine they
+      // move far less with the load than wall seconds.
+      System.out.printf(
+          "process cpu s: plain %s curate %s; medians %.1f / %.1f = %.2fx; load average %.1f%n",
+          format(plainCpu),
+          format(curateCpu),
+          median(plainCpu),
+          median(curateCpu),
+          median(curateCpu) / median(plainCpu),
+          java.lang.management.ManagementFactory.getOperatingSystemMXBean().getSystemLoadAverage());
+    }
     if (print && listJobs) {
-      // What started each job of the last curation (Spark's short call site).
+      // What started each job of the last curation (Spark's short call site), how long each
+      // job took, and each completed stage's tasks, executor CPU and shuffle bytes.
       for (int i = 0; i < sites.size(); i++) {
         System.out.printf("  job %d: %s%n", i + 1, sites.get(i));
       }
+      jobLines.forEach(l -> System.out.println("  " + l));
+      stageLines.forEach(l -> System.out.println("  " + l));
     }
     if (print && quality) {
       nearDuplicateQuality(spark, raw, n, positions);

@@ -19,6 +19,7 @@ import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Encoders;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.functions;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -212,6 +213,46 @@ class CurationTransformsTest {
     assertThat(counts.get("mean_top1_margin>=0.1")).isEqualTo(9L);
     assertThat(counts.values().stream().mapToLong(Long::longValue).sum()).isEqualTo(100);
     assertThat(LogitFilters.apply(rows, filters).count()).isEqualTo(counts.get("KEPT"));
+  }
+
+  @Test
+  void quantileThresholdsAreExactAndTheSameForEveryPartitioningAndRowOrder() {
+    Random random = new Random(14);
+    List<TeacherOutput> records = new ArrayList<>();
+    float[] entropies = new float[3_000];
+    for (int i = 0; i < entropies.length; i++) {
+      entropies[i] = (float) (random.nextGaussian() * 2 + 5);
+      records.add(withStats("q" + i, i, entropies[i], random.nextFloat()));
+    }
+    Dataset<Row> rows = TestRecords.raw(spark, records).cache();
+    double[] p = LogitFilters.probabilities(0.99, 0.333);
+
+    Map<String, Map<Double, Double>> one =
+        LogitFilters.quantilesOf(
+            LogitFilters.summaryBlocks(rows.repartition(1), functions.lit(true)).collectAsList(),
+            p);
+    Map<String, Map<Double, Double>> seven =
+        LogitFilters.quantilesOf(
+            LogitFilters.summaryBlocks(
+                    rows.repartition(7).orderBy(col(RawColumns.MEAN_TOP1_MARGIN)),
+                    functions.lit(true))
+                .collectAsList(),
+            p);
+    java.util.List<Row> blocks =
+        new ArrayList<>(
+            LogitFilters.summaryBlocks(rows.repartition(5), functions.lit(true)).collectAsList());
+    java.util.Collections.reverse(blocks); // blocks merged in another order
+
+    assertThat(seven).isEqualTo(one);
+    assertThat(LogitFilters.quantilesOf(blocks, p)).isEqualTo(one);
+    float[] sorted = entropies.clone();
+    java.util.Arrays.sort(sorted);
+    // q0.99 of 3,000 values: the 2,970th smallest; q0.333: the 999th (ceil(0.333 * 3000)).
+    assertThat(one.get(RawColumns.MEAN_ENTROPY).get(0.99)).isEqualTo((double) sorted[2_969]);
+    assertThat(one.get(RawColumns.MEAN_ENTROPY).get(0.333)).isEqualTo((double) sorted[998]);
+    assertThat(one.get(RawColumns.MEAN_ENTROPY).get(0.0)).isEqualTo((double) sorted[0]);
+    assertThat(one.get(RawColumns.MEAN_ENTROPY).get(1.0)).isEqualTo((double) sorted[2_999]);
+    rows.unpersist();
   }
 
   // ---- decontamination ----

@@ -68,4 +68,32 @@ class RelabelingTest {
     assertThat(Relabeling.entropyEstimate(Relabeling.retemper(one(), 2.0, 1.0), 0, 100))
         .isLessThan(expected);
   }
+
+  @Test
+  void samplingSpecsParseAndNameTheirFolders() {
+    Relabeling.Sampling s = Relabeling.Sampling.parse("sampled:12", 7);
+    assertThat(s.samples()).isEqualTo(12);
+    assertThat(s.name()).isEqualTo("sampled12-seed7");
+    assertThatThrownBy(() -> Relabeling.Sampling.parse("sampled:0", 0))
+        .hasMessageContaining(">= 1");
+    assertThatThrownBy(() -> Relabeling.Sampling.parse("topk:4", 0))
+        .hasMessageContaining("sampled:N");
+    assertThatThrownBy(() -> Relabeling.Sampling.parse("sampled:x", 0))
+        .hasMessageContaining("number");
+  }
+
+  @Test
+  void sampledKlIsTheKlOfTheDrawsFromTheRecordWithItsTailUniform() {
+    // Draws: id 3 twice, id 50 (a tail id, 0.1 / 97) twice, of N = 4.
+    dev.distill.schemas.codec.SampledSoftLabelCodec.Sampled drawn =
+        new dev.distill.schemas.codec.SampledSoftLabelCodec.Sampled(
+            1, 4, new int[] {0, 2}, new int[] {3, 50}, new int[] {2, 2});
+    double expected = 0.5 * Math.log(0.5 / 0.5) + 0.5 * Math.log(0.5 / (0.1 / 97));
+    assertThat(Relabeling.sampledKlSum(one(), drawn, 100)).isCloseTo(expected, within(1e-6));
+    // all draws on the most probable id: KL = ln(1 / 0.5)
+    dev.distill.schemas.codec.SampledSoftLabelCodec.Sampled top =
+        new dev.distill.schemas.codec.SampledSoftLabelCodec.Sampled(
+            1, 4, new int[] {0, 1}, new int[] {3}, new int[] {4});
+    assertThat(Relabeling.sampledKlSum(one(), top, 100)).isCloseTo(Math.log(2), within(1e-6));
+  }
 }

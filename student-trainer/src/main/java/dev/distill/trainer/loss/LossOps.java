@@ -2,6 +2,7 @@ package dev.distill.trainer.loss;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
 import dev.distill.models.autograd.Scalars;
 
 /** Small numeric helpers shared by the losses; every one works in float32. */
@@ -36,6 +37,39 @@ final class LossOps {
   static NDArray maskedMean(NDArray perPosition, NDArray mask) {
     NDArray m = f32(mask);
     return perPosition.mul(m).sum().div(Scalars.maximum(m.sum(), 1f));
+  }
+
+  /**
+   * Checks the shapes of a loss' inputs: {@code logits} (B, T, V), {@code perId} (B, T, m), each of
+   * {@code likePerId} (B, T, m) and each of {@code perPosition} (B, T).
+   *
+   * @param names the arrays' names in the order logits, perId, likePerId..., perPosition...
+   * @throws IllegalArgumentException "shapes disagree: " and every array's name and shape
+   */
+  static void checkShapes(
+      NDArray logits, NDArray perId, NDArray[] likePerId, NDArray[] perPosition, String... names) {
+    Shape s = logits.getShape();
+    Shape k = perId.getShape();
+    boolean ok =
+        s.dimension() == 3 && k.dimension() == 3 && s.get(0) == k.get(0) && s.get(1) == k.get(1);
+    for (NDArray a : likePerId) {
+      ok &= a.getShape().equals(k);
+    }
+    for (NDArray a : perPosition) {
+      ok &= k.dimension() == 3 && a.getShape().equals(new Shape(k.get(0), k.get(1)));
+    }
+    if (!ok) {
+      StringBuilder b = new StringBuilder("shapes disagree:");
+      NDArray[] all = new NDArray[2 + likePerId.length + perPosition.length];
+      all[0] = logits;
+      all[1] = perId;
+      System.arraycopy(likePerId, 0, all, 2, likePerId.length);
+      System.arraycopy(perPosition, 0, all, 2 + likePerId.length, perPosition.length);
+      for (int i = 0; i < all.length; i++) {
+        b.append(i == 0 ? " " : ", ").append(names[i]).append(' ').append(all[i].getShape());
+      }
+      throw new IllegalArgumentException(b.toString());
+    }
   }
 
   static void checkTemperature(float t) {

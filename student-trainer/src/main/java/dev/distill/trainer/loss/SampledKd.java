@@ -1,7 +1,6 @@
 package dev.distill.trainer.loss;
 
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.types.Shape;
 import dev.distill.models.autograd.Scalars;
 
 /**
@@ -32,16 +31,8 @@ public final class SampledKd {
   public static NDArray perPosition(
       NDArray studentLogits, NDArray ids, NDArray weights, float temperature) {
     LossOps.checkTemperature(temperature);
-    Shape s = studentLogits.getShape();
-    Shape k = ids.getShape();
-    if (s.dimension() != 3
-        || k.dimension() != 3
-        || s.get(0) != k.get(0)
-        || s.get(1) != k.get(1)
-        || !weights.getShape().equals(k)) {
-      throw new IllegalArgumentException(
-          "shapes disagree: logits " + s + ", ids " + k + ", weights " + weights.getShape());
-    }
+    LossOps.checkShapes(
+        studentLogits, ids, new NDArray[] {weights}, new NDArray[0], "logits", "ids", "weights");
     NDArray logQ = LossOps.logProbs(studentLogits, temperature).gather(ids, 2);
     return LossOps.f32(weights).mul(logQ).sum(new int[] {2}).neg();
   }

@@ -71,24 +71,16 @@ public final class SparseKd {
       float temperature,
       boolean renormalise) {
     LossOps.checkTemperature(temperature);
-    Shape s = studentLogits.getShape();
+    LossOps.checkShapes(
+        studentLogits,
+        topkIds,
+        new NDArray[] {topkProbs},
+        new NDArray[] {tail},
+        "logits",
+        "topkIds",
+        "topkProbs",
+        "tail");
     Shape k = topkIds.getShape();
-    if (s.dimension() != 3
-        || k.dimension() != 3
-        || s.get(0) != k.get(0)
-        || s.get(1) != k.get(1)
-        || !topkProbs.getShape().equals(k)
-        || !tail.getShape().equals(new Shape(k.get(0), k.get(1)))) {
-      throw new IllegalArgumentException(
-          "shapes disagree: logits "
-              + s
-              + ", topkIds "
-              + k
-              + ", topkProbs "
-              + topkProbs.getShape()
-              + ", tail "
-              + tail.getShape());
-    }
     NDArray z = Scalars.div(LossOps.f32(studentLogits), temperature);
     NDArray p = Scalars.maximum(LossOps.f32(topkProbs), 0f);
     NDArray zk = z.gather(topkIds, 2); // (B, T, k)

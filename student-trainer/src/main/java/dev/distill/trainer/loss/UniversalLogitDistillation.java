@@ -42,16 +42,16 @@ public final class UniversalLogitDistillation {
   public static NDArray perPosition(
       NDArray studentLogits, NDArray topkProbs, NDArray tail, int teacherVocab, float temperature) {
     LossOps.checkTemperature(temperature);
+    LossOps.checkShapes(
+        studentLogits,
+        topkProbs,
+        new NDArray[0],
+        new NDArray[] {tail},
+        "logits",
+        "topkProbs",
+        "tail");
     Shape s = studentLogits.getShape();
     Shape k = topkProbs.getShape();
-    if (s.dimension() != 3
-        || k.dimension() != 3
-        || s.get(0) != k.get(0)
-        || s.get(1) != k.get(1)
-        || !tail.getShape().equals(new Shape(k.get(0), k.get(1)))) {
-      throw new IllegalArgumentException(
-          "shapes disagree: logits " + s + ", topkProbs " + k + ", tail " + tail.getShape());
-    }
     int kk = (int) k.get(2);
     if (teacherVocab < kk) {
       throw new IllegalArgumentException(

@@ -45,7 +45,8 @@ class DistillationLossTest extends NDManagerPerTest {
       NDArray logits = manager.randomNormal(new Shape(2, 4, 6));
       float temp = 2f;
       float kd =
-          SparseForwardKl.loss(
+          SparseKd.loss(
+                  Divergence.FORWARD_KL,
                   logits,
                   batch.topkIds(),
                   batch.topkProbs(),
@@ -145,14 +146,7 @@ class DistillationLossTest extends NDManagerPerTest {
     // one position, V = 3, logits (0, 0, ln 2) at T = 1: q = (1/4, 1/4, 1/2); labels: id 0 drawn
     // 3 of 4 times, id 2 once. KD = -(3/4 ln 1/4 + 1/4 ln 1/2) = 1.5 ln 2 + 0.25 ln 2 = 1.75 ln 2.
     // Target token 2: CE = ln 2. alpha = 0.5: 0.5 * 1.75 ln 2 + 0.5 * ln 2 = 1.375 ln 2.
-    Example e =
-        new Example(
-            "s",
-            new int[] {1, 2},
-            new dev.distill.schemas.codec.SampledSoftLabelCodec.Sampled(
-                    1, 4, new int[] {0, 2}, new int[] {0, 2}, new int[] {3, 1})
-                .toSoftLabels(4),
-            1f);
+    Example e = sampledExample(4, new int[] {0, 2}, new int[] {3, 1});
     try (KdBatch batch = KdBatch.of(manager, List.of(e))) {
       // k = 4 pads with ids 1 and 3 (weight 0): V = 4, the fourth logit -40 so q is as above within
       // 1e-17
@@ -168,14 +162,7 @@ class DistillationLossTest extends NDManagerPerTest {
 
   @Test
   void sampledLabelsRefuseDivergencesTheyDoNotEstimate() {
-    Example e =
-        new Example(
-            "s",
-            new int[] {1, 2},
-            new dev.distill.schemas.codec.SampledSoftLabelCodec.Sampled(
-                    1, 2, new int[] {0, 1}, new int[] {0}, new int[] {2})
-                .toSoftLabels(2),
-            1f);
+    Example e = sampledExample(2, new int[] {0}, new int[] {2});
     try (KdBatch batch = KdBatch.of(manager, List.of(e))) {
       NDArray logits = manager.zeros(new Shape(1, 1, 3));
       assertThatThrownBy(
@@ -186,5 +173,16 @@ class DistillationLossTest extends NDManagerPerTest {
       assertThatThrownBy(() -> new DistillationLoss(1f, 1f, true).total(logits, batch))
           .hasMessageContaining("renormalised");
     }
+  }
+
+  /** Tokens (1, 2) with one position of sampled labels: {@code ids} drawn {@code counts} times. */
+  private static Example sampledExample(int n, int[] ids, int[] counts) {
+    return new Example(
+        "s",
+        new int[] {1, 2},
+        new dev.distill.schemas.codec.SampledSoftLabelCodec.Sampled(
+                1, n, new int[] {0, ids.length}, ids, counts)
+            .toSoftLabels(n),
+        1f);
   }
 }

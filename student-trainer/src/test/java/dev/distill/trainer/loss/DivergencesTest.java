@@ -73,8 +73,8 @@ class DivergencesTest extends NDManagerPerTest {
   void jsdEndpointsAreForwardAndReverseKl() {
     NDArray t = random(2);
     NDArray s = random(2);
-    float[] fwd = Divergences.forwardKl(t, s, 1f).toFloatArray();
-    float[] rev = Divergences.reverseKl(t, s, 1f).toFloatArray();
+    float[] fwd = forwardKl(t, s);
+    float[] rev = reverseKl(t, s);
     assertAllClose(Divergences.jsd(t, s, 1f, 0f).toFloatArray(), fwd, 1e-6f);
     assertAllClose(Divergences.jsd(t, s, 1f, 1f).toFloatArray(), rev, 1e-6f);
     // forward and reverse really differ here, so a swapped beta would be caught
@@ -85,8 +85,8 @@ class DivergencesTest extends NDManagerPerTest {
   void jsdOverBetaTendsToForwardKlAndOverOneMinusBetaToReverseKl() {
     NDArray t = random(1);
     NDArray s = random(1);
-    float[] fwd = Divergences.forwardKl(t, s, 1f).toFloatArray();
-    float[] rev = Divergences.reverseKl(t, s, 1f).toFloatArray();
+    float[] fwd = forwardKl(t, s);
+    float[] rev = reverseKl(t, s);
     float small = 1e-3f;
     float[] nearZero = Divergences.jsd(t, s, 1f, small).div(small).toFloatArray();
     float[] nearOne = Divergences.jsd(t, s, 1f, 1f - small).div(small).toFloatArray();
@@ -133,5 +133,13 @@ class DivergencesTest extends NDManagerPerTest {
     assertThatThrownBy(() -> Divergences.jsd(t, t, 1f, 1.5f))
         .isInstanceOf(IllegalArgumentException.class)
         .hasMessageContaining("beta");
+  }
+
+  private static float[] forwardKl(NDArray t, NDArray s) {
+    return Divergences.forwardKl(t, s, 1f).toFloatArray();
+  }
+
+  private static float[] reverseKl(NDArray t, NDArray s) {
+    return Divergences.reverseKl(t, s, 1f).toFloatArray();
   }
 }

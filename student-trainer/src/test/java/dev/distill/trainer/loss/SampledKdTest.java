@@ -4,14 +4,13 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.within;
 
-import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.types.Shape;
-import ai.djl.training.GradientCollector;
 import dev.distill.schemas.codec.SampledSoftLabelCodec;
 import dev.distill.schemas.codec.SoftLabels;
 import dev.distill.trainer.NDManagerPerTest;
 import java.util.Random;
+import java.util.function.Function;
 import org.junit.jupiter.api.Test;
 
 class SampledKdTest extends NDManagerPerTest {
@@ -82,37 +81,16 @@ class SampledKdTest extends NDManagerPerTest {
 
   @Test
   void gradientMatchesFiniteDifferences() {
-    Random rng = new Random(2);
-    float[] z = new float[8];
-    for (int i = 0; i < z.length; i++) {
-      z[i] = (float) rng.nextGaussian();
-    }
+    float[] z = FiniteDifferences.gaussian(new Random(2), 8, 1f);
     long[] ids = {1, 3, 0, 2};
     float[] w = {0.75f, 0.25f, 1f, 0f};
     float temp = 1.5f;
-    NDArray logits = manager.create(z, new Shape(1, 2, 4));
-    logits.setRequiresGradient(true);
-    float[] grad;
-    try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
-      NDArray l =
-          SampledKd.loss(
-              logits,
-              manager.create(ids, new Shape(1, 2, 2)),
-              manager.create(w, new Shape(1, 2, 2)),
-              manager.ones(new Shape(1, 2)),
-              temp);
-      gc.backward(l);
-      grad = logits.getGradient().toFloatArray();
-    }
-    float h = 1e-2f;
-    for (int i = 0; i < z.length; i++) {
-      float[] plus = z.clone();
-      float[] minus = z.clone();
-      plus[i] += h;
-      minus[i] -= h;
-      double numeric = (lossOf(plus, ids, w, temp) - lossOf(minus, ids, w, temp)) / (2.0 * h);
-      assertThat((double) grad[i]).as("d loss / d z[%d]", i).isCloseTo(numeric, within(3e-3));
-    }
+    NDArray idArray = manager.create(ids, new Shape(1, 2, 2));
+    NDArray weights = manager.create(w, new Shape(1, 2, 2));
+    NDArray mask = manager.ones(new Shape(1, 2));
+    Function<NDArray, NDArray> kd = logits -> SampledKd.loss(logits, idArray, weights, mask, temp);
+    float[] grad = FiniteDifferences.autograd(manager, z, new Shape(1, 2, 4), kd);
+    FiniteDifferences.assertMatches(grad, z, x -> lossOf(x, ids, w, temp), 1e-2f, 3e-3, "");
   }
 
   @Test

@@ -4,10 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.within;
 
-import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.types.Shape;
-import ai.djl.training.GradientCollector;
 import dev.distill.models.tokenizer.CharTokenizer;
 import dev.distill.models.tokenizer.HfTokenizer;
 import dev.distill.trainer.NDManagerPerTest;
@@ -128,38 +126,25 @@ class SpanAlignedKdTest extends NDManagerPerTest {
 
   @Test
   void gradientMatchesFiniteDifferencesAndIsTemperatureSquaredScaled() {
-    Random rng = new Random(3);
-    float[] z = new float[T * V];
-    for (int i = 0; i < z.length; i++) {
-      z[i] = (float) rng.nextGaussian();
-    }
+    float[] z = FiniteDifferences.gaussian(new Random(3), T * V, 1f);
     float temp = 2f;
-    NDArray logits = manager.create(z, new Shape(1, T, V));
-    logits.setRequiresGradient(true);
-    float[] grad;
-    try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
-      NDArray l =
-          SpanAlignedKd.loss(
-              Divergence.FORWARD_KL,
-              logits,
-              manager.create(new long[] {0, 2}, new Shape(1, N)),
-              manager.create(new float[] {0.5f, 0.2f, 0f, 0f, 0.7f, 0f}, new Shape(1, N, C)),
-              manager.create(new float[] {0.3f, 0.3f}, new Shape(1, N)),
-              manager.create(new float[] {1, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1}, new Shape(V, C)),
-              manager.ones(new Shape(1, N)),
-              temp);
-      gc.backward(l);
-      grad = logits.getGradient().toFloatArray();
-    }
-    float h = 1e-2f;
-    for (int i = 0; i < z.length; i++) {
-      float[] plus = z.clone();
-      float[] minus = z.clone();
-      plus[i] += h;
-      minus[i] -= h;
-      double numeric = (loss(plus, temp) - loss(minus, temp)) / (2.0 * h);
-      assertThat((double) grad[i]).as("d loss / d z[%d]", i).isCloseTo(numeric, within(3e-3));
-    }
+    float[] grad =
+        FiniteDifferences.autograd(
+            manager,
+            z,
+            new Shape(1, T, V),
+            logits ->
+                SpanAlignedKd.loss(
+                    Divergence.FORWARD_KL,
+                    logits,
+                    manager.create(new long[] {0, 2}, new Shape(1, N)),
+                    manager.create(new float[] {0.5f, 0.2f, 0f, 0f, 0.7f, 0f}, new Shape(1, N, C)),
+                    manager.create(new float[] {0.3f, 0.3f}, new Shape(1, N)),
+                    manager.create(
+                        new float[] {1, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1}, new Shape(V, C)),
+                    manager.ones(new Shape(1, N)),
+                    temp));
+    FiniteDifferences.assertMatches(grad, z, x -> loss(x, temp), 1e-2f, 3e-3, "");
     // Position 1 predicts no span: its logits get no gradient.
     for (int j = V; j < 2 * V; j++) {
       assertThat(grad[j]).isZero();
@@ -206,28 +191,20 @@ class SpanAlignedKdTest extends NDManagerPerTest {
         z[p * v + s[p + 1]] = (float) Math.log(0.8);
       }
       NDArray[] a = targets.arrays(manager);
-      float right =
-          SpanAlignedKd.loss(
-                  Divergence.FORWARD_KL,
-                  manager.create(z, new Shape(1, s.length, v)),
-                  a[0],
-                  a[1],
-                  a[2],
-                  b.studentMerge(manager),
-                  manager.ones(new Shape(1, targets.spans())),
-                  1f)
-              .getFloat();
-      float uniform =
-          SpanAlignedKd.loss(
-                  Divergence.FORWARD_KL,
-                  manager.create(wrong, new Shape(1, s.length, v)),
-                  a[0],
-                  a[1],
-                  a[2],
-                  b.studentMerge(manager),
-                  manager.ones(new Shape(1, targets.spans())),
-                  1f)
-              .getFloat();
+      java.util.function.Function<float[], Float> lossAt =
+          logits ->
+              SpanAlignedKd.loss(
+                      Divergence.FORWARD_KL,
+                      manager.create(logits, new Shape(1, s.length, v)),
+                      a[0],
+                      a[1],
+                      a[2],
+                      b.studentMerge(manager),
+                      manager.ones(new Shape(1, targets.spans())),
+                      1f)
+                  .getFloat();
+      float right = lossAt.apply(z);
+      float uniform = lossAt.apply(wrong);
 
       assertThat(right).isCloseTo(0f, within(1e-5f));
       // Uniform student: Q(c) = 1/v; KL = 0.8 ln(0.8 v) + 0.2 ln(0.2 / (1 - 1/v)).

@@ -4,12 +4,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.within;
 
-import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.types.Shape;
-import ai.djl.training.GradientCollector;
 import dev.distill.trainer.NDManagerPerTest;
 import java.util.Random;
+import java.util.function.Function;
 import org.junit.jupiter.api.Test;
 
 class UniversalLogitDistillationTest extends NDManagerPerTest {
@@ -59,23 +58,10 @@ class UniversalLogitDistillationTest extends NDManagerPerTest {
 
   @Test
   void isZeroForEqualSortedDistributionsWhateverTheTokenOrderAndTheTemperatureIsStudentSide() {
-    NDArray d =
-        UniversalLogitDistillation.perPosition(
-            logitsOf(new float[][] {{0.1f, 0.6f, 0.3f}}),
-            manager.create(new float[] {0.3f, 0.6f}, new Shape(1, 1, 2)),
-            manager.create(new float[] {0.1f}, new Shape(1, 1)),
-            3,
-            1f);
-    assertThat(d.getFloat(0, 0)).isCloseTo(0f, within(1e-5f));
+    assertThat(permutedAt(1f)).isCloseTo(0f, within(1e-5f));
     // At T = 2 the student's softmax(z / 2) is flatter: no longer equal.
-    NDArray hot =
-        UniversalLogitDistillation.perPosition(
-            logitsOf(new float[][] {{0.1f, 0.6f, 0.3f}}),
-            manager.create(new float[] {0.3f, 0.6f}, new Shape(1, 1, 2)),
-            manager.create(new float[] {0.1f}, new Shape(1, 1)),
-            3,
-            2f);
-    assertThat(hot.getFloat(0, 0)).isGreaterThan(0.1f);
+    float hot = permutedAt(2f);
+    assertThat(hot).isGreaterThan(0.1f);
   }
 
   @Test
@@ -108,62 +94,47 @@ class UniversalLogitDistillationTest extends NDManagerPerTest {
     Random rng = new Random(11);
     int t = 2, v = 5, k = 2, vt = 7;
     float temp = 1.5f;
-    float[] z = new float[t * v];
-    for (int i = 0; i < z.length; i++) {
-      z[i] = (float) rng.nextGaussian() * 2;
-    }
+    float[] z = FiniteDifferences.gaussian(rng, t * v, 2f);
     float[] p = {0.5f, 0.2f, 0.6f, 0.3f};
     float[] tail = {0.3f, 0.1f};
-    NDArray logits = manager.create(z, new Shape(1, t, v));
-    logits.setRequiresGradient(true);
-    float[] grad;
-    try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
-      NDArray l =
-          UniversalLogitDistillation.loss(
-              logits,
-              manager.create(p, new Shape(1, t, k)),
-              manager.create(tail, new Shape(1, t)),
-              manager.ones(new Shape(1, t)),
-              vt,
-              temp);
-      gc.backward(l);
-      grad = logits.getGradient().toFloatArray();
-    }
-    float h = 1e-3f;
-    double maxAbs = 0;
-    for (int i = 0; i < z.length; i++) {
-      float[] plus = z.clone();
-      float[] minus = z.clone();
-      plus[i] += h;
-      minus[i] -= h;
-      double numeric =
-          (uld(plus, p, tail, t, v, k, vt, temp) - uld(minus, p, tail, t, v, k, vt, temp))
-              / (2.0 * h);
-      assertThat((double) grad[i]).as("d ULD / d z[%d]", i).isCloseTo(numeric, within(3e-3));
-      maxAbs = Math.max(maxAbs, Math.abs(numeric));
-    }
+    NDArray probs = manager.create(p, new Shape(1, t, k));
+    NDArray tails = manager.create(tail, new Shape(1, t));
+    NDArray mask = manager.ones(new Shape(1, t));
+    Function<NDArray, NDArray> uld =
+        logits -> UniversalLogitDistillation.loss(logits, probs, tails, mask, vt, temp);
+    float[] grad = FiniteDifferences.autograd(manager, z, new Shape(1, t, v), uld);
+    double maxAbs =
+        FiniteDifferences.assertMatches(
+            grad, z, x -> uld(x, p, tail, t, v, k, vt, temp), 1e-3f, 3e-3, "ULD");
     assertThat(maxAbs).isGreaterThan(1e-2);
   }
 
   @Test
   void refusesMismatchedShapesAndATeacherVocabularySmallerThanK() {
-    assertThatThrownBy(
-            () ->
-                UniversalLogitDistillation.perPosition(
-                    manager.zeros(new Shape(1, 2, 3)),
-                    manager.zeros(new Shape(1, 1, 2)),
-                    manager.zeros(new Shape(1, 1)),
-                    4,
-                    1f))
+    assertThatThrownBy(() -> perPositionOfZeros(new Shape(1, 2, 3), 4))
         .hasMessageContaining("shapes disagree");
-    assertThatThrownBy(
-            () ->
-                UniversalLogitDistillation.perPosition(
-                    manager.zeros(new Shape(1, 1, 3)),
-                    manager.zeros(new Shape(1, 1, 2)),
-                    manager.zeros(new Shape(1, 1)),
-                    1,
-                    1f))
+    assertThatThrownBy(() -> perPositionOfZeros(new Shape(1, 1, 3), 1))
         .hasMessageContaining("smaller than k");
+  }
+
+  /** ULD of zero logits of {@code logits} against a zero top-2 teacher of one position. */
+  private NDArray perPositionOfZeros(Shape logits, int teacherVocab) {
+    return UniversalLogitDistillation.perPosition(
+        manager.zeros(logits),
+        manager.zeros(new Shape(1, 1, 2)),
+        manager.zeros(new Shape(1, 1)),
+        teacherVocab,
+        1f);
+  }
+
+  /** ULD of student logits (0.1, 0.6, 0.3) at T against the teacher (0.3, 0.6) + tail 0.1. */
+  private float permutedAt(float temperature) {
+    return UniversalLogitDistillation.perPosition(
+            logitsOf(new float[][] {{0.1f, 0.6f, 0.3f}}),
+            manager.create(new float[] {0.3f, 0.6f}, new Shape(1, 1, 2)),
+            manager.create(new float[] {0.1f}, new Shape(1, 1)),
+            3,
+            temperature)
+        .getFloat(0, 0);
   }
 }

@@ -1,21 +1,19 @@
 package dev.distill.teacher.http;
 
-import com.google.gson.JsonArray;
-import com.google.gson.JsonNull;
 import com.google.gson.JsonObject;
-import com.google.gson.JsonPrimitive;
 import com.sun.net.httpserver.HttpExchange;
 import dev.distill.models.tokenizer.ChatTemplate;
+import dev.distill.teacher.http.ChatCompletionsHandler.ChatChoice;
 import dev.distill.teacher.http.Generations.Choice;
-import dev.distill.teacher.http.Generations.Params;
 import dev.distill.teacher.http.Generations.Token;
 import dev.distill.teacher.inference.Teacher;
 import dev.distill.teacher.inference.TextGeneration.TokenLogprob;
 import dev.distill.teacher.service.TeacherMetrics;
 import java.io.IOException;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Random;
-import java.util.UUID;
+import java.util.Map;
 
 /**
  * {@code POST /v1/chat/completions}, OpenAI-compatible: {@code messages} ({@code role} and {@code
@@ -32,158 +30,115 @@ import java.util.UUID;
  * gets prompts the way it was trained; a teacher whose tokenizer has no template gets a 400 that
  * says so. Tools, functions and response formats are refused (400), not ignored.
  */
-final class ChatCompletionsHandler implements JsonEndpoint {
-  private final Teacher teacher;
-  private final Generations gens; // null: the teacher does not generate
-  private final ServerConfig config;
-  private final TeacherMetrics metrics;
+final class ChatCompletionsHandler extends GenerationHandler<ChatChoice> {
+
+  /** A choice ({@code choices[i]}): whole with a {@code message}, or a streamed {@code delta}. */
+  sealed interface ChatChoice permits Whole, Streamed {}
+
+  /**
+   * A whole choice.
+   *
+   * @param logprobs null without {@code logprobs}
+   * @param finishReason {@code stop} or {@code length}
+   */
+  record Whole(int index, Message message, ChatLogprobs logprobs, String finishReason)
+      implements ChatChoice {}
+
+  /**
+   * A streamed piece of a choice.
+   *
+   * @param delta {@code role} and empty {@code content} in the first, {@code content} in the next,
+   *     empty in the last: a map, because OpenAI leaves out the members a delta does not carry,
+   *     while every other null here is written
+   * @param logprobs null without {@code logprobs}
+   * @param finishReason null but in a choice's last chunk
+   */
+  record Streamed(int index, Map<String, String> delta, ChatLogprobs logprobs, String finishReason)
+      implements ChatChoice {}
+
+  /** The assistant's answer. */
+  record Message(String role, String content) {}
+
+  /** OpenAI's {@code logprobs}: {@code content}, one entry per token. */
+  record ChatLogprobs(List<TokenEntry> content) {}
+
+  /** A token: its string, log-probability, UTF-8 bytes and the top alternatives. */
+  record TokenEntry(String token, float logprob, int[] bytes, List<TopEntry> topLogprobs) {}
+
+  /** An alternative token: its string, log-probability and UTF-8 bytes. */
+  record TopEntry(String token, float logprob, int[] bytes) {}
 
   ChatCompletionsHandler(Teacher teacher, ServerConfig config, TeacherMetrics metrics) {
-    this.teacher = teacher;
-    this.gens = teacher.textGeneration().map(g -> new Generations(g, config)).orElse(null);
-    this.config = config;
-    this.metrics = metrics;
+    super(
+        teacher,
+        config,
+        metrics,
+        "chat completions",
+        "chatcmpl-",
+        "chat.completion",
+        "chat.completion.chunk");
   }
 
   @Override
-  public int handle(HttpExchange ex, JsonObject req) throws IOException, ApiError {
-    if (gens == null) {
-      throw new ApiError(404, "chat completions are served for an in-process teacher only");
-    }
+  int serve(HttpExchange ex, JsonObject req) throws IOException, ApiError {
     ChatCompletionsRequest r = ChatCompletionsRequest.parse(req, gens, teacher, config);
-    Params p = r.params();
     boolean logprobs = r.logprobs();
-    int top = r.topLogprobs();
-    int[] promptIds = r.promptIds();
-    Random rng = new Random(p.seed());
-    String id = "chatcmpl-" + UUID.randomUUID();
-    long created = System.currentTimeMillis() / 1000;
-    String model = teacher.provenance().getTeacherId().toString();
-    int completionTokens = 0;
-    if (r.stream()) {
-      try (Sse sse = Sse.start(ex)) {
-        try {
-          for (int c = 0; c < p.n(); c++) {
-            int index = c;
-            JsonObject first = new JsonObject();
-            first.addProperty("role", "assistant");
-            first.addProperty("content", "");
-            sse.event(chunk(id, created, model, index, first, null, null));
-            Choice choice =
-                gens.choice(
-                    promptIds,
-                    p,
-                    top,
-                    rng,
-                    (text, tokens) -> {
-                      JsonObject delta = new JsonObject();
-                      delta.addProperty("content", text);
-                      sse.event(
-                          chunk(
-                              id,
-                              created,
-                              model,
-                              index,
-                              delta,
-                              logprobs ? logprobs(tokens) : null,
-                              null));
-                    });
-            completionTokens += choice.tokens().size();
-            sse.event(
-                chunk(id, created, model, index, new JsonObject(), null, choice.finishReason()));
+    Job job = new Job(r.params(), r.promptIds(), r.topLogprobs(), r.stream(), r.usageChunk(), 0);
+    return generate(
+        ex,
+        job,
+        new Format<>() {
+          @Override
+          public ChatChoice opening(int index) {
+            Map<String, String> first = new LinkedHashMap<>();
+            first.put("role", "assistant");
+            first.put("content", "");
+            return new Streamed(index, first, null, null);
           }
-          if (r.usageChunk()) {
-            JsonObject u = base(id, created, model, "chat.completion.chunk");
-            u.add("choices", new JsonArray());
-            u.add("usage", CompletionsHandler.usage(promptIds.length, completionTokens));
-            sse.event(u);
+
+          @Override
+          public ChatChoice delta(int index, String text, List<Token> tokens) {
+            return new Streamed(
+                index, Map.of("content", text), logprobs ? logprobs(tokens) : null, null);
           }
-        } catch (RuntimeException e) {
-          sse.error(500, "generation failed: " + e.getMessage());
-        }
-        sse.done();
-      }
-      metrics.batch(p.n(), promptIds.length + completionTokens, completionTokens, 0);
-      return 200;
-    }
-    JsonArray choices = new JsonArray();
-    for (int c = 0; c < p.n(); c++) {
-      Choice choice = gens.choice(promptIds, p, top, rng, null);
-      JsonObject message = new JsonObject();
-      message.addProperty("role", "assistant");
-      message.addProperty("content", choice.text());
-      JsonObject o = new JsonObject();
-      o.addProperty("index", c);
-      o.add("message", message);
-      o.add("logprobs", logprobs ? logprobs(choice.tokens()) : JsonNull.INSTANCE);
-      o.addProperty("finish_reason", choice.finishReason());
-      choices.add(o);
-      completionTokens += choice.tokens().size();
-    }
-    JsonObject out = base(id, created, model, "chat.completion");
-    out.add("choices", choices);
-    out.add("usage", CompletionsHandler.usage(promptIds.length, completionTokens));
-    metrics.batch(p.n(), promptIds.length + completionTokens, completionTokens, 0);
-    return CompletionsHandler.sendJson(ex, out);
-  }
 
-  /** The conversation; 400 naming the message and field that is wrong. */
-  private static JsonObject base(String id, long created, String model, String object) {
-    JsonObject o = new JsonObject();
-    o.addProperty("id", id);
-    o.addProperty("object", object);
-    o.addProperty("created", created);
-    o.addProperty("model", model);
-    return o;
-  }
+          @Override
+          public ChatChoice closing(int index, String finishReason) {
+            return new Streamed(index, Map.of(), null, finishReason);
+          }
 
-  private static JsonObject chunk(
-      String id,
-      long created,
-      String model,
-      int index,
-      JsonObject delta,
-      JsonObject logprobs,
-      String finish) {
-    JsonObject c = new JsonObject();
-    c.addProperty("index", index);
-    c.add("delta", delta);
-    c.add("logprobs", logprobs == null ? JsonNull.INSTANCE : logprobs);
-    c.add("finish_reason", finish == null ? JsonNull.INSTANCE : new JsonPrimitive(finish));
-    JsonObject o = base(id, created, model, "chat.completion.chunk");
-    JsonArray a = new JsonArray();
-    a.add(c);
-    o.add("choices", a);
-    return o;
+          @Override
+          public ChatChoice whole(int index, Choice choice) {
+            return new Whole(
+                index,
+                new Message("assistant", choice.text()),
+                logprobs ? logprobs(choice.tokens()) : null,
+                choice.finishReason());
+          }
+        });
   }
 
   /** OpenAI's {@code logprobs.content}: token, logprob, bytes and the top alternatives. */
-  private JsonObject logprobs(List<Token> tokens) {
-    JsonArray content = new JsonArray();
+  private ChatLogprobs logprobs(List<Token> tokens) {
+    List<TokenEntry> content = new ArrayList<>();
     for (Token t : tokens) {
-      JsonObject o = entry(t.text(), t.logprob().id(), t.logprob().logprob());
-      JsonArray alts = new JsonArray();
       TokenLogprob lp = t.logprob();
+      List<TopEntry> alts = new ArrayList<>();
       for (int j = 0; j < lp.topIds().length; j++) {
-        alts.add(entry(gens.strings.text(lp.topIds()[j]), lp.topIds()[j], lp.topLogprobs()[j]));
+        int id = lp.topIds()[j];
+        alts.add(new TopEntry(gens.strings.text(id), lp.topLogprobs()[j], bytes(id)));
       }
-      o.add("top_logprobs", alts);
-      content.add(o);
+      content.add(new TokenEntry(t.text(), lp.logprob(), bytes(lp.id()), alts));
     }
-    JsonObject out = new JsonObject();
-    out.add("content", content);
-    return out;
+    return new ChatLogprobs(content);
   }
 
-  private JsonObject entry(String text, int id, float logprob) {
-    JsonObject o = new JsonObject();
-    o.addProperty("token", text);
-    o.addProperty("logprob", logprob);
-    JsonArray bytes = new JsonArray();
-    for (byte b : gens.strings.bytes(id)) {
-      bytes.add(b & 0xff);
+  private int[] bytes(int id) {
+    byte[] b = gens.strings.bytes(id);
+    int[] out = new int[b.length];
+    for (int i = 0; i < b.length; i++) {
+      out[i] = b[i] & 0xff;
     }
-    o.add("bytes", bytes);
-    return o;
+    return out;
   }
 }

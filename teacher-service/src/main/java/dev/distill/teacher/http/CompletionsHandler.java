@@ -1,22 +1,18 @@
 package dev.distill.teacher.http;
 
-import com.google.gson.Gson;
-import com.google.gson.JsonArray;
-import com.google.gson.JsonNull;
 import com.google.gson.JsonObject;
-import com.google.gson.JsonPrimitive;
 import com.sun.net.httpserver.HttpExchange;
+import dev.distill.teacher.http.CompletionsHandler.CompletionChoice;
 import dev.distill.teacher.http.Generations.Choice;
-import dev.distill.teacher.http.Generations.Params;
 import dev.distill.teacher.http.Generations.Token;
 import dev.distill.teacher.inference.Teacher;
 import dev.distill.teacher.inference.TextGeneration.TokenLogprob;
 import dev.distill.teacher.service.TeacherMetrics;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Random;
-import java.util.UUID;
+import java.util.Map;
 
 /**
  * {@code POST /v1/completions}, OpenAI's legacy completions: {@code prompt} (one string), {@code
@@ -27,203 +23,133 @@ import java.util.UUID;
  * Teacher#textGeneration()}. Token strings are {@link
  * dev.distill.teacher.inference.TokenStrings#text(int)}.
  */
-final class CompletionsHandler implements JsonEndpoint {
-  // null members are written ("finish_reason": null), as the OpenAI API writes them
-  private static final Gson GSON =
-      new com.google.gson.GsonBuilder().serializeNulls().disableHtmlEscaping().create();
+final class CompletionsHandler extends GenerationHandler<CompletionChoice> {
 
-  private final Teacher teacher;
-  private final Generations gens; // null: the teacher does not generate
-  private final ServerConfig config;
-  private final TeacherMetrics metrics;
+  /**
+   * A choice ({@code choices[i]}), whole or a streamed piece.
+   *
+   * @param text the prompt (with {@code echo}) and the generated text; a streamed piece's text
+   * @param logprobs null without {@code logprobs}
+   * @param finishReason {@code stop}, {@code length}, or null in a streamed piece
+   */
+  record CompletionChoice(String text, int index, Logprobs logprobs, String finishReason) {}
+
+  /**
+   * OpenAI's legacy {@code logprobs}: per token its string, log-probability (null for the prompt's
+   * first token, which nothing precedes), top alternatives (string to log-probability) and
+   * character offset in the text.
+   */
+  record Logprobs(
+      List<String> tokens,
+      List<Float> tokenLogprobs,
+      List<Map<String, Float>> topLogprobs,
+      List<Integer> textOffset) {
+    static Logprobs empty() {
+      return new Logprobs(
+          new ArrayList<>(), new ArrayList<>(), new ArrayList<>(), new ArrayList<>());
+    }
+
+    /** This followed by {@code more}. */
+    Logprobs concat(Logprobs more) {
+      Logprobs out = empty();
+      for (Logprobs l : List.of(this, more)) {
+        out.tokens.addAll(l.tokens);
+        out.tokenLogprobs.addAll(l.tokenLogprobs);
+        out.topLogprobs.addAll(l.topLogprobs);
+        out.textOffset.addAll(l.textOffset);
+      }
+      return out;
+    }
+  }
 
   CompletionsHandler(Teacher teacher, ServerConfig config, TeacherMetrics metrics) {
-    this.teacher = teacher;
-    this.gens = teacher.textGeneration().map(g -> new Generations(g, config)).orElse(null);
-    this.config = config;
-    this.metrics = metrics;
+    super(teacher, config, metrics, "completions", "cmpl-", "text_completion", "text_completion");
   }
 
   @Override
-  public int handle(HttpExchange ex, JsonObject req) throws IOException, ApiError {
-    if (gens == null) {
-      throw new ApiError(404, "completions are served for an in-process teacher only");
-    }
+  int serve(HttpExchange ex, JsonObject req) throws IOException, ApiError {
     CompletionsRequest r = CompletionsRequest.parse(req, gens, teacher, config);
-    Params p = r.params();
     int logprobs = r.logprobs();
     boolean echo = r.echo();
     String prompt = r.prompt();
     int[] promptIds = r.promptIds();
     int k = Math.max(logprobs, 0);
     List<TokenLogprob> scored = echo && logprobs >= 0 ? gens.gen.score(promptIds, k) : List.of();
-    // One generator for the n choices: with a seed, the whole response is reproducible.
-    Random rng = new Random(p.seed());
-    String id = "cmpl-" + UUID.randomUUID();
-    long created = System.currentTimeMillis() / 1000;
-    String model = teacher.provenance().getTeacherId().toString();
-    int completionTokens = 0;
-    if (r.stream()) {
-      try (Sse sse = Sse.start(ex)) {
-        try {
-          for (int c = 0; c < p.n(); c++) {
-            int index = c;
-            if (echo) {
-              sse.event(
-                  chunk(
-                      id,
-                      created,
-                      model,
-                      index,
-                      prompt,
-                      echoLogprobs(promptIds, scored, logprobs),
-                      null));
+    int offsetBase = echo ? prompt.length() : 0;
+    Job job = new Job(r.params(), promptIds, k, r.stream(), r.usageChunk(), scored.size());
+    return generate(
+        ex,
+        job,
+        new Format<>() {
+          @Override
+          public CompletionChoice opening(int index) {
+            return echo
+                ? new CompletionChoice(
+                    prompt, index, logprobs >= 0 ? echoLogprobs(promptIds, scored) : null, null)
+                : null;
+          }
+
+          @Override
+          public CompletionChoice delta(int index, String text, List<Token> tokens) {
+            return new CompletionChoice(
+                text, index, logprobs >= 0 ? logprobs(tokens, offsetBase) : null, null);
+          }
+
+          @Override
+          public CompletionChoice closing(int index, String finishReason) {
+            return new CompletionChoice("", index, null, finishReason);
+          }
+
+          @Override
+          public CompletionChoice whole(int index, Choice choice) {
+            Logprobs lp = null;
+            if (logprobs >= 0) {
+              lp =
+                  (echo ? echoLogprobs(promptIds, scored) : Logprobs.empty())
+                      .concat(logprobs(choice.tokens(), offsetBase));
             }
-            Choice choice =
-                gens.choice(
-                    promptIds,
-                    p,
-                    k,
-                    rng,
-                    (text, tokens) ->
-                        sse.event(
-                            chunk(
-                                id,
-                                created,
-                                model,
-                                index,
-                                text,
-                                logprobs >= 0 ? logprobs(tokens, echo ? prompt.length() : 0) : null,
-                                null)));
-            completionTokens += choice.tokens().size();
-            sse.event(chunk(id, created, model, index, "", null, choice.finishReason()));
+            return new CompletionChoice(
+                (echo ? prompt : "") + choice.text(), index, lp, choice.finishReason());
           }
-          if (r.usageChunk()) {
-            JsonObject u = chunkBase(id, created, model);
-            u.add("choices", new JsonArray());
-            u.add("usage", usage(promptIds.length, completionTokens));
-            sse.event(u);
-          }
-        } catch (RuntimeException e) {
-          sse.error(500, "generation failed: " + e.getMessage());
-        }
-        sse.done();
-      }
-      metrics.batch(
-          p.n(), promptIds.length + completionTokens, completionTokens + scored.size(), 0);
-      return 200;
-    }
-    JsonArray choices = new JsonArray();
-    for (int c = 0; c < p.n(); c++) {
-      Choice choice = gens.choice(promptIds, p, k, rng, null);
-      JsonObject lp = null;
-      if (logprobs >= 0) {
-        lp = echo ? echoLogprobs(promptIds, scored, logprobs) : emptyLogprobs();
-        JsonObject gen = logprobs(choice.tokens(), echo ? prompt.length() : 0);
-        for (String f : List.of("tokens", "token_logprobs", "top_logprobs", "text_offset")) {
-          lp.getAsJsonArray(f).addAll(gen.getAsJsonArray(f));
-        }
-      }
-      JsonObject o = new JsonObject();
-      o.addProperty("text", (echo ? prompt : "") + choice.text());
-      o.addProperty("index", c);
-      o.add("logprobs", lp == null ? JsonNull.INSTANCE : lp);
-      o.addProperty("finish_reason", choice.finishReason());
-      choices.add(o);
-      completionTokens += choice.tokens().size();
-    }
-    JsonObject out = chunkBase(id, created, model);
-    out.add("choices", choices);
-    out.add("usage", usage(promptIds.length, completionTokens));
-    metrics.batch(p.n(), promptIds.length + completionTokens, completionTokens + scored.size(), 0);
-    return sendJson(ex, out);
-  }
-
-  private JsonObject chunkBase(String id, long created, String model) {
-    JsonObject o = new JsonObject();
-    o.addProperty("id", id);
-    o.addProperty("object", "text_completion");
-    o.addProperty("created", created);
-    o.addProperty("model", model);
-    return o;
-  }
-
-  private JsonObject chunk(
-      String id, long created, String model, int index, String text, JsonObject lp, String finish) {
-    JsonObject c = new JsonObject();
-    c.addProperty("index", index);
-    c.addProperty("text", text);
-    c.add("logprobs", lp == null ? JsonNull.INSTANCE : lp);
-    c.add("finish_reason", finish == null ? JsonNull.INSTANCE : new JsonPrimitive(finish));
-    JsonObject o = chunkBase(id, created, model);
-    JsonArray a = new JsonArray();
-    a.add(c);
-    o.add("choices", a);
-    return o;
-  }
-
-  private static JsonObject emptyLogprobs() {
-    JsonObject lp = new JsonObject();
-    for (String f : List.of("tokens", "token_logprobs", "top_logprobs", "text_offset")) {
-      lp.add(f, new JsonArray());
-    }
-    return lp;
+        });
   }
 
   /** The prompt's tokens: the first without a log-probability (nothing precedes it). */
-  private JsonObject echoLogprobs(int[] promptIds, List<TokenLogprob> scored, int logprobs) {
-    if (logprobs < 0) {
-      return null;
-    }
-    JsonObject lp = emptyLogprobs();
+  private Logprobs echoLogprobs(int[] promptIds, List<TokenLogprob> scored) {
+    Logprobs lp = Logprobs.empty();
     int offset = 0;
     for (int i = 0; i < promptIds.length; i++) {
-      String s = gens.strings.text(promptIds[i]);
-      lp.getAsJsonArray("tokens").add(s);
-      lp.getAsJsonArray("text_offset").add(offset);
+      lp.tokens().add(gens.strings.text(promptIds[i]));
+      lp.textOffset().add(offset);
       offset += gens.gen.tokenizer().decode(new int[] {promptIds[i]}).length();
       if (i == 0 || scored.isEmpty()) {
-        lp.getAsJsonArray("token_logprobs").add(JsonNull.INSTANCE);
-        lp.getAsJsonArray("top_logprobs").add(JsonNull.INSTANCE);
+        lp.tokenLogprobs().add(null);
+        lp.topLogprobs().add(null);
       } else {
         TokenLogprob t = scored.get(i - 1);
-        lp.getAsJsonArray("token_logprobs").add(t.logprob());
-        lp.getAsJsonArray("top_logprobs").add(topMap(t));
+        lp.tokenLogprobs().add(t.logprob());
+        lp.topLogprobs().add(topMap(t));
       }
     }
     return lp;
   }
 
-  private JsonObject logprobs(List<Token> tokens, int offsetBase) {
-    JsonObject lp = emptyLogprobs();
+  private Logprobs logprobs(List<Token> tokens, int offsetBase) {
+    Logprobs lp = Logprobs.empty();
     for (Token t : tokens) {
-      lp.getAsJsonArray("tokens").add(t.text());
-      lp.getAsJsonArray("token_logprobs").add(t.logprob().logprob());
-      lp.getAsJsonArray("top_logprobs").add(topMap(t.logprob()));
-      lp.getAsJsonArray("text_offset").add(offsetBase + t.offset());
+      lp.tokens().add(t.text());
+      lp.tokenLogprobs().add(t.logprob().logprob());
+      lp.topLogprobs().add(topMap(t.logprob()));
+      lp.textOffset().add(offsetBase + t.offset());
     }
     return lp;
   }
 
-  private JsonObject topMap(TokenLogprob t) {
-    JsonObject m = new JsonObject();
+  private Map<String, Float> topMap(TokenLogprob t) {
+    Map<String, Float> m = new LinkedHashMap<>();
     for (int j = 0; j < t.topIds().length; j++) {
-      m.add(gens.strings.text(t.topIds()[j]), new JsonPrimitive(t.topLogprobs()[j]));
+      m.put(gens.strings.text(t.topIds()[j]), t.topLogprobs()[j]);
     }
     return m;
-  }
-
-  static JsonObject usage(int prompt, int completion) {
-    JsonObject usage = new JsonObject();
-    usage.addProperty("prompt_tokens", prompt);
-    usage.addProperty("completion_tokens", completion);
-    usage.addProperty("total_tokens", prompt + completion);
-    return usage;
-  }
-
-  /** An OpenAI answer: null members are written, as the OpenAI API writes them. */
-  static int sendJson(HttpExchange ex, JsonObject body) throws IOException {
-    return Responses.send(
-        ex, 200, Responses.JSON, GSON.toJson(body).getBytes(StandardCharsets.UTF_8));
   }
 }

@@ -57,27 +57,122 @@ public record ServerConfig(
 
   /** Loopback, any free port, no token, and the default limits. */
   public static ServerConfig loopback() {
-    return new ServerConfig(
-        "127.0.0.1", 0, null, 1 << 20, 64, 256, 8, 64, 4096, Duration.ofMillis(5));
+    return builder().build();
   }
 
-  public ServerConfig withToken(String token) {
-    return new ServerConfig(
-        host,
-        port,
-        token,
-        maxBodyBytes,
-        maxK,
-        maxTokens,
-        threads,
-        maxInFlight,
-        tokenBudget,
-        maxWait);
+  /**
+   * A builder that starts from {@link #loopback()}'s values: loopback, any free port, no token, 1
+   * MiB bodies, k and logprobs up to 64, 256 tokens a completion, 8 threads, 64 requests in flight,
+   * 4096 tokens a batch, 5 ms wait.
+   */
+  public static Builder builder() {
+    return new Builder();
   }
 
-  public ServerConfig withLimits(long body, int k, int tokens, int inFlight) {
-    return new ServerConfig(
-        host, port, bearerToken, body, k, tokens, threads, inFlight, tokenBudget, maxWait);
+  /** A builder holding this configuration's values. */
+  public Builder toBuilder() {
+    return new Builder()
+        .optHost(host)
+        .optPort(port)
+        .optBearerToken(bearerToken)
+        .optMaxBodyBytes(maxBodyBytes)
+        .optMaxK(maxK)
+        .optMaxTokens(maxTokens)
+        .optThreads(threads)
+        .optMaxInFlight(maxInFlight)
+        .optTokenBudget(tokenBudget)
+        .optMaxWait(maxWait);
+  }
+
+  /**
+   * Builds a {@link ServerConfig} (DJL's {@code builder().optX().build()} style); every value has a
+   * default, and {@link #build()} validates them all, as the record's constructor does.
+   */
+  public static final class Builder {
+    private String host = "127.0.0.1";
+    private int port;
+    private String bearerToken;
+    private long maxBodyBytes = 1 << 20;
+    private int maxK = 64;
+    private int maxTokens = 256;
+    private int threads = 8;
+    private int maxInFlight = 64;
+    private int tokenBudget = 4096;
+    private Duration maxWait = Duration.ofMillis(5);
+
+    private Builder() {}
+
+    public Builder optHost(String host) {
+      this.host = host;
+      return this;
+    }
+
+    public Builder optPort(int port) {
+      this.port = port;
+      return this;
+    }
+
+    /** null: no auth, which only a loopback host allows. */
+    public Builder optBearerToken(String bearerToken) {
+      this.bearerToken = bearerToken;
+      return this;
+    }
+
+    public Builder optMaxBodyBytes(long maxBodyBytes) {
+      this.maxBodyBytes = maxBodyBytes;
+      return this;
+    }
+
+    public Builder optMaxK(int maxK) {
+      this.maxK = maxK;
+      return this;
+    }
+
+    public Builder optMaxTokens(int maxTokens) {
+      this.maxTokens = maxTokens;
+      return this;
+    }
+
+    public Builder optThreads(int threads) {
+      this.threads = threads;
+      return this;
+    }
+
+    public Builder optMaxInFlight(int maxInFlight) {
+      this.maxInFlight = maxInFlight;
+      return this;
+    }
+
+    public Builder optTokenBudget(int tokenBudget) {
+      this.tokenBudget = tokenBudget;
+      return this;
+    }
+
+    public Builder optMaxWait(Duration maxWait) {
+      this.maxWait = maxWait;
+      return this;
+    }
+
+    /**
+     * The configuration; {@link IllegalArgumentException} naming the first invalid value (a
+     * non-loopback host without a token included).
+     */
+    public ServerConfig build() {
+      if (host == null || maxWait == null) {
+        throw new IllegalArgumentException("ServerConfig: host and maxWait must be set");
+      }
+      return new ServerConfig(
+          host,
+          port,
+          bearerToken,
+          maxBodyBytes,
+          maxK,
+          maxTokens,
+          threads,
+          maxInFlight,
+          tokenBudget,
+          maxWait);
+    }
   }
 
   @Override

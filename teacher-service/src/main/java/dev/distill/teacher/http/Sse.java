@@ -1,6 +1,5 @@
 package dev.distill.teacher.http;
 
-import com.google.gson.Gson;
 import com.google.gson.JsonObject;
 import com.sun.net.httpserver.HttpExchange;
 import java.io.IOException;
@@ -15,9 +14,6 @@ import java.nio.charset.StandardCharsets;
  * before {@code [DONE]}, as vLLM does.
  */
 final class Sse implements AutoCloseable {
-  // null members are written ("finish_reason": null), as the OpenAI API writes them
-  private static final Gson GSON =
-      new com.google.gson.GsonBuilder().serializeNulls().disableHtmlEscaping().create();
   private final OutputStream out;
 
   private Sse(OutputStream out) {
@@ -32,8 +28,9 @@ final class Sse implements AutoCloseable {
     return new Sse(ex.getResponseBody());
   }
 
-  void event(JsonObject data) throws IOException {
-    write("data: " + GSON.toJson(data) + "\n\n");
+  /** One event: {@code data} as JSON ({@link GenerationHandler#GSON}: the OpenAI conventions). */
+  void event(Object data) throws IOException {
+    write("data: " + GenerationHandler.GSON.toJson(data) + "\n\n");
   }
 
   void error(int code, String message) throws IOException {

@@ -3,6 +3,7 @@ package dev.distill.teacher.inference;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import dev.distill.models.tokenizer.Tokenizer;
+import dev.distill.schemas.avro.Provenance;
 import dev.distill.schemas.avro.Rationale;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -22,7 +23,7 @@ import java.util.function.Predicate;
  * the model's {@link InProcessModel#decoding()}: a KV cache for our GPT and the Hugging Face
  * families). A subclass gives the model ({@link InProcessModel}), its tokenizer and its labeler.
  */
-public abstract class InProcessTeacher implements Teacher, TextGeneration {
+abstract class InProcessTeacher implements Teacher, TextGeneration {
   private final String kind;
 
   /**
@@ -37,6 +38,15 @@ public abstract class InProcessTeacher implements Teacher, TextGeneration {
 
   /** Exact soft labels of equal-length sequences from {@link #inProcessModel()}. */
   protected abstract SoftLabeler labeler();
+
+  /** Who labels: the identity recorded with every record (a copy is handed out). */
+  protected abstract Provenance identity();
+
+  /** A copy of {@link #identity()}, so a caller's change never reaches the teacher's records. */
+  @Override
+  public final Provenance provenance() {
+    return Provenance.newBuilder(identity()).build();
+  }
 
   /** The tokenizer of the model's ids. */
   @Override

@@ -18,4 +18,33 @@ public record LabeledSequence(
     float meanEntropy,
     float meanTop1Margin,
     float meanTopkMass,
-    float labelOutsideTopkRate) {}
+    float labelOutsideTopkRate) {
+
+  /**
+   * The sequence with the statistics its labels give: over positions p, the mean top-k mass {@code
+   * sum_j prob(p, j)}, the mean top-1 margin {@code prob(p, 0) - prob(p, 1)} ({@code prob(p, 0)}
+   * when k = 1), and the share of positions whose next token {@code tokens[p + 1]} is not among the
+   * top-k ids. The mean entropy needs the full distribution, so the teacher passes it.
+   */
+  public static LabeledSequence of(int[] tokens, SoftLabels labels, float meanEntropy) {
+    int positions = labels.positions();
+    int k = labels.k();
+    double mass = 0;
+    double margin = 0;
+    int outside = 0;
+    for (int p = 0; p < positions; p++) {
+      for (int j = 0; j < k; j++) {
+        mass += labels.prob(p, j);
+      }
+      margin += k > 1 ? labels.prob(p, 0) - labels.prob(p, 1) : labels.prob(p, 0);
+      outside += labels.contains(p, tokens[p + 1]) ? 0 : 1;
+    }
+    return new LabeledSequence(
+        tokens,
+        labels,
+        meanEntropy,
+        (float) (margin / positions),
+        (float) (mass / positions),
+        (float) outside / positions);
+  }
+}

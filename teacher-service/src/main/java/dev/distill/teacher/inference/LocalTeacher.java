@@ -70,8 +70,8 @@ public final class LocalTeacher extends InProcessTeacher {
   }
 
   @Override
-  public Provenance provenance() {
-    return Provenance.newBuilder(provenance).build();
+  protected Provenance identity() {
+    return provenance;
   }
 
   /**

@@ -215,33 +215,18 @@ public final class SoftLabeler {
       float[] probs = new float[positions * k];
       float[] tail = new float[positions];
       double sumEntropy = 0;
-      double sumMargin = 0;
-      double sumMass = 0;
-      int outside = 0;
       for (int pos = 0; pos < positions; pos++) {
         int base = (b * positions + pos) * k;
-        double mass = 0;
-        boolean hit = false;
-        for (int j = 0; j < k; j++) {
-          ids[pos * k + j] = topIds[base + j];
-          probs[pos * k + j] = topProbs[base + j];
-          mass += topProbs[base + j];
-          hit |= topIds[base + j] == seq[pos + 1];
-        }
+        System.arraycopy(topIds, base, ids, pos * k, k);
+        System.arraycopy(topProbs, base, probs, pos * k, k);
         tail[pos] = tails[b * positions + pos];
-        sumMass += mass;
-        sumMargin += k > 1 ? topProbs[base] - topProbs[base + 1] : topProbs[base];
         sumEntropy += entropy[b * positions + pos];
-        outside += hit ? 0 : 1;
       }
       out.add(
-          new LabeledSequence(
+          LabeledSequence.of(
               seq,
               new SoftLabels(positions, k, ids, probs, tail),
-              (float) (sumEntropy / positions),
-              (float) (sumMargin / positions),
-              (float) (sumMass / positions),
-              (float) outside / positions));
+              (float) (sumEntropy / positions)));
     }
     return out;
   }

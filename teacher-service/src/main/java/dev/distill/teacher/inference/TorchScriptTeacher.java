@@ -121,8 +121,8 @@ public final class TorchScriptTeacher extends InProcessTeacher {
   }
 
   @Override
-  public Provenance provenance() {
-    return Provenance.newBuilder(provenance).build();
+  protected Provenance identity() {
+    return provenance;
   }
 
   @Override

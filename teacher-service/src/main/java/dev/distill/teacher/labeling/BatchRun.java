@@ -46,8 +46,7 @@ public final class BatchRun {
    * A run that labels the teacher's own completions of each prompt instead of the prompt ({@link
    * SequenceLevel}); {@code generation} null: the prompts themselves.
    */
-  public BatchRun(
-      PromptLabeler labeler, int tokenBudget, SequenceLevel generation, Teacher teacher) {
+  BatchRun(PromptLabeler labeler, int tokenBudget, SequenceLevel generation, Teacher teacher) {
     if (tokenBudget < 1) {
       throw new IllegalArgumentException("tokenBudget must be >= 1");
     }

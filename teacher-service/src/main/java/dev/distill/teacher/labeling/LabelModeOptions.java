@@ -69,7 +69,7 @@ public final class LabelModeOptions {
   }
 
   /** The sequence-level KD settings, or null without {@code --generate}. */
-  public SequenceLevel generation() {
+  SequenceLevel generation() {
     if (generate < 0) {
       throw new IllegalArgumentException("--generate must be >= 0, got " + generate);
     }

@@ -29,7 +29,7 @@ import java.util.Random;
  * @param maxTokens most tokens generated per completion, >= 1 (fewer when the teacher emits an end
  *     token)
  */
-public record SequenceLevel(int completions, float temperature, int maxTokens) {
+record SequenceLevel(int completions, float temperature, int maxTokens) {
   /** Appended to a generated record's source: the record's text was written by the teacher. */
   public static final String SOURCE_SUFFIX = "/teacher-generated";
 

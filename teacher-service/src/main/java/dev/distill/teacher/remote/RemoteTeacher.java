@@ -371,31 +371,19 @@ public final class RemoteTeacher implements Teacher {
       int[] outIds = new int[positions * k];
       float[] outProbs = new float[positions * k];
       float[] outTail = new float[positions];
-      double mass = 0;
-      double margin = 0;
-      int outside = 0;
       for (int p = 0; p < positions; p++) {
         JsonArray pi = ids.get(p).getAsJsonArray();
         JsonArray pp = probs.get(p).getAsJsonArray();
-        boolean hit = false;
         for (int j = 0; j < k; j++) {
           outIds[p * k + j] = pi.get(j).getAsInt();
           outProbs[p * k + j] = pp.get(j).getAsFloat();
-          mass += outProbs[p * k + j];
-          hit |= outIds[p * k + j] == seq[p + 1];
         }
         outTail[p] = tails.get(p).getAsFloat();
-        margin += k > 1 ? outProbs[p * k] - outProbs[p * k + 1] : outProbs[p * k];
-        outside += hit ? 0 : 1;
       }
-      JsonObject stats = r.getAsJsonObject("stats");
-      return new LabeledSequence(
+      return LabeledSequence.of(
           seq,
           new SoftLabels(positions, k, outIds, outProbs, outTail),
-          stats.get("mean_entropy").getAsFloat(),
-          (float) (margin / positions),
-          (float) (mass / positions),
-          (float) outside / positions);
+          r.getAsJsonObject("stats").get("mean_entropy").getAsFloat());
     } catch (RuntimeException e) {
       throw new TeacherException("unexpected soft-labels response: " + e.getMessage(), false, e);
     }
@@ -466,9 +454,6 @@ public final class RemoteTeacher implements Teacher {
     float[] probs = new float[positions * k];
     float[] tail = new float[positions];
     double entropy = 0;
-    double margin = 0;
-    double mass = 0;
-    int outside = 0;
     for (int p = 0; p < positions; p++) {
       JsonElement e = top.get(p + 1);
       if (e == null || e.isJsonNull()) {
@@ -488,27 +473,15 @@ public final class RemoteTeacher implements Teacher {
         row[j] = (float) Math.exp(entries.get(j).getValue().getAsDouble());
       }
       tail[p] = Retemperature.apply(row, config.remoteTemperature(), config.temperature());
-      boolean hit = false;
-      double m = 0;
       for (int j = 0; j < k; j++) {
         probs[p * k + j] = row[j];
-        m += row[j];
-        hit |= ids[p * k + j] == seq[p + 1];
         entropy -= row[j] > 0 ? row[j] * Math.log(row[j]) : 0;
       }
       // The tail as one bucket: a lower bound of the full distribution's entropy.
       entropy -= tail[p] > 0 ? tail[p] * Math.log(tail[p]) : 0;
-      mass += m;
-      margin += k > 1 ? row[0] - row[1] : row[0];
-      outside += hit ? 0 : 1;
     }
-    return new LabeledSequence(
-        seq,
-        new SoftLabels(positions, k, ids, probs, tail),
-        (float) (entropy / positions),
-        (float) (margin / positions),
-        (float) (mass / positions),
-        (float) outside / positions);
+    return LabeledSequence.of(
+        seq, new SoftLabels(positions, k, ids, probs, tail), (float) (entropy / positions));
   }
 
   /**

@@ -14,7 +14,7 @@ package dev.distill.teacher.remote;
  * the exact ones, and the stored tail mass a lower bound. Records built this way say so in {@code
  * provenance.retemperatured}.
  */
-public final class Retemperature {
+final class Retemperature {
   private Retemperature() {}
 
   /**

@@ -45,8 +45,14 @@ class ChatCompletionsIT {
           + "{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"Speak of the king\"}]}]";
 
   static ServerConfig config() {
-    return new ServerConfig(
-        "127.0.0.1", 0, null, 1 << 16, 16, 32, 4, 16, 4096, Duration.ofMillis(20));
+    return ServerConfig.builder()
+        .optMaxBodyBytes(1 << 16)
+        .optMaxK(16)
+        .optMaxTokens(32)
+        .optThreads(4)
+        .optMaxInFlight(16)
+        .optMaxWait(Duration.ofMillis(20))
+        .build();
   }
 
   @BeforeAll

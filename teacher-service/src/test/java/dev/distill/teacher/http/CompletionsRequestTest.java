@@ -22,7 +22,13 @@ class CompletionsRequestTest {
   static LocalTeacher teacher;
   static Generations gens;
   // maxK 4, maxTokens 32
-  static final ServerConfig CONFIG = ServerConfig.loopback().withLimits(1 << 16, 4, 32, 8);
+  static final ServerConfig CONFIG =
+      ServerConfig.builder()
+          .optMaxBodyBytes(1 << 16)
+          .optMaxK(4)
+          .optMaxTokens(32)
+          .optMaxInFlight(8)
+          .build();
 
   @BeforeAll
   static void start() {

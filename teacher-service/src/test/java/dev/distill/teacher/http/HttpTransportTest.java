@@ -86,7 +86,7 @@ class HttpTransportTest {
 
   @Test
   void requestsAreCheckedForTokenThenPathThenMethodAndProbesNeedNone() throws Exception {
-    start(ServerConfig.loopback().withToken(TOKEN));
+    start(ServerConfig.builder().optBearerToken(TOKEN).build());
     HttpResponse<String> noToken = send("GET", "/nowhere", null, null);
     assertThat(noToken.statusCode()).isEqualTo(401);
     assertThat(noToken.headers().firstValue("WWW-Authenticate")).contains("Bearer");

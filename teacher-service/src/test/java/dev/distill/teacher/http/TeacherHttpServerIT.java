@@ -20,7 +20,6 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
@@ -43,9 +42,7 @@ class TeacherHttpServerIT {
     LanguageModel lm =
         LanguageModel.create(new GptConfig(tok.vocabSize(), 32, 2, 2, 32, 0f), tok, 7);
     teacher = new LocalTeacher("it-gpt", lm, new LabelingConfig(K, T, 16));
-    ServerConfig c =
-        new ServerConfig(
-            "127.0.0.1", 0, TOKEN, 1 << 16, 16, 32, 8, 64, 4096, Duration.ofMillis(50));
+    ServerConfig c = TestServers.config(TOKEN);
     server = new TeacherHttpServer(c, teacher, new TeacherMetrics());
     server.start();
   }

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.distill.teacher.service.TeacherMetrics;
+import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -42,24 +43,35 @@ class TeacherHttpServerTest {
     return http.send(b.build(), HttpResponse.BodyHandlers.ofString());
   }
 
+  /** A server whose teacher answers at once: k up to 2, 4 tokens, 4 requests in flight. */
+  private static TeacherHttpServer openServer(long maxBodyBytes) throws IOException {
+    return new TeacherHttpServer(
+        ServerConfig.builder()
+            .optMaxBodyBytes(maxBodyBytes)
+            .optMaxK(2)
+            .optMaxTokens(4)
+            .optMaxInFlight(4)
+            .build(),
+        new GatedTeacher(new CountDownLatch(0)),
+        new TeacherMetrics());
+  }
+
   @Test
   void nonLoopbackBindWithoutTokenIsRefusedAndTokenNeverPrinted() {
     ServerConfig c = ServerConfig.loopback();
-    assertThatThrownBy(
-            () -> new ServerConfig("0.0.0.0", 0, null, 1024, 8, 8, 2, 2, 64, Duration.ofMillis(1)))
+    assertThatThrownBy(() -> ServerConfig.builder().optHost("0.0.0.0").build())
         .isInstanceOf(IllegalArgumentException.class)
         .hasMessageContaining("without a bearer token");
-    ServerConfig open =
-        new ServerConfig("0.0.0.0", 0, TOKEN, 1024, 8, 8, 2, 2, 64, Duration.ofMillis(1));
+    ServerConfig open = ServerConfig.builder().optHost("0.0.0.0").optBearerToken(TOKEN).build();
     assertThat(open.toString()).doesNotContain(TOKEN).contains("<redacted>");
-    assertThat(c.withToken(TOKEN).toString()).doesNotContain(TOKEN);
+    assertThat(c.toBuilder().optBearerToken(TOKEN).build().toString()).doesNotContain(TOKEN);
   }
 
   @Test
   void bearerTokenIsRequiredExceptOnProbesAndNeverAppearsInMetrics() throws Exception {
     try (TeacherHttpServer s =
         new TeacherHttpServer(
-            ServerConfig.loopback().withToken(TOKEN),
+            ServerConfig.builder().optBearerToken(TOKEN).build(),
             new GatedTeacher(new CountDownLatch(0)),
             new TeacherMetrics())) {
       s.start();
@@ -86,11 +98,7 @@ class TeacherHttpServerTest {
 
   @Test
   void oversizedBodyIs413AndLimitsAndBadInputAre400() throws Exception {
-    try (TeacherHttpServer s =
-        new TeacherHttpServer(
-            ServerConfig.loopback().withLimits(64, 2, 4, 4),
-            new GatedTeacher(new CountDownLatch(0)),
-            new TeacherMetrics())) {
+    try (TeacherHttpServer s = openServer(64)) {
       s.start();
       String big = "{\"text\":\"" + "a".repeat(100) + "\"}";
       assertThat(post(s, "/v1/soft-labels", big, null).statusCode()).isEqualTo(413);
@@ -131,7 +139,14 @@ class TeacherHttpServerTest {
     GatedTeacher teacher = new GatedTeacher(gate);
     try (TeacherHttpServer s =
         new TeacherHttpServer(
-            ServerConfig.loopback().withLimits(1024, 2, 4, 1), teacher, new TeacherMetrics())) {
+            ServerConfig.builder()
+                .optMaxBodyBytes(1024)
+                .optMaxK(2)
+                .optMaxTokens(4)
+                .optMaxInFlight(1)
+                .build(),
+            teacher,
+            new TeacherMetrics())) {
       s.start();
       CompletableFuture<HttpResponse<String>> first =
           CompletableFuture.supplyAsync(
@@ -178,11 +193,7 @@ class TeacherHttpServerTest {
    */
   @Test
   void oversizedUploadIsAlwaysAnswered413NeverReset() throws Exception {
-    try (TeacherHttpServer s =
-        new TeacherHttpServer(
-            ServerConfig.loopback().withLimits(1024, 2, 4, 4),
-            new GatedTeacher(new CountDownLatch(0)),
-            new TeacherMetrics())) {
+    try (TeacherHttpServer s = openServer(1024)) {
       s.start();
       byte[] big = new byte[2 << 20];
       java.util.Arrays.fill(big, (byte) 'a');
@@ -225,7 +236,14 @@ class TeacherHttpServerTest {
     int room = threads + threads * 64;
     int flood = room + 170;
     ServerConfig c =
-        new ServerConfig("127.0.0.1", 0, null, 1024, 2, 4, threads, 64, 64, Duration.ofMillis(1));
+        ServerConfig.builder()
+            .optMaxBodyBytes(1024)
+            .optMaxK(2)
+            .optMaxTokens(4)
+            .optThreads(threads)
+            .optTokenBudget(64)
+            .optMaxWait(Duration.ofMillis(1))
+            .build();
     List<java.net.Socket> sockets = new ArrayList<>();
     try (TeacherHttpServer s = new TeacherHttpServer(c, teacher, new TeacherMetrics())) {
       s.start();

@@ -6,12 +6,11 @@ import static org.assertj.core.api.Assertions.within;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
-import dev.distill.models.gpt.GptConfig;
 import dev.distill.models.gpt.LanguageModel;
-import dev.distill.models.tokenizer.CharTokenizer;
 import dev.distill.schemas.avro.Rationale;
 import dev.distill.schemas.codec.SoftLabelCodec;
 import dev.distill.schemas.codec.SoftLabels;
+import dev.distill.teacher.TestTeachers;
 import java.util.List;
 import java.util.Random;
 import java.util.regex.Pattern;
@@ -24,8 +23,7 @@ class RationaleSamplerTest {
 
   @BeforeAll
   static void teacher() {
-    CharTokenizer tok = CharTokenizer.fromCorpus("0123456789+=AQ. \n");
-    teacher = LanguageModel.create(new GptConfig(tok.vocabSize(), 24, 1, 2, 16, 0f), tok, 5);
+    teacher = TestTeachers.model("0123456789+=AQ. \n", 24, 2, 16, 5);
   }
 
   @AfterAll

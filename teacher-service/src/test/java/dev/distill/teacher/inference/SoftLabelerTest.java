@@ -5,11 +5,10 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.within;
 
 import ai.djl.ndarray.NDManager;
-import dev.distill.models.gpt.GptConfig;
 import dev.distill.models.gpt.LanguageModel;
-import dev.distill.models.tokenizer.CharTokenizer;
 import dev.distill.schemas.codec.SoftLabels;
 import dev.distill.schemas.validation.SoftLabelValidator;
+import dev.distill.teacher.TestTeachers;
 import java.util.List;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -21,8 +20,7 @@ class SoftLabelerTest {
 
   @BeforeAll
   static void teacher() {
-    CharTokenizer tok = CharTokenizer.fromCorpus("abcdefghijklmnopqrstuvwxyz ,.");
-    teacher = LanguageModel.create(new GptConfig(tok.vocabSize(), 16, 1, 2, 16, 0f), tok, 42);
+    teacher = TestTeachers.model(TestTeachers.ALPHABET, 16, 2, 16, 42);
   }
 
   @AfterAll

@@ -4,15 +4,13 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.distill.models.checkpoint.Checkpoints;
 import dev.distill.teacher.TeacherServiceMain;
+import dev.distill.teacher.TestOutputs;
 import dev.distill.teacher.TestTeachers;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Map;
 import org.apache.avro.generic.GenericRecord;
-import org.apache.hadoop.conf.Configuration;
-import org.apache.parquet.avro.AvroParquetReader;
-import org.apache.parquet.hadoop.ParquetReader;
-import org.apache.parquet.hadoop.util.HadoopInputFile;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -52,19 +50,7 @@ class TeacherIdentityTest {
     Path input = tmp.resolve("p.jsonl");
     Files.writeString(input, "{\"prompt_id\":\"a\",\"text\":\"the cat sat.\"}\n");
     Path out = tmp.resolve("out");
-    assertThat(
-            TeacherServiceMain.execute(
-                "batch",
-                "--checkpoint",
-                ckpt.toString(),
-                "--top-k",
-                "4",
-                "--input",
-                input.toString(),
-                "--output",
-                out.toString(),
-                "--run-id",
-                "r"))
+    assertThat(TeacherServiceMain.execute(TestTeachers.labelArgs("batch", ckpt, input, out, "r")))
         .isZero();
     // What the demo records for this checkpoint (LocalPipeline: teacherIdOf + the loaded model).
     String expectedSha;
@@ -75,24 +61,13 @@ class TeacherIdentityTest {
               .getTeacherSha256()
               .toString();
     }
-    int records = 0;
-    try (var files = Files.list(out)) {
-      for (Path f : files.filter(p -> p.toString().endsWith(".parquet")).toList()) {
-        try (ParquetReader<GenericRecord> r =
-            AvroParquetReader.<GenericRecord>builder(
-                    HadoopInputFile.fromPath(
-                        new org.apache.hadoop.fs.Path(f.toString()), new Configuration()))
-                .build()) {
-          for (GenericRecord g = r.read(); g != null; g = r.read()) {
-            GenericRecord prov = (GenericRecord) g.get("provenance");
-            assertThat(prov.get("teacherId").toString()).isEqualTo("shakespeare-char-gpt-1l");
-            assertThat(prov.get("teacherSha256").toString()).isEqualTo(expectedSha);
-            records++;
-          }
-        }
-      }
-    }
-    assertThat(records).isPositive();
+    List<GenericRecord> records = TestOutputs.readAll(out);
+    assertThat(records)
+        .isNotEmpty()
+        .allSatisfy(
+            g ->
+                assertThat(TestOutputs.teacherIdentity(g))
+                    .isEqualTo("shakespeare-char-gpt-1l@" + expectedSha));
     assertThat(Files.readString(out.resolve("_config.json")))
         .contains("\"teacher_id\": \"shakespeare-char-gpt-1l\"");
   }

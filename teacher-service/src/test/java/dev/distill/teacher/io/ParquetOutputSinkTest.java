@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.distill.schemas.TestRecords;
 import dev.distill.schemas.avro.TeacherOutput;
+import dev.distill.teacher.TestOutputs;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -11,33 +12,11 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.stream.Stream;
 import org.apache.avro.generic.GenericRecord;
-import org.apache.hadoop.conf.Configuration;
-import org.apache.parquet.avro.AvroParquetReader;
-import org.apache.parquet.hadoop.ParquetReader;
-import org.apache.parquet.hadoop.util.HadoopInputFile;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 class ParquetOutputSinkTest {
   @TempDir Path tmp;
-
-  private static List<GenericRecord> readAll(Path dir) throws IOException {
-    List<GenericRecord> out = new ArrayList<>();
-    try (Stream<Path> files = Files.list(dir)) {
-      for (Path f : files.filter(p -> p.toString().endsWith(".parquet")).sorted().toList()) {
-        try (ParquetReader<GenericRecord> r =
-            AvroParquetReader.<GenericRecord>builder(
-                    HadoopInputFile.fromPath(
-                        new org.apache.hadoop.fs.Path(f.toString()), new Configuration()))
-                .build()) {
-          for (GenericRecord g = r.read(); g != null; g = r.read()) {
-            out.add(g);
-          }
-        }
-      }
-    }
-    return out;
-  }
 
   private static List<TeacherOutput> records(int n) {
     List<TeacherOutput> out = new ArrayList<>();
@@ -59,7 +38,7 @@ class ParquetOutputSinkTest {
     try (Stream<Path> files = Files.list(target)) {
       assertThat(files.filter(p -> p.toString().endsWith(".parquet")).count()).isEqualTo(3);
     }
-    List<GenericRecord> back = readAll(target);
+    List<GenericRecord> back = TestOutputs.readAll(target);
     assertThat(back).hasSize(10);
     assertThat(back.get(0).get("recordId").toString()).isEqualTo("r0");
     assertThat((List<?>) back.get(0).get("tokens")).hasSize(6);
@@ -74,7 +53,7 @@ class ParquetOutputSinkTest {
         sink.commit();
       }
     }
-    assertThat(readAll(target)).hasSize(3);
+    assertThat(TestOutputs.readAll(target)).hasSize(3);
   }
 
   @Test

@@ -3,13 +3,11 @@ package dev.distill.teacher.kafka;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import dev.distill.models.checkpoint.Checkpoints;
 import dev.distill.schemas.TestRecords;
 import dev.distill.schemas.avro.TeacherOutput;
 import dev.distill.schemas.encoding.SingleObjectEncoding;
 import dev.distill.teacher.TeacherServiceMain;
 import dev.distill.teacher.TestTeachers;
-import dev.distill.teacher.inference.LocalTeacher;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -112,14 +110,8 @@ class KafkaOutputSinkIT {
   void labelCommandProducesEveryPromptExactlyOnceInCommittedTransactions() throws Exception {
     Path dir = Files.createTempDirectory("label-kafka-it");
     Path ckpt = dir.resolve("teacher");
-    try (LocalTeacher t = TestTeachers.tiny(16, 4, 2f)) {
-      Checkpoints.save(t.model(), ckpt, Map.of());
-    }
-    StringBuilder jsonl = new StringBuilder();
-    for (int i = 0; i < 12; i++) {
-      jsonl.append(
-          "{\"prompt_id\":\"p" + i + "\",\"text\":\"" + "abc de".repeat(1 + i % 5) + "\"}\n");
-    }
+    TestTeachers.tinyCheckpoint(ckpt, Map.of());
+    StringBuilder jsonl = new StringBuilder(TestTeachers.jsonlPrompts(12, 5));
     jsonl.append("{\"prompt_id\":\"bad\",\"text\":\"hash # sign\"}\n"); // untokenizable
     Path input = dir.resolve("prompts.jsonl");
     Files.writeString(input, jsonl);

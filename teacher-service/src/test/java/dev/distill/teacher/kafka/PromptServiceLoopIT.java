@@ -56,12 +56,7 @@ class PromptServiceLoopIT {
 
   @BeforeAll
   static void start() throws Exception {
-    cluster =
-        TestBroker.start(
-            Map.of(
-                "offsets.topic.num.partitions", "3",
-                "transaction.state.log.num.partitions", "3",
-                "group.initial.rebalance.delay.ms", "0"));
+    cluster = TestBroker.startForService(Map.of());
     teacher = TestTeachers.tiny(BLOCK, 4, 2f);
   }
 
@@ -110,13 +105,12 @@ class PromptServiceLoopIT {
   }
 
   static byte[] prompt(String id, String text) {
-    return SingleObjectEncoding.encode(
-        Prompt.newBuilder()
-            .setPromptId(id)
-            .setRunId("run-1")
-            .setSource("it")
-            .setText(text)
-            .build());
+    return SingleObjectEncoding.encode(promptOf(id, text).build());
+  }
+
+  /** A prompt of run {@code run-1} from source {@code it}. */
+  static Prompt.Builder promptOf(String id, String text) {
+    return Prompt.newBuilder().setPromptId(id).setRunId("run-1").setSource("it").setText(text);
   }
 
   static void produce(String topic, Map<String, byte[]> records) {
@@ -208,10 +202,49 @@ class PromptServiceLoopIT {
     }
   }
 
+  /** What a loop wrote before it was stopped, and its metrics. */
+  record Ran(
+      List<ConsumerRecord<String, byte[]>> out,
+      List<ConsumerRecord<String, byte[]>> dlq,
+      TeacherMetrics metrics) {}
+
+  /**
+   * Runs a loop until the outputs topic holds every chunk of {@code texts} and the DLQ {@code
+   * deadLetters} records, then stops it.
+   */
+  static Ran runUntilDone(
+      String prefix, String txId, PromptLabeler labeler, Map<String, String> texts, int deadLetters)
+      throws Exception {
+    TeacherMetrics metrics = new TeacherMetrics();
+    PromptServiceLoop loop = new PromptServiceLoop(config(prefix, txId), labeler, metrics);
+    Thread thread = start(loop);
+    List<ConsumerRecord<String, byte[]>> out =
+        readCommitted(prefix + ".outputs", expectedChunks(texts), Duration.ofSeconds(60));
+    List<ConsumerRecord<String, byte[]>> dlq =
+        readCommitted(prefix + ".dlq", deadLetters, Duration.ofSeconds(30));
+    loop.requestStop();
+    thread.join(20_000);
+    assertThat(thread.isAlive()).isFalse();
+    return new Ran(out, dlq, metrics);
+  }
+
   static Thread start(PromptServiceLoop loop) {
     Thread t = new Thread(loop, "service-loop");
     t.start();
     return t;
+  }
+
+  /** Each dead letter's key and its reason header. */
+  static Map<String, String> reasons(List<ConsumerRecord<String, byte[]>> dlq) {
+    Map<String, String> reasons = new TreeMap<>();
+    for (ConsumerRecord<String, byte[]> r : dlq) {
+      reasons.put(
+          r.key(),
+          new String(
+              r.headers().lastHeader(PromptServiceLoop.REASON_HEADER).value(),
+              StandardCharsets.UTF_8));
+    }
+    return reasons;
   }
 
   @Test
@@ -233,28 +266,15 @@ class PromptServiceLoopIT {
     byte[] dup = prompt(dupId, "a different text under a seen id");
     produce(prefix + ".prompts", Map.of(dupId, dup));
 
-    TeacherMetrics metrics = new TeacherMetrics();
-    PromptServiceLoop loop =
-        new PromptServiceLoop(
-            config(prefix, "single-tx-1"), new PromptLabeler(teacher, BLOCK, 100), metrics);
-    Thread thread = start(loop);
-    List<ConsumerRecord<String, byte[]>> out =
-        readCommitted(prefix + ".outputs", expectedChunks(texts), Duration.ofSeconds(60));
-    List<ConsumerRecord<String, byte[]>> dlq =
-        readCommitted(prefix + ".dlq", 6, Duration.ofSeconds(30));
-    loop.requestStop();
-    thread.join(20_000);
-    assertThat(thread.isAlive()).isFalse();
+    Ran ran = runUntilDone(prefix, "single-tx-1", new PromptLabeler(teacher, BLOCK, 100), texts, 6);
+    List<ConsumerRecord<String, byte[]>> out = ran.out();
+    List<ConsumerRecord<String, byte[]>> dlq = ran.dlq();
+    TeacherMetrics metrics = ran.metrics();
 
     assertThat(out).hasSize(expectedChunks(texts));
     assertExactlyOnce(texts, out);
-    Map<String, String> reasons = new TreeMap<>();
+    Map<String, String> reasons = reasons(dlq);
     for (ConsumerRecord<String, byte[]> r : dlq) {
-      reasons.put(
-          r.key(),
-          new String(
-              r.headers().lastHeader(PromptServiceLoop.REASON_HEADER).value(),
-              StandardCharsets.UTF_8));
       assertThat(r.headers().lastHeader(PromptServiceLoop.DETAIL_HEADER)).isNotNull();
       assertThat(r.value()).isEqualTo(r.key().equals(dupId) ? dup : records.get(r.key()));
       if (r.key().equals(dupId)) {
@@ -369,27 +389,14 @@ class PromptServiceLoopIT {
     records.put("no-room", prompt("no-room", "abcdefghijklmn", 1));
     produce(prefix + ".prompts", records);
 
-    TeacherMetrics metrics = new TeacherMetrics();
-    PromptServiceLoop loop =
-        new PromptServiceLoop(
-            config(prefix, "cot-tx-1"), new PromptLabeler(teacher, BLOCK, 100, cot), metrics);
-    Thread thread = start(loop);
-    List<ConsumerRecord<String, byte[]>> out =
-        readCommitted(prefix + ".outputs", expectedChunks(texts), Duration.ofSeconds(60));
-    List<ConsumerRecord<String, byte[]>> dlq =
-        readCommitted(prefix + ".dlq", 2, Duration.ofSeconds(30));
-    loop.requestStop();
-    thread.join(20_000);
+    Ran ran =
+        runUntilDone(prefix, "cot-tx-1", new PromptLabeler(teacher, BLOCK, 100, cot), texts, 2);
+    List<ConsumerRecord<String, byte[]>> out = ran.out();
+    List<ConsumerRecord<String, byte[]>> dlq = ran.dlq();
+    TeacherMetrics metrics = ran.metrics();
 
     assertExactlyOnce(texts, out);
-    Map<String, String> reasons = new TreeMap<>();
-    for (ConsumerRecord<String, byte[]> r : dlq) {
-      reasons.put(
-          r.key(),
-          new String(
-              r.headers().lastHeader(PromptServiceLoop.REASON_HEADER).value(),
-              StandardCharsets.UTF_8));
-    }
+    Map<String, String> reasons = reasons(dlq);
     assertThat(reasons)
         .containsExactlyInAnyOrderEntriesOf(
             Map.of("too-many", "RATIONALES_REFUSED", "no-room", "OVER_LENGTH"));
@@ -443,13 +450,6 @@ class PromptServiceLoopIT {
   }
 
   static byte[] prompt(String id, String text, int numRationales) {
-    return SingleObjectEncoding.encode(
-        Prompt.newBuilder()
-            .setPromptId(id)
-            .setRunId("run-1")
-            .setSource("it")
-            .setText(text)
-            .setNumRationales(numRationales)
-            .build());
+    return SingleObjectEncoding.encode(promptOf(id, text).setNumRationales(numRationales).build());
   }
 }

@@ -53,13 +53,9 @@ class ServiceFailoverIT {
   @BeforeAll
   static void start() throws Exception {
     cluster =
-        TestBroker.start(
-            Map.of(
-                "offsets.topic.num.partitions", "3",
-                "transaction.state.log.num.partitions", "3",
-                "group.initial.rebalance.delay.ms", "0",
-                // A killed instance's open transaction is aborted soon after its timeout.
-                "transaction.abort.timed.out.transaction.cleanup.interval.ms", "1000"));
+        TestBroker.startForService(
+            // A killed instance's open transaction is aborted soon after its timeout.
+            Map.of("transaction.abort.timed.out.transaction.cleanup.interval.ms", "1000"));
     teacher = TestTeachers.tiny(BLOCK, 4, 2f);
     checkpoint = tmp.resolve("teacher");
     Checkpoints.save(teacher.model(), checkpoint, Map.of());
@@ -171,12 +167,18 @@ class ServiceFailoverIT {
     return c;
   }
 
+  /** The prompts and outputs topics with {@code partitions} each, and a one-partition DLQ. */
+  private static void topics(String prefix, int partitions) throws Exception {
+    String boot = cluster.bootstrapServers();
+    Topics.ensure(boot, Map.of(), prefix + ".prompts", partitions, (short) 1);
+    Topics.ensure(boot, Map.of(), prefix + ".outputs", partitions, (short) 1);
+    Topics.ensure(boot, Map.of(), prefix + ".dlq", 1, (short) 1);
+  }
+
   @Test
   void sigkillMidStreamAndTakeoverLabelEveryPromptExactlyOnce() throws Exception {
     String prefix = "kill";
-    Topics.ensure(cluster.bootstrapServers(), Map.of(), prefix + ".prompts", 4, (short) 1);
-    Topics.ensure(cluster.bootstrapServers(), Map.of(), prefix + ".outputs", 4, (short) 1);
-    Topics.ensure(cluster.bootstrapServers(), Map.of(), prefix + ".dlq", 1, (short) 1);
+    topics(prefix, 4);
     Map<String, String> texts = produce(prefix, 800);
     int expected = chunks(texts);
     Path log = tmp.resolve("child-kill.log");
@@ -229,9 +231,7 @@ class ServiceFailoverIT {
   @Test
   void sigtermStopsTheServiceCleanlyAfterItsCurrentTransaction() throws Exception {
     String prefix = "term";
-    Topics.ensure(cluster.bootstrapServers(), Map.of(), prefix + ".prompts", 2, (short) 1);
-    Topics.ensure(cluster.bootstrapServers(), Map.of(), prefix + ".outputs", 2, (short) 1);
-    Topics.ensure(cluster.bootstrapServers(), Map.of(), prefix + ".dlq", 1, (short) 1);
+    topics(prefix, 2);
     Map<String, String> texts = produce(prefix, 30);
     Path log = tmp.resolve("child-term.log");
     Process child = child(prefix, "term-child", log);

@@ -16,7 +16,6 @@ import java.util.Map;
 import java.util.Properties;
 import java.util.Random;
 import kafka.testkit.KafkaClusterTestKit;
-import kafka.testkit.TestKitNodes;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.LogDirDescription;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
@@ -49,23 +48,7 @@ public final class ServiceThroughputBenchmark {
       alphabet.append(c);
     }
     CharTokenizer tok = CharTokenizer.fromCorpus(alphabet.toString());
-    try (KafkaClusterTestKit cluster =
-        new KafkaClusterTestKit.Builder(
-                new TestKitNodes.Builder()
-                    .setCombined(true)
-                    .setNumBrokerNodes(1)
-                    .setNumControllerNodes(1)
-                    .build())
-            .setConfigProp("offsets.topic.replication.factor", "1")
-            .setConfigProp("offsets.topic.num.partitions", "3")
-            .setConfigProp("transaction.state.log.replication.factor", "1")
-            .setConfigProp("transaction.state.log.num.partitions", "3")
-            .setConfigProp("transaction.state.log.min.isr", "1")
-            .setConfigProp("group.initial.rebalance.delay.ms", "0")
-            .build()) {
-      cluster.format();
-      cluster.startup();
-      cluster.waitForReadyBrokers();
+    try (KafkaClusterTestKit cluster = TestBroker.startForService(Map.of())) {
       System.out.printf(
           "model 4L/4H/128 ctx 64; %d prompts of %d characters (%d positions each)%n",
           n, chars, chars - 1);

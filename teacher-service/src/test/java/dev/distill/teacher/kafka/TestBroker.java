@@ -1,5 +1,6 @@
 package dev.distill.teacher.kafka;
 
+import java.util.HashMap;
 import java.util.Map;
 import kafka.testkit.KafkaClusterTestKit;
 import kafka.testkit.TestKitNodes;
@@ -11,6 +12,18 @@ import kafka.testkit.TestKitNodes;
  */
 final class TestBroker {
   private TestBroker() {}
+
+  /**
+   * What the service-mode tests and benchmarks run against: small internal topics (3 partitions)
+   * and no initial rebalance delay, so a consumer group forms at once, plus {@code extra}.
+   */
+  static KafkaClusterTestKit startForService(Map<String, String> extra) throws Exception {
+    Map<String, String> settings = new HashMap<>(extra);
+    settings.put("offsets.topic.num.partitions", "3");
+    settings.put("transaction.state.log.num.partitions", "3");
+    settings.put("group.initial.rebalance.delay.ms", "0");
+    return start(settings);
+  }
 
   /** Formats and starts the cluster; returns once its broker is ready. */
   static KafkaClusterTestKit start(Map<String, String> settings) throws Exception {

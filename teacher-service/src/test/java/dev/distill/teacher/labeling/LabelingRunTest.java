@@ -2,11 +2,10 @@ package dev.distill.teacher.labeling;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.distill.models.gpt.GptConfig;
 import dev.distill.models.gpt.LanguageModel;
-import dev.distill.models.tokenizer.CharTokenizer;
 import dev.distill.schemas.avro.TeacherOutput;
 import dev.distill.schemas.validation.SoftLabelValidator;
+import dev.distill.teacher.TestTeachers;
 import dev.distill.teacher.inference.LabelingConfig;
 import dev.distill.teacher.inference.SoftLabeler;
 import dev.distill.teacher.inference.TeacherIdentity;
@@ -22,8 +21,7 @@ class LabelingRunTest {
 
   @BeforeAll
   static void teacher() {
-    CharTokenizer tok = CharTokenizer.fromCorpus("abcdefghij ");
-    teacher = LanguageModel.create(new GptConfig(tok.vocabSize(), 16, 1, 1, 8, 0f), tok, 7);
+    teacher = TestTeachers.model("abcdefghij ", 16, 1, 8, 7);
   }
 
   @AfterAll
@@ -41,12 +39,16 @@ class LabelingRunTest {
     return out;
   }
 
+  /** Top-3 at T = 2, batches of 4 prompts. */
+  private static LabelingRun run(String runId) {
+    LabelingConfig lc = new LabelingConfig(3, 2f, 4);
+    return new LabelingRun(
+        new SoftLabeler(teacher, lc), TeacherIdentity.provenance("t", teacher, lc), runId);
+  }
+
   @Test
   void everyPromptBecomesOneValidRecordWithProvenanceAndOneCommit() throws IOException {
-    LabelingConfig lc = new LabelingConfig(3, 2f, 4);
-    LabelingRun run =
-        new LabelingRun(
-            new SoftLabeler(teacher, lc), TeacherIdentity.provenance("t", teacher, lc), "run-1");
+    LabelingRun run = run("run-1");
     CollectingSink sink = new CollectingSink();
     List<Long> progress = new ArrayList<>();
     LabelingRun.Summary s = run.run(prompts(10), sink, progress::add);
@@ -67,10 +69,7 @@ class LabelingRunTest {
 
   @Test
   void recordIdsAreStableAcrossRunsAndDistinctAcrossPrompts() throws IOException {
-    LabelingConfig lc = new LabelingConfig(3, 2f, 4);
-    LabelingRun run =
-        new LabelingRun(
-            new SoftLabeler(teacher, lc), TeacherIdentity.provenance("t", teacher, lc), "r");
+    LabelingRun run = run("r");
     CollectingSink a = new CollectingSink();
     CollectingSink b = new CollectingSink();
     run.run(prompts(5), a, x -> {});

@@ -50,7 +50,8 @@ class RemoteTeacherIT {
     local = TestTeachers.tiny(32, 4, 2f);
     tokenizer = (CharTokenizer) local.model().tokenizer();
     server =
-        new TeacherHttpServer(ServerConfig.loopback().withToken(KEY), local, new TeacherMetrics());
+        new TeacherHttpServer(
+            ServerConfig.builder().optBearerToken(KEY).build(), local, new TeacherMetrics());
     server.start();
   }
 

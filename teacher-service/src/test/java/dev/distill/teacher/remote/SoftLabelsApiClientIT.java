@@ -8,8 +8,8 @@ import dev.distill.models.gpt.GptConfig;
 import dev.distill.models.gpt.LanguageModel;
 import dev.distill.models.tokenizer.CharTokenizer;
 import dev.distill.schemas.codec.SoftLabels;
-import dev.distill.teacher.http.ServerConfig;
 import dev.distill.teacher.http.TeacherHttpServer;
+import dev.distill.teacher.http.TestServers;
 import dev.distill.teacher.inference.LabelingConfig;
 import dev.distill.teacher.inference.LocalTeacher;
 import dev.distill.teacher.inference.SoftLabeler;
@@ -40,12 +40,7 @@ class SoftLabelsApiClientIT {
     LanguageModel lm =
         LanguageModel.create(new GptConfig(TOK.vocabSize(), 32, 2, 2, 32, 0f), TOK, 7);
     teacher = new LocalTeacher("it-gpt", lm, new LabelingConfig(K, T, 16));
-    server =
-        new TeacherHttpServer(
-            new ServerConfig(
-                "127.0.0.1", 0, TOKEN, 1 << 16, 16, 32, 8, 64, 4096, Duration.ofMillis(50)),
-            teacher,
-            new TeacherMetrics());
+    server = new TeacherHttpServer(TestServers.config(TOKEN), teacher, new TeacherMetrics());
     server.start();
   }
 
