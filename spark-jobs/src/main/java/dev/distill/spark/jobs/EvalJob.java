@@ -73,55 +73,45 @@ public final class EvalJob {
   private EvalJob() {}
 
   public static Result run(Config config) {
-    try (Sessions.Handle session = Sessions.open("distill-eval", config.master())) {
-      SparkSession spark = session.spark();
-      Dataset<Row> teacher = spark.read().parquet(config.teacherPath());
-      if (config.split() != null) {
-        teacher = teacher.where(col(SplitAssignment.SPLIT).equalTo(config.split()));
-      }
-      Dataset<Row> predictions =
-          spark.read().parquet(config.predictionsPath()).select(predictionColumns());
-      Dataset<Row> positions =
-          StudentEvaluation.teacherPositions(teacher, config.lengthBuckets())
-              .persist(StorageLevel.MEMORY_AND_DISK());
-      Dataset<Row> scored =
-          StudentEvaluation.score(positions, predictions).persist(StorageLevel.MEMORY_AND_DISK());
-      try {
-        long orphans = StudentEvaluation.orphans(positions, predictions).count();
-        Dataset<Row> metrics =
-            StudentEvaluation.metrics(scored, null)
-                .unionByName(StudentEvaluation.metrics(scored, StudentEvaluation.LENGTH_BUCKET))
-                .unionByName(StudentEvaluation.metrics(scored, StudentEvaluation.SOURCE))
-                .orderBy(col("slice"), col("value"))
-                .coalesce(1);
-        metrics
-            .write()
-            .mode("overwrite")
-            .option("compression", "zstd")
-            .parquet(config.outputPath());
-        List<Row> rows = spark.read().parquet(config.outputPath()).collectAsList();
-        Row all =
-            rows.stream().filter(r -> "all".equals(r.getAs("slice"))).findFirst().orElse(null);
-        long total = all == null ? 0 : all.<Long>getAs("positions");
-        long ok = all == null ? 0 : all.<Long>getAs("scored");
-        Result result = new Result(total, ok, orphans, rows, config.outputPath());
-        writeReport(spark, config, result);
-        return result;
-      } finally {
-        scored.unpersist();
-        positions.unpersist();
-      }
-    } catch (IllegalArgumentException e) {
-      throw e;
-    } catch (Exception e) {
-      throw new IllegalStateException(
-          "evaluation of "
-              + config.predictionsPath()
-              + " against "
-              + config.teacherPath()
-              + " failed: "
-              + CurateJob.describe(e),
-          e);
+    return Sessions.run(
+        "distill-eval",
+        config.master(),
+        null,
+        "evaluation of " + config.predictionsPath() + " against " + config.teacherPath(),
+        spark -> evaluate(spark, config));
+  }
+
+  private static Result evaluate(SparkSession spark, Config config) throws Exception {
+    Dataset<Row> teacher = spark.read().parquet(config.teacherPath());
+    if (config.split() != null) {
+      teacher = teacher.where(col(SplitAssignment.SPLIT).equalTo(config.split()));
+    }
+    Dataset<Row> predictions =
+        spark.read().parquet(config.predictionsPath()).select(predictionColumns());
+    Dataset<Row> positions =
+        StudentEvaluation.teacherPositions(teacher, config.lengthBuckets())
+            .persist(StorageLevel.MEMORY_AND_DISK());
+    Dataset<Row> scored =
+        StudentEvaluation.score(positions, predictions).persist(StorageLevel.MEMORY_AND_DISK());
+    try {
+      long orphans = StudentEvaluation.orphans(positions, predictions).count();
+      Dataset<Row> metrics =
+          StudentEvaluation.metrics(scored, null)
+              .unionByName(StudentEvaluation.metrics(scored, StudentEvaluation.LENGTH_BUCKET))
+              .unionByName(StudentEvaluation.metrics(scored, StudentEvaluation.SOURCE))
+              .orderBy(col("slice"), col("value"))
+              .coalesce(1);
+      metrics.write().mode("overwrite").option("compression", "zstd").parquet(config.outputPath());
+      List<Row> rows = spark.read().parquet(config.outputPath()).collectAsList();
+      Row all = rows.stream().filter(r -> "all".equals(r.getAs("slice"))).findFirst().orElse(null);
+      long total = all == null ? 0 : all.<Long>getAs("positions");
+      long ok = all == null ? 0 : all.<Long>getAs("scored");
+      Result result = new Result(total, ok, orphans, rows, config.outputPath());
+      writeReport(spark, config, result);
+      return result;
+    } finally {
+      scored.unpersist();
+      positions.unpersist();
     }
   }
 

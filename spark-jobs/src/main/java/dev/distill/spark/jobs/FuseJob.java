@@ -74,103 +74,104 @@ public final class FuseJob {
   private FuseJob() {}
 
   public static Result run(Config config) {
-    try (Sessions.Handle session = Sessions.open("distill-fuse", config.master())) {
-      SparkSession spark = session.spark();
-      List<Fusion.Teacher> teachers = new ArrayList<>();
-      List<String> tokenizers = new ArrayList<>();
-      Dataset<Row> all = null;
-      Float temperature = null;
-      for (Map.Entry<String, Double> in : config.inputs().entrySet()) {
-        Dataset<Row> raw =
-            ProvenanceGuard.requireSingleProvenance(
-                RawColumns.normalize(spark.read().parquet(in.getKey())));
-        Row p =
-            raw.select(
-                    col(RawColumns.TEACHER_ID),
-                    col(RawColumns.TEACHER_SHA256),
-                    concat_ws("@", col(RawColumns.TOKENIZER_ID), col(RawColumns.TOKENIZER_SHA256)),
-                    col(RawColumns.TEMPERATURE))
-                .first();
-        Fusion.Teacher t = new Fusion.Teacher(p.getString(0), p.getString(1), in.getValue());
-        for (int i = 0; i < teachers.size(); i++) {
-          if (!tokenizers.get(i).equals(p.getString(2))) {
-            throw new IllegalArgumentException(
-                "refusing to fuse teachers with different tokenizers: "
-                    + teachers.get(i).key()
-                    + " ("
-                    + config.inputs().keySet().toArray()[i]
-                    + ") uses "
-                    + tokenizers.get(i)
-                    + ", "
-                    + t.key()
-                    + " ("
-                    + in.getKey()
-                    + ") uses "
-                    + p.getString(2));
-          }
-          if (teachers.get(i).key().equals(t.key())) {
-            throw new IllegalArgumentException("teacher " + t.key() + " is given twice");
-          }
-        }
-        if (temperature != null && temperature != p.getFloat(3)) {
+    return Sessions.run(
+        "distill-fuse",
+        config.master(),
+        null,
+        "fusion of " + config.inputs().keySet(),
+        spark -> fuse(spark, config));
+  }
+
+  private static Result fuse(SparkSession spark, Config config) throws Exception {
+    List<Fusion.Teacher> teachers = new ArrayList<>();
+    List<String> tokenizers = new ArrayList<>();
+    Dataset<Row> all = null;
+    Float temperature = null;
+    for (Map.Entry<String, Double> in : config.inputs().entrySet()) {
+      Dataset<Row> raw =
+          ProvenanceGuard.requireSingleProvenance(
+              RawColumns.normalize(spark.read().parquet(in.getKey())));
+      Row p =
+          raw.select(
+                  col(RawColumns.TEACHER_ID),
+                  col(RawColumns.TEACHER_SHA256),
+                  concat_ws("@", col(RawColumns.TOKENIZER_ID), col(RawColumns.TOKENIZER_SHA256)),
+                  col(RawColumns.TEMPERATURE))
+              .first();
+      Fusion.Teacher t = new Fusion.Teacher(p.getString(0), p.getString(1), in.getValue());
+      for (int i = 0; i < teachers.size(); i++) {
+        if (!tokenizers.get(i).equals(p.getString(2))) {
           throw new IllegalArgumentException(
-              "refusing to fuse labels at different temperatures: "
-                  + teachers.get(0).key()
-                  + " at T="
-                  + temperature
+              "refusing to fuse teachers with different tokenizers: "
+                  + teachers.get(i).key()
+                  + " ("
+                  + config.inputs().keySet().toArray()[i]
+                  + ") uses "
+                  + tokenizers.get(i)
                   + ", "
                   + t.key()
-                  + " at T="
-                  + p.getFloat(3));
+                  + " ("
+                  + in.getKey()
+                  + ") uses "
+                  + p.getString(2));
         }
-        temperature = p.getFloat(3);
-        teachers.add(t);
-        tokenizers.add(p.getString(2));
-        all = all == null ? raw : all.unionByName(raw);
+        if (teachers.get(i).key().equals(t.key())) {
+          throw new IllegalArgumentException("teacher " + t.key() + " is given twice");
+        }
       }
-      Dataset<Row> fused =
-          Fusion.fuse(all, teachers, config.kOut()).persist(StorageLevel.MEMORY_AND_DISK());
-      try {
-        Map<String, Long> rejected = new TreeMap<>();
-        for (Row r :
-            fused
-                .filter(col(Fusion.STATUS).isNotNull())
-                .groupBy(Fusion.STATUS)
-                .agg(count(lit(1)))
-                .collectAsList()) {
-          rejected.put(r.getString(0), r.getLong(1));
-        }
-        Dataset<Row> ok = fused.filter(col(Fusion.STATUS).isNull());
-        List<org.apache.spark.sql.Column> aggs = new ArrayList<>();
-        aggs.add(sum(col(RawColumns.POSITIONS)));
-        for (int t = 0; t < teachers.size(); t++) {
-          aggs.add(sum(col(Fusion.KL).getItem(t)));
-        }
-        Row agg = ok.agg(count(lit(1)), aggs.toArray(new org.apache.spark.sql.Column[0])).first();
-        long rows = agg.getLong(0);
-        double positions = agg.isNullAt(1) ? 0 : agg.getLong(1);
-        Map<String, Double> kl = new LinkedHashMap<>();
-        for (int t = 0; t < teachers.size(); t++) {
-          kl.put(
-              teachers.get(t).key(),
-              positions == 0 || agg.isNullAt(2 + t) ? 0.0 : agg.getDouble(2 + t) / positions);
-        }
-        ok.drop(Fusion.STATUS, Fusion.KL)
-            .write()
-            .mode("overwrite")
-            .option("compression", "zstd")
-            .parquet(config.outputPath());
-        String fusedId = Fusion.fusedId(teachers);
-        writeReport(spark, config, rows, rejected, teachers, kl, fusedId);
-        return new Result(rows, rejected, teachers, kl, fusedId);
-      } finally {
-        fused.unpersist();
+      if (temperature != null && temperature != p.getFloat(3)) {
+        throw new IllegalArgumentException(
+            "refusing to fuse labels at different temperatures: "
+                + teachers.get(0).key()
+                + " at T="
+                + temperature
+                + ", "
+                + t.key()
+                + " at T="
+                + p.getFloat(3));
       }
-    } catch (IllegalArgumentException e) {
-      throw e;
-    } catch (Exception e) {
-      throw new IllegalStateException(
-          "fusion of " + config.inputs().keySet() + " failed: " + CurateJob.describe(e), e);
+      temperature = p.getFloat(3);
+      teachers.add(t);
+      tokenizers.add(p.getString(2));
+      all = all == null ? raw : all.unionByName(raw);
+    }
+    Dataset<Row> fused =
+        Fusion.fuse(all, teachers, config.kOut()).persist(StorageLevel.MEMORY_AND_DISK());
+    try {
+      Map<String, Long> rejected = new TreeMap<>();
+      for (Row r :
+          fused
+              .filter(col(Fusion.STATUS).isNotNull())
+              .groupBy(Fusion.STATUS)
+              .agg(count(lit(1)))
+              .collectAsList()) {
+        rejected.put(r.getString(0), r.getLong(1));
+      }
+      Dataset<Row> ok = fused.filter(col(Fusion.STATUS).isNull());
+      List<org.apache.spark.sql.Column> aggs = new ArrayList<>();
+      aggs.add(sum(col(RawColumns.POSITIONS)));
+      for (int t = 0; t < teachers.size(); t++) {
+        aggs.add(sum(col(Fusion.KL).getItem(t)));
+      }
+      Row agg = ok.agg(count(lit(1)), aggs.toArray(new org.apache.spark.sql.Column[0])).first();
+      long rows = agg.getLong(0);
+      double positions = agg.isNullAt(1) ? 0 : agg.getLong(1);
+      Map<String, Double> kl = new LinkedHashMap<>();
+      for (int t = 0; t < teachers.size(); t++) {
+        kl.put(
+            teachers.get(t).key(),
+            positions == 0 || agg.isNullAt(2 + t) ? 0.0 : agg.getDouble(2 + t) / positions);
+      }
+      ok.drop(Fusion.STATUS, Fusion.KL)
+          .write()
+          .mode("overwrite")
+          .option("compression", "zstd")
+          .parquet(config.outputPath());
+      String fusedId = Fusion.fusedId(teachers);
+      writeReport(spark, config, rows, rejected, teachers, kl, fusedId);
+      return new Result(rows, rejected, teachers, kl, fusedId);
+    } finally {
+      fused.unpersist();
     }
   }
 

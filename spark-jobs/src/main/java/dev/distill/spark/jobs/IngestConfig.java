@@ -93,19 +93,6 @@ public record IngestConfig(
         null);
   }
 
-  /** The same run, always on with micro-batches every {@code interval}. */
-  public IngestConfig withProcessingTime(Duration interval) {
-    return new IngestConfig(
-        bootstrapServers,
-        topic,
-        outputPath,
-        quarantinePath,
-        checkpointPath,
-        master,
-        kafkaOptions,
-        java.util.Objects.requireNonNull(interval, "interval"));
-  }
-
   /** Whether the run is always on (processing-time trigger) rather than AvailableNow. */
   public boolean alwaysOn() {
     return processingTime != null;
@@ -115,7 +102,7 @@ public record IngestConfig(
    * Parses {@code available-now} or {@code processing-time=DURATION} ({@code 500ms}, {@code 30s},
    * {@code 5m}) into a processing time, null for available-now.
    */
-  public static Duration parseTrigger(String spec) {
+  static Duration parseTrigger(String spec) {
     String s = spec.trim();
     if (s.equals("available-now")) {
       return null;

@@ -1,9 +1,9 @@
 package dev.distill.spark.jobs;
 
+import static org.apache.spark.sql.functions.count;
+import static org.apache.spark.sql.functions.lit;
+
 import dev.distill.spark.transforms.KafkaRecordDecoding;
-import dev.distill.spark.transforms.RawColumns;
-import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -16,8 +16,8 @@ import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.streaming.DataStreamReader;
 import org.apache.spark.sql.streaming.StreamingQuery;
 import org.apache.spark.sql.streaming.StreamingQueryException;
+import org.apache.spark.sql.streaming.StreamingQueryListener;
 import org.apache.spark.sql.streaming.Trigger;
-import org.apache.spark.sql.types.StructType;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
@@ -32,7 +32,11 @@ import picocli.CommandLine.Option;
  * Kafka coordinates and reason.
  *
  * <p>Two queries run side by side (one per sink, each with its own checkpoint under {@code
- * checkpointPath}); each is exactly-once on its own.
+ * checkpointPath}); each is exactly-once on its own. Each decodes a message once and builds only
+ * its own rows. The counts of a run are observed on the micro-batches that write them ({@code
+ * Dataset.observe}, read from the queries' progress events): no Spark job exists only to count
+ * (issue 14), so an AvailableNow run with new data is one Spark job per query and micro-batch. Each
+ * micro-batch writes at most one file per Kafka partition (a Spark task per partition).
  */
 public final class IngestJob {
   private IngestJob() {}
@@ -40,42 +44,111 @@ public final class IngestJob {
   public static IngestResult run(IngestConfig config) {
     try (Sessions.Handle session = Sessions.open("distill-ingest", config.master())) {
       SparkSession spark = session.spark();
-      long rawBefore = committedRows(spark, config.outputPath(), RawColumns.SCHEMA);
-      long quarantineBefore =
-          committedRows(spark, config.quarantinePath(), KafkaRecordDecoding.QUARANTINE_SCHEMA);
-
-      Dataset<Row> decoded = KafkaRecordDecoding.decode(kafkaSource(spark, config).load());
-      StreamingQuery raw =
-          start(
-              KafkaRecordDecoding.decoded(decoded),
-              config.outputPath(),
-              new Path(config.checkpointPath(), "raw").toString(),
-              config);
-      StreamingQuery quarantine;
+      Dataset<Row> kafka = kafkaSource(spark, config).load();
+      ObservedRows counts = new ObservedRows();
+      spark.streams().addListener(counts);
       try {
-        quarantine =
+        StreamingQuery raw =
             start(
-                KafkaRecordDecoding.quarantined(decoded),
-                config.quarantinePath(),
-                new Path(config.checkpointPath(), "quarantine").toString(),
+                counts.observe(KafkaRecordDecoding.raw(kafka), "raw"),
+                config.outputPath(),
+                new Path(config.checkpointPath(), "raw").toString(),
                 config);
-      } catch (RuntimeException e) {
-        stopQuietly(raw);
-        throw e;
+        StreamingQuery quarantine;
+        try {
+          quarantine =
+              start(
+                  counts.observe(KafkaRecordDecoding.quarantine(kafka), "quarantine"),
+                  config.quarantinePath(),
+                  new Path(config.checkpointPath(), "quarantine").toString(),
+                  config);
+        } catch (RuntimeException e) {
+          stopQuietly(raw);
+          throw e;
+        }
+        if (config.alwaysOn()) {
+          System.err.println(
+              "ingest always on, micro-batch every " + config.processingTime() + ": " + raw.id());
+          awaitEither(spark, raw, quarantine);
+        } else {
+          awaitBoth(raw, quarantine);
+        }
+        counts.awaitTerminated(raw.id(), quarantine.id());
+        return new IngestResult(counts.rows("raw"), counts.rows("quarantine"), config.outputPath());
+      } finally {
+        spark.streams().removeListener(counts);
       }
-      if (config.alwaysOn()) {
-        System.err.println(
-            "ingest always on, micro-batch every " + config.processingTime() + ": " + raw.id());
-        awaitEither(spark, raw, quarantine);
-      } else {
-        awaitBoth(raw, quarantine);
-      }
+    }
+  }
 
-      long ingested = committedRows(spark, config.outputPath(), RawColumns.SCHEMA) - rawBefore;
-      long quarantined =
-          committedRows(spark, config.quarantinePath(), KafkaRecordDecoding.QUARANTINE_SCHEMA)
-              - quarantineBefore;
-      return new IngestResult(ingested, quarantined, config.outputPath());
+  /**
+   * Rows written by this run's queries, summed from the {@code observe}d count of each
+   * micro-batch's progress event. A metric name is unique to the run, so other queries of the
+   * session do not count; a batch re-run after a crash counts in the run that commits it.
+   */
+  static final class ObservedRows extends StreamingQueryListener {
+    private static final long TERMINATION_WAIT_MS = 60_000;
+    private final String prefix = "distill-ingest-" + java.util.UUID.randomUUID() + "-";
+    private final Map<String, Long> rows = new java.util.concurrent.ConcurrentHashMap<>();
+    private final java.util.Set<java.util.UUID> terminated =
+        java.util.concurrent.ConcurrentHashMap.newKeySet();
+
+    Dataset<Row> observe(Dataset<Row> rows, String name) {
+      return rows.observe(prefix + name, count(lit(1)).as("rows"));
+    }
+
+    long rows(String name) {
+      return rows.getOrDefault(prefix + name, 0L);
+    }
+
+    /** Waits until the listener has seen both queries end: their last progress came before. */
+    void awaitTerminated(java.util.UUID a, java.util.UUID b) {
+      long deadline = System.currentTimeMillis() + TERMINATION_WAIT_MS;
+      synchronized (this) {
+        while (!(terminated.contains(a) && terminated.contains(b))) {
+          long left = deadline - System.currentTimeMillis();
+          if (left <= 0) {
+            throw new IllegalStateException(
+                "ingest finished but Spark did not report the end of its queries within "
+                    + TERMINATION_WAIT_MS
+                    + " ms: the counts of this run are unknown (the data is committed)");
+          }
+          try {
+            wait(left);
+          } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while waiting for ingest's counts", e);
+          }
+        }
+      }
+    }
+
+    @Override
+    public void onQueryStarted(QueryStartedEvent event) {}
+
+    @Override
+    public void onQueryProgress(QueryProgressEvent event) {
+      Map<String, Row> observed = event.progress().observedMetrics();
+      if (observed == null) {
+        return;
+      }
+      observed.forEach(
+          (name, row) -> {
+            if (name.startsWith(prefix)) {
+              rows.merge(name, row.getLong(0), Long::sum);
+            }
+          });
+    }
+
+    @Override
+    public void onQueryIdle(QueryIdleEvent event) {}
+
+    @Override
+    public void onQueryTerminated(QueryTerminatedEvent event) {
+      synchronized (this) {
+        terminated.add(event.id());
+        notifyAll();
+      }
     }
   }
 
@@ -147,19 +220,6 @@ public final class IngestJob {
     } catch (Exception ignored) {
       // best effort: the other query's failure is what the caller needs to see
     }
-  }
-
-  /** Rows committed to a file-sink folder (through its {@code _spark_metadata} log); 0 if none. */
-  static long committedRows(SparkSession spark, String path, StructType schema) {
-    try {
-      Path metadata = new Path(path, "_spark_metadata");
-      if (!metadata.getFileSystem(spark.sparkContext().hadoopConfiguration()).exists(metadata)) {
-        return 0;
-      }
-    } catch (IOException e) {
-      throw new UncheckedIOException("cannot look at " + path, e);
-    }
-    return spark.read().schema(schema).parquet(path).count();
   }
 
   public static void main(String[] args) {

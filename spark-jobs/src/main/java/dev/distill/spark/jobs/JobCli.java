@@ -104,6 +104,24 @@ public final class JobCli {
     double value;
   }
 
+  /** {@code --target-file-mb MB --max-records-per-file N}: the size of a batch job's files. */
+  static final class OutputFileSizes {
+    @Option(
+        names = "--target-file-mb",
+        paramLabel = "MB",
+        defaultValue = "" + OutputFiles.DEFAULT_TARGET_MB,
+        description =
+            "Output file size aimed at; one file per split per task (default ${DEFAULT-VALUE}).")
+    int targetFileMb;
+
+    @Option(
+        names = "--max-records-per-file",
+        paramLabel = "N",
+        defaultValue = "0",
+        description = "Cap on records per output file; 0 = none (default ${DEFAULT-VALUE}).")
+    long maxRecordsPerFile;
+  }
+
   private static CommandLine commandLine(JobCommand<?> command) {
     CommandLine cl = new CommandLine(command);
     cl.setCommandName(command.getClass().getEnclosingClass().getSimpleName());

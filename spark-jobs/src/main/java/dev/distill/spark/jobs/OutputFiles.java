@@ -11,6 +11,17 @@ final class OutputFiles {
 
   private OutputFiles() {}
 
+  /** Checks {@code --target-file-mb} (at least 1) and {@code --max-records-per-file} (0: none). */
+  static void requireValid(int targetFileMb, long maxRecordsPerFile) {
+    if (targetFileMb < 1) {
+      throw new IllegalArgumentException("targetFileMb must be >= 1, got " + targetFileMb);
+    }
+    if (maxRecordsPerFile < 0) {
+      throw new IllegalArgumentException(
+          "maxRecordsPerFile must be >= 0 (0: no cap), got " + maxRecordsPerFile);
+    }
+  }
+
   /** {@code max(minTasks, ceil(bytes / target))}, at least 1. */
   static int tasks(double estimatedBytes, long targetFileBytes, int minTasks) {
     long bySize = (long) Math.ceil(Math.max(0, estimatedBytes) / targetFileBytes);

@@ -19,6 +19,27 @@ final class Sessions {
     }
   }
 
+  /** A job's work on its session. */
+  interface Body<R> {
+    R run(SparkSession spark) throws Exception;
+  }
+
+  /**
+   * The shape every batch job shares: open a session ({@link #open(String, String, String)}), run
+   * {@code body} on it, stop the session if this call created it. A failure becomes one sentence
+   * naming {@code what} ({@link Failures#of}); a {@link JobFailedException} (already a sentence)
+   * and an {@link IllegalArgumentException} (a usage error, exit code 2) pass as they are.
+   */
+  static <R> R run(String appName, String master, String eventLogDir, String what, Body<R> body) {
+    try (Handle session = open(appName, master, eventLogDir)) {
+      return body.run(session.spark());
+    } catch (JobFailedException | IllegalArgumentException e) {
+      throw e;
+    } catch (Exception e) {
+      throw Failures.of(what, e);
+    }
+  }
+
   static Handle open(String appName, String master) {
     return open(appName, master, null);
   }

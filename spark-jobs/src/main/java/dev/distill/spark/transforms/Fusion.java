@@ -64,8 +64,8 @@ public final class Fusion {
   /** Rejection reasons, counted in the job's report. */
   public static final String MISSING_TEACHER = "MISSING_TEACHER";
 
-  public static final String TOKENS_DIFFER = "TOKENS_DIFFER";
-  public static final String DUPLICATE = "DUPLICATE";
+  static final String TOKENS_DIFFER = "TOKENS_DIFFER";
+  static final String DUPLICATE = "DUPLICATE";
 
   /**
    * One source teacher.
@@ -216,7 +216,7 @@ public final class Fusion {
   }
 
   /** The transform's output schema: the raw layout plus {@value #STATUS} and {@value #KL}. */
-  public static StructType outputSchema() {
+  static StructType outputSchema() {
     return RawColumns.SCHEMA
         .add(STATUS, DataTypes.StringType, true)
         .add(KL, DataTypes.createArrayType(DataTypes.DoubleType, false), true);

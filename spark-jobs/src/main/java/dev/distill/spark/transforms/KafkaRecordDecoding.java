@@ -11,7 +11,6 @@ import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.Iterator;
 import org.apache.spark.api.java.function.MapPartitionsFunction;
-import org.apache.spark.sql.Column;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Encoders;
 import org.apache.spark.sql.Row;
@@ -25,17 +24,16 @@ import scala.jdk.javaapi.CollectionConverters;
  * Decodes Kafka rows ({@code value} binary, {@code partition}, {@code offset}) holding
  * single-object-encoded {@code TeacherOutput}s, with plain Avro inside {@code mapPartitions}.
  *
- * <p>{@link #decode} keeps every message: decoded ones carry the raw columns, undecodable ones a
- * {@value #QUARANTINE_REASON} ({@code RecordDecodingException.Kind} name) and their bytes. {@link
- * #decoded} and {@link #quarantined} split the result.
+ * <p>{@link #raw} emits the decodable messages in the raw layout, {@link #quarantine} the
+ * undecodable ones in the {@link #QUARANTINE_SCHEMA} layout with their bytes and the {@code
+ * RecordDecodingException.Kind} name. Each reads only the three Kafka columns and builds only its
+ * own rows (issue 14: narrow columns; no wide row carries columns for the other output).
  */
 public final class KafkaRecordDecoding {
-  public static final String QUARANTINE_REASON = "quarantine_reason";
-  public static final String QUARANTINE_DETAIL = "quarantine_detail";
-  public static final String VALUE = "value";
+  static final String VALUE = "value";
 
   /** The quarantine Parquet layout. */
-  public static final StructType QUARANTINE_SCHEMA =
+  static final StructType QUARANTINE_SCHEMA =
       new StructType(
           new StructField[] {
             DataTypes.createStructField(VALUE, DataTypes.BinaryType, true),
@@ -45,72 +43,72 @@ public final class KafkaRecordDecoding {
             DataTypes.createStructField("detail", DataTypes.StringType, true),
           });
 
-  static final StructType DECODED_SCHEMA =
-      RawColumns.SCHEMA
-          .add(QUARANTINE_REASON, DataTypes.StringType, true)
-          .add(QUARANTINE_DETAIL, DataTypes.StringType, true)
-          .add(VALUE, DataTypes.BinaryType, true);
-
   /** Longest detail kept in the quarantine table. */
   static final int MAX_DETAIL = 2000;
 
   private KafkaRecordDecoding() {}
 
-  /** Kafka rows in, raw columns plus quarantine columns out (one row per message). */
-  public static Dataset<Row> decode(Dataset<Row> kafkaRows) {
-    return kafkaRows
-        .select(col("value"), col("partition"), col("offset"))
+  /** The decodable messages of {@code kafkaRows}, in the raw layout ({@link RawColumns#SCHEMA}). */
+  public static Dataset<Row> raw(Dataset<Row> kafkaRows) {
+    return kafkaColumns(kafkaRows)
         .mapPartitions(
-            (MapPartitionsFunction<Row, Row>) KafkaRecordDecoding::decodePartition,
-            Encoders.row(DECODED_SCHEMA));
+            (MapPartitionsFunction<Row, Row>) in -> decodePartition(in, true),
+            Encoders.row(RawColumns.SCHEMA));
   }
 
-  /** The successfully decoded messages, in the raw layout. */
-  public static Dataset<Row> decoded(Dataset<Row> decodeOutput) {
-    return decodeOutput
-        .where(col(QUARANTINE_REASON).isNull())
-        .select(RawColumns.names().stream().map(c -> col(c)).toArray(Column[]::new));
+  /** The undecodable messages of {@code kafkaRows}, in the quarantine layout. */
+  public static Dataset<Row> quarantine(Dataset<Row> kafkaRows) {
+    return kafkaColumns(kafkaRows)
+        .mapPartitions(
+            (MapPartitionsFunction<Row, Row>) in -> decodePartition(in, false),
+            Encoders.row(QUARANTINE_SCHEMA));
   }
 
-  /** The undecodable messages, in the quarantine layout. */
-  public static Dataset<Row> quarantined(Dataset<Row> decodeOutput) {
-    return decodeOutput
-        .where(col(QUARANTINE_REASON).isNotNull())
-        .select(
-            col(VALUE),
-            col(RawColumns.KAFKA_PARTITION),
-            col(RawColumns.KAFKA_OFFSET),
-            col(QUARANTINE_REASON).as("reason"),
-            col(QUARANTINE_DETAIL).as("detail"));
+  private static Dataset<Row> kafkaColumns(Dataset<Row> kafkaRows) {
+    return kafkaRows.select(col(VALUE), col("partition"), col("offset"));
   }
 
-  private static Iterator<Row> decodePartition(Iterator<Row> in) {
+  /** One decode per message; emits the decoded rows ({@code good}) or the quarantined ones. */
+  private static Iterator<Row> decodePartition(Iterator<Row> in, boolean good) {
     return new Iterator<>() {
+      private Row next;
+
       @Override
       public boolean hasNext() {
-        return in.hasNext();
+        while (next == null && in.hasNext()) {
+          next = convert(in.next(), good);
+        }
+        return next != null;
       }
 
       @Override
       public Row next() {
-        Row r = in.next();
-        byte[] value = r.isNullAt(0) ? null : (byte[]) r.get(0);
-        int partition = r.getInt(1);
-        long offset = r.getLong(2);
-        try {
-          return decodedRow(SingleObjectEncoding.decodeTeacherOutput(value), partition, offset);
-        } catch (RecordDecodingException e) {
-          return quarantineRow(value, partition, offset, e.kind().name(), e.getMessage());
+        if (!hasNext()) {
+          throw new java.util.NoSuchElementException();
         }
+        Row r = next;
+        next = null;
+        return r;
       }
     };
   }
 
-  static Row decodedRow(TeacherOutput t, int partition, long offset) {
-    Object[] v = rawValues(t, partition, offset);
-    Object[] out = new Object[v.length + 3];
-    System.arraycopy(v, 0, out, 0, v.length);
-    return RowFactory.create(out);
+  /**
+   * The message as a raw row ({@code good}) or a quarantine row; null when it is the other kind.
+   */
+  private static Row convert(Row r, boolean good) {
+    byte[] value = r.isNullAt(0) ? null : (byte[]) r.get(0);
+    int partition = r.getInt(1);
+    long offset = r.getLong(2);
+    try {
+      TeacherOutput t = SingleObjectEncoding.decodeTeacherOutput(value);
+      return good ? RowFactory.create(rawValues(t, partition, offset)) : null;
+    } catch (RecordDecodingException e) {
+      return good
+          ? null
+          : RowFactory.create(
+              value, partition, offset, e.kind().name(), truncate(String.valueOf(e.getMessage())));
+    }
   }
 
   /** The raw-layout values of a record, in {@link RawColumns#SCHEMA} order. */
@@ -151,18 +149,6 @@ public final class KafkaRecordDecoding {
       partition,
       offset
     };
-  }
-
-  private static Row quarantineRow(
-      byte[] value, int partition, long offset, String reason, String detail) {
-    Object[] out = new Object[DECODED_SCHEMA.size()];
-    int n = RawColumns.SCHEMA.size();
-    out[RawColumns.SCHEMA.fieldIndex(RawColumns.KAFKA_PARTITION)] = partition;
-    out[RawColumns.SCHEMA.fieldIndex(RawColumns.KAFKA_OFFSET)] = offset;
-    out[n] = reason;
-    out[n + 1] = truncate(String.valueOf(detail));
-    out[n + 2] = value;
-    return RowFactory.create(out);
   }
 
   private static String truncate(String s) {

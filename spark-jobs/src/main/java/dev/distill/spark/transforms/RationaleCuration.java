@@ -2,18 +2,17 @@ package dev.distill.spark.transforms;
 
 import static org.apache.spark.sql.functions.col;
 import static org.apache.spark.sql.functions.concat;
-import static org.apache.spark.sql.functions.count;
+import static org.apache.spark.sql.functions.expr;
 import static org.apache.spark.sql.functions.length;
 import static org.apache.spark.sql.functions.lit;
 import static org.apache.spark.sql.functions.posexplode;
-import static org.apache.spark.sql.functions.row_number;
 import static org.apache.spark.sql.functions.when;
 
+import java.util.ArrayList;
+import java.util.List;
 import org.apache.spark.sql.Column;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
-import org.apache.spark.sql.expressions.Window;
-import org.apache.spark.sql.expressions.WindowSpec;
 
 /**
  * Curation of chain-of-thought rationales, from teacher outputs in the nested {@code TeacherOutput}
@@ -33,7 +32,7 @@ import org.apache.spark.sql.expressions.WindowSpec;
  */
 public final class RationaleCuration {
   public static final String DECISION = "decision";
-  public static final String KEPT = "KEPT";
+  static final String KEPT = "KEPT";
 
   /**
    * @param minChars shortest rationale text kept
@@ -50,9 +49,40 @@ public final class RationaleCuration {
 
   private RationaleCuration() {}
 
+  /** The provenance fields a curated example carries, under the same names. */
+  private static final List<String> PROVENANCE_FIELDS =
+      List.of(
+          "teacherId",
+          "teacherSha256",
+          "tokenizerId",
+          "tokenizerSha256",
+          "vocabSize",
+          "temperature",
+          "topK",
+          "codec",
+          "codecVersion",
+          "schemaVersion");
+
+  /** Every decision, in the order they are checked. */
+  public static final List<String> DECISIONS =
+      List.of("NO_ANSWER", "TOO_SHORT", "TOO_LONG", "INCONSISTENT", "DISAGREES_WITH_GOLD", KEPT);
+
+  /**
+   * The majority answer of a prompt's rationales, from its own row (issue 14: no shuffle and no
+   * self-join): among the distinct non-null answers, the one with the most votes, ties broken by
+   * the smallest answer, as {@code array_min} of {@code (-votes, answer)} structs; null when no
+   * rationale has an answer.
+   */
+  static final String MAJORITY_ANSWER =
+      "array_min(transform("
+          + "array_distinct(filter(transform(rationales, r -> r.answer), a -> a IS NOT NULL)), "
+          + "a -> named_struct('negVotes', -size(filter(rationales, r -> r.answer = a)), "
+          + "'answer', a))).answer";
+
   /**
    * One row per rationale with its decision, the prompt's majority answer and the record's
-   * provenance.
+   * provenance. A narrow pipeline: each prompt's row is decided on its own (all its rationales are
+   * in it), so no Spark job or shuffle is added.
    */
   public static Dataset<Row> annotate(Dataset<Row> teacherOutputs, Options o) {
     Dataset<Row> exploded =
@@ -62,21 +92,8 @@ public final class RationaleCuration {
             col("goldAnswer"),
             col("stats"),
             col("provenance"),
+            expr(MAJORITY_ANSWER).as("majorityAnswer"),
             posexplode(col("rationales")).as(new String[] {"rationaleIndex", "r"}));
-    Dataset<Row> answered = exploded.where(col("r.answer").isNotNull());
-    WindowSpec byAnswer =
-        Window.partitionBy(col("recordId")).orderBy(col("votes").desc(), col("answer").asc());
-    Dataset<Row> majority =
-        answered
-            .groupBy(col("recordId"), col("r.answer").as("answer"))
-            .agg(count(lit(1)).as("votes"))
-            .withColumn("rank", row_number().over(byAnswer))
-            .where(col("rank").equalTo(1))
-            .select(col("recordId").as("m_recordId"), col("answer").as("majorityAnswer"));
-    Dataset<Row> joined =
-        exploded
-            .join(majority, exploded.col("recordId").equalTo(majority.col("m_recordId")), "left")
-            .drop("m_recordId");
     Column len = length(col("r.text"));
     Column decision =
         when(col("r.answer").isNull(), lit("NO_ANSWER"))
@@ -89,7 +106,7 @@ public final class RationaleCuration {
                     .and(col("majorityAnswer").notEqual(col("goldAnswer"))),
                 lit("DISAGREES_WITH_GOLD"))
             .otherwise(lit(KEPT));
-    return joined.withColumn(DECISION, decision);
+    return exploded.withColumn(DECISION, decision);
   }
 
   /**
@@ -99,27 +116,20 @@ public final class RationaleCuration {
    */
   public static Dataset<Row> toCurated(Dataset<Row> annotated, double valFraction) {
     Dataset<Row> kept = annotated.where(col(DECISION).equalTo(KEPT));
-    Dataset<Row> curated =
-        kept.select(
-            concat(col("recordId"), lit("#r"), col("rationaleIndex").cast("string"))
-                .as("exampleId"),
-            col("source"),
-            col("r.tokenIds").as("tokens"),
-            col("r.softLabels").as("softLabels"),
-            lit(1.0f).as("weight"),
-            col("stats.meanEntropy").as("meanEntropy"),
-            col("stats.meanTopkMass").as("meanTopkMass"),
-            col("provenance.teacherId").as("teacherId"),
-            col("provenance.teacherSha256").as("teacherSha256"),
-            col("provenance.tokenizerId").as("tokenizerId"),
-            col("provenance.tokenizerSha256").as("tokenizerSha256"),
-            col("provenance.vocabSize").as("vocabSize"),
-            col("provenance.temperature").as("temperature"),
-            col("provenance.topK").as("topK"),
-            col("provenance.codec").as("codec"),
-            col("provenance.codecVersion").as("codecVersion"),
-            col("provenance.schemaVersion").as("schemaVersion"),
-            col("recordId").as(RawColumns.RECORD_ID));
+    List<Column> columns = new ArrayList<>();
+    columns.add(
+        concat(col("recordId"), lit("#r"), col("rationaleIndex").cast("string")).as("exampleId"));
+    columns.add(col("source"));
+    columns.add(col("r.tokenIds").as("tokens"));
+    columns.add(col("r.softLabels").as("softLabels"));
+    columns.add(lit(1.0f).as("weight"));
+    columns.add(col("stats.meanEntropy").as("meanEntropy"));
+    columns.add(col("stats.meanTopkMass").as("meanTopkMass"));
+    for (String field : PROVENANCE_FIELDS) {
+      columns.add(col("provenance." + field).as(field));
+    }
+    columns.add(col("recordId").as(RawColumns.RECORD_ID));
+    Dataset<Row> curated = kept.select(columns.toArray(new Column[0]));
     return SplitAssignment.assign(curated, valFraction).drop(RawColumns.RECORD_ID);
   }
 }

@@ -60,15 +60,15 @@ import scala.jdk.javaapi.CollectionConverters;
  * #orphans}.
  */
 public final class StudentEvaluation {
-  public static final String RECORD_ID = "record_id";
-  public static final String POSITION = "position";
-  public static final String TOP1 = "top1";
-  public static final String IDS = "ids";
-  public static final String LOGPROBS = "logprobs";
+  static final String RECORD_ID = "record_id";
+  static final String POSITION = "position";
+  static final String TOP1 = "top1";
+  static final String IDS = "ids";
+  static final String LOGPROBS = "logprobs";
 
-  public static final String STATUS = "status";
-  public static final String AGREE = "agree";
-  public static final String KL = "forward_kl";
+  static final String STATUS = "status";
+  static final String AGREE = "agree";
+  static final String KL = "forward_kl";
   public static final String LENGTH_BUCKET = "length_bucket";
   public static final String SOURCE = "source";
 

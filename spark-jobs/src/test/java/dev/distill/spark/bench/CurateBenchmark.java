@@ -1,16 +1,15 @@
 package dev.distill.spark.bench;
 
 import dev.distill.schemas.avro.LabelStats;
-import dev.distill.schemas.avro.Provenance;
 import dev.distill.schemas.avro.TeacherOutput;
 import dev.distill.schemas.codec.SoftLabelCodec;
 import dev.distill.schemas.codec.SoftLabels;
+import dev.distill.spark.TestRecords;
 import dev.distill.spark.jobs.CurateConfig;
 import dev.distill.spark.jobs.CurateJob;
 import dev.distill.spark.jobs.CurateOptions;
 import dev.distill.spark.jobs.CurateResult;
 import dev.distill.spark.transforms.ExampleWeights;
-import dev.distill.spark.transforms.KafkaRecordDecoding;
 import dev.distill.spark.transforms.LogitFilters;
 import dev.distill.spark.transforms.NearDuplicates;
 import dev.distill.spark.transforms.RawColumns;
@@ -28,7 +27,6 @@ import org.apache.spark.scheduler.SparkListenerJobStart;
 import org.apache.spark.scheduler.SparkListenerStageCompleted;
 import org.apache.spark.sql.Encoders;
 import org.apache.spark.sql.Row;
-import org.apache.spark.sql.RowFactory;
 import org.apache.spark.sql.SparkSession;
 
 /**
@@ -135,8 +133,13 @@ public final class CurateBenchmark {
     return Math.min(a, b) + "-" + Math.max(a, b);
   }
 
-  /** The record of one id: deterministic; duplicates and near-duplicates copy an earlier text. */
+  /** The raw row of one id: deterministic; duplicates and near-duplicates copy an earlier text. */
   static Row record(long n, int positions) {
+    return TestRecords.rawRow(teacherOutput(n, positions));
+  }
+
+  /** The teacher output of one id, as {@link #record} stores it. */
+  static TeacherOutput teacherOutput(long n, int positions) {
     SplittableRandom r = new SplittableRandom(n * 0x9E3779B97F4A7C15L + 17);
     long textSeed = n;
     int changes = 0;
@@ -177,38 +180,26 @@ public final class CurateBenchmark {
       mass += 1 - tail[p];
     }
     byte[] labels = SoftLabelCodec.encode(new SoftLabels(positions, K, ids, probs, tail));
-    TeacherOutput o =
-        TeacherOutput.newBuilder()
-            .setRecordId(String.format("r%012d", n))
-            .setPromptId("p" + n)
-            .setRunId("bench")
-            .setSource("bench/train")
-            .setTokens(tokens)
-            .setSoftLabels(ByteBuffer.wrap(labels))
-            .setStats(
-                LabelStats.newBuilder()
-                    .setPositions(positions)
-                    .setMeanEntropy((float) (entropy / positions))
-                    .setMeanTop1Margin((float) (margin / positions))
-                    .setMeanTopkMass((float) (mass / positions))
-                    .setLabelOutsideTopkRate(0f)
-                    .build())
-            .setProvenance(
-                Provenance.newBuilder()
-                    .setTeacherId("bench-teacher")
-                    .setTeacherSha256("00")
-                    .setTokenizerId("char")
-                    .setTokenizerSha256("11")
-                    .setVocabSize(VOCAB)
-                    .setTemperature(2f)
-                    .setTopK(K)
-                    .setCodec(SoftLabelCodec.NAME)
-                    .setCodecVersion(SoftLabelCodec.VERSION)
-                    .setSchemaVersion(1)
-                    .build())
-            .setCreatedAtMs(1_700_000_000_000L)
-            .build();
-    return RowFactory.create(KafkaRecordDecoding.rawValues(o, null, null));
+    return TeacherOutput.newBuilder()
+        .setRecordId(String.format("r%012d", n))
+        .setPromptId("p" + n)
+        .setRunId("bench")
+        .setSource("bench/train")
+        .setTokens(tokens)
+        .setSoftLabels(ByteBuffer.wrap(labels))
+        .setStats(
+            LabelStats.newBuilder()
+                .setPositions(positions)
+                .setMeanEntropy((float) (entropy / positions))
+                .setMeanTop1Margin((float) (margin / positions))
+                .setMeanTopkMass((float) (mass / positions))
+                .setLabelOutsideTopkRate(0f)
+                .build())
+        .setProvenance(
+            dev.distill.schemas.TestRecords.provenance(
+                "teacher-a", "aa11", "char", "cc22", VOCAB, K))
+        .setCreatedAtMs(1_700_000_000_000L)
+        .build();
   }
 
   private static double sumOf(float[] a, int from, int n) {
@@ -241,6 +232,19 @@ public final class CurateBenchmark {
         .mode("overwrite")
         .option("compression", "zstd")
         .parquet(path);
+  }
+
+  /** The benchmarks' session: {@code local[2]}, 8 shuffle partitions, no UI, errors only. */
+  static SparkSession localSession(String appName) {
+    SparkSession spark =
+        SparkSession.builder()
+            .appName(appName)
+            .master("local[2]")
+            .config("spark.ui.enabled", "false")
+            .config("spark.sql.shuffle.partitions", "8")
+            .getOrCreate();
+    spark.sparkContext().setLogLevel("ERROR");
+    return spark;
   }
 
   /** CPU time of this JVM (all threads), in seconds. */
@@ -458,7 +462,7 @@ public final class CurateBenchmark {
     return xs.stream().map(x -> String.format("%.1f", x)).toList().toString();
   }
 
-  private static void deleteTree(Path dir) throws java.io.IOException {
+  static void deleteTree(Path dir) throws java.io.IOException {
     try (var files = Files.walk(dir)) {
       for (Path p : files.sorted(java.util.Comparator.reverseOrder()).toList()) {
         Files.deleteIfExists(p);
@@ -474,17 +478,10 @@ public final class CurateBenchmark {
     boolean quality = java.util.Arrays.asList(args).contains("quality");
     boolean listJobs = java.util.Arrays.asList(args).contains("jobs");
     Path dir = Files.createTempDirectory("curate-bench");
-    SparkSession spark =
-        SparkSession.builder()
-            .appName("curate-bench")
-            .master("local[2]")
-            .config("spark.ui.enabled", "false")
-            .config("spark.sql.shuffle.partitions", "8")
-            .getOrCreate();
+    SparkSession spark = localSession("curate-bench");
     JobCounter counter = new JobCounter();
     spark.sparkContext().addSparkListener(counter);
     try {
-      spark.sparkContext().setLogLevel("ERROR");
       measure(
           spark,
           counter,

@@ -82,16 +82,14 @@ class ConfigAndArgsTest {
   @Test
   void curateArgsDefaultTheValFractionAndRejectBadOnes() {
     CurateConfig c =
-        JobCli.parse(
-            new CurateJob.Cli(),
+        JobCliTest.parseCurate(
             new String[] {"--input", "/raw", "--output", "/cur", "--report", "/r.json"});
 
     assertThat(c.valFraction()).isEqualTo(CurateConfig.DEFAULT_VAL_FRACTION);
     assertThat(c.master()).isNull();
     assertThatThrownBy(
             () ->
-                JobCli.parse(
-                    new CurateJob.Cli(),
+                JobCliTest.parseCurate(
                     new String[] {
                       "--input",
                       "/raw",
@@ -133,14 +131,12 @@ class ConfigAndArgsTest {
   @Test
   void curateOptionsParseFromTheCommandLineAndDefaultToOff() {
     CurateConfig plain =
-        JobCli.parse(
-            new CurateJob.Cli(),
+        JobCliTest.parseCurate(
             new String[] {"--input", "/i", "--output", "/o", "--report", "/r.json"});
     assertThat(plain.options()).isEqualTo(CurateOptions.defaults());
 
     CurateConfig c =
-        JobCli.parse(
-            new CurateJob.Cli(),
+        JobCliTest.parseCurate(
             new String[] {
               "--input",
               "/i",
@@ -175,8 +171,7 @@ class ConfigAndArgsTest {
     assertThat(c.options().weights().tau()).isEqualTo(2.0);
     assertThatThrownBy(
             () ->
-                JobCli.parse(
-                    new CurateJob.Cli(),
+                JobCliTest.parseCurate(
                     new String[] {
                       "--input", "/i", "--output", "/o", "--report", "/r", "--filter", "x<3"
                     }))
@@ -201,9 +196,7 @@ class ConfigAndArgsTest {
                   throw new dev.distill.spark.transforms.MixedProvenanceException("two teachers");
                 }))
         .isEqualTo(1);
-    assertThat(
-            JobCli.exitCode(
-                cli, () -> JobCli.parse(new CurateJob.Cli(), new String[] {"--input", "/raw"})))
+    assertThat(JobCli.exitCode(cli, () -> JobCliTest.parseCurate(new String[] {"--input", "/raw"})))
         .isEqualTo(2);
   }
 

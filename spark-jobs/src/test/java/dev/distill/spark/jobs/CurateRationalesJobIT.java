@@ -7,6 +7,7 @@ import dev.distill.schemas.avro.Rationale;
 import dev.distill.schemas.avro.TeacherOutput;
 import dev.distill.schemas.codec.SoftLabelCodec;
 import dev.distill.schemas.codec.SoftLabels;
+import dev.distill.spark.SparkJobCounter;
 import dev.distill.spark.TestRecords;
 import dev.distill.spark.transforms.RationaleCuration;
 import java.io.IOException;
@@ -84,18 +85,27 @@ class CurateRationalesJobIT {
   }
 
   private Path writeInput(List<TeacherOutput> records) throws IOException {
+    return writeInput(records, 1);
+  }
+
+  /** The records in {@code files} Parquet files (round robin), as teacher-service writes them. */
+  private Path writeInput(List<TeacherOutput> records, int files) throws IOException {
     Path dir = Files.createDirectories(tmp.resolve("teacher-outputs"));
     Configuration conf = new Configuration();
     conf.setBoolean(AvroWriteSupport.WRITE_OLD_LIST_STRUCTURE, false);
-    try (ParquetWriter<TeacherOutput> w =
-        AvroParquetWriter.<TeacherOutput>builder(
-                HadoopOutputFile.fromPath(
-                    new org.apache.hadoop.fs.Path(dir.resolve("part-0.parquet").toString()), conf))
-            .withSchema(TeacherOutput.getClassSchema())
-            .withConf(conf)
-            .build()) {
-      for (TeacherOutput r : records) {
-        w.write(r);
+    for (int f = 0; f < files; f++) {
+      try (ParquetWriter<TeacherOutput> w =
+          AvroParquetWriter.<TeacherOutput>builder(
+                  HadoopOutputFile.fromPath(
+                      new org.apache.hadoop.fs.Path(
+                          dir.resolve("part-" + f + ".parquet").toString()),
+                      conf))
+              .withSchema(TeacherOutput.getClassSchema())
+              .withConf(conf)
+              .build()) {
+        for (int i = f; i < records.size(); i += files) {
+          w.write(records.get(i));
+        }
       }
     }
     return dir;
@@ -109,6 +119,17 @@ class CurateRationalesJobIT {
         0.3,
         new RationaleCuration.Options(1, 1000, true),
         null);
+  }
+
+  /** The consistent prompt {@code id}: two rationales that agree with each other and the gold. */
+  private static TeacherOutput agreeing(String id) {
+    return prompt(id, "5", rationale("a=5", "5"), rationale("b=5", "5"));
+  }
+
+  private static long parquetFiles(Path dir) throws IOException {
+    try (var files = Files.walk(dir)) {
+      return files.filter(f -> f.toString().endsWith(".parquet")).count();
+    }
   }
 
   @Test
@@ -174,5 +195,64 @@ class CurateRationalesJobIT {
     Path input = writeInput(List.of(a, b));
     assertThatThrownBy(() -> CurateRationalesJob.run(config(input)))
         .hasMessageContaining("provenance.temperature");
+  }
+
+  @Test
+  void curationRunsAtMostThreeSparkJobsWithEveryCountObservedOnTheWrite() throws Exception {
+    // Issue 14: schema inference, the provenance check, the write. The old job ran 13 or more
+    // (three distinct-value checks, a count, a decision aggregation through a self-join, split
+    // counts over a cached wide dataset, the write).
+    List<TeacherOutput> records = new ArrayList<>();
+    for (int i = 0; i < 20; i++) {
+      records.add(agreeing("p" + i));
+    }
+    records.add(
+        prompt("q", "1", rationale("x=1", "1"), rationale("y=2", "2"), rationale("n", null)));
+    Path input = writeInput(records, 4);
+
+    SparkJobCounter.Counted<CurateRationalesJob.Result> run =
+        SparkJobCounter.count(spark, () -> CurateRationalesJob.run(config(input)));
+
+    assertThat(run.value().prompts()).isEqualTo(21);
+    assertThat(run.value().rationales()).isEqualTo(43);
+    assertThat(run.value().kept()).isEqualTo(41);
+    assertThat(run.value().decisions())
+        .containsExactly(
+            java.util.Map.entry("INCONSISTENT", 1L),
+            java.util.Map.entry("KEPT", 41L),
+            java.util.Map.entry("NO_ANSWER", 1L));
+    System.out.printf("rationale curation: %d Spark jobs, %d stages%n", run.jobs(), run.stages());
+    assertThat(run.jobs()).isLessThanOrEqualTo(3);
+  }
+
+  @Test
+  void manySmallInputFilesBecomeOneFilePerSplitPerTaskAndTheRowCapSplitsFiles() throws Exception {
+    List<TeacherOutput> records = new ArrayList<>();
+    for (int i = 0; i < 40; i++) {
+      records.add(agreeing("p" + i));
+    }
+    Path input = writeInput(records, 10);
+    CurateRationalesJob.Config base = config(input);
+
+    CurateRationalesJob.Result r = CurateRationalesJob.run(base);
+
+    assertThat(r.kept()).isEqualTo(80);
+    Path curated = tmp.resolve("curated");
+    // local[2]: at most 2 write tasks, each one file per split (the old job wrote one a file).
+    assertThat(parquetFiles(curated.resolve("split=train"))).isBetween(1L, 2L);
+    assertThat(parquetFiles(curated.resolve("split=val"))).isBetween(1L, 2L);
+
+    CurateRationalesJob.run(
+        new CurateRationalesJob.Config(
+            base.inputPath(),
+            base.outputPath(),
+            base.reportPath(),
+            base.valFraction(),
+            base.options(),
+            null,
+            128,
+            10));
+    assertThat(parquetFiles(curated)).isGreaterThanOrEqualTo(8);
+    assertThat(spark.read().parquet(curated.toString()).count()).isEqualTo(80);
   }
 }

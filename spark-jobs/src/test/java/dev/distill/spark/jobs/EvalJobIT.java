@@ -50,6 +50,20 @@ class EvalJobIT {
     return RowFactory.create(id, position, top1, i, l);
   }
 
+  /** EvalJob through its command line, on every split. */
+  private static EvalJob.Result evalAll(Path teacher, Path predictions, Path out, Path report) {
+    return EvalJob.run(
+        JobCli.parse(
+            new EvalJob.Cli(),
+            new String[] {
+              "--teacher", teacher.toString(),
+              "--predictions", predictions.toString(),
+              "--output", out.toString(),
+              "--report", report.toString(),
+              "--split", "all"
+            }));
+  }
+
   @Test
   void agreementAndForwardKlPerLengthBucketWithEveryMissOrOrphanCounted() throws Exception {
     // Teacher at position p: ids (p, p+1) with 0.6, 0.3 and tail 0.1 (TestRecords).
@@ -85,17 +99,7 @@ class EvalJobIT {
     Path out = tmp.resolve("eval");
     Path report = tmp.resolve("eval.json");
 
-    EvalJob.Result r =
-        EvalJob.run(
-            JobCli.parse(
-                new EvalJob.Cli(),
-                new String[] {
-                  "--teacher", teacher.toString(),
-                  "--predictions", predictions.toString(),
-                  "--output", out.toString(),
-                  "--report", report.toString(),
-                  "--split", "all"
-                }));
+    EvalJob.Result r = evalAll(teacher, predictions, out, report);
 
     assertThat(r.positions()).isEqualTo(103);
     assertThat(r.scored()).isEqualTo(101);
@@ -126,16 +130,7 @@ class EvalJobIT {
     assertThat(spark.read().parquet(out.toString()).count()).isEqualTo(4);
 
     // Re-running replaces the metrics instead of appending to them.
-    EvalJob.run(
-        JobCli.parse(
-            new EvalJob.Cli(),
-            new String[] {
-              "--teacher", teacher.toString(),
-              "--predictions", predictions.toString(),
-              "--output", out.toString(),
-              "--report", report.toString(),
-              "--split", "all"
-            }));
+    evalAll(teacher, predictions, out, report);
     assertThat(spark.read().parquet(out.toString()).count()).isEqualTo(4);
   }
 

@@ -3,25 +3,20 @@ package dev.distill.spark.jobs;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.distill.schemas.encoding.SingleObjectEncoding;
+import dev.distill.spark.ChildJvm;
+import dev.distill.spark.KafkaTestCluster;
+import dev.distill.spark.SparkJobCounter;
 import dev.distill.spark.TestRecords;
 import dev.distill.spark.transforms.RawColumns;
-import java.lang.management.ManagementFactory;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.Properties;
 import java.util.concurrent.TimeUnit;
-import kafka.testkit.KafkaClusterTestKit;
-import kafka.testkit.TestKitNodes;
-import org.apache.kafka.clients.admin.Admin;
-import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.producer.KafkaProducer;
-import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
-import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Encoders;
 import org.apache.spark.sql.Row;
@@ -33,31 +28,14 @@ import org.junit.jupiter.api.io.TempDir;
 
 /** IngestJob against a real in-JVM KRaft broker. */
 class IngestJobIT {
-  private static KafkaClusterTestKit kafka;
+  private static KafkaTestCluster kafka;
   private static SparkSession spark;
-  private static int producerSeq;
 
   @TempDir static Path tmp;
 
   @BeforeAll
   static void start() throws Exception {
-    kafka =
-        new KafkaClusterTestKit.Builder(
-                new TestKitNodes.Builder()
-                    .setCombined(true)
-                    .setNumBrokerNodes(1)
-                    .setNumControllerNodes(1)
-                    .build())
-            .setConfigProp("offsets.topic.replication.factor", "1")
-            .setConfigProp("offsets.topic.num.partitions", "1")
-            .setConfigProp("transaction.state.log.replication.factor", "1")
-            .setConfigProp("transaction.state.log.min.isr", "1")
-            .setConfigProp("transaction.state.log.num.partitions", "1")
-            .setConfigProp("group.initial.rebalance.delay.ms", "0")
-            .build();
-    kafka.format();
-    kafka.startup();
-    kafka.waitForReadyBrokers();
+    kafka = KafkaTestCluster.start();
     spark =
         SparkSession.builder()
             .appName("ingest-it")
@@ -77,41 +55,21 @@ class IngestJobIT {
     }
   }
 
-  private static void createTopic(String topic, int partitions) throws Exception {
-    try (Admin admin = Admin.create(kafka.clientProperties())) {
-      admin.createTopics(List.of(new NewTopic(topic, partitions, (short) 1))).all().get();
-    }
-  }
-
-  private static KafkaProducer<byte[], byte[]> transactionalProducer() {
-    Properties p = new Properties();
-    p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers());
-    p.put(ProducerConfig.TRANSACTIONAL_ID_CONFIG, "it-producer-" + producerSeq++);
-    p.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
-    p.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
-    KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(p);
-    producer.initTransactions();
-    return producer;
-  }
-
   private static ProducerRecord<byte[], byte[]> message(String topic, String id, int seed) {
-    return new ProducerRecord<>(
-        topic,
-        id.getBytes(StandardCharsets.UTF_8),
-        SingleObjectEncoding.encode(TestRecords.record(id, seed)));
+    return KafkaTestCluster.message(
+        topic, id, SingleObjectEncoding.encode(TestRecords.record(id, seed)));
   }
 
   /** Sends records [from, to) in one committed transaction. */
   private static List<String> sendCommitted(
       KafkaProducer<byte[], byte[]> producer, String topic, String prefix, int from, int to) {
     List<String> ids = new ArrayList<>();
-    producer.beginTransaction();
+    List<ProducerRecord<byte[], byte[]>> records = new ArrayList<>();
     for (int i = from; i < to; i++) {
-      String id = prefix + i;
-      producer.send(message(topic, id, i));
-      ids.add(id);
+      ids.add(prefix + i);
+      records.add(message(topic, prefix + i, i));
     }
-    producer.commitTransaction();
+    KafkaTestCluster.sendCommitted(producer, records);
     return ids;
   }
 
@@ -133,10 +91,10 @@ class IngestJobIT {
   @Test
   void ingestsOnlyCommittedRecordsAndQuarantinesUndecodableMessages() throws Exception {
     String topic = "teacher-outputs-a";
-    createTopic(topic, 2);
+    kafka.createTopic(topic, 2);
     byte[] garbage = "{\"not\": \"avro\"}".getBytes(StandardCharsets.UTF_8);
     List<String> committed;
-    try (KafkaProducer<byte[], byte[]> producer = transactionalProducer()) {
+    try (KafkaProducer<byte[], byte[]> producer = kafka.transactionalProducer()) {
       committed = sendCommitted(producer, topic, "good-", 0, 6);
       producer.beginTransaction();
       for (int i = 100; i < 104; i++) {
@@ -176,10 +134,10 @@ class IngestJobIT {
   @Test
   void rerunFromTheCheckpointAddsOnlyNewRecordsWithoutDuplicates() throws Exception {
     String topic = "teacher-outputs-b";
-    createTopic(topic, 1);
+    kafka.createTopic(topic, 1);
     Path dir = Files.createDirectories(tmp.resolve("b"));
     List<String> all = new ArrayList<>();
-    try (KafkaProducer<byte[], byte[]> producer = transactionalProducer()) {
+    try (KafkaProducer<byte[], byte[]> producer = kafka.transactionalProducer()) {
       all.addAll(sendCommitted(producer, topic, "r-", 0, 5));
 
       IngestResult first = IngestJob.run(config(topic, dir));
@@ -196,19 +154,35 @@ class IngestJobIT {
     assertThat(ids).hasSize(8).doesNotHaveDuplicates().containsExactlyInAnyOrderElementsOf(all);
   }
 
+  @Test
+  void availableNowRunIsOneSparkJobPerOutputWithNoJobForItsCounts() throws Exception {
+    // Issue 14: counts are observed on the micro-batches that write the rows. Before, each run
+    // also counted both outputs before and after (two count jobs each time, four or more).
+    String topic = "teacher-outputs-jobs";
+    kafka.createTopic(topic, 2);
+    Path dir = Files.createDirectories(tmp.resolve("jobs"));
+    try (KafkaProducer<byte[], byte[]> producer = kafka.transactionalProducer()) {
+      sendCommitted(producer, topic, "j-", 0, 20);
+      SparkJobCounter.Counted<IngestResult> first =
+          SparkJobCounter.count(spark, () -> IngestJob.run(config(topic, dir)));
+      sendCommitted(producer, topic, "j-", 20, 30);
+      SparkJobCounter.Counted<IngestResult> second =
+          SparkJobCounter.count(spark, () -> IngestJob.run(config(topic, dir)));
+
+      assertThat(first.value().ingested()).isEqualTo(20);
+      assertThat(second.value().ingested()).isEqualTo(10);
+      System.out.printf(
+          "ingest: first run %d Spark jobs, re-run with new records %d%n",
+          first.jobs(), second.jobs());
+      assertThat(first.jobs()).isLessThanOrEqualTo(2);
+      assertThat(second.jobs()).isLessThanOrEqualTo(2);
+    }
+    assertThat(recordIds(dir.resolve("raw").toString())).hasSize(30).doesNotHaveDuplicates();
+  }
+
   /** The child JVM's command: this test's classpath and Spark flags, running IngestJob's main. */
   private static List<String> childIngest(String topic, Path dir) {
-    List<String> cmd = new ArrayList<>();
-    cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-    for (String a : ManagementFactory.getRuntimeMXBean().getInputArguments()) {
-      if (a.startsWith("--add-")
-          || a.startsWith("-XX:+IgnoreUnrecognized")
-          || a.startsWith("--sun-misc")
-          || a.startsWith("--enable-native")
-          || a.startsWith("-Dio.netty")) {
-        cmd.add(a);
-      }
-    }
+    List<String> cmd = new ArrayList<>(ChildJvm.javaWithSparkFlags());
     String cp =
         System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
     cmd.addAll(
@@ -250,7 +224,7 @@ class IngestJobIT {
   void alwaysOnIngestKilledMidStreamAndRestartedFromItsCheckpointLosesAndDuplicatesNothing()
       throws Exception {
     String topic = "teacher-outputs-kill";
-    createTopic(topic, 2);
+    kafka.createTopic(topic, 2);
     Path dir = Files.createDirectories(tmp.resolve("kill"));
     Path raw = dir.resolve("raw");
     List<String> sent = new ArrayList<>();
@@ -260,7 +234,7 @@ class IngestJobIT {
             .redirectOutput(dir.resolve("child.log").toFile())
             .start();
     long committedAtKill;
-    try (KafkaProducer<byte[], byte[]> producer = transactionalProducer()) {
+    try (KafkaProducer<byte[], byte[]> producer = kafka.transactionalProducer()) {
       int batch = 0;
       // Keep producing (10 records a transaction) while the child commits micro-batches; kill it
       // once it has committed a few, while records are still arriving.
@@ -278,7 +252,7 @@ class IngestJobIT {
       batch++;
       child.destroyForcibly(); // SIGKILL: no shutdown hook, no clean stop
       assertThat(child.waitFor(30, TimeUnit.SECONDS)).isTrue();
-      committedAtKill = IngestJob.committedRows(spark, raw.toString(), RawColumns.SCHEMA);
+      committedAtKill = spark.read().schema(RawColumns.SCHEMA).parquet(raw.toString()).count();
       // More arrive while ingest is down.
       for (int i = 0; i < 3; i++, batch++) {
         sent.addAll(sendCommitted(producer, topic, "k-", batch * 10, batch * 10 + 10));

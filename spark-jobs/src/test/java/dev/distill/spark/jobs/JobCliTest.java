@@ -14,6 +14,11 @@ class JobCliTest {
     "--input", "/i", "--output", "/o", "--report", "/runs/r.json"
   };
 
+  /** CurateJob's command line parsed into its config. */
+  static CurateConfig parseCurate(String[] args) {
+    return JobCli.parse(new CurateJob.Cli(), args);
+  }
+
   private static String[] curateWith(String... more) {
     String[] all = new String[CURATE.length + more.length];
     System.arraycopy(CURATE, 0, all, 0, CURATE.length);
@@ -42,9 +47,7 @@ class JobCliTest {
 
   @Test
   void anUnknownFlagIsAUsageErrorNamingIt() {
-    assertUsageError(
-        () -> JobCli.parse(new CurateJob.Cli(), curateWith("--val-fractoin", "0.2")),
-        "--val-fractoin");
+    assertUsageError(() -> parseCurate(curateWith("--val-fractoin", "0.2")), "--val-fractoin");
   }
 
   @Test
@@ -56,12 +59,8 @@ class JobCliTest {
   @Test
   void aValueOfTheWrongTypeIsAUsageErrorNamingTheFlag() {
     assertUsageError(
-        () -> JobCli.parse(new CurateJob.Cli(), curateWith("--val-fraction", "a tenth")),
-        "--val-fraction",
-        "a tenth");
-    assertUsageError(
-        () -> JobCli.parse(new CurateJob.Cli(), curateWith("--near-dup-bands", "x")),
-        "--near-dup-bands");
+        () -> parseCurate(curateWith("--val-fraction", "a tenth")), "--val-fraction", "a tenth");
+    assertUsageError(() -> parseCurate(curateWith("--near-dup-bands", "x")), "--near-dup-bands");
     assertUsageError(
         () -> JobCli.parse(new EvalJob.Cli(), evalWith("--length-buckets", "64,many")),
         "--length-buckets");
@@ -69,33 +68,27 @@ class JobCliTest {
 
   @Test
   void aSingleFlagGivenTwiceIsAUsageErrorButRepeatableOnesAccumulate() {
-    assertUsageError(
-        () -> JobCli.parse(new CurateJob.Cli(), curateWith("--input", "/j")), "--input");
+    assertUsageError(() -> parseCurate(curateWith("--input", "/j")), "--input");
     CurateConfig c =
-        JobCli.parse(
-            new CurateJob.Cli(),
-            curateWith("--filter", "mean_entropy<=q0.9", "--filter=mean_topk_mass>=0.5"));
+        parseCurate(curateWith("--filter", "mean_entropy<=q0.9", "--filter=mean_topk_mass>=0.5"));
     assertThat(c.options().logitFilters()).hasSize(2);
   }
 
   @Test
   void defaultsAreTheDocumentedOnesAndNearDupDefaultsFollowTheThreshold() {
-    CurateConfig c = JobCli.parse(new CurateJob.Cli(), curateWith("--near-dup-threshold", "0.8"));
+    CurateConfig c = parseCurate(curateWith("--near-dup-threshold", "0.8"));
     assertThat(c.options().nearDuplicates().ngram()).isEqualTo(5);
     assertThat(c.options().nearDuplicates().numHashes()).isEqualTo(120);
     assertThat(c.options().nearDuplicates().bands()).isEqualTo(20);
     assertThat(c.targetFileMb()).isEqualTo(OutputFiles.DEFAULT_TARGET_MB);
     assertThat(c.eventLogDir()).isEqualTo("/runs/spark-events");
-    assertThat(JobCli.parse(new CurateJob.Cli(), curateWith("--event-log", "none")).eventLogDir())
-        .isNull();
+    assertThat(parseCurate(curateWith("--event-log", "none")).eventLogDir()).isNull();
   }
 
   @Test
   void aPathStartingWithAtIsAPathNotAnArgumentFile() {
     CurateConfig c =
-        JobCli.parse(
-            new CurateJob.Cli(),
-            new String[] {"--input", "@raw", "--output", "/o", "--report", "/r/r.json"});
+        parseCurate(new String[] {"--input", "@raw", "--output", "/o", "--report", "/r/r.json"});
     assertThat(c.inputPath()).isEqualTo("@raw");
   }
 

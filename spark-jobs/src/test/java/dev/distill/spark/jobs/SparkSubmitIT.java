@@ -2,6 +2,7 @@ package dev.distill.spark.jobs;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.distill.spark.ChildJvm;
 import dev.distill.spark.TestRecords;
 import java.io.File;
 import java.nio.charset.StandardCharsets;
@@ -101,18 +102,7 @@ class SparkSubmitIT {
     }
     Path output = tmp.resolve("curated");
     Path report = tmp.resolve("report.json");
-    List<String> cmd = new ArrayList<>();
-    cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-    // Spark's JVM flags, as this test JVM got them (the pom's spark.jvm.flags).
-    for (String a : java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments()) {
-      if (a.startsWith("--add-")
-          || a.startsWith("-XX:+IgnoreUnrecognized")
-          || a.startsWith("--sun-misc")
-          || a.startsWith("--enable-native")
-          || a.startsWith("-Dio.netty")) {
-        cmd.add(a);
-      }
-    }
+    List<String> cmd = new ArrayList<>(ChildJvm.javaWithSparkFlags());
     cmd.addAll(
         List.of(
             "-Xmx1g",

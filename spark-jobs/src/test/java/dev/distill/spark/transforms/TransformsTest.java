@@ -8,6 +8,7 @@ import dev.distill.schemas.avro.Provenance;
 import dev.distill.schemas.avro.TeacherOutput;
 import dev.distill.schemas.encoding.SingleObjectEncoding;
 import dev.distill.spark.TestRecords;
+import dev.distill.spark.TestSpark;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
@@ -29,18 +30,19 @@ class TransformsTest {
 
   @BeforeAll
   static void startSpark() {
-    spark =
-        SparkSession.builder()
-            .appName("transforms-test")
-            .master("local[2]")
-            .config("spark.ui.enabled", "false")
-            .config("spark.sql.shuffle.partitions", "4")
-            .getOrCreate();
+    spark = TestSpark.local("transforms-test");
   }
 
   @AfterAll
   static void stopSpark() {
     spark.stop();
+  }
+
+  /** Records a and b, b's provenance changed by {@code change}. */
+  private static Dataset<Row> aAndChangedB(java.util.function.Consumer<Provenance.Builder> change) {
+    return TestRecords.raw(
+        spark,
+        List.of(TestRecords.record("a", 1), withProvenance(TestRecords.record("b", 2), change)));
   }
 
   private static TeacherOutput withProvenance(
@@ -163,14 +165,7 @@ class TransformsTest {
 
   @Test
   void provenanceGuardRefusesMixedTokenizersNamingBoth() {
-    Dataset<Row> raw =
-        TestRecords.raw(
-            spark,
-            List.of(
-                TestRecords.record("a", 1),
-                withProvenance(
-                    TestRecords.record("b", 2),
-                    p -> p.setTokenizerId("gpt2").setTokenizerSha256("ff00"))));
+    Dataset<Row> raw = aAndChangedB(p -> p.setTokenizerId("gpt2").setTokenizerSha256("ff00"));
 
     assertThatThrownBy(() -> ProvenanceGuard.requireSingleProvenance(raw))
         .isInstanceOf(MixedProvenanceException.class)
@@ -182,13 +177,7 @@ class TransformsTest {
 
   @Test
   void provenanceGuardRefusesMixedTemperaturesAndTeachers() {
-    Dataset<Row> raw =
-        TestRecords.raw(
-            spark,
-            List.of(
-                TestRecords.record("a", 1),
-                withProvenance(
-                    TestRecords.record("b", 2), p -> p.setTemperature(1f).setTeacherId("big"))));
+    Dataset<Row> raw = aAndChangedB(p -> p.setTemperature(1f).setTeacherId("big"));
 
     assertThatThrownBy(() -> ProvenanceGuard.requireSingleProvenance(raw))
         .isInstanceOf(MixedProvenanceException.class)
@@ -236,11 +225,11 @@ class TransformsTest {
                 null, SingleObjectEncoding.encode(TestRecords.record("r1", 1)), 0, 10L),
             RowFactory.create(null, "not avro".getBytes(StandardCharsets.UTF_8), 0, 11L),
             RowFactory.create(null, unknownFingerprint, 1, 12L));
-    Dataset<Row> decoded = KafkaRecordDecoding.decode(spark.createDataFrame(messages, kafka));
+    Dataset<Row> kafkaRows = spark.createDataFrame(messages, kafka);
 
-    List<Row> good = KafkaRecordDecoding.decoded(decoded).collectAsList();
+    List<Row> good = KafkaRecordDecoding.raw(kafkaRows).collectAsList();
     List<Row> bad =
-        KafkaRecordDecoding.quarantined(decoded).orderBy("kafka_offset").collectAsList();
+        KafkaRecordDecoding.quarantine(kafkaRows).orderBy("kafka_offset").collectAsList();
 
     assertThat(good).hasSize(1);
     assertThat(good.get(0).<String>getAs("record_id")).isEqualTo("r1");
