@@ -644,13 +644,13 @@ public final class CurateJob {
     @Option(
         names = "--near-dup-hashes",
         paramLabel = "N",
-        description = "MinHash functions, with --near-dup-threshold (default 120).")
+        description = "MinHash functions, with --near-dup-threshold (default 48).")
     Integer nearDupHashes;
 
     @Option(
         names = "--near-dup-bands",
         paramLabel = "N",
-        description = "LSH bands, with --near-dup-threshold (default 20).")
+        description = "LSH bands, with --near-dup-threshold (default 12).")
     Integer nearDupBands;
 
     @Option(
