@@ -33,33 +33,31 @@ public record CurateConfig(
   public static final String RUN_PARTITION = "run_id";
 
   public CurateConfig {
-    if (targetFileMb < 1) {
-      throw new IllegalArgumentException("targetFileMb must be >= 1, got " + targetFileMb);
-    }
-    if (maxRecordsPerFile < 0) {
-      throw new IllegalArgumentException(
-          "maxRecordsPerFile must be >= 0 (0: no cap), got " + maxRecordsPerFile);
-    }
-    if (runId != null && !runId.matches("[A-Za-z0-9][A-Za-z0-9._-]{0,127}")) {
-      throw new IllegalArgumentException(
-          "runId must be 1-128 letters, digits, '.', '_' or '-' (a path segment), got " + runId);
-    }
+    require(targetFileMb >= 1, "targetFileMb must be >= 1, got " + targetFileMb);
+    require(
+        maxRecordsPerFile >= 0,
+        "maxRecordsPerFile must be >= 0 (0: no cap), got " + maxRecordsPerFile);
+    require(
+        runId == null || runId.matches("[A-Za-z0-9][A-Za-z0-9._-]{0,127}"),
+        "runId must be 1-128 letters, digits, '.', '_' or '-' (a path segment), got " + runId);
     options = options == null ? CurateOptions.defaults() : options;
     IngestConfig.requireText("inputPath", inputPath);
     IngestConfig.requireText("outputPath", outputPath);
     IngestConfig.requireText("reportPath", reportPath);
-    if (!(valFraction >= 0.0 && valFraction <= 1.0)) {
-      throw new IllegalArgumentException("valFraction must be in [0, 1], got " + valFraction);
-    }
-    if (master != null && master.isBlank()) {
-      throw new IllegalArgumentException("master must be null or non-blank");
-    }
-    if (inputPath.equals(outputPath)) {
-      throw new IllegalArgumentException("inputPath and outputPath must differ: " + inputPath);
-    }
-    if (reportPath.equals(outputPath) || reportPath.startsWith(stripSlash(outputPath) + "/")) {
-      throw new IllegalArgumentException(
-          "reportPath must lie outside outputPath (overwrite would delete it): " + reportPath);
+    require(
+        valFraction >= 0.0 && valFraction <= 1.0,
+        "valFraction must be in [0, 1], got " + valFraction);
+    require(master == null || !master.isBlank(), "master must be null or non-blank");
+    require(!inputPath.equals(outputPath), "inputPath and outputPath must differ: " + inputPath);
+    require(
+        !reportPath.equals(outputPath) && !reportPath.startsWith(stripSlash(outputPath) + "/"),
+        "reportPath must lie outside outputPath (overwrite would delete it): " + reportPath);
+  }
+
+  /** The one shape of every check above: a condition and the message of its failure. */
+  private static void require(boolean ok, String message) {
+    if (!ok) {
+      throw new IllegalArgumentException(message);
     }
   }
 
@@ -103,6 +101,26 @@ public record CurateConfig(
   }
 
   public CurateConfig withOptions(CurateOptions o) {
+    return copy(o, runId, targetFileMb, maxRecordsPerFile, eventLogDir);
+  }
+
+  public CurateConfig withRunId(String id) {
+    return copy(options, id, targetFileMb, maxRecordsPerFile, eventLogDir);
+  }
+
+  /** The output file layout: target size in MiB and a row cap per file (0: none). */
+  public CurateConfig withOutputFiles(int targetMb, long maxRecords) {
+    return copy(options, runId, targetMb, maxRecords, eventLogDir);
+  }
+
+  /** Spark's event log folder for a session this job creates (null: off). */
+  public CurateConfig withEventLog(String dir) {
+    return copy(options, runId, targetFileMb, maxRecordsPerFile, dir);
+  }
+
+  /** The same paths, val fraction and master with the given optional fields. */
+  private CurateConfig copy(
+      CurateOptions o, String id, int targetMb, long maxRecords, String eventLog) {
     return new CurateConfig(
         inputPath,
         outputPath,
@@ -110,54 +128,10 @@ public record CurateConfig(
         valFraction,
         master,
         o,
-        runId,
-        targetFileMb,
-        maxRecordsPerFile,
-        eventLogDir);
-  }
-
-  public CurateConfig withRunId(String id) {
-    return new CurateConfig(
-        inputPath,
-        outputPath,
-        reportPath,
-        valFraction,
-        master,
-        options,
         id,
-        targetFileMb,
-        maxRecordsPerFile,
-        eventLogDir);
-  }
-
-  /** The output file layout: target size in MiB and a row cap per file (0: none). */
-  public CurateConfig withOutputFiles(int targetMb, long maxRecords) {
-    return new CurateConfig(
-        inputPath,
-        outputPath,
-        reportPath,
-        valFraction,
-        master,
-        options,
-        runId,
         targetMb,
         maxRecords,
-        eventLogDir);
-  }
-
-  /** Spark's event log folder for a session this job creates (null: off). */
-  public CurateConfig withEventLog(String dir) {
-    return new CurateConfig(
-        inputPath,
-        outputPath,
-        reportPath,
-        valFraction,
-        master,
-        options,
-        runId,
-        targetFileMb,
-        maxRecordsPerFile,
-        dir);
+        eventLog);
   }
 
   /** {@link #targetFileMb} in bytes. */

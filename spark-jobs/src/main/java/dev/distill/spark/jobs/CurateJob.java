@@ -70,10 +70,32 @@ import picocli.CommandLine.Option;
 public final class CurateJob {
   private CurateJob() {}
 
+  static final String SHUFFLE_PARTITIONS = "spark.sql.shuffle.partitions";
+
+  /**
+   * In a local session this job created, {@value #SHUFFLE_PARTITIONS} = the default parallelism
+   * (the core count) unless spark-submit or spark-defaults set it; a cluster keeps Spark's default,
+   * where data may be large enough to need more partitions than cores. Spark's default, 200, makes
+   * every map task of the three shuffles write 200 sorted blocks: at 20,000 records that cost 5x
+   * the curation's CPU-seconds (issue 14, {@code bench/run.sh 20000 128 4 once shuffle=200,2},
+   * spark-jobs README). A session the caller owns is left as it is.
+   */
+  static void shufflePartitionsToCores(SparkSession spark) {
+    if (spark.sparkContext().isLocal()
+        && !spark.sparkContext().getConf().contains(SHUFFLE_PARTITIONS)) {
+      spark
+          .conf()
+          .set(SHUFFLE_PARTITIONS, Integer.toString(spark.sparkContext().defaultParallelism()));
+    }
+  }
+
   public static CurateResult run(CurateConfig config) {
     try (Sessions.Handle session =
         Sessions.open("distill-curate", config.master(), config.eventLogDir())) {
       SparkSession spark = session.spark();
+      if (session.created()) {
+        shufflePartitionsToCores(spark);
+      }
       CurateOptions opt = config.options();
       List<Dataset<Row>> cached = new ArrayList<>();
       Configuration hadoop = spark.sparkContext().hadoopConfiguration();
@@ -644,13 +666,13 @@ public final class CurateJob {
     @Option(
         names = "--near-dup-hashes",
         paramLabel = "N",
-        description = "MinHash functions, with --near-dup-threshold (default 120).")
+        description = "MinHash functions, with --near-dup-threshold (default 48).")
     Integer nearDupHashes;
 
     @Option(
         names = "--near-dup-bands",
         paramLabel = "N",
-        description = "LSH bands, with --near-dup-threshold (default 20).")
+        description = "LSH bands, with --near-dup-threshold (default 12).")
     Integer nearDupBands;
 
     @Option(

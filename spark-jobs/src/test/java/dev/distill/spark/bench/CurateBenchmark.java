@@ -41,10 +41,12 @@ import org.apache.spark.sql.SparkSession;
  * <p>Run: {@code bash spark-jobs/bench/run.sh [N] [positions] [rounds] [once] [quality]} (defaults
  * 10000, 128, 3; {@code once} skips the 10 N run; {@code quality} adds the near-duplicate precision
  * and recall against exact Jaccard; {@code jobs} lists what started each Spark job of the last
- * curation). Each size runs {@code rounds} interleaved rounds (plain copy, curate, plain copy,
- * curate, ...) in one JVM and prints medians, their ratio, and the Spark jobs and stages of the
- * last curation (counted by a listener, as the event log records them) and its Parquet files. The
- * data lives in a temp folder, deleted at the end.
+ * curation; {@code shuffle=A,B} sets {@code spark.sql.shuffle.partitions} to A before the curations
+ * of even rounds and to B before odd ones, and prints each round's CPU-seconds). Each size runs
+ * {@code rounds} interleaved rounds (plain copy, curate, plain copy, curate, ...) in one JVM and
+ * prints medians, their ratio, and the Spark jobs and stages of the last curation (counted by a
+ * listener, as the event log records them) and its Parquet files. The data lives in a temp folder,
+ * deleted at the end.
  */
 public final class CurateBenchmark {
   static final int VOCAB = 96;
@@ -394,9 +396,24 @@ public final class CurateBenchmark {
       int s0 = counter.stages.get();
       int sl0 = counter.stageLines.size();
       int jl0 = counter.jobLines.size();
+      String[] shuffle = shuffleAb;
+      if (shuffle != null) {
+        // A/B of spark.sql.shuffle.partitions: A on even rounds, B on odd ones (issue 14).
+        spark.conf().set("spark.sql.shuffle.partitions", shuffle[round % 2]);
+      }
       double cpu2 = processCpuSeconds();
       curate.add(seconds(() -> result[0] = CurateJob.run(config)));
       curateCpu.add(processCpuSeconds() - cpu2);
+      if (shuffle != null && print) {
+        System.out.printf(
+            "  round %d: shuffle partitions %s, curate cpu s %.1f, wall s %.1f, load %.1f%n",
+            round + 1,
+            shuffle[round % 2],
+            curateCpu.get(round),
+            curate.get(round),
+            java.lang.management.ManagementFactory.getOperatingSystemMXBean()
+                .getSystemLoadAverage());
+      }
       Thread.sleep(200); // listener events are delivered asynchronously
       jobs = counter.jobs.get() - j0;
       stages = counter.stages.get() - s0;
@@ -470,7 +487,15 @@ public final class CurateBenchmark {
     }
   }
 
+  /** {@code shuffle=A,B} on the command line: the two shuffle partition counts, else null. */
+  private static String[] shuffleAb;
+
   public static void main(String[] args) throws Exception {
+    for (String a : args) {
+      if (a.startsWith("shuffle=")) {
+        shuffleAb = a.substring("shuffle=".length()).split(",");
+      }
+    }
     long n = args.length > 0 ? Long.parseLong(args[0]) : 10_000;
     int positions = args.length > 1 ? Integer.parseInt(args[1]) : 128;
     int rounds = args.length > 2 ? Integer.parseInt(args[2]) : 3;

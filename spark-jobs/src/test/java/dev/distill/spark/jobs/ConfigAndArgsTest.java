@@ -147,7 +147,7 @@ class ConfigAndArgsTest {
               "--near-dup-threshold",
               "0.7",
               "--near-dup-bands",
-              "10",
+              "8",
               "--filter",
               "mean_entropy<=q0.99",
               "--filter",
@@ -162,7 +162,7 @@ class ConfigAndArgsTest {
               "2"
             });
     assertThat(c.options().nearDuplicates().threshold()).isEqualTo(0.7);
-    assertThat(c.options().nearDuplicates().bands()).isEqualTo(10);
+    assertThat(c.options().nearDuplicates().bands()).isEqualTo(8);
     assertThat(c.options().logitFilters())
         .extracting(f -> f.name())
         .containsExactly("mean_entropy<=q0.99", "mean_topk_mass>=0.5");

@@ -78,8 +78,8 @@ class JobCliTest {
   void defaultsAreTheDocumentedOnesAndNearDupDefaultsFollowTheThreshold() {
     CurateConfig c = parseCurate(curateWith("--near-dup-threshold", "0.8"));
     assertThat(c.options().nearDuplicates().ngram()).isEqualTo(5);
-    assertThat(c.options().nearDuplicates().numHashes()).isEqualTo(120);
-    assertThat(c.options().nearDuplicates().bands()).isEqualTo(20);
+    assertThat(c.options().nearDuplicates().numHashes()).isEqualTo(48);
+    assertThat(c.options().nearDuplicates().bands()).isEqualTo(12);
     assertThat(c.targetFileMb()).isEqualTo(OutputFiles.DEFAULT_TARGET_MB);
     assertThat(c.eventLogDir()).isEqualTo("/runs/spark-events");
     assertThat(parseCurate(curateWith("--event-log", "none")).eventLogDir()).isNull();
