@@ -644,6 +644,7 @@ public final class CurateJob {
     @Mixin JobCli.Input input;
     @Mixin JobCli.OutputAndReport out;
     @Mixin JobCli.ValFraction valFraction;
+    @Mixin JobCli.OutputFileSizes files;
 
     @Option(
         names = "--run-id",
@@ -710,21 +711,6 @@ public final class CurateJob {
         defaultValue = "1.0",
         description = "Temperature, with --weights entropy (default ${DEFAULT-VALUE}).")
     double weightTau;
-
-    @Option(
-        names = "--target-file-mb",
-        paramLabel = "MB",
-        defaultValue = "" + OutputFiles.DEFAULT_TARGET_MB,
-        description =
-            "Output file size aimed at; one file per split per task (default ${DEFAULT-VALUE}).")
-    int targetFileMb;
-
-    @Option(
-        names = "--max-records-per-file",
-        paramLabel = "N",
-        defaultValue = "0",
-        description = "Cap on records per output file; 0 = none (default ${DEFAULT-VALUE}).")
-    long maxRecordsPerFile;
 
     @Option(
         names = "--event-log",
@@ -797,8 +783,8 @@ public final class CurateJob {
           null,
           opt,
           runId,
-          targetFileMb,
-          maxRecordsPerFile,
+          files.targetFileMb,
+          files.maxRecordsPerFile,
           events);
     }
   }
