@@ -35,6 +35,13 @@ abstract class LinearKernel {
     return p == null ? null : ps.getValue(p, device, training);
   }
 
+  /** {@code in W^T + b} with {@code layer}'s bias {@code b}, if it has one. */
+  static NDArray withBias(
+      LinearLayer layer, NDArray in, NDArray w, ParameterStore ps, boolean training) {
+    return Linear.linear(in, w, value(ps, layer.bias(), in.getDevice(), training))
+        .singletonOrThrow();
+  }
+
   /**
    * {@code p} times a scalar 1 created on the activation's manager: the same values and gradient,
    * but the quantiser's intermediates derived from it are attached to the step's manager instead of
@@ -56,13 +63,9 @@ abstract class LinearKernel {
     @Override
     NDArray apply(
         LinearLayer layer, NDArray x, ParameterStore ps, boolean training, DecodeCache cache) {
-      Device device = x.getDevice();
       NDArray in = act8 ? Quantizers.activations8(x) : x;
-      return Linear.linear(
-              in,
-              ps.getValue(layer.weight(), device, training),
-              value(ps, layer.bias(), device, training))
-          .singletonOrThrow();
+      return withBias(
+          layer, in, ps.getValue(layer.weight(), x.getDevice(), training), ps, training);
     }
   }
 
@@ -97,7 +100,7 @@ abstract class LinearKernel {
           cache.putWeight(layer.name(), w);
         }
       }
-      return Linear.linear(in, w, value(ps, layer.bias(), device, training)).singletonOrThrow();
+      return withBias(layer, in, w, ps, training);
     }
   }
 
@@ -109,11 +112,7 @@ abstract class LinearKernel {
       Device device = x.getDevice();
       NDArray h =
           Linear.linear(x, ps.getValue(layer.v(), device, training), null).singletonOrThrow();
-      return Linear.linear(
-              h,
-              ps.getValue(layer.u(), device, training),
-              value(ps, layer.bias(), device, training))
-          .singletonOrThrow();
+      return withBias(layer, h, ps.getValue(layer.u(), device, training), ps, training);
     }
   }
 }
