@@ -28,6 +28,18 @@ abstract class LinearKernel {
     };
   }
 
+  /** Whether this kernel quantises activations to 8 bits (absmax) before the product. */
+  private final boolean act8;
+
+  LinearKernel(boolean act8) {
+    this.act8 = act8;
+  }
+
+  /** {@code x} as this kernel multiplies it: quantised to 8 bits where the mode says so. */
+  final NDArray input(NDArray x) {
+    return act8 ? Quantizers.activations8(x) : x;
+  }
+
   abstract NDArray apply(
       LinearLayer layer, NDArray x, ParameterStore ps, boolean training, DecodeCache cache);
 
@@ -54,16 +66,14 @@ abstract class LinearKernel {
 
   /** Plain float32 weights; with {@code act8}, 8-bit absmax activations first ({@code ACT8}). */
   private static final class Dense extends LinearKernel {
-    private final boolean act8;
-
     Dense(boolean act8) {
-      this.act8 = act8;
+      super(act8);
     }
 
     @Override
     NDArray apply(
         LinearLayer layer, NDArray x, ParameterStore ps, boolean training, DecodeCache cache) {
-      NDArray in = act8 ? Quantizers.activations8(x) : x;
+      NDArray in = input(x);
       return withBias(
           layer, in, ps.getValue(layer.weight(), x.getDevice(), training), ps, training);
     }
@@ -78,6 +88,7 @@ abstract class LinearKernel {
     private final boolean ternary;
 
     QuantisedWeight(boolean ternary) {
+      super(ternary); // BitNet b1.58 pairs ternary weights with 8-bit activations
       this.ternary = ternary;
     }
 
@@ -85,7 +96,7 @@ abstract class LinearKernel {
     NDArray apply(
         LinearLayer layer, NDArray x, ParameterStore ps, boolean training, DecodeCache cache) {
       Device device = x.getDevice();
-      NDArray in = ternary ? Quantizers.activations8(x) : x;
+      NDArray in = input(x);
       NDArray w = cache == null ? null : cache.weight(layer.name());
       if (w == null) {
         NDArray raw = ps.getValue(layer.weight(), device, training);
@@ -106,6 +117,10 @@ abstract class LinearKernel {
 
   /** {@code x W^T = (x V^T) U^T}: r (in + out) multiply-adds per token instead of in * out. */
   private static final class LowRank extends LinearKernel {
+    LowRank() {
+      super(false);
+    }
+
     @Override
     NDArray apply(
         LinearLayer layer, NDArray x, ParameterStore ps, boolean training, DecodeCache cache) {
