@@ -4,8 +4,8 @@ import dev.distill.spark.cluster.StandaloneCluster;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -22,10 +22,20 @@ import picocli.CommandLine.Option;
           + " distribution: a Master and --workers Workers as separate JVMs; each Worker runs its"
           + " executors in JVMs of their own.",
       "Logs, pid files and executor folders under --state (default runs/.cluster)."
-    },
-    subcommands = {ClusterCommand.Start.class, ClusterCommand.Stop.class, ClusterCommand.Url.class})
+    })
 final class ClusterCommand {
   static final String DEFAULT_STATE = "runs/.cluster";
+
+  /** {@code --state}: the folder of the cluster's logs, pid files and executor folders. */
+  static final class StateFolder {
+    @Option(
+        names = "--state",
+        defaultValue = DEFAULT_STATE,
+        description = "State folder (default ${DEFAULT-VALUE}).")
+    Path dir;
+  }
+
+  // The subcommands are methods (picocli adds @Command methods as subcommands of their class).
 
   @Command(
       name = "start",
@@ -33,86 +43,57 @@ final class ClusterCommand {
       description =
           "Starts the Master and the Workers, waits until every Worker registered and prints the"
               + " master URL (spark://127.0.0.1:PORT) on stdout.")
-  static final class Start implements Callable<Integer> {
-    @Option(names = "--workers", defaultValue = "2", description = "Workers (default 2).")
-    int workers;
-
-    @Option(names = "--cores", defaultValue = "1", description = "Cores per Worker (default 1).")
-    int cores;
-
-    @Option(
-        names = "--memory",
-        defaultValue = "2g",
-        description =
-            "Memory per Worker for its executors (default ${DEFAULT-VALUE}; an executor asks for"
-                + " spark.executor.memory, 1g by default).")
-    String memory;
-
-    @Option(
-        names = "--state",
-        defaultValue = DEFAULT_STATE,
-        description = "State folder (default ${DEFAULT-VALUE}).")
-    Path state;
-
-    @Option(
-        names = "--timeout",
-        defaultValue = "180",
-        description = "Seconds to wait for the cluster (default ${DEFAULT-VALUE}).")
-    int timeoutSeconds;
-
-    @Override
-    public Integer call() throws IOException {
-      StandaloneCluster.Running r =
-          StandaloneCluster.start(
-              state, workers, cores, memory, Duration.ofSeconds(timeoutSeconds));
-      System.err.printf(
-          "[cluster] %d worker(s) x %d core(s) registered; logs under %s; stop with: distill"
-              + " cluster stop%n",
-          workers, cores, r.stateDir());
-      System.out.println(r.masterUrl());
-      return 0;
-    }
+  int start(
+      @Option(names = "--workers", defaultValue = "2", description = "Workers (default 2).")
+          int workers,
+      @Option(names = "--cores", defaultValue = "1", description = "Cores per Worker (default 1).")
+          int cores,
+      @Option(
+              names = "--memory",
+              defaultValue = "2g",
+              description =
+                  "Memory per Worker for its executors (default ${DEFAULT-VALUE}; an executor asks"
+                      + " for spark.executor.memory, 1g by default).")
+          String memory,
+      @Mixin StateFolder state,
+      @Option(
+              names = "--timeout",
+              defaultValue = "180",
+              description = "Seconds to wait for the cluster (default ${DEFAULT-VALUE}).")
+          int timeoutSeconds)
+      throws IOException {
+    StandaloneCluster.Running r =
+        StandaloneCluster.start(
+            state.dir, workers, cores, memory, Duration.ofSeconds(timeoutSeconds));
+    System.err.printf(
+        "[cluster] %d worker(s) x %d core(s) registered; logs under %s; stop with: distill"
+            + " cluster stop%n",
+        workers, cores, r.stateDir());
+    System.out.println(r.masterUrl());
+    return 0;
   }
 
   @Command(
       name = "stop",
       mixinStandardHelpOptions = true,
       description = "Stops the Workers (and their executors), then the Master.")
-  static final class Stop implements Callable<Integer> {
-    @Option(
-        names = "--state",
-        defaultValue = DEFAULT_STATE,
-        description = "State folder (default ${DEFAULT-VALUE}).")
-    Path state;
-
-    @Override
-    public Integer call() throws IOException {
-      int n = StandaloneCluster.stop(state);
-      System.err.printf("[cluster] stopped %d JVM(s) of %s%n", n, state);
-      return 0;
-    }
+  int stop(@Mixin StateFolder state) throws IOException {
+    int n = StandaloneCluster.stop(state.dir);
+    System.err.printf("[cluster] stopped %d JVM(s) of %s%n", n, state.dir);
+    return 0;
   }
 
   @Command(
       name = "url",
       mixinStandardHelpOptions = true,
       description = "Prints the master URL of the running cluster; exits 1 if none runs.")
-  static final class Url implements Callable<Integer> {
-    @Option(
-        names = "--state",
-        defaultValue = DEFAULT_STATE,
-        description = "State folder (default ${DEFAULT-VALUE}).")
-    Path state;
-
-    @Override
-    public Integer call() throws IOException {
-      var url = StandaloneCluster.runningUrl(state);
-      if (url.isEmpty()) {
-        System.err.println("[cluster] no cluster runs from " + state);
-        return 1;
-      }
-      System.out.println(url.get());
-      return 0;
+  int url(@Mixin StateFolder state) throws IOException {
+    var url = StandaloneCluster.runningUrl(state.dir);
+    if (url.isEmpty()) {
+      System.err.println("[cluster] no cluster runs from " + state.dir);
+      return 1;
     }
+    System.out.println(url.get());
+    return 0;
   }
 }

@@ -3,6 +3,7 @@ package dev.distill.deploy.cli;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -15,8 +16,7 @@ class ConfigSourcesTest {
 
   @Test
   void precedenceIsFileThenEnvironmentThenSet() throws Exception {
-    Path file = tmp.resolve("c.conf");
-    Files.writeString(file, "teacher.steps = 10\nstudent.steps = 20\nlabel.top-k = 4\n");
+    Path file = write("c.conf", "teacher.steps = 10\nstudent.steps = 20\nlabel.top-k = 4\n");
     Map<String, String> out =
         ConfigSources.collect(
             file,
@@ -44,8 +44,7 @@ class ConfigSourcesTest {
 
   @Test
   void secretIsReadFromAFileGivenAsKeyDotFileAndIsRedacted() throws Exception {
-    Path token = tmp.resolve("token");
-    Files.writeString(token, "s3cr3t-value\n");
+    Path token = write("token", "s3cr3t-value\n");
     Map<String, String> out =
         collect(
             Map.of("DISTILL_TEACHER_API_TOKEN_FILE", token.toString()),
@@ -58,8 +57,7 @@ class ConfigSourcesTest {
 
   @Test
   void valuesMayReferToEnvironmentVariablesAndFiles() throws Exception {
-    Path f = tmp.resolve("servers");
-    Files.writeString(f, "broker:9092");
+    Path f = write("servers", "broker:9092");
     Map<String, String> out =
         collect(
             Map.of("TOPIC_NAME", "t1"),
@@ -84,8 +82,7 @@ class ConfigSourcesTest {
   @Test
   void anEmptySecretFileABlankFileKeyOrAnEmptySecretVariableIsRefusedNamingTheKey()
       throws Exception {
-    Path empty = tmp.resolve("empty-token");
-    Files.writeString(empty, "  \n");
+    Path empty = write("empty-token", "  \n");
     assertThatThrownBy(
             () ->
                 collect(
@@ -117,5 +114,10 @@ class ConfigSourcesTest {
   private static Map<String, String> collect(
       Map<String, String> env, Map<String, String> sets, String... keys) throws Exception {
     return ConfigSources.collect(List.of(), env, sets, List.of(keys));
+  }
+
+  /** Writes {@code content} to file {@code name} in the temp folder. */
+  private Path write(String name, String content) throws IOException {
+    return Files.writeString(tmp.resolve(name), content);
   }
 }

@@ -161,18 +161,12 @@ class HfStudentTrainIT {
     Path out = tmp.resolve("eval");
     Path gpt2 = TEACHER.resolveSibling("gpt2");
     int code =
-        DistillCli.execute(
-            "eval",
-            "--teacher",
-            "hf:" + TEACHER,
+        eval(
+            heldOut,
             "--student",
             "hf:" + TEACHER,
             "--student",
             "hf:" + gpt2,
-            "--text",
-            heldOut.toString(),
-            "--block-size",
-            "32",
             "--output",
             out.toString(),
             "--gate",
@@ -190,19 +184,23 @@ class HfStudentTrainIT {
     assertThat(other.get("kl_teacher_student").getAsDouble()).isGreaterThan(0.01);
     assertThat(other.get("val_loss_per_char").getAsDouble())
         .isLessThan(other.get("val_loss").getAsDouble());
-    int failing =
-        DistillCli.execute(
-            "eval",
-            "--teacher",
-            "hf:" + TEACHER,
-            "--student",
-            "hf:" + gpt2,
-            "--text",
-            heldOut.toString(),
-            "--block-size",
-            "32",
-            "--gate",
-            "student.kl <= 0.000001");
+    int failing = eval(heldOut, "--student", "hf:" + gpt2, "--gate", "student.kl <= 0.000001");
     assertThat(failing).isEqualTo(1);
+  }
+
+  /** {@code distill eval} against the Llama fixture teacher on {@code text}, 32-token blocks. */
+  private static int eval(Path text, String... more) {
+    List<String> args =
+        new ArrayList<>(
+            List.of(
+                "eval",
+                "--teacher",
+                "hf:" + TEACHER,
+                "--text",
+                text.toString(),
+                "--block-size",
+                "32"));
+    args.addAll(List.of(more));
+    return DistillCli.execute(args.toArray(String[]::new));
   }
 }

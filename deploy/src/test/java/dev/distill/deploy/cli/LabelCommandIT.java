@@ -29,15 +29,19 @@ class LabelCommandIT {
     return TestTeachers.tinyCheckpoint(tmp.resolve("teacher"), Map.of());
   }
 
+  /** prompts.jsonl with prompts "a" and "b", then {@code extra} (e.g. a line to reject). */
+  Path prompts(String extra) throws IOException {
+    return Files.writeString(
+        tmp.resolve("prompts.jsonl"),
+        "{\"prompt_id\":\"a\",\"text\":\"the cat sat on the mat.\"}\n"
+            + "{\"prompt_id\":\"b\",\"text\":\"hello, world\"}\n"
+            + extra);
+  }
+
   @Test
   void labelTurnsJsonlPromptsIntoCommittedParquetThatCurateReads() throws Exception {
     Path ckpt = teacher();
-    Path input = tmp.resolve("prompts.jsonl");
-    Files.writeString(
-        input,
-        "{\"prompt_id\":\"a\",\"text\":\"the cat sat on the mat.\"}\n"
-            + "{\"prompt_id\":\"b\",\"text\":\"hello, world\"}\n"
-            + "not json\n");
+    Path input = prompts("not json\n");
     Path out = tmp.resolve("teacher-outputs");
 
     int code = DistillCli.execute(TestTeachers.labelArgs("label", ckpt, input, out, "2026-01-02"));
@@ -88,11 +92,7 @@ class LabelCommandIT {
   @Test
   void labelToKafkaThenIngestThenCurateIsTheNightlyChainAndARetryAddsNothing() throws Exception {
     Path ckpt = teacher();
-    Path input = tmp.resolve("prompts.jsonl");
-    Files.writeString(
-        input,
-        "{\"prompt_id\":\"a\",\"text\":\"the cat sat on the mat.\"}\n"
-            + "{\"prompt_id\":\"b\",\"text\":\"hello, world\"}\n");
+    Path input = prompts("");
     String topic = "distill.batch-labels.2026-01-02";
     try (EmbeddedKafka kafka = EmbeddedKafka.start(tmp.resolve("kafka"), Duration.ofSeconds(90))) {
       String[] label = {

@@ -2,6 +2,7 @@ package dev.distill.models.autograd;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.types.Shape;
+import java.util.function.BinaryOperator;
 
 /**
  * Arithmetic between an array and a number that stays correct under autograd. Use these instead of
@@ -28,43 +29,38 @@ public final class Scalars {
 
   /** {@code x * c}. */
   public static NDArray mul(NDArray x, float c) {
-    try (NDArray s = of(x, c)) {
-      return x.mul(s);
-    }
+    return withScalar(x, c, NDArray::mul);
   }
 
   /** {@code x *= c} in place; returns {@code x}. */
   public static NDArray muli(NDArray x, float c) {
-    try (NDArray s = of(x, c)) {
-      return x.muli(s);
-    }
+    return withScalar(x, c, NDArray::muli);
   }
 
   /** {@code x / c}. */
   public static NDArray div(NDArray x, float c) {
-    try (NDArray s = of(x, c)) {
-      return x.div(s);
-    }
+    return withScalar(x, c, NDArray::div);
   }
 
   /** {@code x ^ c}. */
   public static NDArray pow(NDArray x, float c) {
-    try (NDArray s = of(x, c)) {
-      return x.pow(s);
-    }
+    return withScalar(x, c, NDArray::pow);
   }
 
   /** {@code max(x, c)} elementwise. */
   public static NDArray maximum(NDArray x, float c) {
-    try (NDArray s = of(x, c)) {
-      return x.maximum(s);
-    }
+    return withScalar(x, c, NDArray::maximum);
   }
 
   /** {@code min(x, c)} elementwise. */
   public static NDArray minimum(NDArray x, float c) {
+    return withScalar(x, c, NDArray::minimum);
+  }
+
+  /** {@code op(x, c)} with {@code c} as a libtorch-owned 0-d array, closed once the op returns. */
+  private static NDArray withScalar(NDArray x, float c, BinaryOperator<NDArray> op) {
     try (NDArray s = of(x, c)) {
-      return x.minimum(s);
+      return op.apply(x, s);
     }
   }
 }

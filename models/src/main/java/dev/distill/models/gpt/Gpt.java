@@ -2,10 +2,7 @@ package dev.distill.models.gpt;
 
 import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.internal.NDArrayEx;
-import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
-import ai.djl.ndarray.types.SparseFormat;
 import ai.djl.nn.Parameter;
 import ai.djl.nn.core.Linear;
 import ai.djl.training.ParameterStore;
@@ -256,22 +253,10 @@ public final class Gpt extends CausalLm {
    */
   @Override
   protected NDArray embed(NDArray tokens, int p0, Pass pass) {
-    ParameterStore ps = pass.ps();
-    boolean training = pass.training();
     NDArray idx = embeddingIndex(tokens, p0, config.blockSize(), "blockSize");
-    long t = tokens.getShape().get(1);
-    Device device = tokens.getDevice();
-    NDArrayEx ex = tokens.getNDArrayInternal();
-    NDArray tok =
-        ex.embedding(idx, ps.getValue(wte, device, training), SparseFormat.DENSE)
-            .singletonOrThrow();
-    // Positions go through the same native embedding op: its backward is a fast scatter, and
-    // slicing wpe would make the parameter the first operand (result on the model's manager).
-    NDArray positions = tokens.getManager().arange(p0, (int) (p0 + t), 1, DataType.INT64);
-    NDArray pos =
-        ex.embedding(positions, ps.getValue(wpe, device, training), SparseFormat.DENSE)
-            .singletonOrThrow();
-    return dropout(tok.add(pos), config.dropout(), training);
+    NDArray tok = lookup(tokens, idx, wte, pass);
+    NDArray pos = positionEmbedding(tokens, p0, wpe, pass);
+    return dropout(tok.add(pos), config.dropout(), pass.training());
   }
 
   private NDArray layerNorm(NDArray x, Norm norm, ParameterStore ps, boolean training) {

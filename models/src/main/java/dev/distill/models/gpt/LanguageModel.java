@@ -175,14 +175,7 @@ public final class LanguageModel implements AutoCloseable {
     try {
       model.setBlock(block);
       block.loadParameters(model.getNDManager(), new DataInputStream(params));
-      for (Pair<String, Parameter> p : block.getParameters()) {
-        Shape expected = p.getValue().getShape();
-        Shape actual = p.getValue().getArray().getShape();
-        if (!expected.equals(actual)) {
-          throw new IOException(
-              "parameter " + p.getKey() + " has shape " + actual + ", config needs " + expected);
-        }
-      }
+      checkLoadedShapes(block);
       // Loaded arrays do not require gradients yet; initialize() on initialised parameters only
       // marks them, so a Trainer can train a loaded model exactly like a created one.
       block.initialize(model.getNDManager(), DataType.FLOAT32, inputShape(config));
@@ -210,6 +203,13 @@ public final class LanguageModel implements AutoCloseable {
     } catch (MalformedModelException e) {
       throw new IOException("malformed parameters: " + e.getMessage(), e);
     }
+    checkLoadedShapes(block);
+    // as in load(): initialize() on initialised parameters only marks them as requiring gradients
+    block.initialize(model.getNDManager(), DataType.FLOAT32, inputShape(config()));
+  }
+
+  /** Fails when a loaded parameter's array does not have the shape the block's config declares. */
+  private static void checkLoadedShapes(CausalLm block) throws IOException {
     for (Pair<String, Parameter> p : block.getParameters()) {
       Shape expected = p.getValue().getShape();
       Shape actual = p.getValue().getArray().getShape();
@@ -218,8 +218,6 @@ public final class LanguageModel implements AutoCloseable {
             "parameter " + p.getKey() + " has shape " + actual + ", config needs " + expected);
       }
     }
-    // as in load(): initialize() on initialised parameters only marks them as requiring gradients
-    block.initialize(model.getNDManager(), DataType.FLOAT32, inputShape(config()));
   }
 
   private static Shape inputShape(LmConfig config) {

@@ -294,22 +294,19 @@ public record HfConfig(
       }
       return dflt;
     }
-    try {
-      double d = o.get(key).getAsDouble();
-      if (d != Math.rint(d)) {
-        throw new IllegalArgumentException("config.json: \"" + key + "\" is not an integer: " + d);
-      }
-      return Math.toIntExact((long) d);
-    } catch (UnsupportedOperationException | IllegalStateException | NumberFormatException e) {
-      throw new IllegalArgumentException(
-          "config.json: \"" + key + "\" is not a number: " + o.get(key), e);
+    double d = number(o, key);
+    if (d != Math.rint(d)) {
+      throw new IllegalArgumentException("config.json: \"" + key + "\" is not an integer: " + d);
     }
+    return Math.toIntExact((long) d);
   }
 
   private static double number(JsonObject o, String key, double dflt) {
-    if (isNull(o, key)) {
-      return dflt;
-    }
+    return isNull(o, key) ? dflt : number(o, key);
+  }
+
+  /** The number at present, non-null {@code key}. */
+  private static double number(JsonObject o, String key) {
     try {
       return o.get(key).getAsDouble();
     } catch (UnsupportedOperationException | IllegalStateException | NumberFormatException e) {

@@ -2,9 +2,7 @@ package dev.distill.models.hf;
 
 import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
-import ai.djl.ndarray.types.SparseFormat;
 import ai.djl.nn.Parameter;
 import ai.djl.nn.core.Linear;
 import ai.djl.training.ParameterStore;
@@ -232,24 +230,10 @@ public final class HfDecoder extends CausalLm {
 
   @Override
   protected NDArray embed(NDArray tokens, int p0, Pass pass) {
-    ParameterStore ps = pass.ps();
-    boolean training = pass.training();
     NDArray idx = embeddingIndex(tokens, p0, config.maxPositions(), "max positions");
-    long t = tokens.getShape().get(1);
-    Device device = tokens.getDevice();
-    NDArray x =
-        tokens
-            .getNDArrayInternal()
-            .embedding(idx, ps.getValue(embed, device, training), SparseFormat.DENSE)
-            .singletonOrThrow();
+    NDArray x = lookup(tokens, idx, embed, pass);
     if (positions != null) {
-      NDArray pos = tokens.getManager().arange(p0, (int) (p0 + t), 1, DataType.INT64);
-      x =
-          x.add(
-              tokens
-                  .getNDArrayInternal()
-                  .embedding(pos, ps.getValue(positions, device, training), SparseFormat.DENSE)
-                  .singletonOrThrow());
+      x = x.add(positionEmbedding(tokens, p0, positions, pass));
     }
     return x;
   }

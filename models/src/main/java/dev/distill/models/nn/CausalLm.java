@@ -1,10 +1,13 @@
 package dev.distill.models.nn;
 
+import static ai.djl.ndarray.types.SparseFormat.DENSE;
+
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.AbstractBlock;
+import ai.djl.nn.Parameter;
 import ai.djl.training.ParameterStore;
 import ai.djl.util.PairList;
 import java.util.List;
@@ -113,6 +116,29 @@ public abstract class CausalLm extends AbstractBlock {
       throw new IllegalArgumentException("tokens must be int32 or int64, got " + type);
     }
     return type == DataType.INT64 ? tokens : tokens.toType(DataType.INT64, false);
+  }
+
+  /**
+   * Rows {@code idx} of the embedding table {@code table} through the native embedding op (its
+   * backward is a fast scatter), invoked on {@code tokens} so the result lives on the step's
+   * manager rather than the model's.
+   */
+  protected static NDArray lookup(NDArray tokens, NDArray idx, Parameter table, Pass pass) {
+    return tokens
+        .getNDArrayInternal()
+        .embedding(idx, pass.ps().getValue(table, tokens.getDevice(), pass.training()), DENSE)
+        .singletonOrThrow();
+  }
+
+  /**
+   * Learned position embeddings (T, C) of positions {@code p0 .. p0 + T - 1} for {@code tokens} (B,
+   * T). Positions go through the embedding op too: slicing the table would make the parameter the
+   * first operand (result on the model's manager).
+   */
+  protected static NDArray positionEmbedding(NDArray tokens, int p0, Parameter table, Pass pass) {
+    long t = tokens.getShape().get(1);
+    NDArray positions = tokens.getManager().arange(p0, (int) (p0 + t), 1, DataType.INT64);
+    return lookup(tokens, positions, table, pass);
   }
 
   /** Block {@code layer} on the flat stream {@code x} (B * T, C). */

@@ -28,11 +28,30 @@ abstract class LinearKernel {
     };
   }
 
+  /** Whether this kernel quantises activations to 8 bits (absmax) before the product. */
+  private final boolean act8;
+
+  LinearKernel(boolean act8) {
+    this.act8 = act8;
+  }
+
+  /** {@code x} as this kernel multiplies it: quantised to 8 bits where the mode says so. */
+  final NDArray input(NDArray x) {
+    return act8 ? Quantizers.activations8(x) : x;
+  }
+
   abstract NDArray apply(
       LinearLayer layer, NDArray x, ParameterStore ps, boolean training, DecodeCache cache);
 
   static NDArray value(ParameterStore ps, ai.djl.nn.Parameter p, Device device, boolean training) {
     return p == null ? null : ps.getValue(p, device, training);
+  }
+
+  /** {@code in W^T + b} with {@code layer}'s bias {@code b}, if it has one. */
+  static NDArray withBias(
+      LinearLayer layer, NDArray in, NDArray w, ParameterStore ps, boolean training) {
+    return Linear.linear(in, w, value(ps, layer.bias(), in.getDevice(), training))
+        .singletonOrThrow();
   }
 
   /**
@@ -47,22 +66,16 @@ abstract class LinearKernel {
 
   /** Plain float32 weights; with {@code act8}, 8-bit absmax activations first ({@code ACT8}). */
   private static final class Dense extends LinearKernel {
-    private final boolean act8;
-
     Dense(boolean act8) {
-      this.act8 = act8;
+      super(act8);
     }
 
     @Override
     NDArray apply(
         LinearLayer layer, NDArray x, ParameterStore ps, boolean training, DecodeCache cache) {
-      Device device = x.getDevice();
-      NDArray in = act8 ? Quantizers.activations8(x) : x;
-      return Linear.linear(
-              in,
-              ps.getValue(layer.weight(), device, training),
-              value(ps, layer.bias(), device, training))
-          .singletonOrThrow();
+      NDArray in = input(x);
+      return withBias(
+          layer, in, ps.getValue(layer.weight(), x.getDevice(), training), ps, training);
     }
   }
 
@@ -75,6 +88,7 @@ abstract class LinearKernel {
     private final boolean ternary;
 
     QuantisedWeight(boolean ternary) {
+      super(ternary); // BitNet b1.58 pairs ternary weights with 8-bit activations
       this.ternary = ternary;
     }
 
@@ -82,7 +96,7 @@ abstract class LinearKernel {
     NDArray apply(
         LinearLayer layer, NDArray x, ParameterStore ps, boolean training, DecodeCache cache) {
       Device device = x.getDevice();
-      NDArray in = ternary ? Quantizers.activations8(x) : x;
+      NDArray in = input(x);
       NDArray w = cache == null ? null : cache.weight(layer.name());
       if (w == null) {
         NDArray raw = ps.getValue(layer.weight(), device, training);
@@ -97,23 +111,23 @@ abstract class LinearKernel {
           cache.putWeight(layer.name(), w);
         }
       }
-      return Linear.linear(in, w, value(ps, layer.bias(), device, training)).singletonOrThrow();
+      return withBias(layer, in, w, ps, training);
     }
   }
 
   /** {@code x W^T = (x V^T) U^T}: r (in + out) multiply-adds per token instead of in * out. */
   private static final class LowRank extends LinearKernel {
+    LowRank() {
+      super(false);
+    }
+
     @Override
     NDArray apply(
         LinearLayer layer, NDArray x, ParameterStore ps, boolean training, DecodeCache cache) {
       Device device = x.getDevice();
       NDArray h =
           Linear.linear(x, ps.getValue(layer.v(), device, training), null).singletonOrThrow();
-      return Linear.linear(
-              h,
-              ps.getValue(layer.u(), device, training),
-              value(ps, layer.bias(), device, training))
-          .singletonOrThrow();
+      return withBias(layer, h, ps.getValue(layer.u(), device, training), ps, training);
     }
   }
 }

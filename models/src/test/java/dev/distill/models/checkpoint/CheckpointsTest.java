@@ -90,9 +90,7 @@ class CheckpointsTest {
     byte[] bytes = Files.readAllBytes(params);
     bytes[bytes.length - 3] ^= 0x01;
     Files.write(params, bytes);
-    assertThatThrownBy(() -> Checkpoints.load(dir))
-        .isInstanceOf(CheckpointException.class)
-        .hasMessageContaining("parameters.bin");
+    assertLoadFailsNaming(dir, "parameters.bin");
   }
 
   @Test
@@ -100,13 +98,9 @@ class CheckpointsTest {
     Path dir = tmp.resolve("ckpt");
     Checkpoints.save(lm, dir, Map.of());
     Files.delete(dir.resolve("tokenizer.json"));
-    assertThatThrownBy(() -> Checkpoints.load(dir))
-        .isInstanceOf(CheckpointException.class)
-        .hasMessageContaining("tokenizer.json");
+    assertLoadFailsNaming(dir, "tokenizer.json");
     Files.delete(dir.resolve("manifest.json"));
-    assertThatThrownBy(() -> Checkpoints.load(dir))
-        .isInstanceOf(CheckpointException.class)
-        .hasMessageContaining("manifest.json");
+    assertLoadFailsNaming(dir, "manifest.json");
   }
 
   @Test
@@ -171,10 +165,7 @@ class CheckpointsTest {
     // What a checkpoint from before this change holds: the mode, no ranks, a consistent manifest.
     Path metadata = rewriteMetadata(dir, meta -> meta.remove(Checkpoints.RANKS));
 
-    assertThatThrownBy(() -> Checkpoints.load(dir))
-        .isInstanceOf(CheckpointException.class)
-        .hasMessageContaining(metadata.toString())
-        .hasMessageContaining(Checkpoints.RANKS);
+    assertLoadFailsNaming(dir, metadata.toString(), Checkpoints.RANKS);
   }
 
   @Test
@@ -185,10 +176,7 @@ class CheckpointsTest {
     }
     Path metadata = rewriteMetadata(dir, meta -> meta.addProperty(Checkpoints.RANKS, "[1, 2]"));
 
-    assertThatThrownBy(() -> Checkpoints.load(dir))
-        .isInstanceOf(CheckpointException.class)
-        .hasMessageContaining(metadata.toString())
-        .hasMessageContaining("JSON object of layer name to rank");
+    assertLoadFailsNaming(dir, metadata.toString(), "JSON object of layer name to rank");
   }
 
   /** Edits metadata.json and re-hashes it in the manifest, so only the edit is under test. */
@@ -205,5 +193,12 @@ class CheckpointsTest {
         .addProperty(Checkpoints.METADATA, Checkpoints.sha256(metadata));
     Files.writeString(manifestFile, manifest.toString());
     return metadata;
+  }
+
+  /** Loading {@code dir} fails with a CheckpointException whose message names all {@code parts}. */
+  private static void assertLoadFailsNaming(Path dir, String... parts) {
+    assertThatThrownBy(() -> Checkpoints.load(dir))
+        .isInstanceOf(CheckpointException.class)
+        .hasMessageContainingAll(parts);
   }
 }

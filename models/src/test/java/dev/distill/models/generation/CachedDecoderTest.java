@@ -6,28 +6,17 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import ai.djl.ndarray.NDManager;
 import ai.djl.pytorch.jni.JniUtils;
 import dev.distill.models.gpt.GptConfig;
-import dev.distill.models.gpt.LanguageModel;
+import dev.distill.models.gpt.TinyModel;
 import dev.distill.models.tokenizer.CharTokenizer;
 import java.util.Arrays;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 class CachedDecoderTest {
 
   private static final CharTokenizer TOKENIZER = CharTokenizer.fromCorpus("abcdefgh");
   private static final GptConfig CONFIG = new GptConfig(TOKENIZER.vocabSize(), 8, 2, 2, 16, 0f);
-  private static LanguageModel lm;
-
-  @BeforeAll
-  static void createModel() {
-    lm = LanguageModel.create(CONFIG, TOKENIZER, 11);
-  }
-
-  @AfterAll
-  static void closeModel() {
-    lm.close();
-  }
+  @RegisterExtension static final TinyModel MODEL = new TinyModel(CONFIG, TOKENIZER, 11);
 
   /** Last-position logits (B, V) of a full forward of the last blockSize tokens of each row. */
   private static float[][] full(int[][] rows) {
@@ -37,7 +26,7 @@ class CachedDecoderTest {
         Arrays.stream(rows).map(r -> Arrays.copyOfRange(r, from, len)).toArray(int[][]::new);
     float[][] out = new float[rows.length][];
     try (NDManager m = NDManager.newBaseManager()) {
-      float[] flat = lm.logits(m, ctx).get(":, -1, :").toFloatArray();
+      float[] flat = MODEL.lm().logits(m, ctx).get(":, -1, :").toFloatArray();
       int v = CONFIG.vocabSize();
       for (int i = 0; i < rows.length; i++) {
         out[i] = Arrays.copyOfRange(flat, i * v, (i + 1) * v);
@@ -68,7 +57,7 @@ class CachedDecoderTest {
   void aSmallStepRestoresTheCallersEngineThreadCount() {
     int before = JniUtils.getNumThreads();
     JniUtils.setNumThreads(2);
-    try (CachedDecoder decoder = new CachedDecoder(lm)) {
+    try (CachedDecoder decoder = new CachedDecoder(MODEL.lm())) {
       int[][] rows = {TOKENIZER.encode("abc")};
       // the prefill and one cached step, both below LanguageModel.ONE_THREAD_MAX_MACS
       assertClose(decoder.nextLogits(rows), full(rows));
@@ -84,7 +73,7 @@ class CachedDecoderTest {
   @Test
   void aGrowingBatchIsEncodedOnceThenOnePositionPerCallUntilTheBlockIsFull() {
     int[][] rows = {TOKENIZER.encode("ab"), TOKENIZER.encode("hg")};
-    try (CachedDecoder decoder = new CachedDecoder(lm)) {
+    try (CachedDecoder decoder = new CachedDecoder(MODEL.lm())) {
       for (int step = 0; step < 6; step++) { // lengths 2..7, all <= blockSize 8
         assertClose(decoder.nextLogits(rows), full(rows));
         rows = append(rows, step % CONFIG.vocabSize(), (step + 3) % CONFIG.vocabSize());
@@ -102,7 +91,7 @@ class CachedDecoderTest {
   @Test
   void finishedRowsLeaveTheBatchWithoutReEncodingTheOthers() {
     int[][] rows = {TOKENIZER.encode("abc"), TOKENIZER.encode("abc"), TOKENIZER.encode("hhh")};
-    try (CachedDecoder decoder = new CachedDecoder(lm)) {
+    try (CachedDecoder decoder = new CachedDecoder(MODEL.lm())) {
       assertClose(decoder.nextLogits(rows), full(rows));
       rows = append(rows, 1, 2, 3);
       assertClose(decoder.nextLogits(rows), full(rows));
@@ -118,7 +107,7 @@ class CachedDecoderTest {
 
   @Test
   void sequencesThatDoNotExtendThePreviousOnesAreReEncoded() {
-    try (CachedDecoder decoder = new CachedDecoder(lm)) {
+    try (CachedDecoder decoder = new CachedDecoder(MODEL.lm())) {
       int[] a = TOKENIZER.encode("abc");
       decoder.nextLogits(a);
       int[] changed = TOKENIZER.encode("abdd"); // one longer, but its prefix differs
@@ -132,7 +121,7 @@ class CachedDecoderTest {
 
   @Test
   void badInputIsRejectedWithTheReason() {
-    try (CachedDecoder decoder = new CachedDecoder(lm)) {
+    try (CachedDecoder decoder = new CachedDecoder(MODEL.lm())) {
       assertThatThrownBy(() -> decoder.nextLogits(new int[0][]))
           .isInstanceOf(IllegalArgumentException.class)
           .hasMessageContaining("empty batch");

@@ -13,40 +13,29 @@ import ai.djl.nn.Parameter;
 import ai.djl.training.ParameterStore;
 import ai.djl.util.Pair;
 import dev.distill.models.tokenizer.CharTokenizer;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 class GptTest {
 
   private static final CharTokenizer TOKENIZER =
       CharTokenizer.fromCorpus("abcdefghijklmnopqrstuvwxyz .,");
   private static final GptConfig CONFIG = new GptConfig(TOKENIZER.vocabSize(), 16, 2, 2, 32, 0f);
-  private static LanguageModel lm;
-
-  @BeforeAll
-  static void createModel() {
-    lm = LanguageModel.create(CONFIG, TOKENIZER, 42);
-  }
-
-  @AfterAll
-  static void closeModel() {
-    lm.close();
-  }
+  @RegisterExtension static final TinyModel MODEL = new TinyModel(CONFIG, TOKENIZER, 42);
 
   @Test
   void parameterCountEqualsTheScalarsInTheBlock() {
     long actual = 0;
-    for (Pair<String, Parameter> p : lm.block().getParameters()) {
+    for (Pair<String, Parameter> p : MODEL.lm().block().getParameters()) {
       actual += p.getValue().getArray().size();
     }
     assertThat(actual).isEqualTo(CONFIG.parameterCount());
-    assertThat(lm.block().getParameters().size()).isEqualTo(2 + 12 * CONFIG.nLayer() + 2);
+    assertThat(MODEL.lm().block().getParameters().size()).isEqualTo(2 + 12 * CONFIG.nLayer() + 2);
   }
 
   @Test
   void parametersAreInitialisedAsNanoGpt() {
-    for (Pair<String, Parameter> p : lm.block().getParameters()) {
+    for (Pair<String, Parameter> p : MODEL.lm().block().getParameters()) {
       float[] v = p.getValue().getArray().toFloatArray();
       switch (p.getValue().getType()) {
         case GAMMA -> assertThat(v).as(p.getKey()).containsOnly(1f);
@@ -67,15 +56,15 @@ class GptTest {
   void sameSeedGivesSameParametersAndAnotherSeedDifferent() {
     try (LanguageModel same = LanguageModel.create(CONFIG, TOKENIZER, 42);
         LanguageModel other = LanguageModel.create(CONFIG, TOKENIZER, 43)) {
-      assertThat(same.parametersSha256()).isEqualTo(lm.parametersSha256());
-      assertThat(other.parametersSha256()).isNotEqualTo(lm.parametersSha256());
+      assertThat(same.parametersSha256()).isEqualTo(MODEL.lm().parametersSha256());
+      assertThat(other.parametersSha256()).isNotEqualTo(MODEL.lm().parametersSha256());
     }
   }
 
   @Test
   void logitsHaveShapeBatchTimeVocabAndAreFloat32() {
     try (NDManager manager = NDManager.newBaseManager()) {
-      NDArray logits = lm.logits(manager, new int[][] {{1, 2, 3, 4, 5}, {5, 4, 3, 2, 1}});
+      NDArray logits = MODEL.lm().logits(manager, new int[][] {{1, 2, 3, 4, 5}, {5, 4, 3, 2, 1}});
       assertThat(logits.getShape()).isEqualTo(new Shape(2, 5, CONFIG.vocabSize()));
       assertThat(logits.getDataType()).isEqualTo(DataType.FLOAT32);
       assertThat(logits.getManager()).isSameAs(manager);
@@ -89,8 +78,8 @@ class GptTest {
     int[] b = a.clone();
     b[5] = 7;
     try (NDManager manager = NDManager.newBaseManager()) {
-      NDArray la = lm.logits(manager, new int[][] {a});
-      NDArray lb = lm.logits(manager, new int[][] {b});
+      NDArray la = MODEL.lm().logits(manager, new int[][] {a});
+      NDArray lb = MODEL.lm().logits(manager, new int[][] {b});
       NDArray earlyA = la.get(new NDIndex("0, :5, :"));
       NDArray earlyB = lb.get(new NDIndex("0, :5, :"));
       assertThat(earlyA.toFloatArray()).containsExactly(earlyB.toFloatArray());
@@ -107,8 +96,8 @@ class GptTest {
       NDArray x32 = manager.create(ids, new Shape(1, 5));
       NDArray x64 = x32.toType(DataType.INT64, false);
       ParameterStore ps = new ParameterStore(manager, false);
-      NDArray l32 = lm.block().forward(ps, new NDList(x32), false).singletonOrThrow();
-      NDArray l64 = lm.block().forward(ps, new NDList(x64), false).singletonOrThrow();
+      NDArray l32 = MODEL.lm().block().forward(ps, new NDList(x32), false).singletonOrThrow();
+      NDArray l64 = MODEL.lm().block().forward(ps, new NDList(x64), false).singletonOrThrow();
       assertThat(l32.toFloatArray()).containsExactly(l64.toFloatArray());
       assertThat(l32.getManager()).isSameAs(manager);
     }
@@ -117,23 +106,24 @@ class GptTest {
   @Test
   void sequencesLongerThanTheBlockAreRejected() {
     try (NDManager manager = NDManager.newBaseManager()) {
-      assertThatThrownBy(() -> lm.logits(manager, new int[][] {new int[CONFIG.blockSize() + 1]}))
+      assertThatThrownBy(
+              () -> MODEL.lm().logits(manager, new int[][] {new int[CONFIG.blockSize() + 1]}))
           .isInstanceOf(IllegalArgumentException.class)
           .hasMessageContaining("blockSize");
-      assertThatThrownBy(() -> lm.logits(manager, new int[][] {{1, 2}, {3}}))
+      assertThatThrownBy(() -> MODEL.lm().logits(manager, new int[][] {{1, 2}, {3}}))
           .isInstanceOf(IllegalArgumentException.class);
-      assertThatThrownBy(() -> lm.logits(manager, new int[][] {{1, CONFIG.vocabSize()}}))
+      assertThatThrownBy(() -> MODEL.lm().logits(manager, new int[][] {{1, CONFIG.vocabSize()}}))
           .isInstanceOf(IllegalArgumentException.class);
     }
   }
 
   @Test
   void inferenceForwardLeavesNothingOnTheModelManager() {
-    int before = lm.model().getNDManager().getManagedArrays().size();
+    int before = MODEL.lm().model().getNDManager().getManagedArrays().size();
     try (NDManager manager = NDManager.newBaseManager()) {
-      lm.logits(manager, new int[][] {{1, 2, 3}});
+      MODEL.lm().logits(manager, new int[][] {{1, 2, 3}});
     }
-    assertThat(lm.model().getNDManager().getManagedArrays()).hasSize(before);
+    assertThat(MODEL.lm().model().getNDManager().getManagedArrays()).hasSize(before);
   }
 
   @Test

@@ -9,6 +9,7 @@ import ai.djl.nn.Parameter;
 import ai.djl.pytorch.jni.JniUtils;
 import ai.djl.util.Pair;
 import dev.distill.models.autograd.Scalars;
+import dev.distill.models.generation.Sampler;
 import dev.distill.models.nn.LinearMode;
 import dev.distill.models.tokenizer.CharTokenizer;
 import java.util.Arrays;
@@ -92,16 +93,6 @@ class KvCacheTest {
     return max;
   }
 
-  private static int argmax(float[] row) {
-    int best = 0;
-    for (int i = 1; i < row.length; i++) {
-      if (row[i] > row[best]) {
-        best = i;
-      }
-    }
-    return best;
-  }
-
   /**
    * Every mode, 1e-4 at every step. For the modes with 8-bit activations (TERNARY, ACT8) this holds
    * for this model and prompt but is not guaranteed in general: cached and full forwards multiply
@@ -127,7 +118,7 @@ class KvCacheTest {
           largestStepChange = Math.max(largestStepChange, maxAbsDiff(full, previous));
         }
         previous = full;
-        int next = argmax(full);
+        int next = Sampler.argmax(full);
         seq = Arrays.copyOf(seq, seq.length + 1);
         seq[seq.length - 1] = next;
         assertThat(cache.length()).isEqualTo(seq.length - 1);

@@ -11,23 +11,15 @@ import dev.distill.models.tokenizer.ChatTemplate.Message;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
-class ChatTemplateTest {
-  static HfTokenizer bpe;
+class ChatTemplateTest extends BpeTokenizerFixture {
   static ChatTemplate chatMl;
 
   @BeforeAll
-  static void load() throws Exception {
-    bpe = HfTokenizer.load(BPE);
+  static void load() {
     chatMl = ChatTemplate.of(bpe);
-  }
-
-  @AfterAll
-  static void close() {
-    bpe.close();
   }
 
   @Test

@@ -22,7 +22,6 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.stream.Collectors;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -32,19 +31,12 @@ import org.junit.jupiter.api.io.TempDir;
  * Python BPE, {@code src/test/python/train_bpe.py}): DJL's Rust tokenizer must give exactly the
  * Python BPE's ids.
  */
-class HfTokenizerTest {
-  static HfTokenizer bpe;
+class HfTokenizerTest extends BpeTokenizerFixture {
   static JsonObject expected;
 
   @BeforeAll
   static void load() throws IOException {
-    bpe = HfTokenizer.load(BPE);
     expected = HfFixtures.expected(BPE);
-  }
-
-  @AfterAll
-  static void close() {
-    bpe.close();
   }
 
   @Test
@@ -231,10 +223,7 @@ class HfTokenizerTest {
       throws Exception {
     Files.copy(BPE.resolve("tokenizer.json"), tmp.resolve("tokenizer.json"));
     Files.writeString(tmp.resolve("tokenizer_config.json"), "{\"eos_token\":\"</s>\"}");
-    assertThatThrownBy(() -> HfTokenizer.load(tmp))
-        .isInstanceOf(IOException.class)
-        .hasMessageContaining("tokenizer_config.json")
-        .hasMessageContaining("eos_token '</s>'");
+    assertLoadFailsNaming(tmp, "tokenizer_config.json", "eos_token '</s>'");
   }
 
   @Test
@@ -250,10 +239,7 @@ class HfTokenizerTest {
     Files.writeString(
         tmp.resolve("tokenizer_config.json"),
         "{\"chat_template\":[{\"name\":\"tool_use\",\"template\":\"T\"}]}");
-    assertThatThrownBy(() -> HfTokenizer.load(tmp))
-        .isInstanceOf(IOException.class)
-        .hasMessageContaining("no \"default\"")
-        .hasMessageContaining("tool_use");
+    assertLoadFailsNaming(tmp, "no \"default\"", "tool_use");
   }
 
   @Test
@@ -295,10 +281,7 @@ class HfTokenizerTest {
     Files.writeString(
         tmp.resolve("tokenizer.json"),
         "{\"model\":{\"type\":\"WordLevel\",\"vocab\":{\"a\":0,\"b\":0},\"unk_token\":\"a\"}}");
-    assertThatThrownBy(() -> HfTokenizer.load(tmp))
-        .isInstanceOf(IOException.class)
-        .hasMessageContaining("tokenizer.json")
-        .hasMessageContaining("id 0");
+    assertLoadFailsNaming(tmp, "tokenizer.json", "id 0");
   }
 
   @Test
@@ -366,5 +349,14 @@ class HfTokenizerTest {
 
   static String sha256(byte[] bytes) throws Exception {
     return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes));
+  }
+
+  /**
+   * Loading {@code dir} fails with an IOException whose message names every one of {@code parts}.
+   */
+  private static void assertLoadFailsNaming(Path dir, String... parts) {
+    assertThatThrownBy(() -> HfTokenizer.load(dir))
+        .isInstanceOf(IOException.class)
+        .hasMessageContainingAll(parts);
   }
 }

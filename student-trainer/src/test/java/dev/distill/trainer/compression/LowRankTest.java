@@ -33,8 +33,7 @@ class LowRankTest {
   private static final GptConfig CONFIG = new GptConfig(TOK.vocabSize(), 16, 2, 2, 16, 0f);
 
   private static int[][] rows() {
-    int[] ids = TOK.encode(TEXT);
-    return new int[][] {Arrays.copyOfRange(ids, 0, 16), Arrays.copyOfRange(ids, 30, 46)};
+    return Windows.of(TOK.encode(TEXT), 16, 0, 30);
   }
 
   private static float[] logits(LanguageModel lm) {

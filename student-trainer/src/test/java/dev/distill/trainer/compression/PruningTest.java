@@ -11,7 +11,6 @@ import dev.distill.trainer.training.Checkpointing;
 import dev.distill.trainer.training.TextWindows;
 import dev.distill.trainer.training.TrainConfig;
 import dev.distill.trainer.training.TrainingLoop;
-import java.util.Arrays;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 
@@ -22,12 +21,7 @@ class PruningTest {
   private static final GptConfig CONFIG = new GptConfig(TOK.vocabSize(), 16, 1, 2, 16, 0f);
 
   private static int[][] calibration() {
-    int[] ids = TOK.encode(TEXT);
-    return new int[][] {
-      Arrays.copyOfRange(ids, 0, 16),
-      Arrays.copyOfRange(ids, 20, 36),
-      Arrays.copyOfRange(ids, 40, 56)
-    };
+    return Windows.of(TOK.encode(TEXT), 16, 0, 20, 40);
   }
 
   private static float[] weight(LanguageModel lm, String name) {

@@ -5,7 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.distill.schemas.avro.CuratedExample;
 import dev.distill.schemas.codec.SoftLabelCodec;
-import dev.distill.schemas.codec.SoftLabels;
+import dev.distill.trainer.TestLabels;
 import dev.distill.trainer.data.Example;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -36,21 +36,12 @@ class CuratedDatasetTest {
   /** k = 2, vocab 10; position p has ids {p % 9, p % 9 + 1}, probs {0.6, 0.3}, tail 0.1. */
   static CuratedExample record(
       String id, int positions, String teacher, float temp, String tokSha) {
-    int k = 2;
-    int[] ids = new int[positions * k];
-    float[] probs = new float[positions * k];
-    float[] tail = new float[positions];
     List<Integer> tokens = new ArrayList<>();
     for (int p = 0; p < positions; p++) {
-      ids[p * k] = p % 9;
-      ids[p * k + 1] = p % 9 + 1;
-      probs[p * k] = 0.6f;
-      probs[p * k + 1] = 0.3f;
-      tail[p] = 0.1f;
       tokens.add((p * 7) % 10);
     }
     tokens.add(positions % 10);
-    byte[] labels = SoftLabelCodec.encode(new SoftLabels(positions, k, ids, probs, tail));
+    byte[] labels = SoftLabelCodec.encode(TestLabels.topTwo(positions, 9, 0.6f, 0.3f, 0.1f));
     return CuratedExample.newBuilder()
         .setExampleId(id)
         .setSource("test")
@@ -65,7 +56,7 @@ class CuratedDatasetTest {
         .setTokenizerSha256(tokSha)
         .setVocabSize(10)
         .setTemperature(temp)
-        .setTopK(k)
+        .setTopK(2)
         .setCodec(SoftLabelCodec.NAME)
         .setCodecVersion(SoftLabelCodec.VERSION)
         .setSchemaVersion(1)

@@ -6,8 +6,8 @@ import static org.assertj.core.api.Assertions.within;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.types.Shape;
-import dev.distill.schemas.codec.SoftLabels;
 import dev.distill.trainer.NDManagerPerTest;
+import dev.distill.trainer.TestLabels;
 import dev.distill.trainer.data.Example;
 import dev.distill.trainer.data.KdBatch;
 import java.util.List;
@@ -21,22 +21,11 @@ class DistillationLossTest extends NDManagerPerTest {
   }
 
   private static Example example(String id, int positions) {
-    int k = 2;
     int[] tokens = new int[positions + 1];
-    int[] ids = new int[positions * k];
-    float[] probs = new float[positions * k];
-    float[] tail = new float[positions];
     for (int p = 0; p <= positions; p++) {
       tokens[p] = (p * 3) % 6;
     }
-    for (int p = 0; p < positions; p++) {
-      ids[p * k] = p % 5;
-      ids[p * k + 1] = p % 5 + 1;
-      probs[p * k] = 0.5f;
-      probs[p * k + 1] = 0.3f;
-      tail[p] = 0.2f;
-    }
-    return new Example(id, tokens, new SoftLabels(positions, k, ids, probs, tail), 1f);
+    return new Example(id, tokens, TestLabels.topTwo(positions, 5, 0.5f, 0.3f, 0.2f), 1f);
   }
 
   @Test

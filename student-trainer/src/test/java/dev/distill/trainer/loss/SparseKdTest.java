@@ -32,13 +32,25 @@ class SparseKdTest extends NDManagerPerTest {
         Divergence.TOTAL_VARIATION);
   }
 
-  /** Exact top-k + tail of softmax(teacherLogits / t), built on the Java side in double. */
+  /**
+   * Exact top-k + tail of softmax(teacherLogits / temp) for (b, t, v) logits, built on the Java
+   * side in double.
+   */
   private static final class Sparse {
+    final int b;
+    final int t;
+    final int v;
+    final int k;
     final long[] ids;
     final float[] probs;
     final float[] tail;
 
-    Sparse(float[] teacherLogits, int rows, int v, int k, float t) {
+    Sparse(float[] teacherLogits, int b, int t, int v, int k, float temp) {
+      this.b = b;
+      this.t = t;
+      this.v = v;
+      this.k = k;
+      int rows = b * t;
       ids = new long[rows * k];
       probs = new float[rows * k];
       tail = new float[rows];
@@ -46,11 +58,11 @@ class SparseKdTest extends NDManagerPerTest {
         double[] p = new double[v];
         double max = Double.NEGATIVE_INFINITY;
         for (int i = 0; i < v; i++) {
-          max = Math.max(max, teacherLogits[r * v + i] / t);
+          max = Math.max(max, teacherLogits[r * v + i] / temp);
         }
         double z = 0;
         for (int i = 0; i < v; i++) {
-          p[i] = Math.exp(teacherLogits[r * v + i] / t - max);
+          p[i] = Math.exp(teacherLogits[r * v + i] / temp - max);
           z += p[i];
         }
         Integer[] order = IntStream.range(0, v).boxed().toArray(Integer[]::new);
@@ -69,6 +81,16 @@ class SparseKdTest extends NDManagerPerTest {
         tail[r] = (float) (1.0 - sum);
       }
     }
+
+    /** Labels of random teacher logits N(0, scale^2) of shape (b, t, v). */
+    static Sparse random(Random rng, double scale, int b, int t, int v, int k, float temp) {
+      return new Sparse(randomLogits(rng, b * t * v, scale), b, t, v, k, temp);
+    }
+
+    /** Random student logits N(0, scale^2) of this shape. */
+    float[] randomStudent(Random rng, double scale) {
+      return randomLogits(rng, b * t * v, scale);
+    }
   }
 
   private static float[] randomLogits(Random rng, int n, double scale) {
@@ -79,43 +101,41 @@ class SparseKdTest extends NDManagerPerTest {
     return out;
   }
 
-  private NDArray loss(
-      Divergence d, float[] student, Sparse s, int b, int t, int v, int k, float temp, boolean rn) {
-    float[] mask = new float[b * t];
+  private NDArray loss(Divergence d, float[] student, Sparse s, float temp, boolean rn) {
+    float[] mask = new float[s.b * s.t];
     Arrays.fill(mask, 1f);
-    return loss(d, student, s, b, t, v, k, mask, temp, rn);
+    return loss(d, student, s, mask, temp, rn);
   }
 
   private NDArray loss(
-      Divergence d,
-      float[] student,
-      Sparse s,
-      int b,
-      int t,
-      int v,
-      int k,
-      float[] mask,
-      float temp,
-      boolean rn) {
+      Divergence d, float[] student, Sparse s, float[] mask, float temp, boolean rn) {
+    return loss(d, logits(student, s), s, manager.create(mask, new Shape(s.b, s.t)), temp, rn);
+  }
+
+  private NDArray loss(
+      Divergence d, NDArray logits, Sparse s, NDArray mask, float temp, boolean rn) {
     return SparseKd.loss(
         d,
-        manager.create(student, new Shape(b, t, v)),
-        manager.create(s.ids, new Shape(b, t, k)),
-        manager.create(s.probs, new Shape(b, t, k)),
-        manager.create(s.tail, new Shape(b, t)),
-        manager.create(mask, new Shape(b, t)),
+        logits,
+        manager.create(s.ids, new Shape(s.b, s.t, s.k)),
+        manager.create(s.probs, new Shape(s.b, s.t, s.k)),
+        manager.create(s.tail, new Shape(s.b, s.t)),
+        mask,
         temp,
         rn);
   }
 
-  private float[] perPosition(
-      Divergence d, float[] student, Sparse s, int b, int t, int v, int k, float temp, boolean rn) {
+  private NDArray logits(float[] student, Sparse s) {
+    return manager.create(student, new Shape(s.b, s.t, s.v));
+  }
+
+  private float[] perPosition(Divergence d, float[] student, Sparse s, float temp, boolean rn) {
     return SparseKd.perPosition(
             d,
-            manager.create(student, new Shape(b, t, v)),
-            manager.create(s.ids, new Shape(b, t, k)),
-            manager.create(s.probs, new Shape(b, t, k)),
-            manager.create(s.tail, new Shape(b, t)),
+            logits(student, s),
+            manager.create(s.ids, new Shape(s.b, s.t, s.k)),
+            manager.create(s.probs, new Shape(s.b, s.t, s.k)),
+            manager.create(s.tail, new Shape(s.b, s.t)),
             temp,
             rn)
         .toFloatArray();
@@ -174,12 +194,11 @@ class SparseKdTest extends NDManagerPerTest {
   @MethodSource("all")
   void isZeroWhenTheStudentEqualsTheTeacher(Divergence d) {
     Random rng = new Random(1);
-    int b = 2, t = 3, v = 12, k = 4;
     float temp = 2f;
-    float[] teacher = randomLogits(rng, b * t * v, 2);
-    Sparse s = new Sparse(teacher, b * t, v, k, temp);
+    float[] teacher = randomLogits(rng, 2 * 3 * 12, 2);
+    Sparse s = new Sparse(teacher, 2, 3, 12, 4, temp);
     for (boolean rn : new boolean[] {false, true}) {
-      assertThat(loss(d, teacher, s, b, t, v, k, temp, rn).getFloat())
+      assertThat(loss(d, teacher, s, temp, rn).getFloat())
           .as("%s renormalise=%s", d.name(), rn)
           .isCloseTo(0f, within(2e-6f));
     }
@@ -189,16 +208,15 @@ class SparseKdTest extends NDManagerPerTest {
   @MethodSource("all")
   void isPositiveAndNeverNegativeOnRandomInputs(Divergence d) {
     Random rng = new Random(2);
-    int b = 2, t = 4, v = 16, k = 3;
     for (int trial = 0; trial < 5; trial++) {
       float temp = 0.5f + 3 * rng.nextFloat();
-      Sparse s = new Sparse(randomLogits(rng, b * t * v, 3), b * t, v, k, temp);
-      float[] student = randomLogits(rng, b * t * v, 3);
-      for (float x : perPosition(d, student, s, b, t, v, k, temp, false)) {
+      Sparse s = Sparse.random(rng, 3, 2, 4, 16, 3, temp);
+      float[] student = s.randomStudent(rng, 3);
+      for (float x : perPosition(d, student, s, temp, false)) {
         assertThat(x).as("%s T=%s", d.name(), temp).isGreaterThan(0f).isFinite();
       }
       // over the top-k alone the two sides can coincide, so only "never negative" holds
-      for (float x : perPosition(d, student, s, b, t, v, k, temp, true)) {
+      for (float x : perPosition(d, student, s, temp, true)) {
         assertThat(x).as("%s T=%s renormalised", d.name(), temp).isGreaterThanOrEqualTo(0f);
         assertThat(x).isFinite();
       }
@@ -208,42 +226,36 @@ class SparseKdTest extends NDManagerPerTest {
   @Test
   void jsdEndpointsAreForwardAndReverseKlAndTheLimitsOfJsdOverBeta() {
     Random rng = new Random(3);
-    int b = 1, t = 4, v = 10, k = 3;
-    Sparse s = new Sparse(randomLogits(rng, b * t * v, 2), b * t, v, k, 1f);
-    float[] student = randomLogits(rng, b * t * v, 2);
-    float fkl = loss(Divergence.FORWARD_KL, student, s, b, t, v, k, 1f, false).getFloat();
-    float rkl = loss(Divergence.REVERSE_KL, student, s, b, t, v, k, 1f, false).getFloat();
+    Sparse s = Sparse.random(rng, 2, 1, 4, 10, 3, 1f);
+    float[] student = s.randomStudent(rng, 2);
+    float fkl = loss(Divergence.FORWARD_KL, student, s, 1f, false).getFloat();
+    float rkl = loss(Divergence.REVERSE_KL, student, s, 1f, false).getFloat();
     assertThat(fkl).isNotCloseTo(rkl, within(1e-3f)); // the endpoints are distinguishable
-    assertThat(loss(Divergence.jsd(0f), student, s, b, t, v, k, 1f, false).getFloat())
-        .isEqualTo(fkl);
-    assertThat(loss(Divergence.jsd(1f), student, s, b, t, v, k, 1f, false).getFloat())
-        .isEqualTo(rkl);
+    assertThat(loss(Divergence.jsd(0f), student, s, 1f, false).getFloat()).isEqualTo(fkl);
+    assertThat(loss(Divergence.jsd(1f), student, s, 1f, false).getFloat()).isEqualTo(rkl);
     // JSD(beta)/beta -> forward KL as beta -> 0, JSD(beta)/(1-beta) -> reverse KL as beta -> 1
     float small = 1e-4f;
-    float nearZero = loss(Divergence.jsd(small), student, s, b, t, v, k, 1f, false).getFloat();
-    float nearOne = loss(Divergence.jsd(1 - small), student, s, b, t, v, k, 1f, false).getFloat();
+    float nearZero = loss(Divergence.jsd(small), student, s, 1f, false).getFloat();
+    float nearOne = loss(Divergence.jsd(1 - small), student, s, 1f, false).getFloat();
     assertThat(nearZero / small).isCloseTo(fkl, within(0.02f * fkl));
     assertThat(nearOne / small).isCloseTo(rkl, within(0.02f * rkl));
     // skew KLs at a = 0 are the plain KLs
-    assertThat(loss(Divergence.skewForwardKl(0f), student, s, b, t, v, k, 1f, false).getFloat())
-        .isEqualTo(fkl);
-    assertThat(loss(Divergence.skewReverseKl(0f), student, s, b, t, v, k, 1f, false).getFloat())
-        .isEqualTo(rkl);
+    assertThat(loss(Divergence.skewForwardKl(0f), student, s, 1f, false).getFloat()).isEqualTo(fkl);
+    assertThat(loss(Divergence.skewReverseKl(0f), student, s, 1f, false).getFloat()).isEqualTo(rkl);
   }
 
   @ParameterizedTest
   @MethodSource("all")
   void isTheMaskedMeanTimesTemperatureSquared(Divergence d) {
     Random rng = new Random(4);
-    int b = 1, t = 3, v = 8, k = 2;
     float temp = 3f;
-    Sparse s = new Sparse(randomLogits(rng, b * t * v, 2), b * t, v, k, temp);
-    float[] student = randomLogits(rng, b * t * v, 2);
-    float[] per = perPosition(d, student, s, b, t, v, k, temp, false);
+    Sparse s = Sparse.random(rng, 2, 1, 3, 8, 2, temp);
+    float[] student = s.randomStudent(rng, 2);
+    float[] per = perPosition(d, student, s, temp, false);
     float mean =
         (float) IntStream.range(0, per.length).mapToDouble(i -> per[i]).average().orElseThrow();
     assertThat(mean).isPositive();
-    assertThat(loss(d, student, s, b, t, v, k, temp, false).getFloat())
+    assertThat(loss(d, student, s, temp, false).getFloat())
         .isCloseTo(9f * mean, within(1e-5f * 9f * mean + 1e-7f));
   }
 
@@ -253,15 +265,14 @@ class SparseKdTest extends NDManagerPerTest {
     // student logits scaled by T give the same distribution at T as the originals at 1, and the
     // teacher's labels are the same numbers, so the only difference left is the T^2 factor
     Random rng = new Random(7);
-    int b = 1, t = 3, v = 8, k = 2;
-    Sparse s = new Sparse(randomLogits(rng, b * t * v, 2), b * t, v, k, 1f);
-    float[] student = randomLogits(rng, b * t * v, 2);
+    Sparse s = Sparse.random(rng, 2, 1, 3, 8, 2, 1f);
+    float[] student = s.randomStudent(rng, 2);
     float[] scaled = new float[student.length];
     for (int i = 0; i < student.length; i++) {
       scaled[i] = student[i] * 3f;
     }
-    float atOne = loss(d, student, s, b, t, v, k, 1f, false).getFloat();
-    float atThree = loss(d, scaled, s, b, t, v, k, 3f, false).getFloat();
+    float atOne = loss(d, student, s, 1f, false).getFloat();
+    float atThree = loss(d, scaled, s, 3f, false).getFloat();
 
     assertThat(atOne).isPositive();
     assertThat(atThree).isCloseTo(9f * atOne, within(1e-4f * 9f * atOne + 1e-6f));
@@ -294,24 +305,22 @@ class SparseKdTest extends NDManagerPerTest {
   @Test
   void maskedPositionsDoNotCount() {
     Random rng = new Random(4);
-    int b = 1, t = 2, v = 6, k = 2;
     Divergence d = Divergence.FORWARD_KL;
-    Sparse s = new Sparse(randomLogits(rng, t * v, 2), t, v, k, 1f);
-    float[] student = randomLogits(rng, t * v, 2);
-    float both = loss(d, student, s, b, t, v, k, new float[] {1f, 1f}, 1f, false).getFloat();
-    float first = loss(d, student, s, b, t, v, k, new float[] {1f, 0f}, 1f, false).getFloat();
+    Sparse s = Sparse.random(rng, 2, 1, 2, 6, 2, 1f);
+    float[] student = s.randomStudent(rng, 2);
+    float both = loss(d, student, s, new float[] {1f, 1f}, 1f, false).getFloat();
+    float first = loss(d, student, s, new float[] {1f, 0f}, 1f, false).getFloat();
 
     float[] garbage = student.clone();
-    for (int i = v; i < 2 * v; i++) {
+    for (int i = s.v; i < 2 * s.v; i++) {
       garbage[i] = 1000f * (i % 2 == 0 ? 1 : -1);
     }
-    float firstWithGarbage =
-        loss(d, garbage, s, b, t, v, k, new float[] {1f, 0f}, 1f, false).getFloat();
+    float firstWithGarbage = loss(d, garbage, s, new float[] {1f, 0f}, 1f, false).getFloat();
 
     assertThat(first).isNotCloseTo(both, within(1e-4f));
     assertThat(firstWithGarbage).isCloseTo(first, within(1e-6f));
     // the mean is over masked positions only: one real position is its own KL, not half of it
-    float[] per = perPosition(d, student, s, b, t, v, k, 1f, false);
+    float[] per = perPosition(d, student, s, 1f, false);
     assertThat(first).isCloseTo(per[0], within(1e-6f));
     assertThat(both).isCloseTo((per[0] + per[1]) / 2, within(1e-6f));
   }
@@ -320,31 +329,21 @@ class SparseKdTest extends NDManagerPerTest {
   @MethodSource("all")
   void gradientMatchesFiniteDifferences(Divergence d) {
     Random rng = new Random(5);
-    int b = 1, t = 2, v = 5, k = 2;
     float temp = 2f;
-    Sparse s = new Sparse(randomLogits(rng, t * v, 2), t, v, k, temp);
-    float[] student = randomLogits(rng, t * v, 2);
+    Sparse s = Sparse.random(rng, 2, 1, 2, 5, 2, temp);
+    float[] student = s.randomStudent(rng, 2);
     for (boolean rn : new boolean[] {false, true}) {
       float[] grad =
           FiniteDifferences.autograd(
               manager,
               student,
-              new Shape(b, t, v),
-              logits ->
-                  SparseKd.loss(
-                      d,
-                      logits,
-                      manager.create(s.ids, new Shape(b, t, k)),
-                      manager.create(s.probs, new Shape(b, t, k)),
-                      manager.create(s.tail, new Shape(b, t)),
-                      manager.ones(new Shape(b, t)),
-                      temp,
-                      rn));
+              new Shape(s.b, s.t, s.v),
+              logits -> loss(d, logits, s, manager.ones(new Shape(s.b, s.t)), temp, rn));
       double maxAbs =
           FiniteDifferences.assertMatches(
               grad,
               student,
-              x -> loss(d, x, s, b, t, v, k, temp, rn).getFloat(),
+              x -> loss(d, x, s, temp, rn).getFloat(),
               1e-2f,
               3e-3,
               d.name() + " renormalise=" + rn);

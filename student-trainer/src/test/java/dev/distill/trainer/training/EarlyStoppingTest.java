@@ -59,6 +59,23 @@ class EarlyStoppingTest {
     return out;
   }
 
+  /**
+   * {@code SCRIPT} with the given patience, checkpointing every 3 steps into {@code dir}, killed
+   * after step 7; returns the state of the latest valid checkpoint.
+   */
+  private static TrainingCheckpoints.State checkpointedRun(Path dir, int patience)
+      throws Exception {
+    run(
+        SCRIPT,
+        0,
+        patience,
+        0f,
+        new Checkpointing(dir, 3, 2, false, Map.of()),
+        7,
+        new ArrayList<>());
+    return TrainingCheckpoints.latestValid(dir, w -> {}).orElseThrow().state();
+  }
+
   /** Trains with validation every 2 steps; the model's parameters after each step are kept. */
   private static Run run(
       double[] script,
@@ -174,9 +191,7 @@ class EarlyStoppingTest {
   @Test
   void theCheckpointRecordsTheEarlyStoppingState() throws Exception {
     Path dir = tmp.resolve("state");
-    run(SCRIPT, 0, 2, 0f, new Checkpointing(dir, 3, 2, false, Map.of()), 7, new ArrayList<>());
-    TrainingCheckpoints.State s =
-        TrainingCheckpoints.latestValid(dir, w -> {}).orElseThrow().state();
+    TrainingCheckpoints.State s = checkpointedRun(dir, 2);
     assertThat(s.step()).isEqualTo(6);
     assertThat(s.bestStep()).isEqualTo(4);
     assertThat(s.bestVal()).isEqualTo(2.0);
@@ -197,9 +212,7 @@ class EarlyStoppingTest {
   @Test
   void withoutEarlyStoppingNoBestParametersAreWritten() throws Exception {
     Path dir = tmp.resolve("plain");
-    run(SCRIPT, 0, 0, 0f, new Checkpointing(dir, 3, 2, false, Map.of()), 7, new ArrayList<>());
-    TrainingCheckpoints.State s =
-        TrainingCheckpoints.latestValid(dir, w -> {}).orElseThrow().state();
+    TrainingCheckpoints.State s = checkpointedRun(dir, 0);
     assertThat(s.bestStep()).isEqualTo(4); // still tracked and reported
     assertThat(TrainingCheckpoints.dirOf(dir, 6).resolve(TrainingCheckpoints.BEST)).doesNotExist();
   }
