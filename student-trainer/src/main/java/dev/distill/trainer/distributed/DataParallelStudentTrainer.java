@@ -26,6 +26,7 @@ import dev.distill.training.spi.AllReduce;
 import dev.distill.training.spi.DistributedTrainer;
 import dev.distill.training.spi.TrainSummary;
 import dev.distill.training.spi.WorkerTask;
+import dev.distill.training.spi.WorkerTask.Sync;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -89,7 +90,7 @@ public final class DataParallelStudentTrainer implements DistributedTrainer {
 
   @Override
   public TrainSummary train(WorkerTask task, AllReduce allReduce) throws Exception {
-    Options o = Options.of(task.options());
+    Options o = Options.of(task.job());
     int world = task.worldSize();
     int rank = task.rank();
     if (o.batch % world != 0) {
@@ -654,13 +655,10 @@ public final class DataParallelStudentTrainer implements DistributedTrainer {
     }
   }
 
-  enum Sync {
-    ALLREDUCE,
-    AVERAGE,
-    DILOCO
-  }
-
-  /** The options every worker gets (config keys of conf/train.conf plus paths). */
+  /**
+   * The job as the training loop reads it: the typed {@link WorkerTask.Job} flattened, with the
+   * divergence parsed (its type lives in {@code models}, which the SPI cannot see).
+   */
   record Options(
       String curated,
       String tokenizer,
@@ -686,84 +684,35 @@ public final class DataParallelStudentTrainer implements DistributedTrainer {
       float outerMomentum,
       int warmupSteps,
       int accumulation) {
-    static Options of(Map<String, String> m) {
-      String sync = get(m, "train.spark.sync");
-      Sync mode =
-          switch (sync) {
-            case "allreduce" -> Sync.ALLREDUCE;
-            case "average" -> Sync.AVERAGE;
-            case "diloco" -> Sync.DILOCO;
-            default ->
-                throw new IllegalArgumentException(
-                    "train.spark.sync must be allreduce, average or diloco, got '" + sync + "'");
-          };
-      Options o =
-          new Options(
-              get(m, "curated"),
-              get(m, "tokenizer"),
-              get(m, "output"),
-              Integer.parseInt(get(m, "model.block-size")),
-              Integer.parseInt(get(m, "student.layers")),
-              Integer.parseInt(get(m, "student.heads")),
-              Integer.parseInt(get(m, "student.embd")),
-              Integer.parseInt(get(m, "student.steps")),
-              Integer.parseInt(get(m, "student.batch")),
-              Float.parseFloat(get(m, "student.lr")),
-              Float.parseFloat(get(m, "student.alpha")),
-              Long.parseLong(get(m, "run.seed")),
-              mode,
-              Integer.parseInt(get(m, "train.spark.average-every")),
-              divergence(get(m, "train.divergence")),
-              m.get("checkpoints"),
-              Integer.parseInt(m.getOrDefault("train.checkpoint-every", "0").trim()),
-              Boolean.parseBoolean(m.getOrDefault("resume", "false")),
-              Integer.parseInt(m.getOrDefault("stop-after", "0")),
-              // The paper's defaults (H = 50 in the target, lr 0.7, momentum 0.9).
-              Integer.parseInt(m.getOrDefault("train.spark.inner-steps", "50").trim()),
-              Float.parseFloat(m.getOrDefault("train.spark.outer-lr", "0.7").trim()),
-              Float.parseFloat(m.getOrDefault("train.spark.outer-momentum", "0.9").trim()),
-              // Steps before TrainSummary.Timing's window opens (JIT and allocator warm-up).
-              Integer.parseInt(m.getOrDefault("timing.warmup-steps", "5").trim()),
-              // Micro-batches per worker and step (student.batch / W / this sequences each).
-              Integer.parseInt(m.getOrDefault("train.accumulation-steps", "1").trim()));
-      if (o.accumulation < 1) {
-        throw new IllegalArgumentException(
-            "train.accumulation-steps must be >= 1, got " + o.accumulation);
-      }
-      // Not implemented here: early stopping would need every worker to agree on the stop and
-      // restore the same copy. Refused rather than silently ignored.
-      String patience = m.getOrDefault("train.patience", "0").trim();
-      if (!patience.equals("0")) {
-        throw new IllegalArgumentException(
-            "train.patience = "
-                + patience
-                + " (early stopping) is not supported with --spark (data-parallel); use 0");
-      }
-      if (o.innerSteps < 1) {
-        throw new IllegalArgumentException("train.spark.inner-steps must be >= 1");
-      }
-      if (o.sync == Sync.DILOCO) {
-        // validates outer-lr and outer-momentum now rather than on the executors
-        new DiLoCoOuterStep(0, o.outerLr, o.outerMomentum);
-      }
-      if (o.warmupSteps < 0) {
-        throw new IllegalArgumentException(
-            "timing.warmup-steps must be >= 0, got " + o.warmupSteps);
-      }
-      if (o.averageEvery < 1) {
-        throw new IllegalArgumentException("train.spark.average-every must be >= 1");
-      }
-      if (o.checkpoints != null && o.checkpointEvery < 1) {
-        throw new IllegalArgumentException(
-            "train.checkpoint-every must be >= 1 with checkpoints, got " + o.checkpointEvery);
-      }
-      if (o.resume && o.checkpoints == null) {
-        throw new IllegalArgumentException("resume needs the trainer option 'checkpoints'");
-      }
-      if (o.stopAfter < 0) {
-        throw new IllegalArgumentException("stop-after must be >= 0, got " + o.stopAfter);
-      }
-      return o;
+    static Options of(WorkerTask.Job job) {
+      WorkerTask.Io io = job.io();
+      WorkerTask.Synchronisation s = job.sync();
+      WorkerTask.Hyperparameters h = job.hyper();
+      return new Options(
+          io.curated(),
+          io.tokenizer(),
+          io.output(),
+          h.blockSize(),
+          h.layers(),
+          h.heads(),
+          h.embd(),
+          h.steps(),
+          h.batch(),
+          h.lr(),
+          h.alpha(),
+          h.seed(),
+          s.mode(),
+          s.averageEvery(),
+          divergence(h.divergence()),
+          io.checkpoints(),
+          h.checkpointEvery(),
+          io.resume(),
+          io.stopAfter(),
+          s.innerSteps(),
+          s.outerLr(),
+          s.outerMomentum(),
+          h.warmupSteps(),
+          h.accumulationSteps());
     }
 
     private static Divergence divergence(String name) {
@@ -772,14 +721,6 @@ public final class DataParallelStudentTrainer implements DistributedTrainer {
       } catch (IllegalArgumentException e) {
         throw new IllegalArgumentException("train.divergence: " + e.getMessage(), e);
       }
-    }
-
-    private static String get(Map<String, String> m, String key) {
-      String v = m.get(key);
-      if (v == null) {
-        throw new IllegalArgumentException("missing trainer option '" + key + "'");
-      }
-      return v;
     }
   }
 }

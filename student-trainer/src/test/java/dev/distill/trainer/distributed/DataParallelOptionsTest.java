@@ -3,6 +3,7 @@ package dev.distill.trainer.distributed;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.distill.training.spi.WorkerTask;
 import java.util.HashMap;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
@@ -33,16 +34,18 @@ class DataParallelOptionsTest {
     Map<String, String> m = options();
     m.put("train.accumulation-steps", "1");
     m.put("train.patience", "0");
-    assertThat(DataParallelStudentTrainer.Options.of(m).steps()).isEqualTo(10);
+    assertThat(DataParallelStudentTrainer.Options.of(WorkerTask.Job.fromOptions(m)).steps())
+        .isEqualTo(10);
   }
 
   @Test
   void gradientAccumulationIsAcceptedAndANonPositiveCountIsRefusedNamingTheKey() {
     Map<String, String> m = options();
     m.put("train.accumulation-steps", "2");
-    assertThat(DataParallelStudentTrainer.Options.of(m).accumulation()).isEqualTo(2);
+    assertThat(DataParallelStudentTrainer.Options.of(WorkerTask.Job.fromOptions(m)).accumulation())
+        .isEqualTo(2);
     m.put("train.accumulation-steps", "0");
-    assertThatThrownBy(() -> DataParallelStudentTrainer.Options.of(m))
+    assertThatThrownBy(() -> DataParallelStudentTrainer.Options.of(WorkerTask.Job.fromOptions(m)))
         .hasMessage("train.accumulation-steps must be >= 1, got 0");
   }
 
@@ -50,7 +53,7 @@ class DataParallelOptionsTest {
   void earlyStoppingIsRefused() {
     Map<String, String> m = options();
     m.put("train.patience", "3");
-    assertThatThrownBy(() -> DataParallelStudentTrainer.Options.of(m))
+    assertThatThrownBy(() -> DataParallelStudentTrainer.Options.of(WorkerTask.Job.fromOptions(m)))
         .hasMessageContaining("train.patience = 3");
   }
 }

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.within;
 
+import dev.distill.training.spi.WorkerTask;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.DataInputStream;
@@ -102,27 +103,30 @@ class DiLoCoOuterStepTest {
     m.put("train.spark.average-every", "8");
     m.put("train.spark.inner-steps", "5");
     m.put("train.divergence", "forward_kl");
-    DataParallelStudentTrainer.Options o = DataParallelStudentTrainer.Options.of(m);
-    assertThat(o.sync()).isEqualTo(DataParallelStudentTrainer.Sync.DILOCO);
+    DataParallelStudentTrainer.Options o =
+        DataParallelStudentTrainer.Options.of(WorkerTask.Job.fromOptions(m));
+    assertThat(o.sync()).isEqualTo(WorkerTask.Sync.DILOCO);
     assertThat(o.innerSteps()).isEqualTo(5);
     assertThat(o.outerLr()).isEqualTo(0.7f);
     assertThat(o.outerMomentum()).isEqualTo(0.9f);
     m.put("checkpoints", "ck");
     m.put("train.checkpoint-every", "1");
     // checkpoints only at outer-step boundaries, where every worker holds θ_start
-    DataParallelStudentTrainer.Options c = DataParallelStudentTrainer.Options.of(m);
+    DataParallelStudentTrainer.Options c =
+        DataParallelStudentTrainer.Options.of(WorkerTask.Job.fromOptions(m));
     assertThat(DataParallelStudentTrainer.checkpointDue(c, 4)).isFalse();
     assertThat(DataParallelStudentTrainer.checkpointDue(c, 5)).isTrue();
     m.put("resume", "true");
     // the outer velocity and each worker's inner moments are checkpointed (DiLoCoCheckpoints)
-    assertThat(DataParallelStudentTrainer.Options.of(m).resume()).isTrue();
+    assertThat(DataParallelStudentTrainer.Options.of(WorkerTask.Job.fromOptions(m)).resume())
+        .isTrue();
     m.put("timing.warmup-steps", "-1");
-    assertThatThrownBy(() -> DataParallelStudentTrainer.Options.of(m))
+    assertThatThrownBy(() -> DataParallelStudentTrainer.Options.of(WorkerTask.Job.fromOptions(m)))
         .hasMessageContaining("timing.warmup-steps");
     m.remove("timing.warmup-steps");
     m.put("train.spark.sync", "ring");
     m.remove("resume");
-    assertThatThrownBy(() -> DataParallelStudentTrainer.Options.of(m))
+    assertThatThrownBy(() -> DataParallelStudentTrainer.Options.of(WorkerTask.Job.fromOptions(m)))
         .hasMessageContaining("allreduce, average or diloco");
   }
 }
