@@ -3,6 +3,7 @@ package dev.distill.training.spi;
 import java.io.Serializable;
 import java.util.Locale;
 import java.util.Map;
+import java.util.function.Function;
 
 /**
  * What one worker of a data-parallel job is asked to do: its rank and the job, every field typed
@@ -155,29 +156,24 @@ public record WorkerTask(int rank, int worldSize, Job job) implements Serializab
     }
 
     private static int integer(Map<String, String> m, String key, String dflt) {
-      String v = value(m, key, dflt);
-      try {
-        return Integer.parseInt(v);
-      } catch (NumberFormatException e) {
-        throw new IllegalArgumentException(key + " must be an integer, got '" + v + "'", e);
-      }
+      return parsed(m, key, dflt, Integer::parseInt, "an integer");
     }
 
     private static long longValue(Map<String, String> m, String key) {
-      String v = value(m, key, null);
-      try {
-        return Long.parseLong(v);
-      } catch (NumberFormatException e) {
-        throw new IllegalArgumentException(key + " must be an integer, got '" + v + "'", e);
-      }
+      return parsed(m, key, null, Long::parseLong, "an integer");
     }
 
     private static float number(Map<String, String> m, String key, String dflt) {
+      return parsed(m, key, dflt, Float::parseFloat, "a number");
+    }
+
+    private static <T> T parsed(
+        Map<String, String> m, String key, String dflt, Function<String, T> parse, String what) {
       String v = value(m, key, dflt);
       try {
-        return Float.parseFloat(v);
+        return parse.apply(v);
       } catch (NumberFormatException e) {
-        throw new IllegalArgumentException(key + " must be a number, got '" + v + "'", e);
+        throw new IllegalArgumentException(key + " must be " + what + ", got '" + v + "'", e);
       }
     }
 

@@ -82,6 +82,15 @@ class WorkerTaskTest {
     m.put("resume", "yes");
     assertThatThrownBy(() -> WorkerTask.Job.fromOptions(m))
         .hasMessage("resume must be true or false, got 'yes'");
+    m.remove("resume");
+    m.put("timing.warmup-steps", "-1");
+    assertThatThrownBy(() -> WorkerTask.Job.fromOptions(m))
+        .hasMessage("timing.warmup-steps must be >= 0, got -1");
+    m.remove("timing.warmup-steps");
+    // early stopping would need every worker to agree on the stop: refused, not ignored
+    m.put("train.patience", "3");
+    assertThatThrownBy(() -> WorkerTask.Job.fromOptions(m))
+        .hasMessageContaining("train.patience = 3");
   }
 
   @Test
@@ -121,14 +130,6 @@ class WorkerTaskTest {
     WorkerTask.Job job = new WorkerTask.Job(withCheckpoints, sync(), hyper(2));
     assertThat(job.resuming().io().resume()).isTrue();
     assertThat(job.resuming().hyper()).isEqualTo(job.hyper());
-  }
-
-  @Test
-  void earlyStoppingIsRefused() {
-    Map<String, String> m = options();
-    m.put("train.patience", "3");
-    assertThatThrownBy(() -> WorkerTask.Job.fromOptions(m))
-        .hasMessageContaining("train.patience = 3");
   }
 
   @Test

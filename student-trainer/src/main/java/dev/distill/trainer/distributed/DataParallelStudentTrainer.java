@@ -90,40 +90,45 @@ public final class DataParallelStudentTrainer implements DistributedTrainer {
 
   @Override
   public TrainSummary train(WorkerTask task, AllReduce allReduce) throws Exception {
-    Options o = Options.of(task.job());
+    WorkerTask.Job job = task.job();
+    // its type lives in models, which the SPI (seen by spark-jobs) cannot see: parsed here
+    Divergence divergence = divergence(job.hyper().divergence());
     int world = task.worldSize();
     int rank = task.rank();
-    if (o.batch % world != 0) {
-      throw new IllegalArgumentException(
-          "student.batch " + o.batch + " must be a multiple of the worker count " + world);
-    }
-    int localBatch = o.batch / world;
-    if (localBatch % o.accumulation != 0) {
+    if (job.hyper().batch() % world != 0) {
       throw new IllegalArgumentException(
           "student.batch "
-              + o.batch
+              + job.hyper().batch()
+              + " must be a multiple of the worker count "
+              + world);
+    }
+    int localBatch = job.hyper().batch() / world;
+    if (localBatch % job.hyper().accumulationSteps() != 0) {
+      throw new IllegalArgumentException(
+          "student.batch "
+              + job.hyper().batch()
               + " / "
               + world
               + " workers = "
               + localBatch
               + " sequences per worker, not a multiple of train.accumulation-steps "
-              + o.accumulation);
+              + job.hyper().accumulationSteps());
     }
-    CharTokenizer tokenizer = CharTokenizer.load(Path.of(o.tokenizer));
+    CharTokenizer tokenizer = CharTokenizer.load(Path.of(job.io().tokenizer()));
     CuratedDataset trainSet =
         CuratedDataset.read(
-            o.curated, "train", tokenizer.id(), tokenizer.sha256(), new Configuration());
+            job.io().curated(), "train", tokenizer.id(), tokenizer.sha256(), new Configuration());
     CuratedDataset valSet =
         CuratedDataset.read(
-            o.curated, "val", tokenizer.id(), tokenizer.sha256(), new Configuration());
+            job.io().curated(), "val", tokenizer.id(), tokenizer.sha256(), new Configuration());
     List<Example> all = new ArrayList<>(trainSet.examples());
     all.sort(Comparator.comparing(Example::id));
-    Collections.shuffle(all, new Random(o.seed));
+    Collections.shuffle(all, new Random(job.hyper().seed()));
     int usable = all.size() - all.size() % world;
     if (usable < world) {
       throw new IllegalArgumentException(
           "curated train split of "
-              + o.curated
+              + job.io().curated()
               + " has "
               + all.size()
               + " examples, fewer than "
@@ -136,14 +141,27 @@ public final class DataParallelStudentTrainer implements DistributedTrainer {
     }
 
     GptConfig gpt =
-        new GptConfig(tokenizer.vocabSize(), o.blockSize, o.layers, o.heads, o.embd, 0f);
-    TrainConfig tc = StudentRecipe.schedule(o.steps, o.batch, o.lr, o.seed);
+        new GptConfig(
+            tokenizer.vocabSize(),
+            job.hyper().blockSize(),
+            job.hyper().layers(),
+            job.hyper().heads(),
+            job.hyper().embd(),
+            0f);
+    TrainConfig tc =
+        StudentRecipe.schedule(
+            job.hyper().steps(), job.hyper().batch(), job.hyper().lr(), job.hyper().seed());
     // The same loss construction as the in-process `distill train`, train.divergence included.
-    DistillationLoss loss = StudentRecipe.loss(o.alpha, trainSet.temperature(), o.divergence);
-    SoftLabelBatches val = new SoftLabelBatches(valSet.examples(), o.batch, loss);
+    DistillationLoss loss =
+        StudentRecipe.loss(job.hyper().alpha(), trainSet.temperature(), divergence);
+    SoftLabelBatches val = new SoftLabelBatches(valSet.examples(), job.hyper().batch(), loss);
     String cursorPrefix =
         String.format(
-            Locale.ROOT, "data-parallel world=%d batch=%d seed=%d step=", world, o.batch, o.seed);
+            Locale.ROOT,
+            "data-parallel world=%d batch=%d seed=%d step=",
+            world,
+            job.hyper().batch(),
+            job.hyper().seed());
 
     long tokens = 0;
     long syncs = 0;
@@ -154,23 +172,26 @@ public final class DataParallelStudentTrainer implements DistributedTrainer {
     double seconds;
     TrainSummary.Timing timing;
     ResumableAdamW optimizer = TrainingStep.optimizer(tc, Map.of());
-    try (LanguageModel model = LanguageModel.create(gpt, tokenizer, o.seed)) {
+    try (LanguageModel model = LanguageModel.create(gpt, tokenizer, job.hyper().seed())) {
       Map<String, String> names = new LinkedHashMap<>();
       for (Pair<String, Parameter> p : model.block().getParameters()) {
         names.put(p.getValue().getId(), p.getKey());
       }
       // DiLoCo's outer optimiser (same state on all workers); its θ_start is set below
       DiLoCoOuterStep outer =
-          o.sync == Sync.DILOCO
+          job.sync().mode() == Sync.DILOCO
               ? new DiLoCoOuterStep(
-                  flatten(TrainingStep.parameters(model)).length, o.outerLr, o.outerMomentum)
+                  flatten(TrainingStep.parameters(model)).length,
+                  job.sync().outerLr(),
+                  job.sync().outerMomentum())
               : null;
-      if (o.resume) {
+      if (job.io().resume()) {
         // Every worker loads the same (newest valid) checkpoint from the shared folder; the start
         // check below fails the job if two workers ended up on different parameters.
         Optional<TrainingCheckpoints.Found> found =
             TrainingCheckpoints.latestValid(
-                Path.of(o.checkpoints), w -> System.err.printf("[train] worker %d: %s%n", rank, w));
+                Path.of(job.io().checkpoints()),
+                w -> System.err.printf("[train] worker %d: %s%n", rank, w));
         if (found.isPresent()) {
           TrainingCheckpoints.State s = found.get().state();
           String cursor = s.dataCursor();
@@ -187,11 +208,11 @@ public final class DataParallelStudentTrainer implements DistributedTrainer {
           }
           TrainingCheckpoints.restore(found.get(), model, optimizer, names);
           firstStep = s.step();
-          if (o.sync == Sync.DILOCO) {
+          if (job.sync().mode() == Sync.DILOCO) {
             // This worker's own inner AdamW moments (the checkpoint holds rank 0's) and the outer
             // velocity and step count, saved beside the checkpoint.
             DiLoCoCheckpoints.read(
-                Path.of(o.checkpoints),
+                Path.of(job.io().checkpoints()),
                 firstStep,
                 rank,
                 world,
@@ -199,7 +220,7 @@ public final class DataParallelStudentTrainer implements DistributedTrainer {
                 optimizer,
                 names,
                 model.model().getNDManager());
-            int expected = (firstStep + o.innerSteps - 1) / o.innerSteps;
+            int expected = (firstStep + job.sync().innerSteps() - 1) / job.sync().innerSteps();
             if (outer.steps() != expected) {
               throw new IllegalArgumentException(
                   "checkpoint "
@@ -233,17 +254,17 @@ public final class DataParallelStudentTrainer implements DistributedTrainer {
         checkSameStart(params, allReduce, world);
         // DiLoCo: θ_start of the current outer round (a checkpoint is taken right after an outer
         // step, where every worker's parameters are θ_start)
-        float[] outerStart = o.sync == Sync.DILOCO ? flatten(params) : null;
+        float[] outerStart = job.sync().mode() == Sync.DILOCO ? flatten(params) : null;
         start = System.nanoTime();
         Window window = new Window(allReduce);
-        int timedFrom = Math.min(o.steps, firstStep + o.warmupSteps);
-        for (int step = firstStep; step < o.steps; step++) {
+        int timedFrom = Math.min(job.hyper().steps(), firstStep + job.hyper().warmupSteps());
+        for (int step = firstStep; step < job.hyper().steps(); step++) {
           if (step == timedFrom) {
             window.open(step, tokens);
           }
           try (NDManager m = trainer.getManager().newSubManager()) {
             long stepTokens = 0;
-            int micro = o.accumulation;
+            int micro = job.hyper().accumulationSteps();
             for (int k = 0; k < micro; k++) {
               KdBatch batch = KdBatch.of(m, picked(shard, step, localBatch, micro, k));
               // DJL's PyTorch engine allows one gradient collector per JVM at a time. On a cluster
@@ -265,7 +286,7 @@ public final class DataParallelStudentTrainer implements DistributedTrainer {
               stepTokens += batch.tokenCount();
             }
             tokens += stepTokens;
-            if (o.sync == Sync.ALLREDUCE) {
+            if (job.sync().mode() == Sync.ALLREDUCE) {
               averageGradients(params, stepTokens, window, world, rank, m);
               syncs++;
             }
@@ -278,25 +299,27 @@ public final class DataParallelStudentTrainer implements DistributedTrainer {
               System.err.printf(
                   "[train] worker step %d: non-finite gradients; skipped%n", step + 1);
             }
-            boolean last = step == o.steps - 1;
-            if (o.sync == Sync.AVERAGE && ((step + 1) % o.averageEvery == 0 || last)) {
+            boolean last = step == job.hyper().steps() - 1;
+            if (job.sync().mode() == Sync.AVERAGE
+                && ((step + 1) % job.sync().averageEvery() == 0 || last)) {
               averageParameters(params, window, world, m);
               syncs++;
             }
-            if (o.sync == Sync.DILOCO && ((step + 1) % o.innerSteps == 0 || last)) {
+            if (job.sync().mode() == Sync.DILOCO
+                && ((step + 1) % job.sync().innerSteps() == 0 || last)) {
               outerStep(params, outerStart, outer, window, world, m);
               syncs++;
             }
           }
-          if (step == o.steps - 1 || (step + 1) % tc.evalEvery() == 0) {
+          if (step == job.hyper().steps() - 1 || (step + 1) % tc.evalEvery() == 0) {
             valLoss = TrainingLoop.evaluate(trainer, val, tc);
           }
-          boolean checkpoint = checkpointDue(o, step + 1);
-          if (checkpoint && o.sync == Sync.DILOCO) {
+          boolean checkpoint = checkpointDue(job, step + 1);
+          if (checkpoint && job.sync().mode() == Sync.DILOCO) {
             // Every worker's own state first; the rendezvous makes sure all of it is on disk
             // before rank 0 makes the checkpoint visible, so a verified checkpoint can resume.
             DiLoCoCheckpoints.write(
-                Path.of(o.checkpoints), step + 1, rank, world, outer, optimizer, names);
+                Path.of(job.io().checkpoints()), step + 1, rank, world, outer, optimizer, names);
             float[] written = allReduce.sum(new float[] {1f});
             if (written[0] != world) {
               throw new IllegalStateException(
@@ -308,13 +331,13 @@ public final class DataParallelStudentTrainer implements DistributedTrainer {
             // the same optimiser state), so rank 0's state is the job's state; DiLoCo's per-worker
             // inner moments are in the DiLoCoCheckpoints files written above.
             TrainingCheckpoints.save(
-                Path.of(o.checkpoints),
+                Path.of(job.io().checkpoints()),
                 model,
                 optimizer,
                 names,
                 new TrainingCheckpoints.State(
                     step + 1,
-                    new Random(o.seed), // unused: batches follow the cursor, not an RNG
+                    new Random(job.hyper().seed()), // unused: batches follow the cursor, not an RNG
                     tokens,
                     priorSeconds + (System.nanoTime() - start) / 1e9,
                     Double.NaN,
@@ -324,15 +347,17 @@ public final class DataParallelStudentTrainer implements DistributedTrainer {
                     loss.metadata(),
                     cursorPrefix + (step + 1)),
                 2);
-            if (o.sync == Sync.DILOCO) {
-              List<Path> kept = TrainingCheckpoints.list(Path.of(o.checkpoints));
+            if (job.sync().mode() == Sync.DILOCO) {
+              List<Path> kept = TrainingCheckpoints.list(Path.of(job.io().checkpoints()));
               DiLoCoCheckpoints.prune(
-                  Path.of(o.checkpoints),
+                  Path.of(job.io().checkpoints()),
                   Integer.parseInt(
                       kept.get(kept.size() - 1).getFileName().toString().substring(5)));
             }
           }
-          if (o.stopAfter > 0 && step + 1 >= o.stopAfter && step + 1 < o.steps) {
+          if (job.io().stopAfter() > 0
+              && step + 1 >= job.io().stopAfter()
+              && step + 1 < job.hyper().steps()) {
             // As a kill would: checkpoints stay, no final model (every worker stops here).
             seconds = priorSeconds + (System.nanoTime() - start) / 1e9;
             return new TrainSummary(
@@ -350,13 +375,13 @@ public final class DataParallelStudentTrainer implements DistributedTrainer {
           }
         }
         seconds = priorSeconds + (System.nanoTime() - start) / 1e9;
-        timing = window.close(o.steps, tokens);
+        timing = window.close(job.hyper().steps(), tokens);
         if (rank == 0) {
           System.err.printf(
               Locale.ROOT,
               "[train] worker 0 after a %d-step warm-up: %d steps, %.0f tokens/s, %d exchanges of"
                   + " %.1f ms, %.1f ms per step outside them%n",
-              o.warmupSteps,
+              job.hyper().warmupSteps(),
               timing.steps(),
               timing.tokensPerSecond(),
               timing.exchanges(),
@@ -375,25 +400,25 @@ public final class DataParallelStudentTrainer implements DistributedTrainer {
                 Locale.ROOT,
                 "data-parallel, %d workers, sync %s%s",
                 world,
-                o.sync.name().toLowerCase(Locale.ROOT),
-                switch (o.sync) {
-                  case AVERAGE -> " every " + o.averageEvery + " steps";
+                job.sync().mode().name().toLowerCase(Locale.ROOT),
+                switch (job.sync().mode()) {
+                  case AVERAGE -> " every " + job.sync().averageEvery() + " steps";
                   case DILOCO ->
                       String.format(
                           Locale.ROOT,
                           " (H = %d inner steps, outer Nesterov lr %s, momentum %s)",
-                          o.innerSteps,
-                          o.outerLr,
-                          o.outerMomentum);
+                          job.sync().innerSteps(),
+                          job.sync().outerLr(),
+                          job.sync().outerMomentum());
                   case ALLREDUCE -> "";
                 }));
         meta.put("resumed-at.step", Integer.toString(firstStep));
-        Checkpoints.save(model, Path.of(o.output), meta);
-        output = o.output;
+        Checkpoints.save(model, Path.of(job.io().output()), meta);
+        output = job.io().output();
       }
       return new TrainSummary(
           rank,
-          o.steps,
+          job.hyper().steps(),
           tokens,
           seconds,
           valLoss,
@@ -490,14 +515,14 @@ public final class DataParallelStudentTrainer implements DistributedTrainer {
    * where the parameters were just averaged (every worker equal), the optimiser moments saved are
    * then rank 0's (local SGD keeps them per worker; a resumed worker continues from rank 0's).
    */
-  static boolean checkpointDue(Options o, int done) {
-    if (o.checkpoints == null || done % o.checkpointEvery != 0) {
+  static boolean checkpointDue(WorkerTask.Job job, int done) {
+    if (job.io().checkpoints() == null || done % job.hyper().checkpointEvery() != 0) {
       return false;
     }
-    return switch (o.sync) {
+    return switch (job.sync().mode()) {
       case ALLREDUCE -> true;
-      case AVERAGE -> done % o.averageEvery == 0 || done == o.steps;
-      case DILOCO -> done % o.innerSteps == 0 || done == o.steps;
+      case AVERAGE -> done % job.sync().averageEvery() == 0 || done == job.hyper().steps();
+      case DILOCO -> done % job.sync().innerSteps() == 0 || done == job.hyper().steps();
     };
   }
 
@@ -655,72 +680,12 @@ public final class DataParallelStudentTrainer implements DistributedTrainer {
     }
   }
 
-  /**
-   * The job as the training loop reads it: the typed {@link WorkerTask.Job} flattened, with the
-   * divergence parsed (its type lives in {@code models}, which the SPI cannot see).
-   */
-  record Options(
-      String curated,
-      String tokenizer,
-      String output,
-      int blockSize,
-      int layers,
-      int heads,
-      int embd,
-      int steps,
-      int batch,
-      float lr,
-      float alpha,
-      long seed,
-      Sync sync,
-      int averageEvery,
-      Divergence divergence,
-      String checkpoints,
-      int checkpointEvery,
-      boolean resume,
-      int stopAfter,
-      int innerSteps,
-      float outerLr,
-      float outerMomentum,
-      int warmupSteps,
-      int accumulation) {
-    static Options of(WorkerTask.Job job) {
-      WorkerTask.Io io = job.io();
-      WorkerTask.Synchronisation s = job.sync();
-      WorkerTask.Hyperparameters h = job.hyper();
-      return new Options(
-          io.curated(),
-          io.tokenizer(),
-          io.output(),
-          h.blockSize(),
-          h.layers(),
-          h.heads(),
-          h.embd(),
-          h.steps(),
-          h.batch(),
-          h.lr(),
-          h.alpha(),
-          h.seed(),
-          s.mode(),
-          s.averageEvery(),
-          divergence(h.divergence()),
-          io.checkpoints(),
-          h.checkpointEvery(),
-          io.resume(),
-          io.stopAfter(),
-          s.innerSteps(),
-          s.outerLr(),
-          s.outerMomentum(),
-          h.warmupSteps(),
-          h.accumulationSteps());
-    }
-
-    private static Divergence divergence(String name) {
-      try {
-        return Divergence.parse(name);
-      } catch (IllegalArgumentException e) {
-        throw new IllegalArgumentException("train.divergence: " + e.getMessage(), e);
-      }
+  /** {@code train.divergence}, whose type the SPI cannot see (it lives in models). */
+  static Divergence divergence(String name) {
+    try {
+      return Divergence.parse(name);
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException("train.divergence: " + e.getMessage(), e);
     }
   }
 }
