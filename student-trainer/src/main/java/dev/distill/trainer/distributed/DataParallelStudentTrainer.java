@@ -90,45 +90,44 @@ public final class DataParallelStudentTrainer implements DistributedTrainer {
 
   @Override
   public TrainSummary train(WorkerTask task, AllReduce allReduce) throws Exception {
-    WorkerTask.Job job = task.job();
+    WorkerTask.Io io = task.job().io();
+    WorkerTask.Synchronisation sync = task.job().sync();
+    WorkerTask.Hyperparameters hp = task.job().hyper();
     // its type lives in models, which the SPI (seen by spark-jobs) cannot see: parsed here
-    Divergence divergence = divergence(job.hyper().divergence());
+    Divergence divergence = divergence(hp.divergence());
     int world = task.worldSize();
     int rank = task.rank();
-    if (job.hyper().batch() % world != 0) {
+    if (hp.batch() % world != 0) {
       throw new IllegalArgumentException(
-          "student.batch "
-              + job.hyper().batch()
-              + " must be a multiple of the worker count "
-              + world);
+          "student.batch " + hp.batch() + " must be a multiple of the worker count " + world);
     }
-    int localBatch = job.hyper().batch() / world;
-    if (localBatch % job.hyper().accumulationSteps() != 0) {
+    int localBatch = hp.batch() / world;
+    if (localBatch % hp.accumulationSteps() != 0) {
       throw new IllegalArgumentException(
           "student.batch "
-              + job.hyper().batch()
+              + hp.batch()
               + " / "
               + world
               + " workers = "
               + localBatch
               + " sequences per worker, not a multiple of train.accumulation-steps "
-              + job.hyper().accumulationSteps());
+              + hp.accumulationSteps());
     }
-    CharTokenizer tokenizer = CharTokenizer.load(Path.of(job.io().tokenizer()));
+    CharTokenizer tokenizer = CharTokenizer.load(Path.of(io.tokenizer()));
     CuratedDataset trainSet =
         CuratedDataset.read(
-            job.io().curated(), "train", tokenizer.id(), tokenizer.sha256(), new Configuration());
+            io.curated(), "train", tokenizer.id(), tokenizer.sha256(), new Configuration());
     CuratedDataset valSet =
         CuratedDataset.read(
-            job.io().curated(), "val", tokenizer.id(), tokenizer.sha256(), new Configuration());
+            io.curated(), "val", tokenizer.id(), tokenizer.sha256(), new Configuration());
     List<Example> all = new ArrayList<>(trainSet.examples());
     all.sort(Comparator.comparing(Example::id));
-    Collections.shuffle(all, new Random(job.hyper().seed()));
+    Collections.shuffle(all, new Random(hp.seed()));
     int usable = all.size() - all.size() % world;
     if (usable < world) {
       throw new IllegalArgumentException(
           "curated train split of "
-              + job.io().curated()
+              + io.curated()
               + " has "
               + all.size()
               + " examples, fewer than "
@@ -142,26 +141,18 @@ public final class DataParallelStudentTrainer implements DistributedTrainer {
 
     GptConfig gpt =
         new GptConfig(
-            tokenizer.vocabSize(),
-            job.hyper().blockSize(),
-            job.hyper().layers(),
-            job.hyper().heads(),
-            job.hyper().embd(),
-            0f);
-    TrainConfig tc =
-        StudentRecipe.schedule(
-            job.hyper().steps(), job.hyper().batch(), job.hyper().lr(), job.hyper().seed());
+            tokenizer.vocabSize(), hp.blockSize(), hp.layers(), hp.heads(), hp.embd(), 0f);
+    TrainConfig tc = StudentRecipe.schedule(hp.steps(), hp.batch(), hp.lr(), hp.seed());
     // The same loss construction as the in-process `distill train`, train.divergence included.
-    DistillationLoss loss =
-        StudentRecipe.loss(job.hyper().alpha(), trainSet.temperature(), divergence);
-    SoftLabelBatches val = new SoftLabelBatches(valSet.examples(), job.hyper().batch(), loss);
+    DistillationLoss loss = StudentRecipe.loss(hp.alpha(), trainSet.temperature(), divergence);
+    SoftLabelBatches val = new SoftLabelBatches(valSet.examples(), hp.batch(), loss);
     String cursorPrefix =
         String.format(
             Locale.ROOT,
             "data-parallel world=%d batch=%d seed=%d step=",
             world,
-            job.hyper().batch(),
-            job.hyper().seed());
+            hp.batch(),
+            hp.seed());
 
     long tokens = 0;
     long syncs = 0;
@@ -172,25 +163,25 @@ public final class DataParallelStudentTrainer implements DistributedTrainer {
     double seconds;
     TrainSummary.Timing timing;
     ResumableAdamW optimizer = TrainingStep.optimizer(tc, Map.of());
-    try (LanguageModel model = LanguageModel.create(gpt, tokenizer, job.hyper().seed())) {
+    try (LanguageModel model = LanguageModel.create(gpt, tokenizer, hp.seed())) {
       Map<String, String> names = new LinkedHashMap<>();
       for (Pair<String, Parameter> p : model.block().getParameters()) {
         names.put(p.getValue().getId(), p.getKey());
       }
       // DiLoCo's outer optimiser (same state on all workers); its θ_start is set below
       DiLoCoOuterStep outer =
-          job.sync().mode() == Sync.DILOCO
+          sync.mode() == Sync.DILOCO
               ? new DiLoCoOuterStep(
                   flatten(TrainingStep.parameters(model)).length,
-                  job.sync().outerLr(),
-                  job.sync().outerMomentum())
+                  sync.outerLr(),
+                  sync.outerMomentum())
               : null;
-      if (job.io().resume()) {
+      if (io.resume()) {
         // Every worker loads the same (newest valid) checkpoint from the shared folder; the start
         // check below fails the job if two workers ended up on different parameters.
         Optional<TrainingCheckpoints.Found> found =
             TrainingCheckpoints.latestValid(
-                Path.of(job.io().checkpoints()),
+                Path.of(io.checkpoints()),
                 w -> System.err.printf("[train] worker %d: %s%n", rank, w));
         if (found.isPresent()) {
           TrainingCheckpoints.State s = found.get().state();
@@ -208,11 +199,11 @@ public final class DataParallelStudentTrainer implements DistributedTrainer {
           }
           TrainingCheckpoints.restore(found.get(), model, optimizer, names);
           firstStep = s.step();
-          if (job.sync().mode() == Sync.DILOCO) {
+          if (sync.mode() == Sync.DILOCO) {
             // This worker's own inner AdamW moments (the checkpoint holds rank 0's) and the outer
             // velocity and step count, saved beside the checkpoint.
             DiLoCoCheckpoints.read(
-                Path.of(job.io().checkpoints()),
+                Path.of(io.checkpoints()),
                 firstStep,
                 rank,
                 world,
@@ -220,7 +211,7 @@ public final class DataParallelStudentTrainer implements DistributedTrainer {
                 optimizer,
                 names,
                 model.model().getNDManager());
-            int expected = (firstStep + job.sync().innerSteps() - 1) / job.sync().innerSteps();
+            int expected = (firstStep + sync.innerSteps() - 1) / sync.innerSteps();
             if (outer.steps() != expected) {
               throw new IllegalArgumentException(
                   "checkpoint "
@@ -254,17 +245,17 @@ public final class DataParallelStudentTrainer implements DistributedTrainer {
         checkSameStart(params, allReduce, world);
         // DiLoCo: θ_start of the current outer round (a checkpoint is taken right after an outer
         // step, where every worker's parameters are θ_start)
-        float[] outerStart = job.sync().mode() == Sync.DILOCO ? flatten(params) : null;
+        float[] outerStart = sync.mode() == Sync.DILOCO ? flatten(params) : null;
         start = System.nanoTime();
         Window window = new Window(allReduce);
-        int timedFrom = Math.min(job.hyper().steps(), firstStep + job.hyper().warmupSteps());
-        for (int step = firstStep; step < job.hyper().steps(); step++) {
+        int timedFrom = Math.min(hp.steps(), firstStep + hp.warmupSteps());
+        for (int step = firstStep; step < hp.steps(); step++) {
           if (step == timedFrom) {
             window.open(step, tokens);
           }
           try (NDManager m = trainer.getManager().newSubManager()) {
             long stepTokens = 0;
-            int micro = job.hyper().accumulationSteps();
+            int micro = hp.accumulationSteps();
             for (int k = 0; k < micro; k++) {
               KdBatch batch = KdBatch.of(m, picked(shard, step, localBatch, micro, k));
               // DJL's PyTorch engine allows one gradient collector per JVM at a time. On a cluster
@@ -286,7 +277,7 @@ public final class DataParallelStudentTrainer implements DistributedTrainer {
               stepTokens += batch.tokenCount();
             }
             tokens += stepTokens;
-            if (job.sync().mode() == Sync.ALLREDUCE) {
+            if (sync.mode() == Sync.ALLREDUCE) {
               averageGradients(params, stepTokens, window, world, rank, m);
               syncs++;
             }
@@ -299,27 +290,25 @@ public final class DataParallelStudentTrainer implements DistributedTrainer {
               System.err.printf(
                   "[train] worker step %d: non-finite gradients; skipped%n", step + 1);
             }
-            boolean last = step == job.hyper().steps() - 1;
-            if (job.sync().mode() == Sync.AVERAGE
-                && ((step + 1) % job.sync().averageEvery() == 0 || last)) {
+            boolean last = step == hp.steps() - 1;
+            if (sync.mode() == Sync.AVERAGE && ((step + 1) % sync.averageEvery() == 0 || last)) {
               averageParameters(params, window, world, m);
               syncs++;
             }
-            if (job.sync().mode() == Sync.DILOCO
-                && ((step + 1) % job.sync().innerSteps() == 0 || last)) {
+            if (sync.mode() == Sync.DILOCO && ((step + 1) % sync.innerSteps() == 0 || last)) {
               outerStep(params, outerStart, outer, window, world, m);
               syncs++;
             }
           }
-          if (step == job.hyper().steps() - 1 || (step + 1) % tc.evalEvery() == 0) {
+          if (step == hp.steps() - 1 || (step + 1) % tc.evalEvery() == 0) {
             valLoss = TrainingLoop.evaluate(trainer, val, tc);
           }
-          boolean checkpoint = checkpointDue(job, step + 1);
-          if (checkpoint && job.sync().mode() == Sync.DILOCO) {
+          boolean checkpoint = checkpointDue(task.job(), step + 1);
+          if (checkpoint && sync.mode() == Sync.DILOCO) {
             // Every worker's own state first; the rendezvous makes sure all of it is on disk
             // before rank 0 makes the checkpoint visible, so a verified checkpoint can resume.
             DiLoCoCheckpoints.write(
-                Path.of(job.io().checkpoints()), step + 1, rank, world, outer, optimizer, names);
+                Path.of(io.checkpoints()), step + 1, rank, world, outer, optimizer, names);
             float[] written = allReduce.sum(new float[] {1f});
             if (written[0] != world) {
               throw new IllegalStateException(
@@ -331,13 +320,13 @@ public final class DataParallelStudentTrainer implements DistributedTrainer {
             // the same optimiser state), so rank 0's state is the job's state; DiLoCo's per-worker
             // inner moments are in the DiLoCoCheckpoints files written above.
             TrainingCheckpoints.save(
-                Path.of(job.io().checkpoints()),
+                Path.of(io.checkpoints()),
                 model,
                 optimizer,
                 names,
                 new TrainingCheckpoints.State(
                     step + 1,
-                    new Random(job.hyper().seed()), // unused: batches follow the cursor, not an RNG
+                    new Random(hp.seed()), // unused: batches follow the cursor, not an RNG
                     tokens,
                     priorSeconds + (System.nanoTime() - start) / 1e9,
                     Double.NaN,
@@ -347,17 +336,15 @@ public final class DataParallelStudentTrainer implements DistributedTrainer {
                     loss.metadata(),
                     cursorPrefix + (step + 1)),
                 2);
-            if (job.sync().mode() == Sync.DILOCO) {
-              List<Path> kept = TrainingCheckpoints.list(Path.of(job.io().checkpoints()));
+            if (sync.mode() == Sync.DILOCO) {
+              List<Path> kept = TrainingCheckpoints.list(Path.of(io.checkpoints()));
               DiLoCoCheckpoints.prune(
-                  Path.of(job.io().checkpoints()),
+                  Path.of(io.checkpoints()),
                   Integer.parseInt(
                       kept.get(kept.size() - 1).getFileName().toString().substring(5)));
             }
           }
-          if (job.io().stopAfter() > 0
-              && step + 1 >= job.io().stopAfter()
-              && step + 1 < job.hyper().steps()) {
+          if (io.stopAfter() > 0 && step + 1 >= io.stopAfter() && step + 1 < hp.steps()) {
             // As a kill would: checkpoints stay, no final model (every worker stops here).
             seconds = priorSeconds + (System.nanoTime() - start) / 1e9;
             return new TrainSummary(
@@ -375,13 +362,13 @@ public final class DataParallelStudentTrainer implements DistributedTrainer {
           }
         }
         seconds = priorSeconds + (System.nanoTime() - start) / 1e9;
-        timing = window.close(job.hyper().steps(), tokens);
+        timing = window.close(hp.steps(), tokens);
         if (rank == 0) {
           System.err.printf(
               Locale.ROOT,
               "[train] worker 0 after a %d-step warm-up: %d steps, %.0f tokens/s, %d exchanges of"
                   + " %.1f ms, %.1f ms per step outside them%n",
-              job.hyper().warmupSteps(),
+              hp.warmupSteps(),
               timing.steps(),
               timing.tokensPerSecond(),
               timing.exchanges(),
@@ -400,25 +387,25 @@ public final class DataParallelStudentTrainer implements DistributedTrainer {
                 Locale.ROOT,
                 "data-parallel, %d workers, sync %s%s",
                 world,
-                job.sync().mode().name().toLowerCase(Locale.ROOT),
-                switch (job.sync().mode()) {
-                  case AVERAGE -> " every " + job.sync().averageEvery() + " steps";
+                sync.mode().name().toLowerCase(Locale.ROOT),
+                switch (sync.mode()) {
+                  case AVERAGE -> " every " + sync.averageEvery() + " steps";
                   case DILOCO ->
                       String.format(
                           Locale.ROOT,
                           " (H = %d inner steps, outer Nesterov lr %s, momentum %s)",
-                          job.sync().innerSteps(),
-                          job.sync().outerLr(),
-                          job.sync().outerMomentum());
+                          sync.innerSteps(),
+                          sync.outerLr(),
+                          sync.outerMomentum());
                   case ALLREDUCE -> "";
                 }));
         meta.put("resumed-at.step", Integer.toString(firstStep));
-        Checkpoints.save(model, Path.of(job.io().output()), meta);
-        output = job.io().output();
+        Checkpoints.save(model, Path.of(io.output()), meta);
+        output = io.output();
       }
       return new TrainSummary(
           rank,
-          job.hyper().steps(),
+          hp.steps(),
           tokens,
           seconds,
           valLoss,
