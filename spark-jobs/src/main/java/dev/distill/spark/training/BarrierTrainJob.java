@@ -52,13 +52,16 @@ public final class BarrierTrainJob {
   static final Duration EXCHANGE_TIMEOUT = Duration.ofMinutes(30);
 
   static final String USAGE =
-      "usage: BarrierTrainJob --workers N [--trainer student] --option key=value...";
+      "usage: BarrierTrainJob --workers N [--trainer student] --option key=value... | --help"
+          + " (the keys: conf/train.conf's trainer keys and curated, tokenizer, output,"
+          + " checkpoints, resume, stop-after)";
 
   private BarrierTrainJob() {}
 
   /**
-   * Runs on the active session if there is one (the embedded pipeline, tests), else on a new one
-   * with {@code master} (null: from spark-submit), which it stops at the end.
+   * As {@link #run(String, String, int, WorkerTask.Job)} from the {@code key=value} form (the
+   * {@code --option}s of {@link #main}, tests, benchmarks): parsed and validated by {@link
+   * WorkerTask.Job#fromOptions} here, on the driver, before Spark starts.
    */
   public static List<TrainSummary> run(
       String master, String trainer, int workers, Map<String, String> options) {
@@ -66,8 +69,8 @@ public final class BarrierTrainJob {
   }
 
   /**
-   * As {@link #run(String, String, int, Map)} with the job typed (parsed and validated on the
-   * driver, before Spark starts).
+   * Runs on the active session if there is one (the embedded pipeline, tests), else on a new one
+   * with {@code master} (null: from spark-submit), which it stops at the end.
    */
   public static List<TrainSummary> run(
       String master, String trainer, int workers, WorkerTask.Job job) {
