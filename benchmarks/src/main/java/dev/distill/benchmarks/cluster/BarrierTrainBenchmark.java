@@ -71,7 +71,9 @@ public final class BarrierTrainBenchmark {
               try {
                 holder[0] =
                     new DataParallelStudentTrainer()
-                        .train(new WorkerTask(0, 1, ref), AllReduce.single());
+                        .train(
+                            new WorkerTask(0, 1, WorkerTask.Job.fromOptions(ref)),
+                            AllReduce.single());
               } catch (Exception e) {
                 throw new IllegalStateException(e);
               }

@@ -149,7 +149,9 @@ public final class ClusterTrainBenchmark {
               try {
                 holder[0] =
                     new DataParallelStudentTrainer()
-                        .train(new WorkerTask(0, 1, options), AllReduce.single());
+                        .train(
+                            new WorkerTask(0, 1, WorkerTask.Job.fromOptions(options)),
+                            AllReduce.single());
               } catch (Exception e) {
                 failure[0] = e;
               }

@@ -36,6 +36,7 @@ import dev.distill.trainer.training.TrainConfig;
 import dev.distill.trainer.training.TrainResult;
 import dev.distill.trainer.training.TrainingLoop;
 import dev.distill.training.spi.TrainSummary;
+import dev.distill.training.spi.WorkerTask;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -251,9 +252,10 @@ final class TrainCommand implements Callable<Integer> {
   public Integer call() throws IOException {
     Map<String, String> options;
     LocalRun local;
+    ConfigKeys.Values values;
     try {
       Map<String, String> overrides = configOptions.collect();
-      ConfigKeys.Values values = ConfigKeys.parse(overrides); // validates every key and value
+      values = ConfigKeys.parse(overrides); // validates every key and value
       DemoConfig config = DemoConfig.from(overrides);
       options = new LinkedHashMap<>(DemoConfig.defaults(config.quick()));
       options.putAll(overrides);
@@ -330,13 +332,21 @@ final class TrainCommand implements Callable<Integer> {
         options.put("stop-after", Integer.toString(stopAfter));
       }
     }
-    int workers = spark ? Integer.parseInt(options.get("train.spark.workers")) : 1;
+    int workers = spark ? values.integer("train.spark.workers") : 1;
+    WorkerTask.Job job = null;
+    if (spark) {
+      try {
+        job = sparkJob(values, curated, options.get("tokenizer"), output, checkpointDir(), resume);
+      } catch (IllegalArgumentException e) {
+        throw new ParameterException(spec.commandLine(), e.getMessage(), e);
+      }
+    }
     List<TrainSummary> summaries;
     try {
       if (spark) {
         summaries =
             BarrierTrainJob.run(
-                options.get("spark.master"), DataParallelStudentTrainer.NAME, workers, options);
+                options.get("spark.master"), DataParallelStudentTrainer.NAME, workers, job);
       } else {
         summaries = trainInProcess(options, local).map(List::of).orElse(List.of());
       }
@@ -375,6 +385,49 @@ final class TrainCommand implements Callable<Integer> {
     Files.writeString(out.resolveSibling(out.getFileName() + ".config.properties"), sb.toString());
     System.out.println(output);
     return 0;
+  }
+
+  /**
+   * The data-parallel job, typed from the validated config values (the trainer's keys) and the
+   * paths: it fails here, before Spark starts, not on the executors.
+   */
+  private WorkerTask.Job sparkJob(
+      ConfigKeys.Values v,
+      String curated,
+      String tokenizer,
+      String output,
+      Path checkpoints,
+      boolean resume) {
+    return new WorkerTask.Job(
+        new WorkerTask.Io(
+            curated,
+            tokenizer,
+            output,
+            checkpoints.toAbsolutePath().toString(),
+            resume,
+            stopAfter == null ? 0 : stopAfter),
+        new WorkerTask.Synchronisation(
+            WorkerTask.Sync.valueOf(v.string("train.spark.sync").toUpperCase(Locale.ROOT)),
+            v.integer("train.spark.average-every"),
+            v.integer("train.spark.inner-steps"),
+            v.number("train.spark.outer-lr"),
+            v.number("train.spark.outer-momentum"),
+            WorkerTask.Transport.valueOf(
+                v.string("train.spark.transport").toUpperCase(Locale.ROOT))),
+        new WorkerTask.Hyperparameters(
+            v.integer("model.block-size"),
+            v.integer("student.layers"),
+            v.integer("student.heads"),
+            v.integer("student.embd"),
+            v.integer("student.steps"),
+            v.integer("student.batch"),
+            v.number("student.lr"),
+            v.number("student.alpha"),
+            (Long) v.get("run.seed"),
+            v.string("train.divergence"),
+            v.integer("train.checkpoint-every"),
+            v.integer("train.accumulation-steps"),
+            WorkerTask.Hyperparameters.DEFAULT_WARMUP_STEPS));
   }
 
   private Path checkpointDir() {

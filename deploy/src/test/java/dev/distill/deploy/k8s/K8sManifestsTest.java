@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.distill.deploy.cli.DistillCli;
 import dev.distill.deploy.config.ConfigKeys;
 import dev.distill.spark.jobs.JobCli;
+import dev.distill.training.spi.WorkerTask;
 import java.io.IOException;
 import java.io.Reader;
 import java.lang.reflect.Field;
@@ -13,6 +14,7 @@ import java.lang.reflect.Modifier;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Locale;
@@ -272,19 +274,21 @@ class K8sManifestsTest {
         Integer.parseInt(str(executor, "instances"))
             * (Integer.parseInt(str(executor, "cores")) / taskCpus);
     assertThat(slots).as("barrier slots for %d workers", workers).isGreaterThanOrEqualTo(workers);
-    int options = 0;
+    Map<String, String> options = new HashMap<>();
     for (int i = 0; i < args.size() - 1; i++) {
       if (args.get(i).equals("--option")) {
-        String key = args.get(i + 1).substring(0, args.get(i + 1).indexOf('='));
+        String option = args.get(i + 1);
+        String key = option.substring(0, option.indexOf('='));
         assertThat(
                 Set.of("curated", "tokenizer", "output").contains(key)
                     || ConfigKeys.find(key).isPresent())
             .as("trainer option %s is a declared key", key)
             .isTrue();
-        options++;
+        options.put(key, option.substring(option.indexOf('=') + 1));
       }
     }
-    assertThat(options).isPositive();
+    // What BarrierTrainJob.main does with them on the driver: a complete, valid job.
+    assertThat(WorkerTask.Job.fromOptions(options).hyper().steps()).isPositive();
     assertThat(str(map(spec, "sparkConf"), "spark.executor.extraClassPath"))
         .isEqualTo("/opt/distill/trainer-lib/*");
     assertThat(

@@ -33,17 +33,12 @@ import scala.runtime.AbstractFunction1;
  * "Training on Spark").
  */
 public final class BarrierTrainJob {
-  /** The trainer option naming the checkpoint folder (shared by every worker). */
-  static final String CHECKPOINTS = "checkpoints";
-
-  /** The trainer option that makes every worker resume from the newest valid checkpoint. */
-  static final String RESUME = "resume";
-
   /**
-   * The trainer option choosing the all-reduce transport: {@code socket} (default, {@link
-   * SocketAllReduce}: the barrier's {@code allGather} only as the rendezvous, then direct TCP among
-   * the tasks) or {@code barrier} ({@link BarrierAllReduce}: every exchange through {@code
-   * allGather}, relayed by the driver, about 1 s each because the barrier polls once per second).
+   * The trainer option choosing the all-reduce transport ({@link WorkerTask.Transport}): {@code
+   * socket} (default, {@link SocketAllReduce}: the barrier's {@code allGather} only as the
+   * rendezvous, then direct TCP among the tasks) or {@code barrier} ({@link BarrierAllReduce}:
+   * every exchange through {@code allGather}, relayed by the driver, about 1 s each because the
+   * barrier polls once per second).
    */
   public static final String TRANSPORT = "train.spark.transport";
 
@@ -56,34 +51,29 @@ public final class BarrierTrainJob {
    */
   static final Duration EXCHANGE_TIMEOUT = Duration.ofMinutes(30);
 
-  /** The all-reduce transports of {@link #TRANSPORT}. */
-  enum Transport {
-    SOCKET,
-    BARRIER;
-
-    static Transport of(Map<String, String> options) {
-      String v = options.getOrDefault(TRANSPORT, "socket").trim();
-      return switch (v) {
-        case "socket" -> SOCKET;
-        case "barrier" -> BARRIER;
-        default ->
-            throw new IllegalArgumentException(
-                TRANSPORT + " must be socket or barrier, got '" + v + "'");
-      };
-    }
-  }
-
   static final String USAGE =
-      "usage: BarrierTrainJob --workers N [--trainer student] --option key=value...";
+      "usage: BarrierTrainJob --workers N [--trainer student] --option key=value... | --help"
+          + " (the keys: conf/train.conf's trainer keys and curated, tokenizer, output,"
+          + " checkpoints, resume, stop-after)";
 
   private BarrierTrainJob() {}
+
+  /**
+   * As {@link #run(String, String, int, WorkerTask.Job)} from the {@code key=value} form (the
+   * {@code --option}s of {@link #main}, tests, benchmarks): parsed and validated by {@link
+   * WorkerTask.Job#fromOptions} here, on the driver, before Spark starts.
+   */
+  public static List<TrainSummary> run(
+      String master, String trainer, int workers, Map<String, String> options) {
+    return run(master, trainer, workers, WorkerTask.Job.fromOptions(options));
+  }
 
   /**
    * Runs on the active session if there is one (the embedded pipeline, tests), else on a new one
    * with {@code master} (null: from spark-submit), which it stops at the end.
    */
   public static List<TrainSummary> run(
-      String master, String trainer, int workers, Map<String, String> options) {
+      String master, String trainer, int workers, WorkerTask.Job job) {
     boolean existed =
         SparkSession.getActiveSession().isDefined() || SparkSession.getDefaultSession().isDefined();
     SparkSession.Builder b = SparkSession.builder().appName("distill-train");
@@ -102,7 +92,7 @@ public final class BarrierTrainJob {
     }
     SparkSession spark = b.getOrCreate();
     try {
-      return runWith(spark, trainer, workers, options);
+      return runWith(spark, trainer, workers, job);
     } finally {
       if (!existed) {
         spark.stop();
@@ -112,11 +102,10 @@ public final class BarrierTrainJob {
 
   /** Runs on {@code spark}'s cluster and returns every worker's summary, by rank. */
   public static List<TrainSummary> runWith(
-      SparkSession spark, String trainer, int workers, Map<String, String> options) {
+      SparkSession spark, String trainer, int workers, WorkerTask.Job job) {
     if (workers < 1) {
       throw new IllegalArgumentException("workers must be >= 1, got " + workers);
     }
-    Transport.of(options); // an unknown transport fails here, not on the executors
     JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
     awaitExecutors(jsc, workers);
     List<Integer> ranks = new ArrayList<>();
@@ -128,7 +117,7 @@ public final class BarrierTrainJob {
             .rdd()
             .barrier()
             .mapPartitions(
-                new Worker(trainer, workers, new LinkedHashMap<>(options)),
+                new Worker(trainer, workers, job),
                 false,
                 ClassTag$.MODULE$.apply(TrainSummary.class));
     // The shuffle makes the barrier stage a ShuffleMapStage. Spark 4.2's DAGScheduler retries a
@@ -177,24 +166,24 @@ public final class BarrierTrainJob {
     private static final long serialVersionUID = 1L;
     private final String trainer;
     private final int workers;
-    private final LinkedHashMap<String, String> options;
+    private final WorkerTask.Job job;
 
-    Worker(String trainer, int workers, LinkedHashMap<String, String> options) {
+    Worker(String trainer, int workers, WorkerTask.Job job) {
       this.trainer = trainer;
       this.workers = workers;
-      this.options = options;
+      this.job = job;
     }
 
     @Override
     public Iterator<TrainSummary> apply(Iterator<Integer> partition) {
       BarrierTaskContext context = BarrierTaskContext.get();
       int rank = context.partitionId();
-      Map<String, String> taskOptions = retryOptions(options, context.stageAttemptNumber(), rank);
+      WorkerTask.Job attempt = retryJob(job, context.stageAttemptNumber(), rank);
       // Every attempt of the stage runs this again: a retried attempt re-rendezvouses.
-      try (AllReduceHandle allReduce = allReduce(context, Transport.of(options))) {
+      try (AllReduceHandle allReduce = allReduce(context, job.sync().transport())) {
         TrainSummary s =
             DistributedTrainer.load(trainer)
-                .train(new WorkerTask(rank, workers, taskOptions), allReduce.value());
+                .train(new WorkerTask(rank, workers, attempt), allReduce.value());
         // On a cluster every barrier task should have its own executor JVM: say which it had.
         String where =
             "executor " + SparkEnv.get().executorId() + ", pid " + ProcessHandle.current().pid();
@@ -217,9 +206,9 @@ public final class BarrierTrainJob {
     }
   }
 
-  private static AllReduceHandle allReduce(BarrierTaskContext context, Transport transport)
-      throws IOException {
-    if (transport == Transport.BARRIER) {
+  private static AllReduceHandle allReduce(
+      BarrierTaskContext context, WorkerTask.Transport transport) throws IOException {
+    if (transport == WorkerTask.Transport.BARRIER) {
       return new AllReduceHandle(new BarrierAllReduce(context), null);
     }
     int rank = context.partitionId();
@@ -238,36 +227,39 @@ public final class BarrierTrainJob {
   }
 
   /**
-   * The options of one attempt of the barrier stage. When a worker fails (an executor JVM lost, a
-   * task error), Spark fails the whole barrier stage and runs every task again as a new stage
-   * attempt (up to {@code spark.stage.maxConsecutiveAttempts}, default 4), with the same closure,
-   * hence the same options (the barrier stage is a ShuffleMapStage for that, see {@link #runWith}).
-   * A retry must not start over: from attempt 1 on, a job that writes checkpoints ({@value
-   * #CHECKPOINTS}) resumes from the newest valid one ({@value #RESUME} = true), so it ends on the
-   * uninterrupted run's model (issue 16, ask 3). A job without checkpoints starts over, which gives
-   * the same model too (data order and initialisation are functions of the seed), only later.
+   * The job of one attempt of the barrier stage. When a worker fails (an executor JVM lost, a task
+   * error), Spark fails the whole barrier stage and runs every task again as a new stage attempt
+   * (up to {@code spark.stage.maxConsecutiveAttempts}, default 4), with the same closure, hence the
+   * same job (the barrier stage is a ShuffleMapStage for that, see {@link #runWith}). A retry must
+   * not start over: from attempt 1 on, a job that writes checkpoints resumes from the newest valid
+   * one, so it ends on the uninterrupted run's model (issue 16, ask 3). A job without checkpoints
+   * starts over, which gives the same model too (data order and initialisation are functions of the
+   * seed), only later.
    */
-  static Map<String, String> retryOptions(Map<String, String> options, int stageAttempt, int rank) {
-    if (stageAttempt == 0 || !options.containsKey(CHECKPOINTS)) {
-      return options;
+  static WorkerTask.Job retryJob(WorkerTask.Job job, int stageAttempt, int rank) {
+    if (stageAttempt == 0 || job.io().checkpoints() == null) {
+      return job;
     }
     if (rank == 0) {
       System.err.printf(
           "[train] barrier stage attempt %d: resuming from the checkpoints in %s%n",
-          stageAttempt, options.get(CHECKPOINTS));
+          stageAttempt, job.io().checkpoints());
     }
-    Map<String, String> retry = new LinkedHashMap<>(options);
-    retry.put(RESUME, "true");
-    return retry;
+    return job.resuming();
   }
 
   public static void main(String[] args) {
     int workers = -1;
     String trainer = "student";
     Map<String, String> options = new LinkedHashMap<>();
+    WorkerTask.Job job;
     try {
       for (int i = 0; i < args.length; i++) {
         String name = args[i];
+        if (name.equals("--help") || name.equals("-h")) {
+          System.out.println(USAGE);
+          return;
+        }
         if (i + 1 >= args.length) {
           throw new IllegalArgumentException("missing value for " + name);
         }
@@ -288,6 +280,7 @@ public final class BarrierTrainJob {
       if (workers < 1) {
         throw new IllegalArgumentException("--workers N (>= 1) is required");
       }
+      job = WorkerTask.Job.fromOptions(options); // a bad option fails here, not on the executors
     } catch (IllegalArgumentException e) {
       System.err.println("error: " + e.getMessage());
       System.err.println(USAGE);
@@ -296,7 +289,7 @@ public final class BarrierTrainJob {
     }
     SparkSession spark = SparkSession.builder().appName("distill-train").getOrCreate();
     try {
-      for (TrainSummary s : runWith(spark, trainer, workers, options)) {
+      for (TrainSummary s : runWith(spark, trainer, workers, job)) {
         System.err.println(s);
         if (!s.output().isEmpty()) {
           System.out.println(s.output());

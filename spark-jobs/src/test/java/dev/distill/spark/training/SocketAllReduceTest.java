@@ -8,7 +8,6 @@ import java.net.Socket;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CyclicBarrier;
@@ -244,14 +243,5 @@ class SocketAllReduceTest {
     }
     assertThat(w1.get(60, TimeUnit.SECONDS)).containsExactly(3f);
     assertThat(seen[0]).contains("@127.0.0.1:");
-  }
-
-  @Test
-  void anUnknownTransportFailsNamingTheKey() {
-    assertThat(BarrierTrainJob.Transport.of(Map.of())).isEqualTo(BarrierTrainJob.Transport.SOCKET);
-    assertThat(BarrierTrainJob.Transport.of(Map.of(BarrierTrainJob.TRANSPORT, "barrier")))
-        .isEqualTo(BarrierTrainJob.Transport.BARRIER);
-    assertThatThrownBy(() -> BarrierTrainJob.Transport.of(Map.of(BarrierTrainJob.TRANSPORT, "mpi")))
-        .hasMessage("train.spark.transport must be socket or barrier, got 'mpi'");
   }
 }

@@ -26,6 +26,7 @@ import dev.distill.training.spi.AllReduce;
 import dev.distill.training.spi.DistributedTrainer;
 import dev.distill.training.spi.TrainSummary;
 import dev.distill.training.spi.WorkerTask;
+import dev.distill.training.spi.WorkerTask.Sync;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -89,40 +90,44 @@ public final class DataParallelStudentTrainer implements DistributedTrainer {
 
   @Override
   public TrainSummary train(WorkerTask task, AllReduce allReduce) throws Exception {
-    Options o = Options.of(task.options());
+    WorkerTask.Io io = task.job().io();
+    WorkerTask.Synchronisation sync = task.job().sync();
+    WorkerTask.Hyperparameters hp = task.job().hyper();
+    // its type lives in models, which the SPI (seen by spark-jobs) cannot see: parsed here
+    Divergence divergence = divergence(hp.divergence());
     int world = task.worldSize();
     int rank = task.rank();
-    if (o.batch % world != 0) {
+    if (hp.batch() % world != 0) {
       throw new IllegalArgumentException(
-          "student.batch " + o.batch + " must be a multiple of the worker count " + world);
+          "student.batch " + hp.batch() + " must be a multiple of the worker count " + world);
     }
-    int localBatch = o.batch / world;
-    if (localBatch % o.accumulation != 0) {
+    int localBatch = hp.batch() / world;
+    if (localBatch % hp.accumulationSteps() != 0) {
       throw new IllegalArgumentException(
           "student.batch "
-              + o.batch
+              + hp.batch()
               + " / "
               + world
               + " workers = "
               + localBatch
               + " sequences per worker, not a multiple of train.accumulation-steps "
-              + o.accumulation);
+              + hp.accumulationSteps());
     }
-    CharTokenizer tokenizer = CharTokenizer.load(Path.of(o.tokenizer));
+    CharTokenizer tokenizer = CharTokenizer.load(Path.of(io.tokenizer()));
     CuratedDataset trainSet =
         CuratedDataset.read(
-            o.curated, "train", tokenizer.id(), tokenizer.sha256(), new Configuration());
+            io.curated(), "train", tokenizer.id(), tokenizer.sha256(), new Configuration());
     CuratedDataset valSet =
         CuratedDataset.read(
-            o.curated, "val", tokenizer.id(), tokenizer.sha256(), new Configuration());
+            io.curated(), "val", tokenizer.id(), tokenizer.sha256(), new Configuration());
     List<Example> all = new ArrayList<>(trainSet.examples());
     all.sort(Comparator.comparing(Example::id));
-    Collections.shuffle(all, new Random(o.seed));
+    Collections.shuffle(all, new Random(hp.seed()));
     int usable = all.size() - all.size() % world;
     if (usable < world) {
       throw new IllegalArgumentException(
           "curated train split of "
-              + o.curated
+              + io.curated()
               + " has "
               + all.size()
               + " examples, fewer than "
@@ -135,14 +140,19 @@ public final class DataParallelStudentTrainer implements DistributedTrainer {
     }
 
     GptConfig gpt =
-        new GptConfig(tokenizer.vocabSize(), o.blockSize, o.layers, o.heads, o.embd, 0f);
-    TrainConfig tc = StudentRecipe.schedule(o.steps, o.batch, o.lr, o.seed);
+        new GptConfig(
+            tokenizer.vocabSize(), hp.blockSize(), hp.layers(), hp.heads(), hp.embd(), 0f);
+    TrainConfig tc = StudentRecipe.schedule(hp.steps(), hp.batch(), hp.lr(), hp.seed());
     // The same loss construction as the in-process `distill train`, train.divergence included.
-    DistillationLoss loss = StudentRecipe.loss(o.alpha, trainSet.temperature(), o.divergence);
-    SoftLabelBatches val = new SoftLabelBatches(valSet.examples(), o.batch, loss);
+    DistillationLoss loss = StudentRecipe.loss(hp.alpha(), trainSet.temperature(), divergence);
+    SoftLabelBatches val = new SoftLabelBatches(valSet.examples(), hp.batch(), loss);
     String cursorPrefix =
         String.format(
-            Locale.ROOT, "data-parallel world=%d batch=%d seed=%d step=", world, o.batch, o.seed);
+            Locale.ROOT,
+            "data-parallel world=%d batch=%d seed=%d step=",
+            world,
+            hp.batch(),
+            hp.seed());
 
     long tokens = 0;
     long syncs = 0;
@@ -153,23 +163,26 @@ public final class DataParallelStudentTrainer implements DistributedTrainer {
     double seconds;
     TrainSummary.Timing timing;
     ResumableAdamW optimizer = TrainingStep.optimizer(tc, Map.of());
-    try (LanguageModel model = LanguageModel.create(gpt, tokenizer, o.seed)) {
+    try (LanguageModel model = LanguageModel.create(gpt, tokenizer, hp.seed())) {
       Map<String, String> names = new LinkedHashMap<>();
       for (Pair<String, Parameter> p : model.block().getParameters()) {
         names.put(p.getValue().getId(), p.getKey());
       }
       // DiLoCo's outer optimiser (same state on all workers); its θ_start is set below
       DiLoCoOuterStep outer =
-          o.sync == Sync.DILOCO
+          sync.mode() == Sync.DILOCO
               ? new DiLoCoOuterStep(
-                  flatten(TrainingStep.parameters(model)).length, o.outerLr, o.outerMomentum)
+                  flatten(TrainingStep.parameters(model)).length,
+                  sync.outerLr(),
+                  sync.outerMomentum())
               : null;
-      if (o.resume) {
+      if (io.resume()) {
         // Every worker loads the same (newest valid) checkpoint from the shared folder; the start
         // check below fails the job if two workers ended up on different parameters.
         Optional<TrainingCheckpoints.Found> found =
             TrainingCheckpoints.latestValid(
-                Path.of(o.checkpoints), w -> System.err.printf("[train] worker %d: %s%n", rank, w));
+                Path.of(io.checkpoints()),
+                w -> System.err.printf("[train] worker %d: %s%n", rank, w));
         if (found.isPresent()) {
           TrainingCheckpoints.State s = found.get().state();
           String cursor = s.dataCursor();
@@ -186,11 +199,11 @@ public final class DataParallelStudentTrainer implements DistributedTrainer {
           }
           TrainingCheckpoints.restore(found.get(), model, optimizer, names);
           firstStep = s.step();
-          if (o.sync == Sync.DILOCO) {
+          if (sync.mode() == Sync.DILOCO) {
             // This worker's own inner AdamW moments (the checkpoint holds rank 0's) and the outer
             // velocity and step count, saved beside the checkpoint.
             DiLoCoCheckpoints.read(
-                Path.of(o.checkpoints),
+                Path.of(io.checkpoints()),
                 firstStep,
                 rank,
                 world,
@@ -198,7 +211,7 @@ public final class DataParallelStudentTrainer implements DistributedTrainer {
                 optimizer,
                 names,
                 model.model().getNDManager());
-            int expected = (firstStep + o.innerSteps - 1) / o.innerSteps;
+            int expected = (firstStep + sync.innerSteps() - 1) / sync.innerSteps();
             if (outer.steps() != expected) {
               throw new IllegalArgumentException(
                   "checkpoint "
@@ -232,17 +245,17 @@ public final class DataParallelStudentTrainer implements DistributedTrainer {
         checkSameStart(params, allReduce, world);
         // DiLoCo: θ_start of the current outer round (a checkpoint is taken right after an outer
         // step, where every worker's parameters are θ_start)
-        float[] outerStart = o.sync == Sync.DILOCO ? flatten(params) : null;
+        float[] outerStart = sync.mode() == Sync.DILOCO ? flatten(params) : null;
         start = System.nanoTime();
         Window window = new Window(allReduce);
-        int timedFrom = Math.min(o.steps, firstStep + o.warmupSteps);
-        for (int step = firstStep; step < o.steps; step++) {
+        int timedFrom = Math.min(hp.steps(), firstStep + hp.warmupSteps());
+        for (int step = firstStep; step < hp.steps(); step++) {
           if (step == timedFrom) {
             window.open(step, tokens);
           }
           try (NDManager m = trainer.getManager().newSubManager()) {
             long stepTokens = 0;
-            int micro = o.accumulation;
+            int micro = hp.accumulationSteps();
             for (int k = 0; k < micro; k++) {
               KdBatch batch = KdBatch.of(m, picked(shard, step, localBatch, micro, k));
               // DJL's PyTorch engine allows one gradient collector per JVM at a time. On a cluster
@@ -264,7 +277,7 @@ public final class DataParallelStudentTrainer implements DistributedTrainer {
               stepTokens += batch.tokenCount();
             }
             tokens += stepTokens;
-            if (o.sync == Sync.ALLREDUCE) {
+            if (sync.mode() == Sync.ALLREDUCE) {
               averageGradients(params, stepTokens, window, world, rank, m);
               syncs++;
             }
@@ -277,25 +290,25 @@ public final class DataParallelStudentTrainer implements DistributedTrainer {
               System.err.printf(
                   "[train] worker step %d: non-finite gradients; skipped%n", step + 1);
             }
-            boolean last = step == o.steps - 1;
-            if (o.sync == Sync.AVERAGE && ((step + 1) % o.averageEvery == 0 || last)) {
+            boolean last = step == hp.steps() - 1;
+            if (sync.mode() == Sync.AVERAGE && ((step + 1) % sync.averageEvery() == 0 || last)) {
               averageParameters(params, window, world, m);
               syncs++;
             }
-            if (o.sync == Sync.DILOCO && ((step + 1) % o.innerSteps == 0 || last)) {
+            if (sync.mode() == Sync.DILOCO && ((step + 1) % sync.innerSteps() == 0 || last)) {
               outerStep(params, outerStart, outer, window, world, m);
               syncs++;
             }
           }
-          if (step == o.steps - 1 || (step + 1) % tc.evalEvery() == 0) {
+          if (step == hp.steps() - 1 || (step + 1) % tc.evalEvery() == 0) {
             valLoss = TrainingLoop.evaluate(trainer, val, tc);
           }
-          boolean checkpoint = checkpointDue(o, step + 1);
-          if (checkpoint && o.sync == Sync.DILOCO) {
+          boolean checkpoint = checkpointDue(task.job(), step + 1);
+          if (checkpoint && sync.mode() == Sync.DILOCO) {
             // Every worker's own state first; the rendezvous makes sure all of it is on disk
             // before rank 0 makes the checkpoint visible, so a verified checkpoint can resume.
             DiLoCoCheckpoints.write(
-                Path.of(o.checkpoints), step + 1, rank, world, outer, optimizer, names);
+                Path.of(io.checkpoints()), step + 1, rank, world, outer, optimizer, names);
             float[] written = allReduce.sum(new float[] {1f});
             if (written[0] != world) {
               throw new IllegalStateException(
@@ -307,13 +320,13 @@ public final class DataParallelStudentTrainer implements DistributedTrainer {
             // the same optimiser state), so rank 0's state is the job's state; DiLoCo's per-worker
             // inner moments are in the DiLoCoCheckpoints files written above.
             TrainingCheckpoints.save(
-                Path.of(o.checkpoints),
+                Path.of(io.checkpoints()),
                 model,
                 optimizer,
                 names,
                 new TrainingCheckpoints.State(
                     step + 1,
-                    new Random(o.seed), // unused: batches follow the cursor, not an RNG
+                    new Random(hp.seed()), // unused: batches follow the cursor, not an RNG
                     tokens,
                     priorSeconds + (System.nanoTime() - start) / 1e9,
                     Double.NaN,
@@ -323,15 +336,15 @@ public final class DataParallelStudentTrainer implements DistributedTrainer {
                     loss.metadata(),
                     cursorPrefix + (step + 1)),
                 2);
-            if (o.sync == Sync.DILOCO) {
-              List<Path> kept = TrainingCheckpoints.list(Path.of(o.checkpoints));
+            if (sync.mode() == Sync.DILOCO) {
+              List<Path> kept = TrainingCheckpoints.list(Path.of(io.checkpoints()));
               DiLoCoCheckpoints.prune(
-                  Path.of(o.checkpoints),
+                  Path.of(io.checkpoints()),
                   Integer.parseInt(
                       kept.get(kept.size() - 1).getFileName().toString().substring(5)));
             }
           }
-          if (o.stopAfter > 0 && step + 1 >= o.stopAfter && step + 1 < o.steps) {
+          if (io.stopAfter() > 0 && step + 1 >= io.stopAfter() && step + 1 < hp.steps()) {
             // As a kill would: checkpoints stay, no final model (every worker stops here).
             seconds = priorSeconds + (System.nanoTime() - start) / 1e9;
             return new TrainSummary(
@@ -349,13 +362,13 @@ public final class DataParallelStudentTrainer implements DistributedTrainer {
           }
         }
         seconds = priorSeconds + (System.nanoTime() - start) / 1e9;
-        timing = window.close(o.steps, tokens);
+        timing = window.close(hp.steps(), tokens);
         if (rank == 0) {
           System.err.printf(
               Locale.ROOT,
               "[train] worker 0 after a %d-step warm-up: %d steps, %.0f tokens/s, %d exchanges of"
                   + " %.1f ms, %.1f ms per step outside them%n",
-              o.warmupSteps,
+              hp.warmupSteps(),
               timing.steps(),
               timing.tokensPerSecond(),
               timing.exchanges(),
@@ -374,25 +387,25 @@ public final class DataParallelStudentTrainer implements DistributedTrainer {
                 Locale.ROOT,
                 "data-parallel, %d workers, sync %s%s",
                 world,
-                o.sync.name().toLowerCase(Locale.ROOT),
-                switch (o.sync) {
-                  case AVERAGE -> " every " + o.averageEvery + " steps";
+                sync.mode().name().toLowerCase(Locale.ROOT),
+                switch (sync.mode()) {
+                  case AVERAGE -> " every " + sync.averageEvery() + " steps";
                   case DILOCO ->
                       String.format(
                           Locale.ROOT,
                           " (H = %d inner steps, outer Nesterov lr %s, momentum %s)",
-                          o.innerSteps,
-                          o.outerLr,
-                          o.outerMomentum);
+                          sync.innerSteps(),
+                          sync.outerLr(),
+                          sync.outerMomentum());
                   case ALLREDUCE -> "";
                 }));
         meta.put("resumed-at.step", Integer.toString(firstStep));
-        Checkpoints.save(model, Path.of(o.output), meta);
-        output = o.output;
+        Checkpoints.save(model, Path.of(io.output()), meta);
+        output = io.output();
       }
       return new TrainSummary(
           rank,
-          o.steps,
+          hp.steps(),
           tokens,
           seconds,
           valLoss,
@@ -489,14 +502,14 @@ public final class DataParallelStudentTrainer implements DistributedTrainer {
    * where the parameters were just averaged (every worker equal), the optimiser moments saved are
    * then rank 0's (local SGD keeps them per worker; a resumed worker continues from rank 0's).
    */
-  static boolean checkpointDue(Options o, int done) {
-    if (o.checkpoints == null || done % o.checkpointEvery != 0) {
+  static boolean checkpointDue(WorkerTask.Job job, int done) {
+    if (job.io().checkpoints() == null || done % job.hyper().checkpointEvery() != 0) {
       return false;
     }
-    return switch (o.sync) {
+    return switch (job.sync().mode()) {
       case ALLREDUCE -> true;
-      case AVERAGE -> done % o.averageEvery == 0 || done == o.steps;
-      case DILOCO -> done % o.innerSteps == 0 || done == o.steps;
+      case AVERAGE -> done % job.sync().averageEvery() == 0 || done == job.hyper().steps();
+      case DILOCO -> done % job.sync().innerSteps() == 0 || done == job.hyper().steps();
     };
   }
 
@@ -654,132 +667,12 @@ public final class DataParallelStudentTrainer implements DistributedTrainer {
     }
   }
 
-  enum Sync {
-    ALLREDUCE,
-    AVERAGE,
-    DILOCO
-  }
-
-  /** The options every worker gets (config keys of conf/train.conf plus paths). */
-  record Options(
-      String curated,
-      String tokenizer,
-      String output,
-      int blockSize,
-      int layers,
-      int heads,
-      int embd,
-      int steps,
-      int batch,
-      float lr,
-      float alpha,
-      long seed,
-      Sync sync,
-      int averageEvery,
-      Divergence divergence,
-      String checkpoints,
-      int checkpointEvery,
-      boolean resume,
-      int stopAfter,
-      int innerSteps,
-      float outerLr,
-      float outerMomentum,
-      int warmupSteps,
-      int accumulation) {
-    static Options of(Map<String, String> m) {
-      String sync = get(m, "train.spark.sync");
-      Sync mode =
-          switch (sync) {
-            case "allreduce" -> Sync.ALLREDUCE;
-            case "average" -> Sync.AVERAGE;
-            case "diloco" -> Sync.DILOCO;
-            default ->
-                throw new IllegalArgumentException(
-                    "train.spark.sync must be allreduce, average or diloco, got '" + sync + "'");
-          };
-      Options o =
-          new Options(
-              get(m, "curated"),
-              get(m, "tokenizer"),
-              get(m, "output"),
-              Integer.parseInt(get(m, "model.block-size")),
-              Integer.parseInt(get(m, "student.layers")),
-              Integer.parseInt(get(m, "student.heads")),
-              Integer.parseInt(get(m, "student.embd")),
-              Integer.parseInt(get(m, "student.steps")),
-              Integer.parseInt(get(m, "student.batch")),
-              Float.parseFloat(get(m, "student.lr")),
-              Float.parseFloat(get(m, "student.alpha")),
-              Long.parseLong(get(m, "run.seed")),
-              mode,
-              Integer.parseInt(get(m, "train.spark.average-every")),
-              divergence(get(m, "train.divergence")),
-              m.get("checkpoints"),
-              Integer.parseInt(m.getOrDefault("train.checkpoint-every", "0").trim()),
-              Boolean.parseBoolean(m.getOrDefault("resume", "false")),
-              Integer.parseInt(m.getOrDefault("stop-after", "0")),
-              // The paper's defaults (H = 50 in the target, lr 0.7, momentum 0.9).
-              Integer.parseInt(m.getOrDefault("train.spark.inner-steps", "50").trim()),
-              Float.parseFloat(m.getOrDefault("train.spark.outer-lr", "0.7").trim()),
-              Float.parseFloat(m.getOrDefault("train.spark.outer-momentum", "0.9").trim()),
-              // Steps before TrainSummary.Timing's window opens (JIT and allocator warm-up).
-              Integer.parseInt(m.getOrDefault("timing.warmup-steps", "5").trim()),
-              // Micro-batches per worker and step (student.batch / W / this sequences each).
-              Integer.parseInt(m.getOrDefault("train.accumulation-steps", "1").trim()));
-      if (o.accumulation < 1) {
-        throw new IllegalArgumentException(
-            "train.accumulation-steps must be >= 1, got " + o.accumulation);
-      }
-      // Not implemented here: early stopping would need every worker to agree on the stop and
-      // restore the same copy. Refused rather than silently ignored.
-      String patience = m.getOrDefault("train.patience", "0").trim();
-      if (!patience.equals("0")) {
-        throw new IllegalArgumentException(
-            "train.patience = "
-                + patience
-                + " (early stopping) is not supported with --spark (data-parallel); use 0");
-      }
-      if (o.innerSteps < 1) {
-        throw new IllegalArgumentException("train.spark.inner-steps must be >= 1");
-      }
-      if (o.sync == Sync.DILOCO) {
-        // validates outer-lr and outer-momentum now rather than on the executors
-        new DiLoCoOuterStep(0, o.outerLr, o.outerMomentum);
-      }
-      if (o.warmupSteps < 0) {
-        throw new IllegalArgumentException(
-            "timing.warmup-steps must be >= 0, got " + o.warmupSteps);
-      }
-      if (o.averageEvery < 1) {
-        throw new IllegalArgumentException("train.spark.average-every must be >= 1");
-      }
-      if (o.checkpoints != null && o.checkpointEvery < 1) {
-        throw new IllegalArgumentException(
-            "train.checkpoint-every must be >= 1 with checkpoints, got " + o.checkpointEvery);
-      }
-      if (o.resume && o.checkpoints == null) {
-        throw new IllegalArgumentException("resume needs the trainer option 'checkpoints'");
-      }
-      if (o.stopAfter < 0) {
-        throw new IllegalArgumentException("stop-after must be >= 0, got " + o.stopAfter);
-      }
-      return o;
-    }
-
-    private static Divergence divergence(String name) {
-      try {
-        return Divergence.parse(name);
-      } catch (IllegalArgumentException e) {
-        throw new IllegalArgumentException("train.divergence: " + e.getMessage(), e);
-      }
-    }
-
-    private static String get(Map<String, String> m, String key) {
-      String v = m.get(key);
-      if (v == null) {
-        throw new IllegalArgumentException("missing trainer option '" + key + "'");
-      }
-      return v;
+  /** {@code train.divergence}, whose type the SPI cannot see (it lives in models). */
+  static Divergence divergence(String name) {
+    try {
+      return Divergence.parse(name);
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException("train.divergence: " + e.getMessage(), e);
     }
   }
 }

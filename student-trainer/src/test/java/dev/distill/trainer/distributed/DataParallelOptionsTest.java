@@ -3,54 +3,53 @@ package dev.distill.trainer.distributed;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import java.util.HashMap;
-import java.util.Map;
+import dev.distill.trainer.loss.Divergence;
+import dev.distill.training.spi.WorkerTask;
 import org.junit.jupiter.api.Test;
 
+/**
+ * The trainer's reading of its typed {@link WorkerTask.Job}; the job's own validation is {@code
+ * WorkerTaskTest} (schemas).
+ */
 class DataParallelOptionsTest {
-  private static Map<String, String> options() {
-    Map<String, String> m = new HashMap<>();
-    m.put("curated", "c");
-    m.put("tokenizer", "t.json");
-    m.put("output", "out");
-    m.put("model.block-size", "16");
-    m.put("student.layers", "1");
-    m.put("student.heads", "2");
-    m.put("student.embd", "32");
-    m.put("student.steps", "10");
-    m.put("student.batch", "4");
-    m.put("student.lr", "0.002");
-    m.put("student.alpha", "0.5");
-    m.put("run.seed", "1");
-    m.put("train.spark.sync", "allreduce");
-    m.put("train.spark.average-every", "8");
-    m.put("train.divergence", "forward_kl");
-    return m;
+  /** 10 steps of batch 4; average every 4 steps, DiLoCo H = 5. */
+  static WorkerTask.Job job(WorkerTask.Sync mode, String checkpoints, int checkpointEvery) {
+    return new WorkerTask.Job(
+        new WorkerTask.Io("c", "t.json", "out", checkpoints, false, 0),
+        new WorkerTask.Synchronisation(mode, 4, 5, 0.7f, 0.9f, WorkerTask.Transport.SOCKET),
+        new WorkerTask.Hyperparameters(
+            16, 1, 2, 32, 10, 4, 0.002f, 0.5f, 1L, "forward_kl", checkpointEvery, 1, 5));
   }
 
   @Test
-  void noAccumulationAndNoEarlyStoppingAreAccepted() {
-    Map<String, String> m = options();
-    m.put("train.accumulation-steps", "1");
-    m.put("train.patience", "0");
-    assertThat(DataParallelStudentTrainer.Options.of(m).steps()).isEqualTo(10);
+  void withoutACheckpointFolderNoStepIsACheckpoint() {
+    WorkerTask.Job j = job(WorkerTask.Sync.ALLREDUCE, null, 0);
+    for (int done = 1; done <= 10; done++) {
+      assertThat(DataParallelStudentTrainer.checkpointDue(j, done)).as("step %d", done).isFalse();
+    }
   }
 
   @Test
-  void gradientAccumulationIsAcceptedAndANonPositiveCountIsRefusedNamingTheKey() {
-    Map<String, String> m = options();
-    m.put("train.accumulation-steps", "2");
-    assertThat(DataParallelStudentTrainer.Options.of(m).accumulation()).isEqualTo(2);
-    m.put("train.accumulation-steps", "0");
-    assertThatThrownBy(() -> DataParallelStudentTrainer.Options.of(m))
-        .hasMessage("train.accumulation-steps must be >= 1, got 0");
+  void allReduceCheckpointsEveryCheckpointEverySteps() {
+    WorkerTask.Job j = job(WorkerTask.Sync.ALLREDUCE, "ck", 3);
+    assertThat(DataParallelStudentTrainer.checkpointDue(j, 3)).isTrue();
+    assertThat(DataParallelStudentTrainer.checkpointDue(j, 4)).isFalse();
+    assertThat(DataParallelStudentTrainer.checkpointDue(j, 6)).isTrue();
   }
 
   @Test
-  void earlyStoppingIsRefused() {
-    Map<String, String> m = options();
-    m.put("train.patience", "3");
-    assertThatThrownBy(() -> DataParallelStudentTrainer.Options.of(m))
-        .hasMessageContaining("train.patience = 3");
+  void localSgdCheckpointsOnlyWhereTheParametersWereJustAveraged() {
+    WorkerTask.Job j = job(WorkerTask.Sync.AVERAGE, "ck", 1);
+    assertThat(DataParallelStudentTrainer.checkpointDue(j, 3)).isFalse();
+    assertThat(DataParallelStudentTrainer.checkpointDue(j, 4)).isTrue();
+    assertThat(DataParallelStudentTrainer.checkpointDue(j, 10)).isTrue(); // the last step
+  }
+
+  @Test
+  void theDivergenceIsParsedByTheTrainerAndAnUnknownOneIsRefusedNamingTheKey() {
+    assertThat(DataParallelStudentTrainer.divergence("forward_kl"))
+        .isEqualTo(Divergence.parse("forward_kl"));
+    assertThatThrownBy(() -> DataParallelStudentTrainer.divergence("kl9"))
+        .hasMessageStartingWith("train.divergence: ");
   }
 }
