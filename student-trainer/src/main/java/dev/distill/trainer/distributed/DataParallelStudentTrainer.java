@@ -202,6 +202,7 @@ public final class DataParallelStudentTrainer implements DistributedTrainer {
           if (sync.mode() == Sync.DILOCO) {
             // This worker's own inner AdamW moments (the checkpoint holds rank 0's) and the outer
             // velocity and step count, saved beside the checkpoint.
+            DiLoCoCheckpoints.requireAll(Path.of(io.checkpoints()), firstStep, world);
             DiLoCoCheckpoints.read(
                 Path.of(io.checkpoints()),
                 firstStep,

@@ -82,6 +82,31 @@ final class DiLoCoCheckpoints {
   }
 
   /**
+   * Fails, naming the first missing file, unless every worker's state after {@code step} steps is
+   * in {@code root}. Each worker checks all ranks before any of them reads or exchanges, so every
+   * worker fails with the same sentence and Spark reports it whichever task fails first (else a
+   * peer's dropped connection could be reported instead).
+   */
+  static void requireAll(Path root, int step, int world) throws IOException {
+    for (int r = 0; r < world; r++) {
+      Path f = file(root, step, r);
+      if (!Files.isRegularFile(f)) {
+        throw missing(f, step, null);
+      }
+    }
+  }
+
+  private static IOException missing(Path f, int step, Throwable cause) {
+    return new IOException(
+        "DiLoCo worker state "
+            + f
+            + " is missing: the checkpoint of step "
+            + step
+            + " cannot be resumed with train.spark.sync = diloco",
+        cause);
+  }
+
+  /**
    * Loads worker {@code rank}'s state after {@code step} steps into {@code outer} and {@code inner}
    * (arrays in {@code manager}).
    *
@@ -103,13 +128,7 @@ final class DiLoCoCheckpoints {
     try {
       all = Files.readAllBytes(f);
     } catch (NoSuchFileException e) {
-      throw new IOException(
-          "DiLoCo worker state "
-              + f
-              + " is missing: the checkpoint of step "
-              + step
-              + " cannot be resumed with train.spark.sync = diloco",
-          e);
+      throw missing(f, step, e);
     }
     try (DataInputStream in = new DataInputStream(new ByteArrayInputStream(all))) {
       if (all.length < 40 || in.readInt() != MAGIC) {
