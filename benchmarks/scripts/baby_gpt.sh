@@ -11,7 +11,8 @@
 # Needs Debian's python3-torch and libopenblas0-openmp (without OpenBLAS, Debian's torch falls
 # back to the reference BLAS and is 30 times slower):
 #   apt-get install -y python3-torch libopenblas0-openmp
-# Builds the benchmarks module and what it depends on (compile only; never `mvn install`).
+# Builds the benchmarks module and what it depends on (test-compile: the reactor resolves the test-jars
+# deploy and spark-jobs test against to their test-classes; never `mvn install`).
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 CORPUS="$ROOT/deploy/src/main/resources/corpus/tinyshakespeare.txt"
@@ -21,7 +22,7 @@ PY=/usr/bin/python3
 TMP="$(mktemp -d)"
 trap 'rm -rf "$TMP"' EXIT
 CPF="$TMP/classpath.txt"
-(cd "$ROOT" && mvn -q -B -o -Dstyle.color=never -DskipTests -Dspotless.check.skip=true -pl benchmarks -am compile \
+(cd "$ROOT" && mvn -q -B -o -Dstyle.color=never -DskipTests -Dspotless.check.skip=true -pl benchmarks -am test-compile \
   dependency:build-classpath -Dmdep.outputFile="$CPF" -Dmdep.includeScope=runtime) >&2
 # A copy of the compiled classes: editing and recompiling during a long run changes nothing here.
 for m in schemas models student-trainer benchmarks; do cp -r "$ROOT/$m/target/classes" "$TMP/$m"; done

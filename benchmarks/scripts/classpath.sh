@@ -6,6 +6,6 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 CPF="$ROOT/benchmarks/target/classpath.txt"
-(cd "$ROOT" && mvn -q -B -o -Dstyle.color=never -DskipTests -Dspotless.check.skip=true -pl benchmarks -am compile \
+(cd "$ROOT" && mvn -q -B -o -Dstyle.color=never -DskipTests -Dspotless.check.skip=true -pl benchmarks -am test-compile \
   dependency:build-classpath -Dmdep.outputFile="$CPF" -Dmdep.includeScope=runtime) >&2
 echo "$ROOT/benchmarks/target/classes:$(cat "$CPF")"

@@ -13,7 +13,7 @@ PY=/usr/bin/python3
 TMP="$(mktemp -d)"
 trap 'rm -rf "$TMP"' EXIT
 (cd "$ROOT" && mvn -q -B -o -Dstyle.color=never -DskipTests -Dspotless.check.skip=true -pl benchmarks -am \
-  compile dependency:build-classpath -Dmdep.outputFile="$TMP/cp.txt" -Dmdep.includeScope=runtime) >&2
+  test-compile dependency:build-classpath -Dmdep.outputFile="$TMP/cp.txt" -Dmdep.includeScope=runtime) >&2
 for m in schemas models benchmarks; do cp -r "$ROOT/$m/target/classes" "$TMP/$m"; done
 CP="$TMP/benchmarks:$TMP/models:$TMP/schemas:$(cat "$TMP/cp.txt")"
 export DJL_OFFLINE=true OMP_NUM_THREADS="${OMP_NUM_THREADS:-$(nproc)}"
