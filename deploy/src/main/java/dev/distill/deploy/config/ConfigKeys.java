@@ -396,9 +396,10 @@ public final class ConfigKeys {
         INT,
         atLeast(1),
         "1",
-        "Micro-batches of student.batch sequences per optimiser step of `distill train`"
-            + " (in-process; effective batch = student.batch x this, as nanoGPT's"
-            + " gradient_accumulation_steps). --spark refuses more than 1.");
+        "Micro-batches per optimiser step of `distill train`: in-process each is student.batch"
+            + " sequences (effective batch = student.batch x this, as nanoGPT's"
+            + " gradient_accumulation_steps); with --spark each worker splits its student.batch /"
+            + " workers sequences into this many (the step's batch stays student.batch).");
     key(
         s,
         "train.patience",

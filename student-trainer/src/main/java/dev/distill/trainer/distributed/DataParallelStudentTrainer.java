@@ -49,11 +49,12 @@ import org.apache.hadoop.conf.Configuration;
  * <p>Two synchronisation modes ({@code train.spark.sync}):
  *
  * <ul>
- *   <li>{@code allreduce}: after every backward pass the gradients are summed across workers, each
- *       weighted by its labelled-token count, and divided by the total token count: the mean
- *       gradient of the global batch, so W workers with B/W sequences each take the same step as
- *       one worker with B (synchronous data-parallel SGD, Goyal et al. 2017). Clipping then sees
- *       the global gradient, as it would on one machine.
+ *   <li>{@code allreduce}: after every backward pass the gradients are replaced by the mean
+ *       gradient of the global batch (the workers' mean gradients summed in rank order and divided
+ *       by W when their labelled-token counts are equal, token-weighted otherwise: {@code
+ *       averageGradients}), so W workers with B/W sequences each take the same step as one worker
+ *       with B (synchronous data-parallel SGD, Goyal et al. 2017). Clipping then sees the global
+ *       gradient, as it would on one machine.
  *   <li>{@code average}: each worker takes H local AdamW steps, then parameters are averaged (local
  *       SGD / "Don't use large mini-batches, use local SGD", Lin et al. 2020; DiLoCo, Douillard et
  *       al. 2023, with plain averaging as the outer step). One exchange per H steps, for slow
@@ -73,11 +74,12 @@ import org.apache.hadoop.conf.Configuration;
  * over workers is exactly the global positions {@code s*B .. s*B+B-1} that one worker with batch B
  * uses, which is what makes the all-reduce run equal to the single-process run.
  *
- * <p>Checkpoints (option {@code checkpoints}, every {@code train.checkpoint-every} steps) are
- * {@link TrainingCheckpoints}, written by rank 0 alone: after the all-reduce every worker holds the
- * same parameters and optimiser state. Because the data order above is a function of the step, the
- * data cursor is the step itself; with {@code resume=true} every worker loads the newest valid
- * checkpoint and continues from its step, so a resumed run ends on the uninterrupted run's model.
+ * <p>Checkpoints (the job's {@code Io.checkpoints} folder, every {@code train.checkpoint-every}
+ * steps) are {@link TrainingCheckpoints}, written by rank 0 alone: after the all-reduce every
+ * worker holds the same parameters and optimiser state. Because the data order above is a function
+ * of the step, the data cursor is the step itself; with {@code Io.resume} every worker loads the
+ * newest valid checkpoint and continues from its step, so a resumed run ends on the uninterrupted
+ * run's model.
  */
 public final class DataParallelStudentTrainer implements DistributedTrainer {
   public static final String NAME = "student";
