@@ -60,10 +60,10 @@ public record TrainConfig(
   }
 
   /**
-   * A builder of the three settings every run names, with nanoGPT's defaults for the rest: no
-   * warmup, a cosine floor of {@code learningRate / 10} (nanoGPT's {@code min_lr}), no weight
-   * decay, clipping at norm 1, one validation pass at the end on one batch, seed 1337, no
-   * accumulation, no early stopping.
+   * A builder of the three settings every run names, with defaults for the rest: no warmup, a
+   * cosine floor of {@code learningRate / 10} (nanoGPT's {@code min_lr}), no weight decay, clipping
+   * at norm 1 and seed 1337 (as nanoGPT's train.py), one validation pass at the end on one batch,
+   * no accumulation, no early stopping.
    */
   public static Builder builder(int steps, int batchSize, float learningRate) {
     Builder b = new Builder();
