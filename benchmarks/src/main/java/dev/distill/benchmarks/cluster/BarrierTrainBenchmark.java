@@ -14,9 +14,7 @@ import dev.distill.teacher.io.ParquetOutputSink;
 import dev.distill.teacher.labeling.LabelingRun;
 import dev.distill.teacher.labeling.TextPrompt;
 import dev.distill.trainer.distributed.DataParallelStudentTrainer;
-import dev.distill.training.spi.AllReduce;
 import dev.distill.training.spi.TrainSummary;
-import dev.distill.training.spi.WorkerTask;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
@@ -64,29 +62,11 @@ public final class BarrierTrainBenchmark {
     ref.put("train.spark.sync", "allreduce");
     ref.put("output", dir.resolve("student-in-process").toString());
     // In its own thread, as a Spark task would run it.
-    TrainSummary[] holder = new TrainSummary[1];
-    Thread t =
-        new Thread(
-            () -> {
-              try {
-                holder[0] =
-                    new DataParallelStudentTrainer()
-                        .train(
-                            new WorkerTask(0, 1, WorkerTask.Job.fromOptions(ref)),
-                            AllReduce.single());
-              } catch (Exception e) {
-                throw new IllegalStateException(e);
-              }
-            });
-    t.start();
+    TrainSummary inProcess;
     try {
-      t.join();
-    } catch (InterruptedException e) {
-      throw new IllegalStateException(e);
-    }
-    TrainSummary inProcess = holder[0];
-    if (inProcess == null) {
-      throw new IllegalStateException("the in-process reference run failed (see above)");
+      inProcess = ClusterTrainBenchmark.inOwnThread(ref);
+    } catch (Exception e) {
+      throw new IllegalStateException("the in-process reference run failed", e);
     }
     double oneWorker = inProcess.tokens() / inProcess.seconds();
     lines.add(

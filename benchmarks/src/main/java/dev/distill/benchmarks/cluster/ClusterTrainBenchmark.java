@@ -140,7 +140,7 @@ public final class ClusterTrainBenchmark {
   }
 
   /** In its own thread, as a Spark task runs it (BarrierTrainBenchmark explains why). */
-  private static TrainSummary inOwnThread(Map<String, String> options) throws Exception {
+  static TrainSummary inOwnThread(Map<String, String> options) throws Exception {
     TrainSummary[] holder = new TrainSummary[1];
     Exception[] failure = new Exception[1];
     Thread t =

@@ -647,7 +647,9 @@ final class TrainCommand implements Callable<Integer> {
               0,
               0,
               0,
-              output));
+              output,
+              "", // in this process: no worker to name
+              null)); // TrainingLoop reports its own timing; no timed window here
     }
   }
 

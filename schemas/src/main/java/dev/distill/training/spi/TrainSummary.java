@@ -79,20 +79,6 @@ public record TrainSummary(
     }
   }
 
-  /** A summary whose worker's process and timed window are not known. */
-  public TrainSummary(
-      int rank,
-      long steps,
-      long tokens,
-      double seconds,
-      double valLoss,
-      long bytesSent,
-      long syncs,
-      long unusedExamples,
-      String output) {
-    this(rank, steps, tokens, seconds, valLoss, bytesSent, syncs, unusedExamples, output, "", null);
-  }
-
   /** This summary with {@link #process} set. */
   public TrainSummary withProcess(String where) {
     return new TrainSummary(
