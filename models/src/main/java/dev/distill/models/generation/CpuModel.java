@@ -1,0 +1,349 @@
+package dev.distill.models.generation;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.Parameter;
+import ai.djl.util.PairList;
+import dev.distill.models.gpt.Gpt;
+import dev.distill.models.gpt.GptConfig;
+import dev.distill.models.gpt.LanguageModel;
+import dev.distill.models.hf.HfConfig;
+import dev.distill.models.hf.HfDecoder;
+import dev.distill.models.nn.CausalLm;
+import dev.distill.models.nn.LinearMode;
+import dev.distill.models.nn.Quantizers;
+import java.util.Set;
+
+/**
+ * A snapshot of a model's weights as {@code float[]} for {@link CpuDecoder}: every block linear
+ * layer's effective weight transposed to (in, out), the norms, embeddings and head. Copied once
+ * from the engine's parameters; a model trained afterwards is not seen by this snapshot.
+ *
+ * <p>Families: our {@link Gpt} (LayerNorm, learned positions, exact GELU) and {@link HfDecoder}'s
+ * GPT-2 (the same, GELU exact or tanh) and Llama family (RMSNorm, RoPE, grouped-query attention,
+ * SwiGLU, optional q/k/v, output and MLP biases, tied or untied head). Linear modes: {@link
+ * LinearMode#DENSE}; {@link LinearMode#LOW_RANK} as {@code U V}; {@link
+ * LinearMode#SELF_COMPRESSING} as the quantised weight the engine computes ({@link
+ * Quantizers#selfCompress}). The modes that quantise activations to 8 bits ({@link
+ * LinearMode#TERNARY}, {@link LinearMode#ACT8}) are not supported: the engine and this path compute
+ * activations that differ in the last bit, and one that sits on a rounding boundary of the
+ * quantiser moves the logits by a whole quantum (about 1e-2), so no parity bound holds.
+ */
+final class CpuModel {
+
+  /**
+   * Largest model copied: 2^24 weights (64 MiB of floats). The copy doubles the weights' memory and
+   * one Java thread's matrix-vector products lose to the engine's threaded GEMV on big layers.
+   */
+  static final long MAX_WEIGHTS = 1L << 24;
+
+  private static final Set<LinearMode> MODES =
+      Set.of(LinearMode.DENSE, LinearMode.LOW_RANK, LinearMode.SELF_COMPRESSING);
+
+  enum Norm {
+    LAYER,
+    RMS
+  }
+
+  enum Act {
+    GELU,
+    GELU_TANH,
+    SWIGLU
+  }
+
+  /** One block; {@code *T} are transposed weights (in, out); biases may be null. */
+  record Layer(
+      float[] n1w,
+      float[] n1b,
+      float[] qkvT,
+      float[] qkvB,
+      float[] oT,
+      float[] oB,
+      float[] n2w,
+      float[] n2b,
+      float[] gateT,
+      float[] gateB,
+      float[] upT,
+      float[] upB,
+      float[] downT,
+      float[] downB) {}
+
+  final int vocab;
+  final int width;
+  final int nHead;
+  final int nKvHead;
+  final int headSize;
+  final int inner;
+  final int blockSize;
+  final Norm norm;
+  final float eps;
+  final Act act;
+  final Layer[] layers;
+  final float[] nfw;
+  final float[] nfb;
+
+  /** Token embedding (rows, width). */
+  final float[] embed;
+
+  /** Learned position embedding (positions, width), or null (RoPE). */
+  final float[] positions;
+
+  /** RoPE cos and sin (positions, headSize / 2), or null (learned positions). */
+  final float[] ropeCos;
+
+  final float[] ropeSin;
+
+  /** The head transposed: (width, vocab), decodable ids only. */
+  final float[] headT;
+
+  /** Multiply-adds per position of the linear layers and head. */
+  final long macsPerToken;
+
+  /**
+   * Why {@code lm} cannot decode on this path, or null if it can: another family, a linear mode
+   * that quantises activations, more than {@link #MAX_WEIGHTS} parameters, or a vocabulary wider
+   * than the embedding.
+   */
+  static String unsupported(LanguageModel lm) {
+    CausalLm block = lm.block();
+    if (!(block instanceof Gpt) && !(block instanceof HfDecoder)) {
+      return "family " + block.getClass().getSimpleName() + " has no Java decoding path";
+    }
+    if (!MODES.contains(lm.mode())) {
+      return "linear mode " + lm.mode() + " quantises activations (no parity bound on this path)";
+    }
+    if (lm.config().parameterCount() > MAX_WEIGHTS) {
+      return lm.config().parameterCount()
+          + " parameters exceed the Java decoding limit of "
+          + MAX_WEIGHTS;
+    }
+    return null;
+  }
+
+  /** Copies the weights of {@code lm} (see {@link #unsupported}: must be null). */
+  static CpuModel snapshot(LanguageModel lm) {
+    String why = unsupported(lm);
+    if (why != null) {
+      throw new IllegalArgumentException(why);
+    }
+    return new CpuModel(lm);
+  }
+
+  private final PairList<String, Parameter> params;
+  private final LinearMode mode;
+
+  private CpuModel(LanguageModel lm) {
+    CausalLm block = lm.block();
+    params = block.getParameters();
+    mode = lm.mode();
+    vocab = lm.vocabSize();
+    long macs = 0;
+    if (block instanceof Gpt gpt) {
+      GptConfig c = gpt.config();
+      width = c.nEmbd();
+      nHead = c.nHead();
+      nKvHead = c.nHead();
+      headSize = c.headSize();
+      inner = 4 * width;
+      blockSize = c.blockSize();
+      norm = Norm.LAYER;
+      eps = 1e-5f; // Gpt.LAYER_NORM_EPS
+      act = Act.GELU;
+      layers = new Layer[c.nLayer()];
+      for (int i = 0; i < layers.length; i++) {
+        String p = "h" + i + ".";
+        layers[i] =
+            new Layer(
+                get(p + "ln1.gamma"),
+                get(p + "ln1.beta"),
+                linear(p + "attn", 3 * width, width),
+                get(p + "attn.bias"),
+                linear(p + "attnProj", width, width),
+                get(p + "attnProj.bias"),
+                get(p + "ln2.gamma"),
+                get(p + "ln2.beta"),
+                null,
+                null,
+                linear(p + "fc", inner, width),
+                get(p + "fc.bias"),
+                linear(p + "mlpProj", width, inner),
+                get(p + "mlpProj.bias"));
+      }
+      nfw = get("lnF.gamma");
+      nfb = get("lnF.beta");
+      embed = get("wte");
+      positions = get("wpe");
+      ropeCos = null;
+      ropeSin = null;
+      headT = transpose(embed, vocab, width);
+    } else {
+      HfConfig c = ((HfDecoder) block).config();
+      boolean gpt2 = c.family() == HfConfig.Family.GPT2;
+      width = c.hidden();
+      nHead = c.nHead();
+      nKvHead = c.nKvHead();
+      headSize = c.headDim();
+      inner = c.intermediate();
+      blockSize = c.maxPositions();
+      norm = gpt2 ? Norm.LAYER : Norm.RMS;
+      eps = c.normEps();
+      act = gpt2 ? (c.activation().equals("gelu") ? Act.GELU : Act.GELU_TANH) : Act.SWIGLU;
+      int q = nHead * headSize;
+      int kv = nKvHead * headSize;
+      layers = new Layer[c.nLayer()];
+      for (int i = 0; i < layers.length; i++) {
+        if (gpt2) {
+          String p = "transformer.h." + i + ".";
+          layers[i] =
+              new Layer(
+                  get(p + "ln_1.weight"),
+                  get(p + "ln_1.bias"),
+                  linear(p + "attn.c_attn", q + 2 * kv, width),
+                  get(p + "attn.c_attn.bias"),
+                  linear(p + "attn.c_proj", width, q),
+                  get(p + "attn.c_proj.bias"),
+                  get(p + "ln_2.weight"),
+                  get(p + "ln_2.bias"),
+                  null,
+                  null,
+                  linear(p + "mlp.c_fc", inner, width),
+                  get(p + "mlp.c_fc.bias"),
+                  linear(p + "mlp.c_proj", width, inner),
+                  get(p + "mlp.c_proj.bias"));
+        } else {
+          String p = "model.layers." + i + ".";
+          String a = p + "self_attn.";
+          layers[i] =
+              new Layer(
+                  get(p + "input_layernorm.weight"),
+                  null,
+                  concatColumns(
+                      linear(a + "q_proj", q, width),
+                      q,
+                      linear(a + "k_proj", kv, width),
+                      kv,
+                      linear(a + "v_proj", kv, width),
+                      kv,
+                      width),
+                  concat(get(a + "q_proj.bias"), get(a + "k_proj.bias"), get(a + "v_proj.bias")),
+                  linear(a + "o_proj", width, q),
+                  get(a + "o_proj.bias"),
+                  get(p + "post_attention_layernorm.weight"),
+                  null,
+                  linear(p + "mlp.gate_proj", inner, width),
+                  get(p + "mlp.gate_proj.bias"),
+                  linear(p + "mlp.up_proj", inner, width),
+                  get(p + "mlp.up_proj.bias"),
+                  linear(p + "mlp.down_proj", width, inner),
+                  get(p + "mlp.down_proj.bias"));
+        }
+      }
+      String pre = gpt2 ? "transformer." : "model.";
+      nfw = get(pre + (gpt2 ? "ln_f.weight" : "norm.weight"));
+      nfb = gpt2 ? get("transformer.ln_f.bias") : null;
+      embed = get(gpt2 ? "transformer.wte.weight" : "model.embed_tokens.weight");
+      positions = gpt2 ? get("transformer.wpe.weight") : null;
+      if (gpt2) {
+        ropeCos = null;
+        ropeSin = null;
+      } else {
+        int half = headSize / 2;
+        ropeCos = new float[blockSize * half];
+        ropeSin = new float[blockSize * half];
+        for (int i = 0; i < half; i++) {
+          // as Rope (and transformers): inv_freq in float32, then position * inv_freq in float32
+          float invFreq = (float) (1.0 / Math.pow(c.ropeTheta(), (2.0 * i) / headSize));
+          for (int pos = 0; pos < blockSize; pos++) {
+            float angle = pos * invFreq;
+            ropeCos[pos * half + i] = (float) Math.cos(angle);
+            ropeSin[pos * half + i] = (float) Math.sin(angle);
+          }
+        }
+      }
+      float[] headW = c.tiedEmbeddings() ? embed : get("lm_head.weight");
+      headT = transpose(headW, vocab, width);
+    }
+    for (Layer l : layers) {
+      macs += l.qkvT.length + l.oT.length + l.upT.length + l.downT.length;
+      macs += l.gateT == null ? 0 : l.gateT.length;
+    }
+    macsPerToken = macs + headT.length;
+  }
+
+  /** A parameter's values, or null when the model has no parameter of that name. */
+  private float[] get(String name) {
+    Parameter p = params.get(name);
+    return p == null ? null : p.getArray().toFloatArray();
+  }
+
+  /** The effective weight (out, in) of block linear layer {@code name}, transposed to (in, out). */
+  private float[] linear(String name, int out, int in) {
+    float[] w;
+    switch (mode) {
+      case LOW_RANK -> {
+        float[] u = get(name + ".u"); // (out, r)
+        float[] v = get(name + ".v"); // (r, in)
+        int r = u.length / out;
+        w = new float[out * in];
+        for (int o = 0; o < out; o++) {
+          for (int k = 0; k < r; k++) {
+            float a = u[o * r + k];
+            for (int i = 0; i < in; i++) {
+              w[o * in + i] += a * v[k * in + i];
+            }
+          }
+        }
+      }
+      case SELF_COMPRESSING -> {
+        // the engine's own quantiser, so the weight is the one its cached forward uses
+        try (NDManager m = params.get(name + ".weight").getArray().getManager().newSubManager()) {
+          NDArray raw = m.create(get(name + ".weight"), new Shape(out, in));
+          NDArray bits = m.create(get(name + ".bits"), new Shape(out, 1));
+          NDArray exp = m.create(get(name + ".exp"), new Shape(out, 1));
+          w = Quantizers.selfCompress(raw, bits, exp).toFloatArray();
+        }
+      }
+      default -> w = get(name + ".weight");
+    }
+    if (w.length != out * in) {
+      throw new IllegalStateException(name + " has " + w.length + " weights, expected " + out * in);
+    }
+    return transpose(w, out, in);
+  }
+
+  /** {@code a} (rows, cols) row-major, transposed to (cols, rows); only its first rows rows. */
+  private static float[] transpose(float[] a, int rows, int cols) {
+    float[] t = new float[rows * cols];
+    for (int r = 0; r < rows; r++) {
+      for (int c = 0; c < cols; c++) {
+        t[c * rows + r] = a[r * cols + c];
+      }
+    }
+    return t;
+  }
+
+  /** Side by side, (in, a + b + c), of three transposed weights (in, a), (in, b), (in, c). */
+  private static float[] concatColumns(
+      float[] x, int a, float[] y, int b, float[] z, int c, int in) {
+    int n = a + b + c;
+    float[] out = new float[in * n];
+    for (int i = 0; i < in; i++) {
+      System.arraycopy(x, i * a, out, i * n, a);
+      System.arraycopy(y, i * b, out, i * n + a, b);
+      System.arraycopy(z, i * c, out, i * n + a + b, c);
+    }
+    return out;
+  }
+
+  private static float[] concat(float[] a, float[] b, float[] c) {
+    if (a == null) {
+      return null;
+    }
+    float[] out = new float[a.length + b.length + c.length];
+    System.arraycopy(a, 0, out, 0, a.length);
+    System.arraycopy(b, 0, out, a.length, b.length);
+    System.arraycopy(c, 0, out, a.length + b.length, c.length);
+    return out;
+  }
+}
