@@ -1,6 +1,7 @@
 package dev.distill.models.generation;
 
 import dev.distill.models.gpt.KvCache;
+import java.util.Arrays;
 
 /**
  * Decoding of one position per row in plain Java over a {@link CpuModel} snapshot, with the keys
@@ -18,25 +19,33 @@ import dev.distill.models.gpt.KvCache;
 final class CpuDecoder {
 
   private final CpuModel m;
-  private final float[][] keys;
-  private final float[][] values;
+
+  /**
+   * Keys per layer and (row, kv head), transposed: {@code [headSize][capacity]}, so the scores of
+   * one query over every cached position are axpy loops over positions (C2 vectorises them).
+   */
+  private float[][][][] keys;
+
+  /** Values per layer and (row, kv head): {@code [capacity][headSize]}. */
+  private float[][][][] values;
+
+  private int capacity;
   private int batch;
   private int length;
 
-  // scratch, sized for the batch
-  private float[] x;
-  private float[] h;
-  private float[] qkv;
-  private float[] att;
-  private float[] y;
-  private float[] up;
-  private float[] gate;
+  // scratch, one array per row of the batch
+  private float[][] x;
+  private float[][] h;
+  private float[][] qkv;
+  private float[][] att;
+  private float[][] y;
+  private float[][] up;
+  private float[][] gate;
   private float[] scores;
+  private float[] headOut;
 
   CpuDecoder(CpuModel model) {
     this.m = model;
-    this.keys = new float[model.layers.length][];
-    this.values = new float[model.layers.length][];
   }
 
   int length() {
@@ -47,74 +56,115 @@ final class CpuDecoder {
     return batch;
   }
 
-  /** Forgets the cached positions. */
-  void clear() {
-    length = 0;
-    batch = 0;
-  }
-
   /** Copies the positions of an engine cache (one read-back per layer), replacing this cache's. */
   void load(KvCache cache) {
     int len = cache.length();
     int kvh = m.nKvHead;
     int hs = m.headSize;
-    int t = m.blockSize;
-    for (int l = 0; l < keys.length; l++) {
+    int layers = m.layers.length;
+    for (int l = 0; l < layers; l++) {
       // (B, 2 nKvHead, len, hs): the key heads, then the value heads
       float[] kv = cache.keysValues(l).toFloatArray();
       int b = kv.length / (2 * kvh * len * hs);
       if (l == 0) {
-        resize(b);
+        allocate(b, Math.min(m.blockSize, Math.max(len + 1, 32)));
       }
       for (int r = 0; r < b; r++) {
-        for (int j = 0; j < 2 * kvh; j++) {
-          float[] dst = j < kvh ? keys[l] : values[l];
-          int head = j % kvh;
-          System.arraycopy(
-              kv, ((r * 2 * kvh + j) * len) * hs, dst, ((r * kvh + head) * t) * hs, len * hs);
+        for (int j = 0; j < kvh; j++) {
+          float[][] kt = keys[l][r * kvh + j];
+          float[][] vs = values[l][r * kvh + j];
+          int kOff = (r * 2 * kvh + j) * len * hs;
+          int vOff = (r * 2 * kvh + kvh + j) * len * hs;
+          for (int p = 0; p < len; p++) {
+            for (int d = 0; d < hs; d++) {
+              kt[d][p] = kv[kOff + p * hs + d];
+            }
+            System.arraycopy(kv, vOff + p * hs, vs[p], 0, hs);
+          }
         }
       }
     }
     length = len;
   }
 
-  private void resize(int b) {
-    int per = m.nKvHead * m.blockSize * m.headSize;
-    for (int l = 0; l < keys.length; l++) {
-      if (keys[l] == null || keys[l].length != b * per) {
-        keys[l] = new float[b * per];
-        values[l] = new float[b * per];
-      }
-    }
+  /** Empty caches of {@code cap} positions and scratch for {@code b} rows. */
+  private void allocate(int b, int cap) {
+    int layers = m.layers.length;
+    int kvh = m.nKvHead;
+    int hs = m.headSize;
+    keys = new float[layers][b * kvh][hs][cap];
+    values = new float[layers][b * kvh][cap][hs];
+    capacity = cap;
+    scratch(b);
+  }
+
+  private void scratch(int b) {
     int c = m.width;
     int q = m.nHead * m.headSize;
-    x = new float[b * c];
-    h = new float[b * Math.max(c, q)];
-    qkv = new float[b * (q + 2 * m.nKvHead * m.headSize)];
-    att = new float[b * q];
-    y = new float[b * Math.max(c, m.vocab)];
-    up = new float[b * m.inner];
-    gate = m.act == CpuModel.Act.SWIGLU ? new float[b * m.inner] : null;
+    x = new float[b][c];
+    h = new float[b][c];
+    qkv = new float[b][q + 2 * m.nKvHead * m.headSize];
+    att = new float[b][q];
+    y = new float[b][Math.max(c, m.vocab)];
+    up = new float[b][m.inner];
+    gate = m.act == CpuModel.Act.SWIGLU ? new float[b][m.inner] : null;
     scores = new float[m.blockSize];
+    headOut = new float[m.headSize];
     batch = b;
+  }
+
+  /** Doubles the cache's positions (up to blockSize) when the next one does not fit. */
+  private void grow() {
+    int cap = Math.min(m.blockSize, 2 * capacity);
+    for (float[][][] layer : keys) {
+      for (float[][] kt : layer) {
+        for (int d = 0; d < kt.length; d++) {
+          kt[d] = Arrays.copyOf(kt[d], cap);
+        }
+      }
+    }
+    for (int l = 0; l < values.length; l++) {
+      for (int i = 0; i < values[l].length; i++) {
+        float[][] vs = Arrays.copyOf(values[l][i], cap);
+        for (int p = capacity; p < cap; p++) {
+          vs[p] = new float[m.headSize];
+        }
+        values[l][i] = vs;
+      }
+    }
+    capacity = cap;
   }
 
   /** Keeps the cached rows {@code rows} (indices into the current batch, in the new order). */
   void retainRows(int[] rows) {
-    int per = m.nKvHead * m.blockSize * m.headSize;
+    int kvh = m.nKvHead;
+    boolean[] taken = new boolean[batch];
     for (int l = 0; l < keys.length; l++) {
-      float[] k = new float[rows.length * per];
-      float[] v = new float[rows.length * per];
+      float[][][] k = new float[rows.length * kvh][][];
+      float[][][] v = new float[rows.length * kvh][][];
+      Arrays.fill(taken, false);
       for (int i = 0; i < rows.length; i++) {
-        System.arraycopy(keys[l], rows[i] * per, k, i * per, per);
-        System.arraycopy(values[l], rows[i] * per, v, i * per, per);
+        // a row kept twice gets its own copy, so the two never write into one array
+        boolean copy = taken[rows[i]];
+        taken[rows[i]] = true;
+        for (int j = 0; j < kvh; j++) {
+          k[i * kvh + j] = copy ? deepCopy(keys[l][rows[i] * kvh + j]) : keys[l][rows[i] * kvh + j];
+          v[i * kvh + j] =
+              copy ? deepCopy(values[l][rows[i] * kvh + j]) : values[l][rows[i] * kvh + j];
+        }
       }
       keys[l] = k;
       values[l] = v;
     }
-    int len = length;
-    resize(rows.length);
-    length = len;
+    scratch(rows.length);
+  }
+
+  private static float[][] deepCopy(float[][] a) {
+    float[][] out = new float[a.length][];
+    for (int i = 0; i < a.length; i++) {
+      out[i] = a[i].clone();
+    }
+    return out;
   }
 
   /**
@@ -128,59 +178,67 @@ final class CpuDecoder {
     int hs = m.headSize;
     int nh = m.nHead;
     int kvh = m.nKvHead;
-    int q = nh * hs;
-    int kv = kvh * hs;
-    int nq = q + 2 * kv;
     int pos = length;
+    if (pos == capacity) {
+      grow();
+    }
     for (int r = 0; r < b; r++) {
-      System.arraycopy(m.embed, tokens[r] * c, x, r * c, c);
+      System.arraycopy(m.embed, tokens[r] * c, x[r], 0, c);
       if (m.positions != null) {
+        float[] xr = x[r];
+        int at = pos * c;
         for (int j = 0; j < c; j++) {
-          x[r * c + j] += m.positions[pos * c + j];
+          xr[j] += m.positions[at + j];
         }
       }
     }
     for (int l = 0; l < m.layers.length; l++) {
       CpuModel.Layer w = m.layers[l];
       norm(x, w.n1w(), w.n1b(), h);
-      CpuKernels.linear(h, b, c, w.qkvT(), nq, w.qkvB(), qkv);
+      CpuKernels.linear(h, b, w.qkvT(), w.qkvB(), qkv);
       if (m.ropeCos != null) {
         for (int r = 0; r < b; r++) {
           for (int head = 0; head < nh + kvh; head++) {
-            rope(qkv, r * nq + head * hs, pos);
+            rope(qkv[r], head * hs, pos);
           }
         }
       }
       attention(l, b, pos);
-      CpuKernels.linear(att, b, q, w.oT(), c, w.oB(), y);
-      add(x, y, b * c);
+      CpuKernels.linear(att, b, w.oT(), w.oB(), y);
+      add(x, y, b, c);
       norm(x, w.n2w(), w.n2b(), h);
       int in = m.inner;
-      CpuKernels.linear(h, b, c, w.upT(), in, w.upB(), up);
-      switch (m.act) {
-        case GELU -> CpuKernels.gelu(up, b * in);
-        case GELU_TANH -> CpuKernels.geluTanh(up, b * in);
-        case SWIGLU -> {
-          CpuKernels.linear(h, b, c, w.gateT(), in, w.gateB(), gate);
-          CpuKernels.siluMul(gate, up, b * in);
-          System.arraycopy(gate, 0, up, 0, b * in);
+      CpuKernels.linear(h, b, w.upT(), w.upB(), up);
+      for (int r = 0; r < b; r++) {
+        switch (m.act) {
+          case GELU -> CpuKernels.gelu(up[r], in);
+          case GELU_TANH -> CpuKernels.geluTanh(up[r], in);
+          case SWIGLU -> {}
         }
       }
-      CpuKernels.linear(up, b, in, w.downT(), c, w.downB(), y);
-      add(x, y, b * c);
+      if (m.act == CpuModel.Act.SWIGLU) {
+        CpuKernels.linear(h, b, w.gateT(), w.gateB(), gate);
+        for (int r = 0; r < b; r++) {
+          CpuKernels.siluMul(gate[r], up[r], in);
+        }
+        CpuKernels.linear(gate, b, w.downT(), w.downB(), y);
+      } else {
+        CpuKernels.linear(up, b, w.downT(), w.downB(), y);
+      }
+      add(x, y, b, c);
     }
     norm(x, m.nfw, m.nfb, h);
     int v = m.vocab;
-    CpuKernels.linear(h, b, c, m.headT, v, null, y);
+    CpuKernels.linear(h, b, m.headT, null, y);
     length++;
     float[][] out = new float[b][];
     for (int r = 0; r < b; r++) {
-      out[r] = java.util.Arrays.copyOfRange(y, r * v, (r + 1) * v);
+      out[r] = Arrays.copyOf(y[r], v);
     }
     return out;
   }
 
-  private void norm(float[] in, float[] w, float[] bias, float[] out) {
+  private void norm(float[][] in, float[] w, float[] bias, float[][] out) {
     if (m.norm == CpuModel.Norm.LAYER) {
       CpuKernels.layerNorm(in, batch, m.width, w, bias, m.eps, out);
     } else {
@@ -188,9 +246,13 @@ final class CpuDecoder {
     }
   }
 
-  private static void add(float[] x, float[] y, int n) {
-    for (int i = 0; i < n; i++) {
-      x[i] += y[i];
+  private static void add(float[][] x, float[][] y, int rows, int n) {
+    for (int r = 0; r < rows; r++) {
+      float[] xr = x[r];
+      float[] yr = y[r];
+      for (int i = 0; i < n; i++) {
+        xr[i] += yr[i];
+      }
     }
   }
 
@@ -223,39 +285,44 @@ final class CpuDecoder {
     int kvh = m.nKvHead;
     int g = nh / kvh;
     int q = nh * hs;
-    int nq = q + 2 * kvh * hs;
-    int t = m.blockSize;
-    float[] k = keys[l];
-    float[] v = values[l];
+    int n = pos + 1;
     float scale = (float) (1.0 / Math.sqrt(hs));
+    float[] s = scores;
+    float[] o = headOut;
     for (int r = 0; r < b; r++) {
-      int row = r * nq;
+      float[] row = qkv[r];
       for (int j = 0; j < kvh; j++) {
-        int base = ((r * kvh + j) * t) * hs;
-        System.arraycopy(qkv, row + q + j * hs, k, base + pos * hs, hs);
-        System.arraycopy(qkv, row + q + kvh * hs + j * hs, v, base + pos * hs, hs);
+        float[][] kt = keys[l][r * kvh + j];
+        for (int d = 0; d < hs; d++) {
+          kt[d][pos] = row[q + j * hs + d];
+        }
+        System.arraycopy(row, q + kvh * hs + j * hs, values[l][r * kvh + j][pos], 0, hs);
       }
       for (int head = 0; head < nh; head++) {
-        int qo = row + head * hs;
-        int base = ((r * kvh + head / g) * t) * hs;
-        for (int p = 0; p <= pos; p++) {
-          int ko = base + p * hs;
-          float s = 0f;
-          for (int d = 0; d < hs; d++) {
-            s += qkv[qo + d] * k[ko + d];
-          }
-          scores[p] = s * scale;
-        }
-        CpuKernels.softmax(scores, 0, pos + 1);
-        int out = r * q + head * hs;
-        java.util.Arrays.fill(att, out, out + hs, 0f);
-        for (int p = 0; p <= pos; p++) {
-          float a = scores[p];
-          int vo = base + p * hs;
-          for (int d = 0; d < hs; d++) {
-            att[out + d] += a * v[vo + d];
+        int qo = head * hs;
+        float[][] kt = keys[l][r * kvh + head / g];
+        float[][] vs = values[l][r * kvh + head / g];
+        Arrays.fill(s, 0, n, 0f);
+        for (int d = 0; d < hs; d++) {
+          float qd = row[qo + d];
+          float[] kd = kt[d];
+          for (int p = 0; p < n; p++) {
+            s[p] += qd * kd[p];
           }
         }
+        for (int p = 0; p < n; p++) {
+          s[p] *= scale;
+        }
+        CpuKernels.softmax(s, 0, n);
+        Arrays.fill(o, 0f);
+        for (int p = 0; p < n; p++) {
+          float a = s[p];
+          float[] vp = vs[p];
+          for (int d = 0; d < hs; d++) {
+            o[d] += a * vp[d];
+          }
+        }
+        System.arraycopy(o, 0, att[r], qo, hs);
       }
     }
   }

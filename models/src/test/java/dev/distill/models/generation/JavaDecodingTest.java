@@ -280,35 +280,45 @@ class JavaDecodingTest {
   }
 
   @Test
-  void linearMatchesTheDefinitionForEveryRowAndARemainderColumn() {
+  void linearMatchesTheDefinitionForEveryRowAndARemainderInput() {
     Random rng = new Random(5);
     int rows = 3;
     int in = 7; // not a multiple of 4
     int out = 5;
-    float[] x = new float[rows * in];
-    float[] w = new float[out * in];
+    float[][] x = new float[rows][in];
+    float[][] w = new float[out][in];
     float[] b = new float[out];
-    for (float[] a : new float[][] {x, w, b}) {
-      for (int i = 0; i < a.length; i++) {
-        a[i] = (float) rng.nextGaussian();
-      }
+    for (float[] a : x) {
+      fill(a, rng);
     }
-    float[] wt = new float[in * out];
+    for (float[] a : w) {
+      fill(a, rng);
+    }
+    fill(b, rng);
+    float[][] wt = new float[in][out];
     for (int o = 0; o < out; o++) {
       for (int i = 0; i < in; i++) {
-        wt[i * out + o] = w[o * in + i];
+        wt[i][o] = w[o][i];
       }
     }
-    float[] y = new float[rows * out];
-    CpuKernels.linear(x, rows, in, wt, out, b, y);
+    float[][] y = new float[rows][out + 2]; // wider than out: the rest is left alone
+    y[1][out] = 42f;
+    CpuKernels.linear(x, rows, wt, b, y);
     for (int r = 0; r < rows; r++) {
       for (int o = 0; o < out; o++) {
         double e = b[o];
         for (int i = 0; i < in; i++) {
-          e += (double) x[r * in + i] * w[o * in + i];
+          e += (double) x[r][i] * w[o][i];
         }
-        assertThat((double) y[r * out + o]).isCloseTo(e, org.assertj.core.data.Offset.offset(1e-5));
+        assertThat((double) y[r][o]).isCloseTo(e, org.assertj.core.data.Offset.offset(1e-5));
       }
+    }
+    assertThat(y[1][out]).isEqualTo(42f);
+  }
+
+  private static void fill(float[] a, Random rng) {
+    for (int i = 0; i < a.length; i++) {
+      a[i] = (float) rng.nextGaussian();
     }
   }
 }
