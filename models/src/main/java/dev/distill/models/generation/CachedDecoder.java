@@ -2,6 +2,7 @@ package dev.distill.models.generation;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.pytorch.jni.JniUtils;
 import dev.distill.models.gpt.KvCache;
 import dev.distill.models.gpt.LanguageModel;
 import java.util.Arrays;
@@ -185,11 +186,20 @@ public final class CachedDecoder implements AutoCloseable {
     }
     seen = null; // stays null if the forward fails: the next call re-encodes
     float[] flat;
+    // a small re-encoding that the Java path decodes from runs on one engine thread (below)
+    int threads = rows == null && oneThreadPrefill(input) ? JniUtils.getNumThreads() : 1;
+    if (threads > 1) {
+      JniUtils.setNumThreads(1);
+    }
     try (NDManager step = manager.newSubManager()) {
       NDArray logits = cache.logits(step, input); // (B, t, V)
       // one new position per row (decoding): the logits are already the last ones, no index op
       NDArray last = input[0].length == 1 ? logits : logits.get(":, -1, :");
       flat = (logSoftmax ? last.logSoftmax(-1) : last).toFloatArray();
+    } finally {
+      if (threads > 1) {
+        JniUtils.setNumThreads(threads);
+      }
     }
     if (rows == null) {
       moveToJavaIfSmall(sequences.length);
@@ -224,6 +234,24 @@ public final class CachedDecoder implements AutoCloseable {
     cache.reset();
     onJava = true;
   }
+
+  /**
+   * Whether a re-encoding of {@code input} runs on one engine thread: when the Java path will
+   * decode from it and it is at most {@link #ONE_THREAD_PREFILL_MACS} multiply-adds. Why (issue
+   * 13): the Java steps run on the calling thread; an OpenMP worker that a threaded prefill woke
+   * keeps spinning (with the OpenMP default wait policy) while they run and takes a core from them
+   * on a busy machine, and a small prefill gains little from a second thread.
+   */
+  private boolean oneThreadPrefill(int[][] input) {
+    long rows = input.length;
+    return javaUnsupported == null
+        && (backend == Backend.JAVA || rows * macsPerToken <= JAVA_MAX_STEP_MACS)
+        && rows * input[0].length * macsPerToken <= ONE_THREAD_PREFILL_MACS
+        && "PyTorch".equals(manager.getEngine().getEngineName());
+  }
+
+  /** Most multiply-adds of a re-encoding run on one engine thread before Java decoding: 2^24. */
+  static final long ONE_THREAD_PREFILL_MACS = 1L << 24;
 
   /** A one-position step of the rows {@code rows} of the previous call on the Java decoder. */
   private float[][] javaStep(int[][] sequences, int[] rows, boolean logSoftmax) {

@@ -203,6 +203,21 @@ class JavaDecodingTest {
   }
 
   @Test
+  void aPrefillBeforeJavaStepsRestoresTheCallersEngineThreadCount() throws IOException {
+    int before = ai.djl.pytorch.jni.JniUtils.getNumThreads();
+    ai.djl.pytorch.jni.JniUtils.setNumThreads(2);
+    try (LanguageModel lm = model("gpt", LinearMode.DENSE, 1);
+        CachedDecoder d = new CachedDecoder(lm, Backend.JAVA)) {
+      d.nextLogits(new int[] {1, 2, 3, 4, 5, 6, 7, 8});
+      assertThat(ai.djl.pytorch.jni.JniUtils.getNumThreads()).isEqualTo(2);
+      d.nextLogits(new int[] {1, 2, 3, 4, 5, 6, 7, 8, 9});
+      assertThat(d.javaSteps()).isEqualTo(1);
+    } finally {
+      ai.djl.pytorch.jni.JniUtils.setNumThreads(before);
+    }
+  }
+
+  @Test
   void theSystemPropertyChoosesTheBackendAndRejectsOtherValues() throws IOException {
     String before = System.getProperty(CachedDecoder.PROPERTY);
     try (LanguageModel lm = model("gpt", LinearMode.DENSE, 1)) {
