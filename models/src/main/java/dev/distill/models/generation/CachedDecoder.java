@@ -23,15 +23,15 @@ import java.util.Arrays;
  * ({@link KvCache}), or, for small models, a decoder in plain Java ({@code CpuDecoder}:
  * matrix-vector products over the weights as {@code float[]} and a key/value cache in {@code
  * float[]}, no engine call per op; issue 13). Re-encodings (prefills and crops) always run on the
- * engine, whose threaded matrix products win on many positions; the Java path then copies the
- * engine's keys and values (one read-back per layer) and decodes from there. The Java path takes a
- * snapshot of the weights at this decoder's first one-position step and uses it until {@link
- * #close()}: a model trained while a decoder is open is not seen by it (open one per generation, as
- * the engine path also asks of the quantised modes). It covers our GPT and the Hugging Face
- * families (GPT-2, Llama, Qwen2) in the DENSE, LOW_RANK and SELF_COMPRESSING modes up to 2^24
- * parameters; anything else runs on the engine. The system property {@value #PROPERTY} ({@code
- * engine}, {@code java} or {@code auto}, the default) chooses for the decoders made by {@link
- * #CachedDecoder(LanguageModel)}.
+ * engine, whose matrix products win on many positions (on one engine thread when small and the Java
+ * path follows); the Java path then copies the engine's keys and values (one read-back per layer)
+ * and decodes from there. The Java path copies the weights when it first takes over from a
+ * re-encoding and uses that snapshot until {@link #close()}: a model trained while a decoder is
+ * open is not seen by its Java steps (open one per generation, as the engine path also asks of the
+ * quantised modes). It covers our GPT and the Hugging Face families (GPT-2, Llama, Qwen2) in the
+ * DENSE, LOW_RANK and SELF_COMPRESSING modes up to 2^24 parameters; anything else runs on the
+ * engine. The system property {@value #PROPERTY} ({@code engine}, {@code java} or {@code auto}, the
+ * default) chooses for the decoders made by {@link #CachedDecoder(LanguageModel)}.
  *
  * <p>Inference only (no gradients); arrays live in the cache's sub-manager, freed by {@link
  * #close()}. One per generation; not thread-safe.

@@ -155,21 +155,17 @@ final class CpuModel {
       for (int i = 0; i < layers.length; i++) {
         String p = "h" + i + ".";
         layers[i] =
-            new Layer(
-                get(p + "ln1.gamma"),
-                get(p + "ln1.beta"),
-                linear(p + "attn", 3 * width, width),
-                get(p + "attn.bias"),
-                linear(p + "attnProj", width, width),
-                get(p + "attnProj.bias"),
-                get(p + "ln2.gamma"),
-                get(p + "ln2.beta"),
-                null,
-                null,
-                linear(p + "fc", inner, width),
-                get(p + "fc.bias"),
-                linear(p + "mlpProj", width, inner),
-                get(p + "mlpProj.bias"));
+            geluLayer(
+                p + "ln1.gamma",
+                p + "ln1.beta",
+                p + "attn",
+                3 * width,
+                p + "attnProj",
+                width,
+                p + "ln2.gamma",
+                p + "ln2.beta",
+                p + "fc",
+                p + "mlpProj");
       }
       nfw = get("lnF.gamma");
       nfb = get("lnF.beta");
@@ -197,21 +193,17 @@ final class CpuModel {
         if (gpt2) {
           String p = "transformer.h." + i + ".";
           layers[i] =
-              new Layer(
-                  get(p + "ln_1.weight"),
-                  get(p + "ln_1.bias"),
-                  linear(p + "attn.c_attn", q + 2 * kv, width),
-                  get(p + "attn.c_attn.bias"),
-                  linear(p + "attn.c_proj", width, q),
-                  get(p + "attn.c_proj.bias"),
-                  get(p + "ln_2.weight"),
-                  get(p + "ln_2.bias"),
-                  null,
-                  null,
-                  linear(p + "mlp.c_fc", inner, width),
-                  get(p + "mlp.c_fc.bias"),
-                  linear(p + "mlp.c_proj", width, inner),
-                  get(p + "mlp.c_proj.bias"));
+              geluLayer(
+                  p + "ln_1.weight",
+                  p + "ln_1.bias",
+                  p + "attn.c_attn",
+                  q + 2 * kv,
+                  p + "attn.c_proj",
+                  q,
+                  p + "ln_2.weight",
+                  p + "ln_2.bias",
+                  p + "mlp.c_fc",
+                  p + "mlp.c_proj");
         } else {
           String p = "model.layers." + i + ".";
           String a = p + "self_attn.";
@@ -272,6 +264,39 @@ final class CpuModel {
       macs += size(l.qkvT) + size(l.oT) + size(l.upT) + size(l.downT) + size(l.gateT);
     }
     macsPerToken = macs + size(headT);
+  }
+
+  /**
+   * A GPT-shaped block (our GPT, GPT-2) by parameter names: LayerNorm, fused q/k/v of {@code nq}
+   * outputs, projection from {@code q}, LayerNorm, MLP; every linear layer has a bias {@code
+   * name.bias}.
+   */
+  private Layer geluLayer(
+      String n1w,
+      String n1b,
+      String qkv,
+      int nq,
+      String proj,
+      int q,
+      String n2w,
+      String n2b,
+      String fc,
+      String down) {
+    return new Layer(
+        get(n1w),
+        get(n1b),
+        linear(qkv, nq, width),
+        get(qkv + ".bias"),
+        linear(proj, width, q),
+        get(proj + ".bias"),
+        get(n2w),
+        get(n2b),
+        null,
+        null,
+        linear(fc, inner, width),
+        get(fc + ".bias"),
+        linear(down, width, inner),
+        get(down + ".bias"));
   }
 
   private static long size(float[][] a) {
