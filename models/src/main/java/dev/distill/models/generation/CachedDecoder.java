@@ -46,9 +46,11 @@ public final class CachedDecoder implements AutoCloseable {
   /**
    * Most multiply-adds of one Java step (rows times the model's multiply-adds per position) for
    * which {@link Backend#AUTO} decodes in Java: larger batches go to the engine's threaded matrix
-   * products. 2^24: a batch of 16 rows of the demo teacher (0.8M per position) is 13M.
+   * products. 2^23: 10 rows of the demo teacher (0.79M per position). Measured under load
+   * (student-trainer README, "Decoding in plain Java"): greedy batches of 8 rows ran 1.2 to 1.9x
+   * faster in Java, of 16 rows 0.65 to 1.8x.
    */
-  static final long JAVA_MAX_STEP_MACS = 1L << 24;
+  static final long JAVA_MAX_STEP_MACS = 1L << 23;
 
   /** Which path computes the one-position steps. */
   public enum Backend {
