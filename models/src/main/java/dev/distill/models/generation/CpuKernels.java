@@ -22,9 +22,9 @@ final class CpuKernels {
    * would be a float reduction, which C2 does not vectorise (it may not reorder float additions).
    * Every array of the inner loop is indexed by the loop variable alone: with one flat array and
    * offsets, C2 (JDK 17) cannot rule out that y and W are the same array at overlapping offsets and
-   * leaves the loop scalar (measured 3.5 vs 18 GMAC/s for 128 x 384). Four input rows per pass
-   * quarter the loads and stores of {@code y}; the four weight rows of a pass serve every row of
-   * the batch while they are in L1.
+   * leaves the loop scalar (a one-off probe in session 7, under load: 3.5 vs 18 GMAC/s for 128 x
+   * 384). Four input rows per pass quarter the loads and stores of {@code y}; the four weight rows
+   * of a pass serve every row of the batch while they are in L1.
    */
   static void linear(float[][] x, int rows, float[][] wt, float[] b, float[][] y) {
     int in = wt.length;

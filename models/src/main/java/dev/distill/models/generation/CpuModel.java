@@ -337,8 +337,8 @@ final class CpuModel {
   /**
    * The first {@code rows} rows of {@code a} (row-major, {@code cols} wide) transposed: cols rows
    * of {@code rows} values, in 16 x 16 tiles so reads and writes stay in cache. (The engine's
-   * transpose plus read-back of a non-contiguous view measured 3 to 13 ms for the demo teacher's
-   * weights, against 0.3 ms for reading them as they are.)
+   * transpose plus read-back of a non-contiguous view took 3 to 13 ms in a one-off probe for the
+   * demo teacher's weights, against 0.3 ms for reading them as they are.)
    */
   static float[][] transpose(float[] a, int rows, int cols) {
     float[][] t = new float[cols][rows];
