@@ -43,9 +43,13 @@ final class CpuDecoder {
   private float[][] gate;
   private float[] scores;
   private float[] headOut;
+  private final float[] ropeCos;
+  private final float[] ropeSin;
 
   CpuDecoder(CpuModel model) {
     this.m = model;
+    this.ropeCos = new float[model.headSize / 2];
+    this.ropeSin = new float[model.headSize / 2];
   }
 
   int length() {
@@ -196,7 +200,10 @@ final class CpuDecoder {
       CpuModel.Layer w = m.layers[l];
       norm(x, w.n1w(), w.n1b(), h);
       CpuKernels.linear(h, b, w.qkvT(), w.qkvB(), qkv);
-      if (m.ropeCos != null) {
+      if (m.ropeInvFreq != null) {
+        if (l == 0) {
+          ropeAngles(pos);
+        }
         for (int r = 0; r < b; r++) {
           for (int head = 0; head < nh + kvh; head++) {
             rope(qkv[r], head * hs, pos);
@@ -256,16 +263,24 @@ final class CpuDecoder {
     }
   }
 
+  /** cos and sin of position {@code pos}'s angles, {@code pos * inv_freq} in float32 as Rope. */
+  private void ropeAngles(int pos) {
+    for (int i = 0; i < m.ropeInvFreq.length; i++) {
+      float angle = pos * m.ropeInvFreq[i];
+      ropeCos[i] = (float) Math.cos(angle);
+      ropeSin[i] = (float) Math.sin(angle);
+    }
+  }
+
   /**
    * RoPE (Su et al. 2021, arXiv:2104.09864) in Hugging Face's rotate-half layout on the head at
    * {@code at}: {@code x' = x cos + rotate_half(x) sin}, {@code rotate_half(x) = cat(-x2, x1)}.
    */
   private void rope(float[] a, int at, int pos) {
     int half = m.headSize / 2;
-    int t = pos * half;
     for (int i = 0; i < half; i++) {
-      float cs = m.ropeCos[t + i];
-      float sn = m.ropeSin[t + i];
+      float cs = ropeCos[i];
+      float sn = ropeSin[i];
       float x1 = a[at + i];
       float x2 = a[at + i + half];
       a[at + i] = x1 * cs - x2 * sn;

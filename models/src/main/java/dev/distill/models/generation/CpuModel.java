@@ -88,10 +88,11 @@ final class CpuModel {
   /** Learned position embedding (positions, width), or null (RoPE). */
   final float[] positions;
 
-  /** RoPE cos and sin (positions, headSize / 2), or null (learned positions). */
-  final float[] ropeCos;
-
-  final float[] ropeSin;
+  /**
+   * RoPE's inverse frequencies (headSize / 2), or null (learned positions); the angles of a
+   * position are computed per step, not tabled for every position of a long context.
+   */
+  final float[] ropeInvFreq;
 
   /** The head transposed: (width, vocab), decodable ids only. */
   final float[][] headT;
@@ -171,8 +172,7 @@ final class CpuModel {
       nfb = get("lnF.beta");
       embed = get("wte");
       positions = get("wpe");
-      ropeCos = null;
-      ropeSin = null;
+      ropeInvFreq = null;
       headT = transpose(embed, vocab, width);
     } else {
       HfConfig c = ((HfDecoder) block).config();
@@ -238,20 +238,12 @@ final class CpuModel {
       embed = get(gpt2 ? "transformer.wte.weight" : "model.embed_tokens.weight");
       positions = gpt2 ? get("transformer.wpe.weight") : null;
       if (gpt2) {
-        ropeCos = null;
-        ropeSin = null;
+        ropeInvFreq = null;
       } else {
-        int half = headSize / 2;
-        ropeCos = new float[blockSize * half];
-        ropeSin = new float[blockSize * half];
-        for (int i = 0; i < half; i++) {
-          // as Rope (and transformers): inv_freq in float32, then position * inv_freq in float32
-          float invFreq = (float) (1.0 / Math.pow(c.ropeTheta(), (2.0 * i) / headSize));
-          for (int pos = 0; pos < blockSize; pos++) {
-            float angle = pos * invFreq;
-            ropeCos[pos * half + i] = (float) Math.cos(angle);
-            ropeSin[pos * half + i] = (float) Math.sin(angle);
-          }
+        ropeInvFreq = new float[headSize / 2];
+        for (int i = 0; i < ropeInvFreq.length; i++) {
+          // as Rope (and transformers): inv_freq in float32
+          ropeInvFreq[i] = (float) (1.0 / Math.pow(c.ropeTheta(), (2.0 * i) / headSize));
         }
       }
       String headName =
