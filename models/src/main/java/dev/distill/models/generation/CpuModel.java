@@ -155,18 +155,7 @@ final class CpuModel {
       layers = new Layer[c.nLayer()];
       for (int i = 0; i < layers.length; i++) {
         String p = "h" + i + ".";
-        layers[i] =
-            geluLayer(
-                p + "ln1.gamma",
-                p + "ln1.beta",
-                p + "attn",
-                3 * width,
-                p + "attnProj",
-                width,
-                p + "ln2.gamma",
-                p + "ln2.beta",
-                p + "fc",
-                p + "mlpProj");
+        layers[i] = geluLayer(p, GPT_NAMES, 3 * width, width);
       }
       nfw = get("lnF.gamma");
       nfb = get("lnF.beta");
@@ -192,18 +181,7 @@ final class CpuModel {
       for (int i = 0; i < layers.length; i++) {
         if (gpt2) {
           String p = "transformer.h." + i + ".";
-          layers[i] =
-              geluLayer(
-                  p + "ln_1.weight",
-                  p + "ln_1.bias",
-                  p + "attn.c_attn",
-                  q + 2 * kv,
-                  p + "attn.c_proj",
-                  q,
-                  p + "ln_2.weight",
-                  p + "ln_2.bias",
-                  p + "mlp.c_fc",
-                  p + "mlp.c_proj");
+          layers[i] = geluLayer(p, GPT2_NAMES, q + 2 * kv, q);
         } else {
           String p = "model.layers." + i + ".";
           String a = p + "self_attn.";
@@ -259,36 +237,50 @@ final class CpuModel {
   }
 
   /**
-   * A GPT-shaped block (our GPT, GPT-2) by parameter names: LayerNorm, fused q/k/v of {@code nq}
-   * outputs, projection from {@code q}, LayerNorm, MLP; every linear layer has a bias {@code
+   * Parameter names in a GPT-shaped block (after the block's prefix): norm 1 weight and bias, fused
+   * q/k/v, projection, norm 2 weight and bias, MLP in, MLP out; every linear layer has {@code
    * name.bias}.
    */
-  private Layer geluLayer(
-      String n1w,
-      String n1b,
-      String qkv,
-      int nq,
-      String proj,
-      int q,
-      String n2w,
-      String n2b,
-      String fc,
-      String down) {
+  private static final String[] GPT_NAMES = {
+    "ln1.gamma", "ln1.beta", "attn", "attnProj", "ln2.gamma", "ln2.beta", "fc", "mlpProj"
+  };
+
+  private static final String[] GPT2_NAMES = {
+    "ln_1.weight",
+    "ln_1.bias",
+    "attn.c_attn",
+    "attn.c_proj",
+    "ln_2.weight",
+    "ln_2.bias",
+    "mlp.c_fc",
+    "mlp.c_proj"
+  };
+
+  /**
+   * A GPT-shaped block (our GPT, GPT-2) under {@code prefix} with {@code names} (as {@link
+   * #GPT_NAMES}): LayerNorm, fused q/k/v of {@code nq} outputs, projection from {@code q},
+   * LayerNorm, GELU MLP.
+   */
+  private Layer geluLayer(String prefix, String[] names, int nq, int q) {
+    String[] n = new String[names.length];
+    for (int i = 0; i < n.length; i++) {
+      n[i] = prefix + names[i];
+    }
     return new Layer(
-        get(n1w),
-        get(n1b),
-        linear(qkv, nq, width),
-        get(qkv + ".bias"),
-        linear(proj, width, q),
-        get(proj + ".bias"),
-        get(n2w),
-        get(n2b),
+        get(n[0]),
+        get(n[1]),
+        linear(n[2], nq, width),
+        get(n[2] + ".bias"),
+        linear(n[3], width, q),
+        get(n[3] + ".bias"),
+        get(n[4]),
+        get(n[5]),
         null,
         null,
-        linear(fc, inner, width),
-        get(fc + ".bias"),
-        linear(down, width, inner),
-        get(down + ".bias"));
+        linear(n[6], inner, width),
+        get(n[6] + ".bias"),
+        linear(n[7], width, inner),
+        get(n[7] + ".bias"));
   }
 
   private static long size(float[][] a) {
