@@ -2,7 +2,9 @@
 distill's GenerationBenchmark (the demo teacher: 4 layers, 4 heads, 128 wide, context 64, 65
 characters, 809,856 parameters; random weights: speed does not depend on them). Prompt of
 PROMPT tokens, then NEW tokens sampled at temperature 1, one position per step through the cache
-(what distill's CachedDecoder does). Prints the median tokens/s over ROUNDS rounds (+1 warm-up).
+(what distill's CachedDecoder does). Prints the median tokens/s over ROUNDS rounds (+1 warm-up),
+and the median process CPU ms per token (load-insensitive with OMP_NUM_THREADS=1: compare with
+distill's DecodeCpuProbe, the decoding thread's CPU ms per token).
 Usage: generate_kv_pytorch.py [ROUNDS=5] [PROMPT=16] [NEW=48]
 Run with Debian's python3-torch, OMP_NUM_THREADS = cores (benchmarks/scripts/generation.sh).
 """
@@ -80,11 +82,16 @@ def generate(seed):
 
 
 rates = []
+cpu = []
 for r in range(rounds + 1):
     t0 = time.perf_counter()
+    c0 = time.process_time()
     generate(r)
     s = time.perf_counter() - t0
+    c = time.process_time() - c0
     if r > 0:
         rates.append(new / s)
+        cpu.append(1000 * c / new)
 print(f"pytorch-kv batch=1 prompt={prompt_len} new={new} rounds={rounds} "
-      f"tokens_per_second={statistics.median(rates):.1f} threads={torch.get_num_threads()}")
+      f"tokens_per_second={statistics.median(rates):.1f} threads={torch.get_num_threads()} "
+      f"cpu_ms_per_token={statistics.median(cpu):.4f}")

@@ -25,7 +25,9 @@ import java.util.stream.IntStream;
  * the decoding thread's waits for it, show up); optionally one generation's libtorch profiler trace
  * (Chrome format). Run it under JFR ({@code -XX:StartFlightRecording=...}) for the JVM side.
  *
- * <p>Usage: {@code DecodeCpuProbe [mode=DENSE] [reps=30] [trace.json]}.
+ * <p>Usage: {@code DecodeCpuProbe [mode=DENSE] [reps=30] [trace.json]}; {@code
+ * -Ddistill.decode=engine|java} picks {@code CachedDecoder}'s path (default auto: the Java path for
+ * the modes it covers).
  */
 public final class DecodeCpuProbe {
 

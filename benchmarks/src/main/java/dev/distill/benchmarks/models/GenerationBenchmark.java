@@ -36,7 +36,10 @@ import java.util.stream.IntStream;
  * <p>Usage: {@code GenerationBenchmark [rounds] [promptLength] [newTokens] [modes] [batch]
  * [decodings]}, defaults 20 16 48 DENSE,TERNARY 16 both; modes is a comma-separated list of {@link
  * LinearMode}s; decodings {@code cached} runs only {@code Sampler.generate} with the cache (no
- * full-forward runs, no batch table: what {@code scripts/generation.sh} compares with PyTorch).
+ * full-forward runs, no batch table: what {@code scripts/generation.sh} compares with PyTorch);
+ * decodings {@code backends} compares, in both tables, the KV cache's two paths: the engine's
+ * cached forward ({@code distill.decode=engine}, first column) and the Java decoder ({@code
+ * distill.decode=java}, second column; {@link CachedDecoder.Backend}).
  */
 public final class GenerationBenchmark {
 
@@ -52,6 +55,7 @@ public final class GenerationBenchmark {
     }
     int batch = args.length > 4 ? Integer.parseInt(args[4]) : 16;
     boolean cachedOnly = args.length > 5 && args[5].equals("cached");
+    boolean backends = args.length > 5 && args[5].equals("backends");
     String chars =
         IntStream.range(0, 65)
             .mapToObj(i -> String.valueOf((char) (' ' + i)))
@@ -96,11 +100,17 @@ public final class GenerationBenchmark {
           int[] pair = pairs.get(Math.floorMod(p + round, pairs.size()));
           int m = pair[0];
           int d = pair[1];
+          Decoding decoding = decodings[d];
+          if (backends) {
+            // both columns decode through the cache; the property picks CachedDecoder's path
+            System.setProperty(CachedDecoder.PROPERTY, d == 0 ? "engine" : "java");
+            decoding = Decoding.KV_CACHE;
+          }
           long t0 = System.nanoTime();
           outs[0][m][d] =
               new int[][] {
                 Sampler.generate(
-                    models.get(m), prompt, newTokens, 1f, new Random(round + 7), decodings[d])
+                    models.get(m), prompt, newTokens, 1f, new Random(round + 7), decoding)
               };
           double seconds = (System.nanoTime() - t0) / 1e9;
           if (round >= 0) {
@@ -110,7 +120,7 @@ public final class GenerationBenchmark {
             continue;
           }
           t0 = System.nanoTime();
-          outs[1][m][d] = greedyBatch(models.get(m), prompts, newTokens, decodings[d]);
+          outs[1][m][d] = greedyBatch(models.get(m), prompts, newTokens, decoding);
           double batchSeconds = (System.nanoTime() - t0) / 1e9;
           if (round >= 0) {
             rates[1][m][d][round] = batch * newTokens / batchSeconds;
@@ -126,21 +136,26 @@ public final class GenerationBenchmark {
         System.out.println(
             kind == 0
                 ? "Sampler.generate, batch 1, temperature 1:"
-                : "greedy decoding of a batch of " + batch + " prompts (CachedDecoder vs logits):");
-        printRows(modes, rates[kind], same[kind]);
+                : "greedy decoding of a batch of "
+                    + batch
+                    + (backends
+                        ? " prompts (CachedDecoder, engine vs Java):"
+                        : " prompts (CachedDecoder vs logits):"));
+        printRows(modes, rates[kind], same[kind], backends);
       }
     } finally {
       models.forEach(LanguageModel::close);
     }
   }
 
-  private static void printRows(List<LinearMode> modes, double[][][] rates, boolean[] same) {
+  private static void printRows(
+      List<LinearMode> modes, double[][][] rates, boolean[] same, boolean backends) {
     System.out.printf(
         Locale.ROOT,
         "%-17s %14s %14s %8s %s%n",
         "mode",
-        "full tok/s",
-        "cached tok/s",
+        backends ? "engine tok/s" : "full tok/s",
+        backends ? "java tok/s" : "cached tok/s",
         "ratio",
         "same tokens");
     for (int m = 0; m < modes.size(); m++) {
