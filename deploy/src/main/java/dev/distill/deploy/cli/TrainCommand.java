@@ -289,6 +289,11 @@ final class TrainCommand implements Callable<Integer> {
             "train.patience > 0 is in-process only; --spark (data-parallel) needs train.patience"
                 + " = 0");
       }
+      if (spark && local.concurrentMicroBatches() > 1) {
+        throw new IllegalArgumentException(
+            "train.concurrent-micro-batches > 1 is in-process only; with --spark each worker is"
+                + " one process: set it to 1");
+      }
       if (stopAfter != null && stopAfter < 1) {
         throw new IllegalArgumentException("--stop-after must be >= 1, got " + stopAfter);
       }
@@ -485,6 +490,7 @@ final class TrainCommand implements Callable<Integer> {
     TrainConfig tc =
         StudentRecipe.schedule(steps, batch, lr, seed).toBuilder()
             .accumulationSteps(local.accumulationSteps())
+            .concurrentMicroBatches(local.concurrentMicroBatches())
             .earlyStopping(local.patience(), local.minDelta())
             .build();
     GptConfig gpt =
@@ -731,6 +737,7 @@ final class TrainCommand implements Callable<Integer> {
       Divergence divergence,
       int checkpointEvery,
       int accumulationSteps,
+      int concurrentMicroBatches,
       int patience,
       float minDelta,
       OnPolicyConfig onPolicy) {
@@ -746,6 +753,7 @@ final class TrainCommand implements Callable<Integer> {
           d,
           options.integer("train.checkpoint-every"),
           options.integer("train.accumulation-steps"),
+          options.integer("train.concurrent-micro-batches"),
           options.integer("train.patience"),
           options.number("train.min-delta"),
           OnPolicyConfig.of(

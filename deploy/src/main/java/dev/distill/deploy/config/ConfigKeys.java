@@ -402,6 +402,17 @@ public final class ConfigKeys {
             + " workers sequences into this many (the step's batch stays student.batch).");
     key(
         s,
+        "train.concurrent-micro-batches",
+        INT,
+        atLeast(1),
+        "1",
+        "Micro-batches of `distill train` (in-process) run at the same time, each on its own thread"
+            + " with one intra-op engine thread; must divide train.accumulation-steps. 2 with"
+            + " train.accumulation-steps = 2 trains a small student faster on 2 cores than one"
+            + " micro-batch on 2 threads (student-trainer README), with the gradients of sequential"
+            + " accumulation on one thread. Refused with dropout, compression and --spark.");
+    key(
+        s,
         "train.patience",
         INT,
         atLeast(0),

@@ -140,7 +140,9 @@ public final class TrainingLoop {
     int stoppedEarlyAt = 0;
     // Parameters of the best validation pass (name -> copy), kept only when the run may stop early.
     try (Trainer trainer = model.model().newTrainer(tc);
-        NDManager bestManager = model.model().getNDManager().newSubManager()) {
+        NDManager bestManager = model.model().getNDManager().newSubManager();
+        MicroBatchLanes lanes =
+            MicroBatchLanes.create(model, tc, config.concurrentMicroBatches(), regularizer)) {
       Map<String, NDArray> best = new LinkedHashMap<>();
       if (resumed != null && config.patience() > 0) {
         try {
@@ -163,14 +165,20 @@ public final class TrainingLoop {
           // a mean over its tokens,
           // scaled by 1/micro so the summed gradient is that of the mean over the effective batch.
           float stepLoss = 0f;
-          for (int k = 0; k < micro; k++) {
-            BatchSource.Batch batch = train.next(stepManager, trainRng);
+          for (int k = 0; k < micro; k += lanes.count()) {
+            BatchSource.Batch[] batches = new BatchSource.Batch[lanes.count()];
+            for (int j = 0; j < batches.length; j++) {
+              // drawn in order on this thread: the data and the sampling RNG are those of
+              // sequential accumulation
+              batches[j] = train.next(stepManager, trainRng);
+              tokens += batches[j].tokens();
+            }
             int at = step;
-            stepLoss +=
-                TrainingStep.forwardBackward(
+            float[] losses =
+                lanes.forwardBackward(
                     trainer,
-                    batch.inputs(),
-                    logits -> {
+                    batches,
+                    (batch, logits) -> {
                       NDArray loss = batch.loss(logits);
                       if (regularizer != null) {
                         NDArray penalty = regularizer.penalty(model, stepManager, at);
@@ -180,7 +188,9 @@ public final class TrainingLoop {
                       }
                       return micro == 1 ? loss : Scalars.mul(loss, 1f / micro);
                     });
-            tokens += batch.tokens();
+            for (float l : losses) {
+              stepLoss += l;
+            }
           }
           if (regularizer != null) {
             regularizer.afterBackward(model);

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import ai.djl.ndarray.NDManager;
 import ai.djl.nn.Parameter;
+import ai.djl.pytorch.jni.JniUtils;
 import ai.djl.util.Pair;
 import dev.distill.models.gpt.GptConfig;
 import dev.distill.models.gpt.LanguageModel;
@@ -43,6 +44,11 @@ class GradientAccumulationTest {
   }
 
   private static List<float[]> trainedParameters(int batch, int accumulation, long[] tokens) {
+    return trainedParameters(batch, accumulation, 1, 0f, tokens);
+  }
+
+  private static List<float[]> trainedParameters(
+      int batch, int accumulation, int concurrent, float dropout, long[] tokens) {
     CharTokenizer tok = CharTokenizer.fromCorpus(TEXT);
     int[] ids = tok.encode(TEXT);
     TrainConfig tc =
@@ -51,9 +57,10 @@ class GradientAccumulationTest {
             .weightDecay(0.01f)
             .seed(7)
             .accumulationSteps(accumulation)
+            .concurrentMicroBatches(concurrent)
             .build();
     try (LanguageModel lm =
-        LanguageModel.create(new GptConfig(tok.vocabSize(), BLOCK, 1, 2, 32, 0f), tok, 7)) {
+        LanguageModel.create(new GptConfig(tok.vocabSize(), BLOCK, 1, 2, 32, dropout), tok, 7)) {
       TrainResult r =
           TrainingLoop.run(
               lm,
@@ -88,6 +95,49 @@ class GradientAccumulationTest {
     // Every micro-batch's tokens are counted: 4 steps x 8 sequences x 16 positions either way.
     assertThat(accumulatedTokens[0]).isEqualTo(4L * 8 * BLOCK);
     assertThat(wholeTokens[0]).isEqualTo(4L * 8 * BLOCK);
+  }
+
+  @Test
+  void twoConcurrentMicroBatchesGiveBitForBitTheParametersOfSequentialAccumulationOnOneThread() {
+    // Each lane runs on one intra-op thread, so the reference is sequential accumulation on one
+    // thread (a product's rounding may depend on the thread count). The lanes add into the same
+    // .grad in either order: g_a + g_b == g_b + g_a exactly.
+    int threads = JniUtils.getNumThreads();
+    List<float[]> sequential;
+    JniUtils.setNumThreads(1);
+    try {
+      sequential = trainedParameters(4, 2, 1, 0f, new long[1]);
+    } finally {
+      JniUtils.setNumThreads(threads);
+    }
+    long[] tokens = new long[1];
+    List<float[]> concurrent = trainedParameters(4, 2, 2, 0f, tokens);
+    assertThat(JniUtils.getNumThreads()).as("the caller's threads come back").isEqualTo(threads);
+    assertThat(concurrent).hasSameSizeAs(sequential);
+    for (int i = 0; i < sequential.size(); i++) {
+      assertThat(concurrent.get(i)).as("parameter %d", i).containsExactly(sequential.get(i));
+    }
+    assertThat(tokens[0]).isEqualTo(4L * 8 * BLOCK);
+    // and what the lanes compute matters: one micro-batch alone ends elsewhere
+    List<float[]> alone = trainedParameters(4, 1, 1, 0f, new long[1]);
+    double maxDiff = 0;
+    for (int i = 0; i < alone.size(); i++) {
+      for (int j = 0; j < alone.get(i).length; j++) {
+        maxDiff = Math.max(maxDiff, Math.abs(alone.get(i)[j] - concurrent.get(i)[j]));
+      }
+    }
+    assertThat(maxDiff).isGreaterThan(1e-4);
+  }
+
+  @Test
+  void concurrentMicroBatchesAreRefusedWithDropoutAndMustDivideTheAccumulation() {
+    assertThatThrownBy(() -> trainedParameters(4, 2, 2, 0.1f, new long[1]))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("train.concurrent-micro-batches=2")
+        .hasMessageContaining("dropout");
+    assertThatThrownBy(() -> trainedParameters(4, 2, 3, 0f, new long[1]))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("concurrentMicroBatches must be >= 1 and divide accumulationSteps");
   }
 
   @Test

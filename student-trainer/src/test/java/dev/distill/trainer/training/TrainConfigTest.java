@@ -47,7 +47,8 @@ class TrainConfigTest {
     TrainConfig changed =
         c.toBuilder().accumulationSteps(4).evaluation(10, 1).earlyStopping(2, 0.01f).build();
     assertThat(changed)
-        .isEqualTo(new TrainConfig(100, 8, 2e-3f, 0, 2e-3f / 10, 0f, 1f, 10, 1, 1337, 4, 2, 0.01f))
+        .isEqualTo(
+            new TrainConfig(100, 8, 2e-3f, 0, 2e-3f / 10, 0f, 1f, 10, 1, 1337, 4, 2, 0.01f, 1))
         .isNotEqualTo(c);
     assertThat(changed.describe())
         .containsEntry("accumulationSteps", "4")
