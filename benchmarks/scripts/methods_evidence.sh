@@ -21,12 +21,13 @@ PARTS="${PARTS:-arithmetic shakespeare}"
 export DJL_OFFLINE=true
 JAVA=(java -Xmx3g -Dai.djl.pytorch.num_threads=1 -Dai.djl.pytorch.num_interop_threads=1 -cp "$CP"
   dev.distill.benchmarks.trainer.MethodsEvidence)
-COMMON=(cache="$CACHE" seeds=1,2,3 teacher.layers=3 teacher.heads=4 teacher.embd=96
-  teacher.batch=16 student.layers=2 student.heads=4 student.embd=48 steps=150 batch=16 alpha=0.5
-  k=8)
+COMMON=(cache="$CACHE" seeds=1,2,3 student.layers=2 student.heads=4 alpha=0.5 k=8)
 declare -A ARGS=(
-  [arithmetic]="teacher.steps=1000 teacher.lr=0.003 T=1 on-policy.max-tokens=24 eval.problems=15"
-  [shakespeare]="teacher.steps=600 teacher.lr=0.002 T=2 eval.chars=10000"
+  [arithmetic]="teacher.layers=4 teacher.heads=4 teacher.embd=128 teacher.steps=3000 teacher.batch=24
+    teacher.lr=0.002 problems=60000 student.embd=80 batch=32 T=1 pool=8000 warm.steps=1200
+    warm.lr=0.003 steps=400 lr=0.001 on-policy.max-tokens=auto eval.problems=50"
+  [shakespeare]="teacher.layers=3 teacher.heads=4 teacher.embd=96 teacher.steps=600 teacher.batch=16
+    teacher.lr=0.002 student.embd=48 steps=600 batch=16 T=2 eval.chars=10000"
 )
 echo "[methods_evidence] $(date -u +%FT%TZ) load: $(cut -d' ' -f1-3 /proc/loadavg) logs: $LOGS"
 PIDS=()

@@ -84,6 +84,7 @@ public final class MethodsEvidence {
   private static final String DEFAULTS =
       """
           cache=runs/.cache/methods-evidence
+          data.seed=1337
           seeds=1,2,3
           block=64
           teacher.layers=3
@@ -97,11 +98,15 @@ public final class MethodsEvidence {
           student.embd=48
           steps=150
           batch=16
+          lr=0.003
+          pool=12000
+          warm.steps=0
+          warm.lr=0.003
           alpha=0.5
           k=8
           T=1
           problems=20000
-          on-policy.max-tokens=24
+          on-policy.max-tokens=auto
           on-policy.temperature=1
           eval.problems=15
           corpus=deploy/src/main/resources/corpus/tinyshakespeare.txt
@@ -128,6 +133,9 @@ public final class MethodsEvidence {
     Opts opts = new Opts(o);
     switch (args[0]) {
       case "arithmetic" -> arithmetic(opts);
+      // train and cache a part's teacher only (e.g. ahead of the students' settings)
+      case "arithmetic-teacher" -> arithmeticTeacher(opts).close();
+      case "shakespeare-teacher" -> shakespeareTeacher(opts).close();
       case "shakespeare" -> shakespeare(opts);
       default -> throw new IllegalArgumentException("arithmetic or shakespeare, got " + args[0]);
     }
@@ -171,30 +179,53 @@ public final class MethodsEvidence {
 
   // ---------------------------------------------------------------- arithmetic
 
-  private static void arithmetic(Opts o) throws IOException {
-    CharTokenizer tok = CharTokenizer.fromCorpus("0123456789+-*=\nAbc. ");
-    List<ArithmeticTask.Problem> problems =
-        ArithmeticTask.generate(1234, o.i("problems"), 1, 3, OPS);
+  private static final CharTokenizer ARITHMETIC_TOKENIZER =
+      CharTokenizer.fromCorpus("0123456789+-*=\nAbc. ");
+
+  /** The teacher's training problems: the demo's generator and seed ({@code data.seed}). */
+  private static List<ArithmeticTask.Problem> arithmeticProblems(Opts o) {
+    return ArithmeticTask.generate(o.i("data.seed"), o.i("problems"), 1, 3, OPS);
+  }
+
+  /** The arithmetic teacher, trained on the gold texts of every training problem (cached). */
+  private static LanguageModel arithmeticTeacher(Opts o) throws IOException {
     StringBuilder sb = new StringBuilder();
-    for (ArithmeticTask.Problem p : problems) {
+    for (ArithmeticTask.Problem p : arithmeticProblems(o)) {
       sb.append(p.text());
     }
-    int[] all = tok.encode(sb.toString());
-    try (LanguageModel teacher = cachedTeacher(o, "arithmetic", tok, all)) {
+    return cachedTeacher(
+        o, "arithmetic", ARITHMETIC_TOKENIZER, ARITHMETIC_TOKENIZER.encode(sb.toString()));
+  }
+
+  private static final List<String> METHODS =
+      List.of("off-policy", "seq-kd", "on-policy-0.5", "on-policy-1.0");
+
+  private static void arithmetic(Opts o) throws IOException {
+    CharTokenizer tok = ARITHMETIC_TOKENIZER;
+    List<ArithmeticTask.Problem> problems = arithmeticProblems(o);
+    try (LanguageModel teacher = arithmeticTeacher(o)) {
       float t = o.f("T");
       int k = o.i("k");
       LocalOnPolicyTeacher scorer = new LocalOnPolicyTeacher(teacher, tok, t, k);
-      int rows = o.i("steps") * o.i("batch");
+      // the students' problems: the first `pool` of the teacher's training problems, each
+      // labelled once; batches draw from them with replacement
+      int rows = o.i("pool");
       List<ArithmeticTask.Problem> labelled = problems.subList(0, rows);
       List<int[]> gold = new ArrayList<>();
       List<int[]> prompts = new ArrayList<>();
       int[] budget = new int[rows];
+      int longest = 0;
       for (int i = 0; i < rows; i++) {
         ArithmeticTask.Problem p = labelled.get(i);
         gold.add(tok.encode(CONTEXT + p.text()));
         prompts.add(tok.encode(CONTEXT + p.prompt()));
         budget[i] = Math.min(o.i("block") + 1 - prompts.get(i).length, gold.get(i).length + 8);
+        longest = Math.max(longest, gold.get(i).length - prompts.get(i).length);
       }
+      // on-policy samples this many tokens after every problem: just above the longest gold
+      // completion (rationale and answer line), so every sampled completion can be whole
+      int maxTokens =
+          o.s("on-policy.max-tokens").equals("auto") ? longest + 2 : o.i("on-policy.max-tokens");
       List<Example> offline = label(scorer, gold, "gold");
       List<int[]> completions = new ArrayList<>();
       for (int from = 0; from < rows; from += 64) {
@@ -212,10 +243,12 @@ public final class MethodsEvidence {
       System.out.printf(
           Locale.ROOT,
           "[evidence] %d training problems labelled: gold %,d positions, teacher completions %,d"
-              + " positions%n",
+              + " positions; longest gold completion %d tokens, on-policy samples %d%n",
           rows,
           goldPositions,
-          seqPositions);
+          seqPositions,
+          longest,
+          maxTokens);
       Set<String> seen = new HashSet<>();
       problems.forEach(p -> seen.add(p.prompt()));
       List<Held> held = heldOut(seen, o.i("eval.problems"));
@@ -233,73 +266,142 @@ public final class MethodsEvidence {
               "A ",
               ArithmeticTask::answerFromRationale,
               o.i("block"));
-      report("teacher", 0, evaluator.evaluate("teacher", teacher), goldLoss(teacher, held), 0);
+      Results results = new Results();
+      results.add("teacher", 0, evaluator.evaluate("teacher", teacher), goldLoss(teacher, held), 0);
       DistillationLoss kd = new DistillationLoss(o.f("alpha"), t);
       List<Example> val = offline.subList(0, Math.min(64, offline.size()));
-      Map<String, Map<String, List<Double>>> results = new LinkedHashMap<>();
-      Map<String, Map<String, List<Double>>> losses = new LinkedHashMap<>();
+      int equalsId = tok.encode("=")[0];
+      // The same teacher-token budget for every method, counted as teacher-labelled positions the
+      // loss reads: off-policy reads a gold row's positions per row and step, seq-kd a teacher
+      // completion's, an on-policy batch maxTokens per row; so each method gets `steps` times
+      // the off-policy positions per row divided by its own (lambda 0.5: the mean of both).
+      double goldPerRow = (double) goldPositions / rows;
+      Map<String, Integer> steps = new LinkedHashMap<>();
+      for (String method : METHODS) {
+        double perRow =
+            switch (method) {
+              case "off-policy" -> goldPerRow;
+              case "seq-kd" -> (double) seqPositions / rows;
+              default -> {
+                double lambda = Double.parseDouble(method.substring("on-policy-".length()));
+                yield lambda * maxTokens + (1 - lambda) * goldPerRow;
+              }
+            };
+        steps.put(method, (int) Math.max(1, Math.round(o.i("steps") * goldPerRow / perRow)));
+      }
+      System.out.printf(
+          Locale.ROOT,
+          "[evidence] steps per method at %.1f positions per gold row (budget %,d positions):"
+              + " %s%n",
+          goldPerRow,
+          Math.round(o.i("steps") * o.i("batch") * goldPerRow),
+          steps);
+      String warm = "warm-start";
       for (long seed : o.seeds()) {
-        for (String method : List.of("off-policy", "seq-kd", "on-policy-0.5", "on-policy-1.0")) {
+        // GKD (Agarwal et al. 2024, sec. 3-4) starts on-policy training from a supervised
+        // student: one off-policy warm start per seed, then the same further steps for every
+        // method, each from a copy of it, so only that last phase differs
+        Path warmDir = Files.createTempDirectory("methods-evidence-warm-");
+        try {
           try (LanguageModel student =
               LanguageModel.create(o.model("student", tok.vocabSize()), tok, seed)) {
-            BatchSource train =
-                new SoftLabelBatches(
-                    method.equals("seq-kd") ? sequenceLevel : offline, o.i("batch"), kd);
-            OnPolicyBatches onPolicy = null;
-            if (method.startsWith("on-policy")) {
-              float lambda = Float.parseFloat(method.substring("on-policy-".length()));
-              onPolicy =
-                  new OnPolicyBatches(
-                      train,
-                      student,
-                      scorer,
-                      OnPolicyConfig.of(
-                          lambda,
-                          o.f("on-policy.temperature"),
-                          o.i("on-policy.max-tokens"),
-                          "jsd",
-                          0.5f),
-                      seed);
-              train = onPolicy;
+            if (o.i("warm.steps") > 0) { // warm.steps=0: every method from the initialisation
+              long start = System.nanoTime();
+              TrainingLoop.run(
+                  student,
+                  new SoftLabelBatches(offline, o.i("batch"), kd),
+                  new SoftLabelBatches(val, o.i("batch"), kd),
+                  o.train(o.i("warm.steps"), o.i("batch"), o.f("warm.lr"), seed),
+                  (step, total, l, v, tps) -> {});
+              double seconds = (System.nanoTime() - start) / 1e9;
+              results.add(
+                  warm, seed, evaluator.evaluate(warm, student), goldLoss(student, held), seconds);
             }
-            long start = System.nanoTime();
-            TrainingLoop.run(
-                student,
-                train,
-                new SoftLabelBatches(val, o.i("batch"), kd),
-                o.train(o.i("steps"), o.i("batch"), 3e-3f, seed),
-                (step, total, l, v, tps) -> {});
-            double seconds = (System.nanoTime() - start) / 1e9;
-            if (onPolicy != null) {
-              System.out.println(
-                  "[evidence] "
-                      + method
-                      + " seed "
-                      + seed
-                      + ": "
-                      + onPolicy.stats().describe(seconds));
-            }
-            ReasoningEvaluator.Result r = evaluator.evaluate(method, student);
-            Map<String, Double> loss = goldLoss(student, held);
-            report(method, seed, r, loss, seconds);
-            Map<String, List<Double>> byLoss =
-                losses.computeIfAbsent(method, x -> new LinkedHashMap<>());
-            loss.forEach((sl, v) -> byLoss.computeIfAbsent(sl, x -> new ArrayList<>()).add(v));
-            Map<String, List<Double>> byMetric =
-                results.computeIfAbsent(method, x -> new LinkedHashMap<>());
-            byMetric
-                .computeIfAbsent("all", x -> new ArrayList<>())
-                .add(r.exactMatchWithRationale());
-            r.withRationaleBySlice()
-                .forEach((s, v) -> byMetric.computeIfAbsent(s, x -> new ArrayList<>()).add(v));
+            Checkpoints.save(student, warmDir, Map.of("evidence.warm-start", "seed " + seed));
           }
+          for (String method : METHODS) {
+            try (LanguageModel student = Checkpoints.load(warmDir)) {
+              BatchSource train =
+                  new SoftLabelBatches(
+                      method.equals("seq-kd") ? sequenceLevel : offline, o.i("batch"), kd);
+              OnPolicyBatches onPolicy = null;
+              if (method.startsWith("on-policy")) {
+                float lambda = Float.parseFloat(method.substring("on-policy-".length()));
+                onPolicy =
+                    new OnPolicyBatches(
+                        new MethodsEvidenceSources.PromptRows(train, equalsId, maxTokens),
+                        student,
+                        scorer,
+                        OnPolicyConfig.of(
+                            lambda, o.f("on-policy.temperature"), maxTokens, "jsd", 0.5f),
+                        seed);
+                train = onPolicy;
+              }
+              MethodsEvidenceSources.Counted counted = new MethodsEvidenceSources.Counted(train);
+              long start = System.nanoTime();
+              TrainingLoop.run(
+                  student,
+                  counted,
+                  new SoftLabelBatches(val, o.i("batch"), kd),
+                  // the data order differs from the warm start's
+                  o.train(steps.get(method), o.i("batch"), o.f("lr"), seed + 1000),
+                  (step, total, l, v, tps) -> {});
+              double seconds = (System.nanoTime() - start) / 1e9;
+              System.out.printf(
+                  Locale.ROOT,
+                  "[evidence] %s seed %d: %,d teacher-labelled positions read by the loss in %d"
+                      + " steps%s%n",
+                  method,
+                  seed,
+                  counted.positions(),
+                  steps.get(method),
+                  onPolicy == null ? "" : "; " + onPolicy.stats().describe(seconds));
+              results.add(
+                  method,
+                  seed,
+                  evaluator.evaluate(method, student),
+                  goldLoss(student, held),
+                  seconds);
+            }
+          }
+        } finally {
+          deleteRecursively(warmDir);
         }
       }
-      table("arithmetic: held-out exact match (greedy, with rationale)", results, "%.3f");
+      table("arithmetic: held-out exact match (greedy, with rationale)", results.em, "%.3f");
       table(
           "arithmetic: held-out loss of the gold solution given the prompt, nats per char",
-          losses,
+          results.loss,
           "%.4f");
+    }
+  }
+
+  /** Per method, per slice ("all" first), one value per seed. */
+  private static final class Results {
+    final Map<String, Map<String, List<Double>>> em = new LinkedHashMap<>();
+    final Map<String, Map<String, List<Double>>> loss = new LinkedHashMap<>();
+
+    void add(
+        String method,
+        long seed,
+        ReasoningEvaluator.Result r,
+        Map<String, Double> goldLoss,
+        double seconds) {
+      report(method, seed, r, goldLoss, seconds);
+      Map<String, List<Double>> byLoss = loss.computeIfAbsent(method, x -> new LinkedHashMap<>());
+      goldLoss.forEach((sl, v) -> byLoss.computeIfAbsent(sl, x -> new ArrayList<>()).add(v));
+      Map<String, List<Double>> byMetric = em.computeIfAbsent(method, x -> new LinkedHashMap<>());
+      byMetric.computeIfAbsent("all", x -> new ArrayList<>()).add(r.exactMatchWithRationale());
+      r.withRationaleBySlice()
+          .forEach((s, v) -> byMetric.computeIfAbsent(s, x -> new ArrayList<>()).add(v));
+    }
+  }
+
+  private static void deleteRecursively(Path dir) throws IOException {
+    try (var files = Files.walk(dir)) {
+      for (Path p : files.sorted(java.util.Comparator.reverseOrder()).toList()) {
+        Files.delete(p);
+      }
     }
   }
 
@@ -321,13 +423,7 @@ public final class MethodsEvidence {
     List<Held> tasks = new ArrayList<>();
     // slice name, operation, digits; 4-digit addition is longer than any training problem
     String[] slices = {
-      "add/2-digit +2",
-      "sub/2-digit -2",
-      "mul/2-digit *2",
-      "add/3-digit +3",
-      "sub/3-digit -3",
-      "mul/3-digit *3",
-      "add/4-digit_(longer_than_training) +4"
+      "add/3-digit +3", "sub/3-digit -3", "mul/3-digit *3", "add/4-digit_(longer_than_training) +4"
     };
     long seed = 9_000_001L;
     for (String slice : slices) {
@@ -395,6 +491,14 @@ public final class MethodsEvidence {
 
   // ---------------------------------------------------------------- shakespeare
 
+  /** The char-level Shakespeare teacher on the corpus' first 90% (cached). */
+  private static LanguageModel shakespeareTeacher(Opts o) throws IOException {
+    String text = Files.readString(Path.of(o.s("corpus")), StandardCharsets.UTF_8);
+    CharTokenizer tok = CharTokenizer.fromCorpus(text);
+    return cachedTeacher(
+        o, "shakespeare", tok, tok.encode(text.substring(0, (int) (text.length() * 0.9))));
+  }
+
   private static void shakespeare(Opts o) throws IOException {
     String text = Files.readString(Path.of(o.s("corpus")), StandardCharsets.UTF_8);
     int split = (int) (text.length() * 0.9);
@@ -403,7 +507,7 @@ public final class MethodsEvidence {
     int[] train = tok.encode(text.substring(0, split));
     String heldOut = text.substring(split, Math.min(text.length(), split + o.i("eval.chars")));
     int block = o.i("block");
-    try (LanguageModel teacher = cachedTeacher(o, "shakespeare", tok, train)) {
+    try (LanguageModel teacher = shakespeareTeacher(o)) {
       float t = o.f("T");
       LocalOnPolicyTeacher scorer = new LocalOnPolicyTeacher(teacher, tok, t, o.i("k"));
       int rows = o.i("steps") * o.i("batch");
@@ -461,7 +565,7 @@ public final class MethodsEvidence {
                 student,
                 source,
                 valSource,
-                o.train(o.i("steps"), o.i("batch"), 3e-3f, seed),
+                o.train(o.i("steps"), o.i("batch"), o.f("lr"), seed),
                 (step, total, l, v, tps) -> {});
             double seconds = (System.nanoTime() - start) / 1e9;
             double loss = natsPerChar(student, heldOut);
@@ -533,7 +637,8 @@ public final class MethodsEvidence {
   private static LanguageModel cachedTeacher(Opts o, String name, CharTokenizer tok, int[] tokens)
       throws IOException {
     GptConfig gc = o.model("teacher", tok.vocabSize());
-    TrainConfig tc = o.train(o.i("teacher.steps"), o.i("teacher.batch"), o.f("teacher.lr"), 1234);
+    TrainConfig tc =
+        o.train(o.i("teacher.steps"), o.i("teacher.batch"), o.f("teacher.lr"), o.i("data.seed"));
     int cut = (int) (tokens.length * 0.95);
     String key =
         sha256(gc.toJson() + "|" + tc + "|" + tok.sha256() + "|" + sha256(Arrays.toString(tokens)))
@@ -549,7 +654,7 @@ public final class MethodsEvidence {
         name,
         gc.parameterCount(),
         tc.steps());
-    LanguageModel teacher = LanguageModel.create(gc, tok, 1234);
+    LanguageModel teacher = LanguageModel.create(gc, tok, o.i("data.seed"));
     long start = System.nanoTime();
     var r =
         TrainingLoop.run(
