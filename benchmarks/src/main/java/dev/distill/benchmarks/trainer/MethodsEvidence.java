@@ -136,6 +136,11 @@ public final class MethodsEvidence {
       // train and cache a part's teacher only (e.g. ahead of the students' settings)
       case "arithmetic-teacher" -> arithmeticTeacher(opts).close();
       case "shakespeare-teacher" -> shakespeareTeacher(opts).close();
+      case "arithmetic-warm" -> {
+        for (long seed : opts.seeds()) {
+          warmStart(opts, seed);
+        }
+      }
       case "shakespeare" -> shakespeare(opts);
       default -> throw new IllegalArgumentException("arithmetic or shakespeare, got " + args[0]);
     }
@@ -187,14 +192,73 @@ public final class MethodsEvidence {
     return ArithmeticTask.generate(o.i("data.seed"), o.i("problems"), 1, 3, OPS);
   }
 
-  /** The arithmetic teacher, trained on the gold texts of every training problem (cached). */
-  private static LanguageModel arithmeticTeacher(Opts o) throws IOException {
+  /** The gold texts of every training problem, one after another: the teacher's stream. */
+  private static int[] goldStream(Opts o) {
     StringBuilder sb = new StringBuilder();
     for (ArithmeticTask.Problem p : arithmeticProblems(o)) {
       sb.append(p.text());
     }
-    return cachedTeacher(
-        o, "arithmetic", ARITHMETIC_TOKENIZER, ARITHMETIC_TOKENIZER.encode(sb.toString()));
+    return ARITHMETIC_TOKENIZER.encode(sb.toString());
+  }
+
+  /** The arithmetic teacher, trained on the gold texts of every training problem (cached). */
+  private static LanguageModel arithmeticTeacher(Opts o) throws IOException {
+    return cachedTeacher(o, "arithmetic", ARITHMETIC_TOKENIZER, goldStream(o));
+  }
+
+  /**
+   * The supervised warm start of one seed (cached under {@code cache/arithmetic-warm-KEY}): the
+   * student trained {@code warm.steps} steps on the teacher's own training stream (the gold texts,
+   * same 95% split) with cross-entropy alone, as GKD's students are fine-tuned on the task data
+   * before distillation; it needs no teacher, so it can train while the teacher does. With {@code
+   * warm.steps=0}, the seed's initialisation.
+   */
+  private static Path warmStart(Opts o, long seed) throws IOException {
+    CharTokenizer tok = ARITHMETIC_TOKENIZER;
+    int[] tokens = goldStream(o);
+    int cut = (int) (tokens.length * 0.95);
+    GptConfig gc = o.model("student", tok.vocabSize());
+    int w = o.i("warm.steps");
+    TrainConfig tc = o.train(Math.max(1, w), o.i("batch"), o.f("warm.lr"), seed);
+    String key =
+        sha256(
+                w
+                    + "|"
+                    + gc.toJson()
+                    + "|"
+                    + tc
+                    + "|"
+                    + tok.sha256()
+                    + "|"
+                    + sha256(Arrays.toString(tokens)))
+            .substring(0, 16);
+    Path dir = Path.of(o.s("cache")).resolve("arithmetic-warm-" + key);
+    if (Files.exists(dir.resolve(Checkpoints.MANIFEST))) {
+      System.out.println("[evidence] cached warm start " + dir);
+      return dir;
+    }
+    try (LanguageModel student = LanguageModel.create(gc, tok, seed)) {
+      if (w > 0) {
+        long start = System.nanoTime();
+        var r =
+            TrainingLoop.run(
+                student,
+                new TextWindows(Arrays.copyOfRange(tokens, 0, cut), gc.blockSize(), tc.batchSize()),
+                new TextWindows(
+                    Arrays.copyOfRange(tokens, cut, tokens.length), gc.blockSize(), tc.batchSize()),
+                tc,
+                (step, total, l, v, tps) -> {});
+        System.out.printf(
+            Locale.ROOT,
+            "[evidence] warm start seed %d: %d steps, val loss %.4f in %.0f s%n",
+            seed,
+            w,
+            r.finalValLoss(),
+            (System.nanoTime() - start) / 1e9);
+      }
+      Checkpoints.save(student, dir, Map.of("evidence.warm-start", "seed " + seed));
+    }
+    return dir;
   }
 
   private static final List<String> METHODS =
@@ -298,74 +362,59 @@ public final class MethodsEvidence {
           steps);
       String warm = "warm-start";
       for (long seed : o.seeds()) {
-        // GKD (Agarwal et al. 2024, sec. 3-4) starts on-policy training from a supervised
-        // student: one off-policy warm start per seed, then the same further steps for every
-        // method, each from a copy of it, so only that last phase differs
-        Path warmDir = Files.createTempDirectory("methods-evidence-warm-");
-        try {
-          try (LanguageModel student =
-              LanguageModel.create(o.model("student", tok.vocabSize()), tok, seed)) {
-            if (o.i("warm.steps") > 0) { // warm.steps=0: every method from the initialisation
-              long start = System.nanoTime();
-              TrainingLoop.run(
-                  student,
-                  new SoftLabelBatches(offline, o.i("batch"), kd),
-                  new SoftLabelBatches(val, o.i("batch"), kd),
-                  o.train(o.i("warm.steps"), o.i("batch"), o.f("warm.lr"), seed),
-                  (step, total, l, v, tps) -> {});
-              double seconds = (System.nanoTime() - start) / 1e9;
-              results.add(
-                  warm, seed, evaluator.evaluate(warm, student), goldLoss(student, held), seconds);
-            }
-            Checkpoints.save(student, warmDir, Map.of("evidence.warm-start", "seed " + seed));
+        // GKD (Agarwal et al. 2024, sec. 3-4) starts on-policy training from a supervised (SFT)
+        // student: one supervised warm start per seed, then every method's phase from it, so
+        // only that last phase differs
+        Path warmDir = warmStart(o, seed);
+        if (o.i("warm.steps") > 0) {
+          try (LanguageModel student = Checkpoints.load(warmDir)) {
+            results.add(warm, seed, evaluator.evaluate(warm, student), goldLoss(student, held), 0);
           }
-          for (String method : METHODS) {
-            try (LanguageModel student = Checkpoints.load(warmDir)) {
-              BatchSource train =
-                  new SoftLabelBatches(
-                      method.equals("seq-kd") ? sequenceLevel : offline, o.i("batch"), kd);
-              OnPolicyBatches onPolicy = null;
-              if (method.startsWith("on-policy")) {
-                float lambda = Float.parseFloat(method.substring("on-policy-".length()));
-                onPolicy =
-                    new OnPolicyBatches(
-                        new MethodsEvidenceSources.PromptRows(train, equalsId, maxTokens),
-                        student,
-                        scorer,
-                        OnPolicyConfig.of(
-                            lambda, o.f("on-policy.temperature"), maxTokens, "jsd", 0.5f),
-                        seed);
-                train = onPolicy;
-              }
-              MethodsEvidenceSources.Counted counted = new MethodsEvidenceSources.Counted(train);
-              long start = System.nanoTime();
-              TrainingLoop.run(
-                  student,
-                  counted,
-                  new SoftLabelBatches(val, o.i("batch"), kd),
-                  // the data order differs from the warm start's
-                  o.train(steps.get(method), o.i("batch"), o.f("lr"), seed + 1000),
-                  (step, total, l, v, tps) -> {});
-              double seconds = (System.nanoTime() - start) / 1e9;
-              System.out.printf(
-                  Locale.ROOT,
-                  "[evidence] %s seed %d: %,d teacher-labelled positions read by the loss in %d"
-                      + " steps%s%n",
-                  method,
-                  seed,
-                  counted.positions(),
-                  steps.get(method),
-                  onPolicy == null ? "" : "; " + onPolicy.stats().describe(seconds));
-              results.add(
-                  method,
-                  seed,
-                  evaluator.evaluate(method, student),
-                  goldLoss(student, held),
-                  seconds);
+        }
+        for (String method : METHODS) {
+          try (LanguageModel student = Checkpoints.load(warmDir)) {
+            BatchSource train =
+                new SoftLabelBatches(
+                    method.equals("seq-kd") ? sequenceLevel : offline, o.i("batch"), kd);
+            OnPolicyBatches onPolicy = null;
+            if (method.startsWith("on-policy")) {
+              float lambda = Float.parseFloat(method.substring("on-policy-".length()));
+              onPolicy =
+                  new OnPolicyBatches(
+                      new MethodsEvidenceSources.PromptRows(train, equalsId, maxTokens),
+                      student,
+                      scorer,
+                      OnPolicyConfig.of(
+                          lambda, o.f("on-policy.temperature"), maxTokens, "jsd", 0.5f),
+                      seed);
+              train = onPolicy;
             }
+            MethodsEvidenceSources.Counted counted = new MethodsEvidenceSources.Counted(train);
+            long start = System.nanoTime();
+            TrainingLoop.run(
+                student,
+                counted,
+                new SoftLabelBatches(val, o.i("batch"), kd),
+                // the data order differs from the warm start's
+                o.train(steps.get(method), o.i("batch"), o.f("lr"), seed + 1000),
+                (step, total, l, v, tps) -> {});
+            double seconds = (System.nanoTime() - start) / 1e9;
+            System.out.printf(
+                Locale.ROOT,
+                "[evidence] %s seed %d: %,d teacher-labelled positions read by the loss in %d"
+                    + " steps%s%n",
+                method,
+                seed,
+                counted.positions(),
+                steps.get(method),
+                onPolicy == null ? "" : "; " + onPolicy.stats().describe(seconds));
+            results.add(
+                method,
+                seed,
+                evaluator.evaluate(method, student),
+                goldLoss(student, held),
+                seconds);
           }
-        } finally {
-          deleteRecursively(warmDir);
         }
       }
       table("arithmetic: held-out exact match (greedy, with rationale)", results.em, "%.3f");
@@ -394,14 +443,6 @@ public final class MethodsEvidence {
       byMetric.computeIfAbsent("all", x -> new ArrayList<>()).add(r.exactMatchWithRationale());
       r.withRationaleBySlice()
           .forEach((s, v) -> byMetric.computeIfAbsent(s, x -> new ArrayList<>()).add(v));
-    }
-  }
-
-  private static void deleteRecursively(Path dir) throws IOException {
-    try (var files = Files.walk(dir)) {
-      for (Path p : files.sorted(java.util.Comparator.reverseOrder()).toList()) {
-        Files.delete(p);
-      }
     }
   }
 
@@ -678,8 +719,7 @@ public final class MethodsEvidence {
     return teacher;
   }
 
-  private static void table(
-      String title, Map<String, Map<String, List<Double>>> results, String fmt) {
+  static void table(String title, Map<String, Map<String, List<Double>>> results, String fmt) {
     List<String> metrics = new ArrayList<>();
     for (Map<String, List<Double>> m : results.values()) {
       for (String k : m.keySet()) {
