@@ -18,41 +18,22 @@ CP="$(benchmarks/scripts/classpath.sh)"
 CACHE="${CACHE:-runs/.cache/methods-evidence}"
 LOGS="${LOGS:-$(mktemp -d /tmp/methods-evidence.XXXXXX)}"
 PARTS="${PARTS:-arithmetic shakespeare}"
-SEEDS="${SEEDS:-1 2 3}"
 export DJL_OFFLINE=true
 JAVA=(java -Xmx3g -Dai.djl.pytorch.num_threads=1 -Dai.djl.pytorch.num_interop_threads=1 -cp "$CP"
   dev.distill.benchmarks.trainer.MethodsEvidence)
 COMMON=(cache="$CACHE" seeds=1,2,3 student.layers=2 student.heads=4 alpha=0.5 k=8)
 declare -A ARGS=(
   [arithmetic]="teacher.layers=4 teacher.heads=4 teacher.embd=128 teacher.steps=3000 teacher.batch=24
-    teacher.lr=0.002 problems=60000 student.embd=80 batch=32 T=1 pool=6000 warm.steps=1500
+    teacher.lr=0.002 problems=60000 student.embd=80 batch=32 T=1 pool=4000 warm.steps=1500
     warm.lr=0.003 steps=300 lr=0.001 on-policy.max-tokens=auto eval.problems=50"
   [shakespeare]="teacher.layers=3 teacher.heads=4 teacher.embd=96 teacher.steps=600 teacher.batch=16
     teacher.lr=0.002 student.embd=48 steps=600 batch=16 T=2 eval.chars=10000"
 )
 echo "[methods_evidence] $(date -u +%FT%TZ) load: $(cut -d' ' -f1-3 /proc/loadavg) logs: $LOGS"
-# arithmetic: the teacher first (cached after one run), then one process per seed (each trains or
-# loads its warm start, labels the problems and trains every method's last phase)
-arithmetic() {
-  # shellcheck disable=SC2086
-  "${JAVA[@]}" arithmetic-teacher "${COMMON[@]}" ${ARGS[arithmetic]} "$@" > "$LOGS/arithmetic-teacher.log" 2>&1
-  local pids=() rc=0
-  for s in $SEEDS; do
-    # shellcheck disable=SC2086
-    "${JAVA[@]}" arithmetic "${COMMON[@]}" ${ARGS[arithmetic]} "$@" seeds="$s" > "$LOGS/arithmetic-$s.log" 2>&1 &
-    pids+=($!)
-  done
-  for p in "${pids[@]}"; do wait "$p" || rc=$?; done
-  return $rc
-}
 PIDS=()
 for part in $PARTS; do
-  if [ "$part" = arithmetic ]; then
-    arithmetic "$@" &
-  else
-    # shellcheck disable=SC2086
-    "${JAVA[@]}" "$part" "${COMMON[@]}" ${ARGS[$part]} "$@" > "$LOGS/$part.log" 2>&1 &
-  fi
+  # shellcheck disable=SC2086
+  "${JAVA[@]}" "$part" "${COMMON[@]}" ${ARGS[$part]} "$@" > "$LOGS/$part.log" 2>&1 &
   PIDS+=($!)
 done
 trap 'kill "${PIDS[@]}" 2>/dev/null || true' EXIT
@@ -68,9 +49,5 @@ trap - EXIT
 for log in "$LOGS"/*.log; do
   grep -a '^\[evidence\]\|^RESULT\|^|\|^arith\|^shakes' "$log" || true
 done
-case " $PARTS " in
-  *" arithmetic "*)
-    java -cp "$CP" dev.distill.benchmarks.trainer.MethodsEvidenceTable "$LOGS"/arithmetic-[0-9]*.log ;;
-esac
 echo "[methods_evidence] $(date -u +%FT%TZ) load: $(cut -d' ' -f1-3 /proc/loadavg) exit: $RC"
 exit $RC

@@ -719,7 +719,7 @@ public final class MethodsEvidence {
     return teacher;
   }
 
-  static void table(String title, Map<String, Map<String, List<Double>>> results, String fmt) {
+  private static void table(String title, Map<String, Map<String, List<Double>>> results, String fmt) {
     List<String> metrics = new ArrayList<>();
     for (Map<String, List<Double>> m : results.values()) {
       for (String k : m.keySet()) {
