@@ -21,6 +21,7 @@ import dev.distill.trainer.training.LocalOnPolicyTeacher;
 import dev.distill.trainer.training.OnPolicyBatches;
 import dev.distill.trainer.training.OnPolicyConfig;
 import dev.distill.trainer.training.OnPolicySampler;
+import dev.distill.trainer.training.ProgressListener;
 import dev.distill.trainer.training.SoftLabelBatches;
 import dev.distill.trainer.training.TextWindows;
 import dev.distill.trainer.training.TrainConfig;
@@ -216,7 +217,6 @@ public final class MethodsEvidence {
   private static Path warmStart(Opts o, long seed) throws IOException {
     CharTokenizer tok = ARITHMETIC_TOKENIZER;
     int[] tokens = goldStream(o);
-    int cut = (int) (tokens.length * 0.95);
     GptConfig gc = o.model("student", tok.vocabSize());
     int w = o.i("warm.steps");
     TrainConfig tc = o.train(Math.max(1, w), o.i("batch"), o.f("warm.lr"), seed);
@@ -240,14 +240,7 @@ public final class MethodsEvidence {
     try (LanguageModel student = LanguageModel.create(gc, tok, seed)) {
       if (w > 0) {
         long start = System.nanoTime();
-        var r =
-            TrainingLoop.run(
-                student,
-                new TextWindows(Arrays.copyOfRange(tokens, 0, cut), gc.blockSize(), tc.batchSize()),
-                new TextWindows(
-                    Arrays.copyOfRange(tokens, cut, tokens.length), gc.blockSize(), tc.batchSize()),
-                tc,
-                (step, total, l, v, tps) -> {});
+        var r = trainOnStream(student, tokens, tc, (step, total, l, v, tps) -> {});
         System.out.printf(
             Locale.ROOT,
             "[evidence] warm start seed %d: %d steps, val loss %.4f in %.0f s%n",
@@ -674,13 +667,25 @@ public final class MethodsEvidence {
     return out;
   }
 
+  /** Trains {@code lm} on windows of the first 95% of {@code tokens}, validating on the rest. */
+  private static dev.distill.trainer.training.TrainResult trainOnStream(
+      LanguageModel lm, int[] tokens, TrainConfig tc, ProgressListener listener) {
+    int cut = (int) (tokens.length * 0.95);
+    int block = lm.config().blockSize();
+    return TrainingLoop.run(
+        lm,
+        new TextWindows(Arrays.copyOfRange(tokens, 0, cut), block, tc.batchSize()),
+        new TextWindows(Arrays.copyOfRange(tokens, cut, tokens.length), block, tc.batchSize()),
+        tc,
+        listener);
+  }
+
   /** The teacher under {@code cache/<name>-<key>}: loaded when there, else trained and saved. */
   private static LanguageModel cachedTeacher(Opts o, String name, CharTokenizer tok, int[] tokens)
       throws IOException {
     GptConfig gc = o.model("teacher", tok.vocabSize());
     TrainConfig tc =
         o.train(o.i("teacher.steps"), o.i("teacher.batch"), o.f("teacher.lr"), o.i("data.seed"));
-    int cut = (int) (tokens.length * 0.95);
     String key =
         sha256(gc.toJson() + "|" + tc + "|" + tok.sha256() + "|" + sha256(Arrays.toString(tokens)))
             .substring(0, 16);
@@ -698,11 +703,9 @@ public final class MethodsEvidence {
     LanguageModel teacher = LanguageModel.create(gc, tok, o.i("data.seed"));
     long start = System.nanoTime();
     var r =
-        TrainingLoop.run(
+        trainOnStream(
             teacher,
-            new TextWindows(Arrays.copyOfRange(tokens, 0, cut), gc.blockSize(), tc.batchSize()),
-            new TextWindows(
-                Arrays.copyOfRange(tokens, cut, tokens.length), gc.blockSize(), tc.batchSize()),
+            tokens,
             tc,
             (step, total, l, v, tps) -> {
               if (step % Math.max(1, total / 10) == 0) {
@@ -719,7 +722,8 @@ public final class MethodsEvidence {
     return teacher;
   }
 
-  private static void table(String title, Map<String, Map<String, List<Double>>> results, String fmt) {
+  private static void table(
+      String title, Map<String, Map<String, List<Double>>> results, String fmt) {
     List<String> metrics = new ArrayList<>();
     for (Map<String, List<Double>> m : results.values()) {
       for (String k : m.keySet()) {
