@@ -21,6 +21,7 @@ import dev.distill.trainer.training.LocalOnPolicyTeacher;
 import dev.distill.trainer.training.OnPolicyBatches;
 import dev.distill.trainer.training.OnPolicyConfig;
 import dev.distill.trainer.training.OnPolicySampler;
+import dev.distill.trainer.training.ProgressListener;
 import dev.distill.trainer.training.SoftLabelBatches;
 import dev.distill.trainer.training.TextWindows;
 import dev.distill.trainer.training.TrainConfig;
@@ -84,6 +85,7 @@ public final class MethodsEvidence {
   private static final String DEFAULTS =
       """
           cache=runs/.cache/methods-evidence
+          data.seed=1337
           seeds=1,2,3
           block=64
           teacher.layers=3
@@ -97,11 +99,15 @@ public final class MethodsEvidence {
           student.embd=48
           steps=150
           batch=16
+          lr=0.003
+          pool=12000
+          warm.steps=0
+          warm.lr=0.003
           alpha=0.5
           k=8
           T=1
           problems=20000
-          on-policy.max-tokens=24
+          on-policy.max-tokens=auto
           on-policy.temperature=1
           eval.problems=15
           corpus=deploy/src/main/resources/corpus/tinyshakespeare.txt
@@ -128,6 +134,14 @@ public final class MethodsEvidence {
     Opts opts = new Opts(o);
     switch (args[0]) {
       case "arithmetic" -> arithmetic(opts);
+      // train and cache a part's teacher only (e.g. ahead of the students' settings)
+      case "arithmetic-teacher" -> arithmeticTeacher(opts).close();
+      case "shakespeare-teacher" -> shakespeareTeacher(opts).close();
+      case "arithmetic-warm" -> {
+        for (long seed : opts.seeds()) {
+          warmStart(opts, seed);
+        }
+      }
       case "shakespeare" -> shakespeare(opts);
       default -> throw new IllegalArgumentException("arithmetic or shakespeare, got " + args[0]);
     }
@@ -171,30 +185,104 @@ public final class MethodsEvidence {
 
   // ---------------------------------------------------------------- arithmetic
 
-  private static void arithmetic(Opts o) throws IOException {
-    CharTokenizer tok = CharTokenizer.fromCorpus("0123456789+-*=\nAbc. ");
-    List<ArithmeticTask.Problem> problems =
-        ArithmeticTask.generate(1234, o.i("problems"), 1, 3, OPS);
+  private static final CharTokenizer ARITHMETIC_TOKENIZER =
+      CharTokenizer.fromCorpus("0123456789+-*=\nAbc. ");
+
+  /** The teacher's training problems: the demo's generator and seed ({@code data.seed}). */
+  private static List<ArithmeticTask.Problem> arithmeticProblems(Opts o) {
+    return ArithmeticTask.generate(o.i("data.seed"), o.i("problems"), 1, 3, OPS);
+  }
+
+  /** The gold texts of every training problem, one after another: the teacher's stream. */
+  private static int[] goldStream(Opts o) {
     StringBuilder sb = new StringBuilder();
-    for (ArithmeticTask.Problem p : problems) {
+    for (ArithmeticTask.Problem p : arithmeticProblems(o)) {
       sb.append(p.text());
     }
-    int[] all = tok.encode(sb.toString());
-    try (LanguageModel teacher = cachedTeacher(o, "arithmetic", tok, all)) {
+    return ARITHMETIC_TOKENIZER.encode(sb.toString());
+  }
+
+  /** The arithmetic teacher, trained on the gold texts of every training problem (cached). */
+  private static LanguageModel arithmeticTeacher(Opts o) throws IOException {
+    return cachedTeacher(o, "arithmetic", ARITHMETIC_TOKENIZER, goldStream(o));
+  }
+
+  /**
+   * The supervised warm start of one seed (cached under {@code cache/arithmetic-warm-KEY}): the
+   * student trained {@code warm.steps} steps on the teacher's own training stream (the gold texts,
+   * same 95% split) with cross-entropy alone, as GKD's students are fine-tuned on the task data
+   * before distillation; it needs no teacher, so it can train while the teacher does. With {@code
+   * warm.steps=0}, the seed's initialisation.
+   */
+  private static Path warmStart(Opts o, long seed) throws IOException {
+    CharTokenizer tok = ARITHMETIC_TOKENIZER;
+    int[] tokens = goldStream(o);
+    GptConfig gc = o.model("student", tok.vocabSize());
+    int w = o.i("warm.steps");
+    TrainConfig tc = o.train(Math.max(1, w), o.i("batch"), o.f("warm.lr"), seed);
+    String key =
+        sha256(
+                w
+                    + "|"
+                    + gc.toJson()
+                    + "|"
+                    + tc
+                    + "|"
+                    + tok.sha256()
+                    + "|"
+                    + sha256(Arrays.toString(tokens)))
+            .substring(0, 16);
+    Path dir = Path.of(o.s("cache")).resolve("arithmetic-warm-" + key);
+    if (Files.exists(dir.resolve(Checkpoints.MANIFEST))) {
+      System.out.println("[evidence] cached warm start " + dir);
+      return dir;
+    }
+    try (LanguageModel student = LanguageModel.create(gc, tok, seed)) {
+      if (w > 0) {
+        long start = System.nanoTime();
+        var r = trainOnStream(student, tokens, tc, (step, total, l, v, tps) -> {});
+        System.out.printf(
+            Locale.ROOT,
+            "[evidence] warm start seed %d: %d steps, val loss %.4f in %.0f s%n",
+            seed,
+            w,
+            r.finalValLoss(),
+            (System.nanoTime() - start) / 1e9);
+      }
+      Checkpoints.save(student, dir, Map.of("evidence.warm-start", "seed " + seed));
+    }
+    return dir;
+  }
+
+  private static final List<String> METHODS =
+      List.of("off-policy", "seq-kd", "on-policy-0.5", "on-policy-1.0");
+
+  private static void arithmetic(Opts o) throws IOException {
+    CharTokenizer tok = ARITHMETIC_TOKENIZER;
+    List<ArithmeticTask.Problem> problems = arithmeticProblems(o);
+    try (LanguageModel teacher = arithmeticTeacher(o)) {
       float t = o.f("T");
       int k = o.i("k");
       LocalOnPolicyTeacher scorer = new LocalOnPolicyTeacher(teacher, tok, t, k);
-      int rows = o.i("steps") * o.i("batch");
+      // the students' problems: the first `pool` of the teacher's training problems, each
+      // labelled once; batches draw from them with replacement
+      int rows = o.i("pool");
       List<ArithmeticTask.Problem> labelled = problems.subList(0, rows);
       List<int[]> gold = new ArrayList<>();
       List<int[]> prompts = new ArrayList<>();
       int[] budget = new int[rows];
+      int longest = 0;
       for (int i = 0; i < rows; i++) {
         ArithmeticTask.Problem p = labelled.get(i);
         gold.add(tok.encode(CONTEXT + p.text()));
         prompts.add(tok.encode(CONTEXT + p.prompt()));
         budget[i] = Math.min(o.i("block") + 1 - prompts.get(i).length, gold.get(i).length + 8);
+        longest = Math.max(longest, gold.get(i).length - prompts.get(i).length);
       }
+      // on-policy samples this many tokens after every problem: just above the longest gold
+      // completion (rationale and answer line), so every sampled completion can be whole
+      int maxTokens =
+          o.s("on-policy.max-tokens").equals("auto") ? longest + 2 : o.i("on-policy.max-tokens");
       List<Example> offline = label(scorer, gold, "gold");
       List<int[]> completions = new ArrayList<>();
       for (int from = 0; from < rows; from += 64) {
@@ -212,10 +300,12 @@ public final class MethodsEvidence {
       System.out.printf(
           Locale.ROOT,
           "[evidence] %d training problems labelled: gold %,d positions, teacher completions %,d"
-              + " positions%n",
+              + " positions; longest gold completion %d tokens, on-policy samples %d%n",
           rows,
           goldPositions,
-          seqPositions);
+          seqPositions,
+          longest,
+          maxTokens);
       Set<String> seen = new HashSet<>();
       problems.forEach(p -> seen.add(p.prompt()));
       List<Held> held = heldOut(seen, o.i("eval.problems"));
@@ -233,15 +323,49 @@ public final class MethodsEvidence {
               "A ",
               ArithmeticTask::answerFromRationale,
               o.i("block"));
-      report("teacher", 0, evaluator.evaluate("teacher", teacher), goldLoss(teacher, held), 0);
+      Results results = new Results();
+      results.add("teacher", 0, evaluator.evaluate("teacher", teacher), goldLoss(teacher, held), 0);
       DistillationLoss kd = new DistillationLoss(o.f("alpha"), t);
       List<Example> val = offline.subList(0, Math.min(64, offline.size()));
-      Map<String, Map<String, List<Double>>> results = new LinkedHashMap<>();
-      Map<String, Map<String, List<Double>>> losses = new LinkedHashMap<>();
+      int equalsId = tok.encode("=")[0];
+      // The same teacher-token budget for every method, counted as teacher-labelled positions the
+      // loss reads: off-policy reads a gold row's positions per row and step, seq-kd a teacher
+      // completion's, an on-policy batch maxTokens per row; so each method gets `steps` times
+      // the off-policy positions per row divided by its own (lambda 0.5: the mean of both).
+      double goldPerRow = (double) goldPositions / rows;
+      Map<String, Integer> steps = new LinkedHashMap<>();
+      for (String method : METHODS) {
+        double perRow =
+            switch (method) {
+              case "off-policy" -> goldPerRow;
+              case "seq-kd" -> (double) seqPositions / rows;
+              default -> {
+                double lambda = Double.parseDouble(method.substring("on-policy-".length()));
+                yield lambda * maxTokens + (1 - lambda) * goldPerRow;
+              }
+            };
+        steps.put(method, (int) Math.max(1, Math.round(o.i("steps") * goldPerRow / perRow)));
+      }
+      System.out.printf(
+          Locale.ROOT,
+          "[evidence] steps per method at %.1f positions per gold row (budget %,d positions):"
+              + " %s%n",
+          goldPerRow,
+          Math.round(o.i("steps") * o.i("batch") * goldPerRow),
+          steps);
+      String warm = "warm-start";
       for (long seed : o.seeds()) {
-        for (String method : List.of("off-policy", "seq-kd", "on-policy-0.5", "on-policy-1.0")) {
-          try (LanguageModel student =
-              LanguageModel.create(o.model("student", tok.vocabSize()), tok, seed)) {
+        // GKD (Agarwal et al. 2024, sec. 3-4) starts on-policy training from a supervised (SFT)
+        // student: one supervised warm start per seed, then every method's phase from it, so
+        // only that last phase differs
+        Path warmDir = warmStart(o, seed);
+        if (o.i("warm.steps") > 0) {
+          try (LanguageModel student = Checkpoints.load(warmDir)) {
+            results.add(warm, seed, evaluator.evaluate(warm, student), goldLoss(student, held), 0);
+          }
+        }
+        for (String method : METHODS) {
+          try (LanguageModel student = Checkpoints.load(warmDir)) {
             BatchSource train =
                 new SoftLabelBatches(
                     method.equals("seq-kd") ? sequenceLevel : offline, o.i("batch"), kd);
@@ -250,56 +374,68 @@ public final class MethodsEvidence {
               float lambda = Float.parseFloat(method.substring("on-policy-".length()));
               onPolicy =
                   new OnPolicyBatches(
-                      train,
+                      new MethodsEvidenceSources.PromptRows(train, equalsId, maxTokens),
                       student,
                       scorer,
                       OnPolicyConfig.of(
-                          lambda,
-                          o.f("on-policy.temperature"),
-                          o.i("on-policy.max-tokens"),
-                          "jsd",
-                          0.5f),
+                          lambda, o.f("on-policy.temperature"), maxTokens, "jsd", 0.5f),
                       seed);
               train = onPolicy;
             }
+            MethodsEvidenceSources.Counted counted = new MethodsEvidenceSources.Counted(train);
             long start = System.nanoTime();
             TrainingLoop.run(
                 student,
-                train,
+                counted,
                 new SoftLabelBatches(val, o.i("batch"), kd),
-                o.train(o.i("steps"), o.i("batch"), 3e-3f, seed),
+                // the data order differs from the warm start's
+                o.train(steps.get(method), o.i("batch"), o.f("lr"), seed + 1000),
                 (step, total, l, v, tps) -> {});
             double seconds = (System.nanoTime() - start) / 1e9;
-            if (onPolicy != null) {
-              System.out.println(
-                  "[evidence] "
-                      + method
-                      + " seed "
-                      + seed
-                      + ": "
-                      + onPolicy.stats().describe(seconds));
-            }
-            ReasoningEvaluator.Result r = evaluator.evaluate(method, student);
-            Map<String, Double> loss = goldLoss(student, held);
-            report(method, seed, r, loss, seconds);
-            Map<String, List<Double>> byLoss =
-                losses.computeIfAbsent(method, x -> new LinkedHashMap<>());
-            loss.forEach((sl, v) -> byLoss.computeIfAbsent(sl, x -> new ArrayList<>()).add(v));
-            Map<String, List<Double>> byMetric =
-                results.computeIfAbsent(method, x -> new LinkedHashMap<>());
-            byMetric
-                .computeIfAbsent("all", x -> new ArrayList<>())
-                .add(r.exactMatchWithRationale());
-            r.withRationaleBySlice()
-                .forEach((s, v) -> byMetric.computeIfAbsent(s, x -> new ArrayList<>()).add(v));
+            System.out.printf(
+                Locale.ROOT,
+                "[evidence] %s seed %d: %,d teacher-labelled positions read by the loss in %d"
+                    + " steps%s%n",
+                method,
+                seed,
+                counted.positions(),
+                steps.get(method),
+                onPolicy == null ? "" : "; " + onPolicy.stats().describe(seconds));
+            results.add(
+                method,
+                seed,
+                evaluator.evaluate(method, student),
+                goldLoss(student, held),
+                seconds);
           }
         }
       }
-      table("arithmetic: held-out exact match (greedy, with rationale)", results, "%.3f");
+      table("arithmetic: held-out exact match (greedy, with rationale)", results.em, "%.3f");
       table(
           "arithmetic: held-out loss of the gold solution given the prompt, nats per char",
-          losses,
+          results.loss,
           "%.4f");
+    }
+  }
+
+  /** Per method, per slice ("all" first), one value per seed. */
+  private static final class Results {
+    final Map<String, Map<String, List<Double>>> em = new LinkedHashMap<>();
+    final Map<String, Map<String, List<Double>>> loss = new LinkedHashMap<>();
+
+    void add(
+        String method,
+        long seed,
+        ReasoningEvaluator.Result r,
+        Map<String, Double> goldLoss,
+        double seconds) {
+      report(method, seed, r, goldLoss, seconds);
+      Map<String, List<Double>> byLoss = loss.computeIfAbsent(method, x -> new LinkedHashMap<>());
+      goldLoss.forEach((sl, v) -> byLoss.computeIfAbsent(sl, x -> new ArrayList<>()).add(v));
+      Map<String, List<Double>> byMetric = em.computeIfAbsent(method, x -> new LinkedHashMap<>());
+      byMetric.computeIfAbsent("all", x -> new ArrayList<>()).add(r.exactMatchWithRationale());
+      r.withRationaleBySlice()
+          .forEach((s, v) -> byMetric.computeIfAbsent(s, x -> new ArrayList<>()).add(v));
     }
   }
 
@@ -321,13 +457,7 @@ public final class MethodsEvidence {
     List<Held> tasks = new ArrayList<>();
     // slice name, operation, digits; 4-digit addition is longer than any training problem
     String[] slices = {
-      "add/2-digit +2",
-      "sub/2-digit -2",
-      "mul/2-digit *2",
-      "add/3-digit +3",
-      "sub/3-digit -3",
-      "mul/3-digit *3",
-      "add/4-digit_(longer_than_training) +4"
+      "add/3-digit +3", "sub/3-digit -3", "mul/3-digit *3", "add/4-digit_(longer_than_training) +4"
     };
     long seed = 9_000_001L;
     for (String slice : slices) {
@@ -395,6 +525,14 @@ public final class MethodsEvidence {
 
   // ---------------------------------------------------------------- shakespeare
 
+  /** The char-level Shakespeare teacher on the corpus' first 90% (cached). */
+  private static LanguageModel shakespeareTeacher(Opts o) throws IOException {
+    String text = Files.readString(Path.of(o.s("corpus")), StandardCharsets.UTF_8);
+    CharTokenizer tok = CharTokenizer.fromCorpus(text);
+    return cachedTeacher(
+        o, "shakespeare", tok, tok.encode(text.substring(0, (int) (text.length() * 0.9))));
+  }
+
   private static void shakespeare(Opts o) throws IOException {
     String text = Files.readString(Path.of(o.s("corpus")), StandardCharsets.UTF_8);
     int split = (int) (text.length() * 0.9);
@@ -403,7 +541,7 @@ public final class MethodsEvidence {
     int[] train = tok.encode(text.substring(0, split));
     String heldOut = text.substring(split, Math.min(text.length(), split + o.i("eval.chars")));
     int block = o.i("block");
-    try (LanguageModel teacher = cachedTeacher(o, "shakespeare", tok, train)) {
+    try (LanguageModel teacher = shakespeareTeacher(o)) {
       float t = o.f("T");
       LocalOnPolicyTeacher scorer = new LocalOnPolicyTeacher(teacher, tok, t, o.i("k"));
       int rows = o.i("steps") * o.i("batch");
@@ -461,7 +599,7 @@ public final class MethodsEvidence {
                 student,
                 source,
                 valSource,
-                o.train(o.i("steps"), o.i("batch"), 3e-3f, seed),
+                o.train(o.i("steps"), o.i("batch"), o.f("lr"), seed),
                 (step, total, l, v, tps) -> {});
             double seconds = (System.nanoTime() - start) / 1e9;
             double loss = natsPerChar(student, heldOut);
@@ -529,12 +667,25 @@ public final class MethodsEvidence {
     return out;
   }
 
+  /** Trains {@code lm} on windows of the first 95% of {@code tokens}, validating on the rest. */
+  private static dev.distill.trainer.training.TrainResult trainOnStream(
+      LanguageModel lm, int[] tokens, TrainConfig tc, ProgressListener listener) {
+    int cut = (int) (tokens.length * 0.95);
+    int block = lm.config().blockSize();
+    return TrainingLoop.run(
+        lm,
+        new TextWindows(Arrays.copyOfRange(tokens, 0, cut), block, tc.batchSize()),
+        new TextWindows(Arrays.copyOfRange(tokens, cut, tokens.length), block, tc.batchSize()),
+        tc,
+        listener);
+  }
+
   /** The teacher under {@code cache/<name>-<key>}: loaded when there, else trained and saved. */
   private static LanguageModel cachedTeacher(Opts o, String name, CharTokenizer tok, int[] tokens)
       throws IOException {
     GptConfig gc = o.model("teacher", tok.vocabSize());
-    TrainConfig tc = o.train(o.i("teacher.steps"), o.i("teacher.batch"), o.f("teacher.lr"), 1234);
-    int cut = (int) (tokens.length * 0.95);
+    TrainConfig tc =
+        o.train(o.i("teacher.steps"), o.i("teacher.batch"), o.f("teacher.lr"), o.i("data.seed"));
     String key =
         sha256(gc.toJson() + "|" + tc + "|" + tok.sha256() + "|" + sha256(Arrays.toString(tokens)))
             .substring(0, 16);
@@ -549,14 +700,12 @@ public final class MethodsEvidence {
         name,
         gc.parameterCount(),
         tc.steps());
-    LanguageModel teacher = LanguageModel.create(gc, tok, 1234);
+    LanguageModel teacher = LanguageModel.create(gc, tok, o.i("data.seed"));
     long start = System.nanoTime();
     var r =
-        TrainingLoop.run(
+        trainOnStream(
             teacher,
-            new TextWindows(Arrays.copyOfRange(tokens, 0, cut), gc.blockSize(), tc.batchSize()),
-            new TextWindows(
-                Arrays.copyOfRange(tokens, cut, tokens.length), gc.blockSize(), tc.batchSize()),
+            tokens,
             tc,
             (step, total, l, v, tps) -> {
               if (step % Math.max(1, total / 10) == 0) {
