@@ -138,6 +138,7 @@ record TrainStage(TrainConfig tc, String stage, String runId, PrintStream out) {
     ThreadMXBean cpu = ManagementFactory.getThreadMXBean();
     List<Thread> threads = new ArrayList<>();
     List<Throwable> failures = java.util.Collections.synchronizedList(new ArrayList<>());
+    Map<String, Double> cpuSeconds = new java.util.concurrent.ConcurrentHashMap<>();
     for (Map.Entry<String, Job> e : jobs.entrySet()) {
       Thread t =
           new Thread(
@@ -151,9 +152,7 @@ record TrainStage(TrainConfig tc, String stage, String runId, PrintStream out) {
                 } catch (Throwable x) {
                   failures.add(x);
                 } finally {
-                  if (stage != null) {
-                    stage.part(e.getKey(), (cpu.getCurrentThreadCpuTime() - c0) / 1e9);
-                  }
+                  cpuSeconds.put(e.getKey(), (cpu.getCurrentThreadCpuTime() - c0) / 1e9);
                 }
               },
               "train-" + e.getKey());
@@ -172,6 +171,10 @@ record TrainStage(TrainConfig tc, String stage, String runId, PrintStream out) {
       if (pytorch) {
         JniUtils.setNumThreads(callerThreads);
       }
+    }
+    if (stage != null) {
+      // in the jobs' order, not the order they ended in: the report reads the same every run
+      jobs.keySet().forEach(k -> stage.part(k, cpuSeconds.getOrDefault(k, 0.0)));
     }
     if (!failures.isEmpty()) {
       Throwable f = failures.get(0);
