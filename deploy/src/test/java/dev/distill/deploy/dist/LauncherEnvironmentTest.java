@@ -11,8 +11,9 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The distribution's {@code bin/distill} hands the JVM {@code OMP_WAIT_POLICY=PASSIVE} unless the
- * user set it (libtorch's spinning OpenMP threads slowed the teacher ~4x on a loaded machine). Runs
+ * The distribution's {@code bin/distill} hands the JVM {@code GOMP_SPINCOUNT=1000} (libtorch's
+ * OpenMP workers spin about 10 us before they sleep, instead of libgomp's 3 ms default that slowed
+ * the teacher ~4x on a loaded machine) unless the user chose a wait policy or spin count. Runs
  * the real script with {@code JAVA_HOME} pointing at a stand-in {@code java} that prints the
  * variable, so no JVM or build is needed.
  */
@@ -20,15 +21,16 @@ class LauncherEnvironmentTest {
   @TempDir Path tmp;
 
   @Test
-  void launcherSetsPassiveOpenMpWaitUnlessTheUserChoseOne() throws Exception {
+  void launcherSetsAShortOpenMpSpinUnlessTheUserChoseAPolicyOrSpinCount() throws Exception {
     Path bin = Files.createDirectories(tmp.resolve("dist/bin"));
     Files.copy(Path.of("src/dist/bin/distill"), bin.resolve("distill"));
     Path java = Files.createDirectories(tmp.resolve("jdk/bin")).resolve("java");
-    Files.writeString(java, "#!/usr/bin/env bash\necho \"omp=${OMP_WAIT_POLICY:-unset}\"\n");
+    Files.writeString(java, "#!/usr/bin/env bash\necho \"omp=${OMP_WAIT_POLICY:-unset} spin=${GOMP_SPINCOUNT:-unset}\"\n");
     Files.setPosixFilePermissions(java, PosixFilePermissions.fromString("rwxr-xr-x"));
 
-    assertThat(launch(bin, Map.of())).contains("omp=PASSIVE");
-    assertThat(launch(bin, Map.of("OMP_WAIT_POLICY", "ACTIVE"))).contains("omp=ACTIVE");
+    assertThat(launch(bin, Map.of())).contains("omp=unset spin=1000");
+    assertThat(launch(bin, Map.of("OMP_WAIT_POLICY", "ACTIVE"))).contains("omp=ACTIVE spin=unset");
+    assertThat(launch(bin, Map.of("GOMP_SPINCOUNT", "50"))).contains("omp=unset spin=50");
   }
 
   private String launch(Path bin, Map<String, String> env) throws Exception {
@@ -37,6 +39,7 @@ class LauncherEnvironmentTest {
             .directory(tmp.toFile())
             .redirectErrorStream(true);
     pb.environment().remove("OMP_WAIT_POLICY");
+    pb.environment().remove("GOMP_SPINCOUNT");
     pb.environment().put("JAVA_HOME", tmp.resolve("jdk").toString());
     pb.environment().putAll(env);
     Process p = pb.start();
