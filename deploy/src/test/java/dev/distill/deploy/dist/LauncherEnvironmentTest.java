@@ -13,9 +13,9 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * The distribution's {@code bin/distill} hands the JVM {@code GOMP_SPINCOUNT=1000} (libtorch's
  * OpenMP workers spin about 10 us before they sleep, instead of libgomp's 3 ms default that slowed
- * the teacher ~4x on a loaded machine) unless the user chose a wait policy or spin count. Runs
- * the real script with {@code JAVA_HOME} pointing at a stand-in {@code java} that prints the
- * variable, so no JVM or build is needed.
+ * the teacher ~4x on a loaded machine) unless the user chose a wait policy or spin count. Runs the
+ * real script with {@code JAVA_HOME} pointing at a stand-in {@code java} that prints the variable,
+ * so no JVM or build is needed.
  */
 class LauncherEnvironmentTest {
   @TempDir Path tmp;
@@ -25,7 +25,9 @@ class LauncherEnvironmentTest {
     Path bin = Files.createDirectories(tmp.resolve("dist/bin"));
     Files.copy(Path.of("src/dist/bin/distill"), bin.resolve("distill"));
     Path java = Files.createDirectories(tmp.resolve("jdk/bin")).resolve("java");
-    Files.writeString(java, "#!/usr/bin/env bash\necho \"omp=${OMP_WAIT_POLICY:-unset} spin=${GOMP_SPINCOUNT:-unset}\"\n");
+    Files.writeString(
+        java,
+        "#!/usr/bin/env bash\necho \"omp=${OMP_WAIT_POLICY:-unset} spin=${GOMP_SPINCOUNT:-unset}\"\n");
     Files.setPosixFilePermissions(java, PosixFilePermissions.fromString("rwxr-xr-x"));
 
     assertThat(launch(bin, Map.of())).contains("omp=unset spin=1000");

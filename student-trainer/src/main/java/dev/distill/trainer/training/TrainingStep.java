@@ -4,6 +4,8 @@ import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.nn.Parameter;
+import ai.djl.pytorch.engine.PtNDArray;
+import ai.djl.pytorch.jni.JniUtils;
 import ai.djl.training.DefaultTrainingConfig;
 import ai.djl.training.GradientCollector;
 import ai.djl.training.Trainer;
@@ -57,11 +59,42 @@ public final class TrainingStep {
    */
   public static float forwardBackward(
       Trainer trainer, NDArray inputs, UnaryOperator<NDArray> loss) {
+    if (inputs instanceof PtNDArray) {
+      return forwardBackwardOnThisThread(trainer, inputs, loss);
+    }
     try (GradientCollector gc = trainer.newGradientCollector()) {
       NDArray logits = trainer.forward(new NDList(inputs)).singletonOrThrow();
       NDArray l = loss.apply(logits);
       gc.backward(l);
       return l.getFloat();
+    }
+  }
+
+  /**
+   * {@link #forwardBackward} on the PyTorch engine, without DJL's {@code PtGradientCollector}: that
+   * collector allows one collecting instance per JVM (a static flag; a second one throws "A
+   * PtGradientCollector is already collecting"), which would serialise the forward and backward
+   * passes of students trained at the same time on separate threads (issue 13: the demo trains a
+   * workload's two students concurrently, one intra-op thread each). What the collector does is
+   * kept: gradient recording on for this pass (libtorch's {@code GradMode} is thread-local, so
+   * other threads are unaffected), the backward pass from a gradient of ones into the parameters'
+   * {@code .grad} ({@code JniUtils.backward}, as the collector calls it), the previous mode
+   * restored. libtorch runs a CPU backward pass on the calling thread, so passes on different
+   * threads with separate graphs do not share state.
+   */
+  private static float forwardBackwardOnThisThread(
+      Trainer trainer, NDArray inputs, UnaryOperator<NDArray> loss) {
+    boolean wasRecording = JniUtils.isGradMode();
+    JniUtils.setGradMode(true);
+    try {
+      NDArray logits = trainer.forward(new NDList(inputs)).singletonOrThrow();
+      NDArray l = loss.apply(logits);
+      try (NDArray ones = l.onesLike()) {
+        JniUtils.backward((PtNDArray) l, (PtNDArray) ones, false, false);
+      }
+      return l.getFloat();
+    } finally {
+      JniUtils.setGradMode(wasRecording);
     }
   }
 

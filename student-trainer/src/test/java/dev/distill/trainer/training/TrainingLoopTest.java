@@ -40,6 +40,63 @@ class TrainingLoopTest {
     assertThat(r.tokensPerSecond()).isPositive();
   }
 
+  /** Trains {@code seed}'s model on a new thread with one libtorch intra-op thread. */
+  private static Thread onOneEngineThread(
+      long seed, List<Double> losses, List<Throwable> failures, Runnable ready) {
+    return new Thread(
+        () -> {
+          ai.djl.pytorch.jni.JniUtils.setNumThreads(1);
+          try {
+            ready.run();
+            train(seed, losses);
+          } catch (Throwable t) {
+            failures.add(t);
+          }
+        });
+  }
+
+  @Test
+  void twoModelsTrainOnTwoThreadsAtOnceWithTheLossesEachHasAlone() throws Exception {
+    // DJL's PtGradientCollector allows one per JVM; TrainingStep does without it (issue 13: the
+    // demo trains a workload's two students at the same time). One engine thread each, so the
+    // arithmetic is the same alone and side by side.
+    int callerThreads = ai.djl.pytorch.jni.JniUtils.getNumThreads();
+    List<Throwable> failures = java.util.Collections.synchronizedList(new ArrayList<>());
+    List<Double> aloneA = new ArrayList<>();
+    List<Double> aloneB = new ArrayList<>();
+    for (Thread t :
+        List.of(
+            onOneEngineThread(5, aloneA, failures, () -> {}),
+            onOneEngineThread(6, aloneB, failures, () -> {}))) {
+      t.start();
+      t.join();
+    }
+    java.util.concurrent.CountDownLatch both = new java.util.concurrent.CountDownLatch(2);
+    Runnable ready =
+        () -> {
+          both.countDown();
+          try {
+            both.await();
+          } catch (InterruptedException e) {
+            throw new IllegalStateException(e);
+          }
+        };
+    List<Double> togetherA = new ArrayList<>();
+    List<Double> togetherB = new ArrayList<>();
+    Thread a = onOneEngineThread(5, togetherA, failures, ready);
+    Thread b = onOneEngineThread(6, togetherB, failures, ready);
+    a.start();
+    b.start();
+    a.join();
+    b.join();
+    ai.djl.pytorch.jni.JniUtils.setNumThreads(callerThreads);
+
+    assertThat(failures).isEmpty();
+    assertThat(aloneA).hasSize(80).isNotEqualTo(aloneB);
+    assertThat(togetherA).isEqualTo(aloneA);
+    assertThat(togetherB).isEqualTo(aloneB);
+  }
+
   @Test
   void sameSeedGivesTheSameLosses() {
     List<Double> a = new ArrayList<>();
