@@ -533,7 +533,7 @@ public final class ConfigKeys {
         "3000",
         "Problems whose gold rationales train the teacher.");
     key(a, "arith.block-size", INT, atLeast(1), "64", "Context length of teacher and students.");
-    key(a, "arith.teacher-steps", INT, atLeast(1), "2000", "500", "Teacher optimiser steps.");
+    key(a, "arith.teacher-steps", INT, atLeast(1), "3000", "500", "Teacher optimiser steps.");
     key(a, "arith.teacher-batch", INT, atLeast(1), "24", "Teacher batch size.");
     key(
         a,
