@@ -581,7 +581,7 @@ public final class ConfigKeys {
     key(a, "arith.student-layers", INT, atLeast(1), "2", "1", "Student depth.");
     key(a, "arith.student-heads", INT, atLeast(1), "4", "2", "Student attention heads.");
     key(a, "arith.student-embd", INT, atLeast(1), "80", "32", "Student width.");
-    key(a, "arith.student-steps", INT, atLeast(1), "3000", "40", "Student optimiser steps.");
+    key(a, "arith.student-steps", INT, atLeast(1), "2000", "40", "Student optimiser steps.");
     key(a, "arith.student-batch", INT, atLeast(1), "32", "Student batch size.");
     key(
         a,
@@ -624,7 +624,7 @@ public final class ConfigKeys {
         "subword.teacher-steps",
         INT,
         atLeast(1),
-        "2500",
+        "2000",
         "150",
         "Teacher optimiser steps (cached once trained).");
     key(w, "subword.teacher-batch", INT, atLeast(1), "16", "12", "Teacher batch size (sequences).");
@@ -649,7 +649,7 @@ public final class ConfigKeys {
         "176",
         "88",
         "Student SwiGLU inner width.");
-    key(w, "subword.student-steps", INT, atLeast(1), "1500", "60", "Student optimiser steps.");
+    key(w, "subword.student-steps", INT, atLeast(1), "1000", "60", "Student optimiser steps.");
     key(w, "subword.student-batch", INT, atLeast(1), "32", "16", "Student batch size (sequences).");
     key(
         w,

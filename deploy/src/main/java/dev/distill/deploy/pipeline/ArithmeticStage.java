@@ -53,13 +53,18 @@ final class ArithmeticStage {
 
   private static final List<String> OPS = List.of("+", "-", "*");
 
+  /** Prefix of this workload's stage names: teacher, sample, curate, students, evaluate. */
+  static final String STAGE = "arithmetic ";
+
   private final DemoConfig config;
   private final ArithmeticConfig a;
+  private final StageClock clock;
   private final PrintStream out;
 
-  ArithmeticStage(DemoConfig config, PrintStream out) {
+  ArithmeticStage(DemoConfig config, StageClock clock, PrintStream out) {
     this.config = config;
     this.a = config.arithmetic();
+    this.clock = clock;
     this.out = out;
   }
 
@@ -118,22 +123,29 @@ final class ArithmeticStage {
   private static final String KD_STUDENT = "cot-kd-student";
   private static final String ANSWERS_STUDENT = "answers-only-student";
 
-  /** Teacher, rationales, curation, students, evaluation: each step below, in that order. */
+  /**
+   * Teacher, rationales, curation, students, evaluation: each step below, in that order, each a
+   * stage of the clock ({@code arithmetic teacher}, {@code arithmetic sample}, {@code arithmetic
+   * curate}, {@code arithmetic students}, {@code arithmetic evaluate}).
+   */
   ArithmeticResult run(Path runDir) throws IOException {
     Path dir = runDir.resolve("arithmetic");
-    Teacher teacher = teacher(dir);
+    Teacher teacher = clock.time(STAGE + "teacher", () -> teacher(dir));
     try (LanguageModel model = Checkpoints.load(teacher.dir())) {
       List<ArithmeticTask.Problem> labelled = teacher.problems().subList(0, a.labelledProblems());
-      Rationales rationales = sampleRationales(model, teacher.dir(), labelled, dir);
-      Curation curation = curate(dir);
+      Rationales rationales =
+          clock.time(STAGE + "sample", () -> sampleRationales(model, teacher.dir(), labelled, dir));
+      Curation curation = clock.time(STAGE + "curate", () -> curate(dir));
       if (curation.train() == 0) {
         // Nothing to distill from: say so in the report rather than train on nothing.
         out.println("[train arithmetic] no rationale survived curation; students not trained");
         return new ArithmeticResult(
             rationales, curation, "not trained: no rationale survived curation", null, null);
       }
-      Students students = trainStudents(teacher, labelled, curation, dir);
-      List<ModelRow> rows = evaluate(teacher, model, students, dir);
+      Students students =
+          clock.time(STAGE + "students", r -> trainStudents(teacher, labelled, curation, dir, r));
+      List<ModelRow> rows =
+          clock.time(STAGE + "evaluate", () -> evaluate(teacher, model, students, dir));
       printTable(rows);
       return new ArithmeticResult(
           rationales,
@@ -266,9 +278,16 @@ final class ArithmeticStage {
     return c;
   }
 
-  /** Students distilled step by step, and on answers only (same architecture, steps, seed). */
+  /**
+   * Students distilled step by step, and on answers only (same architecture, steps, seed), trained
+   * at the same time ({@link TrainStage#concurrently}).
+   */
   private Students trainStudents(
-      Teacher teacher, List<ArithmeticTask.Problem> labelled, Curation curation, Path dir)
+      Teacher teacher,
+      List<ArithmeticTask.Problem> labelled,
+      Curation curation,
+      Path dir,
+      StageClock.Running running)
       throws IOException {
     CharTokenizer tok = teacher.tok();
     GptConfig studentConfig = gpt(tok, a.studentLayers(), a.studentHeads(), a.studentEmbd());
@@ -298,6 +317,7 @@ final class ArithmeticStage {
           new TextWindows(answerTokens, a.blockSize(), a.studentBatch())
         });
     TrainStage trainer = new TrainStage(studentTrain, "train", config.runId(), out);
+    Map<String, TrainStage.Job> jobs = new LinkedHashMap<>();
     for (Map.Entry<String, BatchSource[]> e : students.entrySet()) {
       out.printf(
           Locale.ROOT,
@@ -305,16 +325,21 @@ final class ArithmeticStage {
           e.getKey(),
           studentConfig.parameterCount(),
           (double) studentConfig.parameterCount() / teacher.config().parameterCount());
-      try (LanguageModel s = LanguageModel.create(studentConfig, tok, config.seed())) {
-        trainer.train(e.getKey(), s, e.getValue()[0], e.getValue()[1], null);
-        trainer.save(
-            s,
-            dir.resolve("models").resolve(e.getKey()),
-            e.getKey().equals(KD_STUDENT)
-                ? kd.description()
-                : "cross-entropy on answer-only texts (no rationale, no teacher)");
-      }
+      jobs.put(
+          e.getKey(),
+          () -> {
+            try (LanguageModel s = LanguageModel.create(studentConfig, tok, config.seed())) {
+              trainer.train(e.getKey(), s, e.getValue()[0], e.getValue()[1], null);
+              trainer.save(
+                  s,
+                  dir.resolve("models").resolve(e.getKey()),
+                  e.getKey().equals(KD_STUDENT)
+                      ? kd.description()
+                      : "cross-entropy on answer-only texts (no rationale, no teacher)");
+            }
+          });
     }
+    TrainStage.concurrently(jobs, running);
     return new Students(studentConfig, kd, List.copyOf(students.keySet()));
   }
 

@@ -106,12 +106,16 @@ final class CharWorkload {
       CurateStage spark = new CurateStage(config, runDir, "spark", out);
       IngestResult ingest = clock.time("ingest", () -> spark.ingest(bootstrap, config.topic()));
       CurationResult curation = clock.time("curate", () -> spark.curate(ingest));
-      return clock.time("train", () -> trainStudents(runDir, tokenizer, labels, curation));
+      return clock.time("train", r -> trainStudents(runDir, tokenizer, labels, curation, r));
     }
   }
 
   private CharResult trainStudents(
-      Path runDir, CharTokenizer tokenizer, LabelResult labels, CurationResult curation)
+      Path runDir,
+      CharTokenizer tokenizer,
+      LabelResult labels,
+      CurationResult curation,
+      StageClock.Running running)
       throws IOException {
     TrainStage.Curated data = TrainStage.Curated.read(runDir, tokenizer, curation.val());
     CuratedDataset trainSet = data.train();
@@ -131,7 +135,8 @@ final class CharWorkload {
                 valSet.examples(),
                 kd,
                 hard,
-                runDir.resolve("models")));
+                runDir.resolve("models"),
+                running));
     Map<String, String> losses = new LinkedHashMap<>();
     losses.put(TrainStage.KD, kd.description());
     losses.put(TrainStage.HARD_LABEL, hard.description());

@@ -82,7 +82,7 @@ public final class LocalPipeline {
               : null;
       ArithmeticStage.ArithmeticResult arithmetic =
           config.runs(DemoConfig.ARITHMETIC)
-              ? clock.time("arithmetic", () -> new ArithmeticStage(config, out).run(runDir))
+              ? new ArithmeticStage(config, clock, out).run(runDir)
               : null;
       new PipelineFacts(
               chars.softLabels(),

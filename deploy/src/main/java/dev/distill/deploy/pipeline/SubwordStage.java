@@ -245,7 +245,7 @@ final class SubwordStage {
         Map<String, String> losses =
             clock.time(
                 STAGE + "train",
-                () -> trainStudents(dir, tok, teacherConfig, studentConfig, curation));
+                r -> trainStudents(dir, tok, teacherConfig, studentConfig, curation, r));
 
         // The KD student as a Hugging Face folder, reloaded and compared on held-out text
         HfExport export =
@@ -298,13 +298,17 @@ final class SubwordStage {
         out);
   }
 
-  /** The KD and hard-label students; returns each one's loss description. */
+  /**
+   * The KD and hard-label students, trained at the same time ({@link TrainStage#concurrently});
+   * returns each one's loss description.
+   */
   private Map<String, String> trainStudents(
       Path dir,
       Tokenizer tok,
       HfConfig teacherConfig,
       HfConfig studentConfig,
-      CurationResult curation)
+      CurationResult curation,
+      StageClock.Running running)
       throws IOException {
     TrainStage.Curated data = TrainStage.Curated.read(dir, tok, curation.val());
     CuratedDataset trainSet = data.train();
@@ -325,7 +329,8 @@ final class SubwordStage {
             valSet.examples(),
             kd,
             hard,
-            dir.resolve("models"));
+            dir.resolve("models"),
+            running);
     for (Map.Entry<String, TrainResult> e : curves.entrySet()) {
       RunReport.saveCurve(dir, e.getKey(), e.getValue());
     }

@@ -1,5 +1,7 @@
 package dev.distill.deploy.pipeline;
 
+import ai.djl.engine.Engine;
+import ai.djl.pytorch.jni.JniUtils;
 import dev.distill.models.checkpoint.Checkpoints;
 import dev.distill.models.gpt.LanguageModel;
 import dev.distill.models.tokenizer.Tokenizer;
@@ -15,7 +17,11 @@ import dev.distill.trainer.training.TrainResult;
 import dev.distill.trainer.training.TrainingLoop;
 import java.io.IOException;
 import java.io.PrintStream;
+import java.io.UncheckedIOException;
+import java.lang.management.ManagementFactory;
+import java.lang.management.ThreadMXBean;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -73,9 +79,11 @@ record TrainStage(TrainConfig tc, String stage, String runId, PrintStream out) {
       List<Example> val,
       DistillationLoss kd,
       DistillationLoss hard,
-      Path modelsDir)
+      Path modelsDir,
+      StageClock.Running running)
       throws IOException {
-    Map<String, TrainResult> curves = new LinkedHashMap<>();
+    Map<String, TrainResult> curves = new java.util.concurrent.ConcurrentHashMap<>();
+    Map<String, Job> jobs = new LinkedHashMap<>();
     for (Map.Entry<String, DistillationLoss> e :
         List.of(Map.entry(KD, kd), Map.entry(HARD_LABEL, hard))) {
       DistillationLoss loss = e.getValue();
@@ -87,13 +95,104 @@ record TrainStage(TrainConfig tc, String stage, String runId, PrintStream out) {
           describe,
           loss.alpha(),
           loss.description());
-      try (LanguageModel s = create.get()) {
-        curves.put(
-            e.getKey(), train(e.getKey(), s, batches(train, loss), batches(val, loss), null));
-        save(s, modelsDir.resolve(e.getKey()), loss.description());
+      jobs.put(
+          e.getKey(),
+          () -> {
+            try (LanguageModel s = create.get()) {
+              curves.put(
+                  e.getKey(), train(e.getKey(), s, batches(train, loss), batches(val, loss), null));
+              save(s, modelsDir.resolve(e.getKey()), loss.description());
+            }
+          });
+    }
+    concurrently(jobs, running);
+    Map<String, TrainResult> ordered = new LinkedHashMap<>();
+    jobs.keySet().forEach(k -> ordered.put(k, curves.get(k)));
+    return ordered;
+  }
+
+  /** One of the jobs {@link #concurrently} runs: a student's training and saving. */
+  interface Job {
+    void run() throws IOException;
+  }
+
+  /**
+   * Runs independent {@code jobs} (students of one workload) at the same time, each on its own
+   * thread with {@code max(1, t / jobs)} intra-op engine threads, {@code t} being the caller's (the
+   * launcher sets it to the core count). Why (issue 13, ask 5): a small student's step is hundreds
+   * of short engine ops; on one thread each op runs on the calling thread, without waking or
+   * waiting for the other OpenMP worker, so two 1-thread trainers on 2 cores do more steps per
+   * second together than one 2-thread trainer (about 1.35x in the cluster benchmark,
+   * benchmarks/README). libtorch's thread count is per calling thread under OpenMP ({@code
+   * at::set_num_threads}), as {@code LanguageModel.onOneThreadIfSmall} relies on; the caller's
+   * count is set again afterwards because MKL's part of that setting is process-wide.
+   *
+   * <p>Each job's CPU seconds (its thread's, which with one intra-op thread is all of its engine
+   * work) go to {@code stage} as a part ({@code cpu_seconds_by_part} in report.json); {@code stage}
+   * may be null. The first failure is rethrown after every job has ended.
+   */
+  static void concurrently(Map<String, Job> jobs, StageClock.Running stage) throws IOException {
+    boolean pytorch = "PyTorch".equals(Engine.getInstance().getEngineName());
+    int callerThreads = pytorch ? JniUtils.getNumThreads() : 1;
+    int each = Math.max(1, callerThreads / Math.max(1, jobs.size()));
+    ThreadMXBean cpu = ManagementFactory.getThreadMXBean();
+    List<Thread> threads = new ArrayList<>();
+    List<Throwable> failures = java.util.Collections.synchronizedList(new ArrayList<>());
+    Map<String, Double> cpuSeconds = new java.util.concurrent.ConcurrentHashMap<>();
+    for (Map.Entry<String, Job> e : jobs.entrySet()) {
+      Thread t =
+          new Thread(
+              () -> {
+                if (pytorch) {
+                  JniUtils.setNumThreads(each);
+                }
+                long c0 = cpu.getCurrentThreadCpuTime();
+                try {
+                  e.getValue().run();
+                } catch (Throwable x) {
+                  failures.add(x);
+                } finally {
+                  cpuSeconds.put(e.getKey(), (cpu.getCurrentThreadCpuTime() - c0) / 1e9);
+                }
+              },
+              "train-" + e.getKey());
+      threads.add(t);
+      t.start();
+    }
+    try {
+      for (Thread t : threads) {
+        t.join();
+      }
+    } catch (InterruptedException x) {
+      threads.forEach(Thread::interrupt);
+      Thread.currentThread().interrupt();
+      throw new IOException("interrupted while training " + jobs.keySet(), x);
+    } finally {
+      if (pytorch) {
+        JniUtils.setNumThreads(callerThreads);
       }
     }
-    return curves;
+    if (stage != null) {
+      // in the jobs' order, not the order they ended in: the report reads the same every run
+      jobs.keySet().forEach(k -> stage.part(k, cpuSeconds.getOrDefault(k, 0.0)));
+    }
+    if (!failures.isEmpty()) {
+      Throwable f = failures.get(0);
+      failures.stream().skip(1).forEach(f::addSuppressed);
+      if (f instanceof IOException io) {
+        throw io;
+      }
+      if (f instanceof UncheckedIOException u) {
+        throw u.getCause();
+      }
+      if (f instanceof RuntimeException r) {
+        throw r;
+      }
+      if (f instanceof Error err) {
+        throw err;
+      }
+      throw new IOException(f);
+    }
   }
 
   /** A nanoGPT-style teacher recipe: minimum lr a tenth, validation every quarter, 8 batches. */

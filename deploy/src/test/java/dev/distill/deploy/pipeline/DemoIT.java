@@ -111,9 +111,14 @@ class DemoIT {
     }
     assertThat(stageRows.keySet())
         .containsSubsequence("kafka", "teacher", "label", "ingest", "curate", "train")
-        .contains("subword train", "arithmetic")
+        .contains("subword train", "arithmetic students")
         .endsWith("eval");
     assertThat(stageRows.get("curate").get("peak_rss_mb").getAsDouble()).isGreaterThan(200);
+    // the two arithmetic students trained at the same time, each thread's CPU seconds recorded
+    JsonObject arithStudents = stageRows.get("arithmetic students");
+    assertThat(arithStudents.get("cpu_seconds").getAsDouble()).isPositive();
+    assertThat(arithStudents.getAsJsonObject("cpu_seconds_by_part").keySet())
+        .containsExactly("cot-kd-student", "answers-only-student");
     assertThat(stageRows.get("curate").get("seconds").getAsDouble())
         .isEqualTo(timings.get("curate").getAsDouble());
     assertThat(runDir.resolve("config.properties")).exists();

@@ -24,8 +24,13 @@ class StageClockTest {
     clock.time(
         "curate",
         () -> {
+          // at least 0.12 s of wall time and 0.15 s of this thread's CPU time (the machine may be
+          // shared, so wall time alone says little about CPU time)
+          java.lang.management.ThreadMXBean cpu =
+              java.lang.management.ManagementFactory.getThreadMXBean();
           long until = System.nanoTime() + 120_000_000L;
-          while (System.nanoTime() < until) {
+          long cpuUntil = cpu.getCurrentThreadCpuTime() + 150_000_000L;
+          while (System.nanoTime() < until || cpu.getCurrentThreadCpuTime() < cpuUntil) {
             Thread.onSpinWait();
           }
           return null;
@@ -42,12 +47,39 @@ class StageClockTest {
     assertThat(console.lines().filter(l -> l.startsWith("[stage] ")).toList())
         .hasSize(2)
         .allMatch(
-            l -> l.matches("\\[stage\\] \\w+: \\d+\\.\\d s, peak RSS \\d+\\.\\d MB \\(.+\\)"));
+            l ->
+                l.matches(
+                    "\\[stage\\] \\w+: \\d+\\.\\d s, \\d+\\.\\d CPU-s, peak RSS \\d+\\.\\d MB"
+                        + " \\(.+\\)"));
+    // the process's CPU time covers the spinning thread's
+    assertThat(clock.times().get(1).cpuSeconds()).isGreaterThanOrEqualTo(0.1);
+    assertThat(clock.times().get(1).parts()).isEmpty();
+  }
+
+  @Test
+  void concurrentPartsOfAStageAreRecordedInOrderAndPrintedInItsLine() throws Exception {
+    ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+    StageClock clock = new StageClock(new PrintStream(bytes, true, StandardCharsets.UTF_8));
+
+    clock.time(
+        "students",
+        r -> {
+          r.part("kd-student", 12.34);
+          r.part("hard-label-student", 3.0);
+          return null;
+        });
+
+    assertThat(clock.times().get(0).parts())
+        .containsExactly(Map.entry("kd-student", 12.3), Map.entry("hard-label-student", 3.0));
+    assertThat(bytes.toString(StandardCharsets.UTF_8))
+        .contains("[kd-student 12.3 CPU-s, hard-label-student 3.0 CPU-s]");
   }
 
   @Test
   void stagesSurviveThePipelineFactsWithTheirReportJsonKeys() throws Exception {
-    StageClock.StageTime t = new StageClock.StageTime("ingest", 12.3, 812.4, PeakRss.VM_HWM);
+    StageClock.StageTime t =
+        new StageClock.StageTime(
+            "ingest", 12.3, 20.5, 812.4, PeakRss.VM_HWM, Map.of("kd-student", 9.5));
     PipelineFacts facts = new PipelineFacts(null, null, null, null, null, null, null, List.of(t));
     facts.write(run);
 
@@ -57,6 +89,8 @@ class StageClockTest {
     assertThat(RunReport.toJson(back))
         .contains("\"name\": \"ingest\"")
         .contains("\"seconds\": 12.3")
+        .contains("\"cpu_seconds\": 20.5")
+        .contains("\"kd-student\": 9.5")
         .contains("\"peak_rss_mb\": 812.4")
         .contains("\"peak_rss_source\": \"VmHWM\"");
   }
