@@ -81,6 +81,13 @@ public final class CurationFeatures {
     }
     fields.add(DataTypes.createStructField(LABELS_HASH, DataTypes.LongType, false));
     fields.add(DataTypes.createStructField(LOC, DataTypes.LongType, false));
+    // The features (null on a rejected or chunked row: a chunked record gets them after its
+    // reassembly, in features()).
+    fields.add(DataTypes.createStructField(Deduplication.CONTENT_HASH, DataTypes.StringType, true));
+    fields.add(DataTypes.createStructField(NearDuplicates.KEY, DataTypes.StringType, true));
+    fields.add(
+        DataTypes.createStructField(
+            NearDuplicates.BANDS, DataTypes.createArrayType(DataTypes.LongType, false), true));
     fields.add(
         DataTypes.createStructField(RecordValidation.REJECT_REASON, DataTypes.StringType, true));
     fields.add(
@@ -130,7 +137,23 @@ public final class CurationFeatures {
    * @param files file number of every input path ({@code _metadata.file_path} spelling)
    */
   public static Dataset<Row> scan(Dataset<Row> rawWithMeta, Map<String, Integer> files) {
+    return scan(rawWithMeta, files, null);
+  }
+
+  /**
+   * {@link #scan(Dataset, Map)}, and on each valid row with {@code chunk_count <= 1} the features
+   * of {@link #features} too (content hash, near-duplicate key, band keys; the bands empty when
+   * {@code nearDuplicates} is null), computed from the token objects this pass has already made:
+   * one pass and one cache serve validation, exact dedupe and LSH (issue 14: the separate feature
+   * pass converted the tokens again and cached a second copy of them).
+   */
+  public static Dataset<Row> scan(
+      Dataset<Row> rawWithMeta, Map<String, Integer> files, NearDuplicates.Params nearDuplicates) {
     StructType in = rawWithMeta.schema();
+    int tokensAt = in.fieldIndex(RawColumns.TOKENS);
+    int idAt = in.fieldIndex(RawColumns.RECORD_ID);
+    int chunkIndexAt = in.fieldIndex(RawColumns.CHUNK_INDEX);
+    int chunkCountAt = in.fieldIndex(RawColumns.CHUNK_COUNT);
     int labelsAt = in.fieldIndex(RawColumns.SOFT_LABELS);
     int fileAt = in.fieldIndex(FILE);
     int rowAt = in.fieldIndex(ROW);
@@ -162,8 +185,18 @@ public final class CurationFeatures {
                     out[keep.length] = bytesHash(labels);
                     out[keep.length + 1] =
                         locator(fileIndex(files, r.getString(fileAt)), r.getLong(rowAt));
-                    out[keep.length + 2] = v.map(x -> x.reason().name()).orElse(null);
-                    out[keep.length + 3] = v.map(Violation::detail).orElse(null);
+                    if (v.isEmpty() && r.getInt(chunkCountAt) <= 1) {
+                      Object[] f =
+                          featureValues(
+                              r.get(tokensAt),
+                              r.getString(idAt),
+                              r.getInt(chunkIndexAt),
+                              nearDuplicates);
+                      f[2] = seq((long[]) f[2]);
+                      System.arraycopy(f, 0, out, keep.length + 2, f.length);
+                    }
+                    out[keep.length + 5] = v.map(x -> x.reason().name()).orElse(null);
+                    out[keep.length + 6] = v.map(Violation::detail).orElse(null);
                     return RowFactory.create(out);
                   }
                 },
@@ -172,19 +205,14 @@ public final class CurationFeatures {
 
   /**
    * Valid {@link #NARROW} rows (reject columns null) to {@link #EXAMPLE} rows: single rows pass
-   * with their own locator; the rows of a chunked record become one row (or one rejected row)
-   * holding every locator of the record.
+   * with their own locator and the features the scan computed; the rows of a chunked record become
+   * one row (or one rejected row) holding every locator of the record, its features computed here
+   * ({@link #features}). With {@code chunked} false the caller knows that no valid row has {@code
+   * chunk_count > 1} (e.g. counted on a pass that ran anyway), so the plan has no shuffle by record
+   * id: one Spark job less.
    */
-  public static Dataset<Row> examples(Dataset<Row> valid) {
-    return examples(valid, true);
-  }
-
-  /**
-   * {@link #examples(Dataset)}; with {@code chunked} false the caller knows that no valid row has
-   * {@code chunk_count > 1} (e.g. counted on a pass that ran anyway), so the plan has no shuffle by
-   * record id: one Spark job less.
-   */
-  public static Dataset<Row> examples(Dataset<Row> valid, boolean chunked) {
+  public static Dataset<Row> examples(
+      Dataset<Row> valid, boolean chunked, NearDuplicates.Params nearDuplicates) {
     Dataset<Row> single =
         valid
             .where(col(RawColumns.CHUNK_COUNT).leq(1))
@@ -203,7 +231,7 @@ public final class CurationFeatures {
                 (FlatMapGroupsFunction<String, Row, Row>)
                     (id, it) -> List.of(mergeNarrow(it)).iterator(),
                 Encoders.row(EXAMPLE));
-    return single.unionByName(multi);
+    return single.unionByName(features(multi, nearDuplicates));
   }
 
   private static int at(String name) {
@@ -369,27 +397,38 @@ public final class CurationFeatures {
     org.apache.spark.sql.expressions.UserDefinedFunction f =
         functions.udf(
             (UDF3<Object, String, Integer, Row>)
-                (t, id, chunk) -> {
-                  int[] tokens = TokenHashing.tokens(t);
-                  String hash = contentHash(tokens);
-                  long[] bands =
-                      nearDuplicates == null
-                          ? new long[0]
-                          : NearDuplicates.bandKeys(
-                              NearDuplicates.shingles(tokens, nearDuplicates), nearDuplicates);
-                  return RowFactory.create(hash, nearDuplicateKey(id, chunk, hash), bands);
-                },
+                (t, id, chunk) -> RowFactory.create(featureValues(t, id, chunk, nearDuplicates)),
             FEATURES);
-    // A separate projection: the optimiser does not inline a UDF referenced three times.
+    // A separate projection: the optimiser does not inline a UDF referenced three times. The
+    // three columns replace those of the same names (the scan's, null on chunked rows) in place.
+    List<org.apache.spark.sql.Column> cols = new ArrayList<>();
+    List<String> names = List.of(examples.columns());
+    for (String c : names) {
+      cols.add(
+          FEATURES.getFieldIndex(c).isDefined() ? col(FEATURES_COLUMN + "." + c).as(c) : col(c));
+    }
+    for (StructField c : FEATURES.fields()) {
+      if (!names.contains(c.name())) {
+        cols.add(col(FEATURES_COLUMN + "." + c.name()).as(c.name()));
+      }
+    }
     return examples
         .withColumn(
             FEATURES_COLUMN,
             f.apply(col(RawColumns.TOKENS), col(RawColumns.RECORD_ID), col(RawColumns.CHUNK_INDEX)))
-        .select(
-            col("*"),
-            col(FEATURES_COLUMN + "." + Deduplication.CONTENT_HASH).as(Deduplication.CONTENT_HASH),
-            col(FEATURES_COLUMN + "." + NearDuplicates.KEY).as(NearDuplicates.KEY),
-            col(FEATURES_COLUMN + "." + NearDuplicates.BANDS).as(NearDuplicates.BANDS))
-        .drop(FEATURES_COLUMN);
+        .select(cols.toArray(new org.apache.spark.sql.Column[0]));
+  }
+
+  /** {content hash, near-duplicate key, band keys} of one example (the {@link #FEATURES} row). */
+  private static Object[] featureValues(
+      Object t, String id, int chunk, NearDuplicates.Params nearDuplicates) {
+    int[] tokens = TokenHashing.tokens(t);
+    String hash = contentHash(tokens);
+    long[] bands =
+        nearDuplicates == null
+            ? new long[0]
+            : NearDuplicates.bandKeys(
+                NearDuplicates.shingles(tokens, nearDuplicates), nearDuplicates);
+    return new Object[] {hash, nearDuplicateKey(id, chunk, hash), bands};
   }
 }
