@@ -14,11 +14,11 @@ import java.util.Optional;
 import org.apache.commons.codec.digest.DigestUtils;
 import org.apache.spark.api.java.function.FlatMapGroupsFunction;
 import org.apache.spark.api.java.function.MapFunction;
-import org.apache.spark.api.java.function.MapPartitionsFunction;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Encoders;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.RowFactory;
+import org.apache.spark.sql.api.java.UDF1;
 import org.apache.spark.sql.api.java.UDF3;
 import org.apache.spark.sql.functions;
 import org.apache.spark.sql.types.DataTypes;
@@ -157,50 +157,56 @@ public final class CurationFeatures {
     int labelsAt = in.fieldIndex(RawColumns.SOFT_LABELS);
     int fileAt = in.fieldIndex(FILE);
     int rowAt = in.fieldIndex(ROW);
-    int[] keep = new int[RawColumns.SCHEMA.size() - 1];
-    int w = 0;
-    for (StructField f : RawColumns.SCHEMA.fields()) {
-      if (!f.name().equals(RawColumns.SOFT_LABELS)) {
-        keep[w++] = in.fieldIndex(f.name());
-      }
+    // One UDF per raw row returning only what the scan adds (a struct): the raw columns kept come
+    // straight from Spark's own row, never through Java objects. A mapPartitions returning whole
+    // narrow rows spent more CPU turning them back into Spark rows (the tokens element by element)
+    // than on MinHash (issue 14, JFR of bench/run.sh 50000: 156 of 420 result-stage samples).
+    List<StructField> added = new ArrayList<>();
+    for (int i = RawColumns.SCHEMA.size() - 1; i < NARROW.size(); i++) {
+      added.add(NARROW.fields()[i]);
     }
-    return rawWithMeta.mapPartitions(
-        (MapPartitionsFunction<Row, Row>)
-            it ->
-                new Iterator<>() {
-                  @Override
-                  public boolean hasNext() {
-                    return it.hasNext();
+    StructType addedType = DataTypes.createStructType(added);
+    org.apache.spark.sql.expressions.UserDefinedFunction scanRow =
+        functions.udf(
+            (UDF1<Row, Row>)
+                r -> {
+                  Optional<Violation> v = RecordValidation.check(r);
+                  Object[] out = new Object[addedType.size()];
+                  byte[] labels = r.isNullAt(labelsAt) ? new byte[0] : r.getAs(labelsAt);
+                  out[0] = bytesHash(labels);
+                  out[1] = locator(fileIndex(files, r.getString(fileAt)), r.getLong(rowAt));
+                  if (v.isEmpty() && r.getInt(chunkCountAt) <= 1) {
+                    Object[] f =
+                        featureValues(
+                            r.get(tokensAt),
+                            r.getString(idAt),
+                            r.getInt(chunkIndexAt),
+                            nearDuplicates);
+                    System.arraycopy(f, 0, out, 2, f.length);
                   }
-
-                  @Override
-                  public Row next() {
-                    Row r = it.next();
-                    Optional<Violation> v = RecordValidation.check(r);
-                    Object[] out = new Object[NARROW.size()];
-                    for (int i = 0; i < keep.length; i++) {
-                      out[i] = r.get(keep[i]);
-                    }
-                    byte[] labels = r.isNullAt(labelsAt) ? new byte[0] : r.getAs(labelsAt);
-                    out[keep.length] = bytesHash(labels);
-                    out[keep.length + 1] =
-                        locator(fileIndex(files, r.getString(fileAt)), r.getLong(rowAt));
-                    if (v.isEmpty() && r.getInt(chunkCountAt) <= 1) {
-                      Object[] f =
-                          featureValues(
-                              r.get(tokensAt),
-                              r.getString(idAt),
-                              r.getInt(chunkIndexAt),
-                              nearDuplicates);
-                      f[2] = seq((long[]) f[2]);
-                      System.arraycopy(f, 0, out, keep.length + 2, f.length);
-                    }
-                    out[keep.length + 5] = v.map(x -> x.reason().name()).orElse(null);
-                    out[keep.length + 6] = v.map(Violation::detail).orElse(null);
-                    return RowFactory.create(out);
-                  }
+                  out[5] = v.map(x -> x.reason().name()).orElse(null);
+                  out[6] = v.map(Violation::detail).orElse(null);
+                  return RowFactory.create(out);
                 },
-        Encoders.row(NARROW));
+            addedType);
+    String scanned = "_scanned";
+    List<org.apache.spark.sql.Column> cols = new ArrayList<>();
+    for (StructField f : NARROW.fields()) {
+      cols.add(
+          addedType.getFieldIndex(f.name()).isDefined()
+              ? col(scanned + "." + f.name()).as(f.name())
+              : col(f.name()));
+    }
+    // A separate projection: the optimiser does not inline a UDF referenced several times.
+    return rawWithMeta
+        .withColumn(
+            scanned,
+            scanRow.apply(
+                functions.struct(
+                    java.util.Arrays.stream(in.fieldNames())
+                        .map(functions::col)
+                        .toArray(org.apache.spark.sql.Column[]::new))))
+        .select(cols.toArray(new org.apache.spark.sql.Column[0]));
   }
 
   /**

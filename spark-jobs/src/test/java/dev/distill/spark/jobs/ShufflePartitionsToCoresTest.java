@@ -1,6 +1,7 @@
 package dev.distill.spark.jobs;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.fail;
 
 import dev.distill.spark.ChildJvm;
 import java.nio.charset.StandardCharsets;
@@ -28,12 +29,11 @@ class ShufflePartitionsToCoresTest {
     Path out = tmp.resolve("child.out");
     Process p =
         new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(out.toFile()).start();
-    boolean done = p.waitFor(240, TimeUnit.SECONDS);
-    if (!done) {
+    if (!p.waitFor(240, TimeUnit.SECONDS)) {
       p.destroyForcibly();
+      fail("child JVM still running after 240 s; output:\n" + Files.readString(out));
     }
     String log = Files.readString(out, StandardCharsets.UTF_8);
-    assertThat(done).as("child JVM finished; output:\n%s", log).isTrue();
     assertThat(p.exitValue()).as("exit code; output:\n%s", log).isZero();
     // local[3]: 3 cores. Not set by the user: the cores (Spark's own default is 200).
     assertThat(log).contains("not set by the user: 3");
