@@ -304,7 +304,12 @@ public final class CurateJob {
                 .sorted()
                 .toArray();
 
-        // 7. The second and last pass over the wide rows: the kept ones, written.
+        // 7. The second and last pass over the wide rows: the kept ones, written. Every decision
+        //    is in droppedLocators now: the narrow cache is released first, so the wide pass has
+        //    the memory (at 200,000 records the write spent 1.6-10.9 s in GC with it held).
+        for (Dataset<Row> d : cached) {
+          d.unpersist(true);
+        }
         Dataset<Row> curated =
             CuratedProjection.toCurated(
                 ExampleWeights.assign(

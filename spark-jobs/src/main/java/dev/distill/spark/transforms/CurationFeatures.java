@@ -36,12 +36,12 @@ import scala.jdk.javaapi.CollectionConverters;
  *       and only here) and keeps every column but {@code soft_labels}, plus a 64-bit hash of the
  *       label bytes (a deterministic dedupe tie-break) and a <em>locator</em>: {@code (file index
  *       << 40) | row index in the file}, from Spark's {@code _metadata} columns, unique per input
- *       row.
+ *       row; for a valid row that is not a chunk, its features too: the content hash (SHA-256 of
+ *       the token ids), the near-duplicate key and the MinHash/LSH band keys.
  *   <li>{@link #examples}: valid rows to examples; chunked records are reassembled on their tokens
- *       and summary columns (the same convention and checks as {@link ChunkReassembly}) and carry
- *       the locators of all their rows in {@value #LOCS}.
- *   <li>{@link #features}: one Java call per example computes the content hash (SHA-256 of the
- *       token ids), the near-duplicate key and the MinHash/LSH band keys.
+ *       and summary columns (the same convention and checks as {@link ChunkReassembly}), carry the
+ *       locators of all their rows in {@value #LOCS} and get their features from {@link #features}
+ *       (one Java call per example).
  * </ol>
  *
  * CurateJob then writes exactly the input rows whose locator belongs to a kept example.
