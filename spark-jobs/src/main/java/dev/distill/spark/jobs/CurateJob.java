@@ -112,7 +112,9 @@ public final class CurateJob {
         Dataset<Row> rawRead = input.read(spark);
         Map<String, Integer> files = fileNumbers(rawRead.inputFiles());
         Dataset<Row> scanned =
-            keep(cached, CurationFeatures.scan(withLocatorColumns(rawRead), files));
+            keep(
+                cached,
+                CurationFeatures.scan(withLocatorColumns(rawRead), files, opt.nearDuplicates()));
         Column reason = col(RecordValidation.REJECT_REASON);
         Column isValid = reason.isNull();
         List<Column> scanMetrics = new ArrayList<>();
@@ -164,16 +166,17 @@ public final class CurateJob {
         }
         boolean chunked = number(scan, "chunked") > 0;
 
-        // 2. Examples (chunked records reassembled: only when a row is chunked), their features,
-        //    and the exact-dedupe decision, cached narrow. Each example carries a decision: null
+        // 2. Examples (chunked records reassembled, and cached narrow: only when a row is
+        //    chunked; single rows carry the features the scan computed, so they need no cache of
+        //    their own) and the exact-dedupe decision. Each example carries a decision: null
         //    (kept so far) or why it is dropped; later steps only decide on undecided rows.
-        Dataset<Row> decided =
-            keep(
-                cached,
-                withDuplicates(
-                    CurationFeatures.features(
-                        CurationFeatures.examples(RecordValidation.valid(scanned), chunked),
-                        opt.nearDuplicates())));
+        Dataset<Row> exampleRows =
+            CurationFeatures.examples(
+                RecordValidation.valid(scanned), chunked, opt.nearDuplicates());
+        if (chunked) {
+          exampleRows = keep(cached, exampleRows);
+        }
+        Dataset<Row> decided = withDuplicates(spark, exampleRows);
         Column undecided = col(DECISION).isNull();
         Column chunkReject = col(ChunkReassembly.CHUNK_REJECT);
         Column chunkRows = col(ChunkReassembly.CHUNK_ROWS).cast("long");
@@ -242,7 +245,6 @@ public final class CurateJob {
         annotated = SplitAssignment.assign(annotated, config.valFraction());
         Column isTrain = col(SplitAssignment.SPLIT).equalTo(SplitAssignment.TRAIN);
         Column isVal = col(SplitAssignment.SPLIT).equalTo(SplitAssignment.VAL);
-        long contaminated = 0;
         if (opt.decontamination() != null) {
           Decontamination.Params d = opt.decontamination();
           Dataset<Row> eval =
@@ -250,17 +252,20 @@ public final class CurateJob {
                   ? annotated.where(undecided.and(isVal))
                   : ParquetInput.resolve(hadoop, "--decontaminate-against", d.evalPath())
                       .read(spark);
-          java.util.SortedSet<String> dirty = new java.util.TreeSet<>();
-          for (Row r :
-              Decontamination.hits(
-                      annotated.where(undecided.and(isTrain)),
-                      Decontamination.ngrams(eval, d.ngram()),
-                      d.ngram())
-                  .collectAsList()) {
-            dirty.add(r.getString(0));
-          }
-          contaminated = dirty.size();
-          annotated = decide(spark, annotated, undecided.and(isTrain), dirty, CONTAMINATED);
+          // The eval set's n-grams are collected (one job) and the decision is a column: it
+          // rides on the pass below, which counts it.
+          long[] evalNgrams = Decontamination.ngramSet(eval, d.ngram());
+          annotated =
+              annotated.withColumn(
+                  DECISION,
+                  when(
+                          undecided
+                              .and(isTrain)
+                              .and(
+                                  Decontamination.sharesNgram(spark, evalNgrams, d.ngram())
+                                      .apply(col(RawColumns.TOKENS))),
+                          lit(CONTAMINATED))
+                      .otherwise(col(DECISION)));
         }
 
         // 6. One pass over the narrow examples: the locators of every dropped example are
@@ -275,6 +280,7 @@ public final class CurateJob {
               count(when(col(DECISION).equalTo(resolved.get(i).filter().name()), 1))
                   .as("filter_" + i));
         }
+        totalMetrics.add(count(when(col(DECISION).equalTo(CONTAMINATED), 1)).as("contaminated"));
         Observation totalStats = new Observation("curate-totals");
         long[] droppedExampleLocators =
             longs(
@@ -284,6 +290,7 @@ public final class CurateJob {
         Map<String, Object> totals = totalStats.getAsJava();
         long train = number(totals, "train");
         long val = number(totals, "val");
+        long contaminated = number(totals, "contaminated");
         Object mean = totals.get("weight_mean");
         double weightMean = mean == null ? 1.0 : ((Number) mean).doubleValue();
         Map<String, Long> filtered = new TreeMap<>();
@@ -297,7 +304,12 @@ public final class CurateJob {
                 .sorted()
                 .toArray();
 
-        // 7. The second and last pass over the wide rows: the kept ones, written.
+        // 7. The second and last pass over the wide rows: the kept ones, written. Every decision
+        //    is in droppedLocators now: the narrow cache is released first, so the wide pass has
+        //    the memory (at 200,000 records the write spent 1.6-10.9 s in GC with it held).
+        for (Dataset<Row> d : cached) {
+          d.unpersist(true);
+        }
         Dataset<Row> curated =
             CuratedProjection.toCurated(
                 ExampleWeights.assign(
@@ -413,12 +425,15 @@ public final class CurateJob {
   /**
    * Adds {@value #DECISION} to example rows: the chunk reject reason, {@value #DUPLICATE} for all
    * but the first example of each content hash (order: record id, chunk, Kafka coordinates, the
-   * label-bytes hash, the locator; rejected chunk groups take no part), else null. One shuffle.
+   * label-bytes hash, the locator; rejected chunk groups take no part), else null. One shuffle of
+   * the hash and the ordering columns only (not the tokens: issue 14, the window over whole example
+   * rows shuffled 138 MB at 200,000 records); the locators of the duplicates (a few percent of the
+   * rows) are collected and the decision is a lookup in their broadcast.
    */
-  private static Dataset<Row> withDuplicates(Dataset<Row> rows) {
+  private static Dataset<Row> withDuplicates(SparkSession spark, Dataset<Row> rows) {
     Column rejectedChunks = col(ChunkReassembly.CHUNK_REJECT).isNotNull();
     WindowSpec byContent =
-        Window.partitionBy(col(Deduplication.CONTENT_HASH), rejectedChunks)
+        Window.partitionBy(col(Deduplication.CONTENT_HASH))
             .orderBy(
                 col(RawColumns.RECORD_ID).asc_nulls_last(),
                 col(RawColumns.CHUNK_INDEX).asc_nulls_last(),
@@ -426,10 +441,34 @@ public final class CurateJob {
                 col(RawColumns.KAFKA_OFFSET).asc_nulls_last(),
                 col(CurationFeatures.LABELS_HASH).asc_nulls_last(),
                 col(CurationFeatures.LOC).asc_nulls_last());
+    long[] duplicates =
+        longs(
+            rows.where(rejectedChunks.unary_$bang())
+                .select(
+                    col(Deduplication.CONTENT_HASH),
+                    col(RawColumns.RECORD_ID),
+                    col(RawColumns.CHUNK_INDEX),
+                    col(RawColumns.KAFKA_PARTITION),
+                    col(RawColumns.KAFKA_OFFSET),
+                    col(CurationFeatures.LABELS_HASH),
+                    col(CurationFeatures.LOC))
+                .withColumn("_rank", row_number().over(byContent))
+                .where(col("_rank").gt(1))
+                .select(col(CurationFeatures.LOC)));
+    java.util.Arrays.sort(duplicates);
     return rows.withColumn(
         DECISION,
         when(rejectedChunks, col(ChunkReassembly.CHUNK_REJECT))
-            .when(row_number().over(byContent).gt(1), lit(DUPLICATE)));
+            .when(locatorIn(spark, duplicates).apply(col(CurationFeatures.LOC)), lit(DUPLICATE)));
+  }
+
+  /** Whether a locator is in {@code sorted} (broadcast; a binary search per row). */
+  private static UserDefinedFunction locatorIn(SparkSession spark, long[] sorted) {
+    Broadcast<long[]> set =
+        JavaSparkContext.fromSparkContext(spark.sparkContext()).broadcast(sorted);
+    return udf(
+        (UDF1<Long, Boolean>) loc -> java.util.Arrays.binarySearch(set.value(), loc) >= 0,
+        DataTypes.BooleanType);
   }
 
   /**
@@ -483,18 +522,7 @@ public final class CurateJob {
       Map<String, Integer> files,
       long[] dropped,
       boolean chunked) {
-    Broadcast<long[]> drop =
-        JavaSparkContext.fromSparkContext(spark.sparkContext()).broadcast(dropped);
-    UserDefinedFunction keepRow =
-        udf(
-            (UDF2<String, Long, Boolean>)
-                (file, row) ->
-                    java.util.Arrays.binarySearch(
-                            drop.value(),
-                            CurationFeatures.locator(
-                                CurationFeatures.fileIndexOf(files, file), row))
-                        < 0,
-            DataTypes.BooleanType);
+    UserDefinedFunction isDropped = locatorIn(spark, dropped);
     UserDefinedFunction locator =
         udf(
             (UDF2<String, Long, Long>)
@@ -503,7 +531,10 @@ public final class CurateJob {
             DataTypes.LongType);
     Dataset<Row> rows =
         withLocatorColumns(raw)
-            .where(keepRow.apply(col(CurationFeatures.FILE), col(CurationFeatures.ROW)));
+            .where(
+                functions.not(
+                    isDropped.apply(
+                        locator.apply(col(CurationFeatures.FILE), col(CurationFeatures.ROW)))));
     Dataset<Row> single =
         rows.where(col(RawColumns.CHUNK_COUNT).leq(1))
             .select(RawColumns.names().stream().map(functions::col).toArray(Column[]::new));

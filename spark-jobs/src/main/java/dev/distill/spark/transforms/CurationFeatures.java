@@ -14,11 +14,11 @@ import java.util.Optional;
 import org.apache.commons.codec.digest.DigestUtils;
 import org.apache.spark.api.java.function.FlatMapGroupsFunction;
 import org.apache.spark.api.java.function.MapFunction;
-import org.apache.spark.api.java.function.MapPartitionsFunction;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Encoders;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.RowFactory;
+import org.apache.spark.sql.api.java.UDF1;
 import org.apache.spark.sql.api.java.UDF3;
 import org.apache.spark.sql.functions;
 import org.apache.spark.sql.types.DataTypes;
@@ -36,12 +36,12 @@ import scala.jdk.javaapi.CollectionConverters;
  *       and only here) and keeps every column but {@code soft_labels}, plus a 64-bit hash of the
  *       label bytes (a deterministic dedupe tie-break) and a <em>locator</em>: {@code (file index
  *       << 40) | row index in the file}, from Spark's {@code _metadata} columns, unique per input
- *       row.
+ *       row; for a valid row that is not a chunk, its features too: the content hash (SHA-256 of
+ *       the token ids), the near-duplicate key and the MinHash/LSH band keys.
  *   <li>{@link #examples}: valid rows to examples; chunked records are reassembled on their tokens
- *       and summary columns (the same convention and checks as {@link ChunkReassembly}) and carry
- *       the locators of all their rows in {@value #LOCS}.
- *   <li>{@link #features}: one Java call per example computes the content hash (SHA-256 of the
- *       token ids), the near-duplicate key and the MinHash/LSH band keys.
+ *       and summary columns (the same convention and checks as {@link ChunkReassembly}), carry the
+ *       locators of all their rows in {@value #LOCS} and get their features from {@link #features}
+ *       (one Java call per example).
  * </ol>
  *
  * CurateJob then writes exactly the input rows whose locator belongs to a kept example.
@@ -81,6 +81,13 @@ public final class CurationFeatures {
     }
     fields.add(DataTypes.createStructField(LABELS_HASH, DataTypes.LongType, false));
     fields.add(DataTypes.createStructField(LOC, DataTypes.LongType, false));
+    // The features (null on a rejected or chunked row: a chunked record gets them after its
+    // reassembly, in features()).
+    fields.add(DataTypes.createStructField(Deduplication.CONTENT_HASH, DataTypes.StringType, true));
+    fields.add(DataTypes.createStructField(NearDuplicates.KEY, DataTypes.StringType, true));
+    fields.add(
+        DataTypes.createStructField(
+            NearDuplicates.BANDS, DataTypes.createArrayType(DataTypes.LongType, false), true));
     fields.add(
         DataTypes.createStructField(RecordValidation.REJECT_REASON, DataTypes.StringType, true));
     fields.add(
@@ -130,61 +137,88 @@ public final class CurationFeatures {
    * @param files file number of every input path ({@code _metadata.file_path} spelling)
    */
   public static Dataset<Row> scan(Dataset<Row> rawWithMeta, Map<String, Integer> files) {
+    return scan(rawWithMeta, files, null);
+  }
+
+  /**
+   * {@link #scan(Dataset, Map)}, and on each valid row with {@code chunk_count <= 1} the features
+   * of {@link #features} too (content hash, near-duplicate key, band keys; the bands empty when
+   * {@code nearDuplicates} is null), computed from the token objects this pass has already made:
+   * one pass and one cache serve validation, exact dedupe and LSH (issue 14: the separate feature
+   * pass converted the tokens again and cached a second copy of them).
+   */
+  public static Dataset<Row> scan(
+      Dataset<Row> rawWithMeta, Map<String, Integer> files, NearDuplicates.Params nearDuplicates) {
     StructType in = rawWithMeta.schema();
+    int tokensAt = in.fieldIndex(RawColumns.TOKENS);
+    int idAt = in.fieldIndex(RawColumns.RECORD_ID);
+    int chunkIndexAt = in.fieldIndex(RawColumns.CHUNK_INDEX);
+    int chunkCountAt = in.fieldIndex(RawColumns.CHUNK_COUNT);
     int labelsAt = in.fieldIndex(RawColumns.SOFT_LABELS);
     int fileAt = in.fieldIndex(FILE);
     int rowAt = in.fieldIndex(ROW);
-    int[] keep = new int[RawColumns.SCHEMA.size() - 1];
-    int w = 0;
-    for (StructField f : RawColumns.SCHEMA.fields()) {
-      if (!f.name().equals(RawColumns.SOFT_LABELS)) {
-        keep[w++] = in.fieldIndex(f.name());
-      }
+    // One UDF per raw row returning only what the scan adds (a struct): the raw columns kept come
+    // straight from Spark's own row, never through Java objects. A mapPartitions returning whole
+    // narrow rows spent more CPU turning them back into Spark rows (the tokens element by element)
+    // than on MinHash (issue 14, JFR of bench/run.sh 50000: 156 of 420 result-stage samples).
+    List<StructField> added = new ArrayList<>();
+    for (int i = RawColumns.SCHEMA.size() - 1; i < NARROW.size(); i++) {
+      added.add(NARROW.fields()[i]);
     }
-    return rawWithMeta.mapPartitions(
-        (MapPartitionsFunction<Row, Row>)
-            it ->
-                new Iterator<>() {
-                  @Override
-                  public boolean hasNext() {
-                    return it.hasNext();
+    StructType addedType = DataTypes.createStructType(added);
+    org.apache.spark.sql.expressions.UserDefinedFunction scanRow =
+        functions.udf(
+            (UDF1<Row, Row>)
+                r -> {
+                  Optional<Violation> v = RecordValidation.check(r);
+                  Object[] out = new Object[addedType.size()];
+                  byte[] labels = r.isNullAt(labelsAt) ? new byte[0] : r.getAs(labelsAt);
+                  out[0] = bytesHash(labels);
+                  out[1] = locator(fileIndex(files, r.getString(fileAt)), r.getLong(rowAt));
+                  if (v.isEmpty() && r.getInt(chunkCountAt) <= 1) {
+                    Object[] f =
+                        featureValues(
+                            r.get(tokensAt),
+                            r.getString(idAt),
+                            r.getInt(chunkIndexAt),
+                            nearDuplicates);
+                    System.arraycopy(f, 0, out, 2, f.length);
                   }
-
-                  @Override
-                  public Row next() {
-                    Row r = it.next();
-                    Optional<Violation> v = RecordValidation.check(r);
-                    Object[] out = new Object[NARROW.size()];
-                    for (int i = 0; i < keep.length; i++) {
-                      out[i] = r.get(keep[i]);
-                    }
-                    byte[] labels = r.isNullAt(labelsAt) ? new byte[0] : r.getAs(labelsAt);
-                    out[keep.length] = bytesHash(labels);
-                    out[keep.length + 1] =
-                        locator(fileIndex(files, r.getString(fileAt)), r.getLong(rowAt));
-                    out[keep.length + 2] = v.map(x -> x.reason().name()).orElse(null);
-                    out[keep.length + 3] = v.map(Violation::detail).orElse(null);
-                    return RowFactory.create(out);
-                  }
+                  out[5] = v.map(x -> x.reason().name()).orElse(null);
+                  out[6] = v.map(Violation::detail).orElse(null);
+                  return RowFactory.create(out);
                 },
-        Encoders.row(NARROW));
+            addedType);
+    String scanned = "_scanned";
+    List<org.apache.spark.sql.Column> cols = new ArrayList<>();
+    for (StructField f : NARROW.fields()) {
+      cols.add(
+          addedType.getFieldIndex(f.name()).isDefined()
+              ? col(scanned + "." + f.name()).as(f.name())
+              : col(f.name()));
+    }
+    // A separate projection: the optimiser does not inline a UDF referenced several times.
+    return rawWithMeta
+        .withColumn(
+            scanned,
+            scanRow.apply(
+                functions.struct(
+                    java.util.Arrays.stream(in.fieldNames())
+                        .map(functions::col)
+                        .toArray(org.apache.spark.sql.Column[]::new))))
+        .select(cols.toArray(new org.apache.spark.sql.Column[0]));
   }
 
   /**
    * Valid {@link #NARROW} rows (reject columns null) to {@link #EXAMPLE} rows: single rows pass
-   * with their own locator; the rows of a chunked record become one row (or one rejected row)
-   * holding every locator of the record.
+   * with their own locator and the features the scan computed; the rows of a chunked record become
+   * one row (or one rejected row) holding every locator of the record, its features computed here
+   * ({@link #features}). With {@code chunked} false the caller knows that no valid row has {@code
+   * chunk_count > 1} (e.g. counted on a pass that ran anyway), so the plan has no shuffle by record
+   * id: one Spark job less.
    */
-  public static Dataset<Row> examples(Dataset<Row> valid) {
-    return examples(valid, true);
-  }
-
-  /**
-   * {@link #examples(Dataset)}; with {@code chunked} false the caller knows that no valid row has
-   * {@code chunk_count > 1} (e.g. counted on a pass that ran anyway), so the plan has no shuffle by
-   * record id: one Spark job less.
-   */
-  public static Dataset<Row> examples(Dataset<Row> valid, boolean chunked) {
+  public static Dataset<Row> examples(
+      Dataset<Row> valid, boolean chunked, NearDuplicates.Params nearDuplicates) {
     Dataset<Row> single =
         valid
             .where(col(RawColumns.CHUNK_COUNT).leq(1))
@@ -203,7 +237,7 @@ public final class CurationFeatures {
                 (FlatMapGroupsFunction<String, Row, Row>)
                     (id, it) -> List.of(mergeNarrow(it)).iterator(),
                 Encoders.row(EXAMPLE));
-    return single.unionByName(multi);
+    return single.unionByName(features(multi, nearDuplicates));
   }
 
   private static int at(String name) {
@@ -369,27 +403,38 @@ public final class CurationFeatures {
     org.apache.spark.sql.expressions.UserDefinedFunction f =
         functions.udf(
             (UDF3<Object, String, Integer, Row>)
-                (t, id, chunk) -> {
-                  int[] tokens = TokenHashing.tokens(t);
-                  String hash = contentHash(tokens);
-                  long[] bands =
-                      nearDuplicates == null
-                          ? new long[0]
-                          : NearDuplicates.bandKeys(
-                              NearDuplicates.shingles(tokens, nearDuplicates), nearDuplicates);
-                  return RowFactory.create(hash, nearDuplicateKey(id, chunk, hash), bands);
-                },
+                (t, id, chunk) -> RowFactory.create(featureValues(t, id, chunk, nearDuplicates)),
             FEATURES);
-    // A separate projection: the optimiser does not inline a UDF referenced three times.
+    // A separate projection: the optimiser does not inline a UDF referenced three times. The
+    // three columns replace those of the same names (the scan's, null on chunked rows) in place.
+    List<org.apache.spark.sql.Column> cols = new ArrayList<>();
+    List<String> names = List.of(examples.columns());
+    for (String c : names) {
+      cols.add(
+          FEATURES.getFieldIndex(c).isDefined() ? col(FEATURES_COLUMN + "." + c).as(c) : col(c));
+    }
+    for (StructField c : FEATURES.fields()) {
+      if (!names.contains(c.name())) {
+        cols.add(col(FEATURES_COLUMN + "." + c.name()).as(c.name()));
+      }
+    }
     return examples
         .withColumn(
             FEATURES_COLUMN,
             f.apply(col(RawColumns.TOKENS), col(RawColumns.RECORD_ID), col(RawColumns.CHUNK_INDEX)))
-        .select(
-            col("*"),
-            col(FEATURES_COLUMN + "." + Deduplication.CONTENT_HASH).as(Deduplication.CONTENT_HASH),
-            col(FEATURES_COLUMN + "." + NearDuplicates.KEY).as(NearDuplicates.KEY),
-            col(FEATURES_COLUMN + "." + NearDuplicates.BANDS).as(NearDuplicates.BANDS))
-        .drop(FEATURES_COLUMN);
+        .select(cols.toArray(new org.apache.spark.sql.Column[0]));
+  }
+
+  /** {content hash, near-duplicate key, band keys} of one example (the {@link #FEATURES} row). */
+  private static Object[] featureValues(
+      Object t, String id, int chunk, NearDuplicates.Params nearDuplicates) {
+    int[] tokens = TokenHashing.tokens(t);
+    String hash = contentHash(tokens);
+    long[] bands =
+        nearDuplicates == null
+            ? new long[0]
+            : NearDuplicates.bandKeys(
+                NearDuplicates.shingles(tokens, nearDuplicates), nearDuplicates);
+    return new Object[] {hash, nearDuplicateKey(id, chunk, hash), bands};
   }
 }

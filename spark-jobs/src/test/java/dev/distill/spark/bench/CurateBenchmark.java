@@ -41,12 +41,13 @@ import org.apache.spark.sql.SparkSession;
  * <p>Run: {@code bash spark-jobs/bench/run.sh [N] [positions] [rounds] [once] [quality]} (defaults
  * 10000, 128, 3; {@code once} skips the 10 N run; {@code quality} adds the near-duplicate precision
  * and recall against exact Jaccard; {@code jobs} lists what started each Spark job of the last
- * curation; {@code shuffle=A,B} sets {@code spark.sql.shuffle.partitions} to A before the curations
- * of even rounds and to B before odd ones, and prints each round's CPU-seconds). Each size runs
- * {@code rounds} interleaved rounds (plain copy, curate, plain copy, curate, ...) in one JVM and
- * prints medians, their ratio, and the Spark jobs and stages of the last curation (counted by a
- * listener, as the event log records them) and its Parquet files. The data lives in a temp folder,
- * deleted at the end.
+ * curation; {@code decontaminate} adds decontamination against the val split (13-grams); {@code
+ * shuffle=A,B} sets {@code spark.sql.shuffle.partitions} to A before the curations of even rounds
+ * and to B before odd ones, and prints each round's CPU-seconds). Each size runs {@code rounds}
+ * interleaved rounds (plain copy, curate, plain copy, curate, ...) in one JVM and prints medians,
+ * their ratio, and the Spark jobs and stages of the last curation (counted by a listener, as the
+ * event log records them) and its Parquet files. The data lives in a temp folder, deleted at the
+ * end.
  */
 public final class CurateBenchmark {
   static final int VOCAB = 96;
@@ -362,6 +363,13 @@ public final class CurateBenchmark {
             .withNearDuplicates(NearDuplicates.Params.withThreshold(0.8))
             .withLogitFilters(List.of(LogitFilters.Filter.parse("mean_entropy<=q0.99")))
             .withWeights(ExampleWeights.Params.entropy(1.0));
+    if (decontaminate) {
+      // Against the val split itself: the benchmark has no evaluation set of its own.
+      opt =
+          opt.withDecontamination(
+              new dev.distill.spark.transforms.Decontamination.Params(
+                  dev.distill.spark.transforms.Decontamination.DEFAULT_NGRAM, null, true));
+    }
     Path curated = dir.resolve("curated-" + n);
     CurateConfig config =
         new CurateConfig(
@@ -429,7 +437,7 @@ public final class CurateBenchmark {
       System.out.printf(
           "| %,d | %,d | %.1f | %.1f | %.2fx | %d | %d | %d |   rounds %d: plain %s curate %s;"
               + " %,.0f rec/s %,.0f tok/s curated [kept %d, duplicates %d, near-dups %d,"
-              + " filtered %s]%n",
+              + " filtered %s, contaminated %d]%n",
           n,
           tokens,
           p,
@@ -446,7 +454,8 @@ public final class CurateBenchmark {
           r.kept(),
           r.duplicates(),
           r.nearDuplicates(),
-          r.filtered());
+          r.filtered(),
+          r.contaminated());
     }
     if (print) {
       // CPU-seconds of the whole JVM (driver and the local executor): on a shared machine they
@@ -487,6 +496,9 @@ public final class CurateBenchmark {
     }
   }
 
+  /** {@code decontaminate} on the command line: decontamination against the val split too. */
+  private static boolean decontaminate;
+
   /** {@code shuffle=A,B} on the command line: the two shuffle partition counts, else null. */
   private static String[] shuffleAb;
 
@@ -502,6 +514,7 @@ public final class CurateBenchmark {
     boolean once = java.util.Arrays.asList(args).contains("once");
     boolean quality = java.util.Arrays.asList(args).contains("quality");
     boolean listJobs = java.util.Arrays.asList(args).contains("jobs");
+    decontaminate = java.util.Arrays.asList(args).contains("decontaminate");
     Path dir = Files.createTempDirectory("curate-bench");
     SparkSession spark = localSession("curate-bench");
     JobCounter counter = new JobCounter();
