@@ -2,7 +2,7 @@
 # Batch-1 decoding with a KV cache, distill (models' GenerationBenchmark, Sampler.generate with
 # Decoding.KV_CACHE, DENSE) vs PyTorch eager (generate_kv_pytorch.py), same model shape (the demo's
 # 0.8M teacher), prompt 16, 48 new tokens at temperature 1; interleaved rounds, medians (issue 13).
-# Each side runs under the same OpenMP wait policies (PASSIVE, distill's default, and the OpenMP
+# Each side runs under the same OpenMP wait policies (PASSIVE, the launchers' setting until session 7, and the OpenMP
 # default), like against like; PyTorch also with one thread (what distill's batch-1 step uses).
 # Usage: benchmarks/scripts/generation.sh [ROUNDS=3] [REPEATS per run=5]
 set -euo pipefail
@@ -20,7 +20,7 @@ export DJL_OFFLINE=true OMP_NUM_THREADS="${OMP_NUM_THREADS:-$(nproc)}"
 # shellcheck source=../../engine-env.sh
 source "$ROOT/engine-env.sh"
 echo "cpu: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores; $(uptime | sed 's/.*load/load/')"
-echo "distill: ${DISTILL_ENGINE_PROPS[*]}; OMP_NUM_THREADS=$OMP_NUM_THREADS; each side once with OMP_WAIT_POLICY=PASSIVE (distill's default, engine-env.sh) and once with the OpenMP default (unset)"
+echo "distill: ${DISTILL_ENGINE_PROPS[*]}; OMP_NUM_THREADS=$OMP_NUM_THREADS; each side once with OMP_WAIT_POLICY=PASSIVE and once with the OpenMP default (unset); the launchers set GOMP_SPINCOUNT=1000 (engine-env.sh), and batch-1 steps run on one thread either way"
 # distill tokens/s of Sampler.generate (KV cache, DENSE, batch 1) under wait policy $1 ("" = unset)
 distill() {
   env -u OMP_WAIT_POLICY ${1:+OMP_WAIT_POLICY=$1} java -Xmx1g "${DISTILL_ENGINE_PROPS[@]}" -cp "$CP" \
