@@ -581,7 +581,7 @@ public final class ConfigKeys {
     key(a, "arith.student-layers", INT, atLeast(1), "2", "1", "Student depth.");
     key(a, "arith.student-heads", INT, atLeast(1), "4", "2", "Student attention heads.");
     key(a, "arith.student-embd", INT, atLeast(1), "80", "32", "Student width.");
-    key(a, "arith.student-steps", INT, atLeast(1), "2000", "40", "Student optimiser steps.");
+    key(a, "arith.student-steps", INT, atLeast(1), "3000", "40", "Student optimiser steps.");
     key(a, "arith.student-batch", INT, atLeast(1), "32", "Student batch size.");
     key(
         a,

@@ -74,6 +74,22 @@ public record DemoConfig(
     if (workloads.stream().distinct().count() != workloads.size()) {
       throw new IllegalArgumentException("run.workloads names a workload twice: " + workloads);
     }
+    // The evaluation report is built around a text workload's teacher (its main table); an
+    // arithmetic-only run used to train for minutes and then fail there.
+    if (!workloads.contains(CHAR) && !workloads.contains(BPE)) {
+      throw new IllegalArgumentException(
+          "run.workloads: "
+              + workloads
+              + " has no text workload, and the report needs one: add "
+              + BPE
+              + " or "
+              + CHAR
+              + " (e.g. --workload "
+              + BPE
+              + " --workload "
+              + ARITHMETIC
+              + ")");
+    }
   }
 
   /**

@@ -86,6 +86,7 @@ class DemoConfigTest {
         .hasMessageContaining("run.workloads")
         .hasMessageContaining("shakespeare-bpe");
     assertRefused("run.workloads", "arithmetic,arithmetic", "twice");
+    assertRefused("run.workloads", "arithmetic", "has no text workload");
     assertRefused("run.workloads", " ", "empty");
   }
 
