@@ -15,8 +15,8 @@ import java.util.concurrent.Future;
 
 /**
  * Runs the micro-batches of a training step {@code count} at a time, each on its own thread with
- * one intra-op engine thread, all on the same parameters ({@link TrainConfig#concurrentMicroBatches
- * ()}).
+ * one intra-op engine thread, all on the same parameters (the setting {@link
+ * TrainConfig#concurrentMicroBatches()}).
  *
  * <p>Why (issue 13): a small model's step is hundreds of short engine ops. With two intra-op
  * threads every op large enough to go parallel hands half its work to an OpenMP worker and waits
