@@ -77,6 +77,16 @@ class GradientAccumulationTest {
     }
   }
 
+  private static double maxDiff(List<float[]> a, List<float[]> b) {
+    double d = 0;
+    for (int i = 0; i < a.size(); i++) {
+      for (int j = 0; j < a.get(i).length; j++) {
+        d = Math.max(d, Math.abs(a.get(i)[j] - b.get(i)[j]));
+      }
+    }
+    return d;
+  }
+
   @Test
   void twoMicroBatchesOfBGiveTheParametersOfOneBatchOf2B() {
     long[] accumulatedTokens = new long[1];
@@ -84,12 +94,7 @@ class GradientAccumulationTest {
     List<float[]> accumulated = trainedParameters(4, 2, accumulatedTokens);
     List<float[]> whole = trainedParameters(8, 1, wholeTokens);
     assertThat(accumulated).hasSameSizeAs(whole);
-    double maxDiff = 0;
-    for (int i = 0; i < whole.size(); i++) {
-      for (int j = 0; j < whole.get(i).length; j++) {
-        maxDiff = Math.max(maxDiff, Math.abs(accumulated.get(i)[j] - whole.get(i)[j]));
-      }
-    }
+    double maxDiff = maxDiff(accumulated, whole);
     // 4 AdamW steps at lr 3e-3 move parameters by about 1e-2; summation order alone differs.
     assertThat(maxDiff).isLessThan(1e-5);
     // Every micro-batch's tokens are counted: 4 steps x 8 sequences x 16 positions either way.
@@ -120,12 +125,7 @@ class GradientAccumulationTest {
     assertThat(tokens[0]).isEqualTo(4L * 8 * BLOCK);
     // and what the lanes compute matters: one micro-batch alone ends elsewhere
     List<float[]> alone = trainedParameters(4, 1, 1, 0f, new long[1]);
-    double maxDiff = 0;
-    for (int i = 0; i < alone.size(); i++) {
-      for (int j = 0; j < alone.get(i).length; j++) {
-        maxDiff = Math.max(maxDiff, Math.abs(alone.get(i)[j] - concurrent.get(i)[j]));
-      }
-    }
+    double maxDiff = maxDiff(alone, concurrent);
     assertThat(maxDiff).isGreaterThan(1e-4);
   }
 
@@ -146,12 +146,7 @@ class GradientAccumulationTest {
     // equality there is not a property of any two runs.
     List<float[]> small = trainedParameters(4, 1, new long[1]);
     List<float[]> whole = trainedParameters(8, 1, new long[1]);
-    double maxDiff = 0;
-    for (int i = 0; i < whole.size(); i++) {
-      for (int j = 0; j < whole.get(i).length; j++) {
-        maxDiff = Math.max(maxDiff, Math.abs(small.get(i)[j] - whole.get(i)[j]));
-      }
-    }
+    double maxDiff = maxDiff(small, whole);
     assertThat(maxDiff).isGreaterThan(1e-4);
   }
 
