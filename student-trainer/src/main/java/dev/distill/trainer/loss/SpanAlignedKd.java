@@ -57,9 +57,12 @@ public final class SpanAlignedKd {
     }
 
     public static Buckets of(Tokenizer teacher, Tokenizer student) {
+      return of(texts(teacher), texts(student));
+    }
+
+    /** From each vocabulary's token texts ({@code texts[id] = decode([id])}). */
+    public static Buckets of(String[] t, String[] s) {
       Map<Character, Integer> cols = new LinkedHashMap<>();
-      String[] t = texts(teacher);
-      String[] s = texts(student);
       for (String[] texts : new String[][] {t, s}) {
         for (String x : texts) {
           if (!x.isEmpty()) {
@@ -70,7 +73,14 @@ public final class SpanAlignedKd {
       return new Buckets(cols, columnsOf(t, cols), columnsOf(s, cols));
     }
 
-    private static String[] texts(Tokenizer tok) {
+    /** The column of the next character {@code c}: its own, or "other" when no token starts so. */
+    public int column(char c) {
+      Integer col = columns.get(c);
+      return col == null ? columns.size() : col;
+    }
+
+    /** Every id's text, {@code decode([id])}. */
+    public static String[] texts(Tokenizer tok) {
       String[] out = new String[tok.vocabSize()];
       for (int i = 0; i < out.length; i++) {
         out[i] = tok.decode(new int[] {i});
@@ -122,6 +132,155 @@ public final class SpanAlignedKd {
   }
 
   /**
+   * The student's token-boundary rates that correct the teacher's next-character distribution for
+   * <em>tokenization bias</em> (Phan et al. 2024, "Understanding and Mitigating Tokenization Bias
+   * in Language Models", arXiv:2406.16829). A student position that follows token {@code tau}
+   * conditions on more than the text read so far: it knows that {@code tau} ended there, i.e. that
+   * the student's tokenizer put a boundary after {@code tau}. A character teacher's {@code P(c |
+   * text)} does not know it. With byte-level BPE the difference is large: after the token {@code "
+   * th"} the next character is almost never {@code e}, because {@code " the"} is one token, while a
+   * character teacher gives {@code e} most of its mass. Bayes' rule gives the target the student
+   * can match:
+   *
+   * <pre>
+   *   P(c | text, tau ended) = P(c | text) * beta(tau, c) / Z,   tail' = tail * beta(tau) / Z
+   *   beta(tau, c) = P(tau is a whole token | a token starts where tau's text starts, c follows it)
+   *                ~ (b(tau, c) + a * beta(tau)) / (n(tau, c) + a),   a = 2
+   *   beta(tau)    = (b(tau) + 1) / (n(tau) + 1)                    (pooled over c, for the tail)
+   * </pre>
+   *
+   * where {@code n(tau, c)} counts, in the student's tokenization of the training texts, the token
+   * starts followed by {@code tau}'s text and then a character of column {@code c}, and {@code
+   * b(tau, c)} those at which the token there is exactly {@code tau}. Approximations: the boundary
+   * event is summarised by the last token and the next character (the tokenizer's choice can depend
+   * on later characters), and the teacher's probability at the span start is taken as conditioned
+   * on the text only (true for a character-level teacher, whose every position is a boundary; a BPE
+   * teacher carries its own, uncorrected, boundary bias). For a character-level student every rate
+   * is 1 and the correction does nothing.
+   */
+  public static final class BoundaryRates {
+    /** Pseudo-count of the per-character rate's prior (the pooled rate). */
+    private static final float PRIOR = 2f;
+
+    private final int columns;
+    private final int[] canonical; // id -> the first id with the same text
+    private final float[] rate; // (V_s, C)
+    private final float[] pooled; // V_s
+
+    private BoundaryRates(int columns, int[] canonical, float[] rate, float[] pooled) {
+      this.columns = columns;
+      this.canonical = canonical;
+      this.rate = rate;
+      this.pooled = pooled;
+    }
+
+    /**
+     * Counts boundaries in the student's tokenizations of {@code texts}.
+     *
+     * @param studentTexts every student id's text ({@code decode([id])}); empty texts never match
+     * @param texts the training texts
+     * @param studentIds each text's student tokenization (its token texts concatenate to the text)
+     */
+    public static BoundaryRates estimate(
+        Buckets buckets, String[] studentTexts, List<String> texts, List<int[]> studentIds) {
+      int c = buckets.size();
+      int v = studentTexts.length;
+      Map<String, Integer> byText = new java.util.HashMap<>();
+      int longest = 0;
+      for (int id = 0; id < v; id++) {
+        if (!studentTexts[id].isEmpty()) {
+          byText.putIfAbsent(studentTexts[id], id);
+          longest = Math.max(longest, studentTexts[id].length());
+        }
+      }
+      long[] n = new long[v * c];
+      long[] b = new long[v * c];
+      for (int e = 0; e < texts.size(); e++) {
+        String text = texts.get(e);
+        int[] ids = studentIds.get(e);
+        StringBuilder joined = new StringBuilder();
+        for (int id : ids) {
+          joined.append(studentTexts[id]);
+        }
+        if (!joined.toString().equals(text)) {
+          // a character split over tokens (byte-level BPE): offsets are not per token; not counted
+          continue;
+        }
+        int q = 0;
+        for (int id : ids) {
+          int end = q + studentTexts[id].length();
+          // every vocabulary text that starts at this boundary and is followed by one character
+          for (int len = 1; len <= longest && q + len < text.length(); len++) {
+            Integer tau = byText.get(text.substring(q, q + len));
+            if (tau != null) {
+              int cell = tau * c + buckets.column(text.charAt(q + len));
+              n[cell]++;
+              if (end == q + len) {
+                b[cell]++;
+              }
+            }
+          }
+          q = end;
+        }
+      }
+      float[] rate = new float[v * c];
+      float[] pooled = new float[v];
+      for (int tau = 0; tau < v; tau++) {
+        long nt = 0;
+        long bt = 0;
+        for (int col = 0; col < c; col++) {
+          nt += n[tau * c + col];
+          bt += b[tau * c + col];
+        }
+        // 1 when tau was never seen or is always a whole token (a character student): no
+        // evidence, no correction; above 0 always, so a corrected row never sums to 0
+        float prior = (bt + 1f) / (nt + 1f);
+        pooled[tau] = prior;
+        for (int col = 0; col < c; col++) {
+          int cell = tau * c + col;
+          rate[cell] = (b[cell] + PRIOR * prior) / (n[cell] + PRIOR);
+        }
+      }
+      int[] canonical = new int[v];
+      for (int id = 0; id < v; id++) {
+        canonical[id] = byText.getOrDefault(studentTexts[id], id);
+      }
+      return new BoundaryRates(c, canonical, rate, pooled);
+    }
+
+    /** beta(tau, column). */
+    public float rate(int tau, int column) {
+      return rate[canonical[tau] * columns + column];
+    }
+
+    /** beta(tau), the rate pooled over next characters (applied to the teacher's tail). */
+    public float pooled(int tau) {
+      return pooled[canonical[tau]];
+    }
+
+    /**
+     * Corrects one span's teacher buckets in place after student token {@code tau}: {@code
+     * merged[c] *= beta(tau, c)}, tail times {@code beta(tau)}, renormalised to sum 1.
+     *
+     * @return the corrected tail
+     */
+    public float correct(int tau, float[] merged, float tail) {
+      double z = tail * pooled(tau);
+      for (int col = 0; col < merged.length; col++) {
+        merged[col] *= rate(tau, col);
+        z += merged[col];
+      }
+      if (!(z > 0)) {
+        throw new IllegalArgumentException("teacher buckets after token " + tau + " sum to 0");
+      }
+      for (int col = 0; col < merged.length; col++) {
+        merged[col] = (float) (merged[col] / z);
+      }
+      return (float) (tail * pooled(tau) / z);
+    }
+  }
+
+  /**
    * The host-side inputs of {@link #perSpan} for one sequence (B = 1): one entry per aligned span
    * that both models predict (its first teacher token is not the sequence's first token, nor its
    * first student token, and the teacher has a label there).
@@ -150,6 +309,20 @@ public final class SpanAlignedKd {
       Buckets buckets,
       dev.distill.schemas.codec.SoftLabels teacher,
       List<CharSpanAlignment.Span> spans) {
+    return targets(buckets, teacher, spans, null, null);
+  }
+
+  /**
+   * As {@link #targets(Buckets, dev.distill.schemas.codec.SoftLabels, List)}, each span's teacher
+   * buckets corrected by {@link BoundaryRates#correct} after the student token that precedes the
+   * span ({@code studentIds[studentStart - 1]}); no correction when {@code rates} is null.
+   */
+  public static Targets targets(
+      Buckets buckets,
+      dev.distill.schemas.codec.SoftLabels teacher,
+      List<CharSpanAlignment.Span> spans,
+      int[] studentIds,
+      BoundaryRates rates) {
     int c = buckets.size();
     List<Integer> kept = new java.util.ArrayList<>();
     for (int i = 0; i < spans.size(); i++) {
@@ -175,8 +348,12 @@ public final class SpanAlignedKd {
         ids[j] = teacher.id(tp, j);
         probs[j] = teacher.prob(tp, j);
       }
-      System.arraycopy(buckets.teacherMerged(ids, probs), 0, merged, i * c, c);
+      float[] row = buckets.teacherMerged(ids, probs);
       tail[i] = teacher.tail(tp);
+      if (rates != null) {
+        tail[i] = rates.correct(studentIds[sp.studentStart() - 1], row, tail[i]);
+      }
+      System.arraycopy(row, 0, merged, i * c, c);
     }
     return new Targets(n, c, pos, merged, tail);
   }

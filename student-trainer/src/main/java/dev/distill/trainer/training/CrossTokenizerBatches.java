@@ -29,6 +29,9 @@ import java.util.Random;
  *         position i for i < min(teacher positions, student positions), as the paper truncates
  *   span: KD = SpanAlignedKd (character-aligned spans, first-character buckets; DSKD / GOLD), times
  *         T^2, over the spans whose student position is inside the student's context
+ *   span-debiased: span with each span's teacher buckets corrected for the student's token
+ *         boundary (SpanAlignedKd.BoundaryRates, tokenization bias), the rates counted on the
+ *         student's tokenizations of these examples' texts
  * </pre>
  *
  * Examples whose text the student cannot tokenize to at least 2 ids, or (span) whose two
@@ -39,7 +42,9 @@ public final class CrossTokenizerBatches implements BatchSource {
   /** The cross-tokenizer losses, by their config name ({@code train.loss}). */
   public enum Kind {
     ULD("uld"),
-    SPAN("span");
+    SPAN("span"),
+    /** {@code span} with the teacher's buckets corrected for the student's token boundaries. */
+    SPAN_DEBIASED("span-debiased");
 
     private final String id;
 
@@ -61,7 +66,7 @@ public final class CrossTokenizerBatches implements BatchSource {
         }
       }
       throw new IllegalArgumentException(
-          "unknown cross-tokenizer loss " + name + "; expected uld or span");
+          "unknown cross-tokenizer loss " + name + "; expected uld, span or span-debiased");
     }
   }
 
@@ -102,9 +107,11 @@ public final class CrossTokenizerBatches implements BatchSource {
     this.teacherVocab = teacherTokenizer.vocabSize();
     this.batchSize = batchSize;
     this.divergence = divergence;
-    this.buckets =
-        kind == Kind.SPAN ? SpanAlignedKd.Buckets.of(teacherTokenizer, studentTokenizer) : null;
-    List<Aligned> out = new ArrayList<>(teacherExamples.size());
+    boolean spans = kind != Kind.ULD;
+    this.buckets = spans ? SpanAlignedKd.Buckets.of(teacherTokenizer, studentTokenizer) : null;
+    List<Example> kept = new ArrayList<>(teacherExamples.size());
+    List<String> texts = new ArrayList<>(teacherExamples.size());
+    List<int[]> fulls = new ArrayList<>(teacherExamples.size());
     int skip = 0;
     for (Example e : teacherExamples) {
       if (e.labels().sampled()) {
@@ -125,21 +132,37 @@ public final class CrossTokenizerBatches implements BatchSource {
         skip++;
         continue;
       }
+      kept.add(e);
+      texts.add(text);
+      fulls.add(full);
+    }
+    // span-debiased: the student's boundary rates, counted on the same texts it trains on
+    SpanAlignedKd.BoundaryRates rates =
+        kind == Kind.SPAN_DEBIASED
+            ? SpanAlignedKd.BoundaryRates.estimate(
+                buckets, SpanAlignedKd.Buckets.texts(studentTokenizer), texts, fulls)
+            : null;
+    List<Aligned> out = new ArrayList<>(kept.size());
+    for (int i = 0; i < kept.size(); i++) {
+      Example e = kept.get(i);
+      int[] full = fulls.get(i);
       int[] student = Arrays.copyOf(full, Math.min(full.length, maxPositions + 1));
-      SpanAlignedKd.Targets spans = null;
-      if (kind == Kind.SPAN) {
+      SpanAlignedKd.Targets aligned = null;
+      if (spans) {
         try {
           List<CharSpanAlignment.Span> all =
               CharSpanAlignment.align(
                   CharSpanAlignment.endOffsets(teacherTokenizer, e.tokens()),
                   CharSpanAlignment.endOffsets(studentTokenizer, full));
-          spans = inContext(SpanAlignedKd.targets(buckets, e.labels(), all), student.length - 1);
+          aligned =
+              inContext(
+                  SpanAlignedKd.targets(buckets, e.labels(), all, full, rates), student.length - 1);
         } catch (IllegalArgumentException different) {
           skip++;
           continue;
         }
       }
-      out.add(new Aligned(student, e.labels(), spans));
+      out.add(new Aligned(student, e.labels(), aligned));
     }
     if (out.isEmpty()) {
       throw new IllegalArgumentException(
@@ -202,7 +225,7 @@ public final class CrossTokenizerBatches implements BatchSource {
     NDArray m = manager.create(mask, new Shape(b, t));
     NDArray[] kd =
         alpha > 0f ? (kind == Kind.ULD ? uld(manager, picked, t) : span(manager, picked)) : null;
-    NDArray studentMerge = kd != null && kind == Kind.SPAN ? buckets.studentMerge(manager) : null;
+    NDArray studentMerge = kd != null && kind != Kind.ULD ? buckets.studentMerge(manager) : null;
     return BatchSource.Batch.of(
         inputs,
         tokens,
@@ -293,7 +316,10 @@ public final class CrossTokenizerBatches implements BatchSource {
         alpha,
         kind == Kind.ULD
             ? "ULD (sorted-probability L1, no T^2)"
-            : "span-aligned " + divergence.name() + " * T^2",
+            : "span-aligned "
+                + divergence.name()
+                + " * T^2"
+                + (kind == Kind.SPAN_DEBIASED ? " (boundary-corrected teacher)" : ""),
         1f - alpha,
         examples.size(),
         skipped);

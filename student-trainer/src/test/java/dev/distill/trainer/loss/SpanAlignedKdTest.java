@@ -109,6 +109,64 @@ class SpanAlignedKdTest extends NDManagerPerTest {
     assertThat(d.getFloat(0, 0)).isCloseTo((float) expected, within(1e-5f));
   }
 
+  @Test
+  void boundaryRatesAreHandCountedAndCorrectTheTeachersBuckets() {
+    // Teacher chars a, b; student tokens a=0, b=1, ab=2. Columns a=0, b=1, other=2.
+    SpanAlignedKd.Buckets b =
+        SpanAlignedKd.Buckets.of(new String[] {"a", "b"}, new String[] {"a", "b", "ab"});
+    // "abab" = ab|ab, "aab" = a|ab. Token starts followed by "a" then a character:
+    //   "a"+b at 0 and 2 of "abab" (the token there is "ab": no boundary after "a"), "a"+a at 0 of
+    //   "aab" (boundary), "a"+b at 1 of "aab" (no boundary): n(a, .) = 1 (a), 3 (b); b(a, a) = 1.
+    //   "ab"+a at 0 of "abab" (boundary): n(ab, a) = b(ab, a) = 1.
+    SpanAlignedKd.BoundaryRates r =
+        SpanAlignedKd.BoundaryRates.estimate(
+            b,
+            new String[] {"a", "b", "ab"},
+            List.of("abab", "aab"),
+            List.of(new int[] {2, 2}, new int[] {0, 2}));
+
+    // beta(a) = (1 + 1) / (4 + 1) = 0.4; beta(a, a) = (1 + 2 * 0.4) / (1 + 2) = 0.6;
+    // beta(a, b) = (0 + 0.8) / (3 + 2) = 0.16; beta(a, other) = (0 + 0.8) / 2 = 0.4
+    assertThat(r.pooled(0)).isCloseTo(0.4f, within(1e-6f));
+    assertThat(r.rate(0, 0)).isCloseTo(0.6f, within(1e-6f));
+    assertThat(r.rate(0, 1)).isCloseTo(0.16f, within(1e-6f));
+    assertThat(r.rate(0, 2)).isCloseTo(0.4f, within(1e-6f));
+    // "ab" is always whole, "b" never seen: no correction
+    assertThat(r.rate(2, 0)).isEqualTo(1f);
+    assertThat(r.rate(2, 1)).isEqualTo(1f);
+    assertThat(r.pooled(1)).isEqualTo(1f);
+
+    // After "a": teacher (a 0.3, b 0.6), tail 0.1 -> (0.18, 0.096), 0.04, over Z = 0.316
+    float[] row = {0.3f, 0.6f, 0f};
+    float tail = r.correct(0, row, 0.1f);
+    assertThat(row[0]).isCloseTo(0.18f / 0.316f, within(1e-6f));
+    assertThat(row[1]).isCloseTo(0.096f / 0.316f, within(1e-6f));
+    assertThat(row[2]).isZero();
+    assertThat(tail).isCloseTo(0.04f / 0.316f, within(1e-6f));
+  }
+
+  @Test
+  void aBpeStudentAfterTheTokenThRarelySeesAnE() throws Exception {
+    // " the" is one token of the fixture, so " th" is whole only when no "e" follows.
+    String text = "the thee three thy thin the them those thrice the thither thane";
+    try (HfTokenizer bpe = HfTokenizer.load(BPE)) {
+      CharTokenizer chars = CharTokenizer.fromCorpus(text);
+      SpanAlignedKd.Buckets b = SpanAlignedKd.Buckets.of(chars, bpe);
+      SpanAlignedKd.BoundaryRates r =
+          SpanAlignedKd.BoundaryRates.estimate(
+              b,
+              SpanAlignedKd.Buckets.texts(bpe),
+              List.of(text, text.replace("the ", "thy ")),
+              List.of(bpe.encode(text), bpe.encode(text.replace("the ", "thy "))));
+      int th = bpe.tokenId("Ġth").orElseThrow();
+      int e = b.column('e');
+      int i = b.column('i');
+
+      assertThat(r.rate(th, e)).isLessThan(r.pooled(th));
+      assertThat(r.rate(th, e)).isLessThan(r.rate(th, i));
+    }
+  }
+
   private static final int T = 3, V = 4, C = 3, N = 2;
 
   private float loss(float[] z, float temp) {

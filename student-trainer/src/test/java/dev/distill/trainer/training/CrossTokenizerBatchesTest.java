@@ -66,6 +66,15 @@ class CrossTokenizerBatchesTest extends NDManagerPerTest {
   }
 
   @Test
+  void theBoundaryCorrectionChangesNothingForACharacterStudent() {
+    // every student token is one character and always whole: every boundary rate is 1
+    assertThat(uniformStudentLoss(CrossTokenizerBatches.Kind.SPAN_DEBIASED, 1f))
+        .isCloseTo((float) Math.log(4), within(1e-5f));
+    assertThat(CrossTokenizerBatches.Kind.parse("span-debiased"))
+        .isEqualTo(CrossTokenizerBatches.Kind.SPAN_DEBIASED);
+  }
+
+  @Test
   void examplesTheStudentCannotTokenizeAreLeftOutAndCounted() {
     CrossTokenizerBatches b =
         batches(CrossTokenizerBatches.Kind.SPAN, 1f, certain("x", "abca"), certain("y", "zab"));
@@ -87,7 +96,7 @@ class CrossTokenizerBatchesTest extends NDManagerPerTest {
     assertThatThrownBy(() -> batches(CrossTokenizerBatches.Kind.ULD, 1f, sampled))
         .hasMessageContaining("sampled labels");
     assertThatThrownBy(() -> CrossTokenizerBatches.Kind.parse("dskd"))
-        .hasMessageContaining("expected uld or span");
+        .hasMessageContaining("expected uld, span or span-debiased");
   }
 
   /** The loss of a zero-logit (uniform) student on one certain teacher example, "abca". */
