@@ -5,8 +5,8 @@
 #                off-policy token KD, sequence-level KD, on-policy lambda 0.5 and 1.0 from it at
 #                the same teacher-token budget -> held-out exact match per slice (3-digit
 #                add/sub/mul, 4-digit addition) and the held-out loss of the gold solutions;
-#   shakespeare: hard-label, same-tokenizer KD, cross-tokenizer (ULD, span) and hard-label BPE
-#                students -> held-out loss in nats per character; mean +- sd over seeds.
+#   shakespeare: hard-label, same-tokenizer KD, cross-tokenizer (ULD, span, span-debiased) and
+#                hard-label BPE students -> held-out loss in nats per character; mean +- sd.
 # Teachers and warm starts are trained once and cached under $CACHE (default
 # runs/.cache/methods-evidence). PARTS="arithmetic shakespeare" (default) runs both side by side,
 # one libtorch thread each. Measured 2026-12-04 at load average about 20 on the 2-core machine:
@@ -29,7 +29,7 @@ declare -A ARGS=(
   [arithmetic]="teacher.layers=4 teacher.heads=4 teacher.embd=128 teacher.steps=3000 teacher.batch=24
     teacher.lr=0.002 problems=60000 student.embd=80 batch=32 T=1 pool=4000 warm.steps=1500
     warm.lr=0.003 steps=200 lr=0.001 on-policy.max-tokens=auto eval.problems=50"
-  [shakespeare]="teacher.layers=3 teacher.heads=4 teacher.embd=96 teacher.steps=600 teacher.batch=16
+  [shakespeare]="teacher.layers=4 teacher.heads=4 teacher.embd=128 teacher.steps=3000 teacher.batch=16
     teacher.lr=0.002 student.embd=48 steps=600 batch=16 T=2 eval.chars=10000"
 )
 echo "[methods_evidence] $(date -u +%FT%TZ) load: $(cut -d' ' -f1-3 /proc/loadavg) logs: $LOGS"

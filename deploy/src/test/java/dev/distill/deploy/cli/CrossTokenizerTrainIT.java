@@ -14,7 +14,8 @@ import org.junit.jupiter.api.io.TempDir;
  * Cross-tokenizer distillation through {@code distill train} (issue 15, ask 4): top-k labels of a
  * char-level teacher (tiny random GPT, {@link CharTeacherRun}) curated by the real CurateJob, and a
  * student with a byte-level BPE tokenizer (the tiny Llama fixture, {@code --student hf:}). With
- * {@code train.loss=span} or {@code uld} it trains and its loss falls; with the default {@code kd}
+ * {@code train.loss=span}, {@code span-debiased} or {@code uld} it trains and its loss falls; with
+ * the default {@code kd}
  * it is refused, the message naming both tokenizers and the keys that allow it.
  */
 class CrossTokenizerTrainIT {
@@ -51,6 +52,11 @@ class CrossTokenizerTrainIT {
   @Test
   void aBpeStudentLearnsFromCharTeacherLabelsWithSpanAlignedKd() throws Exception {
     trainsAndItsLossFalls("span");
+  }
+
+  @Test
+  void aBpeStudentLearnsFromCharTeacherLabelsWithBoundaryCorrectedSpans() throws Exception {
+    trainsAndItsLossFalls("span-debiased");
   }
 
   @Test
