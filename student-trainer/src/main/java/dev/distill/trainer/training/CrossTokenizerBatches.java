@@ -11,6 +11,7 @@ import dev.distill.trainer.loss.CharSpanAlignment;
 import dev.distill.trainer.loss.Divergence;
 import dev.distill.trainer.loss.HardLabelCrossEntropy;
 import dev.distill.trainer.loss.SpanAlignedKd;
+import dev.distill.trainer.loss.TokenPathKd;
 import dev.distill.trainer.loss.UniversalLogitDistillation;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -44,7 +45,9 @@ public final class CrossTokenizerBatches implements BatchSource {
     ULD("uld"),
     SPAN("span"),
     /** {@code span} with the teacher's buckets corrected for the student's token boundaries. */
-    SPAN_DEBIASED("span-debiased");
+    SPAN_DEBIASED("span-debiased"),
+    /** KD over the realised student token's characters ({@code TokenPathKd}; char teacher). */
+    SPAN_PATH("span-path");
 
     private final String id;
 
@@ -66,12 +69,15 @@ public final class CrossTokenizerBatches implements BatchSource {
         }
       }
       throw new IllegalArgumentException(
-          "unknown cross-tokenizer loss " + name + "; expected uld, span or span-debiased");
+          "unknown cross-tokenizer loss "
+              + name
+              + "; expected uld, span, span-debiased or span-path");
     }
   }
 
   /** One example on the student's side. */
-  private record Aligned(int[] student, SoftLabels teacher, SpanAlignedKd.Targets spans) {}
+  private record Aligned(
+      int[] student, SoftLabels teacher, SpanAlignedKd.Targets spans, int[] studentEnds) {}
 
   private final List<Aligned> examples;
   private final Kind kind;
@@ -81,6 +87,9 @@ public final class CrossTokenizerBatches implements BatchSource {
   private final int batchSize;
   private final Divergence divergence;
   private final SpanAlignedKd.Buckets buckets;
+  private final SpanAlignedKd.BoundaryRates rates;
+  private final TokenPathKd.Vocabulary vocabulary;
+  private final char[] teacherChars;
   private final int skipped;
 
   /**
@@ -137,18 +146,27 @@ public final class CrossTokenizerBatches implements BatchSource {
       fulls.add(full);
     }
     // span-debiased: the student's boundary rates, counted on the same texts it trains on
-    SpanAlignedKd.BoundaryRates rates =
-        kind == Kind.SPAN_DEBIASED
-            ? SpanAlignedKd.BoundaryRates.estimate(
-                buckets, SpanAlignedKd.Buckets.texts(studentTokenizer), texts, fulls)
+    String[] studentTexts = SpanAlignedKd.Buckets.texts(studentTokenizer);
+    this.rates =
+        kind == Kind.SPAN_DEBIASED || kind == Kind.SPAN_PATH
+            ? SpanAlignedKd.BoundaryRates.estimate(buckets, studentTexts, texts, fulls)
             : null;
+    this.vocabulary = kind == Kind.SPAN_PATH ? new TokenPathKd.Vocabulary(studentTexts) : null;
+    this.teacherChars = kind == Kind.SPAN_PATH ? charsOf(teacherTokenizer) : null;
     List<Aligned> out = new ArrayList<>(kept.size());
     for (int i = 0; i < kept.size(); i++) {
       Example e = kept.get(i);
       int[] full = fulls.get(i);
       int[] student = Arrays.copyOf(full, Math.min(full.length, maxPositions + 1));
       SpanAlignedKd.Targets aligned = null;
-      if (spans) {
+      int[] studentEnds = null;
+      if (kind == Kind.SPAN_PATH) {
+        studentEnds = CharSpanAlignment.endOffsets(studentTokenizer, full);
+        if (studentEnds[studentEnds.length - 1] != texts.get(i).length()) {
+          skip++;
+          continue;
+        }
+      } else if (spans) {
         try {
           List<CharSpanAlignment.Span> all =
               CharSpanAlignment.align(
@@ -162,7 +180,7 @@ public final class CrossTokenizerBatches implements BatchSource {
           continue;
         }
       }
-      out.add(new Aligned(student, e.labels(), aligned));
+      out.add(new Aligned(student, e.labels(), aligned, studentEnds));
     }
     if (out.isEmpty()) {
       throw new IllegalArgumentException(
@@ -224,8 +242,17 @@ public final class CrossTokenizerBatches implements BatchSource {
     NDArray targets = manager.create(out, new Shape(b, t));
     NDArray m = manager.create(mask, new Shape(b, t));
     NDArray[] kd =
-        alpha > 0f ? (kind == Kind.ULD ? uld(manager, picked, t) : span(manager, picked)) : null;
-    NDArray studentMerge = kd != null && kind != Kind.ULD ? buckets.studentMerge(manager) : null;
+        alpha > 0f
+            ? switch (kind) {
+              case ULD -> uld(manager, picked, t);
+              case SPAN_PATH -> paths(manager, picked, t);
+              default -> span(manager, picked);
+            }
+            : null;
+    NDArray studentMerge =
+        kd != null && kind != Kind.ULD && kind != Kind.SPAN_PATH
+            ? buckets.studentMerge(manager)
+            : null;
     return BatchSource.Batch.of(
         inputs,
         tokens,
@@ -233,11 +260,32 @@ public final class CrossTokenizerBatches implements BatchSource {
           NDArray loss = null;
           if (kd != null) {
             NDArray k =
-                kind == Kind.ULD
-                    ? UniversalLogitDistillation.loss(
-                        logits, kd[0], kd[1], kd[2], teacherVocab, temperature)
-                    : SpanAlignedKd.loss(
-                        divergence, logits, kd[0], kd[1], kd[2], studentMerge, kd[3], temperature);
+                switch (kind) {
+                  case ULD ->
+                      UniversalLogitDistillation.loss(
+                          logits, kd[0], kd[1], kd[2], teacherVocab, temperature);
+                  case SPAN_PATH ->
+                      TokenPathKd.loss(
+                          divergence,
+                          logits,
+                          kd[0],
+                          kd[1],
+                          kd[2],
+                          kd[3],
+                          kd[4],
+                          kd[5],
+                          temperature);
+                  default ->
+                      SpanAlignedKd.loss(
+                          divergence,
+                          logits,
+                          kd[0],
+                          kd[1],
+                          kd[2],
+                          studentMerge,
+                          kd[3],
+                          temperature);
+                };
             loss = alpha == 1f ? k : Scalars.mul(k, alpha);
           }
           if (alpha < 1f) {
@@ -308,6 +356,94 @@ public final class CrossTokenizerBatches implements BatchSource {
     };
   }
 
+  /** The character of every teacher id: span-path needs a character-level teacher. */
+  private static char[] charsOf(Tokenizer teacher) {
+    char[] out = new char[teacher.vocabSize()];
+    for (int id = 0; id < out.length; id++) {
+      String text = teacher.decode(new int[] {id});
+      if (text.length() != 1) {
+        throw new IllegalArgumentException(
+            "span-path needs a character-level teacher; teacher id "
+                + id
+                + " is '"
+                + text
+                + "' ("
+                + teacher.id()
+                + ")");
+      }
+      out[id] = text.charAt(0);
+    }
+    return out;
+  }
+
+  /**
+   * (positions (B, T), perm (B, T, V_s), starts (B, T, C), ends (B, T, C), teacher (B, T, C), mask
+   * (B, T)): the token path of every student position.
+   */
+  private NDArray[] paths(NDManager manager, List<Aligned> picked, int t) {
+    int b = picked.size();
+    int v = vocabulary.size();
+    TokenPathKd.Path[] all = new TokenPathKd.Path[b * t];
+    int c = 1;
+    for (int i = 0; i < b; i++) {
+      Aligned a = picked.get(i);
+      for (int p = 0; p + 1 < a.student().length; p++) {
+        TokenPathKd.Path path =
+            TokenPathKd.path(
+                vocabulary,
+                teacherChars,
+                buckets,
+                rates,
+                a.teacher(),
+                a.studentEnds()[p],
+                a.student()[p + 1],
+                a.student()[p]);
+        all[i * t + p] = path;
+        if (path != null) {
+          c = Math.max(c, path.buckets());
+        }
+      }
+    }
+    long[] pos = new long[b * t];
+    long[] perm = new long[b * t * v];
+    long[] starts = new long[b * t * c];
+    long[] ends = new long[b * t * c];
+    float[] teacher = new float[b * t * c];
+    float[] mask = new float[b * t];
+    Arrays.fill(starts, v);
+    Arrays.fill(ends, v);
+    for (int i = 0; i < b; i++) {
+      for (int p = 0; p < t; p++) {
+        int row = i * t + p;
+        pos[row] = p;
+        TokenPathKd.Path path = all[row];
+        if (path == null) {
+          for (int j = 0; j < v; j++) {
+            perm[row * v + j] = j;
+          }
+          continue;
+        }
+        mask[row] = 1f;
+        for (int j = 0; j < v; j++) {
+          perm[row * v + j] = path.perm()[j];
+        }
+        for (int j = 0; j < path.buckets(); j++) {
+          starts[row * c + j] = path.starts()[j];
+          ends[row * c + j] = path.ends()[j];
+          teacher[row * c + j] = path.teacher()[j];
+        }
+      }
+    }
+    return new NDArray[] {
+      manager.create(pos, new Shape(b, t)),
+      manager.create(perm, new Shape(b, t, v)),
+      manager.create(starts, new Shape(b, t, c)),
+      manager.create(ends, new Shape(b, t, c)),
+      manager.create(teacher, new Shape(b, t, c)),
+      manager.create(mask, new Shape(b, t))
+    };
+  }
+
   /** One line for the run's metadata. */
   public String description() {
     return String.format(
@@ -316,7 +452,7 @@ public final class CrossTokenizerBatches implements BatchSource {
         alpha,
         kind == Kind.ULD
             ? "ULD (sorted-probability L1, no T^2)"
-            : "span-aligned "
+            : (kind == Kind.SPAN_PATH ? "token-path " : "span-aligned ")
                 + divergence.name()
                 + " * T^2"
                 + (kind == Kind.SPAN_DEBIASED ? " (boundary-corrected teacher)" : ""),

@@ -75,6 +75,13 @@ class CrossTokenizerBatchesTest extends NDManagerPerTest {
   }
 
   @Test
+  void tokenPathsOfACharacterStudentReduceToItsNextCharacter() {
+    // one-character tokens: the path ends after its first level, and the leaf is the token itself
+    assertThat(uniformStudentLoss(CrossTokenizerBatches.Kind.SPAN_PATH, 1f))
+        .isCloseTo((float) Math.log(4), within(1e-5f));
+  }
+
+  @Test
   void examplesTheStudentCannotTokenizeAreLeftOutAndCounted() {
     CrossTokenizerBatches b =
         batches(CrossTokenizerBatches.Kind.SPAN, 1f, certain("x", "abca"), certain("y", "zab"));
@@ -96,7 +103,7 @@ class CrossTokenizerBatchesTest extends NDManagerPerTest {
     assertThatThrownBy(() -> batches(CrossTokenizerBatches.Kind.ULD, 1f, sampled))
         .hasMessageContaining("sampled labels");
     assertThatThrownBy(() -> CrossTokenizerBatches.Kind.parse("dskd"))
-        .hasMessageContaining("expected uld, span or span-debiased");
+        .hasMessageContaining("expected uld, span, span-debiased or span-path");
   }
 
   /** The loss of a zero-logit (uniform) student on one certain teacher example, "abca". */
