@@ -64,13 +64,13 @@ import java.util.regex.Matcher;
  *
  * <p><b>shakespeare</b>: a char-level teacher on the corpus' first 90%; students on the same
  * labelled windows: {@code hard-label} (alpha 0), {@code kd} (same char tokenizer), and {@code
- * uld}, {@code span} and {@code span-debiased} (a byte-level BPE student tokenizer, {@link
- * CrossTokenizerBatches}), and the control {@code hard-label-bpe} (the BPE student on the same
- * texts, alpha 0: what the tokenizer alone changes). Held-out loss is nats per character: the
- * summed next-token negative log-likelihood of the held-out text (the first {@code eval.chars}
- * characters of the last 10%, in windows of blockSize + 1 tokens of the model's own tokenizer, the
- * first token of each window read only as context) divided by the characters of the predicted
- * tokens; for a char model that is the mean token loss.
+ * uld}, {@code span}, {@code span-debiased} and {@code span-path} (a byte-level BPE student
+ * tokenizer, {@link CrossTokenizerBatches}), and the control {@code hard-label-bpe} (the BPE
+ * student on the same texts, alpha 0: what the tokenizer alone changes). Held-out loss is nats per
+ * character: the summed next-token negative log-likelihood of the held-out text (the first {@code
+ * eval.chars} characters of the last 10%, in windows of blockSize + 1 tokens of the model's own
+ * tokenizer, the first token of each window read only as context) divided by the characters of the
+ * predicted tokens; for a char model that is the mean token loss.
  *
  * <p>Args: {@code arithmetic|shakespeare} then {@code key=value} overrides of the defaults printed
  * at the start.
@@ -113,7 +113,7 @@ public final class MethodsEvidence {
           corpus=deploy/src/main/resources/corpus/tinyshakespeare.txt
           bpe=deploy/src/main/resources/tokenizers/bpe-shakespeare
           eval.chars=10000
-          shakespeare.methods=hard-label,kd,uld,span,span-debiased,hard-label-bpe
+          shakespeare.methods=hard-label,kd,uld,span,span-debiased,span-path,hard-label-bpe
       """;
 
   public static void main(String[] args) throws Exception {
@@ -578,7 +578,7 @@ public final class MethodsEvidence {
                       tok,
                       bpe,
                       // hard-label-bpe: the BPE student on the same texts, CE only (alpha 0)
-                      // span, span-debiased; uld and hard-label-bpe read ULD's batches
+                      // span, span-debiased, span-path; uld and hard-label-bpe read ULD's batches
                       CrossTokenizerBatches.Kind.parse(method.startsWith("span") ? method : "uld"),
                       method.equals("hard-label-bpe") ? 0f : o.f("alpha"),
                       t,
