@@ -15,8 +15,8 @@ import org.junit.jupiter.api.io.TempDir;
  * char-level teacher (tiny random GPT, {@link CharTeacherRun}) curated by the real CurateJob, and a
  * student with a byte-level BPE tokenizer (the tiny Llama fixture, {@code --student hf:}). With
  * {@code train.loss=span}, {@code span-debiased} or {@code uld} it trains and its loss falls; with
- * the default {@code kd}
- * it is refused, the message naming both tokenizers and the keys that allow it.
+ * the default {@code kd} it is refused, the message naming both tokenizers and the keys that allow
+ * it.
  */
 class CrossTokenizerTrainIT {
   static final Path BPE_STUDENT = Path.of("../models/src/test/resources/hf/llama").toAbsolutePath();

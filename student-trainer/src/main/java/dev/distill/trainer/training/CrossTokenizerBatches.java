@@ -161,11 +161,17 @@ public final class CrossTokenizerBatches implements BatchSource {
       SpanAlignedKd.Targets aligned = null;
       int[] studentEnds = null;
       if (kind == Kind.SPAN_PATH) {
-        studentEnds = CharSpanAlignment.endOffsets(studentTokenizer, full);
-        if (studentEnds[studentEnds.length - 1] != texts.get(i).length()) {
+        // paths read each token's own text: left out when those do not spell the text (a
+        // character split over byte-level tokens, or a decoder that drops a leading space)
+        StringBuilder spelled = new StringBuilder();
+        for (int id : full) {
+          spelled.append(studentTexts[id]);
+        }
+        if (!spelled.toString().equals(texts.get(i))) {
           skip++;
           continue;
         }
+        studentEnds = CharSpanAlignment.endOffsets(studentTokenizer, full);
       } else if (spans) {
         try {
           List<CharSpanAlignment.Span> all =
