@@ -11,7 +11,9 @@
 # runs/.cache/methods-evidence). PARTS="arithmetic shakespeare" (default) runs both side by side,
 # one libtorch thread each. Measured 2026-12-04 at load average about 20 on the 2-core machine:
 # arithmetic teacher 42 min, warm starts 25 min (beside it, MethodsEvidence arithmetic-warm),
-# arithmetic students 17 min once those were cached; Shakespeare students 51 min (teacher 3 min).
+# arithmetic students 17 min once those were cached. Shakespeare, measured 2026-12-05 at load
+# average 3-10: teacher 9 min; students 10-60 s each (21 runs: 8 min for 18 of them in two
+# processes, 3 min for the other 3).
 # Extra key=value arguments go to every part (e.g. steps=300).
 # Usage: [PARTS=arithmetic] benchmarks/scripts/methods_evidence.sh [key=value ...]
 set -euo pipefail
