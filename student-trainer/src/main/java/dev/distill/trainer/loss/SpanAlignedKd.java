@@ -408,7 +408,16 @@ public final class SpanAlignedKd {
     NDArray qRest =
         Scalars.maximum(Scalars.of(qk, 1f).sub(qk.sum(new int[] {2}, true)), SparseKd.EPS);
     NDArray student = qk.concat(qRest, 2);
-    NDArray teacher = p.concat(Scalars.maximum(LossOps.f32(teacherTail), 0f).expandDims(2), 2);
+    NDArray teacher = p.concat(LossOps.f32(teacherTail).expandDims(2), 2);
+    return bucketDivergence(divergence, teacher, student);
+  }
+
+  /**
+   * D(teacher, student) over the last axis of two bucket distributions; the teacher's masses are
+   * clipped at 0 and renormalised, both are clipped at TINY inside the logarithms.
+   */
+  static NDArray bucketDivergence(Divergence divergence, NDArray teacherMasses, NDArray student) {
+    NDArray teacher = Scalars.maximum(LossOps.f32(teacherMasses), 0f);
     teacher = teacher.div(Scalars.maximum(teacher.sum(new int[] {2}, true), LossOps.TINY));
     NDArray logP = Scalars.maximum(teacher, LossOps.TINY).log();
     NDArray logQ = Scalars.maximum(student, LossOps.TINY).log();

@@ -247,80 +247,68 @@ public final class TokenPathKd {
   }
 
   /**
-   * The per-position divergence (B, N) between the teacher's buckets and the student's, not scaled
-   * and not masked.
+   * A batch of paths on the device.
    *
-   * @param studentLogits (B, T_s, V_s)
    * @param positions (B, N) int64, the student position of each path
    * @param perm (B, N, V_s) int64, the vocabulary sorted by bucket ({@link Path#perm})
    * @param starts (B, N, C) int64, first index of each bucket in {@code perm}; padding: start = end
    * @param ends (B, N, C) int64, one past the last
    * @param teacher (B, N, C) float32, the teacher's bucket masses (padding 0)
    */
+  public record Arrays(
+      NDArray positions, NDArray perm, NDArray starts, NDArray ends, NDArray teacher) {}
+
+  /**
+   * The per-position divergence (B, N) between the teacher's buckets and the student's, not scaled
+   * and not masked.
+   *
+   * @param studentLogits (B, T_s, V_s)
+   */
   public static NDArray perPosition(
-      Divergence divergence,
-      NDArray studentLogits,
-      NDArray positions,
-      NDArray perm,
-      NDArray starts,
-      NDArray ends,
-      NDArray teacher,
-      float temperature) {
+      Divergence divergence, NDArray studentLogits, Arrays a, float temperature) {
     LossOps.checkTemperature(temperature);
     Shape s = studentLogits.getShape();
-    Shape n = positions.getShape();
-    Shape c = teacher.getShape();
+    Shape n = a.positions().getShape();
+    Shape c = a.teacher().getShape();
     if (s.dimension() != 3
         || n.dimension() != 2
         || n.get(0) != s.get(0)
-        || !perm.getShape().equals(new Shape(n.get(0), n.get(1), s.get(2)))
+        || !a.perm().getShape().equals(new Shape(n.get(0), n.get(1), s.get(2)))
         || !c.equals(new Shape(n.get(0), n.get(1), c.get(2)))
-        || !starts.getShape().equals(c)
-        || !ends.getShape().equals(c)) {
+        || !a.starts().getShape().equals(c)
+        || !a.ends().getShape().equals(c)) {
       throw new IllegalArgumentException(
           "shapes disagree: logits "
               + s
               + ", positions "
               + n
               + ", perm "
-              + perm.getShape()
-              + ", starts "
-              + starts.getShape()
-              + ", ends "
-              + ends.getShape()
+              + a.perm().getShape()
+              + ", starts / ends "
+              + a.starts().getShape()
+              + " / "
+              + a.ends().getShape()
               + ", teacher "
               + c);
     }
-    NDArray idx = positions.expandDims(2).repeat(2, s.get(2)); // (B, N, V_s)
+    NDArray idx = a.positions().expandDims(2).repeat(2, s.get(2)); // (B, N, V_s)
     NDArray q = LossOps.logProbs(studentLogits, temperature).gather(idx, 1).exp();
     // bucket sums as differences of a running sum over the vocabulary sorted by bucket
-    NDArray sorted = q.gather(perm, 2);
+    NDArray sorted = q.gather(a.perm(), 2);
     NDArray cum =
         studentLogits
             .getManager()
             .zeros(new Shape(n.get(0), n.get(1), 1))
             .concat(sorted.cumSum(2), 2); // (B, N, V_s + 1)
-    NDArray qb = Scalars.maximum(cum.gather(ends, 2).sub(cum.gather(starts, 2)), 0f);
-    NDArray p = Scalars.maximum(LossOps.f32(teacher), 0f);
-    p = p.div(Scalars.maximum(p.sum(new int[] {2}, true), LossOps.TINY));
-    NDArray logP = Scalars.maximum(p, LossOps.TINY).log();
-    NDArray logQ = Scalars.maximum(qb, LossOps.TINY).log();
-    return divergence.between(p, logP, qb, logQ);
+    NDArray qb = Scalars.maximum(cum.gather(a.ends(), 2).sub(cum.gather(a.starts(), 2)), 0f);
+    return SpanAlignedKd.bucketDivergence(divergence, a.teacher(), qb);
   }
 
   /** {@code T^2} times the masked mean of {@link #perPosition}: a scalar float32. */
   public static NDArray loss(
-      Divergence divergence,
-      NDArray studentLogits,
-      NDArray positions,
-      NDArray perm,
-      NDArray starts,
-      NDArray ends,
-      NDArray teacher,
-      NDArray mask,
-      float temperature) {
-    NDArray per =
-        perPosition(divergence, studentLogits, positions, perm, starts, ends, teacher, temperature);
-    return Scalars.mul(LossOps.maskedMean(per, mask), temperature * temperature);
+      Divergence divergence, NDArray studentLogits, Arrays a, NDArray mask, float temperature) {
+    return Scalars.mul(
+        LossOps.maskedMean(perPosition(divergence, studentLogits, a, temperature), mask),
+        temperature * temperature);
   }
 }

@@ -274,11 +274,7 @@ public final class CrossTokenizerBatches implements BatchSource {
                       TokenPathKd.loss(
                           divergence,
                           logits,
-                          kd[0],
-                          kd[1],
-                          kd[2],
-                          kd[3],
-                          kd[4],
+                          new TokenPathKd.Arrays(kd[0], kd[1], kd[2], kd[3], kd[4]),
                           kd[5],
                           temperature);
                   default ->

@@ -55,7 +55,7 @@ class TokenPathKdTest extends NDManagerPerTest {
     assertThat(p.ends()).containsExactly(2, 3, 4);
   }
 
-  private NDArray[] arrays(TokenPathKd.Path p) {
+  private TokenPathKd.Arrays arrays(TokenPathKd.Path p) {
     long[] perm = new long[4];
     long[] starts = new long[3];
     long[] ends = new long[3];
@@ -66,19 +66,18 @@ class TokenPathKdTest extends NDManagerPerTest {
       starts[i] = p.starts()[i];
       ends[i] = p.ends()[i];
     }
-    return new NDArray[] {
-      manager.create(new long[] {1}, new Shape(1, 1)),
-      manager.create(perm, new Shape(1, 1, 4)),
-      manager.create(starts, new Shape(1, 1, 3)),
-      manager.create(ends, new Shape(1, 1, 3)),
-      manager.create(p.teacher(), new Shape(1, 1, 3))
-    };
+    return new TokenPathKd.Arrays(
+        manager.create(new long[] {1}, new Shape(1, 1)),
+        manager.create(perm, new Shape(1, 1, 4)),
+        manager.create(starts, new Shape(1, 1, 3)),
+        manager.create(ends, new Shape(1, 1, 3)),
+        manager.create(p.teacher(), new Shape(1, 1, 3)));
   }
 
   @Test
   void forwardKlAgainstTheStudentsBucketSumsIsHandComputed() {
     // position 1 of the student: probabilities (0.1, 0.2, 0.3, 0.4) -> buckets (0.6, 0.1, 0.3)
-    NDArray[] a = arrays(abAfterB());
+    TokenPathKd.Arrays a = arrays(abAfterB());
     NDArray logits =
         manager.create(
             new float[] {
@@ -92,8 +91,7 @@ class TokenPathKdTest extends NDManagerPerTest {
               (float) Math.log(0.4)
             },
             new Shape(1, 2, 4));
-    NDArray d =
-        TokenPathKd.perPosition(Divergence.FORWARD_KL, logits, a[0], a[1], a[2], a[3], a[4], 1f);
+    NDArray d = TokenPathKd.perPosition(Divergence.FORWARD_KL, logits, a, 1f);
 
     double p0 = 0.3 / 0.9;
     double p1 = 0.32 / 0.9;
@@ -104,21 +102,12 @@ class TokenPathKdTest extends NDManagerPerTest {
 
   @Test
   void gradientMatchesFiniteDifferencesAndIsTemperatureSquaredScaled() {
-    NDArray[] a = arrays(abAfterB());
+    TokenPathKd.Arrays a = arrays(abAfterB());
     float[] z = FiniteDifferences.gaussian(new Random(5), 2 * 4, 1f);
     float temp = 2f;
     java.util.function.Function<NDArray, NDArray> f =
         logits ->
-            TokenPathKd.loss(
-                Divergence.FORWARD_KL,
-                logits,
-                a[0],
-                a[1],
-                a[2],
-                a[3],
-                a[4],
-                manager.ones(new Shape(1, 1)),
-                temp);
+            TokenPathKd.loss(Divergence.FORWARD_KL, logits, a, manager.ones(new Shape(1, 1)), temp);
     float[] grad = FiniteDifferences.autograd(manager, z, new Shape(1, 2, 4), f::apply);
     FiniteDifferences.assertMatches(
         grad, z, x -> f.apply(manager.create(x, new Shape(1, 2, 4))).getFloat(), 1e-2f, 3e-3, "");
@@ -129,14 +118,7 @@ class TokenPathKdTest extends NDManagerPerTest {
     float scaled = f.apply(manager.create(z, new Shape(1, 2, 4))).getFloat();
     float per =
         TokenPathKd.perPosition(
-                Divergence.FORWARD_KL,
-                manager.create(z, new Shape(1, 2, 4)),
-                a[0],
-                a[1],
-                a[2],
-                a[3],
-                a[4],
-                temp)
+                Divergence.FORWARD_KL, manager.create(z, new Shape(1, 2, 4)), a, temp)
             .getFloat(0, 0);
     assertThat(scaled).isCloseTo(temp * temp * per, within(1e-5f));
   }
