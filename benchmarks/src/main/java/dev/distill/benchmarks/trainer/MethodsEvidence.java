@@ -289,8 +289,10 @@ public final class MethodsEvidence {
       int maxTokens =
           o.s("on-policy.max-tokens").equals("auto") ? longest + 2 : o.i("on-policy.max-tokens");
       List<Example> offline = label(scorer, gold, "gold");
+      List<String> methods = List.of(o.s("arithmetic.methods").split(","));
       List<int[]> completions = new ArrayList<>();
-      for (int from = 0; from < rows; from += 64) {
+      // the teacher's completions only when seq-kd runs (they cost 4,000 greedy generations)
+      for (int from = 0; methods.contains("seq-kd") && from < rows; from += 64) {
         int to = Math.min(rows, from + 64);
         List<int[]> out =
             OnPolicySampler.sample(
@@ -341,7 +343,6 @@ public final class MethodsEvidence {
       // a pilot, the warm start's samples of the first `on-policy.pilot` training problems at the
       // run's temperature and stop, and each run prints the positions its loss actually read.
       double goldPerRow = (double) goldPositions / rows;
-      List<String> methods = List.of(o.s("arithmetic.methods").split(","));
       OnPolicyConfig template =
           OnPolicyConfig.of(
               1f,
@@ -367,22 +368,27 @@ public final class MethodsEvidence {
         // student: one supervised warm start per seed, then every method's phase from it, so
         // only that last phase differs
         Path warmDir = warmStart(o, seed);
-        double pilot = Double.NaN;
-        try (LanguageModel student = Checkpoints.load(warmDir)) {
-          if (o.i("warm.steps") > 0) {
+        if (o.i("warm.steps") > 0) {
+          try (LanguageModel student = Checkpoints.load(warmDir)) {
             results.add(warm, seed, evaluator.evaluate(warm, student), goldLoss(student, held), 0);
-          }
-          if (methods.stream().anyMatch(m -> m.startsWith("on-policy"))) {
-            pilot = pilotPositions(student, prompts, template, o.i("on-policy.pilot"), seed);
           }
         }
         for (String method : methods) {
+          OnPolicyConfig onPolicyConfig =
+              method.startsWith("on-policy") ? onPolicyVariant(template, method) : null;
+          double pilot = Double.NaN;
+          if (onPolicyConfig != null) {
+            try (LanguageModel student = Checkpoints.load(warmDir)) {
+              pilot =
+                  pilotPositions(student, prompts, onPolicyConfig, o.i("on-policy.pilot"), seed);
+            }
+          }
           double perRow =
               switch (method) {
                 case "off-policy" -> goldPerRow;
                 case "seq-kd" -> (double) seqPositions / rows;
                 default -> {
-                  double lambda = Double.parseDouble(method.substring("on-policy-".length()));
+                  double lambda = onPolicyConfig.fraction();
                   yield lambda * pilot + (1 - lambda) * goldPerRow;
                 }
               };
@@ -421,7 +427,9 @@ public final class MethodsEvidence {
                     : "",
                 counted.positions(),
                 (double) counted.positions() / positionBudget,
-                onPolicy == null ? "" : "; " + onPolicy.stats().describe(seconds));
+                onPolicy == null
+                    ? ""
+                    : "; " + onPolicy.stats().describe(seconds) + "; " + onPolicyConfig.describe());
             results.add(
                 method,
                 seed,
@@ -439,10 +447,30 @@ public final class MethodsEvidence {
     }
   }
 
-  /** {@code c} at lambda {@code fraction}. */
-  private static OnPolicyConfig withFraction(OnPolicyConfig c, float fraction) {
+  /**
+   * The on-policy settings a method names: {@code on-policy-LAMBDA}, optionally followed by {@code
+   * /reverse_kl} or {@code /jsd:BETA} (the divergence) and {@code /T:TEMPERATURE} (sampling), e.g.
+   * {@code on-policy-1.0/jsd:0.9/T:0.7}; what it does not name is {@code template}'s.
+   */
+  static OnPolicyConfig onPolicyVariant(OnPolicyConfig template, String method) {
+    String[] parts = method.substring("on-policy-".length()).split("/");
+    float lambda = Float.parseFloat(parts[0]);
+    Divergence d = template.divergence();
+    float temperature = template.temperature();
+    for (int i = 1; i < parts.length; i++) {
+      String p = parts[i];
+      if (p.equals("reverse_kl")) {
+        d = Divergence.REVERSE_KL;
+      } else if (p.startsWith("jsd:")) {
+        d = Divergence.jsd(Float.parseFloat(p.substring(4)));
+      } else if (p.startsWith("T:")) {
+        temperature = Float.parseFloat(p.substring(2));
+      } else {
+        throw new IllegalArgumentException("unknown on-policy variant '" + p + "' in " + method);
+      }
+    }
     return new OnPolicyConfig(
-        fraction, c.temperature(), c.maxTokens(), c.divergence(), c.promptEnd(), c.stop());
+        lambda, temperature, template.maxTokens(), d, template.promptEnd(), template.stop());
   }
 
   /**
