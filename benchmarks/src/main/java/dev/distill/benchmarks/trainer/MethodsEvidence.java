@@ -398,10 +398,8 @@ public final class MethodsEvidence {
                 new SoftLabelBatches(
                     method.equals("seq-kd") ? sequenceLevel : offline, o.i("batch"), kd);
             OnPolicyBatches onPolicy = null;
-            if (method.startsWith("on-policy")) {
-              float lambda = Float.parseFloat(method.substring("on-policy-".length()));
-              onPolicy =
-                  new OnPolicyBatches(train, student, scorer, withFraction(template, lambda), seed);
+            if (onPolicyConfig != null) {
+              onPolicy = new OnPolicyBatches(train, student, scorer, onPolicyConfig, seed);
               train = onPolicy;
             }
             MethodsEvidenceSources.Counted counted = new MethodsEvidenceSources.Counted(train);
