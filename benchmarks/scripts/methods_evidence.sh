@@ -2,16 +2,19 @@
 # Evidence of issue 15, ask 6 (student-trainer README, "Evidence: distillation methods"): for
 # seeds 1 2 3,
 #   arithmetic:  the demo's teacher and CoT student; per seed a supervised warm start, then
-#                off-policy token KD, sequence-level KD, on-policy lambda 0.5 and 1.0 from it at
-#                the same teacher-token budget -> held-out exact match per slice (3-digit
+#                off-policy token KD, sequence-level KD, on-policy lambda 0.5 and 1.0 (JSD(0.1),
+#                prompt up to "=\n", samples stop at the answer line's ".\n") from it at the same
+#                teacher-token budget (on-policy rows counted by the positions actually sampled,
+#                estimated per seed by a pilot) -> held-out exact match per slice (3-digit
 #                add/sub/mul, 4-digit addition) and the held-out loss of the gold solutions;
 #   shakespeare: hard-label, same-tokenizer KD, cross-tokenizer (ULD, span) and hard-label BPE
 #                students -> held-out loss in nats per character; mean +- sd over seeds.
 # Teachers and warm starts are trained once and cached under $CACHE (default
 # runs/.cache/methods-evidence). PARTS="arithmetic shakespeare" (default) runs both side by side,
 # one libtorch thread each. Measured 2026-12-04 at load average about 20 on the 2-core machine:
-# arithmetic teacher 42 min, warm starts 25 min (beside it, MethodsEvidence arithmetic-warm),
-# arithmetic students 17 min once those were cached; Shakespeare students 51 min (teacher 3 min).
+# arithmetic teacher 42 min, warm starts 25 min (beside it, MethodsEvidence arithmetic-warm);
+# Shakespeare students 51 min (teacher 3 min). Arithmetic students, teacher and warm starts
+# cached: 8 min (2026-12-05, PARTS=arithmetic, load average 7 to 9; 17 min on 2026-12-04 at 20).
 # Extra key=value arguments go to every part (e.g. steps=300).
 # Usage: [PARTS=arithmetic] benchmarks/scripts/methods_evidence.sh [key=value ...]
 set -euo pipefail
