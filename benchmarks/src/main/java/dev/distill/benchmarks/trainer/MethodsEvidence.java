@@ -56,7 +56,9 @@ import java.util.regex.Matcher;
  *   <li>{@code seq-kd}: sequence-level KD (Kim and Rush 2016): the teacher's own greedy completion
  *       of each prompt, cut after its answer line, labelled with its own soft labels;
  *   <li>{@code on-policy-0.5}, {@code on-policy-1.0}: {@link OnPolicyBatches} around the off-policy
- *       source at lambda 0.5 and 1 (GKD, JSD(0.5)).
+ *       source at lambda 0.5 and 1 (GKD; {@code on-policy.divergence}, default JSD(0.5)), the
+ *       prompt being each gold row up to its {@code "=\n"} and a sample ending at the {@code ".\n"}
+ *       of its answer line ({@code on-policy.prompt-end}, {@code on-policy.stop}: the CLI's keys).
  * </ul>
  *
  * Held-out exact match (greedy, with rationale) per slice: 2- and 3-digit add/sub/mul and 4-digit
@@ -109,6 +111,12 @@ public final class MethodsEvidence {
           problems=20000
           on-policy.max-tokens=auto
           on-policy.temperature=1
+          on-policy.divergence=jsd
+          on-policy.beta=0.5
+          on-policy.prompt-end==\\n
+          on-policy.stop=.\\n
+          on-policy.pilot=256
+          arithmetic.methods=off-policy,seq-kd,on-policy-0.5,on-policy-1.0
           eval.problems=15
           corpus=deploy/src/main/resources/corpus/tinyshakespeare.txt
           bpe=deploy/src/main/resources/tokenizers/bpe-shakespeare
@@ -254,9 +262,6 @@ public final class MethodsEvidence {
     return dir;
   }
 
-  private static final List<String> METHODS =
-      List.of("off-policy", "seq-kd", "on-policy-0.5", "on-policy-1.0");
-
   private static void arithmetic(Opts o) throws IOException {
     CharTokenizer tok = ARITHMETIC_TOKENIZER;
     List<ArithmeticTask.Problem> problems = arithmeticProblems(o);
@@ -284,8 +289,10 @@ public final class MethodsEvidence {
       int maxTokens =
           o.s("on-policy.max-tokens").equals("auto") ? longest + 2 : o.i("on-policy.max-tokens");
       List<Example> offline = label(scorer, gold, "gold");
+      List<String> methods = List.of(o.s("arithmetic.methods").split(","));
       List<int[]> completions = new ArrayList<>();
-      for (int from = 0; from < rows; from += 64) {
+      // the teacher's completions only when seq-kd runs (they cost 4,000 greedy generations)
+      for (int from = 0; methods.contains("seq-kd") && from < rows; from += 64) {
         int to = Math.min(rows, from + 64);
         List<int[]> out =
             OnPolicySampler.sample(
@@ -327,32 +334,34 @@ public final class MethodsEvidence {
       results.add("teacher", 0, evaluator.evaluate("teacher", teacher), goldLoss(teacher, held), 0);
       DistillationLoss kd = new DistillationLoss(o.f("alpha"), t);
       List<Example> val = offline.subList(0, Math.min(64, offline.size()));
-      int equalsId = tok.encode("=")[0];
       // The same teacher-token budget for every method, counted as teacher-labelled positions the
       // loss reads: off-policy reads a gold row's positions per row and step, seq-kd a teacher
-      // completion's, an on-policy batch maxTokens per row; so each method gets `steps` times
-      // the off-policy positions per row divided by its own (lambda 0.5: the mean of both).
+      // completion's, an on-policy row the positions it actually sampled (after its problem, up to
+      // and including the stop ".\n" of its answer line; at most maxTokens). So each method gets
+      // `steps` times the off-policy positions per row divided by its own (lambda 0.5: the mean of
+      // both). An on-policy row's length is known only once sampled: it is estimated per seed from
+      // a pilot, the warm start's samples of the first `on-policy.pilot` training problems at the
+      // run's temperature and stop, and each run prints the positions its loss actually read.
       double goldPerRow = (double) goldPositions / rows;
-      Map<String, Integer> steps = new LinkedHashMap<>();
-      for (String method : METHODS) {
-        double perRow =
-            switch (method) {
-              case "off-policy" -> goldPerRow;
-              case "seq-kd" -> (double) seqPositions / rows;
-              default -> {
-                double lambda = Double.parseDouble(method.substring("on-policy-".length()));
-                yield lambda * maxTokens + (1 - lambda) * goldPerRow;
-              }
-            };
-        steps.put(method, (int) Math.max(1, Math.round(o.i("steps") * goldPerRow / perRow)));
-      }
+      OnPolicyConfig template =
+          OnPolicyConfig.of(
+              1f,
+              o.f("on-policy.temperature"),
+              maxTokens,
+              o.s("on-policy.divergence"),
+              o.f("on-policy.beta"),
+              o.s("on-policy.prompt-end"),
+              o.s("on-policy.stop"));
+      long positionBudget = Math.round(o.i("steps") * o.i("batch") * goldPerRow);
       System.out.printf(
           Locale.ROOT,
-          "[evidence] steps per method at %.1f positions per gold row (budget %,d positions):"
-              + " %s%n",
+          "[evidence] budget %,d positions (%d steps x %d rows x %.1f positions per gold row);"
+              + " on-policy %s%n",
+          positionBudget,
+          o.i("steps"),
+          o.i("batch"),
           goldPerRow,
-          Math.round(o.i("steps") * o.i("batch") * goldPerRow),
-          steps);
+          template.describe());
       String warm = "warm-start";
       for (long seed : o.seeds()) {
         // GKD (Agarwal et al. 2024, sec. 3-4) starts on-policy training from a supervised (SFT)
@@ -364,22 +373,33 @@ public final class MethodsEvidence {
             results.add(warm, seed, evaluator.evaluate(warm, student), goldLoss(student, held), 0);
           }
         }
-        for (String method : METHODS) {
+        for (String method : methods) {
+          OnPolicyConfig onPolicyConfig =
+              method.startsWith("on-policy") ? onPolicyVariant(template, method) : null;
+          double pilot = Double.NaN;
+          if (onPolicyConfig != null) {
+            try (LanguageModel student = Checkpoints.load(warmDir)) {
+              pilot =
+                  pilotPositions(student, prompts, onPolicyConfig, o.i("on-policy.pilot"), seed);
+            }
+          }
+          double perRow =
+              switch (method) {
+                case "off-policy" -> goldPerRow;
+                case "seq-kd" -> (double) seqPositions / rows;
+                default -> {
+                  double lambda = onPolicyConfig.fraction();
+                  yield lambda * pilot + (1 - lambda) * goldPerRow;
+                }
+              };
+          int steps = (int) Math.max(1, Math.round(o.i("steps") * goldPerRow / perRow));
           try (LanguageModel student = Checkpoints.load(warmDir)) {
             BatchSource train =
                 new SoftLabelBatches(
                     method.equals("seq-kd") ? sequenceLevel : offline, o.i("batch"), kd);
             OnPolicyBatches onPolicy = null;
-            if (method.startsWith("on-policy")) {
-              float lambda = Float.parseFloat(method.substring("on-policy-".length()));
-              onPolicy =
-                  new OnPolicyBatches(
-                      new MethodsEvidenceSources.PromptRows(train, equalsId, maxTokens),
-                      student,
-                      scorer,
-                      OnPolicyConfig.of(
-                          lambda, o.f("on-policy.temperature"), maxTokens, "jsd", 0.5f),
-                      seed);
+            if (onPolicyConfig != null) {
+              onPolicy = new OnPolicyBatches(train, student, scorer, onPolicyConfig, seed);
               train = onPolicy;
             }
             MethodsEvidenceSources.Counted counted = new MethodsEvidenceSources.Counted(train);
@@ -389,18 +409,25 @@ public final class MethodsEvidence {
                 counted,
                 new SoftLabelBatches(val, o.i("batch"), kd),
                 // the data order differs from the warm start's
-                o.train(steps.get(method), o.i("batch"), o.f("lr"), seed + 1000),
+                o.train(steps, o.i("batch"), o.f("lr"), seed + 1000),
                 (step, total, l, v, tps) -> {});
             double seconds = (System.nanoTime() - start) / 1e9;
             System.out.printf(
                 Locale.ROOT,
-                "[evidence] %s seed %d: %,d teacher-labelled positions read by the loss in %d"
-                    + " steps%s%n",
+                "[evidence] %s seed %d: %d steps at %.1f positions per row%s; %,d teacher-labelled"
+                    + " positions read by the loss (%.3f of the budget)%s%n",
                 method,
                 seed,
+                steps,
+                perRow,
+                method.startsWith("on-policy")
+                    ? String.format(Locale.ROOT, " (pilot %.1f per on-policy row)", pilot)
+                    : "",
                 counted.positions(),
-                steps.get(method),
-                onPolicy == null ? "" : "; " + onPolicy.stats().describe(seconds));
+                (double) counted.positions() / positionBudget,
+                onPolicy == null
+                    ? ""
+                    : "; " + onPolicy.stats().describe(seconds) + "; " + onPolicyConfig.describe());
             results.add(
                 method,
                 seed,
@@ -416,6 +443,57 @@ public final class MethodsEvidence {
           results.loss,
           "%.4f");
     }
+  }
+
+  /**
+   * The on-policy settings a method names: {@code on-policy-LAMBDA}, optionally followed by {@code
+   * /reverse_kl} or {@code /jsd:BETA} (the divergence) and {@code /T:TEMPERATURE} (sampling), e.g.
+   * {@code on-policy-1.0/jsd:0.9/T:0.7}; what it does not name is {@code template}'s.
+   */
+  static OnPolicyConfig onPolicyVariant(OnPolicyConfig template, String method) {
+    String[] parts = method.substring("on-policy-".length()).split("/");
+    float lambda = Float.parseFloat(parts[0]);
+    Divergence d = template.divergence();
+    float temperature = template.temperature();
+    for (int i = 1; i < parts.length; i++) {
+      String p = parts[i];
+      if (p.equals("reverse_kl")) {
+        d = Divergence.REVERSE_KL;
+      } else if (p.startsWith("jsd:")) {
+        d = Divergence.jsd(Float.parseFloat(p.substring(4)));
+      } else if (p.startsWith("T:")) {
+        temperature = Float.parseFloat(p.substring(2));
+      } else {
+        throw new IllegalArgumentException("unknown on-policy variant '" + p + "' in " + method);
+      }
+    }
+    return new OnPolicyConfig(
+        lambda, temperature, template.maxTokens(), d, template.promptEnd(), template.stop());
+  }
+
+  /**
+   * Mean positions an on-policy row of {@code student} reads: its samples after each of the first
+   * {@code n} training prompts (batches of 32) at {@code c}'s temperature, up to {@code c}'s stop
+   * or {@code c.maxTokens()}.
+   */
+  private static double pilotPositions(
+      LanguageModel student, List<int[]> prompts, OnPolicyConfig c, int n, long seed) {
+    int[] stop = c.stop().isEmpty() ? new int[0] : student.tokenizer().encode(c.stop());
+    long positions = 0;
+    int rows = Math.min(n, prompts.size());
+    for (int from = 0; from < rows; from += 32) {
+      List<int[]> chunk = prompts.subList(from, Math.min(rows, from + 32));
+      int[] counts = new int[chunk.size()];
+      for (int i = 0; i < counts.length; i++) {
+        counts[i] = Math.min(c.maxTokens(), student.config().blockSize() + 1 - chunk.get(i).length);
+      }
+      List<int[]> out =
+          OnPolicySampler.sample(student, chunk, counts, c.temperature(), seed * 31 + from, stop);
+      for (int i = 0; i < counts.length; i++) {
+        positions += out.get(i).length - chunk.get(i).length;
+      }
+    }
+    return (double) positions / rows;
   }
 
   /** Per method, per slice ("all" first), one value per seed. */

@@ -238,6 +238,9 @@ final class TrainCommand implements Callable<Integer> {
     sb.append("on-policy.divergence = ").append(cfg.divergence().name()).append('\n');
     sb.append("on-policy.batches = ").append(st.onPolicyBatches()).append('\n');
     sb.append("on-policy.teacher-tokens = ").append(st.teacherTokens()).append('\n');
+    sb.append("on-policy.rows-without-prompt-end = ")
+        .append(st.rowsWithoutPromptEnd())
+        .append('\n');
     sb.append("on-policy.teacher-tokens-per-second = ")
         .append(st.teacherTokensPerSecond())
         .append('\n');
@@ -761,7 +764,9 @@ final class TrainCommand implements Callable<Integer> {
               options.number("train.on-policy-temperature"),
               options.integer("train.on-policy-max-tokens"),
               options.string("train.on-policy-divergence"),
-              options.number("train.on-policy-beta")));
+              options.number("train.on-policy-beta"),
+              options.string("train.on-policy-prompt-end"),
+              options.string("train.on-policy-stop")));
     }
   }
 }

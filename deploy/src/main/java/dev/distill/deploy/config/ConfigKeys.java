@@ -452,8 +452,9 @@ public final class ConfigKeys {
         INT,
         null,
         "32",
-        "Tokens the student generates per sequence of an on-policy batch: the example's last this"
-            + " many tokens are replaced by its own continuation of the tokens before them.");
+        "Most tokens the student generates per sequence of an on-policy batch: after the prompt"
+            + " (train.on-policy-prompt-end), or, with no prompt end, in place of the example's"
+            + " last this many tokens.");
     key(
         s,
         "train.on-policy-divergence",
@@ -469,6 +470,29 @@ public final class ConfigKeys {
         null,
         "0.5",
         "beta of train.on-policy-divergence = jsd, in [0, 1] (0 = forward KL, 1 = reverse KL).");
+    key(
+        s,
+        "train.on-policy-prompt-end",
+        STRING,
+        null,
+        "",
+        "Where each example's prompt ends for on-policy batches: the prompt is the example up to"
+            + " and including the first occurrence of this text (e.g. =\\n after an arithmetic"
+            + " problem; \\n is a newline, \\t a tab, \\\\ a backslash, with"
+            + " the backslash doubled once more in a conf file); examples without it are left out"
+            + " of on-policy batches and counted (on-policy.rows-without-prompt-end). Empty: the"
+            + " examples are text windows and the prompt is all but the last"
+            + " train.on-policy-max-tokens tokens.");
+    key(
+        s,
+        "train.on-policy-stop",
+        STRING,
+        null,
+        "",
+        "A sampled continuation ends once it ends with this text (escapes as"
+            + " train.on-policy-prompt-end; e.g. .\\n after an arithmetic answer line), so the"
+            + " teacher scores and the loss reads only the answer; empty: every row samples"
+            + " train.on-policy-max-tokens tokens.");
     key(
         s,
         "train.spark.workers",

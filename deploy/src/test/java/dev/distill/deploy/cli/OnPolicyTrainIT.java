@@ -197,6 +197,36 @@ class OnPolicyTrainIT {
   }
 
   @Test
+  void aPromptEndAndAStopFromTheConfigShapeTheSamplesAndRowsWithoutItAreCounted()
+      throws IOException {
+    // config text "\\n" is a newline: prompts end at a row's first newline token, samples at the
+    // next one they write (at most 8 tokens)
+    int code =
+        train(
+            "prompt-end",
+            "--teacher-checkpoint",
+            "hf:" + TEACHER,
+            "--set",
+            "train.on-policy-prompt-end=\\n",
+            "--set",
+            "train.on-policy-stop=\\n");
+    assertThat(code).isZero();
+    Properties p = summary("prompt-end");
+    // recorded escaped ("\\n"), which the properties file format reads back as a newline
+    assertThat(p.getProperty("onPolicy.promptEnd")).isEqualTo("\n");
+    assertThat(p.getProperty("onPolicy.stop")).isEqualTo("\n");
+    long batches = Long.parseLong(p.getProperty("on-policy.batches"));
+    long without = Long.parseLong(p.getProperty("on-policy.rows-without-prompt-end"));
+    long tokens = Long.parseLong(p.getProperty("on-policy.teacher-tokens"));
+    // every on-policy draw of 4 rows either samples 1 to 8 tokens per kept row or is left out
+    assertThat(batches).isBetween(0L, 5L);
+    assertThat(without).isBetween(0L, 4 * 5L);
+    assertThat(tokens).isBetween(batches, batches * 4 * 8);
+    assertThat(batches + without).as("at lambda 0.5, some of 6 draws were on-policy").isPositive();
+    assertThat(Double.parseDouble(p.getProperty("final.val-loss"))).isFinite();
+  }
+
+  @Test
   void onPolicyWithoutATeacherIsAUsageError() {
     assertThat(train("no-teacher")).isEqualTo(2);
   }

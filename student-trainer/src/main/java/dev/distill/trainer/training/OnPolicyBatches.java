@@ -24,16 +24,23 @@ import java.util.Random;
  * OnPolicyConfig#fraction()}) it is then replaced by an on-policy batch made from it:
  *
  * <ol>
- *   <li>each row's prompt is the example's tokens without its last {@code m = min(maxTokens,
- *       positions)} tokens;
- *   <li>the student samples {@code m} tokens after it, all rows of the batch at once through one KV
- *       cache ({@link OnPolicySampler}: rows with shorter prompts are teacher-forced through the
- *       longer prompts' positions), at {@link OnPolicyConfig#temperature()}; no gradients;
+ *   <li>each row's prompt is the example up to and including the first occurrence of {@link
+ *       OnPolicyConfig#promptEnd()} (e.g. the {@code "=\n"} after an arithmetic problem), and the
+ *       student may write {@code m = min(maxTokens, blockSize + 1 - prompt length)} tokens; a row
+ *       without it is left out of the batch and counted ({@link Stats#rowsWithoutPromptEnd()}),
+ *       never cut elsewhere. With an empty {@code promptEnd} (text windows) the prompt is the row
+ *       without its last {@code m = min(maxTokens, positions)} tokens;
+ *   <li>the student samples up to {@code m} tokens after it, all rows of the batch at once through
+ *       one KV cache ({@link OnPolicySampler}: rows with shorter prompts are teacher-forced through
+ *       the longer prompts' positions), at {@link OnPolicyConfig#temperature()}, a row stopping
+ *       once its samples end with {@link OnPolicyConfig#stop()} (e.g. the {@code ".\n"} of an
+ *       answer line) when one is set; no gradients;
  *   <li>the teacher scores every position of the sampled sequence ({@link OnPolicyTeacher}: top-k +
  *       tail at T, as offline labels), and the labels go through the offline codec ({@code
  *       topk-logq16}) so they are the values a curated record of that sequence would hold;
  *   <li>the loss is {@link OnPolicyLoss} (JSD(beta) or reverse KL, top-k + tail, times T^2) over
- *       the m generated positions of each row only.
+ *       the generated positions of each row only (up to and including the stop); their count is
+ *       {@link BatchSource.Batch#tokens()} and {@link Stats#teacherTokens()}.
  * </ol>
  *
  * <p>The coin flips and the sampling use this source's own RNG (SplitMix64, one {@code long} of
@@ -55,6 +62,7 @@ public final class OnPolicyBatches implements BatchSource {
   private long batches;
   private long onPolicyBatches;
   private long generatedTokens;
+  private long rowsWithoutPromptEnd;
   private long samplingNanos;
   private long teacherNanos;
 
@@ -90,20 +98,43 @@ public final class OnPolicyBatches implements BatchSource {
           offline.getClass().getSimpleName()
               + " gives no token sequences; on-policy batches need the prompts");
     }
-    onPolicyBatches++;
     long batchSeed = nextLong();
     long t0 = System.nanoTime();
+    int block = student.config().blockSize();
+    int[] endIds = encode(config.promptEnd());
     List<int[]> prompts = new ArrayList<>(rows.size());
-    int[] counts = new int[rows.size()];
-    int[] promptLengths = new int[rows.size()];
-    for (int i = 0; i < rows.size(); i++) {
-      int[] row = rows.get(i);
-      counts[i] = Math.min(config.maxTokens(), row.length - 1);
-      promptLengths[i] = row.length - counts[i];
-      prompts.add(Arrays.copyOf(row, promptLengths[i]));
+    List<Integer> counts = new ArrayList<>(rows.size());
+    for (int[] row : rows) {
+      int promptLength;
+      int count;
+      if (endIds.length == 0) {
+        // text windows: the row's last maxTokens tokens are the student's to write
+        count = Math.min(config.maxTokens(), row.length - 1);
+        promptLength = row.length - count;
+      } else {
+        promptLength = promptLength(row, endIds);
+        // the sampled row is scored whole: at most blockSize + 1 tokens
+        count = promptLength < 0 ? 0 : Math.min(config.maxTokens(), block + 1 - promptLength);
+        if (count < 1) {
+          rowsWithoutPromptEnd++; // no boundary, or none before the end of the context
+          continue;
+        }
+      }
+      prompts.add(Arrays.copyOf(row, promptLength));
+      counts.add(count);
     }
+    if (prompts.isEmpty()) {
+      return batch; // no row has a prompt: the batch stays offline (counted above)
+    }
+    onPolicyBatches++;
     List<int[]> sampled =
-        OnPolicySampler.sample(student, prompts, counts, config.temperature(), batchSeed);
+        OnPolicySampler.sample(
+            student,
+            prompts,
+            counts.stream().mapToInt(Integer::intValue).toArray(),
+            config.temperature(),
+            batchSeed,
+            encode(config.stop()));
     long t1 = System.nanoTime();
     List<SoftLabels> labels;
     try {
@@ -114,7 +145,7 @@ public final class OnPolicyBatches implements BatchSource {
     long t2 = System.nanoTime();
     samplingNanos += t1 - t0;
     teacherNanos += t2 - t1;
-    List<Example> examples = new ArrayList<>(rows.size());
+    List<Example> examples = new ArrayList<>(sampled.size());
     for (int i = 0; i < sampled.size(); i++) {
       // through the offline codec: the values a curated record of this sequence would hold
       SoftLabels l = SoftLabelCodec.decode(SoftLabelCodec.encode(labels.get(i)));
@@ -122,17 +153,17 @@ public final class OnPolicyBatches implements BatchSource {
     }
     KdBatch kb = KdBatch.of(manager, examples);
     long t = kb.inputs().getShape().get(1);
-    float[] generated = new float[Math.toIntExact(rows.size() * t)];
+    float[] generated = new float[Math.toIntExact(sampled.size() * t)];
     long count = 0;
     for (int i = 0; i < sampled.size(); i++) {
       // position p predicts token p + 1: generated when p + 1 >= the prompt's length
-      for (int p = promptLengths[i] - 1; p < sampled.get(i).length - 1; p++) {
+      for (int p = prompts.get(i).length - 1; p < sampled.get(i).length - 1; p++) {
         generated[Math.toIntExact(i * t + p)] = 1f;
         count++;
       }
     }
     generatedTokens += count;
-    NDArray mask = manager.create(generated, new Shape(rows.size(), t));
+    NDArray mask = manager.create(generated, new Shape(sampled.size(), t));
     float temperature = teacher.temperature();
     return Batch.of(
         kb.inputs(),
@@ -177,7 +208,32 @@ public final class OnPolicyBatches implements BatchSource {
   /** What on-policy batches have cost so far in this process. */
   public Stats stats() {
     return new Stats(
-        batches, onPolicyBatches, generatedTokens, samplingNanos / 1e9, teacherNanos / 1e9);
+        batches,
+        onPolicyBatches,
+        generatedTokens,
+        rowsWithoutPromptEnd,
+        samplingNanos / 1e9,
+        teacherNanos / 1e9);
+  }
+
+  /** The student tokenizer's ids of {@code text}; none for an empty text. */
+  private int[] encode(String text) {
+    return text.isEmpty() ? new int[0] : student.tokenizer().encode(text);
+  }
+
+  /**
+   * The length of {@code row}'s prompt: up to and including the first occurrence of {@code end}
+   * (matched as token ids, so {@code end} must tokenize alone as it does inside a row: true for
+   * char tokenizers, and for a subword one when the text is a whole token such as a newline); -1
+   * when the row does not hold it.
+   */
+  static int promptLength(int[] row, int[] end) {
+    for (int i = 0; i + end.length <= row.length; i++) {
+      if (Arrays.equals(row, i, i + end.length, end, 0, end.length)) {
+        return i + end.length;
+      }
+    }
+    return -1;
   }
 
   /**
@@ -185,7 +241,11 @@ public final class OnPolicyBatches implements BatchSource {
    *
    * @param batches training batches drawn
    * @param onPolicyBatches of which on-policy
-   * @param teacherTokens generated tokens the teacher scored (the positions the loss uses)
+   * @param teacherTokens generated tokens the teacher scored (the positions the loss uses; with a
+   *     stop, the tokens up to and including it)
+   * @param rowsWithoutPromptEnd rows of on-policy draws left out because they hold no {@link
+   *     OnPolicyConfig#promptEnd()} (or none with room to sample before the end of the context); a
+   *     draw all of whose rows lack it stays offline and is not counted in {@code onPolicyBatches}
    * @param samplingSeconds wall time the student spent sampling
    * @param teacherSeconds wall time spent waiting for the teacher's labels
    */
@@ -193,6 +253,7 @@ public final class OnPolicyBatches implements BatchSource {
       long batches,
       long onPolicyBatches,
       long teacherTokens,
+      long rowsWithoutPromptEnd,
       double samplingSeconds,
       double teacherSeconds) {
     /** Teacher-scored tokens per second of waiting for the teacher; NaN before any. */
@@ -209,11 +270,13 @@ public final class OnPolicyBatches implements BatchSource {
     public String describe(double stepSeconds) {
       return String.format(
           Locale.ROOT,
-          "%d of %d batches on-policy, %d teacher-scored tokens, %.1f teacher tokens/s, %.1f%%"
-              + " of step time waiting for the teacher, %.1f%% sampling",
+          "%d of %d batches on-policy, %d teacher-scored tokens, %d rows without a prompt end"
+              + " left out, %.1f teacher tokens/s, %.1f%% of step time waiting for the teacher,"
+              + " %.1f%% sampling",
           onPolicyBatches,
           batches,
           teacherTokens,
+          rowsWithoutPromptEnd,
           teacherTokensPerSecond(),
           100 * teacherWaitShare(stepSeconds),
           stepSeconds > 0 ? 100 * samplingSeconds / stepSeconds : Double.NaN);

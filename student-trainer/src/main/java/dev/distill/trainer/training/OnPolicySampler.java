@@ -17,10 +17,11 @@ import java.util.Random;
  * {@code P0} tokens of every row, then each step runs one position of every unfinished row against
  * the cache. At position {@code p} a row whose prompt is longer than {@code p} takes its prompt's
  * token (its logits are not used and its RNG is not drawn); otherwise it samples. A row leaves the
- * batch once it holds its prompt plus its {@code newTokens} (the cache drops its keys). The model
- * is causal, so every row's logits at {@code p} are those of a full forward of its own first {@code
- * p} tokens (up to float rounding: the matrix products have other shapes), whatever the other rows
- * hold.
+ * batch once it holds its prompt plus its {@code newTokens}, or, with a stop sequence, once its
+ * sampled tokens end with that sequence (the cache drops its keys; the row is returned up to and
+ * including the stop). The model is causal, so every row's logits at {@code p} are those of a full
+ * forward of its own first {@code p} tokens (up to float rounding: the matrix products have other
+ * shapes), whatever the other rows hold.
  *
  * <p>RNG contract: row {@code i} draws from its own {@code java.util.Random} seeded with {@link
  * #rowSeed(long, int) rowSeed(seed, i)}, one {@code nextDouble()} per sampled token, as {@link
@@ -33,17 +34,30 @@ import java.util.Random;
 public final class OnPolicySampler {
   private OnPolicySampler() {}
 
+  /** {@link #sample(LanguageModel, List, int[], float, long, int[])} without a stop sequence. */
+  public static List<int[]> sample(
+      LanguageModel student, List<int[]> prompts, int[] newTokens, float temperature, long seed) {
+    return sample(student, prompts, newTokens, temperature, seed, new int[0]);
+  }
+
   /**
    * @param prompts one prompt per row (at least one token each)
-   * @param newTokens tokens to sample after each prompt (>= 0)
+   * @param newTokens most tokens to sample after each prompt (>= 0)
    * @param temperature of {@code softmax(logits / T)}; 0 is greedy (argmax, lowest id on ties)
    * @param seed the batch's seed: row i draws from {@code new Random(rowSeed(seed, i))}
-   * @return per row, its prompt followed by its sampled tokens
+   * @param stop a row stops once its sampled tokens (not its prompt) end with these ids; empty:
+   *     every row samples its {@code newTokens}
+   * @return per row, its prompt followed by its sampled tokens, up to and including the stop
    * @throws IllegalArgumentException for an empty prompt, mismatched sizes, a negative count or
    *     temperature
    */
   public static List<int[]> sample(
-      LanguageModel student, List<int[]> prompts, int[] newTokens, float temperature, long seed) {
+      LanguageModel student,
+      List<int[]> prompts,
+      int[] newTokens,
+      float temperature,
+      long seed,
+      int[] stop) {
     if (prompts.size() != newTokens.length) {
       throw new IllegalArgumentException(
           prompts.size() + " prompts but " + newTokens.length + " token counts");
@@ -54,6 +68,7 @@ public final class OnPolicySampler {
     int n = prompts.size();
     int[][] rows = new int[n][];
     int[] promptLength = new int[n];
+    int[] length = new int[n]; // where a row ends: its prompt plus its samples, or at the stop
     Random[] rngs = new Random[n];
     int start = Integer.MAX_VALUE;
     int end = 0;
@@ -70,6 +85,7 @@ public final class OnPolicySampler {
       }
       promptLength[i] = p.length;
       rows[i] = Arrays.copyOf(p, p.length + newTokens[i]);
+      length[i] = rows[i].length;
       rngs[i] = new Random(rowSeed(seed, i));
       if (newTokens[i] > 0) {
         start = Math.min(start, p.length);
@@ -82,9 +98,12 @@ public final class OnPolicySampler {
         for (int len = start; len < end; len++) {
           List<Integer> active = new ArrayList<>();
           for (int i = 0; i < n; i++) {
-            if (rows[i].length > len && newTokens[i] > 0) {
+            if (length[i] > len && newTokens[i] > 0) {
               active.add(i);
             }
+          }
+          if (active.isEmpty()) {
+            break; // every row stopped
           }
           int[][] context = new int[active.size()][];
           for (int r = 0; r < context.length; r++) {
@@ -95,12 +114,29 @@ public final class OnPolicySampler {
             int i = active.get(r);
             if (len >= promptLength[i]) {
               rows[i][len] = draw(logits[r], temperature, rngs[i]);
+              if (endsWithStop(rows[i], promptLength[i], len + 1, stop)) {
+                length[i] = len + 1; // leaves the batch: the next step leaves it out
+              }
             }
           }
         }
       }
     }
-    return List.of(rows);
+    List<int[]> out = new ArrayList<>(n);
+    for (int i = 0; i < n; i++) {
+      out.add(length[i] == rows[i].length ? rows[i] : Arrays.copyOf(rows[i], length[i]));
+    }
+    return List.copyOf(out);
+  }
+
+  /**
+   * Whether {@code row[from..to)} (the sampled tokens so far) ends with a non-empty {@code stop}.
+   */
+  static boolean endsWithStop(int[] row, int from, int to, int[] stop) {
+    if (stop.length == 0 || to - from < stop.length) {
+      return false;
+    }
+    return Arrays.equals(row, to - stop.length, to, stop, 0, stop.length);
   }
 
   /** Seed of row {@code row}'s RNG in a batch seeded {@code seed} (a SplitMix64 finaliser). */

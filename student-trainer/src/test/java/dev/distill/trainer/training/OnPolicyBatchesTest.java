@@ -168,6 +168,87 @@ class OnPolicyBatchesTest {
     }
   }
 
+  /** The inner source's batches with {@code rows} as their sequences (the prompts' source). */
+  record FixedRows(BatchSource inner, List<int[]> rows) implements BatchSource {
+    @Override
+    public Batch next(NDManager manager, Random rng) {
+      Batch b = inner.next(manager, rng);
+      return Batch.of(b.inputs(), b.tokens(), b::loss, rows);
+    }
+  }
+
+  @Test
+  void aPromptEndMakesThePromptTheRowUpToItAndRowsWithoutItAreLeftOutAndCounted() {
+    // rows with ':' early enough to leave room, and rows without ':'
+    int colon = tok.encode(":")[0];
+    List<int[]> with = new ArrayList<>();
+    List<int[]> without = new ArrayList<>();
+    for (Example e : examples) {
+      int at = indexOf(e.tokens(), colon);
+      if (at >= 2 && at <= 10 && with.size() < 2) {
+        with.add(e.tokens());
+      } else if (at < 0 && without.size() < 2) {
+        without.add(e.tokens());
+      }
+    }
+    assertThat(with).hasSize(2);
+    assertThat(without).hasSize(2);
+    List<int[]> rows = List.of(without.get(0), with.get(0), without.get(1), with.get(1));
+    // stop at 'e': a row may end before its 5 tokens, and only its real tokens count
+    OnPolicyConfig cfg = OnPolicyConfig.of(1f, 1f, 5, "jsd", 0.5f, ":", "e");
+    try (LanguageModel lm = student();
+        NDManager m = NDManager.newBaseManager()) {
+      BatchSource offline = new FixedRows(new SoftLabelBatches(examples, 4, offlineLoss()), rows);
+      OnPolicyBatches src =
+          new OnPolicyBatches(offline, lm, new LocalOnPolicyTeacher(teacher, tok, T, K), cfg, 5);
+      BatchSource.Batch b = src.next(m, new Random(1));
+      List<int[]> sampled = b.sequences();
+      assertThat(sampled).hasSize(2);
+      long generated = 0;
+      for (int i = 0; i < 2; i++) {
+        int promptLength = indexOf(with.get(i), colon) + 1;
+        int[] s = sampled.get(i);
+        // the prompt is exactly the row up to and including ':', never cut elsewhere
+        assertThat(Arrays.copyOf(s, promptLength))
+            .isEqualTo(Arrays.copyOf(with.get(i), promptLength));
+        assertThat(s.length).isBetween(promptLength + 1, promptLength + 5);
+        if (s.length < promptLength + 5) {
+          assertThat(s[s.length - 1]).isEqualTo(tok.encode("e")[0]);
+        }
+        generated += s.length - promptLength;
+      }
+      assertThat(b.tokens()).isEqualTo(generated);
+      OnPolicyBatches.Stats st = src.stats();
+      assertThat(st.teacherTokens()).isEqualTo(generated);
+      assertThat(st.rowsWithoutPromptEnd()).isEqualTo(2);
+      assertThat(st.onPolicyBatches()).isEqualTo(1);
+      int width = Math.toIntExact(b.inputs().getShape().get(1));
+      NDArray logits =
+          lm.logits(m, sampled.stream().map(x -> Arrays.copyOf(x, width)).toArray(int[][]::new));
+      assertThat(b.loss(logits).getFloat()).isFinite().isGreaterThan(0f);
+      // a batch none of whose rows holds the prompt end stays the offline batch
+      OnPolicyBatches none =
+          new OnPolicyBatches(
+              new FixedRows(new SoftLabelBatches(examples, 4, offlineLoss()), without),
+              lm,
+              new LocalOnPolicyTeacher(teacher, tok, T, K),
+              cfg,
+              5);
+      assertThat(none.next(m, new Random(1)).sequences()).isEqualTo(without);
+      assertThat(none.stats().onPolicyBatches()).isZero();
+      assertThat(none.stats().rowsWithoutPromptEnd()).isEqualTo(2);
+    }
+  }
+
+  private static int indexOf(int[] row, int id) {
+    for (int i = 0; i < row.length; i++) {
+      if (row[i] == id) {
+        return i;
+      }
+    }
+    return -1;
+  }
+
   @Test
   void aResumedRunAtLambdaHalfEndsWithTheUninterruptedRunsParameters() {
     OnPolicyConfig half = OnPolicyConfig.of(0.5f, 1f, 6, "jsd", 0.5f);
@@ -211,5 +292,14 @@ class OnPolicyBatchesTest {
         .hasMessageContaining("train.on-policy-divergence");
     assertThat(OnPolicyConfig.of(0.5f, 1f, 4, "jsd", 0.9f).divergence())
         .isEqualTo(Divergence.jsd(0.9f));
+    // config text: escapes for what a trimmed value cannot hold
+    OnPolicyConfig escaped = OnPolicyConfig.of(0.5f, 1f, 4, "jsd", 0.5f, "=\\n", ".\\n\\t\\\\");
+    assertThat(escaped.promptEnd()).isEqualTo("=\n");
+    assertThat(escaped.stop()).isEqualTo(".\n\t\\");
+    assertThat(escaped.describe()).containsEntry("onPolicy.promptEnd", "=\\n");
+    assertThatThrownBy(() -> OnPolicyConfig.of(0.5f, 1f, 4, "jsd", 0.5f, "=\\x", ""))
+        .hasMessageContaining("train.on-policy-prompt-end");
+    assertThatThrownBy(() -> OnPolicyConfig.of(0.5f, 1f, 4, "jsd", 0.5f, "", "a\\"))
+        .hasMessageContaining("train.on-policy-stop");
   }
 }

@@ -108,6 +108,53 @@ class OnPolicySamplerTest {
   }
 
   @Test
+  void aRowStopsRightAfterTheFirstStopSequenceInItsOwnSamples() {
+    List<int[]> free = OnPolicySampler.sample(student, prompts, counts, 1f, 42);
+    // stop = the second and third sampled tokens of row 0: a two-token sequence it is known to
+    // sample; every row must end right after its first occurrence inside its own samples
+    int p0 = prompts.get(0).length;
+    int[] stop = Arrays.copyOfRange(free.get(0), p0 + 1, p0 + 3);
+    List<int[]> stopped = OnPolicySampler.sample(student, prompts, counts, 1f, 42, stop);
+    int stoppedRows = 0;
+    for (int i = 0; i < prompts.size(); i++) {
+      int[] f = free.get(i);
+      int from = prompts.get(i).length;
+      int first = firstEnd(f, from, stop);
+      int end = first < 0 ? f.length : first; // the row ends after the first stop in its samples
+      stoppedRows += end < f.length ? 1 : 0;
+      // the same RNG draws up to the stop, so the stopped row is the free row's prefix
+      assertThat(stopped.get(i)).as("row %d", i).isEqualTo(Arrays.copyOf(f, end));
+    }
+    assertThat(stopped.get(0).length).isLessThanOrEqualTo(p0 + 3);
+    assertThat(stoppedRows).as("row 0 at least stops early").isPositive();
+    // a stop that occurs in the prompt but not in the samples does not end the row
+    int[] prompt = prompts.get(2);
+    int[] greedy = OnPolicySampler.sample(student, List.of(prompt), new int[] {4}, 0f, 1).get(0);
+    int[] inPromptOnly = null;
+    for (int s = 0; s + 2 <= prompt.length && inPromptOnly == null; s++) {
+      int[] bigram = Arrays.copyOfRange(prompt, s, s + 2);
+      if (firstEnd(greedy, prompt.length, bigram) < 0) {
+        inPromptOnly = bigram;
+      }
+    }
+    assertThat(inPromptOnly).as("a bigram of the prompt the samples lack").isNotNull();
+    assertThat(
+            OnPolicySampler.sample(student, List.of(prompt), new int[] {4}, 0f, 1, inPromptOnly)
+                .get(0))
+        .isEqualTo(greedy);
+  }
+
+  /** The end of the first occurrence of {@code seq} inside {@code row[from..]}, else -1. */
+  private static int firstEnd(int[] row, int from, int[] seq) {
+    for (int e = from + seq.length; e <= row.length; e++) {
+      if (Arrays.equals(row, e - seq.length, e, seq, 0, seq.length)) {
+        return e;
+      }
+    }
+    return -1;
+  }
+
+  @Test
   void refusesMismatchedCountsAndEmptyPrompts() {
     assertThatThrownBy(() -> OnPolicySampler.sample(student, prompts, new int[2], 1f, 1))
         .isInstanceOf(IllegalArgumentException.class)
