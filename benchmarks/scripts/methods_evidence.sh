@@ -33,13 +33,8 @@ COMMON=(cache="$CACHE" seeds=1,2,3 student.layers=2 student.heads=4 alpha=0.5 k=
 declare -A ARGS=(
   [arithmetic]="teacher.layers=4 teacher.heads=4 teacher.embd=128 teacher.steps=3000 teacher.batch=24
     teacher.lr=0.002 problems=60000 student.embd=80 batch=32 T=1 pool=4000 warm.steps=1500
-<<<<<<< HEAD
-    warm.lr=0.003 steps=200 lr=0.001 on-policy.max-tokens=auto eval.problems=50"
-  [shakespeare]="teacher.layers=4 teacher.heads=4 teacher.embd=128 teacher.steps=3000 teacher.batch=16
-=======
     warm.lr=0.003 steps=200 lr=0.001 on-policy.max-tokens=auto on-policy.beta=0.1 eval.problems=100"
-  [shakespeare]="teacher.layers=3 teacher.heads=4 teacher.embd=96 teacher.steps=600 teacher.batch=16
->>>>>>> main
+  [shakespeare]="teacher.layers=4 teacher.heads=4 teacher.embd=128 teacher.steps=3000 teacher.batch=16
     teacher.lr=0.002 student.embd=48 steps=600 batch=16 T=2 eval.chars=10000"
 )
 echo "[methods_evidence] $(date -u +%FT%TZ) load: $(cut -d' ' -f1-3 /proc/loadavg) logs: $LOGS"
