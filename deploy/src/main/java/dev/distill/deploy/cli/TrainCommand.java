@@ -454,7 +454,7 @@ final class TrainCommand implements Callable<Integer> {
     // our GPT of the configured size; its tokenizer is the one the labels were made with.
     LanguageModel model = student == null ? null : ModelSources.open(student);
     Tokenizer tok;
-    // Cross-tokenizer KD (issue 15, ask 4): with train.loss = uld or span the labels' tokenizer
+    // Cross-tokenizer KD (issue 15, ask 4): with a cross-tokenizer train.loss the labels' tokenizer
     // (--tokenizer, else the student's) may differ from the student's; null with train.loss = kd.
     CrossTokenizerBatches.Kind cross = crossTokenizerLoss(o);
     Tokenizer dataTok;
@@ -681,7 +681,8 @@ final class TrainCommand implements Callable<Integer> {
     try {
       return CrossTokenizerBatches.Kind.parse(name);
     } catch (IllegalArgumentException e) {
-      throw new IllegalArgumentException("train.loss: expected kd, uld or span, got " + name, e);
+      throw new IllegalArgumentException(
+          "train.loss: expected kd, uld, span, span-debiased or span-path, got " + name, e);
     }
   }
 

@@ -379,8 +379,10 @@ public final class ConfigKeys {
         "kd",
         "KD loss of `distill train` (in-process): kd (token-level, the student reads the teacher's"
             + " tokenizer), or a cross-tokenizer loss that lets --student have its own tokenizer:"
-            + " uld (Universal Logit Distillation) or span (character-aligned spans, with"
-            + " train.divergence).");
+            + " uld (Universal Logit Distillation), span (character-aligned spans, with"
+            + " train.divergence), span-debiased (span with the teacher's buckets corrected for the"
+            + " student's token boundaries) or span-path (KD along every character of the student's"
+            + " next token; character-level teacher only).");
     key(
         s,
         "train.checkpoint-every",
