@@ -19,7 +19,7 @@ import org.apache.spark.sql.Encoders;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.RowFactory;
 import org.apache.spark.sql.api.java.UDF1;
-import org.apache.spark.sql.api.java.UDF13;
+import org.apache.spark.sql.api.java.UDF10;
 import org.apache.spark.sql.api.java.UDF3;
 import org.apache.spark.sql.functions;
 import org.apache.spark.sql.types.DataTypes;
@@ -192,26 +192,12 @@ public final class CurationFeatures {
             addedType);
     // The fast path: a row whose required columns are all present and that passes the cheap,
     // sufficient top-k test (RecordValidation.certainlyValidTopK, the answer for every valid v1
-    // row) gets its columns from a UDF on the 13 columns it reads. Only the rest (a null, a
+    // row) gets its columns from a UDF on the columns it reads. Only the rest (a null, a
     // sampled-codec or any suspect row) are turned into a whole Java row for the full validator:
     // coalesce evaluates that branch only where the fast one gives null (issue 14: converting
     // every raw row, its 9 strings and its label bytes into a Row was a cost of the scan of its
     // own).
-    UDF13<
-            Object,
-            byte[],
-            Float,
-            String,
-            Integer,
-            Integer,
-            Integer,
-            Integer,
-            String,
-            Integer,
-            Integer,
-            String,
-            Long,
-            Row>
+    UDF10<Object, byte[], Float, String, Integer, Integer, Integer, Integer, Integer, Row, Row>
         fast =
             (tokens,
                 labels,
@@ -221,11 +207,8 @@ public final class CurationFeatures {
                 vocab,
                 topK,
                 positions,
-                id,
-                chunkIndex,
                 chunkCount,
-                file,
-                row) -> {
+                where) -> {
               int[] ids = nonNullTokens(tokens);
               if (ids == null
                   || !RecordValidation.certainlyValidTopK(
@@ -234,9 +217,10 @@ public final class CurationFeatures {
               }
               Object[] out = new Object[addedType.size()];
               out[0] = bytesHash(labels);
-              out[1] = locator(fileIndex(files, file), row);
+              out[1] = locator(fileIndex(files, where.getString(2)), where.getLong(3));
               if (chunkCount <= 1) {
-                Object[] f = featureValues(ids, id, chunkIndex, nearDuplicates);
+                Object[] f =
+                    featureValues(ids, where.getString(0), where.getInt(1), nearDuplicates);
                 System.arraycopy(f, 0, out, 2, f.length);
               }
               return RowFactory.create(out);
@@ -261,11 +245,13 @@ public final class CurationFeatures {
                     col(RawColumns.VOCAB_SIZE),
                     col(RawColumns.TOP_K),
                     col(RawColumns.POSITIONS),
-                    col(RawColumns.RECORD_ID),
-                    col(RawColumns.CHUNK_INDEX),
                     col(RawColumns.CHUNK_COUNT),
-                    col(FILE),
-                    col(ROW)));
+                    // functions.udf takes at most 10 arguments: the rest in one struct.
+                    functions.struct(
+                        col(RawColumns.RECORD_ID),
+                        col(RawColumns.CHUNK_INDEX),
+                        col(FILE),
+                        col(ROW))));
     String scanned = "_scanned";
     List<org.apache.spark.sql.Column> cols = new ArrayList<>();
     for (StructField f : NARROW.fields()) {
