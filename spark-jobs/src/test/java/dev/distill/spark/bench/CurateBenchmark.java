@@ -391,7 +391,9 @@ public final class CurateBenchmark {
     Arm full = new Arm("curate", config);
     Arm noNear = new Arm("curate without near-duplicates", noNearConfig);
     List<Arm> arms = noNearArm ? List.of(full, noNear) : List.of(full);
+    List<Double> plainTaskCpu = new ArrayList<>();
     for (int round = 0; round < rounds; round++) {
+      long task0 = counter.cpuNanos.get();
       double cpu0 = processCpuSeconds();
       plain.add(
           seconds(
@@ -405,6 +407,8 @@ public final class CurateBenchmark {
                       .parquet(dir.resolve("copy-" + n).toString())));
       double cpu1 = processCpuSeconds();
       plainCpu.add(cpu1 - cpu0);
+      Thread.sleep(200); // listener events are delivered asynchronously
+      plainTaskCpu.add((counter.cpuNanos.get() - task0) / 1e9);
       String[] shuffle = shuffleAb;
       if (shuffle != null) {
         // A/B of spark.sql.shuffle.partitions: A on even rounds, B on odd ones (issue 14).
@@ -467,6 +471,18 @@ public final class CurateBenchmark {
             median(arm.cpu),
             median(arm.cpu) / median(plainCpu));
       }
+      // The executor (task thread) CPU-seconds, as the listener sums them: what the process
+      // CPU-seconds hold beyond them is GC, JIT compilation and the driver.
+      System.out.printf(
+          "task cpu s: plain %s (median %.1f)%s%n",
+          format(plainTaskCpu),
+          median(plainTaskCpu),
+          arms.stream()
+              .map(
+                  a ->
+                      String.format(
+                          "; %s %s (median %.1f)", a.name, format(a.taskCpu), median(a.taskCpu)))
+              .reduce("", String::concat));
       System.out.printf("load average %.1f%n", loadAverage());
     }
     if (print && listJobs) {
@@ -493,6 +509,7 @@ public final class CurateBenchmark {
     final CurateConfig config;
     final List<Double> wall = new ArrayList<>();
     final List<Double> cpu = new ArrayList<>();
+    final List<Double> taskCpu = new ArrayList<>();
     CurateResult result;
     int jobs;
     int stages;
@@ -510,10 +527,12 @@ public final class CurateBenchmark {
       int s0 = counter.stages.get();
       int sl0 = counter.stageLines.size();
       int jl0 = counter.jobLines.size();
+      long task0 = counter.cpuNanos.get();
       double cpu0 = processCpuSeconds();
       wall.add(seconds(() -> result = CurateJob.run(config)));
       cpu.add(processCpuSeconds() - cpu0);
       Thread.sleep(200); // listener events are delivered asynchronously
+      taskCpu.add((counter.cpuNanos.get() - task0) / 1e9);
       jobs = counter.jobs.get() - j0;
       stages = counter.stages.get() - s0;
       sites = new ArrayList<>(counter.callSites.subList(j0, counter.jobs.get()));
