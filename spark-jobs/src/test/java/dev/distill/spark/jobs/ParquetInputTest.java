@@ -11,13 +11,13 @@ import org.apache.spark.sql.SparkSession;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+/** How ParquetInput hands its listed files to Spark (issue 14). */
 class ParquetInputTest {
-  @TempDir Path tmp;
+  private final SparkSession spark = TestSpark.local("parquet-input-test");
 
   @Test
-  void readingMoreFilesThanSparksListingThresholdRunsNoListingJobAndRestoresTheSetting()
-      throws Exception {
-    SparkSession spark = TestSpark.local("parquet-input-test");
+  void readingMoreFilesThanSparksListingThresholdRunsNoListingJobAndRestoresTheSetting(
+      @TempDir Path tmp) throws Exception {
     Path dir = tmp.resolve("many");
     // 40 files: more than Spark's parallel listing threshold (32).
     spark.range(0, 400, 1, 40).write().parquet(dir.toString());
