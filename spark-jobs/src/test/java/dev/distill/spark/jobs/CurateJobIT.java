@@ -173,17 +173,12 @@ class CurateJobIT {
           public void onFailure(
               String funcName, org.apache.spark.sql.execution.QueryExecution qe, Exception e) {}
         };
+    String output = tmp.resolve("curated-unsorted-write").toString();
+    String report = tmp.resolve("r-unsorted-write.json").toString();
     spark.listenerManager().register(listener);
     CurateResult r;
     try {
-      r =
-          CurateJob.run(
-              new CurateConfig(
-                  input.toString(),
-                  tmp.resolve("curated-unsorted-write").toString(),
-                  tmp.resolve("r-unsorted-write.json").toString(),
-                  0.2,
-                  null));
+      r = CurateJob.run(new CurateConfig(input.toString(), output, report, 0.2, null));
       spark.sparkContext().listenerBus().waitUntilEmpty();
     } finally {
       spark.listenerManager().unregister(listener);
