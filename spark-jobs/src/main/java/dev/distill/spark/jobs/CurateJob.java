@@ -72,6 +72,9 @@ public final class CurateJob {
 
   static final String SHUFFLE_PARTITIONS = "spark.sql.shuffle.partitions";
 
+  /** Open output files a write task may hold at once (0, Spark's default: sort, one at a time). */
+  static final String CONCURRENT_WRITERS = "spark.sql.maxConcurrentOutputFileWriters";
+
   /**
    * In a local session this job created, {@value #SHUFFLE_PARTITIONS} = the default parallelism
    * (the core count) unless spark-submit or spark-defaults set it; a cluster keeps Spark's default,
@@ -343,14 +346,30 @@ public final class CurateJob {
                     estimatedBytes,
                     config.targetFileBytes(),
                     spark.sparkContext().defaultParallelism()));
-        toWrite
-            .write()
-            .mode("overwrite")
-            .option("partitionOverwriteMode", "dynamic")
-            .option("compression", "zstd")
-            .option("maxRecordsPerFile", config.maxRecordsPerFile())
-            .partitionBy(partitions)
-            .parquet(config.outputPath());
+        // Spark sorts each write task's rows by the partition columns before writing them (a sort
+        // of the wide rows, soft labels included) unless concurrent output writers are on: then a
+        // task keeps one open file per split (at most 2 here) and writes rows as they come, the
+        // same one file per split per task. Set while the write is planned, unless the session
+        // already sets it; restored after.
+        org.apache.spark.sql.RuntimeConfig sqlConf = spark.conf();
+        boolean ownWriters = !sqlConf.contains(CONCURRENT_WRITERS);
+        if (ownWriters) {
+          sqlConf.set(CONCURRENT_WRITERS, "2");
+        }
+        try {
+          toWrite
+              .write()
+              .mode("overwrite")
+              .option("partitionOverwriteMode", "dynamic")
+              .option("compression", "zstd")
+              .option("maxRecordsPerFile", config.maxRecordsPerFile())
+              .partitionBy(partitions)
+              .parquet(config.outputPath());
+        } finally {
+          if (ownWriters) {
+            sqlConf.unset(CONCURRENT_WRITERS);
+          }
+        }
         // Dynamic overwrite replaces only the partitions written now (other run ids stay): clear
         // a split of this run left empty.
         if (train == 0) {

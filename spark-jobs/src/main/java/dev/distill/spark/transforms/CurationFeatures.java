@@ -19,6 +19,7 @@ import org.apache.spark.sql.Encoders;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.RowFactory;
 import org.apache.spark.sql.api.java.UDF1;
+import org.apache.spark.sql.api.java.UDF10;
 import org.apache.spark.sql.api.java.UDF3;
 import org.apache.spark.sql.functions;
 import org.apache.spark.sql.types.DataTypes;
@@ -189,6 +190,68 @@ public final class CurationFeatures {
                   return RowFactory.create(out);
                 },
             addedType);
+    // The fast path: a row whose required columns are all present and that passes the cheap,
+    // sufficient top-k test (RecordValidation.certainlyValidTopK, the answer for every valid v1
+    // row) gets its columns from a UDF on the columns it reads. Only the rest (a null, a
+    // sampled-codec or any suspect row) are turned into a whole Java row for the full validator:
+    // coalesce evaluates that branch only where the fast one gives null (issue 14: converting
+    // every raw row, its 9 strings and its label bytes into a Row was a cost of the scan of its
+    // own).
+    UDF10<Object, byte[], Float, String, Integer, Integer, Integer, Integer, Integer, Row, Row>
+        fast =
+            (tokens,
+                labels,
+                temperature,
+                codec,
+                codecVersion,
+                vocab,
+                topK,
+                positions,
+                chunkCount,
+                where) -> {
+              int[] ids = nonNullTokens(tokens);
+              if (ids == null
+                  || !RecordValidation.certainlyValidTopK(
+                      temperature, codec, codecVersion, vocab, labels, topK, positions, ids)) {
+                return null;
+              }
+              Object[] out = new Object[addedType.size()];
+              out[0] = bytesHash(labels);
+              out[1] = locator(fileIndex(files, where.getString(2)), where.getLong(3));
+              if (chunkCount <= 1) {
+                Object[] f =
+                    featureValues(ids, where.getString(0), where.getInt(1), nearDuplicates);
+                System.arraycopy(f, 0, out, 2, f.length);
+              }
+              return RowFactory.create(out);
+            };
+    org.apache.spark.sql.Column present = lit(true);
+    for (String name : RawColumns.names()) {
+      if (!RawColumns.OPTIONAL.contains(name)) {
+        present = present.and(col(name).isNotNull());
+      }
+    }
+    org.apache.spark.sql.Column fastRow =
+        functions.when(
+            present,
+            functions
+                .udf(fast, addedType)
+                .apply(
+                    col(RawColumns.TOKENS),
+                    col(RawColumns.SOFT_LABELS),
+                    col(RawColumns.TEMPERATURE),
+                    col(RawColumns.CODEC),
+                    col(RawColumns.CODEC_VERSION),
+                    col(RawColumns.VOCAB_SIZE),
+                    col(RawColumns.TOP_K),
+                    col(RawColumns.POSITIONS),
+                    col(RawColumns.CHUNK_COUNT),
+                    // functions.udf takes at most 10 arguments: the rest in one struct.
+                    functions.struct(
+                        col(RawColumns.RECORD_ID),
+                        col(RawColumns.CHUNK_INDEX),
+                        col(FILE),
+                        col(ROW))));
     String scanned = "_scanned";
     List<org.apache.spark.sql.Column> cols = new ArrayList<>();
     for (StructField f : NARROW.fields()) {
@@ -201,11 +264,13 @@ public final class CurationFeatures {
     return rawWithMeta
         .withColumn(
             scanned,
-            scanRow.apply(
-                functions.struct(
-                    java.util.Arrays.stream(in.fieldNames())
-                        .map(functions::col)
-                        .toArray(org.apache.spark.sql.Column[]::new))))
+            functions.coalesce(
+                fastRow,
+                scanRow.apply(
+                    functions.struct(
+                        java.util.Arrays.stream(in.fieldNames())
+                            .map(functions::col)
+                            .toArray(org.apache.spark.sql.Column[]::new)))))
         .select(cols.toArray(new org.apache.spark.sql.Column[0]));
   }
 
@@ -363,6 +428,25 @@ public final class CurationFeatures {
     return CollectionConverters.asScala(l).toSeq();
   }
 
+  /** The token ids of a Spark {@code array<int>} value; null when an element is null. */
+  private static int[] nonNullTokens(Object value) {
+    java.util.Iterator<?> it =
+        value instanceof scala.collection.Seq<?> seq
+            ? CollectionConverters.asJava(seq.iterator())
+            : ((List<?>) value).iterator();
+    int[] out =
+        new int
+            [value instanceof scala.collection.Seq<?> seq ? seq.size() : ((List<?>) value).size()];
+    for (int i = 0; it.hasNext(); i++) {
+      Object t = it.next();
+      if (t == null) {
+        return null;
+      }
+      out[i] = (Integer) t;
+    }
+    return out;
+  }
+
   /** SHA-256 (hex) of the token ids joined by commas, as {@link Deduplication}. */
   public static String contentHash(int[] tokens) {
     StringBuilder b = new StringBuilder(tokens.length * 4);
@@ -428,13 +512,16 @@ public final class CurationFeatures {
   /** {content hash, near-duplicate key, band keys} of one example (the {@link #FEATURES} row). */
   private static Object[] featureValues(
       Object t, String id, int chunk, NearDuplicates.Params nearDuplicates) {
-    int[] tokens = TokenHashing.tokens(t);
+    return featureValues(TokenHashing.tokens(t), id, chunk, nearDuplicates);
+  }
+
+  private static Object[] featureValues(
+      int[] tokens, String id, int chunk, NearDuplicates.Params nearDuplicates) {
     String hash = contentHash(tokens);
     long[] bands =
         nearDuplicates == null
             ? new long[0]
-            : NearDuplicates.bandKeys(
-                NearDuplicates.shingles(tokens, nearDuplicates), nearDuplicates);
+            : NearDuplicates.bandKeysOfTokens(tokens, nearDuplicates);
     return new Object[] {hash, nearDuplicateKey(id, chunk, hash), bands};
   }
 }

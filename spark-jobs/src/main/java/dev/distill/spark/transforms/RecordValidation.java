@@ -110,21 +110,41 @@ public final class RecordValidation {
    * failure) is left to the full validator, which names the reason: the answer is the same.
    */
   static boolean certainlyValidTopK(Row r, int[] tokens) {
-    float temperature = r.<Float>getAs(RawColumns.TEMPERATURE);
+    return certainlyValidTopK(
+        r.<Float>getAs(RawColumns.TEMPERATURE),
+        r.getAs(RawColumns.CODEC),
+        r.<Integer>getAs(RawColumns.CODEC_VERSION),
+        r.<Integer>getAs(RawColumns.VOCAB_SIZE),
+        r.getAs(RawColumns.SOFT_LABELS),
+        r.<Integer>getAs(RawColumns.TOP_K),
+        r.<Integer>getAs(RawColumns.POSITIONS),
+        tokens);
+  }
+
+  /**
+   * {@link #certainlyValidTopK(Row, int[])} on the columns it reads (non-null), so that a caller
+   * can pass just those instead of a whole row.
+   */
+  static boolean certainlyValidTopK(
+      float temperature,
+      String codec,
+      int codecVersion,
+      int vocab,
+      byte[] b,
+      int topK,
+      int positions,
+      int[] tokens) {
     if (!(temperature > 0f) || !Float.isFinite(temperature)) {
       return false;
     }
-    if (!SoftLabelCodec.NAME.equals(r.getAs(RawColumns.CODEC))
-        || r.<Integer>getAs(RawColumns.CODEC_VERSION) != SoftLabelCodec.VERSION) {
+    if (!SoftLabelCodec.NAME.equals(codec) || codecVersion != SoftLabelCodec.VERSION) {
       return false;
     }
-    int vocab = r.<Integer>getAs(RawColumns.VOCAB_SIZE);
     for (int t : tokens) {
       if (t < 0 || t >= vocab) {
         return false;
       }
     }
-    byte[] b = r.getAs(RawColumns.SOFT_LABELS);
     // SoftLabelCodec's layout: magic 0xD1, version, varint P, varint k, then per position k
     // varint id gaps and k + 1 uint16 codes.
     if (b.length < 2 || (b[0] & 0xFF) != 0xD1 || (b[1] & 0xFF) != SoftLabelCodec.VERSION) {
@@ -137,8 +157,8 @@ public final class RecordValidation {
         || k <= 0
         || (long) p * k > b.length
         || p != tokens.length - 1
-        || k != r.<Integer>getAs(RawColumns.TOP_K)
-        || r.<Integer>getAs(RawColumns.POSITIONS) != p
+        || k != topK
+        || positions != p
         || k > vocab) {
       return false;
     }

@@ -35,6 +35,22 @@ final class TokenHashing {
    * than n, unless {@code wholeIfShort}, in which case a non-empty short sequence is one n-gram.
    */
   public static long[] ngramHashes(int[] tokens, int n, boolean wholeIfShort) {
+    long[] out = ngramHashesInOrder(tokens, n, wholeIfShort);
+    Arrays.sort(out);
+    int w = 0;
+    for (int i = 0; i < out.length; i++) {
+      if (i == 0 || out[i] != out[i - 1]) {
+        out[w++] = out[i];
+      }
+    }
+    return w == out.length ? out : Arrays.copyOf(out, w);
+  }
+
+  /**
+   * The hashes of {@link #ngramHashes}, in the order of the n-grams, repeats kept: enough for a
+   * minimum over the set (MinHash), which a repeat cannot change, without the sort.
+   */
+  static long[] ngramHashesInOrder(int[] tokens, int n, boolean wholeIfShort) {
     if (tokens.length < n) {
       return wholeIfShort && tokens.length > 0
           ? new long[] {ngramHash(tokens, 0, tokens.length)}
@@ -44,14 +60,7 @@ final class TokenHashing {
     for (int i = 0; i < out.length; i++) {
       out[i] = ngramHash(tokens, i, n);
     }
-    Arrays.sort(out);
-    int w = 0;
-    for (int i = 0; i < out.length; i++) {
-      if (i == 0 || out[i] != out[i - 1]) {
-        out[w++] = out[i];
-      }
-    }
-    return w == out.length ? out : Arrays.copyOf(out, w);
+    return out;
   }
 
   /** Token ids of a Spark {@code array<int>} value (a Scala Seq or a Java List). */

@@ -43,11 +43,12 @@ import org.apache.spark.sql.SparkSession;
  * and recall against exact Jaccard; {@code jobs} lists what started each Spark job of the last
  * curation; {@code decontaminate} adds decontamination against the val split (13-grams); {@code
  * shuffle=A,B} sets {@code spark.sql.shuffle.partitions} to A before the curations of even rounds
- * and to B before odd ones, and prints each round's CPU-seconds). Each size runs {@code rounds}
- * interleaved rounds (plain copy, curate, plain copy, curate, ...) in one JVM and prints medians,
- * their ratio, and the Spark jobs and stages of the last curation (counted by a listener, as the
- * event log records them) and its Parquet files. The data lives in a temp folder, deleted at the
- * end.
+ * and to B before odd ones, and prints each round's CPU-seconds; {@code nonear} adds a third arm to
+ * every round, the same curation without near-duplicates, for issue 14's 0.8x target). Each size
+ * runs {@code rounds} interleaved rounds (plain copy, curate[, curate without near-duplicates],
+ * plain copy, curate, ...) in one JVM and prints medians, their ratio, and the Spark jobs and
+ * stages of the last curation (counted by a listener, as the event log records them) and its
+ * Parquet files. The data lives in a temp folder, deleted at the end.
  */
 public final class CurateBenchmark {
   static final int VOCAB = 96;
@@ -375,17 +376,24 @@ public final class CurateBenchmark {
         new CurateConfig(
                 raw, curated.toString(), dir.resolve("report-" + n + ".json").toString(), 0.1, null)
             .withOptions(opt);
+    // The third arm (nonear): the same curation without near-duplicates (issue 14's 0.8x target).
+    Path curatedNoNear = dir.resolve("curated-nonear-" + n);
+    CurateConfig noNearConfig =
+        new CurateConfig(
+                raw,
+                curatedNoNear.toString(),
+                dir.resolve("report-nonear-" + n + ".json").toString(),
+                0.1,
+                null)
+            .withOptions(opt.withNearDuplicates(null));
     List<Double> plain = new ArrayList<>();
-    List<Double> curate = new ArrayList<>();
-    CurateResult[] result = new CurateResult[1];
-    int jobs = 0;
-    int stages = 0;
-    List<String> sites = List.of();
-    List<String> stageLines = List.of();
-    List<String> jobLines = List.of();
     List<Double> plainCpu = new ArrayList<>();
-    List<Double> curateCpu = new ArrayList<>();
+    Arm full = new Arm("curate", config);
+    Arm noNear = new Arm("curate without near-duplicates", noNearConfig);
+    List<Arm> arms = noNearArm ? List.of(full, noNear) : List.of(full);
+    List<Double> plainTaskCpu = new ArrayList<>();
     for (int round = 0; round < rounds; round++) {
+      long task0 = counter.cpuNanos.get();
       double cpu0 = processCpuSeconds();
       plain.add(
           seconds(
@@ -399,89 +407,142 @@ public final class CurateBenchmark {
                       .parquet(dir.resolve("copy-" + n).toString())));
       double cpu1 = processCpuSeconds();
       plainCpu.add(cpu1 - cpu0);
-      Thread.sleep(200);
-      int j0 = counter.jobs.get();
-      int s0 = counter.stages.get();
-      int sl0 = counter.stageLines.size();
-      int jl0 = counter.jobLines.size();
+      Thread.sleep(200); // listener events are delivered asynchronously
+      plainTaskCpu.add((counter.cpuNanos.get() - task0) / 1e9);
       String[] shuffle = shuffleAb;
       if (shuffle != null) {
         // A/B of spark.sql.shuffle.partitions: A on even rounds, B on odd ones (issue 14).
         spark.conf().set("spark.sql.shuffle.partitions", shuffle[round % 2]);
       }
-      double cpu2 = processCpuSeconds();
-      curate.add(seconds(() -> result[0] = CurateJob.run(config)));
-      curateCpu.add(processCpuSeconds() - cpu2);
+      for (Arm arm : arms) {
+        Thread.sleep(200);
+        arm.run(counter);
+      }
       if (shuffle != null && print) {
         System.out.printf(
             "  round %d: shuffle partitions %s, curate cpu s %.1f, wall s %.1f, load %.1f%n",
             round + 1,
             shuffle[round % 2],
-            curateCpu.get(round),
-            curate.get(round),
-            java.lang.management.ManagementFactory.getOperatingSystemMXBean()
-                .getSystemLoadAverage());
+            full.cpu.get(round),
+            full.wall.get(round),
+            loadAverage());
       }
+    }
+    double p = median(plain);
+    double c = median(full.wall);
+    if (print) {
+      long tokens = n * (positions + 1);
+      for (Arm arm : arms) {
+        CurateResult r = arm.result;
+        double a = median(arm.wall);
+        System.out.printf(
+            "| %,d | %,d | %.1f | %.1f | %.2fx | %d | %d | %d |   %s, rounds %d: plain %s curate"
+                + " %s; %,.0f rec/s %,.0f tok/s curated [kept %d, duplicates %d, near-dups %d,"
+                + " filtered %s, contaminated %d]%n",
+            n,
+            tokens,
+            p,
+            a,
+            a / p,
+            arm.jobs,
+            arm.stages,
+            parquetFiles(arm == full ? curated : curatedNoNear),
+            arm.name,
+            rounds,
+            format(plain),
+            format(arm.wall),
+            n / a,
+            tokens / a,
+            r.kept(),
+            r.duplicates(),
+            r.nearDuplicates(),
+            r.filtered(),
+            r.contaminated());
+      }
+      // CPU-seconds of the whole JVM (driver and the local executor): on a shared machine they
+      // move far less with the load than wall seconds.
+      for (Arm arm : arms) {
+        System.out.printf(
+            "process cpu s (%s): plain %s curate %s; medians %.1f / %.1f = %.2fx%n",
+            arm.name,
+            format(plainCpu),
+            format(arm.cpu),
+            median(plainCpu),
+            median(arm.cpu),
+            median(arm.cpu) / median(plainCpu));
+      }
+      // The executor (task thread) CPU-seconds, as the listener sums them: what the process
+      // CPU-seconds hold beyond them is GC, JIT compilation and the driver.
+      System.out.printf(
+          "task cpu s: plain %s (median %.1f)%s%n",
+          format(plainTaskCpu),
+          median(plainTaskCpu),
+          arms.stream()
+              .map(
+                  a ->
+                      String.format(
+                          "; %s %s (median %.1f)", a.name, format(a.taskCpu), median(a.taskCpu)))
+              .reduce("", String::concat));
+      System.out.printf("load average %.1f%n", loadAverage());
+    }
+    if (print && listJobs) {
+      // What started each job of the last curation (Spark's short call site), how long each
+      // job took, and each completed stage's tasks, executor CPU and shuffle bytes.
+      for (Arm arm : arms) {
+        System.out.printf("last round, %s:%n", arm.name);
+        for (int i = 0; i < arm.sites.size(); i++) {
+          System.out.printf("  job %d: %s%n", i + 1, arm.sites.get(i));
+        }
+        arm.jobLines.forEach(l -> System.out.println("  " + l));
+        arm.stageLines.forEach(l -> System.out.println("  " + l));
+      }
+    }
+    if (print && quality) {
+      nearDuplicateQuality(spark, raw, n, positions);
+    }
+    return new double[] {p, c};
+  }
+
+  /** One curation configuration of a round: its times and what the listener saw of its last run. */
+  static final class Arm {
+    final String name;
+    final CurateConfig config;
+    final List<Double> wall = new ArrayList<>();
+    final List<Double> cpu = new ArrayList<>();
+    final List<Double> taskCpu = new ArrayList<>();
+    CurateResult result;
+    int jobs;
+    int stages;
+    List<String> sites = List.of();
+    List<String> stageLines = List.of();
+    List<String> jobLines = List.of();
+
+    Arm(String name, CurateConfig config) {
+      this.name = name;
+      this.config = config;
+    }
+
+    void run(JobCounter counter) throws InterruptedException {
+      int j0 = counter.jobs.get();
+      int s0 = counter.stages.get();
+      int sl0 = counter.stageLines.size();
+      int jl0 = counter.jobLines.size();
+      long task0 = counter.cpuNanos.get();
+      double cpu0 = processCpuSeconds();
+      wall.add(seconds(() -> result = CurateJob.run(config)));
+      cpu.add(processCpuSeconds() - cpu0);
       Thread.sleep(200); // listener events are delivered asynchronously
+      taskCpu.add((counter.cpuNanos.get() - task0) / 1e9);
       jobs = counter.jobs.get() - j0;
       stages = counter.stages.get() - s0;
       sites = new ArrayList<>(counter.callSites.subList(j0, counter.jobs.get()));
       stageLines = new ArrayList<>(counter.stageLines.subList(sl0, counter.stageLines.size()));
       jobLines = new ArrayList<>(counter.jobLines.subList(jl0, counter.jobLines.size()));
     }
-    double p = median(plain);
-    double c = median(curate);
-    if (print) {
-      long tokens = n * (positions + 1);
-      CurateResult r = result[0];
-      System.out.printf(
-          "| %,d | %,d | %.1f | %.1f | %.2fx | %d | %d | %d |   rounds %d: plain %s curate %s;"
-              + " %,.0f rec/s %,.0f tok/s curated [kept %d, duplicates %d, near-dups %d,"
-              + " filtered %s, contaminated %d]%n",
-          n,
-          tokens,
-          p,
-          c,
-          c / p,
-          jobs,
-          stages,
-          parquetFiles(curated),
-          rounds,
-          format(plain),
-          format(curate),
-          n / c,
-          tokens / c,
-          r.kept(),
-          r.duplicates(),
-          r.nearDuplicates(),
-          r.filtered(),
-          r.contaminated());
-    }
-    if (print) {
-      // CPU-seconds of the whole JVM (driver and the local executor): on a shared machine they
-      // move far less with the load than wall seconds.
-      System.out.printf(
-          "process cpu s: plain %s curate %s; medians %.1f / %.1f = %.2fx; load average %.1f%n",
-          format(plainCpu),
-          format(curateCpu),
-          median(plainCpu),
-          median(curateCpu),
-          median(curateCpu) / median(plainCpu),
-          java.lang.management.ManagementFactory.getOperatingSystemMXBean().getSystemLoadAverage());
-    }
-    if (print && listJobs) {
-      // What started each job of the last curation (Spark's short call site), how long each
-      // job took, and each completed stage's tasks, executor CPU and shuffle bytes.
-      for (int i = 0; i < sites.size(); i++) {
-        System.out.printf("  job %d: %s%n", i + 1, sites.get(i));
-      }
-      jobLines.forEach(l -> System.out.println("  " + l));
-      stageLines.forEach(l -> System.out.println("  " + l));
-    }
-    if (print && quality) {
-      nearDuplicateQuality(spark, raw, n, positions);
-    }
-    return new double[] {p, c};
+  }
+
+  static double loadAverage() {
+    return java.lang.management.ManagementFactory.getOperatingSystemMXBean().getSystemLoadAverage();
   }
 
   private static String format(List<Double> xs) {
@@ -499,6 +560,9 @@ public final class CurateBenchmark {
   /** {@code decontaminate} on the command line: decontamination against the val split too. */
   private static boolean decontaminate;
 
+  /** {@code nonear} on the command line: a third arm, the curation without near-duplicates. */
+  private static boolean noNearArm;
+
   /** {@code shuffle=A,B} on the command line: the two shuffle partition counts, else null. */
   private static String[] shuffleAb;
 
@@ -515,6 +579,7 @@ public final class CurateBenchmark {
     boolean quality = java.util.Arrays.asList(args).contains("quality");
     boolean listJobs = java.util.Arrays.asList(args).contains("jobs");
     decontaminate = java.util.Arrays.asList(args).contains("decontaminate");
+    noNearArm = java.util.Arrays.asList(args).contains("nonear");
     Path dir = Files.createTempDirectory("curate-bench");
     SparkSession spark = localSession("curate-bench");
     JobCounter counter = new JobCounter();

@@ -150,6 +150,50 @@ class CurateJobIT {
   }
 
   @Test
+  void theWriteKeepsOneOpenFilePerSplitInsteadOfSortingTheWideRowsAndRestoresTheSetting()
+      throws Exception {
+    List<TeacherOutput> records = new ArrayList<>();
+    for (int i = 0; i < 60; i++) {
+      records.add(TestRecords.record(String.format("unsorted-%03d", i), 2000 + i));
+    }
+    Path input = writeRaw("raw-unsorted-write", records, 3);
+    List<String> writePlans = new java.util.concurrent.CopyOnWriteArrayList<>();
+    org.apache.spark.sql.util.QueryExecutionListener listener =
+        new org.apache.spark.sql.util.QueryExecutionListener() {
+          @Override
+          public void onSuccess(
+              String funcName, org.apache.spark.sql.execution.QueryExecution qe, long nanos) {
+            String plan = qe.executedPlan().toString();
+            if (plan.contains("InsertIntoHadoopFsRelationCommand")) {
+              writePlans.add(plan);
+            }
+          }
+
+          @Override
+          public void onFailure(
+              String funcName, org.apache.spark.sql.execution.QueryExecution qe, Exception e) {}
+        };
+    String output = tmp.resolve("curated-unsorted-write").toString();
+    String report = tmp.resolve("r-unsorted-write.json").toString();
+    spark.listenerManager().register(listener);
+    CurateResult r;
+    try {
+      r = CurateJob.run(new CurateConfig(input.toString(), output, report, 0.2, null));
+      spark.sparkContext().listenerBus().waitUntilEmpty();
+    } finally {
+      spark.listenerManager().unregister(listener);
+    }
+
+    assertThat(r.kept()).isEqualTo(60);
+    assertThat(r.train()).isPositive();
+    assertThat(r.val()).isPositive();
+    // Spark's default plans a Sort of the rows by split before the write.
+    assertThat(writePlans).hasSize(1);
+    assertThat(writePlans.get(0)).doesNotContain("Sort [");
+    assertThat(spark.conf().contains(CurateJob.CONCURRENT_WRITERS)).isFalse();
+  }
+
+  @Test
   void manySmallInputFilesCurateIntoAtMostOneFilePerSplitPerCore() throws Exception {
     List<TeacherOutput> records = new ArrayList<>();
     for (int i = 0; i < 200; i++) {

@@ -82,6 +82,23 @@ class CurationTransformsTest {
   }
 
   @Test
+  void bandKeysFromTokensEqualThoseOfTheSortedDistinctShingleSet() {
+    NearDuplicates.Params p = NearDuplicates.Params.withThreshold(0.8);
+    java.util.SplittableRandom r = new java.util.SplittableRandom(7);
+    for (int n = 0; n < 300; n++) {
+      // Lengths 0-40 over 3 ids: short sequences (one shingle) and many repeated 5-grams.
+      int[] tokens = new int[r.nextInt(41)];
+      for (int i = 0; i < tokens.length; i++) {
+        tokens[i] = r.nextInt(3);
+      }
+      long[] set = TokenHashing.ngramHashes(tokens, p.ngram(), true);
+      assertThat(NearDuplicates.bandKeysOfTokens(tokens, p))
+          .as("tokens %s", java.util.Arrays.toString(tokens))
+          .containsExactly(NearDuplicates.bandKeys(set, p));
+    }
+  }
+
+  @Test
   void minHashAgreementEstimatesJaccard() {
     List<Integer> base = text(1);
     List<Integer> near = mutate(base, 30);
