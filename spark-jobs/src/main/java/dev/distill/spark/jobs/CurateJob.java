@@ -49,12 +49,14 @@ import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.api.java.UDF1;
 import org.apache.spark.sql.api.java.UDF2;
+import org.apache.spark.sql.api.java.UDF9;
 import org.apache.spark.sql.expressions.UserDefinedFunction;
 import org.apache.spark.sql.expressions.Window;
 import org.apache.spark.sql.expressions.WindowSpec;
 import org.apache.spark.sql.functions;
 import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.storage.StorageLevel;
+import org.apache.spark.util.LongAccumulator;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
@@ -93,19 +95,50 @@ public final class CurateJob {
   }
 
   public static CurateResult run(CurateConfig config) {
+    return run(config, true);
+  }
+
+  /**
+   * {@link #run(CurateConfig)}; with {@code singleRead} false only the two-pass run (validation of
+   * every row's soft labels before any decision), which the single read falls back to.
+   */
+  static CurateResult run(CurateConfig config, boolean singleRead) {
     try (Sessions.Handle session =
         Sessions.open("distill-curate", config.master(), config.eventLogDir())) {
       SparkSession spark = session.spark();
       if (session.created()) {
         shufflePartitionsToCores(spark);
       }
-      CurateOptions opt = config.options();
-      List<Dataset<Row>> cached = new ArrayList<>();
       Configuration hadoop = spark.sparkContext().hadoopConfiguration();
       ParquetInput input = ParquetInput.resolve(hadoop, "--input", config.inputPath());
       for (String w : input.warnings()) {
         System.err.println("warning: " + w);
       }
+      if (singleRead) {
+        CurateResult once = curate(spark, config, input, true);
+        if (once != null) {
+          return once;
+        }
+      }
+      return curate(spark, config, input, false);
+    }
+  }
+
+  /**
+   * One curation. With {@code singleRead} (issue 14) the soft labels are read once: the first pass
+   * reads the narrow columns only ({@link CurationFeatures#narrowScan}) and the write pass checks
+   * the labels of every input row; it returns null (nothing committed: no {@code _SUCCESS}, the
+   * splits it wrote deleted) when that run could decide differently from the two-pass one: a row
+   * the narrow checks cannot clear, a chunked row, mixed provenance, a dedupe tie that the
+   * label-bytes hash would break, or a row whose labels the write pass cannot clear. Without it,
+   * the two-pass run: every row's labels are validated before any decision.
+   */
+  private static CurateResult curate(
+      SparkSession spark, CurateConfig config, ParquetInput input, boolean singleRead) {
+    {
+      CurateOptions opt = config.options();
+      List<Dataset<Row>> cached = new ArrayList<>();
+      Configuration hadoop = spark.sparkContext().hadoopConfiguration();
       try {
         // 1. One pass over the wide rows: validate (the only decode of the soft labels) and keep
         //    narrow rows with a locator of each input row. Only narrow rows are cached. The pass
@@ -117,7 +150,11 @@ public final class CurateJob {
         Dataset<Row> scanned =
             keep(
                 cached,
-                CurationFeatures.scan(withLocatorColumns(rawRead), files, opt.nearDuplicates()));
+                singleRead
+                    ? CurationFeatures.narrowScan(
+                        withLocatorColumns(rawRead), files, opt.nearDuplicates())
+                    : CurationFeatures.scan(
+                        withLocatorColumns(rawRead), files, opt.nearDuplicates()));
         Column reason = col(RecordValidation.REJECT_REASON);
         Column isValid = reason.isNull();
         List<Column> scanMetrics = new ArrayList<>();
@@ -142,6 +179,25 @@ public final class CurateJob {
         Map<String, Object> scan = scanStats.getAsJava();
         long inputRows = number(scan, "input");
         long rejected = number(scan, "rejected");
+        if (singleRead) {
+          String why = null;
+          if (rejected > 0) {
+            why = rejected + " rows need the validator (a null or a value out of range)";
+          } else if (number(scan, "chunked") > 0) {
+            why = "chunked rows (their reassembly is not on the single read)";
+          } else {
+            for (int i = 0; i < ProvenanceGuard.keys().length; i++) {
+              if (!java.util.Objects.equals(
+                  scan.get("provenance_min_" + i), scan.get("provenance_max_" + i))) {
+                why = "mixed provenance (refused on the valid rows only)";
+              }
+            }
+          }
+          if (why != null) {
+            fallBack(why);
+            return null;
+          }
+        }
         Map<String, Long> byReason = new TreeMap<>();
         long known = 0;
         for (Reason r : Reason.values()) {
@@ -179,7 +235,13 @@ public final class CurateJob {
         if (chunked) {
           exampleRows = keep(cached, exampleRows);
         }
-        Dataset<Row> decided = withDuplicates(spark, exampleRows);
+        Dataset<Row> decided = withDuplicates(spark, exampleRows, singleRead);
+        if (decided == null) {
+          fallBack(
+              "a content hash whose first two rows tie on record id, chunk and Kafka coordinates"
+                  + " (the label-bytes hash breaks that tie)");
+          return null;
+        }
         Column undecided = col(DECISION).isNull();
         Column chunkReject = col(ChunkReassembly.CHUNK_REJECT);
         Column chunkRows = col(ChunkReassembly.CHUNK_ROWS).cast("long");
@@ -313,11 +375,17 @@ public final class CurateJob {
         for (Dataset<Row> d : cached) {
           d.unpersist(true);
         }
+        LongAccumulator nullLabels = spark.sparkContext().longAccumulator("curate: null labels");
+        LongAccumulator uncleared =
+            spark.sparkContext().longAccumulator("curate: labels not cleared by the fast check");
         Dataset<Row> curated =
             CuratedProjection.toCurated(
                 ExampleWeights.assign(
                     SplitAssignment.assign(
-                        keptRows(spark, rawRead, files, droppedLocators, chunked),
+                        singleRead
+                            ? keptRowsCheckingLabels(
+                                spark, rawRead, files, droppedLocators, nullLabels, uncleared)
+                            : keptRows(spark, rawRead, files, droppedLocators, chunked),
                         config.valFraction()),
                     opt.weights(),
                     weightMean));
@@ -369,6 +437,17 @@ public final class CurateJob {
           if (ownWriters) {
             sqlConf.unset(CONCURRENT_WRITERS);
           }
+        }
+        if (singleRead && (nullLabels.value() > 0 || uncleared.value() > 0)) {
+          // Discard what was written (no _SUCCESS was created) and let the two-pass run decide.
+          deleteSplit(hadoop, config.splitsRoot(), SplitAssignment.TRAIN);
+          deleteSplit(hadoop, config.splitsRoot(), SplitAssignment.VAL);
+          fallBack(
+              (nullLabels.value() + uncleared.value())
+                  + " rows' soft labels not cleared by the write pass ("
+                  + nullLabels.value()
+                  + " null)");
+          return null;
         }
         // Dynamic overwrite replaces only the partitions written now (other run ids stay): clear
         // a split of this run left empty.
@@ -449,7 +528,8 @@ public final class CurateJob {
    * rows shuffled 138 MB at 200,000 records); the locators of the duplicates (a few percent of the
    * rows) are collected and the decision is a lookup in their broadcast.
    */
-  private static Dataset<Row> withDuplicates(SparkSession spark, Dataset<Row> rows) {
+  private static Dataset<Row> withDuplicates(
+      SparkSession spark, Dataset<Row> rows, boolean labelsHashUnknown) {
     Column rejectedChunks = col(ChunkReassembly.CHUNK_REJECT).isNotNull();
     WindowSpec byContent =
         Window.partitionBy(col(Deduplication.CONTENT_HASH))
@@ -473,12 +553,43 @@ public final class CurateJob {
                     col(CurationFeatures.LOC))
                 .withColumn("_rank", row_number().over(byContent))
                 .where(col("_rank").gt(1))
-                .select(col(CurationFeatures.LOC)));
+                .select(
+                    // With the labels hash unknown (single read: 0 on every row), a second row
+                    // that ties with the first on the four keys before it would be ordered by
+                    // locator alone: its locator is negated (they are >= 0) and the run falls
+                    // back to the two-pass one. Rows after the second do not change the survivor.
+                    labelsHashUnknown
+                        ? when(
+                                col("_rank")
+                                    .equalTo(2)
+                                    .and(tiesWithPrevious(byContent, RawColumns.RECORD_ID))
+                                    .and(tiesWithPrevious(byContent, RawColumns.CHUNK_INDEX))
+                                    .and(tiesWithPrevious(byContent, RawColumns.KAFKA_PARTITION))
+                                    .and(tiesWithPrevious(byContent, RawColumns.KAFKA_OFFSET)),
+                                lit(-1L))
+                            .otherwise(col(CurationFeatures.LOC))
+                        : col(CurationFeatures.LOC)));
     java.util.Arrays.sort(duplicates);
+    if (labelsHashUnknown && duplicates.length > 0 && duplicates[0] < 0) {
+      return null;
+    }
     return rows.withColumn(
         DECISION,
         when(rejectedChunks, col(ChunkReassembly.CHUNK_REJECT))
             .when(locatorIn(spark, duplicates).apply(col(CurationFeatures.LOC)), lit(DUPLICATE)));
+  }
+
+  /** Whether {@code name} equals (null-safe) its value on the previous row of {@code window}. */
+  private static Column tiesWithPrevious(WindowSpec window, String name) {
+    return functions.lag(col(name), 1).over(window).eqNullSafe(col(name));
+  }
+
+  /** The one line a single-read run prints when it hands over to the two-pass run. */
+  private static void fallBack(String why) {
+    System.err.println(
+        "curate: single read of the soft labels abandoned ("
+            + why
+            + "); running the two-pass curation (every row's soft labels validated first)");
   }
 
   /** Whether a locator is in {@code sorted} (broadcast; a binary search per row). */
@@ -580,6 +691,64 @@ public final class CurateJob {
                         (id, it) -> List.of(ChunkReassembly.mergeRows(it)).iterator(),
                     Encoders.row(ChunkReassembly.OUT)));
     return single.unionByName(multi);
+  }
+
+  /**
+   * {@link #keptRows} without chunked rows (the single read has none), and the soft labels of every
+   * input row, kept or dropped, checked on the way ({@link CurationFeatures#certainlyValidLabels}):
+   * a dropped row's labels count too, since the two-pass run would have rejected it instead (a
+   * duplicate's survivor could change). Failures are counted in the accumulators (null labels, and
+   * labels the fast check cannot clear); a retried task can count twice, but only zero against
+   * non-zero is read.
+   */
+  private static Dataset<Row> keptRowsCheckingLabels(
+      SparkSession spark,
+      Dataset<Row> raw,
+      Map<String, Integer> files,
+      long[] dropped,
+      LongAccumulator nullLabels,
+      LongAccumulator uncleared) {
+    Broadcast<long[]> set =
+        JavaSparkContext.fromSparkContext(spark.sparkContext()).broadcast(dropped);
+    // One UDF holds both the check and the locator test, so that no dropped row skips the check.
+    UserDefinedFunction keep =
+        udf(
+            (UDF9<Row, Object, byte[], Float, String, Integer, Integer, Integer, Integer, Boolean>)
+                (where,
+                    tokens,
+                    labels,
+                    temperature,
+                    codec,
+                    codecVersion,
+                    vocab,
+                    topK,
+                    positions) -> {
+                  if (labels == null) {
+                    nullLabels.add(1);
+                  } else if (!CurationFeatures.certainlyValidLabels(
+                      tokens, labels, temperature, codec, codecVersion, vocab, topK, positions)) {
+                    uncleared.add(1);
+                  }
+                  long loc =
+                      CurationFeatures.locator(
+                          CurationFeatures.fileIndexOf(files, where.getString(0)),
+                          where.getLong(1));
+                  return java.util.Arrays.binarySearch(set.value(), loc) < 0;
+                },
+            DataTypes.BooleanType);
+    return withLocatorColumns(raw)
+        .where(
+            keep.apply(
+                functions.struct(col(CurationFeatures.FILE), col(CurationFeatures.ROW)),
+                col(RawColumns.TOKENS),
+                col(RawColumns.SOFT_LABELS),
+                col(RawColumns.TEMPERATURE),
+                col(RawColumns.CODEC),
+                col(RawColumns.CODEC_VERSION),
+                col(RawColumns.VOCAB_SIZE),
+                col(RawColumns.TOP_K),
+                col(RawColumns.POSITIONS)))
+        .select(RawColumns.names().stream().map(functions::col).toArray(Column[]::new));
   }
 
   /** Caches a narrow dataset (never one holding soft-label bytes) for the steps that follow. */

@@ -21,6 +21,7 @@ import org.apache.spark.sql.RowFactory;
 import org.apache.spark.sql.api.java.UDF1;
 import org.apache.spark.sql.api.java.UDF10;
 import org.apache.spark.sql.api.java.UDF3;
+import org.apache.spark.sql.api.java.UDF7;
 import org.apache.spark.sql.functions;
 import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.StructField;
@@ -272,6 +273,112 @@ public final class CurationFeatures {
                             .map(functions::col)
                             .toArray(org.apache.spark.sql.Column[]::new)))))
         .select(cols.toArray(new org.apache.spark.sql.Column[0]));
+  }
+
+  /** The reject reason {@link #narrowScan} gives a row it cannot clear without its labels. */
+  public static final String SUSPECT = "SUSPECT";
+
+  /**
+   * The first pass of CurateJob's single read (issue 14): {@link #NARROW} rows like {@link #scan},
+   * computed without the {@code soft_labels} column, which is dropped before any UDF so that
+   * Parquet does not read it. A row whose required columns (but the labels) are present and that
+   * passes {@link RecordValidation#certainlyValidWithoutLabels} gets its locator and features, and
+   * {@value #LABELS_HASH} 0 (unknown here; CurateJob falls back to {@link #scan} when the dedupe
+   * order would need it); any other row gets the reason {@value #SUSPECT}, and CurateJob then falls
+   * back to {@link #scan}, so that its reason and count are the validator's. The labels are checked
+   * by {@link #certainlyValidLabels} on the write pass.
+   */
+  public static Dataset<Row> narrowScan(
+      Dataset<Row> rawWithMeta, Map<String, Integer> files, NearDuplicates.Params nearDuplicates) {
+    List<StructField> added = new ArrayList<>();
+    for (int i = RawColumns.SCHEMA.size() - 1; i < NARROW.size(); i++) {
+      added.add(NARROW.fields()[i]);
+    }
+    StructType addedType = DataTypes.createStructType(added);
+    UDF7<Object, Float, String, Integer, Integer, Integer, Row, Row> narrow =
+        (tokens, temperature, codec, codecVersion, vocab, chunkCount, where) -> {
+          Object[] out = new Object[addedType.size()];
+          out[0] = 0L;
+          out[1] = locator(fileIndex(files, where.getString(2)), where.getLong(3));
+          int[] ids = where.getBoolean(4) ? nonNullTokens(tokens) : null;
+          if (ids == null
+              || !RecordValidation.certainlyValidWithoutLabels(
+                  temperature, codec, codecVersion, vocab, ids)) {
+            out[5] = SUSPECT;
+            out[6] = "needs the validator (a null, or a value the soft labels do not explain)";
+            return RowFactory.create(out);
+          }
+          if (chunkCount <= 1) {
+            Object[] f = featureValues(ids, where.getString(0), where.getInt(1), nearDuplicates);
+            System.arraycopy(f, 0, out, 2, f.length);
+          }
+          return RowFactory.create(out);
+        };
+    org.apache.spark.sql.Column present = lit(true);
+    for (String name : RawColumns.names()) {
+      if (!RawColumns.OPTIONAL.contains(name) && !name.equals(RawColumns.SOFT_LABELS)) {
+        present = present.and(col(name).isNotNull());
+      }
+    }
+    String scanned = "_scanned";
+    List<org.apache.spark.sql.Column> cols = new ArrayList<>();
+    for (StructField f : NARROW.fields()) {
+      cols.add(
+          addedType.getFieldIndex(f.name()).isDefined()
+              ? col(scanned + "." + f.name()).as(f.name())
+              : col(f.name()));
+    }
+    return rawWithMeta
+        .drop(RawColumns.SOFT_LABELS)
+        .withColumn(
+            scanned,
+            functions
+                .udf(narrow, addedType)
+                .apply(
+                    col(RawColumns.TOKENS),
+                    col(RawColumns.TEMPERATURE),
+                    col(RawColumns.CODEC),
+                    col(RawColumns.CODEC_VERSION),
+                    col(RawColumns.VOCAB_SIZE),
+                    col(RawColumns.CHUNK_COUNT),
+                    functions.struct(
+                        col(RawColumns.RECORD_ID),
+                        col(RawColumns.CHUNK_INDEX),
+                        col(FILE),
+                        col(ROW),
+                        present)))
+        .select(cols.toArray(new org.apache.spark.sql.Column[0]));
+  }
+
+  /**
+   * The checks of {@link #scan} that read the soft-label bytes, for CurateJob's write pass (issue
+   * 14): true when {@link RecordValidation#certainlyValidTopK} clears the row (nulls are false).
+   * False does not always mean invalid (the sampled codec, a long varint): the caller then runs the
+   * full two-pass curation, whose validator decides.
+   */
+  public static boolean certainlyValidLabels(
+      Object tokens,
+      byte[] labels,
+      Float temperature,
+      String codec,
+      Integer codecVersion,
+      Integer vocab,
+      Integer topK,
+      Integer positions) {
+    if (tokens == null
+        || labels == null
+        || temperature == null
+        || codec == null
+        || codecVersion == null
+        || vocab == null
+        || topK == null
+        || positions == null) {
+      return false;
+    }
+    int[] ids = nonNullTokens(tokens);
+    return ids != null
+        && RecordValidation.certainlyValidTopK(
+            temperature, codec, codecVersion, vocab, labels, topK, positions, ids);
   }
 
   /**

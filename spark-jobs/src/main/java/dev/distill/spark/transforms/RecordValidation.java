@@ -134,16 +134,8 @@ public final class RecordValidation {
       int topK,
       int positions,
       int[] tokens) {
-    if (!(temperature > 0f) || !Float.isFinite(temperature)) {
+    if (!certainlyValidWithoutLabels(temperature, codec, codecVersion, vocab, tokens)) {
       return false;
-    }
-    if (!SoftLabelCodec.NAME.equals(codec) || codecVersion != SoftLabelCodec.VERSION) {
-      return false;
-    }
-    for (int t : tokens) {
-      if (t < 0 || t >= vocab) {
-        return false;
-      }
     }
     // SoftLabelCodec's layout: magic 0xD1, version, varint P, varint k, then per position k
     // varint id gaps and k + 1 uint16 codes.
@@ -182,6 +174,28 @@ public final class RecordValidation {
       }
     }
     return at[0] == b.length;
+  }
+
+  /**
+   * The part of {@link #certainlyValidTopK(float, String, int, int, byte[], int, int, int[])} that
+   * does not read the soft-label bytes: temperature, codec and version, every token id in {@code
+   * [0, vocab)}. CurateJob's single read (issue 14) decides on rows that pass it and checks the
+   * rest, the bytes, in its write pass.
+   */
+  static boolean certainlyValidWithoutLabels(
+      float temperature, String codec, int codecVersion, int vocab, int[] tokens) {
+    if (!(temperature > 0f) || !Float.isFinite(temperature)) {
+      return false;
+    }
+    if (!SoftLabelCodec.NAME.equals(codec) || codecVersion != SoftLabelCodec.VERSION) {
+      return false;
+    }
+    for (int t : tokens) {
+      if (t < 0 || t >= vocab) {
+        return false;
+      }
+    }
+    return true;
   }
 
   /** A varint of at most 4 bytes at {@code at[0]} (advanced); -1 when longer or truncated. */
