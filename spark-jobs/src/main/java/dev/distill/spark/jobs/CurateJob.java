@@ -114,13 +114,20 @@ public final class CurateJob {
       for (String w : input.warnings()) {
         System.err.println("warning: " + w);
       }
+      // Read once for both runs: a fall-back does not infer the schema again.
+      Dataset<Row> rawRead;
+      try {
+        rawRead = input.read(spark);
+      } catch (Exception e) {
+        throw Failures.of("curation of " + config.inputPath(), e);
+      }
       if (singleRead) {
-        CurateResult once = curate(spark, config, input, true);
+        CurateResult once = curate(spark, config, input, rawRead, true);
         if (once != null) {
           return once;
         }
       }
-      return curate(spark, config, input, false);
+      return curate(spark, config, input, rawRead, false);
     }
   }
 
@@ -134,7 +141,11 @@ public final class CurateJob {
    * the two-pass run: every row's labels are validated before any decision.
    */
   private static CurateResult curate(
-      SparkSession spark, CurateConfig config, ParquetInput input, boolean singleRead) {
+      SparkSession spark,
+      CurateConfig config,
+      ParquetInput input,
+      Dataset<Row> rawRead,
+      boolean singleRead) {
     {
       CurateOptions opt = config.options();
       List<Dataset<Row>> cached = new ArrayList<>();
@@ -145,7 +156,6 @@ public final class CurateJob {
         //    is one Spark job that collects the locators of the rejected rows; every count of
         //    validation, the provenance guard's check and whether any row is chunked ride on it
         //    (Dataset.observe, in the result stage, so a retried map task cannot count twice).
-        Dataset<Row> rawRead = input.read(spark);
         Map<String, Integer> files = fileNumbers(rawRead.inputFiles());
         Dataset<Row> scanned =
             keep(
@@ -160,6 +170,7 @@ public final class CurateJob {
         List<Column> scanMetrics = new ArrayList<>();
         scanMetrics.add(count(lit(1)).as("input"));
         scanMetrics.add(count(reason).as("rejected"));
+        scanMetrics.add(count(when(reason.equalTo(CurationFeatures.SUSPECT), 1)).as("suspect"));
         for (Reason r : Reason.values()) {
           scanMetrics.add(count(when(reason.equalTo(r.name()), 1)).as("reject_" + r.name()));
         }
@@ -181,8 +192,9 @@ public final class CurateJob {
         long rejected = number(scan, "rejected");
         if (singleRead) {
           String why = null;
-          if (rejected > 0) {
-            why = rejected + " rows need the validator (a null or a value out of range)";
+          long suspect = number(scan, "suspect");
+          if (suspect > 0) {
+            why = suspect + " rows need the validator on their soft labels";
           } else if (number(scan, "chunked") > 0) {
             why = "chunked rows (their reassembly is not on the single read)";
           } else {
@@ -235,13 +247,9 @@ public final class CurateJob {
         if (chunked) {
           exampleRows = keep(cached, exampleRows);
         }
-        Dataset<Row> decided = withDuplicates(spark, exampleRows, singleRead);
-        if (decided == null) {
-          fallBack(
-              "a content hash whose first two rows tie on record id, chunk and Kafka coordinates"
-                  + " (the label-bytes hash breaks that tie)");
-          return null;
-        }
+        // (first row's locator, tied duplicate's locator): single read only.
+        List<long[]> ties = new ArrayList<>();
+        Dataset<Row> decided = withDuplicates(spark, exampleRows, singleRead, ties);
         Column undecided = col(DECISION).isNull();
         Column chunkReject = col(ChunkReassembly.CHUNK_REJECT);
         Column chunkRows = col(ChunkReassembly.CHUNK_ROWS).cast("long");
@@ -378,13 +386,23 @@ public final class CurateJob {
         LongAccumulator nullLabels = spark.sparkContext().longAccumulator("curate: null labels");
         LongAccumulator uncleared =
             spark.sparkContext().longAccumulator("curate: labels not cleared by the fast check");
+        org.apache.spark.util.CollectionAccumulator<long[]> tieHashes =
+            spark.sparkContext().collectionAccumulator("curate: labels hashes of tied rows");
         Dataset<Row> curated =
             CuratedProjection.toCurated(
                 ExampleWeights.assign(
                     SplitAssignment.assign(
                         singleRead
                             ? keptRowsCheckingLabels(
-                                spark, rawRead, files, droppedLocators, nullLabels, uncleared)
+                                spark,
+                                rawRead,
+                                files,
+                                droppedLocators,
+                                rejectedLocators,
+                                tiedLocators(ties),
+                                nullLabels,
+                                uncleared,
+                                tieHashes)
                             : keptRows(spark, rawRead, files, droppedLocators, chunked),
                         config.valFraction()),
                     opt.weights(),
@@ -447,6 +465,14 @@ public final class CurateJob {
                   + " rows' soft labels not cleared by the write pass ("
                   + nullLabels.value()
                   + " null)");
+          return null;
+        }
+        if (singleRead && !sameSurvivors(ties, tieHashes.value())) {
+          deleteSplit(hadoop, config.splitsRoot(), SplitAssignment.TRAIN);
+          deleteSplit(hadoop, config.splitsRoot(), SplitAssignment.VAL);
+          fallBack(
+              "rows with the same tokens, record id, chunk and Kafka coordinates but different"
+                  + " soft labels (the label-bytes hash picks their survivor)");
           return null;
         }
         // Dynamic overwrite replaces only the partitions written now (other run ids stay): clear
@@ -529,7 +555,7 @@ public final class CurateJob {
    * rows) are collected and the decision is a lookup in their broadcast.
    */
   private static Dataset<Row> withDuplicates(
-      SparkSession spark, Dataset<Row> rows, boolean labelsHashUnknown) {
+      SparkSession spark, Dataset<Row> rows, boolean labelsHashUnknown, List<long[]> ties) {
     Column rejectedChunks = col(ChunkReassembly.CHUNK_REJECT).isNotNull();
     WindowSpec byContent =
         Window.partitionBy(col(Deduplication.CONTENT_HASH))
@@ -540,48 +566,81 @@ public final class CurateJob {
                 col(RawColumns.KAFKA_OFFSET).asc_nulls_last(),
                 col(CurationFeatures.LABELS_HASH).asc_nulls_last(),
                 col(CurationFeatures.LOC).asc_nulls_last());
-    long[] duplicates =
-        longs(
-            rows.where(rejectedChunks.unary_$bang())
-                .select(
-                    col(Deduplication.CONTENT_HASH),
-                    col(RawColumns.RECORD_ID),
-                    col(RawColumns.CHUNK_INDEX),
-                    col(RawColumns.KAFKA_PARTITION),
-                    col(RawColumns.KAFKA_OFFSET),
-                    col(CurationFeatures.LABELS_HASH),
-                    col(CurationFeatures.LOC))
-                .withColumn("_rank", row_number().over(byContent))
-                .where(col("_rank").gt(1))
-                .select(
-                    // With the labels hash unknown (single read: 0 on every row), a second row
-                    // that ties with the first on the four keys before it would be ordered by
-                    // locator alone: its locator is negated (they are >= 0) and the run falls
-                    // back to the two-pass one. Rows after the second do not change the survivor.
-                    labelsHashUnknown
-                        ? when(
-                                col("_rank")
-                                    .equalTo(2)
-                                    .and(tiesWithPrevious(byContent, RawColumns.RECORD_ID))
-                                    .and(tiesWithPrevious(byContent, RawColumns.CHUNK_INDEX))
-                                    .and(tiesWithPrevious(byContent, RawColumns.KAFKA_PARTITION))
-                                    .and(tiesWithPrevious(byContent, RawColumns.KAFKA_OFFSET)),
-                                lit(-1L))
-                            .otherwise(col(CurationFeatures.LOC))
-                        : col(CurationFeatures.LOC)));
-    java.util.Arrays.sort(duplicates);
-    if (labelsHashUnknown && duplicates.length > 0 && duplicates[0] < 0) {
-      return null;
+    List<Row> dupRows =
+        rows.where(rejectedChunks.unary_$bang())
+            .select(
+                col(Deduplication.CONTENT_HASH),
+                col(RawColumns.RECORD_ID),
+                col(RawColumns.CHUNK_INDEX),
+                col(RawColumns.KAFKA_PARTITION),
+                col(RawColumns.KAFKA_OFFSET),
+                col(CurationFeatures.LABELS_HASH),
+                col(CurationFeatures.LOC))
+            .withColumn("_rank", row_number().over(byContent))
+            .where(col("_rank").gt(1))
+            .select(
+                col(CurationFeatures.LOC),
+                // With the labels hash unknown (single read: 0 on every row), a duplicate that
+                // ties with its group's first row on the four keys before the hash was ordered by
+                // locator alone: it is returned with the first row's locator, and the write pass
+                // checks that the first row's labels hash is still the least (else: fall back).
+                labelsHashUnknown
+                    ? when(
+                            tiesWithFirst(byContent, RawColumns.RECORD_ID)
+                                .and(tiesWithFirst(byContent, RawColumns.CHUNK_INDEX))
+                                .and(tiesWithFirst(byContent, RawColumns.KAFKA_PARTITION))
+                                .and(tiesWithFirst(byContent, RawColumns.KAFKA_OFFSET)),
+                            functions.first(col(CurationFeatures.LOC)).over(byContent))
+                        .otherwise(lit(null).cast("long"))
+                    : lit(null).cast("long"))
+            .collectAsList();
+    long[] duplicates = new long[dupRows.size()];
+    for (int i = 0; i < duplicates.length; i++) {
+      Row d = dupRows.get(i);
+      duplicates[i] = d.getLong(0);
+      if (!d.isNullAt(1)) {
+        ties.add(new long[] {d.getLong(1), d.getLong(0)});
+      }
     }
+    java.util.Arrays.sort(duplicates);
     return rows.withColumn(
         DECISION,
         when(rejectedChunks, col(ChunkReassembly.CHUNK_REJECT))
             .when(locatorIn(spark, duplicates).apply(col(CurationFeatures.LOC)), lit(DUPLICATE)));
   }
 
-  /** Whether {@code name} equals (null-safe) its value on the previous row of {@code window}. */
-  private static Column tiesWithPrevious(WindowSpec window, String name) {
-    return functions.lag(col(name), 1).over(window).eqNullSafe(col(name));
+  /** Every locator in {@code ties} (pairs of first row and tied duplicate), sorted, distinct. */
+  private static long[] tiedLocators(List<long[]> ties) {
+    return ties.stream().flatMapToLong(java.util.Arrays::stream).sorted().distinct().toArray();
+  }
+
+  /**
+   * Whether, in every group of rows that tie with their first row on all dedupe keys before the
+   * labels hash ({@code ties}), the first row (by locator, the single read's survivor) also has the
+   * least labels hash (ties: the least locator), i.e. is the two-pass run's survivor. {@code
+   * hashes}: (locator, labels hash) of those rows, from the write pass.
+   */
+  static boolean sameSurvivors(List<long[]> ties, List<long[]> hashes) {
+    Map<Long, Long> hashOf = new java.util.HashMap<>();
+    for (long[] h : hashes) {
+      hashOf.put(h[0], h[1]);
+    }
+    for (long[] t : ties) {
+      Long first = hashOf.get(t[0]);
+      Long other = hashOf.get(t[1]);
+      if (first == null || other == null) {
+        return false;
+      }
+      if (other < first || (other.equals(first) && t[1] < t[0])) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /** Whether {@code name} equals (null-safe) its value on the first row of {@code window}. */
+  private static Column tiesWithFirst(WindowSpec window, String name) {
+    return functions.first(col(name)).over(window).eqNullSafe(col(name));
   }
 
   /** The one line a single-read run prints when it hands over to the two-pass run. */
@@ -697,7 +756,9 @@ public final class CurateJob {
    * {@link #keptRows} without chunked rows (the single read has none), and the soft labels of every
    * input row, kept or dropped, checked on the way ({@link CurationFeatures#certainlyValidLabels}):
    * a dropped row's labels count too, since the two-pass run would have rejected it instead (a
-   * duplicate's survivor could change). Failures are counted in the accumulators (null labels, and
+   * duplicate's survivor could change). A row the first pass rejected ({@code rejected}: for a
+   * reason found before the labels are read) only needs labels that are not null (a null would have
+   * been the two-pass run's reason). Failures are counted in the accumulators (null labels, and
    * labels the fast check cannot clear); a retried task can count twice, but only zero against
    * non-zero is read.
    */
@@ -706,10 +767,17 @@ public final class CurateJob {
       Dataset<Row> raw,
       Map<String, Integer> files,
       long[] dropped,
+      long[] rejected,
+      long[] tied,
       LongAccumulator nullLabels,
-      LongAccumulator uncleared) {
-    Broadcast<long[]> set =
-        JavaSparkContext.fromSparkContext(spark.sparkContext()).broadcast(dropped);
+      LongAccumulator uncleared,
+      org.apache.spark.util.CollectionAccumulator<long[]> tieHashes) {
+    JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
+    Broadcast<long[]> set = jsc.broadcast(dropped);
+    long[] rejectedSorted = rejected.clone();
+    java.util.Arrays.sort(rejectedSorted);
+    Broadcast<long[]> rejectedSet = jsc.broadcast(rejectedSorted);
+    Broadcast<long[]> tiedSet = jsc.broadcast(tied);
     // One UDF holds both the check and the locator test, so that no dropped row skips the check.
     UserDefinedFunction keep =
         udf(
@@ -723,16 +791,27 @@ public final class CurateJob {
                     vocab,
                     topK,
                     positions) -> {
-                  if (labels == null) {
-                    nullLabels.add(1);
-                  } else if (!CurationFeatures.certainlyValidLabels(
-                      tokens, labels, temperature, codec, codecVersion, vocab, topK, positions)) {
-                    uncleared.add(1);
-                  }
                   long loc =
                       CurationFeatures.locator(
                           CurationFeatures.fileIndexOf(files, where.getString(0)),
                           where.getLong(1));
+                  if (labels != null && java.util.Arrays.binarySearch(tiedSet.value(), loc) >= 0) {
+                    tieHashes.add(new long[] {loc, CurationFeatures.bytesHash(labels)});
+                  }
+                  if (labels == null) {
+                    nullLabels.add(1);
+                  } else if (java.util.Arrays.binarySearch(rejectedSet.value(), loc) < 0
+                      && !CurationFeatures.certainlyValidLabels(
+                          tokens,
+                          labels,
+                          temperature,
+                          codec,
+                          codecVersion,
+                          vocab,
+                          topK,
+                          positions)) {
+                    uncleared.add(1);
+                  }
                   return java.util.Arrays.binarySearch(set.value(), loc) < 0;
                 },
             DataTypes.BooleanType);

@@ -4,6 +4,7 @@ import static org.apache.spark.sql.functions.array;
 import static org.apache.spark.sql.functions.col;
 import static org.apache.spark.sql.functions.lit;
 
+import dev.distill.schemas.validation.Reason;
 import dev.distill.schemas.validation.Violation;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -275,42 +276,81 @@ public final class CurationFeatures {
         .select(cols.toArray(new org.apache.spark.sql.Column[0]));
   }
 
-  /** The reject reason {@link #narrowScan} gives a row it cannot clear without its labels. */
+  /** The reject reason {@link #narrowScan} gives a row it cannot decide without its labels. */
   public static final String SUSPECT = "SUSPECT";
+
+  /**
+   * The reasons {@link RecordValidation#check} finds before it reads the soft-label bytes (a null
+   * column, a null token, the temperature, the codec name, a token id): on a row whose labels are
+   * not null, the same reason and detail with any label bytes.
+   */
+  private static final java.util.Set<Reason> BEFORE_LABELS =
+      java.util.EnumSet.of(
+          Reason.SHAPE_MISMATCH,
+          Reason.NON_POSITIVE_TEMPERATURE,
+          Reason.UNKNOWN_CODEC,
+          Reason.TOKEN_OUT_OF_VOCAB);
+
+  /** Label bytes no codec decodes (its magic byte is neither codec's). */
+  private static final byte[] UNDECODABLE = {0};
 
   /**
    * The first pass of CurateJob's single read (issue 14): {@link #NARROW} rows like {@link #scan},
    * computed without the {@code soft_labels} column, which is dropped before any UDF so that
-   * Parquet does not read it. A row whose required columns (but the labels) are present and that
-   * passes {@link RecordValidation#certainlyValidWithoutLabels} gets its locator and features, and
-   * {@value #LABELS_HASH} 0 (unknown here; CurateJob falls back to {@link #scan} when the dedupe
-   * order would need it); any other row gets the reason {@value #SUSPECT}, and CurateJob then falls
-   * back to {@link #scan}, so that its reason and count are the validator's. The labels are checked
-   * by {@link #certainlyValidLabels} on the write pass.
+   * Parquet does not read it. {@value #LABELS_HASH} is 0 (unknown here; CurateJob falls back to
+   * {@link #scan} when its dedupe order would need it). A row whose columns but the labels pass
+   * {@link RecordValidation#certainlyValidWithoutLabels} is taken as valid (its labels are checked
+   * by {@link #certainlyValidLabels} on the write pass); any other row goes through {@link
+   * RecordValidation#check} with undecodable labels: a reason found before the labels are read
+   * ({@link #BEFORE_LABELS}) is the validator's own, provided the labels are not null (CurateJob's
+   * write pass checks that); anything else gets {@value #SUSPECT}, and CurateJob falls back to
+   * {@link #scan}.
    */
   public static Dataset<Row> narrowScan(
       Dataset<Row> rawWithMeta, Map<String, Integer> files, NearDuplicates.Params nearDuplicates) {
+    Dataset<Row> narrowIn = rawWithMeta.drop(RawColumns.SOFT_LABELS);
+    StructType in = narrowIn.schema();
+    int fileAt = in.fieldIndex(FILE);
+    int rowAt = in.fieldIndex(ROW);
     List<StructField> added = new ArrayList<>();
     for (int i = RawColumns.SCHEMA.size() - 1; i < NARROW.size(); i++) {
       added.add(NARROW.fields()[i]);
     }
     StructType addedType = DataTypes.createStructType(added);
-    UDF7<Object, Float, String, Integer, Integer, Integer, Row, Row> narrow =
+    UDF7<Object, Float, String, Integer, Integer, Integer, Row, Row> fast =
         (tokens, temperature, codec, codecVersion, vocab, chunkCount, where) -> {
-          Object[] out = new Object[addedType.size()];
-          out[0] = 0L;
-          out[1] = locator(fileIndex(files, where.getString(2)), where.getLong(3));
-          int[] ids = where.getBoolean(4) ? nonNullTokens(tokens) : null;
+          int[] ids = nonNullTokens(tokens);
           if (ids == null
               || !RecordValidation.certainlyValidWithoutLabels(
                   temperature, codec, codecVersion, vocab, ids)) {
-            out[5] = SUSPECT;
-            out[6] = "needs the validator (a null, or a value the soft labels do not explain)";
-            return RowFactory.create(out);
+            return null;
           }
+          Object[] out = new Object[addedType.size()];
+          out[0] = 0L;
+          out[1] = locator(fileIndex(files, where.getString(2)), where.getLong(3));
           if (chunkCount <= 1) {
             Object[] f = featureValues(ids, where.getString(0), where.getInt(1), nearDuplicates);
             System.arraycopy(f, 0, out, 2, f.length);
+          }
+          return RowFactory.create(out);
+        };
+    UDF1<Row, Row> slow =
+        r -> {
+          Object[] out = new Object[addedType.size()];
+          out[0] = 0L;
+          out[1] = locator(fileIndex(files, r.getString(fileAt)), r.getLong(rowAt));
+          Optional<Violation> v;
+          try {
+            v = RecordValidation.check(r);
+          } catch (RuntimeException e) {
+            v = Optional.empty();
+          }
+          if (v.isPresent() && BEFORE_LABELS.contains(v.get().reason())) {
+            out[5] = v.get().reason().name();
+            out[6] = v.get().detail();
+          } else {
+            out[5] = SUSPECT;
+            out[6] = "decided by the validator on the soft labels";
           }
           return RowFactory.create(out);
         };
@@ -320,20 +360,16 @@ public final class CurationFeatures {
         present = present.and(col(name).isNotNull());
       }
     }
-    String scanned = "_scanned";
-    List<org.apache.spark.sql.Column> cols = new ArrayList<>();
-    for (StructField f : NARROW.fields()) {
-      cols.add(
-          addedType.getFieldIndex(f.name()).isDefined()
-              ? col(scanned + "." + f.name()).as(f.name())
-              : col(f.name()));
+    List<org.apache.spark.sql.Column> all = new ArrayList<>();
+    for (String name : in.fieldNames()) {
+      all.add(col(name));
     }
-    return rawWithMeta
-        .drop(RawColumns.SOFT_LABELS)
-        .withColumn(
-            scanned,
+    all.add(lit(UNDECODABLE).as(RawColumns.SOFT_LABELS));
+    org.apache.spark.sql.Column fastRow =
+        functions.when(
+            present,
             functions
-                .udf(narrow, addedType)
+                .udf(fast, addedType)
                 .apply(
                     col(RawColumns.TOKENS),
                     col(RawColumns.TEMPERATURE),
@@ -345,8 +381,23 @@ public final class CurationFeatures {
                         col(RawColumns.RECORD_ID),
                         col(RawColumns.CHUNK_INDEX),
                         col(FILE),
-                        col(ROW),
-                        present)))
+                        col(ROW))));
+    String scanned = "_scanned";
+    List<org.apache.spark.sql.Column> cols = new ArrayList<>();
+    for (StructField f : NARROW.fields()) {
+      cols.add(
+          addedType.getFieldIndex(f.name()).isDefined()
+              ? col(scanned + "." + f.name()).as(f.name())
+              : col(f.name()));
+    }
+    return narrowIn
+        .withColumn(
+            scanned,
+            functions.coalesce(
+                fastRow,
+                functions
+                    .udf(slow, addedType)
+                    .apply(functions.struct(all.toArray(new org.apache.spark.sql.Column[0])))))
         .select(cols.toArray(new org.apache.spark.sql.Column[0]));
   }
 

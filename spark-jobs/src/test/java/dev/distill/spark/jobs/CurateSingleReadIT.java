@@ -183,4 +183,59 @@ class CurateSingleReadIT {
         .contains("single read of the soft labels abandoned (2 rows' soft labels not cleared");
     assertThat(twoPass.stderr()).doesNotContain("single read of the soft labels abandoned");
   }
+
+  @Test
+  void rowsRejectedBeforeTheLabelsAndRedeliveriesStayOnTheSingleReadWithTheSameOutput()
+      throws Exception {
+    List<TeacherOutput> records = cleanBatch();
+    records.add(TestRecords.record("bad-token", List.of(1, 2, 3, 99999, 4)));
+    TeacherOutput hot = TestRecords.record("bad-temp", 3500);
+    records.add(
+        TeacherOutput.newBuilder(hot)
+            .setProvenance(
+                dev.distill.schemas.avro.Provenance.newBuilder(hot.getProvenance())
+                    .setTemperature(0f)
+                    .build())
+            .build());
+    // A redelivery: same record id and tokens, no Kafka coordinates, the same labels.
+    records.add(TestRecords.record("rec-05", 3005));
+    String input = writeRaw("raw-before-labels", records);
+
+    Run single = curate(input, "before-labels-single", true);
+    Run twoPass = curate(input, "before-labels-two-pass", false);
+
+    assertThat(single.result().rejectedByReason())
+        .containsOnly(
+            java.util.Map.entry("TOKEN_OUT_OF_VOCAB", 1L),
+            java.util.Map.entry("NON_POSITIVE_TEMPERATURE", 1L));
+    assertThat(single.result().duplicates()).isEqualTo(3);
+    assertSameOutput(single, twoPass);
+    assertThat(single.stderr()).doesNotContain("single read of the soft labels abandoned");
+    assertThat(plansReadingLabels(single.plans(), true)).isEqualTo(1);
+  }
+
+  @Test
+  void aRedeliveryWithOtherLabelsEndsAsTheTwoPassRun() throws Exception {
+    List<TeacherOutput> records = cleanBatch();
+    // Same record id and tokens as rec-06, other valid labels: the label-bytes hash decides
+    // which one survives the dedupe in the two-pass run; the single read must agree or fall back.
+    TeacherOutput r6 = TestRecords.record("rec-06", 3006);
+    records.add(
+        TeacherOutput.newBuilder(r6)
+            .setSoftLabels(
+                dev.distill.schemas.TestRecords.builder(
+                        "rec-06",
+                        r6.getTokens(),
+                        dev.distill.schemas.TestRecords.twoIds(4, 3),
+                        1.5f)
+                    .getSoftLabels())
+            .build());
+    String input = writeRaw("raw-other-labels", records);
+
+    Run single = curate(input, "other-labels-single", true);
+    Run twoPass = curate(input, "other-labels-two-pass", false);
+
+    assertThat(single.result().duplicates()).isEqualTo(3);
+    assertSameOutput(single, twoPass);
+  }
 }
