@@ -49,7 +49,7 @@ import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.api.java.UDF1;
 import org.apache.spark.sql.api.java.UDF2;
-import org.apache.spark.sql.api.java.UDF9;
+import org.apache.spark.sql.api.java.UDF6;
 import org.apache.spark.sql.expressions.UserDefinedFunction;
 import org.apache.spark.sql.expressions.Window;
 import org.apache.spark.sql.expressions.WindowSpec;
@@ -781,16 +781,8 @@ public final class CurateJob {
     // One UDF holds both the check and the locator test, so that no dropped row skips the check.
     UserDefinedFunction keep =
         udf(
-            (UDF9<Row, Object, byte[], Float, String, Integer, Integer, Integer, Integer, Boolean>)
-                (where,
-                    tokens,
-                    labels,
-                    temperature,
-                    codec,
-                    codecVersion,
-                    vocab,
-                    topK,
-                    positions) -> {
+            (UDF6<Row, Integer, byte[], Integer, Integer, Integer, Boolean>)
+                (where, tokenCount, labels, vocab, topK, positions) -> {
                   long loc =
                       CurationFeatures.locator(
                           CurationFeatures.fileIndexOf(files, where.getString(0)),
@@ -802,14 +794,7 @@ public final class CurateJob {
                     nullLabels.add(1);
                   } else if (java.util.Arrays.binarySearch(rejectedSet.value(), loc) < 0
                       && !CurationFeatures.certainlyValidLabels(
-                          tokens,
-                          labels,
-                          temperature,
-                          codec,
-                          codecVersion,
-                          vocab,
-                          topK,
-                          positions)) {
+                          labels, tokenCount, vocab, topK, positions)) {
                     uncleared.add(1);
                   }
                   return java.util.Arrays.binarySearch(set.value(), loc) < 0;
@@ -819,11 +804,9 @@ public final class CurateJob {
         .where(
             keep.apply(
                 functions.struct(col(CurationFeatures.FILE), col(CurationFeatures.ROW)),
-                col(RawColumns.TOKENS),
+                // The count only (no token array through Java): the first pass checked the ids.
+                when(col(RawColumns.TOKENS).isNotNull(), functions.size(col(RawColumns.TOKENS))),
                 col(RawColumns.SOFT_LABELS),
-                col(RawColumns.TEMPERATURE),
-                col(RawColumns.CODEC),
-                col(RawColumns.CODEC_VERSION),
                 col(RawColumns.VOCAB_SIZE),
                 col(RawColumns.TOP_K),
                 col(RawColumns.POSITIONS)))

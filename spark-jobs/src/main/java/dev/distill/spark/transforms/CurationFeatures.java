@@ -403,33 +403,19 @@ public final class CurationFeatures {
 
   /**
    * The checks of {@link #scan} that read the soft-label bytes, for CurateJob's write pass (issue
-   * 14): true when {@link RecordValidation#certainlyValidTopK} clears the row (nulls are false).
-   * False does not always mean invalid (the sampled codec, a long varint): the caller then runs the
-   * full two-pass curation, whose validator decides.
+   * 14): {@link RecordValidation#certainlyValidLabelBytes} (nulls are false). The checks that do
+   * not read the bytes were made by {@link #narrowScan} on every row it did not reject, so the
+   * tokens are passed as their count (no conversion of the token array). False does not always mean
+   * invalid (a long varint): the caller then runs the two-pass curation, whose validator decides.
    */
   public static boolean certainlyValidLabels(
-      Object tokens,
-      byte[] labels,
-      Float temperature,
-      String codec,
-      Integer codecVersion,
-      Integer vocab,
-      Integer topK,
-      Integer positions) {
-    if (tokens == null
-        || labels == null
-        || temperature == null
-        || codec == null
-        || codecVersion == null
-        || vocab == null
-        || topK == null
-        || positions == null) {
-      return false;
-    }
-    int[] ids = nonNullTokens(tokens);
-    return ids != null
-        && RecordValidation.certainlyValidTopK(
-            temperature, codec, codecVersion, vocab, labels, topK, positions, ids);
+      byte[] labels, Integer tokenCount, Integer vocab, Integer topK, Integer positions) {
+    return labels != null
+        && tokenCount != null
+        && vocab != null
+        && topK != null
+        && positions != null
+        && RecordValidation.certainlyValidLabelBytes(labels, tokenCount, topK, positions, vocab);
   }
 
   /**

@@ -137,6 +137,18 @@ public final class RecordValidation {
     if (!certainlyValidWithoutLabels(temperature, codec, codecVersion, vocab, tokens)) {
       return false;
     }
+    return certainlyValidLabelBytes(b, tokens.length, topK, positions, vocab);
+  }
+
+  /**
+   * The part of {@link #certainlyValidTopK(float, String, int, int, byte[], int, int, int[])} that
+   * reads the soft-label bytes: the header and shapes against {@code tokenCount}, {@code topK} and
+   * {@code positions}, every label id in {@code [0, vocab)} and strictly ascending, the exact
+   * length. CurateJob's single read (issue 14) runs it on the write pass, where the rest has been
+   * checked by the first pass.
+   */
+  public static boolean certainlyValidLabelBytes(
+      byte[] b, int tokenCount, int topK, int positions, int vocab) {
     // SoftLabelCodec's layout: magic 0xD1, version, varint P, varint k, then per position k
     // varint id gaps and k + 1 uint16 codes.
     if (b.length < 2 || (b[0] & 0xFF) != 0xD1 || (b[1] & 0xFF) != SoftLabelCodec.VERSION) {
@@ -148,7 +160,7 @@ public final class RecordValidation {
     if (p < 0
         || k <= 0
         || (long) p * k > b.length
-        || p != tokens.length - 1
+        || p != tokenCount - 1
         || k != topK
         || positions != p
         || k > vocab) {
