@@ -96,6 +96,7 @@ class CurateSingleReadIT {
         };
     ByteArrayOutputStream err = new ByteArrayOutputStream();
     PrintStream originalErr = System.err;
+    spark.sparkContext().listenerBus().waitUntilEmpty();
     spark.listenerManager().register(listener);
     CurateResult r;
     try {
