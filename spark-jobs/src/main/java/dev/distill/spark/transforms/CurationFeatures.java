@@ -164,11 +164,7 @@ public final class CurationFeatures {
     // straight from Spark's own row, never through Java objects. A mapPartitions returning whole
     // narrow rows spent more CPU turning them back into Spark rows (the tokens element by element)
     // than on MinHash (issue 14, JFR of bench/run.sh 50000: 156 of 420 result-stage samples).
-    List<StructField> added = new ArrayList<>();
-    for (int i = RawColumns.SCHEMA.size() - 1; i < NARROW.size(); i++) {
-      added.add(NARROW.fields()[i]);
-    }
-    StructType addedType = DataTypes.createStructType(added);
+    StructType addedType = addedType();
     org.apache.spark.sql.expressions.UserDefinedFunction scanRow =
         functions.udf(
             (UDF1<Row, Row>)
@@ -227,12 +223,7 @@ public final class CurationFeatures {
               }
               return RowFactory.create(out);
             };
-    org.apache.spark.sql.Column present = lit(true);
-    for (String name : RawColumns.names()) {
-      if (!RawColumns.OPTIONAL.contains(name)) {
-        present = present.and(col(name).isNotNull());
-      }
-    }
+    org.apache.spark.sql.Column present = requiredPresent(null);
     org.apache.spark.sql.Column fastRow =
         functions.when(
             present,
@@ -248,13 +239,52 @@ public final class CurationFeatures {
                     col(RawColumns.TOP_K),
                     col(RawColumns.POSITIONS),
                     col(RawColumns.CHUNK_COUNT),
-                    // functions.udf takes at most 10 arguments: the rest in one struct.
-                    functions.struct(
-                        col(RawColumns.RECORD_ID),
-                        col(RawColumns.CHUNK_INDEX),
-                        col(FILE),
-                        col(ROW))));
+                    idAndPlace()));
+    return narrowRows(
+        rawWithMeta,
+        functions.coalesce(
+            fastRow,
+            scanRow.apply(
+                functions.struct(
+                    java.util.Arrays.stream(in.fieldNames())
+                        .map(functions::col)
+                        .toArray(org.apache.spark.sql.Column[]::new)))));
+  }
+
+  /** What a scan adds to a row: the fields of {@link #NARROW} after the raw columns it keeps. */
+  private static StructType addedType() {
+    List<StructField> added = new ArrayList<>();
+    for (int i = RawColumns.SCHEMA.size() - 1; i < NARROW.size(); i++) {
+      added.add(NARROW.fields()[i]);
+    }
+    return DataTypes.createStructType(added);
+  }
+
+  /** Whether every required raw column but {@code except} (null: none) is not null. */
+  private static org.apache.spark.sql.Column requiredPresent(String except) {
+    org.apache.spark.sql.Column present = lit(true);
+    for (String name : RawColumns.names()) {
+      if (!RawColumns.OPTIONAL.contains(name) && !name.equals(except)) {
+        present = present.and(col(name).isNotNull());
+      }
+    }
+    return present;
+  }
+
+  /** Record id, chunk index, file and row in one struct (a UDF takes at most 10 arguments). */
+  private static org.apache.spark.sql.Column idAndPlace() {
+    return functions.struct(
+        col(RawColumns.RECORD_ID), col(RawColumns.CHUNK_INDEX), col(FILE), col(ROW));
+  }
+
+  /**
+   * {@link #NARROW} rows: the raw columns kept from {@code rows}, the rest from {@code added} (a
+   * struct of {@link #addedType}). A separate projection: the optimiser does not inline a UDF
+   * referenced several times.
+   */
+  private static Dataset<Row> narrowRows(Dataset<Row> rows, org.apache.spark.sql.Column added) {
     String scanned = "_scanned";
+    StructType addedType = addedType();
     List<org.apache.spark.sql.Column> cols = new ArrayList<>();
     for (StructField f : NARROW.fields()) {
       cols.add(
@@ -262,18 +292,7 @@ public final class CurationFeatures {
               ? col(scanned + "." + f.name()).as(f.name())
               : col(f.name()));
     }
-    // A separate projection: the optimiser does not inline a UDF referenced several times.
-    return rawWithMeta
-        .withColumn(
-            scanned,
-            functions.coalesce(
-                fastRow,
-                scanRow.apply(
-                    functions.struct(
-                        java.util.Arrays.stream(in.fieldNames())
-                            .map(functions::col)
-                            .toArray(org.apache.spark.sql.Column[]::new)))))
-        .select(cols.toArray(new org.apache.spark.sql.Column[0]));
+    return rows.withColumn(scanned, added).select(cols.toArray(new org.apache.spark.sql.Column[0]));
   }
 
   /** The reject reason {@link #narrowScan} gives a row it cannot decide without its labels. */
@@ -312,13 +331,9 @@ public final class CurationFeatures {
     StructType in = narrowIn.schema();
     int fileAt = in.fieldIndex(FILE);
     int rowAt = in.fieldIndex(ROW);
-    List<StructField> added = new ArrayList<>();
-    for (int i = RawColumns.SCHEMA.size() - 1; i < NARROW.size(); i++) {
-      added.add(NARROW.fields()[i]);
-    }
-    StructType addedType = DataTypes.createStructType(added);
-    UDF7<Object, Float, String, Integer, Integer, Integer, Row, Row> fast =
-        (tokens, temperature, codec, codecVersion, vocab, chunkCount, where) -> {
+    StructType addedType = addedType();
+    UDF7<Float, Object, String, Integer, Integer, Integer, Row, Row> fast =
+        (temperature, tokens, codec, codecVersion, vocab, chunkCount, where) -> {
           int[] ids = nonNullTokens(tokens);
           if (ids == null
               || !RecordValidation.certainlyValidWithoutLabels(
@@ -354,51 +369,31 @@ public final class CurationFeatures {
           }
           return RowFactory.create(out);
         };
-    org.apache.spark.sql.Column present = lit(true);
-    for (String name : RawColumns.names()) {
-      if (!RawColumns.OPTIONAL.contains(name) && !name.equals(RawColumns.SOFT_LABELS)) {
-        present = present.and(col(name).isNotNull());
-      }
-    }
     List<org.apache.spark.sql.Column> all = new ArrayList<>();
     for (String name : in.fieldNames()) {
       all.add(col(name));
     }
     all.add(lit(UNDECODABLE).as(RawColumns.SOFT_LABELS));
-    org.apache.spark.sql.Column fastRow =
+    org.apache.spark.sql.Column narrowRow =
         functions.when(
-            present,
+            requiredPresent(RawColumns.SOFT_LABELS),
             functions
                 .udf(fast, addedType)
                 .apply(
-                    col(RawColumns.TOKENS),
                     col(RawColumns.TEMPERATURE),
+                    col(RawColumns.TOKENS),
                     col(RawColumns.CODEC),
                     col(RawColumns.CODEC_VERSION),
                     col(RawColumns.VOCAB_SIZE),
                     col(RawColumns.CHUNK_COUNT),
-                    functions.struct(
-                        col(RawColumns.RECORD_ID),
-                        col(RawColumns.CHUNK_INDEX),
-                        col(FILE),
-                        col(ROW))));
-    String scanned = "_scanned";
-    List<org.apache.spark.sql.Column> cols = new ArrayList<>();
-    for (StructField f : NARROW.fields()) {
-      cols.add(
-          addedType.getFieldIndex(f.name()).isDefined()
-              ? col(scanned + "." + f.name()).as(f.name())
-              : col(f.name()));
-    }
-    return narrowIn
-        .withColumn(
-            scanned,
-            functions.coalesce(
-                fastRow,
-                functions
-                    .udf(slow, addedType)
-                    .apply(functions.struct(all.toArray(new org.apache.spark.sql.Column[0])))))
-        .select(cols.toArray(new org.apache.spark.sql.Column[0]));
+                    idAndPlace()));
+    return narrowRows(
+        narrowIn,
+        functions.coalesce(
+            narrowRow,
+            functions
+                .udf(slow, addedType)
+                .apply(functions.struct(all.toArray(new org.apache.spark.sql.Column[0])))));
   }
 
   /**
