@@ -49,12 +49,14 @@ import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.api.java.UDF1;
 import org.apache.spark.sql.api.java.UDF2;
+import org.apache.spark.sql.api.java.UDF6;
 import org.apache.spark.sql.expressions.UserDefinedFunction;
 import org.apache.spark.sql.expressions.Window;
 import org.apache.spark.sql.expressions.WindowSpec;
 import org.apache.spark.sql.functions;
 import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.storage.StorageLevel;
+import org.apache.spark.util.LongAccumulator;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
@@ -93,36 +95,82 @@ public final class CurateJob {
   }
 
   public static CurateResult run(CurateConfig config) {
+    return run(config, true);
+  }
+
+  /**
+   * {@link #run(CurateConfig)}; with {@code singleRead} false only the two-pass run (validation of
+   * every row's soft labels before any decision), which the single read falls back to.
+   */
+  static CurateResult run(CurateConfig config, boolean singleRead) {
     try (Sessions.Handle session =
         Sessions.open("distill-curate", config.master(), config.eventLogDir())) {
       SparkSession spark = session.spark();
       if (session.created()) {
         shufflePartitionsToCores(spark);
       }
-      CurateOptions opt = config.options();
-      List<Dataset<Row>> cached = new ArrayList<>();
       Configuration hadoop = spark.sparkContext().hadoopConfiguration();
       ParquetInput input = ParquetInput.resolve(hadoop, "--input", config.inputPath());
       for (String w : input.warnings()) {
         System.err.println("warning: " + w);
       }
+      // Read once for both runs: a fall-back does not infer the schema again.
+      Dataset<Row> rawRead;
+      try {
+        rawRead = input.read(spark);
+      } catch (Exception e) {
+        throw Failures.of("curation of " + config.inputPath(), e);
+      }
+      if (singleRead) {
+        CurateResult once = curate(spark, config, input, rawRead, true);
+        if (once != null) {
+          return once;
+        }
+      }
+      return curate(spark, config, input, rawRead, false);
+    }
+  }
+
+  /**
+   * One curation. With {@code singleRead} (issue 14) the soft labels are read once: the first pass
+   * reads the narrow columns only ({@link CurationFeatures#narrowScan}) and the write pass checks
+   * the labels of every input row; it returns null (nothing committed: no {@code _SUCCESS}, the
+   * splits it wrote deleted) when that run could decide differently from the two-pass one: a row
+   * the narrow checks cannot clear, a chunked row, mixed provenance, a dedupe tie that the
+   * label-bytes hash would break, or a row whose labels the write pass cannot clear. Without it,
+   * the two-pass run: every row's labels are validated before any decision.
+   */
+  private static CurateResult curate(
+      SparkSession spark,
+      CurateConfig config,
+      ParquetInput input,
+      Dataset<Row> rawRead,
+      boolean singleRead) {
+    {
+      CurateOptions opt = config.options();
+      List<Dataset<Row>> cached = new ArrayList<>();
+      Configuration hadoop = spark.sparkContext().hadoopConfiguration();
       try {
         // 1. One pass over the wide rows: validate (the only decode of the soft labels) and keep
         //    narrow rows with a locator of each input row. Only narrow rows are cached. The pass
         //    is one Spark job that collects the locators of the rejected rows; every count of
         //    validation, the provenance guard's check and whether any row is chunked ride on it
         //    (Dataset.observe, in the result stage, so a retried map task cannot count twice).
-        Dataset<Row> rawRead = input.read(spark);
         Map<String, Integer> files = fileNumbers(rawRead.inputFiles());
         Dataset<Row> scanned =
             keep(
                 cached,
-                CurationFeatures.scan(withLocatorColumns(rawRead), files, opt.nearDuplicates()));
+                singleRead
+                    ? CurationFeatures.narrowScan(
+                        withLocatorColumns(rawRead), files, opt.nearDuplicates())
+                    : CurationFeatures.scan(
+                        withLocatorColumns(rawRead), files, opt.nearDuplicates()));
         Column reason = col(RecordValidation.REJECT_REASON);
         Column isValid = reason.isNull();
         List<Column> scanMetrics = new ArrayList<>();
         scanMetrics.add(count(lit(1)).as("input"));
         scanMetrics.add(count(reason).as("rejected"));
+        scanMetrics.add(count(when(reason.equalTo(CurationFeatures.SUSPECT), 1)).as("suspect"));
         for (Reason r : Reason.values()) {
           scanMetrics.add(count(when(reason.equalTo(r.name()), 1)).as("reject_" + r.name()));
         }
@@ -142,6 +190,26 @@ public final class CurateJob {
         Map<String, Object> scan = scanStats.getAsJava();
         long inputRows = number(scan, "input");
         long rejected = number(scan, "rejected");
+        if (singleRead) {
+          String why = null;
+          long suspect = number(scan, "suspect");
+          if (suspect > 0) {
+            why = suspect + " rows need the validator on their soft labels";
+          } else if (number(scan, "chunked") > 0) {
+            why = "chunked rows (their reassembly is not on the single read)";
+          } else {
+            for (int i = 0; i < ProvenanceGuard.keys().length; i++) {
+              if (!java.util.Objects.equals(
+                  scan.get("provenance_min_" + i), scan.get("provenance_max_" + i))) {
+                why = "mixed provenance (refused on the valid rows only)";
+              }
+            }
+          }
+          if (why != null) {
+            fallBack(why);
+            return null;
+          }
+        }
         Map<String, Long> byReason = new TreeMap<>();
         long known = 0;
         for (Reason r : Reason.values()) {
@@ -179,7 +247,9 @@ public final class CurateJob {
         if (chunked) {
           exampleRows = keep(cached, exampleRows);
         }
-        Dataset<Row> decided = withDuplicates(spark, exampleRows);
+        // (first row's locator, tied duplicate's locator): single read only.
+        List<long[]> ties = new ArrayList<>();
+        Dataset<Row> decided = withDuplicates(spark, exampleRows, singleRead, ties);
         Column undecided = col(DECISION).isNull();
         Column chunkReject = col(ChunkReassembly.CHUNK_REJECT);
         Column chunkRows = col(ChunkReassembly.CHUNK_ROWS).cast("long");
@@ -313,11 +383,27 @@ public final class CurateJob {
         for (Dataset<Row> d : cached) {
           d.unpersist(true);
         }
+        LongAccumulator nullLabels = spark.sparkContext().longAccumulator("curate: null labels");
+        LongAccumulator uncleared =
+            spark.sparkContext().longAccumulator("curate: labels not cleared by the fast check");
+        org.apache.spark.util.CollectionAccumulator<long[]> tieHashes =
+            spark.sparkContext().collectionAccumulator("curate: labels hashes of tied rows");
         Dataset<Row> curated =
             CuratedProjection.toCurated(
                 ExampleWeights.assign(
                     SplitAssignment.assign(
-                        keptRows(spark, rawRead, files, droppedLocators, chunked),
+                        singleRead
+                            ? keptRowsCheckingLabels(
+                                spark,
+                                rawRead,
+                                files,
+                                droppedLocators,
+                                rejectedLocators,
+                                tiedLocators(ties),
+                                nullLabels,
+                                uncleared,
+                                tieHashes)
+                            : keptRows(spark, rawRead, files, droppedLocators, chunked),
                         config.valFraction()),
                     opt.weights(),
                     weightMean));
@@ -369,6 +455,25 @@ public final class CurateJob {
           if (ownWriters) {
             sqlConf.unset(CONCURRENT_WRITERS);
           }
+        }
+        if (singleRead && (nullLabels.value() > 0 || uncleared.value() > 0)) {
+          // Discard what was written (no _SUCCESS was created) and let the two-pass run decide.
+          deleteSplit(hadoop, config.splitsRoot(), SplitAssignment.TRAIN);
+          deleteSplit(hadoop, config.splitsRoot(), SplitAssignment.VAL);
+          fallBack(
+              (nullLabels.value() + uncleared.value())
+                  + " rows' soft labels not cleared by the write pass ("
+                  + nullLabels.value()
+                  + " null)");
+          return null;
+        }
+        if (singleRead && !sameSurvivors(ties, tieHashes.value())) {
+          deleteSplit(hadoop, config.splitsRoot(), SplitAssignment.TRAIN);
+          deleteSplit(hadoop, config.splitsRoot(), SplitAssignment.VAL);
+          fallBack(
+              "rows with the same tokens, record id, chunk and Kafka coordinates but different"
+                  + " soft labels (the label-bytes hash picks their survivor)");
+          return null;
         }
         // Dynamic overwrite replaces only the partitions written now (other run ids stay): clear
         // a split of this run left empty.
@@ -449,7 +554,8 @@ public final class CurateJob {
    * rows shuffled 138 MB at 200,000 records); the locators of the duplicates (a few percent of the
    * rows) are collected and the decision is a lookup in their broadcast.
    */
-  private static Dataset<Row> withDuplicates(SparkSession spark, Dataset<Row> rows) {
+  private static Dataset<Row> withDuplicates(
+      SparkSession spark, Dataset<Row> rows, boolean labelsHashUnknown, List<long[]> ties) {
     Column rejectedChunks = col(ChunkReassembly.CHUNK_REJECT).isNotNull();
     WindowSpec byContent =
         Window.partitionBy(col(Deduplication.CONTENT_HASH))
@@ -460,25 +566,89 @@ public final class CurateJob {
                 col(RawColumns.KAFKA_OFFSET).asc_nulls_last(),
                 col(CurationFeatures.LABELS_HASH).asc_nulls_last(),
                 col(CurationFeatures.LOC).asc_nulls_last());
-    long[] duplicates =
-        longs(
-            rows.where(rejectedChunks.unary_$bang())
-                .select(
-                    col(Deduplication.CONTENT_HASH),
-                    col(RawColumns.RECORD_ID),
-                    col(RawColumns.CHUNK_INDEX),
-                    col(RawColumns.KAFKA_PARTITION),
-                    col(RawColumns.KAFKA_OFFSET),
-                    col(CurationFeatures.LABELS_HASH),
-                    col(CurationFeatures.LOC))
-                .withColumn("_rank", row_number().over(byContent))
-                .where(col("_rank").gt(1))
-                .select(col(CurationFeatures.LOC)));
+    List<Row> dupRows =
+        rows.where(rejectedChunks.unary_$bang())
+            .select(
+                col(Deduplication.CONTENT_HASH),
+                col(RawColumns.RECORD_ID),
+                col(RawColumns.CHUNK_INDEX),
+                col(RawColumns.KAFKA_PARTITION),
+                col(RawColumns.KAFKA_OFFSET),
+                col(CurationFeatures.LABELS_HASH),
+                col(CurationFeatures.LOC))
+            .withColumn("_rank", row_number().over(byContent))
+            .where(col("_rank").gt(1))
+            .select(
+                col(CurationFeatures.LOC),
+                // With the labels hash unknown (single read: 0 on every row), a duplicate that
+                // ties with its group's first row on the four keys before the hash was ordered by
+                // locator alone: it is returned with the first row's locator, and the write pass
+                // checks that the first row's labels hash is still the least (else: fall back).
+                labelsHashUnknown
+                    ? when(
+                            tiesWithFirst(byContent, RawColumns.RECORD_ID)
+                                .and(tiesWithFirst(byContent, RawColumns.CHUNK_INDEX))
+                                .and(tiesWithFirst(byContent, RawColumns.KAFKA_PARTITION))
+                                .and(tiesWithFirst(byContent, RawColumns.KAFKA_OFFSET)),
+                            functions.first(col(CurationFeatures.LOC)).over(byContent))
+                        .otherwise(lit(null).cast("long"))
+                    : lit(null).cast("long"))
+            .collectAsList();
+    long[] duplicates = new long[dupRows.size()];
+    for (int i = 0; i < duplicates.length; i++) {
+      Row d = dupRows.get(i);
+      duplicates[i] = d.getLong(0);
+      if (!d.isNullAt(1)) {
+        ties.add(new long[] {d.getLong(1), d.getLong(0)});
+      }
+    }
     java.util.Arrays.sort(duplicates);
     return rows.withColumn(
         DECISION,
         when(rejectedChunks, col(ChunkReassembly.CHUNK_REJECT))
             .when(locatorIn(spark, duplicates).apply(col(CurationFeatures.LOC)), lit(DUPLICATE)));
+  }
+
+  /** Every locator in {@code ties} (pairs of first row and tied duplicate), sorted, distinct. */
+  private static long[] tiedLocators(List<long[]> ties) {
+    return ties.stream().flatMapToLong(java.util.Arrays::stream).sorted().distinct().toArray();
+  }
+
+  /**
+   * Whether, in every group of rows that tie with their first row on all dedupe keys before the
+   * labels hash ({@code ties}), the first row (by locator, the single read's survivor) also has the
+   * least labels hash (ties: the least locator), i.e. is the two-pass run's survivor. {@code
+   * hashes}: (locator, labels hash) of those rows, from the write pass.
+   */
+  static boolean sameSurvivors(List<long[]> ties, List<long[]> hashes) {
+    Map<Long, Long> hashOf = new java.util.HashMap<>();
+    for (long[] h : hashes) {
+      hashOf.put(h[0], h[1]);
+    }
+    for (long[] t : ties) {
+      Long first = hashOf.get(t[0]);
+      Long other = hashOf.get(t[1]);
+      if (first == null || other == null) {
+        return false;
+      }
+      if (other < first || (other.equals(first) && t[1] < t[0])) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /** Whether {@code name} equals (null-safe) its value on the first row of {@code window}. */
+  private static Column tiesWithFirst(WindowSpec window, String name) {
+    return functions.first(col(name)).over(window).eqNullSafe(col(name));
+  }
+
+  /** The one line a single-read run prints when it hands over to the two-pass run. */
+  private static void fallBack(String why) {
+    System.err.println(
+        "curate: single read of the soft labels abandoned ("
+            + why
+            + "); running the two-pass curation (every row's soft labels validated first)");
   }
 
   /** Whether a locator is in {@code sorted} (broadcast; a binary search per row). */
@@ -580,6 +750,67 @@ public final class CurateJob {
                         (id, it) -> List.of(ChunkReassembly.mergeRows(it)).iterator(),
                     Encoders.row(ChunkReassembly.OUT)));
     return single.unionByName(multi);
+  }
+
+  /**
+   * {@link #keptRows} without chunked rows (the single read has none), and the soft labels of every
+   * input row, kept or dropped, checked on the way ({@link CurationFeatures#certainlyValidLabels}):
+   * a dropped row's labels count too, since the two-pass run would have rejected it instead (a
+   * duplicate's survivor could change). A row the first pass rejected ({@code rejected}: for a
+   * reason found before the labels are read) only needs labels that are not null (a null would have
+   * been the two-pass run's reason). Failures are counted in the accumulators (null labels, and
+   * labels the fast check cannot clear); a retried task can count twice, but only zero against
+   * non-zero is read.
+   */
+  private static Dataset<Row> keptRowsCheckingLabels(
+      SparkSession spark,
+      Dataset<Row> raw,
+      Map<String, Integer> files,
+      long[] dropped,
+      long[] rejected,
+      long[] tied,
+      LongAccumulator nullLabels,
+      LongAccumulator uncleared,
+      org.apache.spark.util.CollectionAccumulator<long[]> tieHashes) {
+    JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
+    Broadcast<long[]> set = jsc.broadcast(dropped);
+    long[] rejectedSorted = rejected.clone();
+    java.util.Arrays.sort(rejectedSorted);
+    Broadcast<long[]> rejectedSet = jsc.broadcast(rejectedSorted);
+    Broadcast<long[]> tiedSet = jsc.broadcast(tied);
+    // One UDF holds both the check and the locator test, so that no dropped row skips the check.
+    UserDefinedFunction keep =
+        udf(
+            (UDF6<Row, Integer, byte[], Integer, Integer, Integer, Boolean>)
+                (where, tokenCount, labels, vocab, topK, positions) -> {
+                  long loc =
+                      CurationFeatures.locator(
+                          CurationFeatures.fileIndexOf(files, where.getString(0)),
+                          where.getLong(1));
+                  if (labels != null && java.util.Arrays.binarySearch(tiedSet.value(), loc) >= 0) {
+                    tieHashes.add(new long[] {loc, CurationFeatures.bytesHash(labels)});
+                  }
+                  if (labels == null) {
+                    nullLabels.add(1);
+                  } else if (java.util.Arrays.binarySearch(rejectedSet.value(), loc) < 0
+                      && !CurationFeatures.certainlyValidLabels(
+                          labels, tokenCount, vocab, topK, positions)) {
+                    uncleared.add(1);
+                  }
+                  return java.util.Arrays.binarySearch(set.value(), loc) < 0;
+                },
+            DataTypes.BooleanType);
+    return withLocatorColumns(raw)
+        .where(
+            keep.apply(
+                functions.struct(col(CurationFeatures.FILE), col(CurationFeatures.ROW)),
+                // The count only (no token array through Java): the first pass checked the ids.
+                when(col(RawColumns.TOKENS).isNotNull(), functions.size(col(RawColumns.TOKENS))),
+                col(RawColumns.SOFT_LABELS),
+                col(RawColumns.VOCAB_SIZE),
+                col(RawColumns.TOP_K),
+                col(RawColumns.POSITIONS)))
+        .select(RawColumns.names().stream().map(functions::col).toArray(Column[]::new));
   }
 
   /** Caches a narrow dataset (never one holding soft-label bytes) for the steps that follow. */

@@ -4,6 +4,7 @@ import static org.apache.spark.sql.functions.array;
 import static org.apache.spark.sql.functions.col;
 import static org.apache.spark.sql.functions.lit;
 
+import dev.distill.schemas.validation.Reason;
 import dev.distill.schemas.validation.Violation;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -21,6 +22,7 @@ import org.apache.spark.sql.RowFactory;
 import org.apache.spark.sql.api.java.UDF1;
 import org.apache.spark.sql.api.java.UDF10;
 import org.apache.spark.sql.api.java.UDF3;
+import org.apache.spark.sql.api.java.UDF7;
 import org.apache.spark.sql.functions;
 import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.StructField;
@@ -162,11 +164,7 @@ public final class CurationFeatures {
     // straight from Spark's own row, never through Java objects. A mapPartitions returning whole
     // narrow rows spent more CPU turning them back into Spark rows (the tokens element by element)
     // than on MinHash (issue 14, JFR of bench/run.sh 50000: 156 of 420 result-stage samples).
-    List<StructField> added = new ArrayList<>();
-    for (int i = RawColumns.SCHEMA.size() - 1; i < NARROW.size(); i++) {
-      added.add(NARROW.fields()[i]);
-    }
-    StructType addedType = DataTypes.createStructType(added);
+    StructType addedType = addedType();
     org.apache.spark.sql.expressions.UserDefinedFunction scanRow =
         functions.udf(
             (UDF1<Row, Row>)
@@ -225,12 +223,7 @@ public final class CurationFeatures {
               }
               return RowFactory.create(out);
             };
-    org.apache.spark.sql.Column present = lit(true);
-    for (String name : RawColumns.names()) {
-      if (!RawColumns.OPTIONAL.contains(name)) {
-        present = present.and(col(name).isNotNull());
-      }
-    }
+    org.apache.spark.sql.Column present = requiredPresent(null);
     org.apache.spark.sql.Column fastRow =
         functions.when(
             present,
@@ -246,13 +239,52 @@ public final class CurationFeatures {
                     col(RawColumns.TOP_K),
                     col(RawColumns.POSITIONS),
                     col(RawColumns.CHUNK_COUNT),
-                    // functions.udf takes at most 10 arguments: the rest in one struct.
-                    functions.struct(
-                        col(RawColumns.RECORD_ID),
-                        col(RawColumns.CHUNK_INDEX),
-                        col(FILE),
-                        col(ROW))));
+                    idAndPlace()));
+    return narrowRows(
+        rawWithMeta,
+        functions.coalesce(
+            fastRow,
+            scanRow.apply(
+                functions.struct(
+                    java.util.Arrays.stream(in.fieldNames())
+                        .map(functions::col)
+                        .toArray(org.apache.spark.sql.Column[]::new)))));
+  }
+
+  /** What a scan adds to a row: the fields of {@link #NARROW} after the raw columns it keeps. */
+  private static StructType addedType() {
+    List<StructField> added = new ArrayList<>();
+    for (int i = RawColumns.SCHEMA.size() - 1; i < NARROW.size(); i++) {
+      added.add(NARROW.fields()[i]);
+    }
+    return DataTypes.createStructType(added);
+  }
+
+  /** Whether every required raw column but {@code except} (null: none) is not null. */
+  private static org.apache.spark.sql.Column requiredPresent(String except) {
+    org.apache.spark.sql.Column present = lit(true);
+    for (String name : RawColumns.names()) {
+      if (!RawColumns.OPTIONAL.contains(name) && !name.equals(except)) {
+        present = present.and(col(name).isNotNull());
+      }
+    }
+    return present;
+  }
+
+  /** Record id, chunk index, file and row in one struct (a UDF takes at most 10 arguments). */
+  private static org.apache.spark.sql.Column idAndPlace() {
+    return functions.struct(
+        col(RawColumns.RECORD_ID), col(RawColumns.CHUNK_INDEX), col(FILE), col(ROW));
+  }
+
+  /**
+   * {@link #NARROW} rows: the raw columns kept from {@code rows}, the rest from {@code added} (a
+   * struct of {@link #addedType}). A separate projection: the optimiser does not inline a UDF
+   * referenced several times.
+   */
+  private static Dataset<Row> narrowRows(Dataset<Row> rows, org.apache.spark.sql.Column added) {
     String scanned = "_scanned";
+    StructType addedType = addedType();
     List<org.apache.spark.sql.Column> cols = new ArrayList<>();
     for (StructField f : NARROW.fields()) {
       cols.add(
@@ -260,18 +292,125 @@ public final class CurationFeatures {
               ? col(scanned + "." + f.name()).as(f.name())
               : col(f.name()));
     }
-    // A separate projection: the optimiser does not inline a UDF referenced several times.
-    return rawWithMeta
-        .withColumn(
-            scanned,
-            functions.coalesce(
-                fastRow,
-                scanRow.apply(
-                    functions.struct(
-                        java.util.Arrays.stream(in.fieldNames())
-                            .map(functions::col)
-                            .toArray(org.apache.spark.sql.Column[]::new)))))
-        .select(cols.toArray(new org.apache.spark.sql.Column[0]));
+    return rows.withColumn(scanned, added).select(cols.toArray(new org.apache.spark.sql.Column[0]));
+  }
+
+  /** The reject reason {@link #narrowScan} gives a row it cannot decide without its labels. */
+  public static final String SUSPECT = "SUSPECT";
+
+  /**
+   * The reasons {@link RecordValidation#check} finds before it reads the soft-label bytes (a null
+   * column, a null token, the temperature, the codec name, a token id): on a row whose labels are
+   * not null, the same reason and detail with any label bytes.
+   */
+  private static final java.util.Set<Reason> BEFORE_LABELS =
+      java.util.EnumSet.of(
+          Reason.SHAPE_MISMATCH,
+          Reason.NON_POSITIVE_TEMPERATURE,
+          Reason.UNKNOWN_CODEC,
+          Reason.TOKEN_OUT_OF_VOCAB);
+
+  /** Label bytes no codec decodes (its magic byte is neither codec's). */
+  private static final byte[] UNDECODABLE = {0};
+
+  /**
+   * The first pass of CurateJob's single read (issue 14): {@link #NARROW} rows like {@link #scan},
+   * computed without the {@code soft_labels} column, which is dropped before any UDF so that
+   * Parquet does not read it. {@value #LABELS_HASH} is 0 (unknown here; CurateJob falls back to
+   * {@link #scan} when its dedupe order would need it). A row whose columns but the labels pass
+   * {@link RecordValidation#certainlyValidWithoutLabels} is taken as valid (its labels are checked
+   * by {@link #certainlyValidLabels} on the write pass); any other row goes through {@link
+   * RecordValidation#check} with undecodable labels: a reason found before the labels are read
+   * ({@link #BEFORE_LABELS}) is the validator's own, provided the labels are not null (CurateJob's
+   * write pass checks that); anything else gets {@value #SUSPECT}, and CurateJob falls back to
+   * {@link #scan}.
+   */
+  public static Dataset<Row> narrowScan(
+      Dataset<Row> rawWithMeta, Map<String, Integer> files, NearDuplicates.Params nearDuplicates) {
+    Dataset<Row> narrowIn = rawWithMeta.drop(RawColumns.SOFT_LABELS);
+    StructType in = narrowIn.schema();
+    int fileAt = in.fieldIndex(FILE);
+    int rowAt = in.fieldIndex(ROW);
+    StructType addedType = addedType();
+    UDF7<Float, Object, String, Integer, Integer, Integer, Row, Row> fast =
+        (temperature, tokens, codec, codecVersion, vocab, chunkCount, where) -> {
+          int[] ids = nonNullTokens(tokens);
+          if (ids == null
+              || !RecordValidation.certainlyValidWithoutLabels(
+                  temperature, codec, codecVersion, vocab, ids)) {
+            return null;
+          }
+          Object[] out = new Object[addedType.size()];
+          out[0] = 0L;
+          out[1] = locator(fileIndex(files, where.getString(2)), where.getLong(3));
+          if (chunkCount <= 1) {
+            Object[] f = featureValues(ids, where.getString(0), where.getInt(1), nearDuplicates);
+            System.arraycopy(f, 0, out, 2, f.length);
+          }
+          return RowFactory.create(out);
+        };
+    UDF1<Row, Row> slow =
+        r -> {
+          Object[] out = new Object[addedType.size()];
+          out[0] = 0L;
+          out[1] = locator(fileIndex(files, r.getString(fileAt)), r.getLong(rowAt));
+          Optional<Violation> v;
+          try {
+            v = RecordValidation.check(r);
+          } catch (RuntimeException e) {
+            v = Optional.empty();
+          }
+          if (v.isPresent() && BEFORE_LABELS.contains(v.get().reason())) {
+            out[5] = v.get().reason().name();
+            out[6] = v.get().detail();
+          } else {
+            out[5] = SUSPECT;
+            out[6] = "decided by the validator on the soft labels";
+          }
+          return RowFactory.create(out);
+        };
+    List<org.apache.spark.sql.Column> all = new ArrayList<>();
+    for (String name : in.fieldNames()) {
+      all.add(col(name));
+    }
+    all.add(lit(UNDECODABLE).as(RawColumns.SOFT_LABELS));
+    org.apache.spark.sql.Column narrowRow =
+        functions.when(
+            requiredPresent(RawColumns.SOFT_LABELS),
+            functions
+                .udf(fast, addedType)
+                .apply(
+                    col(RawColumns.TEMPERATURE),
+                    col(RawColumns.TOKENS),
+                    col(RawColumns.CODEC),
+                    col(RawColumns.CODEC_VERSION),
+                    col(RawColumns.VOCAB_SIZE),
+                    col(RawColumns.CHUNK_COUNT),
+                    idAndPlace()));
+    return narrowRows(
+        narrowIn,
+        functions.coalesce(
+            narrowRow,
+            functions
+                .udf(slow, addedType)
+                .apply(functions.struct(all.toArray(new org.apache.spark.sql.Column[0])))));
+  }
+
+  /**
+   * The checks of {@link #scan} that read the soft-label bytes, for CurateJob's write pass (issue
+   * 14): {@link RecordValidation#certainlyValidLabelBytes} (nulls are false). The checks that do
+   * not read the bytes were made by {@link #narrowScan} on every row it did not reject, so the
+   * tokens are passed as their count (no conversion of the token array). False does not always mean
+   * invalid (a long varint): the caller then runs the two-pass curation, whose validator decides.
+   */
+  public static boolean certainlyValidLabels(
+      byte[] labels, Integer tokenCount, Integer vocab, Integer topK, Integer positions) {
+    return labels != null
+        && tokenCount != null
+        && vocab != null
+        && topK != null
+        && positions != null
+        && RecordValidation.certainlyValidLabelBytes(labels, tokenCount, topK, positions, vocab);
   }
 
   /**

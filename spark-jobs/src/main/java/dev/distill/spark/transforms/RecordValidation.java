@@ -134,17 +134,21 @@ public final class RecordValidation {
       int topK,
       int positions,
       int[] tokens) {
-    if (!(temperature > 0f) || !Float.isFinite(temperature)) {
+    if (!certainlyValidWithoutLabels(temperature, codec, codecVersion, vocab, tokens)) {
       return false;
     }
-    if (!SoftLabelCodec.NAME.equals(codec) || codecVersion != SoftLabelCodec.VERSION) {
-      return false;
-    }
-    for (int t : tokens) {
-      if (t < 0 || t >= vocab) {
-        return false;
-      }
-    }
+    return certainlyValidLabelBytes(b, tokens.length, topK, positions, vocab);
+  }
+
+  /**
+   * The part of {@link #certainlyValidTopK(float, String, int, int, byte[], int, int, int[])} that
+   * reads the soft-label bytes: the header and shapes against {@code tokenCount}, {@code topK} and
+   * {@code positions}, every label id in {@code [0, vocab)} and strictly ascending, the exact
+   * length. CurateJob's single read (issue 14) runs it on the write pass, where the rest has been
+   * checked by the first pass.
+   */
+  public static boolean certainlyValidLabelBytes(
+      byte[] b, int tokenCount, int topK, int positions, int vocab) {
     // SoftLabelCodec's layout: magic 0xD1, version, varint P, varint k, then per position k
     // varint id gaps and k + 1 uint16 codes.
     if (b.length < 2 || (b[0] & 0xFF) != 0xD1 || (b[1] & 0xFF) != SoftLabelCodec.VERSION) {
@@ -156,7 +160,7 @@ public final class RecordValidation {
     if (p < 0
         || k <= 0
         || (long) p * k > b.length
-        || p != tokens.length - 1
+        || p != tokenCount - 1
         || k != topK
         || positions != p
         || k > vocab) {
@@ -182,6 +186,28 @@ public final class RecordValidation {
       }
     }
     return at[0] == b.length;
+  }
+
+  /**
+   * The part of {@link #certainlyValidTopK(float, String, int, int, byte[], int, int, int[])} that
+   * does not read the soft-label bytes: temperature, codec and version, every token id in {@code
+   * [0, vocab)}. CurateJob's single read (issue 14) decides on rows that pass it and checks the
+   * rest, the bytes, in its write pass.
+   */
+  static boolean certainlyValidWithoutLabels(
+      float temperature, String codec, int codecVersion, int vocab, int[] tokens) {
+    if (!(temperature > 0f) || !Float.isFinite(temperature)) {
+      return false;
+    }
+    if (!SoftLabelCodec.NAME.equals(codec) || codecVersion != SoftLabelCodec.VERSION) {
+      return false;
+    }
+    for (int t : tokens) {
+      if (t < 0 || t >= vocab) {
+        return false;
+      }
+    }
+    return true;
   }
 
   /** A varint of at most 4 bytes at {@code at[0]} (advanced); -1 when longer or truncated. */

@@ -175,6 +175,8 @@ class CurateJobIT {
         };
     String output = tmp.resolve("curated-unsorted-write").toString();
     String report = tmp.resolve("r-unsorted-write.json").toString();
+    // The input's own write reports to listeners asynchronously: let it pass before listening.
+    spark.sparkContext().listenerBus().waitUntilEmpty();
     spark.listenerManager().register(listener);
     CurateResult r;
     try {
